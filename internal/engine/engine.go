@@ -1,0 +1,204 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Labels berth sets on everything it creates.
+const (
+	LabelApp     = "berth.app"
+	LabelEnv     = "berth.env"
+	LabelService = "berth.service"
+	LabelRelease = "berth.release"
+	LabelManaged = "berth.managed" // always "true"
+)
+
+// Sentinel errors. Backends wrap them so errors.Is works.
+var (
+	// ErrNotFound: the container, image or network does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrImageNotFound: the image is neither on the host nor pullable.
+	ErrImageNotFound = errors.New("image not found")
+	// ErrConflict: a container with that name already exists.
+	ErrConflict = errors.New("conflict")
+)
+
+// Engine is what berth needs from a container engine. It is the one
+// interface defined by its provider rather than its consumers: two
+// backends (single host, Swarm) and several users (deploy, reconcile,
+// api) share it, and engine/enginetest holds the contract suite every
+// backend must pass.
+type Engine interface {
+	// Ping reports whether the engine answers, with its version.
+	Ping(ctx context.Context) (Info, error)
+
+	// InspectImage resolves an image reference (name:tag, name@digest or
+	// an image ID) present on the host. It returns ErrImageNotFound,
+	// wrapped, when the host does not have it.
+	InspectImage(ctx context.Context, ref string) (Image, error)
+	// PullImage pulls ref from its registry, reporting progress lines to
+	// progress (which may be nil). It returns ErrImageNotFound, wrapped,
+	// when the registry does not have it.
+	PullImage(ctx context.Context, ref string, progress func(string)) error
+	// ListImages lists the images on the host.
+	ListImages(ctx context.Context) ([]Image, error)
+	// RemoveImage removes an image by ID. It never forces removal of an
+	// image a container still uses.
+	RemoveImage(ctx context.Context, id string) error
+
+	// EnsureNetwork creates the named bridge network when it does not
+	// exist and returns its ID. Labels are set only at creation.
+	EnsureNetwork(ctx context.Context, name string, labels map[string]string) (string, error)
+
+	// CreateContainer creates and starts a container from spec and returns
+	// it inspected (with its network addresses). On a start failure the
+	// created container is left for the caller to read logs from and remove.
+	CreateContainer(ctx context.Context, spec ContainerSpec) (Container, error)
+	// InspectContainer returns the current state of one container, or
+	// ErrNotFound, wrapped.
+	InspectContainer(ctx context.Context, id string) (Container, error)
+	// ListContainers lists containers, running or not, whose labels match
+	// every key/value in labels.
+	ListContainers(ctx context.Context, labels map[string]string) ([]Container, error)
+	// StopContainer sends the container's stop signal and kills it after
+	// grace. Stopping a stopped or missing container is not an error.
+	StopContainer(ctx context.Context, id string, grace time.Duration) error
+	// RemoveContainer removes a container (forcing a running one) and its
+	// anonymous volumes. Removing a missing container is not an error.
+	RemoveContainer(ctx context.Context, id string) error
+	// SetRestartPolicy changes the restart policy of a container in place
+	// ("no", "unless-stopped", "on-failure", "always").
+	SetRestartPolicy(ctx context.Context, id string, policy string) error
+	// Logs returns the container's combined stdout/stderr as plain text
+	// (demultiplexed). With Follow, the reader stays open until ctx ends or
+	// the container stops.
+	Logs(ctx context.Context, id string, opts LogOptions) (io.ReadCloser, error)
+
+	// Watch streams container events of berth-managed containers until ctx
+	// ends. The channel is closed when ctx ends; on a broken connection the
+	// backend reconnects with backoff and sends an Event with Type
+	// EventResync so watchers rebuild their whole picture.
+	Watch(ctx context.Context) <-chan Event
+}
+
+// Info describes the engine.
+type Info struct {
+	Name       string // e.g. "docker"
+	Version    string // engine version, e.g. "20.10.24"
+	APIVersion string // negotiated API version, e.g. "1.41"
+}
+
+// Image is an image on the host.
+type Image struct {
+	ID       string   // content-addressed ID, "sha256:…"
+	RepoTags []string // names it is tagged with
+	Created  time.Time
+	Size     int64
+	Labels   map[string]string
+	// ExposedPorts lists the image's EXPOSEd TCP ports.
+	ExposedPorts []int
+}
+
+// Mount is a volume or bind mount.
+type Mount struct {
+	Type     string // "volume" or "bind"
+	Source   string // volume name or host path
+	Target   string // path in the container
+	ReadOnly bool
+}
+
+// ContainerSpec is everything needed to create a container.
+type ContainerSpec struct {
+	Name       string
+	Image      string // image ID (preferred) or reference
+	Entrypoint []string
+	Cmd        []string
+	Env        []string // KEY=VALUE
+	Labels     map[string]string
+	WorkingDir string
+	User       string
+	// Network is the network the container joins; Aliases are its DNS
+	// names there.
+	Network    string
+	Aliases    []string
+	Mounts     []Mount
+	StopSignal string // empty: the image's default (SIGTERM)
+	// StopGrace is how long a stop waits before SIGKILL.
+	StopGrace     time.Duration
+	RestartPolicy string // "no" when empty
+	MemoryBytes   int64
+	NanoCPUs      int64
+}
+
+// State is a container's lifecycle state.
+type State string
+
+// States, as Docker names them.
+const (
+	StateCreated    State = "created"
+	StateRunning    State = "running"
+	StateRestarting State = "restarting"
+	StateExited     State = "exited"
+	StatePaused     State = "paused"
+	StateDead       State = "dead"
+	StateRemoving   State = "removing"
+)
+
+// Container is an observed container.
+type Container struct {
+	ID      string
+	Name    string // without the leading "/"
+	Image   string // the reference it was created with
+	ImageID string
+	Labels  map[string]string
+	State   State
+	// ExitCode and OOMKilled are meaningful when State is exited or dead.
+	ExitCode     int
+	OOMKilled    bool
+	Error        string // the engine's error for the last start, if any
+	RestartCount int
+	Created      time.Time
+	StartedAt    time.Time
+	FinishedAt   time.Time
+	// Addresses maps network name to the container's IPv4 address there.
+	Addresses map[string]string
+}
+
+// Running reports whether the container is up.
+func (c Container) Running() bool { return c.State == StateRunning }
+
+// LogOptions selects log output.
+type LogOptions struct {
+	Follow bool
+	Tail   int // lines from the end; 0 means all
+	Since  time.Time
+	// Timestamps prefixes each line with its RFC 3339 time.
+	Timestamps bool
+}
+
+// EventType names a container event.
+type EventType string
+
+// Event types. Backends map their native events onto these.
+const (
+	EventStart   EventType = "start"
+	EventDie     EventType = "die"
+	EventOOM     EventType = "oom"
+	EventDestroy EventType = "destroy"
+	EventHealth  EventType = "health"
+	// EventResync asks watchers to list everything again (sent after a
+	// reconnect, when events may have been missed).
+	EventResync EventType = "resync"
+)
+
+// Event is a change to a berth-managed container.
+type Event struct {
+	Type        EventType
+	ContainerID string
+	Labels      map[string]string
+	ExitCode    int
+	Time        time.Time
+}

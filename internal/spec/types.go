@@ -1,0 +1,125 @@
+package spec
+
+import "time"
+
+// DefaultEnv is the environment a deploy goes to when none is named.
+const DefaultEnv = "production"
+
+// App is a normalised application definition: what one Compose file (plus
+// overrides) describes, validated and with every default filled in. It is
+// stored as JSON inside each release, so field names are a stable format.
+type App struct {
+	Name string `json:"name"`
+	// Services, sorted by name.
+	Services []Service `json:"services"`
+	// Volumes are the named volumes the services use (Compose top-level
+	// volumes), sorted.
+	Volumes []string `json:"volumes,omitempty"`
+	// Files are the Compose files the app was read from, for messages.
+	Files []string `json:"files,omitempty"`
+}
+
+// Service is one service of an App.
+type Service struct {
+	Name        string            `json:"name"`
+	Image       string            `json:"image"`
+	Entrypoint  []string          `json:"entrypoint,omitempty"`
+	Command     []string          `json:"command,omitempty"`
+	Environment map[string]string `json:"environment,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	WorkingDir  string            `json:"working_dir,omitempty"`
+	User        string            `json:"user,omitempty"`
+	Replicas    int               `json:"replicas"`
+	Volumes     []Mount           `json:"volumes,omitempty"`
+	// StopSignal is empty for the image's default.
+	StopSignal      string   `json:"stop_signal,omitempty"`
+	StopGracePeriod Duration `json:"stop_grace_period"`
+	MemoryBytes     int64    `json:"memory_bytes,omitempty"`
+	NanoCPUs        int64    `json:"nano_cpus,omitempty"`
+
+	// From x-berth:
+
+	// Port is the container port the proxy sends traffic to (0 for a
+	// service that is not routed).
+	Port int `json:"port,omitempty"`
+	// Hosts are the host names routed to this service. A service with
+	// hosts is deployed blue-green behind the proxy; one without is a
+	// worker, replaced start-new-then-stop-old.
+	Hosts        []string    `json:"hosts,omitempty"`
+	Healthcheck  Healthcheck `json:"healthcheck"`
+	DrainTimeout Duration    `json:"drain_timeout"`
+}
+
+// Routed reports whether the proxy sends traffic to the service.
+func (s Service) Routed() bool { return len(s.Hosts) > 0 }
+
+// Mount is a volume (named, scoped to the app) or bind mount.
+type Mount struct {
+	Type     string `json:"type"` // "volume" or "bind"
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"read_only,omitempty"`
+}
+
+// Healthcheck is the HTTP check the proxy runs against each container of
+// a routed service.
+type Healthcheck struct {
+	Path     string   `json:"path"`
+	Interval Duration `json:"interval"`
+	Timeout  Duration `json:"timeout"`
+	// HealthyThreshold is how many consecutive passing checks make a
+	// target healthy.
+	HealthyThreshold int `json:"healthy_threshold"`
+	// UnhealthyThreshold is how many consecutive failing checks take a
+	// healthy target out of rotation.
+	UnhealthyThreshold int `json:"unhealthy_threshold"`
+	// Deadline is how long a new release may take to become healthy
+	// before the deploy is refused.
+	Deadline Duration `json:"deadline"`
+}
+
+// Defaults for x-berth fields the file leaves out.
+const (
+	DefaultHealthPath         = "/"
+	DefaultHealthInterval     = time.Second
+	DefaultHealthTimeout      = 2 * time.Second
+	DefaultHealthyThreshold   = 1
+	DefaultUnhealthyThreshold = 2
+	DefaultHealthDeadline     = 60 * time.Second
+	DefaultDrainTimeout       = 30 * time.Second
+	DefaultStopGracePeriod    = 10 * time.Second
+)
+
+// Duration is a time.Duration that reads and writes JSON as a Go
+// duration string ("1.5s").
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// MarshalJSON writes d as a duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Duration(d).String() + `"`), nil
+}
+
+// UnmarshalJSON reads a duration string or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if len(s) >= 2 && s[0] == '"' {
+		v, err := time.ParseDuration(s[1 : len(s)-1])
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var n int64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return &time.ParseError{Layout: "duration", Value: s}
+		}
+		n = n*10 + int64(c-'0')
+	}
+	*d = Duration(n)
+	return nil
+}
