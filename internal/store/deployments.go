@@ -1,0 +1,224 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/berth-dev/berth/internal/spec"
+)
+
+// DeploymentStatus is the outcome of a deployment.
+type DeploymentStatus string
+
+// Deployment statuses.
+const (
+	DeploymentRunning   DeploymentStatus = "running"
+	DeploymentSucceeded DeploymentStatus = "succeeded"
+	DeploymentFailed    DeploymentStatus = "failed"
+	// DeploymentInterrupted: berth stopped while it ran (InterruptRunning).
+	DeploymentInterrupted DeploymentStatus = "interrupted"
+)
+
+// Deployment kinds.
+const (
+	KindDeploy   = "deploy"
+	KindRollback = "rollback"
+)
+
+// Step is one line of a deployment's timeline.
+type Step struct {
+	At time.Time `json:"at"`
+	// Elapsed is the time since the deployment started.
+	Elapsed spec.Duration `json:"elapsed"`
+	Message string        `json:"message"`
+}
+
+// Deployment is one attempt to take an app environment to a release: a
+// deploy of a new release or a rollback to an older one.
+type Deployment struct {
+	// ID comes from one global sequence.
+	ID  int64  `json:"id"`
+	App string `json:"app"`
+	Env string `json:"env"`
+	// Kind is KindDeploy or KindRollback.
+	Kind string `json:"kind"`
+	// ReleaseID is the release being deployed; FromReleaseID the one that
+	// was live when it started (0 if none).
+	ReleaseID     int64            `json:"release_id"`
+	FromReleaseID int64            `json:"from_release_id,omitempty"`
+	Status        DeploymentStatus `json:"status"`
+	Error         string           `json:"error,omitempty"`
+	StartedAt     time.Time        `json:"started_at"`
+	EndedAt       time.Time        `json:"ended_at,omitzero"`
+	// Served and Failed count the requests the proxy served and failed
+	// for the app while the deployment ran.
+	Served   uint64 `json:"served"`
+	Failed   uint64 `json:"failed"`
+	Timeline []Step `json:"timeline,omitempty"`
+}
+
+// CreateDeployment records d as a new running deployment. It assigns
+// the next global ID and sets StartedAt to now unless it is set.
+func (s *Store) CreateDeployment(d Deployment) (Deployment, error) {
+	if err := checkAppEnv(d.App, d.Env); err != nil {
+		return Deployment{}, fmt.Errorf("create deployment: %w", err)
+	}
+	d.Status = DeploymentRunning
+	if d.StartedAt.IsZero() {
+		d.StartedAt = s.now()
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDeployments)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		d.ID = int64(seq)
+		return putDeployment(tx, d)
+	})
+	if err != nil {
+		return Deployment{}, fmt.Errorf("create deployment of %s/%s: %w", d.App, d.Env, err)
+	}
+	return d, nil
+}
+
+// UpdateDeployment replaces deployment d.ID with d. Its app and
+// environment cannot change.
+func (s *Store) UpdateDeployment(d Deployment) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		old, err := getDeployment(tx, d.ID)
+		if err != nil {
+			return err
+		}
+		if old.App != d.App || old.Env != d.Env {
+			return fmt.Errorf("update deployment %d: it belongs to %s/%s, not %s/%s", d.ID, old.App, old.Env, d.App, d.Env)
+		}
+		return putDeployment(tx, d)
+	})
+}
+
+// GetDeployment returns deployment id, wrapping ErrNotFound.
+func (s *Store) GetDeployment(id int64) (Deployment, error) {
+	var d Deployment
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		d, err = getDeployment(tx, id)
+		return err
+	})
+	return d, err
+}
+
+// ListDeployments returns the deployments of app/env, newest first, at
+// most limit of them (all when limit <= 0). env "" means every
+// environment of app; app "" means every app.
+func (s *Store) ListDeployments(app, env string, limit int) ([]Deployment, error) {
+	var out []Deployment
+	full := func() bool { return limit > 0 && len(out) >= limit }
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if app == "" {
+			c := tx.Bucket(bucketDeployments).Cursor()
+			for k, v := c.Last(); k != nil && !full(); k, v = c.Prev() {
+				var d Deployment
+				if err := json.Unmarshal(v, &d); err != nil {
+					return fmt.Errorf("deployment %d: decode: %w", btoi(k), err)
+				}
+				if env == "" || d.Env == env {
+					out = append(out, d)
+				}
+			}
+			return nil
+		}
+		prefix := appPrefix(app)
+		c := tx.Bucket(bucketDeplByApp).Cursor()
+		// Seek to the first key after the prefix, then walk back.
+		k, v := c.Seek([]byte(app + "\x01"))
+		if k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && !full(); k, v = c.Prev() {
+			if env != "" && string(v) != env {
+				continue
+			}
+			d, err := getDeployment(tx, btoi(k[len(prefix):]))
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// InterruptRunning marks every running deployment interrupted, with
+// Error = reason and EndedAt = now, and returns them oldest first. The
+// daemon calls it at startup: a deployment still running then was cut
+// short by a stop or crash.
+func (s *Store) InterruptRunning(reason string) ([]Deployment, error) {
+	var out []Deployment
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var ids []int64
+		err := tx.Bucket(bucketRunning).ForEach(func(k, _ []byte) error {
+			ids = append(ids, btoi(k))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		for _, id := range ids {
+			d, err := getDeployment(tx, id)
+			if err != nil {
+				return err
+			}
+			d.Status, d.Error, d.EndedAt = DeploymentInterrupted, reason, now
+			if err := putDeployment(tx, d); err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("interrupt running deployments: %w", err)
+	}
+	return out, nil
+}
+
+// putDeployment writes d and keeps both indexes in step.
+func putDeployment(tx *bolt.Tx, d Deployment) error {
+	key := itob(d.ID)
+	if err := putJSON(tx.Bucket(bucketDeployments), key, d); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketDeplByApp).Put(append(appPrefix(d.App), key...), []byte(d.Env)); err != nil {
+		return err
+	}
+	running := tx.Bucket(bucketRunning)
+	if d.Status == DeploymentRunning {
+		return running.Put(key, []byte{})
+	}
+	return running.Delete(key)
+}
+
+func getDeployment(tx *bolt.Tx, id int64) (Deployment, error) {
+	v := tx.Bucket(bucketDeployments).Get(itob(id))
+	if v == nil {
+		return Deployment{}, fmt.Errorf("deployment %d: %w", id, ErrNotFound)
+	}
+	var d Deployment
+	if err := json.Unmarshal(v, &d); err != nil {
+		return Deployment{}, fmt.Errorf("deployment %d: decode: %w", id, err)
+	}
+	return d, nil
+}
+
+// appPrefix is the deployments_by_app key prefix of app: its name and a
+// NUL, which app names cannot contain.
+func appPrefix(app string) []byte { return append([]byte(app), 0) }

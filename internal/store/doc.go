@@ -1,0 +1,55 @@
+// Package store is berth's embedded state store: apps and their
+// environments, releases, deployments and a few daemon settings, kept in
+// one bbolt file, DATA_DIR/berth.db.
+//
+// # Why bbolt
+//
+// bbolt (go.etcd.io/bbolt) is pure Go, so berth stays one static binary
+// with no cgo. The whole state is one file, which is easy to back up and
+// to reason about. Every write is an ACID transaction whose commit
+// fsyncs before it returns, so berth killed at any instant reopens with
+// the last committed state, never half of a transaction. berth's access
+// pattern is tiny key/value records read by key plus small ordered range
+// scans (releases of one environment, deployments newest first): no SQL,
+// no query planner needed. bbolt allows one writer at a time, which is
+// plenty for a control plane whose writes are a handful per deploy. The
+// file is locked while open, so two berth servers cannot share a data
+// directory; the second fails within a second with a clear message.
+//
+// # Layout
+//
+// Values are JSON; integer keys are big-endian uint64 so byte order is
+// numeric order.
+//
+//	apps/<app>/info                       {"created_at": ...}
+//	apps/<app>/envs/<env>/live            id of the live release (absent when none)
+//	apps/<app>/envs/<env>/releases/<id>   Release
+//	deployments/<id>                      Deployment (id from a global sequence)
+//	deployments_by_app/<app>\x00<id>      env, to list one app's deployments newest first
+//	running/<id>                          empty: the deployments still running
+//	meta/schema_version                   "1"
+//	meta/<key>                            daemon settings (Get/Put)
+//
+// # Invariants
+//
+//   - A release's content (app, env, services, images, spec) is immutable
+//     once created. Only Status, Reason, LiveAt and EndedAt ever change,
+//     and only through FailRelease and Activate.
+//   - At most one release per app environment is live. The env's "live"
+//     key is the single source of truth, and Activate flips the new
+//     release to live and the old one to superseded or rolled_back in
+//     one transaction, so no reader and no crash ever sees two or none
+//     half-way.
+//   - Release status moves pending → live | failed; live → superseded |
+//     rolled_back; superseded | rolled_back → live (a rollback). A failed
+//     release never becomes live.
+//   - Release IDs are per app environment, start at 1, and come from the
+//     releases bucket's bbolt sequence; deployment IDs come from a global
+//     sequence. Both are monotonic and never reused, even if records are
+//     later pruned.
+//   - The deployments bucket and its two indexes (deployments_by_app,
+//     running) are written in the same transaction, so they always agree.
+//   - meta/schema_version records the layout version (1). Open runs the
+//     migrations from the file's version up to the current one in a
+//     single transaction, and refuses a file written by a newer berth.
+package store

@@ -1,0 +1,229 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/berth-dev/berth/internal/spec"
+)
+
+// ReleaseStatus is where a release is in its life.
+type ReleaseStatus string
+
+// Release statuses.
+const (
+	// StatusPending: created, being rolled out, not yet serving.
+	StatusPending ReleaseStatus = "pending"
+	// StatusLive: the release serving its environment (at most one).
+	StatusLive ReleaseStatus = "live"
+	// StatusSuperseded: was live, replaced by a newer deploy.
+	StatusSuperseded ReleaseStatus = "superseded"
+	// StatusFailed: never went live; Reason says why. Final.
+	StatusFailed ReleaseStatus = "failed"
+	// StatusRolledBack: was live, replaced by a rollback to an older one.
+	StatusRolledBack ReleaseStatus = "rolled_back"
+)
+
+// ServiceImage is the image a service of a release runs: the reference
+// as written and the image ID it resolved to, so a rollback restores
+// exactly the same bits.
+type ServiceImage struct {
+	Image   string `json:"image"`
+	ImageID string `json:"image_id"`
+}
+
+// Release is one immutable version of an app environment. Only Status,
+// Reason, LiveAt and EndedAt change after it is created.
+type Release struct {
+	// ID is the release number within its app environment, from 1.
+	ID  int64  `json:"id"`
+	App string `json:"app"`
+	Env string `json:"env"`
+	// Services maps service name to its image.
+	Services  map[string]ServiceImage `json:"services"`
+	Spec      spec.App                `json:"spec"`
+	CreatedAt time.Time               `json:"created_at"`
+	Status    ReleaseStatus           `json:"status"`
+	// Reason says why a release failed.
+	Reason string `json:"reason,omitempty"`
+	// LiveAt is when the release last went live; EndedAt when it last
+	// stopped being live (zero while live and for a release never live).
+	LiveAt  time.Time `json:"live_at,omitzero"`
+	EndedAt time.Time `json:"ended_at,omitzero"`
+}
+
+// CreateRelease records r as a new pending release of r.App/r.Env,
+// creating the app and environment if needed. It assigns the next ID of
+// that environment and sets CreatedAt to now unless it is set; r.ID,
+// Status, Reason, LiveAt and EndedAt are ignored.
+func (s *Store) CreateRelease(r Release) (Release, error) {
+	if err := checkAppEnv(r.App, r.Env); err != nil {
+		return Release{}, fmt.Errorf("create release: %w", err)
+	}
+	r.Status, r.Reason, r.LiveAt, r.EndedAt = StatusPending, "", time.Time{}, time.Time{}
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = s.now()
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		eb, err := s.ensureEnv(tx, r.App, r.Env)
+		if err != nil {
+			return err
+		}
+		rb := eb.Bucket(bucketReleases)
+		seq, err := rb.NextSequence()
+		if err != nil {
+			return err
+		}
+		r.ID = int64(seq)
+		return putJSON(rb, itob(r.ID), r)
+	})
+	if err != nil {
+		return Release{}, fmt.Errorf("create release of %s/%s: %w", r.App, r.Env, err)
+	}
+	return r, nil
+}
+
+// GetRelease returns release id of app/env, wrapping ErrNotFound.
+func (s *Store) GetRelease(app, env string, id int64) (Release, error) {
+	var r Release
+	err := s.db.View(func(tx *bolt.Tx) error {
+		eb, err := envBucket(tx, app, env)
+		if err != nil {
+			return err
+		}
+		r, err = getRelease(eb, app, env, id)
+		return err
+	})
+	return r, err
+}
+
+// ListReleases returns the releases of app/env, newest first. An unknown
+// app or environment wraps ErrNotFound.
+func (s *Store) ListReleases(app, env string) ([]Release, error) {
+	var out []Release
+	err := s.db.View(func(tx *bolt.Tx) error {
+		eb, err := envBucket(tx, app, env)
+		if err != nil {
+			return err
+		}
+		c := eb.Bucket(bucketReleases).Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var r Release
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("release %d of %s/%s: decode: %w", btoi(k), app, env, err)
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// LiveRelease returns the live release of app/env, wrapping ErrNotFound
+// when there is none.
+func (s *Store) LiveRelease(app, env string) (Release, error) {
+	var r Release
+	err := s.db.View(func(tx *bolt.Tx) error {
+		eb, err := envBucket(tx, app, env)
+		if err != nil {
+			return err
+		}
+		v := eb.Get(keyLive)
+		if v == nil {
+			return fmt.Errorf("live release of %s/%s: %w", app, env, ErrNotFound)
+		}
+		r, err = getRelease(eb, app, env, btoi(v))
+		return err
+	})
+	return r, err
+}
+
+// FailRelease marks the pending release id as failed because of reason.
+// Any other status is an error wrapping ErrTransition.
+func (s *Store) FailRelease(app, env string, id int64, reason string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		eb, err := envBucket(tx, app, env)
+		if err != nil {
+			return err
+		}
+		r, err := getRelease(eb, app, env, id)
+		if err != nil {
+			return err
+		}
+		if r.Status != StatusPending {
+			return fmt.Errorf("fail release %d of %s/%s: it is %s, not pending: %w", id, app, env, r.Status, ErrTransition)
+		}
+		r.Status, r.Reason = StatusFailed, reason
+		return putJSON(eb.Bucket(bucketReleases), itob(id), r)
+	})
+}
+
+// Activate makes release id the live release of app/env in one
+// transaction: it goes live (LiveAt = now) and the release that was live,
+// if any and if it is another one, becomes previous (StatusSuperseded
+// after a deploy, StatusRolledBack after a rollback) with EndedAt = now.
+// It returns that release's ID, or 0 when nothing else was live.
+// Activating the live release again changes nothing. A failed release
+// cannot be activated (ErrTransition).
+func (s *Store) Activate(app, env string, id int64, previous ReleaseStatus) (prevID int64, err error) {
+	if previous != StatusSuperseded && previous != StatusRolledBack {
+		return 0, fmt.Errorf("activate release %d of %s/%s: the previous release can become %q or %q, not %q", id, app, env, StatusSuperseded, StatusRolledBack, previous)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		eb, err := envBucket(tx, app, env)
+		if err != nil {
+			return err
+		}
+		rb := eb.Bucket(bucketReleases)
+		r, err := getRelease(eb, app, env, id)
+		if err != nil {
+			return err
+		}
+		var cur int64
+		if v := eb.Get(keyLive); v != nil {
+			cur = btoi(v)
+		}
+		if cur == id && r.Status == StatusLive {
+			return nil
+		}
+		if r.Status == StatusFailed {
+			return fmt.Errorf("it failed (%s) and cannot go live; deploy again instead: %w", r.Reason, ErrTransition)
+		}
+		now := s.now()
+		if cur != 0 && cur != id {
+			old, err := getRelease(eb, app, env, cur)
+			if err != nil {
+				return fmt.Errorf("the live release: %w", err)
+			}
+			old.Status, old.EndedAt = previous, now
+			if err := putJSON(rb, itob(cur), old); err != nil {
+				return err
+			}
+			prevID = cur
+		}
+		r.Status, r.LiveAt, r.EndedAt = StatusLive, now, time.Time{}
+		if err := putJSON(rb, itob(id), r); err != nil {
+			return err
+		}
+		return eb.Put(keyLive, itob(id))
+	})
+	if err != nil {
+		return 0, fmt.Errorf("activate release %d of %s/%s: %w", id, app, env, err)
+	}
+	return prevID, nil
+}
+
+func getRelease(eb *bolt.Bucket, app, env string, id int64) (Release, error) {
+	v := eb.Bucket(bucketReleases).Get(itob(id))
+	if v == nil {
+		return Release{}, fmt.Errorf("release %d of %s/%s: %w", id, app, env, ErrNotFound)
+	}
+	var r Release
+	if err := json.Unmarshal(v, &r); err != nil {
+		return Release{}, fmt.Errorf("release %d of %s/%s: decode: %w", id, app, env, err)
+	}
+	return r, nil
+}
