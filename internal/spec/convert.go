@@ -1,0 +1,78 @@
+package spec
+
+import (
+	"maps"
+	"math"
+	"strconv"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// convertService turns one compose-go service into a Service with every
+// default filled in. missing holds the services that have no image (true:
+// they have build:).
+func convertService(c *collector, sc types.ServiceConfig, missing map[string]bool) Service {
+	s := Service{
+		Name:            sc.Name,
+		Image:           sc.Image,
+		Entrypoint:      []string(sc.Entrypoint),
+		Command:         []string(sc.Command),
+		WorkingDir:      sc.WorkingDir,
+		User:            sc.User,
+		StopSignal:      sc.StopSignal,
+		StopGracePeriod: Duration(DefaultStopGracePeriod),
+		Replicas:        1,
+	}
+	if build, ok := missing[sc.Name]; ok {
+		s.Image = ""
+		if build {
+			c.add(s.Name, "build", "is not supported yet; build the image and set image:")
+			c.suppress(s.Name, "image") // reported as build: above
+		}
+	}
+	if len(sc.Environment) > 0 {
+		s.Environment = map[string]string{}
+		for k, v := range sc.Environment {
+			// A variable listed without a value and not set anywhere is
+			// left unset in the container, as Compose does.
+			if v != nil {
+				s.Environment[k] = *v
+			}
+		}
+	}
+	if len(sc.Labels) > 0 {
+		s.Labels = maps.Clone(map[string]string(sc.Labels))
+	}
+	if sc.StopGracePeriod != nil {
+		s.StopGracePeriod = Duration(*sc.StopGracePeriod)
+	}
+	if sc.Scale != nil {
+		s.Replicas = *sc.Scale
+	}
+	if d := sc.Deploy; d != nil {
+		if d.Replicas != nil {
+			s.Replicas = *d.Replicas
+		}
+		if l := d.Resources.Limits; l != nil {
+			s.MemoryBytes = int64(l.MemoryBytes)
+			s.NanoCPUs = nanoCPUs(l.NanoCPUs)
+		}
+	}
+	for _, v := range sc.Volumes {
+		// Types other than volume and bind are reported by validateService.
+		s.Volumes = append(s.Volumes, Mount{Type: v.Type, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly})
+	}
+	applyDefaults(&s)
+	parseXBerth(c, &s, sc.Extensions[ExtensionKey])
+	return s
+}
+
+// nanoCPUs converts Compose's cpus (a float32) to billionths of a CPU,
+// going through the shortest decimal form so that 0.1 is 100000000.
+func nanoCPUs(n types.NanoCPUs) int64 {
+	f, err := strconv.ParseFloat(strconv.FormatFloat(float64(n), 'g', -1, 32), 64)
+	if err != nil {
+		return 0
+	}
+	return int64(math.Round(f * 1e9))
+}

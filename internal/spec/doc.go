@@ -1,0 +1,26 @@
+// Package spec reads an app definition — a Compose file, optional override
+// files and the berth-specific x-berth extensions — and turns it into a
+// normalised, validated [App].
+//
+// Parsing is done by the official compose-go library; spec adds berth's
+// rules on top of it and fills in every default, so that no other package
+// has to know about Compose or about defaults.
+//
+// Invariants:
+//   - The package is pure: [Load] reads the Compose files it is given (plus
+//     a .env file and env_file entries next to them, as Compose does) and
+//     nothing else; it never reads the process environment, talks to Docker
+//     or the network. Variables for ${VAR} interpolation come only from
+//     [LoadOptions.Environ] and the .env file.
+//   - An [App] returned by [Load] without error passes [App.Validate]; its
+//     services and volumes are sorted by name and every default (replicas,
+//     health check, drain timeout, stop grace period) is filled in, so the
+//     JSON form of an App is deterministic and is stored as-is in releases.
+//   - The app name is always the explicit top-level Compose `name:`; it is
+//     never derived from a directory or from COMPOSE_PROJECT_NAME.
+//   - Named volume sources are the names as declared in the Compose file
+//     (not prefixed with the project name); bind sources are absolute.
+//   - Every user-facing problem is reported as an [*Error] naming the file,
+//     the service and the field, and all problems found are returned at
+//     once as [Errors], sorted, one per line.
+package spec

@@ -1,0 +1,201 @@
+package spec
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"time"
+)
+
+// MaxNameLength is the longest app name berth accepts.
+const MaxNameLength = 40
+
+// MinHealthInterval is the shortest health check interval berth accepts.
+const MinHealthInterval = 10 * time.Millisecond
+
+// Validate checks a normalised App: the name, that there is at least one
+// service, and that every service's image, replicas, mounts, port, hosts
+// and health check settings are sane and no host is routed to two
+// services. The server calls it on every App it receives. It returns
+// [Errors] listing every problem, or nil.
+func (a *App) Validate() error {
+	file := ""
+	if len(a.Files) > 0 {
+		file = a.Files[0]
+	}
+	c := &collector{fileFor: func(string, string) string { return file }}
+	validateApp(c, a)
+	return c.err()
+}
+
+// Service returns the service with the given name.
+func (a *App) Service(name string) (*Service, bool) {
+	for i := range a.Services {
+		if a.Services[i].Name == name {
+			return &a.Services[i], true
+		}
+	}
+	return nil, false
+}
+
+// validateApp runs the checks shared by Load and Validate.
+func validateApp(c *collector, a *App) {
+	if a.Name == "" {
+		c.add("", "name", "required: set a top-level name: for the app (e.g. name: shop); berth does not derive it from the directory")
+	} else if msg := checkAppName(a.Name); msg != "" {
+		c.add("", "name", msg)
+	}
+	if len(a.Services) == 0 {
+		c.add("", "services", "at least one service is required")
+	}
+	seen := map[string]bool{}
+	for _, v := range a.Volumes {
+		if v == "" {
+			c.add("", "volumes", "a volume name must not be empty")
+		}
+	}
+	hostOwner := map[string]string{}
+	for i := range a.Services {
+		s := &a.Services[i]
+		if s.Name == "" {
+			c.add("", "services", "a service has no name")
+			continue
+		}
+		if seen[s.Name] {
+			c.add(s.Name, "", "defined twice")
+			continue
+		}
+		seen[s.Name] = true
+		validateService(c, s)
+		for j, h := range s.Hosts {
+			if other, dup := hostOwner[h]; dup {
+				if other == s.Name {
+					c.add(s.Name, fmt.Sprintf("x-berth.hosts[%d]", j), fmt.Sprintf("%s is listed twice", quote(h)))
+				} else {
+					c.add(s.Name, fmt.Sprintf("x-berth.hosts[%d]", j), fmt.Sprintf("%s is also routed to service %s; a host name can be routed to one service only", quote(h), quote(other)))
+				}
+				continue
+			}
+			hostOwner[h] = s.Name
+		}
+	}
+}
+
+func validateService(c *collector, s *Service) {
+	n := s.Name
+	if s.Image == "" {
+		c.add(n, "image", "required: set image: to the image to run (e.g. registry.example/shop:3f2a9c1)")
+	}
+	if s.Replicas < 1 {
+		c.add(n, "deploy.replicas", fmt.Sprintf("must be at least 1, got %d", s.Replicas))
+	}
+	if s.StopGracePeriod < 0 {
+		c.add(n, "stop_grace_period", fmt.Sprintf("must not be negative, got %s", s.StopGracePeriod.D()))
+	}
+	if s.MemoryBytes < 0 {
+		c.add(n, "deploy.resources.limits.memory", fmt.Sprintf("must not be negative, got %d", s.MemoryBytes))
+	}
+	if s.NanoCPUs < 0 {
+		c.add(n, "deploy.resources.limits.cpus", "must not be negative")
+	}
+	for i, m := range s.Volumes {
+		field := fmt.Sprintf("volumes[%d]", i)
+		switch {
+		case m.Type != "volume" && m.Type != "bind":
+			c.add(n, field, fmt.Sprintf("type %s is not supported; use a named volume or a bind mount", quote(m.Type)))
+		case m.Source == "" && m.Type == "volume":
+			c.add(n, field, fmt.Sprintf("anonymous volume at %s is not supported: name it (e.g. data:%s) and declare it under the top-level volumes:", m.Target, m.Target))
+		case m.Source == "" || (m.Type == "bind" && !path.IsAbs(m.Source)):
+			c.add(n, field, fmt.Sprintf("bind mount source must be an absolute path, got %s", quote(m.Source)))
+		case !path.IsAbs(m.Target):
+			c.add(n, field, fmt.Sprintf("target must be an absolute path in the container, got %s", quote(m.Target)))
+		}
+	}
+	if s.Port < 0 || s.Port > 65535 {
+		c.add(n, "x-berth.port", fmt.Sprintf("must be between 1 and 65535, got %d", s.Port))
+	} else if s.Port == 0 && len(s.Hosts) > 0 {
+		c.add(n, "x-berth.port", "required when x-berth.hosts is set: set it to the port the app listens on inside the container (e.g. port: 8080)")
+	}
+	for i, h := range s.Hosts {
+		if msg := checkHost(h); msg != "" {
+			c.add(n, fmt.Sprintf("x-berth.hosts[%d]", i), msg)
+		}
+	}
+	h := s.Healthcheck
+	if !strings.HasPrefix(h.Path, "/") {
+		c.add(n, "x-berth.healthcheck.path", fmt.Sprintf("must start with \"/\", got %s", quote(h.Path)))
+	} else if strings.ContainsAny(h.Path, " \t\r\n#") {
+		c.add(n, "x-berth.healthcheck.path", fmt.Sprintf("must be a URL path without spaces or fragment, got %s", quote(h.Path)))
+	}
+	if h.Interval.D() < MinHealthInterval {
+		c.add(n, "x-berth.healthcheck.interval", fmt.Sprintf("must be at least %s, got %s", MinHealthInterval, h.Interval.D()))
+	}
+	if h.Timeout <= 0 {
+		c.add(n, "x-berth.healthcheck.timeout", fmt.Sprintf("must be greater than 0, got %s", h.Timeout.D()))
+	}
+	if h.Deadline <= h.Interval {
+		c.add(n, "x-berth.healthcheck.deadline", fmt.Sprintf("must be longer than the interval (%s), got %s", h.Interval.D(), h.Deadline.D()))
+	}
+	if h.HealthyThreshold < 1 {
+		c.add(n, "x-berth.healthcheck.healthy_threshold", fmt.Sprintf("must be at least 1, got %d", h.HealthyThreshold))
+	}
+	if h.UnhealthyThreshold < 1 {
+		c.add(n, "x-berth.healthcheck.unhealthy_threshold", fmt.Sprintf("must be at least 1, got %d", h.UnhealthyThreshold))
+	}
+	if s.DrainTimeout < 0 {
+		c.add(n, "x-berth.drain_timeout", fmt.Sprintf("must not be negative, got %s", s.DrainTimeout.D()))
+	}
+}
+
+// checkAppName returns what is wrong with an app name, or "".
+func checkAppName(name string) string {
+	ok := len(name) <= MaxNameLength && name[0] >= 'a' && name[0] <= 'z' && name[len(name)-1] != '-'
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			ok = false
+		}
+	}
+	if ok {
+		return ""
+	}
+	return fmt.Sprintf("%s is not a valid app name: use lowercase letters, digits and '-', start with a letter, end with a letter or digit, at most %d characters", quote(name), MaxNameLength)
+}
+
+// checkHost returns what is wrong with a host name, or "".
+func checkHost(h string) string {
+	q := quote(h)
+	switch {
+	case h == "":
+		return "must not be empty"
+	case strings.Contains(h, "://"):
+		return fmt.Sprintf("%s must be a host name without a scheme (e.g. \"shop.example.com\")", q)
+	case strings.Contains(h, "/"):
+		return fmt.Sprintf("%s must be a host name without a path", q)
+	case strings.Contains(h, ":"):
+		return fmt.Sprintf("%s must be a host name without a port", q)
+	case strings.Contains(h, "*"):
+		return fmt.Sprintf("%s: wildcards are not supported; list each host name", q)
+	case strings.ToLower(h) != h:
+		return fmt.Sprintf("%s must be lowercase", q)
+	case len(h) > 253:
+		return fmt.Sprintf("%s is longer than 253 characters", q)
+	}
+	for _, label := range strings.Split(h, ".") {
+		if !validLabel(label) {
+			return fmt.Sprintf("%s is not a valid host name: use dot-separated labels of a-z, 0-9 and '-', each 1 to 63 characters, not starting or ending with '-'", q)
+		}
+	}
+	return ""
+}
+
+func validLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for _, r := range l {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,217 @@
+package spec
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ExtensionKey is the Compose extension on a service that holds berth's
+// settings for it.
+const ExtensionKey = "x-berth"
+
+var (
+	xberthKeys      = []string{"drain_timeout", "healthcheck", "hosts", "port"}
+	healthcheckKeys = []string{"deadline", "healthy_threshold", "interval", "path", "timeout", "unhealthy_threshold"}
+)
+
+// applyDefaults fills in the x-berth defaults of s.
+func applyDefaults(s *Service) {
+	s.Healthcheck = Healthcheck{
+		Path:               DefaultHealthPath,
+		Interval:           Duration(DefaultHealthInterval),
+		Timeout:            Duration(DefaultHealthTimeout),
+		HealthyThreshold:   DefaultHealthyThreshold,
+		UnhealthyThreshold: DefaultUnhealthyThreshold,
+		Deadline:           Duration(DefaultHealthDeadline),
+	}
+	s.DrainTimeout = Duration(DefaultDrainTimeout)
+}
+
+// parseXBerth reads the x-berth extension value raw into s, reporting
+// unknown keys and values of the wrong type to c.
+func parseXBerth(c *collector, s *Service, raw any) {
+	if raw == nil {
+		return
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		c.add(s.Name, ExtensionKey, fmt.Sprintf("must be a mapping with the keys %s, got %s", strings.Join(xberthKeys, ", "), describe(raw)))
+		return
+	}
+	for _, k := range sortedKeys(m) {
+		v := m[k]
+		field := ExtensionKey + "." + k
+		switch k {
+		case "port":
+			if n, ok := parseInt(c, s.Name, field, v); ok {
+				if n < 1 || n > 65535 {
+					c.add(s.Name, field, fmt.Sprintf("must be between 1 and 65535, got %d", n))
+				} else {
+					s.Port = n
+				}
+			}
+		case "hosts":
+			s.Hosts = parseStrings(c, s.Name, field, v)
+		case "drain_timeout":
+			if d, ok := parseDuration(c, s.Name, field, v); ok {
+				s.DrainTimeout = d
+			}
+		case "healthcheck":
+			parseHealthcheck(c, s, field, v)
+		default:
+			c.add(s.Name, field, unknownKey(k, xberthKeys))
+		}
+	}
+}
+
+func parseHealthcheck(c *collector, s *Service, field string, raw any) {
+	if raw == nil {
+		return
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		c.add(s.Name, field, fmt.Sprintf("must be a mapping with the keys %s, got %s", strings.Join(healthcheckKeys, ", "), describe(raw)))
+		return
+	}
+	h := &s.Healthcheck
+	for _, k := range sortedKeys(m) {
+		v := m[k]
+		f := field + "." + k
+		switch k {
+		case "path":
+			if p, ok := v.(string); ok {
+				h.Path = p
+			} else {
+				c.add(s.Name, f, fmt.Sprintf("must be a URL path such as \"/up\", got %s", describe(v)))
+			}
+		case "interval", "timeout", "deadline":
+			d, ok := parseDuration(c, s.Name, f, v)
+			if !ok {
+				continue
+			}
+			switch k {
+			case "interval":
+				h.Interval = d
+			case "timeout":
+				h.Timeout = d
+			default:
+				h.Deadline = d
+			}
+		case "healthy_threshold", "unhealthy_threshold":
+			n, ok := parseInt(c, s.Name, f, v)
+			if !ok {
+				continue
+			}
+			if k == "healthy_threshold" {
+				h.HealthyThreshold = n
+			} else {
+				h.UnhealthyThreshold = n
+			}
+		default:
+			c.add(s.Name, f, unknownKey(k, healthcheckKeys))
+		}
+	}
+}
+
+func unknownKey(k string, known []string) string {
+	msg := "unknown key"
+	if s := suggest(k, known); s != "" {
+		msg += fmt.Sprintf(" (did you mean %s?)", quote(s))
+	}
+	return msg + "; known keys: " + strings.Join(known, ", ")
+}
+
+// parseInt reads a whole number, also from a string (the result of ${VAR}
+// interpolation).
+func parseInt(c *collector, service, field string, v any) (int, bool) {
+	switch n := v.(type) {
+	case int:
+		return n, true
+	case int64:
+		return int(n), true
+	case uint64:
+		if n <= math.MaxInt32 {
+			return int(n), true
+		}
+		return math.MaxInt32, true
+	case float64:
+		if n == math.Trunc(n) && math.Abs(n) < math.MaxInt32 {
+			return int(n), true
+		}
+	case string:
+		if i, err := strconv.Atoi(strings.TrimSpace(n)); err == nil {
+			return i, true
+		}
+	}
+	c.add(service, field, fmt.Sprintf("must be a whole number, got %s", describe(v)))
+	return 0, false
+}
+
+// parseDuration reads a duration string such as "1s" or "500ms".
+func parseDuration(c *collector, service, field string, v any) (Duration, bool) {
+	if s, ok := v.(string); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err == nil {
+			if d < 0 {
+				c.add(service, field, fmt.Sprintf("must not be negative, got %s", quote(s)))
+				return 0, false
+			}
+			return Duration(d), true
+		}
+	}
+	c.add(service, field, fmt.Sprintf("must be a duration such as \"1s\" or \"500ms\", got %s", describe(v)))
+	return 0, false
+}
+
+// parseStrings reads a list of strings; a single string is a list of one.
+func parseStrings(c *collector, service, field string, v any) []string {
+	switch l := v.(type) {
+	case nil:
+		return nil
+	case string:
+		return []string{l}
+	case []any:
+		out := make([]string, 0, len(l))
+		for i, e := range l {
+			s, ok := e.(string)
+			if !ok {
+				c.add(service, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("must be a host name, got %s", describe(e)))
+				s = "" // keeps the indexes in later messages right
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	c.add(service, field, fmt.Sprintf("must be a list of host names, got %s", describe(v)))
+	return nil
+}
+
+// describe shows a value from YAML in a message.
+func describe(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "nothing"
+	case string:
+		return quote(v)
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return fmt.Sprint(v)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
