@@ -1,0 +1,34 @@
+// Package proxy is berth's reverse proxy: it routes HTTP requests by Host
+// header to pools of app containers, checks their health, and switches a
+// service from one release's pool to the next without failing a request.
+//
+// Invariants:
+//
+//   - The routing table is an immutable snapshot behind an atomic.Pointer.
+//     Writers (SetRoute, RemoveRoute) serialise on a mutex, copy the table,
+//     change the copy and publish it in one atomic store; readers (every
+//     request) take no lock: one atomic load and one map read per request.
+//   - A host belongs to at most one RouteKey (app, env, service) at a time;
+//     a second claim fails with ErrHostTaken.
+//   - A Pool's set of targets never changes after NewPool. Only health
+//     flags change; the healthy subset is republished as an immutable slice
+//     so that picking a target (round robin) takes no lock.
+//   - Every target of a new Pool starts unhealthy and gets traffic only
+//     after HealthyThreshold consecutive passing checks. Until then it is
+//     probed every ~20ms so a new release is seen healthy quickly.
+//   - The no-downtime switch: build a new Pool, WaitHealthy, SetRoute (one
+//     atomic table swap that returns the old Pool), then Drain the old Pool.
+//     A request that loaded the old table just before the swap either is
+//     counted in the old pool's in-flight (and Drain waits for it) or sees
+//     the pool retired and is routed again on the new table; it never fails.
+//   - Drain does not cut long-lived requests (streams, upgraded connections)
+//     when it starts; it cancels them only at its timeout, and reports how
+//     many it cut.
+//   - A connection failure to a target (nothing was sent) is retried on
+//     another healthy target, whatever the method, and counts as a failed
+//     health check of that target.
+//   - Counters (served, failed) are kept per app/env in the Proxy, not in
+//     pools, so they survive swaps; they only grow.
+//   - Every goroutine is owned by a Pool (one health checker per target),
+//     stopped by Close or Drain, which wait for them.
+package proxy

@@ -1,0 +1,235 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"sync"
+	"time"
+)
+
+// maxRetries is how many other targets a request tries when it cannot
+// connect to the one it picked.
+const maxRetries = 2
+
+// nilTLSNextProto, non-nil and empty, keeps HTTP/2 off a Transport.
+var nilTLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+
+// bufferPool is shared by all pools for copying bodies.
+var bufferPool httputil.BufferPool = &bytePool{}
+
+// bytePool keeps 32 KiB buffers; a second pool recycles the *[]byte boxes
+// so that Put does not allocate.
+type bytePool struct{ bufs, boxes sync.Pool }
+
+func (b *bytePool) Get() []byte {
+	if v, ok := b.bufs.Get().(*[]byte); ok {
+		buf := *v
+		*v = nil
+		b.boxes.Put(v)
+		return buf
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bytePool) Put(buf []byte) {
+	v, ok := b.boxes.Get().(*[]byte)
+	if !ok {
+		v = new([]byte)
+	}
+	*v = buf
+	b.bufs.Put(v)
+}
+
+func newTransport() *http.Transport {
+	return &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 512,
+		// Shorter than the usual keep-alive timeouts of app servers
+		// (Node.js: 5s) so the proxy, not the app, closes an idle
+		// connection: a request never races the app's close.
+		IdleConnTimeout:       4 * time.Second,
+		DisableCompression:    true,
+		ForceAttemptHTTP2:     false,
+		TLSNextProto:          nilTLSNextProto,
+		ExpectContinueTimeout: time.Second,
+		WriteBufferSize:       16 << 10,
+		ReadBufferSize:        16 << 10,
+	}
+}
+
+// reqState is the context of one proxied request: it carries the request's
+// cancellation (client gone, or pool cut at a drain timeout) and the state
+// the ReverseProxy callbacks share. One allocation per request.
+type reqState struct {
+	context.Context                 // child of the client request's context
+	client          context.Context // the client request's own context
+	pool            *Pool
+	ctr             *counters
+	t               *target
+	tried           [maxRetries + 1]*target
+	ntried          int
+	failed          bool // the proxy wrote an error page
+	aborted         bool // the client went away before a response
+}
+
+type stateKey struct{}
+
+func (s *reqState) Value(key any) any {
+	if key == (stateKey{}) {
+		return s
+	}
+	return s.Context.Value(key)
+}
+
+func stateOf(ctx context.Context) *reqState {
+	if s, ok := ctx.(*reqState); ok {
+		return s
+	}
+	s, _ := ctx.Value(stateKey{}).(*reqState)
+	return s
+}
+
+// serve proxies r to a healthy target. It returns false, having done
+// nothing, when the pool is retired: the caller routes again.
+func (p *Pool) serve(w http.ResponseWriter, r *http.Request, ctr *counters) bool {
+	if !p.enter() {
+		return false
+	}
+	defer p.leave()
+	t, n := p.pick()
+	if t == nil {
+		ctr.failed.Add(1)
+		writePage(w, r, http.StatusServiceUnavailable, "Service unavailable",
+			"No healthy container for "+p.key.String()+".")
+		return true
+	}
+	t.inflight.Add(1)
+	st := &reqState{client: r.Context(), pool: p, ctr: ctr, t: t}
+	st.tried[0], st.ntried = t, 1
+	ctx, cancel := context.WithCancel(r.Context())
+	st.Context = ctx
+	stop := context.AfterFunc(p.shards[n%ctxShards], cancel)
+	defer func() {
+		stop()
+		cancel()
+		st.t.inflight.Add(-1)
+		if !st.failed && !st.aborted {
+			ctr.served.Add(1)
+			st.t.served.Add(1)
+		}
+	}()
+	if r.ContentLength != 0 {
+		// Let apps stream responses while still reading the request body.
+		_ = http.NewResponseController(w).EnableFullDuplex()
+	}
+	p.rp.ServeHTTP(w, r.WithContext(st))
+	return true
+}
+
+func (p *Pool) newReverseProxy() *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite:      p.rewrite,
+		Transport:    &poolTransport{pool: p},
+		BufferPool:   bufferPool,
+		ErrorHandler: p.errorHandler,
+		ErrorLog:     slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+	}
+}
+
+func (p *Pool) rewrite(pr *httputil.ProxyRequest) {
+	st := stateOf(pr.In.Context())
+	pr.Out.URL.Scheme = "http"
+	pr.Out.URL.Host = st.t.Addr
+	// pr.Out.Host keeps the client's Host header.
+	if prior, ok := pr.In.Header["X-Forwarded-For"]; ok {
+		pr.Out.Header["X-Forwarded-For"] = prior
+	}
+	pr.SetXForwarded()
+}
+
+// poolTransport retries a request on another healthy target when it could
+// not connect to the one picked (nothing was sent, so any method is safe).
+type poolTransport struct{ pool *Pool }
+
+func (pt *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tr := pt.pool.transport
+	resp, err := tr.RoundTrip(req)
+	if err == nil || !isDialError(err) {
+		return resp, err
+	}
+	st := stateOf(req.Context())
+	if st == nil {
+		return resp, err
+	}
+	for {
+		if req.Context().Err() != nil {
+			return nil, err
+		}
+		pt.pool.recordRequestFailure(st.t, err)
+		if st.ntried > maxRetries {
+			return nil, err
+		}
+		next := pt.pool.pickOther(st.tried[:st.ntried])
+		if next == nil {
+			return nil, err
+		}
+		pt.pool.log.Debug("retrying on another target", "target", st.t.Name, "next", next.Name, "error", err)
+		st.t.inflight.Add(-1)
+		next.inflight.Add(1)
+		st.t = next
+		st.tried[st.ntried] = next
+		st.ntried++
+		r2 := *req
+		u := *req.URL
+		u.Host = next.Addr
+		r2.URL = &u
+		resp, err = tr.RoundTrip(&r2)
+		if err == nil || !isDialError(err) {
+			return resp, err
+		}
+	}
+}
+
+// isDialError reports whether err is a failure to connect: nothing of the
+// request was sent.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func (p *Pool) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	st := stateOf(r.Context())
+	if st == nil {
+		writePage(w, r, http.StatusBadGateway, "Bad gateway", "The app did not answer.")
+		return
+	}
+	if st.client.Err() != nil {
+		// The client went away: nobody to answer, nothing failed.
+		st.aborted = true
+		return
+	}
+	st.failed = true
+	st.ctr.failed.Add(1)
+	status, title, msg := http.StatusBadGateway, "Bad gateway", "The app did not answer."
+	var ne net.Error
+	switch {
+	case p.reqCtx.Err() != nil:
+		msg = "The request was cut: its release was replaced and the drain timeout passed."
+	case errors.As(err, &ne) && ne.Timeout():
+		status, title, msg = http.StatusGatewayTimeout, "Gateway timeout", "The app did not answer in time."
+	}
+	p.log.Warn("proxy error", "target", st.t.Name, "addr", st.t.Addr, "method", r.Method,
+		"path", r.URL.Path, "status", status, "error", err)
+	writePage(w, r, status, title, msg)
+}
+
+// recordRequestFailure counts a failed connection of a request as a failed
+// health check of t.
+func (p *Pool) recordRequestFailure(t *target, err error) {
+	p.recordResult(t, false, "connection failed: "+p.describe(err))
+}

@@ -1,0 +1,317 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Target is one container a pool sends traffic to.
+type Target struct {
+	ID   string // container id
+	Name string // container name
+	Addr string // "ip:port"
+}
+
+// TargetStatus is a snapshot of one target of a pool.
+type TargetStatus struct {
+	Target
+	Healthy   bool
+	LastError string // of the last failed check; empty after a pass
+	LastCheck time.Time
+	InFlight  int64
+	Served    uint64
+}
+
+// DrainResult tells how a drain went.
+type DrainResult struct {
+	Waited time.Duration // from the start of the drain until in-flight was 0 or the timeout
+	Cut    int           // requests cancelled at the timeout
+}
+
+// ctxShards spreads the per-request registration on the pool's request
+// context over several mutexes.
+const ctxShards = 8
+
+// Pool is an immutable set of targets of one release of a routed service,
+// with their health and in-flight requests.
+type Pool struct {
+	key     RouteKey
+	release string
+	hc      HealthConfig
+	log     *slog.Logger
+	targets []*target
+
+	healthy  atomic.Pointer[[]*target] // healthy subset, in target order
+	rr       atomic.Uint64
+	inflight atomic.Int64
+	retired  atomic.Bool   // no new requests: re-route them
+	idle     chan struct{} // signalled when in-flight drops to 0 while retired
+
+	reqCtx     context.Context // parent of every proxied request; cancelled to cut them
+	cutReqs    context.CancelFunc
+	shards     [ctxShards]context.Context
+	shardStops [ctxShards]context.CancelFunc
+
+	hcCtx    context.Context
+	hcCancel context.CancelFunc
+	wg       sync.WaitGroup
+
+	mu      sync.Mutex    // guards health fields of targets and changed
+	changed chan struct{} // closed and replaced on each health change
+	done    chan struct{} // closed by Close
+
+	closeOnce   sync.Once
+	transport   *http.Transport
+	rp          *httputil.ReverseProxy
+	probeClient *http.Client
+}
+
+type target struct {
+	Target
+	probeURL string
+	inflight atomic.Int64
+	served   atomic.Uint64
+
+	// guarded by Pool.mu
+	healthy   bool
+	passes    int
+	fails     int
+	checked   bool
+	lastErr   string
+	lastCheck time.Time
+}
+
+// NewPool returns a pool of targets for key's release and starts their
+// health checks. Every target starts unhealthy and takes traffic once it
+// has passed hc.HealthyThreshold consecutive checks.
+func NewPool(key RouteKey, release string, targets []Target, hc HealthConfig, logger *slog.Logger) *Pool {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	hc = hc.withDefaults()
+	p := &Pool{
+		key:     key,
+		release: release,
+		hc:      hc,
+		log: logger.With("component", "proxy", "app", key.App, "env", key.Env,
+			"service", key.Service, "release", release),
+		idle:    make(chan struct{}, 1),
+		changed: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	for _, t := range targets {
+		p.targets = append(p.targets, &target{Target: t, probeURL: "http://" + t.Addr + hc.Path})
+	}
+	empty := []*target{}
+	p.healthy.Store(&empty)
+	reqCtx, cut := context.WithCancelCause(context.Background())
+	p.reqCtx, p.cutReqs = reqCtx, func() { cut(errPoolCut) }
+	for i := range p.shards {
+		p.shards[i], p.shardStops[i] = context.WithCancel(p.reqCtx)
+	}
+	p.transport = newTransport()
+	p.rp = p.newReverseProxy()
+	p.probeClient = newProbeClient()
+	p.hcCtx, p.hcCancel = context.WithCancel(context.Background())
+	for _, t := range p.targets {
+		p.wg.Add(1)
+		go p.checkLoop(t)
+	}
+	return p
+}
+
+// Key returns the route key the pool was built for.
+func (p *Pool) Key() RouteKey { return p.key }
+
+// Release returns the release label the pool was built for.
+func (p *Pool) Release() string { return p.release }
+
+// Healthy returns how many targets are in rotation.
+func (p *Pool) Healthy() int { return len(*p.healthy.Load()) }
+
+// InFlight returns how many requests the pool is serving.
+func (p *Pool) InFlight() int64 { return p.inflight.Load() }
+
+// Status returns a snapshot of every target, in the order given to NewPool.
+func (p *Pool) Status() []TargetStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]TargetStatus, len(p.targets))
+	for i, t := range p.targets {
+		out[i] = TargetStatus{
+			Target:    t.Target,
+			Healthy:   t.healthy,
+			LastError: t.lastErr,
+			LastCheck: t.lastCheck,
+			InFlight:  t.inflight.Load(),
+			Served:    t.served.Load(),
+		}
+	}
+	return out
+}
+
+// WaitHealthy returns nil once at least n targets are healthy. When ctx
+// ends first it returns an error naming each unhealthy target with its
+// address and the error of its last check.
+func (p *Pool) WaitHealthy(ctx context.Context, n int) error {
+	if n > len(p.targets) {
+		return fmt.Errorf("%s release %s: want %d healthy targets but the pool has %d", p.key, p.release, n, len(p.targets))
+	}
+	for {
+		p.mu.Lock()
+		ch := p.changed
+		p.mu.Unlock()
+		if p.Healthy() >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-p.done:
+			return fmt.Errorf("%s release %s: pool closed while waiting for %d healthy targets", p.key, p.release, n)
+		case <-ctx.Done():
+			return p.unhealthyError(ctx, n)
+		}
+	}
+}
+
+func (p *Pool) unhealthyError(ctx context.Context, n int) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s release %s: %d/%d targets healthy, want %d", p.key, p.release, p.Healthy(), len(p.targets), n)
+	for _, st := range p.Status() {
+		if st.Healthy {
+			continue
+		}
+		why := st.LastError
+		if why == "" {
+			why = "no check failed yet"
+			if !st.LastCheck.IsZero() {
+				why = "passing, not yet enough consecutive checks"
+			}
+		}
+		fmt.Fprintf(&b, "; %s (%s): %s", st.Name, st.Addr, why)
+	}
+	return fmt.Errorf("%s: %w", b.String(), context.Cause(ctx))
+}
+
+// pick returns the next healthy target by round robin, nil if none.
+func (p *Pool) pick() (*target, uint64) {
+	h := *p.healthy.Load()
+	n := p.rr.Add(1)
+	if len(h) == 0 {
+		return nil, n
+	}
+	return h[n%uint64(len(h))], n
+}
+
+// pickOther returns a healthy target not in tried, nil if none.
+func (p *Pool) pickOther(tried []*target) *target {
+	h := *p.healthy.Load()
+	start := p.rr.Add(1)
+	for i := range uint64(len(h)) {
+		t := h[(start+i)%uint64(len(h))]
+		if !containsTarget(tried, t) {
+			return t
+		}
+	}
+	return nil
+}
+
+func containsTarget(ts []*target, t *target) bool {
+	for _, x := range ts {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// enter counts a new request in flight, unless the pool is retired.
+func (p *Pool) enter() bool {
+	p.inflight.Add(1)
+	if p.retired.Load() {
+		p.leave()
+		return false
+	}
+	return true
+}
+
+func (p *Pool) leave() {
+	if p.inflight.Add(-1) == 0 && p.retired.Load() {
+		select {
+		case p.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Drain is for a pool that was swapped out: it waits until the pool's
+// in-flight requests (streams and upgraded connections included) are done,
+// at most timeout (or until ctx ends), then cancels what is left and closes
+// the pool. Requests still arriving on the pool route again.
+func (p *Pool) Drain(ctx context.Context, timeout time.Duration) DrainResult {
+	start := time.Now()
+	p.retired.Store(true)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var res DrainResult
+wait:
+	for p.inflight.Load() > 0 {
+		select {
+		case <-p.idle:
+		case <-timer.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
+	}
+	res.Waited = time.Since(start)
+	if n := p.inflight.Load(); n > 0 {
+		res.Cut = int(n)
+		p.log.Warn("drain timeout: cutting requests", "in_flight", n, "waited", res.Waited)
+		p.cutReqs()
+		// Give the cancelled requests a moment to unwind so their
+		// connections are closed before the pool is.
+		grace := time.NewTimer(2 * time.Second)
+		defer grace.Stop()
+	unwind:
+		for p.inflight.Load() > 0 {
+			select {
+			case <-p.idle:
+			case <-grace.C:
+				break unwind
+			}
+		}
+	}
+	p.Close()
+	p.log.Info("pool drained", "waited", res.Waited, "cut", res.Cut)
+	return res
+}
+
+// Close stops the health checks, cancels any request still in flight and
+// closes idle connections. It is for a pool that was never routed, or
+// that was removed from the routing table; Drain calls it.
+func (p *Pool) Close() {
+	p.closeOnce.Do(func() {
+		p.retired.Store(true)
+		p.hcCancel()
+		p.wg.Wait()
+		p.cutReqs()
+		for _, stop := range p.shardStops {
+			stop()
+		}
+		p.transport.CloseIdleConnections()
+		p.probeClient.CloseIdleConnections()
+		close(p.done)
+	})
+}
+
+// errPoolCut is the cause of requests cut at the end of a drain.
+var errPoolCut = errors.New("cut at the drain timeout")
