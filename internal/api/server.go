@@ -1,0 +1,316 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// Options configures the API server.
+type Options struct {
+	Deployer *deploy.Deployer
+	Store    *store.Store
+	// Token is the admin bearer token.
+	Token  string
+	Logger *slog.Logger
+	// Context outlives requests: deployments run on it.
+	Context context.Context
+}
+
+// Server serves the API.
+type Server struct {
+	dep   *deploy.Deployer
+	store *store.Store
+	token []byte
+	log   *slog.Logger
+	ctx   context.Context
+}
+
+// New returns the API server.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+	return &Server{dep: o.Deployer, store: o.Store, token: []byte(o.Token), log: o.Logger.With("component", "api"), ctx: o.Context}
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Handler returns the API's HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	route := func(pattern string, h handlerFunc) {
+		mux.Handle(pattern, s.auth(h))
+	}
+	route("GET /api/v1/apps", s.listApps)
+	route("GET /api/v1/status", s.statusAll)
+	route("GET /api/v1/apps/{app}/envs/{env}/status", s.status)
+	route("GET /api/v1/apps/{app}/envs/{env}/releases", s.releases)
+	route("GET /api/v1/apps/{app}/envs/{env}/deployments", s.deployments)
+	route("GET /api/v1/deployments/{id}", s.deployment)
+	route("POST /api/v1/apps/{app}/envs/{env}/deploy", s.deploy)
+	route("POST /api/v1/apps/{app}/envs/{env}/rollback", s.rollback)
+	route("GET /api/v1/apps/{app}/envs/{env}/logs", s.logs)
+	mux.Handle("/api/", s.auth(func(w http.ResponseWriter, r *http.Request) error {
+		return &Error{Status: http.StatusNotFound, Err: fmt.Errorf("no API route %s %s", r.Method, r.URL.Path)}
+	}))
+	return mux
+}
+
+// auth checks the bearer token, then runs h and writes its error.
+func (s *Server) auth(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), s.token) != 1 {
+			msg := "missing bearer token: send Authorization: Bearer <token> (the token is in the server's DATA_DIR/admin-token; the CLI reads BERTH_TOKEN)"
+			if ok {
+				msg = "invalid bearer token: use the token in the server's DATA_DIR/admin-token"
+			}
+			writeError(w, r, s.log, &Error{Status: http.StatusUnauthorized, Err: errors.New(msg)})
+			return
+		}
+		if err := h(w, r); err != nil {
+			writeError(w, r, s.log, err)
+		}
+	})
+}
+
+func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
+	apps, err := s.store.ListApps()
+	if err != nil {
+		return err
+	}
+	out := make([]AppSummary, 0, len(apps))
+	for _, a := range apps {
+		out = append(out, AppSummary{Name: a.Name, Envs: a.Envs})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) statusAll(w http.ResponseWriter, r *http.Request) error {
+	apps, err := s.store.ListApps()
+	if err != nil {
+		return err
+	}
+	out := []EnvStatus{}
+	for _, a := range apps {
+		for _, env := range a.Envs {
+			st, err := s.dep.Status(r.Context(), a.Name, env)
+			if err != nil {
+				return err
+			}
+			out = append(out, st)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.dep.Status(r.Context(), r.PathValue("app"), r.PathValue("env"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (s *Server) releases(w http.ResponseWriter, r *http.Request) error {
+	app, env := r.PathValue("app"), r.PathValue("env")
+	if _, err := s.store.GetApp(app); err != nil {
+		return fmt.Errorf("app %q: %w", app, err)
+	}
+	rels, err := s.store.ListReleases(app, env)
+	if err != nil {
+		return err
+	}
+	if rels == nil {
+		rels = []store.Release{}
+	}
+	writeJSON(w, http.StatusOK, rels)
+	return nil
+}
+
+func (s *Server) deployments(w http.ResponseWriter, r *http.Request) error {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	if limit <= 0 {
+		limit = 20
+	}
+	deps, err := s.store.ListDeployments(r.PathValue("app"), r.PathValue("env"), limit)
+	if err != nil {
+		return err
+	}
+	if deps == nil {
+		deps = []store.Deployment{}
+	}
+	writeJSON(w, http.StatusOK, deps)
+	return nil
+}
+
+func (s *Server) deployment(w http.ResponseWriter, r *http.Request) error {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return badRequest(fmt.Errorf("deployment id %q is not a number", r.PathValue("id")))
+	}
+	d, err := s.store.GetDeployment(id)
+	if err != nil {
+		return fmt.Errorf("deployment %d: %w", id, err)
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
+	var app spec.App
+	dec := json.NewDecoder(io.LimitReader(r.Body, 8<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&app); err != nil {
+		return badRequest(fmt.Errorf("read app definition: %w", err))
+	}
+	if app.Name != r.PathValue("app") {
+		return badRequest(fmt.Errorf("the app definition names %q but the URL names %q", app.Name, r.PathValue("app")))
+	}
+	if err := app.Validate(); err != nil {
+		return badRequest(err)
+	}
+	env := r.PathValue("env")
+	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
+		return s.dep.Deploy(ctx, &app, env, p)
+	})
+}
+
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
+	var req RollbackRequest
+	if r.ContentLength != 0 {
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+			return badRequest(fmt.Errorf("read rollback request: %w", err))
+		}
+	}
+	app, env := r.PathValue("app"), r.PathValue("env")
+	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
+		return s.dep.Rollback(ctx, app, env, req.To, p)
+	})
+}
+
+// stream runs a deployment on the server's context and streams its
+// progress to the client. An error before any progress (busy, nothing to
+// roll back to) is an ordinary error response.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, run func(context.Context, deploy.ProgressFunc) (store.Deployment, error)) error {
+	events := make(chan deploy.Progress, 4096)
+	type outcome struct {
+		dep store.Deployment
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		dep, err := run(s.ctx, func(p deploy.Progress) {
+			select {
+			case events <- p:
+			default: // a slow client loses progress lines, never the deploy
+			}
+		})
+		done <- outcome{dep, err}
+	}()
+
+	var first *deploy.Progress
+	select {
+	case p := <-events:
+		first = &p
+	case o := <-done:
+		if len(events) == 0 && o.dep.ID == 0 {
+			if o.err != nil {
+				return o.err
+			}
+		}
+		// Finished with progress queued: stream it all below.
+		done <- o
+	}
+
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	send := func(ev StreamEvent) {
+		_ = enc.Encode(ev)
+		_ = rc.Flush()
+	}
+	if first != nil {
+		send(StreamEvent{Progress: first})
+	}
+	keepalive := time.NewTicker(15 * time.Second)
+	defer keepalive.Stop()
+	for {
+		select {
+		case p := <-events:
+			send(StreamEvent{Progress: &p})
+		case o := <-done:
+			for len(events) > 0 {
+				p := <-events
+				send(StreamEvent{Progress: &p})
+			}
+			res := &Result{OK: o.err == nil}
+			if o.dep.ID != 0 {
+				res.Deployment = &o.dep
+			}
+			if o.err != nil {
+				res.Error = o.err.Error()
+			}
+			send(StreamEvent{Result: res})
+			return nil
+		case <-keepalive.C:
+			_, _ = io.WriteString(w, "\n")
+			_ = rc.Flush()
+		case <-r.Context().Done():
+			return nil // the deployment goes on without its watcher
+		}
+	}
+}
+
+func (s *Server) logs(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	opts := engine.LogOptions{Follow: q.Get("follow") == "1" || q.Get("follow") == "true", Timestamps: q.Get("timestamps") == "1"}
+	if t := q.Get("tail"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 0 {
+			return badRequest(fmt.Errorf("tail must be a number of lines, got %q", t))
+		}
+		opts.Tail = n
+	}
+	app, env := r.PathValue("app"), r.PathValue("env")
+	if _, err := s.store.GetApp(app); err != nil {
+		return fmt.Errorf("app %q: %w", app, err)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fw := &flushWriter{w: w, rc: http.NewResponseController(w)}
+	return s.dep.Logs(r.Context(), app, env, q.Get("service"), opts, fw)
+}
+
+// flushWriter flushes after each write so followed logs arrive at once.
+type flushWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (f *flushWriter) Write(p []byte) (int, error) { return f.w.Write(p) }
+func (f *flushWriter) Flush()                      { _ = f.rc.Flush() }

@@ -1,0 +1,219 @@
+// Package apiclient is the typed client of berth's API, used by the CLI.
+package apiclient
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/berth-dev/berth/internal/api"
+)
+
+// Client talks to one berth server.
+type Client struct {
+	addr  string
+	token string
+	http  *http.Client
+}
+
+// New returns a client for the server at addr (e.g. http://127.0.0.1:7070)
+// authenticating with token.
+func New(addr, token string) *Client {
+	return &Client{addr: strings.TrimRight(addr, "/"), token: token, http: &http.Client{}}
+}
+
+// APIError is an error response from the server.
+type APIError struct {
+	Status  int
+	Message string
+}
+
+func (e *APIError) Error() string {
+	if e.Status == http.StatusUnauthorized {
+		return e.Message + " (set BERTH_TOKEN, or run on the server host as a user who can read its admin-token)"
+	}
+	return e.Message
+}
+
+// IsStatus reports whether err is an API error with that HTTP status.
+func IsStatus(err error, status int) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == status
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.addr+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the berth server at %s: %w (is `berth server` running? set BERTH_ADDR to its --api-addr)", c.addr, err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var eb api.ErrorBody
+		if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
+			eb.Error = fmt.Sprintf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+		}
+		return nil, &APIError{Status: resp.StatusCode, Message: eb.Error}
+	}
+	return resp, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, out any) error {
+	resp, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func envPath(app, env string) string {
+	return "/api/v1/apps/" + url.PathEscape(app) + "/envs/" + url.PathEscape(env)
+}
+
+// Apps lists apps and their environments.
+func (c *Client) Apps(ctx context.Context) ([]api.AppSummary, error) {
+	var out []api.AppSummary
+	return out, c.getJSON(ctx, "/api/v1/apps", &out)
+}
+
+// StatusAll reports every app environment.
+func (c *Client) StatusAll(ctx context.Context) ([]api.EnvStatus, error) {
+	var out []api.EnvStatus
+	return out, c.getJSON(ctx, "/api/v1/status", &out)
+}
+
+// Status reports one app environment.
+func (c *Client) Status(ctx context.Context, app, env string) (api.EnvStatus, error) {
+	var out api.EnvStatus
+	return out, c.getJSON(ctx, envPath(app, env)+"/status", &out)
+}
+
+// Releases lists an app environment's releases, newest first.
+func (c *Client) Releases(ctx context.Context, app, env string) ([]api.Release, error) {
+	var out []api.Release
+	return out, c.getJSON(ctx, envPath(app, env)+"/releases", &out)
+}
+
+// Deployments lists an app environment's deployments, newest first.
+func (c *Client) Deployments(ctx context.Context, app, env string, limit int) ([]api.Deployment, error) {
+	var out []api.Deployment
+	return out, c.getJSON(ctx, envPath(app, env)+"/deployments?limit="+strconv.Itoa(limit), &out)
+}
+
+// Deploy deploys app to env, calling onProgress for each progress line,
+// and returns the outcome. A deployment that did not go live is an error
+// carrying the server's reason, with the deployment record when there is
+// one.
+func (c *Client) Deploy(ctx context.Context, app *api.App, env string, onProgress func(api.Progress)) (*api.Deployment, error) {
+	resp, err := c.do(ctx, http.MethodPost, envPath(app.Name, env)+"/deploy", app)
+	if err != nil {
+		return nil, err
+	}
+	return readStream(resp, onProgress)
+}
+
+// Rollback rolls app/env back to release to (0: the previous good one).
+func (c *Client) Rollback(ctx context.Context, app, env string, to int64, onProgress func(api.Progress)) (*api.Deployment, error) {
+	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/rollback", api.RollbackRequest{To: to})
+	if err != nil {
+		return nil, err
+	}
+	return readStream(resp, onProgress)
+}
+
+// DeployError is a deployment that ran and failed.
+type DeployError struct {
+	Message    string
+	Deployment *api.Deployment
+}
+
+func (e *DeployError) Error() string { return e.Message }
+
+func readStream(resp *http.Response, onProgress func(api.Progress)) (*api.Deployment, error) {
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var ev api.StreamEvent
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return nil, fmt.Errorf("read progress: %w", err)
+		}
+		if ev.Progress != nil && onProgress != nil {
+			onProgress(*ev.Progress)
+		}
+		if ev.Result != nil {
+			if !ev.Result.OK {
+				return ev.Result.Deployment, &DeployError{Message: ev.Result.Error, Deployment: ev.Result.Deployment}
+			}
+			return ev.Result.Deployment, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("lost the connection to the server while it deployed (the deployment goes on; see berth status): %w", err)
+	}
+	return nil, errors.New("the server closed the progress stream without a result (the deployment may go on; see berth status)")
+}
+
+// LogOptions selects logs.
+type LogOptions struct {
+	Service    string
+	Follow     bool
+	Tail       int
+	Timestamps bool
+}
+
+// Logs copies app/env's logs to w.
+func (c *Client) Logs(ctx context.Context, app, env string, o LogOptions, w io.Writer) error {
+	q := url.Values{}
+	if o.Service != "" {
+		q.Set("service", o.Service)
+	}
+	if o.Follow {
+		q.Set("follow", "1")
+	}
+	if o.Tail > 0 {
+		q.Set("tail", strconv.Itoa(o.Tail))
+	}
+	if o.Timestamps {
+		q.Set("timestamps", "1")
+	}
+	resp, err := c.do(ctx, http.MethodGet, envPath(app, env)+"/logs?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(w, resp.Body)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,53 @@
+package arch
+
+import (
+	"os/exec"
+	"sort"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/berth-dev/berth/internal/"
+
+// allowed lists, per package, the project packages it may import
+// (directly or not). A package not listed may import nothing of ours.
+var allowed = map[string][]string{
+	"spec":              {},
+	"store":             {"spec"},
+	"engine":            {},
+	"engine/docker":     {"engine"},
+	"engine/enginetest": {"engine"},
+	"proxy":             {},
+	"deploy":            {"spec", "store", "engine", "proxy"},
+	"reconcile":         {"engine"},
+	"api":               {"spec", "store", "deploy", "engine", "proxy"},
+	"apiclient":         {"api", "spec", "store", "deploy", "engine", "proxy"},
+	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile"},
+	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "apiclient", "daemon"},
+}
+
+func TestLayering_PackagesImportOnlyWhatTheyMay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	for pkg, ok := range allowed {
+		out, err := exec.Command("go", "list", "-deps", mod+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		may := map[string]bool{pkg: true}
+		for _, p := range ok {
+			may[p] = true
+		}
+		var bad []string
+		for _, dep := range strings.Fields(string(out)) {
+			if rest, found := strings.CutPrefix(dep, mod); found && !may[rest] {
+				bad = append(bad, rest)
+			}
+		}
+		sort.Strings(bad)
+		if len(bad) > 0 {
+			t.Errorf("internal/%s imports %v, which CONVENTIONS.md does not allow", pkg, bad)
+		}
+	}
+}

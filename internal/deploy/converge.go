@@ -1,0 +1,155 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// Converge brings the proxy and the containers of app/env in line with
+// the store's live release: routes point at the live release's running
+// containers (health-checked again before they get traffic), and
+// containers of any other release are stopped and removed. It is what
+// runs after berth restarts and whenever containers change under it. It
+// does nothing while a deployment of app/env runs.
+func (d *Deployer) Converge(ctx context.Context, app, env string) error {
+	unlock, err := d.tryLock(app, env, "reconcile")
+	if err != nil {
+		return nil // a deployment owns app/env now
+	}
+	defer unlock()
+
+	live, err := d.store.LiveRelease(app, env)
+	hasLive := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	observed, err := d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: app, engine.LabelEnv: env})
+	if err != nil {
+		return fmt.Errorf("converge %s/%s: %w", app, env, err)
+	}
+	liveLabel := ""
+	routed := map[string]bool{}
+	if hasLive {
+		liveLabel = releaseLabel(live.ID)
+		for _, svc := range live.Spec.Services {
+			if !svc.Routed() {
+				continue
+			}
+			routed[svc.Name] = true
+			var targets []proxy.Target
+			for _, c := range observed {
+				if c.Labels[engine.LabelRelease] != liveLabel || c.Labels[engine.LabelService] != svc.Name || !c.Running() {
+					continue
+				}
+				ip := c.Addresses[NetworkName(app, env)]
+				if ip == "" {
+					continue
+				}
+				targets = append(targets, proxy.Target{ID: c.ID, Name: c.Name, Addr: net.JoinHostPort(ip, strconv.Itoa(svc.Port))})
+			}
+			key := routeKey(app, env, svc.Name)
+			cur, hosts := d.proxy.Route(key)
+			if cur != nil && cur.Release() == liveLabel && sameTargets(cur, targets) && sameStrings(hosts, svc.Hosts) {
+				continue
+			}
+			pool := proxy.NewPool(key, liveLabel, targets, healthConfig(svc), d.log)
+			if len(targets) > 0 {
+				wctx, cancel := context.WithTimeout(ctx, min(svc.Healthcheck.Deadline.D(), 10*time.Second))
+				err := pool.WaitHealthy(wctx, 1)
+				cancel()
+				if err != nil && cur != nil && cur.Healthy() > 0 {
+					pool.Close()
+					d.log.Warn("converge: new targets not healthy, keeping current pool", "app", app, "env", env, "service", svc.Name, "error", err)
+					continue
+				}
+			}
+			old, err := d.proxy.SetRoute(key, svc.Hosts, pool)
+			if err != nil {
+				pool.Close()
+				d.log.Error("converge: route", "app", app, "env", env, "service", svc.Name, "error", err)
+				continue
+			}
+			d.log.Info("route restored", "app", app, "env", env, "service", svc.Name, "release", live.ID, "targets", len(targets), "healthy", pool.Healthy())
+			if old != nil {
+				go old.Drain(context.Background(), svc.DrainTimeout.D())
+			}
+		}
+	}
+	for _, r := range d.proxy.Routes() {
+		if r.Key.App == app && r.Key.Env == env && !routed[r.Key.Service] {
+			if old := d.proxy.RemoveRoute(r.Key); old != nil {
+				go old.Drain(context.Background(), 30*time.Second)
+			}
+		}
+	}
+	for _, c := range observed {
+		if c.Labels[engine.LabelRelease] == liveLabel {
+			continue
+		}
+		d.log.Info("removing container of a release that is not live", "app", app, "env", env, "container", c.Name, "release", c.Labels[engine.LabelRelease])
+		if err := d.eng.StopContainer(ctx, c.ID, 10*time.Second); err != nil {
+			d.log.Warn("stop stray container", "container", c.Name, "error", err)
+		}
+		if err := d.eng.RemoveContainer(ctx, c.ID); err != nil {
+			d.log.Warn("remove stray container", "container", c.Name, "error", err)
+		}
+	}
+	return nil
+}
+
+// ConvergeAll converges every app environment in the store.
+func (d *Deployer) ConvergeAll(ctx context.Context) error {
+	apps, err := d.store.ListApps()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range apps {
+		for _, env := range a.Envs {
+			if err := d.Converge(ctx, a.Name, env); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sameTargets(p *proxy.Pool, ts []proxy.Target) bool {
+	st := p.Status()
+	if len(st) != len(ts) {
+		return false
+	}
+	have := make([]string, 0, len(st))
+	for _, s := range st {
+		have = append(have, s.Target.ID+"@"+s.Target.Addr)
+	}
+	want := make([]string, 0, len(ts))
+	for _, t := range ts {
+		want = append(want, t.ID+"@"+t.Addr)
+	}
+	return sameStrings(have, want)
+}
+
+func sameStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	a, b = append([]string(nil), a...), append([]string(nil), b...)
+	sort.Strings(a)
+	sort.Strings(b)
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,135 @@
+package deploy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// ErrBusy is returned when a deployment of the same app and environment
+// is already running.
+var ErrBusy = errors.New("a deployment is already running")
+
+// ErrNoRelease is returned when there is nothing to roll back to or the
+// named release does not exist.
+var ErrNoRelease = errors.New("no such release")
+
+// Options configures a Deployer.
+type Options struct {
+	Engine engine.Engine
+	Store  *store.Store
+	Proxy  *proxy.Proxy
+	Logger *slog.Logger
+	// KeepReleases is how many releases per app/env keep their images for
+	// rollback (default 10).
+	KeepReleases int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Deployer runs deployments and rollbacks.
+type Deployer struct {
+	eng   engine.Engine
+	store *store.Store
+	proxy *proxy.Proxy
+	log   *slog.Logger
+	keep  int
+	now   func() time.Time
+
+	mu      sync.Mutex
+	running map[string]runningDeploy // key app/env
+}
+
+type runningDeploy struct {
+	id      int64
+	kind    string
+	started time.Time
+}
+
+// New returns a Deployer.
+func New(o Options) *Deployer {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.KeepReleases <= 0 {
+		o.KeepReleases = 10
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Deployer{
+		eng: o.Engine, store: o.Store, proxy: o.Proxy,
+		log:     o.Logger.With("component", "deploy"),
+		keep:    o.KeepReleases,
+		now:     o.Now,
+		running: map[string]runningDeploy{},
+	}
+}
+
+func lockKey(app, env string) string { return app + "/" + env }
+
+// tryLock claims app/env for one deployment. The returned func releases
+// it. A deployment waits for a running reconcile pass (they are short);
+// anything else holding app/env makes it fail with ErrBusy.
+func (d *Deployer) tryLock(app, env, kind string) (func(), error) {
+	for i := 0; ; i++ {
+		unlock, err, wait := d.tryLockOnce(app, env, kind)
+		if !wait || i >= 1500 {
+			return unlock, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (d *Deployer) tryLockOnce(app, env, kind string) (func(), error, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := lockKey(app, env)
+	if r, ok := d.running[k]; ok {
+		if r.kind == "reconcile" && kind != "reconcile" {
+			return nil, fmt.Errorf("%w for %s (reconcile pass)", ErrBusy, k), true
+		}
+		return nil, fmt.Errorf("%w for %s (%s %d, started %s ago): wait for it to finish, then try again",
+			ErrBusy, k, r.kind, r.id, d.now().Sub(r.started).Round(100*time.Millisecond)), false
+	}
+	d.running[k] = runningDeploy{kind: kind, started: d.now()}
+	return func() {
+		d.mu.Lock()
+		delete(d.running, k)
+		d.mu.Unlock()
+	}, nil, false
+}
+
+func (d *Deployer) setRunningID(app, env string, id int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := lockKey(app, env)
+	if r, ok := d.running[k]; ok {
+		r.id = id
+		d.running[k] = r
+	}
+}
+
+// Busy reports whether a deployment of app/env is running.
+func (d *Deployer) Busy(app, env string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.running[lockKey(app, env)]
+	return ok
+}
+
+// Progress is one line of a deployment's progress.
+type Progress struct {
+	Time    time.Time     `json:"time"`
+	Elapsed time.Duration `json:"elapsed"`
+	Message string        `json:"message"`
+}
+
+// ProgressFunc receives progress as it happens. It must not block.
+type ProgressFunc func(Progress)

@@ -1,0 +1,22 @@
+// Package deploy turns a desired app definition into running containers
+// behind the proxy, without dropping a request.
+//
+// Shape: Plan is pure (desired release, observed containers → what to
+// start and what to retire); the Deployer executes plans against an
+// engine.Engine, the store and the proxy.
+//
+// Invariants:
+//   - One deployment at a time per app and environment: a second one is
+//     refused with ErrBusy, never interleaved.
+//   - The store is the commit point. A release becomes live in one store
+//     transaction (store.Activate) after its containers are healthy and
+//     before the proxy is switched; after a crash, the daemon rebuilds
+//     routes from the store's live release, so a kill at any instant
+//     leaves one consistent state.
+//   - The live release is never touched until the new one is healthy:
+//     a release that cannot go live is recorded as failed, its containers
+//     are removed, and traffic never left the old release.
+//   - Routed services switch with an atomic pool swap; the old pool is
+//     drained (in-flight requests finish, up to the drain timeout) before
+//     its containers get SIGTERM and their stop grace period.
+package deploy

@@ -1,0 +1,318 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// workerSettle is how long a worker (a service without hosts) must stay
+// running before its release counts as started.
+const workerSettle = time.Second
+
+// workerDeadline bounds how long workers may take to start.
+const workerDeadline = 30 * time.Second
+
+// execution is one deployment or rollback in flight.
+type execution struct {
+	app      *spec.App
+	env      string
+	rel      store.Release
+	dep      store.Deployment
+	t        *tracker
+	previous store.ReleaseStatus // what the live release becomes
+
+	started []engine.Container     // new containers, for cleanup
+	pools   map[string]*proxy.Pool // new pools by service
+	before  proxy.Counters
+}
+
+func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment, error) {
+	x.before = d.proxy.Counters(x.app.Name, x.env)
+	x.pools = map[string]*proxy.Pool{}
+	plan, err := d.prepare(ctx, x)
+	if err == nil {
+		err = d.startAll(ctx, x, plan)
+	}
+	if err == nil {
+		err = d.gate(ctx, x)
+	}
+	if err != nil {
+		d.abandon(x)
+		return d.finish(x.dep, x.rel, x.t, d.counted(x), fmt.Errorf("release %d refused: %w; %s", x.rel.ID, err, d.stillServing(x.app.Name, x.env)))
+	}
+
+	// Commit point: the store says the new release is live.
+	prev, err := d.store.Activate(x.app.Name, x.env, x.rel.ID, x.previous)
+	if err != nil {
+		d.abandon(x)
+		return d.finish(x.dep, x.rel, x.t, d.counted(x), fmt.Errorf("release %d: record it as live: %w", x.rel.ID, err))
+	}
+	old := d.switchRoutes(x)
+	if prev != 0 {
+		x.t.say("release %d is live (release %d %s)", x.rel.ID, prev, strings.ReplaceAll(string(x.previous), "_", " "))
+	} else {
+		x.t.say("release %d is live", x.rel.ID)
+	}
+	for _, c := range x.started {
+		if err := d.eng.SetRestartPolicy(ctx, c.ID, "unless-stopped"); err != nil {
+			d.log.Warn("set restart policy", "container", c.Name, "error", err)
+		}
+	}
+	d.drain(ctx, x, old)
+	d.retire(ctx, x, plan)
+	x.t.say("done in %s", x.t.elapsed().Round(time.Millisecond))
+	dep, _ := d.finish(x.dep, x.rel, x.t, d.counted(x), nil)
+	if err := d.Prune(ctx); err != nil {
+		d.log.Warn("prune images", "error", err)
+	}
+	return dep, nil
+}
+
+// counted returns the proxy's served/failed counts for the app since the
+// execution began.
+func (d *Deployer) counted(x *execution) store.Deployment {
+	now := d.proxy.Counters(x.app.Name, x.env)
+	return store.Deployment{Served: now.Served - x.before.Served, Failed: now.Failed - x.before.Failed}
+}
+
+func (d *Deployer) stillServing(app, env string) string {
+	if live, err := d.store.LiveRelease(app, env); err == nil {
+		return fmt.Sprintf("release %d keeps serving", live.ID)
+	}
+	return "nothing was live before, nothing is live now"
+}
+
+func (d *Deployer) prepare(ctx context.Context, x *execution) (Plan, error) {
+	net := NetworkName(x.app.Name, x.env)
+	if _, err := d.eng.EnsureNetwork(ctx, net, map[string]string{
+		engine.LabelManaged: "true", engine.LabelApp: x.app.Name, engine.LabelEnv: x.env,
+	}); err != nil {
+		return Plan{}, fmt.Errorf("create network %s: %w", net, err)
+	}
+	observed, err := d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: x.app.Name, engine.LabelEnv: x.env})
+	if err != nil {
+		return Plan{}, fmt.Errorf("list containers: %w", err)
+	}
+	images := map[string]string{}
+	for name, si := range x.rel.Services {
+		images[name] = si.ImageID
+	}
+	return MakePlan(Desired{App: x.app, Env: x.env, Release: x.rel.ID, Images: images, Suffix: randomSuffix()}, observed), nil
+}
+
+// startAll creates and starts every new container at once.
+func (d *Deployer) startAll(ctx context.Context, x *execution, plan Plan) error {
+	total := map[string]int{}
+	for _, p := range plan.Start {
+		total[p.Service]++
+	}
+	var mu sync.Mutex
+	done := map[string]int{}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, p := range plan.Start {
+		g.Go(func() error {
+			c, err := d.eng.CreateContainer(gctx, p.Spec)
+			mu.Lock()
+			defer mu.Unlock()
+			if c.ID != "" {
+				x.started = append(x.started, c)
+			}
+			if err != nil {
+				if c.ID != "" {
+					return fmt.Errorf("service %q: start %s: %w%s", p.Service, p.Spec.Name, err, d.logTail(c.ID))
+				}
+				return fmt.Errorf("service %q: start %s: %w", p.Service, p.Spec.Name, err)
+			}
+			done[p.Service]++
+			x.t.say("starting %s %d/%d", p.Service, done[p.Service], total[p.Service])
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// gate waits until every routed service has all its replicas healthy
+// and every worker has stayed up for workerSettle, failing fast when a
+// container exits.
+func (d *Deployer) gate(ctx context.Context, x *execution) error {
+	deadline := time.Duration(0)
+	for _, svc := range x.app.Services {
+		if !svc.Routed() {
+			deadline = max(deadline, workerDeadline)
+			continue
+		}
+		var targets []proxy.Target
+		for _, c := range x.started {
+			if c.Labels[engine.LabelService] != svc.Name {
+				continue
+			}
+			ip := c.Addresses[NetworkName(x.app.Name, x.env)]
+			targets = append(targets, proxy.Target{ID: c.ID, Name: c.Name, Addr: net.JoinHostPort(ip, strconv.Itoa(svc.Port))})
+		}
+		x.pools[svc.Name] = proxy.NewPool(routeKey(x.app.Name, x.env, svc.Name), releaseLabel(x.rel.ID), targets, healthConfig(svc), d.log)
+		deadline = max(deadline, svc.Healthcheck.Deadline.D())
+	}
+
+	start := d.now()
+	reported := map[string]int{}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	lastInspect := time.Time{}
+	for {
+		ready := true
+		for _, svc := range x.app.Services {
+			if !svc.Routed() {
+				continue
+			}
+			n := x.pools[svc.Name].Healthy()
+			if n > reported[svc.Name] {
+				reported[svc.Name] = n
+				x.t.say("healthy %s %d/%d", svc.Name, n, svc.Replicas)
+			}
+			if n < svc.Replicas {
+				ready = false
+				if d.now().Sub(start) > svc.Healthcheck.Deadline.D() {
+					return d.unhealthyError(svc, x.pools[svc.Name])
+				}
+			}
+		}
+		// Inspect containers now and then: an exited container fails the
+		// release at once instead of at the health deadline.
+		if now := d.now(); now.Sub(lastInspect) >= 100*time.Millisecond || ready {
+			lastInspect = now
+			workersReady, err := d.checkContainers(ctx, x)
+			if err != nil {
+				return err
+			}
+			if ready && workersReady {
+				return nil
+			}
+		}
+		if d.now().Sub(start) > deadline {
+			return fmt.Errorf("containers were not ready within %s", deadline)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("interrupted: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// checkContainers inspects the new containers: an exited one is an
+// error carrying its exit code and log tail. It reports whether every
+// worker has been up for workerSettle.
+func (d *Deployer) checkContainers(ctx context.Context, x *execution) (bool, error) {
+	workersReady := true
+	for _, c := range x.started {
+		ci, err := d.eng.InspectContainer(ctx, c.ID)
+		if err != nil {
+			return false, fmt.Errorf("container %s disappeared: %w", c.Name, err)
+		}
+		if !ci.Running() {
+			why := fmt.Sprintf("exited with code %d", ci.ExitCode)
+			if ci.OOMKilled {
+				why = "was killed for running out of memory (OOM)"
+			}
+			return false, fmt.Errorf("service %q: container %s %s before it became ready%s", c.Labels[engine.LabelService], c.Name, why, d.logTail(c.ID))
+		}
+		svc, _ := x.app.Service(c.Labels[engine.LabelService])
+		if svc != nil && !svc.Routed() && d.now().Sub(ci.StartedAt) < workerSettle {
+			workersReady = false
+		}
+	}
+	return workersReady, nil
+}
+
+func (d *Deployer) unhealthyError(svc spec.Service, pool *proxy.Pool) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "service %q: health check GET %s did not pass on %d/%d containers within %s:", svc.Name, svc.Healthcheck.Path, svc.Replicas-pool.Healthy(), svc.Replicas, svc.Healthcheck.Deadline.D())
+	refused := false
+	for _, s := range pool.Status() {
+		if s.Healthy {
+			continue
+		}
+		fmt.Fprintf(&b, "\n  %s (%s): %s", s.Target.Name, s.Target.Addr, s.LastError)
+		if strings.Contains(s.LastError, "refused") {
+			refused = true
+		}
+	}
+	if refused {
+		fmt.Fprintf(&b, "\nnothing is listening on port %d: make the app listen there or set x-berth.port to the port it listens on", svc.Port)
+	} else {
+		fmt.Fprintf(&b, "\nmake %s answer 2xx or 3xx, or raise x-berth.healthcheck.deadline", svc.Healthcheck.Path)
+	}
+	if s := pool.Status(); len(s) > 0 {
+		b.WriteString(d.logTail(s[0].Target.ID))
+	}
+	return fmt.Errorf("%s", b.String())
+}
+
+// logTail returns the last lines of a container's log, indented, for an
+// error message.
+func (d *Deployer) logTail(id string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	rc, err := d.eng.Logs(ctx, id, engine.LogOptions{Tail: 20})
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(io.LimitReader(rc, 16<<10))
+	s := strings.TrimRight(string(b), "\n")
+	if s == "" {
+		return "\n(the container printed nothing)"
+	}
+	return "\nlast lines of its log:\n  | " + strings.ReplaceAll(s, "\n", "\n  | ")
+}
+
+func healthConfig(svc spec.Service) proxy.HealthConfig {
+	host := ""
+	if len(svc.Hosts) > 0 {
+		host = svc.Hosts[0]
+	}
+	return proxy.HealthConfig{
+		Path:               svc.Healthcheck.Path,
+		Host:               host,
+		Interval:           svc.Healthcheck.Interval.D(),
+		Timeout:            svc.Healthcheck.Timeout.D(),
+		HealthyThreshold:   svc.Healthcheck.HealthyThreshold,
+		UnhealthyThreshold: svc.Healthcheck.UnhealthyThreshold,
+	}
+}
+
+// abandon removes everything a refused release started.
+func (d *Deployer) abandon(x *execution) {
+	for _, p := range x.pools {
+		p.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, c := range x.started {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.eng.RemoveContainer(ctx, c.ID); err != nil {
+				d.log.Error("remove container of refused release", "container", c.Name, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(x.started) > 0 {
+		x.t.say("removed %d container(s) of release %d", len(x.started), x.rel.ID)
+	}
+}

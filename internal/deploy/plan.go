@@ -1,0 +1,146 @@
+package deploy
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/spec"
+)
+
+// Desired is what a deployment wants running.
+type Desired struct {
+	App     *spec.App
+	Env     string
+	Release int64
+	// Images maps service name to the image ID to run.
+	Images map[string]string
+	// Suffix makes container names unique across attempts (a rollback
+	// re-runs an earlier release number).
+	Suffix string
+}
+
+// Plan is what an executor does, in order: start every container in
+// Start, gate on their health, switch, then retire the containers in
+// Retire (grouped by service).
+type Plan struct {
+	Network string
+	Start   []Placement
+	// Retire lists the containers of the app/env that are not part of the
+	// new release, by service; containers of services the new release no
+	// longer has are included under their old service name.
+	Retire map[string][]engine.Container
+}
+
+// Placement is one container to start.
+type Placement struct {
+	Service string
+	Index   int // 1-based replica number
+	Spec    engine.ContainerSpec
+}
+
+// NetworkName is the Docker network of an app environment.
+func NetworkName(app, env string) string { return "berth-" + app + "-" + env }
+
+// MakePlan computes the plan for d given the containers observed for the
+// app/env. It does no I/O.
+func MakePlan(d Desired, observed []engine.Container) Plan {
+	p := Plan{Network: NetworkName(d.App.Name, d.Env), Retire: map[string][]engine.Container{}}
+	rel := strconv.FormatInt(d.Release, 10)
+	for _, svc := range d.App.Services {
+		for i := 1; i <= svc.Replicas; i++ {
+			p.Start = append(p.Start, Placement{
+				Service: svc.Name,
+				Index:   i,
+				Spec:    containerSpec(d, svc, rel, i, p.Network),
+			})
+		}
+	}
+	for _, c := range observed {
+		if c.Labels[engine.LabelRelease] == rel && c.Labels[engine.LabelApp] == d.App.Name && c.Labels[engine.LabelEnv] == d.Env && containsName(p.Start, c.Name) {
+			continue
+		}
+		svc := c.Labels[engine.LabelService]
+		p.Retire[svc] = append(p.Retire[svc], c)
+	}
+	for _, cs := range p.Retire {
+		sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+	}
+	return p
+}
+
+func containsName(ps []Placement, name string) bool {
+	for _, p := range ps {
+		if p.Spec.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// ContainerName is the readable, unique name of one replica.
+func ContainerName(app, env, service string, release int64, index int, suffix string) string {
+	n := fmt.Sprintf("%s-%s-%s-r%d-%d", app, env, service, release, index)
+	if suffix != "" {
+		n += "-" + suffix
+	}
+	return n
+}
+
+func containerSpec(d Desired, svc spec.Service, rel string, index int, network string) engine.ContainerSpec {
+	labels := map[string]string{}
+	for k, v := range svc.Labels {
+		labels[k] = v
+	}
+	labels[engine.LabelApp] = d.App.Name
+	labels[engine.LabelEnv] = d.Env
+	labels[engine.LabelService] = svc.Name
+	labels[engine.LabelRelease] = rel
+	labels["berth.image"] = svc.Image
+
+	env := make([]string, 0, len(svc.Environment)+4)
+	for k, v := range svc.Environment {
+		env = append(env, k+"="+v)
+	}
+	sort.Strings(env)
+	env = append(env,
+		"BERTH_APP="+d.App.Name,
+		"BERTH_ENV="+d.Env,
+		"BERTH_SERVICE="+svc.Name,
+		"BERTH_RELEASE="+rel,
+	)
+
+	mounts := make([]engine.Mount, 0, len(svc.Volumes))
+	for _, m := range svc.Volumes {
+		src := m.Source
+		if m.Type == "volume" {
+			// Named volumes are scoped to the app and environment.
+			src = d.App.Name + "-" + d.Env + "-" + m.Source
+		}
+		mounts = append(mounts, engine.Mount{Type: m.Type, Source: src, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+
+	image := d.Images[svc.Name]
+	if image == "" {
+		image = svc.Image
+	}
+	return engine.ContainerSpec{
+		Name:          ContainerName(d.App.Name, d.Env, svc.Name, d.Release, index, d.Suffix),
+		Image:         image,
+		Entrypoint:    svc.Entrypoint,
+		Cmd:           svc.Command,
+		Env:           env,
+		Labels:        labels,
+		WorkingDir:    svc.WorkingDir,
+		User:          svc.User,
+		Network:       network,
+		Aliases:       []string{svc.Name},
+		Mounts:        mounts,
+		StopSignal:    svc.StopSignal,
+		StopGrace:     svc.StopGracePeriod.D(),
+		RestartPolicy: "no",
+		MemoryBytes:   svc.MemoryBytes,
+		NanoCPUs:      svc.NanoCPUs,
+	}
+}

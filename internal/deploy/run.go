@@ -1,0 +1,178 @@
+package deploy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+
+	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// Deploy makes app live in env: a new release, started beside the live
+// one, gated on health, switched atomically, the old one drained and
+// stopped. It returns the deployment record; the error says why the
+// release did not go live.
+func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, progress ProgressFunc) (store.Deployment, error) {
+	if env == "" {
+		env = spec.DefaultEnv
+	}
+	if err := app.Validate(); err != nil {
+		return store.Deployment{}, err
+	}
+	unlock, err := d.tryLock(app.Name, env, "deploy")
+	if err != nil {
+		return store.Deployment{}, err
+	}
+	defer unlock()
+
+	t := newTracker(d.now, progress)
+	t.say("deploying %s to %s", app.Name, env)
+	for _, svc := range app.Services {
+		if svc.Routed() {
+			if err := d.proxy.CheckHosts(routeKey(app.Name, env, svc.Name), svc.Hosts); err != nil {
+				return store.Deployment{}, fmt.Errorf("service %q: %w", svc.Name, err)
+			}
+		}
+	}
+	if err := d.store.EnsureEnv(app.Name, env); err != nil {
+		return store.Deployment{}, err
+	}
+	images, imgErr := d.resolveImages(ctx, app, t)
+	rel, err := d.store.CreateRelease(store.Release{App: app.Name, Env: env, Services: images, Spec: *app})
+	if err != nil {
+		return store.Deployment{}, err
+	}
+	var from int64
+	if live, err := d.store.LiveRelease(app.Name, env); err == nil {
+		from = live.ID
+	}
+	dep, err := d.store.CreateDeployment(store.Deployment{App: app.Name, Env: env, Kind: "deploy", ReleaseID: rel.ID, FromReleaseID: from})
+	if err != nil {
+		return store.Deployment{}, err
+	}
+	d.setRunningID(app.Name, env, dep.ID)
+	t.say("release %d created (deployment %d)", rel.ID, dep.ID)
+	if imgErr != nil {
+		return d.finish(dep, rel, t, store.Deployment{}, fmt.Errorf("release %d refused: %w; %s", rel.ID, imgErr, d.stillServing(app.Name, env)))
+	}
+	return d.execute(ctx, &execution{app: app, env: env, rel: rel, dep: dep, t: t, previous: store.StatusSuperseded})
+}
+
+// Rollback makes an earlier release live again through the same
+// zero-downtime path, with the image IDs it recorded: no rebuild and no
+// registry. to=0 means the release the live one most recently replaced.
+func (d *Deployer) Rollback(ctx context.Context, app, env string, to int64, progress ProgressFunc) (store.Deployment, error) {
+	if env == "" {
+		env = spec.DefaultEnv
+	}
+	unlock, err := d.tryLock(app, env, "rollback")
+	if err != nil {
+		return store.Deployment{}, err
+	}
+	defer unlock()
+
+	target, live, err := d.rollbackTarget(app, env, to)
+	if err != nil {
+		return store.Deployment{}, err
+	}
+	t := newTracker(d.now, progress)
+	t.say("rolling %s/%s back from release %d to release %d", app, env, live.ID, target.ID)
+	for _, svc := range target.Spec.Services {
+		si := target.Services[svc.Name]
+		if _, err := d.eng.InspectImage(ctx, si.ImageID); err != nil {
+			return store.Deployment{}, fmt.Errorf("release %d cannot be restored: image %s (%s) of service %q is no longer on this host: %w; deploy it again with berth deploy",
+				target.ID, si.Image, shortID(si.ImageID), svc.Name, err)
+		}
+		t.say("image %s: %s (%s)", svc.Name, si.Image, shortID(si.ImageID))
+	}
+	dep, err := d.store.CreateDeployment(store.Deployment{App: app, Env: env, Kind: "rollback", ReleaseID: target.ID, FromReleaseID: live.ID})
+	if err != nil {
+		return store.Deployment{}, err
+	}
+	d.setRunningID(app, env, dep.ID)
+	spec := target.Spec
+	return d.execute(ctx, &execution{app: &spec, env: env, rel: target, dep: dep, t: t, previous: store.StatusRolledBack})
+}
+
+func (d *Deployer) rollbackTarget(app, env string, to int64) (target, live store.Release, err error) {
+	live, err = d.store.LiveRelease(app, env)
+	if err != nil {
+		return target, live, fmt.Errorf("%s/%s has no live release to roll back from: %w", app, env, err)
+	}
+	if to != 0 {
+		target, err = d.store.GetRelease(app, env, to)
+		if err != nil {
+			return target, live, fmt.Errorf("%w: release %d of %s/%s (berth releases %s lists them)", ErrNoRelease, to, app, env, app)
+		}
+		switch target.Status {
+		case store.StatusLive:
+			return target, live, fmt.Errorf("release %d of %s/%s is already live", to, app, env)
+		case store.StatusFailed, store.StatusPending:
+			return target, live, fmt.Errorf("release %d of %s/%s never went live (%s); pick a release that did: berth releases %s", to, app, env, target.Status, app)
+		}
+		return target, live, nil
+	}
+	rels, err := d.store.ListReleases(app, env)
+	if err != nil {
+		return target, live, err
+	}
+	// The previous release is the one most recently replaced by a deploy.
+	// Releases that were rolled back are skipped: successive rollbacks walk
+	// back through history instead of flip-flopping.
+	found := false
+	for _, r := range rels {
+		if r.Status != store.StatusSuperseded {
+			continue
+		}
+		if !found || r.EndedAt.After(target.EndedAt) {
+			target, found = r, true
+		}
+	}
+	if !found {
+		return target, live, fmt.Errorf("%w: %s/%s has no earlier good release than %d to roll back to (berth releases %s lists them)", ErrNoRelease, app, env, live.ID, app)
+	}
+	return target, live, nil
+}
+
+func routeKey(app, env, service string) proxy.RouteKey {
+	return proxy.RouteKey{App: app, Env: env, Service: service}
+}
+
+func randomSuffix() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// finish records the outcome of a deployment. A failed deploy marks its
+// release failed; a failed rollback leaves the target release as it was.
+func (d *Deployer) finish(dep store.Deployment, rel store.Release, t *tracker, counters store.Deployment, cause error) (store.Deployment, error) {
+	dep.EndedAt = d.now()
+	dep.Served, dep.Failed = counters.Served, counters.Failed
+	if cause != nil {
+		t.say("failed: %v", cause)
+		dep.Status = store.DeploymentFailed
+		dep.Error = cause.Error()
+		if dep.Kind == "deploy" {
+			if err := d.store.FailRelease(rel.App, rel.Env, rel.ID, cause.Error()); err != nil {
+				d.log.Error("record failed release", "app", rel.App, "env", rel.Env, "release", rel.ID, "error", err)
+			}
+		}
+	} else {
+		dep.Status = store.DeploymentSucceeded
+	}
+	dep.Timeline = t.timeline()
+	if err := d.store.UpdateDeployment(dep); err != nil {
+		d.log.Error("record deployment", "app", rel.App, "env", rel.Env, "deployment", dep.ID, "error", err)
+	}
+	if cause != nil {
+		return dep, cause
+	}
+	return dep, nil
+}
+
+func releaseLabel(id int64) string { return strconv.FormatInt(id, 10) }

@@ -1,0 +1,183 @@
+package deploy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// EnvStatus is the observed state of one app environment.
+type EnvStatus struct {
+	App       string            `json:"app"`
+	Env       string            `json:"env"`
+	Live      *store.Release    `json:"live,omitempty"`
+	Deploying bool              `json:"deploying"`
+	Services  []ServiceStatus   `json:"services"`
+	Last      *store.Deployment `json:"last_deployment,omitempty"`
+}
+
+// ServiceStatus is one service of the live release.
+type ServiceStatus struct {
+	Name       string            `json:"name"`
+	Hosts      []string          `json:"hosts,omitempty"`
+	Replicas   int               `json:"replicas"`
+	Containers []ContainerStatus `json:"containers"`
+}
+
+// ContainerStatus is one container as the engine and the proxy see it.
+type ContainerStatus struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Release      string    `json:"release"`
+	State        string    `json:"state"`
+	Health       string    `json:"health,omitempty"` // healthy, unhealthy; empty for workers
+	HealthError  string    `json:"health_error,omitempty"`
+	Address      string    `json:"address,omitempty"`
+	StartedAt    time.Time `json:"started_at"`
+	ExitCode     int       `json:"exit_code,omitempty"`
+	OOMKilled    bool      `json:"oom_killed,omitempty"`
+	RestartCount int       `json:"restart_count,omitempty"`
+	InFlight     int64     `json:"in_flight,omitempty"`
+	Served       uint64    `json:"served,omitempty"`
+}
+
+// Status reports app/env: its live release and every container berth
+// runs for it, with the proxy's view of their health.
+func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, error) {
+	if _, err := d.store.GetApp(app); err != nil {
+		return EnvStatus{}, fmt.Errorf("app %q: %w", app, err)
+	}
+	st := EnvStatus{App: app, Env: env, Deploying: d.Busy(app, env)}
+	if live, err := d.store.LiveRelease(app, env); err == nil {
+		st.Live = &live
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return st, err
+	}
+	if deps, err := d.store.ListDeployments(app, env, 1); err == nil && len(deps) > 0 {
+		st.Last = &deps[0]
+	}
+	cs, err := d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: app, engine.LabelEnv: env})
+	if err != nil {
+		return st, fmt.Errorf("list containers: %w", err)
+	}
+	bySvc := map[string][]ContainerStatus{}
+	for _, c := range cs {
+		svc := c.Labels[engine.LabelService]
+		s := ContainerStatus{
+			ID: shortID(c.ID), Name: c.Name, Release: c.Labels[engine.LabelRelease], State: string(c.State),
+			StartedAt: c.StartedAt, ExitCode: c.ExitCode, OOMKilled: c.OOMKilled, RestartCount: c.RestartCount,
+			Address: c.Addresses[NetworkName(app, env)],
+		}
+		if pool, _ := d.proxy.Route(routeKey(app, env, svc)); pool != nil {
+			for _, ts := range pool.Status() {
+				if ts.Target.ID == c.ID {
+					s.Address = ts.Target.Addr
+					s.Health = "unhealthy"
+					if ts.Healthy {
+						s.Health = "healthy"
+					}
+					s.HealthError = ts.LastError
+					s.InFlight = ts.InFlight
+					s.Served = ts.Served
+				}
+			}
+		}
+		bySvc[svc] = append(bySvc[svc], s)
+	}
+	if st.Live != nil {
+		for _, svc := range st.Live.Spec.Services {
+			st.Services = append(st.Services, ServiceStatus{Name: svc.Name, Hosts: svc.Hosts, Replicas: svc.Replicas, Containers: bySvc[svc.Name]})
+			delete(bySvc, svc.Name)
+		}
+	}
+	var rest []string
+	for name := range bySvc {
+		rest = append(rest, name)
+	}
+	sort.Strings(rest)
+	for _, name := range rest {
+		st.Services = append(st.Services, ServiceStatus{Name: name, Containers: bySvc[name]})
+	}
+	for i := range st.Services {
+		sort.Slice(st.Services[i].Containers, func(a, b int) bool {
+			return st.Services[i].Containers[a].Name < st.Services[i].Containers[b].Name
+		})
+	}
+	return st, nil
+}
+
+// Logs writes the logs of app/env's containers (of one service when
+// service is not empty) to w, each line prefixed with the container name.
+// With opts.Follow it streams until ctx ends.
+func (d *Deployer) Logs(ctx context.Context, app, env, service string, opts engine.LogOptions, w io.Writer) error {
+	labels := map[string]string{engine.LabelApp: app, engine.LabelEnv: env}
+	if service != "" {
+		labels[engine.LabelService] = service
+	}
+	cs, err := d.eng.ListContainers(ctx, labels)
+	if err != nil {
+		return err
+	}
+	if live, err := d.store.LiveRelease(app, env); err == nil {
+		// Prefer the live release's containers when there are others.
+		var lc []engine.Container
+		for _, c := range cs {
+			if c.Labels[engine.LabelRelease] == releaseLabel(live.ID) {
+				lc = append(lc, c)
+			}
+		}
+		if len(lc) > 0 {
+			cs = lc
+		}
+	}
+	if len(cs) == 0 {
+		if service != "" {
+			return fmt.Errorf("%w: no containers for service %q of %s/%s", store.ErrNotFound, service, app, env)
+		}
+		return fmt.Errorf("%w: no containers for %s/%s", store.ErrNotFound, app, env)
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make([]error, len(cs))
+	for i, c := range cs {
+		rc, err := d.eng.Logs(ctx, c.ID, opts)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer rc.Close()
+			sc := bufio.NewScanner(rc)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			prefix := c.Name
+			if len(cs) == 1 {
+				prefix = ""
+			}
+			for sc.Scan() {
+				mu.Lock()
+				if prefix != "" {
+					fmt.Fprintf(w, "%s | %s\n", prefix, sc.Text())
+				} else {
+					fmt.Fprintf(w, "%s\n", sc.Text())
+				}
+				if f, ok := w.(interface{ Flush() }); ok {
+					f.Flush()
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

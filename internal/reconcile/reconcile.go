@@ -1,0 +1,117 @@
+// Package reconcile keeps running apps converged with the store when
+// containers change under berth: it watches the engine's events and
+// resyncs everything periodically, asking deploy to converge.
+//
+// Invariants:
+//   - Events are coalesced per app environment (debounced, latest wins);
+//     a converge never runs twice at once for one app environment.
+//   - A full resync runs at start, after the event stream reconnects, and
+//     every Resync interval, so a missed event is never fatal.
+package reconcile
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/internal/engine"
+)
+
+// Converger brings an app environment in line with its live release.
+type Converger interface {
+	// Converge converges one app environment.
+	Converge(ctx context.Context, app, env string) error
+	// ConvergeAll converges every app environment berth knows.
+	ConvergeAll(ctx context.Context) error
+}
+
+// Options configures the loop.
+type Options struct {
+	Engine    engine.Engine
+	Converger Converger
+	Logger    *slog.Logger
+	// Resync is the full resync period (default 30s).
+	Resync time.Duration
+	// Debounce coalesces bursts of events (default 250ms).
+	Debounce time.Duration
+}
+
+// Run watches and converges until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	if o.Resync <= 0 {
+		o.Resync = 30 * time.Second
+	}
+	if o.Debounce <= 0 {
+		o.Debounce = 250 * time.Millisecond
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	log := o.Logger.With("component", "reconcile")
+	events := o.Engine.Watch(ctx)
+	resync := time.NewTicker(o.Resync)
+	defer resync.Stop()
+
+	var mu sync.Mutex
+	timers := map[[2]string]*time.Timer{}
+	var wg sync.WaitGroup
+	defer func() {
+		mu.Lock()
+		for _, t := range timers {
+			if t.Stop() {
+				wg.Done() // its func will never run
+			}
+		}
+		mu.Unlock()
+		wg.Wait()
+	}()
+	var running sync.Map // [2]string → *sync.Mutex
+	converge := func(key [2]string) {
+		m, _ := running.LoadOrStore(key, &sync.Mutex{})
+		m.(*sync.Mutex).Lock()
+		defer m.(*sync.Mutex).Unlock()
+		if err := o.Converger.Converge(ctx, key[0], key[1]); err != nil && ctx.Err() == nil {
+			log.Warn("converge", "app", key[0], "env", key[1], "error", err)
+		}
+	}
+	all := func() {
+		if err := o.Converger.ConvergeAll(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("resync", "error", err)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-resync.C:
+			all()
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			if ev.Type == engine.EventResync {
+				all()
+				continue
+			}
+			key := [2]string{ev.Labels[engine.LabelApp], ev.Labels[engine.LabelEnv]}
+			if key[0] == "" || key[1] == "" {
+				continue
+			}
+			mu.Lock()
+			if t, ok := timers[key]; ok {
+				t.Reset(o.Debounce)
+			} else {
+				wg.Add(1)
+				timers[key] = time.AfterFunc(o.Debounce, func() {
+					defer wg.Done()
+					mu.Lock()
+					delete(timers, key)
+					mu.Unlock()
+					converge(key)
+				})
+			}
+			mu.Unlock()
+		}
+	}
+}
