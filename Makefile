@@ -1,0 +1,53 @@
+# berth — see README.md. Two commands matter: `make run` and `make test`.
+
+GO        ?= go
+BIN       := bin/berth
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/berth-dev/berth/internal/cli.Version=$(VERSION)
+HTTP_ADDR ?= 127.0.0.1:8000
+API_ADDR  ?= 127.0.0.1:7070
+
+.PHONY: all build run stop test test-short vet fmt bench-deploy clean example-images
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/berth
+
+# Builds berth and the example app, starts `berth server` (data in
+# /var/lib/berth as root, or $$BERTH_DATA_DIR) and deploys examples/hello.
+run: build
+	@scripts/ensure-docker
+	@HTTP_ADDR=$(HTTP_ADDR) API_ADDR=$(API_ADDR) scripts/run-example
+
+# Stops the server `make run` started (the app containers keep running).
+stop:
+	@scripts/run-example stop
+
+example-images:
+	@scripts/ensure-docker
+	@scripts/build-example-images
+
+# The whole suite: unit tests and tests against the real Docker engine.
+test:
+	@scripts/ensure-docker
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 25m ./...
+
+# Unit tests only (no Docker needed).
+test-short:
+	$(GO) test -race -short ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+# Deploy and rollback under load against the real engine; prints figures.
+bench-deploy: build
+	@scripts/ensure-docker
+	BERTH_BENCH=1 $(GO) test -count=1 -run '^TestBenchDeploy$$' -v -timeout 10m ./internal/e2e/
+
+clean:
+	rm -rf bin examples/hello/hello

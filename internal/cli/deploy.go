@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/apiclient"
+	"github.com/berth-dev/berth/internal/spec"
+)
+
+func newDeployCmd() *cobra.Command {
+	var files []string
+	var env string
+	cmd := &cobra.Command{
+		Use:   "deploy -f FILE [-f OVERRIDE] [--env ENV]",
+		Short: "Deploy an app from a Compose file, with zero downtime",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(files) == 0 {
+				return fmt.Errorf("name the Compose file with -f (e.g. berth deploy -f compose.yaml)")
+			}
+			app, err := spec.Load(cmd.Context(), spec.LoadOptions{Files: files})
+			if err != nil {
+				return err
+			}
+			c, err := newClient()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "deploying %s to %s from %v\n", app.Name, env, files)
+			dep, err := c.Deploy(cmd.Context(), app, env, printProgress(out))
+			return reportOutcome(out, dep, err)
+		},
+	}
+	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "Compose file (repeat for overrides, applied in order)")
+	cmd.Flags().StringVar(&env, "env", spec.DefaultEnv, "environment to deploy to")
+	return cmd
+}
+
+func printProgress(w io.Writer) func(api.Progress) {
+	return func(p api.Progress) {
+		fmt.Fprintf(w, "%7.2fs  %s\n", p.Elapsed.Seconds(), p.Message)
+	}
+}
+
+// reportOutcome prints the deployment's request tally and turns a failed
+// deployment into a non-zero exit.
+func reportOutcome(w io.Writer, dep *api.Deployment, err error) error {
+	if dep != nil {
+		fmt.Fprintf(w, "served %s requests during the %s, %s failed\n", thousands(dep.Served), dep.Kind, thousands(dep.Failed))
+	}
+	if err != nil {
+		if _, ok := err.(*apiclient.DeployError); ok {
+			return exitError{error: err, code: 1}
+		}
+		return err
+	}
+	if dep != nil {
+		fmt.Fprintf(w, "release %d of %s/%s is live (%s)\n", dep.ReleaseID, dep.App, dep.Env, dep.EndedAt.Sub(dep.StartedAt).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// thousands formats n with comma separators: 48211 → "48,211".
+func thousands(n uint64) string {
+	s := fmt.Sprint(n)
+	out := make([]byte, 0, len(s)+len(s)/3)
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}

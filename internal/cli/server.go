@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/internal/daemon"
+)
+
+func newServerCmd() *cobra.Command {
+	var cfg daemon.Config
+	var logFormat, logLevel string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the berth daemon: API, reverse proxy and reconciler",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+				return err
+			}
+			opts := &slog.HandlerOptions{Level: lvl}
+			var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+			if logFormat == "json" {
+				h = slog.NewJSONHandler(os.Stderr, opts)
+			}
+			cfg.Logger = slog.New(h)
+			slog.SetDefault(cfg.Logger)
+			return daemon.Run(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", daemon.DefaultDataDir(), "directory for berth's state and admin token")
+	f.StringVar(&cfg.HTTPAddr, "http-addr", ":80", "address of the reverse proxy (HTTP)")
+	f.StringVar(&cfg.HTTPSAddr, "https-addr", "", "address of the reverse proxy (HTTPS; not available yet)")
+	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:7070", "address of the API")
+	f.StringVar(&cfg.DockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}

@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/internal/api"
+)
+
+func newStatusCmd() *cobra.Command {
+	var env, output string
+	cmd := &cobra.Command{
+		Use:   "status [APP]",
+		Short: "Show apps, their live releases and containers",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			c, err := newClient()
+			if err != nil {
+				return err
+			}
+			var sts []api.EnvStatus
+			switch {
+			case len(args) == 1 && env != "":
+				st, err := c.Status(cmd.Context(), args[0], env)
+				if err != nil {
+					return err
+				}
+				sts = []api.EnvStatus{st}
+			default:
+				all, err := c.StatusAll(cmd.Context())
+				if err != nil {
+					return err
+				}
+				for _, st := range all {
+					if len(args) == 0 || st.App == args[0] {
+						sts = append(sts, st)
+					}
+				}
+				if len(args) == 1 && len(sts) == 0 {
+					return fmt.Errorf("no app named %q (berth status lists the apps)", args[0])
+				}
+			}
+			if output == "json" {
+				return writeJSON(cmd.OutOrStdout(), sts)
+			}
+			printStatus(cmd.OutOrStdout(), sts)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&env, "env", "", "environment (default: all)")
+	outputFlag(cmd, &output)
+	return cmd
+}
+
+func printStatus(w io.Writer, sts []api.EnvStatus) {
+	if len(sts) == 0 {
+		fmt.Fprintln(w, "no apps deployed yet (berth deploy -f compose.yaml)")
+		return
+	}
+	for i, st := range sts {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		live := "no live release"
+		if st.Live != nil {
+			live = fmt.Sprintf("release %d live since %s (%s ago)", st.Live.ID, st.Live.LiveAt.Local().Format(time.DateTime), time.Since(st.Live.LiveAt).Round(time.Second))
+		}
+		fmt.Fprintf(w, "%s/%s: %s", st.App, st.Env, live)
+		if st.Deploying {
+			fmt.Fprint(w, ", deploying")
+		}
+		fmt.Fprintln(w)
+		if st.Last != nil {
+			fmt.Fprintf(w, "  last %s %d: %s, release %d", st.Last.Kind, st.Last.ID, st.Last.Status, st.Last.ReleaseID)
+			if st.Last.Error != "" {
+				fmt.Fprintf(w, " (%s)", firstLine(st.Last.Error))
+			}
+			fmt.Fprintln(w)
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  SERVICE\tCONTAINER\tRELEASE\tSTATE\tHEALTH\tADDRESS\tHOSTS")
+		for _, svc := range st.Services {
+			hosts := strings.Join(svc.Hosts, ",")
+			if len(svc.Containers) == 0 {
+				fmt.Fprintf(tw, "  %s\t-\t-\tno containers\t-\t-\t%s\n", svc.Name, hosts)
+			}
+			for _, c := range svc.Containers {
+				health := c.Health
+				if health == "" {
+					health = "-"
+				}
+				if c.HealthError != "" && c.Health != "healthy" {
+					health += " (" + c.HealthError + ")"
+				}
+				state := c.State
+				if c.OOMKilled {
+					state += " (OOM-killed)"
+				}
+				if c.RestartCount > 0 {
+					state += fmt.Sprintf(" (%d restarts)", c.RestartCount)
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", svc.Name, c.Name, c.Release, state, health, orDash(c.Address), hosts)
+			}
+		}
+		tw.Flush()
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}

@@ -1,0 +1,188 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/engine/docker"
+	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/reconcile"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	DataDir   string
+	HTTPAddr  string
+	HTTPSAddr string
+	APIAddr   string
+	// DockerHost overrides DOCKER_HOST when set.
+	DockerHost string
+	Logger     *slog.Logger
+	// Ready, when set, is called once the listeners are open.
+	Ready func(Addrs)
+}
+
+// Addrs are the addresses the daemon listens on.
+type Addrs struct {
+	HTTP, API string
+}
+
+// TokenFile is the admin token's file name in the data dir.
+const TokenFile = "admin-token"
+
+// DefaultDataDir is where the server keeps its state unless told
+// otherwise: $BERTH_DATA_DIR, else /var/lib/berth for root, else
+// $XDG_DATA_HOME/berth (~/.local/share/berth).
+func DefaultDataDir() string {
+	if d := os.Getenv("BERTH_DATA_DIR"); d != "" {
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/berth"
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "berth")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "share", "berth")
+}
+
+// Run runs the server until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.HTTPSAddr != "" {
+		return errors.New("--https-addr: TLS is not available in this version of berth yet; leave it empty and terminate TLS in front of berth")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	token, err := ensureToken(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	eng, err := docker.New(docker.Options{Host: cfg.DockerHost, Logger: log})
+	if err != nil {
+		return fmt.Errorf("docker client: %w", err)
+	}
+	defer eng.Close()
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	info, err := eng.Ping(pctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("cannot reach the Docker engine (%w): start it (scripts/ensure-docker does) or point DOCKER_HOST at it", err)
+	}
+	log.Info("docker engine", "version", info.Version, "api_version", info.APIVersion)
+
+	if ds, err := st.InterruptRunning("berth stopped while this deployment ran; its release never went live"); err != nil {
+		return err
+	} else {
+		for _, d := range ds {
+			log.Warn("deployment interrupted by a restart", "app", d.App, "env", d.Env, "deployment", d.ID)
+		}
+	}
+
+	px := proxy.New(proxy.Options{Logger: log})
+	dep := deploy.New(deploy.Options{Engine: eng, Store: st, Proxy: px, Logger: log})
+	if err := dep.ConvergeAll(ctx); err != nil {
+		log.Warn("restore routes", "error", err)
+	}
+
+	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("--http-addr %s: %w", cfg.HTTPAddr, err)
+	}
+	apiLn, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		httpLn.Close()
+		return fmt.Errorf("--api-addr %s: %w", cfg.APIAddr, err)
+	}
+	proxySrv := &http.Server{
+		Handler:           px,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	apiSrv := &http.Server{
+		Handler:           api.New(api.Options{Deployer: dep, Store: st, Token: token, Logger: log, Context: ctx}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	log.Info("berth server ready", "http_addr", httpLn.Addr().String(), "api_addr", apiLn.Addr().String(), "data_dir", cfg.DataDir)
+	if cfg.Ready != nil {
+		cfg.Ready(Addrs{HTTP: httpLn.Addr().String(), API: apiLn.Addr().String()})
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serve(proxySrv, httpLn) })
+	g.Go(func() error { return serve(apiSrv, apiLn) })
+	g.Go(func() error {
+		return reconcile.Run(gctx, reconcile.Options{Engine: eng, Converger: dep, Logger: log})
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = apiSrv.Shutdown(sctx)
+		_ = proxySrv.Shutdown(sctx)
+		// Stop health checks; the containers themselves keep running.
+		for _, r := range px.Routes() {
+			if p := px.RemoveRoute(r.Key); p != nil {
+				p.Close()
+			}
+		}
+		log.Info("berth server stopped; app containers keep running")
+		return nil
+	})
+	return g.Wait()
+}
+
+func serve(s *http.Server, ln net.Listener) error {
+	if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// ensureToken reads the admin token, creating it (mode 0600) on first start.
+func ensureToken(dir string) (string, error) {
+	p := filepath.Join(dir, TokenFile)
+	if b, err := os.ReadFile(p); err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read admin token: %w", err)
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	t := hex.EncodeToString(b[:])
+	if err := os.WriteFile(p, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write admin token: %w", err)
+	}
+	return t, nil
+}

@@ -1,0 +1,268 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/apiclient"
+	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/spec"
+)
+
+func TestDeploy_UpgradeUnderLoadDropsNothing(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+
+	if _, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v1"})); err != nil {
+		t.Fatalf("deploy v1: %v", err)
+	}
+	if code, body := get(t, s.addrs.HTTP, host, "/"); code != 200 || body != "v1" {
+		t.Fatalf("after v1: %d %q", code, body)
+	}
+
+	l := startLoad(s.addrs.HTTP, host, 32)
+	eventually(t, 10*time.Second, "load running", func() bool { return l.count("v1") > 200 })
+	dep, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v2"}))
+	switched := time.Now()
+	if err != nil {
+		l.stop()
+		t.Fatalf("deploy v2: %v", err)
+	}
+	eventually(t, 10*time.Second, "load after switch", func() bool { return l.count("v2") > 200 })
+	l.stop()
+	t.Logf("load: %s", l.summary())
+	if l.failed.Load() != 0 {
+		t.Fatalf("requests failed during the deploy: %s", l.summary())
+	}
+	if last := l.lastStarted("v1"); last.After(switched) {
+		t.Fatalf("a request started %s after the deploy returned was answered by v1", last.Sub(switched))
+	}
+	if dep.Failed != 0 || dep.Served == 0 {
+		t.Fatalf("deployment record: served %d failed %d", dep.Served, dep.Failed)
+	}
+	if len(dep.Timeline) == 0 {
+		t.Fatal("deployment record has no timeline")
+	}
+	// Only v2's containers remain.
+	cs, err := eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.Labels[engine.LabelRelease] != "2" {
+			t.Errorf("container %s of release %s still exists after the deploy", c.Name, c.Labels[engine.LabelRelease])
+		}
+		if !strings.HasPrefix(c.Name, name+"-") {
+			t.Errorf("container name %q does not start with the app name", c.Name)
+		}
+	}
+	if len(cs) != 2 {
+		t.Errorf("want 2 containers, got %d", len(cs))
+	}
+}
+
+func TestDeploy_RefusedReleasesKeepTheLiveOneServing(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	if _, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v1"})); err != nil {
+		t.Fatalf("deploy v1: %v", err)
+	}
+	cases := []struct {
+		name string
+		opts appOpts
+		want []string
+	}{
+		{"never healthy", appOpts{Version: "bad", Env: map[string]string{"UNHEALTHY": "1"}, Deadline: "2s"},
+			[]string{"health check GET /up did not pass", "status 500"}},
+		{"exits at once", appOpts{Version: "bad", Env: map[string]string{"CRASH": "1"}},
+			[]string{"exited with code 1", "crashing on purpose"}},
+		{"wrong port", appOpts{Version: "bad", Port: 9999, Deadline: "2s"},
+			[]string{"nothing is listening on port 9999"}},
+		{"missing image", appOpts{Version: "bad", ExtraImage: "127.0.0.1:1/berth-e2e-missing:nope"},
+			[]string{"127.0.0.1:1/berth-e2e-missing:nope", "could not be pulled"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := startLoad(s.addrs.HTTP, host, 32)
+			_, err := s.deploy(t, loadApp(t, name, host, tc.opts))
+			eventually(t, 5*time.Second, "load after refusal", func() bool { return l.count("v1") > 100 })
+			l.stop()
+			var de *apiclient.DeployError
+			if !errors.As(err, &de) {
+				t.Fatalf("deploy of a bad release: want a refused deployment, got %v", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q:\n%v", w, err)
+				}
+			}
+			if !strings.Contains(err.Error(), "keeps serving") {
+				t.Errorf("error does not say the live release keeps serving:\n%v", err)
+			}
+			if l.failed.Load() != 0 || l.count("bad") != 0 {
+				t.Fatalf("live release disturbed: %s", l.summary())
+			}
+			rels, err := s.client.Releases(context.Background(), name, spec.DefaultEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rels[0].Status != "failed" || rels[0].Reason == "" {
+				t.Errorf("newest release: status %s reason %q, want failed with a reason", rels[0].Status, rels[0].Reason)
+			}
+			cs, _ := eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: name})
+			for _, c := range cs {
+				if c.Labels[engine.LabelRelease] != "1" {
+					t.Errorf("container %s of the refused release was not removed", c.Name)
+				}
+			}
+		})
+	}
+}
+
+func TestRollback_UnderLoadDropsNothing(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	for _, v := range []string{"v1", "v2"} {
+		if _, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: v})); err != nil {
+			t.Fatalf("deploy %s: %v", v, err)
+		}
+	}
+	l := startLoad(s.addrs.HTTP, host, 32)
+	eventually(t, 10*time.Second, "load running", func() bool { return l.count("v2") > 200 })
+	dep, err := s.rollback(t, name, 0)
+	back := time.Now()
+	if err != nil {
+		l.stop()
+		t.Fatalf("rollback: %v", err)
+	}
+	eventually(t, 10*time.Second, "load after rollback", func() bool { return l.count("v1") > 200 })
+	l.stop()
+	t.Logf("load: %s", l.summary())
+	if l.failed.Load() != 0 {
+		t.Fatalf("requests failed during the rollback: %s", l.summary())
+	}
+	if last := l.lastStarted("v2"); last.After(back) {
+		t.Fatalf("a request started after the rollback returned was answered by v2")
+	}
+	if dep.ReleaseID != 1 || dep.Kind != "rollback" {
+		t.Fatalf("rollback deployment: release %d kind %s", dep.ReleaseID, dep.Kind)
+	}
+	rels, _ := s.client.Releases(context.Background(), name, spec.DefaultEnv)
+	got := map[int64]string{}
+	for _, r := range rels {
+		got[r.ID] = string(r.Status)
+	}
+	if got[1] != "live" || got[2] != "rolled_back" {
+		t.Fatalf("release statuses after rollback: %v", got)
+	}
+	// Roll forward again by number.
+	if _, err := s.rollback(t, name, 2); err != nil {
+		t.Fatalf("rollback --to 2: %v", err)
+	}
+	if _, body := get(t, s.addrs.HTTP, host, "/"); body != "v2" {
+		t.Fatalf("after rollback --to 2: %q", body)
+	}
+}
+
+func TestServer_RestartKeepsRouting(t *testing.T) {
+	eng := requireDocker(t)
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	name, host := newApp(t, eng)
+	if _, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v1"})); err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	before, _ := eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: name})
+	s.stop()
+	// Stopping berth never stops the app.
+	for _, c := range before {
+		ci, err := eng.InspectContainer(context.Background(), c.ID)
+		if err != nil || !ci.Running() {
+			t.Fatalf("container %s after berth stopped: %v %v", c.Name, ci.State, err)
+		}
+	}
+	s2 := startServer(t, dir)
+	for i := 0; i < 50; i++ {
+		if code, body := get(t, s2.addrs.HTTP, host, "/"); code != 200 || body != "v1" {
+			t.Fatalf("after restart, request %d: %d %q", i, code, body)
+		}
+	}
+	after, _ := eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: name})
+	if len(after) != len(before) {
+		t.Fatalf("containers before restart %d, after %d", len(before), len(after))
+	}
+	st, err := s2.client.Status(context.Background(), name, spec.DefaultEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Live == nil || st.Live.ID != 1 || len(st.Services) != 1 || len(st.Services[0].Containers) != 2 {
+		t.Fatalf("status after restart: %+v", st)
+	}
+	for _, c := range st.Services[0].Containers {
+		if c.Health != "healthy" {
+			t.Errorf("container %s health %q after restart", c.Name, c.Health)
+		}
+	}
+}
+
+func TestDeploy_ConcurrentDeploysDoNotInterleave(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	app := loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1})
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.deploy(t, app)
+		}()
+	}
+	wg.Wait()
+	ok, busy := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case apiclient.IsStatus(err, http.StatusConflict) && strings.Contains(err.Error(), "already running"):
+			busy++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	// Either the second was refused, or the first had finished already.
+	if ok+busy != 2 || ok == 0 {
+		t.Fatalf("ok %d busy %d", ok, busy)
+	}
+}
+
+func TestAPI_RequiresToken(t *testing.T) {
+	requireDocker(t)
+	s := startServer(t, t.TempDir())
+	for _, tok := range []string{"", "wrong"} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+s.addrs.API+"/api/v1/apps", nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("token %q: status %d content type %q", tok, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	if _, err := s.client.Apps(context.Background()); err != nil {
+		t.Fatalf("with the admin token: %v", err)
+	}
+}

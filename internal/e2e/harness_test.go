@@ -1,0 +1,259 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/apiclient"
+	"github.com/berth-dev/berth/internal/daemon"
+	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/engine/docker"
+	"github.com/berth-dev/berth/internal/engine/enginetest"
+	"github.com/berth-dev/berth/internal/spec"
+)
+
+// requireDocker returns a client of the real engine, skipping the test
+// when none answers (failing it when BERTH_REQUIRE_DOCKER=1).
+func requireDocker(t *testing.T) *docker.Backend {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs Docker; skipped with -short")
+	}
+	b, err := docker.New(docker.Options{})
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = b.Ping(ctx)
+		cancel()
+	}
+	if err != nil {
+		if os.Getenv("BERTH_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("BERTH_REQUIRE_DOCKER=1 but no Docker engine answers: %v", err)
+		}
+		t.Skipf("no Docker engine: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+var (
+	imageOnce sync.Once
+	testImage enginetest.TestImage
+)
+
+func image(t *testing.T) enginetest.TestImage {
+	t.Helper()
+	imageOnce.Do(func() { testImage = enginetest.BuildTestImage(t, "berth-e2e-app:latest") })
+	if testImage.Ref == "" {
+		t.Fatal("test image was not built")
+	}
+	return testImage
+}
+
+// server is a berth daemon running in-process.
+type server struct {
+	t       *testing.T
+	dataDir string
+	addrs   daemon.Addrs
+	client  *apiclient.Client
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+func startServer(t *testing.T, dataDir string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{t: t, dataDir: dataDir, cancel: cancel, done: make(chan error, 1)}
+	ready := make(chan daemon.Addrs, 1)
+	logger := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	go func() {
+		s.done <- daemon.Run(ctx, daemon.Config{
+			DataDir: dataDir, HTTPAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Logger: logger,
+			Ready: func(a daemon.Addrs) { ready <- a },
+		})
+	}()
+	select {
+	case s.addrs = <-ready:
+	case err := <-s.done:
+		t.Fatalf("berth server did not start: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("berth server did not start within 60s")
+	}
+	tok, err := os.ReadFile(filepath.Join(dataDir, daemon.TokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.client = apiclient.New("http://"+s.addrs.API, strings.TrimSpace(string(tok)))
+	t.Cleanup(s.stop)
+	return s
+}
+
+// stop stops the daemon (containers keep running) and waits for it.
+func (s *server) stop() {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	s.cancel = nil
+	select {
+	case err := <-s.done:
+		if err != nil {
+			s.t.Errorf("berth server: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		s.t.Error("berth server did not stop within 30s")
+	}
+}
+
+// testWriter sends the daemon's log to the test log until the test ends.
+type testWriter struct {
+	t    *testing.T
+	done *atomic.Bool
+}
+
+func newTestWriter(t *testing.T) testWriter {
+	w := testWriter{t: t, done: new(atomic.Bool)}
+	t.Cleanup(func() { w.done.Store(true) })
+	return w
+}
+
+func (w testWriter) Write(p []byte) (int, error) {
+	if !w.done.Load() {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+// newApp returns a unique app name and its host, and removes the app's
+// containers and network when the test ends.
+func newApp(t *testing.T, eng *docker.Backend) (name, host string) {
+	t.Helper()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	name = "e2e-" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cs, _ := eng.ListContainers(ctx, map[string]string{engine.LabelApp: name})
+		for _, c := range cs {
+			_ = eng.RemoveContainer(ctx, c.ID)
+		}
+	})
+	return name, name + ".test"
+}
+
+// appFile writes a Compose file for the test image and loads it.
+type appOpts struct {
+	Version    string
+	Replicas   int
+	Port       int
+	Env        map[string]string
+	Deadline   string
+	StopGrace  string
+	ExtraImage string
+}
+
+func loadApp(t *testing.T, name, host string, o appOpts) *spec.App {
+	t.Helper()
+	img := o.ExtraImage
+	if img == "" {
+		img = image(t).Ref
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 2
+	}
+	if o.Port == 0 {
+		o.Port = 8080
+	}
+	if o.Deadline == "" {
+		o.Deadline = "20s"
+	}
+	if o.StopGrace == "" {
+		o.StopGrace = "5s"
+	}
+	var env strings.Builder
+	fmt.Fprintf(&env, "      VERSION: %q\n", o.Version)
+	for k, v := range o.Env {
+		fmt.Fprintf(&env, "      %s: %q\n", k, v)
+	}
+	y := fmt.Sprintf(`name: %s
+services:
+  web:
+    image: %s
+    environment:
+%s    stop_grace_period: %s
+    deploy:
+      replicas: %d
+    x-berth:
+      port: %d
+      hosts: [%q]
+      drain_timeout: 5s
+      healthcheck: { path: /up, interval: 200ms, timeout: 1s, deadline: %s }
+`, name, img, env.String(), o.StopGrace, o.Replicas, o.Port, host, o.Deadline)
+	p := filepath.Join(t.TempDir(), "compose.yaml")
+	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app, err := spec.Load(context.Background(), spec.LoadOptions{Files: []string{p}})
+	if err != nil {
+		t.Fatalf("load compose file: %v\n%s", err, y)
+	}
+	return app
+}
+
+func (s *server) deploy(t *testing.T, app *spec.App) (*api.Deployment, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return s.client.Deploy(ctx, app, spec.DefaultEnv, func(p api.Progress) {
+		t.Logf("deploy %s: %6.3fs %s", app.Name, p.Elapsed.Seconds(), p.Message)
+	})
+}
+
+func (s *server) rollback(t *testing.T, app string, to int64) (*api.Deployment, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return s.client.Rollback(ctx, app, spec.DefaultEnv, to, func(p api.Progress) {
+		t.Logf("rollback %s: %6.3fs %s", app, p.Elapsed.Seconds(), p.Message)
+	})
+}
+
+// get sends one request through the proxy and returns status and body.
+func get(t *testing.T, proxyAddr, host, path string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+proxyAddr+path, nil)
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s%s: %v", host, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true within %s", what, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+

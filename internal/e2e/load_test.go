@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// load is a constant load of keep-alive clients through the proxy that
+// records every response.
+type load struct {
+	total, failed atomic.Int64
+	mu            sync.Mutex
+	failures      []string
+	// lastSeen maps a body to the time the last request that got it
+	// started; firstSeen to when the first request that got it ended.
+	lastStart map[string]time.Time
+	firstEnd  map[string]time.Time
+	counts    map[string]int64
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// startLoad starts n concurrent keep-alive clients sending GET / to host.
+func startLoad(proxyAddr, host string, n int) *load {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &load{cancel: cancel, lastStart: map[string]time.Time{}, firstEnd: map[string]time.Time{}, counts: map[string]int64{}}
+	for i := 0; i < n; i++ {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			tr := &http.Transport{
+				DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+				MaxIdleConnsPerHost: 1,
+				DisableCompression:  true,
+			}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+			for ctx.Err() == nil {
+				l.one(ctx, c, proxyAddr, host)
+			}
+		}()
+	}
+	return l
+}
+
+func (l *load) one(ctx context.Context, c *http.Client, addr, host string) {
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+	req.Host = host
+	start := time.Now()
+	resp, err := c.Do(req)
+	if ctx.Err() != nil {
+		return // stopping: not the proxy's fault
+	}
+	l.total.Add(1)
+	if err != nil {
+		l.fail(fmt.Sprintf("%s: %v", start.Format("15:04:05.000"), err))
+		return
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	end := time.Now()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		l.fail(fmt.Sprintf("%s: status %d: %s %v", start.Format("15:04:05.000"), resp.StatusCode, strings.TrimSpace(string(b)), err))
+		return
+	}
+	body := strings.TrimSpace(string(b))
+	l.mu.Lock()
+	l.counts[body]++
+	if start.After(l.lastStart[body]) {
+		l.lastStart[body] = start
+	}
+	if f, ok := l.firstEnd[body]; !ok || end.Before(f) {
+		l.firstEnd[body] = end
+	}
+	l.mu.Unlock()
+}
+
+func (l *load) fail(s string) {
+	l.failed.Add(1)
+	l.mu.Lock()
+	if len(l.failures) < 20 {
+		l.failures = append(l.failures, s)
+	}
+	l.mu.Unlock()
+}
+
+// stop stops the clients and waits for them.
+func (l *load) stop() {
+	l.cancel()
+	l.wg.Wait()
+}
+
+func (l *load) summary() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprintf("%d requests, %d failed, by body %v, first failures %q", l.total.Load(), l.failed.Load(), l.counts, l.failures)
+}
+
+// lastStarted returns when the last request answered with body began.
+func (l *load) lastStarted(body string) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastStart[body]
+}
+
+func (l *load) count(body string) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.counts[body]
+}

@@ -1,0 +1,228 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/berth-dev/berth/internal/engine"
+)
+
+// EnsureNetwork creates the bridge network name unless it exists.
+func (b *Backend) EnsureNetwork(ctx context.Context, name string, labels map[string]string) (string, error) {
+	find := func() (string, error) {
+		nets, err := b.cli.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
+		if err != nil {
+			return "", wrap("list networks", err)
+		}
+		for _, n := range nets {
+			if n.Name == name { // the filter matches substrings
+				return n.ID, nil
+			}
+		}
+		return "", nil
+	}
+	if id, err := find(); err != nil || id != "" {
+		return id, err
+	}
+	resp, err := b.cli.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: labels})
+	if err != nil {
+		// Another caller may have created it between the list and now.
+		if id, ferr := find(); ferr == nil && id != "" {
+			return id, nil
+		}
+		return "", wrap("create network "+name, err)
+	}
+	return resp.ID, nil
+}
+
+// CreateContainer creates and starts a container and returns it inspected.
+func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (engine.Container, error) {
+	labels := make(map[string]string, len(s.Labels)+1)
+	for k, v := range s.Labels {
+		labels[k] = v
+	}
+	labels[engine.LabelManaged] = "true"
+	cfg := &container.Config{
+		Image:      s.Image,
+		Env:        s.Env,
+		Cmd:        s.Cmd,
+		Entrypoint: s.Entrypoint,
+		Labels:     labels,
+		WorkingDir: s.WorkingDir,
+		User:       s.User,
+		StopSignal: s.StopSignal,
+	}
+	if s.StopGrace > 0 {
+		secs := int((s.StopGrace + time.Second - 1) / time.Second)
+		cfg.StopTimeout = &secs
+	}
+	policy := s.RestartPolicy
+	if policy == "" {
+		policy = "no"
+	}
+	hc := &container.HostConfig{
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(policy)},
+		Resources:     container.Resources{Memory: s.MemoryBytes, NanoCPUs: s.NanoCPUs},
+		LogConfig:     container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "3"}},
+	}
+	for _, m := range s.Mounts {
+		t := mount.TypeVolume
+		if m.Type == "bind" {
+			t = mount.TypeBind
+		}
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: t, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	var nc *network.NetworkingConfig
+	if s.Network != "" {
+		hc.NetworkMode = container.NetworkMode(s.Network)
+		nc = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+			s.Network: {Aliases: s.Aliases},
+		}}
+	}
+	resp, err := b.cli.ContainerCreate(ctx, cfg, hc, nc, nil, s.Name)
+	if err != nil {
+		if isNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image") {
+			return engine.Container{}, fmt.Errorf("docker: create container %s: image %s: %w", s.Name, s.Image, engine.ErrImageNotFound)
+		}
+		return engine.Container{}, wrap("create container "+s.Name, err)
+	}
+	if err := b.cli.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
+		c, _ := b.InspectContainer(ctx, resp.ID)
+		c.ID = resp.ID
+		c.Name = s.Name
+		return c, wrap("start container "+s.Name, err)
+	}
+	return b.InspectContainer(ctx, resp.ID)
+}
+
+// InspectContainer returns one container's state.
+func (b *Backend) InspectContainer(ctx context.Context, id string) (engine.Container, error) {
+	ci, err := b.cli.ContainerInspect(ctx, id)
+	if err != nil {
+		return engine.Container{}, wrap("inspect container "+id, err)
+	}
+	return fromInspect(ci), nil
+}
+
+func fromInspect(ci container.InspectResponse) engine.Container {
+	c := engine.Container{
+		ID:      ci.ID,
+		Name:    strings.TrimPrefix(ci.Name, "/"),
+		ImageID: ci.Image,
+		Created: parseTime(ci.Created),
+	}
+	if ci.ContainerJSONBase != nil {
+		c.RestartCount = ci.RestartCount
+	}
+	if ci.Config != nil {
+		c.Image = ci.Config.Image
+		c.Labels = ci.Config.Labels
+	}
+	if st := ci.State; st != nil {
+		c.State = engine.State(st.Status)
+		c.ExitCode = st.ExitCode
+		c.OOMKilled = st.OOMKilled
+		c.Error = st.Error
+		c.StartedAt = parseTime(st.StartedAt)
+		c.FinishedAt = parseTime(st.FinishedAt)
+	}
+	if ci.NetworkSettings != nil {
+		c.Addresses = map[string]string{}
+		for name, ep := range ci.NetworkSettings.Networks {
+			if ep != nil && ep.IPAddress != "" {
+				c.Addresses[name] = ep.IPAddress
+			}
+		}
+	}
+	return c
+}
+
+// ListContainers lists containers (all states) whose labels match.
+func (b *Backend) ListContainers(ctx context.Context, labels map[string]string) ([]engine.Container, error) {
+	f := filters.NewArgs()
+	for k, v := range labels {
+		f.Add("label", k+"="+v)
+	}
+	sums, err := b.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, wrap("list containers", err)
+	}
+	out := make([]engine.Container, 0, len(sums))
+	for _, s := range sums {
+		c, err := b.InspectContainer(ctx, s.ID)
+		if isNotFound(err) {
+			continue // removed between list and inspect
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// StopContainer stops a container, killing it after grace.
+func (b *Backend) StopContainer(ctx context.Context, id string, grace time.Duration) error {
+	secs := int((grace + time.Second - 1) / time.Second)
+	err := b.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs})
+	if err != nil && !isNotFound(err) {
+		return wrap("stop container "+id, err)
+	}
+	return nil
+}
+
+// RemoveContainer force-removes a container and its anonymous volumes.
+func (b *Backend) RemoveContainer(ctx context.Context, id string) error {
+	err := b.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !isNotFound(err) && !strings.Contains(err.Error(), "already in progress") {
+		return wrap("remove container "+id, err)
+	}
+	return nil
+}
+
+// SetRestartPolicy changes a container's restart policy in place.
+func (b *Backend) SetRestartPolicy(ctx context.Context, id, policy string) error {
+	_, err := b.cli.ContainerUpdate(ctx, id, container.UpdateConfig{
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(policy)},
+	})
+	return wrap("update restart policy of "+id, err)
+}
+
+// Logs returns a container's demultiplexed stdout and stderr.
+func (b *Backend) Logs(ctx context.Context, id string, o engine.LogOptions) (io.ReadCloser, error) {
+	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: o.Follow, Timestamps: o.Timestamps}
+	if o.Tail > 0 {
+		opts.Tail = strconv.Itoa(o.Tail)
+	}
+	if !o.Since.IsZero() {
+		opts.Since = o.Since.Format(time.RFC3339Nano)
+	}
+	ci, err := b.cli.ContainerInspect(ctx, id)
+	if err != nil {
+		return nil, wrap("logs of "+id, err)
+	}
+	rc, err := b.cli.ContainerLogs(ctx, id, opts)
+	if err != nil {
+		return nil, wrap("logs of "+id, err)
+	}
+	if ci.Config != nil && ci.Config.Tty {
+		return rc, nil
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := stdcopy.StdCopy(pw, pw, rc)
+		rc.Close()
+		pw.CloseWithError(err)
+	}()
+	return pr, nil
+}

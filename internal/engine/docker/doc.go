@@ -1,0 +1,17 @@
+// Package docker is berth's single-host engine backend, on the official
+// Docker Go client.
+//
+// The client is github.com/docker/docker v28 with API version negotiation
+// on: it speaks the highest API version both sides know, so the same
+// binary drives Debian's Engine 20.10 (API 1.41) and current engines.
+// Nothing here needs a feature newer than API 1.41.
+//
+// Invariants:
+//   - Every container this backend creates carries engine.LabelManaged,
+//     and Watch reports only such containers.
+//   - Containers join their app network at creation, so their address
+//     there is known as soon as they start; the proxy dials that address,
+//     never a published port.
+//   - Engine errors are wrapped with what was being done and mapped onto
+//     engine's sentinels (ErrNotFound, ErrImageNotFound, ErrConflict).
+package docker

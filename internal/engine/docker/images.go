@@ -1,0 +1,111 @@
+package docker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/image"
+
+	"github.com/berth-dev/berth/internal/engine"
+)
+
+// InspectImage resolves ref on the host.
+func (b *Backend) InspectImage(ctx context.Context, ref string) (engine.Image, error) {
+	ii, err := b.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		if isNotFound(err) {
+			return engine.Image{}, fmt.Errorf("docker: image %s: %w", ref, engine.ErrImageNotFound)
+		}
+		return engine.Image{}, wrap("inspect image "+ref, err)
+	}
+	img := engine.Image{ID: ii.ID, RepoTags: ii.RepoTags, Created: parseTime(ii.Created), Size: ii.Size}
+	if ii.Config != nil {
+		img.Labels = ii.Config.Labels
+		for p := range ii.Config.ExposedPorts {
+			num, proto, _ := strings.Cut(p, "/")
+			if proto != "" && proto != "tcp" {
+				continue
+			}
+			if n, err := strconv.Atoi(num); err == nil {
+				img.ExposedPorts = append(img.ExposedPorts, n)
+			}
+		}
+	}
+	return img, nil
+}
+
+// pullMessage is one line of the engine's pull progress stream.
+type pullMessage struct {
+	Status      string `json:"status"`
+	ID          string `json:"id"`
+	Progress    string `json:"progress"`
+	Error       string `json:"error"`
+	ErrorDetail struct {
+		Message string `json:"message"`
+	} `json:"errorDetail"`
+}
+
+// PullImage pulls ref, reporting progress lines.
+func (b *Backend) PullImage(ctx context.Context, ref string, progress func(string)) error {
+	rc, err := b.cli.ImagePull(ctx, ref, image.PullOptions{})
+	if err != nil {
+		return pullError(ref, err)
+	}
+	defer rc.Close()
+	dec := json.NewDecoder(rc)
+	for {
+		var m pullMessage
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("docker: pull %s: %w", ref, err)
+		}
+		if m.Error != "" {
+			return pullError(ref, errors.New(m.Error))
+		}
+		if progress != nil {
+			progress(strings.TrimSpace(strings.Join([]string{m.ID, m.Status, m.Progress}, " ")))
+		}
+	}
+}
+
+func pullError(ref string, err error) error {
+	msg := strings.ToLower(err.Error())
+	notFound := isNotFound(err)
+	for _, s := range []string{"not found", "manifest unknown", "pull access denied", "repository does not exist"} {
+		notFound = notFound || strings.Contains(msg, s)
+	}
+	if notFound {
+		return fmt.Errorf("docker: pull %s: %w: %v", ref, engine.ErrImageNotFound, err)
+	}
+	return fmt.Errorf("docker: pull %s: the registry could not be reached or refused the pull: %w", ref, err)
+}
+
+// ListImages lists the images on the host.
+func (b *Backend) ListImages(ctx context.Context) ([]engine.Image, error) {
+	sums, err := b.cli.ImageList(ctx, image.ListOptions{})
+	if err != nil {
+		return nil, wrap("list images", err)
+	}
+	out := make([]engine.Image, 0, len(sums))
+	for _, s := range sums {
+		out = append(out, engine.Image{ID: s.ID, RepoTags: s.RepoTags, Created: time.Unix(s.Created, 0), Size: s.Size, Labels: s.Labels})
+	}
+	return out, nil
+}
+
+// RemoveImage removes an image by ID, never by force.
+func (b *Backend) RemoveImage(ctx context.Context, id string) error {
+	_, err := b.cli.ImageRemove(ctx, id, image.RemoveOptions{PruneChildren: true})
+	if err != nil && !isNotFound(err) {
+		return wrap("remove image "+id, err)
+	}
+	return nil
+}
