@@ -82,4 +82,6 @@ func parseTime(s string) time.Time {
 	return t
 }
 
-func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) || errors.Is(err, engine.ErrNotFound) }
+func isNotFound(err error) bool {
+	return cerrdefs.IsNotFound(err) || errors.Is(err, engine.ErrNotFound)
+}
