@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -19,7 +20,8 @@ import (
 // containers (health-checked again before they get traffic), and
 // containers of any other release are stopped and removed. It is what
 // runs after berth restarts and whenever containers change under it. It
-// does nothing while a deployment of app/env runs.
+// does nothing while a deployment of app/env runs, nor for app
+// environments the store does not know.
 func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 	unlock, err := d.tryLock(app, env, "reconcile")
 	if err != nil {
@@ -27,6 +29,15 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 	}
 	defer unlock()
 
+	// Only app environments this server deployed are its own: another
+	// berth server may share the Docker host.
+	a, err := d.store.GetApp(app)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !slices.Contains(a.Envs, env)) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
 	live, err := d.store.LiveRelease(app, env)
 	hasLive := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

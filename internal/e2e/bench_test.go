@@ -34,11 +34,12 @@ func TestBenchDeploy(t *testing.T) {
 		start := time.Now()
 		err := run()
 		total := time.Since(start)
-		eventually(t, 10*time.Second, "new release serving", func() bool { return l.count(to) > 500 })
-		l.stop()
 		if err != nil {
+			l.stop()
 			t.Fatalf("%s: %v", what, err)
 		}
+		eventually(t, 10*time.Second, "new release serving", func() bool { return l.count(to) > 500 })
+		l.stop()
 		toNew := l.lastStarted(from).Sub(start)
 		if toNew < 0 {
 			toNew = 0

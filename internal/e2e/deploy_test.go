@@ -266,3 +266,29 @@ func TestAPI_RequiresToken(t *testing.T) {
 		t.Fatalf("with the admin token: %v", err)
 	}
 }
+
+func TestServer_LeavesOtherServersAppsAlone(t *testing.T) {
+	eng := requireDocker(t)
+	mine := startServer(t, t.TempDir())
+	other := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	if _, err := mine.deploy(t, loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1})); err != nil {
+		t.Fatal(err)
+	}
+	// The other server sees the containers' events and resyncs; it must
+	// not adopt or remove what it did not deploy.
+	for i := 0; i < 3; i++ {
+		if _, err := mine.deploy(t, loadApp(t, name, host, appOpts{Version: "v" + string(rune('2'+i)), Replicas: 1})); err != nil {
+			t.Fatalf("deploy %d while another server watches: %v", i+2, err)
+		}
+	}
+	if code, body := get(t, mine.addrs.HTTP, host, "/"); code != 200 || body != "v4" {
+		t.Fatalf("%d %q", code, body)
+	}
+	if apps, err := other.client.Apps(context.Background()); err != nil || len(apps) != 0 {
+		t.Fatalf("the other server lists %v (%v)", apps, err)
+	}
+	if code, _ := get(t, other.addrs.HTTP, host, "/"); code != http.StatusNotFound {
+		t.Fatalf("the other server routes the app: %d", code)
+	}
+}

@@ -77,7 +77,7 @@ func startServer(t *testing.T, dataDir string) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{t: t, dataDir: dataDir, cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan daemon.Addrs, 1)
-	logger := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	go func() {
 		s.done <- daemon.Run(ctx, daemon.Config{
 			DataDir: dataDir, HTTPAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Logger: logger,
