@@ -23,14 +23,14 @@ func TestBenchDeploy(t *testing.T) {
 		t.Fatal(err)
 	}
 	type row struct {
-		what                 string
+		what, load           string
 		served, failed       int64
 		toNew, total, record time.Duration
 	}
 	var rows []row
-	measure := func(what, from, to string, run func() error) {
-		l := startLoad(s.addrs.HTTP, host, 32)
-		eventually(t, 10*time.Second, "load running", func() bool { return l.count(from) > 500 })
+	measure := func(what, from, to string, rate int, run func() error) {
+		l := startPacedLoad(s.addrs.HTTP, host, 32, rate)
+		eventually(t, 10*time.Second, "load running", func() bool { return l.count(from) > 200 })
 		start := time.Now()
 		err := run()
 		total := time.Since(start)
@@ -38,30 +38,34 @@ func TestBenchDeploy(t *testing.T) {
 			l.stop()
 			t.Fatalf("%s: %v", what, err)
 		}
-		eventually(t, 10*time.Second, "new release serving", func() bool { return l.count(to) > 500 })
+		eventually(t, 10*time.Second, "new release serving", func() bool { return l.count(to) > 200 })
 		l.stop()
 		toNew := l.lastStarted(from).Sub(start)
 		if toNew < 0 {
 			toNew = 0
 		}
-		rows = append(rows, row{what, l.total.Load(), l.failed.Load(), toNew, total, 0})
+		load := "saturating"
+		if rate > 0 {
+			load = fmt.Sprintf("%d req/s", rate)
+		}
+		rows = append(rows, row{what, load, l.total.Load(), l.failed.Load(), toNew, total, 0})
 		if l.failed.Load() != 0 {
 			t.Errorf("%s dropped requests: %s", what, l.summary())
 		}
 	}
-	for i := 0; i < 3; i++ {
-		measure("deploy v1->v2", "v1", "v2", func() error {
+	for _, rate := range []int{0, 0, 0, 1000, 1000, 1000} {
+		measure("deploy v1->v2", "v1", "v2", rate, func() error {
 			_, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v2"}))
 			return err
 		})
-		measure("rollback v2->v1", "v2", "v1", func() error {
+		measure("rollback v2->v1", "v2", "v1", rate, func() error {
 			_, err := s.rollback(t, name, 0)
 			return err
 		})
 	}
-	fmt.Printf("\nberth deploy benchmark: 2 replicas, 32 keep-alive clients, image on host, app ready at once\n")
-	fmt.Printf("%-18s %10s %8s %22s %18s\n", "action", "requests", "failed", "command->100% new (s)", "command total (s)")
+	fmt.Printf("\nberth deploy benchmark: 2 replicas, 32 keep-alive clients (unpaced, or paced to a total rate), image on host, app ready at once\n")
+	fmt.Printf("%-18s %-12s %10s %8s %22s %18s\n", "action", "load", "requests", "failed", "command->100% new (s)", "command total (s)")
 	for _, r := range rows {
-		fmt.Printf("%-18s %10d %8d %22.3f %18.3f\n", r.what, r.served, r.failed, r.toNew.Seconds(), r.total.Seconds())
+		fmt.Printf("%-18s %-12s %10d %8d %22.3f %18.3f\n", r.what, r.load, r.served, r.failed, r.toNew.Seconds(), r.total.Seconds())
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/daemon"
+	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/engine/docker"
 	"github.com/berth-dev/berth/internal/engine/enginetest"
@@ -150,6 +151,7 @@ func newApp(t *testing.T, eng *docker.Backend) (name, host string) {
 		for _, c := range cs {
 			_ = eng.RemoveContainer(ctx, c.ID)
 		}
+		_ = eng.RemoveNetwork(ctx, deploy.NetworkName(name, spec.DefaultEnv))
 	})
 	return name, name + ".test"
 }

@@ -28,8 +28,13 @@ type load struct {
 	wg     sync.WaitGroup
 }
 
-// startLoad starts n concurrent keep-alive clients sending GET / to host.
-func startLoad(proxyAddr, host string, n int) *load {
+// startLoad starts n concurrent keep-alive clients sending GET / to host
+// as fast as they can.
+func startLoad(proxyAddr, host string, n int) *load { return startPacedLoad(proxyAddr, host, n, 0) }
+
+// startPacedLoad is startLoad with the clients together sending about
+// rate requests per second (0: unpaced).
+func startPacedLoad(proxyAddr, host string, n, rate int) *load {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &load{cancel: cancel, lastStart: map[string]time.Time{}, firstEnd: map[string]time.Time{}, counts: map[string]int64{}}
 	for i := 0; i < n; i++ {
@@ -43,8 +48,19 @@ func startLoad(proxyAddr, host string, n int) *load {
 			}
 			defer tr.CloseIdleConnections()
 			c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+			var tick *time.Ticker
+			if rate > 0 {
+				tick = time.NewTicker(time.Duration(n) * time.Second / time.Duration(rate))
+				defer tick.Stop()
+			}
 			for ctx.Err() == nil {
 				l.one(ctx, c, proxyAddr, host)
+				if tick != nil {
+					select {
+					case <-tick.C:
+					case <-ctx.Done():
+					}
+				}
 			}
 		}()
 	}

@@ -226,3 +226,11 @@ func (b *Backend) Logs(ctx context.Context, id string, o engine.LogOptions) (io.
 	}()
 	return pr, nil
 }
+
+// RemoveNetwork removes a network by name; a missing one is not an error.
+func (b *Backend) RemoveNetwork(ctx context.Context, name string) error {
+	if err := b.cli.NetworkRemove(ctx, name); err != nil && !isNotFound(err) {
+		return wrap("remove network "+name, err)
+	}
+	return nil
+}

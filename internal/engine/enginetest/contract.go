@@ -1,0 +1,198 @@
+package enginetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/engine"
+)
+
+// Run runs the engine contract against the engine newEngine returns, using
+// img (from BuildTestImage). Everything it creates carries a unique app
+// label and is removed at the end.
+func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage) {
+	e := newEngine(t)
+	ctx := context.Background()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	app := "contract-" + hex.EncodeToString(b[:])
+	netName := "berth-" + app
+	t.Cleanup(func() {
+		cs, _ := e.ListContainers(context.Background(), map[string]string{engine.LabelApp: app})
+		for _, c := range cs {
+			_ = e.RemoveContainer(context.Background(), c.ID)
+		}
+		if r, ok := e.(interface {
+			RemoveNetwork(context.Context, string) error
+		}); ok {
+			_ = r.RemoveNetwork(context.Background(), netName)
+		}
+	})
+	labels := func(svc string) map[string]string {
+		return map[string]string{engine.LabelApp: app, engine.LabelEnv: "test", engine.LabelService: svc, engine.LabelRelease: "1"}
+	}
+	spec := func(name string, env ...string) engine.ContainerSpec {
+		return engine.ContainerSpec{Name: app + "-" + name, Image: img.ID, Env: env, Labels: labels(name),
+			Network: netName, Aliases: []string{name}, StopGrace: 5 * time.Second}
+	}
+
+	t.Run("Ping", func(t *testing.T) {
+		info, err := e.Ping(ctx)
+		if err != nil || info.Version == "" || info.APIVersion == "" {
+			t.Fatalf("ping: %+v %v", info, err)
+		}
+	})
+	t.Run("InspectImage", func(t *testing.T) {
+		im, err := e.InspectImage(ctx, img.Ref)
+		if err != nil || im.ID != img.ID {
+			t.Fatalf("inspect %s: %+v %v", img.Ref, im, err)
+		}
+		if len(im.ExposedPorts) != 1 || im.ExposedPorts[0] != 8080 {
+			t.Errorf("exposed ports %v, want [8080]", im.ExposedPorts)
+		}
+		if _, err := e.InspectImage(ctx, "berth-contract-missing:nope"); !errors.Is(err, engine.ErrImageNotFound) {
+			t.Errorf("missing image: want ErrImageNotFound, got %v", err)
+		}
+	})
+	if _, err := e.EnsureNetwork(ctx, netName, map[string]string{engine.LabelApp: app}); err != nil {
+		t.Fatalf("ensure network: %v", err)
+	}
+	id2, err := e.EnsureNetwork(ctx, netName, nil)
+	if err != nil || id2 == "" {
+		t.Fatalf("ensure network again: %q %v", id2, err)
+	}
+
+	var web engine.Container
+	t.Run("CreateContainer", func(t *testing.T) {
+		web, err = e.CreateContainer(ctx, spec("web", "VERSION=contract"))
+		if err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		if !web.Running() || web.Addresses[netName] == "" || web.ImageID != img.ID {
+			t.Fatalf("created container: %+v", web)
+		}
+		for k, v := range labels("web") {
+			if web.Labels[k] != v {
+				t.Errorf("label %s=%q, want %q", k, web.Labels[k], v)
+			}
+		}
+		if web.Labels[engine.LabelManaged] != "true" {
+			t.Errorf("missing %s label", engine.LabelManaged)
+		}
+		if _, err := e.CreateContainer(ctx, spec("web")); !errors.Is(err, engine.ErrConflict) {
+			t.Errorf("same name again: want ErrConflict, got %v", err)
+		}
+	})
+	if web.ID == "" {
+		t.FailNow()
+	}
+	t.Run("ServesOnItsNetworkAddress", func(t *testing.T) {
+		addr := net.JoinHostPort(web.Addresses[netName], "8080")
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := http.Get("http://" + addr + "/")
+			if err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(body) != "contract" {
+					t.Fatalf("body %q", body)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET %s: %v", addr, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	t.Run("ListAndLogs", func(t *testing.T) {
+		cs, err := e.ListContainers(ctx, map[string]string{engine.LabelApp: app, engine.LabelService: "web"})
+		if err != nil || len(cs) != 1 || cs[0].ID != web.ID {
+			t.Fatalf("list: %+v %v", cs, err)
+		}
+		if cs, _ := e.ListContainers(ctx, map[string]string{engine.LabelApp: app, engine.LabelService: "nope"}); len(cs) != 0 {
+			t.Fatalf("label filter matched %d containers", len(cs))
+		}
+		rc, err := e.Logs(ctx, web.ID, engine.LogOptions{Tail: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if !strings.Contains(string(b), "testapp contract starting") {
+			t.Fatalf("logs: %q", b)
+		}
+	})
+	t.Run("SetRestartPolicy", func(t *testing.T) {
+		if err := e.SetRestartPolicy(ctx, web.ID, "unless-stopped"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("StopIsGracefulAndIdempotent", func(t *testing.T) {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		events := e.Watch(wctx)
+		start := time.Now()
+		if err := e.StopContainer(ctx, web.ID, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took > 4*time.Second {
+			t.Errorf("stop took %s: SIGTERM was not honoured", took)
+		}
+		c, err := e.InspectContainer(ctx, web.ID)
+		if err != nil || c.Running() || c.ExitCode != 0 {
+			t.Fatalf("after stop: state %s exit %d err %v", c.State, c.ExitCode, err)
+		}
+		if err := e.StopContainer(ctx, web.ID, time.Second); err != nil {
+			t.Errorf("stopping a stopped container: %v", err)
+		}
+		for {
+			select {
+			case ev := <-events:
+				if ev.ContainerID == web.ID && ev.Type == engine.EventDie && ev.Labels[engine.LabelApp] == app {
+					return
+				}
+			case <-wctx.Done():
+				t.Fatal("no die event from Watch")
+			}
+		}
+	})
+	t.Run("ExitingContainer", func(t *testing.T) {
+		c, err := e.CreateContainer(ctx, spec("crash", "CRASH=1"))
+		if err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for c.Running() || c.State == engine.StateCreated {
+			if time.Now().After(deadline) {
+				t.Fatalf("still %s", c.State)
+			}
+			time.Sleep(20 * time.Millisecond)
+			if c, err = e.InspectContainer(ctx, c.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c.State != engine.StateExited || c.ExitCode != 1 {
+			t.Fatalf("state %s exit %d, want exited 1", c.State, c.ExitCode)
+		}
+	})
+	t.Run("RemoveIsIdempotent", func(t *testing.T) {
+		if err := e.RemoveContainer(ctx, web.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.RemoveContainer(ctx, web.ID); err != nil {
+			t.Errorf("second remove: %v", err)
+		}
+		if _, err := e.InspectContainer(ctx, web.ID); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("inspect removed container: want ErrNotFound, got %v", err)
+		}
+	})
+}
