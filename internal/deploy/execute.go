@@ -172,6 +172,8 @@ func (d *Deployer) gate(ctx context.Context, x *execution) error {
 	defer tick.Stop()
 	lastInspect := time.Time{}
 	for {
+		now := d.now()
+		waited := now.Sub(start)
 		ready := true
 		for _, svc := range x.app.Services {
 			if !svc.Routed() {
@@ -184,14 +186,14 @@ func (d *Deployer) gate(ctx context.Context, x *execution) error {
 			}
 			if n < svc.Replicas {
 				ready = false
-				if d.now().Sub(start) > svc.Healthcheck.Deadline.D() {
+				if waited > svc.Healthcheck.Deadline.D() {
 					return d.unhealthyError(svc, x.pools[svc.Name])
 				}
 			}
 		}
 		// Inspect containers now and then: an exited container fails the
 		// release at once instead of at the health deadline.
-		if now := d.now(); now.Sub(lastInspect) >= 100*time.Millisecond || ready {
+		if now.Sub(lastInspect) >= 100*time.Millisecond || ready {
 			lastInspect = now
 			workersReady, err := d.checkContainers(ctx, x)
 			if err != nil {
@@ -200,9 +202,9 @@ func (d *Deployer) gate(ctx context.Context, x *execution) error {
 			if ready && workersReady {
 				return nil
 			}
-		}
-		if d.now().Sub(start) > deadline {
-			return fmt.Errorf("containers were not ready within %s", deadline)
+			if ready && waited > deadline {
+				return fmt.Errorf("workers did not stay up for %s within %s", workerSettle, deadline)
+			}
 		}
 		select {
 		case <-ctx.Done():
