@@ -3,8 +3,8 @@
 // resyncs everything periodically, asking deploy to converge.
 //
 // Invariants:
-//   - Events are coalesced per app environment (debounced, latest wins);
-//     a converge never runs twice at once for one app environment.
+//   - Events are coalesced per app environment (debounced, latest wins)
+//     and converged one at a time on the loop's goroutine.
 //   - A full resync runs at start, after the event stream reconnects, and
 //     every Resync interval, so a missed event is never fatal.
 package reconcile
@@ -12,7 +12,6 @@ package reconcile
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/internal/engine"
@@ -53,28 +52,10 @@ func Run(ctx context.Context, o Options) error {
 	resync := time.NewTicker(o.Resync)
 	defer resync.Stop()
 
-	var mu sync.Mutex
-	timers := map[[2]string]*time.Timer{}
-	var wg sync.WaitGroup
-	defer func() {
-		mu.Lock()
-		for _, t := range timers {
-			if t.Stop() {
-				wg.Done() // its func will never run
-			}
-		}
-		mu.Unlock()
-		wg.Wait()
-	}()
-	var running sync.Map // [2]string → *sync.Mutex
-	converge := func(key [2]string) {
-		m, _ := running.LoadOrStore(key, &sync.Mutex{})
-		m.(*sync.Mutex).Lock()
-		defer m.(*sync.Mutex).Unlock()
-		if err := o.Converger.Converge(ctx, key[0], key[1]); err != nil && ctx.Err() == nil {
-			log.Warn("converge", "app", key[0], "env", key[1], "error", err)
-		}
-	}
+	// Everything runs on this goroutine: events mark app environments
+	// dirty, and one debounce timer converges all dirty ones at once.
+	dirty := map[[2]string]bool{}
+	var debounce <-chan time.Time
 	all := func() {
 		if err := o.Converger.ConvergeAll(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("resync", "error", err)
@@ -86,6 +67,14 @@ func Run(ctx context.Context, o Options) error {
 			return nil
 		case <-resync.C:
 			all()
+		case <-debounce:
+			debounce = nil
+			for key := range dirty {
+				delete(dirty, key)
+				if err := o.Converger.Converge(ctx, key[0], key[1]); err != nil && ctx.Err() == nil {
+					log.Warn("converge", "app", key[0], "env", key[1], "error", err)
+				}
+			}
 		case ev, ok := <-events:
 			if !ok {
 				return nil
@@ -98,20 +87,10 @@ func Run(ctx context.Context, o Options) error {
 			if key[0] == "" || key[1] == "" {
 				continue
 			}
-			mu.Lock()
-			if t, ok := timers[key]; ok {
-				t.Reset(o.Debounce)
-			} else {
-				wg.Add(1)
-				timers[key] = time.AfterFunc(o.Debounce, func() {
-					defer wg.Done()
-					mu.Lock()
-					delete(timers, key)
-					mu.Unlock()
-					converge(key)
-				})
+			dirty[key] = true
+			if debounce == nil {
+				debounce = time.After(o.Debounce)
 			}
-			mu.Unlock()
 		}
 	}
 }
