@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -290,5 +291,52 @@ func TestServer_LeavesOtherServersAppsAlone(t *testing.T) {
 	}
 	if code, _ := get(t, other.addrs.HTTP, host, "/"); code != http.StatusNotFound {
 		t.Fatalf("the other server routes the app: %d", code)
+	}
+}
+
+func TestDeploy_InFlightRequestsFinishOnTheOldRelease(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	if _, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1})); err != nil {
+		t.Fatal(err)
+	}
+	// A request that takes 1.5s is in flight on v1 when v2 goes live: the
+	// drain lets it finish before v1 gets SIGTERM.
+	type result struct {
+		code int
+		body string
+	}
+	done := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+s.addrs.HTTP+"/slow?ms=1500", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- result{0, err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		done <- result{resp.StatusCode, string(b)}
+	}()
+	eventually(t, 5*time.Second, "slow request in flight", func() bool {
+		st, err := s.client.Status(context.Background(), name, spec.DefaultEnv)
+		return err == nil && len(st.Services) == 1 && len(st.Services[0].Containers) == 1 && st.Services[0].Containers[0].InFlight == 1
+	})
+	dep, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v2", Replicas: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.code != 200 || r.body != "v1" {
+		t.Fatalf("in-flight request across the switch: %d %q", r.code, r.body)
+	}
+	drained := false
+	for _, st := range dep.Timeline {
+		drained = drained || strings.Contains(st.Message, "drained web release 1 in 1.")
+	}
+	if !drained {
+		t.Errorf("timeline does not show the drain waiting for the request: %+v", dep.Timeline)
 	}
 }
