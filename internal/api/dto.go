@@ -37,7 +37,9 @@ type RollbackRequest struct {
 // it runs, then exactly one Result.
 type StreamEvent struct {
 	Progress *Progress `json:"progress,omitempty"`
-	Result   *Result   `json:"result,omitempty"`
+	// Output is a line a one-off command printed.
+	Output string  `json:"output,omitempty"`
+	Result *Result `json:"result,omitempty"`
 }
 
 // Result is the outcome of a deploy or rollback.
@@ -45,6 +47,8 @@ type Result struct {
 	OK         bool        `json:"ok"`
 	Error      string      `json:"error,omitempty"`
 	Deployment *Deployment `json:"deployment,omitempty"`
+	// ExitCode is a one-off command's exit code.
+	ExitCode *int `json:"exit_code,omitempty"`
 }
 
 // ErrorBody is every error response's body.

@@ -70,6 +70,11 @@ func (s *Server) Handler() http.Handler {
 	route("POST /api/v1/apps/{app}/envs/{env}/deploy", s.deploy)
 	route("POST /api/v1/apps/{app}/envs/{env}/rollback", s.rollback)
 	route("GET /api/v1/apps/{app}/envs/{env}/logs", s.logs)
+	route("GET /api/v1/apps/{app}/envs/{env}/config", s.getConfig)
+	route("POST /api/v1/apps/{app}/envs/{env}/config", s.changeConfig)
+	route("PUT /api/v1/apps/{app}/envs/{env}/secrets/{name}", s.setSecret)
+	route("DELETE /api/v1/apps/{app}/envs/{env}/secrets/{name}", s.unsetSecret)
+	route("POST /api/v1/apps/{app}/envs/{env}/run", s.run)
 	mux.Handle("/api/", s.auth(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Err: fmt.Errorf("no API route %s %s", r.Method, r.URL.Path)}
 	}))

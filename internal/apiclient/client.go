@@ -50,15 +50,19 @@ func IsStatus(err error, status int) bool {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body any) (*http.Response, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
+	if body == nil {
+		return c.doRaw(ctx, method, path, nil)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.addr+path, rd)
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	return c.doRaw(ctx, method, path, bytes.NewReader(b))
+}
+
+// doRaw sends a request with an arbitrary body and maps error responses.
+func (c *Client) doRaw(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.addr+path, body)
 	if err != nil {
 		return nil, err
 	}

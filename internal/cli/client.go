@@ -64,3 +64,4 @@ type exitError struct {
 }
 
 func (e exitError) ExitCode() int { return e.code }
+func (e exitError) Unwrap() error { return e.error }

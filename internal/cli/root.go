@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,7 +24,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "berth: "+err.Error())
+		if !errors.Is(err, errSilent) {
+			fmt.Fprintln(stderr, "berth: "+err.Error())
+		}
 		if ec, ok := err.(exitCoder); ok {
 			return ec.ExitCode()
 		}
@@ -33,6 +36,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 }
 
 type exitCoder interface{ ExitCode() int }
+
+// errSilent ends the process with an exit code and no message (berth run
+// passes on its command's exit code).
+var errSilent = errors.New("exit")
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
@@ -51,6 +58,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newStatusCmd(),
 		newReleasesCmd(),
 		newLogsCmd(),
+		newConfigCmd(),
+		newSecretsCmd(),
+		newRunCmd(),
 	)
 	return root
 }

@@ -103,7 +103,7 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 		}
 	}
 	for _, c := range observed {
-		if c.Labels[engine.LabelRelease] == liveLabel {
+		if c.Labels[engine.LabelRelease] == liveLabel || (c.Labels[LabelOneOff] == "true" && c.Running()) {
 			continue
 		}
 		d.log.Info("removing container of a release that is not live", "app", app, "env", env, "container", c.Name, "release", c.Labels[engine.LabelRelease])

@@ -43,6 +43,9 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 	x.before = d.proxy.Counters(x.app.Name, x.env)
 	x.pools = map[string]*proxy.Pool{}
 	plan, err := d.prepare(ctx, x)
+	if err == nil && x.dep.Kind != "rollback" {
+		err = d.releasePhase(ctx, x, plan)
+	}
 	if err == nil {
 		err = d.startAll(ctx, x, plan)
 	}
@@ -59,6 +62,12 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 	if err != nil {
 		d.abandon(x)
 		return d.finish(x.dep, x.rel, x.t, d.counted(x), fmt.Errorf("release %d: record it as live: %w", x.rel.ID, err))
+	}
+	if x.previous == store.StatusRolledBack {
+		// Later deploys keep the configuration the rollback restored.
+		if err := d.store.RestoreConfig(x.app.Name, x.env, x.rel.ID); err != nil {
+			d.log.Error("restore configuration of rolled-back-to release", "app", x.app.Name, "env", x.env, "release", x.rel.ID, "error", err)
+		}
 	}
 	old := d.switchRoutes(x)
 	if prev != 0 {
@@ -110,7 +119,27 @@ func (d *Deployer) prepare(ctx context.Context, x *execution) (Plan, error) {
 	for name, si := range x.rel.Services {
 		images[name] = si.ImageID
 	}
-	return MakePlan(Desired{App: x.app, Env: x.env, Release: x.rel.ID, Images: images, Suffix: randomSuffix()}, observed), nil
+	vars, err := d.releaseEnv(x.rel)
+	if err != nil {
+		return Plan{}, err
+	}
+	return MakePlan(Desired{App: x.app, Env: x.env, Release: x.rel.ID, Images: images, Suffix: randomSuffix(), Vars: vars}, observed), nil
+}
+
+// releaseEnv is a release's configuration with its secrets decrypted.
+func (d *Deployer) releaseEnv(rel store.Release) (map[string]string, error) {
+	secrets, err := d.store.ReleaseSecrets(rel.App, rel.Env, rel.ID)
+	if err != nil {
+		return nil, fmt.Errorf("secrets of release %d: %w", rel.ID, err)
+	}
+	vars := make(map[string]string, len(rel.Config)+len(secrets))
+	for k, v := range rel.Config {
+		vars[k] = v
+	}
+	for k, v := range secrets {
+		vars[k] = v
+	}
+	return vars, nil
 }
 
 // startAll creates and starts every new container at once.

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 
@@ -19,6 +20,9 @@ type Desired struct {
 	// Suffix makes container names unique across attempts (a rollback
 	// re-runs an earlier release number).
 	Suffix string
+	// Vars is the release's configuration and secrets, applied to every
+	// service over what the Compose file sets.
+	Vars map[string]string
 }
 
 // Plan is what an executor does, in order: start every container in
@@ -58,6 +62,9 @@ func MakePlan(d Desired, observed []engine.Container) Plan {
 		}
 	}
 	for _, c := range observed {
+		if c.Labels["berth.oneoff"] == "true" {
+			continue // one-off containers belong to whoever started them
+		}
 		if c.Labels[engine.LabelRelease] == rel && c.Labels[engine.LabelApp] == d.App.Name && c.Labels[engine.LabelEnv] == d.Env && containsName(p.Start, c.Name) {
 			continue
 		}
@@ -99,8 +106,11 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 	labels[engine.LabelRelease] = rel
 	labels["berth.image"] = svc.Image
 
-	env := make([]string, 0, len(svc.Environment)+4)
-	for k, v := range svc.Environment {
+	vars := make(map[string]string, len(svc.Environment)+len(d.Env))
+	maps.Copy(vars, svc.Environment)
+	maps.Copy(vars, d.Vars)
+	env := make([]string, 0, len(vars)+4)
+	for k, v := range vars {
 		env = append(env, k+"="+v)
 	}
 	sort.Strings(env)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -60,6 +61,40 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, progre
 		return d.finish(dep, rel, t, store.Deployment{}, fmt.Errorf("release %d refused: %w; %s", rel.ID, imgErr, d.stillServing(app.Name, env)))
 	}
 	return d.execute(ctx, &execution{app: app, env: env, rel: rel, dep: dep, t: t, previous: store.StatusSuperseded})
+}
+
+// Reconfigure deploys a new release of app/env with the live release's
+// definition and images and the environment's current configuration and
+// secrets, through the same zero-downtime path. It does nothing (and
+// returns a zero Deployment) when nothing is live yet: the configuration
+// applies to the next deploy.
+func (d *Deployer) Reconfigure(ctx context.Context, app, env string, progress ProgressFunc) (store.Deployment, error) {
+	unlock, err := d.tryLock(app, env, "deploy")
+	if err != nil {
+		return store.Deployment{}, err
+	}
+	defer unlock()
+	live, err := d.store.LiveRelease(app, env)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Deployment{}, nil
+	}
+	if err != nil {
+		return store.Deployment{}, err
+	}
+	t := newTracker(d.now, progress)
+	t.say("configuration of %s/%s changed: new release from release %d", app, env, live.ID)
+	spec := live.Spec
+	rel, err := d.store.CreateRelease(store.Release{App: app, Env: env, Services: live.Services, Spec: spec})
+	if err != nil {
+		return store.Deployment{}, err
+	}
+	dep, err := d.store.CreateDeployment(store.Deployment{App: app, Env: env, Kind: "deploy", ReleaseID: rel.ID, FromReleaseID: live.ID})
+	if err != nil {
+		return store.Deployment{}, err
+	}
+	d.setRunningID(app, env, dep.ID)
+	t.say("release %d created (deployment %d)", rel.ID, dep.ID)
+	return d.execute(ctx, &execution{app: &spec, env: env, rel: rel, dep: dep, t: t, previous: store.StatusSuperseded})
 }
 
 // Rollback makes an earlier release live again through the same

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -69,6 +70,7 @@ type server struct {
 	dataDir string
 	addrs   daemon.Addrs
 	client  *apiclient.Client
+	logs    *syncBuffer // everything the daemon logged
 	cancel  context.CancelFunc
 	done    chan error
 }
@@ -76,9 +78,9 @@ type server struct {
 func startServer(t *testing.T, dataDir string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{t: t, dataDir: dataDir, cancel: cancel, done: make(chan error, 1)}
+	s := &server{t: t, dataDir: dataDir, cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
 	ready := make(chan daemon.Addrs, 1)
-	logger := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(newTestWriter(t), s.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	go func() {
 		s.done <- daemon.Run(ctx, daemon.Config{
 			DataDir: dataDir, HTTPAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Logger: logger,
@@ -116,6 +118,24 @@ func (s *server) stop() {
 	case <-time.After(30 * time.Second):
 		s.t.Error("berth server did not stop within 30s")
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // testWriter sends the daemon's log to the test log until the test ends.

@@ -48,6 +48,10 @@ type Service struct {
 	Hosts        []string    `json:"hosts,omitempty"`
 	Healthcheck  Healthcheck `json:"healthcheck"`
 	DrainTimeout Duration    `json:"drain_timeout"`
+	// ReleaseCommand runs once per deploy in a one-off container of the
+	// new image, with the new configuration, before any traffic moves
+	// (e.g. a database migration). A non-zero exit refuses the release.
+	ReleaseCommand []string `json:"release_command,omitempty"`
 }
 
 // Routed reports whether the proxy sends traffic to the service.

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mattn/go-shellwords"
 )
 
 // ExtensionKey is the Compose extension on a service that holds berth's
@@ -14,7 +16,7 @@ import (
 const ExtensionKey = "x-berth"
 
 var (
-	xberthKeys      = []string{"drain_timeout", "healthcheck", "hosts", "port"}
+	xberthKeys      = []string{"drain_timeout", "healthcheck", "hosts", "port", "release_command"}
 	healthcheckKeys = []string{"deadline", "healthy_threshold", "interval", "path", "timeout", "unhealthy_threshold"}
 )
 
@@ -62,6 +64,8 @@ func parseXBerth(c *collector, s *Service, raw any) {
 			}
 		case "healthcheck":
 			parseHealthcheck(c, s, field, v)
+		case "release_command":
+			s.ReleaseCommand = parseCommand(c, s.Name, field, v)
 		default:
 			c.add(s.Name, field, unknownKey(k, xberthKeys))
 		}
@@ -187,6 +191,36 @@ func parseStrings(c *collector, service, field string, v any) []string {
 		return out
 	}
 	c.add(service, field, fmt.Sprintf("must be a list of host names, got %s", describe(v)))
+	return nil
+}
+
+// parseCommand reads a command in exec form (a list) or as a string split
+// like a shell would split it (as Compose does for command:).
+func parseCommand(c *collector, service, field string, v any) []string {
+	switch l := v.(type) {
+	case string:
+		args, err := shellwords.Parse(l)
+		if err != nil || len(args) == 0 {
+			c.add(service, field, fmt.Sprintf("cannot split %q into arguments", l))
+			return nil
+		}
+		return args
+	case []any:
+		out := make([]string, 0, len(l))
+		for i, e := range l {
+			s, ok := e.(string)
+			if !ok {
+				c.add(service, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("must be a string, got %s", describe(e)))
+				continue
+			}
+			out = append(out, s)
+		}
+		if len(out) == 0 {
+			c.add(service, field, "must not be empty")
+		}
+		return out
+	}
+	c.add(service, field, fmt.Sprintf("must be a command: a list of strings or a string, got %s", describe(v)))
 	return nil
 }
 

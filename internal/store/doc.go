@@ -23,7 +23,10 @@
 //
 //	apps/<app>/info                       {"created_at": ...}
 //	apps/<app>/envs/<env>/live            id of the live release (absent when none)
-//	apps/<app>/envs/<env>/releases/<id>   Release
+//	apps/<app>/envs/<env>/releases/<id>   Release (with its config snapshot)
+//	apps/<app>/envs/<env>/config          current configuration variables
+//	apps/<app>/envs/<env>/secrets         current secrets, name → ciphertext
+//	apps/<app>/envs/<env>/release_secrets/<id>  a release's secrets snapshot
 //	deployments/<id>                      Deployment (id from a global sequence)
 //	deployments_by_app/<app>\x00<id>      env, to list one app's deployments newest first
 //	running/<id>                          empty: the deployments still running
@@ -49,6 +52,9 @@
 //     later pruned.
 //   - The deployments bucket and its two indexes (deployments_by_app,
 //     running) are written in the same transaction, so they always agree.
+//   - Secret values are stored only as XChaCha20-Poly1305 ciphertext under
+//     the key in DATA_DIR/secret.key (mode 0600), bound to app, env and
+//     name; no Release or listing carries a value.
 //   - meta/schema_version records the layout version (1). Open runs the
 //     migrations from the file's version up to the current one in a
 //     single transaction, and refuses a file written by a newer berth.

@@ -53,12 +53,19 @@ type Release struct {
 	// stopped being live (zero while live and for a release never live).
 	LiveAt  time.Time `json:"live_at,omitzero"`
 	EndedAt time.Time `json:"ended_at,omitzero"`
+	// Config is the environment's configuration the release runs with,
+	// and SecretNames the names of its secrets (their values are kept
+	// encrypted apart, see ReleaseSecrets). Both are snapshots taken when
+	// the release is created.
+	Config      map[string]string `json:"config,omitempty"`
+	SecretNames []string          `json:"secret_names,omitempty"`
 }
 
 // CreateRelease records r as a new pending release of r.App/r.Env,
 // creating the app and environment if needed. It assigns the next ID of
-// that environment and sets CreatedAt to now unless it is set; r.ID,
-// Status, Reason, LiveAt and EndedAt are ignored.
+// that environment, sets CreatedAt to now unless it is set, and snapshots
+// the environment's configuration and secrets into it; r.ID, Status,
+// Reason, LiveAt, EndedAt, Config and SecretNames are ignored.
 func (s *Store) CreateRelease(r Release) (Release, error) {
 	if err := checkAppEnv(r.App, r.Env); err != nil {
 		return Release{}, fmt.Errorf("create release: %w", err)
@@ -78,6 +85,9 @@ func (s *Store) CreateRelease(r Release) (Release, error) {
 			return err
 		}
 		r.ID = int64(seq)
+		if err := snapshotConfig(eb, &r); err != nil {
+			return err
+		}
 		return putJSON(rb, itob(r.ID), r)
 	})
 	if err != nil {

@@ -51,6 +51,7 @@ type Store struct {
 	db   *bolt.DB
 	path string
 	now  func() time.Time
+	seal *sealer
 }
 
 // Open opens (creating if needed) the store in dataDir/berth.db with mode
@@ -60,6 +61,10 @@ func Open(dataDir string) (*Store, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("open store: create data dir: %w", err)
 	}
+	seal, err := loadKey(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	path := filepath.Join(dataDir, FileName)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
 	if err != nil {
@@ -68,7 +73,7 @@ func Open(dataDir string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{db: db, path: path, now: func() time.Time { return time.Now().UTC() }, seal: seal}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)

@@ -1,7 +1,9 @@
 // Command testapp is the web server berth's tests deploy: GET / answers
 // $VERSION, GET /up is the health check (500 when UNHEALTHY=1), GET
 // /slow?ms=N answers after N ms, and SIGTERM stops it gracefully.
-// CRASH=1 makes it exit 1 at once, for refused-release tests.
+// GET /env?name=X answers the variable X. CRASH=1 makes it exit 1 at
+// once, for refused-release tests. As a one-off command: `print WORDS…`
+// prints them, `env NAME` prints a variable, `exit N` exits with N.
 package main
 
 import (
@@ -11,11 +13,15 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
 
 func main() {
+	if len(os.Args) > 1 {
+		os.Exit(command(os.Args[1:]))
+	}
 	version := os.Getenv("VERSION")
 	fmt.Printf("testapp %s starting\n", version)
 	if os.Getenv("CRASH") == "1" {
@@ -29,6 +35,9 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, version)
+	})
+	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, os.Getenv(r.URL.Query().Get("name")))
 	})
 	mux.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {
 		if os.Getenv("UNHEALTHY") == "1" {
@@ -61,4 +70,22 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("stopped")
+}
+
+// command runs testapp as a one-off command and returns its exit code.
+func command(args []string) int {
+	switch args[0] {
+	case "print":
+		fmt.Println(strings.Join(args[1:], " "))
+		return 0
+	case "env":
+		fmt.Println(os.Getenv(args[1]))
+		return 0
+	case "exit":
+		n, _ := strconv.Atoi(args[1])
+		fmt.Printf("exiting with %d\n", n)
+		return n
+	}
+	fmt.Fprintf(os.Stderr, "unknown command %q\n", args[0])
+	return 2
 }

@@ -1,0 +1,88 @@
+package apiclient
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/berth-dev/berth/internal/api"
+)
+
+// Config returns app/env's configuration and secret names.
+func (c *Client) Config(ctx context.Context, app, env string) (api.ConfigView, error) {
+	var out api.ConfigView
+	return out, c.getJSON(ctx, envPath(app, env)+"/config", &out)
+}
+
+// ChangeConfig sets and unsets variables and rolls out a release with
+// them (none when nothing is live yet: the deployment is then nil).
+func (c *Client) ChangeConfig(ctx context.Context, app, env string, ch api.ConfigChange, onProgress func(api.Progress)) (*api.Deployment, error) {
+	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/config", ch)
+	if err != nil {
+		return nil, err
+	}
+	return readStream(resp, onProgress)
+}
+
+// SetSecret stores a secret and rolls out a release with it.
+func (c *Client) SetSecret(ctx context.Context, app, env, name, value string, onProgress func(api.Progress)) (*api.Deployment, error) {
+	resp, err := c.doRaw(ctx, http.MethodPut, envPath(app, env)+"/secrets/"+url.PathEscape(name), strings.NewReader(value))
+	if err != nil {
+		return nil, err
+	}
+	return readStream(resp, onProgress)
+}
+
+// UnsetSecret removes a secret and rolls out a release without it.
+func (c *Client) UnsetSecret(ctx context.Context, app, env, name string, onProgress func(api.Progress)) (*api.Deployment, error) {
+	resp, err := c.doRaw(ctx, http.MethodDelete, envPath(app, env)+"/secrets/"+url.PathEscape(name), nil)
+	if err != nil {
+		return nil, err
+	}
+	return readStream(resp, onProgress)
+}
+
+// Run runs a one-off command in app/env's service, copying its output to
+// w, and returns its exit code.
+func (c *Client) Run(ctx context.Context, app, env, service string, cmd []string, w io.Writer) (int, error) {
+	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/run", api.RunRequest{Service: service, Command: cmd})
+	if err != nil {
+		return -1, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var ev api.StreamEvent
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return -1, fmt.Errorf("read output: %w", err)
+		}
+		if ev.Output != "" {
+			fmt.Fprintln(w, ev.Output)
+		}
+		if ev.Result != nil {
+			code := -1
+			if ev.Result.ExitCode != nil {
+				code = *ev.Result.ExitCode
+			}
+			if !ev.Result.OK {
+				return code, fmt.Errorf("%s", ev.Result.Error)
+			}
+			return code, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return -1, err
+	}
+	return -1, fmt.Errorf("the server closed the connection before the command finished")
+}

@@ -1,0 +1,181 @@
+package e2e
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/spec"
+)
+
+func TestConfig_ChangesDeployAndRollbackRestores(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	if code, out, errOut := s.berth(t, "config", "set", name, "GREETING=hello"); code != 0 || !strings.Contains(out, "nothing is live yet") {
+		t.Fatalf("config set before the first deploy: %d %s %s", code, out, errOut)
+	}
+	if _, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v1"})); err != nil {
+		t.Fatal(err)
+	}
+	env := func() string { _, body := get(t, s.addrs.HTTP, host, "/env?name=GREETING"); return body }
+	if got := env(); got != "hello" {
+		t.Fatalf("GREETING in release 1: %q", got)
+	}
+
+	l := startLoad(s.addrs.HTTP, host, 32)
+	code, out, errOut := s.berth(t, "config", "set", name, "GREETING=bonjour", "EXTRA=1")
+	eventually(t, 5*time.Second, "load after config change", func() bool { return l.count("v1") > 100 })
+	l.stop()
+	if code != 0 || !strings.Contains(out, "served") || l.failed.Load() != 0 {
+		t.Fatalf("config set under load: exit %d\n%s\n%s\nload: %s", code, out, errOut, l.summary())
+	}
+	if got := env(); got != "bonjour" {
+		t.Fatalf("GREETING after config set: %q", got)
+	}
+	rels, _ := s.client.Releases(context.Background(), name, spec.DefaultEnv)
+	if rels[0].ID != 2 || rels[0].Config["GREETING"] != "bonjour" || rels[1].Config["GREETING"] != "hello" {
+		t.Fatalf("releases do not record their configuration: %+v", rels)
+	}
+	if _, err := s.rollback(t, name, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := env(); got != "hello" {
+		t.Fatalf("GREETING after rollback: %q", got)
+	}
+	// The rollback restored the configuration for later deploys too.
+	code, out, _ = s.berth(t, "config", "list", name)
+	if code != 0 || !strings.Contains(out, "GREETING  hello") || strings.Contains(out, "EXTRA") {
+		t.Fatalf("config list after rollback:\n%s", out)
+	}
+	if code, _, errOut := s.berth(t, "config", "set", name, "1BAD=x"); code == 0 || !strings.Contains(errOut, "not a valid variable name") {
+		t.Fatalf("bad variable name: %d %s", code, errOut)
+	}
+}
+
+func TestSecrets_NeverLeak(t *testing.T) {
+	eng := requireDocker(t)
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	name, host := newApp(t, eng)
+	const marker = "s3cr3t-MARKER-7f1d"
+	var printed strings.Builder
+	run := func(stdin string, args ...string) int {
+		t.Helper()
+		if stdin != "" {
+			r, w, _ := os.Pipe()
+			go func() { w.WriteString(stdin); w.Close() }()
+			old := os.Stdin
+			os.Stdin = r
+			defer func() { os.Stdin = old }()
+		}
+		code, out, errOut := s.berth(t, args...)
+		printed.WriteString(out + errOut)
+		return code
+	}
+	if code := run(marker+"\n", "secrets", "set", name, "API_KEY"); code != 0 {
+		t.Fatalf("secrets set: %s", printed.String())
+	}
+	if _, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v1"})); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := get(t, s.addrs.HTTP, host, "/env?name=API_KEY"); body != marker {
+		t.Fatalf("the container does not see the secret: %q", body)
+	}
+	// Failures, listings, logs, status, releases, runs.
+	_, _ = s.deploy(t, loadApp(t, name, host, appOpts{Version: "v2", Env: map[string]string{"CRASH": "1"}}))
+	_, _ = s.deploy(t, loadApp(t, name, host, appOpts{Version: "v2", Env: map[string]string{"UNHEALTHY": "1"}, Deadline: "1s"}))
+	for _, args := range [][]string{
+		{"secrets", "list", name}, {"secrets", "list", name, "-o", "json"}, {"config", "list", name, "-o", "json"},
+		{"status", name, "-o", "json"}, {"status"}, {"releases", name, "-o", "json"}, {"logs", name},
+		{"run", name, "web", "--", "print", "one-off"},
+	} {
+		run("", args...)
+	}
+	if !strings.Contains(printed.String(), "API_KEY") {
+		t.Fatalf("secret names are listed: %s", printed.String())
+	}
+	if strings.Contains(printed.String(), marker) {
+		t.Fatalf("the CLI printed the secret:\n%s", printed.String())
+	}
+	s.stop()
+	if strings.Contains(s.logs.String(), marker) {
+		t.Fatal("the server logged the secret")
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), marker) {
+			t.Errorf("%s holds the secret in the clear", p)
+		}
+		return nil
+	})
+}
+
+func TestReleaseCommand_AbortsTheDeployOnFailure(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	withRelease := func(version string, cmd ...string) *spec.App {
+		app := loadApp(t, name, host, appOpts{Version: version})
+		app.Services[0].ReleaseCommand = cmd
+		return app
+	}
+	dep, err := s.deploy(t, withRelease("v1", "print", "migrating", "schema"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	for _, st := range dep.Timeline {
+		ran = ran || strings.Contains(st.Message, "web | migrating schema")
+	}
+	if !ran {
+		t.Fatalf("release command output not in the timeline: %+v", dep.Timeline)
+	}
+	l := startLoad(s.addrs.HTTP, host, 16)
+	_, err = s.deploy(t, withRelease("v2", "exit", "3"))
+	eventually(t, 5*time.Second, "load after refusal", func() bool { return l.count("v1") > 100 })
+	l.stop()
+	if err == nil || !strings.Contains(err.Error(), "exited with code 3") || !strings.Contains(err.Error(), "exiting with 3") {
+		t.Fatalf("failing release command: %v", err)
+	}
+	if l.failed.Load() != 0 || l.count("v2") != 0 {
+		t.Fatalf("the live release was disturbed: %s", l.summary())
+	}
+	cs, _ := eng.ListContainers(context.Background(), map[string]string{"berth.app": name})
+	for _, c := range cs {
+		if c.Labels["berth.release"] != "1" {
+			t.Errorf("container %s left behind", c.Name)
+		}
+	}
+}
+
+func TestRun_ExitCodeAndOutput(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	if _, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1, Env: map[string]string{"WHO": "berth"}})); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := s.berth(t, "run", name, "web", "--", "env", "WHO")
+	if code != 0 || strings.TrimSpace(out) != "berth" {
+		t.Fatalf("run env: exit %d %q", code, out)
+	}
+	code, out, errOut := s.berth(t, "run", name, "web", "--", "exit", "7")
+	if code != 7 || !strings.Contains(out, "exiting with 7") || errOut != "" {
+		t.Fatalf("run exit 7: exit %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := s.berth(t, "run", name, "nope", "--", "print"); code == 0 || !strings.Contains(errOut, `no service "nope"`) {
+		t.Fatalf("unknown service: %d %s", code, errOut)
+	}
+	cs, _ := eng.ListContainers(context.Background(), map[string]string{"berth.app": name, "berth.oneoff": "true"})
+	if len(cs) != 0 {
+		t.Fatalf("one-off containers left behind: %d", len(cs))
+	}
+}
