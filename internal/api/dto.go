@@ -19,6 +19,8 @@ type (
 	Progress = deploy.Progress
 	// App is a normalised app definition (the body of a deploy).
 	App = spec.App
+	// Volume is one named volume of an app environment.
+	Volume = deploy.VolumeStatus
 )
 
 // AppSummary lists an app and its environments.

@@ -33,7 +33,7 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, deploy.ErrNoRelease):
 		return http.StatusNotFound
-	case errors.As(err, &se):
+	case errors.As(err, &se), errors.Is(err, deploy.ErrInvalid):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

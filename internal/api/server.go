@@ -75,6 +75,7 @@ func (s *Server) Handler() http.Handler {
 	route("PUT /api/v1/apps/{app}/envs/{env}/secrets/{name}", s.setSecret)
 	route("DELETE /api/v1/apps/{app}/envs/{env}/secrets/{name}", s.unsetSecret)
 	route("POST /api/v1/apps/{app}/envs/{env}/run", s.run)
+	route("GET /api/v1/apps/{app}/envs/{env}/volumes", s.volumes)
 	mux.Handle("/api/", s.auth(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Err: fmt.Errorf("no API route %s %s", r.Method, r.URL.Path)}
 	}))
@@ -319,3 +320,12 @@ type flushWriter struct {
 
 func (f *flushWriter) Write(p []byte) (int, error) { return f.w.Write(p) }
 func (f *flushWriter) Flush()                      { _ = f.rc.Flush() }
+
+func (s *Server) volumes(w http.ResponseWriter, r *http.Request) error {
+	vols, err := s.dep.Volumes(r.Context(), r.PathValue("app"), r.PathValue("env"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, vols)
+	return nil
+}

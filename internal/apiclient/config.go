@@ -86,3 +86,9 @@ func (c *Client) Run(ctx context.Context, app, env, service string, cmd []string
 	}
 	return -1, fmt.Errorf("the server closed the connection before the command finished")
 }
+
+// Volumes lists app/env's named volumes with their sizes.
+func (c *Client) Volumes(ctx context.Context, app, env string) ([]api.Volume, error) {
+	var out []api.Volume
+	return out, c.getJSON(ctx, envPath(app, env)+"/volumes", &out)
+}

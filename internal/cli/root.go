@@ -61,6 +61,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newConfigCmd(),
 		newSecretsCmd(),
 		newRunCmd(),
+		newVolumesCmd(),
 	)
 	return root
 }

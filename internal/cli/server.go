@@ -37,6 +37,7 @@ func newServerCmd() *cobra.Command {
 	f.StringVar(&cfg.HTTPSAddr, "https-addr", "", "address of the reverse proxy (HTTPS; not available yet)")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:7070", "address of the API")
 	f.StringVar(&cfg.DockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
+	f.StringVar(&cfg.BindRoot, "bind-root", "", "host directory that bind mounts must be under (default: bind mounts are refused)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd

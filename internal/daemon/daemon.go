@@ -32,7 +32,10 @@ type Config struct {
 	APIAddr   string
 	// DockerHost overrides DOCKER_HOST when set.
 	DockerHost string
-	Logger     *slog.Logger
+	// BindRoot is the host directory bind mounts must be under (empty:
+	// no bind mounts).
+	BindRoot string
+	Logger   *slog.Logger
 	// Ready, when set, is called once the listeners are open.
 	Ready func(Addrs)
 }
@@ -106,7 +109,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	px := proxy.New(proxy.Options{Logger: log})
-	dep := deploy.New(deploy.Options{Engine: eng, Store: st, Proxy: px, Logger: log})
+	dep := deploy.New(deploy.Options{Engine: eng, Store: st, Proxy: px, Logger: log, BindRoot: cfg.BindRoot})
 	if err := dep.ConvergeAll(ctx); err != nil {
 		log.Warn("restore routes", "error", err)
 	}

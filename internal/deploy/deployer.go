@@ -16,6 +16,9 @@ import (
 // is already running.
 var ErrBusy = errors.New("a deployment is already running")
 
+// ErrInvalid is returned for an app definition this server refuses.
+var ErrInvalid = errors.New("refused")
+
 // ErrNoRelease is returned when there is nothing to roll back to or the
 // named release does not exist.
 var ErrNoRelease = errors.New("no such release")
@@ -31,16 +34,20 @@ type Options struct {
 	KeepReleases int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// BindRoot is the host directory bind mounts must be under; empty
+	// refuses every bind mount.
+	BindRoot string
 }
 
 // Deployer runs deployments and rollbacks.
 type Deployer struct {
-	eng   engine.Engine
-	store *store.Store
-	proxy *proxy.Proxy
-	log   *slog.Logger
-	keep  int
-	now   func() time.Time
+	eng      engine.Engine
+	store    *store.Store
+	proxy    *proxy.Proxy
+	log      *slog.Logger
+	keep     int
+	now      func() time.Time
+	bindRoot string
 
 	mu      sync.Mutex
 	running map[string]runningDeploy // key app/env
@@ -65,10 +72,11 @@ func New(o Options) *Deployer {
 	}
 	return &Deployer{
 		eng: o.Engine, store: o.Store, proxy: o.Proxy,
-		log:     o.Logger.With("component", "deploy"),
-		keep:    o.KeepReleases,
-		now:     o.Now,
-		running: map[string]runningDeploy{},
+		log:      o.Logger.With("component", "deploy"),
+		keep:     o.KeepReleases,
+		bindRoot: o.BindRoot,
+		now:      o.Now,
+		running:  map[string]runningDeploy{},
 	}
 }
 

@@ -123,7 +123,15 @@ func (d *Deployer) prepare(ctx context.Context, x *execution) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	return MakePlan(Desired{App: x.app, Env: x.env, Release: x.rel.ID, Images: images, Suffix: randomSuffix(), Vars: vars}, observed), nil
+	plan := MakePlan(Desired{App: x.app, Env: x.env, Release: x.rel.ID, Images: images, Suffix: randomSuffix(), Vars: vars}, observed)
+	for name, declared := range plan.Volumes {
+		if err := d.eng.EnsureVolume(ctx, name, map[string]string{
+			engine.LabelManaged: "true", engine.LabelApp: x.app.Name, engine.LabelEnv: x.env, LabelVolume: declared,
+		}); err != nil {
+			return Plan{}, fmt.Errorf("volume %s: %w", declared, err)
+		}
+	}
+	return plan, nil
 }
 
 // releaseEnv is a release's configuration with its secrets decrypted.

@@ -35,6 +35,9 @@ type Plan struct {
 	// new release, by service; containers of services the new release no
 	// longer has are included under their old service name.
 	Retire map[string][]engine.Container
+	// Volumes maps the engine names of the named volumes the release
+	// mounts to their names in the Compose file.
+	Volumes map[string]string
 }
 
 // Placement is one container to start.
@@ -50,9 +53,14 @@ func NetworkName(app, env string) string { return "berth-" + app + "-" + env }
 // MakePlan computes the plan for d given the containers observed for the
 // app/env. It does no I/O.
 func MakePlan(d Desired, observed []engine.Container) Plan {
-	p := Plan{Network: NetworkName(d.App.Name, d.Env), Retire: map[string][]engine.Container{}}
+	p := Plan{Network: NetworkName(d.App.Name, d.Env), Retire: map[string][]engine.Container{}, Volumes: map[string]string{}}
 	rel := strconv.FormatInt(d.Release, 10)
 	for _, svc := range d.App.Services {
+		for _, m := range svc.Volumes {
+			if m.Type == "volume" {
+				p.Volumes[VolumeName(d.App.Name, d.Env, m.Source)] = m.Source
+			}
+		}
 		for i := 1; i <= svc.Replicas; i++ {
 			p.Start = append(p.Start, Placement{
 				Service: svc.Name,
@@ -85,6 +93,10 @@ func containsName(ps []Placement, name string) bool {
 	}
 	return false
 }
+
+// VolumeName is the engine name of a named volume: volumes are scoped to
+// the app and environment, so staging never mounts production's data.
+func VolumeName(app, env, volume string) string { return app + "-" + env + "-" + volume }
 
 // ContainerName is the readable, unique name of one replica.
 func ContainerName(app, env, service string, release int64, index int, suffix string) string {
@@ -125,8 +137,7 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 	for _, m := range svc.Volumes {
 		src := m.Source
 		if m.Type == "volume" {
-			// Named volumes are scoped to the app and environment.
-			src = d.App.Name + "-" + d.Env + "-" + m.Source
+			src = VolumeName(d.App.Name, d.Env, m.Source)
 		}
 		mounts = append(mounts, engine.Mount{Type: m.Type, Source: src, Target: m.Target, ReadOnly: m.ReadOnly})
 	}

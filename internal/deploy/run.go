@@ -24,6 +24,9 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, progre
 	if err := app.Validate(); err != nil {
 		return store.Deployment{}, err
 	}
+	if err := d.checkBinds(app); err != nil {
+		return store.Deployment{}, err
+	}
 	unlock, err := d.tryLock(app.Name, env, "deploy")
 	if err != nil {
 		return store.Deployment{}, err

@@ -53,6 +53,13 @@ type Engine interface {
 	// exist and returns its ID. Labels are set only at creation.
 	EnsureNetwork(ctx context.Context, name string, labels map[string]string) (string, error)
 
+	// EnsureVolume creates the named volume when it does not exist.
+	// Labels are set only at creation.
+	EnsureVolume(ctx context.Context, name string, labels map[string]string) error
+	// ListVolumes lists volumes whose labels match every key/value in
+	// labels, with their disk usage when the engine reports it.
+	ListVolumes(ctx context.Context, labels map[string]string) ([]Volume, error)
+
 	// CreateContainer creates and starts a container from spec and returns
 	// it inspected (with its network addresses). On a start failure the
 	// created container is left for the caller to read logs from and remove.
@@ -100,6 +107,17 @@ type Image struct {
 	Labels   map[string]string
 	// ExposedPorts lists the image's EXPOSEd TCP ports.
 	ExposedPorts []int
+}
+
+// Volume is a named volume on the host.
+type Volume struct {
+	Name    string
+	Labels  map[string]string
+	Created time.Time
+	// Size is the disk space it uses in bytes, -1 when unknown.
+	Size int64
+	// RefCount is how many containers use it, -1 when unknown.
+	RefCount int64
 }
 
 // Mount is a volume or bind mount.
@@ -160,9 +178,12 @@ type Container struct {
 	OOMKilled    bool
 	Error        string // the engine's error for the last start, if any
 	RestartCount int
-	Created      time.Time
-	StartedAt    time.Time
-	FinishedAt   time.Time
+	// MemoryBytes and NanoCPUs are the limits the engine enforces (0: none).
+	MemoryBytes int64
+	NanoCPUs    int64
+	Created     time.Time
+	StartedAt   time.Time
+	FinishedAt  time.Time
 	// Addresses maps network name to the container's IPv4 address there.
 	Addresses map[string]string
 }

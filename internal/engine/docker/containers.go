@@ -123,6 +123,10 @@ func fromInspect(ci container.InspectResponse) engine.Container {
 	}
 	if ci.ContainerJSONBase != nil {
 		c.RestartCount = ci.RestartCount
+		if ci.HostConfig != nil {
+			c.MemoryBytes = ci.HostConfig.Memory
+			c.NanoCPUs = ci.HostConfig.NanoCPUs
+		}
 	}
 	if ci.Config != nil {
 		c.Image = ci.Config.Image

@@ -184,6 +184,25 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage
 			t.Fatalf("state %s exit %d, want exited 1", c.State, c.ExitCode)
 		}
 	})
+	t.Run("Volumes", func(t *testing.T) {
+		vol := app + "-data"
+		t.Cleanup(func() {
+			if r, ok := e.(interface {
+				RemoveVolume(context.Context, string) error
+			}); ok {
+				_ = r.RemoveVolume(context.Background(), vol)
+			}
+		})
+		for i := 0; i < 2; i++ {
+			if err := e.EnsureVolume(ctx, vol, map[string]string{engine.LabelApp: app}); err != nil {
+				t.Fatalf("ensure volume (%d): %v", i, err)
+			}
+		}
+		vs, err := e.ListVolumes(ctx, map[string]string{engine.LabelApp: app})
+		if err != nil || len(vs) != 1 || vs[0].Name != vol {
+			t.Fatalf("list volumes: %+v %v", vs, err)
+		}
+	})
 	t.Run("RemoveIsIdempotent", func(t *testing.T) {
 		if err := e.RemoveContainer(ctx, web.ID); err != nil {
 			t.Fatal(err)

@@ -1,7 +1,8 @@
 // Command testapp is the web server berth's tests deploy: GET / answers
 // $VERSION, GET /up is the health check (500 when UNHEALTHY=1), GET
 // /slow?ms=N answers after N ms, and SIGTERM stops it gracefully.
-// GET /env?name=X answers the variable X. CRASH=1 makes it exit 1 at
+// GET /env?name=X answers the variable X; /write?path=P&data=D writes a
+// file and /read?path=P reads it. CRASH=1 makes it exit 1 at
 // once, for refused-release tests. As a one-off command: `print WORDS…`
 // prints them, `env NAME` prints a variable, `exit N` exits with N.
 package main
@@ -38,6 +39,19 @@ func main() {
 	})
 	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, os.Getenv(r.URL.Query().Get("name")))
+	})
+	mux.HandleFunc("/write", func(w http.ResponseWriter, r *http.Request) {
+		if err := os.WriteFile(r.URL.Query().Get("path"), []byte(r.URL.Query().Get("data")), 0o644); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	mux.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
+		b, err := os.ReadFile(r.URL.Query().Get("path"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		w.Write(b)
 	})
 	mux.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {
 		if os.Getenv("UNHEALTHY") == "1" {
