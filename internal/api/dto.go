@@ -19,6 +19,8 @@ type (
 	Progress = deploy.Progress
 	// App is a normalised app definition (the body of a deploy).
 	App = spec.App
+	// DeployOptions modify a deploy or rollback.
+	DeployOptions = deploy.DeployOptions
 	// Volume is one named volume of an app environment.
 	Volume = deploy.VolumeStatus
 )
@@ -33,6 +35,9 @@ type AppSummary struct {
 type RollbackRequest struct {
 	// To is the release to go back to; 0 means the previous good one.
 	To int64 `json:"to,omitempty"`
+	// ReplaceStateful confirms replacing stateful services whose
+	// definition differs in the target release.
+	ReplaceStateful bool `json:"replace_stateful,omitempty"`
 }
 
 // StreamEvent is one line of a deploy or rollback stream: progress while

@@ -201,7 +201,7 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	}
 	env := r.PathValue("env")
 	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
-		return s.dep.Deploy(ctx, &app, env, p)
+		return s.dep.Deploy(ctx, &app, env, deploy.DeployOptions{ReplaceStateful: r.URL.Query().Get("replace_stateful") == "true"}, p)
 	})
 }
 
@@ -214,7 +214,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	}
 	app, env := r.PathValue("app"), r.PathValue("env")
 	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
-		return s.dep.Rollback(ctx, app, env, req.To, p)
+		return s.dep.Rollback(ctx, app, env, req.To, deploy.DeployOptions{ReplaceStateful: req.ReplaceStateful}, p)
 	})
 }
 

@@ -133,8 +133,12 @@ func (c *Client) Deployments(ctx context.Context, app, env string, limit int) ([
 // and returns the outcome. A deployment that did not go live is an error
 // carrying the server's reason, with the deployment record when there is
 // one.
-func (c *Client) Deploy(ctx context.Context, app *api.App, env string, onProgress func(api.Progress)) (*api.Deployment, error) {
-	resp, err := c.do(ctx, http.MethodPost, envPath(app.Name, env)+"/deploy", app)
+func (c *Client) Deploy(ctx context.Context, app *api.App, env string, opts api.DeployOptions, onProgress func(api.Progress)) (*api.Deployment, error) {
+	path := envPath(app.Name, env) + "/deploy"
+	if opts.ReplaceStateful {
+		path += "?replace_stateful=true"
+	}
+	resp, err := c.do(ctx, http.MethodPost, path, app)
 	if err != nil {
 		return nil, err
 	}
@@ -142,8 +146,8 @@ func (c *Client) Deploy(ctx context.Context, app *api.App, env string, onProgres
 }
 
 // Rollback rolls app/env back to release to (0: the previous good one).
-func (c *Client) Rollback(ctx context.Context, app, env string, to int64, onProgress func(api.Progress)) (*api.Deployment, error) {
-	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/rollback", api.RollbackRequest{To: to})
+func (c *Client) Rollback(ctx context.Context, app, env string, to int64, opts api.DeployOptions, onProgress func(api.Progress)) (*api.Deployment, error) {
+	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/rollback", api.RollbackRequest{To: to, ReplaceStateful: opts.ReplaceStateful})
 	if err != nil {
 		return nil, err
 	}

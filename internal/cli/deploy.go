@@ -15,6 +15,7 @@ import (
 func newDeployCmd() *cobra.Command {
 	var files []string
 	var env string
+	var opts api.DeployOptions
 	cmd := &cobra.Command{
 		Use:   "deploy -f FILE [-f OVERRIDE] [--env ENV]",
 		Short: "Deploy an app from a Compose file, with zero downtime",
@@ -33,12 +34,13 @@ func newDeployCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "deploying %s to %s from %v\n", app.Name, env, files)
-			dep, err := c.Deploy(cmd.Context(), app, env, printProgress(out))
+			dep, err := c.Deploy(cmd.Context(), app, env, opts, printProgress(out))
 			return reportOutcome(out, dep, err)
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "Compose file (repeat for overrides, applied in order)")
 	cmd.Flags().StringVar(&env, "env", spec.DefaultEnv, "environment to deploy to")
+	cmd.Flags().BoolVar(&opts.ReplaceStateful, "replace-stateful", false, "stop and restart stateful services whose definition changed (volumes are kept)")
 	return cmd
 }
 

@@ -7,11 +7,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
 func newRollbackCmd() *cobra.Command {
 	var env, to string
+	var opts api.DeployOptions
 	cmd := &cobra.Command{
 		Use:   "rollback APP [--env ENV] [--to RELEASE]",
 		Short: "Go back to the previous (or a named) good release, with zero downtime",
@@ -30,11 +32,12 @@ func newRollbackCmd() *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			dep, err := c.Rollback(cmd.Context(), args[0], env, id, printProgress(out))
+			dep, err := c.Rollback(cmd.Context(), args[0], env, id, opts, printProgress(out))
 			return reportOutcome(out, dep, err)
 		},
 	}
 	cmd.Flags().StringVar(&env, "env", spec.DefaultEnv, "environment")
 	cmd.Flags().StringVar(&to, "to", "", "release to go back to (default: the previous good one)")
+	cmd.Flags().BoolVar(&opts.ReplaceStateful, "replace-stateful", false, "stop and restart stateful services whose definition differs in that release")
 	return cmd
 }

@@ -106,6 +106,13 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 		if c.Labels[engine.LabelRelease] == liveLabel || (c.Labels[LabelOneOff] == "true" && c.Running()) {
 			continue
 		}
+		if c.Labels[LabelStateful] == "true" && hasLive {
+			// Stateful containers outlive releases: the live release
+			// adopts its services' containers as they are.
+			if svc, ok := live.Spec.Service(c.Labels[engine.LabelService]); ok && svc.Stateful {
+				continue
+			}
+		}
 		d.log.Info("removing container of a release that is not live", "app", app, "env", env, "container", c.Name, "release", c.Labels[engine.LabelRelease])
 		if err := d.eng.StopContainer(ctx, c.ID, 10*time.Second); err != nil {
 			d.log.Warn("stop stray container", "container", c.Name, "error", err)

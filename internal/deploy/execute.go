@@ -4,13 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/proxy"
@@ -37,14 +33,34 @@ type execution struct {
 	started []engine.Container     // new containers, for cleanup
 	pools   map[string]*proxy.Pool // new pools by service
 	before  proxy.Counters
+	// jobs are services others wait on to complete: they may exit 0.
+	jobs map[string]bool
+	// replaceStateful confirms replacing changed stateful services;
+	// replaced records the services whose old container was stopped.
+	replaceStateful bool
+	replaced        map[string]bool
 }
 
 func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment, error) {
 	x.before = d.proxy.Counters(x.app.Name, x.env)
 	x.pools = map[string]*proxy.Pool{}
+	x.jobs = map[string]bool{}
+	for _, svc := range x.app.Services {
+		for dep, cond := range svc.DependsOn {
+			if cond == "service_completed_successfully" {
+				x.jobs[dep] = true
+			}
+		}
+	}
 	plan, err := d.prepare(ctx, x)
+	if err == nil && len(plan.Conflicts) > 0 {
+		err = fmt.Errorf("%w: %s", ErrInvalid, strings.Join(plan.Conflicts, "; "))
+	}
 	if err == nil && x.dep.Kind != "rollback" {
 		err = d.releasePhase(ctx, x, plan)
+	}
+	if err == nil {
+		err = d.replaceStateful(ctx, x, plan)
 	}
 	if err == nil {
 		err = d.startAll(ctx, x, plan)
@@ -123,7 +139,7 @@ func (d *Deployer) prepare(ctx context.Context, x *execution) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	plan := MakePlan(Desired{App: x.app, Env: x.env, Release: x.rel.ID, Images: images, Suffix: randomSuffix(), Vars: vars}, observed)
+	plan := MakePlan(Desired{App: x.app, Env: x.env, Release: x.rel.ID, Images: images, Suffix: randomSuffix(), Vars: vars, ReplaceStateful: x.replaceStateful}, observed)
 	for name, declared := range plan.Volumes {
 		if err := d.eng.EnsureVolume(ctx, name, map[string]string{
 			engine.LabelManaged: "true", engine.LabelApp: x.app.Name, engine.LabelEnv: x.env, LabelVolume: declared,
@@ -150,37 +166,6 @@ func (d *Deployer) releaseEnv(rel store.Release) (map[string]string, error) {
 	return vars, nil
 }
 
-// startAll creates and starts every new container at once.
-func (d *Deployer) startAll(ctx context.Context, x *execution, plan Plan) error {
-	total := map[string]int{}
-	for _, p := range plan.Start {
-		total[p.Service]++
-	}
-	var mu sync.Mutex
-	done := map[string]int{}
-	g, gctx := errgroup.WithContext(ctx)
-	for _, p := range plan.Start {
-		g.Go(func() error {
-			c, err := d.eng.CreateContainer(gctx, p.Spec)
-			mu.Lock()
-			defer mu.Unlock()
-			if c.ID != "" {
-				x.started = append(x.started, c)
-			}
-			if err != nil {
-				if c.ID != "" {
-					return fmt.Errorf("service %q: start %s: %w%s", p.Service, p.Spec.Name, err, d.logTail(c.ID))
-				}
-				return fmt.Errorf("service %q: start %s: %w", p.Service, p.Spec.Name, err)
-			}
-			done[p.Service]++
-			x.t.say("starting %s %d/%d", p.Service, done[p.Service], total[p.Service])
-			return nil
-		})
-	}
-	return g.Wait()
-}
-
 // gate waits until every routed service has all its replicas healthy
 // and every worker has stayed up for workerSettle, failing fast when a
 // container exits.
@@ -191,15 +176,9 @@ func (d *Deployer) gate(ctx context.Context, x *execution) error {
 			deadline = max(deadline, workerDeadline)
 			continue
 		}
-		var targets []proxy.Target
-		for _, c := range x.started {
-			if c.Labels[engine.LabelService] != svc.Name {
-				continue
-			}
-			ip := c.Addresses[NetworkName(x.app.Name, x.env)]
-			targets = append(targets, proxy.Target{ID: c.ID, Name: c.Name, Addr: net.JoinHostPort(ip, strconv.Itoa(svc.Port))})
+		if _, ok := x.pools[svc.Name]; !ok {
+			d.makePool(x, svc)
 		}
-		x.pools[svc.Name] = proxy.NewPool(routeKey(x.app.Name, x.env, svc.Name), releaseLabel(x.rel.ID), targets, healthConfig(svc), d.log)
 		deadline = max(deadline, svc.Healthcheck.Deadline.D())
 	}
 
@@ -260,6 +239,16 @@ func (d *Deployer) checkContainers(ctx context.Context, x *execution) (bool, err
 		ci, err := d.eng.InspectContainer(ctx, c.ID)
 		if err != nil {
 			return false, fmt.Errorf("container %s disappeared: %w", c.Name, err)
+		}
+		svcName := c.Labels[engine.LabelService]
+		if x.jobs[svcName] && ci.State == engine.StateExited && ci.ExitCode == 0 {
+			continue // a job that completed, as its dependents wanted
+		}
+		if ci.Health == "unhealthy" {
+			return false, fmt.Errorf("service %q: container %s reports unhealthy (its Compose healthcheck fails)%s", svcName, c.Name, d.logTail(c.ID))
+		}
+		if ci.Health == "starting" {
+			workersReady = false
 		}
 		if !ci.Running() {
 			why := fmt.Sprintf("exited with code %d", ci.ExitCode)
@@ -342,6 +331,15 @@ func (d *Deployer) abandon(x *execution) {
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, c := range x.started {
+		if x.replaced[c.Labels[engine.LabelService]] {
+			// Its predecessor is gone: a replaced stateful service keeps
+			// running on its new definition (reconcile adopts it).
+			if ci, err := d.eng.InspectContainer(ctx, c.ID); err == nil && ci.Running() {
+				_ = d.eng.SetRestartPolicy(ctx, c.ID, "unless-stopped")
+				x.t.say("kept the replaced stateful service %s running (%s)", c.Labels[engine.LabelService], c.Name)
+				continue
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -65,6 +65,7 @@ func placementSpec(plan Plan, service string) (engine.ContainerSpec, bool) {
 				s.Labels[k] = v
 			}
 			s.Labels[LabelOneOff] = "true"
+			delete(s.Labels, LabelStateful)
 			s.Aliases = nil
 			s.RestartPolicy = "no"
 			return s, true

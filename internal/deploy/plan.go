@@ -1,6 +1,9 @@
 package deploy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"sort"
@@ -23,6 +26,9 @@ type Desired struct {
 	// Vars is the release's configuration and secrets, applied to every
 	// service over what the Compose file sets.
 	Vars map[string]string
+	// ReplaceStateful confirms that stateful services whose definition
+	// changed may be stopped and started again.
+	ReplaceStateful bool
 }
 
 // Plan is what an executor does, in order: start every container in
@@ -38,6 +44,15 @@ type Plan struct {
 	// Volumes maps the engine names of the named volumes the release
 	// mounts to their names in the Compose file.
 	Volumes map[string]string
+	// Keep lists running stateful containers the release adopts as they
+	// are, by service.
+	Keep map[string][]engine.Container
+	// Replace lists stateful containers to stop before their successor
+	// starts (stop-then-start: never two writers on one volume).
+	Replace map[string][]engine.Container
+	// Conflicts says why the plan cannot run as asked: stateful services
+	// whose definition changed without ReplaceStateful.
+	Conflicts []string
 }
 
 // Placement is one container to start.
@@ -53,9 +68,46 @@ func NetworkName(app, env string) string { return "berth-" + app + "-" + env }
 // MakePlan computes the plan for d given the containers observed for the
 // app/env. It does no I/O.
 func MakePlan(d Desired, observed []engine.Container) Plan {
-	p := Plan{Network: NetworkName(d.App.Name, d.Env), Retire: map[string][]engine.Container{}, Volumes: map[string]string{}}
+	p := Plan{Network: NetworkName(d.App.Name, d.Env), Retire: map[string][]engine.Container{}, Volumes: map[string]string{},
+		Keep: map[string][]engine.Container{}, Replace: map[string][]engine.Container{}}
 	rel := strconv.FormatInt(d.Release, 10)
+	handled := map[string]bool{} // containers kept or replaced
 	for _, svc := range d.App.Services {
+		if svc.Stateful {
+			hash := statefulHash(svc, d.Images[svc.Name])
+			var same, other []engine.Container
+			for _, c := range observed {
+				if c.Labels[engine.LabelService] != svc.Name || c.Labels[LabelStateful] != "true" || c.Labels[LabelOneOff] == "true" {
+					continue
+				}
+				if c.Labels[LabelSpec] == hash && c.Running() {
+					same = append(same, c)
+				} else {
+					other = append(other, c)
+				}
+			}
+			switch {
+			case len(same) > 0 && len(other) == 0:
+				p.Keep[svc.Name] = same
+				for _, c := range same {
+					handled[c.ID] = true
+				}
+				for _, m := range svc.Volumes {
+					if m.Type == "volume" {
+						p.Volumes[VolumeName(d.App.Name, d.Env, m.Source)] = m.Source
+					}
+				}
+				continue
+			case len(same)+len(other) > 0 && !d.ReplaceStateful:
+				p.Conflicts = append(p.Conflicts, fmt.Sprintf("service %q is stateful and its definition changed (or its container is not running): deploy again with --replace-stateful to stop it and start the new one (its volumes are kept)", svc.Name))
+				continue
+			case len(same)+len(other) > 0:
+				p.Replace[svc.Name] = append(same, other...)
+				for _, c := range p.Replace[svc.Name] {
+					handled[c.ID] = true
+				}
+			}
+		}
 		for _, m := range svc.Volumes {
 			if m.Type == "volume" {
 				p.Volumes[VolumeName(d.App.Name, d.Env, m.Source)] = m.Source
@@ -70,7 +122,7 @@ func MakePlan(d Desired, observed []engine.Container) Plan {
 		}
 	}
 	for _, c := range observed {
-		if c.Labels["berth.oneoff"] == "true" {
+		if c.Labels[LabelOneOff] == "true" || handled[c.ID] {
 			continue // one-off containers belong to whoever started them
 		}
 		if c.Labels[engine.LabelRelease] == rel && c.Labels[engine.LabelApp] == d.App.Name && c.Labels[engine.LabelEnv] == d.Env && containsName(p.Start, c.Name) {
@@ -117,6 +169,10 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 	labels[engine.LabelService] = svc.Name
 	labels[engine.LabelRelease] = rel
 	labels["berth.image"] = svc.Image
+	if svc.Stateful {
+		labels[LabelStateful] = "true"
+		labels[LabelSpec] = statefulHash(svc, d.Images[svc.Name])
+	}
 
 	vars := make(map[string]string, len(svc.Environment)+len(d.Env))
 	maps.Copy(vars, svc.Environment)
@@ -146,6 +202,10 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 	if image == "" {
 		image = svc.Image
 	}
+	var check *engine.Check
+	if c := svc.Check; c != nil {
+		check = &engine.Check{Test: c.Test, Interval: c.Interval.D(), Timeout: c.Timeout.D(), StartPeriod: c.StartPeriod.D(), Retries: c.Retries}
+	}
 	return engine.ContainerSpec{
 		Name:          ContainerName(d.App.Name, d.Env, svc.Name, d.Release, index, d.Suffix),
 		Image:         image,
@@ -163,5 +223,26 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 		RestartPolicy: "no",
 		MemoryBytes:   svc.MemoryBytes,
 		NanoCPUs:      svc.NanoCPUs,
+		Check:         check,
 	}
+}
+
+// Labels on stateful containers.
+const (
+	LabelStateful = "berth.stateful"
+	// LabelSpec holds the hash of the stateful service's definition the
+	// container runs, to tell whether a deploy changes it.
+	LabelSpec = "berth.spec"
+)
+
+// statefulHash identifies a stateful service's definition: its own
+// Compose settings and image ID. The app's configuration variables are
+// not part of it (they reach a stateful service when it is replaced).
+func statefulHash(svc spec.Service, imageID string) string {
+	b, _ := json.Marshal(struct {
+		S spec.Service
+		I string
+	}{svc, imageID})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }

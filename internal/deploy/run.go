@@ -17,7 +17,7 @@ import (
 // one, gated on health, switched atomically, the old one drained and
 // stopped. It returns the deployment record; the error says why the
 // release did not go live.
-func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, progress ProgressFunc) (store.Deployment, error) {
+func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts DeployOptions, progress ProgressFunc) (store.Deployment, error) {
 	if env == "" {
 		env = spec.DefaultEnv
 	}
@@ -63,7 +63,14 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, progre
 	if imgErr != nil {
 		return d.finish(dep, rel, t, store.Deployment{}, fmt.Errorf("release %d refused: %w; %s", rel.ID, imgErr, d.stillServing(app.Name, env)))
 	}
-	return d.execute(ctx, &execution{app: app, env: env, rel: rel, dep: dep, t: t, previous: store.StatusSuperseded})
+	return d.execute(ctx, &execution{app: app, env: env, rel: rel, dep: dep, t: t, previous: store.StatusSuperseded, replaceStateful: opts.ReplaceStateful})
+}
+
+// DeployOptions modify a deploy or rollback.
+type DeployOptions struct {
+	// ReplaceStateful confirms stopping and restarting stateful services
+	// whose definition changed (their volumes are kept).
+	ReplaceStateful bool `json:"replace_stateful,omitempty"`
 }
 
 // Reconfigure deploys a new release of app/env with the live release's
@@ -103,7 +110,7 @@ func (d *Deployer) Reconfigure(ctx context.Context, app, env string, progress Pr
 // Rollback makes an earlier release live again through the same
 // zero-downtime path, with the image IDs it recorded: no rebuild and no
 // registry. to=0 means the release the live one most recently replaced.
-func (d *Deployer) Rollback(ctx context.Context, app, env string, to int64, progress ProgressFunc) (store.Deployment, error) {
+func (d *Deployer) Rollback(ctx context.Context, app, env string, to int64, opts DeployOptions, progress ProgressFunc) (store.Deployment, error) {
 	if env == "" {
 		env = spec.DefaultEnv
 	}
@@ -133,7 +140,7 @@ func (d *Deployer) Rollback(ctx context.Context, app, env string, to int64, prog
 	}
 	d.setRunningID(app, env, dep.ID)
 	spec := target.Spec
-	return d.execute(ctx, &execution{app: &spec, env: env, rel: target, dep: dep, t: t, previous: store.StatusRolledBack})
+	return d.execute(ctx, &execution{app: &spec, env: env, rel: target, dep: dep, t: t, previous: store.StatusRolledBack, replaceStateful: opts.ReplaceStateful})
 }
 
 func (d *Deployer) rollbackTarget(app, env string, to int64) (target, live store.Release, err error) {

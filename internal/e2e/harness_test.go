@@ -239,7 +239,7 @@ func (s *server) deploy(t *testing.T, app *spec.App) (*api.Deployment, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	return s.client.Deploy(ctx, app, spec.DefaultEnv, func(p api.Progress) {
+	return s.client.Deploy(ctx, app, spec.DefaultEnv, api.DeployOptions{}, func(p api.Progress) {
 		t.Logf("deploy %s: %6.3fs %s", app.Name, p.Elapsed.Seconds(), p.Message)
 	})
 }
@@ -248,7 +248,7 @@ func (s *server) rollback(t *testing.T, app string, to int64) (*api.Deployment, 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	return s.client.Rollback(ctx, app, spec.DefaultEnv, to, func(p api.Progress) {
+	return s.client.Rollback(ctx, app, spec.DefaultEnv, to, api.DeployOptions{}, func(p api.Progress) {
 		t.Logf("rollback %s: %6.3fs %s", app, p.Elapsed.Seconds(), p.Message)
 	})
 }

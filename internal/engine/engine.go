@@ -149,6 +149,18 @@ type ContainerSpec struct {
 	RestartPolicy string // "no" when empty
 	MemoryBytes   int64
 	NanoCPUs      int64
+	// Check is a health check command the engine runs in the container
+	// (nil: none).
+	Check *Check
+}
+
+// Check is an engine-run health check.
+type Check struct {
+	Test        []string // ["CMD", args...] or ["CMD-SHELL", command]
+	Interval    time.Duration
+	Timeout     time.Duration
+	StartPeriod time.Duration
+	Retries     int
 }
 
 // State is a container's lifecycle state.
@@ -178,6 +190,9 @@ type Container struct {
 	OOMKilled    bool
 	Error        string // the engine's error for the last start, if any
 	RestartCount int
+	// Health is the engine-run check's verdict: "starting", "healthy",
+	// "unhealthy", or "" when the container has no check.
+	Health string
 	// MemoryBytes and NanoCPUs are the limits the engine enforces (0: none).
 	MemoryBytes int64
 	NanoCPUs    int64

@@ -58,6 +58,31 @@ func convertService(c *collector, sc types.ServiceConfig, missing map[string]boo
 			s.NanoCPUs = nanoCPUs(l.NanoCPUs)
 		}
 	}
+	if len(sc.DependsOn) > 0 {
+		s.DependsOn = map[string]string{}
+		for name, dep := range sc.DependsOn {
+			cond := dep.Condition
+			if cond == "" {
+				cond = types.ServiceConditionStarted
+			}
+			s.DependsOn[name] = cond
+		}
+	}
+	if hc := sc.HealthCheck; hc != nil && !hc.Disable && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
+		s.Check = &Check{Test: []string(hc.Test)}
+		if hc.Interval != nil {
+			s.Check.Interval = Duration(*hc.Interval)
+		}
+		if hc.Timeout != nil {
+			s.Check.Timeout = Duration(*hc.Timeout)
+		}
+		if hc.StartPeriod != nil {
+			s.Check.StartPeriod = Duration(*hc.StartPeriod)
+		}
+		if hc.Retries != nil {
+			s.Check.Retries = int(*hc.Retries)
+		}
+	}
 	for _, v := range sc.Volumes {
 		// Types other than volume and bind are reported by validateService.
 		s.Volumes = append(s.Volumes, Mount{Type: v.Type, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly})

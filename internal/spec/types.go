@@ -36,6 +36,13 @@ type Service struct {
 	StopGracePeriod Duration `json:"stop_grace_period"`
 	MemoryBytes     int64    `json:"memory_bytes,omitempty"`
 	NanoCPUs        int64    `json:"nano_cpus,omitempty"`
+	// DependsOn maps the services this one starts after to the condition
+	// it waits for: "service_started", "service_healthy" or
+	// "service_completed_successfully" (Compose's depends_on).
+	DependsOn map[string]string `json:"depends_on,omitempty"`
+	// Check is the Compose healthcheck: a command the engine runs in the
+	// container. nil when the service has none (or it is disabled).
+	Check *Check `json:"check,omitempty"`
 
 	// From x-berth:
 
@@ -52,6 +59,20 @@ type Service struct {
 	// new image, with the new configuration, before any traffic moves
 	// (e.g. a database migration). A non-zero exit refuses the release.
 	ReleaseCommand []string `json:"release_command,omitempty"`
+	// Stateful services (a database, a cache) are not duplicated during a
+	// deploy: their container keeps running across deploys and is
+	// replaced (stop, then start, volumes kept) only when its own
+	// definition changes, and only when the deploy confirms it.
+	Stateful bool `json:"stateful,omitempty"`
+}
+
+// Check is a Compose healthcheck, run by the engine.
+type Check struct {
+	Test        []string `json:"test"`
+	Interval    Duration `json:"interval,omitempty"`
+	Timeout     Duration `json:"timeout,omitempty"`
+	StartPeriod Duration `json:"start_period,omitempty"`
+	Retries     int      `json:"retries,omitempty"`
 }
 
 // Routed reports whether the proxy sends traffic to the service.

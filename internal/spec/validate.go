@@ -79,6 +79,64 @@ func validateApp(c *collector, a *App) {
 			hostOwner[h] = s.Name
 		}
 	}
+	validateDependencies(c, a, seen)
+}
+
+// validateDependencies checks depends_on: known services, known
+// conditions, no cycles.
+func validateDependencies(c *collector, a *App, exists map[string]bool) {
+	deps := map[string][]string{}
+	for _, s := range a.Services {
+		for _, d := range sortedKeys(s.DependsOn) {
+			field := "depends_on." + d
+			switch cond := s.DependsOn[d]; {
+			case !exists[d]:
+				c.add(s.Name, field, "no such service in this app")
+				continue
+			case cond != "service_started" && cond != "service_healthy" && cond != "service_completed_successfully":
+				c.add(s.Name, field+".condition", fmt.Sprintf("must be service_started, service_healthy or service_completed_successfully, got %s", quote(cond)))
+			}
+			deps[s.Name] = append(deps[s.Name], d)
+		}
+	}
+	if _, err := TopoOrder(a); err != nil {
+		c.add("", "depends_on", err.Error())
+	}
+}
+
+// TopoOrder returns the app's service names so that every service comes
+// after the services it depends on (ties by name).
+func TopoOrder(a *App) ([]string, error) {
+	state := map[string]int{} // 0 new, 1 visiting, 2 done
+	var order []string
+	var visit func(name string, path []string) error
+	visit = func(name string, path []string) error {
+		switch state[name] {
+		case 1:
+			return fmt.Errorf("services depend on each other in a cycle: %s", strings.Join(append(path, name), " -> "))
+		case 2:
+			return nil
+		}
+		state[name] = 1
+		if s, ok := a.Service(name); ok {
+			for _, d := range sortedKeys(s.DependsOn) {
+				if _, ok := a.Service(d); ok {
+					if err := visit(d, append(path, name)); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		state[name] = 2
+		order = append(order, name)
+		return nil
+	}
+	for _, s := range a.Services {
+		if err := visit(s.Name, nil); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
 }
 
 func validateService(c *collector, s *Service) {
@@ -115,6 +173,15 @@ func validateService(c *collector, s *Service) {
 		c.add(n, "x-berth.port", fmt.Sprintf("must be between 1 and 65535, got %d", s.Port))
 	} else if s.Port == 0 && len(s.Hosts) > 0 {
 		c.add(n, "x-berth.port", "required when x-berth.hosts is set: set it to the port the app listens on inside the container (e.g. port: 8080)")
+	}
+	if s.Stateful && len(s.Hosts) > 0 {
+		c.add(n, "x-berth.stateful", "a stateful service is not routed blue-green: remove x-berth.hosts, or make it stateless")
+	}
+	if s.Stateful && s.Replicas != 1 {
+		c.add(n, "x-berth.stateful", fmt.Sprintf("a stateful service runs one container; set deploy.replicas to 1 (got %d)", s.Replicas))
+	}
+	if s.Check != nil && s.Check.Test[0] != "CMD" && s.Check.Test[0] != "CMD-SHELL" {
+		c.add(n, "healthcheck.test", fmt.Sprintf("must start with CMD or CMD-SHELL, got %s", quote(s.Check.Test[0])))
 	}
 	for i, h := range s.Hosts {
 		if msg := checkHost(h); msg != "" {

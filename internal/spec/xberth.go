@@ -16,7 +16,7 @@ import (
 const ExtensionKey = "x-berth"
 
 var (
-	xberthKeys      = []string{"drain_timeout", "healthcheck", "hosts", "port", "release_command"}
+	xberthKeys      = []string{"drain_timeout", "healthcheck", "hosts", "port", "release_command", "stateful"}
 	healthcheckKeys = []string{"deadline", "healthy_threshold", "interval", "path", "timeout", "unhealthy_threshold"}
 )
 
@@ -66,6 +66,12 @@ func parseXBerth(c *collector, s *Service, raw any) {
 			parseHealthcheck(c, s, field, v)
 		case "release_command":
 			s.ReleaseCommand = parseCommand(c, s.Name, field, v)
+		case "stateful":
+			b, ok := v.(bool)
+			if !ok {
+				c.add(s.Name, field, fmt.Sprintf("must be true or false, got %s", describe(v)))
+			}
+			s.Stateful = b
 		default:
 			c.add(s.Name, field, unknownKey(k, xberthKeys))
 		}

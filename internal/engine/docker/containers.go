@@ -75,6 +75,12 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 		Resources:     container.Resources{Memory: s.MemoryBytes, NanoCPUs: s.NanoCPUs},
 		LogConfig:     container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "3"}},
 	}
+	if s.Check != nil {
+		cfg.Healthcheck = &container.HealthConfig{
+			Test: s.Check.Test, Interval: s.Check.Interval, Timeout: s.Check.Timeout,
+			StartPeriod: s.Check.StartPeriod, Retries: s.Check.Retries,
+		}
+	}
 	for _, m := range s.Mounts {
 		t := mount.TypeVolume
 		if m.Type == "bind" {
@@ -139,6 +145,9 @@ func fromInspect(ci container.InspectResponse) engine.Container {
 		c.Error = st.Error
 		c.StartedAt = parseTime(st.StartedAt)
 		c.FinishedAt = parseTime(st.FinishedAt)
+		if st.Health != nil {
+			c.Health = string(st.Health.Status)
+		}
 	}
 	if ci.NetworkSettings != nil {
 		c.Addresses = map[string]string{}

@@ -2,7 +2,8 @@
 // $VERSION, GET /up is the health check (500 when UNHEALTHY=1), GET
 // /slow?ms=N answers after N ms, and SIGTERM stops it gracefully.
 // GET /env?name=X answers the variable X; /write?path=P&data=D writes a
-// file and /read?path=P reads it. CRASH=1 makes it exit 1 at
+// file and /read?path=P reads it; /fetch?url=U
+// proxies a GET to another service. CRASH=1 makes it exit 1 at
 // once, for refused-release tests. As a one-off command: `print WORDS…`
 // prints them, `env NAME` prints a variable, `exit N` exits with N.
 package main
@@ -10,6 +11,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -52,6 +54,16 @@ func main() {
 			return
 		}
 		w.Write(b)
+	})
+	mux.HandleFunc("/fetch", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(r.URL.Query().Get("url"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
 	})
 	mux.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {
 		if os.Getenv("UNHEALTHY") == "1" {
