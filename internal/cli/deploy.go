@@ -3,6 +3,10 @@ package cli
 import (
 	"fmt"
 	"io"
+	"maps"
+	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,11 +28,15 @@ func newDeployCmd() *cobra.Command {
 			if len(files) == 0 {
 				return fmt.Errorf("name the Compose file with -f (e.g. berth deploy -f compose.yaml)")
 			}
-			app, err := spec.Load(cmd.Context(), spec.LoadOptions{Files: files})
+			c, err := newClient()
 			if err != nil {
 				return err
 			}
-			c, err := newClient()
+			environ, err := interpolationEnv(cmd, c, files, env)
+			if err != nil {
+				return err
+			}
+			app, err := spec.Load(cmd.Context(), spec.LoadOptions{Files: files, Environ: environ})
 			if err != nil {
 				return err
 			}
@@ -42,6 +50,34 @@ func newDeployCmd() *cobra.Command {
 	cmd.Flags().StringVar(&env, "env", spec.DefaultEnv, "environment to deploy to")
 	cmd.Flags().BoolVar(&opts.ReplaceStateful, "replace-stateful", false, "stop and restart stateful services whose definition changed (volumes are kept)")
 	return cmd
+}
+
+// interpolationEnv is what ${VAR} in the Compose files expands to: the
+// environment's configuration on the server (berth config), overridden
+// by variables exported in this shell, as docker compose reads them.
+func interpolationEnv(cmd *cobra.Command, c *apiclient.Client, files []string, env string) (map[string]string, error) {
+	out := map[string]string{}
+	name, err := spec.AppName(files)
+	if err != nil {
+		return nil, err
+	}
+	if name != "" {
+		v, err := c.Config(cmd.Context(), name, env)
+		switch {
+		case err == nil:
+			maps.Copy(out, v.Config)
+		case apiclient.IsStatus(err, http.StatusNotFound):
+			// a new app: no configuration yet
+		default:
+			return nil, err
+		}
+	}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			out[k] = v
+		}
+	}
+	return out, nil
 }
 
 func printProgress(w io.Writer) func(api.Progress) {

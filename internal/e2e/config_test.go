@@ -179,3 +179,27 @@ func TestRun_ExitCodeAndOutput(t *testing.T) {
 		t.Fatalf("one-off containers left behind: %d", len(cs))
 	}
 }
+
+func TestConfig_InterpolatesTheComposeFile(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	if code, out, errOut := s.berth(t, "config", "set", name, "APP_VERSION=from-config", "REPLICAS=1"); code != 0 {
+		t.Fatalf("config set: %s %s", out, errOut)
+	}
+	p := writeFile(t, "compose.yaml", `name: `+name+`
+services:
+  web:
+    image: `+image(t).Ref+`
+    environment: { VERSION: "${APP_VERSION}" }
+    deploy:
+      replicas: ${REPLICAS}
+    x-berth: { port: 8080, hosts: [`+host+`], healthcheck: { path: /up } }
+`)
+	if code, out, errOut := s.berth(t, "deploy", "-f", p); code != 0 {
+		t.Fatalf("deploy: %s %s", out, errOut)
+	}
+	if _, body := get(t, s.addrs.HTTP, host, "/"); body != "from-config" {
+		t.Fatalf("interpolated VERSION: %q", body)
+	}
+}

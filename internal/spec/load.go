@@ -335,3 +335,20 @@ func has(doc map[string]any, p []string) bool {
 	}
 	return true
 }
+
+// AppName reads just the app name (the top-level name:) of the Compose
+// files, the last file that sets it winning, without interpolating or
+// validating anything else. The CLI uses it to fetch the environment's
+// configuration for ${VAR} interpolation before the full Load.
+func AppName(files []string) (string, error) {
+	fs, err := readFiles(files)
+	if err != nil {
+		return "", err
+	}
+	c := &collector{fileFor: attribution(fs)}
+	name := appName(c, fs, types.Mapping{})
+	if err := c.err(); err != nil {
+		return "", err
+	}
+	return name, nil
+}

@@ -3,7 +3,7 @@
 // /slow?ms=N answers after N ms, and SIGTERM stops it gracefully.
 // GET /env?name=X answers the variable X; /write?path=P&data=D writes a
 // file and /read?path=P reads it; /fetch?url=U
-// proxies a GET to another service. CRASH=1 makes it exit 1 at
+// proxies a GET to another service; /exit?code=N crashes the process. CRASH=1 makes it exit 1 at
 // once, for refused-release tests. As a one-off command: `print WORDS…`
 // prints them, `env NAME` prints a variable, `exit N` exits with N.
 package main
@@ -64,6 +64,11 @@ func main() {
 		defer resp.Body.Close()
 		w.WriteHeader(resp.StatusCode)
 		io.Copy(w, resp.Body)
+	})
+	mux.HandleFunc("/exit", func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+		fmt.Printf("exiting with %d on request\n", code)
+		os.Exit(code)
 	})
 	mux.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {
 		if os.Getenv("UNHEALTHY") == "1" {
