@@ -25,6 +25,12 @@ type (
 	Volume = deploy.VolumeStatus
 )
 
+// CloneRequest asks to copy an environment into a new one.
+type CloneRequest struct {
+	To string `json:"to"`
+	deploy.CloneOptions
+}
+
 // AppSummary lists an app and its environments.
 type AppSummary struct {
 	Name string   `json:"name"`

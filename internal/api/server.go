@@ -76,6 +76,7 @@ func (s *Server) Handler() http.Handler {
 	route("DELETE /api/v1/apps/{app}/envs/{env}/secrets/{name}", s.unsetSecret)
 	route("POST /api/v1/apps/{app}/envs/{env}/run", s.run)
 	route("GET /api/v1/apps/{app}/envs/{env}/volumes", s.volumes)
+	route("POST /api/v1/apps/{app}/envs/{env}/clone", s.clone)
 	mux.Handle("/api/", s.auth(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Err: fmt.Errorf("no API route %s %s", r.Method, r.URL.Path)}
 	}))
@@ -328,4 +329,18 @@ func (s *Server) volumes(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, vols)
 	return nil
+}
+
+func (s *Server) clone(w http.ResponseWriter, r *http.Request) error {
+	var req CloneRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		return badRequest(fmt.Errorf("read clone request: %w", err))
+	}
+	if req.To == "" {
+		return badRequest(errors.New("name the environment to clone into"))
+	}
+	app, from := r.PathValue("app"), r.PathValue("env")
+	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
+		return s.dep.Clone(ctx, app, from, req.To, req.CloneOptions, p)
+	})
 }

@@ -92,3 +92,12 @@ func (c *Client) Volumes(ctx context.Context, app, env string) ([]api.Volume, er
 	var out []api.Volume
 	return out, c.getJSON(ctx, envPath(app, env)+"/volumes", &out)
 }
+
+// CloneEnv copies app's from environment into to and deploys it.
+func (c *Client) CloneEnv(ctx context.Context, app, from string, req api.CloneRequest, onProgress func(api.Progress)) (*api.Deployment, error) {
+	resp, err := c.do(ctx, http.MethodPost, envPath(app, from)+"/clone", req)
+	if err != nil {
+		return nil, err
+	}
+	return readStream(resp, onProgress)
+}

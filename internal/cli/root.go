@@ -62,6 +62,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newSecretsCmd(),
 		newRunCmd(),
 		newVolumesCmd(),
+		newEnvCmd(),
 	)
 	return root
 }

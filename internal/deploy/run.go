@@ -93,18 +93,28 @@ func (d *Deployer) Reconfigure(ctx context.Context, app, env string, progress Pr
 	}
 	t := newTracker(d.now, progress)
 	t.say("configuration of %s/%s changed: new release from release %d", app, env, live.ID)
-	spec := live.Spec
-	rel, err := d.store.CreateRelease(store.Release{App: app, Env: env, Services: live.Services, Spec: spec})
+	return d.deployImages(ctx, &live.Spec, env, live.Services, t, DeployOptions{})
+}
+
+// deployImages creates a release of app in env that runs the given
+// images (already on the host: no pull, no tag lookup) and executes it.
+// The caller holds the app/env lock.
+func (d *Deployer) deployImages(ctx context.Context, app *spec.App, env string, images map[string]store.ServiceImage, t *tracker, opts DeployOptions) (store.Deployment, error) {
+	var from int64
+	if live, err := d.store.LiveRelease(app.Name, env); err == nil {
+		from = live.ID
+	}
+	rel, err := d.store.CreateRelease(store.Release{App: app.Name, Env: env, Services: images, Spec: *app})
 	if err != nil {
 		return store.Deployment{}, err
 	}
-	dep, err := d.store.CreateDeployment(store.Deployment{App: app, Env: env, Kind: "deploy", ReleaseID: rel.ID, FromReleaseID: live.ID})
+	dep, err := d.store.CreateDeployment(store.Deployment{App: app.Name, Env: env, Kind: "deploy", ReleaseID: rel.ID, FromReleaseID: from})
 	if err != nil {
 		return store.Deployment{}, err
 	}
-	d.setRunningID(app, env, dep.ID)
+	d.setRunningID(app.Name, env, dep.ID)
 	t.say("release %d created (deployment %d)", rel.ID, dep.ID)
-	return d.execute(ctx, &execution{app: &spec, env: env, rel: rel, dep: dep, t: t, previous: store.StatusSuperseded})
+	return d.execute(ctx, &execution{app: app, env: env, rel: rel, dep: dep, t: t, previous: store.StatusSuperseded, replaceStateful: opts.ReplaceStateful})
 }
 
 // Rollback makes an earlier release live again through the same

@@ -203,3 +203,40 @@ services:
 		t.Fatalf("interpolated VERSION: %q", body)
 	}
 }
+
+func TestEnv_CloneCopiesDefinitionAndConfigNotData(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	t.Cleanup(func() {
+		_ = eng.RemoveVolume(context.Background(), name+"-production-data")
+		_ = eng.RemoveVolume(context.Background(), name+"-staging-data")
+		cs, _ := eng.ListContainers(context.Background(), map[string]string{"berth.app": name})
+		for _, c := range cs {
+			_ = eng.RemoveContainer(context.Background(), c.ID)
+		}
+		_ = eng.RemoveNetwork(context.Background(), "berth-"+name+"-staging")
+	})
+	s.berth(t, "config", "set", name, "GREETING=hi")
+	if _, err := s.deploy(t, volumeApp(t, name, host, "v1", "")); err != nil {
+		t.Fatal(err)
+	}
+	get(t, s.addrs.HTTP, host, "/write?path=/data/prod.txt&data=production-data")
+	code, out, errOut := s.berth(t, "env", "clone", name, "production", "staging")
+	if code != 0 || !strings.Contains(out, "staging."+host) {
+		t.Fatalf("env clone: %d\n%s\n%s", code, out, errOut)
+	}
+	staging := "staging." + host
+	if _, body := get(t, s.addrs.HTTP, staging, "/"); body != "v1" {
+		t.Fatalf("staging answers %q", body)
+	}
+	if _, body := get(t, s.addrs.HTTP, staging, "/env?name=GREETING"); body != "hi" {
+		t.Fatalf("staging config: %q", body)
+	}
+	if code, _ := get(t, s.addrs.HTTP, staging, "/read?path=/data/prod.txt"); code != 404 {
+		t.Fatalf("staging sees production's data (%d)", code)
+	}
+	if code, _, errOut := s.berth(t, "env", "clone", name, "production", "staging"); code == 0 || !strings.Contains(errOut, "exists already") {
+		t.Fatalf("clone onto a live environment: %d %s", code, errOut)
+	}
+}
