@@ -21,6 +21,8 @@ type (
 	App = spec.App
 	// DeployOptions modify a deploy or rollback.
 	DeployOptions = deploy.DeployOptions
+	// Event is something that happened to a live release's containers.
+	Event = store.Event
 	// Volume is one named volume of an app environment.
 	Volume = deploy.VolumeStatus
 )

@@ -77,6 +77,7 @@ func (s *Server) Handler() http.Handler {
 	route("POST /api/v1/apps/{app}/envs/{env}/run", s.run)
 	route("GET /api/v1/apps/{app}/envs/{env}/volumes", s.volumes)
 	route("POST /api/v1/apps/{app}/envs/{env}/clone", s.clone)
+	route("GET /api/v1/apps/{app}/envs/{env}/events", s.events)
 	mux.Handle("/api/", s.auth(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Err: fmt.Errorf("no API route %s %s", r.Method, r.URL.Path)}
 	}))
@@ -343,4 +344,17 @@ func (s *Server) clone(w http.ResponseWriter, r *http.Request) error {
 	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
 		return s.dep.Clone(ctx, app, from, req.To, req.CloneOptions, p)
 	})
+}
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	evs, err := s.dep.Events(r.PathValue("app"), r.PathValue("env"), limit)
+	if err != nil {
+		return err
+	}
+	if evs == nil {
+		evs = []store.Event{}
+	}
+	writeJSON(w, http.StatusOK, evs)
+	return nil
 }

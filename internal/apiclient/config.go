@@ -101,3 +101,9 @@ func (c *Client) CloneEnv(ctx context.Context, app, from string, req api.CloneRe
 	}
 	return readStream(resp, onProgress)
 }
+
+// Events lists app/env's recorded container events, newest first.
+func (c *Client) Events(ctx context.Context, app, env string, limit int) ([]api.Event, error) {
+	var out []api.Event
+	return out, c.getJSON(ctx, fmt.Sprintf("%s/events?limit=%d", envPath(app, env), limit), &out)
+}

@@ -63,6 +63,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newRunCmd(),
 		newVolumesCmd(),
 		newEnvCmd(),
+		newEventsCmd(),
 	)
 	return root
 }

@@ -142,7 +142,7 @@ func Run(ctx context.Context, cfg Config) error {
 	g.Go(func() error { return serve(proxySrv, httpLn) })
 	g.Go(func() error { return serve(apiSrv, apiLn) })
 	g.Go(func() error {
-		return reconcile.Run(gctx, reconcile.Options{Engine: eng, Converger: dep, Logger: log})
+		return reconcile.Run(gctx, reconcile.Options{Engine: eng, Converger: dep, Logger: log, OnEvent: dep.RecordEvent})
 	})
 	g.Go(func() error {
 		<-gctx.Done()

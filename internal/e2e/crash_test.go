@@ -35,3 +35,31 @@ func TestLive_CrashedContainersAreRestartedAndShown(t *testing.T) {
 		t.Errorf("status does not show the restart:\n%s", out)
 	}
 }
+
+func TestLive_OOMKillsAreReportedAsSuch(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	app := loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1})
+	app.Services[0].MemoryBytes = 32 << 20
+	if _, err := s.deploy(t, app); err != nil {
+		t.Fatal(err)
+	}
+	get(t, s.addrs.HTTP, host, "/alloc?mb=256")
+	eventually(t, 20*time.Second, "OOM kill in the event log", func() bool {
+		evs, err := s.client.Events(context.Background(), name, spec.DefaultEnv, 10)
+		if err != nil {
+			return false
+		}
+		for _, e := range evs {
+			if e.Kind == "oom" || strings.Contains(e.Message, "OOM-killed") {
+				return true
+			}
+		}
+		return false
+	})
+	_, out, _ := s.berth(t, "events", name)
+	if !strings.Contains(out, "out of memory") || !strings.Contains(out, "limit 32 MiB") {
+		t.Errorf("berth events:\n%s", out)
+	}
+}

@@ -34,6 +34,8 @@ type Options struct {
 	Resync time.Duration
 	// Debounce coalesces bursts of events (default 250ms).
 	Debounce time.Duration
+	// OnEvent, when set, sees every container event as it arrives.
+	OnEvent func(context.Context, engine.Event)
 }
 
 // Run watches and converges until ctx ends.
@@ -82,6 +84,9 @@ func Run(ctx context.Context, o Options) error {
 			if ev.Type == engine.EventResync {
 				all()
 				continue
+			}
+			if o.OnEvent != nil {
+				o.OnEvent(ctx, ev)
 			}
 			key := [2]string{ev.Labels[engine.LabelApp], ev.Labels[engine.LabelEnv]}
 			if key[0] == "" || key[1] == "" {

@@ -3,7 +3,8 @@
 // /slow?ms=N answers after N ms, and SIGTERM stops it gracefully.
 // GET /env?name=X answers the variable X; /write?path=P&data=D writes a
 // file and /read?path=P reads it; /fetch?url=U
-// proxies a GET to another service; /exit?code=N crashes the process. CRASH=1 makes it exit 1 at
+// proxies a GET to another service; /exit?code=N crashes the process;
+// /alloc?mb=N allocates (and touches) N MiB. CRASH=1 makes it exit 1 at
 // once, for refused-release tests. As a one-off command: `print WORDS…`
 // prints them, `env NAME` prints a variable, `exit N` exits with N.
 package main
@@ -69,6 +70,18 @@ func main() {
 		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
 		fmt.Printf("exiting with %d on request\n", code)
 		os.Exit(code)
+	})
+	mux.HandleFunc("/alloc", func(w http.ResponseWriter, r *http.Request) {
+		mb, _ := strconv.Atoi(r.URL.Query().Get("mb"))
+		var keep [][]byte
+		for i := 0; i < mb; i++ {
+			b := make([]byte, 1<<20)
+			for j := range b {
+				b[j] = byte(j)
+			}
+			keep = append(keep, b)
+		}
+		fmt.Fprint(w, len(keep))
 	})
 	mux.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {
 		if os.Getenv("UNHEALTHY") == "1" {
