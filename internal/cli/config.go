@@ -2,13 +2,16 @@ package cli
 
 import (
 	"fmt"
-	"sort"
+	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -50,33 +53,17 @@ func newConfigCmd() *cobra.Command {
 		Short: "List variables (and secret names)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, err := newClient()
-			if err != nil {
-				return err
-			}
-			v, err := c.Config(cmd.Context(), args[0], env)
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), v)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			keys := make([]string, 0, len(v.Config))
-			for k := range v.Config {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				fmt.Fprintf(tw, "%s\t%s\n", k, v.Config[k])
-			}
-			for _, k := range v.Secrets {
-				fmt.Fprintf(tw, "%s\t(secret)\n", k)
-			}
-			return tw.Flush()
+			fetch := func(c *apiclient.Client) (api.ConfigView, error) { return c.Config(cmd.Context(), args[0], env) }
+			return readCmd(cmd, output, fetch, func(w io.Writer, v api.ConfigView) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				for _, k := range slices.Sorted(maps.Keys(v.Config)) {
+					fmt.Fprintf(tw, "%s\t%s\n", k, v.Config[k])
+				}
+				for _, k := range v.Secrets {
+					fmt.Fprintf(tw, "%s\t(secret)\n", k)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	outputFlag(list, &output)
@@ -85,11 +72,7 @@ func newConfigCmd() *cobra.Command {
 }
 
 func changeConfig(cmd *cobra.Command, app, env string, ch api.ConfigChange) error {
-	c, err := newClient()
-	if err != nil {
-		return err
-	}
-	out := cmd.OutOrStdout()
-	dep, err := c.ChangeConfig(cmd.Context(), app, env, ch, printProgress(out))
-	return reportOutcome(out, dep, err)
+	return streamCmd(cmd, func(c *apiclient.Client, p func(api.Progress)) (*api.Deployment, error) {
+		return c.ChangeConfig(cmd.Context(), app, env, ch, p)
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/apiclient"
 )
 
 func newEnvCmd() *cobra.Command {
@@ -28,13 +29,9 @@ func newEnvCmd() *cobra.Command {
 				}
 				req.Hosts[svc] = strings.Split(list, ",")
 			}
-			c, err := newClient()
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			dep, err := c.CloneEnv(cmd.Context(), args[0], args[1], req, printProgress(out))
-			return reportOutcome(out, dep, err)
+			return streamCmd(cmd, func(c *apiclient.Client, p func(api.Progress)) (*api.Deployment, error) {
+				return c.CloneEnv(cmd.Context(), args[0], args[1], req, p)
+			})
 		},
 	}
 	clone.Flags().StringArrayVar(&hosts, "host", nil, "host names of a routed service in the new environment (default: TO.<host>)")

@@ -2,11 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -18,30 +21,19 @@ func newEventsCmd() *cobra.Command {
 		Short: "Show what happened to an app's containers: crashes, OOM kills, restarts",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, err := newClient()
-			if err != nil {
-				return err
-			}
-			evs, err := c.Events(cmd.Context(), args[0], env, limit)
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), evs)
-			}
-			if len(evs) == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "no events for %s/%s\n", args[0], env)
-				return nil
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tKIND\tSERVICE\tMESSAGE")
-			for _, e := range evs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Kind, e.Service, e.Message)
-			}
-			return tw.Flush()
+			fetch := func(c *apiclient.Client) ([]api.Event, error) { return c.Events(cmd.Context(), args[0], env, limit) }
+			return readCmd(cmd, output, fetch, func(w io.Writer, evs []api.Event) error {
+				if len(evs) == 0 {
+					_, err := fmt.Fprintf(w, "no events for %s/%s\n", args[0], env)
+					return err
+				}
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "TIME\tKIND\tSERVICE\tMESSAGE")
+				for _, e := range evs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Kind, e.Service, e.Message)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&env, "env", spec.DefaultEnv, "environment")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -19,48 +22,40 @@ func newReleasesCmd() *cobra.Command {
 		Short: "List an app's releases, newest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, err := newClient()
-			if err != nil {
-				return err
-			}
-			rels, err := c.Releases(cmd.Context(), args[0], env)
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), rels)
-			}
-			w := cmd.OutOrStdout()
-			if len(rels) == 0 {
-				fmt.Fprintf(w, "%s/%s has no releases\n", args[0], env)
-				return nil
-			}
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RELEASE\tSTATUS\tCREATED\tIMAGES\tREASON")
-			for _, r := range rels {
-				names := make([]string, 0, len(r.Services))
-				for n := range r.Services {
-					names = append(names, n)
+			fetch := func(c *apiclient.Client) ([]api.Release, error) { return c.Releases(cmd.Context(), args[0], env) }
+			return readCmd(cmd, output, fetch, func(w io.Writer, rels []api.Release) error {
+				if len(rels) == 0 {
+					_, err := fmt.Fprintf(w, "%s/%s has no releases\n", args[0], env)
+					return err
 				}
-				sort.Strings(names)
-				imgs := make([]string, 0, len(names))
-				for _, n := range names {
-					si := r.Services[n]
-					id := strings.TrimPrefix(si.ImageID, "sha256:")
-					if len(id) > 12 {
-						id = id[:12]
-					}
-					imgs = append(imgs, fmt.Sprintf("%s=%s@%s", n, si.Image, id))
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, strings.ReplaceAll(string(r.Status), "_", " "), r.CreatedAt.Local().Format(time.DateTime), strings.Join(imgs, " "), firstLine(r.Reason))
-			}
-			return tw.Flush()
+				return printReleases(w, rels)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&env, "env", spec.DefaultEnv, "environment")
 	outputFlag(cmd, &output)
 	return cmd
+}
+
+func printReleases(w io.Writer, rels []api.Release) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RELEASE\tSTATUS\tCREATED\tIMAGES\tREASON")
+	for _, r := range rels {
+		names := make([]string, 0, len(r.Services))
+		for n := range r.Services {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		imgs := make([]string, 0, len(names))
+		for _, n := range names {
+			si := r.Services[n]
+			id := strings.TrimPrefix(si.ImageID, "sha256:")
+			if len(id) > 12 {
+				id = id[:12]
+			}
+			imgs = append(imgs, fmt.Sprintf("%s=%s@%s", n, si.Image, id))
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, strings.ReplaceAll(string(r.Status), "_", " "), r.CreatedAt.Local().Format(time.DateTime), strings.Join(imgs, " "), firstLine(r.Reason))
+	}
+	return tw.Flush()
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -27,13 +28,9 @@ func newRollbackCmd() *cobra.Command {
 				}
 				id = n
 			}
-			c, err := newClient()
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			dep, err := c.Rollback(cmd.Context(), args[0], env, id, opts, printProgress(out))
-			return reportOutcome(out, dep, err)
+			return streamCmd(cmd, func(c *apiclient.Client, p func(api.Progress)) (*api.Deployment, error) {
+				return c.Rollback(cmd.Context(), args[0], env, id, opts, p)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&env, "env", spec.DefaultEnv, "environment")

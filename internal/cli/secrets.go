@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -43,13 +45,9 @@ func newSecretsCmd() *cobra.Command {
 			if value == "" {
 				return errors.New("empty secret: pipe the value on standard input, e.g. printf %s \"$VALUE\" | berth secrets set APP KEY")
 			}
-			c, err := newClient()
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			dep, err := c.SetSecret(cmd.Context(), args[0], env, args[1], value, printProgress(out))
-			return reportOutcome(out, dep, err)
+			return streamCmd(cmd, func(c *apiclient.Client, p func(api.Progress)) (*api.Deployment, error) {
+				return c.SetSecret(cmd.Context(), args[0], env, args[1], value, p)
+			})
 		},
 	}
 	unset := &cobra.Command{
@@ -57,13 +55,9 @@ func newSecretsCmd() *cobra.Command {
 		Short: "Remove a secret and deploy a release without it",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newClient()
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			dep, err := c.UnsetSecret(cmd.Context(), args[0], env, args[1], printProgress(out))
-			return reportOutcome(out, dep, err)
+			return streamCmd(cmd, func(c *apiclient.Client, p func(api.Progress)) (*api.Deployment, error) {
+				return c.UnsetSecret(cmd.Context(), args[0], env, args[1], p)
+			})
 		},
 	}
 	var output string
@@ -72,24 +66,16 @@ func newSecretsCmd() *cobra.Command {
 		Short: "List secret names (values are never shown)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
+			fetch := func(c *apiclient.Client) ([]string, error) {
+				v, err := c.Config(cmd.Context(), args[0], env)
+				return v.Secrets, err
 			}
-			c, err := newClient()
-			if err != nil {
-				return err
-			}
-			v, err := c.Config(cmd.Context(), args[0], env)
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), v.Secrets)
-			}
-			for _, n := range v.Secrets {
-				fmt.Fprintln(cmd.OutOrStdout(), n)
-			}
-			return nil
+			return readCmd(cmd, output, fetch, func(w io.Writer, names []string) error {
+				for _, n := range names {
+					fmt.Fprintln(w, n)
+				}
+				return nil
+			})
 		},
 	}
 	outputFlag(list, &output)

@@ -2,11 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -17,30 +20,19 @@ func newVolumesCmd() *cobra.Command {
 		Short: "List an app's named volumes with their sizes",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, err := newClient()
-			if err != nil {
-				return err
-			}
-			vols, err := c.Volumes(cmd.Context(), args[0], env)
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), vols)
-			}
-			if len(vols) == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s/%s has no named volumes\n", args[0], env)
-				return nil
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VOLUME\tENGINE NAME\tSIZE\tUSED BY")
-			for _, v := range vols {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Name, v.EngineName, humanBytes(v.Size), orDash(strings.Join(v.UsedBy, ",")))
-			}
-			return tw.Flush()
+			fetch := func(c *apiclient.Client) ([]api.Volume, error) { return c.Volumes(cmd.Context(), args[0], env) }
+			return readCmd(cmd, output, fetch, func(w io.Writer, vols []api.Volume) error {
+				if len(vols) == 0 {
+					_, err := fmt.Fprintf(w, "%s/%s has no named volumes\n", args[0], env)
+					return err
+				}
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "VOLUME\tENGINE NAME\tSIZE\tUSED BY")
+				for _, v := range vols {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Name, v.EngineName, humanBytes(v.Size), orDash(strings.Join(v.UsedBy, ",")))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&env, "env", spec.DefaultEnv, "environment")

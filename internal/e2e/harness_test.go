@@ -31,22 +31,12 @@ import (
 // when none answers (failing it when BERTH_REQUIRE_DOCKER=1).
 func requireDocker(t *testing.T) *docker.Backend {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs Docker; skipped with -short")
-	}
 	b, err := docker.New(docker.Options{})
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err = b.Ping(ctx)
-		cancel()
-	}
 	if err != nil {
-		if os.Getenv("BERTH_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("BERTH_REQUIRE_DOCKER=1 but no Docker engine answers: %v", err)
-		}
-		t.Skipf("no Docker engine: %v", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
+	enginetest.RequireEngine(t, b)
 	return b
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -214,4 +215,22 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage
 			t.Errorf("inspect removed container: want ErrNotFound, got %v", err)
 		}
 	})
+}
+
+// RequireEngine skips the test when e does not answer, or fails it when
+// BERTH_REQUIRE_DOCKER=1 (CI), where a missing engine is an error. It
+// skips in -short mode, which runs no engine tests.
+func RequireEngine(t testing.TB, e engine.Engine) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a container engine; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := e.Ping(ctx); err != nil {
+		if os.Getenv("BERTH_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("BERTH_REQUIRE_DOCKER=1 but the engine does not answer: %v", err)
+		}
+		t.Skipf("no container engine: %v", err)
+	}
 }
