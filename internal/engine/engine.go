@@ -49,6 +49,12 @@ type Engine interface {
 	// image a container still uses.
 	RemoveImage(ctx context.Context, id string) error
 
+	// BuildImage builds an image from a tar build context (the Docker
+	// Engine API's form), tags it with opts.Tags, and reports each line of
+	// the build's output to log (which may be nil). It returns the image
+	// ID. The engine's layer cache is kept between builds.
+	BuildImage(ctx context.Context, buildContext io.Reader, opts BuildOptions, log func(string)) (string, error)
+
 	// EnsureNetwork creates the named bridge network when it does not
 	// exist and returns its ID. Labels are set only at creation.
 	EnsureNetwork(ctx context.Context, name string, labels map[string]string) (string, error)
@@ -107,6 +113,16 @@ type Image struct {
 	Labels   map[string]string
 	// ExposedPorts lists the image's EXPOSEd TCP ports.
 	ExposedPorts []int
+}
+
+// BuildOptions describe an image build.
+type BuildOptions struct {
+	Tags       []string
+	Dockerfile string // path inside the context; empty: "Dockerfile"
+	BuildArgs  map[string]string
+	Target     string
+	Labels     map[string]string
+	NoCache    bool
 }
 
 // Volume is a named volume on the host.

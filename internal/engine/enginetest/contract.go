@@ -1,6 +1,8 @@
 package enginetest
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -204,6 +206,29 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage
 			t.Fatalf("list volumes: %+v %v", vs, err)
 		}
 	})
+	t.Run("BuildImage", func(t *testing.T) {
+		tag := app + "-built:1"
+		var lines []string
+		id, err := e.BuildImage(ctx, tarOf(t, map[string]string{
+			"Dockerfile": "FROM " + img.ID + "\nARG GREETING\nLABEL greeting=$GREETING\nCOPY hello.txt /hello.txt\n",
+			"hello.txt":  "hi\n",
+		}), engine.BuildOptions{Tags: []string{tag}, BuildArgs: map[string]string{"GREETING": "hello"}}, func(l string) { lines = append(lines, l) })
+		if err != nil {
+			t.Fatalf("build: %v", err)
+		}
+		t.Cleanup(func() { _ = e.RemoveImage(context.Background(), id) })
+		im, err := e.InspectImage(ctx, tag)
+		if err != nil || im.ID != id || im.Labels["greeting"] != "hello" {
+			t.Fatalf("built image: %+v %v", im, err)
+		}
+		if len(lines) == 0 {
+			t.Error("no build output reported")
+		}
+		_, err = e.BuildImage(ctx, tarOf(t, map[string]string{"Dockerfile": "FROM " + img.ID + "\nCOPY missing.txt /\n"}), engine.BuildOptions{}, nil)
+		if err == nil || !strings.Contains(err.Error(), "missing.txt") {
+			t.Fatalf("failing build: %v", err)
+		}
+	})
 	t.Run("RemoveIsIdempotent", func(t *testing.T) {
 		if err := e.RemoveContainer(ctx, web.ID); err != nil {
 			t.Fatal(err)
@@ -233,4 +258,23 @@ func RequireEngine(t testing.TB, e engine.Engine) {
 		}
 		t.Skipf("no container engine: %v", err)
 	}
+}
+
+// tarOf makes a build context from file contents.
+func tarOf(t *testing.T, files map[string]string) io.Reader {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
 }
