@@ -51,3 +51,10 @@ bench-deploy: build
 
 clean:
 	rm -rf bin examples/hello/hello
+
+# berth's proxy against nginx and HAProxy on the same backend and load (wrk):
+# req/s, p50, p99 and the berth/nginx ratios. Installs nginx, haproxy, wrk
+# with apt-get when missing.
+.PHONY: bench-proxy
+bench-proxy:
+	@scripts/bench-proxy

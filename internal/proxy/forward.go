@@ -95,7 +95,9 @@ func stateOf(ctx context.Context) *reqState {
 }
 
 // serve proxies r to a healthy target. It returns false, having done
-// nothing, when the pool is retired: the caller routes again.
+// nothing, when the pool is retired: the caller routes again. Ordinary
+// requests (no body, no upgrade) take the fast path (fast_serve.go); the
+// others go through httputil.ReverseProxy.
 func (p *Pool) serve(w http.ResponseWriter, r *http.Request, ctr *counters) bool {
 	if !p.enter() {
 		return false
@@ -106,6 +108,10 @@ func (p *Pool) serve(w http.ResponseWriter, r *http.Request, ctr *counters) bool
 		ctr.failed.Add(1)
 		writePage(w, r, http.StatusServiceUnavailable, "Service unavailable",
 			"No healthy container for "+p.key.String()+".")
+		return true
+	}
+	if fastEligible(r) {
+		p.serveFast(w, r, ctr, t)
 		return true
 	}
 	t.inflight.Add(1)
@@ -134,7 +140,7 @@ func (p *Pool) serve(w http.ResponseWriter, r *http.Request, ctr *counters) bool
 func (p *Pool) newReverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:      p.rewrite,
-		Transport:    &poolTransport{pool: p},
+		Transport:    &poolTransport{pool: p, fast: newFastClient(p.targets, p.reqCtx)},
 		BufferPool:   bufferPool,
 		ErrorHandler: p.errorHandler,
 		ErrorLog:     slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
@@ -154,7 +160,12 @@ func (p *Pool) rewrite(pr *httputil.ProxyRequest) {
 
 // poolTransport retries a request on another healthy target when it could
 // not connect to the one picked (nothing was sent, so any method is safe).
-type poolTransport struct{ pool *Pool }
+// It also holds the pool's fast-path client (fast_client.go), which
+// serves the requests that do not need ReverseProxy.
+type poolTransport struct {
+	pool *Pool
+	fast *fastClient
+}
 
 func (pt *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	tr := pt.pool.transport

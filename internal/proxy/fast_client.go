@@ -1,0 +1,260 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The fast path's HTTP/1.1 client: keep-alive connections to the targets
+// of one pool, each used by one request at a time, by the goroutine that
+// serves the request (no read/write loop goroutines, no channel hand-offs
+// as in http.Transport). Idle connections are kept per target, newest
+// first; a connection idle longer than fastIdleTimeout is closed.
+const (
+	// fastIdleTimeout is shorter than the usual keep-alive timeouts of app
+	// servers (Node.js: 5s) so the proxy, not the app, closes an idle
+	// connection: a request rarely races the app's close.
+	fastIdleTimeout  = 4 * time.Second
+	fastMaxIdle      = 512 // per target
+	fastBufSize      = 16 << 10
+	fastDialTimeout  = 5 * time.Second
+	fastMaxHeaderLen = 1 << 20 // response header bytes, status line included
+	// fastSweepInterval is how soon a request whose client went away
+	// releases its target connection.
+	fastSweepInterval = 100 * time.Millisecond
+	// fastCheckAfter: a connection idle longer than this is checked (one
+	// non-blocking peek) before it is reused, so a connection the app
+	// closed meanwhile is not handed to a request that cannot be retried.
+	fastCheckAfter = time.Second
+)
+
+// errFastClosed is returned for a connection asked of a closed client.
+var errFastClosed = errors.New("proxy pool closed")
+
+// fastClient owns every connection of a pool's fast path. It lives as long
+// as the pool: context.AfterFunc on the pool's request context closes all
+// of them (idle and busy) when the pool cuts its requests or closes.
+type fastClient struct {
+	hosts       map[*target]*hostConns // immutable after newFastClient
+	dialer      net.Dialer
+	idleTimeout time.Duration // fastIdleTimeout; tests shorten it
+
+	mu     sync.Mutex
+	conns  map[*fconn]struct{} // every open connection, for the cut
+	closed atomic.Bool         // set under mu
+
+	sweeping atomic.Bool // a sweep is scheduled (set under mu when cleared)
+}
+
+// hostConns is the idle stack of one target.
+type hostConns struct {
+	addr string
+	mu   sync.Mutex
+	idle []*fconn // newest last
+}
+
+// fconn is one connection to a target with its buffers.
+type fconn struct {
+	net.Conn
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	hc      *hostConns
+	idleAt  time.Time
+	reused  bool                         // served a request before the current one
+	scratch []byte                       // response header bytes of the current request
+	busy    atomic.Pointer[http.Request] // the request using c; nil when idle
+}
+
+func newFastClient(targets []*target, cut context.Context) *fastClient {
+	fc := &fastClient{
+		hosts:       make(map[*target]*hostConns, len(targets)),
+		dialer:      net.Dialer{Timeout: fastDialTimeout, KeepAlive: 30 * time.Second},
+		idleTimeout: fastIdleTimeout,
+		conns:       map[*fconn]struct{}{},
+	}
+	for _, t := range targets {
+		fc.hosts[t] = &hostConns{addr: t.Addr}
+	}
+	context.AfterFunc(cut, fc.closeAll)
+	return fc
+}
+
+// get returns an idle connection to t, or dials one. A dial failure is
+// returned as the dialer's *net.OpError (Op "dial").
+func (fc *fastClient) get(ctx context.Context, t *target) (*fconn, error) {
+	if fc.closed.Load() {
+		return nil, errFastClosed
+	}
+	hc := fc.hosts[t]
+	now := time.Now()
+	hc.mu.Lock()
+	for n := len(hc.idle); n > 0; n = len(hc.idle) {
+		c := hc.idle[n-1]
+		hc.idle[n-1] = nil
+		hc.idle = hc.idle[:n-1]
+		if idle := now.Sub(c.idleAt); idle < fc.idleTimeout && (idle < fastCheckAfter || c.alive()) {
+			hc.mu.Unlock()
+			c.reused = true
+			return c, nil
+		}
+		hc.mu.Unlock()
+		fc.discard(c)
+		hc.mu.Lock()
+	}
+	hc.mu.Unlock()
+	return fc.dial(ctx, hc)
+}
+
+func (fc *fastClient) dial(ctx context.Context, hc *hostConns) (*fconn, error) {
+	nc, err := fc.dialer.DialContext(ctx, "tcp", hc.addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &fconn{
+		Conn: nc,
+		br:   bufio.NewReaderSize(nc, fastBufSize),
+		bw:   bufio.NewWriterSize(nc, fastBufSize),
+		hc:   hc,
+	}
+	fc.mu.Lock()
+	if fc.closed.Load() {
+		fc.mu.Unlock()
+		nc.Close()
+		return nil, errFastClosed
+	}
+	fc.conns[c] = struct{}{}
+	fc.mu.Unlock()
+	fc.startSweep()
+	return c, nil
+}
+
+// put returns c to its target's idle stack (or closes it when the stack is
+// full or the client closed).
+func (fc *fastClient) put(c *fconn) {
+	c.idleAt = time.Now()
+	if len(c.scratch) > 4<<10 {
+		c.scratch = nil // do not keep one huge header's buffer
+	}
+	if c.br.Buffered() > 0 {
+		fc.discard(c) // the app sent more than its response
+		return
+	}
+	hc := c.hc
+	hc.mu.Lock()
+	if len(hc.idle) >= fastMaxIdle {
+		hc.mu.Unlock()
+		fc.discard(c)
+		return
+	}
+	hc.idle = append(hc.idle, c)
+	hc.mu.Unlock()
+	// A cut that ran between the caller's I/O and this put must not leave
+	// c open: closeAll sets closed before it closes conns.
+	if fc.closed.Load() {
+		fc.discard(c)
+	}
+}
+
+// discard closes c and forgets it.
+func (fc *fastClient) discard(c *fconn) {
+	c.Conn.Close()
+	fc.mu.Lock()
+	delete(fc.conns, c)
+	fc.mu.Unlock()
+}
+
+// killedReq marks a connection whose request the sweep cut because its
+// client went away.
+var killedReq = new(http.Request)
+
+// begin marks c busy with r, for the sweep.
+func (c *fconn) begin(r *http.Request) { c.busy.Store(r) }
+
+// end marks c no longer busy; false when the sweep closed c because r's
+// client went away.
+func (c *fconn) end(r *http.Request) bool { return c.busy.CompareAndSwap(r, nil) }
+
+// startSweep schedules the sweep unless it is scheduled already.
+func (fc *fastClient) startSweep() {
+	if !fc.sweeping.Load() && fc.sweeping.CompareAndSwap(false, true) {
+		time.AfterFunc(fastSweepInterval, fc.sweep)
+	}
+}
+
+// sweep runs every fastSweepInterval while the client has connections:
+// it closes the connection of a request whose client went away (so a
+// target does not work for nobody, and a long poll ends), and idle
+// connections older than fastIdleTimeout. This replaces a
+// context.AfterFunc per request (six allocations) by two atomic stores.
+func (fc *fastClient) sweep() {
+	fc.mu.Lock()
+	for c := range fc.conns {
+		if r := c.busy.Load(); r != nil && r != killedReq && r.Context().Err() != nil &&
+			c.busy.CompareAndSwap(r, killedReq) {
+			c.Conn.Close() // the request's goroutine discards c
+		}
+	}
+	fc.mu.Unlock()
+
+	now := time.Now()
+	var stale []*fconn
+	for _, hc := range fc.hosts {
+		hc.mu.Lock()
+		keep := hc.idle[:0]
+		for _, c := range hc.idle {
+			if now.Sub(c.idleAt) >= fc.idleTimeout {
+				stale = append(stale, c)
+			} else {
+				keep = append(keep, c)
+			}
+		}
+		clear(hc.idle[len(keep):])
+		hc.idle = keep
+		hc.mu.Unlock()
+	}
+	for _, c := range stale {
+		fc.discard(c)
+	}
+
+	fc.mu.Lock()
+	more := len(fc.conns) > 0 && !fc.closed.Load()
+	if !more {
+		fc.sweeping.Store(false)
+	}
+	fc.mu.Unlock()
+	if more {
+		time.AfterFunc(fastSweepInterval, fc.sweep)
+	}
+}
+
+// closeAll closes every connection, idle or in use, and refuses new ones:
+// requests in flight on the fast path fail their I/O and end.
+func (fc *fastClient) closeAll() {
+	fc.mu.Lock()
+	fc.closed.Store(true)
+	conns := fc.conns
+	fc.conns = map[*fconn]struct{}{}
+	fc.mu.Unlock()
+	for c := range conns {
+		c.Conn.Close()
+	}
+	for _, hc := range fc.hosts {
+		hc.mu.Lock()
+		clear(hc.idle)
+		hc.idle = hc.idle[:0]
+		hc.mu.Unlock()
+	}
+}
+
+// open returns how many connections the client holds (idle and busy).
+func (fc *fastClient) open() int {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	return len(fc.conns)
+}

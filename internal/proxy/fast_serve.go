@@ -1,0 +1,320 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+)
+
+// The fast path serves ordinary requests (no request body, no Upgrade):
+// in the request's own goroutine it writes the request head to a pooled
+// connection, parses the response head straight into the client's header
+// map and copies the body out of the connection's read buffer, flushing
+// to the client whenever the target has nothing more buffered. Per
+// request it allocates the response header strings (two allocations); it
+// makes no context: the client's going away is noticed by the client's
+// sweep (fastClient.sweep), a cut at the drain timeout closes the pool's
+// connections (fastClient.closeAll).
+
+// fastEligible reports whether r takes the fast path. Requests with a body
+// (streamed both ways, 100-continue) and upgrades go through
+// httputil.ReverseProxy.
+func fastEligible(r *http.Request) bool {
+	if r.ContentLength != 0 {
+		return false
+	}
+	_, up := r.Header["Upgrade"]
+	return !up
+}
+
+// replayable reports whether r may be sent again after a reused connection
+// failed before any byte of a response came back (the target may have
+// closed it as idle just as the request was written).
+func replayable(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, ok := r.Header["Idempotency-Key"]
+	if !ok {
+		_, ok = r.Header["X-Idempotency-Key"]
+	}
+	return ok
+}
+
+type fastOutcome uint8
+
+const (
+	fastServed  fastOutcome = iota
+	fastFailed              // the proxy wrote an error page
+	fastAborted             // the client went away before a response
+)
+
+// serveFast proxies r to t (already picked and counted in the pool's
+// in-flight) on the fast path.
+func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, t *target) {
+	fc := p.rp.Transport.(*poolTransport).fast
+	ctx := r.Context()
+	t.inflight.Add(1)
+	outcome := fastServed
+	defer func() {
+		t.inflight.Add(-1)
+		if outcome == fastServed {
+			ctr.served.Add(1)
+			t.served.Add(1)
+		}
+	}()
+
+	var tried [maxRetries + 1]*target
+	tried[0] = t
+	ntried := 1
+	fresh := false // after a stale reused connection: dial a new one
+	for {
+		var c *fconn
+		var err error
+		if fresh {
+			c, err = fc.dial(ctx, fc.hosts[t])
+		} else {
+			c, err = fc.get(ctx, t)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				outcome = fastAborted
+				return
+			}
+			if !isDialError(err) {
+				outcome = p.fastFail(w, r, ctr, t, err)
+				return
+			}
+			p.recordRequestFailure(t, err)
+			var next *target
+			if ntried <= maxRetries {
+				next = p.pickOther(tried[:ntried])
+			}
+			if next == nil {
+				outcome = p.fastFail(w, r, ctr, t, err)
+				return
+			}
+			p.log.Debug("retrying on another target", "target", t.Name, "next", next.Name, "error", err)
+			t.inflight.Add(-1)
+			next.inflight.Add(1)
+			t = next
+			tried[ntried] = next
+			ntried++
+			fresh = false
+			continue
+		}
+		retry, res := p.exchange(w, r, ctr, fc, c, t)
+		if retry {
+			fresh = true
+			continue
+		}
+		outcome = res
+		return
+	}
+}
+
+// exchange sends r on c and copies the response to w. retry is true when c
+// was a reused connection that failed before any response byte and r may
+// be sent again; nothing was written to w then.
+func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, fc *fastClient, c *fconn, t *target) (retry bool, res fastOutcome) {
+	ctx := r.Context()
+	c.begin(r)
+	ok := false // c may go back to the idle stack
+	defer func() {
+		if c.end(r) && ok {
+			fc.put(c)
+		} else {
+			fc.discard(c)
+		}
+	}()
+
+	writeRequestHead(c.bw, r, c.hc.addr)
+	err := c.bw.Flush()
+	if err == nil {
+		_, err = c.br.Peek(1)
+	}
+	if err != nil {
+		if c.reused && ctx.Err() == nil && p.reqCtx.Err() == nil && c.br.Buffered() == 0 && replayable(r) {
+			return true, fastServed
+		}
+		return false, p.fastFail(w, r, ctr, t, eofUnexpected(err))
+	}
+	h := w.Header()
+	rh, err := readResponseHead(c, w, h, r.Method)
+	if err != nil {
+		clear(h)
+		return false, p.fastFail(w, r, ctr, t, eofUnexpected(err))
+	}
+	w.WriteHeader(rh.status)
+	clientErr, err := copyBody(w, c, h, rh)
+	if err != nil {
+		if !clientErr && ctx.Err() == nil {
+			p.log.Warn("proxy error: response body cut", "target", t.Name, "addr", t.Addr,
+				"method", r.Method, "path", r.URL.Path, "error", err)
+		}
+		// The response is under way: all that can be done is to abort it
+		// (the deferred discard closes c) so the client does not take a
+		// truncated body for a whole one.
+		panic(http.ErrAbortHandler)
+	}
+	ok = rh.keepAlive
+	return false, fastServed
+}
+
+// fastFail writes the error page of a request that got no response, as
+// errorHandler does for the ReverseProxy path.
+func (p *Pool) fastFail(w http.ResponseWriter, r *http.Request, ctr *counters, t *target, err error) fastOutcome {
+	if r.Context().Err() != nil {
+		return fastAborted
+	}
+	ctr.failed.Add(1)
+	status, title, msg := http.StatusBadGateway, "Bad gateway", "The app did not answer."
+	var ne net.Error
+	switch {
+	case p.reqCtx.Err() != nil:
+		msg = "The request was cut: its release was replaced and the drain timeout passed."
+	case errors.As(err, &ne) && ne.Timeout():
+		status, title, msg = http.StatusGatewayTimeout, "Gateway timeout", "The app did not answer in time."
+	}
+	p.log.Warn("proxy error", "target", t.Name, "addr", t.Addr, "method", r.Method,
+		"path", r.URL.Path, "status", status, "error", err)
+	writePage(w, r, status, title, msg)
+	return fastFailed
+}
+
+// copyBody copies the response body from c to w, flushing w whenever c has
+// nothing more buffered (so streams stream and short bodies go out in one
+// write). clientErr tells whether err came from writing to the client.
+func copyBody(w http.ResponseWriter, c *fconn, h http.Header, rh respHead) (clientErr bool, err error) {
+	fl, _ := w.(http.Flusher)
+	bc := bodyCopier{w: w, fl: fl, c: c}
+	switch rh.kind {
+	case bodyNone:
+		return false, nil
+	case bodyLength:
+		return bc.copyN(rh.length)
+	case bodyClose:
+		for {
+			if err := bc.fill(); err != nil {
+				if err == io.EOF {
+					return false, nil
+				}
+				return false, err
+			}
+			if ce, err := bc.copyN(int64(c.br.Buffered())); err != nil {
+				return ce, err
+			}
+		}
+	}
+	// chunked
+	for {
+		if err := bc.fill(); err != nil {
+			return false, eofUnexpected(err)
+		}
+		line, err := readLine(c.br)
+		if err != nil {
+			return false, eofUnexpected(err)
+		}
+		n, err := parseChunkSize(line)
+		if err != nil {
+			return false, err
+		}
+		if n == 0 {
+			break
+		}
+		if ce, err := bc.copyN(n); err != nil {
+			return ce, err
+		}
+		if err := bc.fill(); err != nil {
+			return false, eofUnexpected(err)
+		}
+		if line, err := readLine(c.br); err != nil || len(line) != 0 {
+			if err == nil {
+				err = errMalformed
+			}
+			return false, eofUnexpected(err)
+		}
+	}
+	return false, readTrailers(w, c, h, rh)
+}
+
+// readTrailers reads the trailer section after the last chunk into h: a
+// declared trailer under its name, an undeclared one under
+// http.TrailerPrefix.
+func readTrailers(w http.ResponseWriter, c *fconn, h http.Header, rh respHead) error {
+	var arr [8]field
+	fs, err := readHeaderFields(c, arr[:0])
+	if err != nil {
+		return eofUnexpected(err)
+	}
+	if len(fs) == 0 {
+		return nil
+	}
+	// Force chunking, as httputil.ReverseProxy does when it saw trailers.
+	if fl, ok := w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	s := string(c.scratch)
+	declared := h["Trailer"]
+	for _, f := range fs {
+		k, v := s[f.k0:f.k1], s[f.v0:f.v1]
+		if !rh.trailers || !tokenListed(declared, k) {
+			k = http.TrailerPrefix + k
+		}
+		h[k] = append(h[k], v)
+	}
+	return nil
+}
+
+func eofUnexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// bodyCopier moves body bytes from a connection's read buffer to the
+// client, with no copy buffer of its own.
+type bodyCopier struct {
+	w       http.ResponseWriter
+	fl      http.Flusher
+	c       *fconn
+	pending bool // written to w since the last flush
+}
+
+// fill makes sure c has buffered bytes, flushing w first when it has to
+// wait for the target.
+func (bc *bodyCopier) fill() error {
+	if bc.c.br.Buffered() > 0 {
+		return nil
+	}
+	if bc.pending && bc.fl != nil {
+		bc.fl.Flush()
+		bc.pending = false
+	}
+	_, err := bc.c.br.Peek(1)
+	return err
+}
+
+func (bc *bodyCopier) copyN(n int64) (clientErr bool, err error) {
+	br := bc.c.br
+	for n > 0 {
+		if err := bc.fill(); err != nil {
+			return false, eofUnexpected(err)
+		}
+		m := br.Buffered()
+		if int64(m) > n {
+			m = int(n)
+		}
+		b, _ := br.Peek(m)
+		if _, err := bc.w.Write(b); err != nil {
+			return true, err
+		}
+		_, _ = br.Discard(m)
+		n -= int64(m)
+		bc.pending = true
+	}
+	return false, nil
+}
