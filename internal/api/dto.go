@@ -64,6 +64,8 @@ type Result struct {
 	Deployment *Deployment `json:"deployment,omitempty"`
 	// ExitCode is a one-off command's exit code.
 	ExitCode *int `json:"exit_code,omitempty"`
+	// ImageID is a build's image.
+	ImageID string `json:"image_id,omitempty"`
 }
 
 // ErrorBody is every error response's body.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/internal/build"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/spec"
@@ -22,6 +23,7 @@ import (
 // Options configures the API server.
 type Options struct {
 	Deployer *deploy.Deployer
+	Builder  *build.Builder
 	Store    *store.Store
 	// Token is the admin bearer token.
 	Token  string
@@ -33,6 +35,7 @@ type Options struct {
 // Server serves the API.
 type Server struct {
 	dep   *deploy.Deployer
+	bld   *build.Builder
 	store *store.Store
 	token []byte
 	log   *slog.Logger
@@ -47,7 +50,7 @@ func New(o Options) *Server {
 	if o.Context == nil {
 		o.Context = context.Background()
 	}
-	return &Server{dep: o.Deployer, store: o.Store, token: []byte(o.Token), log: o.Logger.With("component", "api"), ctx: o.Context}
+	return &Server{dep: o.Deployer, bld: o.Builder, store: o.Store, token: []byte(o.Token), log: o.Logger.With("component", "api"), ctx: o.Context}
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -77,6 +80,7 @@ func (s *Server) Handler() http.Handler {
 	route("POST /api/v1/apps/{app}/envs/{env}/run", s.run)
 	route("GET /api/v1/apps/{app}/envs/{env}/volumes", s.volumes)
 	route("POST /api/v1/apps/{app}/envs/{env}/clone", s.clone)
+	route("POST /api/v1/apps/{app}/builds", s.build)
 	route("GET /api/v1/apps/{app}/envs/{env}/events", s.events)
 	mux.Handle("/api/", s.auth(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Err: fmt.Errorf("no API route %s %s", r.Method, r.URL.Path)}

@@ -20,10 +20,11 @@ var allowed = map[string][]string{
 	"proxy":             {},
 	"deploy":            {"spec", "store", "engine", "proxy"},
 	"reconcile":         {"engine"},
-	"api":               {"spec", "store", "deploy", "engine", "proxy"},
-	"apiclient":         {"api", "spec", "store", "deploy", "engine", "proxy"},
-	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile"},
-	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "apiclient", "daemon"},
+	"build":             {"spec", "store", "engine"},
+	"api":               {"spec", "store", "deploy", "engine", "proxy", "build"},
+	"apiclient":         {"api", "spec", "store", "deploy", "engine", "proxy", "build"},
+	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "build"},
+	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "apiclient", "daemon", "build"},
 }
 
 func TestLayering_PackagesImportOnlyWhatTheyMay(t *testing.T) {

@@ -1,13 +1,11 @@
 package deploy
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/spec"
@@ -81,51 +79,9 @@ func lastPart(name string) string {
 	return name
 }
 
-// runOneOff starts a container, streams its output line by line to out,
-// waits for it to exit and removes it. It returns the exit code.
+// runOneOff runs a one-off container to completion (engine.RunOnce).
 func (d *Deployer) runOneOff(ctx context.Context, cs engine.ContainerSpec, out func(string)) (int, error) {
-	c, err := d.eng.CreateContainer(ctx, cs)
-	if c.ID != "" {
-		defer func() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			_ = d.eng.RemoveContainer(rctx, c.ID)
-		}()
-	}
-	if err != nil {
-		return -1, err
-	}
-	rc, err := d.eng.Logs(ctx, c.ID, engine.LogOptions{Follow: true})
-	if err != nil {
-		return -1, err
-	}
-	defer rc.Close()
-	sc := bufio.NewScanner(rc)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		out(sc.Text())
-	}
-	// The log stream ends when the container stops; wait for the engine
-	// to report its exit.
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ci, err := d.eng.InspectContainer(ctx, c.ID)
-		if err != nil {
-			return -1, err
-		}
-		if ci.State == engine.StateExited || ci.State == engine.StateDead {
-			if ci.OOMKilled {
-				out("(killed: out of memory)")
-			}
-			return ci.ExitCode, nil
-		}
-		select {
-		case <-ctx.Done():
-			return -1, ctx.Err()
-		case <-tick.C:
-		}
-	}
+	return engine.RunOnce(ctx, d.eng, cs, out)
 }
 
 // Run runs cmd in a one-off container of app/env's live release for

@@ -26,8 +26,18 @@ func convertService(c *collector, sc types.ServiceConfig, missing map[string]boo
 	if build, ok := missing[sc.Name]; ok {
 		s.Image = ""
 		if build {
-			c.add(s.Name, "build", "is not supported yet; build the image and set image:")
-			c.suppress(s.Name, "image") // reported as build: above
+			c.suppress(s.Name, "image") // built and tagged by berth
+		}
+	}
+	if b := sc.Build; b != nil {
+		s.Build = &Build{Context: b.Context, Dockerfile: b.Dockerfile, Target: b.Target}
+		for k, v := range b.Args {
+			if v != nil {
+				if s.Build.Args == nil {
+					s.Build.Args = map[string]string{}
+				}
+				s.Build.Args[k] = *v
+			}
 		}
 	}
 	if len(sc.Environment) > 0 {

@@ -59,11 +59,27 @@ type Service struct {
 	// new image, with the new configuration, before any traffic moves
 	// (e.g. a database migration). A non-zero exit refuses the release.
 	ReleaseCommand []string `json:"release_command,omitempty"`
+	// Build, when set, says how to build the service's image; the CLI
+	// builds it (tagging it Image, or <app>-<service>:<commit>) before it
+	// deploys.
+	Build *Build `json:"build,omitempty"`
+	// Test runs in a container of a freshly built image; a non-zero exit
+	// stops the deploy before anything starts (x-berth.test).
+	Test []string `json:"test,omitempty"`
 	// Stateful services (a database, a cache) are not duplicated during a
 	// deploy: their container keeps running across deploys and is
 	// replaced (stop, then start, volumes kept) only when its own
 	// definition changes, and only when the deploy confirms it.
 	Stateful bool `json:"stateful,omitempty"`
+}
+
+// Build is a Compose build: section.
+type Build struct {
+	// Context is the build context directory, absolute.
+	Context    string            `json:"context"`
+	Dockerfile string            `json:"dockerfile,omitempty"`
+	Args       map[string]string `json:"args,omitempty"`
+	Target     string            `json:"target,omitempty"`
 }
 
 // Check is a Compose healthcheck, run by the engine.

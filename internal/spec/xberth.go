@@ -16,7 +16,7 @@ import (
 const ExtensionKey = "x-berth"
 
 var (
-	xberthKeys      = []string{"drain_timeout", "healthcheck", "hosts", "port", "release_command", "stateful"}
+	xberthKeys      = []string{"drain_timeout", "healthcheck", "hosts", "port", "release_command", "stateful", "test"}
 	healthcheckKeys = []string{"deadline", "healthy_threshold", "interval", "path", "timeout", "unhealthy_threshold"}
 )
 
@@ -66,6 +66,8 @@ func parseXBerth(c *collector, s *Service, raw any) {
 			parseHealthcheck(c, s, field, v)
 		case "release_command":
 			s.ReleaseCommand = parseCommand(c, s.Name, field, v)
+		case "test":
+			s.Test = parseCommand(c, s.Name, field, v)
 		case "stateful":
 			b, ok := v.(bool)
 			if !ok {

@@ -1,0 +1,52 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/berth-dev/berth/internal/build"
+)
+
+// BuildRequest is a build's parameters; the request body is the tar build
+// context.
+type BuildRequest = build.Request
+
+// maxContext bounds an uploaded build context.
+const maxContext = 4 << 30
+
+// build builds an image from the uploaded context, streaming the build
+// output as StreamEvent lines and ending with the image ID.
+func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
+	if s.bld == nil {
+		return errors.New("this server does not build images")
+	}
+	var req BuildRequest
+	if err := json.Unmarshal([]byte(r.URL.Query().Get("request")), &req); err != nil {
+		return badRequest(fmt.Errorf("read build request: %w", err))
+	}
+	req.App = r.PathValue("app")
+	if req.Service == "" || req.Tag == "" {
+		return badRequest(errors.New("a build names its service and tag"))
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	log := func(line string) {
+		_ = enc.Encode(StreamEvent{Output: line})
+		_ = rc.Flush()
+	}
+	// The body is read while the response streams.
+	_ = rc.EnableFullDuplex()
+	id, err := s.bld.Build(r.Context(), req, io.LimitReader(r.Body, maxContext), log)
+	res := &Result{OK: err == nil, ImageID: id}
+	if err != nil {
+		res.Error = err.Error()
+		s.log.Info("build failed", "app", req.App, "service", req.Service, "error", err)
+	}
+	_ = enc.Encode(StreamEvent{Result: res})
+	return nil
+}

@@ -1,0 +1,78 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/internal/engine"
+)
+
+// Request is one image build: a service's build: section, the tag to
+// give the image, and the optional test to run in it.
+type Request struct {
+	App        string            `json:"app"`
+	Service    string            `json:"service"`
+	Tag        string            `json:"tag"`
+	Dockerfile string            `json:"dockerfile,omitempty"`
+	Target     string            `json:"target,omitempty"`
+	Args       map[string]string `json:"args,omitempty"`
+	// Test runs in a container of the built image; a non-zero exit
+	// fails the build (x-berth.test).
+	Test []string `json:"test,omitempty"`
+	// Revision is the git commit (or content hash) the image is built from.
+	Revision string `json:"revision,omitempty"`
+}
+
+// Builder builds images on an engine.
+type Builder struct {
+	Engine engine.Engine
+}
+
+// Build builds req from the tar build context ctxTar, reporting the build
+// output and the test's output to log, and returns the image ID.
+func (b *Builder) Build(ctx context.Context, req Request, ctxTar io.Reader, log func(string)) (string, error) {
+	if req.Tag == "" {
+		return "", fmt.Errorf("build of %s/%s: no tag", req.App, req.Service)
+	}
+	start := time.Now()
+	labels := map[string]string{"berth.app": req.App, "berth.service": req.Service}
+	if req.Revision != "" {
+		labels["berth.revision"] = req.Revision
+	}
+	id, err := b.Engine.BuildImage(ctx, ctxTar, engine.BuildOptions{
+		Tags: []string{req.Tag}, Dockerfile: req.Dockerfile, BuildArgs: req.Args, Target: req.Target, Labels: labels,
+	}, log)
+	if err != nil {
+		return "", fmt.Errorf("build of service %q failed: %w", req.Service, err)
+	}
+	log(fmt.Sprintf("built %s (%s) in %s", req.Tag, shortID(id), time.Since(start).Round(time.Millisecond)))
+	if len(req.Test) == 0 {
+		return id, nil
+	}
+	log("test: " + strings.Join(req.Test, " "))
+	code, err := engine.RunOnce(ctx, b.Engine, engine.ContainerSpec{
+		Name:   fmt.Sprintf("%s-%s-test-%d", req.App, req.Service, time.Now().UnixNano()%1e9),
+		Image:  id,
+		Cmd:    req.Test,
+		Labels: map[string]string{"berth.app": req.App, "berth.service": req.Service, "berth.oneoff": "true", "berth.test": "true"},
+	}, func(line string) { log("  test | " + line) })
+	if err != nil {
+		return "", fmt.Errorf("test of service %q could not run: %w", req.Service, err)
+	}
+	if code != 0 {
+		return "", fmt.Errorf("test of service %q failed (%s exited with code %d); nothing was deployed", req.Service, strings.Join(req.Test, " "), code)
+	}
+	log("test passed")
+	return id, nil
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return id
+}
