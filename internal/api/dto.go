@@ -23,6 +23,8 @@ type (
 	DeployOptions = deploy.DeployOptions
 	// Event is something that happened to a live release's containers.
 	Event = store.Event
+	// PruneReport says what a prune removed.
+	PruneReport = deploy.PruneReport
 	// Volume is one named volume of an app environment.
 	Volume = deploy.VolumeStatus
 )

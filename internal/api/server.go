@@ -81,6 +81,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /api/v1/apps/{app}/envs/{env}/volumes", s.volumes)
 	route("POST /api/v1/apps/{app}/envs/{env}/clone", s.clone)
 	route("POST /api/v1/apps/{app}/builds", s.build)
+	route("POST /api/v1/prune", s.prune)
 	route("GET /api/v1/apps/{app}/envs/{env}/events", s.events)
 	mux.Handle("/api/", s.auth(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Err: fmt.Errorf("no API route %s %s", r.Method, r.URL.Path)}
@@ -360,5 +361,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		evs = []store.Event{}
 	}
 	writeJSON(w, http.StatusOK, evs)
+	return nil
+}
+
+func (s *Server) prune(w http.ResponseWriter, r *http.Request) error {
+	rep, err := s.dep.Prune(r.Context())
+	if err != nil && len(rep.Images)+len(rep.Containers) == 0 {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
 	return nil
 }

@@ -107,3 +107,15 @@ func (c *Client) Events(ctx context.Context, app, env string, limit int) ([]api.
 	var out []api.Event
 	return out, c.getJSON(ctx, fmt.Sprintf("%s/events?limit=%d", envPath(app, env), limit), &out)
 }
+
+// Prune removes images no rollback can target and stopped one-off
+// containers, of berth's apps only.
+func (c *Client) Prune(ctx context.Context) (api.PruneReport, error) {
+	var out api.PruneReport
+	resp, err := c.do(ctx, http.MethodPost, "/api/v1/prune", struct{}{})
+	if err != nil {
+		return out, err
+	}
+	defer resp.Body.Close()
+	return out, json.NewDecoder(resp.Body).Decode(&out)
+}

@@ -64,6 +64,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newVolumesCmd(),
 		newEnvCmd(),
 		newEventsCmd(),
+		newPruneCmd(),
 	)
 	return root
 }

@@ -77,7 +77,7 @@ func printStatus(w io.Writer, sts []api.EnvStatus) {
 		if st.Deploying {
 			fmt.Fprint(w, ", deploying")
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "; images of its releases use %s\n", humanBytes(st.ImageBytes))
 		if st.Last != nil {
 			fmt.Fprintf(w, "  last %s %d: %s, release %d", st.Last.Kind, st.Last.ID, st.Last.Status, st.Last.ReleaseID)
 			if st.Last.Error != "" {

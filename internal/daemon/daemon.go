@@ -143,7 +143,14 @@ func Run(ctx context.Context, cfg Config) error {
 	g.Go(func() error { return serve(proxySrv, httpLn) })
 	g.Go(func() error { return serve(apiSrv, apiLn) })
 	g.Go(func() error {
-		return reconcile.Run(gctx, reconcile.Options{Engine: eng, Converger: dep, Logger: log, OnEvent: dep.RecordEvent})
+		return reconcile.Run(gctx, reconcile.Options{Engine: eng, Converger: dep, Logger: log, OnEvent: dep.RecordEvent,
+			Prune: func(ctx context.Context) {
+				if rep, err := dep.Prune(ctx); err != nil {
+					log.Warn("daily prune", "error", err)
+				} else {
+					log.Info("daily prune", "images", len(rep.Images), "containers", len(rep.Containers), "freed_bytes", rep.FreedBytes)
+				}
+			}})
 	})
 	g.Go(func() error {
 		<-gctx.Done()

@@ -100,8 +100,8 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 	d.retire(ctx, x, plan)
 	x.t.say("done in %s", x.t.elapsed().Round(time.Millisecond))
 	dep, _ := d.finish(x.dep, x.rel, x.t, d.counted(x), nil)
-	if err := d.Prune(ctx); err != nil {
-		d.log.Warn("prune images", "error", err)
+	if _, err := d.Prune(ctx); err != nil {
+		d.log.Warn("prune", "error", err)
 	}
 	return dep, nil
 }

@@ -3,33 +3,96 @@ package deploy
 import (
 	"context"
 	"errors"
+	"time"
 
+	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/store"
 )
 
-// Prune removes images of releases that no rollback can target any more:
-// per app and environment the newest KeepReleases releases that went
-// live keep their images, and so does the live one. An image still named
-// by any kept release (of any app or environment) or used by a container
-// is never removed. Images of failed releases are left alone: they are
-// the user's, and a fixed config may deploy them again.
-func (d *Deployer) Prune(ctx context.Context) error {
+// PruneReport says what a prune removed.
+type PruneReport struct {
+	Images     []string `json:"images"`
+	Containers []string `json:"containers"`
+	FreedBytes int64    `json:"freed_bytes"`
+}
+
+// Prune removes what berth no longer needs, of berth's apps only: images
+// of releases that no rollback can target any more (per app and
+// environment the newest KeepReleases releases that went live keep their
+// images, and so does the live one; an image named by any kept release,
+// of any app or environment, or used by a container, stays), and stopped
+// one-off containers (runs, release commands, build tests) left behind.
+// Images of failed releases are left alone: they are the user's, and a
+// fixed configuration may deploy them again.
+func (d *Deployer) Prune(ctx context.Context) (PruneReport, error) {
+	rep := PruneReport{Images: []string{}, Containers: []string{}}
 	keep, drop, err := d.imageRetention()
 	if err != nil {
-		return err
+		return rep, err
+	}
+	sizes := map[string]int64{}
+	if imgs, err := d.eng.ListImages(ctx); err == nil {
+		for _, im := range imgs {
+			sizes[im.ID] = im.Size
+		}
 	}
 	var errs []error
 	for id := range drop {
 		if keep[id] {
 			continue
 		}
+		if _, present := sizes[id]; !present && len(sizes) > 0 {
+			continue // removed already
+		}
 		if err := d.eng.RemoveImage(ctx, id); err != nil {
+			if !errors.Is(err, engine.ErrConflict) { // in use: kept
+				errs = append(errs, err)
+			}
+			continue
+		}
+		rep.Images = append(rep.Images, id)
+		rep.FreedBytes += sizes[id]
+		d.log.Info("pruned image", "image", id)
+	}
+	oneoffs, err := d.eng.ListContainers(ctx, map[string]string{LabelOneOff: "true"})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, c := range oneoffs {
+		if c.Running() || d.now().Sub(c.FinishedAt) < time.Hour {
+			continue
+		}
+		if err := d.eng.RemoveContainer(ctx, c.ID); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		d.log.Info("pruned image", "image", id)
+		rep.Containers = append(rep.Containers, c.Name)
 	}
-	return errors.Join(errs...)
+	return rep, errors.Join(errs...)
+}
+
+// ImageBytes is the disk space of the images app/env's kept releases
+// name (an image shared by several releases counts once).
+func (d *Deployer) ImageBytes(ctx context.Context, app, env string) (int64, error) {
+	rels, err := d.store.ListReleases(app, env)
+	if err != nil {
+		return 0, err
+	}
+	ids := map[string]bool{}
+	for _, r := range rels {
+		markImages(ids, r)
+	}
+	imgs, err := d.eng.ListImages(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, im := range imgs {
+		if ids[im.ID] {
+			n += im.Size
+		}
+	}
+	return n, nil
 }
 
 func (d *Deployer) imageRetention() (keep, drop map[string]bool, err error) {

@@ -22,6 +22,8 @@ type EnvStatus struct {
 	Deploying bool              `json:"deploying"`
 	Services  []ServiceStatus   `json:"services"`
 	Last      *store.Deployment `json:"last_deployment,omitempty"`
+	// ImageBytes is the disk space of the images the kept releases use.
+	ImageBytes int64 `json:"image_bytes"`
 }
 
 // ServiceStatus is one service of the live release.
@@ -63,6 +65,9 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 	}
 	if deps, err := d.store.ListDeployments(app, env, 1); err == nil && len(deps) > 0 {
 		st.Last = &deps[0]
+	}
+	if n, err := d.ImageBytes(ctx, app, env); err == nil {
+		st.ImageBytes = n
 	}
 	cs, err := d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: app, engine.LabelEnv: env})
 	if err != nil {

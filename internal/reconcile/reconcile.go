@@ -36,6 +36,10 @@ type Options struct {
 	Debounce time.Duration
 	// OnEvent, when set, sees every container event as it arrives.
 	OnEvent func(context.Context, engine.Event)
+	// Prune, when set, runs every PruneEvery (default 24h): the daily
+	// clean-up of old images and stopped one-off containers.
+	Prune      func(context.Context)
+	PruneEvery time.Duration
 }
 
 // Run watches and converges until ctx ends.
@@ -53,6 +57,15 @@ func Run(ctx context.Context, o Options) error {
 	events := o.Engine.Watch(ctx)
 	resync := time.NewTicker(o.Resync)
 	defer resync.Stop()
+	if o.PruneEvery <= 0 {
+		o.PruneEvery = 24 * time.Hour
+	}
+	var prune <-chan time.Time
+	if o.Prune != nil {
+		t := time.NewTicker(o.PruneEvery)
+		defer t.Stop()
+		prune = t.C
+	}
 
 	// Everything runs on this goroutine: events mark app environments
 	// dirty, and one debounce timer converges all dirty ones at once.
@@ -69,6 +82,8 @@ func Run(ctx context.Context, o Options) error {
 			return nil
 		case <-resync.C:
 			all()
+		case <-prune:
+			o.Prune(ctx)
 		case <-debounce:
 			debounce = nil
 			for key := range dirty {
