@@ -41,6 +41,9 @@ func newDeployCmd() *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if err := buildServices(cmd.Context(), out, c, app); err != nil {
+				return exitError{error: fmt.Errorf("%w; nothing was deployed", err), code: 1}
+			}
 			fmt.Fprintf(out, "deploying %s to %s from %v\n", app.Name, env, files)
 			dep, err := c.Deploy(cmd.Context(), app, env, opts, printProgress(out))
 			return reportOutcome(out, dep, err)
