@@ -31,6 +31,7 @@ example-images:
 # The whole suite: unit tests and tests against the real Docker engine.
 test:
 	@scripts/ensure-docker
+	@scripts/ensure-test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 25m ./...
 

@@ -25,6 +25,8 @@ type (
 	Event = store.Event
 	// PruneReport says what a prune removed.
 	PruneReport = deploy.PruneReport
+	// Registry is a registry berth has credentials for (never the password).
+	Registry = store.Registry
 	// Volume is one named volume of an app environment.
 	Volume = deploy.VolumeStatus
 )

@@ -82,6 +82,8 @@ func (s *Server) Handler() http.Handler {
 	route("POST /api/v1/apps/{app}/envs/{env}/clone", s.clone)
 	route("POST /api/v1/apps/{app}/builds", s.build)
 	route("POST /api/v1/prune", s.prune)
+	route("GET /api/v1/registries", s.listRegistries)
+	route("POST /api/v1/registries", s.addRegistry)
 	route("GET /api/v1/apps/{app}/envs/{env}/events", s.events)
 	mux.Handle("/api/", s.auth(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Err: fmt.Errorf("no API route %s %s", r.Method, r.URL.Path)}
@@ -370,5 +372,39 @@ func (s *Server) prune(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// RegistryRequest stores credentials for a registry.
+type RegistryRequest struct {
+	Server   string `json:"server"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func (s *Server) addRegistry(w http.ResponseWriter, r *http.Request) error {
+	var req RegistryRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		return badRequest(fmt.Errorf("read registry: %w", err))
+	}
+	req.Server = strings.TrimPrefix(strings.TrimPrefix(req.Server, "https://"), "http://")
+	req.Server = strings.TrimSuffix(req.Server, "/")
+	if err := s.store.SetRegistry(req.Server, req.Username, req.Password); err != nil {
+		return badRequest(err)
+	}
+	regs, err := s.store.ListRegistries()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, regs)
+	return nil
+}
+
+func (s *Server) listRegistries(w http.ResponseWriter, r *http.Request) error {
+	regs, err := s.store.ListRegistries()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, regs)
 	return nil
 }

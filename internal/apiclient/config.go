@@ -119,3 +119,20 @@ func (c *Client) Prune(ctx context.Context) (api.PruneReport, error) {
 	defer resp.Body.Close()
 	return out, json.NewDecoder(resp.Body).Decode(&out)
 }
+
+// AddRegistry stores credentials for a registry.
+func (c *Client) AddRegistry(ctx context.Context, server, username, password string) ([]api.Registry, error) {
+	var out []api.Registry
+	resp, err := c.do(ctx, http.MethodPost, "/api/v1/registries", api.RegistryRequest{Server: server, Username: username, Password: password})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return out, json.NewDecoder(resp.Body).Decode(&out)
+}
+
+// Registries lists the registries berth has credentials for.
+func (c *Client) Registries(ctx context.Context) ([]api.Registry, error) {
+	var out []api.Registry
+	return out, c.getJSON(ctx, "/api/v1/registries", &out)
+}

@@ -29,6 +29,9 @@ type Request struct {
 // Builder builds images on an engine.
 type Builder struct {
 	Engine engine.Engine
+	// Credentials finds registry credentials: a built image whose
+	// registry has them is pushed there.
+	Credentials engine.CredentialLookup
 }
 
 // Build builds req from the tar build context ctxTar, reporting the build
@@ -49,8 +52,33 @@ func (b *Builder) Build(ctx context.Context, req Request, ctxTar io.Reader, log 
 		return "", fmt.Errorf("build of service %q failed: %w", req.Service, err)
 	}
 	log(fmt.Sprintf("built %s (%s) in %s", req.Tag, shortID(id), time.Since(start).Round(time.Millisecond)))
+	if err := b.test(ctx, req, id, log); err != nil {
+		return "", err
+	}
+	return id, b.push(ctx, req.Tag, log)
+}
+
+// push sends the image to its registry when berth has credentials for
+// it; an image for this host only (no registry in its name) stays here.
+func (b *Builder) push(ctx context.Context, tag string, log func(string)) error {
+	auth := engine.AuthFor(tag, b.Credentials)
+	if auth == nil {
+		return nil
+	}
+	log("pushing " + tag + " to " + auth.Server)
+	start := time.Now()
+	err := b.Engine.PushImage(ctx, tag, auth, nil)
+	if err != nil {
+		return fmt.Errorf("push %s to %s failed: %w; the image is built and on this host, deploy again once the registry answers", tag, auth.Server, err)
+	}
+	log(fmt.Sprintf("pushed %s in %s", tag, time.Since(start).Round(time.Millisecond)))
+	return nil
+}
+
+// test runs req.Test in a container of the built image.
+func (b *Builder) test(ctx context.Context, req Request, id string, log func(string)) error {
 	if len(req.Test) == 0 {
-		return id, nil
+		return nil
 	}
 	log("test: " + strings.Join(req.Test, " "))
 	code, err := engine.RunOnce(ctx, b.Engine, engine.ContainerSpec{
@@ -60,13 +88,13 @@ func (b *Builder) Build(ctx context.Context, req Request, ctxTar io.Reader, log 
 		Labels: map[string]string{"berth.app": req.App, "berth.service": req.Service, "berth.oneoff": "true", "berth.test": "true"},
 	}, func(line string) { log("  test | " + line) })
 	if err != nil {
-		return "", fmt.Errorf("test of service %q could not run: %w", req.Service, err)
+		return fmt.Errorf("test of service %q could not run: %w", req.Service, err)
 	}
 	if code != 0 {
-		return "", fmt.Errorf("test of service %q failed (%s exited with code %d); nothing was deployed", req.Service, strings.Join(req.Test, " "), code)
+		return fmt.Errorf("test of service %q failed (%s exited with code %d); nothing was deployed", req.Service, strings.Join(req.Test, " "), code)
 	}
 	log("test passed")
-	return id, nil
+	return nil
 }
 
 func shortID(id string) string {

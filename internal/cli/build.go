@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/distribution/reference"
+
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/build"
@@ -32,6 +34,8 @@ func buildServices(ctx context.Context, w io.Writer, c *apiclient.Client, app *s
 		tag := svc.Image
 		if tag == "" {
 			tag = build.Tag(app.Name, svc.Name, rev)
+		} else if named, err := reference.ParseNormalizedNamed(tag); err == nil && reference.IsNameOnly(named) {
+			tag += ":" + rev // image: names the repository; the commit is the tag
 		}
 		fmt.Fprintf(w, "building %s from %s as %s\n", svc.Name, svc.Build.Context, tag)
 		tarball, err := build.Context(svc.Build.Context, svc.Build.Dockerfile)

@@ -65,6 +65,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newEnvCmd(),
 		newEventsCmd(),
 		newPruneCmd(),
+		newRegistryCmd(),
 	)
 	return root
 }

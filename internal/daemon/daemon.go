@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg Config) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	apiSrv := &http.Server{
-		Handler:           api.New(api.Options{Deployer: dep, Builder: &build.Builder{Engine: eng}, Store: st, Token: token, Logger: log, Context: ctx}).Handler(),
+		Handler:           api.New(api.Options{Deployer: dep, Builder: &build.Builder{Engine: eng, Credentials: st.RegistryAuth}, Store: st, Token: token, Logger: log, Context: ctx}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	log.Info("berth server ready", "http_addr", httpLn.Addr().String(), "api_addr", apiLn.Addr().String(), "data_dir", cfg.DataDir)

@@ -42,7 +42,7 @@ func (d *Deployer) resolveImage(ctx context.Context, ref string, t *tracker) (en
 	}
 	t.say("pulling %s", ref)
 	var last time.Time
-	perr := d.eng.PullImage(ctx, ref, func(line string) {
+	perr := d.eng.PullImage(ctx, ref, d.registryAuth(ref), func(line string) {
 		if now := d.now(); now.Sub(last) > time.Second {
 			last = now
 			t.say("pull %s: %s", ref, line)

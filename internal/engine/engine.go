@@ -39,10 +39,12 @@ type Engine interface {
 	// an image ID) present on the host. It returns ErrImageNotFound,
 	// wrapped, when the host does not have it.
 	InspectImage(ctx context.Context, ref string) (Image, error)
-	// PullImage pulls ref from its registry, reporting progress lines to
-	// progress (which may be nil). It returns ErrImageNotFound, wrapped,
-	// when the registry does not have it.
-	PullImage(ctx context.Context, ref string, progress func(string)) error
+	// PullImage pulls ref from its registry, with auth when not nil,
+	// reporting progress lines to progress (which may be nil). It returns
+	// ErrImageNotFound, wrapped, when the registry does not have it.
+	PullImage(ctx context.Context, ref string, auth *RegistryAuth, progress func(string)) error
+	// PushImage pushes ref to its registry, with auth when not nil.
+	PushImage(ctx context.Context, ref string, auth *RegistryAuth, progress func(string)) error
 	// ListImages lists the images on the host.
 	ListImages(ctx context.Context) ([]Image, error)
 	// RemoveImage removes an image by ID. It never forces removal of an
@@ -113,6 +115,14 @@ type Image struct {
 	Labels   map[string]string
 	// ExposedPorts lists the image's EXPOSEd TCP ports.
 	ExposedPorts []int
+}
+
+// RegistryAuth are credentials for one registry (a robot or deploy
+// token, not a person's password).
+type RegistryAuth struct {
+	Server   string // host[:port]
+	Username string
+	Password string
 }
 
 // BuildOptions describe an image build.

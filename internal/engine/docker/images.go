@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/registry"
 
 	"github.com/berth-dev/berth/internal/engine"
 )
@@ -52,12 +54,43 @@ type pullMessage struct {
 }
 
 // PullImage pulls ref, reporting progress lines.
-func (b *Backend) PullImage(ctx context.Context, ref string, progress func(string)) error {
-	rc, err := b.cli.ImagePull(ctx, ref, image.PullOptions{})
+func (b *Backend) PullImage(ctx context.Context, ref string, auth *engine.RegistryAuth, progress func(string)) error {
+	rc, err := b.cli.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: encodeAuth(auth)})
 	if err != nil {
 		return pullError(ref, err)
 	}
 	defer rc.Close()
+	if err := readProgress(rc, progress); err != nil {
+		return pullError(ref, err)
+	}
+	return nil
+}
+
+// PushImage pushes ref to its registry.
+func (b *Backend) PushImage(ctx context.Context, ref string, auth *engine.RegistryAuth, progress func(string)) error {
+	rc, err := b.cli.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: encodeAuth(auth)})
+	if err != nil {
+		return fmt.Errorf("docker: push %s: %w", ref, err)
+	}
+	defer rc.Close()
+	if err := readProgress(rc, progress); err != nil {
+		return fmt.Errorf("docker: push %s: %w", ref, err)
+	}
+	return nil
+}
+
+// encodeAuth is the X-Registry-Auth header value for auth ("" without).
+func encodeAuth(auth *engine.RegistryAuth) string {
+	if auth == nil {
+		return ""
+	}
+	b, _ := json.Marshal(registry.AuthConfig{Username: auth.Username, Password: auth.Password, ServerAddress: auth.Server})
+	return base64.URLEncoding.EncodeToString(b)
+}
+
+// readProgress reads a pull or push progress stream, reporting lines and
+// returning the stream's error message, if any.
+func readProgress(rc io.Reader, progress func(string)) error {
 	dec := json.NewDecoder(rc)
 	for {
 		var m pullMessage
@@ -65,10 +98,10 @@ func (b *Backend) PullImage(ctx context.Context, ref string, progress func(strin
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
-			return fmt.Errorf("docker: pull %s: %w", ref, err)
+			return fmt.Errorf("read progress: %w", err)
 		}
 		if m.Error != "" {
-			return pullError(ref, errors.New(m.Error))
+			return errors.New(m.Error)
 		}
 		if progress != nil {
 			progress(strings.TrimSpace(strings.Join([]string{m.ID, m.Status, m.Progress}, " ")))
