@@ -126,8 +126,12 @@ func (s *Server) rollOut(w http.ResponseWriter, r *http.Request, app, env string
 	})
 }
 
-// run streams a one-off command's output, then its exit code.
+// run streams a one-off command's output, then its exit code. With
+// "Upgrade: berth-tty" it runs the command on a terminal instead.
 func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
+	if r.Header.Get("Upgrade") == TTYProtocol {
+		return s.runTTY(w, r)
+	}
 	var req RunRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
 		return badRequest(fmt.Errorf("read run request: %w", err))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/spec"
@@ -89,9 +90,81 @@ func (d *Deployer) runOneOff(ctx context.Context, cs engine.ContainerSpec, out f
 // copies the output to w and returns the command's exit code. An empty
 // cmd runs the service's own command.
 func (d *Deployer) Run(ctx context.Context, app, env, service string, cmd []string, w io.Writer) (int, error) {
+	cs, err := d.oneOffSpec(app, env, service, cmd)
+	if err != nil {
+		return -1, err
+	}
+	code, err := d.runOneOff(ctx, cs, func(line string) { fmt.Fprintln(w, line) })
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return code, fmt.Errorf("run %s in %s/%s: %w", strings.Join(cmd, " "), app, env, err)
+	}
+	return code, err
+}
+
+// RunTTY is Run with a terminal: the container gets a TTY of the given
+// size, stdin feeds its input, its raw output goes to stdout, and
+// resizes arrive on resize (closed or nil when there are none).
+func (d *Deployer) RunTTY(ctx context.Context, app, env, service string, cmd []string, rows, cols uint, stdin io.Reader, stdout io.Writer, resize <-chan [2]uint) (int, error) {
+	cs, err := d.oneOffSpec(app, env, service, cmd)
+	if err != nil {
+		return -1, err
+	}
+	cs.TTY, cs.OpenStdin, cs.NoStart = true, true, true
+	c, err := d.eng.CreateContainer(ctx, cs)
+	if c.ID != "" {
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_ = d.eng.RemoveContainer(rctx, c.ID)
+		}()
+	}
+	if err != nil {
+		return -1, err
+	}
+	att, err := d.eng.Attach(ctx, c.ID)
+	if err != nil {
+		return -1, err
+	}
+	defer att.Close()
+	if err := d.eng.StartContainer(ctx, c.ID); err != nil {
+		return -1, err
+	}
+	if rows > 0 && cols > 0 {
+		_ = d.eng.ResizeTTY(ctx, c.ID, rows, cols)
+	}
+	// On a terminal, input ends when the user types Ctrl-D, which the
+	// terminal sees; closing the stream would detach the output too.
+	go func() { _, _ = io.Copy(att, stdin) }()
+	go func() {
+		for sz := range resize {
+			_ = d.eng.ResizeTTY(ctx, c.ID, sz[0], sz[1])
+		}
+	}()
+	_, _ = io.Copy(stdout, att) // ends when the container's output closes
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ci, err := d.eng.InspectContainer(ctx, c.ID)
+		if err != nil {
+			return -1, err
+		}
+		if ci.State == engine.StateExited || ci.State == engine.StateDead {
+			return ci.ExitCode, nil
+		}
+		select {
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// oneOffSpec is the container spec of a one-off command in app/env's
+// live release for service.
+func (d *Deployer) oneOffSpec(app, env, service string, cmd []string) (engine.ContainerSpec, error) {
 	live, err := d.store.LiveRelease(app, env)
 	if err != nil {
-		return -1, fmt.Errorf("%s/%s has no live release to run %s from (deploy it first): %w", app, env, service, err)
+		return engine.ContainerSpec{}, fmt.Errorf("%s/%s has no live release to run %s from (deploy it first): %w", app, env, service, err)
 	}
 	svc, ok := live.Spec.Service(service)
 	if !ok {
@@ -99,11 +172,11 @@ func (d *Deployer) Run(ctx context.Context, app, env, service string, cmd []stri
 		for _, s := range live.Spec.Services {
 			names = append(names, s.Name)
 		}
-		return -1, fmt.Errorf("%w: release %d of %s/%s has no service %q (it has %s)", store.ErrNotFound, live.ID, app, env, service, strings.Join(names, ", "))
+		return engine.ContainerSpec{}, fmt.Errorf("%w: release %d of %s/%s has no service %q (it has %s)", store.ErrNotFound, live.ID, app, env, service, strings.Join(names, ", "))
 	}
 	vars, err := d.releaseEnv(live)
 	if err != nil {
-		return -1, err
+		return engine.ContainerSpec{}, err
 	}
 	images := map[string]string{}
 	for name, si := range live.Services {
@@ -111,15 +184,13 @@ func (d *Deployer) Run(ctx context.Context, app, env, service string, cmd []stri
 	}
 	one := spec.App{Name: app, Services: []spec.Service{*svc}}
 	one.Services[0].Replicas = 1
+	one.Services[0].Stateful = false
 	plan := MakePlan(Desired{App: &one, Env: env, Release: live.ID, Images: images, Suffix: randomSuffix(), Vars: vars}, nil)
 	cs, _ := placementSpec(plan, service)
 	cs.Name = strings.Replace(cs.Name, fmt.Sprintf("-r%d-1-", live.ID), fmt.Sprintf("-r%d-run-", live.ID), 1)
+	cs.Check = nil
 	if len(cmd) > 0 {
 		cs.Cmd = cmd
 	}
-	code, err := d.runOneOff(ctx, cs, func(line string) { fmt.Fprintln(w, line) })
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return code, fmt.Errorf("run %s in %s/%s: %w", strings.Join(cmd, " "), app, env, err)
-	}
-	return code, err
+	return cs, nil
 }

@@ -240,3 +240,22 @@ func TestEnv_CloneCopiesDefinitionAndConfigNotData(t *testing.T) {
 		t.Fatalf("clone onto a live environment: %d %s", code, errOut)
 	}
 }
+
+func TestRun_WithATerminal(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	if _, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1})); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code, err := s.client.RunTTY(ctx, name, spec.DefaultEnv, "web", []string{"ask"}, 24, 80, strings.NewReader("hello\n"), &out, nil)
+	if err != nil || code != 5 || !strings.Contains(out.String(), "got: HELLO") || !strings.Contains(out.String(), "name? ") {
+		t.Fatalf("interactive run: code %d err %v output %q", code, err, out.String())
+	}
+	if _, err := s.client.RunTTY(ctx, name, spec.DefaultEnv, "nope", []string{"ask"}, 24, 80, strings.NewReader(""), &out, nil); err == nil || !strings.Contains(err.Error(), `no service "nope"`) {
+		t.Fatalf("unknown service on a terminal: %v", err)
+	}
+}

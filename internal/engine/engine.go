@@ -72,6 +72,14 @@ type Engine interface {
 	// it inspected (with its network addresses). On a start failure the
 	// created container is left for the caller to read logs from and remove.
 	CreateContainer(ctx context.Context, spec ContainerSpec) (Container, error)
+	// StartContainer starts a container created with NoStart.
+	StartContainer(ctx context.Context, id string) error
+	// Attach connects to a container's standard streams: reads give its
+	// output (raw bytes for a TTY), writes go to its standard input.
+	// Attach before StartContainer to see all the output.
+	Attach(ctx context.Context, id string) (Attachment, error)
+	// ResizeTTY sets the size of a container's terminal.
+	ResizeTTY(ctx context.Context, id string, rows, cols uint) error
 	// InspectContainer returns the current state of one container, or
 	// ErrNotFound, wrapped.
 	InspectContainer(ctx context.Context, id string) (Container, error)
@@ -178,6 +186,19 @@ type ContainerSpec struct {
 	// Check is a health check command the engine runs in the container
 	// (nil: none).
 	Check *Check
+	// TTY gives the container a terminal; OpenStdin keeps its standard
+	// input open for Attach; NoStart makes CreateContainer leave it
+	// created but not started (see StartContainer).
+	TTY       bool
+	OpenStdin bool
+	NoStart   bool
+}
+
+// Attachment is a connection to a container's standard streams.
+type Attachment interface {
+	io.ReadWriteCloser
+	// CloseWrite ends the container's standard input.
+	CloseWrite() error
 }
 
 // Check is an engine-run health check.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/mount"
@@ -53,14 +54,18 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 	}
 	labels[engine.LabelManaged] = "true"
 	cfg := &container.Config{
-		Image:      s.Image,
-		Env:        s.Env,
-		Cmd:        s.Cmd,
-		Entrypoint: s.Entrypoint,
-		Labels:     labels,
-		WorkingDir: s.WorkingDir,
-		User:       s.User,
-		StopSignal: s.StopSignal,
+		Image:       s.Image,
+		Env:         s.Env,
+		Cmd:         s.Cmd,
+		Entrypoint:  s.Entrypoint,
+		Labels:      labels,
+		WorkingDir:  s.WorkingDir,
+		User:        s.User,
+		StopSignal:  s.StopSignal,
+		Tty:         s.TTY,
+		OpenStdin:   s.OpenStdin,
+		StdinOnce:   s.OpenStdin,
+		AttachStdin: s.OpenStdin, AttachStdout: s.OpenStdin, AttachStderr: s.OpenStdin,
 	}
 	if s.StopGrace > 0 {
 		secs := int((s.StopGrace + time.Second - 1) / time.Second)
@@ -101,6 +106,9 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 			return engine.Container{}, fmt.Errorf("docker: create container %s: image %s: %w", s.Name, s.Image, engine.ErrImageNotFound)
 		}
 		return engine.Container{}, wrap("create container "+s.Name, err)
+	}
+	if s.NoStart {
+		return b.InspectContainer(ctx, resp.ID)
 	}
 	if err := b.cli.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
 		c, _ := b.InspectContainer(ctx, resp.ID)
@@ -246,4 +254,30 @@ func (b *Backend) RemoveNetwork(ctx context.Context, name string) error {
 		return wrap("remove network "+name, err)
 	}
 	return nil
+}
+
+// StartContainer starts a created container.
+func (b *Backend) StartContainer(ctx context.Context, id string) error {
+	return wrap("start container "+id, b.cli.ContainerStart(ctx, id, container.StartOptions{}))
+}
+
+// Attach connects to a container's stdin, stdout and stderr.
+func (b *Backend) Attach(ctx context.Context, id string) (engine.Attachment, error) {
+	hr, err := b.cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return nil, wrap("attach to "+id, err)
+	}
+	return &attachment{hr: hr}, nil
+}
+
+type attachment struct{ hr types.HijackedResponse }
+
+func (a *attachment) Read(p []byte) (int, error)  { return a.hr.Reader.Read(p) }
+func (a *attachment) Write(p []byte) (int, error) { return a.hr.Conn.Write(p) }
+func (a *attachment) Close() error                { a.hr.Close(); return nil }
+func (a *attachment) CloseWrite() error           { return a.hr.CloseWrite() }
+
+// ResizeTTY sets a container's terminal size.
+func (b *Backend) ResizeTTY(ctx context.Context, id string, rows, cols uint) error {
+	return wrap("resize terminal of "+id, b.cli.ContainerResize(ctx, id, container.ResizeOptions{Height: rows, Width: cols}))
 }

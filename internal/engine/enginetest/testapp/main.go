@@ -6,10 +6,12 @@
 // proxies a GET to another service; /exit?code=N crashes the process;
 // /alloc?mb=N allocates (and touches) N MiB. CRASH=1 makes it exit 1 at
 // once, for refused-release tests. As a one-off command: `print WORDS…`
-// prints them, `env NAME` prints a variable, `exit N` exits with N.
+// prints them, `env NAME` prints a variable, `exit N` exits with N, `ask` reads a line and
+// exits 5.
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -125,6 +127,11 @@ func command(args []string) int {
 	case "env":
 		fmt.Println(os.Getenv(args[1]))
 		return 0
+	case "ask":
+		fmt.Print("name? ")
+		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		fmt.Printf("got: %s\n", strings.ToUpper(strings.TrimSpace(line)))
+		return 5
 	case "exit":
 		n, _ := strconv.Atoi(args[1])
 		fmt.Printf("exiting with %d\n", n)
