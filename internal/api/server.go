@@ -24,6 +24,7 @@ import (
 type Options struct {
 	Deployer *deploy.Deployer
 	Builder  *build.Builder
+	Pipeline *build.Pipeline
 	Store    *store.Store
 	// Token is the admin bearer token.
 	Token  string
@@ -36,6 +37,7 @@ type Options struct {
 type Server struct {
 	dep   *deploy.Deployer
 	bld   *build.Builder
+	pipe  *build.Pipeline
 	store *store.Store
 	token []byte
 	log   *slog.Logger
@@ -50,7 +52,7 @@ func New(o Options) *Server {
 	if o.Context == nil {
 		o.Context = context.Background()
 	}
-	return &Server{dep: o.Deployer, bld: o.Builder, store: o.Store, token: []byte(o.Token), log: o.Logger.With("component", "api"), ctx: o.Context}
+	return &Server{dep: o.Deployer, bld: o.Builder, pipe: o.Pipeline, store: o.Store, token: []byte(o.Token), log: o.Logger.With("component", "api"), ctx: o.Context}
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -82,6 +84,12 @@ func (s *Server) Handler() http.Handler {
 	route("POST /api/v1/apps/{app}/envs/{env}/clone", s.clone)
 	route("POST /api/v1/apps/{app}/builds", s.build)
 	route("POST /api/v1/prune", s.prune)
+	route("POST /api/v1/apps/{app}/connect", s.connect)
+	route("GET /api/v1/apps/{app}/builds", s.listBuilds)
+	route("GET /api/v1/builds/{id}", s.getBuild)
+	route("GET /api/v1/builds/{id}/logs", s.buildLogs)
+	route("POST /api/v1/builds/{id}/cancel", s.cancelBuild)
+	mux.HandleFunc("POST /hooks/{app}", s.hook)
 	route("GET /api/v1/registries", s.listRegistries)
 	route("POST /api/v1/registries", s.addRegistry)
 	route("GET /api/v1/apps/{app}/envs/{env}/events", s.events)

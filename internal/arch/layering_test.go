@@ -21,10 +21,11 @@ var allowed = map[string][]string{
 	"deploy":            {"spec", "store", "engine", "proxy"},
 	"reconcile":         {"engine"},
 	"build":             {"spec", "store", "engine"},
-	"api":               {"spec", "store", "deploy", "engine", "proxy", "build"},
-	"apiclient":         {"api", "spec", "store", "deploy", "engine", "proxy", "build"},
-	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "build"},
-	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "apiclient", "daemon", "build"},
+	"webhook":           {},
+	"api":               {"spec", "store", "deploy", "engine", "proxy", "build", "webhook"},
+	"apiclient":         {"api", "spec", "store", "deploy", "engine", "proxy", "build", "webhook"},
+	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "build", "webhook"},
+	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "apiclient", "daemon", "build", "webhook"},
 }
 
 func TestLayering_PackagesImportOnlyWhatTheyMay(t *testing.T) {

@@ -66,6 +66,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newEventsCmd(),
 		newPruneCmd(),
 		newRegistryCmd(),
+		newAppsCmd(),
+		newBuildsCmd(),
 	)
 	return root
 }

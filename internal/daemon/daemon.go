@@ -130,8 +130,13 @@ func Run(ctx context.Context, cfg Config) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	builder := &build.Builder{Engine: eng, Credentials: st.RegistryAuth}
+	pipe := api.NewPipeline(st, builder, dep, filepath.Join(cfg.DataDir, "builds"))
+	pipe.Logger = log
+	pipe.Start(ctx)
+	defer pipe.Wait()
 	apiSrv := &http.Server{
-		Handler:           api.New(api.Options{Deployer: dep, Builder: &build.Builder{Engine: eng, Credentials: st.RegistryAuth}, Store: st, Token: token, Logger: log, Context: ctx}).Handler(),
+		Handler:           api.New(api.Options{Deployer: dep, Builder: builder, Pipeline: pipe, Store: st, Token: token, Logger: log, Context: ctx}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	log.Info("berth server ready", "http_addr", httpLn.Addr().String(), "api_addr", apiLn.Addr().String(), "data_dir", cfg.DataDir)

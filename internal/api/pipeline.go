@@ -1,0 +1,226 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/berth-dev/berth/internal/build"
+	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/store"
+	"github.com/berth-dev/berth/internal/webhook"
+)
+
+// ConnectRequest links an app to a git repository.
+type ConnectRequest struct {
+	Repo string `json:"repo"`
+	// File is the Compose file's path in the repository (default
+	// compose.yaml).
+	File string `json:"file,omitempty"`
+	// Branches maps branches to environments (default main → production).
+	Branches map[string]string `json:"branches,omitempty"`
+}
+
+// ConnectResponse says where to send webhooks and with which secret.
+type ConnectResponse struct {
+	WebhookPath string `json:"webhook_path"`
+	Secret      string `json:"secret"`
+}
+
+// Build is a pipeline run.
+type Build = store.Build
+
+// HookResponse answers a webhook delivery.
+type HookResponse struct {
+	Status  string `json:"status"` // queued, ignored, duplicate, pong
+	Reason  string `json:"reason,omitempty"`
+	BuildID int64  `json:"build_id,omitempty"`
+}
+
+// NewPipeline returns the git-push pipeline wired to dep for deploys.
+func NewPipeline(st *store.Store, b *build.Builder, dep *deploy.Deployer, workDir string) *build.Pipeline {
+	return &build.Pipeline{Store: st, Builder: b, WorkDir: workDir,
+		Deploy: func(ctx context.Context, app *spec.App, env string, log func(string)) (int64, error) {
+			d, err := dep.Deploy(ctx, app, env, deploy.DeployOptions{}, func(p deploy.Progress) { log(p.Message) })
+			return d.ID, err
+		}}
+}
+
+func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
+	var req ConnectRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		return badRequest(fmt.Errorf("read connect request: %w", err))
+	}
+	if req.Repo == "" {
+		return badRequest(errors.New("name the repository: --repo URL (file://, https:// with a token, or ssh)"))
+	}
+	if req.File == "" {
+		req.File = "compose.yaml"
+	}
+	if len(req.Branches) == 0 {
+		req.Branches = map[string]string{"main": spec.DefaultEnv}
+	}
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	secret := hex.EncodeToString(b[:])
+	app := r.PathValue("app")
+	if err := s.store.SetConnection(store.Connection{App: app, Repo: req.Repo, File: req.File, Branches: req.Branches}, secret); err != nil {
+		return err
+	}
+	for _, env := range req.Branches {
+		if err := s.store.EnsureEnv(app, env); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, ConnectResponse{WebhookPath: "/hooks/" + app, Secret: secret})
+	return nil
+}
+
+// hook receives a push webhook. The signature is the credential: no
+// bearer token.
+func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
+	err := s.handleHook(w, r)
+	if err != nil {
+		writeError(w, r, s.log, err)
+	}
+}
+
+func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) error {
+	if s.pipe == nil {
+		return errors.New("this server runs no build pipeline")
+	}
+	app := r.PathValue("app")
+	body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
+	if err != nil {
+		return badRequest(err)
+	}
+	conn, secret, err := s.store.GetConnection(app)
+	if err != nil {
+		return err
+	}
+	provider, err := webhook.Verify(r.Header, body, secret)
+	if err != nil {
+		return &Error{Status: http.StatusUnauthorized, Err: err}
+	}
+	push, err := webhook.Parse(provider, r.Header, body)
+	if errors.Is(err, webhook.ErrNotAPush) {
+		status := "ignored"
+		if r.Header.Get("X-GitHub-Event") == "ping" || r.Header.Get("X-Gitea-Event") == "ping" {
+			status = "pong"
+		}
+		writeJSON(w, http.StatusAccepted, HookResponse{Status: status, Reason: err.Error()})
+		return nil
+	}
+	if err != nil {
+		return badRequest(err)
+	}
+	if push.DeliveryID != "" {
+		if seen, err := s.store.SeenDelivery(app, push.DeliveryID); err != nil {
+			return err
+		} else if seen {
+			writeJSON(w, http.StatusOK, HookResponse{Status: "duplicate", Reason: "delivery " + push.DeliveryID + " was received before; not built again"})
+			return nil
+		}
+	}
+	env, ok := conn.Branches[push.Branch]
+	if !ok {
+		writeJSON(w, http.StatusAccepted, HookResponse{Status: "ignored", Reason: fmt.Sprintf("branch %s is mapped to no environment of %s", push.Branch, app)})
+		return nil
+	}
+	b, err := s.pipe.Enqueue(build.Trigger{App: app, Env: env, Branch: push.Branch, Commit: push.Commit, Author: push.Author, Message: push.Message})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, HookResponse{Status: "queued", BuildID: b.ID})
+	return nil
+}
+
+func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request) error {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	bs, err := s.store.ListBuilds(r.PathValue("app"), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, bs)
+	return nil
+}
+
+func buildID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return 0, badRequest(fmt.Errorf("build id %q is not a number", r.PathValue("id")))
+	}
+	return id, nil
+}
+
+func (s *Server) getBuild(w http.ResponseWriter, r *http.Request) error {
+	id, err := buildID(r)
+	if err != nil {
+		return err
+	}
+	b, err := s.store.GetBuild(id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
+// buildLogs streams a build's log; with follow=1 until the build ends.
+func (s *Server) buildLogs(w http.ResponseWriter, r *http.Request) error {
+	id, err := buildID(r)
+	if err != nil {
+		return err
+	}
+	b, err := s.store.GetBuild(id)
+	if err != nil {
+		return err
+	}
+	follow := r.URL.Query().Get("follow") == "1"
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	rc := http.NewResponseController(w)
+	sent := 0
+	for {
+		for ; sent < len(b.Log); sent++ {
+			fmt.Fprintln(w, b.Log[sent])
+		}
+		_ = rc.Flush()
+		if !follow || b.Done() {
+			if b.Done() && follow {
+				fmt.Fprintf(w, "build %d %s\n", b.ID, b.Status)
+			}
+			return nil
+		}
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-time.After(250 * time.Millisecond):
+		}
+		if b, err = s.store.GetBuild(id); err != nil {
+			return nil
+		}
+	}
+}
+
+func (s *Server) cancelBuild(w http.ResponseWriter, r *http.Request) error {
+	if s.pipe == nil {
+		return errors.New("this server runs no build pipeline")
+	}
+	id, err := buildID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.pipe.Cancel(id); err != nil {
+		return &Error{Status: http.StatusConflict, Err: err}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "cancelling"})
+	return nil
+}

@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/apiclient"
+)
+
+func newAppsCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "apps", Short: "Manage apps"}
+	var req api.ConnectRequest
+	var branches []string
+	connect := &cobra.Command{
+		Use:   "connect APP --repo URL [--file compose.yaml] [--branch BRANCH=ENV]...",
+		Short: "Link an app to a git repository: pushes to mapped branches build and deploy",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, b := range branches {
+				br, env, ok := strings.Cut(b, "=")
+				if !ok || br == "" || env == "" {
+					return fmt.Errorf("--branch %q: want BRANCH=ENV, e.g. master=staging", b)
+				}
+				if req.Branches == nil {
+					req.Branches = map[string]string{}
+				}
+				req.Branches[br] = env
+			}
+			c, err := newClient()
+			if err != nil {
+				return err
+			}
+			res, err := c.Connect(cmd.Context(), args[0], req)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%s is connected to %s.\n", args[0], req.Repo)
+			fmt.Fprintf(w, "Add a push webhook to the repository:\n  URL:    %s%s\n  Secret: %s\n", c.Addr(), res.WebhookPath, res.Secret)
+			fmt.Fprintln(w, "(content type application/json; the secret is shown only now)")
+			return nil
+		},
+	}
+	connect.Flags().StringVar(&req.Repo, "repo", "", "repository URL: file://, https:// (with a token) or ssh")
+	connect.Flags().StringVar(&req.File, "file", "compose.yaml", "the Compose file's path in the repository")
+	connect.Flags().StringArrayVar(&branches, "branch", nil, "BRANCH=ENV: pushes to BRANCH deploy to ENV (default main=production)")
+	_ = connect.MarkFlagRequired("repo")
+	cmd.AddCommand(connect)
+	return cmd
+}
+
+func newBuildsCmd() *cobra.Command {
+	var output string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "builds APP",
+		Short: "List an app's pipeline builds (git push → build → test → deploy)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fetch := func(c *apiclient.Client) ([]api.Build, error) { return c.Builds(cmd.Context(), args[0], limit) }
+			return readCmd(cmd, output, fetch, func(w io.Writer, bs []api.Build) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "BUILD\tSTATUS\tBRANCH\tENV\tCOMMIT\tAUTHOR\tCREATED\tDURATION")
+				for _, b := range bs {
+					dur := "-"
+					if !b.EndedAt.IsZero() && !b.StartedAt.IsZero() {
+						dur = b.EndedAt.Sub(b.StartedAt).Round(time.Millisecond).String()
+					}
+					commit := b.Commit
+					if len(commit) > 12 {
+						commit = commit[:12]
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Status, b.Branch, b.Env, commit, orDash(b.Author), b.CreatedAt.Local().Format(time.DateTime), dur)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&limit, "limit", "n", 20, "how many builds")
+	outputFlag(cmd, &output)
+	var follow bool
+	logs := &cobra.Command{
+		Use:   "logs ID [-f]",
+		Short: "Show a build's log",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("build id %q is not a number", args[0])
+			}
+			c, err := newClient()
+			if err != nil {
+				return err
+			}
+			return c.BuildLogs(cmd.Context(), id, follow, cmd.OutOrStdout())
+		},
+	}
+	logs.Flags().BoolVarP(&follow, "follow", "f", false, "follow until the build ends")
+	cancel := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a queued or running build",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("build id %q is not a number", args[0])
+			}
+			c, err := newClient()
+			if err != nil {
+				return err
+			}
+			if err := c.CancelBuild(cmd.Context(), id); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "build %d cancelled\n", id)
+			return nil
+		},
+	}
+	cmd.AddCommand(logs, cancel)
+	return cmd
+}

@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/webhook"
+)
+
+// gitServer serves bare repositories under root with git http-backend.
+func gitServer(t *testing.T, root string) *httptest.Server {
+	t.Helper()
+	backend := "/usr/lib/git-core/git-http-backend"
+	if _, err := os.Stat(backend); err != nil {
+		t.Skip("git http-backend missing")
+	}
+	srv := httptest.NewServer(&cgi.Handler{Path: backend, Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}})
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func gitCmd(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Ana", "GIT_AUTHOR_EMAIL=ana@example.test", "GIT_COMMITTER_NAME=Ana", "GIT_COMMITTER_EMAIL=ana@example.test")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// githubHook sends a push webhook the way GitHub does.
+func githubHook(t *testing.T, url, secret, delivery, branch, commit string) (int, api.HookResponse) {
+	t.Helper()
+	body := []byte(`{"ref":"refs/heads/` + branch + `","after":"` + commit + `","repository":{"clone_url":"x"},"pusher":{"name":"ana"},"head_commit":{"message":"change","author":{"name":"Ana"}}}`)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", delivery)
+	req.Header.Set("X-Hub-Signature-256", webhook.Sign(body, secret))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var hr api.HookResponse
+	_ = json.NewDecoder(resp.Body).Decode(&hr)
+	return resp.StatusCode, hr
+}
+
+func TestPipeline_GitPushWebhookBuildsAndDeploys(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+
+	// A bare repository served over HTTP by git http-backend.
+	root := t.TempDir()
+	gitCmd(t, root, "init", "--quiet", "--bare", "--initial-branch=main", "shop.git")
+	gitCmd(t, filepath.Join(root, "shop.git"), "config", "http.receivepack", "true")
+	git := gitServer(t, root)
+	work := t.TempDir()
+	gitCmd(t, work, "init", "--quiet", "--initial-branch=main")
+	write := func(version string) {
+		_ = os.WriteFile(filepath.Join(work, "Dockerfile"), []byte("FROM "+image(t).ID+"\nENV VERSION="+version+"\n"), 0o644)
+		_ = os.WriteFile(filepath.Join(work, "compose.yaml"), []byte(`name: `+name+`
+services:
+  web:
+    build: .
+    x-berth: { port: 8080, hosts: [`+host+`], healthcheck: { path: /up }, test: ["print", "tests pass"] }
+`), 0o644)
+	}
+	write("commit-1")
+	gitCmd(t, work, "add", ".")
+	gitCmd(t, work, "commit", "--quiet", "-m", "first")
+	gitCmd(t, work, "remote", "add", "origin", git.URL+"/shop.git")
+	gitCmd(t, work, "push", "--quiet", "origin", "main")
+	commit := gitCmd(t, work, "rev-parse", "HEAD")
+
+	ctx := context.Background()
+	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: git.URL + "/shop.git", Branches: map[string]string{"main": "production"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hookURL := "http://" + s.addrs.API + res.WebhookPath
+
+	// A bad signature builds nothing.
+	if code, _ := githubHook(t, hookURL, "wrong-secret", "d-0", "main", commit); code != http.StatusUnauthorized {
+		t.Fatalf("bad signature: %d", code)
+	}
+	code, hr := githubHook(t, hookURL, res.Secret, "d-1", "main", commit)
+	if code != http.StatusAccepted || hr.Status != "queued" {
+		t.Fatalf("push webhook: %d %+v", code, hr)
+	}
+	// The same delivery again is not built twice.
+	if code, hr := githubHook(t, hookURL, res.Secret, "d-1", "main", commit); code != http.StatusOK || hr.Status != "duplicate" {
+		t.Fatalf("repeated delivery: %d %+v", code, hr)
+	}
+	// A branch mapped to nothing is accepted and ignored, with the reason.
+	if code, hr := githubHook(t, hookURL, res.Secret, "d-2", "feature", commit); code != http.StatusAccepted || hr.Status != "ignored" || !strings.Contains(hr.Reason, "feature") {
+		t.Fatalf("unmapped branch: %d %+v", code, hr)
+	}
+	waitBuild := func(id int64) api.Build {
+		t.Helper()
+		var b api.Build
+		eventually(t, 90*time.Second, "build ends", func() bool {
+			b, _ = s.client.GetBuild(ctx, id)
+			return b.Done()
+		})
+		return b
+	}
+	b := waitBuild(hr.BuildID)
+	if b.Status != "succeeded" || b.DeploymentID == 0 {
+		t.Fatalf("build: %s %s\n%s", b.Status, b.Error, strings.Join(b.Log, "\n"))
+	}
+	if _, body := get(t, s.addrs.HTTP, host, "/"); body != "commit-1" {
+		t.Fatalf("after the first push: %q", body)
+	}
+	logText := strings.Join(b.Log, "\n")
+	for _, want := range []string{"fetch", "build web as " + name + "-web:" + commit[:12], "tests pass", "deploy to production"} {
+		if !strings.Contains(logText, want) {
+			t.Errorf("build log lacks %q:\n%s", want, logText)
+		}
+	}
+
+	// A second push deploys the new commit under load, without failures.
+	write("commit-2")
+	gitCmd(t, work, "commit", "--quiet", "-am", "second")
+	gitCmd(t, work, "push", "--quiet", "origin", "main")
+	commit2 := gitCmd(t, work, "rev-parse", "HEAD")
+	l := startLoad(s.addrs.HTTP, host, 16)
+	_, hr = githubHook(t, hookURL, res.Secret, "d-3", "main", commit2)
+	b = waitBuild(hr.BuildID)
+	eventually(t, 10*time.Second, "commit-2 serving", func() bool { return l.count("commit-2") > 50 })
+	l.stop()
+	if b.Status != "succeeded" || l.failed.Load() != 0 {
+		t.Fatalf("second build %s, load %s", b.Status, l.summary())
+	}
+	code2, out, _ := s.berth(t, "builds", name)
+	if code2 != 0 || !strings.Contains(out, "succeeded") || !strings.Contains(out, commit2[:12]) {
+		t.Fatalf("berth builds:\n%s", out)
+	}
+}
