@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/build"
 	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/notify"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 	"github.com/berth-dev/berth/internal/webhook"
@@ -45,12 +46,29 @@ type HookResponse struct {
 	BuildID int64  `json:"build_id,omitempty"`
 }
 
-// NewPipeline returns the git-push pipeline wired to dep for deploys.
-func NewPipeline(st *store.Store, b *build.Builder, dep *deploy.Deployer, workDir string) *build.Pipeline {
+// NewPipeline returns the git-push pipeline wired to dep for deploys and
+// to n for notifications; publicURL is the API's address for log links.
+func NewPipeline(st *store.Store, b *build.Builder, dep *deploy.Deployer, n *notify.Notifier, workDir, publicURL string) *build.Pipeline {
 	return &build.Pipeline{Store: st, Builder: b, WorkDir: workDir,
 		Deploy: func(ctx context.Context, app *spec.App, env string, log func(string)) (int64, error) {
 			d, err := dep.Deploy(ctx, app, env, deploy.DeployOptions{}, func(p deploy.Progress) { log(p.Message) })
+			(&Server{notifier: n}).notifyDeployment(d, err)
 			return d.ID, err
+		},
+		Notify: func(bd store.Build) {
+			ev := notify.Event{App: bd.App, Env: bd.Env, Commit: bd.Commit, Author: bd.Author,
+				LogsURL: fmt.Sprintf("%s/api/v1/builds/%d/logs", publicURL, bd.ID)}
+			switch bd.Status {
+			case store.BuildRunning:
+				ev.Kind, ev.Message = notify.BuildStarted, fmt.Sprintf("build %d of %s started", bd.ID, bd.Branch)
+			case store.BuildSucceeded:
+				ev.Kind, ev.Message, ev.Duration = notify.BuildSucceeded, fmt.Sprintf("build %d of %s succeeded", bd.ID, bd.Branch), bd.EndedAt.Sub(bd.StartedAt)
+			case store.BuildFailed:
+				ev.Kind, ev.Message, ev.Duration = notify.BuildFailed, fmt.Sprintf("build %d of %s failed: %s", bd.ID, bd.Branch, firstLine(bd.Error)), bd.EndedAt.Sub(bd.StartedAt)
+			default:
+				return
+			}
+			n.Send(ev)
 		}}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/internal/build"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/notify"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -25,6 +26,7 @@ type Options struct {
 	Deployer *deploy.Deployer
 	Builder  *build.Builder
 	Pipeline *build.Pipeline
+	Notifier *notify.Notifier
 	Store    *store.Store
 	// Token is the admin bearer token.
 	Token  string
@@ -35,13 +37,14 @@ type Options struct {
 
 // Server serves the API.
 type Server struct {
-	dep   *deploy.Deployer
-	bld   *build.Builder
-	pipe  *build.Pipeline
-	store *store.Store
-	token []byte
-	log   *slog.Logger
-	ctx   context.Context
+	dep      *deploy.Deployer
+	bld      *build.Builder
+	pipe     *build.Pipeline
+	notifier *notify.Notifier
+	store    *store.Store
+	token    []byte
+	log      *slog.Logger
+	ctx      context.Context
 }
 
 // New returns the API server.
@@ -52,7 +55,7 @@ func New(o Options) *Server {
 	if o.Context == nil {
 		o.Context = context.Background()
 	}
-	return &Server{dep: o.Deployer, bld: o.Builder, pipe: o.Pipeline, store: o.Store, token: []byte(o.Token), log: o.Logger.With("component", "api"), ctx: o.Context}
+	return &Server{dep: o.Deployer, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, store: o.Store, token: []byte(o.Token), log: o.Logger.With("component", "api"), ctx: o.Context}
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -85,6 +88,8 @@ func (s *Server) Handler() http.Handler {
 	route("POST /api/v1/apps/{app}/builds", s.build)
 	route("POST /api/v1/prune", s.prune)
 	route("POST /api/v1/apps/{app}/connect", s.connect)
+	route("GET /api/v1/apps/{app}/notifications", s.getNotifications)
+	route("PUT /api/v1/apps/{app}/notifications", s.setNotifications)
 	route("GET /api/v1/apps/{app}/builds", s.listBuilds)
 	route("GET /api/v1/builds/{id}", s.getBuild)
 	route("GET /api/v1/builds/{id}/logs", s.buildLogs)
@@ -252,6 +257,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run func(context
 			default: // a slow client loses progress lines, never the deploy
 			}
 		})
+		s.notifyDeployment(dep, err)
 		done <- outcome{dep, err}
 	}()
 

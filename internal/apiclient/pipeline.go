@@ -61,3 +61,18 @@ func (c *Client) CancelBuild(ctx context.Context, id int64) error {
 	}
 	return resp.Body.Close()
 }
+
+// Notifications returns app's notification targets.
+func (c *Client) Notifications(ctx context.Context, app string) ([]api.NotifyTarget, error) {
+	var out []api.NotifyTarget
+	return out, c.getJSON(ctx, "/api/v1/apps/"+url.PathEscape(app)+"/notifications", &out)
+}
+
+// SetNotifications replaces app's notification targets.
+func (c *Client) SetNotifications(ctx context.Context, app string, ts []api.NotifyTarget) error {
+	resp, err := c.do(ctx, http.MethodPut, "/api/v1/apps/"+url.PathEscape(app)+"/notifications", ts)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}

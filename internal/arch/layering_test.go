@@ -22,10 +22,11 @@ var allowed = map[string][]string{
 	"reconcile":         {"engine"},
 	"build":             {"spec", "store", "engine"},
 	"webhook":           {},
-	"api":               {"spec", "store", "deploy", "engine", "proxy", "build", "webhook"},
-	"apiclient":         {"api", "spec", "store", "deploy", "engine", "proxy", "build", "webhook"},
-	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "build", "webhook"},
-	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "apiclient", "daemon", "build", "webhook"},
+	"notify":            {},
+	"api":               {"spec", "store", "deploy", "engine", "proxy", "build", "webhook", "notify"},
+	"apiclient":         {"api", "spec", "store", "deploy", "engine", "proxy", "build", "webhook", "notify"},
+	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "build", "webhook", "notify"},
+	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "apiclient", "daemon", "build", "webhook", "notify"},
 }
 
 func TestLayering_PackagesImportOnlyWhatTheyMay(t *testing.T) {

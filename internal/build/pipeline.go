@@ -32,6 +32,8 @@ type Pipeline struct {
 	// WorkDir holds repository mirrors and checkouts.
 	WorkDir string
 	Logger  *slog.Logger
+	// Notify, when set, is told when a build starts and ends.
+	Notify func(b store.Build)
 
 	mu      sync.Mutex
 	queues  map[string][]int64            // app → queued build IDs
@@ -153,6 +155,9 @@ func (p *Pipeline) run(id int64) {
 	}()
 	b.Status, b.StartedAt = store.BuildRunning, time.Now()
 	_ = p.Store.UpdateBuild(b)
+	if p.Notify != nil {
+		p.Notify(b)
+	}
 	r := &runLog{b: &b, st: p.Store, start: time.Now()}
 	err = p.execute(ctx, &b, r)
 	b.EndedAt = time.Now()
@@ -167,6 +172,9 @@ func (p *Pipeline) run(id int64) {
 		r.line("failed: " + err.Error())
 	}
 	r.flush()
+	if p.Notify != nil {
+		p.Notify(b)
+	}
 	if p.Logger != nil {
 		p.Logger.Info("build ended", "app", b.App, "env", b.Env, "build", b.ID, "status", b.Status, "commit", short(b.Commit))
 	}

@@ -68,6 +68,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newRegistryCmd(),
 		newAppsCmd(),
 		newBuildsCmd(),
+		newNotifyCmd(),
 	)
 	return root
 }

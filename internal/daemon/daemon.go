@@ -20,6 +20,7 @@ import (
 	"github.com/berth-dev/berth/internal/build"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/engine/docker"
+	"github.com/berth-dev/berth/internal/notify"
 	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/berth-dev/berth/internal/reconcile"
 	"github.com/berth-dev/berth/internal/store"
@@ -131,12 +132,13 @@ func Run(ctx context.Context, cfg Config) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	builder := &build.Builder{Engine: eng, Credentials: st.RegistryAuth}
-	pipe := api.NewPipeline(st, builder, dep, filepath.Join(cfg.DataDir, "builds"))
+	notifier := notify.New(notify.Options{Targets: api.NotifyTargets(st), Logger: log})
+	pipe := api.NewPipeline(st, builder, dep, notifier, filepath.Join(cfg.DataDir, "builds"), "http://"+apiLn.Addr().String())
 	pipe.Logger = log
 	pipe.Start(ctx)
 	defer pipe.Wait()
 	apiSrv := &http.Server{
-		Handler:           api.New(api.Options{Deployer: dep, Builder: builder, Pipeline: pipe, Store: st, Token: token, Logger: log, Context: ctx}).Handler(),
+		Handler:           api.New(api.Options{Deployer: dep, Builder: builder, Pipeline: pipe, Notifier: notifier, Store: st, Token: token, Logger: log, Context: ctx}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	log.Info("berth server ready", "http_addr", httpLn.Addr().String(), "api_addr", apiLn.Addr().String(), "data_dir", cfg.DataDir)
@@ -147,6 +149,7 @@ func Run(ctx context.Context, cfg Config) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serve(proxySrv, httpLn) })
 	g.Go(func() error { return serve(apiSrv, apiLn) })
+	g.Go(func() error { notifier.Run(gctx); return nil })
 	g.Go(func() error {
 		return reconcile.Run(gctx, reconcile.Options{Engine: eng, Converger: dep, Logger: log, OnEvent: dep.RecordEvent,
 			Prune: func(ctx context.Context) {
