@@ -7,7 +7,7 @@ LDFLAGS   := -X github.com/berth-dev/berth/internal/cli.Version=$(VERSION)
 HTTP_ADDR ?= 127.0.0.1:8000
 API_ADDR  ?= 127.0.0.1:7070
 
-.PHONY: all build run stop test test-short vet fmt bench-deploy clean example-images
+.PHONY: all build run stop test test-short vet fmt bench-deploy bench-pipeline clean example-images
 
 all: build
 
@@ -49,6 +49,12 @@ fmt:
 bench-deploy: build
 	@scripts/ensure-docker
 	BERTH_BENCH=1 $(GO) test -count=1 -run '^TestBenchDeploy$$' -v -timeout 10m ./internal/e2e/
+
+# git push -> webhook -> fetch, build, test, deploy of examples/hello, cold
+# and warm, with the split of the steps; prints figures.
+bench-pipeline:
+	@scripts/ensure-docker
+	BERTH_BENCH=1 $(GO) test -count=1 -run '^TestBenchPipeline$$' -v -timeout 15m ./internal/e2e/ 2>&1 | grep -v '^=== \|level=\|harness_test'
 
 clean:
 	rm -rf bin examples/hello/hello

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"syscall"
@@ -23,6 +24,16 @@ func main() {
 	mux.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
+	if len(os.Args) > 1 && os.Args[1] == "selftest" {
+		// x-berth.test runs this in the freshly built image.
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/up", nil))
+		if rec.Code != http.StatusOK {
+			log.Fatalf("selftest: /up answered %d", rec.Code)
+		}
+		log.Print("selftest: ok")
+		return
+	}
 	srv := &http.Server{Addr: ":8080", Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

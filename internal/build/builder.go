@@ -26,6 +26,9 @@ type Request struct {
 	Revision string `json:"revision,omitempty"`
 }
 
+// TestTimeout bounds an x-berth.test run.
+const TestTimeout = 15 * time.Minute
+
 // Builder builds images on an engine.
 type Builder struct {
 	Engine engine.Engine
@@ -81,12 +84,17 @@ func (b *Builder) test(ctx context.Context, req Request, id string, log func(str
 		return nil
 	}
 	log("test: " + strings.Join(req.Test, " "))
+	ctx, cancel := context.WithTimeout(ctx, TestTimeout)
+	defer cancel()
 	code, err := engine.RunOnce(ctx, b.Engine, engine.ContainerSpec{
 		Name:   fmt.Sprintf("%s-%s-test-%d", req.App, req.Service, time.Now().UnixNano()%1e9),
 		Image:  id,
 		Cmd:    req.Test,
 		Labels: map[string]string{"berth.app": req.App, "berth.service": req.Service, "berth.oneoff": "true", "berth.test": "true"},
 	}, func(line string) { log("  test | " + line) })
+	if ctx.Err() != nil {
+		return fmt.Errorf("test of service %q did not finish within %s; nothing was deployed", req.Service, TestTimeout)
+	}
 	if err != nil {
 		return fmt.Errorf("test of service %q could not run: %w", req.Service, err)
 	}

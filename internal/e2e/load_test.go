@@ -132,3 +132,29 @@ func (l *load) count(body string) int64 {
 	defer l.mu.Unlock()
 	return l.counts[body]
 }
+
+// countPrefix counts responses whose body starts with prefix.
+func (l *load) countPrefix(prefix string) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n int64
+	for body, c := range l.counts {
+		if strings.HasPrefix(body, prefix) {
+			n += c
+		}
+	}
+	return n
+}
+
+// lastStartedPrefix is lastStarted over the bodies starting with prefix.
+func (l *load) lastStartedPrefix(prefix string) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var last time.Time
+	for body, at := range l.lastStart {
+		if strings.HasPrefix(body, prefix) && at.After(last) {
+			last = at
+		}
+	}
+	return last
+}

@@ -1,0 +1,136 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/api"
+)
+
+// TestBenchPipeline is `make bench-pipeline`: from git push to the new
+// commit serving 100% of requests, for examples/hello (its static binary
+// committed with a FROM scratch Dockerfile), cold (new app: fresh mirror,
+// no cached layers) and warm (a second push), with the split of the
+// pipeline's steps. A benchmark: it prints figures and fails only when
+// something breaks.
+func TestBenchPipeline(t *testing.T) {
+	if os.Getenv("BERTH_BENCH") != "1" {
+		t.Skip("benchmark: run with make bench-pipeline")
+	}
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+
+	root := t.TempDir()
+	gitCmd(t, root, "init", "--quiet", "--bare", "--initial-branch=main", "hello.git")
+	gitCmd(t, filepath.Join(root, "hello.git"), "config", "http.receivepack", "true")
+	srv := gitServer(t, root)
+	work := t.TempDir()
+	gitCmd(t, work, "init", "--quiet", "--initial-branch=main")
+	gitCmd(t, work, "remote", "add", "origin", srv.URL+"/hello.git")
+	gitCmd(t, work, "config", "http.postBuffer", "104857600") // Content-Length, not chunked: CGI needs it
+	_, self, _, _ := runtime.Caller(0)
+	repoRoot := filepath.Join(filepath.Dir(self), "..", "..")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(work, "hello"), "./examples/hello")
+	build.Dir = repoRoot
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build hello: %v\n%s", err, out)
+	}
+	var salt [8]byte
+	_, _ = rand.Read(salt[:])
+	_ = os.WriteFile(filepath.Join(work, "salt"), []byte(hex.EncodeToString(salt[:])), 0o644) // no cached layer for the cold run
+	write := func(version string) {
+		_ = os.WriteFile(filepath.Join(work, "Dockerfile"), []byte("FROM scratch\nCOPY salt /salt\nCOPY hello /hello\nEXPOSE 8080\nENTRYPOINT [\"/hello\"]\n"), 0o644)
+		_ = os.WriteFile(filepath.Join(work, "compose.yaml"), []byte(`name: `+name+`
+services:
+  web:
+    build: .
+    environment: { VERSION: `+version+` }
+    deploy: { replicas: 2 }
+    x-berth: { port: 8080, hosts: [`+host+`], healthcheck: { path: /up, interval: 1s }, test: ["selftest"] }
+`), 0o644)
+	}
+	ctx := context.Background()
+	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: srv.URL + "/hello.git"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hookURL := "http://" + s.addrs.API + res.WebhookPath
+
+	type row struct {
+		what                string
+		total, toServe      time.Duration
+		steps               string
+		requests, failedReq int64
+	}
+	var rows []row
+	run := func(what, version, prev string) {
+		write(version)
+		gitCmd(t, work, "add", ".")
+		gitCmd(t, work, "commit", "--quiet", "-m", version)
+		var l *load
+		if prev != "" {
+			l = startLoad(s.addrs.HTTP, host, 16)
+			eventually(t, 10*time.Second, "load running", func() bool { return l.countPrefix("hello from berth, version "+prev) > 100 })
+		}
+		start := time.Now()
+		gitCmd(t, work, "push", "--quiet", "origin", "main")
+		commit := gitCmd(t, work, "rev-parse", "HEAD")
+		_, hr := githubHook(t, hookURL, res.Secret, "bench-"+version, "main", commit)
+		var b api.Build
+		deadline := time.Now().Add(3 * time.Minute)
+		for b, _ = s.client.GetBuild(ctx, hr.BuildID); !b.Done(); b, _ = s.client.GetBuild(ctx, hr.BuildID) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: build %d (%+v) still %s after 3m; its log:\n%s", what, hr.BuildID, hr, b.Status, strings.Join(b.Log, "\n"))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		total := time.Since(start)
+		if b.Status != "succeeded" {
+			if l != nil {
+				l.stop()
+			}
+			t.Fatalf("%s: build %s: %s\n%s", what, b.Status, b.Error, strings.Join(b.Log, "\n"))
+		}
+		r := row{what: what, total: total}
+		var parts []string
+		for i, st := range b.Steps {
+			end := b.EndedAt.Sub(b.StartedAt)
+			if i+1 < len(b.Steps) {
+				end = b.Steps[i+1].Elapsed.D()
+			}
+			word := strings.Fields(st.Message)[0]
+			parts = append(parts, fmt.Sprintf("%s %.2fs", word, (end-st.Elapsed.D()).Seconds()))
+		}
+		r.steps = strings.Join(parts, ", ")
+		if l != nil {
+			eventually(t, 10*time.Second, "new commit serving", func() bool { return l.countPrefix("hello from berth, version "+version) > 50 })
+			l.stop()
+			r.toServe = l.lastStartedPrefix("hello from berth, version "+prev).Sub(start)
+			r.requests, r.failedReq = l.total.Load(), l.failed.Load()
+		}
+		rows = append(rows, r)
+	}
+	run("cold (first push)", "c1", "")
+	run("warm (second push)", "w1", "c1")
+	run("warm (third push)", "w2", "w1")
+	fmt.Printf("\nberth pipeline benchmark: git push -> webhook -> fetch, build, test, deploy of examples/hello (2 replicas)\n")
+	fmt.Printf("%-20s %12s %18s %10s %8s   %s\n", "run", "push->done", "push->100% new", "requests", "failed", "steps")
+	for _, r := range rows {
+		serve := "-"
+		if r.toServe > 0 {
+			serve = fmt.Sprintf("%.2fs", r.toServe.Seconds())
+		}
+		fmt.Printf("%-20s %11.2fs %18s %10d %8d   %s\n", r.what, r.total.Seconds(), serve, r.requests, r.failedReq, r.steps)
+	}
+}
