@@ -116,7 +116,7 @@ services:
 		if l != nil {
 			eventually(t, 10*time.Second, "new commit serving", func() bool { return l.countPrefix("hello from berth, version "+version) > 50 })
 			l.stop()
-			r.toServe = l.lastStartedPrefix("hello from berth, version "+prev).Sub(start)
+			r.toServe = l.lastStartedPrefix("hello from berth, version " + prev).Sub(start)
 			r.requests, r.failedReq = l.total.Load(), l.failed.Load()
 		}
 		rows = append(rows, r)
