@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -83,9 +84,8 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 	if req.File == "" {
 		req.File = "compose.yaml"
 	}
-	if len(req.Branches) == 0 {
-		req.Branches = map[string]string{"main": spec.DefaultEnv}
-	}
+	// Without --branch, x-berth.environments in the repository's file
+	// maps branches (main → production when it says nothing).
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	secret := hex.EncodeToString(b[:])
@@ -95,6 +95,11 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, env := range req.Branches {
 		if err := s.store.EnsureEnv(app, env); err != nil {
+			return err
+		}
+	}
+	if len(req.Branches) == 0 {
+		if err := s.store.EnsureEnv(app, spec.DefaultEnv); err != nil {
 			return err
 		}
 	}
@@ -148,7 +153,7 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	env, ok := conn.Branches[push.Branch]
+	env, ok := s.branchEnvs(app, conn)[push.Branch]
 	if !ok {
 		writeJSON(w, http.StatusAccepted, HookResponse{Status: "ignored", Reason: fmt.Sprintf("branch %s is mapped to no environment of %s", push.Branch, app)})
 		return nil
@@ -241,4 +246,25 @@ func (s *Server) cancelBuild(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "cancelling"})
 	return nil
+}
+
+// branchEnvs maps branches to environments: x-berth.environments of the
+// app's newest release, overridden by the branches given to berth apps
+// connect; main → production when neither says anything.
+func (s *Server) branchEnvs(app string, conn store.Connection) map[string]string {
+	out := map[string]string{}
+	var newest store.Release
+	if a, err := s.store.GetApp(app); err == nil {
+		for _, env := range a.Envs {
+			if rels, err := s.store.ListReleases(app, env); err == nil && len(rels) > 0 && rels[0].CreatedAt.After(newest.CreatedAt) {
+				newest = rels[0]
+			}
+		}
+	}
+	maps.Copy(out, newest.Spec.BranchEnvs())
+	maps.Copy(out, conn.Branches)
+	if len(out) == 0 {
+		out["main"] = spec.DefaultEnv
+	}
+	return out
 }

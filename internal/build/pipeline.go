@@ -195,6 +195,7 @@ func (p *Pipeline) execute(ctx context.Context, b *store.Build, r *runLog) error
 	if err != nil {
 		return fmt.Errorf("read %s at %s: %w", conn.File, short(b.Commit), err)
 	}
+	app = app.ForEnv(b.Env)
 	if app.Name != b.App {
 		return fmt.Errorf("%s at %s names the app %q, but the repository is connected to %q", conn.File, short(b.Commit), app.Name, b.App)
 	}

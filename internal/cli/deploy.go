@@ -40,6 +40,7 @@ func newDeployCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			app = app.ForEnv(env)
 			out := cmd.OutOrStdout()
 			if err := buildServices(cmd.Context(), out, c, app); err != nil {
 				return exitError{error: fmt.Errorf("%w; nothing was deployed", err), code: 1}

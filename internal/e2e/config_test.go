@@ -259,3 +259,41 @@ func TestRun_WithATerminal(t *testing.T) {
 		t.Fatalf("unknown service on a terminal: %v", err)
 	}
 }
+
+func TestEnvironments_FromTheComposeFile(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	t.Cleanup(func() {
+		cs, _ := eng.ListContainers(context.Background(), map[string]string{"berth.app": name})
+		for _, c := range cs {
+			_ = eng.RemoveContainer(context.Background(), c.ID)
+		}
+		_ = eng.RemoveNetwork(context.Background(), "berth-"+name+"-staging")
+	})
+	p := writeFile(t, "compose.yaml", `name: `+name+`
+services:
+  web:
+    image: `+image(t).Ref+`
+    environment: { VERSION: v1 }
+    x-berth: { port: 8080, hosts: [`+host+`], healthcheck: { path: /up } }
+x-berth:
+  environments:
+    staging:
+      branch: master
+      hosts: { web: [staging-`+host+`] }
+      variables: { VERSION: staging-v1 }
+`)
+	if code, out, errOut := s.berth(t, "deploy", "-f", p, "--env", "staging"); code != 0 {
+		t.Fatalf("deploy --env staging: %s %s", out, errOut)
+	}
+	if code, out, errOut := s.berth(t, "deploy", "-f", p); code != 0 {
+		t.Fatalf("deploy production: %s %s", out, errOut)
+	}
+	if _, body := get(t, s.addrs.HTTP, "staging-"+host, "/"); body != "staging-v1" {
+		t.Fatalf("staging answers %q", body)
+	}
+	if _, body := get(t, s.addrs.HTTP, host, "/"); body != "v1" {
+		t.Fatalf("production answers %q", body)
+	}
+}

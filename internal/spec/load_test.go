@@ -126,3 +126,25 @@ func TestLoad_Invalid(t *testing.T) {
 		})
 	}
 }
+
+func TestApp_ForEnvAppliesHostsAndVariables(t *testing.T) {
+	app, err := Load(context.Background(), LoadOptions{Files: []string{"testdata/valid/environments.yaml"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := app.ForEnv("staging")
+	web, _ := st.Service("web")
+	worker, _ := st.Service("worker")
+	if len(web.Hosts) != 1 || web.Hosts[0] != "staging.shop.example.com" || web.Environment["LOG_LEVEL"] != "debug" || worker.Environment["LOG_LEVEL"] != "debug" {
+		t.Fatalf("staging: %+v %+v", web, worker)
+	}
+	if orig, _ := app.Service("web"); orig.Hosts[0] != "shop.example.com" || orig.Environment["LOG_LEVEL"] != "" {
+		t.Fatalf("ForEnv changed the original: %+v", orig)
+	}
+	if app.ForEnv("unknown") != app {
+		t.Fatal("an environment the file does not describe gets the file as it is")
+	}
+	if m := app.BranchEnvs(); m["master"] != "staging" || m["production"] != "production" {
+		t.Fatalf("branch map: %v", m)
+	}
+}

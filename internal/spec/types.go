@@ -17,6 +17,9 @@ type App struct {
 	Volumes []string `json:"volumes,omitempty"`
 	// Files are the Compose files the app was read from, for messages.
 	Files []string `json:"files,omitempty"`
+	// Environments is the top-level x-berth.environments: per
+	// environment, its branch and how it differs (see ForEnv).
+	Environments map[string]EnvSpec `json:"environments,omitempty"`
 }
 
 // Service is one service of an App.

@@ -1,0 +1,142 @@
+package spec
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// EnvSpec is one environment of the top-level x-berth.environments: the
+// branch whose pushes deploy to it, and how it differs from the file's
+// defaults.
+type EnvSpec struct {
+	Branch string `json:"branch,omitempty"`
+	// Hosts replaces the hosts of the named services in this environment.
+	Hosts map[string][]string `json:"hosts,omitempty"`
+	// Variables are added to every service's environment.
+	Variables map[string]string `json:"variables,omitempty"`
+}
+
+// ForEnv returns the app as it runs in env: the environment's hosts and
+// variables applied over the file's. An environment the file does not
+// describe gets the file as it is.
+func (a *App) ForEnv(env string) *App {
+	es, ok := a.Environments[env]
+	if !ok {
+		return a
+	}
+	out := *a
+	out.Services = slices.Clone(a.Services)
+	for i := range out.Services {
+		s := &out.Services[i]
+		if hosts, ok := es.Hosts[s.Name]; ok {
+			s.Hosts = slices.Clone(hosts)
+		}
+		if len(es.Variables) > 0 {
+			envs := maps.Clone(s.Environment)
+			if envs == nil {
+				envs = map[string]string{}
+			}
+			maps.Copy(envs, es.Variables)
+			s.Environment = envs
+		}
+	}
+	return &out
+}
+
+// BranchEnvs maps branches to environments as x-berth.environments says.
+func (a *App) BranchEnvs() map[string]string {
+	out := map[string]string{}
+	for env, es := range a.Environments {
+		if es.Branch != "" {
+			out[es.Branch] = env
+		}
+	}
+	return out
+}
+
+// parseEnvironments reads the top-level x-berth extension.
+func parseEnvironments(c *collector, app *App, raw any) {
+	if raw == nil {
+		return
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		c.add("", ExtensionKey, fmt.Sprintf("must be a mapping with the key environments, got %s", describe(raw)))
+		return
+	}
+	for _, k := range sortedKeys(m) {
+		if k != "environments" {
+			c.add("", ExtensionKey+"."+k, unknownKey(k, []string{"environments"}))
+			continue
+		}
+		envs, ok := m[k].(map[string]any)
+		if !ok {
+			c.add("", ExtensionKey+".environments", fmt.Sprintf("must be a mapping of environment names, got %s", describe(m[k])))
+			continue
+		}
+		app.Environments = map[string]EnvSpec{}
+		branches := map[string]string{}
+		for _, env := range sortedKeys(envs) {
+			field := ExtensionKey + ".environments." + env
+			if msg := checkAppName(env); msg != "" {
+				c.add("", field, "environment name: "+msg)
+			}
+			spec, ok := envs[env].(map[string]any)
+			if !ok && envs[env] != nil {
+				c.add("", field, fmt.Sprintf("must be a mapping with the keys branch, hosts, variables, got %s", describe(envs[env])))
+				continue
+			}
+			var es EnvSpec
+			for _, key := range sortedKeys(spec) {
+				v := spec[key]
+				switch key {
+				case "branch":
+					b, ok := v.(string)
+					if !ok || b == "" {
+						c.add("", field+".branch", fmt.Sprintf("must be a branch name, got %s", describe(v)))
+						continue
+					}
+					if other, dup := branches[b]; dup {
+						c.add("", field+".branch", fmt.Sprintf("branch %s already deploys to %s", quote(b), quote(other)))
+					}
+					branches[b] = env
+					es.Branch = b
+				case "hosts":
+					hm, ok := v.(map[string]any)
+					if !ok {
+						c.add("", field+".hosts", fmt.Sprintf("must map service names to host lists, got %s", describe(v)))
+						continue
+					}
+					es.Hosts = map[string][]string{}
+					for _, svc := range sortedKeys(hm) {
+						if _, ok := app.Service(svc); !ok {
+							c.add("", field+".hosts."+svc, "no such service in this app")
+							continue
+						}
+						hosts := parseStrings(c, svc, field+".hosts."+svc, hm[svc])
+						for i, h := range hosts {
+							if msg := checkHost(h); msg != "" {
+								c.add(svc, fmt.Sprintf("%s.hosts.%s[%d]", field, svc, i), msg)
+							}
+						}
+						es.Hosts[svc] = hosts
+					}
+				case "variables":
+					vm, ok := v.(map[string]any)
+					if !ok {
+						c.add("", field+".variables", fmt.Sprintf("must be a mapping of variables, got %s", describe(v)))
+						continue
+					}
+					es.Variables = map[string]string{}
+					for _, name := range sortedKeys(vm) {
+						es.Variables[name] = fmt.Sprint(vm[name])
+					}
+				default:
+					c.add("", field+"."+key, unknownKey(key, []string{"branch", "hosts", "variables"}))
+				}
+			}
+			app.Environments[env] = es
+		}
+	}
+}
