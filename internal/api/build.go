@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/berth-dev/berth/internal/build"
+	"github.com/berth-dev/berth/internal/store"
 )
 
 // BuildRequest is a build's parameters; the request body is the tar build
@@ -31,11 +33,18 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	if req.Service == "" || req.Tag == "" {
 		return badRequest(errors.New("a build names its service and tag"))
 	}
+	rec, err := s.store.CreateBuild(store.Build{App: req.App, Commit: req.Revision, Message: "berth deploy: service " + req.Service})
+	if err != nil {
+		return err
+	}
+	rec.Status, rec.StartedAt = store.BuildRunning, time.Now()
+	_ = s.store.UpdateBuild(rec)
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)
 	log := func(line string) {
+		rec.Log = append(rec.Log, line)
 		_ = enc.Encode(StreamEvent{Output: line})
 		_ = rc.Flush()
 	}
@@ -43,10 +52,13 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	_ = rc.EnableFullDuplex()
 	id, err := s.bld.Build(r.Context(), req, io.LimitReader(r.Body, maxContext), log)
 	res := &Result{OK: err == nil, ImageID: id}
+	rec.Status, rec.EndedAt = store.BuildSucceeded, time.Now()
 	if err != nil {
 		res.Error = err.Error()
+		rec.Status, rec.Error = store.BuildFailed, err.Error()
 		s.log.Info("build failed", "app", req.App, "service", req.Service, "error", err)
 	}
+	_ = s.store.UpdateBuild(rec) // the log is kept: berth builds logs ID
 	_ = enc.Encode(StreamEvent{Result: res})
 	return nil
 }

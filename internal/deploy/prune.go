@@ -20,8 +20,10 @@ type PruneReport struct {
 // of releases that no rollback can target any more (per app and
 // environment the newest KeepReleases releases that went live keep their
 // images, and so does the live one; an image named by any kept release,
-// of any app or environment, or used by a container, stays), and stopped
-// one-off containers (runs, release commands, build tests) left behind.
+// of any app or environment, or used by a container, stays), images berth
+// built that no kept release names once they are a day old (with the
+// build layers under them), and stopped one-off containers (runs,
+// release commands, build tests) left behind.
 // Images of failed releases are left alone: they are the user's, and a
 // fixed configuration may deploy them again.
 func (d *Deployer) Prune(ctx context.Context) (PruneReport, error) {
@@ -53,6 +55,23 @@ func (d *Deployer) Prune(ctx context.Context) (PruneReport, error) {
 		rep.Images = append(rep.Images, id)
 		rep.FreedBytes += sizes[id]
 		d.log.Info("pruned image", "image", id)
+	}
+	// Images berth built (labelled with their app) that no kept release
+	// names, a day old or more: failed builds, superseded pushes.
+	if imgs, err := d.eng.ListImages(ctx); err == nil {
+		for _, im := range imgs {
+			if im.Labels["berth.app"] == "" || keep[im.ID] || d.now().Sub(im.Created) < 24*time.Hour {
+				continue
+			}
+			if err := d.eng.RemoveImage(ctx, im.ID); err != nil {
+				if !errors.Is(err, engine.ErrConflict) {
+					errs = append(errs, err)
+				}
+				continue
+			}
+			rep.Images = append(rep.Images, im.ID)
+			rep.FreedBytes += im.Size
+		}
 	}
 	oneoffs, err := d.eng.ListContainers(ctx, map[string]string{LabelOneOff: "true"})
 	if err != nil {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,5 +55,14 @@ services:
 	rels, _ := s.client.Releases(t.Context(), name, "production")
 	if len(rels) != 1 {
 		t.Fatalf("a release was created despite the failing test: %d releases", len(rels))
+	}
+	// Both builds are kept with their logs.
+	bs, err := s.client.Builds(t.Context(), name, 10)
+	if err != nil || len(bs) != 2 || bs[0].Status != "failed" || bs[1].Status != "succeeded" {
+		t.Fatalf("builds: %+v %v", bs, err)
+	}
+	code, out, _ = s.berth(t, "builds", "logs", fmt.Sprint(bs[1].ID))
+	if code != 0 || !strings.Contains(out, "Successfully built") {
+		t.Fatalf("builds logs: %s", out)
 	}
 }
