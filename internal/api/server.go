@@ -27,7 +27,9 @@ type Options struct {
 	Builder  *build.Builder
 	Pipeline *build.Pipeline
 	Notifier *notify.Notifier
-	Store    *store.Store
+	// Metrics serves /metrics (Prometheus), outside /api/v1/.
+	Metrics http.Handler
+	Store   *store.Store
 	// Token is the admin bearer token.
 	Token  string
 	Logger *slog.Logger
@@ -41,6 +43,7 @@ type Server struct {
 	bld      *build.Builder
 	pipe     *build.Pipeline
 	notifier *notify.Notifier
+	metrics  http.Handler
 	store    *store.Store
 	token    []byte
 	log      *slog.Logger
@@ -55,7 +58,7 @@ func New(o Options) *Server {
 	if o.Context == nil {
 		o.Context = context.Background()
 	}
-	return &Server{dep: o.Deployer, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, store: o.Store, token: []byte(o.Token), log: o.Logger.With("component", "api"), ctx: o.Context}
+	return &Server{dep: o.Deployer, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, metrics: o.Metrics, store: o.Store, token: []byte(o.Token), log: o.Logger.With("component", "api"), ctx: o.Context}
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -66,6 +69,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", s.metrics)
+	}
 	route := func(pattern string, h handlerFunc) {
 		mux.Handle(pattern, s.auth(h))
 	}

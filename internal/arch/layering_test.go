@@ -18,15 +18,16 @@ var allowed = map[string][]string{
 	"engine/docker":     {"engine"},
 	"engine/enginetest": {"engine"},
 	"proxy":             {},
-	"deploy":            {"spec", "store", "engine", "proxy"},
+	"deploy":            {"spec", "store", "engine", "proxy", "metrics"},
 	"reconcile":         {"engine"},
 	"build":             {"spec", "store", "engine"},
 	"webhook":           {},
 	"notify":            {},
-	"api":               {"spec", "store", "deploy", "engine", "proxy", "build", "webhook", "notify"},
-	"apiclient":         {"api", "spec", "store", "deploy", "engine", "proxy", "build", "webhook", "notify"},
-	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "build", "webhook", "notify"},
-	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "apiclient", "daemon", "build", "webhook", "notify"},
+	"metrics":           {},
+	"api":               {"spec", "store", "deploy", "engine", "proxy", "build", "webhook", "notify", "metrics"},
+	"apiclient":         {"api", "spec", "store", "deploy", "engine", "proxy", "build", "webhook", "notify", "metrics"},
+	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "build", "webhook", "notify", "metrics"},
+	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "apiclient", "daemon", "build", "webhook", "notify", "metrics"},
 }
 
 func TestLayering_PackagesImportOnlyWhatTheyMay(t *testing.T) {

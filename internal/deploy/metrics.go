@@ -1,0 +1,49 @@
+package deploy
+
+import (
+	"github.com/berth-dev/berth/internal/metrics"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// MetricsSources gives the metrics collector read access to the proxy's
+// counters and the store's deployments, read at scrape time.
+func (d *Deployer) MetricsSources() metrics.Sources {
+	return metrics.Sources{
+		Routes: func() []metrics.RouteSample {
+			var out []metrics.RouteSample
+			for _, r := range d.proxy.Routes() {
+				rs := metrics.RouteSample{App: r.Key.App, Env: r.Key.Env, Service: r.Key.Service}
+				if r.Pool != nil {
+					rs.Release = r.Pool.Release()
+					for _, t := range r.Pool.Status() {
+						rs.Targets = append(rs.Targets, metrics.TargetSample{Name: t.Target.Name, Healthy: t.Healthy, InFlight: t.InFlight, Served: t.Served})
+					}
+				}
+				out = append(out, rs)
+			}
+			return out
+		},
+		Envs: func() []metrics.EnvSample {
+			var out []metrics.EnvSample
+			apps, _ := d.store.ListApps()
+			for _, a := range apps {
+				for _, env := range a.Envs {
+					c := d.proxy.Counters(a.Name, env)
+					out = append(out, metrics.EnvSample{App: a.Name, Env: env, Served: c.Served, Failed: c.Failed})
+				}
+			}
+			return out
+		},
+		Deploys: func() []metrics.DeploySample {
+			deps, _ := d.store.ListDeployments("", "", 1000)
+			out := make([]metrics.DeploySample, 0, len(deps))
+			for _, dep := range deps {
+				if dep.Status == store.DeploymentRunning {
+					continue
+				}
+				out = append(out, metrics.DeploySample{App: dep.App, Env: dep.Env, Kind: dep.Kind, Status: string(dep.Status), Seconds: dep.EndedAt.Sub(dep.StartedAt).Seconds()})
+			}
+			return out
+		},
+	}
+}

@@ -1,0 +1,125 @@
+// Package metrics exposes berth's state to Prometheus. Collectors read
+// their sources at scrape time (nothing is added to the proxy's request
+// path) and are registered on a registry the daemon owns: never global.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// RouteSample is one routed service's counters and targets.
+type RouteSample struct {
+	App, Env, Service, Release string
+	Targets                    []TargetSample
+}
+
+// TargetSample is one container behind a route.
+type TargetSample struct {
+	Name     string
+	Healthy  bool
+	InFlight int64
+	Served   uint64
+}
+
+// EnvSample is an app environment's request totals.
+type EnvSample struct {
+	App, Env       string
+	Served, Failed uint64
+}
+
+// DeploySample is one finished deployment.
+type DeploySample struct {
+	App, Env, Kind, Status string
+	Seconds                float64
+}
+
+// Sources are read at every scrape.
+type Sources struct {
+	Routes  func() []RouteSample
+	Envs    func() []EnvSample
+	Deploys func() []DeploySample // recent deployments (e.g. the last 1000)
+}
+
+type collector struct {
+	src                                                  Sources
+	requests, failed, inflight, targetUp, served, deploy *prometheus.Desc
+	deploySeconds                                        *prometheus.Desc
+}
+
+// Handler returns the /metrics handler for src, with Go runtime and
+// process metrics.
+func Handler(src Sources) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(&collector{
+		src:           src,
+		requests:      prometheus.NewDesc("berth_proxy_requests_total", "Requests the proxy served for an app environment.", []string{"app", "env"}, nil),
+		failed:        prometheus.NewDesc("berth_proxy_failed_requests_total", "Requests that failed at the proxy (its own 5xx and upstream errors).", []string{"app", "env"}, nil),
+		inflight:      prometheus.NewDesc("berth_proxy_in_flight_requests", "Requests in flight to a target.", []string{"app", "env", "service", "release", "target"}, nil),
+		targetUp:      prometheus.NewDesc("berth_target_healthy", "1 when a target passes its health check.", []string{"app", "env", "service", "release", "target"}, nil),
+		served:        prometheus.NewDesc("berth_target_requests_total", "Requests a target served.", []string{"app", "env", "service", "release", "target"}, nil),
+		deploy:        prometheus.NewDesc("berth_deployments_total", "Deployments by outcome.", []string{"app", "env", "kind", "status"}, nil),
+		deploySeconds: prometheus.NewDesc("berth_deployment_duration_seconds", "Durations of recent deployments.", []string{"app", "env", "kind"}, nil),
+	})
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.requests, c.failed, c.inflight, c.targetUp, c.served, c.deploy, c.deploySeconds} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	if c.src.Envs != nil {
+		for _, e := range c.src.Envs() {
+			ch <- prometheus.MustNewConstMetric(c.requests, prometheus.CounterValue, float64(e.Served), e.App, e.Env)
+			ch <- prometheus.MustNewConstMetric(c.failed, prometheus.CounterValue, float64(e.Failed), e.App, e.Env)
+		}
+	}
+	if c.src.Routes != nil {
+		for _, r := range c.src.Routes() {
+			for _, t := range r.Targets {
+				up := 0.0
+				if t.Healthy {
+					up = 1
+				}
+				lv := []string{r.App, r.Env, r.Service, r.Release, t.Name}
+				ch <- prometheus.MustNewConstMetric(c.targetUp, prometheus.GaugeValue, up, lv...)
+				ch <- prometheus.MustNewConstMetric(c.inflight, prometheus.GaugeValue, float64(t.InFlight), lv...)
+				ch <- prometheus.MustNewConstMetric(c.served, prometheus.CounterValue, float64(t.Served), lv...)
+			}
+		}
+	}
+	if c.src.Deploys != nil {
+		counts := map[[4]string]float64{}
+		type key struct{ app, env, kind string }
+		hist := map[key][]float64{}
+		for _, d := range c.src.Deploys() {
+			counts[[4]string{d.App, d.Env, d.Kind, d.Status}]++
+			k := key{d.App, d.Env, d.Kind}
+			hist[k] = append(hist[k], d.Seconds)
+		}
+		for k, n := range counts {
+			ch <- prometheus.MustNewConstMetric(c.deploy, prometheus.CounterValue, n, k[0], k[1], k[2], k[3])
+		}
+		bounds := []float64{0.5, 1, 2, 5, 10, 30, 60, 300}
+		for k, xs := range hist {
+			buckets := map[float64]uint64{}
+			var sum float64
+			for _, x := range xs {
+				sum += x
+				for _, b := range bounds {
+					if x <= b {
+						buckets[b]++
+					}
+				}
+			}
+			ch <- prometheus.MustNewConstHistogram(c.deploySeconds, uint64(len(xs)), sum, buckets, k.app, k.env, k.kind)
+		}
+	}
+}
