@@ -160,6 +160,7 @@ func (p *Pipeline) run(id int64) {
 	}
 	r := &runLog{b: &b, st: p.Store, start: time.Now()}
 	err = p.execute(ctx, &b, r)
+	r.stop()
 	b.EndedAt = time.Now()
 	switch {
 	case err == nil:
@@ -283,11 +284,24 @@ func short(commit string) string {
 // runLog keeps a build's log and steps, flushing them to the store at
 // most every half second so followers see progress.
 type runLog struct {
-	mu    sync.Mutex
-	b     *store.Build
-	st    *store.Store
-	start time.Time
-	last  time.Time
+	mu      sync.Mutex
+	b       *store.Build
+	st      *store.Store
+	start   time.Time
+	last    time.Time
+	pending *time.Timer // a flush scheduled for lines not yet stored
+	closed  bool        // the run is recording its outcome: no more timed flushes
+}
+
+// stop ends timed flushes before the run writes its outcome.
+func (r *runLog) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	if r.pending != nil {
+		r.pending.Stop()
+		r.pending = nil
+	}
 }
 
 func (r *runLog) line(s string) {
@@ -300,6 +314,17 @@ func (r *runLog) line(s string) {
 	if time.Since(r.last) > 500*time.Millisecond {
 		r.last = time.Now()
 		_ = r.st.UpdateBuild(*r.b)
+	} else if r.pending == nil && !r.closed {
+		r.pending = time.AfterFunc(500*time.Millisecond, func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.closed {
+				return
+			}
+			r.pending = nil
+			r.last = time.Now()
+			_ = r.st.UpdateBuild(*r.b)
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -152,4 +153,99 @@ services:
 	if code2 != 0 || !strings.Contains(out, "succeeded") || !strings.Contains(out, commit2[:12]) {
 		t.Fatalf("berth builds:\n%s", out)
 	}
+}
+
+func TestPipeline_OneBuildAtATimeSupersedeAndCancel(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	root := t.TempDir()
+	gitCmd(t, root, "init", "--quiet", "--bare", "--initial-branch=main", "shop.git")
+	gitCmd(t, filepath.Join(root, "shop.git"), "config", "http.receivepack", "true")
+	git := gitServer(t, root)
+	work := t.TempDir()
+	gitCmd(t, work, "init", "--quiet", "--initial-branch=main")
+	gitCmd(t, work, "remote", "add", "origin", git.URL+"/shop.git")
+	commit := func(version, testCmd string) string {
+		_ = os.WriteFile(filepath.Join(work, "Dockerfile"), []byte("FROM "+image(t).ID+"\nENV VERSION="+version+"\n"), 0o644)
+		_ = os.WriteFile(filepath.Join(work, "compose.yaml"), []byte(`name: `+name+`
+services:
+  web:
+    build: .
+    x-berth: { port: 8080, hosts: [`+host+`], healthcheck: { path: /up }, test: `+testCmd+` }
+`), 0o644)
+		gitCmd(t, work, "add", ".")
+		gitCmd(t, work, "commit", "--quiet", "-m", version)
+		gitCmd(t, work, "push", "--quiet", "origin", "main")
+		return gitCmd(t, work, "rev-parse", "HEAD")
+	}
+	ctx := context.Background()
+	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: git.URL + "/shop.git"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := "http://" + s.addrs.API + res.WebhookPath
+	c1 := commit("v1", `["print", "ok"]`)
+	b1 := mustHook(t, hook, res.Secret, "s-1", c1)
+	// While build 1 runs (or just ran), queue two pushes of the branch:
+	// the older of them is superseded by the newer.
+	c2 := commit("v2", `["print", "ok"]`)
+	c3 := commit("v3", `["print", "ok"]`)
+	b2 := mustHook(t, hook, res.Secret, "s-2", c2)
+	b3 := mustHook(t, hook, res.Secret, "s-3", c3)
+	var final api.Build
+	eventually(t, 90*time.Second, "last build ends", func() bool {
+		final, _ = s.client.GetBuild(ctx, b3)
+		return final.Done()
+	})
+	first, _ := s.client.GetBuild(ctx, b1)
+	second, _ := s.client.GetBuild(ctx, b2)
+	if final.Status != "succeeded" {
+		t.Fatalf("newest build: %s %s", final.Status, final.Error)
+	}
+	// Build 2 either ran before build 3 arrived or was superseded by it:
+	// never both queued and then built after build 3.
+	if second.Status != "superseded" && second.Status != "succeeded" && second.Status != "failed" {
+		t.Fatalf("build 2: %s", second.Status)
+	}
+	if second.Status == "succeeded" && second.EndedAt.After(final.StartedAt) {
+		t.Fatalf("builds 2 and 3 overlapped: 2 ended %s, 3 started %s", second.EndedAt, final.StartedAt)
+	}
+	if first.EndedAt.After(final.StartedAt) {
+		t.Fatal("builds 1 and 3 overlapped")
+	}
+	if _, body := get(t, s.addrs.HTTP, host, "/"); body != "v3" {
+		t.Fatalf("serving %q after the last push", body)
+	}
+
+	// Cancel: a build whose test never ends is cancelled, nothing deployed.
+	c4 := commit("v4", `["sleep", "600"]`)
+	b4 := mustHook(t, hook, res.Secret, "s-4", c4)
+	eventually(t, 60*time.Second, "build 4 testing", func() bool {
+		b, _ := s.client.GetBuild(ctx, b4)
+		return b.Status == "running" && strings.Contains(strings.Join(b.Log, "\n"), "test: sleep 600")
+	})
+	if code, out, errOut := s.berth(t, "builds", "cancel", fmt.Sprint(b4)); code != 0 {
+		t.Fatalf("cancel: %s %s", out, errOut)
+	}
+	var cancelled api.Build
+	eventually(t, 30*time.Second, "build 4 cancelled", func() bool {
+		cancelled, _ = s.client.GetBuild(ctx, b4)
+		return cancelled.Done()
+	})
+	if cancelled.Status != "cancelled" {
+		t.Fatalf("build 4: %s %s", cancelled.Status, cancelled.Error)
+	}
+	if _, body := get(t, s.addrs.HTTP, host, "/"); body != "v3" {
+		t.Fatalf("serving %q after the cancelled build", body)
+	}
+}
+
+func mustHook(t *testing.T, url, secret, delivery, commit string) int64 {
+	t.Helper()
+	code, hr := githubHook(t, url, secret, delivery, "main", commit)
+	if code != http.StatusAccepted || hr.BuildID == 0 {
+		t.Fatalf("webhook for %s: %d %+v", commit, code, hr)
+	}
+	return hr.BuildID
 }

@@ -127,6 +127,10 @@ func command(args []string) int {
 	case "env":
 		fmt.Println(os.Getenv(args[1]))
 		return 0
+	case "sleep":
+		n, _ := strconv.Atoi(args[1])
+		time.Sleep(time.Duration(n) * time.Second)
+		return 0
 	case "ask":
 		fmt.Print("name? ")
 		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
