@@ -29,6 +29,8 @@ type ConnectRequest struct {
 	File string `json:"file,omitempty"`
 	// Branches maps branches to environments (default main → production).
 	Branches map[string]string `json:"branches,omitempty"`
+	// SSHKey is a private key for an ssh repository (stored encrypted).
+	SSHKey string `json:"ssh_key,omitempty"`
 }
 
 // ConnectResponse says where to send webhooks and with which secret.
@@ -90,7 +92,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 	_, _ = rand.Read(b[:])
 	secret := hex.EncodeToString(b[:])
 	app := r.PathValue("app")
-	if err := s.store.SetConnection(store.Connection{App: app, Repo: req.Repo, File: req.File, Branches: req.Branches}, secret); err != nil {
+	if err := s.store.SetConnection(store.Connection{App: app, Repo: req.Repo, File: req.File, Branches: req.Branches}, secret, req.SSHKey); err != nil {
 		return err
 	}
 	for _, env := range req.Branches {

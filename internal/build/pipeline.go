@@ -186,7 +186,16 @@ func (p *Pipeline) execute(ctx context.Context, b *store.Build, r *runLog) error
 	if err != nil {
 		return err
 	}
-	dir, err := p.checkout(ctx, conn.Repo, b.App, b.Commit, r)
+	key, err := p.Store.ConnectionSSHKey(b.App)
+	if err != nil {
+		return err
+	}
+	env, cleanup, err := p.gitEnv(b.App, key)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	dir, err := p.checkout(ctx, conn.Repo, b.App, b.Commit, env, r)
 	if err != nil {
 		return err
 	}
@@ -233,7 +242,8 @@ func (p *Pipeline) execute(ctx context.Context, b *store.Build, r *runLog) error
 
 // checkout fetches commit from repo into a fresh directory, through a
 // per-app mirror kept between builds.
-func (p *Pipeline) checkout(ctx context.Context, repo, app, commit string, r *runLog) (string, error) {
+func (p *Pipeline) checkout(ctx context.Context, repo, app, commit string, env []string, r *runLog) (string, error) {
+	git := func(ctx context.Context, dir string, args ...string) error { return runGit(ctx, env, dir, args...) }
 	mirror := filepath.Join(p.WorkDir, app, "mirror.git")
 	r.step("fetch %s from %s", short(commit), repo)
 	if _, err := os.Stat(mirror); err != nil {
@@ -261,12 +271,43 @@ func (p *Pipeline) checkout(ctx context.Context, repo, app, commit string, r *ru
 	return dir, nil
 }
 
-func git(ctx context.Context, dir string, args ...string) error {
+// gitEnv is git's environment for app: no prompts, and with an ssh key
+// (written 0600 for the build's duration) and the data dir's known_hosts
+// when the connection has one.
+func (p *Pipeline) gitEnv(app, key string) ([]string, func(), error) {
+	env := append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	if key == "" {
+		return env, func() {}, nil
+	}
+	f, err := os.CreateTemp(filepath.Join(p.WorkDir), "key-"+app+"-")
+	if err != nil {
+		if err := os.MkdirAll(p.WorkDir, 0o700); err != nil {
+			return nil, nil, err
+		}
+		if f, err = os.CreateTemp(p.WorkDir, "key-"+app+"-"); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !strings.HasSuffix(key, "\n") {
+		key += "\n"
+	}
+	_, err = f.WriteString(key)
+	f.Close()
+	if err != nil {
+		os.Remove(f.Name())
+		return nil, nil, err
+	}
+	known := filepath.Join(p.WorkDir, "known_hosts")
+	env = append(env, fmt.Sprintf("GIT_SSH_COMMAND=ssh -i %s -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=%s", f.Name(), known))
+	return env, func() { os.Remove(f.Name()) }, nil
+}
+
+func runGit(ctx context.Context, env []string, dir string, args ...string) error {
 	if dir != "" {
 		args = append([]string{"-C", dir}, args...)
 	}
 	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(string(out)))

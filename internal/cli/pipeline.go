@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -18,6 +19,7 @@ func newAppsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "apps", Short: "Manage apps"}
 	var req api.ConnectRequest
 	var branches []string
+	var keyFile string
 	connect := &cobra.Command{
 		Use:   "connect APP --repo URL [--file compose.yaml] [--branch BRANCH=ENV]...",
 		Short: "Link an app to a git repository: pushes to mapped branches build and deploy",
@@ -32,6 +34,13 @@ func newAppsCmd() *cobra.Command {
 					req.Branches = map[string]string{}
 				}
 				req.Branches[br] = env
+			}
+			if keyFile != "" {
+				b, err := os.ReadFile(keyFile)
+				if err != nil {
+					return fmt.Errorf("--ssh-key: %w", err)
+				}
+				req.SSHKey = string(b)
 			}
 			c, err := newClient()
 			if err != nil {
@@ -51,6 +60,7 @@ func newAppsCmd() *cobra.Command {
 	connect.Flags().StringVar(&req.Repo, "repo", "", "repository URL: file://, https:// (with a token) or ssh")
 	connect.Flags().StringVar(&req.File, "file", "compose.yaml", "the Compose file's path in the repository")
 	connect.Flags().StringArrayVar(&branches, "branch", nil, "BRANCH=ENV: pushes to BRANCH deploy to ENV (default main=production)")
+	connect.Flags().StringVar(&keyFile, "ssh-key", "", "private key file for an ssh:// repository (a deploy key; stored encrypted)")
 	_ = connect.MarkFlagRequired("repo")
 	cmd.AddCommand(connect)
 	return cmd

@@ -23,16 +23,24 @@ type Connection struct {
 	// Branches maps a branch to the environment its pushes deploy to.
 	Branches map[string]string `json:"branches"`
 	Secret   []byte            `json:"secret"` // webhook secret, ciphertext
+	// SSHKey is a private key for ssh:// repositories, ciphertext.
+	SSHKey []byte `json:"ssh_key,omitempty"`
 }
 
-// SetConnection links app to a repository; the webhook secret is stored
-// encrypted.
-func (s *Store) SetConnection(c Connection, secret string) error {
+// SetConnection links app to a repository; the webhook secret and the
+// ssh key (when not empty) are stored encrypted.
+func (s *Store) SetConnection(c Connection, secret, sshKey string) error {
 	box, err := s.seal.seal(c.App, "webhook", "secret", secret)
 	if err != nil {
 		return err
 	}
 	c.Secret = box
+	c.SSHKey = nil
+	if sshKey != "" {
+		if c.SSHKey, err = s.seal.seal(c.App, "webhook", "ssh_key", sshKey); err != nil {
+			return err
+		}
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketConnections)
 		if err != nil {
@@ -40,6 +48,23 @@ func (s *Store) SetConnection(c Connection, secret string) error {
 		}
 		return putJSON(b, []byte(c.App), c)
 	})
+}
+
+// ConnectionSSHKey returns the private key app's repository is fetched
+// with ("" when none).
+func (s *Store) ConnectionSSHKey(app string) (string, error) {
+	var c Connection
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketConnections)
+		if b == nil {
+			return nil
+		}
+		return getJSON(b, []byte(app), &c)
+	})
+	if err != nil || len(c.SSHKey) == 0 {
+		return "", err
+	}
+	return s.seal.open(app, "webhook", "ssh_key", c.SSHKey)
 }
 
 // GetConnection returns app's repository link and its webhook secret.
@@ -56,7 +81,7 @@ func (s *Store) GetConnection(app string) (Connection, string, error) {
 		return c, "", err
 	}
 	secret, err := s.seal.open(app, "webhook", "secret", c.Secret)
-	c.Secret = nil
+	c.Secret, c.SSHKey = nil, nil
 	return c, secret, err
 }
 
