@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -38,14 +39,17 @@ type Config struct {
 	// BindRoot is the host directory bind mounts must be under (empty:
 	// no bind mounts).
 	BindRoot string
-	Logger   *slog.Logger
+	// CertDir, DefaultCert and DefaultKey are the certificates served on
+	// HTTPSAddr (see proxy.CertOptions).
+	CertDir, DefaultCert, DefaultKey string
+	Logger                           *slog.Logger
 	// Ready, when set, is called once the listeners are open.
 	Ready func(Addrs)
 }
 
 // Addrs are the addresses the daemon listens on.
 type Addrs struct {
-	HTTP, API string
+	HTTP, HTTPS, API string
 }
 
 // TokenFile is the admin token's file name in the data dir.
@@ -74,8 +78,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.Default()
 	}
+	var certs *proxy.CertStore
 	if cfg.HTTPSAddr != "" {
-		return errors.New("--https-addr: TLS is not available in this version of berth yet; leave it empty and terminate TLS in front of berth")
+		var err error
+		if certs, err = proxy.NewCertStore(proxy.CertOptions{Dir: cfg.CertDir, DefaultCert: cfg.DefaultCert, DefaultKey: cfg.DefaultKey, Logger: log}); err != nil {
+			return fmt.Errorf("--https-addr needs certificates (--cert-dir DIR with NAME.crt/NAME.key files, or --default-cert/--default-key): %w", err)
+		}
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
@@ -126,6 +134,14 @@ func Run(ctx context.Context, cfg Config) error {
 		httpLn.Close()
 		return fmt.Errorf("--api-addr %s: %w", cfg.APIAddr, err)
 	}
+	var httpsLn net.Listener
+	if certs != nil {
+		if httpsLn, err = net.Listen("tcp", cfg.HTTPSAddr); err != nil {
+			httpLn.Close()
+			apiLn.Close()
+			return fmt.Errorf("--https-addr %s: %w", cfg.HTTPSAddr, err)
+		}
+	}
 	proxySrv := &http.Server{
 		Handler:           px,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -143,13 +159,36 @@ func Run(ctx context.Context, cfg Config) error {
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	log.Info("berth server ready", "http_addr", httpLn.Addr().String(), "api_addr", apiLn.Addr().String(), "data_dir", cfg.DataDir)
+	addrs := Addrs{HTTP: httpLn.Addr().String(), API: apiLn.Addr().String()}
+	var httpsSrv *http.Server
+	if httpsLn != nil {
+		addrs.HTTPS = httpsLn.Addr().String()
+		// HTTP/2 is negotiated by ALPN: net/http enables it for ServeTLS.
+		httpsSrv = &http.Server{
+			Handler:           px,
+			TLSConfig:         &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12},
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		}
+		log.Info("https listener", "https_addr", addrs.HTTPS)
+	}
 	if cfg.Ready != nil {
-		cfg.Ready(Addrs{HTTP: httpLn.Addr().String(), API: apiLn.Addr().String()})
+		cfg.Ready(addrs)
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serve(proxySrv, httpLn) })
 	g.Go(func() error { return serve(apiSrv, apiLn) })
+	if httpsSrv != nil {
+		g.Go(func() error {
+			if err := httpsSrv.ServeTLS(httpsLn, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+		g.Go(func() error { certs.Run(gctx, 5*time.Second); return nil })
+	}
 	g.Go(func() error { notifier.Run(gctx); return nil })
 	g.Go(func() error {
 		return reconcile.Run(gctx, reconcile.Options{Engine: eng, Converger: dep, Logger: log, OnEvent: dep.RecordEvent,
@@ -167,6 +206,9 @@ func Run(ctx context.Context, cfg Config) error {
 		defer cancel()
 		_ = apiSrv.Shutdown(sctx)
 		_ = proxySrv.Shutdown(sctx)
+		if httpsSrv != nil {
+			_ = httpsSrv.Shutdown(sctx)
+		}
 		// Stop health checks; the containers themselves keep running.
 		for _, r := range px.Routes() {
 			if p := px.RemoveRoute(r.Key); p != nil {

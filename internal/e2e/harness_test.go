@@ -67,16 +67,24 @@ type server struct {
 
 func startServer(t *testing.T, dataDir string) *server {
 	t.Helper()
+	return startServerWith(t, dataDir, nil)
+}
+
+// startServerWith starts a daemon whose configuration tune adjusts.
+func startServerWith(t *testing.T, dataDir string, tune func(*daemon.Config)) *server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{t: t, dataDir: dataDir, cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
 	ready := make(chan daemon.Addrs, 1)
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(newTestWriter(t), s.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	go func() {
-		s.done <- daemon.Run(ctx, daemon.Config{
-			DataDir: dataDir, HTTPAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Logger: logger,
-			Ready: func(a daemon.Addrs) { ready <- a },
-		})
-	}()
+	cfg := daemon.Config{
+		DataDir: dataDir, HTTPAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Logger: logger,
+		Ready: func(a daemon.Addrs) { ready <- a },
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	go func() { s.done <- daemon.Run(ctx, cfg) }()
 	select {
 	case s.addrs = <-ready:
 	case err := <-s.done:

@@ -1,0 +1,79 @@
+package e2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/daemon"
+)
+
+func selfSigned(t *testing.T, dir, base string, names ...string) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	_ = os.WriteFile(filepath.Join(dir, base+".key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	_ = os.WriteFile(filepath.Join(dir, base+".crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}
+
+func TestTLS_SNIAndHTTP2ThroughTheProxy(t *testing.T) {
+	eng := requireDocker(t)
+	certs := t.TempDir()
+	name, host := newApp(t, eng)
+	selfSigned(t, certs, "app", host)
+	selfSigned(t, certs, "default", "default.test")
+	s := startServerWith(t, t.TempDir(), func(c *daemon.Config) {
+		c.HTTPSAddr, c.CertDir = "127.0.0.1:0", certs
+	})
+	if _, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1})); err != nil {
+		t.Fatal(err)
+	}
+	client := func(sni string) *http.Client {
+		return &http.Client{Transport: &http.Transport{
+			ForceAttemptHTTP2: true,
+			TLSClientConfig:   &tls.Config{ServerName: sni, InsecureSkipVerify: true},
+		}, Timeout: 10 * time.Second}
+	}
+	req, _ := http.NewRequest(http.MethodGet, "https://"+s.addrs.HTTPS+"/", nil)
+	req.Host = host
+	resp, err := client(host).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "v1" || resp.ProtoMajor != 2 {
+		t.Fatalf("https: %d %q over HTTP/%d", resp.StatusCode, body, resp.ProtoMajor)
+	}
+	if cn := resp.TLS.PeerCertificates[0].Subject.CommonName; cn != host {
+		t.Fatalf("SNI %s got the certificate of %s", host, cn)
+	}
+	// An unknown name gets the default certificate (and berth's 404).
+	req2, _ := http.NewRequest(http.MethodGet, "https://"+s.addrs.HTTPS+"/", nil)
+	req2.Host = "nobody.test"
+	resp2, err := client("nobody.test").Do(req2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2.Body.Close()
+	if cn := resp2.TLS.PeerCertificates[0].Subject.CommonName; cn != "default.test" || resp2.StatusCode != 404 {
+		t.Fatalf("unknown SNI: certificate %s, status %d", cn, resp2.StatusCode)
+	}
+}
