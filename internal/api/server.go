@@ -91,6 +91,7 @@ func (s *Server) Handler() http.Handler {
 	route("POST /api/v1/apps/{app}/envs/{env}/run", s.run)
 	route("GET /api/v1/apps/{app}/envs/{env}/volumes", s.volumes)
 	route("POST /api/v1/apps/{app}/envs/{env}/clone", s.clone)
+	route("PUT /api/v1/apps/{app}/envs/{env}/maintenance", s.maintenance)
 	route("POST /api/v1/apps/{app}/builds", s.build)
 	route("POST /api/v1/prune", s.prune)
 	route("POST /api/v1/apps/{app}/connect", s.connect)
@@ -426,5 +427,27 @@ func (s *Server) listRegistries(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, regs)
+	return nil
+}
+
+// MaintenanceRequest turns maintenance mode on or off.
+type MaintenanceRequest struct {
+	On   bool   `json:"on"`
+	Page string `json:"page,omitempty"` // HTML; empty: berth's page
+}
+
+func (s *Server) maintenance(w http.ResponseWriter, r *http.Request) error {
+	var req MaintenanceRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		return badRequest(fmt.Errorf("read maintenance request: %w", err))
+	}
+	app, env := r.PathValue("app"), r.PathValue("env")
+	if _, err := s.store.GetApp(app); err != nil {
+		return fmt.Errorf("app %q: %w", app, err)
+	}
+	if err := s.dep.SetMaintenance(app, env, req.On, []byte(req.Page)); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, req)
 	return nil
 }

@@ -136,3 +136,13 @@ func (c *Client) Registries(ctx context.Context) ([]api.Registry, error) {
 	var out []api.Registry
 	return out, c.getJSON(ctx, "/api/v1/registries", &out)
 }
+
+// SetMaintenance turns app/env's maintenance mode on (with page, HTML; ""
+// for berth's page) or off.
+func (c *Client) SetMaintenance(ctx context.Context, app, env string, on bool, page string) error {
+	resp, err := c.do(ctx, http.MethodPut, envPath(app, env)+"/maintenance", api.MaintenanceRequest{On: on, Page: page})
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}

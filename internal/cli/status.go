@@ -77,6 +77,9 @@ func printStatus(w io.Writer, sts []api.EnvStatus) {
 		if st.Deploying {
 			fmt.Fprint(w, ", deploying")
 		}
+		if st.Maintenance {
+			fmt.Fprint(w, ", IN MAINTENANCE (503)")
+		}
 		fmt.Fprintf(w, "; images of its releases use %s\n", humanBytes(st.ImageBytes))
 		if st.Last != nil {
 			fmt.Fprintf(w, "  last %s %d: %s, release %d", st.Last.Kind, st.Last.ID, st.Last.Status, st.Last.ReleaseID)

@@ -38,6 +38,7 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 	if err != nil {
 		return err
 	}
+	d.restoreMaintenance(app, env)
 	live, err := d.store.LiveRelease(app, env)
 	hasLive := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

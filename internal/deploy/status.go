@@ -24,6 +24,8 @@ type EnvStatus struct {
 	Last      *store.Deployment `json:"last_deployment,omitempty"`
 	// ImageBytes is the disk space of the images the kept releases use.
 	ImageBytes int64 `json:"image_bytes"`
+	// Maintenance is true while the environment answers 503.
+	Maintenance bool `json:"maintenance"`
 }
 
 // ServiceStatus is one service of the live release.
@@ -57,7 +59,7 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 	if _, err := d.store.GetApp(app); err != nil {
 		return EnvStatus{}, fmt.Errorf("app %q: %w", app, err)
 	}
-	st := EnvStatus{App: app, Env: env, Deploying: d.Busy(app, env)}
+	st := EnvStatus{App: app, Env: env, Deploying: d.Busy(app, env), Maintenance: d.proxy.Maintenance(app, env)}
 	if live, err := d.store.LiveRelease(app, env); err == nil {
 		st.Live = &live
 	} else if !errors.Is(err, store.ErrNotFound) {

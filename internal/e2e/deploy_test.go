@@ -340,3 +340,36 @@ func TestDeploy_InFlightRequestsFinishOnTheOldRelease(t *testing.T) {
 		t.Errorf("timeline does not show the drain waiting for the request: %+v", dep.Timeline)
 	}
 }
+
+func TestMaintenance_OnDeployOffAcrossARestart(t *testing.T) {
+	eng := requireDocker(t)
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	name, host := newApp(t, eng)
+	if _, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1})); err != nil {
+		t.Fatal(err)
+	}
+	page := writeFile(t, "maint.html", "<h1>back at noon</h1>")
+	if code, out, errOut := s.berth(t, "maintenance", "on", name, "--page", page); code != 0 {
+		t.Fatalf("maintenance on: %s %s", out, errOut)
+	}
+	if code, body := get(t, s.addrs.HTTP, host, "/"); code != 503 || body != "<h1>back at noon</h1>" {
+		t.Fatalf("in maintenance: %d %q", code, body)
+	}
+	// Deploys go on behind it; a restart keeps it.
+	if _, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v2", Replicas: 1})); err != nil {
+		t.Fatal(err)
+	}
+	s.stop()
+	s = startServer(t, dir)
+	if code, _ := get(t, s.addrs.HTTP, host, "/"); code != 503 {
+		t.Fatalf("after a restart: %d", code)
+	}
+	if _, out, _ := s.berth(t, "status", name); !strings.Contains(out, "IN MAINTENANCE") {
+		t.Fatalf("status: %s", out)
+	}
+	s.berth(t, "maintenance", "off", name)
+	if code, body := get(t, s.addrs.HTTP, host, "/"); code != 200 || body != "v2" {
+		t.Fatalf("after maintenance: %d %q", code, body)
+	}
+}

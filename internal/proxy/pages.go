@@ -28,3 +28,17 @@ func writePage(w http.ResponseWriter, r *http.Request, status int, title, msg st
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(strconv.Itoa(status) + " " + title + ": " + msg + "\n"))
 }
+
+// writeMaintenance answers a request for an app in maintenance mode.
+func writeMaintenance(w http.ResponseWriter, r *http.Request, page []byte) {
+	w.Header().Set("Retry-After", "60")
+	if len(page) == 0 {
+		writePage(w, r, http.StatusServiceUnavailable, "Down for maintenance", "This service is down for maintenance and will be back shortly.")
+		return
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write(page)
+}

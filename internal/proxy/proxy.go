@@ -60,6 +60,9 @@ type appEnv struct{ app, env string }
 type counters struct {
 	served atomic.Uint64
 	failed atomic.Uint64
+	// maint is the maintenance page while the app environment is in
+	// maintenance mode (nil otherwise); it lives here so swaps keep it.
+	maint atomic.Pointer[[]byte]
 }
 
 // route is an immutable entry of a table.
@@ -103,6 +106,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.unrouted.Add(1)
 			writePage(w, r, http.StatusNotFound, "No app here",
 				"No app is routed to the host "+host+".")
+			return
+		}
+		if pg := rt.ctr.maint.Load(); pg != nil {
+			writeMaintenance(w, r, *pg)
 			return
 		}
 		if rt.pool.serve(w, r, rt.ctr) {
@@ -176,12 +183,7 @@ func (p *Proxy) SetRoute(key RouteKey, hosts []string, pool *Pool) (old *Pool, e
 	if err := cur.checkHosts(key, hosts); err != nil {
 		return nil, err
 	}
-	ae := appEnv{key.App, key.Env}
-	ctr := p.counters[ae]
-	if ctr == nil {
-		ctr = &counters{}
-		p.counters[ae] = ctr
-	}
+	ctr := p.countersLocked(key.App, key.Env)
 	next := cur.without(key)
 	rt := &route{key: key, hosts: hosts, pool: pool, ctr: ctr}
 	next.byKey[key] = rt
@@ -254,4 +256,39 @@ func (p *Proxy) Counters(app, env string) Counters {
 		return Counters{}
 	}
 	return Counters{Served: ctr.served.Load(), Failed: ctr.failed.Load()}
+}
+
+// countersLocked returns app/env's counters, creating them; p.mu is held.
+func (p *Proxy) countersLocked(app, env string) *counters {
+	ae := appEnv{app, env}
+	ctr := p.counters[ae]
+	if ctr == nil {
+		ctr = &counters{}
+		p.counters[ae] = ctr
+	}
+	return ctr
+}
+
+// SetMaintenance turns maintenance mode of app/env on or off. While on,
+// every route of the app environment answers 503 with Retry-After and
+// page (a default page when empty); such answers count neither as served
+// nor as failed. Routes set later keep the mode.
+func (p *Proxy) SetMaintenance(app, env string, on bool, page []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ctr := p.countersLocked(app, env)
+	if !on {
+		ctr.maint.Store(nil)
+		return
+	}
+	pg := append([]byte(nil), page...)
+	ctr.maint.Store(&pg)
+}
+
+// Maintenance reports whether app/env is in maintenance mode.
+func (p *Proxy) Maintenance(app, env string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ctr := p.counters[appEnv{app, env}]
+	return ctr != nil && ctr.maint.Load() != nil
 }

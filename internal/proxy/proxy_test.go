@@ -2,10 +2,12 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -365,5 +367,46 @@ func TestProxy_StreamsBothWaysAtOnce(t *testing.T) {
 		if err != nil || got != fmt.Sprintf("echo line %d\n", i) {
 			t.Fatalf("round %d: %q, %v", i, got, err)
 		}
+	}
+}
+
+func TestProxy_MaintenanceModeSurvivesSwaps(t *testing.T) {
+	p := New(Options{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "app") }))
+	defer backend.Close()
+	key := RouteKey{App: "shop", Env: "production", Service: "web"}
+	pool := NewPool(key, "1", []Target{{ID: "a", Name: "a", Addr: backend.Listener.Addr().String()}}, HealthConfig{Path: "/", Interval: 10 * time.Millisecond, Timeout: time.Second, HealthyThreshold: 1, UnhealthyThreshold: 2}, nil)
+	defer pool.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := pool.WaitHealthy(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.SetRoute(key, []string{"shop.test"}, pool); err != nil {
+		t.Fatal(err)
+	}
+	do := func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "http://shop.test/", nil)
+		p.ServeHTTP(rec, req)
+		return rec
+	}
+	p.SetMaintenance("shop", "production", true, []byte("<h1>back soon</h1>"))
+	if rec := do(); rec.Code != 503 || rec.Header().Get("Retry-After") != "60" || rec.Body.String() != "<h1>back soon</h1>" {
+		t.Fatalf("maintenance: %d %q %q", rec.Code, rec.Header().Get("Retry-After"), rec.Body.String())
+	}
+	// A swap keeps the mode; counters are untouched.
+	if _, err := p.SetRoute(key, []string{"shop.test"}, pool); err != nil {
+		t.Fatal(err)
+	}
+	if rec := do(); rec.Code != 503 || !p.Maintenance("shop", "production") {
+		t.Fatalf("after a swap: %d", rec.Code)
+	}
+	if c := p.Counters("shop", "production"); c.Served != 0 || c.Failed != 0 {
+		t.Fatalf("maintenance answers counted: %+v", c)
+	}
+	p.SetMaintenance("shop", "production", false, nil)
+	if rec := do(); rec.Code != 200 || rec.Body.String() != "app" {
+		t.Fatalf("after maintenance: %d %q", rec.Code, rec.Body.String())
 	}
 }

@@ -205,3 +205,35 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 	}
 	return json.Unmarshal(raw, v)
 }
+
+var keyMaintenance = []byte("maintenance")
+
+// Maintenance is an environment's maintenance mode.
+type Maintenance struct {
+	On   bool   `json:"on"`
+	Page []byte `json:"page,omitempty"`
+}
+
+// SetMaintenance records app/env's maintenance mode.
+func (s *Store) SetMaintenance(app, env string, m Maintenance) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		eb, err := envBucket(tx, app, env)
+		if err != nil {
+			return err
+		}
+		return putJSON(eb, keyMaintenance, m)
+	})
+}
+
+// GetMaintenance returns app/env's maintenance mode (off when never set).
+func (s *Store) GetMaintenance(app, env string) (Maintenance, error) {
+	var m Maintenance
+	err := s.db.View(func(tx *bolt.Tx) error {
+		eb, err := envBucket(tx, app, env)
+		if err != nil {
+			return err
+		}
+		return getJSON(eb, keyMaintenance, &m)
+	})
+	return m, err
+}
