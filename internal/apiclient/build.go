@@ -1,11 +1,9 @@
 package apiclient
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -26,29 +24,26 @@ func (c *Client) Build(ctx context.Context, req api.BuildRequest, buildContext i
 		return "", err
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		var ev api.StreamEvent
-		if err := json.Unmarshal(line, &ev); err != nil {
-			return "", fmt.Errorf("read build output: %w", err)
-		}
+	var id string
+	var failed error
+	err = eachEvent(resp.Body, func(ev api.StreamEvent) bool {
 		if ev.Output != "" && log != nil {
 			log(ev.Output)
 		}
-		if ev.Result != nil {
-			if !ev.Result.OK {
-				return "", fmt.Errorf("%s", ev.Result.Error)
-			}
-			return ev.Result.ImageID, nil
+		if ev.Result == nil {
+			return false
 		}
+		id = ev.Result.ImageID
+		if !ev.Result.OK {
+			failed = errors.New(ev.Result.Error)
+		}
+		return true
+	})
+	if errors.Is(err, errNoResult) {
+		return "", errors.New("the server closed the connection before the build finished")
 	}
-	if err := sc.Err(); err != nil {
+	if err != nil {
 		return "", err
 	}
-	return "", fmt.Errorf("the server closed the connection before the build finished")
+	return id, failed
 }

@@ -164,7 +164,38 @@ func (e *DeployError) Error() string { return e.Message }
 
 func readStream(resp *http.Response, onProgress func(api.Progress)) (*api.Deployment, error) {
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	var dep *api.Deployment
+	var failed error
+	err := eachEvent(resp.Body, func(ev api.StreamEvent) bool {
+		if ev.Progress != nil && onProgress != nil {
+			onProgress(*ev.Progress)
+		}
+		if ev.Result == nil {
+			return false
+		}
+		dep = ev.Result.Deployment
+		if !ev.Result.OK {
+			failed = &DeployError{Message: ev.Result.Error, Deployment: ev.Result.Deployment}
+		}
+		return true
+	})
+	switch {
+	case errors.Is(err, errNoResult):
+		return nil, errors.New("the server closed the progress stream without a result (the deployment may go on; see berth status)")
+	case err != nil:
+		return nil, fmt.Errorf("lost the connection to the server while it deployed (the deployment goes on; see berth status): %w", err)
+	}
+	return dep, failed
+}
+
+// errNoResult: a stream ended without its result event.
+var errNoResult = errors.New("the stream ended without a result")
+
+// eachEvent reads newline-delimited StreamEvents from r, calling f for
+// each until f returns true (it saw the result). It returns errNoResult
+// when the stream ends first.
+func eachEvent(r io.Reader, f func(api.StreamEvent) bool) error {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
 		line := bytes.TrimSpace(sc.Bytes())
@@ -173,22 +204,16 @@ func readStream(resp *http.Response, onProgress func(api.Progress)) (*api.Deploy
 		}
 		var ev api.StreamEvent
 		if err := json.Unmarshal(line, &ev); err != nil {
-			return nil, fmt.Errorf("read progress: %w", err)
+			return fmt.Errorf("read the server's stream: %w", err)
 		}
-		if ev.Progress != nil && onProgress != nil {
-			onProgress(*ev.Progress)
-		}
-		if ev.Result != nil {
-			if !ev.Result.OK {
-				return ev.Result.Deployment, &DeployError{Message: ev.Result.Error, Deployment: ev.Result.Deployment}
-			}
-			return ev.Result.Deployment, nil
+		if f(ev) {
+			return nil
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("lost the connection to the server while it deployed (the deployment goes on; see berth status): %w", err)
+		return err
 	}
-	return nil, errors.New("the server closed the progress stream without a result (the deployment may go on; see berth status)")
+	return errNoResult
 }
 
 // LogOptions selects logs.

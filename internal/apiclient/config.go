@@ -1,10 +1,9 @@
 package apiclient
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -56,35 +55,30 @@ func (c *Client) Run(ctx context.Context, app, env, service string, cmd []string
 		return -1, err
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		var ev api.StreamEvent
-		if err := json.Unmarshal(line, &ev); err != nil {
-			return -1, fmt.Errorf("read output: %w", err)
-		}
+	code := -1
+	var failed error
+	err = eachEvent(resp.Body, func(ev api.StreamEvent) bool {
 		if ev.Output != "" {
 			fmt.Fprintln(w, ev.Output)
 		}
-		if ev.Result != nil {
-			code := -1
-			if ev.Result.ExitCode != nil {
-				code = *ev.Result.ExitCode
-			}
-			if !ev.Result.OK {
-				return code, fmt.Errorf("%s", ev.Result.Error)
-			}
-			return code, nil
+		if ev.Result == nil {
+			return false
 		}
+		if ev.Result.ExitCode != nil {
+			code = *ev.Result.ExitCode
+		}
+		if !ev.Result.OK {
+			failed = errors.New(ev.Result.Error)
+		}
+		return true
+	})
+	if errors.Is(err, errNoResult) {
+		return -1, errors.New("the server closed the connection before the command finished")
 	}
-	if err := sc.Err(); err != nil {
+	if err != nil {
 		return -1, err
 	}
-	return -1, fmt.Errorf("the server closed the connection before the command finished")
+	return code, failed
 }
 
 // Volumes lists app/env's named volumes with their sizes.
