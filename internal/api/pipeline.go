@@ -31,6 +31,9 @@ type ConnectRequest struct {
 	Branches map[string]string `json:"branches,omitempty"`
 	// SSHKey is a private key for an ssh repository (stored encrypted).
 	SSHKey string `json:"ssh_key,omitempty"`
+	// Token authenticates https fetches: "token" or "user:token"
+	// (stored encrypted; keep it out of the URL).
+	Token string `json:"token,omitempty"`
 }
 
 // ConnectResponse says where to send webhooks and with which secret.
@@ -92,7 +95,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 	_, _ = rand.Read(b[:])
 	secret := hex.EncodeToString(b[:])
 	app := r.PathValue("app")
-	if err := s.store.SetConnection(store.Connection{App: app, Repo: req.Repo, File: req.File, Branches: req.Branches}, secret, req.SSHKey); err != nil {
+	if err := s.store.SetConnection(store.Connection{App: app, Repo: req.Repo, File: req.File, Branches: req.Branches}, secret, req.SSHKey, req.Token); err != nil {
 		return err
 	}
 	for _, env := range req.Branches {

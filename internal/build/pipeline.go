@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"encoding/base64"
 
 	"fmt"
 	"log/slog"
@@ -186,11 +187,11 @@ func (p *Pipeline) execute(ctx context.Context, b *store.Build, r *runLog) error
 	if err != nil {
 		return err
 	}
-	key, err := p.Store.ConnectionSSHKey(b.App)
+	key, token, err := p.Store.ConnectionCredentials(b.App)
 	if err != nil {
 		return err
 	}
-	env, cleanup, err := p.gitEnv(b.App, key)
+	env, cleanup, err := p.gitEnv(b.App, key, token)
 	if err != nil {
 		return err
 	}
@@ -274,8 +275,17 @@ func (p *Pipeline) checkout(ctx context.Context, repo, app, commit string, env [
 // gitEnv is git's environment for app: no prompts, and with an ssh key
 // (written 0600 for the build's duration) and the data dir's known_hosts
 // when the connection has one.
-func (p *Pipeline) gitEnv(app, key string) ([]string, func(), error) {
+func (p *Pipeline) gitEnv(app, key, token string) ([]string, func(), error) {
 	env := append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	if token != "" {
+		// An http token travels in a header set through git's environment
+		// config, never in the URL or on a command line.
+		if !strings.Contains(token, ":") {
+			token = "x-access-token:" + token
+		}
+		env = append(env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader",
+			"GIT_CONFIG_VALUE_0=Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte(token)))
+	}
 	if key == "" {
 		return env, func() {}, nil
 	}

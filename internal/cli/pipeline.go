@@ -20,6 +20,7 @@ func newAppsCmd() *cobra.Command {
 	var req api.ConnectRequest
 	var branches []string
 	var keyFile string
+	var tokenStdin bool
 	connect := &cobra.Command{
 		Use:   "connect APP --repo URL [--file compose.yaml] [--branch BRANCH=ENV]...",
 		Short: "Link an app to a git repository: pushes to mapped branches build and deploy",
@@ -34,6 +35,13 @@ func newAppsCmd() *cobra.Command {
 					req.Branches = map[string]string{}
 				}
 				req.Branches[br] = env
+			}
+			if tokenStdin {
+				b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 64<<10))
+				if err != nil {
+					return err
+				}
+				req.Token = strings.TrimSpace(string(b))
 			}
 			if keyFile != "" {
 				b, err := os.ReadFile(keyFile)
@@ -61,6 +69,7 @@ func newAppsCmd() *cobra.Command {
 	connect.Flags().StringVar(&req.File, "file", "compose.yaml", "the Compose file's path in the repository")
 	connect.Flags().StringArrayVar(&branches, "branch", nil, "BRANCH=ENV: pushes to BRANCH deploy to ENV (default main=production)")
 	connect.Flags().StringVar(&keyFile, "ssh-key", "", "private key file for an ssh:// repository (a deploy key; stored encrypted)")
+	connect.Flags().BoolVar(&tokenStdin, "token-stdin", false, "read an https access token (TOKEN or USER:TOKEN) from standard input; stored encrypted")
 	_ = connect.MarkFlagRequired("repo")
 	cmd.AddCommand(connect)
 	return cmd

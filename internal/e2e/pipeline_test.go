@@ -249,3 +249,60 @@ func mustHook(t *testing.T, url, secret, delivery, commit string) int64 {
 	}
 	return hr.BuildID
 }
+
+func TestPipeline_HTTPRepositoryWithAToken(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	root := t.TempDir()
+	gitCmd(t, root, "init", "--quiet", "--bare", "--initial-branch=main", "shop.git")
+	gitCmd(t, filepath.Join(root, "shop.git"), "config", "http.receivepack", "true")
+	backend := &cgi.Handler{Path: "/usr/lib/git-core/git-http-backend", Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "robot" || p != "tok3n" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	work := t.TempDir()
+	gitCmd(t, work, "init", "--quiet", "--initial-branch=main")
+	_ = os.WriteFile(filepath.Join(work, "Dockerfile"), []byte("FROM "+image(t).ID+"\nENV VERSION=private\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(work, "compose.yaml"), []byte(`name: `+name+`
+services:
+  web:
+    build: .
+    x-berth: { port: 8080, hosts: [`+host+`], healthcheck: { path: /up } }
+`), 0o644)
+	gitCmd(t, work, "add", ".")
+	gitCmd(t, work, "commit", "--quiet", "-m", "first")
+	authed := strings.Replace(srv.URL, "http://", "http://robot:tok3n@", 1)
+	gitCmd(t, work, "push", "--quiet", authed+"/shop.git", "main")
+	commit := gitCmd(t, work, "rev-parse", "HEAD")
+
+	r, w, _ := os.Pipe()
+	go func() { w.WriteString("robot:tok3n\n"); w.Close() }()
+	old := os.Stdin
+	os.Stdin = r
+	code, out, errOut := s.berth(t, "apps", "connect", name, "--repo", srv.URL+"/shop.git", "--token-stdin")
+	os.Stdin = old
+	if code != 0 || strings.Contains(out, "tok3n") {
+		t.Fatalf("connect: %d %s %s", code, out, errOut)
+	}
+	secret := lastField(out, "Secret:")
+	_, hr := githubHook(t, "http://"+s.addrs.API+"/hooks/"+name, secret, "tok-1", "main", commit)
+	ctx := context.Background()
+	var b api.Build
+	eventually(t, 90*time.Second, "build ends", func() bool {
+		b, _ = s.client.GetBuild(ctx, hr.BuildID)
+		return b.Done()
+	})
+	if b.Status != "succeeded" {
+		t.Fatalf("build with a token: %s %s", b.Status, b.Error)
+	}
+	if _, body := get(t, s.addrs.HTTP, host, "/"); body != "private" {
+		t.Fatalf("serving %q", body)
+	}
+}

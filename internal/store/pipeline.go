@@ -25,17 +25,25 @@ type Connection struct {
 	Secret   []byte            `json:"secret"` // webhook secret, ciphertext
 	// SSHKey is a private key for ssh:// repositories, ciphertext.
 	SSHKey []byte `json:"ssh_key,omitempty"`
+	// Token authenticates http(s) fetches ("user:token" or "token"),
+	// ciphertext.
+	Token []byte `json:"token,omitempty"`
 }
 
 // SetConnection links app to a repository; the webhook secret and the
 // ssh key (when not empty) are stored encrypted.
-func (s *Store) SetConnection(c Connection, secret, sshKey string) error {
+func (s *Store) SetConnection(c Connection, secret, sshKey, token string) error {
 	box, err := s.seal.seal(c.App, "webhook", "secret", secret)
 	if err != nil {
 		return err
 	}
 	c.Secret = box
-	c.SSHKey = nil
+	c.SSHKey, c.Token = nil, nil
+	if token != "" {
+		if c.Token, err = s.seal.seal(c.App, "webhook", "token", token); err != nil {
+			return err
+		}
+	}
 	if sshKey != "" {
 		if c.SSHKey, err = s.seal.seal(c.App, "webhook", "ssh_key", sshKey); err != nil {
 			return err
@@ -50,21 +58,31 @@ func (s *Store) SetConnection(c Connection, secret, sshKey string) error {
 	})
 }
 
-// ConnectionSSHKey returns the private key app's repository is fetched
-// with ("" when none).
-func (s *Store) ConnectionSSHKey(app string) (string, error) {
+// ConnectionCredentials returns the ssh key and the http token app's
+// repository is fetched with ("" when none).
+func (s *Store) ConnectionCredentials(app string) (sshKey, token string, err error) {
 	var c Connection
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketConnections)
 		if b == nil {
 			return nil
 		}
 		return getJSON(b, []byte(app), &c)
 	})
-	if err != nil || len(c.SSHKey) == 0 {
-		return "", err
+	if err != nil {
+		return "", "", err
 	}
-	return s.seal.open(app, "webhook", "ssh_key", c.SSHKey)
+	if len(c.SSHKey) > 0 {
+		if sshKey, err = s.seal.open(app, "webhook", "ssh_key", c.SSHKey); err != nil {
+			return "", "", err
+		}
+	}
+	if len(c.Token) > 0 {
+		if token, err = s.seal.open(app, "webhook", "token", c.Token); err != nil {
+			return "", "", err
+		}
+	}
+	return sshKey, token, nil
 }
 
 // GetConnection returns app's repository link and its webhook secret.
@@ -81,7 +99,7 @@ func (s *Store) GetConnection(app string) (Connection, string, error) {
 		return c, "", err
 	}
 	secret, err := s.seal.open(app, "webhook", "secret", c.Secret)
-	c.Secret, c.SSHKey = nil, nil
+	c.Secret, c.SSHKey, c.Token = nil, nil, nil
 	return c, secret, err
 }
 
