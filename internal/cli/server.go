@@ -40,6 +40,7 @@ func newServerCmd() *cobra.Command {
 	f.StringVar(&cfg.DefaultKey, "default-key", "", "key of --default-cert")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:7070", "address of the API")
 	f.StringVar(&cfg.DockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
+	f.IntVar(&cfg.KeepReleases, "keep-releases", 10, "releases per app environment whose images are kept for rollback")
 	f.StringVar(&cfg.BindRoot, "bind-root", "", "host directory that bind mounts must be under (default: bind mounts are refused)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -39,6 +39,9 @@ type Config struct {
 	// BindRoot is the host directory bind mounts must be under (empty:
 	// no bind mounts).
 	BindRoot string
+	// KeepReleases is how many releases per app environment keep their
+	// images for rollback (default 10).
+	KeepReleases int
 	// CertDir, DefaultCert and DefaultKey are the certificates served on
 	// HTTPSAddr (see proxy.CertOptions).
 	CertDir, DefaultCert, DefaultKey string
@@ -120,7 +123,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	px := proxy.New(proxy.Options{Logger: log})
-	dep := deploy.New(deploy.Options{Engine: eng, Store: st, Proxy: px, Logger: log, BindRoot: cfg.BindRoot})
+	dep := deploy.New(deploy.Options{Engine: eng, Store: st, Proxy: px, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases})
 	if err := dep.ConvergeAll(ctx); err != nil {
 		log.Warn("restore routes", "error", err)
 	}
