@@ -110,11 +110,7 @@ func newBuildsCmd() *cobra.Command {
 		Short: "Show a build's log",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
-			if err != nil {
-				return fmt.Errorf("build id %q is not a number", args[0])
-			}
-			c, err := newClient()
+			id, c, err := buildClient(args[0])
 			if err != nil {
 				return err
 			}
@@ -127,11 +123,7 @@ func newBuildsCmd() *cobra.Command {
 		Short: "Cancel a queued or running build",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
-			if err != nil {
-				return fmt.Errorf("build id %q is not a number", args[0])
-			}
-			c, err := newClient()
+			id, c, err := buildClient(args[0])
 			if err != nil {
 				return err
 			}
@@ -144,4 +136,14 @@ func newBuildsCmd() *cobra.Command {
 	}
 	cmd.AddCommand(logs, cancel)
 	return cmd
+}
+
+// buildClient parses a build ID argument and returns an API client.
+func buildClient(arg string) (int64, *apiclient.Client, error) {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil {
+		return 0, nil, fmt.Errorf("build id %q is not a number (berth builds APP lists them)", arg)
+	}
+	c, err := newClient()
+	return id, c, err
 }

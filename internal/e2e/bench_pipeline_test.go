@@ -30,14 +30,8 @@ func TestBenchPipeline(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	name, host := newApp(t, eng)
 
-	root := t.TempDir()
-	gitCmd(t, root, "init", "--quiet", "--bare", "--initial-branch=main", "hello.git")
-	gitCmd(t, filepath.Join(root, "hello.git"), "config", "http.receivepack", "true")
-	srv := gitServer(t, root)
-	work := t.TempDir()
-	gitCmd(t, work, "init", "--quiet", "--initial-branch=main")
-	gitCmd(t, work, "remote", "add", "origin", srv.URL+"/hello.git")
-	gitCmd(t, work, "config", "http.postBuffer", "104857600") // Content-Length, not chunked: CGI needs it
+	repo := newGitRepo(t)
+	work := repo.work
 	_, self, _, _ := runtime.Caller(0)
 	repoRoot := filepath.Join(filepath.Dir(self), "..", "..")
 	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(work, "hello"), "./examples/hello")
@@ -49,19 +43,21 @@ func TestBenchPipeline(t *testing.T) {
 	var salt [8]byte
 	_, _ = rand.Read(salt[:])
 	_ = os.WriteFile(filepath.Join(work, "salt"), []byte(hex.EncodeToString(salt[:])), 0o644) // no cached layer for the cold run
-	write := func(version string) {
-		_ = os.WriteFile(filepath.Join(work, "Dockerfile"), []byte("FROM scratch\nCOPY salt /salt\nCOPY hello /hello\nEXPOSE 8080\nENTRYPOINT [\"/hello\"]\n"), 0o644)
-		_ = os.WriteFile(filepath.Join(work, "compose.yaml"), []byte(`name: `+name+`
+	files := func(version string) map[string]string {
+		return map[string]string{
+			"Dockerfile": "FROM scratch\nCOPY salt /salt\nCOPY hello /hello\nEXPOSE 8080\nENTRYPOINT [\"/hello\"]\n",
+			"compose.yaml": `name: ` + name + `
 services:
   web:
     build: .
-    environment: { VERSION: `+version+` }
+    environment: { VERSION: ` + version + ` }
     deploy: { replicas: 2 }
-    x-berth: { port: 8080, hosts: [`+host+`], healthcheck: { path: /up, interval: 1s }, test: ["selftest"] }
-`), 0o644)
+    x-berth: { port: 8080, hosts: [` + host + `], healthcheck: { path: /up, interval: 1s }, test: ["selftest"] }
+`,
+		}
 	}
 	ctx := context.Background()
-	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: srv.URL + "/hello.git"})
+	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: repo.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,17 +71,13 @@ services:
 	}
 	var rows []row
 	run := func(what, version, prev string) {
-		write(version)
-		gitCmd(t, work, "add", ".")
-		gitCmd(t, work, "commit", "--quiet", "-m", version)
 		var l *load
 		if prev != "" {
 			l = startLoad(s.addrs.HTTP, host, 16)
 			eventually(t, 10*time.Second, "load running", func() bool { return l.countPrefix("hello from berth, version "+prev) > 100 })
 		}
 		start := time.Now()
-		gitCmd(t, work, "push", "--quiet", "origin", "main")
-		commit := gitCmd(t, work, "rev-parse", "HEAD")
+		commit := repo.commit(files(version), version)
 		_, hr := githubHook(t, hookURL, res.Secret, "bench-"+version, "main", commit)
 		var b api.Build
 		deadline := time.Now().Add(3 * time.Minute)

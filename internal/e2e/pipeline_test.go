@@ -68,30 +68,22 @@ func TestPipeline_GitPushWebhookBuildsAndDeploys(t *testing.T) {
 	name, host := newApp(t, eng)
 
 	// A bare repository served over HTTP by git http-backend.
-	root := t.TempDir()
-	gitCmd(t, root, "init", "--quiet", "--bare", "--initial-branch=main", "shop.git")
-	gitCmd(t, filepath.Join(root, "shop.git"), "config", "http.receivepack", "true")
-	git := gitServer(t, root)
-	work := t.TempDir()
-	gitCmd(t, work, "init", "--quiet", "--initial-branch=main")
-	write := func(version string) {
-		_ = os.WriteFile(filepath.Join(work, "Dockerfile"), []byte("FROM "+image(t).ID+"\nENV VERSION="+version+"\n"), 0o644)
-		_ = os.WriteFile(filepath.Join(work, "compose.yaml"), []byte(`name: `+name+`
+	repo := newGitRepo(t)
+	files := func(version string) map[string]string {
+		return map[string]string{
+			"Dockerfile": "FROM " + image(t).ID + "\nENV VERSION=" + version + "\n",
+			"compose.yaml": `name: ` + name + `
 services:
   web:
     build: .
-    x-berth: { port: 8080, hosts: [`+host+`], healthcheck: { path: /up }, test: ["print", "tests pass"] }
-`), 0o644)
+    x-berth: { port: 8080, hosts: [` + host + `], healthcheck: { path: /up }, test: ["print", "tests pass"] }
+`,
+		}
 	}
-	write("commit-1")
-	gitCmd(t, work, "add", ".")
-	gitCmd(t, work, "commit", "--quiet", "-m", "first")
-	gitCmd(t, work, "remote", "add", "origin", git.URL+"/shop.git")
-	gitCmd(t, work, "push", "--quiet", "origin", "main")
-	commit := gitCmd(t, work, "rev-parse", "HEAD")
+	commit := repo.commit(files("commit-1"), "first")
 
 	ctx := context.Background()
-	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: git.URL + "/shop.git", Branches: map[string]string{"main": "production"}})
+	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: repo.URL, Branches: map[string]string{"main": "production"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,10 +129,7 @@ services:
 	}
 
 	// A second push deploys the new commit under load, without failures.
-	write("commit-2")
-	gitCmd(t, work, "commit", "--quiet", "-am", "second")
-	gitCmd(t, work, "push", "--quiet", "origin", "main")
-	commit2 := gitCmd(t, work, "rev-parse", "HEAD")
+	commit2 := repo.commit(files("commit-2"), "second")
 	l := startLoad(s.addrs.HTTP, host, 16)
 	_, hr = githubHook(t, hookURL, res.Secret, "d-3", "main", commit2)
 	b = waitBuild(hr.BuildID)
@@ -159,28 +148,20 @@ func TestPipeline_OneBuildAtATimeSupersedeAndCancel(t *testing.T) {
 	eng := requireDocker(t)
 	s := startServer(t, t.TempDir())
 	name, host := newApp(t, eng)
-	root := t.TempDir()
-	gitCmd(t, root, "init", "--quiet", "--bare", "--initial-branch=main", "shop.git")
-	gitCmd(t, filepath.Join(root, "shop.git"), "config", "http.receivepack", "true")
-	git := gitServer(t, root)
-	work := t.TempDir()
-	gitCmd(t, work, "init", "--quiet", "--initial-branch=main")
-	gitCmd(t, work, "remote", "add", "origin", git.URL+"/shop.git")
+	repo := newGitRepo(t)
 	commit := func(version, testCmd string) string {
-		_ = os.WriteFile(filepath.Join(work, "Dockerfile"), []byte("FROM "+image(t).ID+"\nENV VERSION="+version+"\n"), 0o644)
-		_ = os.WriteFile(filepath.Join(work, "compose.yaml"), []byte(`name: `+name+`
+		return repo.commit(map[string]string{
+			"Dockerfile": "FROM " + image(t).ID + "\nENV VERSION=" + version + "\n",
+			"compose.yaml": `name: ` + name + `
 services:
   web:
     build: .
-    x-berth: { port: 8080, hosts: [`+host+`], healthcheck: { path: /up }, test: `+testCmd+` }
-`), 0o644)
-		gitCmd(t, work, "add", ".")
-		gitCmd(t, work, "commit", "--quiet", "-m", version)
-		gitCmd(t, work, "push", "--quiet", "origin", "main")
-		return gitCmd(t, work, "rev-parse", "HEAD")
+    x-berth: { port: 8080, hosts: [` + host + `], healthcheck: { path: /up }, test: ` + testCmd + ` }
+`,
+		}, version)
 	}
 	ctx := context.Background()
-	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: git.URL + "/shop.git"})
+	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: repo.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
