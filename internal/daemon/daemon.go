@@ -114,16 +114,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("docker engine", "version", info.Version, "api_version", info.APIVersion)
 
-	if ds, err := st.InterruptRunning("berth stopped while this deployment ran; its release never went live"); err != nil {
-		return err
-	} else {
-		for _, d := range ds {
-			log.Warn("deployment interrupted by a restart", "app", d.App, "env", d.Env, "deployment", d.ID)
-		}
-	}
-
 	px := proxy.New(proxy.Options{Logger: log})
 	dep := deploy.New(deploy.Options{Engine: eng, Store: st, Proxy: px, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases})
+	if err := dep.Recover(); err != nil {
+		return err
+	}
 	if err := dep.ConvergeAll(ctx); err != nil {
 		log.Warn("restore routes", "error", err)
 	}

@@ -172,3 +172,26 @@ func sameStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// Recover records what a stop of berth in the middle of deployments left
+// behind: those deployments end as interrupted, and their releases that
+// had not gone live yet as failed (a release that went live stays live:
+// the store's commit point decides). Converge then removes the
+// containers of releases that are not live.
+func (d *Deployer) Recover() error {
+	ds, err := d.store.InterruptRunning("berth stopped while this deployment ran")
+	if err != nil {
+		return err
+	}
+	for _, dep := range ds {
+		rel, err := d.store.GetRelease(dep.App, dep.Env, dep.ReleaseID)
+		if err == nil && rel.Status == store.StatusPending {
+			reason := fmt.Sprintf("berth stopped before release %d went live (deployment %d was interrupted); deploy again", rel.ID, dep.ID)
+			if err := d.store.FailRelease(dep.App, dep.Env, rel.ID, reason); err != nil {
+				return err
+			}
+		}
+		d.log.Warn("deployment interrupted by a stop of berth", "app", dep.App, "env", dep.Env, "deployment", dep.ID, "release", dep.ReleaseID, "release_status", rel.Status)
+	}
+	return nil
+}
