@@ -27,6 +27,11 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	if err := d.checkBinds(app); err != nil {
 		return store.Deployment{}, err
 	}
+	for _, svc := range app.Services {
+		if svc.Image == "" {
+			return store.Deployment{}, fmt.Errorf("%w: service %q has build: but no image yet: berth deploy builds it before it deploys (or build and tag it, and set image:)", ErrInvalid, svc.Name)
+		}
+	}
 	unlock, err := d.tryLock(app.Name, env, "deploy")
 	if err != nil {
 		return store.Deployment{}, err
