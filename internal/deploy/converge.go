@@ -84,7 +84,7 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 					continue
 				}
 			}
-			old, err := d.proxy.SetRoute(key, svc.Hosts, pool)
+			old, err := d.proxy.SetRouteOptions(key, svc.Hosts, pool, routeOptions(svc))
 			if err != nil {
 				pool.Close()
 				d.log.Error("converge: route", "app", app, "env", env, "service", svc.Name, "error", err)

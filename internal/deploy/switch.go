@@ -7,6 +7,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/spec"
 )
 
 // switchRoutes points every routed service of the new release at its new
@@ -19,7 +20,7 @@ func (d *Deployer) switchRoutes(x *execution) map[string]*proxy.Pool {
 		if !ok {
 			continue
 		}
-		prev, err := d.proxy.SetRoute(routeKey(x.app.Name, x.env, svc.Name), svc.Hosts, pool)
+		prev, err := d.proxy.SetRouteOptions(routeKey(x.app.Name, x.env, svc.Name), svc.Hosts, pool, routeOptions(svc))
 		if err != nil {
 			// CheckHosts ran before anything started; only a concurrent
 			// claim by another app can land here.
@@ -98,4 +99,9 @@ func (d *Deployer) retire(ctx context.Context, x *execution, plan Plan) {
 		wg.Wait()
 		x.t.say("stopped %d old container(s)", n)
 	}
+}
+
+// routeOptions are a routed service's per-route proxy behaviours.
+func routeOptions(svc spec.Service) proxy.RouteOptions {
+	return proxy.RouteOptions{RedirectHTTPS: svc.RedirectHTTPS, MaxBodyBytes: svc.MaxBodyBytes}
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,5 +76,42 @@ func TestTLS_SNIAndHTTP2ThroughTheProxy(t *testing.T) {
 	resp2.Body.Close()
 	if cn := resp2.TLS.PeerCertificates[0].Subject.CommonName; cn != "default.test" || resp2.StatusCode != 404 {
 		t.Fatalf("unknown SNI: certificate %s, status %d", cn, resp2.StatusCode)
+	}
+}
+
+func TestRouteOptions_RedirectAndBodyLimitFromXBerth(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	app := loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1})
+	app.Services[0].MaxBodyBytes = 1024
+	if _, err := s.deploy(t, app); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+s.addrs.HTTP+"/", strings.NewReader(strings.Repeat("x", 4096)))
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("over the limit: %d", resp.StatusCode)
+	}
+	app = loadApp(t, name, host, appOpts{Version: "v2", Replicas: 1})
+	app.Services[0].RedirectHTTPS = true
+	if _, err := s.deploy(t, app); err != nil {
+		t.Fatal(err)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ = http.NewRequest(http.MethodGet, "http://"+s.addrs.HTTP+"/a?b=c", nil)
+	req.Host = host
+	resp, err = noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != "https://"+host+"/a?b=c" {
+		t.Fatalf("redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -222,6 +223,14 @@ func (p *Pool) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if st.client.Err() != nil {
 		// The client went away: nobody to answer, nothing failed.
 		st.aborted = true
+		return
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		// The client's body passed the route's limit: its error, not ours.
+		st.aborted = true
+		writePage(w, r, http.StatusRequestEntityTooLarge, "Request too large",
+			"The request body is larger than this app accepts ("+strconv.FormatInt(tooLarge.Limit, 10)+" bytes).")
 		return
 	}
 	st.failed = true

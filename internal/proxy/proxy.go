@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,6 +72,7 @@ type route struct {
 	hosts []string
 	pool  *Pool
 	ctr   *counters
+	opts  *RouteOptions // nil: none
 }
 
 // table is an immutable routing snapshot.
@@ -110,6 +112,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if pg := rt.ctr.maint.Load(); pg != nil {
 			writeMaintenance(w, r, *pg)
+			return
+		}
+		if rt.opts != nil && !applyOptions(w, r, rt.opts) {
 			return
 		}
 		if rt.pool.serve(w, r, rt.ctr) {
@@ -173,6 +178,20 @@ func (t *table) checkHosts(key RouteKey, hosts []string) error {
 // gone. It returns the pool the key had before (nil if none, or if it is
 // pool itself), which the caller should Drain.
 func (p *Proxy) SetRoute(key RouteKey, hosts []string, pool *Pool) (old *Pool, err error) {
+	return p.SetRouteOptions(key, hosts, pool, RouteOptions{})
+}
+
+// RouteOptions are per-route behaviours checked before a request reaches
+// a pool. The zero value adds nothing to the request path.
+type RouteOptions struct {
+	// RedirectHTTPS answers plain-HTTP requests with 308 to https.
+	RedirectHTTPS bool
+	// MaxBodyBytes refuses larger request bodies with 413 (0: no limit).
+	MaxBodyBytes int64
+}
+
+// SetRouteOptions is SetRoute with options for the route.
+func (p *Proxy) SetRouteOptions(key RouteKey, hosts []string, pool *Pool, o RouteOptions) (old *Pool, err error) {
 	if pool == nil {
 		return nil, fmt.Errorf("route %s: nil pool", key)
 	}
@@ -186,6 +205,9 @@ func (p *Proxy) SetRoute(key RouteKey, hosts []string, pool *Pool) (old *Pool, e
 	ctr := p.countersLocked(key.App, key.Env)
 	next := cur.without(key)
 	rt := &route{key: key, hosts: hosts, pool: pool, ctr: ctr}
+	if o != (RouteOptions{}) {
+		rt.opts = &o
+	}
 	next.byKey[key] = rt
 	for _, h := range hosts {
 		next.byHost[h] = rt
@@ -291,4 +313,23 @@ func (p *Proxy) Maintenance(app, env string) bool {
 	defer p.mu.Unlock()
 	ctr := p.counters[appEnv{app, env}]
 	return ctr != nil && ctr.maint.Load() != nil
+}
+
+// applyOptions enforces a route's options; false means it answered.
+func applyOptions(w http.ResponseWriter, r *http.Request, o *RouteOptions) bool {
+	if o.RedirectHTTPS && r.TLS == nil {
+		http.Redirect(w, r, "https://"+r.Host+r.URL.RequestURI(), http.StatusPermanentRedirect)
+		return false
+	}
+	if o.MaxBodyBytes > 0 {
+		if r.ContentLength > o.MaxBodyBytes {
+			writePage(w, r, http.StatusRequestEntityTooLarge, "Request too large",
+				"The request body is larger than this app accepts ("+strconv.FormatInt(o.MaxBodyBytes, 10)+" bytes).")
+			return false
+		}
+		if r.ContentLength < 0 { // streamed: cut it at the limit
+			r.Body = http.MaxBytesReader(w, r.Body, o.MaxBodyBytes)
+		}
+	}
+	return true
 }

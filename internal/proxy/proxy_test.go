@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -408,5 +409,72 @@ func TestProxy_MaintenanceModeSurvivesSwaps(t *testing.T) {
 	p.SetMaintenance("shop", "production", false, nil)
 	if rec := do(); rec.Code != 200 || rec.Body.String() != "app" {
 		t.Fatalf("after maintenance: %d %q", rec.Code, rec.Body.String())
+	}
+}
+
+func TestProxy_RouteOptionsRedirectAndBodyLimit(t *testing.T) {
+	p := New(Options{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		_, _ = io.WriteString(w, "got "+strconv.Itoa(len(b)))
+	}))
+	defer backend.Close()
+	hc := HealthConfig{Path: "/", Interval: 10 * time.Millisecond, Timeout: time.Second, HealthyThreshold: 1, UnhealthyThreshold: 2}
+	mk := func(svc string) (RouteKey, *Pool) {
+		key := RouteKey{App: "shop", Env: "production", Service: svc}
+		pool := NewPool(key, "1", []Target{{ID: svc, Name: svc, Addr: backend.Listener.Addr().String()}}, hc, nil)
+		t.Cleanup(pool.Close)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := pool.WaitHealthy(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		return key, pool
+	}
+	k1, p1 := mk("web")
+	k2, p2 := mk("api")
+	if _, err := p.SetRouteOptions(k1, []string{"secure.test"}, p1, RouteOptions{RedirectHTTPS: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.SetRouteOptions(k2, []string{"upload.test"}, p2, RouteOptions{MaxBodyBytes: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/x?y=1", nil)
+	req.Host = "secure.test"
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != "https://secure.test/x?y=1" {
+		t.Fatalf("redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	post := func(body io.Reader, length int64) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/", body)
+		req.Host = "upload.test"
+		req.ContentLength = length
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post(strings.NewReader(strings.Repeat("a", 500)), 500); code != 200 || body != "got 500" {
+		t.Fatalf("under the limit: %d %q", code, body)
+	}
+	if code, _ := post(strings.NewReader(strings.Repeat("a", 5000)), 5000); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("declared too large: %d", code)
+	}
+	// Streamed (chunked) past the limit.
+	if code, _ := post(io.MultiReader(strings.NewReader(strings.Repeat("a", 5000))), -1); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("streamed too large: %d", code)
+	}
+	if c := p.Counters("shop", "production"); c.Failed != 0 {
+		t.Fatalf("client errors counted as failed: %+v", c)
 	}
 }

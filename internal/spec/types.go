@@ -69,6 +69,10 @@ type Service struct {
 	// Test runs in a container of a freshly built image; a non-zero exit
 	// stops the deploy before anything starts (x-berth.test).
 	Test []string `json:"test,omitempty"`
+	// RedirectHTTPS answers plain-HTTP requests for the hosts with 308 to
+	// https; MaxBodyBytes refuses larger request bodies with 413.
+	RedirectHTTPS bool  `json:"redirect_https,omitempty"`
+	MaxBodyBytes  int64 `json:"max_body_bytes,omitempty"`
 	// Stateful services (a database, a cache) are not duplicated during a
 	// deploy: their container keeps running across deploys and is
 	// replaced (stop, then start, volumes kept) only when its own

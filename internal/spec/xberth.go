@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/mattn/go-shellwords"
 )
 
@@ -16,7 +17,7 @@ import (
 const ExtensionKey = "x-berth"
 
 var (
-	xberthKeys      = []string{"drain_timeout", "healthcheck", "hosts", "port", "release_command", "stateful", "test"}
+	xberthKeys      = []string{"drain_timeout", "healthcheck", "hosts", "max_body_size", "port", "redirect_https", "release_command", "stateful", "test"}
 	healthcheckKeys = []string{"deadline", "healthy_threshold", "interval", "path", "timeout", "unhealthy_threshold"}
 )
 
@@ -66,6 +67,22 @@ func parseXBerth(c *collector, s *Service, raw any) {
 			parseHealthcheck(c, s, field, v)
 		case "release_command":
 			s.ReleaseCommand = parseCommand(c, s.Name, field, v)
+		case "redirect_https":
+			b, ok := v.(bool)
+			if !ok {
+				c.add(s.Name, field, fmt.Sprintf("must be true or false, got %s", describe(v)))
+			}
+			s.RedirectHTTPS = b
+		case "max_body_size":
+			if str, ok := v.(string); ok {
+				b, err := units.RAMInBytes(str)
+				if err != nil || b <= 0 {
+					c.add(s.Name, field, fmt.Sprintf("must be a size such as \"10MB\" or a number of bytes, got %s", describe(v)))
+				}
+				s.MaxBodyBytes = b
+			} else if n, ok := parseInt(c, s.Name, field, v); ok {
+				s.MaxBodyBytes = int64(n)
+			}
 		case "test":
 			s.Test = parseCommand(c, s.Name, field, v)
 		case "stateful":
