@@ -51,6 +51,7 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 	liveLabel := ""
 	routed := map[string]bool{}
 	if hasLive {
+		d.applyErrorPages(&live.Spec, env)
 		liveLabel = releaseLabel(live.ID)
 		for _, svc := range live.Spec.Services {
 			if !svc.Routed() {

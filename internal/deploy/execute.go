@@ -85,6 +85,7 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 			d.log.Error("restore configuration of rolled-back-to release", "app", x.app.Name, "env", x.env, "release", x.rel.ID, "error", err)
 		}
 	}
+	d.applyErrorPages(x.app, x.env)
 	old := d.switchRoutes(x)
 	if prev != 0 {
 		x.t.say("release %d is live (release %d %s)", x.rel.ID, prev, strings.ReplaceAll(string(x.previous), "_", " "))

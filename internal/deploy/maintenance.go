@@ -2,6 +2,9 @@ package deploy
 
 import (
 	"fmt"
+	"strconv"
+
+	"github.com/berth-dev/berth/internal/spec"
 
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -22,4 +25,16 @@ func (d *Deployer) restoreMaintenance(app, env string) {
 	if m, err := d.store.GetMaintenance(app, env); err == nil {
 		d.proxy.SetMaintenance(app, env, m.On, m.Page)
 	}
+}
+
+// applyErrorPages gives the proxy app/env's own error pages from its live
+// definition (none restores berth's).
+func (d *Deployer) applyErrorPages(app *spec.App, env string) {
+	pages := make(map[int][]byte, len(app.ErrorPages))
+	for status, html := range app.ErrorPages {
+		if n, err := strconv.Atoi(status); err == nil {
+			pages[n] = []byte(html)
+		}
+	}
+	d.proxy.SetErrorPages(app.Name, env, pages)
 }

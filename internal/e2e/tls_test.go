@@ -115,3 +115,34 @@ func TestRouteOptions_RedirectAndBodyLimitFromXBerth(t *testing.T) {
 		t.Fatalf("redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+func TestErrorPages_TheAppsOwnPageWhenNothingIsHealthy(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	dir := t.TempDir()
+	_ = os.WriteFile(filepath.Join(dir, "busy.html"), []byte("<h1>shop is busy</h1>"), 0o644)
+	compose := filepath.Join(dir, "compose.yaml")
+	_ = os.WriteFile(compose, []byte(`name: `+name+`
+services:
+  web:
+    image: `+image(t).Ref+`
+    environment: { VERSION: v1 }
+    x-berth: { port: 8080, hosts: [`+host+`], healthcheck: { path: /up, interval: 100ms, unhealthy_threshold: 1 } }
+x-berth:
+  error_pages: { "503": busy.html }
+`), 0o644)
+	if code, out, errOut := s.berth(t, "deploy", "-f", compose); code != 0 {
+		t.Fatalf("deploy: %s %s", out, errOut)
+	}
+	cs, _ := eng.ListContainers(t.Context(), map[string]string{"berth.app": name})
+	for _, c := range cs {
+		if err := eng.StopContainer(t.Context(), c.ID, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, "the app's 503 page", func() bool {
+		code, body := get(t, s.addrs.HTTP, host, "/")
+		return code == 503 && body == "<h1>shop is busy</h1>"
+	})
+}

@@ -180,7 +180,7 @@ func (p *Pool) fastFail(w http.ResponseWriter, r *http.Request, ctr *counters, t
 	}
 	p.log.Warn("proxy error", "target", t.Name, "addr", t.Addr, "method", r.Method,
 		"path", r.URL.Path, "status", status, "error", err)
-	writePage(w, r, status, title, msg)
+	writeAppPage(w, r, ctr, status, title, msg)
 	return fastFailed
 }
 

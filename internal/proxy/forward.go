@@ -107,7 +107,7 @@ func (p *Pool) serve(w http.ResponseWriter, r *http.Request, ctr *counters) bool
 	t, n := p.pick()
 	if t == nil {
 		ctr.failed.Add(1)
-		writePage(w, r, http.StatusServiceUnavailable, "Service unavailable",
+		writeAppPage(w, r, ctr, http.StatusServiceUnavailable, "Service unavailable",
 			"No healthy container for "+p.key.String()+".")
 		return true
 	}
@@ -245,7 +245,7 @@ func (p *Pool) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	p.log.Warn("proxy error", "target", st.t.Name, "addr", st.t.Addr, "method", r.Method,
 		"path", r.URL.Path, "status", status, "error", err)
-	writePage(w, r, status, title, msg)
+	writeAppPage(w, r, st.ctr, status, title, msg)
 }
 
 // recordRequestFailure counts a failed connection of a request as a failed

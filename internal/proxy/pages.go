@@ -42,3 +42,22 @@ func writeMaintenance(w http.ResponseWriter, r *http.Request, page []byte) {
 	w.WriteHeader(http.StatusServiceUnavailable)
 	_, _ = w.Write(page)
 }
+
+// writeAppPage writes the app's own page for status when it has one,
+// else berth's.
+func writeAppPage(w http.ResponseWriter, r *http.Request, ctr *counters, status int, title, msg string) {
+	if ctr != nil {
+		if pages := ctr.pages.Load(); pages != nil {
+			if page, ok := (*pages)[status]; ok {
+				h := w.Header()
+				h.Set("Cache-Control", "no-store")
+				h.Set("Content-Type", "text/html; charset=utf-8")
+				h.Set("X-Berth-Error", strconv.Itoa(status))
+				w.WriteHeader(status)
+				_, _ = w.Write(page)
+				return
+			}
+		}
+	}
+	writePage(w, r, status, title, msg)
+}

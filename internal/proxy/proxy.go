@@ -64,6 +64,8 @@ type counters struct {
 	// maint is the maintenance page while the app environment is in
 	// maintenance mode (nil otherwise); it lives here so swaps keep it.
 	maint atomic.Pointer[[]byte]
+	// pages are the app's own error pages by status (nil: berth's).
+	pages atomic.Pointer[map[int][]byte]
 }
 
 // route is an immutable entry of a table.
@@ -122,10 +124,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rt := p.table.Load().byHost[host]
+	var ctr *counters
 	if rt != nil {
+		ctr = rt.ctr
 		rt.ctr.failed.Add(1)
 	}
-	writePage(w, r, http.StatusServiceUnavailable, "Service unavailable",
+	writeAppPage(w, r, ctr, http.StatusServiceUnavailable, "Service unavailable",
 		"The route of this host is being replaced; try again.")
 }
 
@@ -332,4 +336,21 @@ func applyOptions(w http.ResponseWriter, r *http.Request, o *RouteOptions) bool 
 		}
 	}
 	return true
+}
+
+// SetErrorPages gives app/env's routes its own HTML for the errors the
+// proxy answers (502, 503, 504); nil or empty restores berth's pages.
+func (p *Proxy) SetErrorPages(app, env string, pages map[int][]byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ctr := p.countersLocked(app, env)
+	if len(pages) == 0 {
+		ctr.pages.Store(nil)
+		return
+	}
+	cp := make(map[int][]byte, len(pages))
+	for k, v := range pages {
+		cp[k] = append([]byte(nil), v...)
+	}
+	ctr.pages.Store(&cp)
 }

@@ -478,3 +478,30 @@ func TestProxy_RouteOptionsRedirectAndBodyLimit(t *testing.T) {
 		t.Fatalf("client errors counted as failed: %+v", c)
 	}
 }
+
+func TestProxy_AppErrorPages(t *testing.T) {
+	p := New(Options{})
+	key := RouteKey{App: "shop", Env: "production", Service: "web"}
+	// A pool whose only target never becomes healthy: 503.
+	pool := NewPool(key, "1", []Target{{ID: "x", Name: "x", Addr: "127.0.0.1:1"}}, HealthConfig{Path: "/", Interval: time.Second, Timeout: time.Second, HealthyThreshold: 1, UnhealthyThreshold: 1}, nil)
+	defer pool.Close()
+	if _, err := p.SetRoute(key, []string{"shop.test"}, pool); err != nil {
+		t.Fatal(err)
+	}
+	do := func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		p.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://shop.test/", nil))
+		return rec
+	}
+	if rec := do(); rec.Code != 503 || strings.Contains(rec.Body.String(), "our own") {
+		t.Fatalf("default page: %d %q", rec.Code, rec.Body.String())
+	}
+	p.SetErrorPages("shop", "production", map[int][]byte{503: []byte("<h1>our own 503</h1>")})
+	if rec := do(); rec.Code != 503 || rec.Body.String() != "<h1>our own 503</h1>" {
+		t.Fatalf("app page: %d %q", rec.Code, rec.Body.String())
+	}
+	p.SetErrorPages("shop", "production", nil)
+	if rec := do(); strings.Contains(rec.Body.String(), "our own") {
+		t.Fatal("pages not restored")
+	}
+}

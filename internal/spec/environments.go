@@ -1,8 +1,11 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 )
 
@@ -56,18 +59,22 @@ func (a *App) BranchEnvs() map[string]string {
 }
 
 // parseEnvironments reads the top-level x-berth extension.
-func parseEnvironments(c *collector, app *App, raw any) {
+func parseEnvironments(c *collector, app *App, raw any, wd string) {
 	if raw == nil {
 		return
 	}
 	m, ok := raw.(map[string]any)
 	if !ok {
-		c.add("", ExtensionKey, fmt.Sprintf("must be a mapping with the key environments, got %s", describe(raw)))
+		c.add("", ExtensionKey, fmt.Sprintf("must be a mapping with the keys environments, error_pages, got %s", describe(raw)))
 		return
 	}
 	for _, k := range sortedKeys(m) {
+		if k == "error_pages" {
+			parseErrorPages(c, app, m[k], wd)
+			continue
+		}
 		if k != "environments" {
-			c.add("", ExtensionKey+"."+k, unknownKey(k, []string{"environments"}))
+			c.add("", ExtensionKey+"."+k, unknownKey(k, []string{"environments", "error_pages"}))
 			continue
 		}
 		envs, ok := m[k].(map[string]any)
@@ -137,6 +144,46 @@ func parseEnvironments(c *collector, app *App, raw any) {
 				}
 			}
 			app.Environments[env] = es
+		}
+	}
+}
+
+// maxErrorPage bounds an error page file.
+const maxErrorPage = 64 << 10
+
+// parseErrorPages reads x-berth.error_pages: status → HTML file, relative
+// to the Compose file's directory.
+func parseErrorPages(c *collector, app *App, raw any, wd string) {
+	field := ExtensionKey + ".error_pages"
+	m, ok := raw.(map[string]any)
+	if !ok {
+		c.add("", field, fmt.Sprintf("must map 502, 503 or 504 to an HTML file, got %s", describe(raw)))
+		return
+	}
+	app.ErrorPages = map[string]string{}
+	for _, status := range sortedKeys(m) {
+		f := field + "." + status
+		if status != "502" && status != "503" && status != "504" {
+			c.add("", f, "berth answers with its own pages for 502, 503 and 504 only")
+			continue
+		}
+		name, ok := m[status].(string)
+		if !ok || name == "" {
+			c.add("", f, fmt.Sprintf("must be the path of an HTML file, got %s", describe(m[status])))
+			continue
+		}
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(wd, p)
+		}
+		b, err := os.ReadFile(p)
+		switch {
+		case err != nil:
+			c.add("", f, fmt.Sprintf("cannot read %s: %v", name, errors.Unwrap(err)))
+		case len(b) > maxErrorPage:
+			c.add("", f, fmt.Sprintf("%s is %d bytes; keep error pages under %d", name, len(b), maxErrorPage))
+		default:
+			app.ErrorPages[status] = string(b)
 		}
 	}
 }

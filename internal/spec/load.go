@@ -101,7 +101,7 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 		app.Services = append(app.Services, convertService(c, sc, missing))
 	}
 	sort.Slice(app.Services, func(i, j int) bool { return app.Services[i].Name < app.Services[j].Name })
-	parseEnvironments(c, app, project.Extensions[ExtensionKey])
+	parseEnvironments(c, app, project.Extensions[ExtensionKey], wd)
 
 	validateApp(c, app)
 	if err := c.err(); err != nil {

@@ -20,6 +20,10 @@ type App struct {
 	// Environments is the top-level x-berth.environments: per
 	// environment, its branch and how it differs (see ForEnv).
 	Environments map[string]EnvSpec `json:"environments,omitempty"`
+	// ErrorPages are the app's own HTML pages for the errors the proxy
+	// answers, by status ("502", "503", "504"): the files' contents, read
+	// when the Compose file is, so the server needs no access to them.
+	ErrorPages map[string]string `json:"error_pages,omitempty"`
 }
 
 // Service is one service of an App.
