@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -23,8 +24,9 @@ type Options struct {
 
 // Backend is an engine.Engine on one Docker host.
 type Backend struct {
-	cli *client.Client
-	log *slog.Logger
+	cli   *client.Client
+	log   *slog.Logger
+	netMu sync.Mutex // serialises EnsureNetwork (see there)
 }
 
 var _ engine.Engine = (*Backend)(nil)

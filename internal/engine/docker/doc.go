@@ -14,4 +14,9 @@
 //     never a published port.
 //   - Engine errors are wrapped with what was being done and mapped onto
 //     engine's sentinels (ErrNotFound, ErrImageNotFound, ErrConflict).
+//   - Watch owns one goroutine per call, which ends (closing the channel)
+//     with its context; after a broken stream it sends EventResync only
+//     once the engine has accepted a new subscription.
+//   - EnsureNetwork calls on one Backend are serialised: Engine 20.10
+//     creates two networks of one name when asked twice at once.
 package docker

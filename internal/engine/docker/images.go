@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/client"
 
 	"github.com/berth-dev/berth/internal/engine"
 )
@@ -88,7 +90,8 @@ func encodeAuth(auth *engine.RegistryAuth) string {
 	return base64.URLEncoding.EncodeToString(b)
 }
 
-// readProgress reads a pull or push progress stream, reporting lines and
+// readProgress reads a pull or push progress stream, reporting lines
+// ("status id progress", e.g. "Downloading 3f2a9c1 [==>  ] 1.2MB/5MB") and
 // returning the stream's error message, if any.
 func readProgress(rc io.Reader, progress func(string)) error {
 	dec := json.NewDecoder(rc)
@@ -100,16 +103,24 @@ func readProgress(rc io.Reader, progress func(string)) error {
 			}
 			return fmt.Errorf("read progress: %w", err)
 		}
-		if m.Error != "" {
-			return errors.New(m.Error)
+		if m.Error != "" || m.ErrorDetail.Message != "" {
+			return errors.New(cmp.Or(m.ErrorDetail.Message, m.Error))
 		}
 		if progress != nil {
-			progress(strings.TrimSpace(strings.Join([]string{m.ID, m.Status, m.Progress}, " ")))
+			if line := strings.Join(strings.Fields(m.Status+" "+m.ID+" "+m.Progress), " "); line != "" {
+				progress(line)
+			}
 		}
 	}
 }
 
 func pullError(ref string, err error) error {
+	if client.IsErrConnectionFailed(err) {
+		return fmt.Errorf("docker: pull %s: the Docker engine does not answer: %w", ref, err)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("docker: pull %s: %w", ref, err)
+	}
 	msg := strings.ToLower(err.Error())
 	notFound := isNotFound(err)
 	for _, s := range []string{"not found", "manifest unknown", "pull access denied", "repository does not exist"} {

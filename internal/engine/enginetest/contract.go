@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,10 +19,32 @@ import (
 	"github.com/berth-dev/berth/internal/engine"
 )
 
+// Option adjusts Run.
+type Option func(*runConfig)
+
+type runConfig struct{ runtime bool }
+
+// WithoutRuntime runs only the parts of the contract that need no real
+// processes or networking: no HTTP to the containers, no log contents,
+// no signal handling, no process exits, no Dockerfile semantics. The Fake
+// passes the contract with it.
+func WithoutRuntime() Option { return func(c *runConfig) { c.runtime = false } }
+
 // Run runs the engine contract against the engine newEngine returns, using
-// img (from BuildTestImage). Everything it creates carries a unique app
+// img (from BuildTestImage; for the Fake, register img.Ref → img.ID with
+// exposed port 8080 first). Everything it creates carries a unique app
 // label and is removed at the end.
-func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage) {
+func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage, opts ...Option) {
+	cfg := runConfig{runtime: true}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	needsRuntime := func(t *testing.T) {
+		t.Helper()
+		if !cfg.runtime {
+			t.Skip("needs real containers (WithoutRuntime)")
+		}
+	}
 	e := newEngine(t)
 	ctx := context.Background()
 	var b [3]byte
@@ -93,27 +116,24 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage
 		if _, err := e.CreateContainer(ctx, spec("web")); !errors.Is(err, engine.ErrConflict) {
 			t.Errorf("same name again: want ErrConflict, got %v", err)
 		}
+		missing := spec("noimage")
+		missing.Image = "berth-contract-missing:nope"
+		if _, err := e.CreateContainer(ctx, missing); !errors.Is(err, engine.ErrImageNotFound) || !strings.Contains(err.Error(), missing.Image) {
+			t.Errorf("missing image: want ErrImageNotFound naming the image, got %v", err)
+		}
 	})
 	if web.ID == "" {
 		t.FailNow()
 	}
 	t.Run("ServesOnItsNetworkAddress", func(t *testing.T) {
+		needsRuntime(t)
 		addr := net.JoinHostPort(web.Addresses[netName], "8080")
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			resp, err := http.Get("http://" + addr + "/")
-			if err == nil {
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if string(body) != "contract" {
-					t.Fatalf("body %q", body)
-				}
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("GET %s: %v", addr, err)
-			}
-			time.Sleep(20 * time.Millisecond)
+		if body := httpGet(t, "http://"+addr+"/"); body != "contract" {
+			t.Fatalf("body %q", body)
+		}
+		// Its alias resolves on the network (the engine's DNS).
+		if body := httpGet(t, "http://"+addr+"/fetch?url=http://web:8080/"); body != "contract" {
+			t.Fatalf("through its alias: body %q", body)
 		}
 	})
 	t.Run("ListAndLogs", func(t *testing.T) {
@@ -130,13 +150,91 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage
 		}
 		b, _ := io.ReadAll(rc)
 		rc.Close()
+		if _, err := e.Logs(ctx, "berth-contract-no-such-container", engine.LogOptions{}); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("logs of a missing container: want ErrNotFound, got %v", err)
+		}
+		needsRuntime(t)
 		if !strings.Contains(string(b), "testapp contract starting") {
 			t.Fatalf("logs: %q", b)
+		}
+		rc, err = e.Logs(ctx, web.ID, engine.LogOptions{Tail: 1, Timestamps: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(rc)
+		rc.Close()
+		stamp, line, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+		if _, err := time.Parse(time.RFC3339Nano, stamp); err != nil || strings.Contains(line, "\n") {
+			t.Fatalf("one timestamped line: %q", b)
 		}
 	})
 	t.Run("SetRestartPolicy", func(t *testing.T) {
 		if err := e.SetRestartPolicy(ctx, web.ID, "unless-stopped"); err != nil {
 			t.Fatal(err)
+		}
+		if err := e.SetRestartPolicy(ctx, "berth-contract-no-such-container", "no"); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("missing container: want ErrNotFound, got %v", err)
+		}
+		needsRuntime(t)
+		// Created with "no", switched to "on-failure": a crash restarts it.
+		c, err := e.CreateContainer(ctx, spec("restarter", "VERSION=r"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.SetRestartPolicy(ctx, c.ID, "on-failure"); err != nil {
+			t.Fatal(err)
+		}
+		addr := net.JoinHostPort(c.Addresses[netName], "8080")
+		httpGet(t, "http://"+addr+"/up")
+		_, _ = http.Get("http://" + addr + "/exit?code=3")
+		waitFor(t, 20*time.Second, func() (bool, string) {
+			c, err = e.InspectContainer(ctx, c.ID)
+			return err == nil && c.RestartCount >= 1 && c.Running(), fmt.Sprintf("state %s restarts %d err %v", c.State, c.RestartCount, err)
+		})
+		if err := e.RemoveContainer(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("WatchSeesStartDieDestroy", func(t *testing.T) {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		events := e.Watch(wctx)
+		c, err := e.CreateContainer(ctx, spec("watched", "VERSION=w"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := func(want engine.EventType) engine.Event {
+			t.Helper()
+			for {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						t.Fatalf("watch closed before a %s event", want)
+					}
+					if ev.ContainerID == c.ID && ev.Type == want {
+						if ev.Labels[engine.LabelApp] != app || ev.Labels[engine.LabelService] != "watched" {
+							t.Errorf("%s event labels %v", want, ev.Labels)
+						}
+						return ev
+					}
+				case <-wctx.Done():
+					t.Fatalf("no %s event from Watch", want)
+				}
+			}
+		}
+		next(engine.EventStart)
+		if err := e.StopContainer(ctx, c.ID, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if ev := next(engine.EventDie); ev.ExitCode != 0 {
+			t.Errorf("die event exit code %d, want 0", ev.ExitCode)
+		}
+		if err := e.RemoveContainer(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		next(engine.EventDestroy)
+		cancel()
+		for range events { // the channel closes when ctx ends
 		}
 	})
 	t.Run("StopIsGracefulAndIdempotent", func(t *testing.T) {
@@ -147,7 +245,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage
 		if err := e.StopContainer(ctx, web.ID, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		if took := time.Since(start); took > 4*time.Second {
+		if took := time.Since(start); cfg.runtime && took > 4*time.Second {
 			t.Errorf("stop took %s: SIGTERM was not honoured", took)
 		}
 		c, err := e.InspectContainer(ctx, web.ID)
@@ -168,7 +266,44 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage
 			}
 		}
 	})
+	t.Run("StopKillsAfterGrace", func(t *testing.T) {
+		needsRuntime(t)
+		// An app that ignores SIGTERM: only the kill after the grace
+		// period stops it.
+		s := spec("stubborn")
+		s.Cmd = []string{"stubborn", "60"}
+		c, err := e.CreateContainer(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := e.StopContainer(ctx, c.ID, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took < 900*time.Millisecond || took > 10*time.Second {
+			t.Errorf("stop with 1s grace took %s", took)
+		}
+		if c, err = e.InspectContainer(ctx, c.ID); err != nil || c.Running() || c.ExitCode != 137 {
+			t.Fatalf("after the kill: state %s exit %d err %v, want exited 137", c.State, c.ExitCode, err)
+		}
+	})
+	t.Run("StartFailureLeavesTheContainer", func(t *testing.T) {
+		needsRuntime(t)
+		s := spec("nostart")
+		s.Entrypoint = []string{"/no-such-binary"}
+		c, err := e.CreateContainer(ctx, s)
+		if err == nil || c.ID == "" {
+			t.Fatalf("start of a missing binary: container %q err %v; want an error and the container", c.ID, err)
+		}
+		if _, err := e.InspectContainer(ctx, c.ID); err != nil {
+			t.Fatalf("the container is gone: %v", err)
+		}
+		if err := e.RemoveContainer(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("ExitingContainer", func(t *testing.T) {
+		needsRuntime(t)
 		c, err := e.CreateContainer(ctx, spec("crash", "CRASH=1"))
 		if err != nil {
 			t.Fatalf("create: %v", err)
@@ -185,6 +320,16 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage
 		}
 		if c.State != engine.StateExited || c.ExitCode != 1 {
 			t.Fatalf("state %s exit %d, want exited 1", c.State, c.ExitCode)
+		}
+		// Following the logs of a stopped container ends at once.
+		rc, err := e.Logs(ctx, c.ID, engine.LogOptions{Follow: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if !strings.Contains(string(b), "crashing on purpose") {
+			t.Fatalf("logs: %q", b)
 		}
 	})
 	t.Run("Volumes", func(t *testing.T) {
@@ -207,6 +352,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage
 		}
 	})
 	t.Run("BuildImage", func(t *testing.T) {
+		needsRuntime(t)
 		tag := app + "-built:1"
 		var lines []string
 		id, err := e.BuildImage(ctx, tarOf(t, map[string]string{
@@ -277,4 +423,38 @@ func tarOf(t *testing.T, files map[string]string) io.Reader {
 		t.Fatal(err)
 	}
 	return &buf
+}
+
+// httpGet GETs url until it answers 200 (deadline 10s) and returns the body.
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	var body string
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false, err.Error()
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		return resp.StatusCode == http.StatusOK, fmt.Sprintf("%s: %q", resp.Status, b)
+	})
+	return body
+}
+
+// waitFor polls cond until it holds, failing the test with cond's last
+// description after d.
+func waitFor(t *testing.T, d time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still not so after %s: %s", d, why)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -6,7 +6,8 @@
 // proxies a GET to another service; /exit?code=N crashes the process;
 // /alloc?mb=N allocates (and touches) N MiB. CRASH=1 makes it exit 1 at
 // once, for refused-release tests. As a one-off command: `print WORDS…`
-// prints them, `env NAME` prints a variable, `exit N` exits with N, `ask` reads a line and
+// prints them, `env NAME` prints a variable, `stubborn N` ignores SIGTERM
+// for N seconds, `exit N` exits with N, `ask` reads a line and
 // exits 5.
 package main
 
@@ -128,6 +129,13 @@ func command(args []string) int {
 		fmt.Println(os.Getenv(args[1]))
 		return 0
 	case "sleep":
+		n, _ := strconv.Atoi(args[1])
+		time.Sleep(time.Duration(n) * time.Second)
+		return 0
+	case "stubborn":
+		// Ignores SIGTERM: only a kill stops it (stop-timeout tests).
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("ignoring SIGTERM")
 		n, _ := strconv.Atoi(args[1])
 		time.Sleep(time.Duration(n) * time.Second)
 		return 0
