@@ -3,6 +3,7 @@ package cli
 import (
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -38,6 +39,9 @@ func newServerCmd() *cobra.Command {
 	f.StringVar(&cfg.CertDir, "cert-dir", "", "directory of NAME.crt + NAME.key certificates, chosen by SNI (reloaded when they change); default.crt/.key is the default")
 	f.StringVar(&cfg.DefaultCert, "default-cert", "", "certificate served when SNI matches none")
 	f.StringVar(&cfg.DefaultKey, "default-key", "", "key of --default-cert")
+	f.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "proxy: time a client has to send its request headers (against slow clients)")
+	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", 120*time.Second, "proxy: how long an idle keep-alive client connection stays open")
+	f.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 64<<10, "proxy: largest request header accepted (bytes; larger: 431)")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:7070", "address of the API")
 	f.StringVar(&cfg.DockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
 	f.IntVar(&cfg.KeepReleases, "keep-releases", 10, "releases per app environment whose images are kept for rollback")

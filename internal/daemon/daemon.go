@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -45,7 +44,11 @@ type Config struct {
 	// CertDir, DefaultCert and DefaultKey are the certificates served on
 	// HTTPSAddr (see proxy.CertOptions).
 	CertDir, DefaultCert, DefaultKey string
-	Logger                           *slog.Logger
+	// ReadHeaderTimeout, IdleTimeout and MaxHeaderBytes bound the proxy's
+	// client connections (zero: 10s, 120s, 64 KiB).
+	ReadHeaderTimeout, IdleTimeout time.Duration
+	MaxHeaderBytes                 int
+	Logger                         *slog.Logger
 	// Ready, when set, is called once the listeners are open.
 	Ready func(Addrs)
 }
@@ -81,11 +84,26 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.Default()
 	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = 10 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 120 * time.Second
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = 64 << 10
+	}
 	var certs *proxy.CertStore
 	if cfg.HTTPSAddr != "" {
+		if cfg.DefaultCert != "" && cfg.DefaultKey == "" || cfg.DefaultKey != "" && cfg.DefaultCert == "" {
+			return errors.New("--default-cert and --default-key go together: give both")
+		}
 		var err error
 		if certs, err = proxy.NewCertStore(proxy.CertOptions{Dir: cfg.CertDir, DefaultCert: cfg.DefaultCert, DefaultKey: cfg.DefaultKey, Logger: log}); err != nil {
-			return fmt.Errorf("--https-addr needs certificates (--cert-dir DIR with NAME.crt/NAME.key files, or --default-cert/--default-key): %w", err)
+			return fmt.Errorf("--https-addr: certificates (--cert-dir DIR with NAME.crt/NAME.key files, --default-cert/--default-key, or x-berth.tls of the apps): %w", err)
+		}
+		if cfg.CertDir == "" && cfg.DefaultCert == "" {
+			log.Warn("--https-addr without --cert-dir or --default-cert: only hosts of services with x-berth.tls get TLS")
 		}
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -114,7 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("docker engine", "version", info.Version, "api_version", info.APIVersion)
 
-	px := proxy.New(proxy.Options{Logger: log})
+	px := proxy.New(proxy.Options{Logger: log, Certs: certs})
 	dep := deploy.New(deploy.Options{Engine: eng, Store: st, Proxy: px, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases})
 	if err := dep.Recover(); err != nil {
 		return err
@@ -142,8 +160,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	proxySrv := &http.Server{
 		Handler:           px,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	builder := &build.Builder{Engine: eng, Credentials: st.RegistryAuth}
@@ -161,12 +180,13 @@ func Run(ctx context.Context, cfg Config) error {
 	var httpsSrv *http.Server
 	if httpsLn != nil {
 		addrs.HTTPS = httpsLn.Addr().String()
-		// HTTP/2 is negotiated by ALPN: net/http enables it for ServeTLS.
+		// HTTP/2 is negotiated by ALPN (h2, http/1.1): net/http serves it.
 		httpsSrv = &http.Server{
 			Handler:           px,
-			TLSConfig:         &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12},
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       120 * time.Second,
+			TLSConfig:         certs.TLSConfig(),
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
+			MaxHeaderBytes:    cfg.MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		}
 		log.Info("https listener", "https_addr", addrs.HTTPS)

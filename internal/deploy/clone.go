@@ -55,7 +55,7 @@ func (d *Deployer) Clone(ctx context.Context, app, from, to string, opts CloneOp
 	defer unlock()
 	for _, svc := range def.Services {
 		if svc.Routed() {
-			if err := d.proxy.CheckHosts(routeKey(app, to, svc.Name), svc.Hosts); err != nil {
+			if err := d.proxy.CheckRoute(routeKey(app, to, svc.Name), svc.Hosts, routeOptions(svc)); err != nil {
 				return store.Deployment{}, fmt.Errorf("%w: service %q: %v (choose other hosts with --host)", ErrInvalid, svc.Name, err)
 			}
 		}

@@ -70,8 +70,16 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 				targets = append(targets, proxy.Target{ID: c.ID, Name: c.Name, Addr: net.JoinHostPort(ip, strconv.Itoa(svc.Port))})
 			}
 			key := routeKey(app, env, svc.Name)
+			opts := routeOptions(svc)
 			cur, hosts := d.proxy.Route(key)
-			if cur != nil && cur.Release() == liveLabel && sameTargets(cur, targets) && sameStrings(hosts, svc.Hosts) {
+			if cur != nil && cur.Release() == liveLabel && sameTargets(cur, targets) {
+				if curOpts, _ := d.proxy.RouteOptionsOf(key); sameStrings(hosts, svc.Hosts) && curOpts.Equal(opts) {
+					continue
+				}
+				// Same pool, other hosts or options: route it again as it is.
+				if _, err := d.proxy.SetRouteOptions(key, svc.Hosts, cur, opts); err != nil {
+					d.log.Error("converge: route", "app", app, "env", env, "service", svc.Name, "error", err)
+				}
 				continue
 			}
 			pool := proxy.NewPool(key, liveLabel, targets, healthConfig(svc), d.log)
@@ -85,7 +93,7 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 					continue
 				}
 			}
-			old, err := d.proxy.SetRouteOptions(key, svc.Hosts, pool, routeOptions(svc))
+			old, err := d.proxy.SetRouteOptions(key, svc.Hosts, pool, opts)
 			if err != nil {
 				pool.Close()
 				d.log.Error("converge: route", "app", app, "env", env, "service", svc.Name, "error", err)

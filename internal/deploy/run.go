@@ -42,7 +42,7 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	t.say("deploying %s to %s", app.Name, env)
 	for _, svc := range app.Services {
 		if svc.Routed() {
-			if err := d.proxy.CheckHosts(routeKey(app.Name, env, svc.Name), svc.Hosts); err != nil {
+			if err := d.proxy.CheckRoute(routeKey(app.Name, env, svc.Name), svc.Hosts, routeOptions(svc)); err != nil {
 				return store.Deployment{}, fmt.Errorf("service %q: %w", svc.Name, err)
 			}
 		}

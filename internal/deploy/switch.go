@@ -101,7 +101,19 @@ func (d *Deployer) retire(ctx context.Context, x *execution, plan Plan) {
 	}
 }
 
-// routeOptions are a routed service's per-route proxy behaviours.
+// routeOptions are a routed service's per-route proxy behaviours: the one
+// place a spec.Service becomes proxy options (deploys, converge and
+// CheckRoute must agree).
 func routeOptions(svc spec.Service) proxy.RouteOptions {
-	return proxy.RouteOptions{RedirectHTTPS: svc.RedirectHTTPS, MaxBodyBytes: svc.MaxBodyBytes}
+	o := proxy.RouteOptions{
+		Paths:           svc.Paths,
+		StripPrefix:     svc.StripPrefix,
+		RedirectHTTPS:   svc.RedirectHTTPS,
+		MaxBodyBytes:    svc.MaxBodyBytes,
+		ResponseTimeout: svc.ResponseTimeout.D(),
+	}
+	if svc.TLS != nil {
+		o.TLSCert, o.TLSKey = svc.TLS.Cert, svc.TLS.Key
+	}
+	return o
 }

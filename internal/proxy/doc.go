@@ -1,15 +1,25 @@
 // Package proxy is berth's reverse proxy: it routes HTTP requests by Host
-// header to pools of app containers, checks their health, and switches a
-// service from one release's pool to the next without failing a request.
+// header, then by the longest matching path prefix, to pools of app
+// containers, checks their health, and switches a service from one
+// release's pool to the next without failing a request. It serves TLS with
+// certificates chosen by SNI (CertStore).
 //
 // Invariants:
 //
 //   - The routing table is an immutable snapshot behind an atomic.Pointer.
 //     Writers (SetRoute, RemoveRoute) serialise on a mutex, copy the table,
 //     change the copy and publish it in one atomic store; readers (every
-//     request) take no lock: one atomic load and one map read per request.
-//   - A host belongs to at most one RouteKey (app, env, service) at a time;
-//     a second claim fails with ErrHostTaken.
+//     request) take no lock: one atomic load and one map read per request
+//     (plus a scan of the host's prefixes, longest first, only for hosts
+//     that have path routes).
+//   - A (host, path prefix) pair belongs to at most one RouteKey (app, env,
+//     service) at a time; a second claim fails with ErrHostTaken. Prefixes
+//     match whole segments: /api matches /api and /api/x, not /apix.
+//   - Maintenance mode and error pages live with the counters of an app
+//     environment, so route swaps keep them.
+//   - The certificate table is immutable too, swapped atomically when files
+//     change (polled by CertStore.Run) or a route names its own
+//     certificate; the TLS handshake takes no lock.
 //   - A Pool's set of targets never changes after NewPool. Only health
 //     flags change; the healthy subset is republished as an immutable slice
 //     so that picking a target (round robin) takes no lock.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 )
 
 // The fast path serves ordinary requests (no request body, no Upgrade):
@@ -53,7 +54,7 @@ const (
 
 // serveFast proxies r to t (already picked and counted in the pool's
 // in-flight) on the fast path.
-func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, t *target) {
+func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, t *target, timeout time.Duration) {
 	fc := p.rp.Transport.(*poolTransport).fast
 	ctx := r.Context()
 	t.inflight.Add(1)
@@ -105,7 +106,7 @@ func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, 
 			fresh = false
 			continue
 		}
-		retry, res := p.exchange(w, r, ctr, fc, c, t)
+		retry, res := p.exchange(w, r, ctr, fc, c, t, timeout)
 		if retry {
 			fresh = true
 			continue
@@ -118,7 +119,10 @@ func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, 
 // exchange sends r on c and copies the response to w. retry is true when c
 // was a reused connection that failed before any response byte and r may
 // be sent again; nothing was written to w then.
-func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, fc *fastClient, c *fconn, t *target) (retry bool, res fastOutcome) {
+//
+// timeout, when positive, bounds the wait for the first byte of the
+// response: a read deadline on c, cleared once the head is read.
+func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, fc *fastClient, c *fconn, t *target, timeout time.Duration) (retry bool, res fastOutcome) {
 	ctx := r.Context()
 	c.begin(r)
 	ok := false // c may go back to the idle stack
@@ -133,10 +137,15 @@ func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, f
 	writeRequestHead(c.bw, r, c.hc.addr)
 	err := c.bw.Flush()
 	if err == nil {
+		if timeout > 0 {
+			_ = c.Conn.SetReadDeadline(time.Now().Add(timeout))
+		}
 		_, err = c.br.Peek(1)
 	}
 	if err != nil {
-		if c.reused && ctx.Err() == nil && p.reqCtx.Err() == nil && c.br.Buffered() == 0 && replayable(r) {
+		var ne net.Error
+		timedOut := errors.As(err, &ne) && ne.Timeout()
+		if !timedOut && c.reused && ctx.Err() == nil && p.reqCtx.Err() == nil && c.br.Buffered() == 0 && replayable(r) {
 			return true, fastServed
 		}
 		return false, p.fastFail(w, r, ctr, t, eofUnexpected(err))
@@ -146,6 +155,9 @@ func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, f
 	if err != nil {
 		clear(h)
 		return false, p.fastFail(w, r, ctr, t, eofUnexpected(err))
+	}
+	if timeout > 0 {
+		_ = c.Conn.SetReadDeadline(time.Time{})
 	}
 	w.WriteHeader(rh.status)
 	clientErr, err := copyBody(w, c, h, rh)

@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -76,6 +77,10 @@ type reqState struct {
 	ntried          int
 	failed          bool // the proxy wrote an error page
 	aborted         bool // the client went away before a response
+	// timer cancels the request when the target has not started its
+	// response within the route's response timeout (nil: none).
+	timer    *time.Timer
+	timedOut atomic.Bool
 }
 
 type stateKey struct{}
@@ -99,7 +104,9 @@ func stateOf(ctx context.Context) *reqState {
 // nothing, when the pool is retired: the caller routes again. Ordinary
 // requests (no body, no upgrade) take the fast path (fast_serve.go); the
 // others go through httputil.ReverseProxy.
-func (p *Pool) serve(w http.ResponseWriter, r *http.Request, ctr *counters) bool {
+// timeout, when positive, is how long the target may take to start its
+// response (504 after it).
+func (p *Pool) serve(w http.ResponseWriter, r *http.Request, ctr *counters, timeout time.Duration) bool {
 	if !p.enter() {
 		return false
 	}
@@ -112,7 +119,7 @@ func (p *Pool) serve(w http.ResponseWriter, r *http.Request, ctr *counters) bool
 		return true
 	}
 	if fastEligible(r) {
-		p.serveFast(w, r, ctr, t)
+		p.serveFast(w, r, ctr, t, timeout)
 		return true
 	}
 	t.inflight.Add(1)
@@ -121,7 +128,16 @@ func (p *Pool) serve(w http.ResponseWriter, r *http.Request, ctr *counters) bool
 	ctx, cancel := context.WithCancel(r.Context())
 	st.Context = ctx
 	stop := context.AfterFunc(p.shards[n%ctxShards], cancel)
+	if timeout > 0 {
+		st.timer = time.AfterFunc(timeout, func() {
+			st.timedOut.Store(true)
+			cancel()
+		})
+	}
 	defer func() {
+		if st.timer != nil {
+			st.timer.Stop()
+		}
 		stop()
 		cancel()
 		st.t.inflight.Add(-1)
@@ -172,6 +188,11 @@ func (pt *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	tr := pt.pool.transport
 	resp, err := tr.RoundTrip(req)
 	if err == nil || !isDialError(err) {
+		if err == nil {
+			if st := stateOf(req.Context()); st != nil && st.timer != nil {
+				st.timer.Stop() // the response started in time
+			}
+		}
 		return resp, err
 	}
 	st := stateOf(req.Context())
@@ -202,6 +223,9 @@ func (pt *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r2.URL = &u
 		resp, err = tr.RoundTrip(&r2)
 		if err == nil || !isDialError(err) {
+			if err == nil && st.timer != nil {
+				st.timer.Stop()
+			}
 			return resp, err
 		}
 	}
@@ -220,7 +244,7 @@ func (p *Pool) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 		writePage(w, r, http.StatusBadGateway, "Bad gateway", "The app did not answer.")
 		return
 	}
-	if st.client.Err() != nil {
+	if st.client.Err() != nil && !st.timedOut.Load() {
 		// The client went away: nobody to answer, nothing failed.
 		st.aborted = true
 		return
@@ -240,7 +264,7 @@ func (p *Pool) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case p.reqCtx.Err() != nil:
 		msg = "The request was cut: its release was replaced and the drain timeout passed."
-	case errors.As(err, &ne) && ne.Timeout():
+	case st.timedOut.Load() || (errors.As(err, &ne) && ne.Timeout()):
 		status, title, msg = http.StatusGatewayTimeout, "Gateway timeout", "The app did not answer in time."
 	}
 	p.log.Warn("proxy error", "target", st.t.Name, "addr", st.t.Addr, "method", r.Method,

@@ -27,6 +27,7 @@ func (k RouteKey) String() string { return k.App + "/" + k.Env + "/" + k.Service
 type RouteInfo struct {
 	Key   RouteKey
 	Hosts []string
+	Paths []string // path prefixes; ["/"] for the whole host
 	Pool  *Pool
 }
 
@@ -43,12 +44,16 @@ type Counters struct {
 // Options configures a Proxy.
 type Options struct {
 	Logger *slog.Logger
+	// Certs, when set, receives the certificate files of routes that
+	// name one (RouteOptions.TLSCert).
+	Certs *CertStore
 }
 
 // Proxy is an http.Handler that routes requests by Host to target pools.
 type Proxy struct {
 	log   *slog.Logger
 	table atomic.Pointer[table]
+	certs *CertStore
 
 	mu       sync.Mutex // serialises table writers and guards counters
 	counters map[appEnv]*counters
@@ -68,21 +73,6 @@ type counters struct {
 	pages atomic.Pointer[map[int][]byte]
 }
 
-// route is an immutable entry of a table.
-type route struct {
-	key   RouteKey
-	hosts []string
-	pool  *Pool
-	ctr   *counters
-	opts  *RouteOptions // nil: none
-}
-
-// table is an immutable routing snapshot.
-type table struct {
-	byHost map[string]*route
-	byKey  map[RouteKey]*route
-}
-
 // New returns a Proxy with an empty routing table.
 func New(opts Options) *Proxy {
 	log := opts.Logger
@@ -92,12 +82,14 @@ func New(opts Options) *Proxy {
 	p := &Proxy{
 		log:      log.With("component", "proxy"),
 		counters: map[appEnv]*counters{},
+		certs:    opts.Certs,
 	}
-	p.table.Store(&table{byHost: map[string]*route{}, byKey: map[RouteKey]*route{}})
+	p.table.Store(&table{byHost: map[string]*hostEntry{}, byKey: map[RouteKey]*route{}})
 	return p
 }
 
-// ServeHTTP routes r by its Host header to the pool of the matching route.
+// ServeHTTP routes r by its Host header, then by the longest matching
+// path prefix of that host, to the pool of the matching route.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host := normalizeHost(r.Host)
 	// A request that loads a table an instant before a swap may find its
@@ -105,25 +97,29 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// newer table. Two rounds are enough: a pool is retired only after it
 	// was swapped out.
 	for range 3 {
-		rt := p.table.Load().byHost[host]
+		rt, prefix, e := p.table.Load().lookup(host, r.URL.Path)
 		if rt == nil {
-			p.unrouted.Add(1)
-			writePage(w, r, http.StatusNotFound, "No app here",
-				"No app is routed to the host "+host+".")
+			p.notFound(w, r, host, e)
 			return
 		}
 		if pg := rt.ctr.maint.Load(); pg != nil {
 			writeMaintenance(w, r, *pg)
 			return
 		}
-		if rt.opts != nil && !applyOptions(w, r, rt.opts) {
-			return
+		rr := r
+		if rt.opts != nil {
+			if !applyOptions(w, r, rt.opts) {
+				return
+			}
+			if rt.opts.StripPrefix && prefix != "" {
+				rr = stripPrefix(r, prefix)
+			}
 		}
-		if rt.pool.serve(w, r, rt.ctr) {
+		if rt.pool.serve(w, rr, rt.ctr, rt.timeout) {
 			return
 		}
 	}
-	rt := p.table.Load().byHost[host]
+	rt, _, _ := p.table.Load().lookup(host, r.URL.Path)
 	var ctr *counters
 	if rt != nil {
 		ctr = rt.ctr
@@ -131,6 +127,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	writeAppPage(w, r, ctr, http.StatusServiceUnavailable, "Service unavailable",
 		"The route of this host is being replaced; try again.")
+}
+
+// notFound answers a request no route matches: an unknown host, or a path
+// no prefix of a routed host covers (with the app's 404 page when the
+// host belongs to one app environment).
+func (p *Proxy) notFound(w http.ResponseWriter, r *http.Request, host string, e *hostEntry) {
+	p.unrouted.Add(1)
+	if e == nil {
+		writePage(w, r, http.StatusNotFound, "No app here",
+			"No app is routed to the host "+host+".")
+		return
+	}
+	writeAppPage(w, r, e.notFound, http.StatusNotFound, "Not found",
+		"No app is routed to this path of "+host+".")
 }
 
 // Unrouted returns how many requests named a host that no route has.
@@ -162,19 +172,43 @@ func normalizeHosts(hosts []string) []string {
 }
 
 // CheckHosts returns an error wrapping ErrHostTaken naming the other route
-// when any of hosts is already routed to a key other than key.
+// when any of hosts is routed to another app environment. Routes of key's
+// own app environment are not checked here (its services may share a host
+// by path; SetRouteOptions checks the exact (host, path) pairs): use
+// CheckRoute when the paths are known.
 func (p *Proxy) CheckHosts(key RouteKey, hosts []string) error {
-	return p.table.Load().checkHosts(key, normalizeHosts(hosts))
-}
-
-func (t *table) checkHosts(key RouteKey, hosts []string) error {
-	for _, h := range hosts {
-		if rt := t.byHost[h]; rt != nil && rt.key != key {
-			return fmt.Errorf("host %s is routed to app %s env %s service %s: %w",
-				h, rt.key.App, rt.key.Env, rt.key.Service, ErrHostTaken)
+	t := p.table.Load()
+	for _, h := range normalizeHosts(hosts) {
+		e := t.byHost[h]
+		if e == nil {
+			continue
+		}
+		rts := make([]*route, 0, len(e.paths)+1)
+		if e.root != nil {
+			rts = append(rts, e.root)
+		}
+		for _, pr := range e.paths {
+			rts = append(rts, pr.rt)
+		}
+		for _, rt := range rts {
+			if rt.key.App != key.App || rt.key.Env != key.Env {
+				return fmt.Errorf("host %s is routed to app %s env %s service %s: %w",
+					h, rt.key.App, rt.key.Env, rt.key.Service, ErrHostTaken)
+			}
 		}
 	}
 	return nil
+}
+
+// CheckRoute returns an error wrapping ErrHostTaken naming the other route
+// when a (host, path) pair of hosts and o.Paths is routed to a key other
+// than key, or an error when o.Paths are not valid prefixes.
+func (p *Proxy) CheckRoute(key RouteKey, hosts []string, o RouteOptions) error {
+	paths, err := normalizePaths(o.Paths)
+	if err != nil {
+		return fmt.Errorf("route %s: %w", key, err)
+	}
+	return p.table.Load().checkRoute(key, normalizeHosts(hosts), paths)
 }
 
 // SetRoute publishes, in one atomic step, a routing table where every host
@@ -185,43 +219,44 @@ func (p *Proxy) SetRoute(key RouteKey, hosts []string, pool *Pool) (old *Pool, e
 	return p.SetRouteOptions(key, hosts, pool, RouteOptions{})
 }
 
-// RouteOptions are per-route behaviours checked before a request reaches
-// a pool. The zero value adds nothing to the request path.
-type RouteOptions struct {
-	// RedirectHTTPS answers plain-HTTP requests with 308 to https.
-	RedirectHTTPS bool
-	// MaxBodyBytes refuses larger request bodies with 413 (0: no limit).
-	MaxBodyBytes int64
-}
-
-// SetRouteOptions is SetRoute with options for the route.
+// SetRouteOptions is SetRoute with options: the route serves the paths
+// o.Paths of hosts (all paths when none). A (host, path) pair routed to
+// another key is refused with an error wrapping ErrHostTaken.
 func (p *Proxy) SetRouteOptions(key RouteKey, hosts []string, pool *Pool, o RouteOptions) (old *Pool, err error) {
 	if pool == nil {
 		return nil, fmt.Errorf("route %s: nil pool", key)
 	}
+	paths, err := normalizePaths(o.Paths)
+	if err != nil {
+		return nil, fmt.Errorf("route %s: %w", key, err)
+	}
 	hosts = normalizeHosts(hosts)
+	o.Paths = paths
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	cur := p.table.Load()
-	if err := cur.checkHosts(key, hosts); err != nil {
+	if err := cur.checkRoute(key, hosts, paths); err != nil {
 		return nil, err
 	}
+	if p.certs != nil {
+		if err := p.certs.setRoute(key.String(), hosts, o.TLSCert, o.TLSKey); err != nil {
+			return nil, fmt.Errorf("route %s: %w", key, err)
+		}
+	}
 	ctr := p.countersLocked(key.App, key.Env)
-	next := cur.without(key)
-	rt := &route{key: key, hosts: hosts, pool: pool, ctr: ctr}
-	if o != (RouteOptions{}) {
-		rt.opts = &o
+	rt := &route{key: key, hosts: hosts, paths: paths, pool: pool, ctr: ctr, timeout: o.ResponseTimeout, raw: o}
+	if o.active() {
+		rt.opts = &rt.raw
 	}
-	next.byKey[key] = rt
-	for _, h := range hosts {
-		next.byHost[h] = rt
-	}
-	p.table.Store(next)
+	byKey := maps.Clone(cur.byKey)
+	byKey[key] = rt
+	p.table.Store(build(byKey))
 	if prev := cur.byKey[key]; prev != nil && prev.pool != pool {
 		old = prev.pool
 	}
 	p.log.Info("route set", "app", key.App, "env", key.Env, "service", key.Service,
-		"release", pool.Release(), "hosts", strings.Join(hosts, ","), "healthy", pool.Healthy())
+		"release", pool.Release(), "hosts", strings.Join(hosts, ","), "paths", strings.Join(paths, ","),
+		"healthy", pool.Healthy())
 	return old, nil
 }
 
@@ -235,22 +270,15 @@ func (p *Proxy) RemoveRoute(key RouteKey) (old *Pool) {
 	if prev == nil {
 		return nil
 	}
-	p.table.Store(cur.without(key))
+	byKey := maps.Clone(cur.byKey)
+	delete(byKey, key)
+	p.table.Store(build(byKey))
+	if p.certs != nil {
+		_ = p.certs.setRoute(key.String(), nil, "", "")
+	}
 	p.log.Info("route removed", "app", key.App, "env", key.Env, "service", key.Service,
 		"release", prev.pool.Release())
 	return prev.pool
-}
-
-// without returns a copy of t without key's route.
-func (t *table) without(key RouteKey) *table {
-	next := &table{byHost: maps.Clone(t.byHost), byKey: maps.Clone(t.byKey)}
-	if prev := t.byKey[key]; prev != nil {
-		for _, h := range prev.hosts {
-			delete(next.byHost, h)
-		}
-		delete(next.byKey, key)
-	}
-	return next
 }
 
 // Route returns key's current pool and hosts (nil, nil if not routed).
@@ -262,12 +290,24 @@ func (p *Proxy) Route(key RouteKey) (*Pool, []string) {
 	return rt.pool, slices.Clone(rt.hosts)
 }
 
+// RouteOptionsOf returns the options key's route was set with (Paths
+// normalised), and whether it is routed.
+func (p *Proxy) RouteOptionsOf(key RouteKey) (RouteOptions, bool) {
+	rt := p.table.Load().byKey[key]
+	if rt == nil {
+		return RouteOptions{}, false
+	}
+	o := rt.raw
+	o.Paths = slices.Clone(rt.paths)
+	return o, true
+}
+
 // Routes returns every route, sorted by key.
 func (p *Proxy) Routes() []RouteInfo {
 	t := p.table.Load()
 	out := make([]RouteInfo, 0, len(t.byKey))
 	for _, rt := range t.byKey {
-		out = append(out, RouteInfo{Key: rt.key, Hosts: slices.Clone(rt.hosts), Pool: rt.pool})
+		out = append(out, RouteInfo{Key: rt.key, Hosts: slices.Clone(rt.hosts), Paths: slices.Clone(rt.paths), Pool: rt.pool})
 	}
 	slices.SortFunc(out, func(a, b RouteInfo) int { return strings.Compare(a.Key.String(), b.Key.String()) })
 	return out

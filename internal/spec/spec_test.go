@@ -96,7 +96,7 @@ func TestApp_Validate(t *testing.T) {
 		{"duplicate host", func(a *App) {
 			a.Services[1].Port = 80
 			a.Services[1].Hosts = []string{"www.shop.example.com"}
-		}, []string{f + `service "worker": x-berth.hosts[0]: "www.shop.example.com" is also routed to service "web"; a host name can be routed to one service only`}},
+		}, []string{f + `service "worker": x-berth.hosts[0]: "www.shop.example.com" is also routed to service "web"; a host name can be routed to one service only (give the services different x-berth.paths to share it)`}},
 		{"health", func(a *App) {
 			h := &a.Services[0].Healthcheck
 			h.Path, h.Timeout, h.Deadline, h.UnhealthyThreshold = "", 0, h.Interval, 0

@@ -77,11 +77,29 @@ type Service struct {
 	// https; MaxBodyBytes refuses larger request bodies with 413.
 	RedirectHTTPS bool  `json:"redirect_https,omitempty"`
 	MaxBodyBytes  int64 `json:"max_body_bytes,omitempty"`
+	// Paths are the path prefixes of the hosts routed to this service
+	// (x-berth.paths; empty: every path). The longest matching prefix of
+	// a host wins, so services may share a host by path.
+	Paths []string `json:"paths,omitempty"`
+	// StripPrefix removes the matched prefix from the path the app sees.
+	StripPrefix bool `json:"strip_prefix,omitempty"`
+	// ResponseTimeout answers 504 when the app has not started its
+	// response in time (0: no limit).
+	ResponseTimeout Duration `json:"response_timeout,omitempty"`
+	// TLS names a certificate for the hosts, in files on the server.
+	TLS *TLSFiles `json:"tls,omitempty"`
 	// Stateful services (a database, a cache) are not duplicated during a
 	// deploy: their container keeps running across deploys and is
 	// replaced (stop, then start, volumes kept) only when its own
 	// definition changes, and only when the deploy confirms it.
 	Stateful bool `json:"stateful,omitempty"`
+}
+
+// TLSFiles are a certificate (PEM, chain included) and its key, as
+// absolute paths on the server; berth reloads them when they change.
+type TLSFiles struct {
+	Cert string `json:"cert"`
+	Key  string `json:"key"`
 }
 
 // Build is a Compose build: section.

@@ -3,6 +3,8 @@ package spec
 import (
 	"fmt"
 	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -67,16 +69,33 @@ func validateApp(c *collector, a *App) {
 		}
 		seen[s.Name] = true
 		validateService(c, s)
-		for j, h := range s.Hosts {
-			if other, dup := hostOwner[h]; dup {
-				if other == s.Name {
-					c.add(s.Name, fmt.Sprintf("x-berth.hosts[%d]", j), fmt.Sprintf("%s is listed twice", quote(h)))
-				} else {
-					c.add(s.Name, fmt.Sprintf("x-berth.hosts[%d]", j), fmt.Sprintf("%s is also routed to service %s; a host name can be routed to one service only", quote(h), quote(other)))
-				}
-				continue
+		paths := make([]string, 0, len(s.Paths))
+		for _, p := range s.Paths {
+			if p = NormalizePath(p); !slices.Contains(paths, p) {
+				paths = append(paths, p)
 			}
-			hostOwner[h] = s.Name
+		}
+		if len(paths) == 0 {
+			paths = append(paths, "/")
+		}
+		for j, h := range s.Hosts {
+			for _, p := range paths {
+				other, dup := hostOwner[h+" "+p]
+				switch {
+				case !dup:
+					hostOwner[h+" "+p] = s.Name
+					continue
+				case other == s.Name:
+					if p == "/" {
+						c.add(s.Name, fmt.Sprintf("x-berth.hosts[%d]", j), fmt.Sprintf("%s is listed twice", quote(h)))
+					}
+				case p == "/":
+					c.add(s.Name, fmt.Sprintf("x-berth.hosts[%d]", j), fmt.Sprintf("%s is also routed to service %s; a host name can be routed to one service only (give the services different x-berth.paths to share it)", quote(h), quote(other)))
+				default:
+					c.add(s.Name, fmt.Sprintf("x-berth.hosts[%d]", j), fmt.Sprintf("%s path %s is also routed to service %s; a host and path prefix can be routed to one service only", quote(h), quote(p), quote(other)))
+				}
+				break
+			}
 		}
 	}
 	validateDependencies(c, a, seen)
@@ -188,6 +207,7 @@ func validateService(c *collector, s *Service) {
 			c.add(n, fmt.Sprintf("x-berth.hosts[%d]", i), msg)
 		}
 	}
+	validateRouting(c, s)
 	h := s.Healthcheck
 	if !strings.HasPrefix(h.Path, "/") {
 		c.add(n, "x-berth.healthcheck.path", fmt.Sprintf("must start with \"/\", got %s", quote(h.Path)))
@@ -212,6 +232,78 @@ func validateService(c *collector, s *Service) {
 	if s.DrainTimeout < 0 {
 		c.add(n, "x-berth.drain_timeout", fmt.Sprintf("must not be negative, got %s", s.DrainTimeout.D()))
 	}
+}
+
+// validateRouting checks the x-berth settings that need hosts: paths,
+// strip_prefix, response_timeout and tls.
+func validateRouting(c *collector, s *Service) {
+	n := s.Name
+	routed := len(s.Hosts) > 0
+	if len(s.Paths) > 0 && !routed {
+		c.add(n, "x-berth.paths", "needs x-berth.hosts: paths are prefixes of the service's hosts")
+	}
+	seen := map[string]bool{}
+	for i, p := range s.Paths {
+		f := fmt.Sprintf("x-berth.paths[%d]", i)
+		if msg := checkPathPrefix(p); msg != "" {
+			c.add(n, f, msg)
+			continue
+		}
+		if np := NormalizePath(p); seen[np] {
+			c.add(n, f, fmt.Sprintf("%s is listed twice", quote(p)))
+		} else {
+			seen[np] = true
+		}
+	}
+	if s.StripPrefix && len(s.Paths) == 0 {
+		c.add(n, "x-berth.strip_prefix", "needs x-berth.paths: the prefix to strip is the matched path")
+	}
+	if s.ResponseTimeout < 0 {
+		c.add(n, "x-berth.response_timeout", fmt.Sprintf("must not be negative, got %s", s.ResponseTimeout.D()))
+	}
+	if s.TLS != nil {
+		if !routed {
+			c.add(n, "x-berth.tls", "needs x-berth.hosts: the certificate is served for the service's hosts")
+		}
+		for _, f := range []struct{ name, v string }{{"cert", s.TLS.Cert}, {"key", s.TLS.Key}} {
+			switch {
+			case f.v == "":
+				c.add(n, "x-berth.tls."+f.name, "required: the absolute path of a PEM file on the server")
+			case !filepath.IsAbs(f.v):
+				c.add(n, "x-berth.tls."+f.name, fmt.Sprintf("must be an absolute path on the server (the server reads and reloads it), got %s", quote(f.v)))
+			}
+		}
+	}
+}
+
+// NormalizePath returns a path prefix as the proxy matches it: without a
+// trailing "/" (except "/" itself).
+func NormalizePath(p string) string {
+	if p == "/" {
+		return p
+	}
+	if t := strings.TrimRight(p, "/"); t != "" {
+		return t
+	}
+	return "/"
+}
+
+// checkPathPrefix returns what is wrong with a path prefix, or "".
+func checkPathPrefix(p string) string {
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		return fmt.Sprintf("must start with \"/\" (e.g. \"/api\"), got %s", quote(p))
+	case strings.ContainsAny(p, "?# \t\r\n"):
+		return fmt.Sprintf("must be a URL path without spaces, query or fragment, got %s", quote(p))
+	case strings.Contains(p, "//"):
+		return fmt.Sprintf("must not contain an empty segment (\"//\"), got %s", quote(p))
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Sprintf("must not contain \".\" or \"..\" segments, got %s", quote(p))
+		}
+	}
+	return ""
 }
 
 // checkAppName returns what is wrong with an app name, or "".

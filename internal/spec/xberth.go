@@ -17,7 +17,8 @@ import (
 const ExtensionKey = "x-berth"
 
 var (
-	xberthKeys      = []string{"drain_timeout", "healthcheck", "hosts", "max_body_size", "port", "redirect_https", "release_command", "stateful", "test"}
+	xberthKeys      = []string{"drain_timeout", "healthcheck", "hosts", "max_body_size", "paths", "port", "redirect_https", "release_command", "response_timeout", "stateful", "strip_prefix", "test", "tls"}
+	tlsKeys         = []string{"cert", "key"}
 	healthcheckKeys = []string{"deadline", "healthy_threshold", "interval", "path", "timeout", "unhealthy_threshold"}
 )
 
@@ -83,6 +84,20 @@ func parseXBerth(c *collector, s *Service, raw any) {
 			} else if n, ok := parseInt(c, s.Name, field, v); ok {
 				s.MaxBodyBytes = int64(n)
 			}
+		case "paths":
+			s.Paths = parsePaths(c, s.Name, field, v)
+		case "strip_prefix":
+			b, ok := v.(bool)
+			if !ok {
+				c.add(s.Name, field, fmt.Sprintf("must be true or false, got %s", describe(v)))
+			}
+			s.StripPrefix = b
+		case "response_timeout":
+			if d, ok := parseDuration(c, s.Name, field, v); ok {
+				s.ResponseTimeout = d
+			}
+		case "tls":
+			s.TLS = parseTLS(c, s.Name, field, v)
 		case "test":
 			s.Test = parseCommand(c, s.Name, field, v)
 		case "stateful":
@@ -217,6 +232,53 @@ func parseStrings(c *collector, service, field string, v any) []string {
 	}
 	c.add(service, field, fmt.Sprintf("must be a list of host names, got %s", describe(v)))
 	return nil
+}
+
+// parsePaths reads a list of path prefixes; a single string is a list of
+// one.
+func parsePaths(c *collector, service, field string, v any) []string {
+	switch l := v.(type) {
+	case string:
+		return []string{l}
+	case []any:
+		out := make([]string, 0, len(l))
+		for i, e := range l {
+			s, ok := e.(string)
+			if !ok {
+				c.add(service, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("must be a path prefix such as \"/api\", got %s", describe(e)))
+				s = "/"
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	c.add(service, field, fmt.Sprintf("must be a list of path prefixes such as [\"/api\"], got %s", describe(v)))
+	return nil
+}
+
+// parseTLS reads x-berth.tls: {cert: FILE, key: FILE}.
+func parseTLS(c *collector, service, field string, v any) *TLSFiles {
+	m, ok := v.(map[string]any)
+	if !ok {
+		c.add(service, field, fmt.Sprintf("must be a mapping with the keys %s, got %s", strings.Join(tlsKeys, ", "), describe(v)))
+		return nil
+	}
+	t := &TLSFiles{}
+	for _, k := range sortedKeys(m) {
+		f := field + "." + k
+		s, ok := m[k].(string)
+		switch {
+		case k != "cert" && k != "key":
+			c.add(service, f, unknownKey(k, tlsKeys))
+		case !ok:
+			c.add(service, f, fmt.Sprintf("must be the absolute path of a PEM file on the server, got %s", describe(m[k])))
+		case k == "cert":
+			t.Cert = s
+		default:
+			t.Key = s
+		}
+	}
+	return t
 }
 
 // parseCommand reads a command in exec form (a list) or as a string split
