@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -245,6 +246,9 @@ func (p *Pipeline) execute(ctx context.Context, b *store.Build, r *runLog) error
 // per-app mirror kept between builds.
 func (p *Pipeline) checkout(ctx context.Context, repo, app, commit string, env []string, r *runLog) (string, error) {
 	git := func(ctx context.Context, dir string, args ...string) error { return runGit(ctx, env, dir, args...) }
+	if !commitRE.MatchString(commit) {
+		return "", fmt.Errorf("commit %q is not a hexadecimal commit id", commit)
+	}
 	mirror := filepath.Join(p.WorkDir, app, "mirror.git")
 	r.step("fetch %s from %s", short(commit), repo)
 	if _, err := os.Stat(mirror); err != nil {
@@ -324,6 +328,10 @@ func runGit(ctx context.Context, env []string, dir string, args ...string) error
 	}
 	return nil
 }
+
+// commitRE is what a commit id from a webhook must look like before it
+// reaches git (never an option such as --upload-pack=…).
+var commitRE = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)
 
 func short(commit string) string {
 	if len(commit) > 12 {
