@@ -165,6 +165,13 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) error {
 	}
 	b, err := s.pipe.Enqueue(build.Trigger{App: app, Env: env, Branch: push.Branch, Commit: push.Commit, Author: push.Author, Message: push.Message})
 	if err != nil {
+		// The push was not queued: forget its delivery id so the
+		// provider's retry is built instead of answered "duplicate".
+		if push.DeliveryID != "" {
+			if ferr := s.store.ForgetDelivery(app, push.DeliveryID); ferr != nil {
+				return errors.Join(err, ferr)
+			}
+		}
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, HookResponse{Status: "queued", BuildID: b.ID})

@@ -9,151 +9,165 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
-
-	"github.com/moby/patternmatcher"
-	"github.com/moby/patternmatcher/ignorefile"
 )
 
+// epoch is the modification time of every entry of a build context.
+var epoch = time.Unix(0, 0).UTC()
+
 // Context returns dir as a tar build context, the form the Docker Engine
-// API takes: files excluded by dir/.dockerignore are left out (with
-// Docker's pattern semantics: `!` exceptions, `**`, comments), except the
-// Dockerfile and .dockerignore themselves, which the engine needs. The
-// stream is deterministic (lexical order, zero times and owners), so the
-// same content always gives the same bytes.
+// API takes, with the Dockerfile at dockerfile (relative to dir; default
+// "Dockerfile").
+//
+// Files that dir/.dockerignore excludes are left out, with Docker's
+// semantics (see ignorePatterns); the Dockerfile and .dockerignore are
+// always sent, as the docker CLI does, because the engine needs them.
+// The stream is deterministic: entries in lexical order, times zeroed,
+// owners root with no names, so identical content gives identical bytes.
+// Symbolic links are kept as links; sockets are left out.
+//
+// The tar is written by a goroutine as the caller reads: the caller must
+// read to the end or Close the reader. A walk error is returned by Read.
 func Context(dir, dockerfile string) (io.ReadCloser, error) {
-	pm, err := ignorePatterns(dir)
+	root, df, pm, err := prepare(dir, dockerfile)
 	if err != nil {
 		return nil, err
 	}
-	if dockerfile == "" {
-		dockerfile = "Dockerfile"
-	}
-	if _, err := os.Stat(filepath.Join(dir, dockerfile)); err != nil {
-		return nil, fmt.Errorf("no %s in the build context %s: %w", dockerfile, dir, err)
-	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeTar(pw, dir, filepath.ToSlash(dockerfile), pm)) }()
+	go func() { pw.CloseWithError(writeTar(pw, root, df, pm)) }()
 	return pr, nil
 }
 
-// ContentHash is the SHA-256 of dir's build context: it tags images built
-// outside git, or from a tree with uncommitted changes.
+// ContentHash is the hex SHA-256 of the build context Context(dir,
+// dockerfile) streams: the same filtered content, names, modes and links
+// give the same hash, whatever the file times and owners. It tags images
+// built outside git (Tag(app, service, hash[:12])).
 func ContentHash(dir, dockerfile string) (string, error) {
-	rc, err := Context(dir, dockerfile)
+	root, df, pm, err := prepare(dir, dockerfile)
 	if err != nil {
 		return "", err
 	}
-	defer rc.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, rc); err != nil {
+	if err := writeTar(h, root, df, pm); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-var (
-	tagUnsafe = regexp.MustCompile(`[^a-z0-9._-]+`)
-	revUnsafe = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
-)
-
-// Tag is the image reference berth gives a service it builds:
-// <app>-<service>:<revision>, lowercased and stripped to what Docker
-// accepts.
-func Tag(app, service, revision string) string {
-	repo := tagUnsafe.ReplaceAllString(strings.ToLower(app+"-"+service), "-")
-	rev := revUnsafe.ReplaceAllString(revision, "-")
-	if rev == "" || strings.HasPrefix(rev, ".") || strings.HasPrefix(rev, "-") {
-		rev = "r" + rev
+// prepare resolves the context directory, checks the Dockerfile is in it
+// and reads .dockerignore.
+func prepare(dir, dockerfile string) (string, string, *matcher, error) {
+	root, err := filepath.Abs(dir)
+	if err == nil {
+		root, err = filepath.EvalSymlinks(root) // walk the directory, not a link to it
 	}
-	if len(rev) > 128 {
-		rev = rev[:128]
+	if err != nil {
+		return "", "", nil, fmt.Errorf("build context %s: %w", dir, err)
 	}
-	return strings.Trim(repo, "-._") + ":" + rev
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return "", "", nil, fmt.Errorf("build context %s is not a directory", dir)
+	}
+	df, err := dockerfilePath(root, dockerfile)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(df))); err != nil || fi.IsDir() {
+		return "", "", nil, fmt.Errorf("no %s in the build context %s: create it, or set build.dockerfile to its path", df, dir)
+	}
+	pm, err := ignorePatterns(root, df)
+	if err != nil {
+		return "", "", nil, err
+	}
+	return root, df, pm, nil
 }
 
-func ignorePatterns(dir string) (*patternmatcher.PatternMatcher, error) {
-	f, err := os.Open(filepath.Join(dir, ".dockerignore"))
-	if os.IsNotExist(err) {
-		return nil, nil
+// dockerfilePath is dockerfile relative to root, slash-separated.
+func dockerfilePath(root, dockerfile string) (string, error) {
+	if dockerfile == "" {
+		dockerfile = "Dockerfile"
 	}
-	if err != nil {
-		return nil, err
+	p := dockerfile
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(root, p)
+	} else if r, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+		p = filepath.Join(r, filepath.Base(p))
 	}
-	defer f.Close()
-	patterns, err := ignorefile.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("read %s/.dockerignore: %w", dir, err)
+	rel, err := filepath.Rel(root, p)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("dockerfile %s is outside the build context %s: move it into the context directory", dockerfile, root)
 	}
-	pm, err := patternmatcher.New(patterns)
-	if err != nil {
-		return nil, fmt.Errorf("%s/.dockerignore: %w", dir, err)
-	}
-	return pm, nil
+	return filepath.ToSlash(rel), nil
 }
 
-func writeTar(w io.Writer, dir, dockerfile string, pm *patternmatcher.PatternMatcher) error {
+// writeTar writes root's context to w.
+func writeTar(w io.Writer, root, dockerfile string, pm *matcher) error {
 	tw := tar.NewWriter(w)
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(dir, path)
+		rel, err := filepath.Rel(root, path)
 		if err != nil || rel == "." {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if pm != nil && rel != dockerfile && rel != ".dockerignore" {
-			excluded, err := pm.MatchesOrParentMatches(rel)
-			if err != nil {
-				return err
-			}
-			if excluded {
-				if d.IsDir() && !pm.Exclusions() {
-					return filepath.SkipDir // nothing under it can come back
-				}
-				return nil
-			}
-		}
-		info, err := d.Info()
-		if err != nil {
+		if skip, err := pm.excluded(rel, d.IsDir()); skip || err != nil {
 			return err
 		}
-		link := ""
-		if info.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(path); err != nil {
-				return err
-			}
+		if d.IsDir() && !pm.included(rel) {
+			return nil // excluded, but an exception may bring back something under it
 		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = rel
-		if d.IsDir() {
-			hdr.Name += "/"
-		}
-		hdr.ModTime, hdr.AccessTime, hdr.ChangeTime = time.Unix(0, 0), time.Time{}, time.Time{}
-		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
-		hdr.Format = tar.FormatPAX
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			return err
-		}
-		return nil
+		return addEntry(tw, path, rel, d)
 	})
+	if err != nil {
+		return fmt.Errorf("build context %s: %w", root, err)
+	}
+	return tw.Close()
+}
+
+// addEntry writes one file, directory or link with a normalised header.
+func addEntry(tw *tar.Writer, path, rel string, d fs.DirEntry) error {
+	info, err := d.Info()
 	if err != nil {
 		return err
 	}
-	return tw.Close()
+	mode := info.Mode()
+	if mode&fs.ModeSocket != 0 {
+		return nil // cannot be archived; Docker leaves them out too
+	}
+	link := ""
+	if mode&fs.ModeSymlink != 0 {
+		if link, err = os.Readlink(path); err != nil {
+			return err
+		}
+	}
+	hdr, err := tar.FileInfoHeader(info, link)
+	if err != nil {
+		return fmt.Errorf("%s: %w", rel, err)
+	}
+	hdr.Name = rel
+	if d.IsDir() {
+		hdr.Name += "/"
+	}
+	hdr.ModTime, hdr.AccessTime, hdr.ChangeTime = epoch, time.Time{}, time.Time{}
+	hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
+	hdr.PAXRecords = nil
+	hdr.Format = tar.FormatPAX
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("%s: %w", rel, err)
+	}
+	if !mode.IsRegular() {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, err := io.Copy(tw, f)
+	if err == nil && n != hdr.Size {
+		err = fmt.Errorf("%s changed size while the build context was being read", rel)
+	}
+	return err
 }

@@ -122,6 +122,19 @@ func (s *Store) SeenDelivery(app, id string) (bool, error) {
 	return seen, err
 }
 
+// ForgetDelivery removes a delivery id of app recorded by SeenDelivery,
+// so that the provider's redelivery is accepted: the webhook handler
+// calls it when the delivery it recorded could not be queued.
+func (s *Store) ForgetDelivery(app, id string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDeliveries)
+		if b == nil {
+			return nil
+		}
+		return b.Delete([]byte(app + "\x00" + id))
+	})
+}
+
 // BuildStatus is where a pipeline run is.
 type BuildStatus string
 
