@@ -238,7 +238,9 @@ func (p *Pipeline) execute(ctx context.Context, b *store.Build, r *runLog) error
 	}
 	r.step("deploy to %s", b.Env)
 	depID, err := p.Deploy(ctx, app, b.Env, r.line)
+	r.mu.Lock() // b is r.b: the log's timer reads it
 	b.DeploymentID = depID
+	r.mu.Unlock()
 	return err
 }
 

@@ -122,18 +122,25 @@ func TestErrorPages_TheAppsOwnPageWhenNothingIsHealthy(t *testing.T) {
 	name, host := newApp(t, eng)
 	dir := t.TempDir()
 	_ = os.WriteFile(filepath.Join(dir, "busy.html"), []byte("<h1>shop is busy</h1>"), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "lost.html"), []byte("<h1>no such page in shop</h1>"), 0o644)
 	compose := filepath.Join(dir, "compose.yaml")
 	_ = os.WriteFile(compose, []byte(`name: `+name+`
 services:
   web:
     image: `+image(t).Ref+`
     environment: { VERSION: v1 }
-    x-berth: { port: 8080, hosts: [`+host+`], healthcheck: { path: /up, interval: 100ms, unhealthy_threshold: 1 } }
+    x-berth: { port: 8080, hosts: [`+host+`], paths: [/shop], healthcheck: { path: /up, interval: 100ms, unhealthy_threshold: 1 } }
 x-berth:
-  error_pages: { "503": busy.html }
+  error_pages: { "503": busy.html, "404": lost.html }
 `), 0o644)
 	if code, out, errOut := s.berth(t, "deploy", "-f", compose); code != 0 {
 		t.Fatalf("deploy: %s %s", out, errOut)
+	}
+	if code, body := get(t, s.addrs.HTTP, host, "/elsewhere"); code != 404 || body != "<h1>no such page in shop</h1>" {
+		t.Fatalf("GET /elsewhere on the app's host = %d %q; want 404 with the app's page", code, body)
+	}
+	if code, _ := get(t, s.addrs.HTTP, host, "/shop/up"); code != 200 {
+		t.Fatalf("GET /shop/up = %d; want 200 from the app", code)
 	}
 	cs, _ := eng.ListContainers(t.Context(), map[string]string{"berth.app": name})
 	for _, c := range cs {
@@ -142,7 +149,7 @@ x-berth:
 		}
 	}
 	eventually(t, 10*time.Second, "the app's 503 page", func() bool {
-		code, body := get(t, s.addrs.HTTP, host, "/")
+		code, body := get(t, s.addrs.HTTP, host, "/shop")
 		return code == 503 && body == "<h1>shop is busy</h1>"
 	})
 }

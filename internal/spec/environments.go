@@ -157,14 +157,14 @@ func parseErrorPages(c *collector, app *App, raw any, wd string) {
 	field := ExtensionKey + ".error_pages"
 	m, ok := raw.(map[string]any)
 	if !ok {
-		c.add("", field, fmt.Sprintf("must map 502, 503 or 504 to an HTML file, got %s", describe(raw)))
+		c.add("", field, fmt.Sprintf("must map 404, 502, 503 or 504 to an HTML file, got %s", describe(raw)))
 		return
 	}
 	app.ErrorPages = map[string]string{}
 	for _, status := range sortedKeys(m) {
 		f := field + "." + status
-		if status != "502" && status != "503" && status != "504" {
-			c.add("", f, "berth answers with its own pages for 502, 503 and 504 only")
+		if status != "404" && status != "502" && status != "503" && status != "504" {
+			c.add("", f, "berth answers with its own pages for 404, 502, 503 and 504 only")
 			continue
 		}
 		name, ok := m[status].(string)

@@ -21,7 +21,7 @@ type App struct {
 	// environment, its branch and how it differs (see ForEnv).
 	Environments map[string]EnvSpec `json:"environments,omitempty"`
 	// ErrorPages are the app's own HTML pages for the errors the proxy
-	// answers, by status ("502", "503", "504"): the files' contents, read
+	// answers, by status ("404", "502", "503", "504"): the files' contents, read
 	// when the Compose file is, so the server needs no access to them.
 	ErrorPages map[string]string `json:"error_pages,omitempty"`
 }
