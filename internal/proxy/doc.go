@@ -37,6 +37,15 @@
 //   - A connection failure to a target (nothing was sent) is retried on
 //     another healthy target, whatever the method, and counts as a failed
 //     health check of that target.
+//   - Canary = two slots: a route holds its live pool and optionally a
+//     canary pool with a weight (SetCanary). A client's id, from the
+//     berth_canary cookie (set when absent), is hashed to one of 10,000
+//     buckets; buckets below weight% go to the canary while it has a
+//     healthy target, everything else to live. The choice is one cookie
+//     scan and one hash, no allocation when the cookie is present.
+//     Promoting is SetRoute with the canary's pool (the route drops its
+//     canary and returns the live pool to drain); RemoveCanary returns
+//     the canary pool to drain. Both are one atomic table swap.
 //   - Counters (served, failed) are kept per app/env in the Proxy, not in
 //     pools, so they survive swaps; they only grow.
 //   - Every goroutine is owned by a Pool (one health checker per target),

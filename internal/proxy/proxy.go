@@ -29,6 +29,10 @@ type RouteInfo struct {
 	Hosts []string
 	Paths []string // path prefixes; ["/"] for the whole host
 	Pool  *Pool
+	// Canary is the route's canary pool (nil when none) and CanaryWeight
+	// the percentage of clients it gets.
+	Canary       *Pool
+	CanaryWeight int
 }
 
 // Counters are monotonic request totals of an app environment since the
@@ -96,6 +100,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// pool already retired (draining ended); it then routes again on the
 	// newer table. Two rounds are enough: a pool is retired only after it
 	// was swapped out.
+	var client string // canary client id, looked up once
 	for range 3 {
 		rt, prefix, e := p.table.Load().lookup(host, r.URL.Path)
 		if rt == nil {
@@ -115,7 +120,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				rr = stripPrefix(r, prefix)
 			}
 		}
-		if rt.pool.serve(w, rr, rt.ctr, rt.timeout) {
+		pool := rt.pool
+		if c := rt.canary; c != nil {
+			if client == "" {
+				client = canaryClient(w, r)
+			}
+			pool = c.choose(client, pool)
+		}
+		if pool.serve(w, rr, rt.ctr, rt.timeout) {
 			return
 		}
 	}
@@ -221,7 +233,10 @@ func (p *Proxy) SetRoute(key RouteKey, hosts []string, pool *Pool) (old *Pool, e
 
 // SetRouteOptions is SetRoute with options: the route serves the paths
 // o.Paths of hosts (all paths when none). A (host, path) pair routed to
-// another key is refused with an error wrapping ErrHostTaken.
+// another key is refused with an error wrapping ErrHostTaken. The route
+// keeps its canary (SetCanary), unless pool is the canary's pool: then the
+// canary is promoted, the route has no canary any more and old is the
+// pool that was live.
 func (p *Proxy) SetRouteOptions(key RouteKey, hosts []string, pool *Pool, o RouteOptions) (old *Pool, err error) {
 	if pool == nil {
 		return nil, fmt.Errorf("route %s: nil pool", key)
@@ -248,6 +263,9 @@ func (p *Proxy) SetRouteOptions(key RouteKey, hosts []string, pool *Pool, o Rout
 	if o.active() {
 		rt.opts = &rt.raw
 	}
+	if prev := cur.byKey[key]; prev != nil && prev.canary != nil && prev.canary.pool != pool {
+		rt.canary = prev.canary
+	}
 	byKey := maps.Clone(cur.byKey)
 	byKey[key] = rt
 	p.table.Store(build(byKey))
@@ -261,7 +279,8 @@ func (p *Proxy) SetRouteOptions(key RouteKey, hosts []string, pool *Pool, o Rout
 }
 
 // RemoveRoute removes key's route and returns its pool (nil if none), which
-// the caller should Drain.
+// the caller should Drain. A canary of the route goes with it: take it off
+// first with RemoveCanary to drain it.
 func (p *Proxy) RemoveRoute(key RouteKey) (old *Pool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -307,7 +326,11 @@ func (p *Proxy) Routes() []RouteInfo {
 	t := p.table.Load()
 	out := make([]RouteInfo, 0, len(t.byKey))
 	for _, rt := range t.byKey {
-		out = append(out, RouteInfo{Key: rt.key, Hosts: slices.Clone(rt.hosts), Paths: slices.Clone(rt.paths), Pool: rt.pool})
+		ri := RouteInfo{Key: rt.key, Hosts: slices.Clone(rt.hosts), Paths: slices.Clone(rt.paths), Pool: rt.pool}
+		if rt.canary != nil {
+			ri.Canary, ri.CanaryWeight = rt.canary.pool, int(rt.canary.weight)
+		}
+		out = append(out, ri)
 	}
 	slices.SortFunc(out, func(a, b RouteInfo) int { return strings.Compare(a.Key.String(), b.Key.String()) })
 	return out

@@ -60,6 +60,8 @@ type route struct {
 	opts    *RouteOptions // nil: nothing to apply before the pool
 	timeout time.Duration // RouteOptions.ResponseTimeout
 	raw     RouteOptions
+	// canary, when set, takes a share of the clients (see SetCanary).
+	canary *canary
 }
 
 // hostEntry is what a host routes to. A host with only a whole-host route
