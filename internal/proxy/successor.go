@@ -1,0 +1,30 @@
+package proxy
+
+import "log/slog"
+
+// NewPoolFrom is NewPool for a pool that replaces prev while its targets
+// change one by one (a Swarm rolling update moves tasks in and out of a
+// service): a target of targets that prev has with the same ID and
+// address, and that is healthy there, starts healthy, so the new pool
+// can be swapped in at once without a health-check round trip for the
+// targets that were already serving. Every other target starts unhealthy
+// as in NewPool. prev may be nil.
+func NewPoolFrom(prev *Pool, key RouteKey, release string, targets []Target, hc HealthConfig, logger *slog.Logger) *Pool {
+	p := NewPool(key, release, targets, hc, logger)
+	if prev == nil {
+		return p
+	}
+	healthy := map[Target]bool{}
+	for _, t := range *prev.healthy.Load() {
+		healthy[t.Target] = true
+	}
+	for _, t := range p.targets {
+		if !healthy[t.Target] {
+			continue
+		}
+		for range p.hc.HealthyThreshold {
+			p.recordResult(t, true, "")
+		}
+	}
+	return p
+}
