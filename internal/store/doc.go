@@ -23,6 +23,7 @@
 //
 //	apps/<app>/info                       {"created_at": ...}
 //	apps/<app>/envs/<env>/live            id of the live release (absent when none)
+//	apps/<app>/envs/<env>/canary          the running Canary (absent when none)
 //	apps/<app>/envs/<env>/releases/<id>   Release (with its config snapshot)
 //	apps/<app>/envs/<env>/config          current configuration variables
 //	apps/<app>/envs/<env>/secrets         current secrets, name → ciphertext
@@ -37,15 +38,18 @@
 //
 //   - A release's content (app, env, services, images, spec) is immutable
 //     once created. Only Status, Reason, LiveAt and EndedAt ever change,
-//     and only through FailRelease and Activate.
+//     and only through FailRelease, Activate and the canary calls.
 //   - At most one release per app environment is live. The env's "live"
 //     key is the single source of truth, and Activate flips the new
 //     release to live and the old one to superseded or rolled_back in
 //     one transaction, so no reader and no crash ever sees two or none
 //     half-way.
-//   - Release status moves pending → live | failed; live → superseded |
-//     rolled_back; superseded | rolled_back → live (a rollback). A failed
-//     release never becomes live.
+//   - Release status moves pending → live | failed | canary; canary →
+//     live (promote, through Activate) | rolled_back (EndCanary); live →
+//     superseded | rolled_back; superseded | rolled_back → live (a
+//     rollback). A failed release never becomes live.
+//   - At most one canary per app environment; its record and its
+//     release's status change in the same transaction.
 //   - Release IDs are per app environment, start at 1, and come from the
 //     releases bucket's bbolt sequence; deployment IDs come from a global
 //     sequence. Both are monotonic and never reused, even if records are

@@ -23,8 +23,12 @@ const (
 	StatusSuperseded ReleaseStatus = "superseded"
 	// StatusFailed: never went live; Reason says why. Final.
 	StatusFailed ReleaseStatus = "failed"
-	// StatusRolledBack: was live, replaced by a rollback to an older one.
+	// StatusRolledBack: was live, replaced by a rollback to an older one;
+	// or was a canary, removed by a rollback.
 	StatusRolledBack ReleaseStatus = "rolled_back"
+	// StatusCanary: running beside the live release and taking a share of
+	// its clients (see Canary) until promoted (live) or rolled back.
+	StatusCanary ReleaseStatus = "canary"
 )
 
 // ServiceImage is the image a service of a release runs: the reference
@@ -177,7 +181,8 @@ func (s *Store) FailRelease(app, env string, id int64, reason string) error {
 // after a deploy, StatusRolledBack after a rollback) with EndedAt = now.
 // It returns that release's ID, or 0 when nothing else was live.
 // Activating the live release again changes nothing. A failed release
-// cannot be activated (ErrTransition).
+// cannot be activated (ErrTransition). Activating the environment's canary
+// promotes it: the canary record goes in the same transaction.
 func (s *Store) Activate(app, env string, id int64, previous ReleaseStatus) (prevID int64, err error) {
 	if previous != StatusSuperseded && previous != StatusRolledBack {
 		return 0, fmt.Errorf("activate release %d of %s/%s: the previous release can become %q or %q, not %q", id, app, env, StatusSuperseded, StatusRolledBack, previous)
@@ -214,7 +219,14 @@ func (s *Store) Activate(app, env string, id int64, previous ReleaseStatus) (pre
 			}
 			prevID = cur
 		}
+		wasCanary := r.Status == StatusCanary
 		r.Status, r.LiveAt, r.EndedAt = StatusLive, now, time.Time{}
+		if wasCanary {
+			r.Reason = "" // a health failure it recovered from
+			if err := eb.Delete(keyCanary); err != nil {
+				return err
+			}
+		}
 		if err := putJSON(rb, itob(id), r); err != nil {
 			return err
 		}
