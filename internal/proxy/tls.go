@@ -38,6 +38,8 @@ type CertStore struct {
 
 	mu     sync.Mutex           // serialises loads and table stores
 	routes map[string]routeCert // by route key; guarded by mu
+
+	acme atomic.Pointer[ACME] // set by EnableACME; nil: no ACME
 }
 
 // routeCert is a route's own certificate (RouteOptions.TLSCert) for its
@@ -75,6 +77,11 @@ func NewCertStore(o CertOptions) (*CertStore, error) {
 func (c *CertStore) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	t := c.table.Load()
 	name := strings.TrimSuffix(strings.ToLower(hello.ServerName), ".")
+	if isALPNChallenge(hello) {
+		if cert, ok, err := c.acmeCertificate(hello, name, t); ok {
+			return cert, err
+		}
+	}
 	if cert, ok := t.exact[name]; ok {
 		return cert, nil
 	}
@@ -82,6 +89,9 @@ func (c *CertStore) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate
 		if cert, ok := t.wildcard[name[i+1:]]; ok {
 			return cert, nil
 		}
+	}
+	if cert, ok, err := c.acmeCertificate(hello, name, t); ok {
+		return cert, err
 	}
 	if t.def != nil {
 		return t.def, nil
@@ -126,6 +136,7 @@ func (c *CertStore) reload() {
 func (c *CertStore) setRoute(key string, hosts []string, cert, keyFile string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.pokeACME(hosts)
 	prev, had := c.routes[key]
 	if cert == "" && keyFile == "" {
 		if !had {
@@ -265,6 +276,6 @@ func (c *CertStore) TLSConfig() *tls.Config {
 	return &tls.Config{
 		GetCertificate: c.GetCertificate,
 		MinVersion:     tls.VersionTLS12,
-		NextProtos:     []string{"h2", "http/1.1"},
+		NextProtos:     c.nextProtos(),
 	}
 }
