@@ -44,6 +44,9 @@ type Config struct {
 	// CertDir, DefaultCert and DefaultKey are the certificates served on
 	// HTTPSAddr (see proxy.CertOptions).
 	CertDir, DefaultCert, DefaultKey string
+	// ACME gets certificates from an ACME CA for the routed hosts that
+	// no certificate file covers (with HTTPSAddr only).
+	ACME ACMEConfig
 	// ReadHeaderTimeout, IdleTimeout and MaxHeaderBytes bound the proxy's
 	// client connections (zero: 10s, 120s, 64 KiB).
 	ReadHeaderTimeout, IdleTimeout time.Duration
@@ -51,6 +54,16 @@ type Config struct {
 	Logger                         *slog.Logger
 	// Ready, when set, is called once the listeners are open.
 	Ready func(Addrs)
+}
+
+// ACMEConfig configures ACME (see proxy.ACMEOptions); certificates are
+// cached in DataDir/acme.
+type ACMEConfig struct {
+	Enabled bool
+	// Email is the account's contact; Directory the CA's ACME directory
+	// (default Let's Encrypt's production); CARoot a PEM file of CA
+	// certificates trusted for the directory's HTTPS.
+	Email, Directory, CARoot string
 }
 
 // Addrs are the addresses the daemon listens on.
@@ -102,7 +115,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if certs, err = proxy.NewCertStore(proxy.CertOptions{Dir: cfg.CertDir, DefaultCert: cfg.DefaultCert, DefaultKey: cfg.DefaultKey, Logger: log}); err != nil {
 			return fmt.Errorf("--https-addr: certificates (--cert-dir DIR with NAME.crt/NAME.key files, --default-cert/--default-key, or x-berth.tls of the apps): %w", err)
 		}
-		if cfg.CertDir == "" && cfg.DefaultCert == "" {
+		if cfg.CertDir == "" && cfg.DefaultCert == "" && !cfg.ACME.Enabled {
 			log.Warn("--https-addr without --cert-dir or --default-cert: only hosts of services with x-berth.tls get TLS")
 		}
 	}
@@ -133,6 +146,13 @@ func Run(ctx context.Context, cfg Config) error {
 	log.Info("docker engine", "version", info.Version, "api_version", info.APIVersion)
 
 	px := proxy.New(proxy.Options{Logger: log, Certs: certs})
+	var acm *proxy.ACME
+	if certs != nil && cfg.ACME.Enabled {
+		if acm, err = proxy.EnableACME(certs, px, proxy.ACMEOptions{DirectoryURL: cfg.ACME.Directory, Email: cfg.ACME.Email,
+			CARootFile: cfg.ACME.CARoot, CacheDir: filepath.Join(cfg.DataDir, "acme"), Logger: log}); err != nil {
+			return fmt.Errorf("--acme: %w", err)
+		}
+	}
 	dep := deploy.New(deploy.Options{Engine: eng, Store: st, Proxy: px, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases})
 	if err := dep.Recover(); err != nil {
 		return err
@@ -158,8 +178,12 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("--https-addr %s: %w", cfg.HTTPSAddr, err)
 		}
 	}
+	var proxyHandler http.Handler = px
+	if acm != nil {
+		proxyHandler = acm.HTTPHandler(px) // http-01 challenges before the routes
+	}
 	proxySrv := &http.Server{
-		Handler:           px,
+		Handler:           proxyHandler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
@@ -206,6 +230,9 @@ func Run(ctx context.Context, cfg Config) error {
 			return nil
 		})
 		g.Go(func() error { certs.Run(gctx, 5*time.Second); return nil })
+		if acm != nil {
+			g.Go(func() error { acm.Run(gctx); return nil })
+		}
 	}
 	g.Go(func() error { notifier.Run(gctx); return nil })
 	g.Go(func() error {
