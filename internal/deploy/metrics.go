@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"github.com/berth-dev/berth/internal/metrics"
+	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -12,14 +13,11 @@ func (d *Deployer) MetricsSources() metrics.Sources {
 		Routes: func() []metrics.RouteSample {
 			var out []metrics.RouteSample
 			for _, r := range d.proxy.Routes() {
-				rs := metrics.RouteSample{App: r.Key.App, Env: r.Key.Env, Service: r.Key.Service}
-				if r.Pool != nil {
-					rs.Release = r.Pool.Release()
-					for _, t := range r.Pool.Status() {
-						rs.Targets = append(rs.Targets, metrics.TargetSample{Name: t.Target.Name, Healthy: t.Healthy, InFlight: t.InFlight, Served: t.Served})
+				for _, pool := range []*proxy.Pool{r.Pool, r.Canary} {
+					if pool != nil {
+						out = append(out, poolSample(r.Key, pool))
 					}
 				}
-				out = append(out, rs)
 			}
 			return out
 		},
@@ -46,4 +44,18 @@ func (d *Deployer) MetricsSources() metrics.Sources {
 			return out
 		},
 	}
+}
+
+// poolSample reads one pool of key's route for the collector.
+func poolSample(key proxy.RouteKey, pool *proxy.Pool) metrics.RouteSample {
+	st := pool.Stats()
+	rs := metrics.RouteSample{App: key.App, Env: key.Env, Service: key.Service, Release: pool.Release(),
+		Responses: st.Responses,
+		Latency:   metrics.HistogramSample{Bounds: st.Latency.Bounds, Counts: st.Latency.Counts, Sum: st.Latency.Sum}}
+	for _, t := range pool.Status() {
+		e := t.Errors
+		rs.Targets = append(rs.Targets, metrics.TargetSample{Name: t.Target.Name, Healthy: t.Healthy, InFlight: t.InFlight, Served: t.Served,
+			UpstreamErrors: map[string]uint64{"dial": e.Dial, "reset": e.Reset, "timeout": e.Timeout, "other": e.Other}})
+	}
+	return rs
 }

@@ -11,10 +11,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// RouteSample is one routed service's counters and targets.
+// RouteSample is one release of a routed service (a route with a canary
+// gives two): its request totals and targets.
 type RouteSample struct {
 	App, Env, Service, Release string
 	Targets                    []TargetSample
+	// Responses counts answers by status class: [0] 1xx … [4] 5xx.
+	Responses [5]uint64
+	// Latency is the histogram of request durations.
+	Latency HistogramSample
+}
+
+// HistogramSample is a histogram read from its source.
+type HistogramSample struct {
+	Bounds []float64 // upper bounds, ascending (+Inf implied)
+	Counts []uint64  // per bucket, not cumulative: len(Bounds)+1, the last is +Inf
+	Sum    float64
 }
 
 // TargetSample is one container behind a route.
@@ -23,6 +35,9 @@ type TargetSample struct {
 	Healthy  bool
 	InFlight int64
 	Served   uint64
+	// UpstreamErrors counts failed exchanges by kind (dial, reset,
+	// timeout, other).
+	UpstreamErrors map[string]uint64
 }
 
 // EnvSample is an app environment's request totals.
@@ -48,7 +63,11 @@ type collector struct {
 	src                                                  Sources
 	requests, failed, inflight, targetUp, served, deploy *prometheus.Desc
 	deploySeconds                                        *prometheus.Desc
+	responses, latency, upstreamErrs                     *prometheus.Desc
 }
+
+// statusClasses are the values of the class label.
+var statusClasses = [5]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 
 // Handler returns the /metrics handler for src, with Go runtime and
 // process metrics.
@@ -64,12 +83,19 @@ func Handler(src Sources) http.Handler {
 		served:        prometheus.NewDesc("berth_target_requests_total", "Requests a target served.", []string{"app", "env", "service", "release", "target"}, nil),
 		deploy:        prometheus.NewDesc("berth_deployments_total", "Deployments by outcome.", []string{"app", "env", "kind", "status"}, nil),
 		deploySeconds: prometheus.NewDesc("berth_deployment_duration_seconds", "Durations of recent deployments.", []string{"app", "env", "kind"}, nil),
+		responses: prometheus.NewDesc("berth_proxy_responses_total", "Responses by status class (499: the client went away first).",
+			[]string{"app", "env", "service", "release", "class"}, nil),
+		latency: prometheus.NewDesc("berth_proxy_request_duration_seconds", "Time from routing a request to the end of its response.",
+			[]string{"app", "env", "service", "release"}, nil),
+		upstreamErrs: prometheus.NewDesc("berth_proxy_upstream_errors_total", "Failed exchanges with a target by kind: dial, reset, timeout, other.",
+			[]string{"app", "env", "service", "release", "target", "kind"}, nil),
 	})
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.requests, c.failed, c.inflight, c.targetUp, c.served, c.deploy, c.deploySeconds} {
+	for _, d := range []*prometheus.Desc{c.requests, c.failed, c.inflight, c.targetUp, c.served, c.deploy, c.deploySeconds,
+		c.responses, c.latency, c.upstreamErrs} {
 		ch <- d
 	}
 }
@@ -83,6 +109,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.Routes != nil {
 		for _, r := range c.src.Routes() {
+			for i, n := range r.Responses {
+				ch <- prometheus.MustNewConstMetric(c.responses, prometheus.CounterValue, float64(n), r.App, r.Env, r.Service, r.Release, statusClasses[i])
+			}
+			if h := r.Latency; len(h.Counts) == len(h.Bounds)+1 {
+				buckets := make(map[float64]uint64, len(h.Bounds))
+				var cum uint64
+				for i, b := range h.Bounds {
+					cum += h.Counts[i]
+					buckets[b] = cum
+				}
+				cum += h.Counts[len(h.Bounds)]
+				ch <- prometheus.MustNewConstHistogram(c.latency, cum, h.Sum, buckets, r.App, r.Env, r.Service, r.Release)
+			}
 			for _, t := range r.Targets {
 				up := 0.0
 				if t.Healthy {
@@ -92,6 +131,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(c.targetUp, prometheus.GaugeValue, up, lv...)
 				ch <- prometheus.MustNewConstMetric(c.inflight, prometheus.GaugeValue, float64(t.InFlight), lv...)
 				ch <- prometheus.MustNewConstMetric(c.served, prometheus.CounterValue, float64(t.Served), lv...)
+				for kind, n := range t.UpstreamErrors {
+					ch <- prometheus.MustNewConstMetric(c.upstreamErrs, prometheus.CounterValue, float64(n), append(lv, kind)...)
+				}
 			}
 		}
 	}

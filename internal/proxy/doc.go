@@ -48,6 +48,16 @@
 //     the canary pool to drain. Both are one atomic table swap.
 //   - Counters (served, failed) are kept per app/env in the Proxy, not in
 //     pools, so they survive swaps; they only grow.
+//   - Request statistics (responses by status class, a latency histogram,
+//     upstream errors by kind, a one-minute rate window per target) are
+//     fixed arrays of atomics made with the Pool: recording a request takes
+//     no lock, no map lookup and no allocation. Readers (Stats, Status, the
+//     metrics collector) load them when asked.
+//   - Every proxied request carries an X-Request-Id to the target and back
+//     to the client: the client's when it is sane, else a new one.
+//   - The access log is formatted in the request's goroutine into a memory
+//     buffer that its own goroutine writes out; a slow disk drops lines
+//     (counted), it never holds up a request.
 //   - Every goroutine is owned by a Pool (one health checker per target),
 //     stopped by Close or Drain, which wait for them.
 package proxy

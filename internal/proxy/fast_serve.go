@@ -53,8 +53,8 @@ const (
 )
 
 // serveFast proxies r to t (already picked and counted in the pool's
-// in-flight) on the fast path.
-func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, t *target, timeout time.Duration) {
+// in-flight) on the fast path, noting in res what came of it.
+func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, t *target, timeout time.Duration, res *outcome) {
 	fc := p.rp.Transport.(*poolTransport).fast
 	ctx := r.Context()
 	t.inflight.Add(1)
@@ -64,6 +64,10 @@ func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, 
 		if outcome == fastServed {
 			ctr.served.Add(1)
 			t.served.Add(1)
+		}
+		res.t = t
+		if outcome == fastAborted && res.status == 0 {
+			res.status = statusClientClosed
 		}
 	}()
 
@@ -85,7 +89,7 @@ func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, 
 				return
 			}
 			if !isDialError(err) {
-				outcome = p.fastFail(w, r, ctr, t, err)
+				outcome = p.fastFail(w, r, ctr, t, err, res)
 				return
 			}
 			p.recordRequestFailure(t, err)
@@ -94,7 +98,7 @@ func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, 
 				next = p.pickOther(tried[:ntried])
 			}
 			if next == nil {
-				outcome = p.fastFail(w, r, ctr, t, err)
+				outcome = p.fastFail(w, r, ctr, t, err, res)
 				return
 			}
 			p.log.Debug("retrying on another target", "target", t.Name, "next", next.Name, "error", err)
@@ -106,12 +110,12 @@ func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, 
 			fresh = false
 			continue
 		}
-		retry, res := p.exchange(w, r, ctr, fc, c, t, timeout)
+		retry, o := p.exchange(w, r, ctr, fc, c, t, timeout, res)
 		if retry {
 			fresh = true
 			continue
 		}
-		outcome = res
+		outcome = o
 		return
 	}
 }
@@ -122,7 +126,7 @@ func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, 
 //
 // timeout, when positive, bounds the wait for the first byte of the
 // response: a read deadline on c, cleared once the head is read.
-func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, fc *fastClient, c *fconn, t *target, timeout time.Duration) (retry bool, res fastOutcome) {
+func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, fc *fastClient, c *fconn, t *target, timeout time.Duration, res *outcome) (retry bool, o fastOutcome) {
 	ctx := r.Context()
 	c.begin(r)
 	ok := false // c may go back to the idle stack
@@ -148,21 +152,25 @@ func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, f
 		if !timedOut && c.reused && ctx.Err() == nil && p.reqCtx.Err() == nil && c.br.Buffered() == 0 && replayable(r) {
 			return true, fastServed
 		}
-		return false, p.fastFail(w, r, ctr, t, eofUnexpected(err))
+		return false, p.fastFail(w, r, ctr, t, eofUnexpected(err), res)
 	}
 	h := w.Header()
 	rh, err := readResponseHead(c, w, h, r.Method)
 	if err != nil {
 		clear(h)
-		return false, p.fastFail(w, r, ctr, t, eofUnexpected(err))
+		return false, p.fastFail(w, r, ctr, t, eofUnexpected(err), res)
 	}
 	if timeout > 0 {
 		_ = c.Conn.SetReadDeadline(time.Time{})
 	}
+	h[requestIDHeader] = res.ids
+	res.status = rh.status
 	w.WriteHeader(rh.status)
-	clientErr, err := copyBody(w, c, h, rh)
+	clientErr, err := copyBody(w, c, h, rh, &res.bytes)
 	if err != nil {
 		if !clientErr && ctx.Err() == nil {
+			res.broken = true
+			t.countUpstream(err)
 			p.log.Warn("proxy error: response body cut", "target", t.Name, "addr", t.Addr,
 				"method", r.Method, "path", r.URL.Path, "error", err)
 		}
@@ -177,11 +185,14 @@ func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, f
 
 // fastFail writes the error page of a request that got no response, as
 // errorHandler does for the ReverseProxy path.
-func (p *Pool) fastFail(w http.ResponseWriter, r *http.Request, ctr *counters, t *target, err error) fastOutcome {
+func (p *Pool) fastFail(w http.ResponseWriter, r *http.Request, ctr *counters, t *target, err error, res *outcome) fastOutcome {
 	if r.Context().Err() != nil {
 		return fastAborted
 	}
 	ctr.failed.Add(1)
+	if p.reqCtx.Err() == nil && !isDialError(err) { // a dial error was counted when it happened
+		t.countUpstream(err)
+	}
 	status, title, msg := http.StatusBadGateway, "Bad gateway", "The app did not answer."
 	var ne net.Error
 	switch {
@@ -192,16 +203,17 @@ func (p *Pool) fastFail(w http.ResponseWriter, r *http.Request, ctr *counters, t
 	}
 	p.log.Warn("proxy error", "target", t.Name, "addr", t.Addr, "method", r.Method,
 		"path", r.URL.Path, "status", status, "error", err)
-	writeAppPage(w, r, ctr, status, title, msg)
+	p.writeError(w, r, ctr, res, status, title, msg)
 	return fastFailed
 }
 
 // copyBody copies the response body from c to w, flushing w whenever c has
 // nothing more buffered (so streams stream and short bodies go out in one
 // write). clientErr tells whether err came from writing to the client.
-func copyBody(w http.ResponseWriter, c *fconn, h http.Header, rh respHead) (clientErr bool, err error) {
+// The bytes written to w are added to *n.
+func copyBody(w http.ResponseWriter, c *fconn, h http.Header, rh respHead, n *int64) (clientErr bool, err error) {
 	fl, _ := w.(http.Flusher)
-	bc := bodyCopier{w: w, fl: fl, c: c}
+	bc := bodyCopier{w: w, fl: fl, c: c, n: n}
 	switch rh.kind {
 	case bodyNone:
 		return false, nil
@@ -293,7 +305,8 @@ type bodyCopier struct {
 	w       http.ResponseWriter
 	fl      http.Flusher
 	c       *fconn
-	pending bool // written to w since the last flush
+	n       *int64 // bytes written to w
+	pending bool   // written to w since the last flush
 }
 
 // fill makes sure c has buffered bytes, flushing w first when it has to
@@ -321,7 +334,9 @@ func (bc *bodyCopier) copyN(n int64) (clientErr bool, err error) {
 			m = int(n)
 		}
 		b, _ := br.Peek(m)
-		if _, err := bc.w.Write(b); err != nil {
+		wn, err := bc.w.Write(b)
+		*bc.n += int64(wn)
+		if err != nil {
 			return true, err
 		}
 		_, _ = br.Discard(m)

@@ -77,6 +77,9 @@ type reqState struct {
 	ntried          int
 	failed          bool // the proxy wrote an error page
 	aborted         bool // the client went away before a response
+	status          int  // sent to the client (0: none yet)
+	ids             []string
+	cw              countingWriter
 	// timer cancels the request when the target has not started its
 	// response within the route's response timeout (nil: none).
 	timer    *time.Timer
@@ -106,24 +109,37 @@ func stateOf(ctx context.Context) *reqState {
 // others go through httputil.ReverseProxy.
 // timeout, when positive, is how long the target may take to start its
 // response (504 after it).
+//
+// Every request gets a request id (reqid.go), is counted in the pool's
+// statistics (stats.go) and, when the proxy has one, written to the access
+// log (accesslog.go).
 func (p *Pool) serve(w http.ResponseWriter, r *http.Request, ctr *counters, timeout time.Duration) bool {
 	if !p.enter() {
 		return false
 	}
 	defer p.leave()
+	res := outcome{start: nanotime(), ids: p.requestID(r)}
+	defer p.finish(r, ctr, &res)
 	t, n := p.pick()
 	if t == nil {
 		ctr.failed.Add(1)
-		writeAppPage(w, r, ctr, http.StatusServiceUnavailable, "Service unavailable",
+		p.writeError(w, r, ctr, &res, http.StatusServiceUnavailable, "Service unavailable",
 			"No healthy container for "+p.key.String()+".")
 		return true
 	}
 	if fastEligible(r) {
-		p.serveFast(w, r, ctr, t, timeout)
+		p.serveFast(w, r, ctr, t, timeout, &res)
 		return true
 	}
+	p.serveProxy(w, r, ctr, t, n, timeout, &res)
+	return true
+}
+
+// serveProxy proxies r to t through httputil.ReverseProxy.
+func (p *Pool) serveProxy(w http.ResponseWriter, r *http.Request, ctr *counters, t *target, n uint64, timeout time.Duration, res *outcome) {
 	t.inflight.Add(1)
-	st := &reqState{client: r.Context(), pool: p, ctr: ctr, t: t}
+	st := &reqState{client: r.Context(), pool: p, ctr: ctr, t: t, ids: res.ids}
+	st.cw.ResponseWriter = w
 	st.tried[0], st.ntried = t, 1
 	ctx, cancel := context.WithCancel(r.Context())
 	st.Context = ctx
@@ -145,22 +161,36 @@ func (p *Pool) serve(w http.ResponseWriter, r *http.Request, ctr *counters, time
 			ctr.served.Add(1)
 			st.t.served.Add(1)
 		}
+		res.t, res.status, res.bytes = st.t, st.status, st.cw.n
+		if res.status == 0 && st.aborted {
+			res.status = statusClientClosed
+		}
 	}()
 	if r.ContentLength != 0 {
 		// Let apps stream responses while still reading the request body.
 		_ = http.NewResponseController(w).EnableFullDuplex()
 	}
-	p.rp.ServeHTTP(w, r.WithContext(st))
-	return true
+	p.rp.ServeHTTP(&st.cw, r.WithContext(st))
+}
+
+// modifyResponse notes the target's status and gives the client the
+// request id.
+func (p *Pool) modifyResponse(resp *http.Response) error {
+	if st := stateOf(resp.Request.Context()); st != nil {
+		st.status = resp.StatusCode
+		resp.Header[requestIDHeader] = st.ids
+	}
+	return nil
 }
 
 func (p *Pool) newReverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
-		Rewrite:      p.rewrite,
-		Transport:    &poolTransport{pool: p, fast: newFastClient(p.targets, p.reqCtx)},
-		BufferPool:   bufferPool,
-		ErrorHandler: p.errorHandler,
-		ErrorLog:     slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		Rewrite:        p.rewrite,
+		ModifyResponse: p.modifyResponse,
+		Transport:      &poolTransport{pool: p, fast: newFastClient(p.targets, p.reqCtx)},
+		BufferPool:     bufferPool,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 	}
 }
 
@@ -253,6 +283,8 @@ func (p *Pool) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &tooLarge) {
 		// The client's body passed the route's limit: its error, not ours.
 		st.aborted = true
+		st.status = http.StatusRequestEntityTooLarge
+		w.Header()[requestIDHeader] = st.ids
 		writePage(w, r, http.StatusRequestEntityTooLarge, "Request too large",
 			"The request body is larger than this app accepts ("+strconv.FormatInt(tooLarge.Limit, 10)+" bytes).")
 		return
@@ -267,13 +299,19 @@ func (p *Pool) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	case st.timedOut.Load() || (errors.As(err, &ne) && ne.Timeout()):
 		status, title, msg = http.StatusGatewayTimeout, "Gateway timeout", "The app did not answer in time."
 	}
+	if p.reqCtx.Err() == nil && !isDialError(err) { // a dial error was counted when it happened
+		st.t.countUpstream(err)
+	}
 	p.log.Warn("proxy error", "target", st.t.Name, "addr", st.t.Addr, "method", r.Method,
 		"path", r.URL.Path, "status", status, "error", err)
+	st.status = status
+	w.Header()[requestIDHeader] = st.ids
 	writeAppPage(w, r, st.ctr, status, title, msg)
 }
 
 // recordRequestFailure counts a failed connection of a request as a failed
 // health check of t.
 func (p *Pool) recordRequestFailure(t *target, err error) {
+	t.upErrs[kindDial].Add(1)
 	p.recordResult(t, false, "connection failed: "+p.describe(err))
 }

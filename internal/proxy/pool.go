@@ -28,6 +28,13 @@ type TargetStatus struct {
 	LastCheck time.Time
 	InFlight  int64
 	Served    uint64
+	// RPS is the target's requests per second and ErrorRate the share of
+	// them answered 5xx (by the app or by the proxy: 502, 504), over the
+	// last minute (or since the pool was made, when that is shorter).
+	RPS       float64
+	ErrorRate float64
+	// Errors counts the target's failed exchanges since the pool was made.
+	Errors UpstreamErrors
 }
 
 // DrainResult tells how a drain went.
@@ -50,6 +57,9 @@ type Pool struct {
 	targets []*target
 
 	healthy  atomic.Pointer[[]*target] // healthy subset, in target order
+	stats    poolStats                 // request totals (stats.go)
+	ids      *idGen                    // request ids (reqid.go)
+	born     int64                     // monoSecond when NewPool ran, for the rate window
 	rr       atomic.Uint64
 	inflight atomic.Int64
 	retired  atomic.Bool   // no new requests: re-route them
@@ -79,6 +89,8 @@ type target struct {
 	probeURL string
 	inflight atomic.Int64
 	served   atomic.Uint64
+	upErrs   [numKinds]atomic.Uint64 // by kind (stats.go)
+	window   rateWindow              // the last minute's requests and errors
 
 	// guarded by Pool.mu
 	healthy   bool
@@ -103,6 +115,8 @@ func NewPool(key RouteKey, release string, targets []Target, hc HealthConfig, lo
 		hc:      hc,
 		log: logger.With("component", "proxy", "app", key.App, "env", key.Env,
 			"service", key.Service, "release", release),
+		ids:     newIDGen(),
+		born:    monoSecond(),
 		idle:    make(chan struct{}, 1),
 		changed: make(chan struct{}),
 		done:    make(chan struct{}),
@@ -142,10 +156,16 @@ func (p *Pool) InFlight() int64 { return p.inflight.Load() }
 
 // Status returns a snapshot of every target, in the order given to NewPool.
 func (p *Pool) Status() []TargetStatus {
+	return p.statusAt(monoSecond())
+}
+
+// statusAt is Status with the rate window read at now (monoSecond).
+func (p *Pool) statusAt(now int64) []TargetStatus {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]TargetStatus, len(p.targets))
 	for i, t := range p.targets {
+		rps, er := t.window.rates(now, p.born)
 		out[i] = TargetStatus{
 			Target:    t.Target,
 			Healthy:   t.healthy,
@@ -153,6 +173,9 @@ func (p *Pool) Status() []TargetStatus {
 			LastCheck: t.lastCheck,
 			InFlight:  t.inflight.Load(),
 			Served:    t.served.Load(),
+			RPS:       rps,
+			ErrorRate: er,
+			Errors:    t.upstreamErrors(),
 		}
 	}
 	return out

@@ -51,6 +51,9 @@ type Options struct {
 	// Certs, when set, receives the certificate files of routes that
 	// name one (RouteOptions.TLSCert).
 	Certs *CertStore
+	// AccessLog, when set, gets a line per request served by a pool. The
+	// caller closes it after the servers stopped.
+	AccessLog *AccessLog
 }
 
 // Proxy is an http.Handler that routes requests by Host to target pools.
@@ -58,6 +61,7 @@ type Proxy struct {
 	log   *slog.Logger
 	table atomic.Pointer[table]
 	certs *CertStore
+	alog  *AccessLog
 
 	mu       sync.Mutex // serialises table writers and guards counters
 	counters map[appEnv]*counters
@@ -75,6 +79,9 @@ type counters struct {
 	maint atomic.Pointer[[]byte]
 	// pages are the app's own error pages by status (nil: berth's).
 	pages atomic.Pointer[map[int][]byte]
+	// alog is the proxy's access log (nil: none), here so that a pool
+	// serving the app environment reaches it with no lookup.
+	alog *AccessLog
 }
 
 // New returns a Proxy with an empty routing table.
@@ -87,6 +94,7 @@ func New(opts Options) *Proxy {
 		log:      log.With("component", "proxy"),
 		counters: map[appEnv]*counters{},
 		certs:    opts.Certs,
+		alog:     opts.AccessLog,
 	}
 	p.table.Store(&table{byHost: map[string]*hostEntry{}, byKey: map[RouteKey]*route{}})
 	return p
@@ -352,7 +360,7 @@ func (p *Proxy) countersLocked(app, env string) *counters {
 	ae := appEnv{app, env}
 	ctr := p.counters[ae]
 	if ctr == nil {
-		ctr = &counters{}
+		ctr = &counters{alog: p.alog}
 		p.counters[ae] = ctr
 	}
 	return ctr

@@ -1,0 +1,74 @@
+package proxy
+
+import (
+	"net/http"
+	"time"
+)
+
+// statusClientClosed is what the statistics and the access log record for
+// a request whose client went away before it was answered (as nginx's 499).
+const statusClientClosed = 499
+
+// outcome is what serving one request came to, for the pool's statistics
+// and the access log. It lives on the stack of Pool.serve.
+type outcome struct {
+	start  int64    // nanotime when routed
+	ids    []string // the request id, as a header value
+	status int      // sent to the client
+	bytes  int64    // response body bytes written
+	t      *target  // the target that answered (nil: none was picked)
+	broken bool     // the response was cut after it had started
+}
+
+// finish records a served request: status class, latency, the target's
+// rate window and the access log line. It runs deferred, also when the
+// handler aborts a response with a panic.
+func (p *Pool) finish(r *http.Request, ctr *counters, res *outcome) {
+	end := nanotime()
+	d := time.Duration(end - res.start)
+	p.stats.observe(res.status, d)
+	if t := res.t; t != nil {
+		t.window.add(end/1e9, res.status >= 500 || res.broken)
+	}
+	if al := ctr.alog; al != nil {
+		e := accessEntry{end: time.Now(), id: res.ids[0], method: r.Method, host: r.Host, path: r.URL.Path,
+			status: res.status, bytes: res.bytes, duration: d, key: p.key, release: p.release,
+			client: r.RemoteAddr, agent: r.Header.Get("User-Agent")}
+		if res.t != nil {
+			e.target = res.t.Name
+		}
+		al.write(&e)
+	}
+}
+
+// writeError writes an error page of the proxy for a request that got no
+// answer from a target, with the request id.
+func (p *Pool) writeError(w http.ResponseWriter, r *http.Request, ctr *counters, res *outcome, status int, title, msg string) {
+	w.Header()[requestIDHeader] = res.ids
+	cw := &countingWriter{ResponseWriter: w}
+	writeAppPage(cw, r, ctr, status, title, msg)
+	res.status, res.bytes = status, cw.n
+}
+
+// countingWriter counts the body bytes written through it. Unwrap lets
+// http.ResponseController reach the connection (flush, hijack, deadlines).
+type countingWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// Flush flushes the underlying writer when it can.
+func (c *countingWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap returns the underlying writer.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
