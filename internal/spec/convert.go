@@ -67,6 +67,7 @@ func convertService(c *collector, sc types.ServiceConfig, missing map[string]boo
 			s.MemoryBytes = int64(l.MemoryBytes)
 			s.NanoCPUs = nanoCPUs(l.NanoCPUs)
 		}
+		convertRollout(c, &s, d)
 	}
 	if len(sc.DependsOn) > 0 {
 		s.DependsOn = map[string]string{}

@@ -93,6 +93,10 @@ type Service struct {
 	// replaced (stop, then start, volumes kept) only when its own
 	// definition changes, and only when the deploy confirms it.
 	Stateful bool `json:"stateful,omitempty"`
+	// Rollout is the rest of Compose's deploy section (update_config,
+	// rollback_config, placement, reservations, restart_policy); nil when
+	// the file sets none of it. Only a cluster engine (Swarm) uses it.
+	Rollout *Rollout `json:"rollout,omitempty"`
 }
 
 // TLSFiles are a certificate (PEM, chain included) and its key, as
