@@ -8,7 +8,7 @@
 // once, for refused-release tests. As a one-off command: `print WORDS…`
 // prints them, `env NAME` prints a variable, `stubborn N` ignores SIGTERM
 // for N seconds, `exit N` exits with N, `ask` reads a line and
-// exits 5.
+// exits 5, `get URL` exits 0 when URL answers 200 (a health check).
 package main
 
 import (
@@ -144,6 +144,21 @@ func command(args []string) int {
 		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 		fmt.Printf("got: %s\n", strings.ToUpper(strings.TrimSpace(line)))
 		return 5
+	case "get":
+		// A health check command for engine-run checks (the image has
+		// no shell and no curl): exits 0 when URL answers 200.
+		c := http.Client{Timeout: 2 * time.Second}
+		resp, err := c.Get(args[1])
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			fmt.Println(resp.Status)
+			return 1
+		}
+		return 0
 	case "exit":
 		n, _ := strconv.Atoi(args[1])
 		fmt.Printf("exiting with %d\n", n)
