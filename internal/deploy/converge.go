@@ -17,7 +17,8 @@ import (
 
 // Converge brings the proxy and the containers of app/env in line with
 // the store's live release: routes point at the live release's running
-// containers (health-checked again before they get traffic), and
+// containers (health-checked again before they get traffic), the canary
+// the store records, if any, gets its pools and share back, and
 // containers of any other release are stopped and removed. It is what
 // runs after berth restarts and whenever containers change under it. It
 // does nothing while a deployment of app/env runs, nor for app
@@ -112,9 +113,17 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 			}
 		}
 	}
+	d.convergeCanary(ctx, app, env, observed)
+	canaryLabel := ""
+	if c, err := d.store.GetCanary(app, env); err == nil {
+		canaryLabel = releaseLabel(c.ReleaseID)
+	}
 	for _, c := range observed {
 		if c.Labels[engine.LabelRelease] == liveLabel || (c.Labels[LabelOneOff] == "true" && c.Running()) {
 			continue
+		}
+		if canaryLabel != "" && c.Labels[engine.LabelRelease] == canaryLabel {
+			continue // the canary's (convergeCanary routes them)
 		}
 		if c.Labels[LabelStateful] == "true" && hasLive {
 			// Stateful containers outlive releases: the live release

@@ -51,6 +51,9 @@ type Deployer struct {
 
 	mu      sync.Mutex
 	running map[string]runningDeploy // key app/env
+	// canaries are the running canaries' pools and watches, key app/env
+	// (canary.go).
+	canaries map[string]*canaryRun
 }
 
 type runningDeploy struct {
@@ -77,6 +80,7 @@ func New(o Options) *Deployer {
 		bindRoot: o.BindRoot,
 		now:      o.Now,
 		running:  map[string]runningDeploy{},
+		canaries: map[string]*canaryRun{},
 	}
 }
 

@@ -39,6 +39,12 @@ type execution struct {
 	// replaced records the services whose old container was stopped.
 	replaceStateful bool
 	replaced        map[string]bool
+	// canary, when positive, makes this deploy a canary taking that
+	// percentage of clients (canary.go); skip are the services it does not
+	// start, adopted the canary's containers a promote keeps.
+	canary  int
+	skip    map[string]bool
+	adopted []engine.Container
 }
 
 func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment, error) {
@@ -59,6 +65,9 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 	if err == nil && x.dep.Kind != "rollback" {
 		err = d.releasePhase(ctx, x, plan)
 	}
+	if err == nil && x.canary > 0 {
+		err = canaryPlan(x, &plan)
+	}
 	if err == nil {
 		err = d.replaceStateful(ctx, x, plan)
 	}
@@ -71,6 +80,9 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 	if err != nil {
 		d.abandon(x)
 		return d.finish(x.dep, x.rel, x.t, d.counted(x), fmt.Errorf("release %d refused: %w; %s", x.rel.ID, err, d.stillServing(x.app.Name, x.env)))
+	}
+	if x.canary > 0 {
+		return d.startCanary(ctx, x)
 	}
 
 	// Commit point: the store says the new release is live.

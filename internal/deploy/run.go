@@ -32,14 +32,30 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 			return store.Deployment{}, fmt.Errorf("%w: service %q has build: but no image yet: berth deploy builds it before it deploys (or build and tag it, and set image:)", ErrInvalid, svc.Name)
 		}
 	}
+	if opts.Canary < 0 || opts.Canary > 99 {
+		return store.Deployment{}, fmt.Errorf("%w: --canary %d: give the percentage of clients the new release gets, from 1 to 99", ErrInvalid, opts.Canary)
+	}
 	unlock, err := d.tryLock(app.Name, env, "deploy")
 	if err != nil {
 		return store.Deployment{}, err
 	}
 	defer unlock()
+	if err := d.refuseDuringCanary(app.Name, env); err != nil {
+		return store.Deployment{}, err
+	}
+	kind := "deploy"
+	if opts.Canary > 0 {
+		kind = "canary"
+		if _, err := d.store.LiveRelease(app.Name, env); err != nil {
+			return store.Deployment{}, fmt.Errorf("%w: %s/%s has no live release to split traffic with: deploy it once without --canary", ErrCanary, app.Name, env)
+		}
+	}
 
 	t := newTracker(d.now, progress)
 	t.say("deploying %s to %s", app.Name, env)
+	if opts.Canary > 0 {
+		t.say("as a canary taking %d%% of clients", opts.Canary)
+	}
 	for _, svc := range app.Services {
 		if svc.Routed() {
 			if err := d.proxy.CheckRoute(routeKey(app.Name, env, svc.Name), svc.Hosts, routeOptions(svc)); err != nil {
@@ -59,7 +75,7 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	if live, err := d.store.LiveRelease(app.Name, env); err == nil {
 		from = live.ID
 	}
-	dep, err := d.store.CreateDeployment(store.Deployment{App: app.Name, Env: env, Kind: "deploy", ReleaseID: rel.ID, FromReleaseID: from})
+	dep, err := d.store.CreateDeployment(store.Deployment{App: app.Name, Env: env, Kind: kind, ReleaseID: rel.ID, FromReleaseID: from})
 	if err != nil {
 		return store.Deployment{}, err
 	}
@@ -68,7 +84,7 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	if imgErr != nil {
 		return d.finish(dep, rel, t, store.Deployment{}, fmt.Errorf("release %d refused: %w; %s", rel.ID, imgErr, d.stillServing(app.Name, env)))
 	}
-	return d.execute(ctx, &execution{app: app, env: env, rel: rel, dep: dep, t: t, previous: store.StatusSuperseded, replaceStateful: opts.ReplaceStateful})
+	return d.execute(ctx, &execution{app: app, env: env, rel: rel, dep: dep, t: t, previous: store.StatusSuperseded, replaceStateful: opts.ReplaceStateful, canary: opts.Canary})
 }
 
 // DeployOptions modify a deploy or rollback.
@@ -76,6 +92,10 @@ type DeployOptions struct {
 	// ReplaceStateful confirms stopping and restarting stateful services
 	// whose definition changed (their volumes are kept).
 	ReplaceStateful bool `json:"replace_stateful,omitempty"`
+	// Canary, when positive, deploys the release as a canary beside the
+	// live one taking that percentage of clients (1-99) until Promote or
+	// Rollback.
+	Canary int `json:"canary,omitempty"`
 }
 
 // Reconfigure deploys a new release of app/env with the live release's
@@ -105,6 +125,9 @@ func (d *Deployer) Reconfigure(ctx context.Context, app, env string, progress Pr
 // images (already on the host: no pull, no tag lookup) and executes it.
 // The caller holds the app/env lock.
 func (d *Deployer) deployImages(ctx context.Context, app *spec.App, env string, images map[string]store.ServiceImage, t *tracker, opts DeployOptions) (store.Deployment, error) {
+	if err := d.refuseDuringCanary(app.Name, env); err != nil {
+		return store.Deployment{}, err
+	}
 	var from int64
 	if live, err := d.store.LiveRelease(app.Name, env); err == nil {
 		from = live.ID
@@ -135,6 +158,9 @@ func (d *Deployer) Rollback(ctx context.Context, app, env string, to int64, opts
 	}
 	defer unlock()
 
+	if c, err := d.store.GetCanary(app, env); err == nil {
+		return d.rollbackCanary(ctx, app, env, c, to, progress)
+	}
 	target, live, err := d.rollbackTarget(app, env, to)
 	if err != nil {
 		return store.Deployment{}, err
@@ -217,7 +243,7 @@ func (d *Deployer) finish(dep store.Deployment, rel store.Release, t *tracker, c
 		t.say("failed: %v", cause)
 		dep.Status = store.DeploymentFailed
 		dep.Error = cause.Error()
-		if dep.Kind == "deploy" {
+		if dep.Kind == "deploy" || dep.Kind == "canary" {
 			if err := d.store.FailRelease(rel.App, rel.Env, rel.ID, cause.Error()); err != nil {
 				d.log.Error("record failed release", "app", rel.App, "env", rel.Env, "release", rel.ID, "error", err)
 			}

@@ -50,6 +50,9 @@ func (d *Deployer) startAll(ctx context.Context, x *execution, plan Plan) error 
 	for _, wave := range waves(x.app) {
 		for _, name := range wave {
 			svc, _ := x.app.Service(name)
+			if x.skip[name] {
+				continue // not started by this canary deploy or promote
+			}
 			if err := d.waitDependencies(ctx, x, plan, svc); err != nil {
 				return err
 			}
@@ -142,6 +145,9 @@ func (d *Deployer) waitDependencies(ctx context.Context, x *execution, plan Plan
 	for _, dep := range slices.Sorted(mapsKeys(svc.DependsOn)) {
 		cond := svc.DependsOn[dep]
 		depSvc, _ := x.app.Service(dep)
+		if x.canary > 0 && x.skip[dep] {
+			continue // the live release runs it
+		}
 		deadline := 60 * time.Second
 		if depSvc.Routed() {
 			deadline = depSvc.Healthcheck.Deadline.D()
@@ -190,6 +196,11 @@ func (d *Deployer) dependencyMet(ctx context.Context, x *execution, plan Plan, d
 		}
 	}
 	cs = append(cs, plan.Keep[dep.Name]...)
+	for _, c := range x.adopted {
+		if c.Labels[engine.LabelService] == dep.Name && c.Labels[LabelOneOff] != "true" {
+			cs = append(cs, c)
+		}
+	}
 	if len(cs) == 0 {
 		return false, fmt.Errorf("it has no containers")
 	}

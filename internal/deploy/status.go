@@ -26,6 +26,10 @@ type EnvStatus struct {
 	ImageBytes int64 `json:"image_bytes"`
 	// Maintenance is true while the environment answers 503.
 	Maintenance bool `json:"maintenance"`
+	// Canary is the release running beside the live one, if any, and
+	// Shares who gets which share of clients now.
+	Canary *CanaryStatus `json:"canary,omitempty"`
+	Shares []Share       `json:"shares,omitempty"`
 }
 
 // ServiceStatus is one service of the live release.
@@ -83,7 +87,7 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 			StartedAt: c.StartedAt, ExitCode: c.ExitCode, OOMKilled: c.OOMKilled, RestartCount: c.RestartCount,
 			Address: c.Addresses[NetworkName(app, env)],
 		}
-		if pool, _ := d.proxy.Route(routeKey(app, env, svc)); pool != nil {
+		for _, pool := range d.poolsOf(app, env, svc) {
 			for _, ts := range pool.Status() {
 				if ts.Target.ID == c.ID {
 					s.Address = ts.Target.Addr
@@ -99,6 +103,7 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 		}
 		bySvc[svc] = append(bySvc[svc], s)
 	}
+	d.canaryStatus(&st)
 	if st.Live != nil {
 		for _, svc := range st.Live.Spec.Services {
 			st.Services = append(st.Services, ServiceStatus{Name: svc.Name, Hosts: svc.Hosts, Replicas: svc.Replicas, Containers: bySvc[svc.Name]})
