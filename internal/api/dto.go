@@ -29,6 +29,10 @@ type (
 	Registry = store.Registry
 	// Volume is one named volume of an app environment.
 	Volume = deploy.VolumeStatus
+	// CanaryStatus is the canary of an app environment.
+	CanaryStatus = deploy.CanaryStatus
+	// Share is the share of clients a release gets.
+	Share = deploy.Share
 )
 
 // CloneRequest asks to copy an environment into a new one.

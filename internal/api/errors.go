@@ -29,7 +29,7 @@ func statusOf(err error) int {
 	switch {
 	case errors.As(err, &ae):
 		return ae.Status
-	case errors.Is(err, deploy.ErrBusy):
+	case errors.Is(err, deploy.ErrBusy), errors.Is(err, deploy.ErrCanary):
 		return http.StatusConflict
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, deploy.ErrNoRelease):
 		return http.StatusNotFound

@@ -83,6 +83,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /api/v1/deployments/{id}", s.deployment)
 	route("POST /api/v1/apps/{app}/envs/{env}/deploy", s.deploy)
 	route("POST /api/v1/apps/{app}/envs/{env}/rollback", s.rollback)
+	route("POST /api/v1/apps/{app}/envs/{env}/promote", s.promote)
 	route("GET /api/v1/apps/{app}/envs/{env}/logs", s.logs)
 	route("GET /api/v1/apps/{app}/envs/{env}/config", s.getConfig)
 	route("POST /api/v1/apps/{app}/envs/{env}/config", s.changeConfig)
@@ -229,8 +230,27 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 		return badRequest(err)
 	}
 	env := r.PathValue("env")
+	opts := deploy.DeployOptions{ReplaceStateful: r.URL.Query().Get("replace_stateful") == "true"}
+	if v := r.URL.Query().Get("canary"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 99 {
+			return badRequest(fmt.Errorf("canary=%q: give the percentage of clients the new release gets, from 1 to 99", v))
+		}
+		opts.Canary = n
+	}
 	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
-		return s.dep.Deploy(ctx, &app, env, deploy.DeployOptions{ReplaceStateful: r.URL.Query().Get("replace_stateful") == "true"}, p)
+		return s.dep.Deploy(ctx, &app, env, opts, p)
+	})
+}
+
+// promote makes the app environment's canary its live release.
+func (s *Server) promote(w http.ResponseWriter, r *http.Request) error {
+	app, env := r.PathValue("app"), r.PathValue("env")
+	if _, err := s.store.GetApp(app); err != nil {
+		return fmt.Errorf("app %q: %w", app, err)
+	}
+	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
+		return s.dep.Promote(ctx, app, env, p)
 	})
 }
 

@@ -134,9 +134,16 @@ func (c *Client) Deployments(ctx context.Context, app, env string, limit int) ([
 // carrying the server's reason, with the deployment record when there is
 // one.
 func (c *Client) Deploy(ctx context.Context, app *api.App, env string, opts api.DeployOptions, onProgress func(api.Progress)) (*api.Deployment, error) {
-	path := envPath(app.Name, env) + "/deploy"
+	q := url.Values{}
 	if opts.ReplaceStateful {
-		path += "?replace_stateful=true"
+		q.Set("replace_stateful", "true")
+	}
+	if opts.Canary > 0 {
+		q.Set("canary", strconv.Itoa(opts.Canary))
+	}
+	path := envPath(app.Name, env) + "/deploy"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
 	}
 	resp, err := c.do(ctx, http.MethodPost, path, app)
 	if err != nil {
@@ -148,6 +155,15 @@ func (c *Client) Deploy(ctx context.Context, app *api.App, env string, opts api.
 // Rollback rolls app/env back to release to (0: the previous good one).
 func (c *Client) Rollback(ctx context.Context, app, env string, to int64, opts api.DeployOptions, onProgress func(api.Progress)) (*api.Deployment, error) {
 	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/rollback", api.RollbackRequest{To: to, ReplaceStateful: opts.ReplaceStateful})
+	if err != nil {
+		return nil, err
+	}
+	return readStream(resp, onProgress)
+}
+
+// Promote makes app/env's canary its live release (zero downtime).
+func (c *Client) Promote(ctx context.Context, app, env string, onProgress func(api.Progress)) (*api.Deployment, error) {
+	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/promote", nil)
 	if err != nil {
 		return nil, err
 	}

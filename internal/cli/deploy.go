@@ -53,6 +53,7 @@ func newDeployCmd() *cobra.Command {
 	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "Compose file (repeat for overrides, applied in order)")
 	cmd.Flags().StringVar(&env, "env", spec.DefaultEnv, "environment to deploy to")
 	cmd.Flags().BoolVar(&opts.ReplaceStateful, "replace-stateful", false, "stop and restart stateful services whose definition changed (volumes are kept)")
+	cmd.Flags().IntVar(&opts.Canary, "canary", 0, "deploy as a canary beside the live release, taking this percentage of clients (1-99, sticky by the berth_canary cookie) until berth promote or berth rollback")
 	return cmd
 }
 
@@ -102,7 +103,10 @@ func reportOutcome(w io.Writer, dep *api.Deployment, err error) error {
 		}
 		return err
 	}
-	if dep != nil {
+	if dep != nil && dep.Kind == "canary" {
+		fmt.Fprintf(w, "release %d of %s/%s is a canary (%s): berth promote %s --env %s makes it live, berth rollback %s --env %s removes it\n",
+			dep.ReleaseID, dep.App, dep.Env, dep.EndedAt.Sub(dep.StartedAt).Round(time.Millisecond), dep.App, dep.Env, dep.App, dep.Env)
+	} else if dep != nil {
 		fmt.Fprintf(w, "release %d of %s/%s is live (%s)\n", dep.ReleaseID, dep.App, dep.Env, dep.EndedAt.Sub(dep.StartedAt).Round(time.Millisecond))
 	}
 	return nil

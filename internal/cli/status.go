@@ -81,6 +81,7 @@ func printStatus(w io.Writer, sts []api.EnvStatus) {
 			fmt.Fprint(w, ", IN MAINTENANCE (503)")
 		}
 		fmt.Fprintf(w, "; images of its releases use %s\n", humanBytes(st.ImageBytes))
+		printShares(w, st)
 		if st.Last != nil {
 			fmt.Fprintf(w, "  last %s %d: %s, release %d", st.Last.Kind, st.Last.ID, st.Last.Status, st.Last.ReleaseID)
 			if st.Last.Error != "" {

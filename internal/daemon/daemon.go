@@ -154,6 +154,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	dep := deploy.New(deploy.Options{Engine: eng, Store: st, Proxy: px, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases})
+	defer dep.Close() // canary health watches
 	if err := dep.Recover(); err != nil {
 		return err
 	}
