@@ -87,13 +87,12 @@ func waitHealthy(t *testing.T, p *Pool, n int) {
 	}
 }
 
-// newProxyServer returns a proxy and an HTTP server in front of it.
+// newProxyServer returns a proxy and an HTTP server in front of it (the
+// server testServerKind names).
 func newProxyServer(t *testing.T) (*Proxy, *httptest.Server) {
 	t.Helper()
 	px := New(Options{Logger: discardLog})
-	srv := httptest.NewServer(px)
-	t.Cleanup(srv.Close)
-	return px, srv
+	return px, newTestServer(t, px)
 }
 
 // routeTo builds a healthy pool over bs and routes hosts to it.

@@ -439,8 +439,7 @@ func TestProxy_RouteOptionsRedirectAndBodyLimit(t *testing.T) {
 	if _, err := p.SetRouteOptions(k2, []string{"upload.test"}, p2, RouteOptions{MaxBodyBytes: 1000}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(p)
-	defer srv.Close()
+	srv := newTestServer(t, p)
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/x?y=1", nil)
 	req.Host = "secure.test"

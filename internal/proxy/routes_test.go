@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -212,8 +211,7 @@ func (s *syncBuffer) String() string {
 func TestProxy_BackendDyingMidRequestIs502AndLogged(t *testing.T) {
 	var logs syncBuffer
 	px := New(Options{Logger: discardLog})
-	srv := httptest.NewServer(px)
-	t.Cleanup(srv.Close)
+	srv := newTestServer(t, px)
 	dying := newBackend(t, "dying", func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		conn, _, err := http.NewResponseController(w).Hijack()

@@ -26,6 +26,7 @@ func main() {
 	host := flag.String("host", "bench.test", "host routed to the backend (any host is accepted when empty)")
 	addrFile := flag.String("addr-file", "", "write the bound address to this file")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address")
+	server := flag.String("http-server", "lean", "HTTP server in front of the proxy: lean (proxy.Server) or std (net/http)")
 	flag.Parse()
 	if *backend == "" {
 		log.Fatal("-backend is required")
@@ -57,6 +58,14 @@ func main() {
 		}
 	}
 	fmt.Fprintln(os.Stderr, "benchproxy listening on", ln.Addr())
-	srv := &http.Server{Handler: px, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	log.Fatal(srv.Serve(ln))
+	switch *server {
+	case "lean":
+		srv := proxy.NewServer(px, proxy.ServerOptions{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, Logger: logger})
+		log.Fatal(srv.Serve(ln))
+	case "std":
+		srv := &http.Server{Handler: px, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+		log.Fatal(srv.Serve(ln))
+	default:
+		log.Fatalf("-http-server %q: want lean or std", *server)
+	}
 }

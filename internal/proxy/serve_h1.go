@@ -1,0 +1,274 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The lean HTTP/1.1 server of the plain-HTTP listener. net/http's server
+// allocates about twenty objects per request (the Request, its Header
+// and URL, the response and its chunk writer, a context, a goroutine for
+// the background read) and makes three or four deadline calls; this one
+// reuses one set per connection. Files: serve_h1.go (listener, shutdown,
+// the watch for clients that go away), serve_h1_conn.go (the request
+// loop), serve_h1_wire.go (request head parser), serve_h1_body.go
+// (request bodies), serve_h1_writer.go (the ResponseWriter).
+
+// ServerOptions are the protections of a Server; zero values as noted.
+type ServerOptions struct {
+	// ReadHeaderTimeout bounds reading a request head, from its first
+	// byte (0: none).
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout is how long a keep-alive connection may wait for its
+	// next request (0: none).
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request head (request line included; 431
+	// beyond it, with 4 KiB of slack as net/http allows). 0: 1 MiB.
+	MaxHeaderBytes int
+	// Logger receives panics of handlers (nil: slog.Default()).
+	Logger *slog.Logger
+}
+
+// Server serves HTTP/1.x on plain listeners with a lean request loop
+// (one goroutine per connection, pooled buffers and request structures).
+// It implements what the proxy needs of http.Server: keep-alive and
+// HTTP/1.0 rules, request bodies (Content-Length and chunked), 100-continue,
+// Flusher and Hijacker, head and idle timeouts, header size limits and the
+// request smuggling rules, graceful Shutdown.
+type Server struct {
+	handler http.Handler
+	opts    ServerOptions
+	log     *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*serverConn]struct{}
+	drained   chan struct{} // closed when shutting down and no conn is left
+	closed    atomic.Bool   // Shutdown or Close was called
+	watcher   sync.WaitGroup
+	watching  bool // the watch loop was started
+	stopWatch chan struct{}
+}
+
+// NewServer returns a Server that passes requests to h.
+func NewServer(h http.Handler, opts ServerOptions) *Server {
+	if opts.MaxHeaderBytes <= 0 {
+		opts.MaxHeaderBytes = http.DefaultMaxHeaderBytes
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{
+		handler:   h,
+		opts:      opts,
+		log:       log.With("component", "proxy_server"),
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*serverConn]struct{}{},
+		stopWatch: make(chan struct{}),
+	}
+}
+
+// Serve accepts connections on ln until Shutdown or Close, and returns
+// http.ErrServerClosed then (or the listener's error).
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return http.ErrServerClosed
+	}
+	if !s.watching {
+		s.watching = true
+		s.watcher.Add(1)
+		go s.watchLoop()
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+		ln.Close()
+	}()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.closed.Load() {
+				return http.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Out of file descriptors and the like: back off as
+				// net/http does, up to a second.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		c := newServerConn(s, nc)
+		if !s.track(c) {
+			c.release()
+			continue
+		}
+		go c.serve()
+	}
+}
+
+// track registers c; false when the server is shutting down.
+func (s *Server) track(c *serverConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+// forget unregisters c (closed or hijacked).
+func (s *Server) forget(c *serverConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	if s.drained != nil && len(s.conns) == 0 {
+		select {
+		case <-s.drained:
+		default:
+			close(s.drained)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// Shutdown stops accepting, closes idle connections, lets requests in
+// flight finish (their connections close after the response) and returns
+// when no connection is left, or ctx's error when it ends first.
+// Hijacked connections are not tracked.
+func (s *Server) Shutdown(ctx context.Context) error {
+	drained := s.beginClose()
+	for {
+		s.closeIdle()
+		select {
+		case <-drained:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+			// Connections that were active may be idle now.
+		}
+	}
+}
+
+// Close closes the listeners and every connection at once.
+func (s *Server) Close() error {
+	s.beginClose()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.state.Store(connClosed)
+		c.rwc.Close()
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// beginClose marks the server closed, closes its listeners and stops the
+// watch loop; it returns the channel closed once no connection is left.
+func (s *Server) beginClose() <-chan struct{} {
+	s.mu.Lock()
+	first := !s.closed.Swap(true)
+	if s.drained == nil {
+		s.drained = make(chan struct{})
+		if len(s.conns) == 0 {
+			close(s.drained)
+		}
+	}
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	drained := s.drained
+	s.mu.Unlock()
+	if first {
+		close(s.stopWatch)
+		s.watcher.Wait()
+	}
+	return drained
+}
+
+// closeIdle closes the connections that wait for a request.
+func (s *Server) closeIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.CompareAndSwap(connIdle, connClosed) {
+			c.rwc.Close()
+		}
+	}
+}
+
+// Clients that go away: net/http starts a background read (a goroutine)
+// for every request to notice a client hanging up. Most proxied requests
+// last a millisecond, so the watch loop starts that read only for
+// requests that run longer than watchAfter; their context is cancelled
+// when the client's connection ends.
+const (
+	watchAfter    = 50 * time.Millisecond
+	watchInterval = 25 * time.Millisecond
+)
+
+// watchLoop starts the background read of connections whose request runs
+// longer than watchAfter. It runs from the first Serve until the server
+// closes.
+func (s *Server) watchLoop() {
+	defer s.watcher.Done()
+	tick := time.NewTicker(watchInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stopWatch:
+			return
+		case <-tick.C:
+		}
+		limit := time.Now().Add(-watchAfter).UnixNano()
+		s.mu.Lock()
+		for c := range s.conns {
+			if st := c.reqStart.Load(); st != 0 && st < limit && !c.watchTried.Load() {
+				c.startWatch()
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// bufio pools shared by connections of every Server.
+var (
+	h1ReaderPool sync.Pool
+	h1WriterPool sync.Pool
+)
+
+const h1BufSize = 4 << 10
+
+func getReader(r *connReader) *bufio.Reader {
+	if br, ok := h1ReaderPool.Get().(*bufio.Reader); ok {
+		br.Reset(r)
+		return br
+	}
+	return bufio.NewReaderSize(r, h1BufSize)
+}
+
+func getWriter(w *serverConn) *bufio.Writer {
+	if bw, ok := h1WriterPool.Get().(*bufio.Writer); ok {
+		bw.Reset(w.rwc)
+		return bw
+	}
+	return bufio.NewWriterSize(w.rwc, h1BufSize)
+}

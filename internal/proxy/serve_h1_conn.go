@@ -1,0 +1,435 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Connection states, for Shutdown: only an idle connection (waiting for a
+// request) may be closed under a client's feet.
+const (
+	connIdle int32 = iota
+	connActive
+	connClosed
+)
+
+// aLongTimeAgo is a deadline in the past: it wakes a blocked Read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// serverConn is one client connection and everything its requests reuse:
+// the *http.Request, its URL and Header map, the ResponseWriter, buffers.
+type serverConn struct {
+	srv    *Server
+	rwc    net.Conn
+	rd     connReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	ctx    context.Context // the requests' context: cancelled when the client goes
+	cancel context.CancelFunc
+	remote string
+
+	state      atomic.Int32
+	reqStart   atomic.Int64 // UnixNano when the handler started; 0 outside it
+	watchTried atomic.Bool  // the watch loop looked at the current request
+
+	base   *http.Request // carries ctx; copied into req for every request
+	req    http.Request
+	url    url.URL
+	header http.Header
+	vals   []string // backing array of header values
+	w      respWriter
+	body   *bodyReader // the current request's body, nil when none
+	big    []byte      // head bytes of heads larger than the read buffer
+	rdl    time.Time   // the read deadline set last
+	first  bool        // no request served yet
+
+	// The watch: a background read while a long request runs, to notice
+	// a client that hangs up. mu orders it with the end of the request.
+	mu         sync.Mutex
+	watchable  bool // the handler runs and the body was read: the conn may be read
+	watching   bool
+	aborting   bool
+	watchDone  chan struct{}
+	clientGone atomic.Bool
+	hijacked   bool
+}
+
+// connReader hands the bufio.Reader the byte a background read took.
+type connReader struct {
+	c       *serverConn
+	hasByte bool
+	one     [1]byte
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.hasByte && len(p) > 0 {
+		p[0] = r.one[0]
+		r.hasByte = false
+		return 1, nil
+	}
+	return r.c.rwc.Read(p)
+}
+
+func newServerConn(s *Server, nc net.Conn) *serverConn {
+	c := &serverConn{srv: s, rwc: nc, first: true, watchDone: make(chan struct{}, 1)}
+	c.rd.c = c
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.base = (&http.Request{}).WithContext(c.ctx)
+	c.header = make(http.Header, 16)
+	c.remote = nc.RemoteAddr().String()
+	c.br = getReader(&c.rd)
+	c.bw = getWriter(c)
+	c.w.c = c
+	return c
+}
+
+// serve runs the connection's request loop.
+func (c *serverConn) serve() {
+	defer func() {
+		if !c.hijacked {
+			c.release()
+		}
+	}()
+	for {
+		if c.br.Buffered() == 0 && !c.rd.hasByte {
+			c.armWait()
+			if _, err := c.br.Peek(1); err != nil {
+				return
+			}
+		}
+		if !c.state.CompareAndSwap(connIdle, connActive) {
+			return // Shutdown closed it
+		}
+		r, err := c.readRequest()
+		if err != nil {
+			var he *headError
+			if errors.As(err, &he) {
+				c.refuse(he.status, he.msg)
+			}
+			return
+		}
+		if !c.serveRequest(r) || c.srv.closed.Load() {
+			return
+		}
+		c.state.Store(connIdle)
+		if c.srv.closed.Load() {
+			return
+		}
+	}
+}
+
+// armWait sets the deadline for the wait for the next request: the idle
+// timeout (the read header timeout for a connection's first request). The
+// idle deadline moves at most every 1/16 of the timeout (1s at most), so
+// a busy connection makes no deadline call per request.
+func (c *serverConn) armWait() {
+	o := &c.srv.opts
+	d := o.IdleTimeout
+	if c.first && o.ReadHeaderTimeout > 0 {
+		d = o.ReadHeaderTimeout
+	}
+	if d <= 0 {
+		if !c.rdl.IsZero() {
+			_ = c.rwc.SetReadDeadline(time.Time{})
+			c.rdl = time.Time{}
+		}
+		return
+	}
+	want := time.Now().Add(d)
+	if c.rdl.IsZero() || c.rdl.Before(want.Add(-min(d/16, time.Second))) || c.rdl.After(want) {
+		_ = c.rwc.SetReadDeadline(want)
+		c.rdl = want
+	}
+}
+
+// clearDeadline lifts the read deadline before a handler reads the
+// connection (a body, a hijack): net/http has no body timeout either.
+func (c *serverConn) clearDeadline() {
+	if !c.rdl.IsZero() {
+		_ = c.rwc.SetReadDeadline(time.Time{})
+		c.rdl = time.Time{}
+	}
+}
+
+// readHead returns the request head, up to and including the empty line
+// that ends it, reading more within the read header timeout.
+func (c *serverConn) readHead() (string, error) {
+	limit := c.srv.opts.MaxHeaderBytes + 4096
+	br := c.br
+	armed := false
+	for {
+		buf, _ := br.Peek(br.Buffered())
+		if n := headEnd(buf); n > 0 {
+			if n > limit {
+				return "", errHeadTooLarge
+			}
+			s := string(buf[:n])
+			_, _ = br.Discard(n)
+			return s, nil
+		}
+		if len(buf) >= limit {
+			return "", errHeadTooLarge
+		}
+		if len(buf) == br.Size() {
+			return c.readBigHead(limit)
+		}
+		if !armed {
+			c.armHeader()
+			armed = true
+		}
+		if _, err := br.Peek(len(buf) + 1); err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return "", err
+		}
+	}
+}
+
+// armHeader starts the read header timeout once a head did not arrive
+// in one piece.
+func (c *serverConn) armHeader() {
+	if d := c.srv.opts.ReadHeaderTimeout; d > 0 {
+		c.rdl = time.Now().Add(d)
+		_ = c.rwc.SetReadDeadline(c.rdl)
+	}
+}
+
+// readBigHead collects a head larger than the read buffer in c.big, line
+// by line, so that nothing after the head is consumed.
+func (c *serverConn) readBigHead(limit int) (string, error) {
+	c.big = c.big[:0]
+	lineStart := 0
+	for {
+		part, err := c.br.ReadSlice('\n')
+		c.big = append(c.big, part...)
+		if len(c.big) > limit {
+			return "", errHeadTooLarge
+		}
+		switch {
+		case err == nil:
+			line := c.big[lineStart:]
+			if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
+				s := string(c.big)
+				if cap(c.big) > 64<<10 {
+					c.big = nil
+				}
+				return s, nil
+			}
+			lineStart = len(c.big)
+		case errors.Is(err, bufio.ErrBufferFull):
+		default:
+			return "", err
+		}
+	}
+}
+
+// headEnd returns the length of the head at the start of b (through the
+// empty line), or 0 when b does not hold a whole head yet.
+func headEnd(b []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return 0
+		}
+		i += j + 1
+		if i < len(b) && b[i] == '\n' {
+			return i + 1
+		}
+		if i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n' {
+			return i + 2
+		}
+		if i+1 >= len(b) {
+			return 0
+		}
+	}
+}
+
+// readRequest reads and parses the next request head into c.req.
+func (c *serverConn) readRequest() (*http.Request, error) {
+	head, err := c.readHead()
+	if err != nil {
+		return nil, err
+	}
+	c.first = false
+	r := &c.req
+	*r = *c.base
+	clear(c.header)
+	c.url = url.URL{}
+	r.URL = &c.url
+	r.Header = c.header
+	r.RemoteAddr = c.remote
+	if c.vals, err = parseRequestHead(head, r, c.vals[:0]); err != nil {
+		return nil, err
+	}
+	c.body = nil
+	r.Body = http.NoBody
+	if r.ContentLength != 0 {
+		c.body = newBodyReader(c, r)
+		r.Body = c.body
+	}
+	return r, nil
+}
+
+// serveRequest runs the handler for r and finishes its response; false
+// means the connection must not serve another request.
+func (c *serverConn) serveRequest(r *http.Request) bool {
+	w := &c.w
+	w.reset(r)
+	if ex, ok := r.Header["Expect"]; ok {
+		if len(ex) == 1 && tokenListed(ex, "100-continue") {
+			if c.body != nil && r.ProtoAtLeast(1, 1) {
+				c.body.needContinue = true
+				w.canContinue.Store(true)
+			}
+		} else {
+			c.refuse(http.StatusExpectationFailed, "unsupported Expect header")
+			return false
+		}
+	}
+	if c.body != nil {
+		c.clearDeadline()
+	} else {
+		c.mu.Lock()
+		c.watchable = true
+		c.mu.Unlock()
+	}
+	c.reqStart.Store(time.Now().UnixNano())
+	ok := c.runHandler(w, r)
+	c.reqStart.Store(0)
+	c.endWatch()
+	c.watchTried.Store(false)
+	if c.hijacked || !ok {
+		return false
+	}
+	w.finish()
+	if c.body != nil && !c.body.finish() {
+		w.closeAfter = true
+	}
+	if err := c.bw.Flush(); err != nil {
+		return false
+	}
+	return !w.closeAfter && !c.clientGone.Load()
+}
+
+// runHandler calls the handler; false when it panicked (the connection is
+// closed then: http.ErrAbortHandler is how a handler aborts a response).
+func (c *serverConn) runHandler(w http.ResponseWriter, r *http.Request) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			ok = false
+			if v != http.ErrAbortHandler {
+				buf := make([]byte, 16<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				c.srv.log.Error("panic serving request", "remote", c.remote, "method", r.Method,
+					"path", r.URL.Path, "panic", v, "stack", string(buf))
+			}
+		}
+	}()
+	c.srv.handler.ServeHTTP(w, r)
+	return true
+}
+
+// bodyDone is called by the body reader when the body was read whole: the
+// watch may read the connection from now on.
+func (c *serverConn) bodyDone() {
+	c.mu.Lock()
+	c.watchable = c.reqStart.Load() != 0 && !c.hijacked
+	c.mu.Unlock()
+}
+
+// startWatch starts the background read of a long request's connection;
+// the watch loop calls it.
+func (c *serverConn) startWatch() {
+	c.watchTried.Store(true)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.watchable || c.watching || c.br.Buffered() > 0 || c.rd.hasByte {
+		return
+	}
+	c.watching = true
+	_ = c.rwc.SetReadDeadline(time.Time{})
+	c.rdl = time.Time{}
+	go c.backgroundRead()
+}
+
+// backgroundRead waits for the client's next byte: a pipelined request
+// (kept for the request loop) or the end of the connection (the request's
+// context is cancelled).
+func (c *serverConn) backgroundRead() {
+	n, err := c.rwc.Read(c.rd.one[:])
+	c.mu.Lock()
+	if n == 1 {
+		c.rd.hasByte = true
+	} else if err != nil && !c.aborting {
+		c.clientGone.Store(true)
+		c.cancel()
+	}
+	c.mu.Unlock()
+	c.watchDone <- struct{}{}
+}
+
+// endWatch stops the background read, if any, and waits for it.
+func (c *serverConn) endWatch() {
+	c.mu.Lock()
+	c.watchable = false
+	w := c.watching
+	if w {
+		c.aborting = true
+		_ = c.rwc.SetReadDeadline(aLongTimeAgo)
+	}
+	c.mu.Unlock()
+	if w {
+		<-c.watchDone
+		c.mu.Lock()
+		c.watching, c.aborting = false, false
+		c.rdl = aLongTimeAgo
+		c.mu.Unlock()
+	}
+}
+
+// refuse answers a request the server will not pass on, and closes.
+func (c *serverConn) refuse(status int, msg string) {
+	text := strconv.Itoa(status) + " " + http.StatusText(status)
+	_, _ = c.bw.WriteString("HTTP/1.1 " + text + "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" + text + ": " + msg)
+	if c.bw.Flush() != nil {
+		return
+	}
+	// Let the client read the answer: closing with unread bytes would
+	// reset the connection and could destroy it.
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+		_ = c.rwc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		_, _ = io.CopyN(io.Discard, c.rwc, 256<<10)
+	}
+}
+
+// release closes the connection and returns its buffers.
+func (c *serverConn) release() {
+	c.state.Store(connClosed)
+	c.cancel()
+	c.rwc.Close()
+	c.srv.forget(c)
+	c.br.Reset(nil)
+	h1ReaderPool.Put(c.br)
+	c.bw.Reset(nil)
+	h1WriterPool.Put(c.bw)
+	c.br, c.bw = nil, nil
+}
+
+// bufferedConn is a hijacked connection whose first bytes are still in
+// the server's read buffer.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
