@@ -47,6 +47,7 @@ func newServerCmd() *cobra.Command {
 	f.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "proxy: time a client has to send its request headers (against slow clients)")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", 120*time.Second, "proxy: how long an idle keep-alive client connection stays open")
 	f.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 64<<10, "proxy: largest request header accepted (bytes; larger: 431)")
+	f.StringVar(&cfg.AccessLog, "access-log", "", "proxy access log, one JSON line per request: a file, - for stdout, or off (default DATA_DIR/access.log, rotated at 100 MiB)")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:7070", "address of the API")
 	f.StringVar(&cfg.DockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
 	f.IntVar(&cfg.KeepReleases, "keep-releases", 10, "releases per app environment whose images are kept for rollback")

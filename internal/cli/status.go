@@ -90,11 +90,11 @@ func printStatus(w io.Writer, sts []api.EnvStatus) {
 			fmt.Fprintln(w)
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  SERVICE\tCONTAINER\tRELEASE\tSTATE\tHEALTH\tADDRESS\tHOSTS")
+		fmt.Fprintln(tw, "  SERVICE\tCONTAINER\tRELEASE\tSTATE\tHEALTH\tRPS\tERRORS\tADDRESS\tHOSTS")
 		for _, svc := range st.Services {
 			hosts := strings.Join(svc.Hosts, ",")
 			if len(svc.Containers) == 0 {
-				fmt.Fprintf(tw, "  %s\t-\t-\tno containers\t-\t-\t%s\n", svc.Name, hosts)
+				fmt.Fprintf(tw, "  %s\t-\t-\tno containers\t-\t-\t-\t-\t%s\n", svc.Name, hosts)
 			}
 			for _, c := range svc.Containers {
 				health := c.Health
@@ -111,7 +111,11 @@ func printStatus(w io.Writer, sts []api.EnvStatus) {
 				if c.RestartCount > 0 {
 					state += fmt.Sprintf(" (%d restarts)", c.RestartCount)
 				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", svc.Name, c.Name, c.Release, state, health, orDash(c.Address), hosts)
+				rps, errs := "-", "-"
+				if c.Health != "" { // routed: the proxy counts its requests
+					rps, errs = fmt.Sprintf("%.1f", c.RPS), fmt.Sprintf("%.1f%%", 100*c.ErrorRate)
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", svc.Name, c.Name, c.Release, state, health, rps, errs, orDash(c.Address), hosts)
 			}
 		}
 		tw.Flush()

@@ -51,7 +51,10 @@ type Config struct {
 	// client connections (zero: 10s, 120s, 64 KiB).
 	ReadHeaderTimeout, IdleTimeout time.Duration
 	MaxHeaderBytes                 int
-	Logger                         *slog.Logger
+	// AccessLog is where the proxy writes a JSON line per request: a
+	// file, "-" for stdout, "off"; empty: DataDir/access.log.
+	AccessLog string
+	Logger    *slog.Logger
 	// Ready, when set, is called once the listeners are open.
 	Ready func(Addrs)
 }
@@ -145,7 +148,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("docker engine", "version", info.Version, "api_version", info.APIVersion)
 
-	px := proxy.New(proxy.Options{Logger: log, Certs: certs})
+	alog, err := openAccessLog(cfg, log)
+	if err != nil {
+		return err
+	}
+	if alog != nil {
+		defer alog.Close() // after the servers stopped: the last lines are written
+	}
+	px := proxy.New(proxy.Options{Logger: log, Certs: certs, AccessLog: alog})
 	var acm *proxy.ACME
 	if certs != nil && cfg.ACME.Enabled {
 		if acm, err = proxy.EnableACME(certs, px, proxy.ACMEOptions{DirectoryURL: cfg.ACME.Directory, Email: cfg.ACME.Email,

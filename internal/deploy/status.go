@@ -55,6 +55,10 @@ type ContainerStatus struct {
 	RestartCount int       `json:"restart_count,omitempty"`
 	InFlight     int64     `json:"in_flight,omitempty"`
 	Served       uint64    `json:"served,omitempty"`
+	// RPS is the proxy's requests per second to the container and
+	// ErrorRate the share of them answered 5xx, over the last minute.
+	RPS       float64 `json:"rps"`
+	ErrorRate float64 `json:"error_rate"`
 }
 
 // Status reports app/env: its live release and every container berth
@@ -98,6 +102,7 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 					s.HealthError = ts.LastError
 					s.InFlight = ts.InFlight
 					s.Served = ts.Served
+					s.RPS, s.ErrorRate = ts.RPS, ts.ErrorRate
 				}
 			}
 		}

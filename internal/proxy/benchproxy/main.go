@@ -26,13 +26,22 @@ func main() {
 	host := flag.String("host", "bench.test", "host routed to the backend (any host is accepted when empty)")
 	addrFile := flag.String("addr-file", "", "write the bound address to this file")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address")
+	accessLog := flag.String("access-log", "", "write the access log to this file (- for stdout; default: none)")
 	server := flag.String("http-server", "lean", "HTTP server in front of the proxy: lean (proxy.Server) or std (net/http)")
 	flag.Parse()
 	if *backend == "" {
 		log.Fatal("-backend is required")
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	px := proxy.New(proxy.Options{Logger: logger})
+	var al *proxy.AccessLog
+	if *accessLog != "" {
+		var err error
+		if al, err = proxy.OpenAccessLog(proxy.AccessLogOptions{Path: *accessLog, Logger: logger}); err != nil {
+			log.Fatal(err)
+		}
+		defer al.Close()
+	}
+	px := proxy.New(proxy.Options{Logger: logger, AccessLog: al})
 	key := proxy.RouteKey{App: "bench", Env: "production", Service: "web"}
 	pool := proxy.NewPool(key, "r1", []proxy.Target{{ID: "backend", Name: "backend", Addr: *backend}},
 		proxy.HealthConfig{Path: "/up"}, logger)
