@@ -43,6 +43,7 @@ type Fake struct {
 	subs       map[*fakeSub]struct{}
 	changed    chan struct{} // closed and replaced on every change
 	failures   map[string][]error
+	work       workState // workloads, secrets, nodes (fake_workloads.go)
 }
 
 // NewFake returns an empty fake engine.

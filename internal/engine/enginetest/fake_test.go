@@ -145,3 +145,43 @@ func TestFake_ImagesPullPushRemoveAndFailures(t *testing.T) {
 		t.Fatalf("unknown network: %v", err)
 	}
 }
+
+func TestFake_WorkloadsContract(t *testing.T) {
+	enginetest.RunWorkloads(t, enginetest.NewFake(), engine.ContainerSpec{Image: "app:1"})
+}
+
+// A rollout made to fail rolls back (the old instances stay), and a
+// drained node's instances move to the other nodes.
+func TestFake_FailedRolloutAndDrain(t *testing.T) {
+	f := enginetest.NewFake()
+	ctx := context.Background()
+	spec := engine.WorkloadSpec{Name: "shop-web", Replicas: 3, Labels: map[string]string{engine.LabelApp: "shop", engine.LabelRelease: "1"},
+		Template: engine.ContainerSpec{Image: "shop:1"}, Update: engine.UpdatePolicy{FailureAction: engine.FailureRollback}}
+	if _, err := f.ApplyWorkload(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := f.ListInstances(ctx, nil)
+	f.FailNextRollout("shop-web", "task: non-zero exit (1)")
+	spec.Labels = map[string]string{engine.LabelApp: "shop", engine.LabelRelease: "2"}
+	spec.Template.Image = "shop:2"
+	if _, err := f.ApplyWorkload(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.InspectWorkload(ctx, "shop-web")
+	after, _ := f.ListInstances(ctx, nil)
+	if st.Update != engine.UpdateRollbackCompleted || st.Message == "" || st.Labels[engine.LabelRelease] != "1" || len(after) != 3 || after[0].ID != before[0].ID {
+		t.Fatalf("failed rollout: %+v %+v", st, after)
+	}
+	if err := f.SetNodeAvailability(ctx, "node2", engine.AvailabilityDrain); err != nil {
+		t.Fatal(err)
+	}
+	ins, _ := f.ListInstances(ctx, nil)
+	for _, in := range ins {
+		if in.Node == "node2" || !in.Serving() {
+			t.Errorf("after the drain: %+v", in)
+		}
+	}
+	if len(ins) != 3 {
+		t.Errorf("%d instances after the drain", len(ins))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/client"
 
@@ -92,4 +93,15 @@ func newBackend(t *testing.T) (*swarm.Backend, enginetest.TestImage) {
 func TestBackend_Contract(t *testing.T) {
 	b, img := newBackend(t)
 	enginetest.Run(t, func(*testing.T) engine.Engine { return b }, img, enginetest.WithoutRuntime())
+}
+
+// The engine.Workloads contract, on the lab's overlay.
+func TestBackend_WorkloadsContract(t *testing.T) {
+	b, img := newBackend(t)
+	net := "berth-wlcontract"
+	if _, err := b.EnsureNetwork(context.Background(), net, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.RemoveNetwork(context.Background(), net) })
+	enginetest.RunWorkloads(t, b, engine.ContainerSpec{Image: img.Ref, Network: net, StopGrace: 5 * time.Second})
 }
