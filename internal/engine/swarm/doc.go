@@ -16,65 +16,79 @@
 // Swarm's rolling updater, its rollback to PreviousSpec, its spread over
 // nodes and its rescheduling of a lost node's tasks.
 //
-// So berth should run each app/environment/service as ONE Swarm service
-// (a workload) of N replicas whose tasks are the instances:
+// So berth runs each app/environment/service as ONE Swarm service (a
+// workload) of N replicas whose tasks are the instances, through
+// engine.Workloads, which this backend implements:
 //
 //   - A release changes the workload's spec (image, env, labels with
-//     LabelRelease) through ServiceUpdate; update_config (parallelism,
-//     delay, order start-first, failure_action, monitor,
-//     max_failure_ratio) and rollback_config come from Compose's deploy
-//     section. berth follows the rollout task by task (ListInstances,
+//     LabelApp/Env/Service/Release, resources…) through ApplyWorkload;
+//     update_config (parallelism, delay, order start-first,
+//     failure_action, monitor, max_failure_ratio) and rollback_config,
+//     placement (constraints, spread preferences, max_replicas_per_node),
+//     resources (limits and reservations), restart_policy, secrets and
+//     networks come from Compose's deploy section (engine.WorkloadSpec).
+//     An unchanged spec is not re-applied (a hash label), since every
+//     update replaces the PreviousSpec RollbackWorkload restores.
+//   - berth follows a rollout task by task (ListInstances,
 //     InspectWorkload) and gates it on its own health checks: when a new
-//     task does not get healthy in berth's proxy, berth calls
+//     task does not get healthy behind berth's proxy, berth calls
 //     RollbackWorkload (Swarm's PreviousSpec) or, for an older release,
-//     applies that release's recorded spec.
-//   - Scaling (berth scale, autoscale) is ScaleWorkload: replicas only.
-//   - Every workload joins its app/environment's attachable overlay
-//     network (EnsureNetwork creates overlays here) with endpoint mode
-//     dnsrr; berth's proxy runs on a manager, joined to those networks,
-//     and sends traffic to task addresses it health-checks itself. Swarm's
-//     virtual IPs and routing mesh are never used (they need IPVS, which
-//     is not everywhere, and they hide task health). A fixed host-mode
-//     published port would block start-first updates; none is used.
-//   - Images: a task runs the image named by digest (name@sha256:…, each
-//     node pulls it when it lacks it) when the manager has a registry
-//     digest for it, else by image ID, which every node must already have
-//     (the test lab loads images into every node). A tag alone would make
-//     every node try the registry on every start.
+//     applies that release's recorded spec. Swarm's own failure_action
+//     rollback catches tasks that exit or fail the engine-run check.
+//   - Secrets: EnsureSecret stores berth's secrets as Swarm secrets under
+//     content-hashed names (Swarm secrets are immutable), mounted as
+//     files under /run/secrets.
+//   - Nodes: ListNodes and SetNodeAvailability (drain, pause, active)
+//     serve `berth nodes`.
 //
-// # Proposed additions to engine.Engine
+// # Routing: host-mode ports on dynamic published ports
 //
-// A workload-level interface, implemented here today by Backend's
-// exported methods and types (WorkloadSpec, UpdatePolicy, Instance,
-// WorkloadStatus), to move into package engine as an optional interface
-// that deploy and reconcile type-assert:
+// berth's proxy sends traffic to the tasks themselves, health-checked by
+// berth. Every workload with a Port publishes that container port in
+// host mode with PublishedPort 0: Swarm picks a free port per task on the
+// task's node (a fixed host port would let only one task per node bind
+// it, and would block start-first updates with "host-mode port already
+// in use"). ListInstances reads the port from the task's status
+// (Task.Status.PortStatus) and the address from its node's status
+// (Node.Status.Addr, or the manager address when that shows 0.0.0.0), and
+// reports it as Instance.Addr, "ip:port", which berth's proxy, running on
+// a manager node as the teams ran HAProxy, dials directly. Swarm's
+// virtual IPs and ingress routing mesh are never used (endpoint mode
+// dnsrr: they need IPVS, which is not everywhere, and they hide task
+// health). Tasks also join their app/environment's attachable overlay
+// (EnsureNetwork), where services find each other by name (DNS
+// round-robin) and one-off tasks reach them.
 //
-//	type Workloads interface {
-//	    ApplyWorkload(ctx, WorkloadSpec) (id string, err error) // create or roll to spec
-//	    ScaleWorkload(ctx, name string, replicas uint64) error
-//	    RollbackWorkload(ctx, name string) error                // to the previous spec
-//	    InspectWorkload(ctx, name string) (WorkloadStatus, error)
-//	    ListInstances(ctx, labels map[string]string) ([]Instance, error)
-//	    RemoveWorkload(ctx, name string) error
-//	}
+// The proxy keeps its pool equal to the instances that are running and
+// wanted running (Instance.Serving): an instance whose desired state is
+// no longer "running" (replaced, scaled in, drained, its node down)
+// leaves the pool at the next poll, usually before Swarm has stopped it;
+// a connection refused by a task that stopped sooner is retried on
+// another task by the proxy. The lab tests (rollout_test.go) measure it:
+// 6 replicas rolled, rolled back, auto-rolled back and drained under load
+// with 0 failed requests.
 //
-// with Instance (task ID, slot, node, state, desired state, image,
-// addresses, error, exit code) as the unit the proxy pools and the event
-// stream reports. The single-host backend need not implement it: deploy
-// keeps its container-by-container strategies there. Also needed, later:
-// an EventInstance kind in Watch (a task's state change, not a
-// container's), Nodes (list, drain, activate) for berth nodes, secrets and
-// configs (berth's secrets as Swarm secrets), placement, and one-off
-// commands as replicated-job services (API 1.41) since Attach does not
-// reach a task through a manager.
+// # Removing a service
+//
+// Engine 20.10's swarmkit crashes the manager when a service is removed
+// while the task reaper deletes one of its tasks (remove.go): removal
+// scales to zero, waits until the tasks settle, then removes, and
+// concurrent removals of one service share one attempt.
+//
+// Still missing: an instance kind of Watch event (ListInstances is
+// polled), configs, and one-off commands as replicated-job services (API
+// 1.41), since Attach does not reach a task through a manager.
 //
 // # Invariants
 //
 //   - Every service this backend creates carries engine.LabelManaged, on
 //     the service and on its tasks' containers, and Watch reports only
 //     such services.
-//   - Services use endpoint mode dnsrr and overlay networks only; the
-//     addresses reported are task addresses on those networks.
+//   - Services use endpoint mode dnsrr, overlay networks, and host-mode
+//     ports published on dynamic ports only; Instance.Addr is the task's
+//     node address and published port, Addresses its overlay addresses.
+//   - A service is removed only after its tasks settled (remove.go), and
+//     never twice at once.
 //   - Watch polls (the API has no task events), takes its first listing
 //     before it returns, and sends EventResync after a failed poll once
 //     polls succeed again; its goroutine ends, closing the channel, with
