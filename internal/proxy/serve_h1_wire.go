@@ -144,7 +144,7 @@ func parseRequestHead(head string, r *http.Request, vals []string) ([]string, er
 			}
 			return vals, strictHead("obsolete line folding")
 		}
-		line = strings.TrimRight(line, " \t\r\n")
+		line = strings.TrimRight(line, " \t")
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
 			return vals, badHead("malformed header line")
