@@ -49,6 +49,7 @@ func newServerCmd() *cobra.Command {
 	f.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 64<<10, "proxy: largest request header accepted (bytes; larger: 431)")
 	f.StringVar(&cfg.AccessLog, "access-log", "", "proxy access log, one JSON line per request: a file, - for stdout, or off (default DATA_DIR/access.log, rotated at 100 MiB)")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:7070", "address of the API")
+	f.StringVar(&cfg.HTTPServer, "http-server", "lean", "server of the plain-HTTP proxy listener: lean (berth's HTTP/1.1 server) or std (net/http)")
 	f.StringVar(&cfg.DockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
 	f.IntVar(&cfg.KeepReleases, "keep-releases", 10, "releases per app environment whose images are kept for rollback")
 	f.StringVar(&cfg.BindRoot, "bind-root", "", "host directory that bind mounts must be under (default: bind mounts are refused)")

@@ -51,6 +51,9 @@ type Config struct {
 	// client connections (zero: 10s, 120s, 64 KiB).
 	ReadHeaderTimeout, IdleTimeout time.Duration
 	MaxHeaderBytes                 int
+	// HTTPServer is the server of the plain-HTTP listener: "lean"
+	// (proxy.Server, the default) or "std" (net/http).
+	HTTPServer string
 	// AccessLog is where the proxy writes a JSON line per request: a
 	// file, "-" for stdout, "off"; empty: DataDir/access.log.
 	AccessLog string
@@ -108,6 +111,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = 64 << 10
+	}
+	if err := checkHTTPServer(cfg.HTTPServer); err != nil {
+		return err
 	}
 	var certs *proxy.CertStore
 	if cfg.HTTPSAddr != "" {
@@ -200,6 +206,7 @@ func Run(ctx context.Context, cfg Config) error {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	plainSrv := newPlainServer(cfg.HTTPServer, proxySrv, log)
 	builder := &build.Builder{Engine: eng, Credentials: st.RegistryAuth}
 	notifier := notify.New(notify.Options{Targets: api.NotifyTargets(st), Logger: log})
 	pipe := api.NewPipeline(st, builder, dep, notifier, filepath.Join(cfg.DataDir, "builds"), "http://"+apiLn.Addr().String())
@@ -231,7 +238,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serve(proxySrv, httpLn) })
+	g.Go(func() error { return servePlain(plainSrv, httpLn) })
 	g.Go(func() error { return serve(apiSrv, apiLn) })
 	if httpsSrv != nil {
 		g.Go(func() error {
@@ -261,7 +268,7 @@ func Run(ctx context.Context, cfg Config) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = apiSrv.Shutdown(sctx)
-		_ = proxySrv.Shutdown(sctx)
+		_ = plainSrv.Shutdown(sctx)
 		if httpsSrv != nil {
 			_ = httpsSrv.Shutdown(sctx)
 		}
