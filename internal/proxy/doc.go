@@ -60,4 +60,17 @@
 //     (counted), it never holds up a request.
 //   - Every goroutine is owned by a Pool (one health checker per target),
 //     stopped by Close or Drain, which wait for them.
+//   - The plain-HTTP listener is served by Server (serve_h1*.go), one
+//     goroutine per connection. A connection reuses one *http.Request, its
+//     URL and Header map, and one ResponseWriter for all its requests:
+//     handlers must not keep them (or header slices) after ServeHTTP
+//     returns. r.Context() is the connection's context, cancelled when the
+//     client goes away (noticed by a background read started only for
+//     requests running longer than 50ms) or the connection closes, not
+//     when the handler returns. A request body is its own object: read
+//     after the handler returned, it fails. The head parser accepts what
+//     net/http accepts (FuzzParseRequestHead) but the request smuggling
+//     forms, which it refuses. Shutdown closes idle connections at once
+//     and active ones after their response. The watch loop goroutine is
+//     owned by the Server, from the first Serve to Shutdown/Close.
 package proxy

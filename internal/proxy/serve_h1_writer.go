@@ -334,7 +334,7 @@ func (w *respWriter) writeFields(informational bool) {
 			continue
 		}
 		for _, v := range vv {
-			if strings.ContainsAny(v, "\r\n") {
+			if hasCRLF(v) {
 				v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
 			}
 			_, _ = bw.WriteString(k)
@@ -343,6 +343,16 @@ func (w *respWriter) writeFields(informational bool) {
 			_, _ = bw.WriteString("\r\n")
 		}
 	}
+}
+
+// hasCRLF reports whether v holds a CR or LF.
+func hasCRLF(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] <= '\r' && (v[i] == '\r' || v[i] == '\n') {
+			return true
+		}
+	}
+	return false
 }
 
 // writeTrailers writes the declared trailers and those named with
@@ -358,7 +368,7 @@ func (w *respWriter) writeTrailers() {
 			return
 		}
 		for _, v := range vv {
-			if strings.ContainsAny(v, "\r\n") {
+			if hasCRLF(v) {
 				continue
 			}
 			_, _ = bw.WriteString(k + ": " + v + "\r\n")
