@@ -33,7 +33,7 @@ test:
 	@scripts/ensure-docker
 	@scripts/ensure-test-deps
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 25m $$($(GO) list ./... | grep -v /internal/engine/swarm)
+	$(GO) test -race -count=1 -timeout 25m $$($(GO) list ./... | grep -v -e /internal/engine/swarm -e /internal/e2e/cluster)
 	@$(MAKE) --no-print-directory test-swarm
 
 # The Swarm backend against a 3-node swarm built on this machine

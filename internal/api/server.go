@@ -106,6 +106,8 @@ func (s *Server) Handler() http.Handler {
 	route("GET /api/v1/registries", s.listRegistries)
 	route("POST /api/v1/registries", s.addRegistry)
 	route("GET /api/v1/apps/{app}/envs/{env}/events", s.events)
+	route("GET /api/v1/nodes", s.nodes)
+	route("PUT /api/v1/nodes/{node}", s.setNode)
 	mux.Handle("/api/", s.auth(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Err: fmt.Errorf("no API route %s %s", r.Method, r.URL.Path)}
 	}))

@@ -26,8 +26,8 @@ var allowed = map[string][]string{
 	"metrics":           {},
 	"api":               {"spec", "store", "deploy", "engine", "proxy", "build", "webhook", "notify", "metrics"},
 	"apiclient":         {"api", "spec", "store", "deploy", "engine", "proxy", "build", "webhook", "notify", "metrics"},
-	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "build", "webhook", "notify", "metrics"},
-	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "proxy", "api", "reconcile", "apiclient", "daemon", "build", "webhook", "notify", "metrics"},
+	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "engine/swarm", "proxy", "api", "reconcile", "build", "webhook", "notify", "metrics"},
+	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "engine/swarm", "proxy", "api", "reconcile", "apiclient", "daemon", "build", "webhook", "notify", "metrics"},
 }
 
 func TestLayering_PackagesImportOnlyWhatTheyMay(t *testing.T) {

@@ -71,6 +71,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newBuildsCmd(),
 		newNotifyCmd(),
 		newMaintenanceCmd(),
+		newNodesCmd(),
 	)
 	return root
 }

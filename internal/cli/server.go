@@ -51,6 +51,7 @@ func newServerCmd() *cobra.Command {
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:7070", "address of the API")
 	f.StringVar(&cfg.HTTPServer, "http-server", "lean", "server of the plain-HTTP proxy listener: lean (berth's HTTP/1.1 server) or std (net/http)")
 	f.StringVar(&cfg.DockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
+	f.StringVar(&cfg.Engine, "engine", "docker", "docker (one host) or swarm (the engine is a Swarm manager: each service runs as a Swarm service)")
 	f.IntVar(&cfg.KeepReleases, "keep-releases", 10, "releases per app environment whose images are kept for rollback")
 	f.StringVar(&cfg.BindRoot, "bind-root", "", "host directory that bind mounts must be under (default: bind mounts are refused)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")

@@ -19,7 +19,7 @@ import (
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/build"
 	"github.com/berth-dev/berth/internal/deploy"
-	"github.com/berth-dev/berth/internal/engine/docker"
+	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/metrics"
 	"github.com/berth-dev/berth/internal/notify"
 	"github.com/berth-dev/berth/internal/proxy"
@@ -35,6 +35,9 @@ type Config struct {
 	APIAddr   string
 	// DockerHost overrides DOCKER_HOST when set.
 	DockerHost string
+	// Engine is "docker" (one host, the default) or "swarm" (the engine
+	// is a Swarm manager; each service runs as a Swarm service).
+	Engine string
 	// BindRoot is the host directory bind mounts must be under (empty:
 	// no bind mounts).
 	BindRoot string
@@ -141,9 +144,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer st.Close()
 
-	eng, err := docker.New(docker.Options{Host: cfg.DockerHost, Logger: log})
+	eng, err := openEngine(cfg, log)
 	if err != nil {
-		return fmt.Errorf("docker client: %w", err)
+		return err
 	}
 	defer eng.Close()
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -152,7 +155,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("cannot reach the Docker engine (%w): start it (scripts/ensure-docker does) or point DOCKER_HOST at it", err)
 	}
-	log.Info("docker engine", "version", info.Version, "api_version", info.APIVersion)
+	log.Info("docker engine", "engine", cfg.Engine, "version", info.Version, "api_version", info.APIVersion)
+	if info.SwarmManager && cfg.Engine != "swarm" {
+		log.Info("this Docker engine is a Swarm manager: berth server --engine swarm runs each service as a Swarm service across the cluster's nodes")
+	}
 
 	alog, err := openAccessLog(cfg, log)
 	if err != nil {
@@ -169,7 +175,11 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("--acme: %w", err)
 		}
 	}
-	dep := deploy.New(deploy.Options{Engine: eng, Store: st, Proxy: px, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases})
+	var cluster engine.Workloads
+	if w, ok := eng.(engine.Workloads); ok && cfg.Engine == "swarm" {
+		cluster = w
+	}
+	dep := deploy.New(deploy.Options{Engine: eng, Cluster: cluster, Store: st, Proxy: px, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases})
 	defer dep.Close() // canary health watches
 	if err := dep.Recover(); err != nil {
 		return err
@@ -253,6 +263,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	g.Go(func() error { notifier.Run(gctx); return nil })
+	g.Go(func() error { dep.ClusterSyncLoop(gctx); return nil }) // returns at once on one host
 	g.Go(func() error {
 		return reconcile.Run(gctx, reconcile.Options{Engine: eng, Converger: dep, Logger: log, OnEvent: dep.RecordEvent,
 			Prune: func(ctx context.Context) {

@@ -24,6 +24,9 @@ import (
 // does nothing while a deployment of app/env runs, nor for app
 // environments the store does not know.
 func (d *Deployer) Converge(ctx context.Context, app, env string) error {
+	if d.cluster != nil {
+		return nil // on a cluster, ClusterSyncLoop keeps routes on the tasks
+	}
 	unlock, err := d.tryLock(app, env, "reconcile")
 	if err != nil {
 		return nil // a deployment owns app/env now

@@ -26,9 +26,14 @@ var ErrNoRelease = errors.New("no such release")
 // Options configures a Deployer.
 type Options struct {
 	Engine engine.Engine
-	Store  *store.Store
-	Proxy  *proxy.Proxy
-	Logger *slog.Logger
+	// Cluster, when set (berth server --engine swarm), runs each service
+	// as one workload of the cluster, rolled out by the cluster's own
+	// updater and followed task by task; Engine is then the same backend
+	// seen as containers (images, networks, one-off commands).
+	Cluster engine.Workloads
+	Store   *store.Store
+	Proxy   *proxy.Proxy
+	Logger  *slog.Logger
 	// KeepReleases is how many releases per app/env keep their images for
 	// rollback (default 10).
 	KeepReleases int
@@ -41,6 +46,7 @@ type Options struct {
 
 // Deployer runs deployments and rollbacks.
 type Deployer struct {
+	cluster  engine.Workloads // nil on one host
 	eng      engine.Engine
 	store    *store.Store
 	proxy    *proxy.Proxy
@@ -74,7 +80,7 @@ func New(o Options) *Deployer {
 		o.Now = time.Now
 	}
 	return &Deployer{
-		eng: o.Engine, store: o.Store, proxy: o.Proxy,
+		eng: o.Engine, cluster: o.Cluster, store: o.Store, proxy: o.Proxy,
 		log:      o.Logger.With("component", "deploy"),
 		keep:     o.KeepReleases,
 		bindRoot: o.BindRoot,

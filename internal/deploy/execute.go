@@ -48,6 +48,9 @@ type execution struct {
 }
 
 func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment, error) {
+	if d.cluster != nil {
+		return d.executeCluster(ctx, x, d.cluster)
+	}
 	x.before = d.proxy.Counters(x.app.Name, x.env)
 	x.pools = map[string]*proxy.Pool{}
 	x.jobs = map[string]bool{}

@@ -79,7 +79,7 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 	if n, err := d.ImageBytes(ctx, app, env); err == nil {
 		st.ImageBytes = n
 	}
-	cs, err := d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: app, engine.LabelEnv: env})
+	cs, err := d.statusContainers(ctx, app, env)
 	if err != nil {
 		return st, fmt.Errorf("list containers: %w", err)
 	}

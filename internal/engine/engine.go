@@ -112,6 +112,9 @@ type Info struct {
 	Name       string // e.g. "docker"
 	Version    string // engine version, e.g. "20.10.24"
 	APIVersion string // negotiated API version, e.g. "1.41"
+	// SwarmManager is true when the engine is a manager of an active
+	// Docker Swarm (berth server --engine swarm can run on it).
+	SwarmManager bool
 }
 
 // Image is an image on the host.

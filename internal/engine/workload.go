@@ -276,6 +276,8 @@ type WorkloadStatus struct {
 	UpdateCompleted time.Time
 	// HasPrevious reports whether RollbackWorkload has a spec to go back to.
 	HasPrevious bool
+	// PreviousLabels are the labels of that spec (which release it runs).
+	PreviousLabels map[string]string
 }
 
 // Availability is whether a node takes instances.

@@ -59,7 +59,11 @@ func (b *Backend) Ping(ctx context.Context) (engine.Info, error) {
 	if err != nil {
 		return engine.Info{}, fmt.Errorf("docker at %s: version: %w", b.cli.DaemonHost(), err)
 	}
-	return engine.Info{Name: "docker", Version: v.Version, APIVersion: b.cli.ClientVersion()}, nil
+	out := engine.Info{Name: "docker", Version: v.Version, APIVersion: b.cli.ClientVersion()}
+	if info, err := b.cli.Info(ctx); err == nil {
+		out.SwarmManager = info.Swarm.LocalNodeState == "active" && info.Swarm.ControlAvailable
+	}
+	return out, nil
 }
 
 // wrap maps Docker's error kinds onto engine's sentinels.

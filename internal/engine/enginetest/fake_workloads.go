@@ -130,7 +130,10 @@ func (f *Fake) placeLocked(wl *fakeWorkload, keepTemplate bool) {
 	}
 	slices.SortFunc(wl.instances, func(a, b engine.Instance) int { return cmp.Compare(a.Slot, b.Slot) })
 	wl.status.Replicas, wl.status.Running = wl.spec.Replicas, len(wl.instances)
-	wl.status.Labels, wl.status.HasPrevious = wl.spec.Labels, wl.previous != nil
+	wl.status.Labels, wl.status.HasPrevious, wl.status.PreviousLabels = wl.spec.Labels, wl.previous != nil, nil
+	if wl.previous != nil {
+		wl.status.PreviousLabels = wl.previous.Labels
+	}
 }
 
 func nodeActive(active []engine.Node, id string) bool {

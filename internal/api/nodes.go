@@ -1,0 +1,64 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/berth-dev/berth/internal/deploy"
+)
+
+// Node is one machine of the cluster (berth server --engine swarm).
+type Node = deploy.Node
+
+// NodeChange is the outcome of draining, pausing or activating a node.
+type NodeChange = deploy.NodeChange
+
+// NodeRequest sets a node's availability: "drain", "pause" or "active".
+// A drain waits up to Wait (default 2m) for the node's tasks to move.
+type NodeRequest struct {
+	Availability string `json:"availability"`
+	Wait         string `json:"wait,omitempty"`
+}
+
+func (s *Server) nodes(w http.ResponseWriter, r *http.Request) error {
+	ns, err := s.dep.Nodes(r.Context())
+	if err != nil {
+		return nodeError(err)
+	}
+	writeJSON(w, http.StatusOK, ns)
+	return nil
+}
+
+func (s *Server) setNode(w http.ResponseWriter, r *http.Request) error {
+	var req NodeRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		return badRequest(fmt.Errorf("read node request: %w", err))
+	}
+	wait := 2 * time.Minute
+	if req.Wait != "" {
+		d, err := time.ParseDuration(req.Wait)
+		if err != nil || d <= 0 {
+			return badRequest(fmt.Errorf("wait %q: give a duration such as 90s", req.Wait))
+		}
+		wait = d
+	}
+	ch, err := s.dep.SetNodeAvailability(r.Context(), r.PathValue("node"), req.Availability, wait)
+	if err != nil {
+		return nodeError(err)
+	}
+	writeJSON(w, http.StatusOK, ch)
+	return nil
+}
+
+// nodeError makes "not a cluster" a 409: the request is fine, the
+// server runs on one host.
+func nodeError(err error) error {
+	if errors.Is(err, deploy.ErrNotCluster) {
+		return &Error{Status: http.StatusConflict, Err: err}
+	}
+	return err
+}

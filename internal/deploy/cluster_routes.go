@@ -1,0 +1,209 @@
+package deploy
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/spec"
+)
+
+// On a cluster, routes follow the instances: every pass lists them and,
+// for each routed service whose set of serving instances changed, builds
+// a successor pool (instances it kept stay healthy, new ones are
+// health-checked before they get traffic), swaps it in and drains the
+// one it replaced. An instance the cluster is stopping (replaced, scaled
+// in, drained off its node) leaves the pool on the first pass that sees
+// it; a task on a node that went down fails its health checks and leaves
+// rotation after UnhealthyThreshold intervals, before Swarm notices.
+
+// clusterPollInterval is how often routes follow the instances.
+const clusterPollInterval = 250 * time.Millisecond
+
+// targetsOf are the proxy targets of svc's serving instances, sorted.
+func targetsOf(insts []engine.Instance, svc string) []proxy.Target {
+	var out []proxy.Target
+	for _, in := range insts {
+		if in.Labels[engine.LabelService] != svc || !in.Serving() {
+			continue
+		}
+		out = append(out, proxy.Target{ID: in.ID, Name: instanceName(in), Addr: in.Addr})
+	}
+	slices.SortFunc(out, func(a, b proxy.Target) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// instanceName is how status and logs name a task: service.slot@node.
+func instanceName(in engine.Instance) string {
+	name := in.Labels[engine.LabelService]
+	if name == "" {
+		name = in.WorkloadName
+	}
+	s := name + "." + strconv.Itoa(in.Slot)
+	if in.Node != "" {
+		s += "@" + in.Node
+	}
+	return s
+}
+
+// syncClusterRoutes points every routed service of app in env at its
+// serving instances (see above), labelling new pools with release. It
+// returns how many routes it changed. Old pools drain in the background,
+// bounded by each service's drain timeout.
+func (d *Deployer) syncClusterRoutes(ctx context.Context, app *spec.App, env, release string, insts []engine.Instance) int {
+	changed := 0
+	for _, svc := range app.Services {
+		if !svc.Routed() {
+			continue
+		}
+		key := routeKey(app.Name, env, svc.Name)
+		targets := targetsOf(insts, svc.Name)
+		cur, _ := d.proxy.Route(key)
+		if cur != nil && sameTargets(cur, targets) {
+			if o, ok := d.proxy.RouteOptionsOf(key); ok && routeOptionsEqual(o, routeOptions(svc)) {
+				continue
+			}
+		}
+		pool := proxy.NewPoolFrom(cur, key, release, targets, healthConfig(svc), d.log)
+		old, err := d.proxy.SetRouteOptions(key, svc.Hosts, pool, routeOptions(svc))
+		if err != nil {
+			pool.Close()
+			d.log.Warn("route cluster service", "app", app.Name, "env", env, "service", svc.Name, "error", err)
+			continue
+		}
+		changed++
+		if old != nil {
+			timeout := svc.DrainTimeout.D()
+			go func() {
+				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+time.Second)
+				defer cancel()
+				old.Drain(dctx, timeout)
+			}()
+		}
+	}
+	return changed
+}
+
+// routeOptionsEqual compares route options as the proxy keeps them (no
+// paths is "/", no trailing slashes).
+func routeOptionsEqual(a, b proxy.RouteOptions) bool {
+	return slices.Equal(cleanPaths(a.Paths), cleanPaths(b.Paths)) && a.StripPrefix == b.StripPrefix && a.RedirectHTTPS == b.RedirectHTTPS &&
+		a.MaxBodyBytes == b.MaxBodyBytes && a.ResponseTimeout == b.ResponseTimeout && a.TLSCert == b.TLSCert && a.TLSKey == b.TLSKey
+}
+
+func cleanPaths(ps []string) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		if p = strings.TrimRight(strings.TrimSpace(p), "/"); p == "" {
+			p = "/"
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "/")
+	}
+	return out
+}
+
+// ClusterSyncLoop keeps the routes of every live app environment in line
+// with its instances until ctx ends: what converge does for containers,
+// for a cluster's tasks. It does nothing on a single-host engine. An app
+// environment being deployed is followed by its deployment instead.
+func (d *Deployer) ClusterSyncLoop(ctx context.Context) {
+	w := d.cluster
+	if w == nil {
+		return
+	}
+	tick := time.NewTicker(clusterPollInterval)
+	defer tick.Stop()
+	failing := false
+	pages := map[[2]string]int64{} // release whose error pages the proxy has
+	for {
+		if err := d.clusterSyncOnce(ctx, w, pages); err != nil {
+			if !failing && ctx.Err() == nil {
+				d.log.Warn("follow cluster instances", "error", err)
+			}
+			failing = true
+		} else if failing {
+			d.log.Info("following cluster instances again")
+			failing = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (d *Deployer) clusterSyncOnce(ctx context.Context, w engine.Workloads, pages map[[2]string]int64) error {
+	apps, err := d.store.ListApps()
+	if err != nil {
+		return err
+	}
+	insts, err := w.ListInstances(ctx, map[string]string{engine.LabelManaged: "true"})
+	if err != nil {
+		return err
+	}
+	byEnv := map[[2]string][]engine.Instance{}
+	for _, in := range insts {
+		k := [2]string{in.Labels[engine.LabelApp], in.Labels[engine.LabelEnv]}
+		byEnv[k] = append(byEnv[k], in)
+	}
+	for _, a := range apps {
+		for _, env := range a.Envs {
+			unlock, err := d.tryLockOnceQuiet(a.Name, env)
+			if err != nil {
+				continue // a deployment follows it
+			}
+			live, err := d.store.LiveRelease(a.Name, env)
+			if err == nil {
+				if k := [2]string{a.Name, env}; pages[k] != live.ID {
+					d.restoreMaintenance(a.Name, env)
+					d.applyErrorPages(&live.Spec, env)
+					pages[k] = live.ID
+				}
+				d.syncClusterRoutes(ctx, &live.Spec, env, releaseLabel(live.ID), byEnv[[2]string{a.Name, env}])
+			}
+			unlock()
+		}
+	}
+	return nil
+}
+
+// tryLockOnceQuiet claims app/env for a sync pass without waiting.
+func (d *Deployer) tryLockOnceQuiet(app, env string) (func(), error) {
+	unlock, err, _ := d.tryLockOnce(app, env, "reconcile")
+	return unlock, err
+}
+
+// statusContainers lists app/env's containers for status: on a cluster,
+// its tasks, each named service.slot@node, so status shows where every
+// task runs.
+func (d *Deployer) statusContainers(ctx context.Context, app, env string) ([]engine.Container, error) {
+	labels := map[string]string{engine.LabelApp: app, engine.LabelEnv: env}
+	w := d.cluster
+	if w == nil {
+		return d.eng.ListContainers(ctx, labels)
+	}
+	insts, err := w.ListInstances(ctx, labels)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.Container, 0, len(insts))
+	for _, in := range insts {
+		state := in.State
+		if in.Desired != engine.DesiredRunning && state == engine.StateRunning {
+			state = engine.StateRemoving
+		}
+		out = append(out, engine.Container{ID: in.ID, Name: instanceName(in), Image: in.Image, State: state,
+			ExitCode: in.ExitCode, StartedAt: in.Since, Labels: in.Labels, Addresses: map[string]string{NetworkName(app, env): in.Addr}})
+	}
+	return out, nil
+}
