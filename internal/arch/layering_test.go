@@ -16,6 +16,7 @@ var allowed = map[string][]string{
 	"store":             {"spec"},
 	"engine":            {},
 	"engine/docker":     {"engine"},
+	"engine/swarm":      {"engine", "engine/docker"}, // images, builds, volumes: node-local, on the manager's engine
 	"engine/enginetest": {"engine"},
 	"proxy":             {},
 	"deploy":            {"spec", "store", "engine", "proxy", "metrics"},

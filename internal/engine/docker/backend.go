@@ -20,11 +20,16 @@ type Options struct {
 	// socket.
 	Host   string
 	Logger *slog.Logger
+	// Name prefixes the backend's errors and names it in its logs; empty
+	// means "docker". engine/swarm, which delegates the node-local calls
+	// (images, builds, volumes) to a Backend on its manager, sets "swarm".
+	Name string
 }
 
 // Backend is an engine.Engine on one Docker host.
 type Backend struct {
 	cli   *client.Client
+	name  string // prefixes errors: "docker: pull …"
 	log   *slog.Logger
 	netMu sync.Mutex // serialises EnsureNetwork (see there)
 }
@@ -36,6 +41,9 @@ func New(o Options) (*Backend, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Name == "" {
+		o.Name = "docker"
+	}
 	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
 	if o.Host != "" {
 		opts = append(opts, client.WithHost(o.Host))
@@ -44,11 +52,15 @@ func New(o Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{cli: cli, log: o.Logger.With("component", "engine", "engine", "docker")}, nil
+	return &Backend{cli: cli, name: o.Name, log: o.Logger.With("component", "engine", "engine", o.Name)}, nil
 }
 
 // Close releases the client's connections.
 func (b *Backend) Close() error { return b.cli.Close() }
+
+// Client is the Docker API client the backend uses, for a backend built
+// on this one (engine/swarm) to share its connections.
+func (b *Backend) Client() *client.Client { return b.cli }
 
 // Ping reports the engine's version.
 func (b *Backend) Ping(ctx context.Context) (engine.Info, error) {
@@ -66,18 +78,19 @@ func (b *Backend) Ping(ctx context.Context) (engine.Info, error) {
 	return out, nil
 }
 
-// wrap maps Docker's error kinds onto engine's sentinels.
-func wrap(what string, err error) error {
+// wrap maps Docker's error kinds onto engine's sentinels, prefixing the
+// backend's name.
+func (b *Backend) wrap(what string, err error) error {
 	if err == nil {
 		return nil
 	}
 	switch {
 	case cerrdefs.IsNotFound(err):
-		return fmt.Errorf("docker: %s: %w: %v", what, engine.ErrNotFound, err)
+		return fmt.Errorf("%s: %s: %w: %v", b.name, what, engine.ErrNotFound, err)
 	case cerrdefs.IsConflict(err):
-		return fmt.Errorf("docker: %s: %w: %v", what, engine.ErrConflict, err)
+		return fmt.Errorf("%s: %s: %w: %v", b.name, what, engine.ErrConflict, err)
 	}
-	return fmt.Errorf("docker: %s: %w", what, err)
+	return fmt.Errorf("%s: %s: %w", b.name, what, err)
 }
 
 func parseTime(s string) time.Time {

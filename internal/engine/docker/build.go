@@ -35,7 +35,7 @@ func (b *Backend) BuildImage(ctx context.Context, buildContext io.Reader, o engi
 		NoCache: o.NoCache, Remove: true, ForceRemove: true, Version: build.BuilderV1,
 	})
 	if err != nil {
-		return "", wrap("build image", err)
+		return "", b.wrap("build image", err)
 	}
 	defer resp.Body.Close()
 	var id string
@@ -47,10 +47,10 @@ func (b *Backend) BuildImage(ctx context.Context, buildContext io.Reader, o engi
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			return "", fmt.Errorf("docker: build image: read output: %w", err)
+			return "", fmt.Errorf("%s: build image: read output: %w", b.name, err)
 		}
 		if m.Error != "" {
-			return "", fmt.Errorf("docker: build failed: %s%s", strings.TrimSpace(m.Error), indentTail(tail))
+			return "", fmt.Errorf("%s: build failed: %s%s", b.name, strings.TrimSpace(m.Error), indentTail(tail))
 		}
 		if m.Aux != nil && m.Aux.ID != "" {
 			id = m.Aux.ID
@@ -71,12 +71,12 @@ func (b *Backend) BuildImage(ctx context.Context, buildContext io.Reader, o engi
 	if id == "" && len(o.Tags) > 0 {
 		img, err := b.InspectImage(ctx, o.Tags[0])
 		if err != nil {
-			return "", fmt.Errorf("docker: build image: the build reported no image: %w", err)
+			return "", fmt.Errorf("%s: build image: the build reported no image: %w", b.name, err)
 		}
 		id = img.ID
 	}
 	if id == "" {
-		return "", errors.New("docker: build image: the build reported no image ID")
+		return "", fmt.Errorf("%s: build image: the build reported no image ID", b.name)
 	}
 	return id, nil
 }

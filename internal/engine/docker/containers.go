@@ -36,7 +36,7 @@ func (b *Backend) EnsureNetwork(ctx context.Context, name string, labels map[str
 		if id, ferr := b.findNetwork(ctx, name); ferr == nil && id != "" {
 			return id, nil
 		}
-		return "", wrap("create network "+name, err)
+		return "", b.wrap("create network "+name, err)
 	}
 	winner, err := b.findNetwork(ctx, name)
 	if err != nil || winner == "" {
@@ -56,7 +56,7 @@ func (b *Backend) EnsureNetwork(ctx context.Context, name string, labels map[str
 func (b *Backend) findNetwork(ctx context.Context, name string) (string, error) {
 	nets, err := b.cli.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
 	if err != nil {
-		return "", wrap("list networks", err)
+		return "", b.wrap("list networks", err)
 	}
 	var best *network.Summary
 	for i := range nets {
@@ -131,9 +131,9 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 	resp, err := b.cli.ContainerCreate(ctx, cfg, hc, nc, nil, s.Name)
 	if err != nil {
 		if isNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image") {
-			return engine.Container{}, fmt.Errorf("docker: create container %s: image %s: %w", s.Name, s.Image, engine.ErrImageNotFound)
+			return engine.Container{}, fmt.Errorf("%s: create container %s: image %s: %w", b.name, s.Name, s.Image, engine.ErrImageNotFound)
 		}
-		return engine.Container{}, wrap("create container "+s.Name, err)
+		return engine.Container{}, b.wrap("create container "+s.Name, err)
 	}
 	if s.NoStart {
 		return b.InspectContainer(ctx, resp.ID)
@@ -142,7 +142,7 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 		c, _ := b.InspectContainer(ctx, resp.ID)
 		c.ID = resp.ID
 		c.Name = s.Name
-		return c, wrap("start container "+s.Name, err)
+		return c, b.wrap("start container "+s.Name, err)
 	}
 	return b.InspectContainer(ctx, resp.ID)
 }
@@ -151,7 +151,7 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 func (b *Backend) InspectContainer(ctx context.Context, id string) (engine.Container, error) {
 	ci, err := b.cli.ContainerInspect(ctx, id)
 	if err != nil {
-		return engine.Container{}, wrap("inspect container "+id, err)
+		return engine.Container{}, b.wrap("inspect container "+id, err)
 	}
 	return fromInspect(ci), nil
 }
@@ -204,7 +204,7 @@ func (b *Backend) ListContainers(ctx context.Context, labels map[string]string) 
 	}
 	sums, err := b.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	if err != nil {
-		return nil, wrap("list containers", err)
+		return nil, b.wrap("list containers", err)
 	}
 	out := make([]engine.Container, 0, len(sums))
 	for _, s := range sums {
@@ -225,7 +225,7 @@ func (b *Backend) StopContainer(ctx context.Context, id string, grace time.Durat
 	secs := int((grace + time.Second - 1) / time.Second)
 	err := b.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs})
 	if err != nil && !isNotFound(err) {
-		return wrap("stop container "+id, err)
+		return b.wrap("stop container "+id, err)
 	}
 	return nil
 }
@@ -234,7 +234,7 @@ func (b *Backend) StopContainer(ctx context.Context, id string, grace time.Durat
 func (b *Backend) RemoveContainer(ctx context.Context, id string) error {
 	err := b.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	if err != nil && !isNotFound(err) && !strings.Contains(err.Error(), "already in progress") {
-		return wrap("remove container "+id, err)
+		return b.wrap("remove container "+id, err)
 	}
 	return nil
 }
@@ -244,7 +244,7 @@ func (b *Backend) SetRestartPolicy(ctx context.Context, id, policy string) error
 	_, err := b.cli.ContainerUpdate(ctx, id, container.UpdateConfig{
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(policy)},
 	})
-	return wrap("update restart policy of "+id, err)
+	return b.wrap("update restart policy of "+id, err)
 }
 
 // Logs returns a container's demultiplexed stdout and stderr.
@@ -258,11 +258,11 @@ func (b *Backend) Logs(ctx context.Context, id string, o engine.LogOptions) (io.
 	}
 	ci, err := b.cli.ContainerInspect(ctx, id)
 	if err != nil {
-		return nil, wrap("logs of "+id, err)
+		return nil, b.wrap("logs of "+id, err)
 	}
 	rc, err := b.cli.ContainerLogs(ctx, id, opts)
 	if err != nil {
-		return nil, wrap("logs of "+id, err)
+		return nil, b.wrap("logs of "+id, err)
 	}
 	if ci.Config != nil && ci.Config.Tty {
 		return rc, nil
@@ -279,21 +279,21 @@ func (b *Backend) Logs(ctx context.Context, id string, o engine.LogOptions) (io.
 // RemoveNetwork removes a network by name; a missing one is not an error.
 func (b *Backend) RemoveNetwork(ctx context.Context, name string) error {
 	if err := b.cli.NetworkRemove(ctx, name); err != nil && !isNotFound(err) {
-		return wrap("remove network "+name, err)
+		return b.wrap("remove network "+name, err)
 	}
 	return nil
 }
 
 // StartContainer starts a created container.
 func (b *Backend) StartContainer(ctx context.Context, id string) error {
-	return wrap("start container "+id, b.cli.ContainerStart(ctx, id, container.StartOptions{}))
+	return b.wrap("start container "+id, b.cli.ContainerStart(ctx, id, container.StartOptions{}))
 }
 
 // Attach connects to a container's stdin, stdout and stderr.
 func (b *Backend) Attach(ctx context.Context, id string) (engine.Attachment, error) {
 	hr, err := b.cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
-		return nil, wrap("attach to "+id, err)
+		return nil, b.wrap("attach to "+id, err)
 	}
 	return &attachment{hr: hr}, nil
 }
@@ -307,5 +307,5 @@ func (a *attachment) CloseWrite() error           { return a.hr.CloseWrite() }
 
 // ResizeTTY sets a container's terminal size.
 func (b *Backend) ResizeTTY(ctx context.Context, id string, rows, cols uint) error {
-	return wrap("resize terminal of "+id, b.cli.ContainerResize(ctx, id, container.ResizeOptions{Height: rows, Width: cols}))
+	return b.wrap("resize terminal of "+id, b.cli.ContainerResize(ctx, id, container.ResizeOptions{Height: rows, Width: cols}))
 }

@@ -24,9 +24,9 @@ func (b *Backend) InspectImage(ctx context.Context, ref string) (engine.Image, e
 	ii, err := b.cli.ImageInspect(ctx, ref)
 	if err != nil {
 		if isNotFound(err) {
-			return engine.Image{}, fmt.Errorf("docker: image %s: %w", ref, engine.ErrImageNotFound)
+			return engine.Image{}, fmt.Errorf("%s: image %s: %w", b.name, ref, engine.ErrImageNotFound)
 		}
-		return engine.Image{}, wrap("inspect image "+ref, err)
+		return engine.Image{}, b.wrap("inspect image "+ref, err)
 	}
 	img := engine.Image{ID: ii.ID, RepoTags: ii.RepoTags, Created: parseTime(ii.Created), Size: ii.Size}
 	if ii.Config != nil {
@@ -59,11 +59,11 @@ type pullMessage struct {
 func (b *Backend) PullImage(ctx context.Context, ref string, auth *engine.RegistryAuth, progress func(string)) error {
 	rc, err := b.cli.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: encodeAuth(auth)})
 	if err != nil {
-		return pullError(ref, err)
+		return b.pullError(ref, err)
 	}
 	defer rc.Close()
 	if err := readProgress(rc, progress); err != nil {
-		return pullError(ref, err)
+		return b.pullError(ref, err)
 	}
 	return nil
 }
@@ -72,11 +72,11 @@ func (b *Backend) PullImage(ctx context.Context, ref string, auth *engine.Regist
 func (b *Backend) PushImage(ctx context.Context, ref string, auth *engine.RegistryAuth, progress func(string)) error {
 	rc, err := b.cli.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: encodeAuth(auth)})
 	if err != nil {
-		return fmt.Errorf("docker: push %s: %w", ref, err)
+		return fmt.Errorf("%s: push %s: %w", b.name, ref, err)
 	}
 	defer rc.Close()
 	if err := readProgress(rc, progress); err != nil {
-		return fmt.Errorf("docker: push %s: %w", ref, err)
+		return fmt.Errorf("%s: push %s: %w", b.name, ref, err)
 	}
 	return nil
 }
@@ -114,12 +114,12 @@ func readProgress(rc io.Reader, progress func(string)) error {
 	}
 }
 
-func pullError(ref string, err error) error {
+func (b *Backend) pullError(ref string, err error) error {
 	if client.IsErrConnectionFailed(err) {
-		return fmt.Errorf("docker: pull %s: the Docker engine does not answer: %w", ref, err)
+		return fmt.Errorf("%s: pull %s: the Docker engine does not answer: %w", b.name, ref, err)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("docker: pull %s: %w", ref, err)
+		return fmt.Errorf("%s: pull %s: %w", b.name, ref, err)
 	}
 	msg := strings.ToLower(err.Error())
 	notFound := isNotFound(err)
@@ -127,16 +127,16 @@ func pullError(ref string, err error) error {
 		notFound = notFound || strings.Contains(msg, s)
 	}
 	if notFound {
-		return fmt.Errorf("docker: pull %s: %w: %v", ref, engine.ErrImageNotFound, err)
+		return fmt.Errorf("%s: pull %s: %w: %v", b.name, ref, engine.ErrImageNotFound, err)
 	}
-	return fmt.Errorf("docker: pull %s: the registry could not be reached or refused the pull: %w", ref, err)
+	return fmt.Errorf("%s: pull %s: the registry could not be reached or refused the pull: %w", b.name, ref, err)
 }
 
 // ListImages lists the images on the host.
 func (b *Backend) ListImages(ctx context.Context) ([]engine.Image, error) {
 	sums, err := b.cli.ImageList(ctx, image.ListOptions{})
 	if err != nil {
-		return nil, wrap("list images", err)
+		return nil, b.wrap("list images", err)
 	}
 	out := make([]engine.Image, 0, len(sums))
 	for _, s := range sums {
@@ -149,7 +149,7 @@ func (b *Backend) ListImages(ctx context.Context) ([]engine.Image, error) {
 func (b *Backend) RemoveImage(ctx context.Context, id string) error {
 	_, err := b.cli.ImageRemove(ctx, id, image.RemoveOptions{PruneChildren: true})
 	if err != nil && !isNotFound(err) {
-		return wrap("remove image "+id, err)
+		return b.wrap("remove image "+id, err)
 	}
 	return nil
 }

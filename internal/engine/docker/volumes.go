@@ -15,12 +15,12 @@ func (b *Backend) EnsureVolume(ctx context.Context, name string, labels map[stri
 	if _, err := b.cli.VolumeInspect(ctx, name); err == nil {
 		return nil
 	} else if !isNotFound(err) {
-		return wrap("inspect volume "+name, err)
+		return b.wrap("inspect volume "+name, err)
 	}
 	// Creating an existing volume is not an error in Docker, so a
 	// concurrent creator is harmless.
 	_, err := b.cli.VolumeCreate(ctx, volume.CreateOptions{Name: name, Driver: "local", Labels: labels})
-	return wrap("create volume "+name, err)
+	return b.wrap("create volume "+name, err)
 }
 
 // ListVolumes lists volumes by labels, with their sizes from the engine's
@@ -32,7 +32,7 @@ func (b *Backend) ListVolumes(ctx context.Context, labels map[string]string) ([]
 	}
 	resp, err := b.cli.VolumeList(ctx, volume.ListOptions{Filters: f})
 	if err != nil {
-		return nil, wrap("list volumes", err)
+		return nil, b.wrap("list volumes", err)
 	}
 	usage := map[string]*volume.UsageData{}
 	if du, err := b.cli.DiskUsage(ctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.VolumeObject}}); err == nil {
@@ -59,7 +59,7 @@ func (b *Backend) ListVolumes(ctx context.Context, labels map[string]string) ([]
 // RemoveVolume removes a volume by name; a missing one is not an error.
 func (b *Backend) RemoveVolume(ctx context.Context, name string) error {
 	if err := b.cli.VolumeRemove(ctx, name, false); err != nil && !isNotFound(err) {
-		return wrap("remove volume "+name, err)
+		return b.wrap("remove volume "+name, err)
 	}
 	return nil
 }

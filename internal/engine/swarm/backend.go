@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/engine/docker"
 )
 
 // Options configures the backend.
@@ -30,6 +31,7 @@ type Options struct {
 // the package documentation for the mapping and the workload API.
 type Backend struct {
 	cli   *client.Client
+	local *docker.Backend // the manager's engine, for node-local calls (local.go)
 	log   *slog.Logger
 	poll  time.Duration
 	netMu sync.Mutex // serialises EnsureNetwork
@@ -50,15 +52,11 @@ func New(o Options) (*Backend, error) {
 	if o.PollInterval <= 0 {
 		o.PollInterval = 250 * time.Millisecond
 	}
-	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
-	if o.Host != "" {
-		opts = append(opts, client.WithHost(o.Host))
-	}
-	cli, err := client.NewClientWithOpts(opts...)
+	local, err := docker.New(docker.Options{Host: o.Host, Logger: o.Logger, Name: "swarm"})
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{cli: cli, poll: o.PollInterval, log: o.Logger.With("component", "engine", "engine", "swarm")}, nil
+	return &Backend{cli: local.Client(), local: local, poll: o.PollInterval, log: o.Logger.With("component", "engine", "engine", "swarm")}, nil
 }
 
 // Close releases the client's connections.

@@ -96,5 +96,6 @@
 //   - Engine errors are wrapped with what was being done and mapped onto
 //     engine's sentinels; Attach and ResizeTTY wrap errors.ErrUnsupported.
 //   - Images, volumes and builds are node-local: those calls act on the
-//     manager berth talks to.
+//     manager berth talks to, through a docker.Backend sharing this
+//     backend's client (local.go), the one place that code lives.
 package swarm

@@ -8,7 +8,6 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/volume"
 
 	"github.com/berth-dev/berth/internal/engine"
 )
@@ -65,49 +64,4 @@ func (b *Backend) RemoveNetwork(ctx context.Context, name string) error {
 		}
 		return false, wrap("remove network "+name, err)
 	})
-}
-
-// EnsureVolume creates a named local volume on the manager. Swarm has no
-// cluster volumes at API 1.41: on other nodes a task's volume mount
-// creates the volume where the task lands, so a stateful service must be
-// pinned to one node (placement) to keep its data.
-func (b *Backend) EnsureVolume(ctx context.Context, name string, labels map[string]string) error {
-	if _, err := b.cli.VolumeInspect(ctx, name); err == nil {
-		return nil
-	} else if !isNotFound(err) {
-		return wrap("inspect volume "+name, err)
-	}
-	_, err := b.cli.VolumeCreate(ctx, volume.CreateOptions{Name: name, Driver: "local", Labels: labels})
-	return wrap("create volume "+name, err)
-}
-
-// ListVolumes lists the manager's volumes whose labels match (sizes are
-// not reported: -1).
-func (b *Backend) ListVolumes(ctx context.Context, labels map[string]string) ([]engine.Volume, error) {
-	f := filters.NewArgs()
-	for k, v := range labels {
-		f.Add("label", k+"="+v)
-	}
-	resp, err := b.cli.VolumeList(ctx, volume.ListOptions{Filters: f})
-	if err != nil {
-		return nil, wrap("list volumes", err)
-	}
-	out := make([]engine.Volume, 0, len(resp.Volumes))
-	for _, v := range resp.Volumes {
-		if v == nil {
-			continue
-		}
-		created, _ := time.Parse(time.RFC3339, v.CreatedAt)
-		out = append(out, engine.Volume{Name: v.Name, Labels: v.Labels, Created: created, Size: -1, RefCount: -1})
-	}
-	return out, nil
-}
-
-// RemoveVolume removes a volume from the manager; a missing one is not an
-// error.
-func (b *Backend) RemoveVolume(ctx context.Context, name string) error {
-	if err := b.cli.VolumeRemove(ctx, name, false); err != nil && !isNotFound(err) {
-		return wrap("remove volume "+name, err)
-	}
-	return nil
 }
