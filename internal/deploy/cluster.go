@@ -88,7 +88,11 @@ func (d *Deployer) applyWorkloads(ctx context.Context, x *execution, w engine.Wo
 	}
 	var applied []appliedWorkload
 	for _, svc := range x.app.Services {
-		ws := workloadSpec(x.app, x.env, svc, x.rel, x.rel.Config, secrets)
+		configs, err := clusterConfigs(ctx, w, x.app.Name, x.env, svc)
+		if err != nil {
+			return applied, err
+		}
+		ws := workloadSpec(x.app, x.env, svc, x.rel, x.rel.Config, secrets, configs)
 		st, err := w.InspectWorkload(ctx, ws.Name)
 		exists := err == nil
 		if err != nil && !errors.Is(err, engine.ErrNotFound) {

@@ -41,7 +41,7 @@ func clusterRefusals(app *spec.App) []string {
 // Secrets are Swarm secrets, mounted as /run/secrets/KEY, with KEY_FILE
 // in the environment naming the file (the Docker official images'
 // convention); their values never enter the service's spec.
-func workloadSpec(app *spec.App, env string, svc spec.Service, rel store.Release, config map[string]string, secrets []engine.SecretMount) engine.WorkloadSpec {
+func workloadSpec(app *spec.App, env string, svc spec.Service, rel store.Release, config map[string]string, secrets []engine.SecretMount, configs []engine.ConfigMount) engine.WorkloadSpec {
 	images := map[string]string{}
 	for name, si := range rel.Services {
 		images[name] = si.ImageID
@@ -66,6 +66,7 @@ func workloadSpec(app *spec.App, env string, svc spec.Service, rel store.Release
 		Replicas: uint64(max(svc.Replicas, 0)),
 		Port:     svc.Port,
 		Secrets:  secrets,
+		Configs:  configs,
 		// berth's defaults: a new task starts before the one it replaces
 		// stops, one at a time, and a failed batch rolls back.
 		Update:   engine.UpdatePolicy{Parallelism: 1, Order: engine.OrderStartFirst, FailureAction: engine.FailureRollback},
@@ -137,6 +138,23 @@ func (d *Deployer) clusterSecrets(ctx context.Context, w engine.Workloads, rel s
 			return nil, fmt.Errorf("secret %s: %w", k, err)
 		}
 		out = append(out, engine.SecretMount{Secret: name, Target: k, Mode: 0o400})
+	}
+	return out, nil
+}
+
+// clusterConfigs stores svc's Compose configs as cluster configs
+// (content-addressed: a changed file is a new config) and returns their
+// mounts.
+func clusterConfigs(ctx context.Context, w engine.Workloads, app, env string, svc spec.Service) ([]engine.ConfigMount, error) {
+	out := make([]engine.ConfigMount, 0, len(svc.Configs))
+	for _, c := range svc.Configs {
+		name, err := w.EnsureConfig(ctx, "berth-"+app+"-"+env+"-"+svc.Name+"-"+c.Name, []byte(c.Content), map[string]string{
+			engine.LabelManaged: "true", engine.LabelApp: app, engine.LabelEnv: env, engine.LabelService: svc.Name,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("service %q: config %s: %w", svc.Name, c.Name, err)
+		}
+		out = append(out, engine.ConfigMount{Config: name, Target: c.Target, UID: c.UID, GID: c.GID, Mode: c.Mode})
 	}
 	return out, nil
 }

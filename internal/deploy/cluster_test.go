@@ -226,3 +226,27 @@ func TestDeployer_NodesNeedACluster(t *testing.T) {
 		t.Errorf("bad availability: %v", err)
 	}
 }
+
+func TestDeployer_ConfigsBecomeClusterConfigsAndAreRefusedOnOneHost(t *testing.T) {
+	cf := newClusterFixture(t)
+	app := clusterApp("v1")
+	app.Services[0].Configs = []spec.ConfigFile{{Name: "app_conf", Target: "/etc/shop/app.conf", Content: "listen 8080;\n", Mode: 0o440}}
+	if _, err := cf.deploy(t, app, DeployOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ws, ok := cf.f.AppliedWorkload("shop-production-web")
+	if !ok || len(ws.Configs) != 1 {
+		t.Fatalf("applied workload configs: %+v", ws.Configs)
+	}
+	c := ws.Configs[0]
+	b, stored := cf.f.ConfigData(c.Config)
+	if !strings.HasPrefix(c.Config, "berth-shop-production-web-app_conf-") || c.Target != "/etc/shop/app.conf" || c.Mode != 0o440 ||
+		!stored || string(b) != "listen 8080;\n" {
+		t.Errorf("config mount %+v, stored %v %q", c, stored, b)
+	}
+
+	one := New(Options{Engine: enginetest.NewFake(), Store: newTestStore(t), Proxy: proxy.New(proxy.Options{})})
+	if _, err := one.Deploy(context.Background(), app, "production", DeployOptions{}, nil); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "Compose configs") {
+		t.Errorf("configs on one host: err = %v; want ErrInvalid naming Compose configs", err)
+	}
+}

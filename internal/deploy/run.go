@@ -28,6 +28,9 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 		return store.Deployment{}, err
 	}
 	for _, svc := range app.Services {
+		if len(svc.Configs) > 0 && d.cluster == nil {
+			return store.Deployment{}, fmt.Errorf("%w: service %q: Compose configs are mounted on a Swarm cluster (berth server --engine swarm) only; on one host put the file in a volume or in the image", ErrInvalid, svc.Name)
+		}
 		if svc.Image == "" {
 			return store.Deployment{}, fmt.Errorf("%w: service %q has build: but no image yet: berth deploy builds it before it deploys (or build and tag it, and set image:)", ErrInvalid, svc.Name)
 		}

@@ -43,7 +43,16 @@ type Workloads interface {
 	RemoveWorkload(ctx context.Context, name string) error
 
 	Secrets
+	Configs
 	Nodes
+}
+
+// Configs are the cluster's immutable config objects (Compose configs),
+// mounted as files into instances (WorkloadSpec.Configs).
+type Configs interface {
+	// EnsureConfig stores data under a content-addressed name, as
+	// EnsureSecret does, and returns that name.
+	EnsureConfig(ctx context.Context, name string, data []byte, labels map[string]string) (string, error)
 }
 
 // Secrets are the cluster's immutable secret objects, mounted as files
@@ -108,6 +117,18 @@ type WorkloadSpec struct {
 	Restart RestartPolicy
 	// Secrets are mounted as files under /run/secrets.
 	Secrets []SecretMount
+	// Configs are mounted as files at their targets.
+	Configs []ConfigMount
+}
+
+// ConfigMount mounts a config (by the name EnsureConfig returned) as the
+// file Target, an absolute path in the container.
+type ConfigMount struct {
+	Config string
+	Target string
+	UID    string // "0" when empty
+	GID    string // "0" when empty
+	Mode   uint32 // 0444 when 0
 }
 
 // NetworkAttachment is one network a workload's instances join.

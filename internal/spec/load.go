@@ -98,7 +98,9 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 	}
 	sort.Strings(app.Volumes)
 	for _, sc := range project.Services {
-		app.Services = append(app.Services, convertService(c, sc, missing))
+		s := convertService(c, sc, missing)
+		convertConfigs(c, &s, sc.Configs, project.Configs, wd, env)
+		app.Services = append(app.Services, s)
 	}
 	sort.Slice(app.Services, func(i, j int) bool { return app.Services[i].Name < app.Services[j].Name })
 	parseEnvironments(c, app, project.Extensions[ExtensionKey], wd)

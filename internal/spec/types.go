@@ -97,6 +97,9 @@ type Service struct {
 	// rollback_config, placement, reservations, restart_policy); nil when
 	// the file sets none of it. Only a cluster engine (Swarm) uses it.
 	Rollout *Rollout `json:"rollout,omitempty"`
+	// Configs are the Compose configs the service mounts, with their
+	// content (Swarm configs on a cluster).
+	Configs []ConfigFile `json:"configs,omitempty"`
 }
 
 // TLSFiles are a certificate (PEM, chain included) and its key, as

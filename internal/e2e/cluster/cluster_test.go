@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/client"
-
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/daemon"
@@ -41,31 +39,7 @@ func lab(t *testing.T) (swarmtest.Lab, enginetest.TestImage) {
 	}
 	swarmtest.RequireNode1(t)
 	img := enginetest.BuildTestImage(t, "berth-e2e-app:latest")
-	ctx := context.Background()
-	host, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer host.Close()
-	for _, n := range l.Hosts {
-		nc, err := client.NewClientWithOpts(client.WithHost(n), client.WithAPIVersionNegotiation())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := nc.ImageInspect(ctx, img.ID); err != nil {
-			rc, err := host.ImageSave(ctx, []string{img.Ref})
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp, err := nc.ImageLoad(ctx, rc, client.ImageLoadWithQuiet(true))
-			rc.Close()
-			if err != nil {
-				t.Fatalf("load %s into %s: %v", img.Ref, n, err)
-			}
-			resp.Body.Close()
-		}
-		nc.Close()
-	}
+	swarmtest.LoadImage(t, l.Hosts, img)
 	return l, img
 }
 
@@ -137,11 +111,16 @@ services:
       # 20.10 now and then loses a task's network sandbox on a busy node).
       update_config: { parallelism: 2, order: start-first, failure_action: rollback, monitor: 1s, max_failure_ratio: 0.2 }
       rollback_config: { parallelism: 2, order: start-first }
+    configs:
+      - source: app_conf
+        target: /etc/app/app.conf
     x-berth:
       port: 8080
       hosts: [%q]
       drain_timeout: 5s
       healthcheck: { path: /up, interval: 200ms, timeout: 1s, deadline: 8s }
+configs:
+  app_conf: { content: "greeting: hello from a swarm config" }
 `, name, image, env.String(), host)
 	p := filepath.Join(t.TempDir(), "compose.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
@@ -233,7 +212,12 @@ func (l *load) check(t *testing.T, what string) {
 
 func get(t *testing.T, proxyAddr, host string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+proxyAddr+"/", nil)
+	return getPath(t, proxyAddr, host, "/")
+}
+
+func getPath(t *testing.T, proxyAddr, host, path string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+proxyAddr+path, nil)
 	req.Host = host
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -53,6 +54,18 @@ func TestSwarm_DeployRollOutRollBackAndDrainUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("tasks per node: %v", nodes)
+	// The Compose config is a Swarm config, mounted in every task.
+	if c, b := getPath(t, s.addrs.HTTP, host, "/read?path=/etc/app/app.conf"); c != 200 || b != "greeting: hello from a swarm config" {
+		t.Errorf("the config in the task: %d %q", c, b)
+	}
+	// berth logs reads the tasks' logs through the manager.
+	var logs strings.Builder
+	lctx, lcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err = s.client.Logs(lctx, name, spec.DefaultEnv, apiclient.LogOptions{Tail: 50}, &logs)
+	lcancel()
+	if err != nil || !strings.Contains(logs.String(), "testapp v1 starting") {
+		t.Errorf("berth logs: %v\n%s", err, logs.String())
+	}
 	if len(nodes) != 3 {
 		t.Errorf("the 6 tasks run on %d node(s) (%v); want all 3", len(nodes), nodes)
 	}

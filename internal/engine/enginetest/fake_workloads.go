@@ -23,6 +23,7 @@ var _ engine.Workloads = (*Fake)(nil)
 type workState struct {
 	workloads map[string]*fakeWorkload // by name
 	secrets   map[string]fakeSecret    // by name
+	configs   map[string][]byte        // by name
 	nodes     []engine.Node
 	addr      func(spec engine.WorkloadSpec, slot int) string
 	failNext  map[string]string // workload name → why its next rollout fails
@@ -48,6 +49,7 @@ func (f *Fake) workLocked() *workState {
 	if w.workloads == nil {
 		w.workloads = map[string]*fakeWorkload{}
 		w.secrets = map[string]fakeSecret{}
+		w.configs = map[string][]byte{}
 		w.failNext = map[string]string{}
 		w.port = 30000
 		for i := 1; i <= 3; i++ {

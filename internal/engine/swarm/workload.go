@@ -132,11 +132,15 @@ func (b *Backend) workloadSpec(ctx context.Context, w engine.WorkloadSpec) (swar
 		spec.TaskTemplate.ContainerSpec.Secrets = append(spec.TaskTemplate.ContainerSpec.Secrets, &swarm.SecretReference{
 			File: &swarm.SecretReferenceFileTarget{Name: target, UID: uid, GID: gid, Mode: fileMode(mode)}, SecretID: sec.ID, SecretName: sec.Spec.Name})
 	}
+	if err := b.configRefs(ctx, w, &spec); err != nil {
+		return spec, err
+	}
 	sum, err := json.Marshal(struct {
 		W          engine.WorkloadSpec
 		Ref, ID    string
 		SecretRefs []*swarm.SecretReference
-	}{w, ref, id, spec.TaskTemplate.ContainerSpec.Secrets})
+		ConfigRefs []*swarm.ConfigReference
+	}{w, ref, id, spec.TaskTemplate.ContainerSpec.Secrets, spec.TaskTemplate.ContainerSpec.Configs})
 	if err != nil {
 		return spec, fmt.Errorf("swarm: hash spec of %s: %w", w.Name, err)
 	}
