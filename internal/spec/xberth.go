@@ -41,9 +41,8 @@ func parseXBerth(c *collector, s *Service, raw any) {
 	if raw == nil {
 		return
 	}
-	m, ok := raw.(map[string]any)
+	m, ok := parseMapping(c, s.Name, ExtensionKey, raw, xberthKeys)
 	if !ok {
-		c.add(s.Name, ExtensionKey, fmt.Sprintf("must be a mapping with the keys %s, got %s", strings.Join(xberthKeys, ", "), describe(raw)))
 		return
 	}
 	for _, k := range sortedKeys(m) {
@@ -69,11 +68,7 @@ func parseXBerth(c *collector, s *Service, raw any) {
 		case "release_command":
 			s.ReleaseCommand = parseCommand(c, s.Name, field, v)
 		case "redirect_https":
-			b, ok := v.(bool)
-			if !ok {
-				c.add(s.Name, field, fmt.Sprintf("must be true or false, got %s", describe(v)))
-			}
-			s.RedirectHTTPS = b
+			s.RedirectHTTPS = parseBool(c, s.Name, field, v)
 		case "max_body_size":
 			if str, ok := v.(string); ok {
 				b, err := units.RAMInBytes(str)
@@ -87,11 +82,7 @@ func parseXBerth(c *collector, s *Service, raw any) {
 		case "paths":
 			s.Paths = parsePaths(c, s.Name, field, v)
 		case "strip_prefix":
-			b, ok := v.(bool)
-			if !ok {
-				c.add(s.Name, field, fmt.Sprintf("must be true or false, got %s", describe(v)))
-			}
-			s.StripPrefix = b
+			s.StripPrefix = parseBool(c, s.Name, field, v)
 		case "response_timeout":
 			if d, ok := parseDuration(c, s.Name, field, v); ok {
 				s.ResponseTimeout = d
@@ -101,11 +92,7 @@ func parseXBerth(c *collector, s *Service, raw any) {
 		case "test":
 			s.Test = parseCommand(c, s.Name, field, v)
 		case "stateful":
-			b, ok := v.(bool)
-			if !ok {
-				c.add(s.Name, field, fmt.Sprintf("must be true or false, got %s", describe(v)))
-			}
-			s.Stateful = b
+			s.Stateful = parseBool(c, s.Name, field, v)
 		default:
 			c.add(s.Name, field, unknownKey(k, xberthKeys))
 		}
@@ -116,9 +103,8 @@ func parseHealthcheck(c *collector, s *Service, field string, raw any) {
 	if raw == nil {
 		return
 	}
-	m, ok := raw.(map[string]any)
+	m, ok := parseMapping(c, s.Name, field, raw, healthcheckKeys)
 	if !ok {
-		c.add(s.Name, field, fmt.Sprintf("must be a mapping with the keys %s, got %s", strings.Join(healthcheckKeys, ", "), describe(raw)))
 		return
 	}
 	h := &s.Healthcheck
@@ -211,32 +197,46 @@ func parseDuration(c *collector, service, field string, v any) (Duration, bool) 
 	return 0, false
 }
 
-// parseStrings reads a list of strings; a single string is a list of one.
-func parseStrings(c *collector, service, field string, v any) []string {
-	switch l := v.(type) {
-	case nil:
-		return nil
-	case string:
-		return []string{l}
-	case []any:
-		out := make([]string, 0, len(l))
-		for i, e := range l {
-			s, ok := e.(string)
-			if !ok {
-				c.add(service, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("must be a host name, got %s", describe(e)))
-				s = "" // keeps the indexes in later messages right
-			}
-			out = append(out, s)
-		}
-		return out
+// parseBool reads true or false; anything else is reported, and false.
+func parseBool(c *collector, service, field string, v any) bool {
+	b, ok := v.(bool)
+	if !ok {
+		c.add(service, field, fmt.Sprintf("must be true or false, got %s", describe(v)))
 	}
-	c.add(service, field, fmt.Sprintf("must be a list of host names, got %s", describe(v)))
-	return nil
+	return b
+}
+
+// parseMapping reads a mapping, reporting any other value as not the
+// mapping with keys it should be (the keys themselves are the caller's
+// to check).
+func parseMapping(c *collector, service, field string, v any, keys []string) (map[string]any, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		c.add(service, field, fmt.Sprintf("must be a mapping with the keys %s, got %s", strings.Join(keys, ", "), describe(v)))
+	}
+	return m, ok
+}
+
+// parseStrings reads a list of host names; a single string is a list of
+// one, nothing no list.
+func parseStrings(c *collector, service, field string, v any) []string {
+	if v == nil {
+		return nil
+	}
+	return parseList(c, service, field, v, "a host name", "a list of host names", "")
 }
 
 // parsePaths reads a list of path prefixes; a single string is a list of
 // one.
 func parsePaths(c *collector, service, field string, v any) []string {
+	return parseList(c, service, field, v, `a path prefix such as "/api"`, `a list of path prefixes such as ["/api"]`, "/")
+}
+
+// parseList reads a list of strings; a single string is a list of one.
+// An element that is not a string is reported as not being elem and
+// kept as placeholder, which keeps the indexes in later messages right;
+// any other value is reported as not being list.
+func parseList(c *collector, service, field string, v any, elem, list, placeholder string) []string {
 	switch l := v.(type) {
 	case string:
 		return []string{l}
@@ -245,22 +245,21 @@ func parsePaths(c *collector, service, field string, v any) []string {
 		for i, e := range l {
 			s, ok := e.(string)
 			if !ok {
-				c.add(service, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("must be a path prefix such as \"/api\", got %s", describe(e)))
-				s = "/"
+				c.add(service, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("must be %s, got %s", elem, describe(e)))
+				s = placeholder
 			}
 			out = append(out, s)
 		}
 		return out
 	}
-	c.add(service, field, fmt.Sprintf("must be a list of path prefixes such as [\"/api\"], got %s", describe(v)))
+	c.add(service, field, fmt.Sprintf("must be %s, got %s", list, describe(v)))
 	return nil
 }
 
 // parseTLS reads x-berth.tls: {cert: FILE, key: FILE}.
 func parseTLS(c *collector, service, field string, v any) *TLSFiles {
-	m, ok := v.(map[string]any)
+	m, ok := parseMapping(c, service, field, v, tlsKeys)
 	if !ok {
-		c.add(service, field, fmt.Sprintf("must be a mapping with the keys %s, got %s", strings.Join(tlsKeys, ", "), describe(v)))
 		return nil
 	}
 	t := &TLSFiles{}
