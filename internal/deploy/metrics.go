@@ -50,8 +50,8 @@ func (d *Deployer) MetricsSources() metrics.Sources {
 func poolSample(key proxy.RouteKey, pool *proxy.Pool) metrics.RouteSample {
 	st := pool.Stats()
 	rs := metrics.RouteSample{App: key.App, Env: key.Env, Service: key.Service, Release: pool.Release(),
-		Responses: st.Responses,
-		Latency:   metrics.HistogramSample{Bounds: st.Latency.Bounds, Counts: st.Latency.Counts, Sum: st.Latency.Sum}}
+		Responses: st.Responses, Retries: st.Retries, Replays: st.Replays,
+		Latency: metrics.HistogramSample{Bounds: st.Latency.Bounds, Counts: st.Latency.Counts, Sum: st.Latency.Sum}}
 	for _, t := range pool.Status() {
 		e := t.Errors
 		rs.Targets = append(rs.Targets, metrics.TargetSample{Name: t.Target.Name, Healthy: t.Healthy, InFlight: t.InFlight, Served: t.Served,

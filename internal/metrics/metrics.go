@@ -20,6 +20,10 @@ type RouteSample struct {
 	Responses [5]uint64
 	// Latency is the histogram of request durations.
 	Latency HistogramSample
+	// Retries counts requests sent again after their target failed before
+	// any response byte: on another target (Retries) or on a fresh
+	// connection to the same target after a reused one broke (Replays).
+	Retries, Replays uint64
 }
 
 // HistogramSample is a histogram read from its source.
@@ -63,7 +67,7 @@ type collector struct {
 	src                                                  Sources
 	requests, failed, inflight, targetUp, served, deploy *prometheus.Desc
 	deploySeconds                                        *prometheus.Desc
-	responses, latency, upstreamErrs                     *prometheus.Desc
+	responses, latency, upstreamErrs, retries            *prometheus.Desc
 }
 
 // statusClasses are the values of the class label.
@@ -89,13 +93,16 @@ func Handler(src Sources) http.Handler {
 			[]string{"app", "env", "service", "release"}, nil),
 		upstreamErrs: prometheus.NewDesc("berth_proxy_upstream_errors_total", "Failed exchanges with a target by kind: dial, reset, timeout, other.",
 			[]string{"app", "env", "service", "release", "target", "kind"}, nil),
+		retries: prometheus.NewDesc("berth_proxy_retries_total",
+			"Requests sent again after their target failed before any response byte: to another target (to=\"other_target\") or on a fresh connection to the same one after a reused connection broke (to=\"new_connection\").",
+			[]string{"app", "env", "service", "release", "to"}, nil),
 	})
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.requests, c.failed, c.inflight, c.targetUp, c.served, c.deploy, c.deploySeconds,
-		c.responses, c.latency, c.upstreamErrs} {
+		c.responses, c.latency, c.upstreamErrs, c.retries} {
 		ch <- d
 	}
 }
@@ -112,6 +119,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			for i, n := range r.Responses {
 				ch <- prometheus.MustNewConstMetric(c.responses, prometheus.CounterValue, float64(n), r.App, r.Env, r.Service, r.Release, statusClasses[i])
 			}
+			ch <- prometheus.MustNewConstMetric(c.retries, prometheus.CounterValue, float64(r.Retries), r.App, r.Env, r.Service, r.Release, "other_target")
+			ch <- prometheus.MustNewConstMetric(c.retries, prometheus.CounterValue, float64(r.Replays), r.App, r.Env, r.Service, r.Release, "new_connection")
 			if h := r.Latency; len(h.Counts) == len(h.Bounds)+1 {
 				buckets := make(map[float64]uint64, len(h.Bounds))
 				var cum uint64

@@ -34,6 +34,7 @@ func TestHandler_ProxySeries(t *testing.T) {
 				App: "shop", Env: "production", Service: "web", Release: "7",
 				Responses: [5]uint64{0, 40, 2, 3, 5},
 				Latency:   HistogramSample{Bounds: []float64{0.001, 0.01}, Counts: []uint64{30, 15, 5}, Sum: 1.25},
+				Retries:   3, Replays: 1,
 				Targets: []TargetSample{{Name: "shop-web-1", Healthy: true, InFlight: 2, Served: 45,
 					UpstreamErrors: map[string]uint64{"dial": 1, "reset": 0, "timeout": 4, "other": 0}}},
 			}}
@@ -54,6 +55,8 @@ func TestHandler_ProxySeries(t *testing.T) {
 		`berth_target_healthy{app="shop",env="production",release="7",service="web",target="shop-web-1"} 1`,
 		`berth_proxy_in_flight_requests{app="shop",env="production",release="7",service="web",target="shop-web-1"} 2`,
 		`berth_target_requests_total{app="shop",env="production",release="7",service="web",target="shop-web-1"} 45`,
+		`berth_proxy_retries_total{app="shop",env="production",release="7",service="web",to="other_target"} 3`,
+		`berth_proxy_retries_total{app="shop",env="production",release="7",service="web",to="new_connection"} 1`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("no %s in\n%s", want, grepBerth(text))

@@ -34,9 +34,27 @@
 //   - Drain does not cut long-lived requests (streams, upgraded connections)
 //     when it starts; it cancels them only at its timeout, and reports how
 //     many it cut.
-//   - A connection failure to a target (nothing was sent) is retried on
-//     another healthy target, whatever the method, and counts as a failed
-//     health check of that target.
+//   - A request is sent again only when no byte of a response reached
+//     the client (retry.go). A connection that could not be opened
+//     (nothing was sent): on another healthy target, whatever the method.
+//     A reused keep-alive connection that broke before any response byte
+//     (the target closed it as idle): on a fresh connection to the same
+//     target, for GET, HEAD, OPTIONS, TRACE or a request with an
+//     Idempotency-Key, as net/http replays. A target that failed after the
+//     request was sent (reset, closed, no response head within the
+//     route's response timeout, cut as unreachable): on another healthy
+//     target only for the safe methods (GET, HEAD, OPTIONS, TRACE) with no
+//     body and no Upgrade; anything else (POST, PUT, PATCH, DELETE, a
+//     body) gets a 502 (504 after the timeout) and is never sent twice.
+//     At most maxRetries other targets; counted in PoolStats (Retries,
+//     Replays). Every failure of a target but a malformed answer counts
+//     as a failed health check of it.
+//   - A failed probe is confirmed at once (probed again after ~20ms, not
+//     an interval later). When a target leaves rotation because it could
+//     not be reached (probe timeout, refused, reset; not a bad status),
+//     the requests waiting on it for a response head are cut: the safe
+//     ones retried elsewhere, the others answered 502. A response under
+//     way is never cut for it.
 //   - Canary = two slots: a route holds its live pool and optionally a
 //     canary pool with a weight (SetCanary). A client's id, from the
 //     berth_canary cookie (set when absent), is hashed to one of 10,000

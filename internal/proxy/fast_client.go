@@ -69,6 +69,8 @@ type fconn struct {
 	reused  bool                         // served a request before the current one
 	scratch []byte                       // response header bytes of the current request
 	busy    atomic.Pointer[http.Request] // the request using c; nil when idle
+	phase   atomic.Uint32                // of the current request: phaseIdle… (retry.go)
+	sent1xx bool                         // an informational response went to the client
 }
 
 func newFastClient(targets []*target, cut context.Context) *fastClient {

@@ -75,6 +75,7 @@ func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, 
 	tried[0] = t
 	ntried := 1
 	fresh := false // after a stale reused connection: dial a new one
+	safe := retrySafe(r)
 	for {
 		var c *fconn
 		var err error
@@ -83,54 +84,73 @@ func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, 
 		} else {
 			c, err = fc.get(ctx, t)
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				outcome = fastAborted
+		if err == nil {
+			var stale bool
+			outcome, stale, err = p.exchange(w, r, ctr, fc, c, t, timeout, res)
+			if err == nil {
 				return
 			}
-			if !isDialError(err) {
-				outcome = p.fastFail(w, r, ctr, t, err, res)
-				return
+			if stale {
+				fresh = true
+				p.stats.retries[retryFresh].Add(1)
+				continue
 			}
-			p.recordRequestFailure(t, err)
-			var next *target
-			if ntried <= maxRetries {
-				next = p.pickOther(tried[:ntried])
-			}
-			if next == nil {
-				outcome = p.fastFail(w, r, ctr, t, err, res)
-				return
-			}
-			p.log.Debug("retrying on another target", "target", t.Name, "next", next.Name, "error", err)
-			t.inflight.Add(-1)
-			next.inflight.Add(1)
-			t = next
-			tried[ntried] = next
-			ntried++
-			fresh = false
-			continue
 		}
-		retry, o := p.exchange(w, r, ctr, fc, c, t, timeout, res)
-		if retry {
-			fresh = true
-			continue
+		// Nothing of a response reached the client.
+		if ctx.Err() != nil {
+			outcome = fastAborted
+			return
 		}
-		outcome = o
-		return
+		p.noteFailure(t, err)
+		var next *target
+		if ntried <= maxRetries && p.reqCtx.Err() == nil && !errors.Is(err, errMalformed) &&
+			!errors.Is(err, errFastClosed) && (safe || isDialError(err)) {
+			next = p.pickOther(tried[:ntried])
+		}
+		if next == nil {
+			outcome = p.fastFail(w, r, ctr, t, err, res)
+			return
+		}
+		p.log.Debug("retrying on another target", "target", t.Name, "next", next.Name, "error", err)
+		p.stats.retries[retryOther].Add(1)
+		t.inflight.Add(-1)
+		next.inflight.Add(1)
+		t = next
+		tried[ntried] = next
+		ntried++
+		fresh = false
 	}
 }
 
-// exchange sends r on c and copies the response to w. retry is true when c
-// was a reused connection that failed before any response byte and r may
-// be sent again; nothing was written to w then.
+// noteFailure counts err, a failed exchange of a request with t, as an
+// upstream error of t and, unless the app answered something malformed,
+// as a failed health check of t.
+func (p *Pool) noteFailure(t *target, err error) {
+	if errors.Is(err, errMalformed) {
+		if p.reqCtx.Err() == nil {
+			t.countUpstream(err)
+		}
+		return
+	}
+	p.recordRequestFailure(t, err)
+}
+
+// exchange sends r on c and copies the response to w. When it returns an
+// error, nothing was written to w: stale tells that c was a reused
+// connection that broke before any response byte and that r may be sent
+// again on a fresh one (replayable); otherwise the target failed (or was
+// cut, errTargetDown) and the caller retries elsewhere or answers 502.
 //
-// timeout, when positive, bounds the wait for the first byte of the
-// response: a read deadline on c, cleared once the head is read.
-func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, fc *fastClient, c *fconn, t *target, timeout time.Duration, res *outcome) (retry bool, o fastOutcome) {
+// timeout, when positive, bounds the wait for the response head: a read
+// deadline on c, cleared once the head is read.
+func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, fc *fastClient, c *fconn, t *target, timeout time.Duration, res *outcome) (o fastOutcome, stale bool, err error) {
 	ctx := r.Context()
+	c.sent1xx = false
+	c.phase.Store(phaseWaiting)
 	c.begin(r)
 	ok := false // c may go back to the idle stack
 	defer func() {
+		c.phase.Store(phaseIdle)
 		if c.end(r) && ok {
 			fc.put(c)
 		} else {
@@ -139,26 +159,39 @@ func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, f
 	}()
 
 	writeRequestHead(c.bw, r, c.hc.addr)
-	err := c.bw.Flush()
+	err = c.bw.Flush()
 	if err == nil {
 		if timeout > 0 {
 			_ = c.Conn.SetReadDeadline(time.Now().Add(timeout))
 		}
 		_, err = c.br.Peek(1)
 	}
+	if err == nil && !c.phase.CompareAndSwap(phaseWaiting, phaseAnswer) {
+		err = errTargetDown // cut just as the first byte came
+	}
 	if err != nil {
+		if c.phase.Load() == phaseCut {
+			return fastServed, false, errTargetDown
+		}
 		var ne net.Error
 		timedOut := errors.As(err, &ne) && ne.Timeout()
-		if !timedOut && c.reused && ctx.Err() == nil && p.reqCtx.Err() == nil && c.br.Buffered() == 0 && replayable(r) {
-			return true, fastServed
-		}
-		return false, p.fastFail(w, r, ctr, t, eofUnexpected(err), res)
+		stale = !timedOut && c.reused && ctx.Err() == nil && p.reqCtx.Err() == nil && c.br.Buffered() == 0 && replayable(r)
+		return fastServed, stale, eofUnexpected(err)
 	}
 	h := w.Header()
 	rh, err := readResponseHead(c, w, h, r.Method)
 	if err != nil {
 		clear(h)
-		return false, p.fastFail(w, r, ctr, t, eofUnexpected(err), res)
+		err = eofUnexpected(err)
+		if !c.sent1xx {
+			return fastServed, false, err
+		}
+		// An informational response went out: too late to retry.
+		if ctx.Err() != nil {
+			return fastAborted, false, nil
+		}
+		p.noteFailure(t, err)
+		return p.fastFail(w, r, ctr, t, err, res), false, nil
 	}
 	if timeout > 0 {
 		_ = c.Conn.SetReadDeadline(time.Time{})
@@ -180,19 +213,17 @@ func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, f
 		panic(http.ErrAbortHandler)
 	}
 	ok = rh.keepAlive
-	return false, fastServed
+	return fastServed, false, nil
 }
 
 // fastFail writes the error page of a request that got no response, as
-// errorHandler does for the ReverseProxy path.
+// errorHandler does for the ReverseProxy path: 504 after a timeout, 502
+// otherwise.
 func (p *Pool) fastFail(w http.ResponseWriter, r *http.Request, ctr *counters, t *target, err error, res *outcome) fastOutcome {
 	if r.Context().Err() != nil {
 		return fastAborted
 	}
-	ctr.failed.Add(1)
-	if p.reqCtx.Err() == nil && !isDialError(err) { // a dial error was counted when it happened
-		t.countUpstream(err)
-	}
+	ctr.failed.Add(1) // the caller counted err against t (noteFailure)
 	status, title, msg := http.StatusBadGateway, "Bad gateway", "The app did not answer."
 	var ne net.Error
 	switch {

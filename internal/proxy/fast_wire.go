@@ -304,6 +304,7 @@ func readResponseHead(c *fconn, w http.ResponseWriter, h http.Header, method str
 		}
 		if status < 200 {
 			if status != http.StatusContinue {
+				c.sent1xx = true // the client has bytes: no retry from here
 				w.WriteHeader(status)
 			}
 			clear(h)

@@ -84,6 +84,37 @@ type reqState struct {
 	// response within the route's response timeout (nil: none).
 	timer    *time.Timer
 	timedOut atomic.Bool
+	// phase is phaseWaiting until the target's response head arrived
+	// (phaseAnswer) or the target left rotation unreachable (phaseCut,
+	// set by cut through stopCut's registration on t.reach).
+	phase   atomic.Uint32
+	cancel  context.CancelFunc
+	stopCut func() bool
+	counted bool // the failure was counted against st.t (recordRequestFailure)
+}
+
+// watch registers st to be cut when t leaves rotation unreachable while
+// st waits for t's response head.
+func (st *reqState) watch(t *target) {
+	if st.stopCut != nil {
+		st.stopCut()
+	}
+	st.stopCut = context.AfterFunc(t.reach.Load().ctx, st.cut)
+}
+
+func (st *reqState) cut() {
+	if st.phase.CompareAndSwap(phaseWaiting, phaseCut) {
+		st.cancel()
+	}
+}
+
+// answered records that the response head arrived; false when the
+// request was cut first.
+func (st *reqState) answered() bool {
+	if st.timer != nil {
+		st.timer.Stop() // the response started in time
+	}
+	return st.phase.CompareAndSwap(phaseWaiting, phaseAnswer)
 }
 
 type stateKey struct{}
@@ -142,7 +173,9 @@ func (p *Pool) serveProxy(w http.ResponseWriter, r *http.Request, ctr *counters,
 	st.cw.ResponseWriter = w
 	st.tried[0], st.ntried = t, 1
 	ctx, cancel := context.WithCancel(r.Context())
-	st.Context = ctx
+	st.Context, st.cancel = ctx, cancel
+	st.phase.Store(phaseWaiting)
+	st.watch(t)
 	stop := context.AfterFunc(p.shards[n%ctxShards], cancel)
 	if timeout > 0 {
 		st.timer = time.AfterFunc(timeout, func() {
@@ -155,6 +188,7 @@ func (p *Pool) serveProxy(w http.ResponseWriter, r *http.Request, ctr *counters,
 			st.timer.Stop()
 		}
 		stop()
+		st.stopCut()
 		cancel()
 		st.t.inflight.Add(-1)
 		if !st.failed && !st.aborted {
@@ -205,59 +239,68 @@ func (p *Pool) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetXForwarded()
 }
 
-// poolTransport retries a request on another healthy target when it could
-// not connect to the one picked (nothing was sent, so any method is safe).
-// It also holds the pool's fast-path client (fast_client.go), which
-// serves the requests that do not need ReverseProxy.
+// poolTransport sends a request to its target and, when the target
+// fails before a response head, retries it on another healthy target as
+// retry.go says: whatever the method when the connection could not be
+// opened, only retrySafe requests when it was sent. (The Transport itself
+// replays replayable requests whose reused connection broke.) It also
+// holds the pool's fast-path client (fast_client.go), which serves the
+// requests that do not need ReverseProxy.
 type poolTransport struct {
 	pool *Pool
 	fast *fastClient
 }
 
 func (pt *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	tr := pt.pool.transport
-	resp, err := tr.RoundTrip(req)
-	if err == nil || !isDialError(err) {
-		if err == nil {
-			if st := stateOf(req.Context()); st != nil && st.timer != nil {
-				st.timer.Stop() // the response started in time
-			}
-		}
-		return resp, err
-	}
+	p, tr := pt.pool, pt.pool.transport
 	st := stateOf(req.Context())
 	if st == nil {
-		return resp, err
+		return tr.RoundTrip(req)
 	}
+	safe := retrySafe(req)
+	r2 := req
 	for {
+		resp, err := tr.RoundTrip(r2)
+		if err == nil {
+			if !st.answered() {
+				resp.Body.Close()
+				return nil, errTargetDown
+			}
+			return resp, nil
+		}
+		if st.phase.Load() == phaseCut {
+			return nil, errTargetDown
+		}
 		if req.Context().Err() != nil {
+			if st.timedOut.Load() && st.client.Err() == nil {
+				p.recordRequestFailure(st.t, errResponseTimeout)
+				st.counted = true
+			}
 			return nil, err
 		}
-		pt.pool.recordRequestFailure(st.t, err)
-		if st.ntried > maxRetries {
+		p.recordRequestFailure(st.t, err)
+		st.counted = true
+		if st.ntried > maxRetries || !(safe || isDialError(err)) {
 			return nil, err
 		}
-		next := pt.pool.pickOther(st.tried[:st.ntried])
+		next := p.pickOther(st.tried[:st.ntried])
 		if next == nil {
 			return nil, err
 		}
-		pt.pool.log.Debug("retrying on another target", "target", st.t.Name, "next", next.Name, "error", err)
+		p.log.Debug("retrying on another target", "target", st.t.Name, "next", next.Name, "error", err)
+		p.stats.retries[retryOther].Add(1)
 		st.t.inflight.Add(-1)
 		next.inflight.Add(1)
 		st.t = next
 		st.tried[st.ntried] = next
 		st.ntried++
-		r2 := *req
+		st.counted = false
+		st.watch(next)
+		r2 = new(http.Request)
+		*r2 = *req
 		u := *req.URL
 		u.Host = next.Addr
 		r2.URL = &u
-		resp, err = tr.RoundTrip(&r2)
-		if err == nil || !isDialError(err) {
-			if err == nil && st.timer != nil {
-				st.timer.Stop()
-			}
-			return resp, err
-		}
 	}
 }
 
@@ -296,10 +339,12 @@ func (p *Pool) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case p.reqCtx.Err() != nil:
 		msg = "The request was cut: its release was replaced and the drain timeout passed."
+	case st.phase.Load() == phaseCut:
+		msg = "The app's container stopped answering health checks before it answered."
 	case st.timedOut.Load() || (errors.As(err, &ne) && ne.Timeout()):
 		status, title, msg = http.StatusGatewayTimeout, "Gateway timeout", "The app did not answer in time."
 	}
-	if p.reqCtx.Err() == nil && !isDialError(err) { // a dial error was counted when it happened
+	if !st.counted && p.reqCtx.Err() == nil && st.phase.Load() != phaseCut {
 		st.t.countUpstream(err)
 	}
 	p.log.Warn("proxy error", "target", st.t.Name, "addr", st.t.Addr, "method", r.Method,
@@ -307,11 +352,4 @@ func (p *Pool) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	st.status = status
 	w.Header()[requestIDHeader] = st.ids
 	writeAppPage(w, r, st.ctr, status, title, msg)
-}
-
-// recordRequestFailure counts a failed connection of a request as a failed
-// health check of t.
-func (p *Pool) recordRequestFailure(t *target, err error) {
-	t.upErrs[kindDial].Add(1)
-	p.recordResult(t, false, "connection failed: "+p.describe(err))
 }

@@ -86,7 +86,10 @@ func (p *Pool) checkLoop(t *target) {
 		}
 		healthy := p.record(t, err)
 		next := p.hc.Interval
-		if !healthy {
+		if !healthy || err != nil {
+			// Out of rotation, or a failure to confirm (or clear) at
+			// once: a dead target leaves rotation after
+			// UnhealthyThreshold timeouts, not as many intervals more.
 			next = min(next, fastProbeInterval)
 		}
 		timer.Reset(next)
@@ -120,16 +123,30 @@ func (p *Pool) probe(t *target) error {
 	return nil
 }
 
-// record applies one check result (a probe or a failed connection of a
-// request) to t and reports whether t is in rotation afterwards.
+// record applies one probe result to t and reports whether t is in
+// rotation afterwards. A probe that got no answer (refused, reset,
+// timeout) says t is unreachable; one answered with a bad status does not.
 func (p *Pool) record(t *target, err error) bool {
 	if err != nil {
-		return p.recordResult(t, false, p.describe(err))
+		var se statusError
+		return p.recordResult(t, false, p.describe(err), !errors.As(err, &se))
 	}
-	return p.recordResult(t, true, "")
+	return p.recordResult(t, true, "", false)
 }
 
-func (p *Pool) recordResult(t *target, ok bool, why string) bool {
+// recordResult applies one check result to t and reports whether t is in
+// rotation afterwards. When a failure that says t is unreachable leaves t
+// out of rotation, the requests still waiting on t for a response head
+// are cut (cutWaiting): a dead node never answers them.
+func (p *Pool) recordResult(t *target, ok bool, why string, unreachable bool) bool {
+	healthy := p.applyResult(t, ok, why)
+	if !ok && unreachable && !healthy {
+		p.cutWaiting(t)
+	}
+	return healthy
+}
+
+func (p *Pool) applyResult(t *target, ok bool, why string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	t.lastCheck = time.Now()

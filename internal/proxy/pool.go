@@ -91,6 +91,7 @@ type target struct {
 	served   atomic.Uint64
 	upErrs   [numKinds]atomic.Uint64 // by kind (stats.go)
 	window   rateWindow              // the last minute's requests and errors
+	reach    atomic.Pointer[reach]   // cancelled when t leaves rotation unreachable (retry.go)
 
 	// guarded by Pool.mu
 	healthy   bool
@@ -122,7 +123,9 @@ func NewPool(key RouteKey, release string, targets []Target, hc HealthConfig, lo
 		done:    make(chan struct{}),
 	}
 	for _, t := range targets {
-		p.targets = append(p.targets, &target{Target: t, probeURL: "http://" + t.Addr + hc.Path})
+		nt := &target{Target: t, probeURL: "http://" + t.Addr + hc.Path}
+		nt.reach.Store(newReach())
+		p.targets = append(p.targets, nt)
 	}
 	empty := []*target{}
 	p.healthy.Store(&empty)

@@ -28,7 +28,14 @@ type poolStats struct {
 	classes [5]atomic.Uint64 // responses by status class 1xx..5xx
 	buckets [len(latencyBounds) + 1]atomic.Uint64
 	sumNs   atomic.Uint64
+	retries [2]atomic.Uint64 // [retryOther], [retryFresh] (retry.go)
 }
+
+// Kinds of retries, as in PoolStats.
+const (
+	retryOther = iota // on another target
+	retryFresh        // on a fresh connection to the same target
+)
 
 // observe counts one response of status that took d.
 func (s *poolStats) observe(status int, d time.Duration) {
@@ -62,6 +69,11 @@ type PoolStats struct {
 	// Latency is the time from routing a request to the end of its
 	// response.
 	Latency Histogram
+	// Retries counts requests sent again to another target after theirs
+	// failed before any response byte (retry.go); Replays, requests sent
+	// again on a fresh connection to the same target after a reused one
+	// broke (the target had closed it as idle).
+	Retries, Replays uint64
 }
 
 // Stats returns a snapshot of the pool's request totals.
@@ -80,6 +92,8 @@ func (p *Pool) Stats() PoolStats {
 	}
 	h.Sum = float64(p.stats.sumNs.Load()) / 1e9
 	out.Latency = h
+	out.Retries = p.stats.retries[retryOther].Load()
+	out.Replays = p.stats.retries[retryFresh].Load()
 	return out
 }
 

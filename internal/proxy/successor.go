@@ -23,7 +23,7 @@ func NewPoolFrom(prev *Pool, key RouteKey, release string, targets []Target, hc 
 			continue
 		}
 		for range p.hc.HealthyThreshold {
-			p.recordResult(t, true, "")
+			p.recordResult(t, true, "", false)
 		}
 	}
 	return p

@@ -1,0 +1,131 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Retries. A request is sent again only when no byte of a response
+// reached the client, and only when sending it again cannot do harm:
+//
+//   - A connection to a target that could not be opened (nothing was
+//     sent): any method, on another healthy target.
+//   - A reused keep-alive connection that broke before any response byte
+//     (the target closed it as idle just as the request went out): on a
+//     fresh connection to the same target, for the methods net/http's
+//     Transport replays (replayable: GET, HEAD, OPTIONS, TRACE, or a
+//     request with an Idempotency-Key). The target is not at fault.
+//   - A target that failed after the request was sent and before any
+//     response byte (reset, closed, no response head within the route's
+//     response timeout, or cut because it left rotation as unreachable):
+//     on another healthy target, only for the safe methods of RFC 9110
+//     9.2.1 (GET, HEAD, OPTIONS, TRACE) without a body and without
+//     Upgrade (retrySafe). PUT and DELETE are idempotent but not safe:
+//     the first attempt may have acted, and a second answer (a 404 after
+//     a DELETE that worked) would misinform the client; they, POST and
+//     PATCH get a 502 (504 after a timeout) and are never sent twice.
+//
+// A request tries at most maxRetries other targets. Every failure of a
+// target counts as a failed health check of it, so a dying target leaves
+// rotation after UnhealthyThreshold failures whichever finds them first.
+
+// errTargetDown is the error of a request cut because its target left
+// rotation as unreachable while the request waited for a response head.
+var errTargetDown = errors.New("the target stopped answering health checks before it answered")
+
+// retrySafe reports whether r may be sent to another target after its
+// target failed once r was sent (see above).
+func retrySafe(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+	default:
+		return false
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		return false
+	}
+	_, up := r.Header["Upgrade"]
+	return !up
+}
+
+// Phases of a fast-path connection's request, for cutWaiting.
+const (
+	phaseIdle    uint32 = iota
+	phaseWaiting        // request written (or being written), no response byte yet
+	phaseAnswer         // the response started: never cut, never retried
+	phaseCut            // cut by cutWaiting while waiting
+)
+
+// reach is a target's "left rotation as unreachable" signal for requests
+// on the ReverseProxy path: cutWaiting cancels ctx and installs a new one.
+type reach struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// errResponseTimeout is a target's failure to start its response within
+// the route's response timeout, on the ReverseProxy path.
+var errResponseTimeout = fmt.Errorf("no response within the route's response timeout: %w", context.DeadlineExceeded)
+
+func newReach() *reach {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &reach{ctx: ctx, cancel: cancel}
+}
+
+// cutWaiting ends the requests waiting on t for a response head, and
+// closes t's idle connections, once t is out of rotation as unreachable:
+// safe requests are retried on another target, the others answered 502.
+// Requests whose response started are left alone.
+func (p *Pool) cutWaiting(t *target) {
+	if n := p.rp.Transport.(*poolTransport).fast.cutWaiting(t); n > 0 {
+		p.log.Info("cut requests waiting on an unreachable target", "target", t.Name, "addr", t.Addr, "requests", n)
+	}
+	if old := t.reach.Swap(newReach()); old != nil {
+		old.cancel()
+	}
+}
+
+// recordRequestFailure counts err, a failure of a request's exchange with
+// t before any response byte, as an upstream error and a failed health
+// check of t. A cut (errTargetDown) is not counted again: the failed
+// checks that made it are.
+func (p *Pool) recordRequestFailure(t *target, err error) {
+	if errors.Is(err, errTargetDown) || p.reqCtx.Err() != nil {
+		return
+	}
+	t.countUpstream(err)
+	what := "request failed: "
+	if isDialError(err) {
+		what = "connection failed: "
+	}
+	p.recordResult(t, false, what+p.describe(err), true)
+}
+
+// cutWaiting closes the connections to t whose request waits for a
+// response head (and t's idle connections); it returns how many requests
+// it cut.
+func (fc *fastClient) cutWaiting(t *target) int {
+	hc := fc.hosts[t]
+	if hc == nil {
+		return 0
+	}
+	n := 0
+	fc.mu.Lock()
+	for c := range fc.conns {
+		if c.hc == hc && c.phase.CompareAndSwap(phaseWaiting, phaseCut) {
+			c.Conn.Close() // the request's goroutine discards c
+			n++
+		}
+	}
+	fc.mu.Unlock()
+	hc.mu.Lock()
+	idle := hc.idle
+	hc.idle = nil
+	hc.mu.Unlock()
+	for _, c := range idle {
+		fc.discard(c)
+	}
+	return n
+}
