@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/client"
-
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/engine/swarm"
@@ -57,33 +55,7 @@ func newBackend(t *testing.T) (*swarm.Backend, enginetest.TestImage) {
 		t.Skip(err)
 	}
 	img := enginetest.BuildTestImage(t, "berth-e2e-app:latest")
-	host, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer host.Close()
-	for _, n := range nodes {
-		nc, err := client.NewClientWithOpts(client.WithHost(n), client.WithAPIVersionNegotiation())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := nc.ImageInspect(ctx, img.ID); err != nil {
-			rc, err := host.ImageSave(ctx, []string{img.Ref})
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp, err := nc.ImageLoad(ctx, rc, client.ImageLoadWithQuiet(true))
-			rc.Close()
-			if err != nil {
-				t.Fatalf("load %s into %s: %v", img.Ref, n, err)
-			}
-			resp.Body.Close()
-		}
-		if _, err := nc.ImageInspect(ctx, img.ID); err != nil {
-			t.Fatalf("%s on %s: %v", img.Ref, n, err)
-		}
-		nc.Close()
-	}
+	swarmtest.LoadImage(t, nodes, img)
 	return b, img
 }
 
