@@ -69,8 +69,12 @@ type fconn struct {
 	reused  bool                         // served a request before the current one
 	scratch []byte                       // response header bytes of the current request
 	busy    atomic.Pointer[http.Request] // the request using c; nil when idle
-	phase   atomic.Uint32                // of the current request: phaseIdle… (retry.go)
-	sent1xx bool                         // an informational response went to the client
+	// done is the Done channel of the busy request's context, set by
+	// begin in the request's goroutine: the sweep reads it, never the
+	// request (a server may reuse the request for the next one).
+	done    atomic.Value  // of <-chan struct{}
+	phase   atomic.Uint32 // of the current request: phaseIdle… (retry.go)
+	sent1xx bool          // an informational response went to the client
 }
 
 func newFastClient(targets []*target, cut context.Context) *fastClient {
@@ -176,7 +180,10 @@ func (fc *fastClient) discard(c *fconn) {
 var killedReq = new(http.Request)
 
 // begin marks c busy with r, for the sweep.
-func (c *fconn) begin(r *http.Request) { c.busy.Store(r) }
+func (c *fconn) begin(r *http.Request) {
+	c.done.Store(r.Context().Done())
+	c.busy.Store(r)
+}
 
 // end marks c no longer busy; false when the sweep closed c because r's
 // client went away.
@@ -197,7 +204,7 @@ func (fc *fastClient) startSweep() {
 func (fc *fastClient) sweep() {
 	fc.mu.Lock()
 	for c := range fc.conns {
-		if r := c.busy.Load(); r != nil && r != killedReq && r.Context().Err() != nil &&
+		if r := c.busy.Load(); r != nil && r != killedReq && gone(c.done.Load()) &&
 			c.busy.CompareAndSwap(r, killedReq) {
 			c.Conn.Close() // the request's goroutine discards c
 		}
@@ -259,4 +266,18 @@ func (fc *fastClient) open() int {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	return len(fc.conns)
+}
+
+// gone reports whether done (a context's Done channel, or nil) is closed.
+func gone(done any) bool {
+	ch, _ := done.(<-chan struct{})
+	if ch == nil {
+		return false
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
