@@ -85,9 +85,11 @@ func (d *Deployer) dropCanaryRun(app, env string) *canaryRun {
 	return run
 }
 
-// Close stops the canary health watches and waits for them. Pools and
-// routes stay as they are (the daemon is stopping).
+// Close stops the canary health watches and waits for them, and closes
+// the cluster routes' successor pools still waiting to be routed. Routed
+// pools and routes stay as they are (the daemon is stopping).
 func (d *Deployer) Close() {
+	d.pending.closeAll()
 	d.mu.Lock()
 	keys := make([]string, 0, len(d.canaries))
 	for k := range d.canaries {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/internal/engine"
@@ -65,10 +66,20 @@ func (d *Deployer) syncClusterRoutes(ctx context.Context, app *spec.App, env, re
 		cur, _ := d.proxy.Route(key)
 		if cur != nil && sameTargets(cur, targets) {
 			if o, ok := d.proxy.RouteOptionsOf(key); ok && routeOptionsEqual(o, routeOptions(svc)) {
+				d.pending.drop(key)
 				continue
 			}
 		}
-		pool := proxy.NewPoolFrom(cur, key, release, targets, healthConfig(svc), d.log)
+		pool, since := d.pending.get(key, targets, func() *proxy.Pool {
+			return proxy.NewPoolFrom(cur, key, release, targets, healthConfig(svc), d.log)
+		}, d.now())
+		// Never swap a route that serves onto a successor with no healthy
+		// target (every task got a new address, e.g. its node rejoined):
+		// it waits, health-checked, for up to the health deadline.
+		if cur != nil && cur.Healthy() > 0 && pool.Healthy() == 0 && d.now().Sub(since) < svc.Healthcheck.Deadline.D() {
+			continue
+		}
+		d.pending.take(key)
 		old, err := d.proxy.SetRouteOptions(key, svc.Hosts, pool, routeOptions(svc))
 		if err != nil {
 			pool.Close()
@@ -206,4 +217,62 @@ func (d *Deployer) statusContainers(ctx context.Context, app, env string) ([]eng
 			ExitCode: in.ExitCode, StartedAt: in.Since, Labels: in.Labels, Addresses: map[string]string{NetworkName(app, env): in.Addr}})
 	}
 	return out, nil
+}
+
+// pendingPools are successor pools waiting for a healthy target before
+// they replace a route's pool, by route.
+type pendingPools struct {
+	mu sync.Mutex
+	m  map[proxy.RouteKey]pendingPool
+}
+
+type pendingPool struct {
+	pool  *proxy.Pool
+	since time.Time
+}
+
+// get returns key's pending pool when it serves exactly targets, or
+// replaces it (closing the old one) with a new one from create.
+func (pp *pendingPools) get(key proxy.RouteKey, targets []proxy.Target, create func() *proxy.Pool, now time.Time) (*proxy.Pool, time.Time) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if p, ok := pp.m[key]; ok {
+		if sameTargets(p.pool, targets) {
+			return p.pool, p.since
+		}
+		p.pool.Close()
+	}
+	if pp.m == nil {
+		pp.m = map[proxy.RouteKey]pendingPool{}
+	}
+	p := pendingPool{pool: create(), since: now}
+	pp.m[key] = p
+	return p.pool, p.since
+}
+
+// take forgets key's pending pool: the caller routes it.
+func (pp *pendingPools) take(key proxy.RouteKey) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	delete(pp.m, key)
+}
+
+// drop closes and forgets key's pending pool: it is not needed.
+func (pp *pendingPools) drop(key proxy.RouteKey) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if p, ok := pp.m[key]; ok {
+		p.pool.Close()
+		delete(pp.m, key)
+	}
+}
+
+// closeAll closes every pending pool (the deployer stops).
+func (pp *pendingPools) closeAll() {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	for k, p := range pp.m {
+		p.pool.Close()
+		delete(pp.m, k)
+	}
 }

@@ -250,3 +250,59 @@ func TestDeployer_ConfigsBecomeClusterConfigsAndAreRefusedOnOneHost(t *testing.T
 		t.Errorf("configs on one host: err = %v; want ErrInvalid naming Compose configs", err)
 	}
 }
+
+// When every task of a route changes address at once (their node
+// rejoined), the route keeps its pool until the successor has a healthy
+// target, instead of swapping onto a pool that answers 503.
+func TestDeployer_ClusterRouteWaitsForAHealthySuccessor(t *testing.T) {
+	cf := newClusterFixture(t)
+	app := clusterApp("v1")
+	if _, err := cf.deploy(t, app, DeployOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	key := routeKey("shop", "production", "web")
+	before, _ := cf.px.Route(key)
+	var up sync.Mutex
+	ready := false
+	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		up.Lock()
+		ok := ready
+		up.Unlock()
+		if r.URL.Path == "/up" && !ok {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "v1 moved")
+	}))
+	t.Cleanup(moved.Close)
+	labels := map[string]string{engine.LabelManaged: "true", engine.LabelApp: "shop", engine.LabelEnv: "production", engine.LabelService: "web", engine.LabelRelease: "1"}
+	insts := []engine.Instance{{ID: "task-new", WorkloadName: "shop-production-web", Slot: 1, Node: "node1", State: engine.StateRunning,
+		Desired: engine.DesiredRunning, Addr: moved.Listener.Addr().String(), Labels: labels}}
+	ctx := context.Background()
+	for range 5 {
+		cf.d.syncClusterRoutes(ctx, app, "production", "1", insts)
+		if p, _ := cf.px.Route(key); p != before {
+			t.Fatal("the route was swapped onto a successor with no healthy target")
+		}
+	}
+	if got := cf.get(t); got != "v1" {
+		t.Fatalf("while the successor is unhealthy: GET = %q; want the old pool's v1", got)
+	}
+	up.Lock()
+	ready = true
+	up.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cf.d.syncClusterRoutes(ctx, app, "production", "1", insts)
+		if p, _ := cf.px.Route(key); p != before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the healthy successor was never routed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := cf.get(t); got != "v1 moved" {
+		t.Errorf("after the swap: GET = %q; want v1 moved", got)
+	}
+}

@@ -47,6 +47,7 @@ type Options struct {
 // Deployer runs deployments and rollbacks.
 type Deployer struct {
 	cluster  engine.Workloads // nil on one host
+	pending  pendingPools     // cluster routes' successor pools not yet healthy
 	eng      engine.Engine
 	store    *store.Store
 	proxy    *proxy.Proxy

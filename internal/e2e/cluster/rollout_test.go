@@ -151,8 +151,8 @@ func TestSwarm_DeployRollOutRollBackAndDrainUnderLoad(t *testing.T) {
 		t.Fatalf("drain %s: %v", busiest, err)
 	}
 	t.Logf("drained %s (%d tasks) in %s: moved %v", busiest, perNode[busiest], ch.Took.Round(time.Millisecond), ch.Moved)
-	if len(ch.Moved) != perNode[busiest] {
-		t.Errorf("drain of %s moved %d task(s); it ran %d", busiest, len(ch.Moved), perNode[busiest])
+	if len(ch.Moved) < perNode[busiest] || ch.Remaining != 0 {
+		t.Errorf("drain of %s moved %d task(s) (%d left); it ran %d", busiest, len(ch.Moved), ch.Remaining, perNode[busiest])
 	}
 	ld.check(t, "drain "+busiest)
 	bench(t, "berth nodes drain %s (%d tasks): %s, requests %d, failed %d", busiest, perNode[busiest], ch.Took.Round(time.Millisecond), ld.ok.Load()+ld.failed.Load(), ld.failed.Load())
