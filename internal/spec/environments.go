@@ -63,9 +63,9 @@ func parseEnvironments(c *collector, app *App, raw any, wd string) {
 	if raw == nil {
 		return
 	}
-	m, ok := raw.(map[string]any)
+	keys := []string{"environments", "error_pages"}
+	m, ok := parseMapping(c, "", ExtensionKey, raw, keys)
 	if !ok {
-		c.add("", ExtensionKey, fmt.Sprintf("must be a mapping with the keys environments, error_pages, got %s", describe(raw)))
 		return
 	}
 	for _, k := range sortedKeys(m) {
@@ -74,7 +74,7 @@ func parseEnvironments(c *collector, app *App, raw any, wd string) {
 			continue
 		}
 		if k != "environments" {
-			c.add("", ExtensionKey+"."+k, unknownKey(k, []string{"environments", "error_pages"}))
+			c.add("", ExtensionKey+"."+k, unknownKey(k, keys))
 			continue
 		}
 		envs, ok := m[k].(map[string]any)
