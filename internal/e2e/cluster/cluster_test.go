@@ -92,6 +92,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 // test image and loads it.
 func compose(t *testing.T, name, host, image, version string, extra map[string]string) *spec.App {
 	t.Helper()
+	return composeHealth(t, name, host, image, version, extra, "{ path: /up, interval: 200ms, timeout: 1s, deadline: 8s }")
+}
+
+// composeHealth is compose with health as the x-berth healthcheck.
+func composeHealth(t *testing.T, name, host, image, version string, extra map[string]string, health string) *spec.App {
+	t.Helper()
 	var env strings.Builder
 	fmt.Fprintf(&env, "      VERSION: %q\n", version)
 	for k, v := range extra {
@@ -118,10 +124,10 @@ services:
       port: 8080
       hosts: [%q]
       drain_timeout: 5s
-      healthcheck: { path: /up, interval: 200ms, timeout: 1s, deadline: 8s }
+      healthcheck: %s
 configs:
   app_conf: { content: "greeting: hello from a swarm config" }
-`, name, image, env.String(), host)
+`, name, image, env.String(), host, health)
 	p := filepath.Join(t.TempDir(), "compose.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
