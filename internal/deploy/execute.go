@@ -107,6 +107,13 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 	} else {
 		x.t.say("release %d is live", x.rel.ID)
 	}
+	return d.afterSwitch(ctx, x, plan, old), nil
+}
+
+// afterSwitch finishes a release whose routes were just switched: its
+// containers restart with the host from now on, the old pools drain,
+// the old containers stop, and the deployment is recorded and pruned.
+func (d *Deployer) afterSwitch(ctx context.Context, x *execution, plan Plan, old map[string]*proxy.Pool) store.Deployment {
 	for _, c := range x.started {
 		if err := d.eng.SetRestartPolicy(ctx, c.ID, "unless-stopped"); err != nil {
 			d.log.Warn("set restart policy", "container", c.Name, "error", err)
@@ -119,7 +126,7 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 	if _, err := d.Prune(ctx); err != nil {
 		d.log.Warn("prune", "error", err)
 	}
-	return dep, nil
+	return dep
 }
 
 // counted returns the proxy's served/failed counts for the app since the

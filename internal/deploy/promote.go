@@ -99,19 +99,7 @@ func (d *Deployer) promote(ctx context.Context, x *execution, run *canaryRun) (s
 	d.applyErrorPages(x.app, x.env)
 	old := d.switchRoutes(x)
 	x.t.say("release %d is live (release %d superseded)", x.rel.ID, prev)
-	for _, c := range x.started {
-		if err := d.eng.SetRestartPolicy(ctx, c.ID, "unless-stopped"); err != nil {
-			d.log.Warn("set restart policy", "container", c.Name, "error", err)
-		}
-	}
-	d.drain(ctx, x, old)
-	d.retire(ctx, x, plan)
-	x.t.say("done in %s", x.t.elapsed().Round(time.Millisecond))
-	dep, _ := d.finish(x.dep, x.rel, x.t, d.counted(x), nil)
-	if _, err := d.Prune(ctx); err != nil {
-		d.log.Warn("prune", "error", err)
-	}
-	return dep, nil
+	return d.afterSwitch(ctx, x, plan, old), nil
 }
 
 // promotionPlan keeps the canary's running containers: only the services

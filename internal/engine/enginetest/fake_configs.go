@@ -17,11 +17,7 @@ func (f *Fake) EnsureConfig(ctx context.Context, name string, data []byte, label
 	if err := f.failLocked("EnsureConfig"); err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(data)
-	if len(name) > 51 {
-		name = name[:51]
-	}
-	full := name + "-" + hex.EncodeToString(sum[:6])
+	full := contentName(name, data)
 	w := f.workLocked()
 	if _, ok := w.configs[full]; !ok {
 		w.configs[full] = slices.Clone(data)
@@ -47,4 +43,15 @@ func (f *Fake) AppliedWorkload(name string) (engine.WorkloadSpec, bool) {
 		}
 	}
 	return engine.WorkloadSpec{}, false
+}
+
+// contentName is the content-addressed name of a secret or config, as
+// engine/swarm names them: name (cut to fit), a dash, 12 hex digits of
+// the data's SHA-256.
+func contentName(name string, data []byte) string {
+	sum := sha256.Sum256(data)
+	if len(name) > 51 {
+		name = name[:51]
+	}
+	return name + "-" + hex.EncodeToString(sum[:6])
 }

@@ -2,8 +2,6 @@ package enginetest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -20,11 +18,7 @@ func (f *Fake) EnsureSecret(ctx context.Context, name string, data []byte, label
 	if err := f.failLocked("EnsureSecret"); err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(data)
-	if len(name) > 51 {
-		name = name[:51]
-	}
-	full := name + "-" + hex.EncodeToString(sum[:6])
+	full := contentName(name, data)
 	w := f.workLocked()
 	if _, ok := w.secrets[full]; !ok {
 		l := maps.Clone(labels)
