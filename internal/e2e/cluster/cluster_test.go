@@ -14,6 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/filters"
+	dswarm "github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/daemon"
@@ -40,6 +44,7 @@ func lab(t *testing.T) (swarmtest.Lab, enginetest.TestImage) {
 	swarmtest.RequireNode1(t)
 	img := enginetest.BuildTestImage(t, "berth-e2e-app:latest")
 	swarmtest.LoadImage(t, l.Hosts, img)
+	waitLabQuiet(t, l)
 	return l, img
 }
 
@@ -261,12 +266,66 @@ func removeApp(t *testing.T, l swarmtest.Lab, name string) {
 	t.Cleanup(func() {
 		b, err := swarm.New(swarm.Options{Host: l.Hosts[0]})
 		if err != nil {
+			t.Errorf("remove %s: %v", name, err)
 			return
 		}
 		defer b.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		// Removal waits for the tasks to settle (up to ~45 s after a node
+		// came back): give it room.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		_ = b.RemoveWorkload(ctx, name+"-production-web")
+		if err := b.RemoveWorkload(ctx, name+"-production-web"); err != nil {
+			t.Errorf("remove %s: %v", name, err)
+		}
 		_ = b.RemoveNetwork(ctx, "berth-"+name+"-production")
+	})
+}
+
+// waitLabQuiet waits until every node is Ready and active and no berth
+// service or task of an earlier test is left, so a test's tasks are
+// placed on a cluster in its resting state (Swarm spreads a new service
+// by what each node already runs).
+func waitLabQuiet(t *testing.T, l swarmtest.Lab) {
+	t.Helper()
+	dc, err := client.NewClientWithOpts(client.WithHost(l.Hosts[0]), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	waitLabHealthy(t, dc, len(l.Hosts), 2*time.Minute)
+	managed := filters.NewArgs(filters.Arg("label", "berth.managed=true"))
+	// What an earlier, interrupted run left behind goes first.
+	if svcs, err := dc.ServiceList(context.Background(), dswarm.ServiceListOptions{Filters: managed}); err == nil && len(svcs) > 0 {
+		b, err := swarm.New(swarm.Options{Host: l.Hosts[0]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range svcs {
+			t.Logf("removing %s, left by an earlier run", s.Spec.Name)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			if err := b.RemoveWorkload(ctx, s.Spec.Name); err != nil {
+				t.Errorf("remove %s: %v", s.Spec.Name, err)
+			}
+			cancel()
+		}
+		b.Close()
+	}
+	eventually(t, 2*time.Minute, "no berth service or task left in the lab", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		svcs, err := dc.ServiceList(ctx, dswarm.ServiceListOptions{Filters: managed})
+		if err != nil || len(svcs) > 0 {
+			return false
+		}
+		tasks, err := dc.TaskList(ctx, dswarm.TaskListOptions{})
+		if err != nil {
+			return false
+		}
+		for _, tk := range tasks {
+			if tk.Status.State == dswarm.TaskStateRunning || tk.DesiredState == dswarm.TaskStateRunning {
+				return false
+			}
+		}
+		return true
 	})
 }
