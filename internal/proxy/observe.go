@@ -72,3 +72,49 @@ func (c *countingWriter) Flush() {
 
 // Unwrap returns the underlying writer.
 func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// answerOwn runs answer, a response the proxy gives without a pool (no
+// route: 404; maintenance: 503), with a request id in the response and a
+// line in the access log (alog, or the proxy's when the route has none).
+func (p *Proxy) answerOwn(w http.ResponseWriter, r *http.Request, key RouteKey, alog *AccessLog, answer func(http.ResponseWriter)) {
+	start := nanotime()
+	id := ""
+	if v := r.Header[requestIDHeader]; len(v) == 1 && saneRequestID(v[0]) {
+		id = v[0]
+	} else {
+		id = p.ids.next()
+	}
+	w.Header()[requestIDHeader] = []string{id}
+	if alog == nil {
+		alog = p.alog
+	}
+	if alog == nil {
+		answer(w)
+		return
+	}
+	cw := &statusWriter{countingWriter: countingWriter{ResponseWriter: w}}
+	answer(cw)
+	alog.write(&accessEntry{end: time.Now(), id: id, method: r.Method, host: r.Host, path: r.URL.Path,
+		status: cw.status, bytes: cw.n, duration: time.Duration(nanotime() - start), key: key,
+		client: r.RemoteAddr, agent: r.Header.Get("User-Agent")})
+}
+
+// statusWriter is a countingWriter that also keeps the status written.
+type statusWriter struct {
+	countingWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.countingWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.countingWriter.Write(b)
+}

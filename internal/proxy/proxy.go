@@ -51,7 +51,8 @@ type Options struct {
 	// Certs, when set, receives the certificate files of routes that
 	// name one (RouteOptions.TLSCert).
 	Certs *CertStore
-	// AccessLog, when set, gets a line per request served by a pool. The
+	// AccessLog, when set, gets a line per request: served by a pool, or
+	// answered by the proxy itself (no route: 404; maintenance: 503). The
 	// caller closes it after the servers stopped.
 	AccessLog *AccessLog
 }
@@ -62,6 +63,7 @@ type Proxy struct {
 	table atomic.Pointer[table]
 	certs *CertStore
 	alog  *AccessLog
+	ids   *idGen // request ids of the answers the proxy gives itself
 
 	mu       sync.Mutex // serialises table writers and guards counters
 	counters map[appEnv]*counters
@@ -95,6 +97,7 @@ func New(opts Options) *Proxy {
 		counters: map[appEnv]*counters{},
 		certs:    opts.Certs,
 		alog:     opts.AccessLog,
+		ids:      newIDGen(),
 	}
 	p.table.Store(&table{byHost: map[string]*hostEntry{}, byKey: map[RouteKey]*route{}})
 	return p
@@ -112,11 +115,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for range 3 {
 		rt, prefix, e := p.table.Load().lookup(host, r.URL.Path)
 		if rt == nil {
-			p.notFound(w, r, host, e)
+			p.answerOwn(w, r, RouteKey{}, nil, func(w http.ResponseWriter) { p.notFound(w, r, host, e) })
 			return
 		}
 		if pg := rt.ctr.maint.Load(); pg != nil {
-			writeMaintenance(w, r, *pg)
+			p.answerOwn(w, r, rt.key, rt.ctr.alog, func(w http.ResponseWriter) { writeMaintenance(w, r, *pg) })
 			return
 		}
 		rr := r
