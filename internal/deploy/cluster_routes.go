@@ -65,7 +65,7 @@ func (d *Deployer) syncClusterRoutes(ctx context.Context, app *spec.App, env, re
 		targets := targetsOf(insts, svc.Name)
 		cur, _ := d.proxy.Route(key)
 		if cur != nil && sameTargets(cur, targets) {
-			if o, ok := d.proxy.RouteOptionsOf(key); ok && routeOptionsEqual(o, routeOptions(svc)) {
+			if o, ok := d.proxy.RouteOptionsOf(key); ok && o.Equal(routeOptions(svc)) {
 				d.pending.drop(key)
 				continue
 			}
@@ -97,29 +97,6 @@ func (d *Deployer) syncClusterRoutes(ctx context.Context, app *spec.App, env, re
 		}
 	}
 	return changed
-}
-
-// routeOptionsEqual compares route options as the proxy keeps them (no
-// paths is "/", no trailing slashes).
-func routeOptionsEqual(a, b proxy.RouteOptions) bool {
-	return slices.Equal(cleanPaths(a.Paths), cleanPaths(b.Paths)) && a.StripPrefix == b.StripPrefix && a.RedirectHTTPS == b.RedirectHTTPS &&
-		a.MaxBodyBytes == b.MaxBodyBytes && a.ResponseTimeout == b.ResponseTimeout && a.TLSCert == b.TLSCert && a.TLSKey == b.TLSKey
-}
-
-func cleanPaths(ps []string) []string {
-	out := make([]string, 0, len(ps))
-	for _, p := range ps {
-		if p = strings.TrimRight(strings.TrimSpace(p), "/"); p == "" {
-			p = "/"
-		}
-		if !slices.Contains(out, p) {
-			out = append(out, p)
-		}
-	}
-	if len(out) == 0 {
-		out = append(out, "/")
-	}
-	return out
 }
 
 // ClusterSyncLoop keeps the routes of every live app environment in line
