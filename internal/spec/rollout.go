@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -137,23 +138,11 @@ func convertUpdate(c *collector, svc, field string, u *types.UpdateConfig, updat
 // an attribute, == or !=, and a value.
 func validConstraint(ct string) bool {
 	for _, op := range []string{"==", "!="} {
-		for i := 0; i+len(op) <= len(ct); i++ {
-			if ct[i:i+len(op)] == op {
-				return trimmed(ct[:i]) != "" && trimmed(ct[i+len(op):]) != ""
-			}
+		if attr, value, ok := strings.Cut(ct, op); ok {
+			return strings.Trim(attr, " \t") != "" && strings.Trim(value, " \t") != ""
 		}
 	}
 	return false
-}
-
-func trimmed(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 func (r Rollout) isZero() bool {
