@@ -2,7 +2,6 @@ package swarm
 
 import (
 	"context"
-	"maps"
 
 	"github.com/docker/docker/api/types/swarm"
 
@@ -14,23 +13,12 @@ import (
 // new config, and the previous spec keeps the old one).
 func (b *Backend) EnsureConfig(ctx context.Context, name string, data []byte, labels map[string]string) (string, error) {
 	full := SecretName(name, data)
-	if _, _, err := b.cli.ConfigInspectWithRaw(ctx, full); err == nil {
-		return full, nil
-	} else if !isNotFound(err) {
-		return "", wrap("inspect config "+full, err)
-	}
-	l := maps.Clone(labels)
-	if l == nil {
-		l = map[string]string{}
-	}
-	l[engine.LabelManaged] = "true"
-	if _, err := b.cli.ConfigCreate(ctx, swarm.ConfigSpec{Annotations: swarm.Annotations{Name: full, Labels: l}, Data: data}); err != nil {
-		if _, _, ierr := b.cli.ConfigInspectWithRaw(ctx, full); ierr == nil {
-			return full, nil // created concurrently
-		}
-		return "", wrap("create config "+full, err)
-	}
-	return full, nil
+	return ensureObject(ctx, "config", full, labels,
+		func() error { _, _, err := b.cli.ConfigInspectWithRaw(ctx, full); return err },
+		func(a swarm.Annotations) error {
+			_, err := b.cli.ConfigCreate(ctx, swarm.ConfigSpec{Annotations: a, Data: data})
+			return err
+		})
 }
 
 // configRefs adds w's configs to spec, each looked up by name.
@@ -40,18 +28,9 @@ func (b *Backend) configRefs(ctx context.Context, w engine.WorkloadSpec, spec *s
 		if err != nil {
 			return wrap("config "+c.Config+" of "+w.Name+" (EnsureConfig it first)", err)
 		}
-		uid, gid, mode := c.UID, c.GID, c.Mode
-		if uid == "" {
-			uid = "0"
-		}
-		if gid == "" {
-			gid = "0"
-		}
-		if mode == 0 {
-			mode = 0o444
-		}
+		uid, gid, mode := fileTarget(c.UID, c.GID, c.Mode)
 		spec.TaskTemplate.ContainerSpec.Configs = append(spec.TaskTemplate.ContainerSpec.Configs, &swarm.ConfigReference{
-			File: &swarm.ConfigReferenceFileTarget{Name: c.Target, UID: uid, GID: gid, Mode: fileMode(mode)}, ConfigID: cfg.ID, ConfigName: cfg.Spec.Name})
+			File: &swarm.ConfigReferenceFileTarget{Name: c.Target, UID: uid, GID: gid, Mode: mode}, ConfigID: cfg.ID, ConfigName: cfg.Spec.Name})
 	}
 	return nil
 }

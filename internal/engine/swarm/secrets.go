@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"os"
 	"strings"
 
 	"github.com/docker/docker/api/types/filters"
@@ -29,24 +30,51 @@ func SecretName(name string, data []byte) string {
 // exists (Swarm secrets are immutable: a new value is a new secret).
 func (b *Backend) EnsureSecret(ctx context.Context, name string, data []byte, labels map[string]string) (string, error) {
 	full := SecretName(name, data)
-	if _, _, err := b.cli.SecretInspectWithRaw(ctx, full); err == nil {
+	return ensureObject(ctx, "secret", full, labels,
+		func() error { _, _, err := b.cli.SecretInspectWithRaw(ctx, full); return err },
+		func(a swarm.Annotations) error {
+			_, err := b.cli.SecretCreate(ctx, swarm.SecretSpec{Annotations: a, Data: data})
+			return err
+		})
+}
+
+// ensureObject creates the immutable, content-addressed Swarm object full
+// (kind: secret or config) with labels and berth's managed label, unless
+// inspect finds it. A create that fails because another berth created it
+// meanwhile is a success.
+func ensureObject(ctx context.Context, kind, full string, labels map[string]string, inspect func() error, create func(swarm.Annotations) error) (string, error) {
+	if err := inspect(); err == nil {
 		return full, nil
 	} else if !isNotFound(err) {
-		return "", wrap("inspect secret "+full, err)
+		return "", wrap("inspect "+kind+" "+full, err)
 	}
 	l := maps.Clone(labels)
 	if l == nil {
 		l = map[string]string{}
 	}
 	l[engine.LabelManaged] = "true"
-	_, err := b.cli.SecretCreate(ctx, swarm.SecretSpec{Annotations: swarm.Annotations{Name: full, Labels: l}, Data: data})
-	if err != nil {
-		if _, _, ierr := b.cli.SecretInspectWithRaw(ctx, full); ierr == nil {
+	if err := create(swarm.Annotations{Name: full, Labels: l}); err != nil {
+		if inspect() == nil {
 			return full, nil // created concurrently
 		}
-		return "", wrap("create secret "+full, err)
+		return "", wrap("create "+kind+" "+full, err)
 	}
 	return full, nil
+}
+
+// fileTarget is the owner and mode of a secret's or config's file in a
+// task: root's, 0444, unless the mount sets them.
+func fileTarget(uid, gid string, mode uint32) (string, string, os.FileMode) {
+	if uid == "" {
+		uid = "0"
+	}
+	if gid == "" {
+		gid = "0"
+	}
+	if mode == 0 {
+		mode = 0o444
+	}
+	return uid, gid, fileMode(mode)
 }
 
 // ListSecrets lists the secrets whose labels match.

@@ -119,18 +119,9 @@ func (b *Backend) workloadSpec(ctx context.Context, w engine.WorkloadSpec) (swar
 		if target == "" {
 			target = s.Secret
 		}
-		uid, gid, mode := s.UID, s.GID, s.Mode
-		if uid == "" {
-			uid = "0"
-		}
-		if gid == "" {
-			gid = "0"
-		}
-		if mode == 0 {
-			mode = 0o444
-		}
+		uid, gid, mode := fileTarget(s.UID, s.GID, s.Mode)
 		spec.TaskTemplate.ContainerSpec.Secrets = append(spec.TaskTemplate.ContainerSpec.Secrets, &swarm.SecretReference{
-			File: &swarm.SecretReferenceFileTarget{Name: target, UID: uid, GID: gid, Mode: fileMode(mode)}, SecretID: sec.ID, SecretName: sec.Spec.Name})
+			File: &swarm.SecretReferenceFileTarget{Name: target, UID: uid, GID: gid, Mode: mode}, SecretID: sec.ID, SecretName: sec.Spec.Name})
 	}
 	if err := b.configRefs(ctx, w, &spec); err != nil {
 		return spec, err
