@@ -166,6 +166,27 @@ func (d *Deployer) rollbackCanary(ctx context.Context, app, env string, c store.
 	if err := d.store.EndCanary(app, env, rel.ID, reason); err != nil {
 		return d.finish(x.dep, live, t, d.counted(x), fmt.Errorf("record the canary rolled back: %w", err))
 	}
+	d.drain(ctx, x, d.removeCanaryRoutes(app, env))
+	cs, err := d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: app, engine.LabelEnv: env, engine.LabelRelease: releaseLabel(rel.ID)})
+	if err != nil {
+		return d.finish(x.dep, live, t, d.counted(x), fmt.Errorf("list the canary's containers: %w", err))
+	}
+	plan := Plan{Retire: map[string][]engine.Container{}}
+	for _, c := range cs {
+		if c.Labels[LabelOneOff] != "true" && c.Labels[LabelStateful] != "true" {
+			plan.Retire[c.Labels[engine.LabelService]] = append(plan.Retire[c.Labels[engine.LabelService]], c)
+		}
+	}
+	d.retire(ctx, x, plan)
+	t.say("canary release %d removed; release %d is live", rel.ID, live.ID)
+	return d.finish(x.dep, live, t, d.counted(x), nil)
+}
+
+// removeCanaryRoutes forgets app/env's canary run and takes the canary
+// slot off each of its routes (their clients go back to live). It returns
+// the pools taken off, by service, for the caller to drain (a drain closes
+// them), and closes the run's pools that were never routed.
+func (d *Deployer) removeCanaryRoutes(app, env string) map[string]*proxy.Pool {
 	old := map[string]*proxy.Pool{}
 	run := d.dropCanaryRun(app, env)
 	for _, r := range d.proxy.Routes() {
@@ -182,20 +203,7 @@ func (d *Deployer) rollbackCanary(ctx context.Context, app, env string, c store.
 			}
 		}
 	}
-	d.drain(ctx, x, old)
-	cs, err := d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: app, engine.LabelEnv: env, engine.LabelRelease: releaseLabel(rel.ID)})
-	if err != nil {
-		return d.finish(x.dep, live, t, d.counted(x), fmt.Errorf("list the canary's containers: %w", err))
-	}
-	plan := Plan{Retire: map[string][]engine.Container{}}
-	for _, c := range cs {
-		if c.Labels[LabelOneOff] != "true" && c.Labels[LabelStateful] != "true" {
-			plan.Retire[c.Labels[engine.LabelService]] = append(plan.Retire[c.Labels[engine.LabelService]], c)
-		}
-	}
-	d.retire(ctx, x, plan)
-	t.say("canary release %d removed; release %d is live", rel.ID, live.ID)
-	return d.finish(x.dep, live, t, d.counted(x), nil)
+	return old
 }
 
 // convergeCanary brings the proxy in line with the store's canary of
@@ -206,17 +214,8 @@ func (d *Deployer) rollbackCanary(ctx context.Context, app, env string, c store.
 func (d *Deployer) convergeCanary(ctx context.Context, app, env string, observed []engine.Container) {
 	c, err := d.store.GetCanary(app, env)
 	if err != nil {
-		if run := d.dropCanaryRun(app, env); run != nil {
-			for _, p := range run.pools {
-				defer p.Close()
-			}
-		}
-		for _, r := range d.proxy.Routes() {
-			if r.Key.App == app && r.Key.Env == env && r.Canary != nil {
-				if p := d.proxy.RemoveCanary(r.Key); p != nil {
-					go p.Drain(context.Background(), 30*time.Second)
-				}
-			}
+		for _, p := range d.removeCanaryRoutes(app, env) {
+			go p.Drain(context.Background(), 30*time.Second)
 		}
 		return
 	}
