@@ -116,11 +116,7 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 			}
 		}
 	}
-	d.convergeCanary(ctx, app, env, observed)
-	canaryLabel := ""
-	if c, err := d.store.GetCanary(app, env); err == nil {
-		canaryLabel = releaseLabel(c.ReleaseID)
-	}
+	canaryLabel := d.convergeCanary(ctx, app, env, observed)
 	for _, c := range observed {
 		if c.Labels[engine.LabelRelease] == liveLabel || (c.Labels[LabelOneOff] == "true" && c.Running()) {
 			continue

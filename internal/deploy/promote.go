@@ -210,19 +210,20 @@ func (d *Deployer) removeCanaryRoutes(app, env string) map[string]*proxy.Pool {
 // app/env (after a restart, or when its containers changed): a pool per
 // routed service of the canary release over its running containers,
 // health-checked before it gets traffic, in the routes' canary slots. With
-// no canary in the store, any canary slot left in the proxy goes.
-func (d *Deployer) convergeCanary(ctx context.Context, app, env string, observed []engine.Container) {
+// no canary in the store, any canary slot left in the proxy goes. It
+// returns the release label of the store's canary ("" when none).
+func (d *Deployer) convergeCanary(ctx context.Context, app, env string, observed []engine.Container) string {
 	c, err := d.store.GetCanary(app, env)
 	if err != nil {
 		for _, p := range d.removeCanaryRoutes(app, env) {
 			go p.Drain(context.Background(), 30*time.Second)
 		}
-		return
+		return ""
 	}
 	rel, err := d.store.GetRelease(app, env, c.ReleaseID)
 	if err != nil {
 		d.log.Error("converge: canary release", "app", app, "env", env, "release", c.ReleaseID, "error", err)
-		return
+		return releaseLabel(c.ReleaseID)
 	}
 	live, _ := d.store.LiveRelease(app, env)
 	// The watched run is never changed in place: a changed pool makes a
@@ -280,4 +281,5 @@ func (d *Deployer) convergeCanary(ctx context.Context, app, env string, observed
 	if changed {
 		d.setCanaryRun(ctx, &canaryRun{app: app, env: env, rel: rel.ID, live: live.ID, weight: c.Weight, pools: pools}, c.Unhealthy)
 	}
+	return label
 }
