@@ -78,13 +78,11 @@ func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter 
 // line in the access log (alog, or the proxy's when the route has none).
 func (p *Proxy) answerOwn(w http.ResponseWriter, r *http.Request, key RouteKey, alog *AccessLog, answer func(http.ResponseWriter)) {
 	start := nanotime()
-	id := ""
-	if v := r.Header[requestIDHeader]; len(v) == 1 && saneRequestID(v[0]) {
-		id = v[0]
-	} else {
-		id = p.ids.next()
+	ids := clientRequestID(r)
+	if ids == nil {
+		ids = []string{p.ids.next()}
 	}
-	w.Header()[requestIDHeader] = []string{id}
+	w.Header()[requestIDHeader] = ids
 	if alog == nil {
 		alog = p.alog
 	}
@@ -94,7 +92,7 @@ func (p *Proxy) answerOwn(w http.ResponseWriter, r *http.Request, key RouteKey, 
 	}
 	cw := &statusWriter{countingWriter: countingWriter{ResponseWriter: w}}
 	answer(cw)
-	alog.write(&accessEntry{end: time.Now(), id: id, method: r.Method, host: r.Host, path: r.URL.Path,
+	alog.write(&accessEntry{end: time.Now(), id: ids[0], method: r.Method, host: r.Host, path: r.URL.Path,
 		status: cw.status, bytes: cw.n, duration: time.Duration(nanotime() - start), key: key,
 		client: r.RemoteAddr, agent: r.Header.Get("User-Agent")})
 }

@@ -56,11 +56,20 @@ func saneRequestID(v string) bool {
 	return true
 }
 
+// clientRequestID returns r's X-Request-Id as a header value when it is
+// one sane value, else nil.
+func clientRequestID(r *http.Request) []string {
+	if v := r.Header[requestIDHeader]; len(v) == 1 && saneRequestID(v[0]) {
+		return v
+	}
+	return nil
+}
+
 // requestID returns r's request id as a header value: the client's
 // X-Request-Id when it is one sane value, else a new one, which replaces
 // the client's on r (so the target gets it).
 func (p *Pool) requestID(r *http.Request) []string {
-	if v := r.Header[requestIDHeader]; len(v) == 1 && saneRequestID(v[0]) {
+	if v := clientRequestID(r); v != nil {
 		return v
 	}
 	ids := []string{p.ids.next()}
