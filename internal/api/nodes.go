@@ -54,10 +54,11 @@ func (s *Server) setNode(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// nodeError makes "not a cluster" a 409: the request is fine, the
-// server runs on one host.
+// nodeError makes "not a cluster" and a drain whose tasks did not all
+// move 409s: the request is fine, the cluster's state is not what it
+// needs.
 func nodeError(err error) error {
-	if errors.Is(err, deploy.ErrNotCluster) {
+	if errors.Is(err, deploy.ErrNotCluster) || errors.Is(err, deploy.ErrStillRunning) {
 		return &Error{Status: http.StatusConflict, Err: err}
 	}
 	return err

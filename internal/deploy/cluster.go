@@ -99,11 +99,13 @@ func (d *Deployer) applyWorkloads(ctx context.Context, x *execution, w engine.Wo
 			return applied, fmt.Errorf("service %q: %w", svc.Name, err)
 		}
 		if exists && x.dep.Kind == "rollback" && st.HasPrevious && st.PreviousLabels[engine.LabelRelease] == releaseLabel(x.rel.ID) {
-			if err := w.RollbackWorkload(ctx, ws.Name); err == nil {
+			err := w.RollbackWorkload(ctx, ws.Name)
+			if err == nil {
 				x.t.say("%s: Swarm rolls back to its previous spec (release %d)", svc.Name, x.rel.ID)
 				applied = append(applied, appliedWorkload{name: ws.Name, rolledBack: true})
 				continue
 			}
+			x.t.say("%s: Swarm's rollback to its previous spec failed (%v); applying release %d's spec instead", svc.Name, err, x.rel.ID)
 		}
 		if _, err := w.ApplyWorkload(ctx, ws); err != nil {
 			return applied, fmt.Errorf("service %q: %w", svc.Name, err)
@@ -141,9 +143,16 @@ func (d *Deployer) followRollout(ctx context.Context, x *execution, w engine.Wor
 	for _, a := range applied {
 		viaRollback[a.name] = a.rolledBack
 	}
+	// No task changing for this long fails the rollout: a new task has
+	// its health deadline, and the cluster waits update_config's delay
+	// and monitor between batches.
 	deadline := time.Duration(0)
 	for _, svc := range x.app.Services {
-		deadline = max(deadline, svc.Healthcheck.Deadline.D(), workerDeadline)
+		dl := max(svc.Healthcheck.Deadline.D(), workerDeadline)
+		if r := svc.Rollout; r != nil && r.Update != nil {
+			dl += r.Update.Delay.D() + r.Update.Monitor.D()
+		}
+		deadline = max(deadline, dl)
 	}
 	want := releaseLabel(x.rel.ID)
 	seen := map[string]string{} // task ID → last reported state
@@ -214,13 +223,6 @@ func (d *Deployer) serviceRolledOut(ctx context.Context, x *execution, w engine.
 	for _, in := range insts {
 		if in.Labels[engine.LabelService] != svc.Name {
 			continue
-		}
-		if in.Desired == engine.DesiredRunning && in.State == engine.StateExited && in.Labels[engine.LabelRelease] == want {
-			why := in.Error
-			if why == "" {
-				why = fmt.Sprintf("exited with code %d", in.ExitCode)
-			}
-			d.log.Info("task of the new release ended", "task", instanceName(in), "reason", why)
 		}
 		if in.Desired != engine.DesiredRunning {
 			continue

@@ -116,7 +116,10 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 			}
 		}
 	}
-	canaryLabel := d.convergeCanary(ctx, app, env, observed)
+	canaryLabel, err := d.convergeCanary(ctx, app, env, observed)
+	if err != nil {
+		return fmt.Errorf("converge %s/%s: %w", app, env, err)
+	}
 	for _, c := range observed {
 		if c.Labels[engine.LabelRelease] == liveLabel || (c.Labels[LabelOneOff] == "true" && c.Running()) {
 			continue

@@ -14,6 +14,10 @@ import (
 // runs on a single Docker host.
 var ErrNotCluster = errors.New("not a cluster")
 
+// ErrStillRunning is returned (wrapped) when a drained node still runs
+// tasks at the end of the wait.
+var ErrStillRunning = errors.New("tasks still run on the node")
+
 // Node is one machine of the cluster, as berth nodes shows it.
 type Node struct {
 	ID            string            `json:"id"`
@@ -118,7 +122,6 @@ func (d *Deployer) SetNodeAvailability(ctx context.Context, node, availability s
 				remaining++
 			}
 		}
-		settled := remaining == 0
 		for key, old := range leaving {
 			for _, in := range insts {
 				if in.WorkloadName+"/"+fmt.Sprint(in.Slot) == key && !onNode(in) && in.Serving() {
@@ -128,14 +131,13 @@ func (d *Deployer) SetNodeAvailability(ctx context.Context, node, availability s
 				}
 			}
 		}
-		settled = settled && len(leaving) == 0
 		ch.Remaining, ch.Took = remaining, d.now().Sub(start)
-		if settled {
+		if remaining == 0 && len(leaving) == 0 {
 			slices.Sort(ch.Moved)
 			return ch, nil
 		}
 		if d.now().After(deadline) {
-			return ch, fmt.Errorf("node %s is draining but %d task(s) still run there after %s: berth nodes shows where they are (a constraint may pin them to it)", node, remaining, wait)
+			return ch, fmt.Errorf("node %s is draining but %w after %s (%d): berth nodes shows where they are (a constraint may pin them to it)", node, ErrStillRunning, wait, remaining)
 		}
 		select {
 		case <-ctx.Done():

@@ -212,18 +212,23 @@ func (d *Deployer) removeCanaryRoutes(app, env string) map[string]*proxy.Pool {
 // health-checked before it gets traffic, in the routes' canary slots. With
 // no canary in the store, any canary slot left in the proxy goes. It
 // returns the release label of the store's canary ("" when none).
-func (d *Deployer) convergeCanary(ctx context.Context, app, env string, observed []engine.Container) string {
+func (d *Deployer) convergeCanary(ctx context.Context, app, env string, observed []engine.Container) (string, error) {
 	c, err := d.store.GetCanary(app, env)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// A passing store error must not take a canary off its routes,
+		// nor let converge remove its containers.
+		return "", fmt.Errorf("read the canary: %w", err)
+	}
 	if err != nil {
 		for _, p := range d.removeCanaryRoutes(app, env) {
 			go p.Drain(context.Background(), 30*time.Second)
 		}
-		return ""
+		return "", nil
 	}
 	rel, err := d.store.GetRelease(app, env, c.ReleaseID)
 	if err != nil {
 		d.log.Error("converge: canary release", "app", app, "env", env, "release", c.ReleaseID, "error", err)
-		return releaseLabel(c.ReleaseID)
+		return releaseLabel(c.ReleaseID), nil
 	}
 	live, _ := d.store.LiveRelease(app, env)
 	// The watched run is never changed in place: a changed pool makes a
@@ -281,5 +286,5 @@ func (d *Deployer) convergeCanary(ctx context.Context, app, env string, observed
 	if changed {
 		d.setCanaryRun(ctx, &canaryRun{app: app, env: env, rel: rel.ID, live: live.ID, weight: c.Weight, pools: pools}, c.Unhealthy)
 	}
-	return label
+	return label, nil
 }

@@ -170,17 +170,23 @@ func (p *Pool) applyResult(t *target, ok bool, why string) bool {
 		}
 	}
 	if changed {
-		h := make([]*target, 0, len(p.targets))
-		for _, x := range p.targets {
-			if x.healthy {
-				h = append(h, x)
-			}
-		}
-		p.healthy.Store(&h)
-		close(p.changed)
-		p.changed = make(chan struct{})
+		p.publishHealthyLocked()
 	}
 	return t.healthy
+}
+
+// publishHealthyLocked publishes the healthy subset of the targets and
+// wakes WaitHealthy; p.mu is held.
+func (p *Pool) publishHealthyLocked() {
+	h := make([]*target, 0, len(p.targets))
+	for _, x := range p.targets {
+		if x.healthy {
+			h = append(h, x)
+		}
+	}
+	p.healthy.Store(&h)
+	close(p.changed)
+	p.changed = make(chan struct{})
 }
 
 // describe turns a check error into the short text users see, e.g.

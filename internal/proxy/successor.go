@@ -1,6 +1,9 @@
 package proxy
 
-import "log/slog"
+import (
+	"log/slog"
+	"time"
+)
 
 // NewPoolFrom is NewPool for a pool that replaces prev while its targets
 // change one by one (a Swarm rolling update moves tasks in and out of a
@@ -18,13 +21,18 @@ func NewPoolFrom(prev *Pool, key RouteKey, release string, targets []Target, hc 
 	for _, t := range *prev.healthy.Load() {
 		healthy[t.Target] = true
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	carried := false
 	for _, t := range p.targets {
-		if !healthy[t.Target] {
-			continue
+		if healthy[t.Target] && !t.healthy {
+			// As if it had just passed its checks here: it did in prev.
+			t.healthy, t.checked, t.passes, t.lastCheck = true, true, p.hc.HealthyThreshold, time.Now()
+			carried = true
 		}
-		for range p.hc.HealthyThreshold {
-			p.recordResult(t, true, "", false)
-		}
+	}
+	if carried {
+		p.publishHealthyLocked()
 	}
 	return p
 }
