@@ -85,9 +85,10 @@ func (d *Deployer) dropCanaryRun(app, env string) *canaryRun {
 	return run
 }
 
-// Close stops the canary health watches and waits for them, and closes
-// the cluster routes' successor pools still waiting to be routed. Routed
-// pools and routes stay as they are (the daemon is stopping).
+// Close stops the canary health watches and waits for them, closes the
+// cluster routes' successor pools still waiting to be routed, and waits
+// (up to 5 s) for the background drains. Routed pools and routes stay as
+// they are (the daemon is stopping).
 func (d *Deployer) Close() {
 	d.pending.closeAll()
 	d.mu.Lock()
@@ -99,6 +100,16 @@ func (d *Deployer) Close() {
 	for _, k := range keys {
 		app, env, _ := strings.Cut(k, "/")
 		d.dropCanaryRun(app, env)
+	}
+	// Background drains end with their requests (the servers stopped
+	// first); a hijacked connection could hold one to its timeout, so
+	// wait a little, not for it.
+	done := make(chan struct{})
+	go func() { d.drains.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		d.log.Warn("pools still draining at exit")
 	}
 }
 

@@ -384,7 +384,7 @@ func (d *Deployer) removeDroppedWorkloads(ctx context.Context, x *execution, w e
 			x.t.say("warning: remove %s: %v", st.Name, err)
 		}
 		if r := d.proxy.RemoveRoute(routeKey(x.app.Name, x.env, st.Labels[engine.LabelService])); r != nil {
-			go r.Drain(context.WithoutCancel(ctx), 30*time.Second)
+			d.drainLater(r, 30*time.Second)
 		}
 	}
 }

@@ -88,12 +88,7 @@ func (d *Deployer) syncClusterRoutes(ctx context.Context, app *spec.App, env, re
 		}
 		changed++
 		if old != nil {
-			timeout := svc.DrainTimeout.D()
-			go func() {
-				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+time.Second)
-				defer cancel()
-				old.Drain(dctx, timeout)
-			}()
+			d.drainLater(old, svc.DrainTimeout.D())
 		}
 	}
 	return changed
@@ -252,4 +247,14 @@ func (pp *pendingPools) closeAll() {
 		p.pool.Close()
 		delete(pp.m, k)
 	}
+}
+
+// drainLater drains a pool that left its route in the background: the
+// goroutine belongs to the Deployer, and Close waits for it.
+func (d *Deployer) drainLater(p *proxy.Pool, timeout time.Duration) {
+	d.drains.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Second)
+		defer cancel()
+		p.Drain(ctx, timeout)
+	})
 }

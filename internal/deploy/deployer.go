@@ -48,6 +48,7 @@ type Options struct {
 type Deployer struct {
 	cluster  engine.Workloads // nil on one host
 	pending  pendingPools     // cluster routes' successor pools not yet healthy
+	drains   sync.WaitGroup   // background drains of pools off their routes (drainLater)
 	eng      engine.Engine
 	store    *store.Store
 	proxy    *proxy.Proxy

@@ -221,7 +221,7 @@ func (d *Deployer) convergeCanary(ctx context.Context, app, env string, observed
 	}
 	if err != nil {
 		for _, p := range d.removeCanaryRoutes(app, env) {
-			go p.Drain(context.Background(), 30*time.Second)
+			d.drainLater(p, 30*time.Second)
 		}
 		return "", nil
 	}
@@ -280,7 +280,7 @@ func (d *Deployer) convergeCanary(ctx context.Context, app, env string, observed
 		}
 		d.log.Info("canary restored", "app", app, "env", env, "service", svc.Name, "release", rel.ID, "weight", c.Weight, "targets", len(targets), "healthy", pool.Healthy())
 		if old != nil {
-			go old.Drain(context.Background(), svc.DrainTimeout.D())
+			d.drainLater(old, svc.DrainTimeout.D())
 		}
 	}
 	if changed {
