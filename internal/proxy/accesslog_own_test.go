@@ -10,7 +10,7 @@ import (
 // The answers the proxy gives without a pool (unknown host: 404,
 // maintenance: 503) get a request id and an access log line too.
 func TestAccessLog_UnroutedAndMaintenanceAnswersAreLogged(t *testing.T) {
-	buf := &lockedBuffer{}
+	buf := &syncBuffer{}
 	al := NewAccessLog(buf)
 	px := New(Options{Logger: discardLog, AccessLog: al})
 	srv := httptest.NewServer(px)

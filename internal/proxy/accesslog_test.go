@@ -15,9 +15,9 @@ import (
 
 // accessProxy is a proxy with an access log into buf, routing shop.test to
 // a backend that echoes the X-Request-Id it got in its body.
-func accessProxy(t *testing.T) (*AccessLog, *lockedBuffer, *httptest.Server) {
+func accessProxy(t *testing.T) (*AccessLog, *syncBuffer, *httptest.Server) {
 	t.Helper()
-	buf := &lockedBuffer{}
+	buf := &syncBuffer{}
 	al := NewAccessLog(buf)
 	t.Cleanup(func() { al.Close() })
 	px := New(Options{Logger: discardLog, AccessLog: al})
@@ -130,7 +130,7 @@ func TestAccessLog_RequestIDTakenOrGeneratedAndPassedOn(t *testing.T) {
 }
 
 func TestAccessLog_ProxyErrorsAreLogged(t *testing.T) {
-	buf := &lockedBuffer{}
+	buf := &syncBuffer{}
 	al := NewAccessLog(buf)
 	px := New(Options{Logger: discardLog, AccessLog: al})
 	srv := httptest.NewServer(px)
@@ -196,33 +196,7 @@ func TestAccessLog_FileRotates(t *testing.T) {
 // BenchmarkProxy_ServeAccessLog is BenchmarkProxy_Serve with the access
 // log on (written to io.Discard through the buffered writer).
 func BenchmarkProxy_ServeAccessLog(b *testing.B) {
-	be := newBackendB(b)
 	al := NewAccessLog(io.Discard)
 	b.Cleanup(func() { al.Close() })
-	px := New(Options{Logger: discardLog, AccessLog: al})
-	p := NewPool(keyA, "r1", []Target{{ID: "b", Name: "b", Addr: be.Listener.Addr().String()}}, fastHealth(), discardLog)
-	b.Cleanup(p.Close)
-	waitHealthyB(b, p)
-	if _, err := px.SetRoute(keyA, []string{"shop.test"}, p); err != nil {
-		b.Fatal(err)
-	}
-	srv := newServerB(b, px)
-	tr := &http.Transport{MaxIdleConnsPerHost: 1024, DisableCompression: true}
-	b.Cleanup(tr.CloseIdleConnections)
-	c := &http.Client{Transport: tr}
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		req, _ := http.NewRequest("GET", srv.URL+"/bench", nil)
-		req.Host = "shop.test"
-		for pb.Next() {
-			resp, err := c.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-	})
+	benchProxy(b, New(Options{Logger: discardLog, AccessLog: al}))
 }

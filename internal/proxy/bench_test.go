@@ -10,8 +10,12 @@ import (
 // (a real HTTP server in front of it) to an httptest backend. Allocations
 // include the client and the backend, which run in the same process.
 func BenchmarkProxy_Serve(b *testing.B) {
+	benchProxy(b, New(Options{Logger: discardLog}))
+}
+
+// benchProxy sends parallel GETs through px routed to an httptest backend.
+func benchProxy(b *testing.B, px *Proxy) {
 	be := newBackendB(b)
-	px := New(Options{Logger: discardLog})
 	p := NewPool(keyA, "r1", []Target{{ID: "b", Name: "b", Addr: be.Listener.Addr().String()}}, fastHealth(), discardLog)
 	b.Cleanup(p.Close)
 	waitHealthyB(b, p)

@@ -2,11 +2,9 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -210,24 +208,6 @@ func TestPool_UpstreamErrorsByKind(t *testing.T) {
 	if e := pg.Status()[0].Errors; e.Dial != 1 || e.Reset+e.Timeout+e.Other != 0 {
 		t.Fatalf("dial: %+v", e)
 	}
-}
-
-// lockedBuffer is an io.Writer tests can read while the log writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // BenchmarkPool_Finish is what the statistics add to a request: two clock
