@@ -267,7 +267,7 @@ func (d *Deployer) clusterUnhealthy(svc spec.Service, in engine.Instance) error 
 // reportTasks prints each task whose state changed since the last pass
 // and reports whether any did.
 func reportTasks(x *execution, insts []engine.Instance, seen map[string]string) bool {
-	any := false
+	changed := false
 	for _, in := range insts {
 		state := string(in.State)
 		if in.Desired != engine.DesiredRunning {
@@ -280,14 +280,14 @@ func reportTasks(x *execution, insts []engine.Instance, seen map[string]string) 
 			continue
 		}
 		seen[in.ID] = state
-		any = true
+		changed = true
 		msg := fmt.Sprintf("task %s: %s (release %s)", instanceName(in), state, in.Labels[engine.LabelRelease])
 		if in.Error != "" && in.State == engine.StateExited {
 			msg += ": " + in.Error
 		}
 		x.t.say("%s", msg)
 	}
-	return any
+	return changed
 }
 
 func pendingTasks(insts []engine.Instance, want string) string {
