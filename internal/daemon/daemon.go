@@ -216,7 +216,7 @@ func Run(ctx context.Context, cfg Config) error {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	plainSrv := newPlainServer(cfg.HTTPServer, proxySrv, log)
+	plainSrv := newPlainServer(cfg.HTTPServer, proxySrv, px, log)
 	builder := &build.Builder{Engine: eng, Credentials: st.RegistryAuth}
 	notifier := notify.New(notify.Options{Targets: api.NotifyTargets(st), Logger: log})
 	pipe := api.NewPipeline(st, builder, dep, notifier, filepath.Join(cfg.DataDir, "builds"), "http://"+apiLn.Addr().String())

@@ -33,8 +33,10 @@ func checkHTTPServer(kind string) error {
 // newPlainServer returns the server kind names for the plain-HTTP
 // listener: proxy.Server (lean, the default: fewer allocations and
 // syscalls per request) with std's handler and limits, or std itself.
-// TLS and HTTP/2 stay on net/http either way.
-func newPlainServer(kind string, std *http.Server, log *slog.Logger) plainServer {
+// The lean server serves plain requests on px's lane (std's handler is px,
+// or the ACME challenge handler in front of it, whose paths the lane
+// leaves alone). TLS and HTTP/2 stay on net/http either way.
+func newPlainServer(kind string, std *http.Server, px *proxy.Proxy, log *slog.Logger) plainServer {
 	if kind == "std" {
 		return std
 	}
@@ -43,6 +45,7 @@ func newPlainServer(kind string, std *http.Server, log *slog.Logger) plainServer
 		IdleTimeout:       std.IdleTimeout,
 		MaxHeaderBytes:    std.MaxHeaderBytes,
 		Logger:            log,
+		Lane:              px,
 	})
 }
 

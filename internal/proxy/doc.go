@@ -91,4 +91,16 @@
 //     forms, which it refuses. Shutdown closes idle connections at once
 //     and active ones after their response. The watch loop goroutine is
 //     owned by the Server, from the first Serve to Shutdown/Close.
+//   - The lane (lane*.go): a Server given the Proxy (ServerOptions.Lane)
+//     serves the requests that need nothing but passing on without an
+//     *http.Request, a header map or a ResponseWriter: GET and HEAD over
+//     HTTP/1.1 with no body, no Expect, Upgrade, TE, Trailer or Pragma, no
+//     Connection but keep-alive, to a route with no canary, redirect,
+//     prefix to strip or response timeout, not in maintenance. Everything
+//     else takes the handler path, from the same head. The lane answers as
+//     the handler path does: the same target choice, retries, statistics,
+//     access log line, request id and hop-by-hop rules (TestLane_* compare
+//     both over raw bytes, and the whole package's tests run behind the
+//     lane too); it hands the handler path's ResponseWriter the responses
+//     it does not frame itself (chunked, until close) and the error pages.
 package proxy

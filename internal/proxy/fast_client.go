@@ -65,7 +65,7 @@ type fconn struct {
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	hc      *hostConns
-	idleAt  time.Time
+	idleAt  int64                        // nanotime when put back idle
 	reused  bool                         // served a request before the current one
 	scratch []byte                       // response header bytes of the current request
 	busy    atomic.Pointer[http.Request] // the request using c; nil when idle
@@ -98,13 +98,13 @@ func (fc *fastClient) get(ctx context.Context, t *target) (*fconn, error) {
 		return nil, errFastClosed
 	}
 	hc := fc.hosts[t]
-	now := time.Now()
+	now := nanotime()
 	hc.mu.Lock()
 	for n := len(hc.idle); n > 0; n = len(hc.idle) {
 		c := hc.idle[n-1]
 		hc.idle[n-1] = nil
 		hc.idle = hc.idle[:n-1]
-		if idle := now.Sub(c.idleAt); idle < fc.idleTimeout && (idle < fastCheckAfter || c.alive()) {
+		if idle := time.Duration(now - c.idleAt); idle < fc.idleTimeout && (idle < fastCheckAfter || c.alive()) {
 			hc.mu.Unlock()
 			c.reused = true
 			return c, nil
@@ -143,7 +143,7 @@ func (fc *fastClient) dial(ctx context.Context, hc *hostConns) (*fconn, error) {
 // put returns c to its target's idle stack (or closes it when the stack is
 // full or the client closed).
 func (fc *fastClient) put(c *fconn) {
-	c.idleAt = time.Now()
+	c.idleAt = nanotime()
 	if len(c.scratch) > 4<<10 {
 		c.scratch = nil // do not keep one huge header's buffer
 	}
@@ -211,13 +211,13 @@ func (fc *fastClient) sweep() {
 	}
 	fc.mu.Unlock()
 
-	now := time.Now()
+	now := nanotime()
 	var stale []*fconn
 	for _, hc := range fc.hosts {
 		hc.mu.Lock()
 		keep := hc.idle[:0]
 		for _, c := range hc.idle {
-			if now.Sub(c.idleAt) >= fc.idleTimeout {
+			if time.Duration(now-c.idleAt) >= fc.idleTimeout {
 				stale = append(stale, c)
 			} else {
 				keep = append(keep, c)

@@ -310,21 +310,32 @@ func readResponseHead(c *fconn, w http.ResponseWriter, h http.Header, method str
 			clear(h)
 			continue
 		}
-		switch {
-		case method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified:
-			rh.kind = bodyNone
-		case rh.kind == bodyChunked:
+		if rh.frame(method) {
 			delete(h, "Content-Length")
-		case rh.length >= 0:
-			rh.kind = bodyLength
-		default:
-			rh.kind, rh.keepAlive = bodyClose, false
 		}
 		for _, k := range rh.connDrop {
 			delete(h, k)
 		}
 		return rh, nil
 	}
+}
+
+// frame sets how the body of a final response to a request of method is
+// framed, once every field was taken; true when the response's
+// Content-Length must not reach the client (the body is chunked).
+func (rh *respHead) frame(method string) (dropLength bool) {
+	switch {
+	case method == http.MethodHead || rh.status == http.StatusNoContent || rh.status == http.StatusNotModified:
+		rh.kind = bodyNone
+		return false
+	case rh.kind == bodyChunked:
+		return true
+	case rh.length >= 0:
+		rh.kind = bodyLength
+	default:
+		rh.kind, rh.keepAlive = bodyClose, false
+	}
+	return false
 }
 
 // fillHeader turns the fields in c.scratch into entries of h: one string
@@ -341,38 +352,11 @@ func fillHeader(c *fconn, h http.Header, fs []field, rh *respHead) error {
 			k = ck
 		}
 		v := s[f.v0:f.v1]
-		switch k {
-		case "Connection":
-			for tok := range strings.SplitSeq(v, ",") {
-				tok = strings.TrimSpace(tok)
-				switch {
-				case strings.EqualFold(tok, "close"):
-					rh.keepAlive = false
-				case strings.EqualFold(tok, "keep-alive"), tok == "":
-				default:
-					rh.connDrop = append(rh.connDrop, http.CanonicalHeaderKey(tok))
-				}
+		if keep, err := rh.take(k, v); err != nil || !keep {
+			if err != nil {
+				return err
 			}
 			continue
-		case "Keep-Alive", "Proxy-Connection", "Upgrade", "Te", "Proxy-Authenticate":
-			continue
-		case "Transfer-Encoding":
-			if !strings.EqualFold(v, "chunked") {
-				return fmt.Errorf("%w: unsupported transfer encoding %q", errMalformed, v)
-			}
-			rh.kind = bodyChunked
-			continue
-		case "Trailer":
-			rh.trailers = true
-		case "Content-Length":
-			n, ok := parseLength(v)
-			if !ok || (rh.length >= 0 && n != rh.length) {
-				return fmt.Errorf("%w: Content-Length %q", errMalformed, v)
-			}
-			if rh.length >= 0 {
-				continue // a repeated, equal value
-			}
-			rh.length = n
 		}
 		vals[i] = v
 		if prev, ok := h[k]; ok {
@@ -382,6 +366,47 @@ func fillHeader(c *fconn, h http.Header, fs []field, rh *respHead) error {
 		}
 	}
 	return nil
+}
+
+// take applies the response header field k (canonical): v to rh and
+// reports whether the field goes to the client: hop-by-hop fields and the
+// framing of the target's connection (Connection, Transfer-Encoding) do
+// not; a repeated equal Content-Length goes once.
+func (rh *respHead) take(k, v string) (bool, error) {
+	switch k {
+	case "Connection":
+		for tok := range strings.SplitSeq(v, ",") {
+			tok = strings.TrimSpace(tok)
+			switch {
+			case strings.EqualFold(tok, "close"):
+				rh.keepAlive = false
+			case strings.EqualFold(tok, "keep-alive"), tok == "":
+			default:
+				rh.connDrop = append(rh.connDrop, http.CanonicalHeaderKey(tok))
+			}
+		}
+		return false, nil
+	case "Keep-Alive", "Proxy-Connection", "Upgrade", "Te", "Proxy-Authenticate":
+		return false, nil
+	case "Transfer-Encoding":
+		if !strings.EqualFold(v, "chunked") {
+			return false, fmt.Errorf("%w: unsupported transfer encoding %q", errMalformed, v)
+		}
+		rh.kind = bodyChunked
+		return false, nil
+	case "Trailer":
+		rh.trailers = true
+	case "Content-Length":
+		n, ok := parseLength(v)
+		if !ok || (rh.length >= 0 && n != rh.length) {
+			return false, fmt.Errorf("%w: Content-Length %q", errMalformed, v)
+		}
+		if rh.length >= 0 {
+			return false, nil // a repeated, equal value
+		}
+		rh.length = n
+	}
+	return true, nil
 }
 
 func parseLength(v string) (int64, bool) {

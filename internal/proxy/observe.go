@@ -18,27 +18,40 @@ type outcome struct {
 	bytes  int64    // response body bytes written
 	t      *target  // the target that answered (nil: none was picked)
 	broken bool     // the response was cut after it had started
+	failed bool     // the proxy answered with an error page (counted as failed)
 }
 
 // finish records a served request: status class, latency, the target's
 // rate window and the access log line. It runs deferred, also when the
 // handler aborts a response with a panic.
 func (p *Pool) finish(r *http.Request, ctr *counters, res *outcome) {
+	d := p.observe(res)
+	if al := ctr.alog; al != nil {
+		p.logAccess(al, res, d, r.Method, r.Host, r.URL.Path, r.RemoteAddr, r.Header.Get("User-Agent"))
+	}
+}
+
+// observe counts a served request in the pool's statistics and its
+// target's rate window, and returns how long it took.
+func (p *Pool) observe(res *outcome) time.Duration {
 	end := nanotime()
 	d := time.Duration(end - res.start)
 	p.stats.observe(res.status, d)
 	if t := res.t; t != nil {
 		t.window.add(end/1e9, res.status >= 500 || res.broken)
 	}
-	if al := ctr.alog; al != nil {
-		e := accessEntry{end: time.Now(), id: res.ids[0], method: r.Method, host: r.Host, path: r.URL.Path,
-			status: res.status, bytes: res.bytes, duration: d, key: p.key, release: p.release,
-			client: r.RemoteAddr, agent: r.Header.Get("User-Agent")}
-		if res.t != nil {
-			e.target = res.t.Name
-		}
-		al.write(&e)
+	return d
+}
+
+// logAccess writes the access log line of a served request.
+func (p *Pool) logAccess(al *AccessLog, res *outcome, d time.Duration, method, host, path, client, agent string) {
+	e := accessEntry{end: time.Now(), id: res.ids[0], method: method, host: host, path: path,
+		status: res.status, bytes: res.bytes, duration: d, key: p.key, release: p.release,
+		client: client, agent: agent}
+	if res.t != nil {
+		e.target = res.t.Name
 	}
+	al.write(&e)
 }
 
 // writeError writes an error page of the proxy for a request that got no

@@ -34,6 +34,12 @@ type ServerOptions struct {
 	MaxHeaderBytes int
 	// Logger receives panics of handlers (nil: slog.Default()).
 	Logger *slog.Logger
+	// Lane, when set, is the proxy behind the handler: the requests that
+	// need nothing but passing on go to it directly, without an
+	// *http.Request (lane.go), and the handler gets the others. The
+	// handler must route as Lane does, but for ACME http-01 challenges
+	// (/.well-known/acme-challenge/), which never take the lane.
+	Lane *Proxy
 }
 
 // Server serves HTTP/1.x on plain listeners with a lean request loop
@@ -52,6 +58,7 @@ type Server struct {
 	conns     map[*serverConn]struct{}
 	drained   chan struct{} // closed when shutting down and no conn is left
 	closed    atomic.Bool   // Shutdown or Close was called
+	laned     atomic.Uint64 // requests the lane answered (tests)
 	watcher   sync.WaitGroup
 	watching  bool // the watch loop was started
 	stopWatch chan struct{}
@@ -238,7 +245,7 @@ func (s *Server) watchLoop() {
 			return
 		case <-tick.C:
 		}
-		limit := time.Now().Add(-watchAfter).UnixNano()
+		limit := nanotime() - int64(watchAfter)
 		s.mu.Lock()
 		for c := range s.conns {
 			if st := c.reqStart.Load(); st != 0 && st < limit && !c.watchTried.Load() {

@@ -40,7 +40,7 @@ type serverConn struct {
 	remote string
 
 	state      atomic.Int32
-	reqStart   atomic.Int64 // UnixNano when the handler started; 0 outside it
+	reqStart   atomic.Int64 // nanotime when the handler started; 0 outside it
 	watchTried atomic.Bool  // the watch loop looked at the current request
 
 	base   *http.Request // carries ctx; copied into req for every request
@@ -52,7 +52,11 @@ type serverConn struct {
 	body   *bodyReader // the current request's body, nil when none
 	big    []byte      // head bytes of heads larger than the read buffer
 	rdl    time.Time   // the read deadline set last
-	first  bool        // no request served yet
+	// armedAt is when armWait set rdl (monotonic ns; 0 when anything
+	// else set it since), for a wait of armedFor.
+	armedAt  int64
+	armedFor time.Duration
+	first    bool // no request served yet
 
 	// The watch: a background read while a long request runs, to notice
 	// a client that hangs up. mu orders it with the end of the request.
@@ -63,6 +67,12 @@ type serverConn struct {
 	watchDone  chan struct{}
 	clientGone atomic.Bool
 	hijacked   bool
+
+	// The lane (lane.go): its request, the client's address without
+	// port (set on first use) and the request id's header value.
+	lane     *laneReq
+	remoteIP string
+	laneID   [1]string
 }
 
 // connReader hands the bufio.Reader the byte a background read took.
@@ -111,7 +121,24 @@ func (c *serverConn) serve() {
 		if !c.state.CompareAndSwap(connIdle, connActive) {
 			return // Shutdown closed it
 		}
-		r, err := c.readRequest()
+		head, err := c.readHead()
+		var r *http.Request
+		if err == nil {
+			c.first = false
+			if px := c.srv.opts.Lane; px != nil {
+				switch c.serveLane(px, head) {
+				case laneServed:
+					c.state.Store(connIdle)
+					if c.srv.closed.Load() {
+						return
+					}
+					continue
+				case laneClosed:
+					return
+				}
+			}
+			r, err = c.parseRequest(head)
+		}
 		if err != nil {
 			var he *headError
 			if errors.As(err, &he) {
@@ -142,15 +169,17 @@ func (c *serverConn) armWait() {
 	if d <= 0 {
 		if !c.rdl.IsZero() {
 			_ = c.rwc.SetReadDeadline(time.Time{})
-			c.rdl = time.Time{}
+			c.rdl, c.armedAt = time.Time{}, 0
 		}
 		return
 	}
-	want := time.Now().Add(d)
-	if c.rdl.IsZero() || c.rdl.Before(want.Add(-min(d/16, time.Second))) || c.rdl.After(want) {
-		_ = c.rwc.SetReadDeadline(want)
-		c.rdl = want
+	now := nanotime()
+	if c.armedAt != 0 && c.armedFor == d && now-c.armedAt < int64(min(d/16, time.Second)) {
+		return
 	}
+	c.rdl = time.Now().Add(d)
+	_ = c.rwc.SetReadDeadline(c.rdl)
+	c.armedAt, c.armedFor = now, d
 }
 
 // clearDeadline lifts the read deadline before a handler reads the
@@ -158,7 +187,7 @@ func (c *serverConn) armWait() {
 func (c *serverConn) clearDeadline() {
 	if !c.rdl.IsZero() {
 		_ = c.rwc.SetReadDeadline(time.Time{})
-		c.rdl = time.Time{}
+		c.rdl, c.armedAt = time.Time{}, 0
 	}
 }
 
@@ -198,7 +227,7 @@ func (c *serverConn) readHead() (string, error) {
 // in one piece.
 func (c *serverConn) armHeader() {
 	if d := c.srv.opts.ReadHeaderTimeout; d > 0 {
-		c.rdl = time.Now().Add(d)
+		c.rdl, c.armedAt = time.Now().Add(d), 0
 		_ = c.rwc.SetReadDeadline(c.rdl)
 	}
 }
@@ -253,13 +282,9 @@ func headEnd(b []byte) int {
 	}
 }
 
-// readRequest reads and parses the next request head into c.req.
-func (c *serverConn) readRequest() (*http.Request, error) {
-	head, err := c.readHead()
-	if err != nil {
-		return nil, err
-	}
-	c.first = false
+// parseRequest parses a request head into c.req.
+func (c *serverConn) parseRequest(head string) (*http.Request, error) {
+	var err error
 	r := &c.req
 	*r = *c.base
 	clear(c.header)
@@ -302,7 +327,7 @@ func (c *serverConn) serveRequest(r *http.Request) bool {
 		c.watchable = true
 		c.mu.Unlock()
 	}
-	c.reqStart.Store(time.Now().UnixNano())
+	c.reqStart.Store(nanotime())
 	ok := c.runHandler(w, r)
 	c.reqStart.Store(0)
 	c.endWatch()
@@ -357,7 +382,7 @@ func (c *serverConn) startWatch() {
 	}
 	c.watching = true
 	_ = c.rwc.SetReadDeadline(time.Time{})
-	c.rdl = time.Time{}
+	c.rdl, c.armedAt = time.Time{}, 0
 	go c.backgroundRead()
 }
 
@@ -391,7 +416,7 @@ func (c *serverConn) endWatch() {
 		<-c.watchDone
 		c.mu.Lock()
 		c.watching, c.aborting = false, false
-		c.rdl = aLongTimeAgo
+		c.rdl, c.armedAt = aLongTimeAgo, 0
 		c.mu.Unlock()
 	}
 }

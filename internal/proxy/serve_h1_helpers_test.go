@@ -14,13 +14,14 @@ import (
 )
 
 // testServerKind is the HTTP server the proxy tests run behind: "lean"
-// (Server) or "std" (net/http). TestMain runs every test of the package
-// once behind each; BERTH_TEST_HTTP_SERVER=lean|std picks one.
+// (Server), "lane" (Server with the proxy's lane, when the handler is a
+// *Proxy) or "std" (net/http). TestMain runs every test of the package
+// once behind each; BERTH_TEST_HTTP_SERVER=lean|lane|std picks one.
 var testServerKind = "lean"
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	kinds := []string{"lean", "std"}
+	kinds := []string{"lean", "lane", "std"}
 	if k := os.Getenv("BERTH_TEST_HTTP_SERVER"); k != "" {
 		kinds = []string{k}
 	}
@@ -62,7 +63,10 @@ func newTestServerOpts(tb testing.TB, h http.Handler, o ServerOptions) *httptest
 	hs.Config.ReadHeaderTimeout = o.ReadHeaderTimeout
 	hs.Config.IdleTimeout = o.IdleTimeout
 	hs.Config.MaxHeaderBytes = o.MaxHeaderBytes
-	if testServerKind == "lean" {
+	if testServerKind == "lean" || testServerKind == "lane" {
+		if px, ok := h.(*Proxy); ok && testServerKind == "lane" {
+			o.Lane = px
+		}
 		ln := hs.Listener
 		srv := NewServer(h, o)
 		served := make(chan error, 1)

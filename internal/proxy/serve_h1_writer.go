@@ -357,8 +357,11 @@ func hasCRLF(v string) bool {
 
 // writeTrailers writes the declared trailers and those named with
 // http.TrailerPrefix after the last chunk.
-func (w *respWriter) writeTrailers() {
-	bw := w.c.bw
+func (w *respWriter) writeTrailers() { writeTrailerFields(w.c.bw, w.header) }
+
+// writeTrailerFields writes the trailers of h: the fields its Trailer
+// header declares and those named with http.TrailerPrefix.
+func writeTrailerFields(bw *bufio.Writer, h http.Header) {
 	write := func(k string, vv []string) {
 		if !isToken(k) {
 			return
@@ -374,15 +377,15 @@ func (w *respWriter) writeTrailers() {
 			_, _ = bw.WriteString(k + ": " + v + "\r\n")
 		}
 	}
-	for _, decl := range w.header["Trailer"] {
+	for _, decl := range h["Trailer"] {
 		for k := range strings.SplitSeq(decl, ",") {
 			if k = strings.Trim(k, " \t"); k != "" {
 				k = http.CanonicalHeaderKey(k)
-				write(k, w.header[k])
+				write(k, h[k])
 			}
 		}
 	}
-	for k, vv := range w.header {
+	for k, vv := range h {
 		if after, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
 			write(http.CanonicalHeaderKey(after), vv)
 		}

@@ -28,6 +28,7 @@ func main() {
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address")
 	accessLog := flag.String("access-log", "", "write the access log to this file (- for stdout; default: none)")
 	server := flag.String("http-server", "lean", "HTTP server in front of the proxy: lean (proxy.Server) or std (net/http)")
+	lane := flag.Bool("lane", true, "with -http-server lean: serve plain requests on the proxy's lane")
 	flag.Parse()
 	if *backend == "" {
 		log.Fatal("-backend is required")
@@ -69,7 +70,11 @@ func main() {
 	fmt.Fprintln(os.Stderr, "benchproxy listening on", ln.Addr())
 	switch *server {
 	case "lean":
-		srv := proxy.NewServer(px, proxy.ServerOptions{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, Logger: logger})
+		opts := proxy.ServerOptions{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, Logger: logger}
+		if *lane {
+			opts.Lane = px
+		}
+		srv := proxy.NewServer(px, opts)
 		log.Fatal(srv.Serve(ln))
 	case "std":
 		srv := &http.Server{Handler: px, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}

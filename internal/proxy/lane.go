@@ -1,0 +1,420 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+)
+
+// The lane: the lean server hands the proxy the requests that need nothing
+// but passing on (lane_wire.go says which) without making an
+// *http.Request, a header map or a ResponseWriter for them. The head goes
+// to the target with its header lines as they came, and the response head
+// comes back to the client with its fields as the fast path would write
+// them (same hop-by-hop rules, request id, Date), its body framed as the
+// target framed it (Content-Length kept, anything else chunked). Per
+// request the lane allocates the head string, the response fields' string
+// and a new request id.
+//
+// Everything else stays on the handler path: a route with a canary, a
+// redirect, a prefix to strip or a response timeout, maintenance, an
+// unknown host, a pool being swapped, no healthy target, ACME challenges.
+// So does a request whose target failed before any byte of its response
+// (the failure is counted against the target first): the handler path
+// sends it again and retries, or answers with the app's error page. That
+// is safe because the lane takes only GET and HEAD.
+
+// laneResult is what came of a request offered to the lane.
+type laneResult uint8
+
+const (
+	laneDeclined laneResult = iota // not served: the handler path serves it
+	laneServed                     // answered; the connection may serve more
+	laneClosed                     // the connection must close (client gone, body cut)
+)
+
+// acmeChallengePrefix is the path of ACME http-01 challenges, which the
+// handler in front of the proxy answers.
+const acmeChallengePrefix = "/.well-known/acme-challenge/"
+
+// serveLane serves the request with head on the lane when it can.
+func (c *serverConn) serveLane(px *Proxy, head string) laneResult {
+	if c.lane == nil {
+		c.lane = new(laneReq)
+	}
+	q := c.lane
+	if c.srv.closed.Load() || !parseLaneHead(head, q) || strings.HasPrefix(q.path, acmeChallengePrefix) {
+		return laneDeclined
+	}
+	rt, _, _ := px.table.Load().lookup(normalizeHost(q.host), q.path)
+	if rt == nil || rt.canary != nil || rt.timeout > 0 || rt.ctr.maint.Load() != nil ||
+		(rt.opts != nil && (rt.opts.RedirectHTTPS || rt.opts.StripPrefix)) {
+		return laneDeclined
+	}
+	if c.remoteIP == "" {
+		if ip, _, err := net.SplitHostPort(c.remote); err == nil {
+			c.remoteIP = ip
+		}
+	}
+	c.mu.Lock()
+	c.watchable = true
+	c.mu.Unlock()
+	start := nanotime()
+	c.reqStart.Store(start)
+	res := rt.pool.serveLane(c, q, rt.ctr, start)
+	if res != laneDeclined {
+		c.srv.laned.Add(1) // before the flush: tests read it once answered
+	}
+	c.reqStart.Store(0)
+	c.endWatch()
+	c.watchTried.Store(false)
+	if res == laneServed && (c.bw.Flush() != nil || c.clientGone.Load()) {
+		return laneClosed
+	}
+	return res
+}
+
+// serveLane is Pool.serve and serveFast for a lane request: the same
+// target choice, retries (a lane request is always safe to retry) and
+// statistics. When no target answers, the request is parsed as the
+// handler path would have parsed it, for the error page (laneFail).
+func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, start int64) laneResult {
+	if !p.enter() {
+		return laneDeclined
+	}
+	defer p.leave()
+	t, _ := p.pick()
+	if t == nil {
+		return laneDeclined // the handler path answers 503
+	}
+	fc := p.rp.Transport.(*poolTransport).fast
+	id := q.id
+	if id == "" {
+		id = p.ids.next()
+	}
+	c.laneID[0] = id
+	res := outcome{start: start, ids: c.laneID[:]}
+	t.inflight.Add(1)
+	result := p.laneTries(c, q, ctr, fc, &t, &res)
+	t.inflight.Add(-1)
+	if res.status != statusClientClosed && !res.failed {
+		ctr.served.Add(1)
+		t.served.Add(1)
+	}
+	res.t = t
+	d := p.observe(&res)
+	if al := ctr.alog; al != nil {
+		p.logAccess(al, &res, d, q.method, q.host, q.path, c.remote, q.agent)
+	}
+	return result
+}
+
+// laneTries sends q to *t, and to other targets while it may, as
+// serveFast does; *t is the target that answered last.
+func (p *Pool) laneTries(c *serverConn, q *laneReq, ctr *counters, fc *fastClient, tp **target, res *outcome) laneResult {
+	t := *tp
+	var tried [maxRetries + 1]*target
+	tried[0] = t
+	ntried := 1
+	fresh := false // after a stale reused connection: dial a new one
+	for {
+		var conn *fconn
+		var err error
+		if fresh {
+			conn, err = fc.dial(c.ctx, fc.hosts[t])
+		} else {
+			conn, err = fc.get(c.ctx, t)
+		}
+		if err == nil {
+			var result laneResult
+			var stale bool
+			result, stale, err = p.laneExchange(c, q, ctr, fc, conn, t, res)
+			if err == nil {
+				*tp = t
+				return result
+			}
+			if stale {
+				fresh = true
+				p.stats.retries[retryFresh].Add(1)
+				continue
+			}
+		}
+		// Nothing of a response reached the client.
+		if c.ctx.Err() != nil {
+			*tp = t
+			res.status = statusClientClosed
+			return laneClosed
+		}
+		p.noteFailure(t, err)
+		var next *target
+		if ntried <= maxRetries && p.reqCtx.Err() == nil && !errors.Is(err, errMalformed) &&
+			!errors.Is(err, errFastClosed) {
+			next = p.pickOther(tried[:ntried])
+		}
+		if next == nil {
+			*tp = t
+			return c.laneFail(p, q, ctr, t, err, res)
+		}
+		p.log.Debug("retrying on another target", "target", t.Name, "next", next.Name, "error", err)
+		p.stats.retries[retryOther].Add(1)
+		t.inflight.Add(-1)
+		next.inflight.Add(1)
+		t = next
+		*tp = t
+		tried[ntried] = next
+		ntried++
+		fresh = false
+	}
+}
+
+// laneFail answers a lane request no target answered, through the
+// handler path's error page: the head is parsed into the connection's
+// request as for any request, and the page goes through its
+// ResponseWriter (after any informational response already sent).
+func (c *serverConn) laneFail(p *Pool, q *laneReq, ctr *counters, t *target, err error, res *outcome) laneResult {
+	r, perr := c.parseRequest(q.head)
+	if perr != nil { // cannot happen: the lane takes only heads the parser accepts
+		p.log.Error("lane request refused by the parser", "error", perr)
+		return laneClosed
+	}
+	w := &c.w
+	w.reset(r)
+	res.failed = true
+	if p.fastFail(w, r, ctr, t, err, res) == fastAborted {
+		return laneClosed
+	}
+	w.finish()
+	if w.closeAfter {
+		return laneClosed
+	}
+	return laneServed
+}
+
+// laneExchange sends q on conn and copies the response to the client. An
+// error means nothing of a response reached the client: stale tells that
+// conn was a reused connection that broke before any response byte, which
+// is not the target's fault (q goes again on a fresh connection).
+func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastClient, conn *fconn, t *target, res *outcome) (result laneResult, stale bool, err error) {
+	conn.sent1xx = false
+	conn.phase.Store(phaseWaiting)
+	conn.begin(c.base)
+	keep := false
+	defer func() {
+		conn.phase.Store(phaseIdle)
+		if conn.end(c.base) && keep {
+			fc.put(conn)
+		} else {
+			fc.discard(conn)
+		}
+	}()
+
+	q.writeHead(conn, c.remoteIP, res.ids[0])
+	err = conn.bw.Flush()
+	if err == nil {
+		_, err = conn.br.Peek(1)
+	}
+	if err == nil && !conn.phase.CompareAndSwap(phaseWaiting, phaseAnswer) {
+		err = errTargetDown // cut just as the first byte came
+	}
+	if err != nil {
+		if conn.phase.Load() == phaseCut {
+			return 0, false, errTargetDown
+		}
+		stale = !isTimeout(err) && conn.reused && c.ctx.Err() == nil && p.reqCtx.Err() == nil && conn.br.Buffered() == 0
+		return 0, stale, eofUnexpected(err)
+	}
+	rh, promoted, err := p.laneHead(c, conn, q)
+	if err != nil {
+		err = eofUnexpected(err)
+		if !conn.sent1xx {
+			return 0, false, err
+		}
+		// An informational response went out: too late to retry.
+		if c.ctx.Err() != nil {
+			res.status = statusClientClosed
+			return laneClosed, false, nil
+		}
+		p.noteFailure(t, err)
+		return c.laneFail(p, q, ctr, t, err, res), false, nil
+	}
+	res.status = rh.status
+	var w http.ResponseWriter = laneWriter{c}
+	if promoted {
+		w = &c.w
+	}
+	clientErr, err := copyBody(w, conn, c.w.header, rh, &res.bytes)
+	if err != nil {
+		if !clientErr && c.ctx.Err() == nil {
+			res.broken = true
+			t.countUpstream(err)
+			p.log.Warn("proxy error: response body cut", "target", t.Name, "addr", t.Addr,
+				"method", q.method, "path", q.path, "error", err)
+		}
+		return laneClosed, false, nil
+	}
+	keep = rh.keepAlive
+	if promoted {
+		c.w.finish()
+		if c.w.closeAfter {
+			return laneClosed, false, nil
+		}
+	}
+	return laneServed, false, nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// laneHead reads the response head from conn and writes it to the
+// client, as readResponseHead and the lean server's respWriter do on the
+// handler path: informational responses (but 100) passed on as they come,
+// hop-by-hop fields left out, the request id set, a Date added when the
+// target sent none. A body the target framed with Content-Length (or no
+// body) is copied as it is; any other body (chunked, or until the target
+// closes) goes through the handler path's ResponseWriter, which frames it
+// for the client as it would have: laneHead parses the request for it and
+// reports promoted.
+func (p *Pool) laneHead(c *serverConn, conn *fconn, q *laneReq) (rh respHead, promoted bool, err error) {
+	var arr [48]field
+	bw := c.bw
+	for {
+		line, err := readLine(conn.br)
+		if err != nil {
+			return respHead{}, false, err
+		}
+		status, http10, err := parseStatusLine(line)
+		if err != nil {
+			return respHead{}, false, err
+		}
+		fs, err := readHeaderFields(conn, arr[:0])
+		if err != nil {
+			return respHead{}, false, err
+		}
+		if status == http.StatusSwitchingProtocols {
+			return respHead{}, false, errSwitching
+		}
+		rh := respHead{status: status, keepAlive: !http10, length: -1}
+		s := string(conn.scratch)
+		for _, f := range fs {
+			if _, err := rh.take(s[f.k0:f.k1], s[f.v0:f.v1]); err != nil {
+				return respHead{}, false, err
+			}
+		}
+		if status < 200 {
+			if status != http.StatusContinue {
+				conn.sent1xx = true
+				_, _ = bw.WriteString(statusLine(false, status))
+				laneFields(bw, s, fs, rh, true, true)
+				_, _ = bw.WriteString("\r\n")
+				if err := bw.Flush(); err != nil {
+					return respHead{}, false, err
+				}
+			}
+			continue
+		}
+		dropLength := rh.frame(q.method)
+		if rh.kind == bodyChunked || rh.kind == bodyClose {
+			return c.lanePromote(conn, q, fs, status, http10)
+		}
+		_, _ = bw.WriteString(statusLine(false, status))
+		if !laneFields(bw, s, fs, rh, false, dropLength || status == http.StatusNoContent) {
+			_, _ = bw.WriteString(dateLine())
+		}
+		_, _ = bw.WriteString("X-Request-Id: ")
+		_, _ = bw.WriteString(c.laneID[0])
+		_, _ = bw.WriteString("\r\n\r\n")
+		return rh, false, nil
+	}
+}
+
+// lanePromote hands a response head the lane does not frame itself to
+// the handler path's ResponseWriter: the request is parsed as the handler
+// path parses it, the fields go into the header map as readResponseHead
+// puts them, and WriteHeader takes the status.
+func (c *serverConn) lanePromote(conn *fconn, q *laneReq, fs []field, status int, http10 bool) (respHead, bool, error) {
+	r, err := c.parseRequest(q.head)
+	if err != nil { // cannot happen: the lane takes only heads the parser accepts
+		return respHead{}, false, err
+	}
+	w := &c.w
+	w.reset(r)
+	h := w.header
+	rh := respHead{status: status, keepAlive: !http10, length: -1}
+	if err := fillHeader(conn, h, fs, &rh); err != nil {
+		return respHead{}, false, err
+	}
+	if rh.frame(q.method) {
+		delete(h, "Content-Length")
+	}
+	for _, k := range rh.connDrop {
+		delete(h, k)
+	}
+	h[requestIDHeader] = c.laneID[:]
+	w.WriteHeader(status)
+	return rh, true, nil
+}
+
+// errSwitching is a 101 answer to a request that asked for no upgrade.
+var errSwitching = errors.New("malformed response from the app: 101 Switching Protocols to a request without Upgrade")
+
+// laneFields writes the fields of a response head (taken into rh) that go
+// to the client: not the hop-by-hop ones, not those its Connection names;
+// for a final response not the target's X-Request-Id (the proxy's goes
+// instead), and for an informational one or when dropLength not its
+// Content-Length. Values lose CR and LF. It reports whether a Date field
+// was written.
+func laneFields(bw *bufio.Writer, s string, fs []field, rh respHead, informational, dropLength bool) (hasDate bool) {
+	for _, f := range fs {
+		k, v := s[f.k0:f.k1], s[f.v0:f.v1]
+		switch k {
+		case "Connection", "Keep-Alive", "Proxy-Connection", "Upgrade", "Te", "Proxy-Authenticate",
+			"Transfer-Encoding":
+			continue
+		case requestIDHeader:
+			if !informational {
+				continue
+			}
+		case "Content-Length":
+			if informational || dropLength {
+				continue
+			}
+		case "Date":
+			hasDate = true
+		}
+		if len(rh.connDrop) > 0 && containsFold(rh.connDrop, k) {
+			continue
+		}
+		if hasCRLF(v) {
+			v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+		}
+		_, _ = bw.WriteString(k)
+		_, _ = bw.WriteString(": ")
+		_, _ = bw.WriteString(v)
+		_, _ = bw.WriteString("\r\n")
+	}
+	return hasDate
+}
+
+func containsFold(list []string, k string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// laneWriter is the http.ResponseWriter copyBody writes a lane
+// response's body to (one framed with Content-Length): straight into the
+// connection's buffer.
+type laneWriter struct{ c *serverConn }
+
+func (w laneWriter) Header() http.Header { return nil }
+func (w laneWriter) WriteHeader(int)     {}
+func (w laneWriter) Flush()              { _ = w.c.bw.Flush() }
+
+func (w laneWriter) Write(p []byte) (int, error) { return w.c.bw.Write(p) }
