@@ -71,54 +71,16 @@ func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, 
 		}
 	}()
 
-	var tried [maxRetries + 1]*target
-	tried[0] = t
-	ntried := 1
-	fresh := false // after a stale reused connection: dial a new one
-	safe := retrySafe(r)
-	for {
-		var c *fconn
-		var err error
-		if fresh {
-			c, err = fc.dial(ctx, fc.hosts[t])
-		} else {
-			c, err = fc.get(ctx, t)
-		}
-		if err == nil {
-			var stale bool
-			outcome, stale, err = p.exchange(w, r, ctr, fc, c, t, timeout, res)
-			if err == nil {
-				return
-			}
-			if stale {
-				fresh = true
-				p.stats.retries[retryFresh].Add(1)
-				continue
-			}
-		}
-		// Nothing of a response reached the client.
-		if ctx.Err() != nil {
-			outcome = fastAborted
-			return
-		}
-		p.noteFailure(t, err)
-		var next *target
-		if ntried <= maxRetries && p.reqCtx.Err() == nil && !errors.Is(err, errMalformed) &&
-			!errors.Is(err, errFastClosed) && (safe || isDialError(err)) {
-			next = p.pickOther(tried[:ntried])
-		}
-		if next == nil {
-			outcome = p.fastFail(w, r, ctr, t, err, res)
-			return
-		}
-		p.log.Debug("retrying on another target", "target", t.Name, "next", next.Name, "error", err)
-		p.stats.retries[retryOther].Add(1)
-		t.inflight.Add(-1)
-		next.inflight.Add(1)
-		t = next
-		tried[ntried] = next
-		ntried++
-		fresh = false
+	last, err, aborted := p.retryLoop(ctx, fc, &t, retrySafe(r), func(c *fconn, t *target) (bool, error) {
+		o, stale, err := p.exchange(w, r, ctr, fc, c, t, timeout, res)
+		outcome = o
+		return stale, err
+	})
+	switch {
+	case aborted:
+		outcome = fastAborted
+	case err != nil:
+		outcome = p.fastFail(w, r, ctr, last, err, res)
 	}
 }
 

@@ -11,20 +11,23 @@ import (
 // The lane: the lean server hands the proxy the requests that need nothing
 // but passing on (lane_wire.go says which) without making an
 // *http.Request, a header map or a ResponseWriter for them. The head goes
-// to the target with its header lines as they came, and the response head
-// comes back to the client with its fields as the fast path would write
-// them (same hop-by-hop rules, request id, Date), its body framed as the
-// target framed it (Content-Length kept, anything else chunked). Per
-// request the lane allocates the head string, the response fields' string
-// and a new request id.
+// to the target with its header lines as they came (values trimmed as the
+// parser trims them), and the response head comes back to the client with
+// its fields as the handler path writes them (same hop-by-hop rules,
+// request id, Date). Per request the lane allocates the head string, the
+// response fields' string and a new request id.
+//
+// The lane keeps serveFast's behaviour: target choice, retries on a fresh
+// connection or another target, failures counted against the target,
+// statistics and the access log line. What it does not write itself goes
+// through the handler path's ResponseWriter, for which the head is parsed
+// as the handler path parses it: a body the target did not frame with
+// Content-Length (chunked, or until the target closes: the writer frames
+// it as it would have), and the error page when no target answered.
 //
 // Everything else stays on the handler path: a route with a canary, a
 // redirect, a prefix to strip or a response timeout, maintenance, an
 // unknown host, a pool being swapped, no healthy target, ACME challenges.
-// So does a request whose target failed before any byte of its response
-// (the failure is counted against the target first): the handler path
-// sends it again and retries, or answers with the app's error page. That
-// is safe because the lane takes only GET and HEAD.
 
 // laneResult is what came of a request offered to the lane.
 type laneResult uint8
@@ -97,7 +100,18 @@ func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, start int64) 
 	c.laneID[0] = id
 	res := outcome{start: start, ids: c.laneID[:]}
 	t.inflight.Add(1)
-	result := p.laneTries(c, q, ctr, fc, &t, &res)
+	result := laneServed
+	last, err, aborted := p.retryLoop(c.ctx, fc, &t, true, func(conn *fconn, t *target) (bool, error) {
+		r, stale, err := p.laneExchange(c, q, ctr, fc, conn, t, &res)
+		result = r
+		return stale, err
+	})
+	switch {
+	case aborted:
+		res.status, result = statusClientClosed, laneClosed
+	case err != nil:
+		result = c.laneFail(p, q, ctr, last, err, &res)
+	}
 	t.inflight.Add(-1)
 	if res.status != statusClientClosed && !res.failed {
 		ctr.served.Add(1)
@@ -109,64 +123,6 @@ func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, start int64) 
 		p.logAccess(al, &res, d, q.method, q.host, q.path, c.remote, q.agent)
 	}
 	return result
-}
-
-// laneTries sends q to *t, and to other targets while it may, as
-// serveFast does; *t is the target that answered last.
-func (p *Pool) laneTries(c *serverConn, q *laneReq, ctr *counters, fc *fastClient, tp **target, res *outcome) laneResult {
-	t := *tp
-	var tried [maxRetries + 1]*target
-	tried[0] = t
-	ntried := 1
-	fresh := false // after a stale reused connection: dial a new one
-	for {
-		var conn *fconn
-		var err error
-		if fresh {
-			conn, err = fc.dial(c.ctx, fc.hosts[t])
-		} else {
-			conn, err = fc.get(c.ctx, t)
-		}
-		if err == nil {
-			var result laneResult
-			var stale bool
-			result, stale, err = p.laneExchange(c, q, ctr, fc, conn, t, res)
-			if err == nil {
-				*tp = t
-				return result
-			}
-			if stale {
-				fresh = true
-				p.stats.retries[retryFresh].Add(1)
-				continue
-			}
-		}
-		// Nothing of a response reached the client.
-		if c.ctx.Err() != nil {
-			*tp = t
-			res.status = statusClientClosed
-			return laneClosed
-		}
-		p.noteFailure(t, err)
-		var next *target
-		if ntried <= maxRetries && p.reqCtx.Err() == nil && !errors.Is(err, errMalformed) &&
-			!errors.Is(err, errFastClosed) {
-			next = p.pickOther(tried[:ntried])
-		}
-		if next == nil {
-			*tp = t
-			return c.laneFail(p, q, ctr, t, err, res)
-		}
-		p.log.Debug("retrying on another target", "target", t.Name, "next", next.Name, "error", err)
-		p.stats.retries[retryOther].Add(1)
-		t.inflight.Add(-1)
-		next.inflight.Add(1)
-		t = next
-		*tp = t
-		tried[ntried] = next
-		ntried++
-		fresh = false
-	}
 }
 
 // laneFail answers a lane request no target answered, through the
@@ -388,13 +344,7 @@ func laneFields(bw *bufio.Writer, s string, fs []field, rh respHead, information
 		if len(rh.connDrop) > 0 && containsFold(rh.connDrop, k) {
 			continue
 		}
-		if hasCRLF(v) {
-			v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
-		}
-		_, _ = bw.WriteString(k)
-		_, _ = bw.WriteString(": ")
-		_, _ = bw.WriteString(v)
-		_, _ = bw.WriteString("\r\n")
+		writeField(bw, k, v)
 	}
 	return hasDate
 }

@@ -50,6 +50,64 @@ func retrySafe(r *http.Request) bool {
 	return !up
 }
 
+// retryLoop runs try, one exchange of a request on a connection to *tp,
+// and runs it again after a failure as the rules above say: on a fresh
+// connection to the same target after a stale reused one (try reports
+// stale), on another healthy target (safe: the request may be sent twice)
+// otherwise. try returns an error only when nothing of a response reached
+// the client. *tp follows the target tried last, and its in-flight count
+// moves with it (also when try panics to abort a response under way).
+// retryLoop returns that target with the last failure (nil when a try
+// answered), or aborted when the client went away before any response.
+func (p *Pool) retryLoop(ctx context.Context, fc *fastClient, tp **target, safe bool, try func(c *fconn, t *target) (stale bool, err error)) (last *target, err error, aborted bool) {
+	t := *tp
+	var tried [maxRetries + 1]*target
+	tried[0] = t
+	ntried := 1
+	fresh := false // after a stale reused connection: dial a new one
+	for {
+		var c *fconn
+		if fresh {
+			c, err = fc.dial(ctx, fc.hosts[t])
+		} else {
+			c, err = fc.get(ctx, t)
+		}
+		if err == nil {
+			var stale bool
+			if stale, err = try(c, t); err == nil {
+				return t, nil, false
+			}
+			if stale {
+				fresh = true
+				p.stats.retries[retryFresh].Add(1)
+				continue
+			}
+		}
+		// Nothing of a response reached the client.
+		if ctx.Err() != nil {
+			return t, nil, true
+		}
+		p.noteFailure(t, err)
+		var next *target
+		if ntried <= maxRetries && p.reqCtx.Err() == nil && !errors.Is(err, errMalformed) &&
+			!errors.Is(err, errFastClosed) && (safe || isDialError(err)) {
+			next = p.pickOther(tried[:ntried])
+		}
+		if next == nil {
+			return t, err, false
+		}
+		p.log.Debug("retrying on another target", "target", t.Name, "next", next.Name, "error", err)
+		p.stats.retries[retryOther].Add(1)
+		t.inflight.Add(-1)
+		next.inflight.Add(1)
+		t = next
+		*tp = t
+		tried[ntried] = next
+		ntried++
+		fresh = false
+	}
+}
+
 // Phases of a fast-path connection's request, for cutWaiting.
 const (
 	phaseIdle    uint32 = iota

@@ -334,15 +334,21 @@ func (w *respWriter) writeFields(informational bool) {
 			continue
 		}
 		for _, v := range vv {
-			if hasCRLF(v) {
-				v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
-			}
-			_, _ = bw.WriteString(k)
-			_, _ = bw.WriteString(": ")
-			_, _ = bw.WriteString(v)
-			_, _ = bw.WriteString("\r\n")
+			writeField(bw, k, v)
 		}
 	}
+}
+
+// writeField writes the header line "k: v"; v loses its CR and LF (no
+// response splitting).
+func writeField(bw *bufio.Writer, k, v string) {
+	if hasCRLF(v) {
+		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+	}
+	_, _ = bw.WriteString(k)
+	_, _ = bw.WriteString(": ")
+	_, _ = bw.WriteString(v)
+	_, _ = bw.WriteString("\r\n")
 }
 
 // hasCRLF reports whether v holds a CR or LF.
