@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // The lane: the lean server hands the proxy the requests that need nothing
@@ -26,7 +27,7 @@ import (
 // it as it would have), and the error page when no target answered.
 //
 // Everything else stays on the handler path: a route with a canary, a
-// redirect, a prefix to strip or a response timeout, maintenance, an
+// redirect or a prefix to strip, maintenance, an
 // unknown host, a pool being swapped, no healthy target, ACME challenges.
 
 // laneResult is what came of a request offered to the lane.
@@ -52,7 +53,7 @@ func (c *serverConn) serveLane(px *Proxy, head string) laneResult {
 		return laneDeclined
 	}
 	rt, _, _ := px.table.Load().lookup(normalizeHost(q.host), q.path)
-	if rt == nil || rt.canary != nil || rt.timeout > 0 || rt.ctr.maint.Load() != nil ||
+	if rt == nil || rt.canary != nil || rt.ctr.maint.Load() != nil ||
 		(rt.opts != nil && (rt.opts.RedirectHTTPS || rt.opts.StripPrefix)) {
 		return laneDeclined
 	}
@@ -66,7 +67,7 @@ func (c *serverConn) serveLane(px *Proxy, head string) laneResult {
 	c.mu.Unlock()
 	start := nanotime()
 	c.reqStart.Store(start)
-	res := rt.pool.serveLane(c, q, rt.ctr, start)
+	res := rt.pool.serveLane(c, q, rt.ctr, rt.timeout, start)
 	if res != laneDeclined {
 		c.srv.laned.Add(1) // before the flush: tests read it once answered
 	}
@@ -83,7 +84,7 @@ func (c *serverConn) serveLane(px *Proxy, head string) laneResult {
 // target choice, retries (a lane request is always safe to retry) and
 // statistics. When no target answers, the request is parsed as the
 // handler path would have parsed it, for the error page (laneFail).
-func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, start int64) laneResult {
+func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, timeout time.Duration, start int64) laneResult {
 	if !p.enter() {
 		return laneDeclined
 	}
@@ -102,7 +103,7 @@ func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, start int64) 
 	t.inflight.Add(1)
 	result := laneServed
 	last, err, aborted := p.retryLoop(c.ctx, fc, &t, true, func(conn *fconn, t *target) (bool, error) {
-		r, stale, err := p.laneExchange(c, q, ctr, fc, conn, t, &res)
+		r, stale, err := p.laneExchange(c, q, ctr, fc, conn, t, timeout, &res)
 		result = r
 		return stale, err
 	})
@@ -152,7 +153,10 @@ func (c *serverConn) laneFail(p *Pool, q *laneReq, ctr *counters, t *target, err
 // error means nothing of a response reached the client: stale tells that
 // conn was a reused connection that broke before any response byte, which
 // is not the target's fault (q goes again on a fresh connection).
-func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastClient, conn *fconn, t *target, res *outcome) (result laneResult, stale bool, err error) {
+//
+// timeout, when positive, bounds the wait for the response head, as in
+// exchange.
+func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastClient, conn *fconn, t *target, timeout time.Duration, res *outcome) (result laneResult, stale bool, err error) {
 	conn.sent1xx = false
 	conn.phase.Store(phaseWaiting)
 	conn.begin(c.base)
@@ -169,6 +173,9 @@ func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastCl
 	q.writeHead(conn, c.remoteIP, res.ids[0])
 	err = conn.bw.Flush()
 	if err == nil {
+		if timeout > 0 {
+			_ = conn.Conn.SetReadDeadline(time.Now().Add(timeout))
+		}
 		_, err = conn.br.Peek(1)
 	}
 	if err == nil && !conn.phase.CompareAndSwap(phaseWaiting, phaseAnswer) {
@@ -194,6 +201,9 @@ func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastCl
 		}
 		p.noteFailure(t, err)
 		return c.laneFail(p, q, ctr, t, err, res), false, nil
+	}
+	if timeout > 0 {
+		_ = conn.Conn.SetReadDeadline(time.Time{})
 	}
 	res.status = rh.status
 	var w http.ResponseWriter = laneWriter{c}

@@ -325,7 +325,6 @@ func TestLane_LeavesRoutesWithOptionsToTheHandler(t *testing.T) {
 	for _, o := range []RouteOptions{
 		{RedirectHTTPS: true},
 		{Paths: []string{"/pl"}, StripPrefix: true},
-		{ResponseTimeout: time.Second},
 	} {
 		if _, err := rig.px.SetRouteOptions(keyA, []string{"shop.test"}, rig.pool, o); err != nil {
 			t.Fatal(err)
@@ -340,11 +339,22 @@ func TestLane_LeavesRoutesWithOptionsToTheHandler(t *testing.T) {
 			t.Errorf("%+v: the client got\n%s\nwith the lane on, and\n%s\nwithout", o, laneResp, leanResp)
 		}
 	}
+	// A response timeout is kept by the lane too.
+	if _, err := rig.px.SetRouteOptions(keyA, []string{"shop.test"}, rig.pool, RouteOptions{ResponseTimeout: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	before := rig.lane.laned.Load()
+	laneResp, _ := rig.exchange(t, rig.laneAddr, req)
+	leanResp, _ := rig.exchange(t, rig.leanAddr, req)
+	if rig.lane.laned.Load() == before || laneResp != leanResp {
+		t.Errorf("response timeout: lane taken %v; the client got\n%s\nwith the lane on, and\n%s\nwithout",
+			rig.lane.laned.Load() != before, laneResp, leanResp)
+	}
 	if _, err := rig.px.SetRouteOptions(keyA, []string{"shop.test"}, rig.pool, RouteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	rig.px.SetMaintenance("shop", "production", true, nil)
-	before := rig.lane.laned.Load()
+	before = rig.lane.laned.Load()
 	if resp, _ := rig.exchange(t, rig.laneAddr, req); !strings.HasPrefix(resp, "HTTP/1.1 503") || rig.lane.laned.Load() != before {
 		t.Errorf("maintenance: want 503 from the handler path, got\n%s", resp)
 	}
