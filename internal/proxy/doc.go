@@ -95,8 +95,8 @@
 //     serves the requests that need nothing but passing on without an
 //     *http.Request, a header map or a ResponseWriter: GET and HEAD over
 //     HTTP/1.1 with no body, no Expect, Upgrade, TE, Trailer or Pragma, no
-//     Connection but keep-alive, to a route with no canary, redirect or
-//     prefix to strip, not in maintenance. Everything
+//     Connection but keep-alive, to a route with no canary or redirect,
+//     not in maintenance. Everything
 //     else takes the handler path, from the same head. The lane answers as
 //     the handler path does: the same target choice, retries, statistics,
 //     access log line, request id and hop-by-hop rules (TestLane_* compare

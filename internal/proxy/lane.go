@@ -27,7 +27,7 @@ import (
 // it as it would have), and the error page when no target answered.
 //
 // Everything else stays on the handler path: a route with a canary, a
-// redirect or a prefix to strip, maintenance, an
+// redirect, maintenance, an
 // unknown host, a pool being swapped, no healthy target, ACME challenges.
 
 // laneResult is what came of a request offered to the lane.
@@ -52,10 +52,16 @@ func (c *serverConn) serveLane(px *Proxy, head string) laneResult {
 	if c.srv.closed.Load() || !parseLaneHead(head, q) || strings.HasPrefix(q.path, acmeChallengePrefix) {
 		return laneDeclined
 	}
-	rt, _, _ := px.table.Load().lookup(normalizeHost(q.host), q.path)
-	if rt == nil || rt.canary != nil || rt.ctr.maint.Load() != nil ||
-		(rt.opts != nil && (rt.opts.RedirectHTTPS || rt.opts.StripPrefix)) {
+	rt, prefix, _ := px.table.Load().lookup(normalizeHost(q.host), q.path)
+	if rt == nil || rt.canary != nil || rt.ctr.maint.Load() != nil || (rt.opts != nil && rt.opts.RedirectHTTPS) {
 		return laneDeclined
+	}
+	strip := ""
+	if rt.opts != nil && rt.opts.StripPrefix && prefix != "" {
+		if q.xfp {
+			return laneDeclined // the client's X-Forwarded-Prefix is replaced: rare, left to the handler path
+		}
+		strip = prefix
 	}
 	if c.remoteIP == "" {
 		if ip, _, err := net.SplitHostPort(c.remote); err == nil {
@@ -67,10 +73,7 @@ func (c *serverConn) serveLane(px *Proxy, head string) laneResult {
 	c.mu.Unlock()
 	start := nanotime()
 	c.reqStart.Store(start)
-	res := rt.pool.serveLane(c, q, rt.ctr, rt.timeout, start)
-	if res != laneDeclined {
-		c.srv.laned.Add(1) // before the flush: tests read it once answered
-	}
+	res := rt.pool.serveLane(c, q, rt.ctr, rt.timeout, strip, start)
 	c.reqStart.Store(0)
 	c.endWatch()
 	c.watchTried.Store(false)
@@ -84,7 +87,7 @@ func (c *serverConn) serveLane(px *Proxy, head string) laneResult {
 // target choice, retries (a lane request is always safe to retry) and
 // statistics. When no target answers, the request is parsed as the
 // handler path would have parsed it, for the error page (laneFail).
-func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, timeout time.Duration, start int64) laneResult {
+func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, timeout time.Duration, strip string, start int64) laneResult {
 	if !p.enter() {
 		return laneDeclined
 	}
@@ -93,6 +96,7 @@ func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, timeout time.
 	if t == nil {
 		return laneDeclined // the handler path answers 503
 	}
+	c.srv.laned.Add(1) // the lane answers from here on (tests read it once answered)
 	fc := p.rp.Transport.(*poolTransport).fast
 	id := q.id
 	if id == "" {
@@ -103,7 +107,7 @@ func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, timeout time.
 	t.inflight.Add(1)
 	result := laneServed
 	last, err, aborted := p.retryLoop(c.ctx, fc, &t, true, func(conn *fconn, t *target) (bool, error) {
-		r, stale, err := p.laneExchange(c, q, ctr, fc, conn, t, timeout, &res)
+		r, stale, err := p.laneExchange(c, q, ctr, fc, conn, t, timeout, strip, &res)
 		result = r
 		return stale, err
 	})
@@ -121,7 +125,13 @@ func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, timeout time.
 	res.t = t
 	d := p.observe(&res)
 	if al := ctr.alog; al != nil {
-		p.logAccess(al, &res, d, q.method, q.host, q.path, c.remote, q.agent)
+		path := q.path // as the app got it, as the handler path logs it
+		if strip != "" {
+			if path = path[len(strip):]; path == "" {
+				path = "/"
+			}
+		}
+		p.logAccess(al, &res, d, q.method, q.host, path, c.remote, q.agent)
 	}
 	return result
 }
@@ -156,7 +166,7 @@ func (c *serverConn) laneFail(p *Pool, q *laneReq, ctr *counters, t *target, err
 //
 // timeout, when positive, bounds the wait for the response head, as in
 // exchange.
-func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastClient, conn *fconn, t *target, timeout time.Duration, res *outcome) (result laneResult, stale bool, err error) {
+func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastClient, conn *fconn, t *target, timeout time.Duration, strip string, res *outcome) (result laneResult, stale bool, err error) {
 	conn.sent1xx = false
 	conn.phase.Store(phaseWaiting)
 	conn.begin(c.base)
@@ -170,7 +180,7 @@ func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastCl
 		}
 	}()
 
-	q.writeHead(conn, c.remoteIP, res.ids[0])
+	q.writeHead(conn, c.remoteIP, res.ids[0], strip)
 	err = conn.bw.Flush()
 	if err == nil {
 		if timeout > 0 {

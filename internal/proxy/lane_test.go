@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -119,6 +120,7 @@ func (a *rawApp) lastHead() (int, string) {
 type laneRig struct {
 	px         *Proxy
 	pool       *Pool
+	log        *syncBuffer // the proxy's access log
 	app        *rawApp
 	lane, lean *Server
 	laneAddr   string
@@ -128,14 +130,17 @@ type laneRig struct {
 func newLaneRig(t *testing.T) *laneRig {
 	t.Helper()
 	app := newRawApp(t)
-	px := New(Options{Logger: discardLog})
+	buf := &syncBuffer{}
+	al := NewAccessLog(buf)
+	t.Cleanup(func() { al.Close() })
+	px := New(Options{Logger: discardLog, AccessLog: al})
 	p := NewPool(keyA, "r1", []Target{{ID: "app", Name: "app", Addr: app.ln.Addr().String()}}, fastHealth(), discardLog)
 	t.Cleanup(p.Close)
 	waitHealthy(t, p, 1)
 	if _, err := px.SetRoute(keyA, []string{"shop.test"}, p); err != nil {
 		t.Fatal(err)
 	}
-	rig := &laneRig{px: px, pool: p, app: app}
+	rig := &laneRig{px: px, pool: p, app: app, log: buf}
 	serve := func(o ServerOptions) (*Server, string) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -203,6 +208,30 @@ func (rig *laneRig) exchange(t *testing.T, addr, req string) (resp, got string) 
 		t.Errorf("%q: the app did not get the request id %s the client got:\n%s", req, id, got)
 	}
 	return b.String(), normalHead(got)
+}
+
+// logLines waits for the access log's first n lines and returns them
+// without the fields two equal requests do not share (time, request id,
+// duration, client port).
+func (rig *laneRig) logLines(t *testing.T, n int) []string {
+	t.Helper()
+	var lines []string
+	eventually(t, 5*time.Second, fmt.Sprintf("%d access log lines", n), func() bool {
+		lines = strings.Split(strings.TrimSpace(rig.log.String()), "\n")
+		return len(lines) >= n
+	})
+	for i, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("access log line %q: %v", l, err)
+		}
+		for _, k := range []string{"time", "request_id", "duration", "client_addr"} {
+			delete(m, k)
+		}
+		b, _ := json.Marshal(m)
+		lines[i] = string(b)
+	}
+	return lines[:n]
 }
 
 func normalHeader(h http.Header) string {
@@ -274,6 +303,12 @@ func TestLane_AnswersAsTheHandlerPath(t *testing.T) {
 			t.Errorf("%q: the app got\n%s\nfrom the lane, and\n%s\nfrom the handler path", req, laneGot, leanGot)
 		}
 	}
+	lines := rig.logLines(t, 2*len(reqs))
+	for i, req := range reqs {
+		if lines[2*i] != lines[2*i+1] {
+			t.Errorf("%q: access log line\n%s\nfrom the lane, and\n%s\nfrom the handler path", req, lines[2*i], lines[2*i+1])
+		}
+	}
 }
 
 func TestLane_LeavesOtherRequestsToTheHandler(t *testing.T) {
@@ -319,12 +354,11 @@ func TestLane_LeavesOtherRequestsToTheHandler(t *testing.T) {
 	}
 }
 
-func TestLane_LeavesRoutesWithOptionsToTheHandler(t *testing.T) {
+func TestLane_RouteOptions(t *testing.T) {
 	rig := newLaneRig(t)
 	req := "GET /plain HTTP/1.1\r\nHost: shop.test\r\n\r\n"
 	for _, o := range []RouteOptions{
 		{RedirectHTTPS: true},
-		{Paths: []string{"/pl"}, StripPrefix: true},
 	} {
 		if _, err := rig.px.SetRouteOptions(keyA, []string{"shop.test"}, rig.pool, o); err != nil {
 			t.Fatal(err)
@@ -339,16 +373,40 @@ func TestLane_LeavesRoutesWithOptionsToTheHandler(t *testing.T) {
 			t.Errorf("%+v: the client got\n%s\nwith the lane on, and\n%s\nwithout", o, laneResp, leanResp)
 		}
 	}
-	// A response timeout is kept by the lane too.
-	if _, err := rig.px.SetRouteOptions(keyA, []string{"shop.test"}, rig.pool, RouteOptions{ResponseTimeout: time.Second}); err != nil {
+	// A response timeout and a prefix to strip are kept by the lane (a
+	// rig each, so that the access log has their two lines only).
+	var before uint64
+	for _, c := range []struct {
+		o   RouteOptions
+		req string
+	}{
+		{RouteOptions{ResponseTimeout: time.Second}, req},
+		{RouteOptions{Paths: []string{"/shop"}, StripPrefix: true}, "GET /shop/plain?a=1 HTTP/1.1\r\nHost: shop.test\r\n\r\n"},
+		{RouteOptions{Paths: []string{"/shop"}, StripPrefix: true}, "GET /shop HTTP/1.1\r\nHost: shop.test\r\n\r\n"},
+	} {
+		rig := newLaneRig(t)
+		if _, err := rig.px.SetRouteOptions(keyA, []string{"shop.test"}, rig.pool, c.o); err != nil {
+			t.Fatal(err)
+		}
+		before = rig.lane.laned.Load()
+		laneResp, laneGot := rig.exchange(t, rig.laneAddr, c.req)
+		leanResp, leanGot := rig.exchange(t, rig.leanAddr, c.req)
+		if rig.lane.laned.Load() == before || laneResp != leanResp || laneGot != leanGot {
+			t.Errorf("%+v %q: lane taken %v; the client got\n%s\nwith the lane on, and\n%s\nwithout; the app got\n%s\nand\n%s",
+				c.o, c.req, rig.lane.laned.Load() != before, laneResp, leanResp, laneGot, leanGot)
+		}
+		if lines := rig.logLines(t, 2); lines[0] != lines[1] {
+			t.Errorf("%+v %q: access log line\n%s\nfrom the lane, and\n%s\nfrom the handler path", c.o, c.req, lines[0], lines[1])
+		}
+	}
+	if _, err := rig.px.SetRouteOptions(keyA, []string{"shop.test"}, rig.pool, RouteOptions{Paths: []string{"/shop"}, StripPrefix: true}); err != nil {
 		t.Fatal(err)
 	}
-	before := rig.lane.laned.Load()
-	laneResp, _ := rig.exchange(t, rig.laneAddr, req)
-	leanResp, _ := rig.exchange(t, rig.leanAddr, req)
-	if rig.lane.laned.Load() == before || laneResp != leanResp {
-		t.Errorf("response timeout: lane taken %v; the client got\n%s\nwith the lane on, and\n%s\nwithout",
-			rig.lane.laned.Load() != before, laneResp, leanResp)
+	// The client's X-Forwarded-Prefix with a prefix to strip: the handler path's.
+	before = rig.lane.laned.Load()
+	xfp := "GET /shop/plain HTTP/1.1\r\nHost: shop.test\r\nX-Forwarded-Prefix: /x\r\n\r\n"
+	if laneResp, _ := rig.exchange(t, rig.laneAddr, xfp); rig.lane.laned.Load() != before || !strings.HasPrefix(laneResp, "HTTP/1.1 200") {
+		t.Errorf("X-Forwarded-Prefix with a prefix to strip: want the handler path's 200, got\n%s", laneResp)
 	}
 	if _, err := rig.px.SetRouteOptions(keyA, []string{"shop.test"}, rig.pool, RouteOptions{}); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ type laneReq struct {
 	agent  string // the User-Agent header (first)
 	id     string // the client's X-Request-Id when it sent exactly one sane value
 	ids    int    // X-Request-Id lines seen
+	xfp    bool   // the client sent an X-Forwarded-Prefix
 
 	xff  [laneMaxForwardedFor]string // X-Forwarded-For values, in order
 	nxff int
@@ -43,7 +44,7 @@ type laneReq struct {
 // request on: no body (Content-Length, Transfer-Encoding), no Expect,
 // Upgrade, TE, Trailer or Pragma, no Connection but "keep-alive".
 func parseLaneHead(head string, q *laneReq) bool {
-	q.head, q.host, q.agent, q.id, q.ids, q.nxff, q.nfwd = head, "", "", "", 0, 0, 0
+	q.head, q.host, q.agent, q.id, q.ids, q.nxff, q.nfwd, q.xfp = head, "", "", "", 0, 0, 0, false
 	i := strings.IndexByte(head, '\n')
 	if i < 1 || head[i-1] != '\r' {
 		return false
@@ -162,6 +163,8 @@ func (q *laneReq) field(ln string, start int) bool {
 		if q.agent == "" {
 			q.agent = v
 		}
+	case laneForwardedPrefix:
+		q.xfp = true
 	}
 	if q.nfwd == laneMaxFields {
 		return false
@@ -181,6 +184,7 @@ const (
 	laneForwardedFor        // X-Forwarded-For: kept, the client's address appended
 	laneRequestID           // X-Request-Id: one sane value is kept, else replaced
 	laneAgent               // User-Agent: passed on, and logged
+	laneForwardedPrefix     // X-Forwarded-Prefix: passed on (replaced when the route strips a prefix)
 )
 
 // laneField classifies the header name (any case).
@@ -241,8 +245,11 @@ func laneField(name string) int {
 			return laneDrop
 		}
 	case 18:
-		if strings.EqualFold(name, "Proxy-Authenticate") {
+		switch {
+		case strings.EqualFold(name, "Proxy-Authenticate"):
 			return laneDrop
+		case strings.EqualFold(name, "X-Forwarded-Prefix"):
+			return laneForwardedPrefix
 		}
 	case 19:
 		if strings.EqualFold(name, "Proxy-Authorization") {
@@ -255,12 +262,22 @@ func laneField(name string) int {
 // writeHead writes q's head for a target, as writeRequestHead writes the
 // head of the same request: hop-by-hop headers left out, X-Forwarded-For
 // (prior values kept, clientIP appended), -Host and -Proto set, and the
-// request id.
-func (q *laneReq) writeHead(fc *fconn, clientIP, id string) {
+// request id. With strip (a route's prefix to strip, as stripPrefix does)
+// the path loses it and X-Forwarded-Prefix names it.
+func (q *laneReq) writeHead(fc *fconn, clientIP, id, strip string) {
 	bw := fc.bw
 	bw.WriteString(q.method)
 	bw.WriteByte(' ')
-	bw.WriteString(q.target)
+	if strip == "" {
+		bw.WriteString(q.target)
+	} else {
+		rest := q.path[len(strip):]
+		if rest == "" {
+			rest = "/"
+		}
+		bw.WriteString(rest)
+		bw.WriteString(q.target[len(q.path):]) // the query, with its '?'
+	}
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
 	bw.WriteString(q.host)
 	bw.WriteString("\r\n")
@@ -287,5 +304,9 @@ func (q *laneReq) writeHead(fc *fconn, clientIP, id string) {
 	bw.WriteString(q.host)
 	bw.WriteString("\r\nX-Forwarded-Proto: http\r\nX-Request-Id: ")
 	bw.WriteString(id)
+	if strip != "" {
+		bw.WriteString("\r\nX-Forwarded-Prefix: ")
+		bw.WriteString(strip)
+	}
 	bw.WriteString("\r\n\r\n")
 }
