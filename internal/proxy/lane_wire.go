@@ -176,15 +176,15 @@ func (q *laneReq) field(ln string, start int) bool {
 
 // What the lane does with a request header.
 const (
-	laneForward      = iota // passed on as it came
-	laneDecline             // the request goes to the full parser
-	laneDrop                // hop-by-hop or rewritten by the proxy: not passed on
-	laneConnection          // Connection: only "keep-alive" is taken
-	laneHost                // Host
-	laneForwardedFor        // X-Forwarded-For: kept, the client's address appended
-	laneRequestID           // X-Request-Id: one sane value is kept, else replaced
-	laneAgent               // User-Agent: passed on, and logged
-	laneForwardedPrefix     // X-Forwarded-Prefix: passed on (replaced when the route strips a prefix)
+	laneForward         = iota // passed on as it came
+	laneDecline                // the request goes to the full parser
+	laneDrop                   // hop-by-hop or rewritten by the proxy: not passed on
+	laneConnection             // Connection: only "keep-alive" is taken
+	laneHost                   // Host
+	laneForwardedFor           // X-Forwarded-For: kept, the client's address appended
+	laneRequestID              // X-Request-Id: one sane value is kept, else replaced
+	laneAgent                  // User-Agent: passed on, and logged
+	laneForwardedPrefix        // X-Forwarded-Prefix: passed on (replaced when the route strips a prefix)
 )
 
 // laneField classifies the header name (any case).
