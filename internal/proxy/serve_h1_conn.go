@@ -128,6 +128,9 @@ func (c *serverConn) serve() {
 			if px := c.srv.opts.Lane; px != nil {
 				switch c.serveLane(px, head) {
 				case laneServed:
+					if c.srv.closed.Load() {
+						return
+					}
 					c.state.Store(connIdle)
 					if c.srv.closed.Load() {
 						return
