@@ -474,3 +474,37 @@ func FuzzLaneHead(f *testing.F) {
 		}
 	})
 }
+
+// TestLane_PipelinedRequests: requests sent back to back on one connection
+// are answered in order, each on the lane, the non-lane one in between by
+// the handler path.
+func TestLane_PipelinedRequests(t *testing.T) {
+	rig := newLaneRig(t)
+	c, err := net.Dial("tcp", rig.laneAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	before := rig.lane.laned.Load()
+	const h = "Host: shop.test\r\n\r\n"
+	if _, err := io.WriteString(c, "GET /plain HTTP/1.1\r\n"+h+"DELETE /nodate HTTP/1.1\r\n"+h+"GET /chunked HTTP/1.1\r\n"+h+"HEAD /big HTTP/1.1\r\n"+h); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	for _, want := range []struct {
+		method, body string
+	}{{"GET", "hello"}, {"DELETE", "ok"}, {"GET", "hello world"}, {"HEAD", ""}} {
+		r, err := http.ReadResponse(br, &http.Request{Method: want.method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil || string(body) != want.body {
+			t.Fatalf("%s: body %q (%v), want %q", want.method, body, err, want.body)
+		}
+	}
+	if n := rig.lane.laned.Load() - before; n != 3 {
+		t.Errorf("%d requests took the lane, want 3", n)
+	}
+}
