@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -43,8 +44,18 @@ const (
 // handler in front of the proxy answers.
 const acmeChallengePrefix = "/.well-known/acme-challenge/"
 
-// serveLane serves the request with head on the lane when it can.
-func (c *serverConn) serveLane(px *Proxy, head string) laneResult {
+// serveLane serves the request with head on the lane when it can. A
+// panic (a bug: the lane calls no handler) closes the connection and is
+// logged, as a handler's panic is.
+func (c *serverConn) serveLane(px *Proxy, head string) (res laneResult) {
+	defer func() {
+		if v := recover(); v != nil {
+			buf := make([]byte, 16<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			c.srv.log.Error("panic serving request", "remote", c.remote, "lane", true, "panic", v, "stack", string(buf))
+			res = laneClosed
+		}
+	}()
 	if c.lane == nil {
 		c.lane = new(laneReq)
 	}
@@ -73,7 +84,7 @@ func (c *serverConn) serveLane(px *Proxy, head string) laneResult {
 	c.mu.Unlock()
 	start := nanotime()
 	c.reqStart.Store(start)
-	res := rt.pool.serveLane(c, q, rt.ctr, rt.timeout, strip, start)
+	res = rt.pool.serveLane(c, q, rt.ctr, rt.timeout, strip, start)
 	c.reqStart.Store(0)
 	c.endWatch()
 	c.watchTried.Store(false)
@@ -105,6 +116,7 @@ func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, timeout time.
 	c.laneID[0] = id
 	res := outcome{start: start, ids: c.laneID[:]}
 	t.inflight.Add(1)
+	defer func() { t.inflight.Add(-1) }() // t follows the retries
 	result := laneServed
 	last, err, aborted := p.retryLoop(c.ctx, fc, &t, true, func(conn *fconn, t *target) (bool, error) {
 		r, stale, err := p.laneExchange(c, q, ctr, fc, conn, t, timeout, strip, &res)
@@ -117,7 +129,6 @@ func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, timeout time.
 	case err != nil:
 		result = c.laneFail(p, q, ctr, last, err, &res)
 	}
-	t.inflight.Add(-1)
 	if res.status != statusClientClosed && !res.failed {
 		ctr.served.Add(1)
 		t.served.Add(1)
