@@ -1,7 +1,6 @@
 package acmetest
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,9 +19,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // Options say where pebble validates challenges.
@@ -43,7 +43,7 @@ type Pebble struct {
 
 	mgmt  string // management address
 	trust *x509.CertPool
-	out   *syncBuffer
+	out   *testutil.SyncBuffer
 }
 
 // Binary returns the path of the pebble binary, or "" when there is none.
@@ -119,7 +119,7 @@ func Start(t testing.TB, o Options) *Pebble {
 	if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &Pebble{DirectoryURL: "https://" + listen + "/dir", CAFile: caFile, mgmt: mgmt, trust: trust, out: &syncBuffer{}}
+	p := &Pebble{DirectoryURL: "https://" + listen + "/dir", CAFile: caFile, mgmt: mgmt, trust: trust, out: &testutil.SyncBuffer{}}
 	cmd := exec.Command(bin, "-config", cfgFile, "-dnsserver", dns)
 	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0")
 	cmd.Stdout, cmd.Stderr = p.out, p.out
@@ -247,24 +247,6 @@ func closedPort(t testing.TB) int {
 	var n int
 	fmt.Sscan(port, &n)
 	return n
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and readers at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var errShort = errors.New("short DNS message")

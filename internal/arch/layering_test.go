@@ -25,6 +25,8 @@ var allowed = map[string][]string{
 	"webhook":           {},
 	"notify":            {},
 	"metrics":           {},
+	"testutil":          {}, // helpers shared by tests
+	"acmetest":          {"testutil"},
 	"api":               {"spec", "store", "deploy", "engine", "proxy", "build", "webhook", "notify", "metrics"},
 	"apiclient":         {"api", "spec", "store", "deploy", "engine", "proxy", "build", "webhook", "notify", "metrics"},
 	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "engine/swarm", "proxy", "api", "reconcile", "build", "webhook", "notify", "metrics"},

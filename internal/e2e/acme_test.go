@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/acmetest"
 	"github.com/berth-dev/berth/internal/daemon"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // freeLoopback returns a loopback address whose port was free a moment ago.
@@ -49,7 +50,7 @@ func TestACME_DeployedHostGetsAPebbleCertificateCachedAcrossRestart(t *testing.T
 	u, _ := url.Parse(pb.DirectoryURL)
 	cached := filepath.Join(dataDir, "acme", strings.ReplaceAll(u.Host, ":", "-"), host)
 	start := time.Now()
-	eventually(t, 60*time.Second, "the certificate of "+host+" in DATA_DIR/acme", func() bool {
+	testutil.Eventually(t, 60*time.Second, "the certificate of "+host+" in DATA_DIR/acme", func() bool {
 		_, err := os.Stat(cached)
 		return err == nil
 	})
@@ -98,7 +99,7 @@ func TestACME_DeployedHostGetsAPebbleCertificateCachedAcrossRestart(t *testing.T
 	// After a restart the cached certificate is served: no new order.
 	s.stop()
 	startServerWith(t, dataDir, tune)
-	eventually(t, 30*time.Second, "https to "+host+" after restart", func() bool {
+	testutil.Eventually(t, 30*time.Second, "https to "+host+" after restart", func() bool {
 		resp, body, err = fetch()
 		return err == nil && resp.StatusCode == 200 && body == "v1"
 	})

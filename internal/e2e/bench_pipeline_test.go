@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // TestBenchPipeline is `make bench-pipeline`: from git push to the new
@@ -74,7 +75,7 @@ services:
 		var l *load
 		if prev != "" {
 			l = startLoad(s.addrs.HTTP, host, 16)
-			eventually(t, 10*time.Second, "load running", func() bool { return l.countPrefix("hello from berth, version "+prev) > 100 })
+			testutil.Eventually(t, 10*time.Second, "load running", func() bool { return l.countPrefix("hello from berth, version "+prev) > 100 })
 		}
 		start := time.Now()
 		commit := repo.commit(files(version), version)
@@ -106,7 +107,7 @@ services:
 		}
 		r.steps = strings.Join(parts, ", ")
 		if l != nil {
-			eventually(t, 10*time.Second, "new commit serving", func() bool { return l.countPrefix("hello from berth, version "+version) > 50 })
+			testutil.Eventually(t, 10*time.Second, "new commit serving", func() bool { return l.countPrefix("hello from berth, version "+version) > 50 })
 			l.stop()
 			r.toServe = l.lastStartedPrefix("hello from berth, version " + prev).Sub(start)
 			r.requests, r.failedReq = l.total.Load(), l.failed.Load()

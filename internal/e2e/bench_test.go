@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // TestBenchDeploy is `make bench-deploy`: a deploy and a rollback under a
@@ -30,7 +32,7 @@ func TestBenchDeploy(t *testing.T) {
 	var rows []row
 	measure := func(what, from, to string, rate int, run func() error) {
 		l := startPacedLoad(s.addrs.HTTP, host, 32, rate)
-		eventually(t, 10*time.Second, "load running", func() bool { return l.count(from) > 200 })
+		testutil.Eventually(t, 10*time.Second, "load running", func() bool { return l.count(from) > 200 })
 		start := time.Now()
 		err := run()
 		total := time.Since(start)
@@ -38,7 +40,7 @@ func TestBenchDeploy(t *testing.T) {
 			l.stop()
 			t.Fatalf("%s: %v", what, err)
 		}
-		eventually(t, 10*time.Second, "new release serving", func() bool { return l.count(to) > 200 })
+		testutil.Eventually(t, 10*time.Second, "new release serving", func() bool { return l.count(to) > 200 })
 		l.stop()
 		toNew := l.lastStarted(from).Sub(start)
 		if toNew < 0 {

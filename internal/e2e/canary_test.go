@@ -14,6 +14,7 @@ import (
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // deployCanary deploys app as a canary taking weight% of clients.
@@ -159,14 +160,14 @@ func TestCanary_SplitStickyPromoteAndRollbackUnderLoad(t *testing.T) {
 
 	// Promote under load: nothing fails, v1 stops serving.
 	l := startLoad(s.addrs.HTTP, host, 32)
-	eventually(t, 10*time.Second, "load on both", func() bool { return l.count("v1") > 200 && l.count("v2") > 10 })
+	testutil.Eventually(t, 10*time.Second, "load on both", func() bool { return l.count("v1") > 200 && l.count("v2") > 10 })
 	dep, err := s.promote(t, name)
 	promoted := time.Now()
 	if err != nil {
 		l.stop()
 		t.Fatalf("promote: %v", err)
 	}
-	eventually(t, 10*time.Second, "load after promote", func() bool { return l.count("v2") > 500 })
+	testutil.Eventually(t, 10*time.Second, "load after promote", func() bool { return l.count("v2") > 500 })
 	l.stop()
 	t.Logf("promote: %s", l.summary())
 	if l.failed.Load() != 0 {
@@ -188,14 +189,14 @@ func TestCanary_SplitStickyPromoteAndRollbackUnderLoad(t *testing.T) {
 		t.Fatalf("deploy v3 as a canary: %v", err)
 	}
 	l = startLoad(s.addrs.HTTP, host, 32)
-	eventually(t, 10*time.Second, "load on the canary", func() bool { return l.count("v3") > 50 })
+	testutil.Eventually(t, 10*time.Second, "load on the canary", func() bool { return l.count("v3") > 50 })
 	dep, err = s.rollback(t, name, 0)
 	rolledBack := time.Now()
 	if err != nil {
 		l.stop()
 		t.Fatalf("rollback of the canary: %v", err)
 	}
-	eventually(t, 10*time.Second, "load after rollback", func() bool { return l.count("v2") > 1000 })
+	testutil.Eventually(t, 10*time.Second, "load after rollback", func() bool { return l.count("v2") > 1000 })
 	l.stop()
 	t.Logf("canary rollback: %s", l.summary())
 	if l.failed.Load() != 0 {
@@ -249,7 +250,7 @@ func TestCanary_SurvivesRestartAndAnUnhealthyCanaryGetsNoTraffic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 15*time.Second, "canary reported unhealthy", func() bool {
+	testutil.Eventually(t, 15*time.Second, "canary reported unhealthy", func() bool {
 		st, err := s.client.Status(context.Background(), name, spec.DefaultEnv)
 		return err == nil && st.Canary != nil && !st.Canary.Healthy && fmt.Sprint(st.Shares) == "[{1 live 100} {2 canary 0}]"
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 func TestConfig_ChangesDeployAndRollbackRestores(t *testing.T) {
@@ -29,7 +30,7 @@ func TestConfig_ChangesDeployAndRollbackRestores(t *testing.T) {
 
 	l := startLoad(s.addrs.HTTP, host, 32)
 	code, out, errOut := s.berth(t, "config", "set", name, "GREETING=bonjour", "EXTRA=1")
-	eventually(t, 5*time.Second, "load after config change", func() bool { return l.count("v1") > 100 })
+	testutil.Eventually(t, 5*time.Second, "load after config change", func() bool { return l.count("v1") > 100 })
 	l.stop()
 	if code != 0 || !strings.Contains(out, "served") || l.failed.Load() != 0 {
 		t.Fatalf("config set under load: exit %d\n%s\n%s\nload: %s", code, out, errOut, l.summary())
@@ -140,7 +141,7 @@ func TestReleaseCommand_AbortsTheDeployOnFailure(t *testing.T) {
 	}
 	l := startLoad(s.addrs.HTTP, host, 16)
 	_, err = s.deploy(t, withRelease("v2", "exit", "3"))
-	eventually(t, 5*time.Second, "load after refusal", func() bool { return l.count("v1") > 100 })
+	testutil.Eventually(t, 5*time.Second, "load after refusal", func() bool { return l.count("v1") > 100 })
 	l.stop()
 	if err == nil || !strings.Contains(err.Error(), "exited with code 3") || !strings.Contains(err.Error(), "exiting with 3") {
 		t.Fatalf("failing release command: %v", err)

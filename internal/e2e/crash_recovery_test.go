@@ -15,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // berthBinary builds cmd/berth once per test.
@@ -45,7 +46,7 @@ func runBerthServer(t *testing.T, bin, dir, httpAddr, apiAddr string) *exec.Cmd 
 		}
 	}()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	eventually(t, 30*time.Second, "server answering", func() bool {
+	testutil.Eventually(t, 30*time.Second, "server answering", func() bool {
 		_, err := os.Stat(filepath.Join(dir, "admin-token"))
 		if err != nil {
 			return false
@@ -109,7 +110,7 @@ func TestServer_KilledMidDeployResumesConsistent(t *testing.T) {
 	if len(deps) != 1 || deps[0].Status != "interrupted" {
 		t.Fatalf("deployment after the kill: %+v", deps)
 	}
-	eventually(t, 20*time.Second, "v2's containers removed", func() bool {
+	testutil.Eventually(t, 20*time.Second, "v2's containers removed", func() bool {
 		cs, _ := eng.ListContainers(ctx, map[string]string{"berth.app": name, "berth.release": "2"})
 		return len(cs) == 0
 	})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 func TestLive_CrashedContainersAreRestartedAndShown(t *testing.T) {
@@ -18,7 +19,7 @@ func TestLive_CrashedContainersAreRestartedAndShown(t *testing.T) {
 	}
 	// The request that crashes the app fails (the app died answering it).
 	get(t, s.addrs.HTTP, host, "/exit?code=3")
-	eventually(t, 20*time.Second, "container restarted, healthy and routed again", func() bool {
+	testutil.Eventually(t, 20*time.Second, "container restarted, healthy and routed again", func() bool {
 		st, err := s.client.Status(context.Background(), name, spec.DefaultEnv)
 		if err != nil || len(st.Services) != 1 || len(st.Services[0].Containers) != 1 {
 			return false
@@ -46,7 +47,7 @@ func TestLive_OOMKillsAreReportedAsSuch(t *testing.T) {
 		t.Fatal(err)
 	}
 	get(t, s.addrs.HTTP, host, "/alloc?mb=256")
-	eventually(t, 20*time.Second, "OOM kill in the event log", func() bool {
+	testutil.Eventually(t, 20*time.Second, "OOM kill in the event log", func() bool {
 		evs, err := s.client.Events(context.Background(), name, spec.DefaultEnv, 10)
 		if err != nil {
 			return false

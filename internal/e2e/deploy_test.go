@@ -13,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 func TestDeploy_UpgradeUnderLoadDropsNothing(t *testing.T) {
@@ -28,14 +29,14 @@ func TestDeploy_UpgradeUnderLoadDropsNothing(t *testing.T) {
 	}
 
 	l := startLoad(s.addrs.HTTP, host, 32)
-	eventually(t, 10*time.Second, "load running", func() bool { return l.count("v1") > 200 })
+	testutil.Eventually(t, 10*time.Second, "load running", func() bool { return l.count("v1") > 200 })
 	dep, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v2"}))
 	switched := time.Now()
 	if err != nil {
 		l.stop()
 		t.Fatalf("deploy v2: %v", err)
 	}
-	eventually(t, 10*time.Second, "load after switch", func() bool { return l.count("v2") > 200 })
+	testutil.Eventually(t, 10*time.Second, "load after switch", func() bool { return l.count("v2") > 200 })
 	l.stop()
 	t.Logf("load: %s", l.summary())
 	if l.failed.Load() != 0 {
@@ -93,7 +94,7 @@ func TestDeploy_RefusedReleasesKeepTheLiveOneServing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			l := startLoad(s.addrs.HTTP, host, 32)
 			_, err := s.deploy(t, loadApp(t, name, host, tc.opts))
-			eventually(t, 5*time.Second, "load after refusal", func() bool { return l.count("v1") > 100 })
+			testutil.Eventually(t, 5*time.Second, "load after refusal", func() bool { return l.count("v1") > 100 })
 			l.stop()
 			var de *apiclient.DeployError
 			if !errors.As(err, &de) {
@@ -137,14 +138,14 @@ func TestRollback_UnderLoadDropsNothing(t *testing.T) {
 		}
 	}
 	l := startLoad(s.addrs.HTTP, host, 32)
-	eventually(t, 10*time.Second, "load running", func() bool { return l.count("v2") > 200 })
+	testutil.Eventually(t, 10*time.Second, "load running", func() bool { return l.count("v2") > 200 })
 	dep, err := s.rollback(t, name, 0)
 	back := time.Now()
 	if err != nil {
 		l.stop()
 		t.Fatalf("rollback: %v", err)
 	}
-	eventually(t, 10*time.Second, "load after rollback", func() bool { return l.count("v1") > 200 })
+	testutil.Eventually(t, 10*time.Second, "load after rollback", func() bool { return l.count("v1") > 200 })
 	l.stop()
 	t.Logf("load: %s", l.summary())
 	if l.failed.Load() != 0 {
@@ -320,7 +321,7 @@ func TestDeploy_InFlightRequestsFinishOnTheOldRelease(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		done <- result{resp.StatusCode, string(b)}
 	}()
-	eventually(t, 5*time.Second, "slow request in flight", func() bool {
+	testutil.Eventually(t, 5*time.Second, "slow request in flight", func() bool {
 		st, err := s.client.Status(context.Background(), name, spec.DefaultEnv)
 		return err == nil && len(st.Services) == 1 && len(st.Services[0].Containers) == 1 && st.Services[0].Containers[0].InFlight == 1
 	})

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -25,6 +24,7 @@ import (
 	"github.com/berth-dev/berth/internal/engine/docker"
 	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // requireDocker returns a client of the real engine, skipping the test
@@ -60,7 +60,7 @@ type server struct {
 	dataDir string
 	addrs   daemon.Addrs
 	client  *apiclient.Client
-	logs    *syncBuffer // everything the daemon logged
+	logs    *testutil.SyncBuffer // everything the daemon logged
 	cancel  context.CancelFunc
 	done    chan error
 }
@@ -74,7 +74,7 @@ func startServer(t *testing.T, dataDir string) *server {
 func startServerWith(t *testing.T, dataDir string, tune func(*daemon.Config)) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{t: t, dataDir: dataDir, cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	s := &server{t: t, dataDir: dataDir, cancel: cancel, done: make(chan error, 1), logs: &testutil.SyncBuffer{}}
 	ready := make(chan daemon.Addrs, 1)
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(newTestWriter(t), s.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := daemon.Config{
@@ -116,24 +116,6 @@ func (s *server) stop() {
 	case <-time.After(30 * time.Second):
 		s.t.Error("berth server did not stop within 30s")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // testWriter sends the daemon's log to the test log until the test ends.
@@ -263,16 +245,4 @@ func get(t *testing.T, proxyAddr, host, path string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true within %s", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

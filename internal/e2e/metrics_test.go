@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/daemon"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 func TestMetrics_AfterKnownTraffic(t *testing.T) {
@@ -93,7 +94,7 @@ func TestMetrics_AfterKnownTraffic(t *testing.T) {
 	// Status: requests per second and error rate per container over the
 	// last minute (whole seconds: poll until the second of the traffic
 	// is over).
-	eventually(t, 5*time.Second, "status with request rates and 2/25 errors", func() bool {
+	testutil.Eventually(t, 5*time.Second, "status with request rates and 2/25 errors", func() bool {
 		code, out, errOut := s.berth(t, "status", name, "--output", "json")
 		if code != 0 {
 			t.Fatalf("status: %d %s", code, errOut)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // webAndAPI is a routed web service that calls an internal api service
@@ -82,7 +83,7 @@ func TestDeploy_ServiceNamesKeepAnsweringDuringASwitch(t *testing.T) {
 		<-done
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "calls reach api v2", func() bool { return v2.Load() > 20 })
+	testutil.Eventually(t, 10*time.Second, "calls reach api v2", func() bool { return v2.Load() > 20 })
 	close(stop)
 	<-done
 	t.Logf("%d internal calls, %d failed", total.Load(), failures.Load())

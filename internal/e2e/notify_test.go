@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 func TestNotify_DeploysAreToldAndASlowReceiverBlocksNothing(t *testing.T) {
@@ -60,7 +62,7 @@ func TestNotify_DeploysAreToldAndASlowReceiverBlocksNothing(t *testing.T) {
 	if took := time.Since(start); took > 20*time.Second {
 		t.Fatalf("deploys took %s: a hanging receiver slowed them", took)
 	}
-	eventually(t, 10*time.Second, "four notifications", func() bool {
+	testutil.Eventually(t, 10*time.Second, "four notifications", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(kinds) == 4 && len(slack) == 4

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/testutil"
 	"github.com/berth-dev/berth/internal/webhook"
 )
 
@@ -108,7 +109,7 @@ services:
 	waitBuild := func(id int64) api.Build {
 		t.Helper()
 		var b api.Build
-		eventually(t, 90*time.Second, "build ends", func() bool {
+		testutil.Eventually(t, 90*time.Second, "build ends", func() bool {
 			b, _ = s.client.GetBuild(ctx, id)
 			return b.Done()
 		})
@@ -133,7 +134,7 @@ services:
 	l := startLoad(s.addrs.HTTP, host, 16)
 	_, hr = githubHook(t, hookURL, res.Secret, "d-3", "main", commit2)
 	b = waitBuild(hr.BuildID)
-	eventually(t, 10*time.Second, "commit-2 serving", func() bool { return l.count("commit-2") > 50 })
+	testutil.Eventually(t, 10*time.Second, "commit-2 serving", func() bool { return l.count("commit-2") > 50 })
 	l.stop()
 	if b.Status != "succeeded" || l.failed.Load() != 0 {
 		t.Fatalf("second build %s, load %s", b.Status, l.summary())
@@ -175,7 +176,7 @@ services:
 	b2 := mustHook(t, hook, res.Secret, "s-2", c2)
 	b3 := mustHook(t, hook, res.Secret, "s-3", c3)
 	var final api.Build
-	eventually(t, 90*time.Second, "last build ends", func() bool {
+	testutil.Eventually(t, 90*time.Second, "last build ends", func() bool {
 		final, _ = s.client.GetBuild(ctx, b3)
 		return final.Done()
 	})
@@ -202,7 +203,7 @@ services:
 	// Cancel: a build whose test never ends is cancelled, nothing deployed.
 	c4 := commit("v4", `["sleep", "600"]`)
 	b4 := mustHook(t, hook, res.Secret, "s-4", c4)
-	eventually(t, 60*time.Second, "build 4 testing", func() bool {
+	testutil.Eventually(t, 60*time.Second, "build 4 testing", func() bool {
 		b, _ := s.client.GetBuild(ctx, b4)
 		return b.Status == "running" && strings.Contains(strings.Join(b.Log, "\n"), "test: sleep 600")
 	})
@@ -210,7 +211,7 @@ services:
 		t.Fatalf("cancel: %s %s", out, errOut)
 	}
 	var cancelled api.Build
-	eventually(t, 30*time.Second, "build 4 cancelled", func() bool {
+	testutil.Eventually(t, 30*time.Second, "build 4 cancelled", func() bool {
 		cancelled, _ = s.client.GetBuild(ctx, b4)
 		return cancelled.Done()
 	})
@@ -276,7 +277,7 @@ services:
 	_, hr := githubHook(t, "http://"+s.addrs.API+"/hooks/"+name, secret, "tok-1", "main", commit)
 	ctx := context.Background()
 	var b api.Build
-	eventually(t, 90*time.Second, "build ends", func() bool {
+	testutil.Eventually(t, 90*time.Second, "build ends", func() bool {
 		b, _ = s.client.GetBuild(ctx, hr.BuildID)
 		return b.Done()
 	})

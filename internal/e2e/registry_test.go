@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // startRegistry runs Debian's Distribution registry on loopback with
@@ -62,7 +64,7 @@ auth: { htpasswd: { realm: berth-test, path: %s/htpasswd } }
 		}
 	}
 	t.Cleanup(stop)
-	eventually(t, 10*time.Second, "registry answering", func() bool {
+	testutil.Eventually(t, 10*time.Second, "registry answering", func() bool {
 		resp, err := http.Get("http://" + addr + "/v2/")
 		if err != nil {
 			return false

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // startSSHD runs OpenSSH's sshd on loopback for root, accepting only
@@ -48,7 +49,7 @@ func startSSHD(t *testing.T, clientPub string) int {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	eventually(t, 10*time.Second, "sshd listening", func() bool {
+	testutil.Eventually(t, 10*time.Second, "sshd listening", func() bool {
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err == nil {
 			c.Close()
@@ -94,7 +95,7 @@ services:
 	secret := lastField(out, "Secret:")
 	_, hr := githubHook(t, "http://"+s.addrs.API+"/hooks/"+name, secret, "ssh-1", "main", commit)
 	var b api.Build
-	eventually(t, 90*time.Second, "build ends", func() bool {
+	testutil.Eventually(t, 90*time.Second, "build ends", func() bool {
 		b, _ = s.client.GetBuild(ctx, hr.BuildID)
 		return b.Done()
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // threeServices is a routed web service, a worker and a stateful
@@ -87,12 +88,12 @@ func TestApp_ThreeServicesWithAStatefulOne(t *testing.T) {
 
 	// Redeploy under load: web and worker change, db is kept as it is.
 	l := startLoad(s.addrs.HTTP, host, 32)
-	eventually(t, 10*time.Second, "load running", func() bool { return l.count("v1") > 200 })
+	testutil.Eventually(t, 10*time.Second, "load running", func() bool { return l.count("v1") > 200 })
 	if _, err := s.deploy(t, threeServices(t, name, host, "v2", "db1")); err != nil {
 		l.stop()
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "v2 serving", func() bool { return l.count("v2") > 200 })
+	testutil.Eventually(t, 10*time.Second, "v2 serving", func() bool { return l.count("v2") > 200 })
 	l.stop()
 	if l.failed.Load() != 0 {
 		t.Fatalf("requests failed: %s", l.summary())

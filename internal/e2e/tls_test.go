@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/daemon"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 func selfSigned(t *testing.T, dir, base string, names ...string) {
@@ -148,7 +149,7 @@ x-berth:
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 10*time.Second, "the app's 503 page", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the app's 503 page", func() bool {
 		code, body := get(t, s.addrs.HTTP, host, "/shop")
 		return code == 503 && body == "<h1>shop is busy</h1>"
 	})

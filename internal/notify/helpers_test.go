@@ -1,13 +1,13 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // handlerTransport serves requests in-process with h: no sockets, so it
@@ -24,24 +24,6 @@ func (ht handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return rec.Result(), nil
 }
 
-// syncBuffer is a log sink safe for the workers to write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // run starts n.Run and stops it, waiting, when the test ends.
 func run(t *testing.T, n *Notifier) {
 	t.Helper()
@@ -55,6 +37,6 @@ func targets(ts ...Target) func(string) []Target {
 	return func(string) []Target { return ts }
 }
 
-func testLogger(buf *syncBuffer) *slog.Logger {
+func testLogger(buf *testutil.SyncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

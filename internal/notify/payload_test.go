@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 type request struct {
@@ -103,7 +105,7 @@ func TestSlackText_Kinds(t *testing.T) {
 
 func TestNotifier_UnknownTargetKindIsNotSent(t *testing.T) {
 	srv, got := receiver(t)
-	buf := &syncBuffer{}
+	buf := &testutil.SyncBuffer{}
 	n := New(Options{Targets: targets(Target{"teams", srv.URL + "/teams"}, Target{KindWebhook, srv.URL + "/hook"}), Logger: testLogger(buf)})
 	run(t, n)
 	n.Send(Event{Kind: BuildStarted, App: "shop"})
@@ -131,7 +133,7 @@ func TestNotifier_HangingReceiverBlocksNothing(t *testing.T) {
 	t.Cleanup(func() { close(hang) }) // runs before hung.Close
 	srv, got := receiver(t)
 	n := New(Options{Targets: targets(Target{KindWebhook, hung.URL}, Target{KindWebhook, srv.URL + "/ok"}),
-		Queue: 8, TargetQueue: 4, Timeout: time.Minute, Logger: testLogger(&syncBuffer{})})
+		Queue: 8, TargetQueue: 4, Timeout: time.Minute, Logger: testLogger(&testutil.SyncBuffer{})})
 	run(t, n)
 
 	sent := make(chan struct{})

@@ -8,13 +8,15 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 func TestNotifier_SendNeverBlocksAndCountsDrops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hang := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 		n := New(Options{Targets: targets(Target{KindWebhook, "http://hung.example/"}), Queue: 10, TargetQueue: 3,
-			Timeout: time.Hour, Client: &http.Client{Transport: handlerTransport{hang}}, Logger: testLogger(&syncBuffer{})})
+			Timeout: time.Hour, Client: &http.Client{Transport: handlerTransport{hang}}, Logger: testLogger(&testutil.SyncBuffer{})})
 		for range 100 { // before Run: the queue takes 10, drops 90
 			n.Send(Event{Kind: BuildStarted, App: "shop"})
 		}
@@ -47,7 +49,7 @@ func TestNotifier_SendNeverBlocksAndCountsDrops(t *testing.T) {
 
 func TestNotifier_DeliversInOrderPerTarget(t *testing.T) {
 	s := &script{statuses: []int{500}} // the first one is retried: the rest wait
-	bubble(t, Options{Targets: targets(Target{KindWebhook, "http://r.example/"})}, s, func(t *testing.T, n *Notifier, _ *syncBuffer) {
+	bubble(t, Options{Targets: targets(Target{KindWebhook, "http://r.example/"})}, s, func(t *testing.T, n *Notifier, _ *testutil.SyncBuffer) {
 		for i := range 5 {
 			n.Send(Event{Kind: BuildStarted, App: "shop", Message: fmt.Sprint(i)})
 		}
@@ -77,7 +79,7 @@ func TestNotifier_IdleWorkersExit(t *testing.T) {
 			return []Target{a}
 		}
 		return []Target{b}
-	}, IdleTimeout: time.Minute}, s, func(t *testing.T, n *Notifier, _ *syncBuffer) {
+	}, IdleTimeout: time.Minute}, s, func(t *testing.T, n *Notifier, _ *testutil.SyncBuffer) {
 		n.Send(Event{Kind: BuildStarted, App: "a"})
 		n.Send(Event{Kind: BuildStarted, App: "b"})
 		synctest.Wait()

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // script answers the n-th request (0-based) with statuses[n] (200 past
@@ -47,9 +49,9 @@ func (s *script) calls() []time.Time {
 
 // bubble runs a Notifier on h inside a synctest bubble; f sends and
 // checks. The bubble fails the test if any goroutine outlives it.
-func bubble(t *testing.T, o Options, h http.Handler, f func(t *testing.T, n *Notifier, logs *syncBuffer)) {
+func bubble(t *testing.T, o Options, h http.Handler, f func(t *testing.T, n *Notifier, logs *testutil.SyncBuffer)) {
 	synctest.Test(t, func(t *testing.T) {
-		logs := &syncBuffer{}
+		logs := &testutil.SyncBuffer{}
 		o.Client = &http.Client{Transport: handlerTransport{h}}
 		o.Logger = testLogger(logs)
 		if o.Targets == nil {
@@ -75,7 +77,7 @@ func gaps(ts []time.Time) []time.Duration {
 
 func TestNotifier_RetriesOn500ThenSucceeds(t *testing.T) {
 	s := &script{statuses: []int{500, 502}}
-	bubble(t, Options{Backoff: time.Second}, s, func(t *testing.T, n *Notifier, _ *syncBuffer) {
+	bubble(t, Options{Backoff: time.Second}, s, func(t *testing.T, n *Notifier, _ *testutil.SyncBuffer) {
 		n.Send(Event{Kind: BuildFailed, App: "shop"})
 		time.Sleep(time.Hour) // fake time: every retry is due long before
 		synctest.Wait()
@@ -92,7 +94,7 @@ func TestNotifier_RetriesOn500ThenSucceeds(t *testing.T) {
 
 func TestNotifier_GivesUpAfterAttempts(t *testing.T) {
 	s := &script{statuses: []int{503, 503, 503, 503, 503, 503}}
-	bubble(t, Options{Attempts: 4, Backoff: time.Second, MaxBackoff: 3 * time.Second}, s, func(t *testing.T, n *Notifier, logs *syncBuffer) {
+	bubble(t, Options{Attempts: 4, Backoff: time.Second, MaxBackoff: 3 * time.Second}, s, func(t *testing.T, n *Notifier, logs *testutil.SyncBuffer) {
 		n.Send(Event{Kind: DeploySucceeded, App: "shop"})
 		time.Sleep(time.Hour)
 		synctest.Wait()
@@ -126,7 +128,7 @@ func TestNotifier_HonoursRetryAfter(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &script{statuses: []int{429}}
-			bubble(t, Options{Backoff: 100 * time.Millisecond, MaxRetryAfter: time.Minute}, s, func(t *testing.T, n *Notifier, _ *syncBuffer) {
+			bubble(t, Options{Backoff: 100 * time.Millisecond, MaxRetryAfter: time.Minute}, s, func(t *testing.T, n *Notifier, _ *testutil.SyncBuffer) {
 				s.headers = []http.Header{{"Retry-After": {tc.value()}}}
 				n.Send(Event{Kind: Rollback, App: "shop"})
 				time.Sleep(2 * time.Hour)
@@ -150,7 +152,7 @@ func TestNotifier_HonoursRetryAfter(t *testing.T) {
 func TestNotifier_ClientErrorsAreNotRetried(t *testing.T) {
 	for _, status := range []int{400, 403, 404, 410} {
 		s := &script{statuses: []int{status}}
-		bubble(t, Options{}, s, func(t *testing.T, n *Notifier, logs *syncBuffer) {
+		bubble(t, Options{}, s, func(t *testing.T, n *Notifier, logs *testutil.SyncBuffer) {
 			n.Send(Event{Kind: BuildStarted, App: "shop"})
 			time.Sleep(time.Hour)
 			synctest.Wait()
@@ -183,7 +185,7 @@ func TestNotifier_RetriesNetworkErrorsAndTimeouts(t *testing.T) {
 	})
 	synctest.Test(t, func(t *testing.T) {
 		n := New(Options{Targets: targets(Target{KindWebhook, "http://receiver.example/hook"}), Timeout: 5 * time.Second,
-			Backoff: time.Second, Client: &http.Client{Transport: tr}, Logger: testLogger(&syncBuffer{})})
+			Backoff: time.Second, Client: &http.Client{Transport: tr}, Logger: testLogger(&testutil.SyncBuffer{})})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { n.Run(ctx); close(done) }()

@@ -5,12 +5,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // The answers the proxy gives without a pool (unknown host: 404,
 // maintenance: 503) get a request id and an access log line too.
 func TestAccessLog_UnroutedAndMaintenanceAnswersAreLogged(t *testing.T) {
-	buf := &syncBuffer{}
+	buf := &testutil.SyncBuffer{}
 	al := NewAccessLog(buf)
 	px := New(Options{Logger: discardLog, AccessLog: al})
 	srv := httptest.NewServer(px)

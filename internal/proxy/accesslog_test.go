@@ -11,13 +11,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // accessProxy is a proxy with an access log into buf, routing shop.test to
 // a backend that echoes the X-Request-Id it got in its body.
-func accessProxy(t *testing.T) (*AccessLog, *syncBuffer, *httptest.Server) {
+func accessProxy(t *testing.T) (*AccessLog, *testutil.SyncBuffer, *httptest.Server) {
 	t.Helper()
-	buf := &syncBuffer{}
+	buf := &testutil.SyncBuffer{}
 	al := NewAccessLog(buf)
 	t.Cleanup(func() { al.Close() })
 	px := New(Options{Logger: discardLog, AccessLog: al})
@@ -130,7 +132,7 @@ func TestAccessLog_RequestIDTakenOrGeneratedAndPassedOn(t *testing.T) {
 }
 
 func TestAccessLog_ProxyErrorsAreLogged(t *testing.T) {
-	buf := &syncBuffer{}
+	buf := &testutil.SyncBuffer{}
 	al := NewAccessLog(buf)
 	px := New(Options{Logger: discardLog, AccessLog: al})
 	srv := httptest.NewServer(px)
@@ -169,7 +171,7 @@ func TestAccessLog_FileRotates(t *testing.T) {
 	}
 	// The flusher writes them out within flushInterval and rotates the
 	// file, which is past MaxBytes.
-	eventually(t, 5*time.Second, "rotation", func() bool {
+	testutil.Eventually(t, 5*time.Second, "rotation", func() bool {
 		_, err := os.Stat(path + ".1")
 		return err == nil
 	})

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 func TestCanaryBucket_Deterministic(t *testing.T) {
@@ -209,7 +211,7 @@ func TestProxy_CanaryWithoutHealthyTargetSendsEveryoneToLive(t *testing.T) {
 		}
 	}
 	v2.up.Store(false)
-	eventually(t, 5*time.Second, "canary unhealthy", func() bool { return can.Healthy() == 0 })
+	testutil.Eventually(t, 5*time.Second, "canary unhealthy", func() bool { return can.Healthy() == 0 })
 	for _, id := range inCan {
 		if body, _ := getWithCookie(t, c, srv.URL, "shop.test", id); body != "v1" {
 			t.Fatalf("with no healthy canary target, client %s got %s", id, body)

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // rawBackend is a target that writes raw HTTP/1.1 responses: respond gets
@@ -267,7 +269,7 @@ func TestFast_IdleConnectionsAreClosed(t *testing.T) {
 	if fc.open() != 1 {
 		t.Fatalf("open = %d after one request", fc.open())
 	}
-	eventually(t, 3*time.Second, "the idle connection closed", func() bool { return fc.open() == 0 })
+	testutil.Eventually(t, 3*time.Second, "the idle connection closed", func() bool { return fc.open() == 0 })
 }
 
 func TestFast_ClientGoneReleasesTarget(t *testing.T) {
@@ -297,7 +299,7 @@ func TestFast_ClientGoneReleasesTarget(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("the app's request still runs 3s after its client went away")
 	}
-	eventually(t, 3*time.Second, "nothing in flight", func() bool { return p.InFlight() == 0 })
+	testutil.Eventually(t, 3*time.Second, "nothing in flight", func() bool { return p.InFlight() == 0 })
 	if c := px.Counters(keyA.App, keyA.Env); c != (Counters{}) {
 		t.Fatalf("counters %+v, want none: the client went away", c)
 	}

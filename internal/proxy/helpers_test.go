@@ -126,19 +126,6 @@ func get(t *testing.T, c *http.Client, url, host string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// eventually polls cond every few milliseconds until it holds or the
-// deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // upgradeEcho is a backend handler that switches to "test-proto" by
 // hijacking and then echoes every line it reads.
 func upgradeEcho(w http.ResponseWriter, r *http.Request) {

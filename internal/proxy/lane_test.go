@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // The lane must answer exactly as the handler path does. These tests send
@@ -120,7 +122,7 @@ func (a *rawApp) lastHead() (int, string) {
 type laneRig struct {
 	px         *Proxy
 	pool       *Pool
-	log        *syncBuffer // the proxy's access log
+	log        *testutil.SyncBuffer // the proxy's access log
 	app        *rawApp
 	lane, lean *Server
 	laneAddr   string
@@ -130,7 +132,7 @@ type laneRig struct {
 func newLaneRig(t *testing.T) *laneRig {
 	t.Helper()
 	app := newRawApp(t)
-	buf := &syncBuffer{}
+	buf := &testutil.SyncBuffer{}
 	al := NewAccessLog(buf)
 	t.Cleanup(func() { al.Close() })
 	px := New(Options{Logger: discardLog, AccessLog: al})
@@ -216,7 +218,7 @@ func (rig *laneRig) exchange(t *testing.T, addr, req string) (resp, got string) 
 func (rig *laneRig) logLines(t *testing.T, n int) []string {
 	t.Helper()
 	var lines []string
-	eventually(t, 5*time.Second, fmt.Sprintf("%d access log lines", n), func() bool {
+	testutil.Eventually(t, 5*time.Second, fmt.Sprintf("%d access log lines", n), func() bool {
 		lines = strings.Split(strings.TrimSpace(rig.log.String()), "\n")
 		return len(lines) >= n
 	})

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 func TestProxy_SwapUnderLoadFailsNothing(t *testing.T) {
@@ -61,7 +63,7 @@ func TestProxy_SwapUnderLoadFailsNothing(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, 5*time.Second, "traffic on v1", func() bool { return v1.hits.Load() > 500 })
+	testutil.Eventually(t, 5*time.Second, "traffic on v1", func() bool { return v1.hits.Load() > 500 })
 
 	p2 := newPool(t, keyA, "r2", fastHealth(), v2)
 	waitHealthy(t, p2, 1)
@@ -72,7 +74,7 @@ func TestProxy_SwapUnderLoadFailsNothing(t *testing.T) {
 	swapped.Store(true)
 	res := p1.Drain(context.Background(), 5*time.Second)
 	v1.Close()
-	eventually(t, 5*time.Second, "traffic on v2 after the swap", func() bool { return afterSwap.Load() > 1000 })
+	testutil.Eventually(t, 5*time.Second, "traffic on v2 after the swap", func() bool { return afterSwap.Load() > 1000 })
 	stop.Store(true)
 	wg.Wait()
 
@@ -115,7 +117,7 @@ func TestPool_DrainWaitsForSlowRequest(t *testing.T) {
 		resp.Body.Close()
 		done <- result{resp.StatusCode, string(b)}
 	}()
-	eventually(t, 5*time.Second, "the request in flight", func() bool { return p1.InFlight() == 1 })
+	testutil.Eventually(t, 5*time.Second, "the request in flight", func() bool { return p1.InFlight() == 1 })
 
 	routeTo(t, px, keyA, []string{"shop.test"}, newBackend(t, "v2", nil))
 	res := p1.Drain(context.Background(), 5*time.Second)
@@ -161,7 +163,7 @@ func TestPool_DrainCutsLongLivedRequestsOnlyAtTimeout(t *testing.T) {
 	defer resp.Body.Close()
 	stream := bufio.NewReader(resp.Body)
 	conn, br := dialUpgrade(t, srv.Listener.Addr().String(), "shop.test")
-	eventually(t, 5*time.Second, "two requests in flight", func() bool { return p1.InFlight() == 2 })
+	testutil.Eventually(t, 5*time.Second, "two requests in flight", func() bool { return p1.InFlight() == 2 })
 
 	routeTo(t, px, keyA, []string{"shop.test"}, newBackend(t, "v2", nil))
 	const timeout = 400 * time.Millisecond
@@ -206,7 +208,7 @@ func TestPool_UnhealthyTargetLeavesRotationAndComesBack(t *testing.T) {
 	p := routeTo(t, px, keyA, []string{"shop.test"}, a, b)
 
 	a.up.Store(false)
-	eventually(t, 5*time.Second, "a out of rotation", func() bool { return p.Healthy() == 1 })
+	testutil.Eventually(t, 5*time.Second, "a out of rotation", func() bool { return p.Healthy() == 1 })
 	st := p.Status()
 	if st[0].Healthy || st[0].LastError != "status 500" || !st[1].Healthy {
 		t.Fatalf("status = %+v", st)
@@ -218,7 +220,7 @@ func TestPool_UnhealthyTargetLeavesRotationAndComesBack(t *testing.T) {
 	}
 
 	a.up.Store(true)
-	eventually(t, 5*time.Second, "a back in rotation", func() bool { return p.Healthy() == 2 })
+	testutil.Eventually(t, 5*time.Second, "a back in rotation", func() bool { return p.Healthy() == 2 })
 	seen := map[string]bool{}
 	for range 4 {
 		_, body := get(t, srv.Client(), srv.URL, "shop.test")

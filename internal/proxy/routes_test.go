@@ -1,16 +1,16 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // pathEcho answers "NAME URI PREFIX BODYLEN".
@@ -190,26 +190,8 @@ func TestProxy_ResponseTimeoutIs504(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestProxy_BackendDyingMidRequestIs502AndLogged(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	px := New(Options{Logger: discardLog})
 	srv := newTestServer(t, px)
 	dying := newBackend(t, "dying", func(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,8 @@ package proxy
 import (
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 func TestNewPoolFrom_CarriesHealthOfKeptTargetsOnly(t *testing.T) {
@@ -15,7 +17,7 @@ func TestNewPoolFrom_CarriesHealthOfKeptTargetsOnly(t *testing.T) {
 	t.Cleanup(prev.Close)
 	waitHealthy(t, prev, 2)
 	b.up.Store(false) // b is about to leave; c is new
-	eventually(t, 5*time.Second, "b unhealthy in the old pool", func() bool { return prev.Healthy() == 1 })
+	testutil.Eventually(t, 5*time.Second, "b unhealthy in the old pool", func() bool { return prev.Healthy() == 1 })
 
 	next := NewPoolFrom(prev, key, "7", []Target{a.target(), b.target(), c.target()}, hc, discardLog)
 	t.Cleanup(next.Close)

@@ -25,6 +25,7 @@ import (
 	"github.com/berth-dev/berth/internal/engine/swarm"
 	"github.com/berth-dev/berth/internal/engine/swarm/swarmtest"
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 func TestMain(m *testing.M) { swarmtest.Main(m) }
@@ -239,17 +240,6 @@ func getPath(t *testing.T, proxyAddr, host, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true within %s", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func deploy(t *testing.T, s *server, app *spec.App) (*api.Deployment, []string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -310,7 +300,7 @@ func waitLabQuiet(t *testing.T, l swarmtest.Lab) {
 		}
 		b.Close()
 	}
-	eventually(t, 2*time.Minute, "no berth service or task left in the lab", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "no berth service or task left in the lab", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		svcs, err := dc.ServiceList(ctx, dswarm.ServiceListOptions{Filters: managed})

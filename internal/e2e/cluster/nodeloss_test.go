@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // A node cut off the network under load (its link in the lab set down):
@@ -59,7 +60,7 @@ func TestSwarm_NodeCutOffUnderLoad(t *testing.T) {
 		}
 		return out, nil
 	}
-	eventually(t, 30*time.Second, "6 healthy tasks in berth's pool", func() bool {
+	testutil.Eventually(t, 30*time.Second, "6 healthy tasks in berth's pool", func() bool {
 		h, err := healthyOn()
 		return err == nil && total(h) == 6
 	})
@@ -101,7 +102,7 @@ func TestSwarm_NodeCutOffUnderLoad(t *testing.T) {
 	})
 
 	ld := startLoad(t, s.addrs.HTTP, host)
-	eventually(t, 10*time.Second, "load flowing", func() bool { return ld.ok.Load() >= 200 })
+	testutil.Eventually(t, 10*time.Second, "load flowing", func() bool { return ld.ok.Load() >= 200 })
 	if err := link("down"); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func TestSwarm_NodeCutOffUnderLoad(t *testing.T) {
 
 	// Its tasks leave berth's pool.
 	var left time.Duration
-	eventually(t, 20*time.Second, victim+"'s tasks out of the pool", func() bool {
+	testutil.Eventually(t, 20*time.Second, victim+"'s tasks out of the pool", func() bool {
 		h, err := healthyOn()
 		if err != nil || h[victim] > 0 {
 			return false
@@ -126,7 +127,7 @@ func TestSwarm_NodeCutOffUnderLoad(t *testing.T) {
 	}
 
 	// Swarm sees the node down and starts its tasks elsewhere.
-	eventually(t, 2*time.Minute, "6 healthy tasks on the other nodes", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "6 healthy tasks on the other nodes", func() bool {
 		h, err := healthyOn()
 		return err == nil && h[victim] == 0 && total(h) == 6
 	})
@@ -152,7 +153,7 @@ func TestSwarm_NodeCutOffUnderLoad(t *testing.T) {
 	if c, b := get(t, s.addrs.HTTP, host); c != 200 || b != "v1" {
 		t.Logf("just after %s came back: %d %q", victim, c, strings.TrimSpace(b))
 	}
-	eventually(t, 10*time.Second, "v1 answers after the node came back", func() bool {
+	testutil.Eventually(t, 10*time.Second, "v1 answers after the node came back", func() bool {
 		c, b := get(t, s.addrs.HTTP, host)
 		return c == 200 && b == "v1"
 	})

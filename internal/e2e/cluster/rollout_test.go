@@ -14,6 +14,7 @@ import (
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 func newName(t *testing.T) (name, host string) {
@@ -40,7 +41,7 @@ func TestSwarm_DeployRollOutRollBackAndDrainUnderLoad(t *testing.T) {
 		t.Fatalf("deploy v1: %v", err)
 	}
 	t.Logf("v1 live in %s", dep.EndedAt.Sub(dep.StartedAt).Round(time.Millisecond))
-	eventually(t, 10*time.Second, "v1 answers", func() bool { c, b := get(t, s.addrs.HTTP, host); return c == 200 && b == "v1" })
+	testutil.Eventually(t, 10*time.Second, "v1 answers", func() bool { c, b := get(t, s.addrs.HTTP, host); return c == 200 && b == "v1" })
 	st, err := s.client.Status(context.Background(), name, spec.DefaultEnv)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +86,7 @@ func TestSwarm_DeployRollOutRollBackAndDrainUnderLoad(t *testing.T) {
 	if !slices.ContainsFunc(lines, func(s string) bool { return strings.HasPrefix(s, "task web.") && strings.Contains(s, "@node") }) {
 		t.Errorf("the deploy's progress followed no task: %q", lines)
 	}
-	eventually(t, 5*time.Second, "only v2 answers", func() bool { _, b := get(t, s.addrs.HTTP, host); return b == "v2" })
+	testutil.Eventually(t, 5*time.Second, "only v2 answers", func() bool { _, b := get(t, s.addrs.HTTP, host); return b == "v2" })
 	ld.check(t, "rolling update v1→v2")
 	bench(t, "  requests during it: %d, failed: %d", ld.ok.Load()+ld.failed.Load(), ld.failed.Load())
 
@@ -117,7 +118,7 @@ func TestSwarm_DeployRollOutRollBackAndDrainUnderLoad(t *testing.T) {
 		t.Fatalf("rollback: %v", err)
 	}
 	bench(t, "berth rollback v2→v1 (6 tasks): %s", time.Since(start).Round(time.Millisecond))
-	eventually(t, 5*time.Second, "only v1 answers", func() bool { _, b := get(t, s.addrs.HTTP, host); return b == "v1" })
+	testutil.Eventually(t, 5*time.Second, "only v1 answers", func() bool { _, b := get(t, s.addrs.HTTP, host); return b == "v1" })
 	ld.check(t, "berth rollback to v1")
 	bench(t, "  requests during it: %d, failed: %d", ld.ok.Load()+ld.failed.Load(), ld.failed.Load())
 
