@@ -98,7 +98,8 @@
 //     Connection but keep-alive, to a route with no canary or redirect,
 //     not in maintenance. Everything
 //     else takes the handler path, from the same head. The lane answers as
-//     the handler path does: the same target choice, retries, statistics,
+//     the handler path does (but request header names reach the app as the
+//     client wrote them): the same target choice, retries, statistics,
 //     access log line, request id and hop-by-hop rules (TestLane_* compare
 //     both over raw bytes, and the whole package's tests run behind the
 //     lane too); it hands the handler path's ResponseWriter the responses
