@@ -107,7 +107,9 @@ func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, timeout time.
 	if t == nil {
 		return laneDeclined // the handler path answers 503
 	}
-	c.srv.laned.Add(1) // the lane answers from here on (tests read it once answered)
+	if c.srv.countLane {
+		c.srv.laned.Add(1) // the lane answers from here on (tests read it once answered)
+	}
 	fc := p.rp.Transport.(*poolTransport).fast
 	id := q.id
 	if id == "" {

@@ -149,6 +149,7 @@ func newLaneRig(t *testing.T) *laneRig {
 			t.Fatal(err)
 		}
 		s := NewServer(px, o)
+		s.countLane = true
 		go s.Serve(ln)
 		t.Cleanup(func() { s.Close() })
 		return s, ln.Addr().String()

@@ -58,7 +58,10 @@ type Server struct {
 	conns     map[*serverConn]struct{}
 	drained   chan struct{} // closed when shutting down and no conn is left
 	closed    atomic.Bool   // Shutdown or Close was called
-	laned     atomic.Uint64 // requests the lane answered (tests)
+	// Tests set countLane before Serve to have laned count the requests
+	// the lane answered (no shared counter on the request path otherwise).
+	countLane bool
+	laned     atomic.Uint64
 	watcher   sync.WaitGroup
 	watching  bool // the watch loop was started
 	stopWatch chan struct{}
