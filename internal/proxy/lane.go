@@ -37,7 +37,8 @@ type laneResult uint8
 const (
 	laneDeclined laneResult = iota // not served: the handler path serves it
 	laneServed                     // answered; the connection may serve more
-	laneClosed                     // the connection must close (client gone, body cut)
+	laneServedClose                // answered; the connection closes once the answer is out
+	laneClosed                     // the connection must close now (client gone, body cut)
 )
 
 // acmeChallengePrefix is the path of ACME http-01 challenges, which the
@@ -88,8 +89,10 @@ func (c *serverConn) serveLane(px *Proxy, head string) (res laneResult) {
 	c.reqStart.Store(0)
 	c.endWatch()
 	c.watchTried.Store(false)
-	if res == laneServed && (c.bw.Flush() != nil || c.clientGone.Load()) {
-		return laneClosed
+	if res == laneServed || res == laneServedClose {
+		if c.bw.Flush() != nil || c.clientGone.Load() {
+			return laneClosed
+		}
 	}
 	return res
 }
@@ -167,7 +170,7 @@ func (c *serverConn) laneFail(p *Pool, q *laneReq, ctr *counters, t *target, err
 	}
 	w.finish()
 	if w.closeAfter {
-		return laneClosed
+		return laneServedClose
 	}
 	return laneServed
 }
@@ -247,8 +250,10 @@ func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastCl
 	if promoted {
 		c.w.finish()
 		if c.w.closeAfter {
-			return laneClosed, false, nil
+			return laneServedClose, false, nil
 		}
+	} else if q.close {
+		return laneServedClose, false, nil
 	}
 	return laneServed, false, nil
 }
@@ -296,7 +301,7 @@ func (p *Pool) laneHead(c *serverConn, conn *fconn, q *laneReq) (rh respHead, pr
 		if status < 200 {
 			if status != http.StatusContinue {
 				conn.sent1xx = true
-				_, _ = bw.WriteString(statusLine(false, status))
+				_, _ = bw.WriteString(statusLine(q.http10, status))
 				laneFields(bw, s, fs, rh, true, true)
 				_, _ = bw.WriteString("\r\n")
 				if err := bw.Flush(); err != nil {
@@ -309,12 +314,18 @@ func (p *Pool) laneHead(c *serverConn, conn *fconn, q *laneReq) (rh respHead, pr
 		if rh.kind == bodyChunked || rh.kind == bodyClose {
 			return c.lanePromote(conn, q, fs, status, http10)
 		}
-		_, _ = bw.WriteString(statusLine(false, status))
+		_, _ = bw.WriteString(statusLine(q.http10, status))
 		if !laneFields(bw, s, fs, rh, false, dropLength || status == http.StatusNoContent) {
 			_, _ = bw.WriteString(dateLine())
 		}
 		_, _ = bw.WriteString("X-Request-Id: ")
 		_, _ = bw.WriteString(c.laneID[0])
+		switch {
+		case q.close:
+			_, _ = bw.WriteString("\r\nConnection: close")
+		case q.http10:
+			_, _ = bw.WriteString("\r\nConnection: keep-alive")
+		}
 		_, _ = bw.WriteString("\r\n\r\n")
 		return rh, false, nil
 	}

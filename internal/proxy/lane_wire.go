@@ -27,6 +27,9 @@ type laneReq struct {
 	id     string // the client's X-Request-Id when it sent exactly one sane value
 	ids    int    // X-Request-Id lines seen
 	xfp    bool   // the client sent an X-Forwarded-Prefix
+	http10 bool   // HTTP/1.0
+	close  bool   // the connection closes after the response (Connection, or HTTP/1.0 without keep-alive)
+	conns  int    // Connection lines seen
 
 	xff  [laneMaxForwardedFor]string // X-Forwarded-For values, in order
 	nxff int
@@ -39,12 +42,14 @@ type laneReq struct {
 
 // parseLaneHead fills q from head (a whole request head, as readHead
 // returns it) and reports whether the lane takes it: GET or HEAD over
-// HTTP/1.1, an origin-form target that url.Parse keeps as it is, one Host,
-// CRLF line ends, and no header that asks for more than passing the
-// request on: no body (Content-Length, Transfer-Encoding), no Expect,
-// Upgrade, TE, Trailer or Pragma, no Connection but "keep-alive".
+// HTTP/1.1 or 1.0, an origin-form target that url.Parse keeps as it is,
+// one Host, CRLF line ends, and no header that asks for more than passing
+// the request on: no body (Content-Length, Transfer-Encoding), no Expect,
+// Upgrade, TE, Trailer or Pragma, at most one Connection, "keep-alive" or
+// "close".
 func parseLaneHead(head string, q *laneReq) bool {
 	q.head, q.host, q.agent, q.id, q.ids, q.nxff, q.nfwd, q.xfp = head, "", "", "", 0, 0, 0, false
+	q.http10, q.close, q.conns = false, false, 0
 	i := strings.IndexByte(head, '\n')
 	if i < 1 || head[i-1] != '\r' {
 		return false
@@ -55,9 +60,11 @@ func parseLaneHead(head string, q *laneReq) bool {
 		return false
 	}
 	target, proto, ok := strings.Cut(rest, " ")
-	if !ok || proto != "HTTP/1.1" || !laneTarget(target, q) {
+	if !ok || (proto != "HTTP/1.1" && proto != "HTTP/1.0") || !laneTarget(target, q) {
 		return false
 	}
+	q.http10 = proto == "HTTP/1.0"
+	q.close = q.http10 // unless it asks for keep-alive
 	q.method, q.target = method, target
 	for pos := i + 1; ; {
 		j := strings.IndexByte(head[pos:], '\n')
@@ -137,7 +144,20 @@ func (q *laneReq) field(ln string, start int) bool {
 	case laneDrop:
 		return true
 	case laneConnection:
-		return strings.EqualFold(v, "keep-alive")
+		// One Connection line naming keep-alive or close, as
+		// finishHead reads it; a list goes to the full parser.
+		q.conns++
+		switch {
+		case q.conns > 1:
+			return false
+		case strings.EqualFold(v, "keep-alive"):
+			q.close = false
+		case strings.EqualFold(v, "close"):
+			q.close = true
+		default:
+			return false
+		}
+		return true
 	case laneHost:
 		if q.host != "" || v == "" || !validHost(v) {
 			return false

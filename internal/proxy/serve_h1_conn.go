@@ -136,7 +136,7 @@ func (c *serverConn) serve() {
 						return
 					}
 					continue
-				case laneClosed:
+				case laneServedClose, laneClosed:
 					return
 				}
 			}
