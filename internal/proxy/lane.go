@@ -35,10 +35,10 @@ import (
 type laneResult uint8
 
 const (
-	laneDeclined laneResult = iota // not served: the handler path serves it
-	laneServed                     // answered; the connection may serve more
-	laneServedClose                // answered; the connection closes once the answer is out
-	laneClosed                     // the connection must close now (client gone, body cut)
+	laneDeclined    laneResult = iota // not served: the handler path serves it
+	laneServed                        // answered; the connection may serve more
+	laneServedClose                   // answered; the connection closes once the answer is out
+	laneClosed                        // the connection must close now (client gone, body cut)
 )
 
 // acmeChallengePrefix is the path of ACME http-01 challenges, which the
