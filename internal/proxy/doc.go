@@ -94,9 +94,9 @@
 //   - The lane (lane*.go): a Server given the Proxy (ServerOptions.Lane)
 //     serves the requests that need nothing but passing on without an
 //     *http.Request, a header map or a ResponseWriter: GET and HEAD over
-//     HTTP/1.1 with no body, no Expect, Upgrade, TE, Trailer or Pragma, no
-//     Connection but keep-alive, to a route with no canary or redirect,
-//     not in maintenance. Everything
+//     HTTP/1.1 or 1.0 with no body, no Expect, Upgrade, TE, Trailer or
+//     Pragma, at most a Connection of keep-alive or close, to a route with
+//     no canary or redirect, not in maintenance. Everything
 //     else takes the handler path, from the same head. The lane answers as
 //     the handler path does (but request header names reach the app as the
 //     client wrote them): the same target choice, retries, statistics,
