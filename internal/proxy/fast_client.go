@@ -189,6 +189,34 @@ func (c *fconn) begin(r *http.Request) {
 // client went away.
 func (c *fconn) end(r *http.Request) bool { return c.busy.CompareAndSwap(r, nil) }
 
+// sendHead writes the request head buffered in c.bw and waits for the
+// first byte of the answer, at most timeout when positive. A request cut
+// while it waited (cutWaiting, or a cut just as the byte came) fails with
+// errTargetDown.
+func (c *fconn) sendHead(timeout time.Duration) error {
+	err := c.bw.Flush()
+	if err == nil {
+		if timeout > 0 {
+			_ = c.Conn.SetReadDeadline(time.Now().Add(timeout))
+		}
+		_, err = c.br.Peek(1)
+	}
+	if err == nil && !c.phase.CompareAndSwap(phaseWaiting, phaseAnswer) {
+		return errTargetDown // cut just as the first byte came
+	}
+	if err != nil && c.phase.Load() == phaseCut {
+		return errTargetDown
+	}
+	return err
+}
+
+// stale reports whether err, a failure of sendHead on c, looks like a
+// reused keep-alive connection the target had closed: nothing came back
+// and the wait did not time out.
+func (c *fconn) stale(err error) bool {
+	return c.reused && c.br.Buffered() == 0 && !isTimeout(err)
+}
+
 // startSweep schedules the sweep unless it is scheduled already.
 func (fc *fastClient) startSweep() {
 	if !fc.sweeping.Load() && fc.sweeping.CompareAndSwap(false, true) {

@@ -121,23 +121,11 @@ func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, f
 	}()
 
 	writeRequestHead(c.bw, r, c.hc.addr)
-	err = c.bw.Flush()
-	if err == nil {
-		if timeout > 0 {
-			_ = c.Conn.SetReadDeadline(time.Now().Add(timeout))
+	if err = c.sendHead(timeout); err != nil {
+		if errors.Is(err, errTargetDown) {
+			return fastServed, false, err
 		}
-		_, err = c.br.Peek(1)
-	}
-	if err == nil && !c.phase.CompareAndSwap(phaseWaiting, phaseAnswer) {
-		err = errTargetDown // cut just as the first byte came
-	}
-	if err != nil {
-		if c.phase.Load() == phaseCut {
-			return fastServed, false, errTargetDown
-		}
-		var ne net.Error
-		timedOut := errors.As(err, &ne) && ne.Timeout()
-		stale = !timedOut && c.reused && ctx.Err() == nil && p.reqCtx.Err() == nil && c.br.Buffered() == 0 && replayable(r)
+		stale = c.stale(err) && ctx.Err() == nil && p.reqCtx.Err() == nil && replayable(r)
 		return fastServed, stale, eofUnexpected(err)
 	}
 	h := w.Header()

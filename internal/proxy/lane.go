@@ -197,21 +197,11 @@ func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastCl
 	}()
 
 	q.writeHead(conn, c.remoteIP, res.ids[0], strip)
-	err = conn.bw.Flush()
-	if err == nil {
-		if timeout > 0 {
-			_ = conn.Conn.SetReadDeadline(time.Now().Add(timeout))
+	if err = conn.sendHead(timeout); err != nil {
+		if errors.Is(err, errTargetDown) {
+			return 0, false, err
 		}
-		_, err = conn.br.Peek(1)
-	}
-	if err == nil && !conn.phase.CompareAndSwap(phaseWaiting, phaseAnswer) {
-		err = errTargetDown // cut just as the first byte came
-	}
-	if err != nil {
-		if conn.phase.Load() == phaseCut {
-			return 0, false, errTargetDown
-		}
-		stale = !isTimeout(err) && conn.reused && c.ctx.Err() == nil && p.reqCtx.Err() == nil && conn.br.Buffered() == 0
+		stale = conn.stale(err) && c.ctx.Err() == nil && p.reqCtx.Err() == nil
 		return 0, stale, eofUnexpected(err)
 	}
 	rh, promoted, err := p.laneHead(c, conn, q)
