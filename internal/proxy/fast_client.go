@@ -179,6 +179,25 @@ func (fc *fastClient) discard(c *fconn) {
 // client went away.
 var killedReq = new(http.Request)
 
+// use starts the exchange of r on c: waiting for an answer, busy with r
+// for the sweep and cutWaiting. release ends it.
+func (c *fconn) use(r *http.Request) {
+	c.sent1xx = false
+	c.phase.Store(phaseWaiting)
+	c.begin(r)
+}
+
+// release ends r's use of c: c goes back to the idle stack when keep and
+// the sweep did not cut it, else it is closed.
+func (fc *fastClient) release(c *fconn, r *http.Request, keep bool) {
+	c.phase.Store(phaseIdle)
+	if c.end(r) && keep {
+		fc.put(c)
+	} else {
+		fc.discard(c)
+	}
+}
+
 // begin marks c busy with r, for the sweep.
 func (c *fconn) begin(r *http.Request) {
 	c.done.Store(r.Context().Done())

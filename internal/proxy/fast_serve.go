@@ -107,18 +107,9 @@ func (p *Pool) noteFailure(t *target, err error) {
 // deadline on c, cleared once the head is read.
 func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, fc *fastClient, c *fconn, t *target, timeout time.Duration, res *outcome) (o fastOutcome, stale bool, err error) {
 	ctx := r.Context()
-	c.sent1xx = false
-	c.phase.Store(phaseWaiting)
-	c.begin(r)
+	c.use(r)
 	ok := false // c may go back to the idle stack
-	defer func() {
-		c.phase.Store(phaseIdle)
-		if c.end(r) && ok {
-			fc.put(c)
-		} else {
-			fc.discard(c)
-		}
-	}()
+	defer func() { fc.release(c, r, ok) }()
 
 	writeRequestHead(c.bw, r, c.hc.addr)
 	if err = c.sendHead(timeout); err != nil {
@@ -152,10 +143,7 @@ func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, f
 	clientErr, err := copyBody(w, c, h, rh, &res.bytes)
 	if err != nil {
 		if !clientErr && ctx.Err() == nil {
-			res.broken = true
-			t.countUpstream(err)
-			p.log.Warn("proxy error: response body cut", "target", t.Name, "addr", t.Addr,
-				"method", r.Method, "path", r.URL.Path, "error", err)
+			p.bodyCut(t, r.Method, r.URL.Path, err, res)
 		}
 		// The response is under way: all that can be done is to abort it
 		// (the deferred discard closes c) so the client does not take a
@@ -175,17 +163,31 @@ func (p *Pool) fastFail(w http.ResponseWriter, r *http.Request, ctr *counters, t
 	}
 	ctr.failed.Add(1) // the caller counted err against t (noteFailure)
 	status, title, msg := http.StatusBadGateway, "Bad gateway", "The app did not answer."
-	var ne net.Error
 	switch {
 	case p.reqCtx.Err() != nil:
 		msg = "The request was cut: its release was replaced and the drain timeout passed."
-	case errors.As(err, &ne) && ne.Timeout():
+	case isTimeout(err):
 		status, title, msg = http.StatusGatewayTimeout, "Gateway timeout", "The app did not answer in time."
 	}
 	p.log.Warn("proxy error", "target", t.Name, "addr", t.Addr, "method", r.Method,
 		"path", r.URL.Path, "status", status, "error", err)
 	p.writeError(w, r, ctr, res, status, title, msg)
 	return fastFailed
+}
+
+// bodyCut records a response cut by its target after it had started
+// (the caller aborts it): an upstream error of t, logged.
+func (p *Pool) bodyCut(t *target, method, path string, err error, res *outcome) {
+	res.broken = true
+	t.countUpstream(err)
+	p.log.Warn("proxy error: response body cut", "target", t.Name, "addr", t.Addr,
+		"method", method, "path", path, "error", err)
+}
+
+// isTimeout reports whether err is a timeout (a deadline passed).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // copyBody copies the response body from c to w, flushing w whenever c has

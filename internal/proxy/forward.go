@@ -335,13 +335,12 @@ func (p *Pool) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	st.failed = true
 	st.ctr.failed.Add(1)
 	status, title, msg := http.StatusBadGateway, "Bad gateway", "The app did not answer."
-	var ne net.Error
 	switch {
 	case p.reqCtx.Err() != nil:
 		msg = "The request was cut: its release was replaced and the drain timeout passed."
 	case st.phase.Load() == phaseCut:
 		msg = "The app's container stopped answering health checks before it answered."
-	case st.timedOut.Load() || (errors.As(err, &ne) && ne.Timeout()):
+	case st.timedOut.Load() || isTimeout(err):
 		status, title, msg = http.StatusGatewayTimeout, "Gateway timeout", "The app did not answer in time."
 	}
 	if !st.counted && p.reqCtx.Err() == nil && st.phase.Load() != phaseCut {

@@ -193,7 +193,6 @@ func (p *Pool) publishHealthyLocked() {
 // "connection refused", "status 500", "timeout after 2s".
 func (p *Pool) describe(err error) string {
 	var se statusError
-	var ne net.Error
 	switch {
 	case errors.As(err, &se):
 		return se.Error()
@@ -201,7 +200,7 @@ func (p *Pool) describe(err error) string {
 		return "connection refused"
 	case errors.Is(err, syscall.ECONNRESET):
 		return "connection reset"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return "timeout after " + p.hc.Timeout.String()
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection closed without a response"

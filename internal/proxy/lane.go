@@ -183,18 +183,9 @@ func (c *serverConn) laneFail(p *Pool, q *laneReq, ctr *counters, t *target, err
 // timeout, when positive, bounds the wait for the response head, as in
 // exchange.
 func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastClient, conn *fconn, t *target, timeout time.Duration, strip string, res *outcome) (result laneResult, stale bool, err error) {
-	conn.sent1xx = false
-	conn.phase.Store(phaseWaiting)
-	conn.begin(c.base)
+	conn.use(c.base)
 	keep := false
-	defer func() {
-		conn.phase.Store(phaseIdle)
-		if conn.end(c.base) && keep {
-			fc.put(conn)
-		} else {
-			fc.discard(conn)
-		}
-	}()
+	defer func() { fc.release(conn, c.base, keep) }()
 
 	q.writeHead(conn, c.remoteIP, res.ids[0], strip)
 	if err = conn.sendHead(timeout); err != nil {
@@ -229,10 +220,7 @@ func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastCl
 	clientErr, err := copyBody(w, conn, c.w.header, rh, &res.bytes)
 	if err != nil {
 		if !clientErr && c.ctx.Err() == nil {
-			res.broken = true
-			t.countUpstream(err)
-			p.log.Warn("proxy error: response body cut", "target", t.Name, "addr", t.Addr,
-				"method", q.method, "path", q.path, "error", err)
+			p.bodyCut(t, q.method, q.path, err, res)
 		}
 		return laneClosed, false, nil
 	}
@@ -246,11 +234,6 @@ func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastCl
 		return laneServedClose, false, nil
 	}
 	return laneServed, false, nil
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // laneHead reads the response head from conn and writes it to the

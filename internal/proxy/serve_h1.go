@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -115,8 +114,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			if s.closed.Load() {
 				return http.ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if isTimeout(err) {
 				// Out of file descriptors and the like: back off as
 				// net/http does, up to a second.
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)

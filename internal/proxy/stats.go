@@ -116,12 +116,11 @@ const (
 
 // upstreamKind classifies an error of an exchange with a target.
 func upstreamKind(err error) int {
-	var ne net.Error
 	var op *net.OpError
 	switch {
 	case errors.As(err, &op) && op.Op == "dial":
 		return kindDial
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return kindTimeout
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
