@@ -11,6 +11,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,9 +22,12 @@ import (
 // rawBackend is a target that writes raw HTTP/1.1 responses: respond gets
 // each request (health probes on /up are answered 200) and writes the
 // response itself; it returns false to close the connection.
+// It keeps the request heads it got, as they came (lastHead).
 type rawBackend struct {
 	ln    net.Listener
 	conns atomic.Int64
+	mu    sync.Mutex
+	heads []string // but the health probes'
 }
 
 func newRawBackend(t *testing.T, respond func(w *bufio.Writer, r *http.Request) (keep bool)) *rawBackend {
@@ -54,14 +58,26 @@ func newRawBackendIdle(t *testing.T, idle time.Duration, respond func(w *bufio.W
 					if idle > 0 {
 						conn.SetReadDeadline(time.Now().Add(idle))
 					}
-					r, err := http.ReadRequest(br)
+					head, err := readRawHead(br)
 					if err != nil {
 						return
+					}
+					r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
+					if err != nil {
+						return
+					}
+					if r.ContentLength > 0 { // read by nobody here
+						if _, err := io.CopyN(io.Discard, br, r.ContentLength); err != nil {
+							return
+						}
 					}
 					keep := true
 					if r.URL.Path == "/up" {
 						bw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 					} else {
+						rb.mu.Lock()
+						rb.heads = append(rb.heads, head)
+						rb.mu.Unlock()
 						keep = respond(bw, r)
 					}
 					if bw.Flush() != nil || !keep {
@@ -72,6 +88,32 @@ func newRawBackendIdle(t *testing.T, idle time.Duration, respond func(w *bufio.W
 		}
 	}()
 	return rb
+}
+
+// readRawHead reads a request head, its lines as they came, up to and
+// including the empty line.
+func readRawHead(br *bufio.Reader) (string, error) {
+	var head strings.Builder
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		head.WriteString(line)
+		if line == "\r\n" || line == "\n" {
+			return head.String(), nil
+		}
+	}
+}
+
+// lastHead returns how many request heads rb got, and the last.
+func (rb *rawBackend) lastHead() (int, string) {
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	if len(rb.heads) == 0 {
+		return 0, ""
+	}
+	return len(rb.heads), rb.heads[len(rb.heads)-1]
 }
 
 func (rb *rawBackend) target(name string) Target {

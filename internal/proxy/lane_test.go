@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,17 +23,9 @@ import (
 // whole proxy test suite also runs behind the lane (testServerKind
 // "lane").
 
-// rawApp is a backend that answers from a script by request path, over
-// raw TCP (so it can send what net/http would not), and records the heads
-// it got.
-type rawApp struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	heads []string
-}
-
-// rawScripts are the raw responses of rawApp by path (after the status
-// line's "HTTP/1.1 "). "{close}" ends the connection after the response.
+// rawScripts are the raw responses of the lane tests' app by path (after
+// the status line's "HTTP/1.1 "). "{close}" ends the connection after the
+// response.
 var rawScripts = map[string]string{
 	"/plain":    "200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\n\r\nhello",
 	"/nodate":   "200 OK\r\nContent-Length: 2\r\n\r\nok",
@@ -51,79 +42,24 @@ var rawScripts = map[string]string{
 	"/crlf":     "200 OK\r\nX-Odd: a\rb\r\nContent-Length: 2\r\n\r\nok",
 }
 
-func newRawApp(t *testing.T) *rawApp {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// scriptedApp answers every request from rawScripts.
+func scriptedApp(w *bufio.Writer, r *http.Request) (keep bool) {
+	script, ok := rawScripts[r.URL.Path]
+	if !ok {
+		script = "404 Not Found\r\nContent-Length: 0\r\n\r\n"
 	}
-	a := &rawApp{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go a.serve(c)
-		}
-	}()
-	return a
+	resp, closeAfter := strings.CutSuffix("HTTP/1.1 "+script, "{close}")
+	w.WriteString(resp)
+	return !closeAfter
 }
 
-func (a *rawApp) serve(c net.Conn) {
-	defer c.Close()
-	br := bufio.NewReader(c)
-	for {
-		var head strings.Builder
-		for {
-			line, err := br.ReadString('\n')
-			if err != nil {
-				return
-			}
-			head.WriteString(line)
-			if line == "\r\n" {
-				break
-			}
-		}
-		h := head.String()
-		path := strings.Fields(h)[1]
-		if path == "/up" {
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-			continue
-		}
-		a.mu.Lock()
-		a.heads = append(a.heads, h)
-		a.mu.Unlock()
-		script, ok := rawScripts[strings.SplitN(path, "?", 2)[0]]
-		if !ok {
-			script = "404 Not Found\r\nContent-Length: 0\r\n\r\n"
-		}
-		resp, closeAfter := strings.CutSuffix("HTTP/1.1 "+script, "{close}")
-		io.WriteString(c, resp)
-		if closeAfter {
-			return
-		}
-	}
-}
-
-// lastHead returns how many request heads the app got, and the last.
-func (a *rawApp) lastHead() (int, string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.heads) == 0 {
-		return 0, ""
-	}
-	return len(a.heads), a.heads[len(a.heads)-1]
-}
-
-// laneRig is a proxy with a route to a rawApp and two lean servers on it:
+// laneRig is a proxy with a route to a scripted raw backend and two lean servers on it:
 // with the lane and without.
 type laneRig struct {
 	px         *Proxy
 	pool       *Pool
 	log        *testutil.SyncBuffer // the proxy's access log
-	app        *rawApp
+	app        *rawBackend
 	lane, lean *Server
 	laneAddr   string
 	leanAddr   string
@@ -131,12 +67,12 @@ type laneRig struct {
 
 func newLaneRig(t *testing.T) *laneRig {
 	t.Helper()
-	app := newRawApp(t)
+	app := newRawBackend(t, scriptedApp)
 	buf := &testutil.SyncBuffer{}
 	al := NewAccessLog(buf)
 	t.Cleanup(func() { al.Close() })
 	px := New(Options{Logger: discardLog, AccessLog: al})
-	p := NewPool(keyA, "r1", []Target{{ID: "app", Name: "app", Addr: app.ln.Addr().String()}}, fastHealth(), discardLog)
+	p := NewPool(keyA, "r1", []Target{app.target("app")}, fastHealth(), discardLog)
 	t.Cleanup(p.Close)
 	waitHealthy(t, p, 1)
 	if _, err := px.SetRoute(keyA, []string{"shop.test"}, p); err != nil {
