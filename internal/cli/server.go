@@ -3,6 +3,7 @@ package cli
 import (
 	"log/slog"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,6 +51,7 @@ func newServerCmd() *cobra.Command {
 	f.StringVar(&cfg.AccessLog, "access-log", "", "proxy access log, one JSON line per request: a file, - for stdout, or off (default DATA_DIR/access.log, rotated at 100 MiB)")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:7070", "address of the API")
 	f.StringVar(&cfg.HTTPServer, "http-server", "lean", "server of the plain-HTTP proxy listener: lean (berth's HTTP/1.1 server) or std (net/http)")
+	f.IntVar(&cfg.EventLoops, "event-loops", runtime.GOMAXPROCS(0), "with --http-server lean on Linux: event loops (epoll) that hold idle client connections and answer plain proxied requests; 0: a goroutine per connection")
 	f.StringVar(&cfg.DockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
 	f.StringVar(&cfg.Engine, "engine", "docker", "docker (one host) or swarm (the engine is a Swarm manager: each service runs as a Swarm service)")
 	f.IntVar(&cfg.KeepReleases, "keep-releases", 10, "releases per app environment whose images are kept for rollback")

@@ -57,6 +57,9 @@ type Config struct {
 	// HTTPServer is the server of the plain-HTTP listener: "lean"
 	// (proxy.Server, the default) or "std" (net/http).
 	HTTPServer string
+	// EventLoops is how many event loops the lean server runs
+	// (proxy.ServerOptions.EventLoops; 0: none).
+	EventLoops int
 	// AccessLog is where the proxy writes a JSON line per request: a
 	// file, "-" for stdout, "off"; empty: DataDir/access.log.
 	AccessLog string
@@ -117,6 +120,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if err := checkHTTPServer(cfg.HTTPServer); err != nil {
 		return err
+	}
+	if cfg.EventLoops < 0 {
+		return fmt.Errorf("--event-loops %d: want 0 (a goroutine per connection) or more", cfg.EventLoops)
 	}
 	var certs *proxy.CertStore
 	if cfg.HTTPSAddr != "" {
@@ -216,7 +222,7 @@ func Run(ctx context.Context, cfg Config) error {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	plainSrv := newPlainServer(cfg.HTTPServer, proxySrv, px, log)
+	plainSrv := newPlainServer(cfg.HTTPServer, cfg.EventLoops, proxySrv, px, log)
 	builder := &build.Builder{Engine: eng, Credentials: st.RegistryAuth}
 	notifier := notify.New(notify.Options{Targets: api.NotifyTargets(st), Logger: log})
 	pipe := api.NewPipeline(st, builder, dep, notifier, filepath.Join(cfg.DataDir, "builds"), "http://"+apiLn.Addr().String())

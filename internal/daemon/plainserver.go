@@ -35,8 +35,9 @@ func checkHTTPServer(kind string) error {
 // syscalls per request) with std's handler and limits, or std itself.
 // The lean server serves plain requests on px's lane (std's handler is px,
 // or the ACME challenge handler in front of it, whose paths the lane
-// leaves alone). TLS and HTTP/2 stay on net/http either way.
-func newPlainServer(kind string, std *http.Server, px *proxy.Proxy, log *slog.Logger) plainServer {
+// leaves alone), on loops event loops. TLS and HTTP/2 stay on net/http
+// either way.
+func newPlainServer(kind string, loops int, std *http.Server, px *proxy.Proxy, log *slog.Logger) plainServer {
 	if kind == "std" {
 		return std
 	}
@@ -46,6 +47,7 @@ func newPlainServer(kind string, std *http.Server, px *proxy.Proxy, log *slog.Lo
 		MaxHeaderBytes:    std.MaxHeaderBytes,
 		Logger:            log,
 		Lane:              px,
+		EventLoops:        loops,
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,7 +80,8 @@ func startServerWith(t *testing.T, dataDir string, tune func(*daemon.Config)) *s
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(newTestWriter(t), s.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := daemon.Config{
 		DataDir: dataDir, HTTPAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Logger: logger,
-		Ready: func(a daemon.Addrs) { ready <- a },
+		EventLoops: runtime.GOMAXPROCS(0), // as berth server runs by default
+		Ready:      func(a daemon.Addrs) { ready <- a },
 	}
 	if tune != nil {
 		tune(&cfg)

@@ -104,4 +104,17 @@
 //     both over raw bytes, and the whole package's tests run behind the
 //     lane too); it hands the handler path's ResponseWriter the responses
 //     it does not frame itself (chunked, until close) and the error pages.
+//   - Event loops (evloop*_linux.go; ServerOptions.EventLoops, with the
+//     lane): epoll loops own the client connections that wait for a
+//     request, with their sockets out of Go's netpoller (loopFd), and
+//     answer the lane's requests whose answer is whole, framed with
+//     Content-Length (or bodiless) and at most 64 KiB, over an idle target
+//     connection, through the lane's own code. Anything else goes to a
+//     goroutine that continues the request where the loop left it (the
+//     lane's retries, failure accounting and error pages apply), and the
+//     connection comes back to its loop when it next waits after a lane
+//     request. A loop never blocks on a client: what a socket does not
+//     take waits for EPOLLOUT. A loop's tick enforces the idle and header
+//     timeouts and cuts requests whose client hung up. The whole package's
+//     tests run behind the loops too (testServerKind "loop").
 package proxy

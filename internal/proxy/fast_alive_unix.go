@@ -7,6 +7,9 @@ import "syscall"
 // alive reports whether idle c is still open with nothing unread: a
 // non-blocking peek finds no data and no end of stream.
 func (c *fconn) alive() bool {
+	if a, ok := c.Conn.(interface{ alive() bool }); ok {
+		return a.alive() // a socket an event loop took out of the netpoller
+	}
 	sc, ok := c.Conn.(syscall.Conn)
 	if !ok {
 		return true

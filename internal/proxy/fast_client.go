@@ -52,12 +52,19 @@ type fastClient struct {
 	sweeping atomic.Bool // a sweep is scheduled (set under mu when cleared)
 }
 
-// hostConns is the idle stack of one target.
+// hostConns is the idle connections of one target: one stack per
+// affinity slot, newest last. Slot 0 holds the connections no event loop
+// watches; slot i those last watched by the event loops of slot i (a
+// loop takes from its own slot first, so its connections stay registered
+// with it).
 type hostConns struct {
 	addr string
 	mu   sync.Mutex
-	idle []*fconn // newest last
+	idle [idleSlots][]*fconn
 }
+
+// idleSlots is the number of affinity slots of idle connections.
+const idleSlots = 4
 
 // fconn is one connection to a target with its buffers.
 type fconn struct {
@@ -75,6 +82,50 @@ type fconn struct {
 	done    atomic.Value  // of <-chan struct{}
 	phase   atomic.Uint32 // of the current request: phaseIdle… (retry.go)
 	sent1xx bool          // an informational response went to the client
+	dead    atomic.Bool   // closed
+	connMu  sync.Mutex    // an event loop swaps Conn for a loopFd under it (close reads it)
+	slot    uint8         // affinity slot of its idle stack (hostConns)
+
+	// The event loop (evloop_linux.go) reads a response itself: pre holds
+	// the bytes it read and did not hand on, preErr the read error that
+	// ended them; br reads them before the socket. preOnly (set while the
+	// loop answers from pre) makes a read past them fail instead of
+	// waiting on the socket.
+	pre     []byte
+	preErr  error
+	preOnly bool
+	ev      fconnEv
+}
+
+// errWouldWait is a read past the bytes the event loop had, while it
+// answers from them alone.
+var errWouldWait = errors.New("proxy event loop: read past the buffered response")
+
+// Read reads what the event loop left in pre, then the connection.
+func (c *fconn) Read(p []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(p, c.pre)
+		c.pre = c.pre[n:]
+		return n, nil
+	}
+	if c.preErr != nil {
+		err := c.preErr
+		c.preErr = nil
+		return 0, err
+	}
+	if c.preOnly {
+		return 0, errWouldWait
+	}
+	return c.Conn.Read(p)
+}
+
+// close closes the connection (any goroutine).
+func (c *fconn) close() {
+	c.dead.Store(true)
+	c.connMu.Lock()
+	nc := c.Conn
+	c.connMu.Unlock()
+	nc.Close()
 }
 
 func newFastClient(targets []*target, cut context.Context) *fastClient {
@@ -97,24 +148,36 @@ func (fc *fastClient) get(ctx context.Context, t *target) (*fconn, error) {
 	if fc.closed.Load() {
 		return nil, errFastClosed
 	}
+	if c := fc.idle(t, 0); c != nil {
+		return c, nil
+	}
+	return fc.dial(ctx, fc.hosts[t])
+}
+
+// idle returns an idle connection to t fit for reuse, or nil: from the
+// affinity slot first, then from the others.
+func (fc *fastClient) idle(t *target, slot int) *fconn {
 	hc := fc.hosts[t]
 	now := nanotime()
 	hc.mu.Lock()
-	for n := len(hc.idle); n > 0; n = len(hc.idle) {
-		c := hc.idle[n-1]
-		hc.idle[n-1] = nil
-		hc.idle = hc.idle[:n-1]
-		if idle := time.Duration(now - c.idleAt); idle < fc.idleTimeout && (idle < fastCheckAfter || c.alive()) {
+	for i := range idleSlots {
+		st := &hc.idle[(slot+i)%idleSlots]
+		for n := len(*st); n > 0; n = len(*st) {
+			c := (*st)[n-1]
+			(*st)[n-1] = nil
+			*st = (*st)[:n-1]
+			if idle := time.Duration(now - c.idleAt); idle < fc.idleTimeout && (idle < fastCheckAfter || c.alive()) {
+				hc.mu.Unlock()
+				c.reused = true
+				return c
+			}
 			hc.mu.Unlock()
-			c.reused = true
-			return c, nil
+			fc.discard(c)
+			hc.mu.Lock()
 		}
-		hc.mu.Unlock()
-		fc.discard(c)
-		hc.mu.Lock()
 	}
 	hc.mu.Unlock()
-	return fc.dial(ctx, hc)
+	return nil
 }
 
 func (fc *fastClient) dial(ctx context.Context, hc *hostConns) (*fconn, error) {
@@ -124,10 +187,10 @@ func (fc *fastClient) dial(ctx context.Context, hc *hostConns) (*fconn, error) {
 	}
 	c := &fconn{
 		Conn: nc,
-		br:   bufio.NewReaderSize(nc, fastBufSize),
 		bw:   bufio.NewWriterSize(nc, fastBufSize),
 		hc:   hc,
 	}
+	c.br = bufio.NewReaderSize(c, fastBufSize)
 	fc.mu.Lock()
 	if fc.closed.Load() {
 		fc.mu.Unlock()
@@ -147,18 +210,19 @@ func (fc *fastClient) put(c *fconn) {
 	if len(c.scratch) > 4<<10 {
 		c.scratch = nil // do not keep one huge header's buffer
 	}
-	if c.br.Buffered() > 0 {
+	if c.br.Buffered() > 0 || len(c.pre) > 0 {
 		fc.discard(c) // the app sent more than its response
 		return
 	}
 	hc := c.hc
 	hc.mu.Lock()
-	if len(hc.idle) >= fastMaxIdle {
+	st := &hc.idle[c.slot]
+	if len(*st) >= fastMaxIdle {
 		hc.mu.Unlock()
 		fc.discard(c)
 		return
 	}
-	hc.idle = append(hc.idle, c)
+	*st = append(*st, c)
 	hc.mu.Unlock()
 	// A cut that ran between the caller's I/O and this put must not leave
 	// c open: closeAll sets closed before it closes conns.
@@ -169,7 +233,7 @@ func (fc *fastClient) put(c *fconn) {
 
 // discard closes c and forgets it.
 func (fc *fastClient) discard(c *fconn) {
-	c.Conn.Close()
+	c.close()
 	fc.mu.Lock()
 	delete(fc.conns, c)
 	fc.mu.Unlock()
@@ -191,6 +255,7 @@ func (c *fconn) use(r *http.Request) {
 // the sweep did not cut it, else it is closed.
 func (fc *fastClient) release(c *fconn, r *http.Request, keep bool) {
 	c.phase.Store(phaseIdle)
+	c.preOnly, c.preErr = false, nil
 	if c.end(r) && keep {
 		fc.put(c)
 	} else {
@@ -253,7 +318,7 @@ func (fc *fastClient) sweep() {
 	for c := range fc.conns {
 		if r := c.busy.Load(); r != nil && r != killedReq && gone(c.done.Load()) &&
 			c.busy.CompareAndSwap(r, killedReq) {
-			c.Conn.Close() // the request's goroutine discards c
+			c.close() // the request's goroutine discards c
 		}
 	}
 	fc.mu.Unlock()
@@ -262,16 +327,19 @@ func (fc *fastClient) sweep() {
 	var stale []*fconn
 	for _, hc := range fc.hosts {
 		hc.mu.Lock()
-		keep := hc.idle[:0]
-		for _, c := range hc.idle {
-			if time.Duration(now-c.idleAt) >= fc.idleTimeout {
-				stale = append(stale, c)
-			} else {
-				keep = append(keep, c)
+		for i := range hc.idle {
+			st := &hc.idle[i]
+			keep := (*st)[:0]
+			for _, c := range *st {
+				if time.Duration(now-c.idleAt) >= fc.idleTimeout {
+					stale = append(stale, c)
+				} else {
+					keep = append(keep, c)
+				}
 			}
+			clear((*st)[len(keep):])
+			*st = keep
 		}
-		clear(hc.idle[len(keep):])
-		hc.idle = keep
 		hc.mu.Unlock()
 	}
 	for _, c := range stale {
@@ -298,12 +366,14 @@ func (fc *fastClient) closeAll() {
 	fc.conns = map[*fconn]struct{}{}
 	fc.mu.Unlock()
 	for c := range conns {
-		c.Conn.Close()
+		c.close()
 	}
 	for _, hc := range fc.hosts {
 		hc.mu.Lock()
-		clear(hc.idle)
-		hc.idle = hc.idle[:0]
+		for i := range hc.idle {
+			clear(hc.idle[i])
+			hc.idle[i] = hc.idle[i][:0]
+		}
 		hc.mu.Unlock()
 	}
 }

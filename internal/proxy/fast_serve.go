@@ -71,7 +71,7 @@ func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, 
 		}
 	}()
 
-	last, err, aborted := p.retryLoop(ctx, fc, &t, retrySafe(r), func(c *fconn, t *target) (bool, error) {
+	last, err, aborted := p.retryLoop(ctx, fc, &t, retrySafe(r), nil, func(c *fconn, t *target) (bool, error) {
 		o, stale, err := p.exchange(w, r, ctr, fc, c, t, timeout, res)
 		outcome = o
 		return stale, err

@@ -49,29 +49,53 @@ const acmeChallengePrefix = "/.well-known/acme-challenge/"
 // panic (a bug: the lane calls no handler) closes the connection and is
 // logged, as a handler's panic is.
 func (c *serverConn) serveLane(px *Proxy, head string) (res laneResult) {
-	defer func() {
-		if v := recover(); v != nil {
-			buf := make([]byte, 16<<10)
-			buf = buf[:runtime.Stack(buf, false)]
-			c.srv.log.Error("panic serving request", "remote", c.remote, "lane", true, "panic", v, "stack", string(buf))
-			res = laneClosed
-		}
-	}()
+	defer c.lanePanic(&res)
+	rt, strip, ok := c.laneRoute(px, head)
+	if !ok {
+		return laneDeclined
+	}
+	p := rt.pool
+	if !p.enter() {
+		return laneDeclined
+	}
+	t, _ := p.pick()
+	if t == nil {
+		p.leave()
+		return laneDeclined // the handler path answers 503
+	}
+	start := c.laneBegin(p, t)
+	c.laneWatch(start)
+	res = p.laneRun(c, c.lane, rt.ctr, t, rt.timeout, strip, start, nil)
+	return c.laneEnd(res)
+}
+
+// lanePanic recovers a panic on the lane into laneClosed, logged.
+func (c *serverConn) lanePanic(res *laneResult) {
+	if v := recover(); v != nil {
+		buf := make([]byte, 16<<10)
+		buf = buf[:runtime.Stack(buf, false)]
+		c.srv.log.Error("panic serving request", "remote", c.remote, "lane", true, "panic", v, "stack", string(buf))
+		*res = laneClosed
+	}
+}
+
+// laneRoute parses head into c.lane and finds its route: ok when the lane
+// takes the request (strip is the prefix to strip, if any).
+func (c *serverConn) laneRoute(px *Proxy, head string) (rt *route, strip string, ok bool) {
 	if c.lane == nil {
 		c.lane = new(laneReq)
 	}
 	q := c.lane
 	if c.srv.closed.Load() || !parseLaneHead(head, q) || strings.HasPrefix(q.path, acmeChallengePrefix) {
-		return laneDeclined
+		return nil, "", false
 	}
 	rt, prefix, _ := px.table.Load().lookup(normalizeHost(q.host), q.path)
 	if rt == nil || rt.canary != nil || rt.ctr.maint.Load() != nil || (rt.opts != nil && rt.opts.RedirectHTTPS) {
-		return laneDeclined
+		return nil, "", false
 	}
-	strip := ""
 	if rt.opts != nil && rt.opts.StripPrefix && prefix != "" {
 		if q.xfp {
-			return laneDeclined // the client's X-Forwarded-Prefix is replaced: rare, left to the handler path
+			return nil, "", false // the client's X-Forwarded-Prefix is replaced: rare, left to the handler path
 		}
 		strip = prefix
 	}
@@ -80,12 +104,36 @@ func (c *serverConn) serveLane(px *Proxy, head string) (res laneResult) {
 			c.remoteIP = ip
 		}
 	}
+	return rt, strip, true
+}
+
+// laneBegin starts the lane's answer to c.lane on t: its request id, t's
+// in-flight count (laneRun ends it); it returns the request's start.
+func (c *serverConn) laneBegin(p *Pool, t *target) int64 {
+	if c.srv.countLane {
+		c.srv.laned.Add(1) // the lane answers from here on (tests read it once answered)
+	}
+	q := c.lane
+	id := q.id
+	if id == "" {
+		id = p.ids.next()
+	}
+	c.laneID[0] = id
+	t.inflight.Add(1)
+	return nanotime()
+}
+
+// laneWatch marks the request under way for the watch, which notices a
+// client that hangs up during a long one.
+func (c *serverConn) laneWatch(start int64) {
 	c.mu.Lock()
 	c.watchable = true
 	c.mu.Unlock()
-	start := nanotime()
 	c.reqStart.Store(start)
-	res = rt.pool.serveLane(c, q, rt.ctr, rt.timeout, strip, start)
+}
+
+// laneEnd ends the watch and sends what is buffered for the client.
+func (c *serverConn) laneEnd(res laneResult) laneResult {
 	c.reqStart.Store(0)
 	c.endWatch()
 	c.watchTried.Store(false)
@@ -97,34 +145,20 @@ func (c *serverConn) serveLane(px *Proxy, head string) (res laneResult) {
 	return res
 }
 
-// serveLane is Pool.serve and serveFast for a lane request: the same
-// target choice, retries (a lane request is always safe to retry) and
-// statistics. When no target answers, the request is parsed as the
-// handler path would have parsed it, for the error page (laneFail).
-func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, timeout time.Duration, strip string, start int64) laneResult {
-	if !p.enter() {
-		return laneDeclined
-	}
+// laneRun is Pool.serve and serveFast for a lane request to t (entered
+// and counted in flight by the caller; laneRun ends both): the same
+// retries (a lane request is always safe to retry) and statistics. When
+// no target answers, the request is parsed as the handler path would
+// have parsed it, for the error page (laneFail). sent, when not nil, is a
+// connection to t the event loop sent the request on.
+func (p *Pool) laneRun(c *serverConn, q *laneReq, ctr *counters, t *target, timeout time.Duration, strip string, start int64, sent *fconn) laneResult {
 	defer p.leave()
-	t, _ := p.pick()
-	if t == nil {
-		return laneDeclined // the handler path answers 503
-	}
-	if c.srv.countLane {
-		c.srv.laned.Add(1) // the lane answers from here on (tests read it once answered)
-	}
 	fc := p.rp.Transport.(*poolTransport).fast
-	id := q.id
-	if id == "" {
-		id = p.ids.next()
-	}
-	c.laneID[0] = id
 	res := outcome{start: start, ids: c.laneID[:]}
-	t.inflight.Add(1)
 	defer func() { t.inflight.Add(-1) }() // t follows the retries
 	result := laneServed
-	last, err, aborted := p.retryLoop(c.ctx, fc, &t, true, func(conn *fconn, t *target) (bool, error) {
-		r, stale, err := p.laneExchange(c, q, ctr, fc, conn, t, timeout, strip, &res)
+	last, err, aborted := p.retryLoop(c.ctx, fc, &t, true, sent, func(conn *fconn, t *target) (bool, error) {
+		r, stale, err := p.laneExchange(c, q, ctr, fc, conn, t, timeout, strip, &res, conn == sent)
 		result = r
 		return stale, err
 	})
@@ -134,12 +168,19 @@ func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, timeout time.
 	case err != nil:
 		result = c.laneFail(p, q, ctr, last, err, &res)
 	}
+	p.laneDone(c, q, ctr, t, strip, &res)
+	return result
+}
+
+// laneDone counts and logs a lane request answered by t (or not
+// answered: res says).
+func (p *Pool) laneDone(c *serverConn, q *laneReq, ctr *counters, t *target, strip string, res *outcome) {
 	if res.status != statusClientClosed && !res.failed {
 		ctr.served.Add(1)
 		t.served.Add(1)
 	}
 	res.t = t
-	d := p.observe(&res)
+	d := p.observe(res)
 	if al := ctr.alog; al != nil {
 		path := q.path // as the app got it, as the handler path logs it
 		if strip != "" {
@@ -147,9 +188,8 @@ func (p *Pool) serveLane(c *serverConn, q *laneReq, ctr *counters, timeout time.
 				path = "/"
 			}
 		}
-		p.logAccess(al, &res, d, q.method, q.host, path, c.remote, q.agent)
+		p.logAccess(al, res, d, q.method, q.host, path, c.remote, q.agent)
 	}
-	return result
 }
 
 // laneFail answers a lane request no target answered, through the
@@ -175,39 +215,50 @@ func (c *serverConn) laneFail(p *Pool, q *laneReq, ctr *counters, t *target, err
 	return laneServed
 }
 
-// laneExchange sends q on conn and copies the response to the client. An
-// error means nothing of a response reached the client: stale tells that
-// conn was a reused connection that broke before any response byte, which
-// is not the target's fault (q goes again on a fresh connection).
+// laneExchange sends q on conn (unless sent: the event loop did) and
+// copies the response to the client. An error means nothing of a
+// response reached the client: stale tells that conn was a reused
+// connection that broke before any response byte, which is not the
+// target's fault (q goes again on a fresh connection).
 //
 // timeout, when positive, bounds the wait for the response head, as in
 // exchange.
-func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastClient, conn *fconn, t *target, timeout time.Duration, strip string, res *outcome) (result laneResult, stale bool, err error) {
-	conn.use(c.base)
-	keep := false
-	defer func() { fc.release(conn, c.base, keep) }()
-
-	q.writeHead(conn, c.remoteIP, res.ids[0], strip)
+func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastClient, conn *fconn, t *target, timeout time.Duration, strip string, res *outcome, sent bool) (result laneResult, stale bool, err error) {
+	if !sent {
+		conn.use(c.base)
+		q.writeHead(conn, c.remoteIP, res.ids[0], strip)
+	}
 	if err = conn.sendHead(timeout); err != nil {
+		fc.release(conn, c.base, false)
 		if errors.Is(err, errTargetDown) {
 			return 0, false, err
 		}
 		stale = conn.stale(err) && c.ctx.Err() == nil && p.reqCtx.Err() == nil
 		return 0, stale, eofUnexpected(err)
 	}
+	result, err = p.laneAnswer(c, q, ctr, fc, conn, t, timeout, res)
+	return result, false, err
+}
+
+// laneAnswer copies the response to q, whose first byte is in, from
+// conn to the client, and releases conn. An error means nothing of a
+// response reached the client.
+func (p *Pool) laneAnswer(c *serverConn, q *laneReq, ctr *counters, fc *fastClient, conn *fconn, t *target, timeout time.Duration, res *outcome) (result laneResult, err error) {
+	keep := false
+	defer func() { fc.release(conn, c.base, keep) }()
 	rh, promoted, err := p.laneHead(c, conn, q)
 	if err != nil {
 		err = eofUnexpected(err)
 		if !conn.sent1xx {
-			return 0, false, err
+			return 0, err
 		}
 		// An informational response went out: too late to retry.
 		if c.ctx.Err() != nil {
 			res.status = statusClientClosed
-			return laneClosed, false, nil
+			return laneClosed, nil
 		}
 		p.noteFailure(t, err)
-		return c.laneFail(p, q, ctr, t, err, res), false, nil
+		return c.laneFail(p, q, ctr, t, err, res), nil
 	}
 	if timeout > 0 {
 		_ = conn.Conn.SetReadDeadline(time.Time{})
@@ -222,18 +273,18 @@ func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastCl
 		if !clientErr && c.ctx.Err() == nil {
 			p.bodyCut(t, q.method, q.path, err, res)
 		}
-		return laneClosed, false, nil
+		return laneClosed, nil
 	}
 	keep = rh.keepAlive
 	if promoted {
 		c.w.finish()
 		if c.w.closeAfter {
-			return laneServedClose, false, nil
+			return laneServedClose, nil
 		}
 	} else if q.close {
-		return laneServedClose, false, nil
+		return laneServedClose, nil
 	}
-	return laneServed, false, nil
+	return laneServed, nil
 }
 
 // laneHead reads the response head from conn and writes it to the

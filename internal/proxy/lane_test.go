@@ -67,7 +67,22 @@ type laneRig struct {
 
 func newLaneRig(t *testing.T) *laneRig {
 	t.Helper()
-	app := newRawBackend(t, scriptedApp)
+	rig := newRigProxy(t, scriptedApp)
+	o := testServerOptions()
+	rig.lean, rig.leanAddr = rig.serve(t, o)
+	o.Lane = rig.px
+	if testServerKind == "loop" {
+		o.EventLoops = 2 // the lane behind event loops
+	}
+	rig.lane, rig.laneAddr = rig.serve(t, o)
+	return rig
+}
+
+// newRigProxy is a rig's proxy, routing shop.test to a raw backend that
+// answers with respond, without servers.
+func newRigProxy(t *testing.T, respond func(w *bufio.Writer, r *http.Request) (keep bool)) *laneRig {
+	t.Helper()
+	app := newRawBackend(t, respond)
 	buf := &testutil.SyncBuffer{}
 	al := NewAccessLog(buf)
 	t.Cleanup(func() { al.Close() })
@@ -78,23 +93,22 @@ func newLaneRig(t *testing.T) *laneRig {
 	if _, err := px.SetRoute(keyA, []string{"shop.test"}, p); err != nil {
 		t.Fatal(err)
 	}
-	rig := &laneRig{px: px, pool: p, app: app, log: buf}
-	serve := func(o ServerOptions) (*Server, string) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := NewServer(px, o)
-		s.countLane = true
-		go s.Serve(ln)
-		t.Cleanup(func() { s.Close() })
-		return s, ln.Addr().String()
+	return &laneRig{px: px, pool: p, app: app, log: buf}
+}
+
+// serve starts a lean server with o on the rig's proxy and returns it
+// with its address; the server counts lane and loop requests.
+func (rig *laneRig) serve(t *testing.T, o ServerOptions) (*Server, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	o := testServerOptions()
-	rig.lean, rig.leanAddr = serve(o)
-	o.Lane = px
-	rig.lane, rig.laneAddr = serve(o)
-	return rig
+	s := NewServer(rig.px, o)
+	s.countLane = true
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	return s, ln.Addr().String()
 }
 
 // exchange sends the raw request to addr and returns the normalised

@@ -59,7 +59,9 @@ func retrySafe(r *http.Request) bool {
 // moves with it (also when try panics to abort a response under way).
 // retryLoop returns that target with the last failure (nil when a try
 // answered), or aborted when the client went away before any response.
-func (p *Pool) retryLoop(ctx context.Context, fc *fastClient, tp **target, safe bool, try func(c *fconn, t *target) (stale bool, err error)) (last *target, err error, aborted bool) {
+// first, when not nil, is the connection of the first try, to *tp: the
+// event loop sent the request on it already.
+func (p *Pool) retryLoop(ctx context.Context, fc *fastClient, tp **target, safe bool, first *fconn, try func(c *fconn, t *target) (stale bool, err error)) (last *target, err error, aborted bool) {
 	t := *tp
 	var tried [maxRetries + 1]*target
 	tried[0] = t
@@ -67,7 +69,9 @@ func (p *Pool) retryLoop(ctx context.Context, fc *fastClient, tp **target, safe 
 	fresh := false // after a stale reused connection: dial a new one
 	for {
 		var c *fconn
-		if fresh {
+		if first != nil {
+			c, first = first, nil
+		} else if fresh {
 			c, err = fc.dial(ctx, fc.hosts[t])
 		} else {
 			c, err = fc.get(ctx, t)
@@ -173,17 +177,19 @@ func (fc *fastClient) cutWaiting(t *target) int {
 	fc.mu.Lock()
 	for c := range fc.conns {
 		if c.hc == hc && c.phase.CompareAndSwap(phaseWaiting, phaseCut) {
-			c.Conn.Close() // the request's goroutine discards c
+			c.close() // the request's goroutine discards c
 			n++
 		}
 	}
 	fc.mu.Unlock()
 	hc.mu.Lock()
 	idle := hc.idle
-	hc.idle = nil
+	hc.idle = [idleSlots][]*fconn{}
 	hc.mu.Unlock()
-	for _, c := range idle {
-		fc.discard(c)
+	for _, st := range idle {
+		for _, c := range st {
+			fc.discard(c)
+		}
 	}
 	return n
 }

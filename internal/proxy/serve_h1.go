@@ -39,6 +39,11 @@ type ServerOptions struct {
 	// handler must route as Lane does, but for ACME http-01 challenges
 	// (/.well-known/acme-challenge/), which never take the lane.
 	Lane *Proxy
+	// EventLoops, with Lane, is how many event loops (epoll, Linux only)
+	// wait on idle connections and serve the lane's requests whose
+	// answers are small and framed (evloop_linux.go); every other request
+	// goes to a goroutine per connection as without them. 0: none.
+	EventLoops int
 }
 
 // Server serves HTTP/1.x on plain listeners with a lean request loop
@@ -58,12 +63,16 @@ type Server struct {
 	drained   chan struct{} // closed when shutting down and no conn is left
 	closed    atomic.Bool   // Shutdown or Close was called
 	// Tests set countLane before Serve to have laned count the requests
-	// the lane answered (no shared counter on the request path otherwise).
+	// the lane answered, and looped those an event loop answered itself
+	// (no shared counter on the request path otherwise).
 	countLane bool
 	laned     atomic.Uint64
+	looped    atomic.Uint64
 	watcher   sync.WaitGroup
 	watching  bool // the watch loop was started
 	stopWatch chan struct{}
+	loops     []*evLoop // started by the first Serve (under mu)
+	nextLoop  atomic.Uint32
 }
 
 // NewServer returns a Server that passes requests to h.
@@ -98,6 +107,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.watching = true
 		s.watcher.Add(1)
 		go s.watchLoop()
+		if s.opts.Lane != nil && s.opts.EventLoops > 0 {
+			s.loops = s.startLoops(s.opts.EventLoops)
+		}
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
@@ -129,8 +141,27 @@ func (s *Server) Serve(ln net.Listener) error {
 			c.release()
 			continue
 		}
-		go c.serve()
+		if !s.toLoop(c) {
+			go c.serve()
+		}
 	}
+}
+
+// closeRWC closes c's connection from a goroutine other than c's owner.
+func (c *serverConn) closeRWC() {
+	c.rwcMu.Lock()
+	rwc := c.rwc
+	c.rwcMu.Unlock()
+	rwc.Close()
+}
+
+// toLoop hands c to the next event loop; false when there is none or it
+// would not take c.
+func (s *Server) toLoop(c *serverConn) bool {
+	if len(s.loops) == 0 {
+		return false
+	}
+	return s.loops[int(s.nextLoop.Add(1))%len(s.loops)].adopt(c)
 }
 
 // track registers c; false when the server is shutting down.
@@ -183,7 +214,7 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	for c := range s.conns {
 		c.state.Store(connClosed)
-		c.rwc.Close()
+		c.closeRWC()
 	}
 	s.mu.Unlock()
 	return nil
@@ -218,7 +249,7 @@ func (s *Server) closeIdle() {
 	defer s.mu.Unlock()
 	for c := range s.conns {
 		if c.state.CompareAndSwap(connIdle, connClosed) {
-			c.rwc.Close()
+			c.closeRWC()
 		}
 	}
 }
@@ -275,8 +306,8 @@ func getReader(r *connReader) *bufio.Reader {
 
 func getWriter(w *serverConn) *bufio.Writer {
 	if bw, ok := h1WriterPool.Get().(*bufio.Writer); ok {
-		bw.Reset(w.rwc)
+		bw.Reset(connWriter{w})
 		return bw
 	}
-	return bufio.NewWriterSize(w.rwc, h1BufSize)
+	return bufio.NewWriterSize(connWriter{w}, h1BufSize)
 }

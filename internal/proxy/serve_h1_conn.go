@@ -73,13 +73,22 @@ type serverConn struct {
 	lane     *laneReq
 	remoteIP string
 	laneID   [1]string
+
+	// ev is the connection's state in an event loop (evloop_linux.go),
+	// nil when it never was in one. A loop swaps rwc (a loopFd while the
+	// loop owns the connection) under rwcMu; goroutines other than the
+	// owner read it under rwcMu (closeIdle, Close).
+	ev    *evConn
+	rwcMu sync.Mutex
 }
 
-// connReader hands the bufio.Reader the byte a background read took.
+// connReader hands the bufio.Reader the byte a background read took, or
+// the bytes an event loop read before it handed the connection over.
 type connReader struct {
 	c       *serverConn
 	hasByte bool
 	one     [1]byte
+	pre     []byte
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
@@ -88,7 +97,30 @@ func (r *connReader) Read(p []byte) (int, error) {
 		r.hasByte = false
 		return 1, nil
 	}
+	if len(r.pre) > 0 {
+		n := copy(p, r.pre)
+		r.pre = r.pre[n:]
+		return n, nil
+	}
 	return r.c.rwc.Read(p)
+}
+
+// buffered reports whether bytes of the client wait in the connection's
+// buffers.
+func (c *serverConn) buffered() bool {
+	return c.br.Buffered() > 0 || c.rd.hasByte || len(c.rd.pre) > 0
+}
+
+// connWriter is what the connection's bufio.Writer writes to: the
+// connection, or the event loop's non-blocking writes while the loop
+// serves it.
+type connWriter struct{ c *serverConn }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	if ev := w.c.ev; ev != nil && ev.owned {
+		return ev.write(p)
+	}
+	return w.c.rwc.Write(p)
 }
 
 func newServerConn(s *Server, nc net.Conn) *serverConn {
@@ -104,15 +136,29 @@ func newServerConn(s *Server, nc net.Conn) *serverConn {
 	return c
 }
 
-// serve runs the connection's request loop.
+// serve runs the connection's request loop, from a lane request under
+// way when an event loop handed it over so. It hands the connection back
+// to its event loop when it waits for a request after one the lane
+// served.
 func (c *serverConn) serve() {
+	handed := false
 	defer func() {
-		if !c.hijacked {
+		if !c.hijacked && !handed {
 			c.release()
 		}
 	}()
+	if c.ev != nil && c.ev.pending {
+		c.ev.pending = false
+		if !c.afterLane(c.resumeLane()) {
+			return
+		}
+		if !c.buffered() && c.handBack() {
+			handed = true
+			return
+		}
+	}
 	for {
-		if c.br.Buffered() == 0 && !c.rd.hasByte {
+		if !c.buffered() {
 			c.armWait()
 			if _, err := c.br.Peek(1); err != nil {
 				return
@@ -126,18 +172,15 @@ func (c *serverConn) serve() {
 		if err == nil {
 			c.first = false
 			if px := c.srv.opts.Lane; px != nil {
-				switch c.serveLane(px, head) {
-				case laneServed:
-					if c.srv.closed.Load() {
+				if res := c.serveLane(px, head); res != laneDeclined {
+					if !c.afterLane(res) {
 						return
 					}
-					c.state.Store(connIdle)
-					if c.srv.closed.Load() {
+					if c.ev != nil && !c.buffered() && c.handBack() {
+						handed = true
 						return
 					}
 					continue
-				case laneServedClose, laneClosed:
-					return
 				}
 			}
 			r, err = c.parseRequest(head)
@@ -157,6 +200,16 @@ func (c *serverConn) serve() {
 			return
 		}
 	}
+}
+
+// afterLane reports whether the connection serves another request after
+// one the lane answered with res (and marks it idle then).
+func (c *serverConn) afterLane(res laneResult) bool {
+	if res != laneServed || c.srv.closed.Load() {
+		return false
+	}
+	c.state.Store(connIdle)
+	return !c.srv.closed.Load()
 }
 
 // armWait sets the deadline for the wait for the next request: the idle
@@ -380,7 +433,7 @@ func (c *serverConn) startWatch() {
 	c.watchTried.Store(true)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.watchable || c.watching || c.br.Buffered() > 0 || c.rd.hasByte {
+	if !c.watchable || c.watching || c.buffered() {
 		return
 	}
 	c.watching = true

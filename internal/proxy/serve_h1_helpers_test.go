@@ -15,13 +15,14 @@ import (
 
 // testServerKind is the HTTP server the proxy tests run behind: "lean"
 // (Server), "lane" (Server with the proxy's lane, when the handler is a
-// *Proxy) or "std" (net/http). TestMain runs every test of the package
-// once behind each; BERTH_TEST_HTTP_SERVER=lean|lane|std picks one.
+// *Proxy), "loop" (the lane and two event loops) or "std" (net/http).
+// TestMain runs every test of the package once behind each;
+// BERTH_TEST_HTTP_SERVER=lean|lane|loop|std picks one.
 var testServerKind = "lean"
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	kinds := []string{"lean", "lane", "std"}
+	kinds := []string{"lean", "lane", "loop", "std"}
 	if k := os.Getenv("BERTH_TEST_HTTP_SERVER"); k != "" {
 		kinds = []string{k}
 	}
@@ -63,9 +64,12 @@ func newTestServerOpts(tb testing.TB, h http.Handler, o ServerOptions) *httptest
 	hs.Config.ReadHeaderTimeout = o.ReadHeaderTimeout
 	hs.Config.IdleTimeout = o.IdleTimeout
 	hs.Config.MaxHeaderBytes = o.MaxHeaderBytes
-	if testServerKind == "lean" || testServerKind == "lane" {
-		if px, ok := h.(*Proxy); ok && testServerKind == "lane" {
+	if testServerKind != "std" {
+		if px, ok := h.(*Proxy); ok && testServerKind != "lean" {
 			o.Lane = px
+			if testServerKind == "loop" {
+				o.EventLoops = 2
+			}
 		}
 		ln := hs.Listener
 		srv := NewServer(h, o)

@@ -199,7 +199,7 @@ func (w *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.state.Store(connClosed)
 	c.srv.forget(c)
 	var nc net.Conn = c.rwc
-	if c.br.Buffered() > 0 || c.rd.hasByte {
+	if c.buffered() {
 		nc = &bufferedConn{Conn: c.rwc, r: c.br}
 	}
 	return nc, bufio.NewReadWriter(c.br, c.bw), nil

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,7 +66,8 @@ func startServer(t *testing.T, l swarmtest.Lab) *server {
 	ready := make(chan daemon.Addrs, 1)
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg := daemon.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Logger: logger,
-		Engine: "swarm", DockerHost: l.Hosts[0], Ready: func(a daemon.Addrs) { ready <- a }}
+		Engine: "swarm", DockerHost: l.Hosts[0], EventLoops: runtime.GOMAXPROCS(0),
+		Ready: func(a daemon.Addrs) { ready <- a }}
 	go func() { done <- daemon.Run(ctx, cfg) }()
 	s := &server{}
 	select {

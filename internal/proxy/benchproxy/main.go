@@ -15,6 +15,7 @@ import (
 	"net/http"
 	_ "net/http/pprof" // served only on -pprof
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/berth-dev/berth/internal/proxy"
@@ -29,6 +30,7 @@ func main() {
 	accessLog := flag.String("access-log", "", "write the access log to this file (- for stdout; default: none)")
 	server := flag.String("http-server", "lean", "HTTP server in front of the proxy: lean (proxy.Server) or std (net/http)")
 	lane := flag.Bool("lane", true, "with -http-server lean: serve plain requests on the proxy's lane")
+	loops := flag.Int("event-loops", runtime.GOMAXPROCS(0), "with -lane: event loops serving idle connections and plain lane requests (0: goroutine per connection)")
 	flag.Parse()
 	if *backend == "" {
 		log.Fatal("-backend is required")
@@ -73,6 +75,7 @@ func main() {
 		opts := proxy.ServerOptions{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, Logger: logger}
 		if *lane {
 			opts.Lane = px
+			opts.EventLoops = *loops
 		}
 		srv := proxy.NewServer(px, opts)
 		log.Fatal(srv.Serve(ln))

@@ -1,0 +1,209 @@
+//go:build linux
+
+package proxy
+
+import (
+	"io"
+	"syscall"
+)
+
+// The loop's requests: sending one to an idle target connection, reading
+// the answer and writing it when it is whole and plain.
+
+// start takes the request whose head is the first n bytes of c's input:
+// sends it when the loop can serve it, hands c over otherwise.
+func (l *evLoop) start(c *serverConn, n int) {
+	x := c.ev
+	if n > c.srv.opts.MaxHeaderBytes+4096 {
+		l.handOff(c)
+		return
+	}
+	head := string(x.in[:n])
+	rt, strip, ok := c.laneRoute(c.srv.opts.Lane, head)
+	if !ok || rt.timeout > 0 {
+		l.handOff(c)
+		return
+	}
+	p := rt.pool
+	if !p.enter() {
+		l.handOff(c)
+		return
+	}
+	t, _ := p.pick()
+	if t == nil || !c.state.CompareAndSwap(connIdle, connActive) {
+		p.leave()
+		if t == nil {
+			l.handOff(c) // the goroutine answers 503
+		} else {
+			l.close(c) // Shutdown closed it
+		}
+		return
+	}
+	c.first, x.partial = false, false
+	x.in = x.in[:copy(x.in, x.in[n:])]
+	x.busy, x.p, x.ctr, x.t, x.conn, x.strip = true, p, rt.ctr, t, nil, strip
+	x.start = c.laneBegin(p, t)
+	fc := p.rp.Transport.(*poolTransport).fast
+	var conn *fconn
+	if !fc.closed.Load() {
+		conn = fc.idle(t, l.slot)
+	}
+	if conn != nil && !l.watchTarget(conn) {
+		fc.put(conn)
+		conn = nil
+	}
+	if conn == nil {
+		l.resume(c) // the goroutine dials t
+		return
+	}
+	x.conn = conn
+	conn.use(c.base)
+	c.lane.writeHead(conn, c.remoteIP, c.laneID[0], strip)
+	conn.ev.owner.Store(c)
+	conn.ev.raw = conn.ev.raw[:0]
+	if conn.bw.Flush() != nil {
+		l.resume(c) // the goroutine meets the error and retries
+	}
+}
+
+// watchTarget registers conn with the loop (once per loop it is used by),
+// its socket out of the netpoller.
+func (l *evLoop) watchTarget(conn *fconn) bool {
+	e := &conn.ev
+	if e.loop.Load() == l {
+		return true
+	}
+	lf, ok := conn.Conn.(*loopFd)
+	if !ok {
+		var err error
+		conn.connMu.Lock()
+		if lf, err = detach(conn.Conn); err == nil {
+			conn.Conn = lf
+			conn.bw.Reset(lf)
+		}
+		conn.connMu.Unlock()
+		if err != nil {
+			return false
+		}
+		if conn.dead.Load() {
+			lf.Close() // closed as it was detached
+			return false
+		}
+	}
+	l.mu.Lock()
+	l.seq++
+	id := l.seq
+	l.mu.Unlock()
+	ev := syscall.EpollEvent{Events: uint32(syscall.EPOLLIN | syscall.EPOLLRDHUP | -syscall.EPOLLET), Fd: id}
+	err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, lf.fd, &ev)
+	if err == syscall.EEXIST { // registered with this loop before
+		err = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_MOD, lf.fd, &ev)
+	}
+	if err != nil {
+		return false
+	}
+	e.id = id
+	e.loop.Store(l)
+	conn.slot = uint8(l.slot)
+	l.ents[id] = evEnt{up: conn}
+	return true
+}
+
+// answer reads what the target sent for c's request and answers it when
+// it is whole and plain; it hands c over when the answer is neither, or
+// the connection failed.
+func (l *evLoop) answer(c *serverConn) {
+	x := c.ev
+	conn := x.conn
+	e := &conn.ev
+	for {
+		if cap(e.raw)-len(e.raw) < 1024 {
+			if cap(e.raw) >= evMaxInline {
+				l.resume(c)
+				return
+			}
+			grown := make([]byte, len(e.raw), max(2*cap(e.raw), fastBufSize))
+			copy(grown, e.raw)
+			e.raw = grown
+		}
+		room := cap(e.raw) - len(e.raw)
+		n, err := conn.Conn.(*loopFd).rawRead(e.raw[len(e.raw):cap(e.raw)])
+		if err == syscall.EAGAIN {
+			break
+		}
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			if err == nil {
+				err = io.EOF
+			}
+			conn.preErr = err
+			l.resume(c)
+			return
+		}
+		e.raw = e.raw[:len(e.raw)+n]
+		if n < room {
+			break
+		}
+	}
+	total, verdict := evScan(e.raw, c.lane.method)
+	switch verdict {
+	case evMore:
+		return
+	case evUnsuited:
+		l.resume(c)
+		return
+	}
+	if total != len(e.raw) {
+		l.resume(c) // more than the answer: the goroutine path decides
+		return
+	}
+	l.finish(c)
+}
+
+// finish answers c's request from the whole, plain answer the loop read,
+// through the lane's code.
+func (l *evLoop) finish(c *serverConn) {
+	x := c.ev
+	conn, p, t := x.conn, x.p, x.t
+	if !conn.phase.CompareAndSwap(phaseWaiting, phaseAnswer) {
+		l.resume(c) // cut: the goroutine retries elsewhere
+		return
+	}
+	conn.ev.owner.Store(nil)
+	conn.pre, conn.ev.raw = conn.ev.raw, conn.ev.raw[:0]
+	conn.preOnly = true
+	q := c.lane
+	fc := p.rp.Transport.(*poolTransport).fast
+	res := outcome{start: x.start, ids: c.laneID[:]}
+	if c.srv.countLane {
+		c.srv.looped.Add(1) // the loop answers from here on (tests read it once answered)
+	}
+	result, err := p.laneAnswer(c, q, x.ctr, fc, conn, t, 0, &res)
+	if err != nil {
+		// Nothing reached the client; a malformed answer is not retried.
+		if err == errWouldWait {
+			c.srv.log.Error("event loop misread an answer", "target", t.Name)
+		}
+		p.noteFailure(t, err)
+		result = c.laneFail(p, q, x.ctr, t, err, &res)
+	}
+	p.laneDone(c, q, x.ctr, t, x.strip, &res)
+	t.inflight.Add(-1)
+	p.leave()
+	x.busy, x.p, x.ctr, x.t, x.conn = false, nil, nil, nil, nil
+	if result != laneClosed && c.bw.Flush() != nil {
+		result = laneClosed
+	}
+	switch result {
+	case laneServed:
+		c.state.Store(connIdle)
+		x.since = nanotime()
+	case laneServedClose:
+		c.state.Store(connIdle)
+		x.closeAfter = true
+	default:
+		l.close(c)
+	}
+}

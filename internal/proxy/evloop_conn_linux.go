@@ -1,0 +1,192 @@
+//go:build linux
+
+package proxy
+
+import (
+	"syscall"
+)
+
+// The loop's client connections: reading requests, writing answers
+// without blocking, and handing a connection to a goroutine and back.
+
+func (l *evLoop) clientEvent(c *serverConn, flags uint32) {
+	x := c.ev
+	if !x.owned {
+		return // a goroutine serves it
+	}
+	if flags&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		x.hup = true
+	}
+	if flags&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		x.drained = false
+	}
+	if flags&syscall.EPOLLOUT != 0 && len(x.out) > 0 {
+		if err := x.flushOut(); err != nil {
+			l.close(c)
+		}
+	}
+}
+
+// drive serves c's requests as far as its bytes allow.
+func (l *evLoop) drive(c *serverConn) {
+	x := c.ev
+	for x.owned && !x.busy {
+		if len(x.out) > 0 {
+			return // EPOLLOUT calls again
+		}
+		if x.closeAfter || c.state.Load() == connClosed || c.srv.closed.Load() {
+			l.close(c)
+			return
+		}
+		if n := headEnd(x.in); n > 0 {
+			l.start(c, n)
+			continue
+		}
+		if len(x.in) > c.srv.opts.MaxHeaderBytes+4096 {
+			l.handOff(c) // the goroutine answers 431
+			return
+		}
+		if x.drained {
+			return
+		}
+		if cap(x.in)-len(x.in) < 512 {
+			grown := make([]byte, len(x.in), max(2*cap(x.in), evInBuf))
+			copy(grown, x.in)
+			x.in = grown
+		}
+		room := cap(x.in) - len(x.in)
+		n, err := x.lf.rawRead(x.in[len(x.in):cap(x.in)])
+		switch {
+		case err == syscall.EAGAIN:
+			x.drained = true
+		case err == syscall.EINTR:
+		case err != nil || n == 0:
+			l.close(c) // the client closed (a head cut short is dropped, as serve does)
+			return
+		default:
+			if len(x.in) == 0 {
+				x.since, x.partial = nanotime(), true
+			}
+			x.in = x.in[:len(x.in)+n]
+			if n < room && !x.hup {
+				x.drained = true // a short read emptied the socket
+			}
+		}
+	}
+}
+
+// write is connWriter's write while the loop owns the connection: what
+// the socket does not take now waits in out.
+func (x *evConn) write(p []byte) (int, error) {
+	if len(x.out) > 0 {
+		x.out = append(x.out, p...)
+		return len(p), nil
+	}
+	for b := p; len(b) > 0; {
+		n, err := x.lf.rawWrite(b)
+		switch err {
+		case nil:
+			b = b[n:]
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			x.out = append(x.out, b...)
+			return len(p), nil
+		default:
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// flushOut writes what waits in out.
+func (x *evConn) flushOut() error {
+	p := x.out
+	x.out = nil
+	_, err := x.write(p)
+	if len(x.out) == 0 && cap(p) <= evMaxInline {
+		x.out = p[:0] // keep the buffer
+	}
+	return err
+}
+
+// handOff gives c to a goroutine before its next request went out: it
+// starts from the bytes the loop read.
+func (l *evLoop) handOff(c *serverConn) {
+	x := c.ev
+	x.owned = false
+	c.rd.pre, x.in = x.in, nil
+	l.release(c)
+	go c.serve()
+}
+
+// release gives c's socket back to the netpoller for a goroutine; the
+// loop forgets it until adopt hands it back.
+func (l *evLoop) release(c *serverConn) {
+	delete(l.ents, c.ev.id)
+	_ = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.ev.lf.fd, nil)
+	l.attach(c)
+}
+
+// resume gives c to a goroutine with its lane request under way: the
+// goroutine continues it on x.conn, whose answer starts with the bytes
+// the loop read, or (no x.conn) sends it to x.t as the lane does.
+func (l *evLoop) resume(c *serverConn) {
+	x := c.ev
+	if conn := x.conn; conn != nil {
+		conn.ev.owner.Store(nil)
+		conn.pre = conn.ev.raw
+		conn.ev.raw = nil
+	}
+	x.owned, x.busy, x.pending = false, false, true
+	c.rd.pre, x.in = x.in, nil
+	l.release(c)
+	go c.serve()
+}
+
+// close closes c, which the loop owns.
+func (l *evLoop) close(c *serverConn) {
+	x := c.ev
+	delete(l.ents, x.id)
+	x.owned = false
+	x.in, x.out = nil, nil
+	c.release()
+}
+
+// abandon ends c after a panic on the loop.
+func (l *evLoop) abandon(c *serverConn) {
+	x := c.ev
+	if x.busy {
+		x.busy = false
+		if x.conn != nil {
+			x.conn.ev.owner.Store(nil)
+			x.p.rp.Transport.(*poolTransport).fast.release(x.conn, c.base, false)
+		}
+		x.t.inflight.Add(-1)
+		x.p.leave()
+	}
+	if x.owned {
+		l.close(c)
+	}
+}
+
+// resumeLane continues the lane request the loop handed over (serve
+// calls it first), as serveLane would have from the request's sending.
+func (c *serverConn) resumeLane() (res laneResult) {
+	defer c.lanePanic(&res)
+	x := c.ev
+	p, ctr, t, conn, strip, start := x.p, x.ctr, x.t, x.conn, x.strip, x.start
+	x.p, x.ctr, x.t, x.conn = nil, nil, nil, nil
+	c.laneWatch(start)
+	res = p.laneRun(c, c.lane, ctr, t, 0, strip, start, conn)
+	return c.laneEnd(res)
+}
+
+// handBack gives the idle connection back to its loop; false when the
+// loop does not take it (the caller keeps serving it).
+func (c *serverConn) handBack() bool {
+	if c.srv.closed.Load() {
+		return false
+	}
+	c.clearDeadline()
+	return c.ev.loop.adopt(c)
+}

@@ -1,0 +1,410 @@
+//go:build linux
+
+package proxy
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Event loops. With a goroutine per connection, a proxied request costs
+// two goroutine park/wake cycles (waiting for the client's request, then
+// for the target's answer), and on a small machine those cycles, not the
+// proxy's work, are what stands between the lane and nginx. An event loop
+// (one goroutine on one epoll instance) instead waits for many
+// connections at once and serves whatever is ready, as nginx's workers do.
+//
+// A loop owns a client connection while it waits for a request and while
+// the loop serves a lane request on it. It serves a request itself only
+// when everything about it is plain: a head the lane takes, a route
+// without a response timeout, an idle keep-alive connection to the target,
+// and an answer that is whole, framed with Content-Length (or bodiless)
+// and small (evMaxInline). It hands everything else to a goroutine, which
+// runs the connection as the lean server always does (serve):
+//
+//   - before the request went out (a head the lane declines, no idle
+//     target connection, a large head): the goroutine gets the bytes the
+//     loop read and starts from the head;
+//   - after it went out (an answer that is not plain or not whole, an
+//     error, a client that hung up): the goroutine gets the target
+//     connection with the answer's bytes read so far (fconn.pre) and
+//     continues the lane request from there (laneRun with sent), so
+//     retries, failure accounting and error pages are the lane's.
+//
+// The goroutine hands the connection back to its loop when it waits for
+// the next request after one the lane served.
+//
+// The loop answers through the lane's own code (laneAnswer reads the
+// buffered answer, laneDone counts and logs), so its bytes, statistics
+// and log lines are the lane's. Its writes to the client never block: what
+// the socket does not take waits in evConn.out for EPOLLOUT, and the
+// loop reads no further request until it is out. Its write of a request
+// head to a target is the blocking one of the fconn's buffer: the
+// connection is idle (its last exchange ended), so its socket buffer is
+// empty and takes a head at once.
+//
+// Raw reads and writes go through syscall.RawConn, which holds the file
+// descriptor: a connection closed by another goroutine (Shutdown, the
+// fast client's sweep or cut) fails the call instead of reaching a reused
+// descriptor. Registrations are edge-triggered; an entry's id is the
+// epoll data, never the descriptor.
+//
+// Timeouts: a tick (evTick) closes connections idle longer than the
+// server's IdleTimeout (ReadHeaderTimeout before the first request, and
+// for a head that did not arrive whole), hands over requests whose
+// client hung up once they ran watchAfter (the goroutine aborts them as
+// the watch does), reads again requests waiting longer than that (an
+// edge is never lost for long), and forgets closed connections.
+
+const (
+	evTick      = 25 * time.Millisecond
+	evMaxInline = 64 << 10 // the largest answer (head and body) a loop writes itself
+	evInBuf     = 4 << 10  // a client connection's first read buffer
+	evEvents    = 256      // events taken per epoll_wait
+)
+
+// evLoop is one event loop of a Server.
+type evLoop struct {
+	srv  *Server
+	slot int // affinity slot of idle target connections (1 or more)
+	ep   int // the epoll instance
+	efd  int // eventfd: adopt wakes the loop (epoll data 0)
+
+	mu      sync.Mutex
+	inbox   []*serverConn // adopted, not yet taken by the loop
+	spare   []*serverConn
+	seq     int32
+	stopped bool
+
+	ents   map[int32]evEnt // the loop's goroutine only
+	events []syscall.EpollEvent
+	done   chan struct{}
+}
+
+// evEnt is what a registration's id names: a client or a target
+// connection.
+type evEnt struct {
+	c  *serverConn
+	up *fconn
+}
+
+// evConn is a client connection's state in its loop. owned and
+// everything below it belong to the loop while owned, to the
+// connection's goroutine otherwise (the hand-over orders them).
+type evConn struct {
+	loop *evLoop
+	id   int32
+	lf   *loopFd // the socket while the loop owns it
+
+	owned   bool // the loop serves the connection
+	pending bool // handed over with a lane request under way (serve resumes it)
+
+	in         []byte // read, not consumed
+	out        []byte // written by the lane, not yet taken by the socket
+	drained    bool   // the last read found the socket empty
+	hup        bool   // the client shut its side
+	closeAfter bool   // close once out is written
+	since      int64  // nanotime: idle since, or the head's first bytes
+	partial    bool   // in holds part of a head
+
+	// The lane request under way.
+	busy  bool
+	p     *Pool
+	ctr   *counters
+	t     *target
+	conn  *fconn
+	strip string
+	start int64
+}
+
+// fconnEv is a target connection's registration with a loop.
+type fconnEv struct {
+	loop  atomic.Pointer[evLoop]     // the loop it is registered with last
+	id    int32                      // its id in that loop
+	owner atomic.Pointer[serverConn] // whose request a loop waits on (that conn's loop)
+	raw   []byte                     // the answer's bytes read by the loop
+}
+
+// startLoops starts n event loops; none when epoll is not available (an
+// error is logged).
+func (s *Server) startLoops(n int) []*evLoop {
+	loops := make([]*evLoop, 0, n)
+	for i := range n {
+		l, err := newEvLoop(s)
+		if err != nil {
+			s.log.Error("event loop not started: goroutine per connection", "error", err)
+			for _, l := range loops {
+				l.stop()
+			}
+			return nil
+		}
+		l.slot = 1 + i%(idleSlots-1)
+		loops = append(loops, l)
+	}
+	for _, l := range loops {
+		go l.run()
+	}
+	return loops
+}
+
+func newEvLoop(s *Server) (*evLoop, error) {
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	efd, _, errno := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if errno != 0 {
+		syscall.Close(ep)
+		return nil, errno
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
+	if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, int(efd), &ev); err != nil {
+		syscall.Close(ep)
+		syscall.Close(int(efd))
+		return nil, err
+	}
+	return &evLoop{
+		srv:    s,
+		ep:     ep,
+		efd:    int(efd),
+		ents:   map[int32]evEnt{},
+		events: make([]syscall.EpollEvent, evEvents),
+		done:   make(chan struct{}),
+	}, nil
+}
+
+// stop closes a loop that never ran.
+func (l *evLoop) stop() {
+	syscall.Close(l.ep)
+	syscall.Close(l.efd)
+}
+
+const evClientEvents = syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | -syscall.EPOLLET
+
+// adopt hands c, idle, to the loop (from the accepting goroutine or c's
+// own): its socket leaves the netpoller for the loop's epoll. False when
+// the loop cannot take it (the caller keeps c).
+func (l *evLoop) adopt(c *serverConn) bool {
+	l.mu.Lock()
+	stopped := l.stopped
+	l.mu.Unlock()
+	if stopped {
+		return false
+	}
+	x := c.ev
+	if x == nil {
+		x = &evConn{loop: l}
+		l.mu.Lock()
+		l.seq++
+		x.id = l.seq
+		l.mu.Unlock()
+		c.ev = x
+	}
+	c.rwcMu.Lock()
+	lf, err := detach(c.rwc)
+	if err == nil {
+		c.rwc = lf
+	}
+	c.rwcMu.Unlock()
+	if err != nil {
+		return false
+	}
+	x.lf = lf
+	ev := syscall.EpollEvent{Events: uint32(evClientEvents), Fd: x.id}
+	if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, lf.fd, &ev); err != nil {
+		l.srv.log.Warn("event loop: connection not registered", "error", err)
+		l.attach(c) // back to the netpoller, for the caller
+		return false
+	}
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		_ = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, lf.fd, nil)
+		l.attach(c)
+		return false
+	}
+	wake := len(l.inbox) == 0
+	l.inbox = append(l.inbox, c)
+	l.mu.Unlock()
+	if wake {
+		one := [8]byte{1}
+		_, _ = syscall.Write(l.efd, one[:])
+	}
+	return true
+}
+
+// attach puts c's socket back into the netpoller (a net.Conn again) for
+// a goroutine. When c was closed meanwhile, c.rwc stays the closed loopFd,
+// whose calls fail: the goroutine ends.
+func (l *evLoop) attach(c *serverConn) {
+	nc, err := c.ev.lf.attach()
+	if err != nil {
+		return
+	}
+	c.rwcMu.Lock()
+	c.rwc = nc
+	c.rwcMu.Unlock()
+}
+
+// run is the loop's goroutine.
+func (l *evLoop) run() {
+	defer close(l.done)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	next := nanotime() + int64(evTick)
+	for {
+		wait := max(int((next-nanotime())/int64(time.Millisecond)), 0)
+		n, err := syscall.EpollWait(l.ep, l.events, wait)
+		if err != nil && err != syscall.EINTR {
+			l.srv.log.Error("event loop failed", "error", err)
+			l.exit()
+			return
+		}
+		for i := range max(n, 0) {
+			e := &l.events[i]
+			if e.Fd == 0 {
+				l.takeInbox()
+				continue
+			}
+			if ent, ok := l.ents[e.Fd]; ok {
+				l.dispatch(ent, e.Events)
+			}
+		}
+		if now := nanotime(); now >= next {
+			next = now + int64(evTick)
+			if l.tick(now) {
+				return
+			}
+		}
+	}
+}
+
+// dispatch handles one event. A panic (a bug) closes the connection and
+// is logged, as the lane's are.
+func (l *evLoop) dispatch(ent evEnt, flags uint32) {
+	c := ent.c
+	if c == nil {
+		// A target connection is registered with every loop that used
+		// it: only its owner's loop reads it.
+		if c = ent.up.ev.owner.Load(); c == nil || c.ev.loop != l {
+			return // idle, used by a goroutine or another loop
+		}
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			var res laneResult
+			func() {
+				defer c.lanePanic(&res)
+				panic(v)
+			}()
+			l.abandon(c)
+		}
+	}()
+	if ent.c != nil {
+		l.clientEvent(c, flags)
+	} else {
+		l.answer(c)
+	}
+	if c.ev.owned {
+		l.drive(c)
+	}
+}
+
+// takeInbox takes the adopted connections.
+func (l *evLoop) takeInbox() {
+	var b [8]byte
+	_, _ = syscall.Read(l.efd, b[:])
+	l.mu.Lock()
+	in := l.inbox
+	l.inbox = l.spare[:0]
+	l.mu.Unlock()
+	now := nanotime()
+	for i, c := range in {
+		in[i] = nil
+		x := c.ev
+		l.ents[x.id] = evEnt{c: c}
+		x.owned, x.drained, x.hup, x.closeAfter, x.partial = true, false, false, false, false
+		x.since = now
+		l.drive(c)
+	}
+	l.mu.Lock()
+	l.spare = in[:0]
+	l.mu.Unlock()
+}
+
+// tick enforces the timeouts and forgets what closed; true when the loop
+// ended (the server closed and no connection is left).
+func (l *evLoop) tick(now int64) bool {
+	o := &l.srv.opts
+	for id, ent := range l.ents {
+		if up := ent.up; up != nil {
+			if up.dead.Load() || up.ev.loop.Load() != l {
+				delete(l.ents, id)
+			}
+			continue
+		}
+		c := ent.c
+		x := c.ev
+		switch {
+		case x.busy:
+			if now-x.start >= int64(watchAfter) {
+				if x.hup {
+					// The client hung up: the goroutine aborts the
+					// request as the watch does.
+					c.clientGone.Store(true)
+					c.cancel()
+					l.resume(c)
+				} else {
+					l.answer(c) // in case an edge was missed
+					if x.owned {
+						l.drive(c)
+					}
+				}
+			}
+		case c.state.Load() == connClosed || l.srv.closed.Load():
+			if len(x.out) == 0 {
+				l.close(c)
+			}
+		case len(x.out) > 0:
+		default:
+			d := o.IdleTimeout
+			if (c.first || x.partial) && o.ReadHeaderTimeout > 0 {
+				d = o.ReadHeaderTimeout
+			}
+			if d > 0 && now-x.since >= int64(d) {
+				l.close(c)
+			}
+		}
+	}
+	if !l.srv.closed.Load() {
+		return false
+	}
+	for _, ent := range l.ents {
+		if ent.c != nil {
+			return false
+		}
+	}
+	l.exit()
+	return true
+}
+
+// exit stops the loop: connections adopted meanwhile are closed.
+func (l *evLoop) exit() {
+	l.mu.Lock()
+	l.stopped = true
+	in := l.inbox
+	l.inbox = nil
+	l.mu.Unlock()
+	for _, c := range in {
+		c.release()
+	}
+	for _, ent := range l.ents {
+		if ent.c != nil && ent.c.ev.owned {
+			l.abandon(ent.c)
+		}
+	}
+	l.stop()
+}

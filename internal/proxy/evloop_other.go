@@ -1,0 +1,25 @@
+//go:build !linux
+
+package proxy
+
+// Event loops are Linux only (evloop_linux.go): elsewhere every
+// connection has its goroutine.
+
+type evLoop struct{}
+
+type evConn struct {
+	owned   bool
+	pending bool
+}
+
+type fconnEv struct{}
+
+func (s *Server) startLoops(int) []*evLoop { return nil }
+
+func (*evLoop) adopt(*serverConn) bool { return false }
+
+func (*evConn) write(p []byte) (int, error) { return len(p), nil }
+
+func (c *serverConn) resumeLane() laneResult { return laneClosed }
+
+func (c *serverConn) handBack() bool { return false }
