@@ -173,6 +173,9 @@ func (l *evLoop) finish(c *serverConn) {
 	}
 	conn.ev.owner.Store(nil)
 	conn.pre, conn.ev.raw = conn.ev.raw, conn.ev.raw[:0]
+	if cap(conn.ev.raw) > evKeepBuf {
+		conn.ev.raw = nil // do not keep one large answer's buffer
+	}
 	conn.preOnly = true
 	q := c.lane
 	fc := p.rp.Transport.(*poolTransport).fast

@@ -103,7 +103,7 @@ func (x *evConn) flushOut() error {
 	p := x.out
 	x.out = nil
 	_, err := x.write(p)
-	if len(x.out) == 0 && cap(p) <= evMaxInline {
+	if len(x.out) == 0 && cap(p) <= evKeepBuf {
 		x.out = p[:0] // keep the buffer
 	}
 	return err

@@ -63,6 +63,7 @@ const (
 	evTick      = 25 * time.Millisecond
 	evMaxInline = 64 << 10 // the largest answer (head and body) a loop writes itself
 	evInBuf     = 4 << 10  // a client connection's first read buffer
+	evKeepBuf   = 16 << 10 // larger buffers are not kept once used
 	evEvents    = 256      // events taken per epoll_wait
 )
 
