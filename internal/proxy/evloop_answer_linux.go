@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"errors"
 	"io"
 	"syscall"
 )
@@ -43,13 +44,14 @@ func (l *evLoop) start(c *serverConn, n int) {
 	x.in = x.in[:copy(x.in, x.in[n:])]
 	x.busy, x.p, x.ctr, x.t, x.conn, x.strip = true, p, rt.ctr, t, nil, strip
 	x.start = c.laneBegin(p, t)
+	x.poked = x.start
 	fc := p.rp.Transport.(*poolTransport).fast
 	var conn *fconn
 	if !fc.closed.Load() {
 		conn = fc.idle(t, l.slot)
 	}
 	if conn != nil && !l.watchTarget(conn) {
-		fc.put(conn)
+		fc.discard(conn)
 		conn = nil
 	}
 	if conn == nil {
@@ -186,7 +188,7 @@ func (l *evLoop) finish(c *serverConn) {
 	result, err := p.laneAnswer(c, q, x.ctr, fc, conn, t, 0, &res)
 	if err != nil {
 		// Nothing reached the client; a malformed answer is not retried.
-		if err == errWouldWait {
+		if errors.Is(err, errWouldWait) {
 			c.srv.log.Error("event loop misread an answer", "target", t.Name)
 		}
 		p.noteFailure(t, err)
@@ -202,7 +204,7 @@ func (l *evLoop) finish(c *serverConn) {
 	switch result {
 	case laneServed:
 		c.state.Store(connIdle)
-		x.since = nanotime()
+		x.since, x.partial = nanotime(), len(x.in) > 0 // pipelined bytes start the next head
 	case laneServedClose:
 		c.state.Store(connIdle)
 		x.closeAfter = true

@@ -21,9 +21,10 @@ import (
 // the loop serves a lane request on it. It serves a request itself only
 // when everything about it is plain: a head the lane takes, a route
 // without a response timeout, an idle keep-alive connection to the target,
-// and an answer that is whole, framed with Content-Length (or bodiless)
-// and small (evMaxInline). It hands everything else to a goroutine, which
-// runs the connection as the lean server always does (serve):
+// and an answer that is whole, framed with Content-Length or chunked (or
+// bodiless) and small (evMaxInline; evScan). It hands everything else to
+// a goroutine, which runs the connection as the lean server always does
+// (serve):
 //
 //   - before the request went out (a head the lane declines, no idle
 //     target connection, a large head): the goroutine gets the bytes the
@@ -46,9 +47,12 @@ import (
 // connection is idle (its last exchange ended), so its socket buffer is
 // empty and takes a head at once.
 //
-// Raw reads and writes go through syscall.RawConn, which holds the file
-// descriptor: a connection closed by another goroutine (Shutdown, the
-// fast client's sweep or cut) fails the call instead of reaching a reused
+// The sockets a loop owns are out of Go's netpoller (loopFd,
+// evloop_fd_linux.go): a client's while the loop owns it (a goroutine
+// gets a net.Conn again), a target connection's from the first time a
+// loop uses it (it then stays in that loop's idle slot, hostConns). A
+// connection closed by another goroutine (Shutdown, the fast client's
+// sweep or cut) fails the loop's next call instead of reaching a reused
 // descriptor. Registrations are edge-triggered; an entry's id is the
 // epoll data, never the descriptor.
 //
@@ -56,8 +60,10 @@ import (
 // server's IdleTimeout (ReadHeaderTimeout before the first request, and
 // for a head that did not arrive whole), hands over requests whose
 // client hung up once they ran watchAfter (the goroutine aborts them as
-// the watch does), reads again requests waiting longer than that (an
-// edge is never lost for long), and forgets closed connections.
+// the watch does), reads again once a second requests that wait long (a
+// lost wake-up costs a second, not the request), and forgets closed
+// connections. A loop ends once its server is closed and it owns no
+// connection; Shutdown and Close wait for that.
 
 const (
 	evTick      = 25 * time.Millisecond
@@ -82,7 +88,7 @@ type evLoop struct {
 
 	ents   map[int32]evEnt // the loop's goroutine only
 	events []syscall.EpollEvent
-	done   chan struct{}
+	done   chan struct{} // closed when run returns
 }
 
 // evEnt is what a registration's id names: a client or a target
@@ -112,6 +118,7 @@ type evConn struct {
 	partial    bool   // in holds part of a head
 
 	// The lane request under way.
+	poked int64 // nanotime the tick last read its answer
 	busy  bool
 	p     *Pool
 	ctr   *counters
@@ -176,6 +183,9 @@ func newEvLoop(s *Server) (*evLoop, error) {
 		done:   make(chan struct{}),
 	}, nil
 }
+
+// loopDone is closed when the loop ended.
+func (l *evLoop) loopDone() <-chan struct{} { return l.done }
 
 // stop closes a loop that never ran.
 func (l *evLoop) stop() {
@@ -294,16 +304,7 @@ func (l *evLoop) dispatch(ent evEnt, flags uint32) {
 			return // idle, used by a goroutine or another loop
 		}
 	}
-	defer func() {
-		if v := recover(); v != nil {
-			var res laneResult
-			func() {
-				defer c.lanePanic(&res)
-				panic(v)
-			}()
-			l.abandon(c)
-		}
-	}()
+	defer l.recoverConn(c)
 	if ent.c != nil {
 		l.clientEvent(c, flags)
 	} else {
@@ -311,6 +312,16 @@ func (l *evLoop) dispatch(ent evEnt, flags uint32) {
 	}
 	if c.ev.owned {
 		l.drive(c)
+	}
+}
+
+// recoverConn, deferred around the loop's work on c, turns a panic (a
+// bug) into c's end, logged as the lane logs its panics: the loop and
+// its other connections go on.
+func (l *evLoop) recoverConn(c *serverConn) {
+	if v := recover(); v != nil {
+		c.logLanePanic(v)
+		l.abandon(c)
 	}
 }
 
@@ -339,7 +350,6 @@ func (l *evLoop) takeInbox() {
 // tick enforces the timeouts and forgets what closed; true when the loop
 // ended (the server closed and no connection is left).
 func (l *evLoop) tick(now int64) bool {
-	o := &l.srv.opts
 	for id, ent := range l.ents {
 		if up := ent.up; up != nil {
 			if up.dead.Load() || up.ev.loop.Load() != l {
@@ -347,38 +357,7 @@ func (l *evLoop) tick(now int64) bool {
 			}
 			continue
 		}
-		c := ent.c
-		x := c.ev
-		switch {
-		case x.busy:
-			if now-x.start >= int64(watchAfter) {
-				if x.hup {
-					// The client hung up: the goroutine aborts the
-					// request as the watch does.
-					c.clientGone.Store(true)
-					c.cancel()
-					l.resume(c)
-				} else {
-					l.answer(c) // in case an edge was missed
-					if x.owned {
-						l.drive(c)
-					}
-				}
-			}
-		case c.state.Load() == connClosed || l.srv.closed.Load():
-			if len(x.out) == 0 {
-				l.close(c)
-			}
-		case len(x.out) > 0:
-		default:
-			d := o.IdleTimeout
-			if (c.first || x.partial) && o.ReadHeaderTimeout > 0 {
-				d = o.ReadHeaderTimeout
-			}
-			if d > 0 && now-x.since >= int64(d) {
-				l.close(c)
-			}
-		}
+		l.tickConn(ent.c, now)
 	}
 	if !l.srv.closed.Load() {
 		return false
@@ -390,6 +369,50 @@ func (l *evLoop) tick(now int64) bool {
 	}
 	l.exit()
 	return true
+}
+
+// tickConn is tick's work on the client connection c.
+func (l *evLoop) tickConn(c *serverConn, now int64) {
+	defer l.recoverConn(c)
+	o := &l.srv.opts
+	x := c.ev
+	switch {
+	case x.busy:
+		switch {
+		case c.state.Load() == connClosed:
+			// Close: a goroutine finishes the request (its client is
+			// gone), the loop ends.
+			l.resume(c)
+		case now-x.start < int64(watchAfter):
+		case x.hup:
+			// The client hung up: the goroutine aborts the request as
+			// the watch does.
+			c.clientGone.Store(true)
+			c.cancel()
+			l.resume(c)
+		case now-x.poked >= int64(time.Second):
+			// Once a second, a long wait reads again: a lost wake-up
+			// costs a second, not the request.
+			x.poked = now
+			l.answer(c)
+			if x.owned {
+				l.drive(c)
+			}
+		}
+	case c.state.Load() == connClosed || l.srv.closed.Load():
+		if len(x.out) == 0 {
+			l.close(c)
+		}
+	case len(x.out) > 0:
+	default:
+		d := o.IdleTimeout
+		if (c.first || x.partial) && o.ReadHeaderTimeout > 0 {
+			d = o.ReadHeaderTimeout
+		}
+		if d > 0 && now-x.since >= int64(d) {
+			l.close(c)
+		}
+	}
 }
 
 // exit stops the loop: connections adopted meanwhile are closed.

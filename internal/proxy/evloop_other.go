@@ -18,6 +18,8 @@ func (s *Server) startLoops(int) []*evLoop { return nil }
 
 func (*evLoop) adopt(*serverConn) bool { return false }
 
+func (*evLoop) loopDone() <-chan struct{} { return nil }
+
 func (*evConn) write(p []byte) (int, error) { return len(p), nil }
 
 func (c *serverConn) resumeLane() laneResult { return laneClosed }

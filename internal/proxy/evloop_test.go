@@ -433,3 +433,30 @@ func laneReadHead(c *fconn, method string) (respHead, bool) {
 	rh.frame(method)
 	return rh, true
 }
+
+func TestEventLoop_CloseDoesNotWaitForTheApp(t *testing.T) {
+	rig, _ := newLoopRig(t, testServerOptions())
+	k := dialKeepAlive(t, rig.laneAddr)
+	k.get(t, "GET", "/plain")
+	rig.waitIdle(t)
+	if _, err := io.WriteString(k.c, "GET /slow HTTP/1.1\r\nHost: shop.test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "the app got GET /slow", func() bool {
+		_, head := rig.app.lastHead()
+		return strings.HasPrefix(head, "GET /slow ")
+	})
+	closed := make(chan error, 1)
+	go func() { closed <- rig.lane.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waits for a request the app has not answered")
+	}
+	if _, err := k.br.ReadByte(); err == nil {
+		t.Error("the client's connection is open after Close")
+	}
+}

@@ -72,11 +72,16 @@ func (c *serverConn) serveLane(px *Proxy, head string) (res laneResult) {
 // lanePanic recovers a panic on the lane into laneClosed, logged.
 func (c *serverConn) lanePanic(res *laneResult) {
 	if v := recover(); v != nil {
-		buf := make([]byte, 16<<10)
-		buf = buf[:runtime.Stack(buf, false)]
-		c.srv.log.Error("panic serving request", "remote", c.remote, "lane", true, "panic", v, "stack", string(buf))
+		c.logLanePanic(v)
 		*res = laneClosed
 	}
+}
+
+// logLanePanic logs v, a panic on the lane, with the stack.
+func (c *serverConn) logLanePanic(v any) {
+	buf := make([]byte, 16<<10)
+	buf = buf[:runtime.Stack(buf, false)]
+	c.srv.log.Error("panic serving request", "remote", c.remote, "lane", true, "panic", v, "stack", string(buf))
 }
 
 // laneRoute parses head into c.lane and finds its route: ok when the lane

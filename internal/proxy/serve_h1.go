@@ -199,7 +199,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.closeIdle()
 		select {
 		case <-drained:
-			return nil
+			return s.waitLoops(ctx)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -217,6 +217,22 @@ func (s *Server) Close() error {
 		c.closeRWC()
 	}
 	s.mu.Unlock()
+	return s.waitLoops(context.Background())
+}
+
+// waitLoops waits until the event loops ended (they end within a tick of
+// the server closing once they own no connection), or ctx's end.
+func (s *Server) waitLoops(ctx context.Context) error {
+	s.mu.Lock()
+	loops := s.loops
+	s.mu.Unlock()
+	for _, l := range loops {
+		select {
+		case <-l.loopDone():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return nil
 }
 
