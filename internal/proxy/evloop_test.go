@@ -460,3 +460,50 @@ func TestEventLoop_CloseDoesNotWaitForTheApp(t *testing.T) {
 		t.Error("the client's connection is open after Close")
 	}
 }
+
+func TestEventLoop_GoroutinesKeepToNetpollerConnections(t *testing.T) {
+	rig, _ := newLoopRig(t, testServerOptions())
+	k := dialKeepAlive(t, rig.laneAddr)
+	k.get(t, "GET", "/plain")
+	rig.waitIdle(t)
+	before := rig.lane.looped.Load()
+	k.get(t, "GET", "/plain") // the loop detaches the app connection
+	if rig.lane.looped.Load() == before {
+		t.Fatal("the loop did not answer")
+	}
+	rig.waitIdle(t)
+	// A request of the handler path's fast client (on a goroutine: the
+	// lane takes GET and HEAD only) finds only the loop's connection idle:
+	// it must dial instead of waiting on a detached socket.
+	fc := rig.pool.rp.Transport.(*poolTransport).fast
+	if r, _ := k.get(t, "DELETE", "/created"); r.StatusCode != http.StatusCreated {
+		t.Fatalf("DELETE: %s", r.Status)
+	}
+	testutil.Eventually(t, 5*time.Second, "the goroutine's connection idle in slot 0", func() bool {
+		for _, hc := range fc.hosts {
+			hc.mu.Lock()
+			n := len(hc.idle[0])
+			hc.mu.Unlock()
+			if n > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	detached, attached := 0, 0
+	for c := range fc.conns {
+		if _, ok := c.Conn.(*loopFd); ok {
+			detached++
+			if c.slot == 0 {
+				t.Error("a detached connection is in the goroutines' slot")
+			}
+		} else {
+			attached++
+		}
+	}
+	if detached != 1 || attached != 1 {
+		t.Errorf("%d detached and %d netpoller connections to the app, want 1 and 1", detached, attached)
+	}
+}

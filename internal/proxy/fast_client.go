@@ -154,13 +154,20 @@ func (fc *fastClient) get(ctx context.Context, t *target) (*fconn, error) {
 	return fc.dial(ctx, fc.hosts[t])
 }
 
-// idle returns an idle connection to t fit for reuse, or nil: from the
-// affinity slot first, then from the others.
+// idle returns an idle connection to t fit for reuse, or nil. Slot 0
+// (a goroutine) takes from slot 0 only: the other slots hold sockets an
+// event loop took out of the netpoller, on which a goroutine would wait
+// in a system call, holding a thread. An event loop's slot takes from
+// its own first, then from the others.
 func (fc *fastClient) idle(t *target, slot int) *fconn {
 	hc := fc.hosts[t]
 	now := nanotime()
+	slots := idleSlots
+	if slot == 0 {
+		slots = 1
+	}
 	hc.mu.Lock()
-	for i := range idleSlots {
+	for i := range slots {
 		st := &hc.idle[(slot+i)%idleSlots]
 		for n := len(*st); n > 0; n = len(*st) {
 			c := (*st)[n-1]
