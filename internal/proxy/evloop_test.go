@@ -507,3 +507,91 @@ func TestEventLoop_GoroutinesKeepToNetpollerConnections(t *testing.T) {
 		t.Errorf("%d detached and %d netpoller connections to the app, want 1 and 1", detached, attached)
 	}
 }
+
+// TestEventLoop_MixedTrafficUnderConcurrency sends every kind of request
+// the loops answer or hand over, on many keep-alive connections at once,
+// pipelined at times, and checks every answer: hand-overs and hand-backs
+// race with each other and with the loops' own answers.
+func TestEventLoop_MixedTrafficUnderConcurrency(t *testing.T) {
+	rig, _ := newLoopRig(t, testServerOptions())
+	type req struct {
+		raw, method string
+		status      int
+		body        string
+	}
+	big := strings.Repeat("x", 70000)
+	kinds := []req{
+		{"GET /plain HTTP/1.1\r\nHost: shop.test\r\n\r\n", "GET", 200, "hello"},
+		{"GET /size/3000 HTTP/1.1\r\nHost: shop.test\r\n\r\n", "GET", 200, strings.Repeat("x", 3000)},
+		{"GET /size/70000 HTTP/1.1\r\nHost: shop.test\r\n\r\n", "GET", 200, big},
+		{"GET /chunked HTTP/1.1\r\nHost: shop.test\r\n\r\n", "GET", 200, "hello world"},
+		{"HEAD /plain HTTP/1.1\r\nHost: shop.test\r\n\r\n", "HEAD", 200, ""},
+		{"GET /hints HTTP/1.1\r\nHost: shop.test\r\n\r\n", "GET", 200, "ok"},
+		{"DELETE /nodate HTTP/1.1\r\nHost: shop.test\r\n\r\n", "DELETE", 200, "ok"},
+		{"POST /created HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 3\r\n\r\nabc", "POST", 201, ""},
+		{"GET /nowhere HTTP/1.1\r\nHost: other.test\r\n\r\n", "GET", 404, ""},
+	}
+	const clients, rounds = 24, 60
+	errs := make(chan error, clients)
+	for i := range clients {
+		go func() {
+			errs <- func() error {
+				c, err := net.Dial("tcp", rig.laneAddr)
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(30 * time.Second))
+				br := bufio.NewReader(c)
+				for r := range rounds {
+					// One to three requests in one write (pipelined).
+					n := 1 + (i+r)%3
+					batch := make([]req, n)
+					var out strings.Builder
+					for j := range batch {
+						batch[j] = kinds[(i*7+r*3+j)%len(kinds)]
+						out.WriteString(batch[j].raw)
+					}
+					if _, err := io.WriteString(c, out.String()); err != nil {
+						return err
+					}
+					for _, q := range batch {
+						resp, err := http.ReadResponse(br, &http.Request{Method: q.method})
+						for err == nil && resp.StatusCode < 200 {
+							resp, err = http.ReadResponse(br, &http.Request{Method: q.method})
+						}
+						if err != nil {
+							return fmt.Errorf("client %d round %d %q: %v", i, r, q.raw, err)
+						}
+						body, err := io.ReadAll(resp.Body)
+						if err != nil {
+							return fmt.Errorf("client %d round %d %q: body: %v", i, r, q.raw, err)
+						}
+						if resp.StatusCode != q.status || (q.status != 404 && string(body) != q.body) {
+							return fmt.Errorf("client %d round %d %q: %d %d bytes, want %d %d bytes", i, r, q.raw, resp.StatusCode, len(body), q.status, len(q.body))
+						}
+					}
+				}
+				// Half the clients hang up with a request under way.
+				if i%2 == 0 {
+					io.WriteString(c, "GET /size/100 HTTP/1.1\r\nHost: shop.test\r\n\r\n")
+				}
+				return nil
+			}()
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if rig.lane.looped.Load() == 0 {
+		t.Error("the loops answered nothing themselves")
+	}
+	// Every connection ends; the server shuts down cleanly after it.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rig.lane.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
