@@ -77,3 +77,9 @@ clean:
 .PHONY: bench-proxy
 bench-proxy:
 	@scripts/bench-proxy
+
+# Memory per idle keep-alive client connection: berth's proxy (with and
+# without event loops) against nginx. N (5000) connections.
+.PHONY: bench-idle
+bench-idle:
+	@scripts/bench-idle

@@ -20,6 +20,7 @@ func (l *evLoop) start(c *serverConn, n int) {
 		return
 	}
 	head := string(x.in[:n])
+	c.lane = l.getQ()
 	rt, strip, ok := c.laneRoute(c.srv.opts.Lane, head)
 	if !ok || rt.timeout > 0 {
 		l.handOff(c)
@@ -43,6 +44,9 @@ func (l *evLoop) start(c *serverConn, n int) {
 	c.first, x.partial = false, false
 	x.in = x.in[:copy(x.in, x.in[n:])]
 	x.busy, x.p, x.ctr, x.t, x.conn, x.strip = true, p, rt.ctr, t, nil, strip
+	if c.bw == nil {
+		c.bw = getWriter(c) // given back once the answer is out
+	}
 	x.start = c.laneBegin(p, t)
 	x.poked = x.start
 	fc := p.rp.Transport.(*poolTransport).fast
@@ -201,6 +205,11 @@ func (l *evLoop) finish(c *serverConn) {
 	if result != laneClosed && c.bw.Flush() != nil {
 		result = laneClosed
 	}
+	if result != laneClosed {
+		c.shedWriter() // flushed: what the socket did not take is in x.out
+	}
+	l.putQ(c.lane) // the request is answered
+	c.lane = nil
 	switch result {
 	case laneServed:
 		c.state.Store(connIdle)

@@ -27,9 +27,12 @@ func (l *evLoop) clientEvent(c *serverConn, flags uint32) {
 	}
 }
 
-// drive serves c's requests as far as its bytes allow.
+// drive serves c's requests as far as its bytes allow. An idle
+// connection reads into the loop's buffer, and keeps what is left of it
+// (part of a head, pipelined requests) in a buffer of its own (own).
 func (l *evLoop) drive(c *serverConn) {
 	x := c.ev
+	defer x.own()
 	for x.owned && !x.busy {
 		if len(x.out) > 0 {
 			return // EPOLLOUT calls again
@@ -49,10 +52,13 @@ func (l *evLoop) drive(c *serverConn) {
 		if x.drained {
 			return
 		}
+		if len(x.in) == 0 && !x.shared {
+			x.in, x.shared = l.rbuf[:0], true
+		}
 		if cap(x.in)-len(x.in) < 512 {
 			grown := make([]byte, len(x.in), max(2*cap(x.in), evInBuf))
 			copy(grown, x.in)
-			x.in = grown
+			x.in, x.shared = grown, false
 		}
 		room := cap(x.in) - len(x.in)
 		n, err := x.lf.rawRead(x.in[len(x.in):cap(x.in)])
@@ -73,6 +79,20 @@ func (l *evLoop) drive(c *serverConn) {
 			}
 		}
 	}
+}
+
+// own moves what is left in the loop's buffer to one of the
+// connection's own, before the loop reads for another connection.
+func (x *evConn) own() {
+	if !x.shared {
+		return
+	}
+	x.shared = false
+	if len(x.in) == 0 {
+		x.in = nil
+		return
+	}
+	x.in = append(make([]byte, 0, max(len(x.in), 512)), x.in...)
 }
 
 // write is connWriter's write while the loop owns the connection: what
@@ -113,8 +133,14 @@ func (x *evConn) flushOut() error {
 // starts from the bytes the loop read.
 func (l *evLoop) handOff(c *serverConn) {
 	x := c.ev
+	x.own()
 	x.owned = false
 	c.rd.pre, x.in = x.in, nil
+	if c.lane != nil {
+		l.putQ(c.lane) // the goroutine parses the head again
+		c.lane = nil
+	}
+	c.takeBuffers()
 	l.release(c)
 	go c.serve()
 }
@@ -137,8 +163,10 @@ func (l *evLoop) resume(c *serverConn) {
 		conn.pre = conn.ev.raw
 		conn.ev.raw = nil
 	}
+	x.own()
 	x.owned, x.busy, x.pending = false, false, true
-	c.rd.pre, x.in = x.in, nil
+	c.rd.pre, x.in = x.in, nil // c.lane goes with the request under way
+	c.takeBuffers()
 	l.release(c)
 	go c.serve()
 }
@@ -148,7 +176,7 @@ func (l *evLoop) close(c *serverConn) {
 	x := c.ev
 	delete(l.ents, x.id)
 	x.owned = false
-	x.in, x.out = nil, nil
+	x.in, x.out, x.shared = nil, nil, false
 	c.release()
 }
 

@@ -3,6 +3,8 @@
 package proxy
 
 import (
+	"net/http"
+	"net/url"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -68,9 +70,11 @@ import (
 const (
 	evTick      = 25 * time.Millisecond
 	evMaxInline = 64 << 10 // the largest answer (head and body) a loop writes itself
-	evInBuf     = 4 << 10  // a client connection's first read buffer
+	evInBuf     = 4 << 10  // a client connection's first buffer of its own
+	evReadBuf   = 16 << 10 // a loop's read buffer
 	evKeepBuf   = 16 << 10 // larger buffers are not kept once used
 	evEvents    = 256      // events taken per epoll_wait
+	evMaxFreeQ  = 256      // laneReqs a loop keeps for its next requests
 )
 
 // evLoop is one event loop of a Server.
@@ -88,6 +92,8 @@ type evLoop struct {
 
 	ents   map[int32]evEnt // the loop's goroutine only
 	events []syscall.EpollEvent
+	rbuf   []byte        // where a connection with nothing buffered reads (evConn.shared)
+	freeQ  []*laneReq    // laneReqs of requests no longer under way (getQ, putQ)
 	done   chan struct{} // closed when run returns
 }
 
@@ -110,6 +116,7 @@ type evConn struct {
 	pending bool // handed over with a lane request under way (serve resumes it)
 
 	in         []byte // read, not consumed
+	shared     bool   // in is in the loop's rbuf (never past drive: own)
 	out        []byte // written by the lane, not yet taken by the socket
 	drained    bool   // the last read found the socket empty
 	hup        bool   // the client shut its side
@@ -180,8 +187,26 @@ func newEvLoop(s *Server) (*evLoop, error) {
 		efd:    int(efd),
 		ents:   map[int32]evEnt{},
 		events: make([]syscall.EpollEvent, evEvents),
+		rbuf:   make([]byte, evReadBuf),
 		done:   make(chan struct{}),
 	}, nil
+}
+
+// getQ returns a laneReq for a request the loop parses; putQ takes it
+// back once its answer is out. An idle connection holds none.
+func (l *evLoop) getQ() *laneReq {
+	if n := len(l.freeQ); n > 0 {
+		q := l.freeQ[n-1]
+		l.freeQ = l.freeQ[:n-1]
+		return q
+	}
+	return new(laneReq)
+}
+
+func (l *evLoop) putQ(q *laneReq) {
+	if len(l.freeQ) < evMaxFreeQ {
+		l.freeQ = append(l.freeQ, q)
+	}
 }
 
 // loopDone is closed when the loop ended.
@@ -337,6 +362,12 @@ func (l *evLoop) takeInbox() {
 	for i, c := range in {
 		in[i] = nil
 		x := c.ev
+		c.shedReader() // none, or empty (handBack): the loop reads into its own buffers
+		c.shedWriter() // none, or flushed
+		// The loop parses into its own laneReq; the handler path makes
+		// its request's header map again when it needs it.
+		c.lane, c.header, c.vals = nil, nil, nil
+		c.req, c.url = http.Request{}, url.URL{}
 		l.ents[x.id] = evEnt{c: c}
 		x.owned, x.drained, x.hup, x.closeAfter, x.partial = true, false, false, false, false
 		x.since = now

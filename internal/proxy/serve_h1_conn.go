@@ -128,12 +128,9 @@ func newServerConn(s *Server, nc net.Conn) *serverConn {
 	c.rd.c = c
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.base = (&http.Request{}).WithContext(c.ctx)
-	c.header = make(http.Header, 16)
 	c.remote = nc.RemoteAddr().String()
-	c.br = getReader(&c.rd)
-	c.bw = getWriter(c)
 	c.w.c = c
-	return c
+	return c // serve takes the buffers: a connection for an event loop needs none
 }
 
 // serve runs the connection's request loop, from a lane request under
@@ -141,6 +138,7 @@ func newServerConn(s *Server, nc net.Conn) *serverConn {
 // to its event loop when it waits for a request after one the lane
 // served.
 func (c *serverConn) serve() {
+	c.takeBuffers()
 	handed := false
 	defer func() {
 		if !c.hijacked && !handed {
@@ -343,6 +341,9 @@ func (c *serverConn) parseRequest(head string) (*http.Request, error) {
 	var err error
 	r := &c.req
 	*r = *c.base
+	if c.header == nil {
+		c.header = make(http.Header, 16) // the first request the handler path parses
+	}
 	clear(c.header)
 	c.url = url.URL{}
 	r.URL = &c.url
@@ -499,11 +500,36 @@ func (c *serverConn) release() {
 	c.cancel()
 	c.rwc.Close()
 	c.srv.forget(c)
-	c.br.Reset(nil)
-	h1ReaderPool.Put(c.br)
-	c.bw.Reset(nil)
-	h1WriterPool.Put(c.bw)
-	c.br, c.bw = nil, nil
+	c.shedReader()
+	c.shedWriter()
+}
+
+// shedReader and shedWriter give the connection's buffers back to their
+// pools (at the end, and while an event loop holds it idle: the loop
+// reads into its own buffer); takeBuffers gets them again.
+func (c *serverConn) shedReader() {
+	if c.br != nil {
+		c.br.Reset(nil)
+		h1ReaderPool.Put(c.br)
+		c.br = nil
+	}
+}
+
+func (c *serverConn) shedWriter() {
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		h1WriterPool.Put(c.bw)
+		c.bw = nil
+	}
+}
+
+func (c *serverConn) takeBuffers() {
+	if c.br == nil {
+		c.br = getReader(&c.rd)
+	}
+	if c.bw == nil {
+		c.bw = getWriter(c)
+	}
 }
 
 // bufferedConn is a hijacked connection whose first bytes are still in
