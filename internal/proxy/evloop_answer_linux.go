@@ -108,7 +108,6 @@ func (l *evLoop) watchTarget(conn *fconn) bool {
 	if err != nil {
 		return false
 	}
-	e.id = id
 	e.loop.Store(l)
 	conn.slot = uint8(l.slot)
 	l.ents[id] = evEnt{up: conn}

@@ -138,7 +138,6 @@ type evConn struct {
 // fconnEv is a target connection's registration with a loop.
 type fconnEv struct {
 	loop  atomic.Pointer[evLoop]     // the loop it is registered with last
-	id    int32                      // its id in that loop
 	owner atomic.Pointer[serverConn] // whose request a loop waits on (that conn's loop)
 	raw   []byte                     // the answer's bytes read by the loop
 }

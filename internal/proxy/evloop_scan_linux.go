@@ -20,10 +20,7 @@ const (
 func evScan(b []byte, method string) (total int, verdict int) {
 	n := headEnd(b)
 	if n == 0 {
-		if len(b) >= evMaxInline {
-			return 0, evUnsuited
-		}
-		return 0, evMore
+		return evShort(b)
 	}
 	h := b[:n]
 	if len(h) < 16 || string(h[:7]) != "HTTP/1." || (h[7] != '1' && h[7] != '0') || h[8] != ' ' {
@@ -41,19 +38,19 @@ func evScan(b []byte, method string) (total int, verdict int) {
 	}
 	length := int64(-1)
 	chunked := false
-	for pos := 0; ; {
-		i := indexLF(h[pos:])
+	// The field lines, after the status line, each ending in CRLF, up to
+	// the empty line (CRLF too).
+	pos := bytes.IndexByte(h, '\n') + 1
+	if h[pos-2] != '\r' {
+		return 0, evUnsuited
+	}
+	for pos < n-2 {
+		i := bytes.IndexByte(h[pos:], '\n')
 		if i < 1 || h[pos+i-1] != '\r' {
 			return 0, evUnsuited
 		}
+		line := h[pos : pos+i-1]
 		pos += i + 1
-		if pos == n-2 {
-			break // the empty line
-		}
-		line := h[pos:]
-		if j := indexLF(line); j > 0 {
-			line = line[:j-1]
-		}
 		switch {
 		case len(line) > 15 && line[14] == ':' && equalFoldASCII(line[:14], "content-length"):
 			if length >= 0 {
@@ -70,6 +67,9 @@ func evScan(b []byte, method string) (total int, verdict int) {
 			}
 			chunked = true
 		}
+	}
+	if pos != n-2 || h[pos] != '\r' {
+		return 0, evUnsuited
 	}
 	if method == "HEAD" || status == 204 || status == 304 {
 		return n, evWhole
@@ -99,12 +99,9 @@ func evScan(b []byte, method string) (total int, verdict int) {
 func evChunked(b []byte) (int, int) {
 	pos := 0
 	for {
-		i := indexLF(b[pos:])
+		i := bytes.IndexByte(b[pos:], '\n')
 		if i < 0 {
-			if len(b) >= evMaxInline {
-				return 0, evUnsuited
-			}
-			return 0, evMore
+			return evShort(b)
 		}
 		if i == 0 || b[pos+i-1] != '\r' {
 			return 0, evUnsuited
@@ -130,12 +127,9 @@ func evChunked(b []byte) (int, int) {
 		pos += 2
 	}
 	for { // the trailer section, up to its empty line
-		i := indexLF(b[pos:])
+		i := bytes.IndexByte(b[pos:], '\n')
 		if i < 0 {
-			if len(b) >= evMaxInline {
-				return 0, evUnsuited
-			}
-			return 0, evMore
+			return evShort(b)
 		}
 		line := b[pos : pos+i]
 		pos += i + 1
@@ -151,13 +145,13 @@ func evChunked(b []byte) (int, int) {
 	}
 }
 
-func indexLF(b []byte) int {
-	for i, c := range b {
-		if c == '\n' {
-			return i
-		}
+// evShort is the verdict on an answer that stops short in b: more to
+// come, or not for the loop once it outgrew evMaxInline.
+func evShort(b []byte) (int, int) {
+	if len(b) >= evMaxInline {
+		return 0, evUnsuited
 	}
-	return -1
+	return 0, evMore
 }
 
 // equalFoldASCII reports whether b equals lower (lower case) but for the
