@@ -309,6 +309,7 @@ func TestDeploy_InFlightRequestsFinishOnTheOldRelease(t *testing.T) {
 		body string
 	}
 	done := make(chan result, 1)
+	sent := time.Now()
 	go func() {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+s.addrs.HTTP+"/slow?ms=1500", nil)
 		req.Host = host
@@ -333,12 +334,18 @@ func TestDeploy_InFlightRequestsFinishOnTheOldRelease(t *testing.T) {
 	if r.code != 200 || r.body != "v1" {
 		t.Fatalf("in-flight request across the switch: %d %q", r.code, r.body)
 	}
-	drained := false
+	// The drain ends once the request is answered: not before the app's
+	// 1.5s were over (however late after the request the drain began).
+	var drainedAt time.Time
 	for _, st := range dep.Timeline {
-		drained = drained || strings.Contains(st.Message, "drained web release 1 in 1.")
+		if strings.HasPrefix(st.Message, "drained web release 1 in ") {
+			drainedAt = st.At
+		}
 	}
-	if !drained {
-		t.Errorf("timeline does not show the drain waiting for the request: %+v", dep.Timeline)
+	if drainedAt.IsZero() {
+		t.Errorf("timeline shows no drain of release 1: %+v", dep.Timeline)
+	} else if d := drainedAt.Sub(sent); d < 1500*time.Millisecond {
+		t.Errorf("the drain ended %v after the 1.5s request was sent: it did not wait for it: %+v", d, dep.Timeline)
 	}
 }
 
