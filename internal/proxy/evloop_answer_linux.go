@@ -45,7 +45,7 @@ func (l *evLoop) start(c *serverConn, n int) {
 	x.in = x.in[:copy(x.in, x.in[n:])]
 	x.busy, x.p, x.ctr, x.t, x.conn, x.strip = true, p, rt.ctr, t, nil, strip
 	if c.bw == nil {
-		c.bw = getWriter(c) // given back once the answer is out
+		c.bw = getWriter(c) // given back by the tick once the connection is idle
 	}
 	x.start = c.laneBegin(p, t)
 	x.poked = x.start
@@ -203,9 +203,6 @@ func (l *evLoop) finish(c *serverConn) {
 	x.busy, x.p, x.ctr, x.t, x.conn = false, nil, nil, nil, nil
 	if result != laneClosed && c.bw.Flush() != nil {
 		result = laneClosed
-	}
-	if result != laneClosed {
-		c.shedWriter() // flushed: what the socket did not take is in x.out
 	}
 	l.putQ(c.lane) // the request is answered
 	c.lane = nil

@@ -3,8 +3,6 @@
 package proxy
 
 import (
-	"net/http"
-	"net/url"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -361,12 +359,9 @@ func (l *evLoop) takeInbox() {
 	for i, c := range in {
 		in[i] = nil
 		x := c.ev
-		c.shedReader() // none, or empty (handBack): the loop reads into its own buffers
-		c.shedWriter() // none, or flushed
-		// The loop parses into its own laneReq; the handler path makes
-		// its request's header map again when it needs it.
-		c.lane, c.header, c.vals = nil, nil, nil
-		c.req, c.url = http.Request{}, url.URL{}
+		c.shedReader()  // none, or empty (handBack): the loop reads into its own buffers
+		c.shedWriter()  // none, or flushed
+		c.shedRequest() // the loop parses into laneReqs of its own (getQ)
 		l.ents[x.id] = evEnt{c: c}
 		x.owned, x.drained, x.hup, x.closeAfter, x.partial = true, false, false, false, false
 		x.since = now
@@ -435,6 +430,9 @@ func (l *evLoop) tickConn(c *serverConn, now int64) {
 		}
 	case len(x.out) > 0:
 	default:
+		// Idle: the writer goes back to its pool (start takes one for
+		// the next request), here rather than after every answer.
+		c.shedWriter()
 		d := o.IdleTimeout
 		if (c.first || x.partial) && o.ReadHeaderTimeout > 0 {
 			d = o.ReadHeaderTimeout

@@ -523,6 +523,14 @@ func (c *serverConn) shedWriter() {
 	}
 }
 
+// shedRequest drops what the connection's last request left behind: the
+// lane's request and the handler path's request, header map and values,
+// made again when next needed (an event loop holds the connection idle).
+func (c *serverConn) shedRequest() {
+	c.lane, c.header, c.vals = nil, nil, nil
+	c.req, c.url = http.Request{}, url.URL{}
+}
+
 func (c *serverConn) takeBuffers() {
 	if c.br == nil {
 		c.br = getReader(&c.rd)
