@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ErrHostTaken is returned (wrapped) when a host is already routed to a
@@ -55,7 +56,27 @@ type Options struct {
 	// answered by the proxy itself (no route: 404; maintenance: 503). The
 	// caller closes it after the servers stopped.
 	AccessLog *AccessLog
+	// MaxBodyBytes is the request body limit of routes that set none
+	// (RouteOptions.MaxBodyBytes 0): 0 means DefaultMaxBodyBytes,
+	// negative no limit.
+	MaxBodyBytes int64
+	// BodyTimeout and WriteTimeout are the timeouts of routes that set
+	// none (see RouteOptions): 0 means DefaultBodyTimeout and
+	// DefaultWriteTimeout, negative none.
+	BodyTimeout, WriteTimeout time.Duration
 }
+
+// Defaults of Options.
+const (
+	// DefaultMaxBodyBytes is 100 MB, as a CDN's upload limit: enough for
+	// ordinary uploads, and a 10 GB body does not stream to an app that
+	// never asked for one. Routes raise it with max_body_size.
+	DefaultMaxBodyBytes = 100 << 20
+	// DefaultBodyTimeout and DefaultWriteTimeout are nginx's
+	// client_body_timeout and send_timeout.
+	DefaultBodyTimeout  = 60 * time.Second
+	DefaultWriteTimeout = 60 * time.Second
+)
 
 // Proxy is an http.Handler that routes requests by Host to target pools.
 type Proxy struct {
@@ -69,6 +90,42 @@ type Proxy struct {
 	counters map[appEnv]*counters
 
 	unrouted atomic.Uint64
+
+	// defaults are the limits of routes that set none (Options).
+	defaults limits
+}
+
+// limits are a route's bounds on clients, resolved from its options and
+// the proxy's defaults: each 0 when there is none.
+type limits struct {
+	maxBody      int64         // request body bytes (413 beyond)
+	bodyTimeout  time.Duration // wait for the next bytes of a request body (408)
+	writeTimeout time.Duration // wait for a client to take response bytes (closed)
+}
+
+// resolve returns the limits of a route with options o over defaults d.
+func (d limits) resolve(o RouteOptions) limits {
+	pick := func(v, def int64) int64 {
+		switch {
+		case v < 0:
+			return 0
+		case v == 0:
+			return def
+		}
+		return v
+	}
+	return limits{
+		maxBody:      pick(o.MaxBodyBytes, d.maxBody),
+		bodyTimeout:  time.Duration(pick(int64(o.BodyTimeout), int64(d.bodyTimeout))),
+		writeTimeout: time.Duration(pick(int64(o.WriteTimeout), int64(d.writeTimeout))),
+	}
+}
+
+// defaultLimits resolves Options' limits: 0 is the package default,
+// negative none.
+func defaultLimits(o Options) limits {
+	return limits{maxBody: DefaultMaxBodyBytes, bodyTimeout: DefaultBodyTimeout, writeTimeout: DefaultWriteTimeout}.
+		resolve(RouteOptions{MaxBodyBytes: o.MaxBodyBytes, BodyTimeout: o.BodyTimeout, WriteTimeout: o.WriteTimeout})
 }
 
 type appEnv struct{ app, env string }
@@ -98,6 +155,7 @@ func New(opts Options) *Proxy {
 		certs:    opts.Certs,
 		alog:     opts.AccessLog,
 		ids:      newIDGen(),
+		defaults: defaultLimits(opts),
 	}
 	p.table.Store(&table{byHost: map[string]*hostEntry{}, byKey: map[RouteKey]*route{}})
 	return p
@@ -270,7 +328,8 @@ func (p *Proxy) SetRouteOptions(key RouteKey, hosts []string, pool *Pool, o Rout
 		}
 	}
 	ctr := p.countersLocked(key.App, key.Env)
-	rt := &route{key: key, hosts: hosts, paths: paths, pool: pool, ctr: ctr, timeout: o.ResponseTimeout, raw: o}
+	rt := &route{key: key, hosts: hosts, paths: paths, pool: pool, ctr: ctr, timeout: o.ResponseTimeout, raw: o,
+		limits: p.defaults.resolve(o)}
 	if o.active() {
 		rt.opts = &rt.raw
 	}

@@ -21,8 +21,18 @@ type RouteOptions struct {
 	StripPrefix bool
 	// RedirectHTTPS answers plain-HTTP requests with 308 to https.
 	RedirectHTTPS bool
-	// MaxBodyBytes refuses larger request bodies with 413 (0: no limit).
+	// MaxBodyBytes refuses larger request bodies with 413: 0 takes the
+	// proxy's default (Options.MaxBodyBytes), negative means no limit.
 	MaxBodyBytes int64
+	// BodyTimeout is the longest wait for the next bytes of a request
+	// body: a client that stalls longer gets 408 and its connection is
+	// closed. 0 takes the proxy's default (Options.BodyTimeout), negative
+	// means none.
+	BodyTimeout time.Duration
+	// WriteTimeout is the longest a client may take to accept the next
+	// bytes of a response before its connection is closed. 0 takes the
+	// proxy's default (Options.WriteTimeout), negative means none.
+	WriteTimeout time.Duration
 	// ResponseTimeout answers 504 when the app has not started its
 	// response this long after the request was sent (0: no limit).
 	ResponseTimeout time.Duration
@@ -42,6 +52,7 @@ func (o RouteOptions) Equal(x RouteOptions) bool {
 	o.Paths, x.Paths = nil, nil
 	return o.StripPrefix == x.StripPrefix && o.RedirectHTTPS == x.RedirectHTTPS &&
 		o.MaxBodyBytes == x.MaxBodyBytes && o.ResponseTimeout == x.ResponseTimeout &&
+		o.BodyTimeout == x.BodyTimeout && o.WriteTimeout == x.WriteTimeout &&
 		o.TLSCert == x.TLSCert && o.TLSKey == x.TLSKey
 }
 
@@ -59,6 +70,7 @@ type route struct {
 	ctr     *counters
 	opts    *RouteOptions // nil: nothing to apply before the pool
 	timeout time.Duration // RouteOptions.ResponseTimeout
+	limits  limits        // body limit and client timeouts, defaults resolved
 	raw     RouteOptions
 	// canary, when set, takes a share of the clients (see SetCanary).
 	canary *canary
