@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,6 +90,18 @@ type reqState struct {
 	cancel  context.CancelFunc
 	stopCut func() bool
 	counted bool // the failure was counted against st.t (recordRequestFailure)
+	// body is the request's body (nil when none): when reading it failed
+	// on the client's side, the exchange's failure is the client's.
+	body *clientBody
+}
+
+// clientFault returns how the request's body failed on the client's
+// side (bodyOK when it did not).
+func (st *reqState) clientFault() (bodyFault, error) {
+	if st.body == nil {
+		return bodyOK, nil
+	}
+	return st.body.failure()
 }
 
 // watch registers st to be cut when t leaves rotation unreachable while
@@ -172,6 +183,7 @@ func (p *Pool) serveProxy(w http.ResponseWriter, r *http.Request, ctr *counters,
 	st := &reqState{client: r.Context(), pool: p, ctr: ctr, t: t, ids: res.ids}
 	st.cw.ResponseWriter = w
 	st.tried[0], st.ntried = t, 1
+	st.body, _ = r.Body.(*clientBody)
 	ctx, cancel := context.WithCancel(r.Context())
 	st.Context, st.cancel = ctx, cancel
 	st.phase.Store(phaseWaiting)
@@ -271,6 +283,9 @@ func (pt *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if st.phase.Load() == phaseCut {
 			return nil, errTargetDown
 		}
+		if f, _ := st.clientFault(); f != bodyOK {
+			return nil, err // the client's body failed: not the target's doing
+		}
 		if req.Context().Err() != nil {
 			if st.timedOut.Load() && st.client.Err() == nil {
 				p.recordRequestFailure(st.t, errResponseTimeout)
@@ -317,19 +332,25 @@ func (p *Pool) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 		writePage(w, r, http.StatusBadGateway, "Bad gateway", "The app did not answer.")
 		return
 	}
+	if f, ferr := st.clientFault(); f != bodyOK {
+		// The client's body failed (malformed, stalled, too large, cut):
+		// its error, not the target's. Nothing counts against the target.
+		// (First: net/http cancels the request's context when the body's
+		// read deadline passes.)
+		status, title, msg := bodyFaultAnswer(f, ferr)
+		st.aborted, st.status = true, status
+		p.log.Debug("request body failed", "target", st.t.Name, "method", r.Method, "path", r.URL.Path,
+			"status", status, "client_addr", r.RemoteAddr, "error", ferr)
+		if status != statusClientClosed {
+			w.Header()[requestIDHeader] = st.ids
+			w.Header().Set("Connection", "close")
+			writePage(w, r, status, title, msg)
+		}
+		return
+	}
 	if st.client.Err() != nil && !st.timedOut.Load() {
 		// The client went away: nobody to answer, nothing failed.
 		st.aborted = true
-		return
-	}
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		// The client's body passed the route's limit: its error, not ours.
-		st.aborted = true
-		st.status = http.StatusRequestEntityTooLarge
-		w.Header()[requestIDHeader] = st.ids
-		writePage(w, r, http.StatusRequestEntityTooLarge, "Request too large",
-			"The request body is larger than this app accepts ("+strconv.FormatInt(tooLarge.Limit, 10)+" bytes).")
 		return
 	}
 	st.failed = true

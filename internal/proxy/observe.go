@@ -90,6 +90,12 @@ func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter 
 // route: 404; maintenance: 503), with a request id in the response and a
 // line in the access log (alog, or the proxy's when the route has none).
 func (p *Proxy) answerOwn(w http.ResponseWriter, r *http.Request, key RouteKey, alog *AccessLog, answer func(http.ResponseWriter)) {
+	p.answerOwnStatus(w, r, key, alog, 0, answer)
+}
+
+// answerOwnStatus is answerOwn logging status when answer wrote none (a
+// client that left: 499).
+func (p *Proxy) answerOwnStatus(w http.ResponseWriter, r *http.Request, key RouteKey, alog *AccessLog, status int, answer func(http.ResponseWriter)) {
 	start := nanotime()
 	ids := clientRequestID(r)
 	if ids == nil {
@@ -105,6 +111,9 @@ func (p *Proxy) answerOwn(w http.ResponseWriter, r *http.Request, key RouteKey, 
 	}
 	cw := &statusWriter{countingWriter: countingWriter{ResponseWriter: w}}
 	answer(cw)
+	if cw.status == 0 {
+		cw.status = status
+	}
 	alog.write(&accessEntry{end: time.Now(), id: ids[0], method: r.Method, host: r.Host, path: r.URL.Path,
 		status: cw.status, bytes: cw.n, duration: time.Duration(nanotime() - start), key: key,
 		client: r.RemoteAddr, agent: r.Header.Get("User-Agent")})

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -170,6 +169,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// newer table. Two rounds are enough: a pool is retired only after it
 	// was swapped out.
 	var client string // canary client id, looked up once
+	body := r.ContentLength != 0 // a body to take (takeBody) on the first route
 	for range 3 {
 		rt, prefix, e := p.table.Load().lookup(host, r.URL.Path)
 		if rt == nil {
@@ -180,14 +180,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.answerOwn(w, r, rt.key, rt.ctr.alog, func(w http.ResponseWriter) { writeMaintenance(w, r, *pg) })
 			return
 		}
-		rr := r
-		if rt.opts != nil {
-			if !applyOptions(w, r, rt.opts) {
+		if rt.opts != nil && !applyOptions(w, r, rt.opts) {
+			return
+		}
+		if body {
+			body = false
+			if !p.takeBody(w, r, rt) {
 				return
 			}
-			if rt.opts.StripPrefix && prefix != "" {
-				rr = stripPrefix(r, prefix)
-			}
+		}
+		rr := r
+		if rt.opts != nil && rt.opts.StripPrefix && prefix != "" {
+			rr = stripPrefix(r, prefix)
 		}
 		pool := rt.pool
 		if c := rt.canary; c != nil {
@@ -453,20 +457,11 @@ func (p *Proxy) Maintenance(app, env string) bool {
 }
 
 // applyOptions enforces a route's options; false means it answered.
+// (The body limit is takeBody's.)
 func applyOptions(w http.ResponseWriter, r *http.Request, o *RouteOptions) bool {
 	if o.RedirectHTTPS && r.TLS == nil {
 		http.Redirect(w, r, "https://"+r.Host+r.URL.RequestURI(), http.StatusPermanentRedirect)
 		return false
-	}
-	if o.MaxBodyBytes > 0 {
-		if r.ContentLength > o.MaxBodyBytes {
-			writePage(w, r, http.StatusRequestEntityTooLarge, "Request too large",
-				"The request body is larger than this app accepts ("+strconv.FormatInt(o.MaxBodyBytes, 10)+" bytes).")
-			return false
-		}
-		if r.ContentLength < 0 { // streamed: cut it at the limit
-			r.Body = http.MaxBytesReader(w, r.Body, o.MaxBodyBytes)
-		}
 	}
 	return true
 }

@@ -58,7 +58,7 @@ func (o RouteOptions) Equal(x RouteOptions) bool {
 
 // active reports whether o changes anything on the request path.
 func (o *RouteOptions) active() bool {
-	return o.StripPrefix || o.RedirectHTTPS || o.MaxBodyBytes > 0
+	return o.StripPrefix || o.RedirectHTTPS
 }
 
 // route is an immutable entry of a table.
