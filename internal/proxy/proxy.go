@@ -168,7 +168,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// pool already retired (draining ended); it then routes again on the
 	// newer table. Two rounds are enough: a pool is retired only after it
 	// was swapped out.
-	var client string // canary client id, looked up once
+	var client string            // canary client id, looked up once
 	body := r.ContentLength != 0 // a body to take (takeBody) on the first route
 	for range 3 {
 		rt, prefix, e := p.table.Load().lookup(host, r.URL.Path)
