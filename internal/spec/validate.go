@@ -235,10 +235,11 @@ func validateService(c *collector, s *Service) {
 }
 
 // validateRouting checks the x-berth settings that need hosts: paths,
-// strip_prefix, response_timeout and tls.
+// strip_prefix, response_timeout, the client limits and tls.
 func validateRouting(c *collector, s *Service) {
 	n := s.Name
 	routed := len(s.Hosts) > 0
+	validateLimits(c, s, routed)
 	if len(s.Paths) > 0 && !routed {
 		c.add(n, "x-berth.paths", "needs x-berth.hosts: paths are prefixes of the service's hosts")
 	}
