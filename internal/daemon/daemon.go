@@ -225,10 +225,10 @@ func Run(ctx context.Context, cfg Config) error {
 		Handler:           proxyHandler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		MaxHeaderBytes:    stdMaxHeaderBytes(cfg.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	plainSrv := newPlainServer(cfg.HTTPServer, cfg.EventLoops, proxySrv, px, log)
+	plainSrv := newPlainServer(cfg.HTTPServer, cfg.EventLoops, cfg.MaxHeaderBytes, proxySrv, px, log)
 	builder := &build.Builder{Engine: eng, Credentials: st.RegistryAuth}
 	notifier := notify.New(notify.Options{Targets: api.NotifyTargets(st), Logger: log})
 	pipe := api.NewPipeline(st, builder, dep, notifier, filepath.Join(cfg.DataDir, "builds"), "http://"+apiLn.Addr().String())
@@ -250,8 +250,12 @@ func Run(ctx context.Context, cfg Config) error {
 			TLSConfig:         certs.TLSConfig(),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
-			MaxHeaderBytes:    cfg.MaxHeaderBytes,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+			// Not stdMaxHeaderBytes: HTTP/2, what most clients speak
+			// over TLS, takes this as its header list limit with 320
+			// bytes of padding, not 4096; lowered, it would refuse
+			// heads under the limit. HTTP/1.1 over TLS gets 4 KiB more.
+			MaxHeaderBytes: cfg.MaxHeaderBytes,
+			ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		}
 		log.Info("https listener", "https_addr", addrs.HTTPS)
 	}
