@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/internal/daemon"
@@ -14,12 +17,16 @@ import (
 
 func newServerCmd() *cobra.Command {
 	var cfg daemon.Config
-	var logFormat, logLevel string
+	var logFormat, logLevel, maxBody string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the berth daemon: API, reverse proxy and reconciler",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if cfg.MaxBodyBytes, cfg.BodyTimeout, cfg.WriteTimeout, err = clientLimits(maxBody, cfg.BodyTimeout, cfg.WriteTimeout); err != nil {
+				return err
+			}
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 				return err
@@ -48,6 +55,9 @@ func newServerCmd() *cobra.Command {
 	f.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "proxy: time a client has to send its request headers (against slow clients)")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", 120*time.Second, "proxy: how long an idle keep-alive client connection stays open")
 	f.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 64<<10, "proxy: largest request header accepted (bytes; larger: 431)")
+	f.StringVar(&maxBody, "max-body-size", "100MB", "proxy: largest request body (413 beyond; 0: no limit) of routes whose x-berth sets no max_body_size")
+	f.DurationVar(&cfg.BodyTimeout, "body-timeout", proxy.DefaultBodyTimeout, "proxy: longest wait for the next bytes of a request body (408 after it; 0: none) on routes whose x-berth sets no body_timeout")
+	f.DurationVar(&cfg.WriteTimeout, "write-timeout", proxy.DefaultWriteTimeout, "proxy: longest a client may take to accept the next bytes of a response before it is cut (0: none) on routes whose x-berth sets no write_timeout")
 	f.StringVar(&cfg.AccessLog, "access-log", "", "proxy access log, one JSON line per request: a file, - for stdout, or off (default DATA_DIR/access.log, rotated at 100 MiB)")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:7070", "address of the API")
 	f.StringVar(&cfg.HTTPServer, "http-server", "lean", "server of the plain-HTTP proxy listener: lean (berth's HTTP/1.1 server) or std (net/http)")
@@ -59,4 +69,29 @@ func newServerCmd() *cobra.Command {
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
+}
+
+// clientLimits reads the --max-body-size, --body-timeout and
+// --write-timeout values into daemon.Config's form, where 0 is the
+// proxy's default and negative none: the user's 0, none, becomes -1.
+func clientLimits(maxBody string, body, write time.Duration) (int64, time.Duration, time.Duration, error) {
+	n, err := units.RAMInBytes(strings.TrimSpace(maxBody))
+	if err != nil || n < 0 {
+		return 0, 0, 0, fmt.Errorf("--max-body-size %q: want a size such as 100MB or 1GB, or 0 for no limit", maxBody)
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--body-timeout", body}, {"--write-timeout", write}} {
+		if d.v < 0 {
+			return 0, 0, 0, fmt.Errorf("%s %s: want a duration such as 60s, or 0 for none", d.flag, d.v)
+		}
+	}
+	none := func(v int64) int64 {
+		if v == 0 {
+			return -1
+		}
+		return v
+	}
+	return none(n), time.Duration(none(int64(body))), time.Duration(none(int64(write))), nil
 }

@@ -54,6 +54,11 @@ type Config struct {
 	// client connections (zero: 10s, 120s, 64 KiB).
 	ReadHeaderTimeout, IdleTimeout time.Duration
 	MaxHeaderBytes                 int
+	// MaxBodyBytes, BodyTimeout and WriteTimeout bound the clients of
+	// routes whose x-berth sets no limit of its own (proxy.Options):
+	// zero is the proxy's default (100 MiB, 60s, 60s), negative none.
+	MaxBodyBytes              int64
+	BodyTimeout, WriteTimeout time.Duration
 	// HTTPServer is the server of the plain-HTTP listener: "lean"
 	// (proxy.Server, the default) or "std" (net/http).
 	HTTPServer string
@@ -173,7 +178,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if alog != nil {
 		defer alog.Close() // after the servers stopped: the last lines are written
 	}
-	px := proxy.New(proxy.Options{Logger: log, Certs: certs, AccessLog: alog})
+	px := proxy.New(proxy.Options{Logger: log, Certs: certs, AccessLog: alog,
+		MaxBodyBytes: cfg.MaxBodyBytes, BodyTimeout: cfg.BodyTimeout, WriteTimeout: cfg.WriteTimeout})
 	var acm *proxy.ACME
 	if certs != nil && cfg.ACME.Enabled {
 		if acm, err = proxy.EnableACME(certs, px, proxy.ACMEOptions{DirectoryURL: cfg.ACME.Directory, Email: cfg.ACME.Email,
@@ -219,10 +225,10 @@ func Run(ctx context.Context, cfg Config) error {
 		Handler:           proxyHandler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		MaxHeaderBytes:    stdMaxHeaderBytes(cfg.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	plainSrv := newPlainServer(cfg.HTTPServer, cfg.EventLoops, proxySrv, px, log)
+	plainSrv := newPlainServer(cfg.HTTPServer, cfg.EventLoops, cfg.MaxHeaderBytes, proxySrv, px, log)
 	builder := &build.Builder{Engine: eng, Credentials: st.RegistryAuth}
 	notifier := notify.New(notify.Options{Targets: api.NotifyTargets(st), Logger: log})
 	pipe := api.NewPipeline(st, builder, dep, notifier, filepath.Join(cfg.DataDir, "builds"), "http://"+apiLn.Addr().String())
@@ -244,8 +250,12 @@ func Run(ctx context.Context, cfg Config) error {
 			TLSConfig:         certs.TLSConfig(),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
-			MaxHeaderBytes:    cfg.MaxHeaderBytes,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+			// Not stdMaxHeaderBytes: HTTP/2, what most clients speak
+			// over TLS, takes this as its header list limit with 320
+			// bytes of padding, not 4096; lowered, it would refuse
+			// heads under the limit. HTTP/1.1 over TLS gets 4 KiB more.
+			MaxHeaderBytes: cfg.MaxHeaderBytes,
+			ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		}
 		log.Info("https listener", "https_addr", addrs.HTTPS)
 	}

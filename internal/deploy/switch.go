@@ -109,11 +109,25 @@ func routeOptions(svc spec.Service) proxy.RouteOptions {
 		Paths:           svc.Paths,
 		StripPrefix:     svc.StripPrefix,
 		RedirectHTTPS:   svc.RedirectHTTPS,
-		MaxBodyBytes:    svc.MaxBodyBytes,
+		MaxBodyBytes:    proxyLimit(svc.MaxBodyBytes),
+		BodyTimeout:     proxyLimit(svc.BodyTimeout).D(),
+		WriteTimeout:    proxyLimit(svc.WriteTimeout).D(),
 		ResponseTimeout: svc.ResponseTimeout.D(),
 	}
 	if svc.TLS != nil {
 		o.TLSCert, o.TLSKey = svc.TLS.Cert, svc.TLS.Key
 	}
 	return o
+}
+
+// proxyLimit turns an x-berth client limit into the proxy's form: unset
+// (nil) is 0, the server's default; the user's 0, none, is negative.
+func proxyLimit[T ~int64](v *T) T {
+	switch {
+	case v == nil:
+		return 0
+	case *v <= 0:
+		return -1
+	}
+	return *v
 }

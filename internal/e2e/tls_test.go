@@ -85,7 +85,7 @@ func TestRouteOptions_RedirectAndBodyLimitFromXBerth(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	name, host := newApp(t, eng)
 	app := loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1})
-	app.Services[0].MaxBodyBytes = 1024
+	app.Services[0].MaxBodyBytes = new(int64(1024))
 	if _, err := s.deploy(t, app); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,9 @@
 //     services and volumes are sorted by name and every default (replicas,
 //     health check, drain timeout, stop grace period) is filled in, so the
 //     JSON form of an App is deterministic and is stored as-is in releases.
+//     The exception is the client limits (x-berth.max_body_size,
+//     body_timeout, write_timeout): left out, they stay nil, for the
+//     server's defaults, which a file cannot know; 0 turns one off.
 //   - The app name is always the explicit top-level Compose `name:`; it is
 //     never derived from a directory or from COMPOSE_PROJECT_NAME.
 //   - Named volume sources are the names as declared in the Compose file

@@ -106,6 +106,15 @@ func TestApp_Validate(t *testing.T) {
 			f + `service "web": x-berth.healthcheck.timeout: must be greater than 0, got 0s`,
 			f + `service "web": x-berth.healthcheck.unhealthy_threshold: must be at least 1, got 0`,
 		}},
+		{"client limits", func(a *App) {
+			a.Services[0].MaxBodyBytes = new(int64(-1))
+			a.Services[0].BodyTimeout = new(Duration(-time.Second))
+			a.Services[1].WriteTimeout = new(Duration(0))
+		}, []string{
+			f + `service "web": x-berth.body_timeout: must not be negative, got -1s; write 0 for no timeout`,
+			f + `service "web": x-berth.max_body_size: must not be negative, got -1; write 0 (or "unlimited") for no limit`,
+			f + `service "worker": x-berth.write_timeout: needs x-berth.hosts: the proxy times its writes to the clients of the service's hosts; remove it from a service that is not routed`,
+		}},
 		{"mounts", func(a *App) {
 			a.Services[1].Volumes = []Mount{{Type: "bind", Source: "data", Target: "/data"}, {Type: "volume", Source: "x", Target: "rel"}}
 		}, []string{

@@ -74,9 +74,18 @@ type Service struct {
 	// stops the deploy before anything starts (x-berth.test).
 	Test []string `json:"test,omitempty"`
 	// RedirectHTTPS answers plain-HTTP requests for the hosts with 308 to
-	// https; MaxBodyBytes refuses larger request bodies with 413.
-	RedirectHTTPS bool  `json:"redirect_https,omitempty"`
-	MaxBodyBytes  int64 `json:"max_body_bytes,omitempty"`
+	// https.
+	RedirectHTTPS bool `json:"redirect_https,omitempty"`
+	// MaxBodyBytes refuses larger request bodies with 413 (0: no limit).
+	// BodyTimeout is the longest wait for the next bytes of a request
+	// body (408 after it); WriteTimeout the longest a client may take to
+	// accept the next bytes of a response before its connection is
+	// closed (0: none). nil takes the server's default (berth server
+	// --max-body-size, --body-timeout, --write-timeout); omitted from the
+	// JSON then, so a service that sets none of them keeps its form.
+	MaxBodyBytes *int64    `json:"max_body_bytes,omitempty"`
+	BodyTimeout  *Duration `json:"body_timeout,omitempty"`
+	WriteTimeout *Duration `json:"write_timeout,omitempty"`
 	// Paths are the path prefixes of the hosts routed to this service
 	// (x-berth.paths; empty: every path). The longest matching prefix of
 	// a host wins, so services may share a host by path.

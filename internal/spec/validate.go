@@ -235,10 +235,13 @@ func validateService(c *collector, s *Service) {
 }
 
 // validateRouting checks the x-berth settings that need hosts: paths,
-// strip_prefix, response_timeout and tls.
+// strip_prefix, response_timeout, redirect_https, the client limits and
+// tls. Each is refused on a service without hosts, where nothing would
+// apply it.
 func validateRouting(c *collector, s *Service) {
 	n := s.Name
 	routed := len(s.Hosts) > 0
+	validateLimits(c, s, routed)
 	if len(s.Paths) > 0 && !routed {
 		c.add(n, "x-berth.paths", "needs x-berth.hosts: paths are prefixes of the service's hosts")
 	}
@@ -258,8 +261,14 @@ func validateRouting(c *collector, s *Service) {
 	if s.StripPrefix && len(s.Paths) == 0 {
 		c.add(n, "x-berth.strip_prefix", "needs x-berth.paths: the prefix to strip is the matched path")
 	}
-	if s.ResponseTimeout < 0 {
+	switch {
+	case s.ResponseTimeout < 0:
 		c.add(n, "x-berth.response_timeout", fmt.Sprintf("must not be negative, got %s", s.ResponseTimeout.D()))
+	case s.ResponseTimeout > 0 && !routed:
+		c.add(n, "x-berth.response_timeout", "needs x-berth.hosts: the proxy times the app's responses to the service's hosts; remove it from a service that is not routed")
+	}
+	if s.RedirectHTTPS && !routed {
+		c.add(n, "x-berth.redirect_https", "needs x-berth.hosts: the proxy redirects the requests for the service's hosts; remove it from a service that is not routed")
 	}
 	if s.TLS != nil {
 		if !routed {

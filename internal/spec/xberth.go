@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/go-units"
 	"github.com/mattn/go-shellwords"
 )
 
@@ -17,7 +16,7 @@ import (
 const ExtensionKey = "x-berth"
 
 var (
-	xberthKeys      = []string{"drain_timeout", "healthcheck", "hosts", "max_body_size", "paths", "port", "redirect_https", "release_command", "response_timeout", "stateful", "strip_prefix", "test", "tls"}
+	xberthKeys      = []string{"body_timeout", "drain_timeout", "healthcheck", "hosts", "max_body_size", "paths", "port", "redirect_https", "release_command", "response_timeout", "stateful", "strip_prefix", "test", "tls", "write_timeout"}
 	tlsKeys         = []string{"cert", "key"}
 	healthcheckKeys = []string{"deadline", "healthy_threshold", "interval", "path", "timeout", "unhealthy_threshold"}
 )
@@ -70,15 +69,11 @@ func parseXBerth(c *collector, s *Service, raw any) {
 		case "redirect_https":
 			s.RedirectHTTPS = parseBool(c, s.Name, field, v)
 		case "max_body_size":
-			if str, ok := v.(string); ok {
-				b, err := units.RAMInBytes(str)
-				if err != nil || b <= 0 {
-					c.add(s.Name, field, fmt.Sprintf("must be a size such as \"10MB\" or a number of bytes, got %s", describe(v)))
-				}
-				s.MaxBodyBytes = b
-			} else if n, ok := parseInt(c, s.Name, field, v); ok {
-				s.MaxBodyBytes = int64(n)
-			}
+			s.MaxBodyBytes = parseBodySize(c, s.Name, field, v)
+		case "body_timeout":
+			s.BodyTimeout = parseTimeout(c, s.Name, field, v)
+		case "write_timeout":
+			s.WriteTimeout = parseTimeout(c, s.Name, field, v)
 		case "paths":
 			s.Paths = parsePaths(c, s.Name, field, v)
 		case "strip_prefix":

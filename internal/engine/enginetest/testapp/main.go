@@ -4,7 +4,9 @@
 // GET /env?name=X answers the variable X; /write?path=P&data=D writes a
 // file and /read?path=P reads it; /fetch?url=U
 // proxies a GET to another service; /exit?code=N crashes the process;
-// /alloc?mb=N allocates (and touches) N MiB. CRASH=1 makes it exit 1 at
+// /alloc?mb=N allocates (and touches) N MiB; POST /upload (and
+// /upload/…) reads the whole body and answers its length (400 when the
+// body cannot be read). CRASH=1 makes it exit 1 at
 // once, for refused-release tests. As a one-off command: `print WORDS…`
 // prints them, `env NAME` prints a variable, `stubborn N` ignores SIGTERM
 // for N seconds, `exit N` exits with N, `ask` reads a line and
@@ -86,6 +88,16 @@ func main() {
 		}
 		fmt.Fprint(w, len(keep))
 	})
+	upload := func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			http.Error(w, fmt.Sprintf("read body after %d bytes: %v", n, err), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprint(w, n)
+	}
+	mux.HandleFunc("/upload", upload)
+	mux.HandleFunc("/upload/", upload)
 	mux.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {
 		if os.Getenv("UNHEALTHY") == "1" {
 			http.Error(w, "unhealthy on purpose", http.StatusInternalServerError)
