@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -24,8 +25,21 @@ func skipRequestHeader(k string) bool {
 	switch k {
 	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
 		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-		"Host", "Content-Length",
+		"Host", "Content-Length", "X-Request-Id",
 		"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+		return true
+	}
+	return spoofable(k)
+}
+
+// spoofable reports whether k (canonical) is a header some apps read to
+// learn the client's scheme, port or address, which berth does not set:
+// a client's own would tell the app plain HTTP is HTTPS (X-Forwarded-Ssl:
+// on), so the proxy drops them. X-Forwarded-For and -Proto say it.
+func spoofable(k string) bool {
+	switch k {
+	case "X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Forwarded-Protocol", "X-Url-Scheme",
+		"Front-End-Https", "X-Forwarded-Port", "X-Real-Ip":
 		return true
 	}
 	return false
@@ -48,6 +62,16 @@ func tokenListed(vals []string, k string) bool {
 		}
 	}
 	return false
+}
+
+// priorForwardedFor is the client's X-Forwarded-For, unless its
+// Connection header names it hop-by-hop.
+func priorForwardedFor(h http.Header) []string {
+	prior := h["X-Forwarded-For"]
+	if conn := h["Connection"]; len(prior) > 0 && len(conn) > 0 && tokenListed(conn, "X-Forwarded-For") {
+		return nil
+	}
+	return prior
 }
 
 // writeRequestHead writes r's request line and headers for a target:
@@ -84,9 +108,16 @@ func writeRequestHead(bw *bufio.Writer, r *http.Request, addr string) {
 	if te := r.Header["Te"]; len(te) > 0 && tokenListed(te, "trailers") {
 		bw.WriteString("Te: trailers\r\n")
 	}
+	// The proxy's own headers come after the client's, so that a
+	// Connection header naming them cannot take them off.
+	for _, v := range r.Header[requestIDHeader] { // one: Pool.requestID
+		bw.WriteString("X-Request-Id: ")
+		bw.WriteString(v)
+		bw.WriteString("\r\n")
+	}
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		bw.WriteString("X-Forwarded-For: ")
-		for _, v := range r.Header["X-Forwarded-For"] {
+		for _, v := range priorForwardedFor(r.Header) {
 			bw.WriteString(v)
 			bw.WriteString(", ")
 		}
@@ -187,6 +218,38 @@ func appendCanonicalKey(dst, k []byte) ([]byte, error) {
 	return dst, nil
 }
 
+// validFieldValue reports whether v may be a header field value: no
+// control character but HTAB, no DEL (RFC 9110 5.5 has a recipient
+// refuse NUL, CR and LF; net/http refuses every CTL, as this does). It
+// looks at eight bytes at a time: a response head is a few hundred
+// bytes, most of them values.
+func validFieldValue(v []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(v) >= 8 {
+		x := binary.LittleEndian.Uint64(v)
+		// Some byte is below 0x20, or is 0x7f (zero once XORed with
+		// 0x7f): the classic "has less than" and "has zero" word tests,
+		// which never miss one (and the bytes are then looked at one by
+		// one).
+		y := x ^ 0x7f*ones
+		if (x-0x20*ones)&^x&highs|(y-ones)&^y&highs != 0 {
+			return validFieldBytes(v[:8]) && validFieldValue(v[8:])
+		}
+		v = v[8:]
+	}
+	return validFieldBytes(v)
+}
+
+// validFieldBytes is validFieldValue a byte at a time.
+func validFieldBytes(v []byte) bool {
+	for _, b := range v {
+		if (b < 0x20 && b != '\t') || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 func trimOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
@@ -267,7 +330,11 @@ func readHeaderFields(c *fconn, fs []field) ([]field, error) {
 			return fs, fmt.Errorf("%w: header name %q", errMalformed, line[:i])
 		}
 		f.k1 = int32(len(c.scratch))
-		c.scratch = append(c.scratch, trimOWS(line[i+1:])...)
+		v := trimOWS(line[i+1:])
+		if !validFieldValue(v) {
+			return fs, fmt.Errorf("%w: a control character (NUL, CR, LF…) in the value of %q", errMalformed, line[:i])
+		}
+		c.scratch = append(c.scratch, v...)
 		f.v1 = int32(len(c.scratch))
 		f.v0 = f.k1
 		if len(c.scratch) > fastMaxHeaderLen {

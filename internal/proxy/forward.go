@@ -244,11 +244,18 @@ func (p *Pool) rewrite(pr *httputil.ProxyRequest) {
 	st := stateOf(pr.In.Context())
 	pr.Out.URL.Scheme = "http"
 	pr.Out.URL.Host = st.t.Addr
-	// pr.Out.Host keeps the client's Host header.
-	if prior, ok := pr.In.Header["X-Forwarded-For"]; ok {
+	// pr.Out.Host keeps the client's Host header. ReverseProxy removed
+	// the hop-by-hop headers before Rewrite: the proxy's own go in after.
+	if prior := priorForwardedFor(pr.In.Header); prior != nil {
 		pr.Out.Header["X-Forwarded-For"] = prior
 	}
 	pr.SetXForwarded()
+	pr.Out.Header[requestIDHeader] = st.ids
+	for k := range pr.Out.Header {
+		if spoofable(k) {
+			delete(pr.Out.Header, k)
+		}
+	}
 }
 
 // poolTransport sends a request to its target and, when the target

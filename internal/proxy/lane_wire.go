@@ -229,7 +229,7 @@ func laneField(name string) int {
 			return laneDecline
 		}
 	case 9:
-		if strings.EqualFold(name, "Forwarded") {
+		if strings.EqualFold(name, "Forwarded") || strings.EqualFold(name, "X-Real-Ip") {
 			return laneDrop
 		}
 	case 10:
@@ -242,19 +242,26 @@ func laneField(name string) int {
 			return laneAgent
 		}
 	case 12:
-		if strings.EqualFold(name, "X-Request-Id") {
+		switch {
+		case strings.EqualFold(name, "X-Request-Id"):
 			return laneRequestID
+		case strings.EqualFold(name, "X-Url-Scheme"):
+			return laneDrop
 		}
 	case 14:
 		if strings.EqualFold(name, "Content-Length") {
 			return laneDecline
 		}
 	case 15:
-		if strings.EqualFold(name, "X-Forwarded-For") {
+		switch {
+		case strings.EqualFold(name, "X-Forwarded-For"):
 			return laneForwardedFor
+		case strings.EqualFold(name, "X-Forwarded-Ssl"), strings.EqualFold(name, "Front-End-Https"):
+			return laneDrop // spoofable (fast_wire.go)
 		}
 	case 16:
-		if strings.EqualFold(name, "Proxy-Connection") || strings.EqualFold(name, "X-Forwarded-Host") {
+		if strings.EqualFold(name, "Proxy-Connection") || strings.EqualFold(name, "X-Forwarded-Host") ||
+			strings.EqualFold(name, "X-Forwarded-Port") {
 			return laneDrop
 		}
 	case 17:
@@ -270,6 +277,12 @@ func laneField(name string) int {
 			return laneDrop
 		case strings.EqualFold(name, "X-Forwarded-Prefix"):
 			return laneForwardedPrefix
+		case strings.EqualFold(name, "X-Forwarded-Scheme"):
+			return laneDrop
+		}
+	case 20:
+		if strings.EqualFold(name, "X-Forwarded-Protocol") {
+			return laneDrop
 		}
 	case 19:
 		if strings.EqualFold(name, "Proxy-Authorization") {

@@ -66,11 +66,14 @@ func clientRequestID(r *http.Request) []string {
 }
 
 // requestID returns r's request id as a header value: the client's
-// X-Request-Id when it is one sane value, else a new one, which replaces
-// the client's on r (so the target gets it).
+// X-Request-Id when it is one sane value (and its Connection header does
+// not name it hop-by-hop), else a new one, which replaces the client's on
+// r (so the target gets it).
 func (p *Pool) requestID(r *http.Request) []string {
 	if v := clientRequestID(r); v != nil {
-		return v
+		if conn := r.Header["Connection"]; len(conn) == 0 || !tokenListed(conn, requestIDHeader) {
+			return v
+		}
 	}
 	ids := []string{p.ids.next()}
 	if r.Header == nil {
