@@ -281,3 +281,50 @@ func TestClientBody_SmallBodiesArriveWhole(t *testing.T) {
 		t.Fatalf("the app got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A client that never reads a large answer is cut after the route's write
+// timeout, and the app's write is let go.
+func TestClientFault_ClientThatDoesNotReadIsCut(t *testing.T) {
+	t.Parallel()
+	for _, method := range []string{"GET", "POST"} {
+		appDone := make(chan error, 1)
+		app := newBackend(t, "app", func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			buf := make([]byte, 64<<10)
+			for {
+				if _, err := w.Write(buf); err != nil {
+					appDone <- err
+					return
+				}
+			}
+		})
+		px, hs := newProxyServer(t)
+		pool := newPool(t, keyA, "r1", fastHealth(), app)
+		waitHealthy(t, pool, 1)
+		if _, err := px.SetRouteOptions(keyA, []string{"shop.test"}, pool, RouteOptions{WriteTimeout: 300 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.Dial("tcp", hs.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		body := ""
+		if method == "POST" {
+			body = "Content-Length: 2\r\n\r\nhi"
+		} else {
+			body = "\r\n"
+		}
+		io.WriteString(c, method+" / HTTP/1.1\r\nHost: shop.test\r\n"+body)
+		select {
+		case <-appDone:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the app still writes to a client that reads nothing, 10s on (write timeout 300ms)", method)
+		}
+		// The connection was closed: reading what is left ends.
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil && !strings.Contains(err.Error(), "reset") {
+			t.Fatalf("%s: the proxy kept the connection: %v", method, err)
+		}
+	}
+}

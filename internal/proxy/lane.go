@@ -54,6 +54,7 @@ func (c *serverConn) serveLane(px *Proxy, head string) (res laneResult) {
 	if !ok {
 		return laneDeclined
 	}
+	c.wto = rt.limits.writeTimeout
 	p := rt.pool
 	if !p.enter() {
 		return laneDeclined

@@ -174,8 +174,15 @@ func (w *respWriter) FlushError() error {
 func (w *respWriter) EnableFullDuplex() error { return nil }
 
 // SetReadDeadline sets the connection's read deadline (for
-// http.ResponseController).
-func (w *respWriter) SetReadDeadline(t time.Time) error { return w.c.rwc.SetReadDeadline(t) }
+// http.ResponseController, and a request body's timeout).
+func (w *respWriter) SetReadDeadline(t time.Time) error {
+	w.c.rdl, w.c.armedAt = t, 0
+	return w.c.rwc.SetReadDeadline(t)
+}
+
+// setWriteTimeout sets how long the client may take to accept the next
+// bytes of this response (0: no limit).
+func (w *respWriter) setWriteTimeout(d time.Duration) { w.c.setWriteTimeout(d) }
 
 // SetWriteDeadline sets the connection's write deadline.
 func (w *respWriter) SetWriteDeadline(t time.Time) error { return w.c.rwc.SetWriteDeadline(t) }
@@ -196,6 +203,7 @@ func (w *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.hijacked = true
 	w.stopContinue()
 	_ = c.rwc.SetDeadline(time.Time{})
+	c.wto, c.wdl = 0, 0
 	c.state.Store(connClosed)
 	c.srv.forget(c)
 	var nc net.Conn = c.rwc
