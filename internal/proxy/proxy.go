@@ -170,7 +170,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// was swapped out.
 	var client string            // canary client id, looked up once
 	body := r.ContentLength != 0 // a body to take (takeBody) on the first route
-	limited := false // limitWrites was applied
+	limited := false             // limitWrites was applied
 	for range 3 {
 		rt, prefix, e := p.table.Load().lookup(host, r.URL.Path)
 		if !limited {
