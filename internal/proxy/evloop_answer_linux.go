@@ -15,7 +15,7 @@ import (
 // sends it when the loop can serve it, hands c over otherwise.
 func (l *evLoop) start(c *serverConn, n int) {
 	x := c.ev
-	if n > c.srv.opts.MaxHeaderBytes+4096 {
+	if n > c.srv.opts.MaxHeaderBytes {
 		l.handOff(c)
 		return
 	}

@@ -45,7 +45,7 @@ func (l *evLoop) drive(c *serverConn) {
 			l.start(c, n)
 			continue
 		}
-		if len(x.in) > c.srv.opts.MaxHeaderBytes+4096 {
+		if len(x.in) > c.srv.opts.MaxHeaderBytes {
 			l.handOff(c) // the goroutine answers 431
 			return
 		}

@@ -156,3 +156,27 @@ func FuzzValidFieldValue(f *testing.F) {
 		}
 	})
 }
+
+// The lean server's head limit is exact: MaxHeaderBytes bytes pass, one
+// more gets 431 (net/http reads 4 KiB past its own; the daemon gives it
+// MaxHeaderBytes-4096, tested there).
+func TestHeaders_HeadLimitIsExact(t *testing.T) {
+	t.Parallel()
+	if testServerKind == "std" {
+		t.Skip("net/http: the daemon sets its limit (daemon.stdMaxHeaderBytes)")
+	}
+	const limit = 8 << 10
+	px := New(Options{Logger: discardLog})
+	o := testServerOptions()
+	o.MaxHeaderBytes = limit
+	hs := newTestServerOpts(t, px, o)
+	routeTo(t, px, keyA, []string{"shop.test"}, newBackend(t, "app", nil))
+	start, end := "GET / HTTP/1.1\r\nHost: shop.test\r\nX-Pad: ", "\r\n\r\n"
+	for _, tc := range []struct{ size, want int }{{limit, 200}, {limit + 1, 431}, {limit + 4096, 431}} {
+		head := start + strings.Repeat("a", tc.size-len(start)-len(end)) + end
+		resp, _ := rawResponse(t, hs.Listener.Addr().String(), head)
+		if resp.StatusCode != tc.want {
+			t.Errorf("a head of %d bytes (limit %d): %d, want %d", tc.size, limit, resp.StatusCode, tc.want)
+		}
+	}
+}

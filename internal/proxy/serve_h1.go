@@ -28,8 +28,8 @@ type ServerOptions struct {
 	// IdleTimeout is how long a keep-alive connection may wait for its
 	// next request (0: none).
 	IdleTimeout time.Duration
-	// MaxHeaderBytes bounds a request head (request line included; 431
-	// beyond it, with 4 KiB of slack as net/http allows). 0: 1 MiB.
+	// MaxHeaderBytes bounds a request head (request line and the empty
+	// line included; 431 beyond it). 0: 1 MiB.
 	MaxHeaderBytes int
 	// Logger receives panics of handlers (nil: slog.Default()).
 	Logger *slog.Logger

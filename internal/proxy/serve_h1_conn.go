@@ -279,7 +279,7 @@ func (c *serverConn) clearDeadline() {
 // readHead returns the request head, up to and including the empty line
 // that ends it, reading more within the read header timeout.
 func (c *serverConn) readHead() (string, error) {
-	limit := c.srv.opts.MaxHeaderBytes + 4096
+	limit := c.srv.opts.MaxHeaderBytes
 	br := c.br
 	armed := false
 	for {
