@@ -49,6 +49,20 @@
 //     At most maxRetries other targets; counted in PoolStats (Retries,
 //     Replays). Every failure of a target but a malformed answer counts
 //     as a failed health check of it.
+//   - Only a target's failures count against it. A request body read
+//     through a clientBody (reqbody.go) remembers how it failed on the
+//     client's side (malformed chunks, cut short, stalled past the
+//     route's body timeout, over its size limit, reset): such a request
+//     is neither counted nor retried, the client gets 400, 408 or 413
+//     (499 in the access log when it left). A body of known length up to
+//     64 KiB is read whole before a target is picked; chunked and larger
+//     ones stream.
+//   - A client write timeout bounds every write to a client (the lean
+//     server's armWrite, a deadlineWriter on net/http, the loops' tick).
+//   - The proxy's own request headers (request id, X-Forwarded-*) are
+//     written after hop-by-hop removal; the spoofable scheme and address
+//     headers a client sends are dropped (spoofable); a response header
+//     value with a control character is a malformed answer (502).
 //   - A failed probe is confirmed at once (probed again after ~20ms, not
 //     an interval later). When a target leaves rotation because it could
 //     not be reached (probe timeout, refused, reset; not a bad status),
