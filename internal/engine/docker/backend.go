@@ -24,6 +24,14 @@ type Options struct {
 	// means "docker". engine/swarm, which delegates the node-local calls
 	// (images, builds, volumes) to a Backend on its manager, sets "swarm".
 	Name string
+	// Networks is the IPv4 range the backend cuts its bridge networks'
+	// subnets from; the zero value is DefaultNetworkPool in subnets of
+	// DefaultNetworkSize.
+	Networks SubnetPool
+	// EngineSubnets leaves the choice of subnets to the engine (its
+	// default-address-pools: about 30 networks unless its daemon.json
+	// says otherwise); Networks is then unused.
+	EngineSubnets bool
 }
 
 // Backend is an engine.Engine on one Docker host.
@@ -32,6 +40,12 @@ type Backend struct {
 	name  string // prefixes errors: "docker: pull …"
 	log   *slog.Logger
 	netMu sync.Mutex // serialises EnsureNetwork (see there)
+	// pool is where new networks get their subnets; nil: the engine
+	// picks.
+	pool *SubnetPool
+	// routes reads the host's routes, which new subnets must not
+	// overlap.
+	routes func() ([]taken, error)
 }
 
 var _ engine.Engine = (*Backend)(nil)
@@ -48,11 +62,22 @@ func New(o Options) (*Backend, error) {
 	if o.Host != "" {
 		opts = append(opts, client.WithHost(o.Host))
 	}
+	var pool *SubnetPool
+	if !o.EngineSubnets {
+		p, err := NewSubnetPool(DefaultNetworkPool, DefaultNetworkSize)
+		if o.Networks != (SubnetPool{}) {
+			p, err = NewSubnetPool(o.Networks.Prefix.String(), o.Networks.Bits)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("network pool: %w", err)
+		}
+		pool = &p
+	}
 	cli, err := client.NewClientWithOpts(opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{cli: cli, name: o.Name, log: o.Logger.With("component", "engine", "engine", o.Name)}, nil
+	return &Backend{cli: cli, name: o.Name, log: o.Logger.With("component", "engine", "engine", o.Name), pool: pool, routes: hostRoutes}, nil
 }
 
 // Close releases the client's connections.

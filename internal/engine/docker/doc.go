@@ -19,4 +19,12 @@
 //     once the engine has accepted a new subscription.
 //   - EnsureNetwork calls on one Backend are serialised: Engine 20.10
 //     creates two networks of one name when asked twice at once.
+//   - A network the backend creates gets the lowest subnet of its pool
+//     (Options.Networks, 10.200.0.0/16 in /24s by default) that overlaps
+//     no network of the engine and no route of the host, not one of the
+//     engine's default-address-pools (about 30 networks). Nothing about
+//     it is stored: the engine's networks are the record, so a network
+//     keeps its subnet for life, across restarts of berth and changes of
+//     the pool. The engine refuses an overlapping subnet, so processes
+//     racing for one retry with the next.
 package docker

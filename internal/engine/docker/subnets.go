@@ -115,21 +115,26 @@ func (p SubnetPool) next(used []taken) (netip.Prefix, error) {
 func (p SubnetPool) exhausted(used []taken) error {
 	var nets, routes []taken
 	for _, u := range used {
-		if !u.prefix.Addr().Is4() || !u.prefix.Overlaps(p.Prefix) {
-			continue
-		}
-		if u.route {
-			routes = append(routes, u)
-		} else {
+		if u.prefix.Addr().Is4() && u.prefix.Overlaps(p.Prefix) && !u.route {
 			nets = append(nets, u)
 		}
 	}
+	for _, u := range used {
+		// A bridge network's own route (dev br-…) is that network again.
+		if u.route && u.prefix.Addr().Is4() && u.prefix.Overlaps(p.Prefix) &&
+			!slices.ContainsFunc(nets, func(n taken) bool { return n.prefix == u.prefix }) {
+			routes = append(routes, u)
+		}
+	}
+	byAddr := func(a, b taken) int { return a.prefix.Addr().Compare(b.prefix.Addr()) }
+	slices.SortFunc(nets, byAddr)
+	slices.SortFunc(routes, byAddr)
 	var why []string
 	if len(nets) > 0 {
-		why = append(why, fmt.Sprintf("%d Docker networks%s", len(nets), examples(nets)))
+		why = append(why, plural(len(nets), "Docker network")+examples(nets))
 	}
 	if len(routes) > 0 {
-		why = append(why, fmt.Sprintf("%d host routes%s", len(routes), examples(routes)))
+		why = append(why, plural(len(routes), "host route")+examples(routes))
 	}
 	fixes := []string{}
 	if p.Prefix.Bits() > 0 {
@@ -156,6 +161,13 @@ func examples(us []taken) string {
 		s = append(s, u.String())
 	}
 	return " (" + strings.Join(s, ", ") + ")"
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // hosts is how many containers a /bits subnet holds: its addresses less
