@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/internal/daemon"
+	"github.com/berth-dev/berth/internal/engine/docker"
 	"github.com/berth-dev/berth/internal/proxy"
 )
 
@@ -23,6 +24,13 @@ func newServerCmd() *cobra.Command {
 		Short: "Run the berth daemon: API, reverse proxy and reconciler",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.Engine == "swarm" {
+				for _, name := range []string{"network-pool", "network-size"} {
+					if cmd.Flags().Changed(name) {
+						return fmt.Errorf("--%s is for --engine docker: Swarm's overlay networks get their subnets from the swarm's own pool (docker swarm init --default-addr-pool, 10.0.0.0/8 in /24s unless set)", name)
+					}
+				}
+			}
 			var err error
 			if cfg.MaxBodyBytes, cfg.BodyTimeout, cfg.WriteTimeout, err = clientLimits(maxBody, cfg.BodyTimeout, cfg.WriteTimeout); err != nil {
 				return err
@@ -64,6 +72,8 @@ func newServerCmd() *cobra.Command {
 	f.IntVar(&cfg.EventLoops, "event-loops", runtime.GOMAXPROCS(0), "with --http-server lean on Linux: event loops (epoll) that hold idle client connections and answer plain proxied requests; 0: a goroutine per connection")
 	f.StringVar(&cfg.DockerHost, "docker-host", "", "Docker engine address (default: DOCKER_HOST or the local socket)")
 	f.StringVar(&cfg.Engine, "engine", "docker", "docker (one host) or swarm (the engine is a Swarm manager: each service runs as a Swarm service)")
+	f.StringVar(&cfg.NetworkPool, "network-pool", docker.DefaultNetworkPool, "IPv4 range that each app environment's network gets a subnet of, one not overlapping the host's networks and routes; docker: the engine's default-address-pools (about 30 networks)")
+	f.IntVar(&cfg.NetworkSize, "network-size", docker.DefaultNetworkSize, "prefix length of each app environment's subnet (24: 253 containers; a /16 pool holds 256 such networks, 1024 of 26)")
 	f.IntVar(&cfg.KeepReleases, "keep-releases", 10, "releases per app environment whose images are kept for rollback")
 	f.StringVar(&cfg.BindRoot, "bind-root", "", "host directory that bind mounts must be under (default: bind mounts are refused)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")

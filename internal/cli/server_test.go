@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,5 +39,17 @@ func TestClientLimits_ZeroIsNone(t *testing.T) {
 		if _, _, _, err := clientLimits(tc.size, tc.body, tc.write); err == nil || err.Error() != tc.want {
 			t.Errorf("clientLimits(%q, %s, %s): %v; want %s", tc.size, tc.body, tc.write, err, tc.want)
 		}
+	}
+}
+
+// --network-pool configures the single-host engine; Swarm has its own
+// pool, so the flag is refused there rather than ignored.
+func TestServer_NetworkPoolIsForTheDockerEngine(t *testing.T) {
+	cmd := newServerCmd()
+	cmd.SetArgs([]string{"--engine", "swarm", "--network-pool", "10.201.0.0/16"})
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.Execute()
+	if err == nil || !strings.Contains(err.Error(), "--network-pool is for --engine docker") || !strings.Contains(err.Error(), "--default-addr-pool") {
+		t.Fatalf("swarm with --network-pool: %v", err)
 	}
 }

@@ -38,6 +38,14 @@ type Config struct {
 	// Engine is "docker" (one host, the default) or "swarm" (the engine
 	// is a Swarm manager; each service runs as a Swarm service).
 	Engine string
+	// NetworkPool is the IPv4 range that app environments' networks get
+	// their subnets from, NetworkSize the prefix length of each subnet
+	// (zero: docker.DefaultNetworkPool in docker.DefaultNetworkSize
+	// subnets); "docker" leaves the subnets to the engine's own
+	// default-address-pools. Only for the docker engine: Swarm's overlay
+	// networks get theirs from the swarm's pool.
+	NetworkPool string
+	NetworkSize int
 	// BindRoot is the host directory bind mounts must be under (empty:
 	// no bind mounts).
 	BindRoot string
@@ -128,6 +136,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.EventLoops < 0 {
 		return fmt.Errorf("--event-loops %d: want 0 (a goroutine per connection) or more", cfg.EventLoops)
+	}
+	if cfg.Engine != "swarm" {
+		if _, err := dockerOptions(cfg); err != nil {
+			return err
+		}
 	}
 	var certs *proxy.CertStore
 	if cfg.HTTPSAddr != "" {
