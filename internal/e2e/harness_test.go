@@ -146,16 +146,19 @@ func newApp(t *testing.T, eng *docker.Backend) (name, host string) {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	name = "e2e-" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		cs, _ := eng.ListContainers(ctx, map[string]string{engine.LabelApp: name})
-		for _, c := range cs {
-			_ = eng.RemoveContainer(ctx, c.ID)
-		}
-		_ = eng.RemoveNetwork(ctx, deploy.NetworkName(name, spec.DefaultEnv))
-	})
+	t.Cleanup(func() { removeApp(eng, name) })
 	return name, name + ".test"
+}
+
+// removeApp removes an app's containers and network.
+func removeApp(eng *docker.Backend, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cs, _ := eng.ListContainers(ctx, map[string]string{engine.LabelApp: name})
+	for _, c := range cs {
+		_ = eng.RemoveContainer(ctx, c.ID)
+	}
+	_ = eng.RemoveNetwork(ctx, deploy.NetworkName(name, spec.DefaultEnv))
 }
 
 // appFile writes a Compose file for the test image and loads it.
