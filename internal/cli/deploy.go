@@ -62,11 +62,17 @@ func newDeployCmd() *cobra.Command {
 // by variables exported in this shell, as docker compose reads them.
 func interpolationEnv(cmd *cobra.Command, c *apiclient.Client, files []string, env string) (map[string]string, error) {
 	out := map[string]string{}
-	name, err := spec.AppName(files)
+	shell := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			shell[k] = v
+		}
+	}
+	n, err := spec.ResolveName(spec.LoadOptions{Files: files, Environ: shell})
 	if err != nil {
 		return nil, err
 	}
-	if name != "" {
+	if name := n.Name; name != "" {
 		v, err := c.Config(cmd.Context(), name, env)
 		switch {
 		case err == nil:
@@ -77,11 +83,7 @@ func interpolationEnv(cmd *cobra.Command, c *apiclient.Client, files []string, e
 			return nil, err
 		}
 	}
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			out[k] = v
-		}
-	}
+	maps.Copy(out, shell)
 	return out, nil
 }
 
