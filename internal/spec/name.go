@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -46,6 +47,18 @@ func (s NameSource) String() string {
 		return "directory"
 	}
 	return fmt.Sprintf("NameSource(%d)", int(s))
+}
+
+// CheckAppName returns what is wrong with an app name (lowercase letters,
+// digits and '-', starting with a letter, at most [MaxNameLength]), or nil.
+func CheckAppName(name string) error {
+	if name == "" {
+		return errors.New("an app name must not be empty")
+	}
+	if msg := checkAppName(name); msg != "" {
+		return errors.New(msg)
+	}
+	return nil
 }
 
 // ResolvedName is an app's name and where it came from.
