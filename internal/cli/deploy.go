@@ -118,10 +118,11 @@ func printProgress(w io.Writer) func(api.Progress) {
 	}
 }
 
-// reportOutcome prints the deployment's request tally and turns a failed
-// deployment into a non-zero exit.
+// reportOutcome prints the deployment's request tally, when there was
+// live traffic to count, and turns a failed deployment into a non-zero
+// exit.
 func reportOutcome(w io.Writer, dep *api.Deployment, err error) error {
-	if dep != nil {
+	if dep != nil && (dep.Counted || dep.Served > 0 || dep.Failed > 0) {
 		fmt.Fprintf(w, "served %s requests during the %s, %s failed\n", thousands(dep.Served), dep.Kind, thousands(dep.Failed))
 	}
 	if err != nil {

@@ -172,3 +172,35 @@ func TestDeploy_BadAppNamesAreRefusedBeforeTheServer(t *testing.T) {
 		})
 	}
 }
+
+func TestReportOutcome_TallyOnlyWithLiveTraffic(t *testing.T) {
+	const tally = "requests during the deploy"
+	cases := []struct {
+		name string
+		dep  api.Deployment
+		want string // the tally line, "" for none
+	}{
+		{"a first deploy", api.Deployment{}, ""},
+		{"an app without hosts", api.Deployment{FromReleaseID: 3}, ""},
+		{"a routed app", api.Deployment{Counted: true, Served: 48211}, "served 48,211 requests during the deploy, 0 failed\n"},
+		{"a routed app nobody called", api.Deployment{Counted: true}, "served 0 requests during the deploy, 0 failed\n"},
+		{"a server that does not say", api.Deployment{Served: 12, Failed: 1}, "served 12 requests during the deploy, 1 failed\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dep := tc.dep
+			dep.App, dep.Env, dep.Kind, dep.ReleaseID = "shop", "production", "deploy", 4
+			var b bytes.Buffer
+			if err := reportOutcome(&b, &dep, nil); err != nil {
+				t.Fatal(err)
+			}
+			out := b.String()
+			if tc.want == "" && strings.Contains(out, tally) || tc.want != "" && !strings.Contains(out, tc.want) {
+				t.Errorf("output:\n%s\nwant tally %q", out, tc.want)
+			}
+			if !strings.Contains(out, "release 4 of shop/production is live") {
+				t.Errorf("output lacks the outcome:\n%s", out)
+			}
+		})
+	}
+}

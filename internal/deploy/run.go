@@ -246,7 +246,7 @@ func randomSuffix() string {
 // release failed; a failed rollback leaves the target release as it was.
 func (d *Deployer) finish(dep store.Deployment, rel store.Release, t *tracker, counters store.Deployment, cause error) (store.Deployment, error) {
 	dep.EndedAt = d.now()
-	dep.Served, dep.Failed = counters.Served, counters.Failed
+	dep.Served, dep.Failed, dep.Counted = counters.Served, counters.Failed, counters.Counted
 	if cause != nil {
 		t.say("failed: %v", cause)
 		dep.Status = store.DeploymentFailed
