@@ -70,8 +70,10 @@ func (s *Server) notifyDeployment(dep store.Deployment, err error) {
 		ev.Kind, ev.Message = notify.DeployFailed, fmt.Sprintf("release %d refused: %v", dep.ReleaseID, firstLine(err.Error()))
 	case dep.Kind == "rollback":
 		ev.Kind, ev.Message = notify.Rollback, fmt.Sprintf("rolled back to release %d (from %d)", dep.ReleaseID, dep.FromReleaseID)
-	default:
+	case dep.Counted:
 		ev.Kind, ev.Message = notify.DeploySucceeded, fmt.Sprintf("release %d is live; %d requests served during the deploy, %d failed", dep.ReleaseID, dep.Served, dep.Failed)
+	default: // nothing was routed before: no traffic to tell of
+		ev.Kind, ev.Message = notify.DeploySucceeded, fmt.Sprintf("release %d is live", dep.ReleaseID)
 	}
 	s.notifier.Send(ev)
 }

@@ -203,13 +203,16 @@ func (p *Pipeline) execute(ctx context.Context, b *store.Build, r *runLog) error
 	}
 	defer os.RemoveAll(dir)
 	cfg, _ := p.Store.Config(b.App, b.Env)
-	app, err := spec.Load(ctx, spec.LoadOptions{Files: []string{filepath.Join(dir, conn.File)}, Environ: cfg})
+	// The checkout's directory is a temporary one: a file that names no
+	// app deploys as the app the repository is connected to. One that
+	// names another (name:, COMPOSE_PROJECT_NAME) is refused.
+	app, err := spec.Load(ctx, spec.LoadOptions{Files: []string{filepath.Join(dir, conn.File)}, Environ: cfg, DefaultName: b.App})
 	if err != nil {
 		return fmt.Errorf("read %s at %s: %w", conn.File, short(b.Commit), err)
 	}
 	app = app.ForEnv(b.Env)
 	if app.Name != b.App {
-		return fmt.Errorf("%s at %s names the app %q, but the repository is connected to %q", conn.File, short(b.Commit), app.Name, b.App)
+		return fmt.Errorf("%s at %s names the app %q, but the repository is connected to %q: remove its name: or write name: %s", conn.File, short(b.Commit), app.Name, b.App, b.App)
 	}
 	for i := range app.Services {
 		svc := &app.Services[i]

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,30 +19,43 @@ import (
 
 func newDeployCmd() *cobra.Command {
 	var files []string
-	var env string
+	var env, appName string
 	var opts api.DeployOptions
 	cmd := &cobra.Command{
-		Use:   "deploy -f FILE [-f OVERRIDE] [--env ENV]",
+		Use:   "deploy -f FILE [-f OVERRIDE] [--env ENV] [--app NAME]",
 		Short: "Deploy an app from a Compose file, with zero downtime",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(files) == 0 {
 				return fmt.Errorf("name the Compose file with -f (e.g. berth deploy -f compose.yaml)")
 			}
+			if appName != "" {
+				if err := spec.CheckAppName(appName); err != nil {
+					return fmt.Errorf("--app: %w", err)
+				}
+			}
+			shell := shellEnv()
+			name, err := spec.ResolveName(spec.LoadOptions{Files: files, Name: appName, Environ: shell})
+			if err != nil {
+				return err
+			}
 			c, err := newClient()
 			if err != nil {
 				return err
 			}
-			environ, err := interpolationEnv(cmd, c, files, env)
+			environ, err := interpolationEnv(cmd, c, name.Name, env, shell)
 			if err != nil {
 				return err
 			}
-			app, err := spec.Load(cmd.Context(), spec.LoadOptions{Files: files, Environ: environ})
+			// The name is settled: the server's configuration, fetched by
+			// it, cannot rename the app through COMPOSE_PROJECT_NAME.
+			app, err := spec.Load(cmd.Context(), spec.LoadOptions{Files: files, Environ: environ, Name: name.Name})
 			if err != nil {
 				return err
 			}
 			app = app.ForEnv(env)
 			out := cmd.OutOrStdout()
+			printNameSource(out, name, files[0])
 			if err := buildServices(cmd.Context(), out, c, app); err != nil {
 				return exitError{error: fmt.Errorf("%w; nothing was deployed", err), code: 1}
 			}
@@ -51,37 +65,50 @@ func newDeployCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "Compose file (repeat for overrides, applied in order)")
+	cmd.Flags().StringVarP(&appName, "app", "p", "", "the app's name, as docker compose -p (default: $COMPOSE_PROJECT_NAME, else the file's top-level name:, else the Compose file's directory)")
 	cmd.Flags().StringVar(&env, "env", spec.DefaultEnv, "environment to deploy to")
 	cmd.Flags().BoolVar(&opts.ReplaceStateful, "replace-stateful", false, "stop and restart stateful services whose definition changed (volumes are kept)")
 	cmd.Flags().IntVar(&opts.Canary, "canary", 0, "deploy as a canary beside the live release, taking this percentage of clients (1-99, sticky by the berth_canary cookie) until berth promote or berth rollback")
 	return cmd
 }
 
-// interpolationEnv is what ${VAR} in the Compose files expands to: the
-// environment's configuration on the server (berth config), overridden
-// by variables exported in this shell, as docker compose reads them.
-func interpolationEnv(cmd *cobra.Command, c *apiclient.Client, files []string, env string) (map[string]string, error) {
+// printNameSource says where the app's name came from when the Compose
+// file does not say it, so that a derived name is never a surprise.
+func printNameSource(w io.Writer, n spec.ResolvedName, file string) {
+	switch n.Source {
+	case spec.NameFromDir:
+		fmt.Fprintf(w, "app name %q, from the directory %q (a top-level name: in %s or --app NAME sets another)\n", n.Name, filepath.Base(n.Dir), filepath.Base(file))
+	case spec.NameFromEnv:
+		fmt.Fprintf(w, "app name %q, from COMPOSE_PROJECT_NAME\n", n.Name)
+	}
+}
+
+// shellEnv is the process environment as a map.
+func shellEnv() map[string]string {
 	out := map[string]string{}
-	name, err := spec.AppName(files)
-	if err != nil {
-		return nil, err
-	}
-	if name != "" {
-		v, err := c.Config(cmd.Context(), name, env)
-		switch {
-		case err == nil:
-			maps.Copy(out, v.Config)
-		case apiclient.IsStatus(err, http.StatusNotFound):
-			// a new app: no configuration yet
-		default:
-			return nil, err
-		}
-	}
 	for _, kv := range os.Environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			out[k] = v
 		}
 	}
+	return out
+}
+
+// interpolationEnv is what ${VAR} in the Compose files expands to: the
+// environment's configuration on the server (berth config), overridden
+// by variables exported in this shell, as docker compose reads them.
+func interpolationEnv(cmd *cobra.Command, c *apiclient.Client, app, env string, shell map[string]string) (map[string]string, error) {
+	out := map[string]string{}
+	v, err := c.Config(cmd.Context(), app, env)
+	switch {
+	case err == nil:
+		maps.Copy(out, v.Config)
+	case apiclient.IsStatus(err, http.StatusNotFound):
+		// a new app: no configuration yet
+	default:
+		return nil, err
+	}
+	maps.Copy(out, shell)
 	return out, nil
 }
 
@@ -91,10 +118,11 @@ func printProgress(w io.Writer) func(api.Progress) {
 	}
 }
 
-// reportOutcome prints the deployment's request tally and turns a failed
-// deployment into a non-zero exit.
+// reportOutcome prints the deployment's request tally, when there was
+// live traffic to count, and turns a failed deployment into a non-zero
+// exit.
 func reportOutcome(w io.Writer, dep *api.Deployment, err error) error {
-	if dep != nil {
+	if dep != nil && (dep.Counted || dep.Served > 0 || dep.Failed > 0) {
 		fmt.Fprintf(w, "served %s requests during the %s, %s failed\n", thousands(dep.Served), dep.Kind, thousands(dep.Failed))
 	}
 	if err != nil {

@@ -25,7 +25,7 @@ import (
 
 // executeCluster is execute for a cluster engine.
 func (d *Deployer) executeCluster(ctx context.Context, x *execution, w engine.Workloads) (store.Deployment, error) {
-	x.before = d.proxy.Counters(x.app.Name, x.env)
+	d.startCounting(x)
 	msgs := clusterRefusals(x.app)
 	if x.canary > 0 {
 		msgs = append(msgs, "--canary is not supported on a Swarm cluster yet: deploy without it (Swarm rolls the update out task by task and rolls it back on failure)")

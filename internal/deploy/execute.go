@@ -32,7 +32,11 @@ type execution struct {
 
 	started []engine.Container     // new containers, for cleanup
 	pools   map[string]*proxy.Pool // new pools by service
-	before  proxy.Counters
+	// before are the proxy's request counts for the app/env when the
+	// execution began; routed says whether it had a route then, so that
+	// the counts since measure how live traffic fared.
+	before proxy.Counters
+	routed bool
 	// jobs are services others wait on to complete: they may exit 0.
 	jobs map[string]bool
 	// replaceStateful confirms replacing changed stateful services;
@@ -51,7 +55,7 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 	if d.cluster != nil {
 		return d.executeCluster(ctx, x, d.cluster)
 	}
-	x.before = d.proxy.Counters(x.app.Name, x.env)
+	d.startCounting(x)
 	x.pools = map[string]*proxy.Pool{}
 	x.jobs = map[string]bool{}
 	for _, svc := range x.app.Services {
@@ -129,11 +133,24 @@ func (d *Deployer) afterSwitch(ctx context.Context, x *execution, plan Plan, old
 	return dep
 }
 
+// startCounting notes the proxy's request counts for the app/env and
+// whether it routes any of its services, as an execution begins.
+func (d *Deployer) startCounting(x *execution) {
+	x.before = d.proxy.Counters(x.app.Name, x.env)
+	x.routed = false
+	for _, r := range d.proxy.Routes() {
+		if r.Key.App == x.app.Name && r.Key.Env == x.env {
+			x.routed = true
+			break
+		}
+	}
+}
+
 // counted returns the proxy's served/failed counts for the app since the
-// execution began.
+// execution began, and whether there was live traffic to count.
 func (d *Deployer) counted(x *execution) store.Deployment {
 	now := d.proxy.Counters(x.app.Name, x.env)
-	return store.Deployment{Served: now.Served - x.before.Served, Failed: now.Failed - x.before.Failed}
+	return store.Deployment{Served: now.Served - x.before.Served, Failed: now.Failed - x.before.Failed, Counted: x.routed}
 }
 
 func (d *Deployer) stillServing(app, env string) string {

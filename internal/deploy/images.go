@@ -12,24 +12,44 @@ import (
 )
 
 // resolveImages finds (pulling when missing) each service's image and
-// returns the reference and the image ID per service. Missing images are
-// reported all at once.
+// returns the reference and the image ID per service. Each image is
+// looked up once however many services use it, and the images that are
+// missing are reported all at once, one line each with its fix.
 func (d *Deployer) resolveImages(ctx context.Context, app *spec.App, t *tracker) (map[string]store.ServiceImage, error) {
 	out := make(map[string]store.ServiceImage, len(app.Services))
-	var errs []error
+	type lookup struct {
+		img engine.Image
+		err error
+	}
+	found := map[string]lookup{}
+	var problems []*imageProblem
+	byRef := map[string]*imageProblem{}
 	for _, svc := range app.Services {
-		img, err := d.resolveImage(ctx, svc.Image, t)
-		out[svc.Name] = store.ServiceImage{Image: svc.Image, ImageID: img.ID}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("service %q: %w", svc.Name, err))
+		l, seen := found[svc.Image]
+		if !seen {
+			l.img, l.err = d.resolveImage(ctx, svc.Image, t)
+			found[svc.Image] = l
+		}
+		out[svc.Name] = store.ServiceImage{Image: svc.Image, ImageID: l.img.ID}
+		if l.err != nil {
+			p := byRef[svc.Image]
+			if p == nil {
+				p = &imageProblem{ref: svc.Image, err: l.err, haveAuth: d.registryAuth(svc.Image) != nil}
+				byRef[svc.Image] = p
+				problems = append(problems, p)
+			}
+			p.services = append(p.services, svc.Name)
+			if p.build == nil {
+				p.build = svc.Build
+			}
 			continue
 		}
-		t.say("image %s: %s (%s)", svc.Name, svc.Image, shortID(img.ID))
-		if svc.Routed() && len(img.ExposedPorts) > 0 && !containsInt(img.ExposedPorts, svc.Port) {
-			t.say("warning: image %s exposes %v but x-berth.port of %s is %d", svc.Image, img.ExposedPorts, svc.Name, svc.Port)
+		t.say("image %s: %s (%s)", svc.Name, svc.Image, shortID(l.img.ID))
+		if svc.Routed() && len(l.img.ExposedPorts) > 0 && !containsInt(l.img.ExposedPorts, svc.Port) {
+			t.say("warning: image %s exposes %v but x-berth.port of %s is %d", svc.Image, l.img.ExposedPorts, svc.Name, svc.Port)
 		}
 	}
-	return out, errors.Join(errs...)
+	return out, imageProblems(problems)
 }
 
 func (d *Deployer) resolveImage(ctx context.Context, ref string, t *tracker) (engine.Image, error) {
@@ -49,7 +69,7 @@ func (d *Deployer) resolveImage(ctx context.Context, ref string, t *tracker) (en
 		}
 	})
 	if perr != nil {
-		return engine.Image{}, fmt.Errorf("image %s is not on this host and could not be pulled (%v); build it (docker build -t %s .) or check the registry name and credentials", ref, perr, ref)
+		return engine.Image{}, &pullError{ref: ref, err: perr}
 	}
 	img, err = d.eng.InspectImage(ctx, ref)
 	if err != nil {

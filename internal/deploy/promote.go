@@ -66,7 +66,7 @@ func (d *Deployer) Promote(ctx context.Context, app, env string, progress Progre
 
 // promote is Promote once the deployment is recorded.
 func (d *Deployer) promote(ctx context.Context, x *execution, run *canaryRun) (store.Deployment, error) {
-	x.before = d.proxy.Counters(x.app.Name, x.env)
+	d.startCounting(x)
 	x.pools = maps.Clone(run.pools)
 	x.jobs = map[string]bool{}
 	plan, err := d.prepare(ctx, x)
@@ -158,7 +158,8 @@ func (d *Deployer) rollbackCanary(ctx context.Context, app, env string, c store.
 	}
 	d.setRunningID(app, env, dep.ID)
 	a := rel.Spec
-	x := &execution{app: &a, env: env, rel: live, dep: dep, t: t, before: d.proxy.Counters(app, env)}
+	x := &execution{app: &a, env: env, rel: live, dep: dep, t: t}
+	d.startCounting(x)
 	reason := "canary removed by berth rollback"
 	if c.Unhealthy != "" {
 		reason += " (" + c.Unhealthy + ")"

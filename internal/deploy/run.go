@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/berth-dev/berth/internal/spec"
@@ -85,7 +86,11 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	d.setRunningID(app.Name, env, dep.ID)
 	t.say("release %d created (deployment %d)", rel.ID, dep.ID)
 	if imgErr != nil {
-		return d.finish(dep, rel, t, store.Deployment{}, fmt.Errorf("release %d refused: %w; %s", rel.ID, imgErr, d.stillServing(app.Name, env)))
+		sep := "; "
+		if strings.Contains(imgErr.Error(), "\n") {
+			sep = "\n" // after a list of images, on a line of its own
+		}
+		return d.finish(dep, rel, t, store.Deployment{}, fmt.Errorf("release %d refused: %w%s%s", rel.ID, imgErr, sep, d.stillServing(app.Name, env)))
 	}
 	return d.execute(ctx, &execution{app: app, env: env, rel: rel, dep: dep, t: t, previous: store.StatusSuperseded, replaceStateful: opts.ReplaceStateful, canary: opts.Canary})
 }
@@ -241,7 +246,7 @@ func randomSuffix() string {
 // release failed; a failed rollback leaves the target release as it was.
 func (d *Deployer) finish(dep store.Deployment, rel store.Release, t *tracker, counters store.Deployment, cause error) (store.Deployment, error) {
 	dep.EndedAt = d.now()
-	dep.Served, dep.Failed = counters.Served, counters.Failed
+	dep.Served, dep.Failed, dep.Counted = counters.Served, counters.Failed, counters.Counted
 	if cause != nil {
 		t.say("failed: %v", cause)
 		dep.Status = store.DeploymentFailed

@@ -56,6 +56,9 @@ services:
 	if code != 0 {
 		t.Fatalf("deploy exit %d\n%s\n%s", code, out, errOut)
 	}
+	if strings.Contains(out, "requests during the deploy") {
+		t.Errorf("the first deploy, with nothing routed before, prints a request tally:\n%s", out)
+	}
 	l := startLoad(s.addrs.HTTP, host, 8)
 	code, out, errOut = s.berth(t, "deploy", "-f", compose("v2", ""))
 	l.stop()
@@ -122,5 +125,47 @@ services:
 	code, out, _ = s.berth(t, "rollback", name)
 	if code != 0 || !strings.Contains(out, "release 1 of "+name+"/production is live") {
 		t.Fatalf("rollback: exit %d %s", code, out)
+	}
+}
+
+// The newcomer's first run: a Compose file without name: is named after
+// its directory, and the deploy says so; with nothing routed before,
+// there is no request tally to print.
+func TestCLI_FirstDeployOfAnUnnamedFile(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	t.Setenv("COMPOSE_PROJECT_NAME", "")
+	os.Unsetenv("COMPOSE_PROJECT_NAME")
+	dir := filepath.Join(t.TempDir(), strings.ToUpper(name))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "compose.yaml")
+	if err := os.WriteFile(file, []byte(`services:
+  web:
+    image: `+image(t).Ref+`
+    environment: { VERSION: v1 }
+    x-berth: { port: 8080, hosts: [`+host+`], healthcheck: { path: /up, deadline: 20s } }
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := s.berth(t, "deploy", "-f", file)
+	if code != 0 {
+		t.Fatalf("deploy exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		`app name "` + name + `", from the directory "` + strings.ToUpper(name) + `"`,
+		"release 1 of " + name + "/production is live",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("deploy output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "requests during the deploy") {
+		t.Errorf("a first deploy prints a request tally:\n%s", out)
+	}
+	if code, body := get(t, s.addrs.HTTP, host, "/"); code != 200 || body != "v1" {
+		t.Fatalf("GET after the first deploy: %d %q", code, body)
 	}
 }

@@ -88,7 +88,7 @@ func TestDeploy_RefusedReleasesKeepTheLiveOneServing(t *testing.T) {
 		{"wrong port", appOpts{Version: "bad", Port: 9999, Deadline: "2s"},
 			[]string{"nothing is listening on port 9999"}},
 		{"missing image", appOpts{Version: "bad", ExtraImage: "127.0.0.1:1/berth-e2e-missing:nope"},
-			[]string{"127.0.0.1:1/berth-e2e-missing:nope", "could not be pulled"}},
+			[]string{`image 127.0.0.1:1/berth-e2e-missing:nope (service "web") is not on this host and could not be pulled`, "check that 127.0.0.1:1 answers", "docker pull 127.0.0.1:1/berth-e2e-missing:nope"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

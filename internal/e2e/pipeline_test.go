@@ -71,10 +71,13 @@ func TestPipeline_GitPushWebhookBuildsAndDeploys(t *testing.T) {
 	// A bare repository served over HTTP by git http-backend.
 	repo := newGitRepo(t)
 	files := func(version string) map[string]string {
+		named := "name: " + name + "\n"
+		if version == "commit-2" {
+			named = "" // deploys as the connected app
+		}
 		return map[string]string{
 			"Dockerfile": "FROM " + image(t).ID + "\nENV VERSION=" + version + "\n",
-			"compose.yaml": `name: ` + name + `
-services:
+			"compose.yaml": named + `services:
   web:
     build: .
     x-berth: { port: 8080, hosts: [` + host + `], healthcheck: { path: /up }, test: ["print", "tests pass"] }
@@ -129,7 +132,8 @@ services:
 		}
 	}
 
-	// A second push deploys the new commit under load, without failures.
+	// A second push deploys the new commit under load, without failures;
+	// its compose.yaml has no name: and deploys as the connected app.
 	commit2 := repo.commit(files("commit-2"), "second")
 	l := startLoad(s.addrs.HTTP, host, 16)
 	_, hr = githubHook(t, hookURL, res.Secret, "d-3", "main", commit2)

@@ -22,6 +22,10 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrImageNotFound: the image is neither on the host nor pullable.
 	ErrImageNotFound = errors.New("image not found")
+	// ErrRegistryDenied: the registry asked for credentials or refused
+	// the ones given. Docker Hub answers so for a repository that does not
+	// exist too, so a pull error may wrap both this and ErrImageNotFound.
+	ErrRegistryDenied = errors.New("registry denied access")
 	// ErrConflict: a container with that name already exists.
 	ErrConflict = errors.New("conflict")
 )

@@ -19,8 +19,12 @@
 //     The exception is the client limits (x-berth.max_body_size,
 //     body_timeout, write_timeout): left out, they stay nil, for the
 //     server's defaults, which a file cannot know; 0 turns one off.
-//   - The app name is always the explicit top-level Compose `name:`; it is
-//     never derived from a directory or from COMPOSE_PROJECT_NAME.
+//   - The app name follows docker compose's precedence for a project name:
+//     [LoadOptions.Name] (-p), else COMPOSE_PROJECT_NAME (Environ or .env),
+//     else the top-level `name:`, else [LoadOptions.DefaultName], else the
+//     working directory's name made valid by [DeriveName]. A name that is
+//     given (flag, variable, name:) is checked, never rewritten; only the
+//     directory's name is cleaned up.
 //   - Named volume sources are the names as declared in the Compose file
 //     (not prefixed with the project name); bind sources are absolute.
 //   - Every user-facing problem is reported as an [*Error] naming the file,

@@ -13,7 +13,6 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/loader"
-	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
 )
@@ -30,6 +29,13 @@ type LoadOptions struct {
 	// WorkingDir adds to them (Environ wins). The process environment is
 	// never used.
 	Environ map[string]string
+	// Name, when set, is the app's name, whatever the files say: the
+	// caller's -p, as docker compose -p.
+	Name string
+	// DefaultName, when set, names the app when neither Name,
+	// COMPOSE_PROJECT_NAME nor a top-level name: does, in place of the
+	// working directory's name (the git pipeline: the connected app).
+	DefaultName string
 }
 
 // placeholderImage stands in for a missing image while compose-go checks
@@ -56,12 +62,9 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	wd := opts.WorkingDir
-	if wd == "" {
-		wd = filepath.Dir(files[0].abs)
-	}
-	if wd, err = filepath.Abs(wd); err != nil {
-		return nil, Errors{{File: files[0].name, Msg: fmt.Sprintf("working directory: %v", err)}}
+	wd, err := workingDir(opts, files)
+	if err != nil {
+		return nil, err
 	}
 	env, err := environment(wd, opts.Environ)
 	if err != nil {
@@ -69,7 +72,7 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 	}
 
 	c := &collector{fileFor: attribution(files)}
-	name := appName(c, files, env)
+	name := resolveName(c, opts, files, wd, env).Name
 	loaderName := name
 	if name == "" || loader.NormalizeProjectName(name) != name {
 		loaderName = "app" // berth reports the bad name; compose-go needs a valid one to go on
@@ -144,6 +147,20 @@ func readFiles(names []string) ([]*sourceFile, error) {
 	return files, nil
 }
 
+// workingDir returns the absolute directory relative paths are resolved
+// against: opts.WorkingDir, or the directory of the first file.
+func workingDir(opts LoadOptions, files []*sourceFile) (string, error) {
+	wd := opts.WorkingDir
+	if wd == "" {
+		wd = filepath.Dir(files[0].abs)
+	}
+	wd, err := filepath.Abs(wd)
+	if err != nil {
+		return "", Errors{{File: files[0].name, Msg: fmt.Sprintf("working directory: %v", err)}}
+	}
+	return wd, nil
+}
+
 // environment returns the variables for interpolation: environ plus those
 // of a .env file in wd that environ does not set.
 func environment(wd string, environ map[string]string) (types.Mapping, error) {
@@ -160,34 +177,6 @@ func environment(wd string, environ map[string]string) (types.Mapping, error) {
 		return nil, Errors{{File: p, Msg: err.Error()}}
 	}
 	return env.Merge(fromFile), nil
-}
-
-// appName returns the top-level name: as written in the last file that
-// sets it, interpolated, or "" when none does.
-func appName(c *collector, files []*sourceFile, env types.Mapping) string {
-	var raw any
-	for _, f := range files {
-		if v, ok := f.doc["name"]; ok && v != nil && v != "" {
-			raw = v
-		}
-	}
-	if raw == nil {
-		return ""
-	}
-	s, ok := raw.(string)
-	if !ok {
-		c.add("", "name", fmt.Sprintf("must be a string, got %s", describe(raw)))
-		return ""
-	}
-	name, err := template.Substitute(s, func(k string) (string, bool) {
-		v, ok := env[k]
-		return v, ok
-	})
-	if err != nil {
-		c.add("", "name", err.Error())
-		return ""
-	}
-	return name
 }
 
 // markMissingImages finds the services of a loaded model that have no
@@ -337,21 +326,4 @@ func has(doc map[string]any, p []string) bool {
 		}
 	}
 	return true
-}
-
-// AppName reads just the app name (the top-level name:) of the Compose
-// files, the last file that sets it winning, without interpolating or
-// validating anything else. The CLI uses it to fetch the environment's
-// configuration for ${VAR} interpolation before the full Load.
-func AppName(files []string) (string, error) {
-	fs, err := readFiles(files)
-	if err != nil {
-		return "", err
-	}
-	c := &collector{fileFor: attribution(fs)}
-	name := appName(c, fs, types.Mapping{})
-	if err := c.err(); err != nil {
-		return "", err
-	}
-	return name, nil
 }

@@ -77,7 +77,7 @@ func TestApp_Validate(t *testing.T) {
 		want   []string // every line of the error, in order
 	}{
 		{"no name", func(a *App) { a.Name = "" }, []string{
-			f + "name: required: set a top-level name: for the app (e.g. name: shop); berth does not derive it from the directory"}},
+			f + "name: required: set a top-level name: for the app (e.g. name: shop), or pass one to berth deploy --app"}},
 		{"bad name", func(a *App) { a.Name = "shop-" }, []string{
 			f + `name: "shop-" is not a valid app name: use lowercase letters, digits and '-', start with a letter, end with a letter or digit, at most 40 characters`}},
 		{"no services", func(a *App) { a.Services = nil }, []string{f + "services: at least one service is required"}},

@@ -43,7 +43,7 @@ func (a *App) Service(name string) (*Service, bool) {
 // validateApp runs the checks shared by Load and Validate.
 func validateApp(c *collector, a *App) {
 	if a.Name == "" {
-		c.add("", "name", "required: set a top-level name: for the app (e.g. name: shop); berth does not derive it from the directory")
+		c.add("", "name", "required: set a top-level name: for the app (e.g. name: shop), or pass one to berth deploy --app")
 	} else if msg := checkAppName(a.Name); msg != "" {
 		c.add("", "name", msg)
 	}

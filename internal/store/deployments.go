@@ -56,8 +56,13 @@ type Deployment struct {
 	EndedAt       time.Time        `json:"ended_at,omitzero"`
 	// Served and Failed count the requests the proxy served and failed
 	// for the app while the deployment ran.
-	Served   uint64 `json:"served"`
-	Failed   uint64 `json:"failed"`
+	Served uint64 `json:"served"`
+	Failed uint64 `json:"failed"`
+	// Counted: a service of the app was routed by the proxy when the
+	// deployment began, so Served and Failed tell how live traffic fared.
+	// Without one (a first deploy, an app without hosts) they are 0 and
+	// say nothing.
+	Counted  bool   `json:"counted,omitempty"`
 	Timeline []Step `json:"timeline,omitempty"`
 }
 

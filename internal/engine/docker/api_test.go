@@ -102,6 +102,9 @@ func TestBackend_PullMapsRegistryAnswers(t *testing.T) {
 		case "example.com/denied":
 			w.WriteHeader(http.StatusNotFound)
 			io.WriteString(w, `{"message":"pull access denied for example.com/denied, repository does not exist or may require 'docker login'"}`)
+		case "example.com/private":
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `{"message":"Head \"https://example.com/v2/private/manifests/1\": unauthorized: authentication required"}`)
 		default:
 			w.WriteHeader(http.StatusInternalServerError)
 			io.WriteString(w, `{"message":"Get \"https://example.com/v2/\": dial tcp: lookup example.com: no such host"}`)
@@ -115,9 +118,17 @@ func TestBackend_PullMapsRegistryAnswers(t *testing.T) {
 	if len(lines) != 2 || lines[1] != "Downloading abc [=> ] 1MB/2MB" {
 		t.Errorf("progress lines %q", lines)
 	}
-	for _, ref := range []string{"example.com/missing:1", "example.com/denied:1"} {
-		if err := b.PullImage(ctx, ref, nil, nil); !errors.Is(err, engine.ErrImageNotFound) {
-			t.Errorf("pull %s: want ErrImageNotFound, got %v", ref, err)
+	for _, tc := range []struct {
+		ref              string
+		notFound, denied bool
+	}{
+		{"example.com/missing:1", true, false},
+		{"example.com/denied:1", true, true}, // Docker Hub's answer for private and missing alike
+		{"example.com/private:1", false, true},
+	} {
+		err := b.PullImage(ctx, tc.ref, nil, nil)
+		if errors.Is(err, engine.ErrImageNotFound) != tc.notFound || errors.Is(err, engine.ErrRegistryDenied) != tc.denied {
+			t.Errorf("pull %s: want ErrImageNotFound %t, ErrRegistryDenied %t, got %v", tc.ref, tc.notFound, tc.denied, err)
 		}
 	}
 	err := b.PullImage(ctx, "example.com/unreachable:1", &engine.RegistryAuth{Server: "example.com", Username: "robot", Password: "x"}, nil)

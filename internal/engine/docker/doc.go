@@ -13,7 +13,8 @@
 //     there is known as soon as they start; the proxy dials that address,
 //     never a published port.
 //   - Engine errors are wrapped with what was being done and mapped onto
-//     engine's sentinels (ErrNotFound, ErrImageNotFound, ErrConflict).
+//     engine's sentinels (ErrNotFound, ErrImageNotFound,
+//     ErrRegistryDenied, ErrConflict).
 //   - Watch owns one goroutine per call, which ends (closing the channel)
 //     with its context; after a broken stream it sends EventResync only
 //     once the engine has accepted a new subscription.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/client"
@@ -126,8 +127,17 @@ func (b *Backend) pullError(ref string, err error) error {
 	for _, s := range []string{"not found", "manifest unknown", "pull access denied", "repository does not exist"} {
 		notFound = notFound || strings.Contains(msg, s)
 	}
-	if notFound {
+	denied := cerrdefs.IsUnauthorized(err) || cerrdefs.IsPermissionDenied(err)
+	for _, s := range []string{"pull access denied", "unauthorized", "authentication required", "no basic auth credentials", "access to the resource is denied", "403 forbidden"} {
+		denied = denied || strings.Contains(msg, s)
+	}
+	switch {
+	case notFound && denied:
+		return fmt.Errorf("%s: pull %s: %w (%w): %v", b.name, ref, engine.ErrImageNotFound, engine.ErrRegistryDenied, err)
+	case notFound:
 		return fmt.Errorf("%s: pull %s: %w: %v", b.name, ref, engine.ErrImageNotFound, err)
+	case denied:
+		return fmt.Errorf("%s: pull %s: %w: %v", b.name, ref, engine.ErrRegistryDenied, err)
 	}
 	return fmt.Errorf("%s: pull %s: the registry could not be reached or refused the pull: %w", b.name, ref, err)
 }
