@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -53,8 +54,12 @@ import (
 // loop uses it (it then stays in that loop's idle slot, hostConns). A
 // connection closed by another goroutine (Shutdown, the fast client's
 // sweep or cut) fails the loop's next call instead of reaching a reused
-// descriptor. Registrations are edge-triggered; an entry's id is the
-// epoll data, never the descriptor.
+// descriptor. Registrations are edge-triggered, so no event may be
+// dropped: a client's is registered and put in the inbox at once (adopt),
+// and an event of an id the loop does not know takes the inbox first. An
+// entry's id is the epoll data, never the descriptor. A client that shut
+// its side (EPOLLRDHUP, a read of 0) is closed once its answers are out,
+// as a goroutine closes it.
 //
 // Timeouts: a tick (evTick) closes connections idle longer than the
 // server's IdleTimeout (ReadHeaderTimeout before the first request, and
@@ -139,6 +144,9 @@ type fconnEv struct {
 	owner atomic.Pointer[serverConn] // whose request a loop waits on (that conn's loop)
 	raw   []byte                     // the answer's bytes read by the loop
 }
+
+// errLoopStopped is adopt's refusal once the loop stopped.
+var errLoopStopped = errors.New("event loop stopped")
 
 // startLoops starts n event loops; none when epoll is not available (an
 // error is logged).
@@ -246,17 +254,21 @@ func (l *evLoop) adopt(c *serverConn) bool {
 		return false
 	}
 	x.lf = lf
+	// Registered and put in the inbox under mu: the loop, given an event
+	// of an id it does not know, finds the connection in the inbox
+	// (takeInbox). An edge-triggered event it dropped would not come
+	// again (a request and the client's half-close read at once).
 	ev := syscall.EpollEvent{Events: uint32(evClientEvents), Fd: x.id}
-	if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, lf.fd, &ev); err != nil {
-		l.srv.log.Warn("event loop: connection not registered", "error", err)
-		l.attach(c) // back to the netpoller, for the caller
-		return false
-	}
 	l.mu.Lock()
+	err = nil
 	if l.stopped {
+		err = errLoopStopped
+	} else if err = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, lf.fd, &ev); err != nil {
+		l.srv.log.Warn("event loop: connection not registered", "error", err)
+	}
+	if err != nil {
 		l.mu.Unlock()
-		_ = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, lf.fd, nil)
-		l.attach(c)
+		l.attach(c) // back to the netpoller, for the caller
 		return false
 	}
 	wake := len(l.inbox) == 0
@@ -302,7 +314,14 @@ func (l *evLoop) run() {
 				l.takeInbox()
 				continue
 			}
-			if ent, ok := l.ents[e.Fd]; ok {
+			ent, ok := l.ents[e.Fd]
+			if !ok && l.adopting() {
+				// Adopted since the last takeInbox (else gone: the
+				// event is dropped).
+				l.takeInbox()
+				ent, ok = l.ents[e.Fd]
+			}
+			if ok {
 				l.dispatch(ent, e.Events)
 			}
 		}
@@ -345,6 +364,13 @@ func (l *evLoop) recoverConn(c *serverConn) {
 		c.logLanePanic(v)
 		l.abandon(c)
 	}
+}
+
+// adopting reports whether adopted connections wait in the inbox.
+func (l *evLoop) adopting() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.inbox) > 0
 }
 
 // takeInbox takes the adopted connections.

@@ -55,64 +55,10 @@ func newLoopRig(t *testing.T, o ServerOptions) (*laneRig, chan struct{}) {
 	return rig, release
 }
 
-// waitIdle waits until the app has an idle connection in the pool: a
-// goroutine that answered a request puts its connection back just after
-// the client may have read the answer.
+// waitIdle waits until the app has an idle connection in the pool.
 func (rig *laneRig) waitIdle(t *testing.T) {
 	t.Helper()
-	fc := rig.pool.rp.Transport.(*poolTransport).fast
-	testutil.Eventually(t, 5*time.Second, "an idle app connection", func() bool {
-		for _, hc := range fc.hosts {
-			hc.mu.Lock()
-			n := 0
-			for _, st := range hc.idle {
-				n += len(st)
-			}
-			hc.mu.Unlock()
-			if n > 0 {
-				return true
-			}
-		}
-		return false
-	})
-}
-
-// keepAlive is one client connection that sends requests one by one.
-type keepAlive struct {
-	c  net.Conn
-	br *bufio.Reader
-}
-
-func dialKeepAlive(t *testing.T, addr string) *keepAlive {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	return &keepAlive{c: c, br: bufio.NewReader(c)}
-}
-
-// get sends GET path (or HEAD) and returns the response and its body.
-func (k *keepAlive) get(t *testing.T, method, path string) (*http.Response, string) {
-	t.Helper()
-	if _, err := fmt.Fprintf(k.c, "%s %s HTTP/1.1\r\nHost: shop.test\r\n\r\n", method, path); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		r, err := http.ReadResponse(k.br, &http.Request{Method: method})
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			t.Fatalf("%s %s: body: %v", method, path, err)
-		}
-		if r.StatusCode >= 200 {
-			return r, string(body)
-		}
-	}
+	waitIdleConn(t, rig.pool)
 }
 
 func TestEventLoop_AnswersPlainRequestsItself(t *testing.T) {
