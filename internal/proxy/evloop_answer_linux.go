@@ -156,6 +156,20 @@ func (l *evLoop) answer(c *serverConn) {
 	switch verdict {
 	case evMore:
 		return
+	case evBody:
+		// The head came, the rest has not yet. It often follows within
+		// microseconds (a head and body written apart, a large answer in
+		// several writes): the loop waits evGrace for it. An answer
+		// still short then (a stream: events, a long download) goes to
+		// a goroutine, which passes its bytes on as they come.
+		switch now := nanotime(); {
+		case x.grace == 0:
+			x.grace = now + int64(evGrace)
+			l.graced = append(l.graced, c)
+		case now >= x.grace:
+			l.resume(c)
+		}
+		return
 	case evUnsuited:
 		l.resume(c)
 		return
@@ -176,6 +190,7 @@ func (l *evLoop) finish(c *serverConn) {
 		l.resume(c) // cut: the goroutine retries elsewhere
 		return
 	}
+	l.ungrace(c)
 	conn.ev.owner.Store(nil)
 	conn.pre, conn.ev.raw = conn.ev.raw, conn.ev.raw[:0]
 	if cap(conn.ev.raw) > evKeepBuf {

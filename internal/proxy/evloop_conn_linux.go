@@ -158,6 +158,7 @@ func (l *evLoop) release(c *serverConn) {
 // the loop read, or (no x.conn) sends it to x.t as the lane does.
 func (l *evLoop) resume(c *serverConn) {
 	x := c.ev
+	l.ungrace(c)
 	if conn := x.conn; conn != nil {
 		conn.ev.owner.Store(nil)
 		conn.pre = conn.ev.raw
@@ -183,6 +184,7 @@ func (l *evLoop) close(c *serverConn) {
 // abandon ends c after a panic on the loop.
 func (l *evLoop) abandon(c *serverConn) {
 	x := c.ev
+	l.ungrace(c)
 	if x.busy {
 		x.busy = false
 		if x.conn != nil {

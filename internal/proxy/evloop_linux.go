@@ -5,6 +5,7 @@ package proxy
 import (
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,21 +24,32 @@ import (
 // when everything about it is plain: a head the lane takes, a route
 // without a response timeout, an idle keep-alive connection to the target,
 // and an answer that is whole, framed with Content-Length or chunked (or
-// bodiless) and small (evMaxInline; evScan). It hands everything else to
-// a goroutine, which runs the connection as the lean server always does
-// (serve):
+// bodiless) and small (evMaxInline; evScan), within evGrace of its head.
+// It hands everything else to a goroutine, which runs the connection as
+// the lean server always does (serve):
 //
 //   - before the request went out (a head the lane declines, no idle
 //     target connection, a large head): the goroutine gets the bytes the
 //     loop read and starts from the head;
-//   - after it went out (an answer that is not plain or not whole, an
-//     error, a client that hung up): the goroutine gets the target
-//     connection with the answer's bytes read so far (fconn.pre) and
-//     continues the lane request from there (laneRun with sent), so
-//     retries, failure accounting and error pages are the lane's.
+//   - after it went out (an answer that is not plain, or not whole
+//     evGrace after its head came, an error, a client that hung up):
+//     the goroutine gets the target connection with the answer's bytes
+//     read so far (fconn.pre) and continues the lane request from there
+//     (laneRun with sent), so retries, failure accounting and error
+//     pages are the lane's.
 //
 // The goroutine hands the connection back to its loop when it waits for
 // the next request after one the lane served.
+//
+// The grace: the rest of an answer whose head came usually follows within
+// microseconds (a head and a body written apart, a large answer in
+// several writes), and handing it over would cost the goroutine and two
+// moves of the client's socket. But an answer may also be a stream
+// (server-sent events, a long download) whose bytes must reach the client
+// as they come, which the loop, holding a whole answer before it writes
+// any, does not do. So an answer still short evGrace after its head goes
+// to a goroutine, which passes it on as it comes: a stream's first bytes
+// wait at most about evGrace.
 //
 // The loop answers through the lane's own code (laneAnswer reads the
 // buffered answer, laneDone counts and logs), so its bytes, statistics
@@ -80,6 +92,10 @@ const (
 	evMaxFreeQ  = 256      // laneReqs a loop keeps for its next requests
 )
 
+// evGrace is how long a loop waits for the rest of an answer whose head
+// came, before a goroutine passes it on as it comes.
+const evGrace = time.Millisecond
+
 // evLoop is one event loop of a Server.
 type evLoop struct {
 	srv  *Server
@@ -96,6 +112,7 @@ type evLoop struct {
 	ents   map[int32]evEnt // the loop's goroutine only
 	events []syscall.EpollEvent
 	rbuf   []byte        // where a connection with nothing buffered reads (evConn.shared)
+	graced []*serverConn // answers waiting out evGrace, the earliest first (evConn.grace)
 	freeQ  []*laneReq    // laneReqs of requests no longer under way (getQ, putQ)
 	done   chan struct{} // closed when run returns
 }
@@ -129,6 +146,7 @@ type evConn struct {
 
 	// The lane request under way.
 	poked int64 // nanotime the tick last read its answer
+	grace int64 // nanotime its answer (head come, rest not) goes to a goroutine; 0: none
 	busy  bool
 	p     *Pool
 	ctr   *counters
@@ -301,7 +319,12 @@ func (l *evLoop) run() {
 	defer runtime.UnlockOSThread()
 	next := nanotime() + int64(evTick)
 	for {
-		wait := max(int((next-nanotime())/int64(time.Millisecond)), 0)
+		at := next
+		if len(l.graced) > 0 {
+			at = min(at, l.graced[0].ev.grace)
+		}
+		// Rounded up: a wait for a grace ends after it, not just before.
+		wait := max(int((at-nanotime()+int64(time.Millisecond)-1)/int64(time.Millisecond)), 0)
 		n, err := syscall.EpollWait(l.ep, l.events, wait)
 		if err != nil && err != syscall.EINTR {
 			l.srv.log.Error("event loop failed", "error", err)
@@ -325,7 +348,11 @@ func (l *evLoop) run() {
 				l.dispatch(ent, e.Events)
 			}
 		}
-		if now := nanotime(); now >= next {
+		now := nanotime()
+		if len(l.graced) > 0 && now >= l.graced[0].ev.grace {
+			l.expire(now)
+		}
+		if now >= next {
 			next = now + int64(evTick)
 			if l.tick(now) {
 				return
@@ -353,6 +380,39 @@ func (l *evLoop) dispatch(ent evEnt, flags uint32) {
 	}
 	if c.ev.owned {
 		l.drive(c)
+	}
+}
+
+// expire hands the answers whose grace ended to goroutines, which pass
+// them on as they come (after reading once more: the rest may have come).
+func (l *evLoop) expire(now int64) {
+	for len(l.graced) > 0 && l.graced[0].ev.grace <= now {
+		c := l.graced[0]
+		l.settle(c)
+		if len(l.graced) > 0 && l.graced[0] == c && c.ev.grace <= now {
+			l.resume(c) // cannot happen: the answer ended one way or the other
+		}
+	}
+}
+
+// settle is expire's work on c.
+func (l *evLoop) settle(c *serverConn) {
+	defer l.recoverConn(c)
+	l.answer(c)
+	if c.ev.owned {
+		l.drive(c)
+	}
+}
+
+// ungrace takes c, whose answer ended on the loop or goes to a goroutine,
+// out of graced.
+func (l *evLoop) ungrace(c *serverConn) {
+	if c.ev.grace == 0 {
+		return
+	}
+	c.ev.grace = 0
+	if i := slices.Index(l.graced, c); i >= 0 {
+		l.graced = slices.Delete(l.graced, i, i+1)
 	}
 }
 
