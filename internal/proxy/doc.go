@@ -116,10 +116,12 @@
 //     answer still short after the grace (a stream) reaches the client
 //     as it comes from there. The connection comes back to its loop when
 //     it next waits after a lane request. A loop never blocks on a
-//     client: what a socket does not take waits for EPOLLOUT. A loop's
-//     tick enforces the idle and header timeouts and cuts requests whose
-//     client hung up; a client that shut its side is closed once
-//     answered, as on a goroutine. An idle connection holds no buffer or
-//     request structure. The whole package's tests run behind the loops
-//     too (testServerKind "loop").
+//     client: what a socket does not take waits for EPOLLOUT, the
+//     connection active meanwhile, and closes when the client takes none
+//     of it for the route's write timeout. A loop's tick enforces the
+//     idle, header and write timeouts and cuts requests whose client hung
+//     up; a client that shut its side is closed once answered, as on a
+//     goroutine. An idle connection holds no buffer or request structure.
+//     The whole package's tests run behind the loops too (testServerKind
+//     "loop").
 package proxy

@@ -44,6 +44,7 @@ func (l *evLoop) start(c *serverConn, n int) {
 	c.first, x.partial = false, false
 	x.in = x.in[:copy(x.in, x.in[n:])]
 	x.busy, x.p, x.ctr, x.t, x.conn, x.strip = true, p, rt.ctr, t, nil, strip
+	x.wto = rt.limits.writeTimeout
 	if c.bw == nil {
 		c.bw = getWriter(c) // given back by the tick once the connection is idle
 	}
@@ -222,12 +223,12 @@ func (l *evLoop) finish(c *serverConn) {
 	l.putQ(c.lane) // the request is answered
 	c.lane = nil
 	switch result {
-	case laneServed:
-		c.state.Store(connIdle)
+	case laneServed, laneServedClose:
+		if len(x.out) == 0 {
+			c.state.Store(connIdle) // else once out is written (written)
+		}
 		x.since, x.partial = nanotime(), len(x.in) > 0 // pipelined bytes start the next head
-	case laneServedClose:
-		c.state.Store(connIdle)
-		x.closeAfter = true
+		x.closeAfter = result == laneServedClose
 	default:
 		l.close(c)
 	}

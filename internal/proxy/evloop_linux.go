@@ -53,12 +53,14 @@ import (
 //
 // The loop answers through the lane's own code (laneAnswer reads the
 // buffered answer, laneDone counts and logs), so its bytes, statistics
-// and log lines are the lane's. Its writes to the client never block: what
-// the socket does not take waits in evConn.out for EPOLLOUT, and the
-// loop reads no further request until it is out. Its write of a request
-// head to a target is the blocking one of the fconn's buffer: the
-// connection is idle (its last exchange ended), so its socket buffer is
-// empty and takes a head at once.
+// and log lines are the lane's. Its writes to the client never block:
+// what the socket does not take waits in evConn.out for EPOLLOUT, and the
+// loop reads no further request until it is out; the connection is
+// active until then (Shutdown lets it go out), and closed when the client
+// takes none of it for the route's write timeout, as a goroutine's write
+// fails then. Its write of a request head to a target is the blocking
+// one of the fconn's buffer: the connection is idle (its last exchange
+// ended), so its socket buffer is empty and takes a head at once.
 //
 // The sockets a loop owns are out of Go's netpoller (loopFd,
 // evloop_fd_linux.go): a client's while the loop owns it (a goroutine
@@ -75,12 +77,13 @@ import (
 //
 // Timeouts: a tick (evTick) closes connections idle longer than the
 // server's IdleTimeout (ReadHeaderTimeout before the first request, and
-// for a head that did not arrive whole), hands over requests whose
-// client hung up once they ran watchAfter (the goroutine aborts them as
-// the watch does), reads again once a second requests that wait long (a
-// lost wake-up costs a second, not the request), and forgets closed
-// connections. A loop ends once its server is closed and it owns no
-// connection; Shutdown and Close wait for that.
+// for a head that did not arrive whole) and those whose answer waited for
+// the client longer than the route's write timeout, hands over requests
+// whose client hung up once they ran watchAfter (the goroutine aborts
+// them as the watch does), reads again once a second requests that wait
+// long (a lost wake-up costs a second, not the request), and forgets
+// closed connections. A loop ends once its server is closed and it owns
+// no connection; Shutdown and Close wait for that.
 
 const (
 	evTick      = 25 * time.Millisecond
@@ -143,6 +146,11 @@ type evConn struct {
 	closeAfter bool   // close once out is written
 	since      int64  // nanotime: idle since, or the head's first bytes
 	partial    bool   // in holds part of a head
+
+	// The output: the write timeout of the route of the request last
+	// answered (0: none), and when the socket last took bytes of out.
+	wto   time.Duration
+	outAt int64
 
 	// The lane request under way.
 	poked int64 // nanotime the tick last read its answer
@@ -510,11 +518,17 @@ func (l *evLoop) tickConn(c *serverConn, now int64) {
 				l.drive(c)
 			}
 		}
-	case c.state.Load() == connClosed || l.srv.closed.Load():
-		if len(x.out) == 0 {
+	case c.state.Load() == connClosed:
+		l.close(c) // Close closed it (Shutdown closes only idle ones)
+	case len(x.out) > 0:
+		// The answer waits for the client (the connection is active
+		// until it is out): the client gets the route's write timeout
+		// to take more of it, as on a goroutine.
+		if x.wto > 0 && now-x.outAt >= int64(x.wto) {
 			l.close(c)
 		}
-	case len(x.out) > 0:
+	case l.srv.closed.Load():
+		l.close(c)
 	default:
 		// Idle: the writer goes back to its pool (start takes one for
 		// the next request), here rather than after every answer.

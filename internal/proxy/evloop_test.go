@@ -267,6 +267,56 @@ func TestEventLoop_TimeoutsCloseConnections(t *testing.T) {
 	}
 }
 
+func TestEventLoop_WriteTimeoutClosesAClientThatDoesNotRead(t *testing.T) {
+	rig, _ := newLoopRig(t, testServerOptions())
+	const timeout = 300 * time.Millisecond
+	if _, err := rig.px.SetRouteOptions(keyA, []string{"shop.test"}, rig.pool, RouteOptions{WriteTimeout: timeout}); err != nil {
+		t.Fatal(err)
+	}
+	k := dialKeepAlive(t, rig.laneAddr)
+	k.get(t, "GET", "/plain")
+	rig.waitIdle(t)
+	before := rig.lane.looped.Load()
+	// Far more answer than the sockets hold, never read: the loop keeps
+	// what the socket does not take, until the write timeout.
+	var reqs strings.Builder
+	for range 200 {
+		reqs.WriteString("GET /size/60000 HTTP/1.1\r\nHost: shop.test\r\n\r\n")
+	}
+	sent := time.Now()
+	if _, err := io.WriteString(k.c, reqs.String()); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 2*time.Second, "the server closed the connection", func() bool {
+		return openConns(rig.lane) == 0
+	})
+	if d := time.Since(sent); d < timeout {
+		t.Errorf("closed %v after the requests, before the write timeout (%v)", d, timeout)
+	}
+	if rig.lane.looped.Load() == before {
+		t.Error("the loop answered none itself")
+	}
+	// The app connection went back idle with the answer; the client's
+	// reads end.
+	if n := rig.pool.InFlight(); n != 0 {
+		t.Errorf("%d requests in flight after the close", n)
+	}
+	if idleConns(rig.pool) == 0 {
+		t.Error("no idle app connection: the answer's is held")
+	}
+	k.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, k.c); err != nil && isTimeout(err) {
+		t.Errorf("the client's read: %v, want the end of the connection", err)
+	}
+}
+
+// openConns returns how many client connections s holds open.
+func openConns(s *Server) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
 func TestEventLoop_ShutdownClosesIdleConnections(t *testing.T) {
 	rig, _ := newLoopRig(t, testServerOptions())
 	var conns []*keepAlive
