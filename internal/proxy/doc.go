@@ -121,15 +121,21 @@
 //   - Event loops (evloop*_linux.go; ServerOptions.EventLoops, with the
 //     lane): epoll loops own the client connections that wait for a
 //     request, with their sockets out of Go's netpoller (loopFd), and
-//     answer the lane's requests whose answer is whole, framed with
-//     Content-Length or chunked (or bodiless) and at most 64 KiB, over an
-//     idle target connection, through the lane's own code. Anything else goes to a
+//     answer the lane's requests whose answer is whole within a
+//     millisecond of its head (evGrace), framed with Content-Length or
+//     chunked (or bodiless) and at most 64 KiB, over an idle target
+//     connection, through the lane's own code. Anything else goes to a
 //     goroutine that continues the request where the loop left it (the
-//     lane's retries, failure accounting and error pages apply), and the
-//     connection comes back to its loop when it next waits after a lane
-//     request. A loop never blocks on a client: what a socket does not
-//     take waits for EPOLLOUT. A loop's tick enforces the idle and header
-//     timeouts and cuts requests whose client hung up. An idle connection
-//     holds no buffer or request structure. The whole package's tests run
-//     behind the loops too (testServerKind "loop").
+//     lane's retries, failure accounting and error pages apply): an
+//     answer still short after the grace (a stream) reaches the client
+//     as it comes from there. The connection comes back to its loop when
+//     it next waits after a lane request. A loop never blocks on a
+//     client: what a socket does not take waits for EPOLLOUT, the
+//     connection active meanwhile, and closes when the client takes none
+//     of it for the route's write timeout. A loop's tick enforces the
+//     idle, header and write timeouts and cuts requests whose client hung
+//     up; a client that shut its side is closed once answered, as on a
+//     goroutine. An idle connection holds no buffer or request structure.
+//     The whole package's tests run behind the loops too (testServerKind
+//     "loop").
 package proxy

@@ -44,6 +44,7 @@ func (l *evLoop) start(c *serverConn, n int) {
 	c.first, x.partial = false, false
 	x.in = x.in[:copy(x.in, x.in[n:])]
 	x.busy, x.p, x.ctr, x.t, x.conn, x.strip = true, p, rt.ctr, t, nil, strip
+	x.wto = rt.limits.writeTimeout
 	if c.bw == nil {
 		c.bw = getWriter(c) // given back by the tick once the connection is idle
 	}
@@ -156,6 +157,20 @@ func (l *evLoop) answer(c *serverConn) {
 	switch verdict {
 	case evMore:
 		return
+	case evBody:
+		// The head came, the rest has not yet. It often follows within
+		// microseconds (a head and body written apart, a large answer in
+		// several writes): the loop waits evGrace for it. An answer
+		// still short then (a stream: events, a long download) goes to
+		// a goroutine, which passes its bytes on as they come.
+		switch now := nanotime(); {
+		case x.grace == 0:
+			x.grace = now + int64(evGrace)
+			l.graced = append(l.graced, c)
+		case now >= x.grace:
+			l.resume(c)
+		}
+		return
 	case evUnsuited:
 		l.resume(c)
 		return
@@ -176,6 +191,7 @@ func (l *evLoop) finish(c *serverConn) {
 		l.resume(c) // cut: the goroutine retries elsewhere
 		return
 	}
+	l.ungrace(c)
 	conn.ev.owner.Store(nil)
 	conn.pre, conn.ev.raw = conn.ev.raw, conn.ev.raw[:0]
 	if cap(conn.ev.raw) > evKeepBuf {
@@ -207,12 +223,12 @@ func (l *evLoop) finish(c *serverConn) {
 	l.putQ(c.lane) // the request is answered
 	c.lane = nil
 	switch result {
-	case laneServed:
-		c.state.Store(connIdle)
+	case laneServed, laneServedClose:
+		if len(x.out) == 0 {
+			c.state.Store(connIdle) // else once out is written (written)
+		}
 		x.since, x.partial = nanotime(), len(x.in) > 0 // pipelined bytes start the next head
-	case laneServedClose:
-		c.state.Store(connIdle)
-		x.closeAfter = true
+		x.closeAfter = result == laneServedClose
 	default:
 		l.close(c)
 	}

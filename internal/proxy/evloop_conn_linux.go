@@ -23,8 +23,20 @@ func (l *evLoop) clientEvent(c *serverConn, flags uint32) {
 	if flags&syscall.EPOLLOUT != 0 && len(x.out) > 0 {
 		if err := x.flushOut(); err != nil {
 			l.close(c)
+			return
+		}
+		if len(x.out) == 0 {
+			l.written(c)
 		}
 	}
+}
+
+// written marks c idle once the answer the socket did not take at once
+// is out: until then Shutdown lets it go out, and the idle timeout
+// counts from here.
+func (l *evLoop) written(c *serverConn) {
+	c.ev.since = nanotime()
+	c.state.CompareAndSwap(connActive, connIdle)
 }
 
 // drive serves c's requests as far as its bytes allow. An idle
@@ -102,31 +114,52 @@ func (x *evConn) write(p []byte) (int, error) {
 		x.out = append(x.out, p...)
 		return len(p), nil
 	}
-	for b := p; len(b) > 0; {
-		n, err := x.lf.rawWrite(b)
-		switch err {
-		case nil:
-			b = b[n:]
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			x.out = append(x.out, b...)
-			return len(p), nil
-		default:
-			return 0, err
-		}
+	n, err := x.writeNow(p)
+	if err != nil {
+		return 0, err
+	}
+	if n < len(p) {
+		x.out = append(x.out, p[n:]...)
+		x.outAt = nanotime()
 	}
 	return len(p), nil
 }
 
-// flushOut writes what waits in out.
+// flushOut writes what waits in out; outAt tells when the socket last
+// took some (the write timeout counts from there).
 func (x *evConn) flushOut() error {
-	p := x.out
-	x.out = nil
-	_, err := x.write(p)
-	if len(x.out) == 0 && cap(p) <= evKeepBuf {
-		x.out = p[:0] // keep the buffer
+	n, err := x.writeNow(x.out)
+	if err != nil || n == 0 {
+		return err
 	}
-	return err
+	x.outAt = nanotime()
+	switch {
+	case n < len(x.out):
+		x.out = append(x.out[:0], x.out[n:]...)
+	case cap(x.out) <= evKeepBuf:
+		x.out = x.out[:0] // keep the buffer
+	default:
+		x.out = nil
+	}
+	return nil
+}
+
+// writeNow writes what the socket takes of p now.
+func (x *evConn) writeNow(p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := x.lf.rawWrite(p[done:])
+		switch err {
+		case nil:
+			done += n
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return done, nil
+		default:
+			return done, err
+		}
+	}
+	return done, nil
 }
 
 // handOff gives c to a goroutine before its next request went out: it
@@ -158,6 +191,7 @@ func (l *evLoop) release(c *serverConn) {
 // the loop read, or (no x.conn) sends it to x.t as the lane does.
 func (l *evLoop) resume(c *serverConn) {
 	x := c.ev
+	l.ungrace(c)
 	if conn := x.conn; conn != nil {
 		conn.ev.owner.Store(nil)
 		conn.pre = conn.ev.raw
@@ -183,6 +217,7 @@ func (l *evLoop) close(c *serverConn) {
 // abandon ends c after a panic on the loop.
 func (l *evLoop) abandon(c *serverConn) {
 	x := c.ev
+	l.ungrace(c)
 	if x.busy {
 		x.busy = false
 		if x.conn != nil {

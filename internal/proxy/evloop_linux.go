@@ -3,7 +3,9 @@
 package proxy
 
 import (
+	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -22,30 +24,43 @@ import (
 // when everything about it is plain: a head the lane takes, a route
 // without a response timeout, an idle keep-alive connection to the target,
 // and an answer that is whole, framed with Content-Length or chunked (or
-// bodiless) and small (evMaxInline; evScan). It hands everything else to
-// a goroutine, which runs the connection as the lean server always does
-// (serve):
+// bodiless) and small (evMaxInline; evScan), within evGrace of its head.
+// It hands everything else to a goroutine, which runs the connection as
+// the lean server always does (serve):
 //
 //   - before the request went out (a head the lane declines, no idle
 //     target connection, a large head): the goroutine gets the bytes the
 //     loop read and starts from the head;
-//   - after it went out (an answer that is not plain or not whole, an
-//     error, a client that hung up): the goroutine gets the target
-//     connection with the answer's bytes read so far (fconn.pre) and
-//     continues the lane request from there (laneRun with sent), so
-//     retries, failure accounting and error pages are the lane's.
+//   - after it went out (an answer that is not plain, or not whole
+//     evGrace after its head came, an error, a client that hung up):
+//     the goroutine gets the target connection with the answer's bytes
+//     read so far (fconn.pre) and continues the lane request from there
+//     (laneRun with sent), so retries, failure accounting and error
+//     pages are the lane's.
 //
 // The goroutine hands the connection back to its loop when it waits for
 // the next request after one the lane served.
 //
+// The grace: the rest of an answer whose head came usually follows within
+// microseconds (a head and a body written apart, a large answer in
+// several writes), and handing it over would cost the goroutine and two
+// moves of the client's socket. But an answer may also be a stream
+// (server-sent events, a long download) whose bytes must reach the client
+// as they come, which the loop, holding a whole answer before it writes
+// any, does not do. So an answer still short evGrace after its head goes
+// to a goroutine, which passes it on as it comes: a stream's first bytes
+// wait at most about evGrace.
+//
 // The loop answers through the lane's own code (laneAnswer reads the
 // buffered answer, laneDone counts and logs), so its bytes, statistics
-// and log lines are the lane's. Its writes to the client never block: what
-// the socket does not take waits in evConn.out for EPOLLOUT, and the
-// loop reads no further request until it is out. Its write of a request
-// head to a target is the blocking one of the fconn's buffer: the
-// connection is idle (its last exchange ended), so its socket buffer is
-// empty and takes a head at once.
+// and log lines are the lane's. Its writes to the client never block:
+// what the socket does not take waits in evConn.out for EPOLLOUT, and the
+// loop reads no further request until it is out; the connection is
+// active until then (Shutdown lets it go out), and closed when the client
+// takes none of it for the route's write timeout, as a goroutine's write
+// fails then. Its write of a request head to a target is the blocking
+// one of the fconn's buffer: the connection is idle (its last exchange
+// ended), so its socket buffer is empty and takes a head at once.
 //
 // The sockets a loop owns are out of Go's netpoller (loopFd,
 // evloop_fd_linux.go): a client's while the loop owns it (a goroutine
@@ -53,17 +68,22 @@ import (
 // loop uses it (it then stays in that loop's idle slot, hostConns). A
 // connection closed by another goroutine (Shutdown, the fast client's
 // sweep or cut) fails the loop's next call instead of reaching a reused
-// descriptor. Registrations are edge-triggered; an entry's id is the
-// epoll data, never the descriptor.
+// descriptor. Registrations are edge-triggered, so no event may be
+// dropped: a client's is registered and put in the inbox at once (adopt),
+// and an event of an id the loop does not know takes the inbox first. An
+// entry's id is the epoll data, never the descriptor. A client that shut
+// its side (EPOLLRDHUP, a read of 0) is closed once its answers are out,
+// as a goroutine closes it.
 //
 // Timeouts: a tick (evTick) closes connections idle longer than the
 // server's IdleTimeout (ReadHeaderTimeout before the first request, and
-// for a head that did not arrive whole), hands over requests whose
-// client hung up once they ran watchAfter (the goroutine aborts them as
-// the watch does), reads again once a second requests that wait long (a
-// lost wake-up costs a second, not the request), and forgets closed
-// connections. A loop ends once its server is closed and it owns no
-// connection; Shutdown and Close wait for that.
+// for a head that did not arrive whole) and those whose answer waited for
+// the client longer than the route's write timeout, hands over requests
+// whose client hung up once they ran watchAfter (the goroutine aborts
+// them as the watch does), reads again once a second requests that wait
+// long (a lost wake-up costs a second, not the request), and forgets
+// closed connections. A loop ends once its server is closed and it owns
+// no connection; Shutdown and Close wait for that.
 
 const (
 	evTick      = 25 * time.Millisecond
@@ -74,6 +94,10 @@ const (
 	evEvents    = 256      // events taken per epoll_wait
 	evMaxFreeQ  = 256      // laneReqs a loop keeps for its next requests
 )
+
+// evGrace is how long a loop waits for the rest of an answer whose head
+// came, before a goroutine passes it on as it comes.
+const evGrace = time.Millisecond
 
 // evLoop is one event loop of a Server.
 type evLoop struct {
@@ -91,6 +115,7 @@ type evLoop struct {
 	ents   map[int32]evEnt // the loop's goroutine only
 	events []syscall.EpollEvent
 	rbuf   []byte        // where a connection with nothing buffered reads (evConn.shared)
+	graced []*serverConn // answers waiting out evGrace, the earliest first (evConn.grace)
 	freeQ  []*laneReq    // laneReqs of requests no longer under way (getQ, putQ)
 	done   chan struct{} // closed when run returns
 }
@@ -122,8 +147,14 @@ type evConn struct {
 	since      int64  // nanotime: idle since, or the head's first bytes
 	partial    bool   // in holds part of a head
 
+	// The output: the write timeout of the route of the request last
+	// answered (0: none), and when the socket last took bytes of out.
+	wto   time.Duration
+	outAt int64
+
 	// The lane request under way.
 	poked int64 // nanotime the tick last read its answer
+	grace int64 // nanotime its answer (head come, rest not) goes to a goroutine; 0: none
 	busy  bool
 	p     *Pool
 	ctr   *counters
@@ -139,6 +170,9 @@ type fconnEv struct {
 	owner atomic.Pointer[serverConn] // whose request a loop waits on (that conn's loop)
 	raw   []byte                     // the answer's bytes read by the loop
 }
+
+// errLoopStopped is adopt's refusal once the loop stopped.
+var errLoopStopped = errors.New("event loop stopped")
 
 // startLoops starts n event loops; none when epoll is not available (an
 // error is logged).
@@ -247,17 +281,21 @@ func (l *evLoop) adopt(c *serverConn) bool {
 		return false
 	}
 	x.lf = lf
+	// Registered and put in the inbox under mu: the loop, given an event
+	// of an id it does not know, finds the connection in the inbox
+	// (takeInbox). An edge-triggered event it dropped would not come
+	// again (a request and the client's half-close read at once).
 	ev := syscall.EpollEvent{Events: uint32(evClientEvents), Fd: x.id}
-	if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, lf.fd, &ev); err != nil {
-		l.srv.log.Warn("event loop: connection not registered", "error", err)
-		l.attach(c) // back to the netpoller, for the caller
-		return false
-	}
 	l.mu.Lock()
+	err = nil
 	if l.stopped {
+		err = errLoopStopped
+	} else if err = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, lf.fd, &ev); err != nil {
+		l.srv.log.Warn("event loop: connection not registered", "error", err)
+	}
+	if err != nil {
 		l.mu.Unlock()
-		_ = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, lf.fd, nil)
-		l.attach(c)
+		l.attach(c) // back to the netpoller, for the caller
 		return false
 	}
 	wake := len(l.inbox) == 0
@@ -291,7 +329,12 @@ func (l *evLoop) run() {
 	defer runtime.UnlockOSThread()
 	next := nanotime() + int64(evTick)
 	for {
-		wait := max(int((next-nanotime())/int64(time.Millisecond)), 0)
+		at := next
+		if len(l.graced) > 0 {
+			at = min(at, l.graced[0].ev.grace)
+		}
+		// Rounded up: a wait for a grace ends after it, not just before.
+		wait := max(int((at-nanotime()+int64(time.Millisecond)-1)/int64(time.Millisecond)), 0)
 		n, err := syscall.EpollWait(l.ep, l.events, wait)
 		if err != nil && err != syscall.EINTR {
 			l.srv.log.Error("event loop failed", "error", err)
@@ -304,11 +347,22 @@ func (l *evLoop) run() {
 				l.takeInbox()
 				continue
 			}
-			if ent, ok := l.ents[e.Fd]; ok {
+			ent, ok := l.ents[e.Fd]
+			if !ok && l.adopting() {
+				// Adopted since the last takeInbox (else gone: the
+				// event is dropped).
+				l.takeInbox()
+				ent, ok = l.ents[e.Fd]
+			}
+			if ok {
 				l.dispatch(ent, e.Events)
 			}
 		}
-		if now := nanotime(); now >= next {
+		now := nanotime()
+		if len(l.graced) > 0 && now >= l.graced[0].ev.grace {
+			l.expire(now)
+		}
+		if now >= next {
 			next = now + int64(evTick)
 			if l.tick(now) {
 				return
@@ -339,6 +393,39 @@ func (l *evLoop) dispatch(ent evEnt, flags uint32) {
 	}
 }
 
+// expire hands the answers whose grace ended to goroutines, which pass
+// them on as they come (after reading once more: the rest may have come).
+func (l *evLoop) expire(now int64) {
+	for len(l.graced) > 0 && l.graced[0].ev.grace <= now {
+		c := l.graced[0]
+		l.settle(c)
+		if len(l.graced) > 0 && l.graced[0] == c && c.ev.grace <= now {
+			l.resume(c) // cannot happen: the answer ended one way or the other
+		}
+	}
+}
+
+// settle is expire's work on c.
+func (l *evLoop) settle(c *serverConn) {
+	defer l.recoverConn(c)
+	l.answer(c)
+	if c.ev.owned {
+		l.drive(c)
+	}
+}
+
+// ungrace takes c, whose answer ended on the loop or goes to a goroutine,
+// out of graced.
+func (l *evLoop) ungrace(c *serverConn) {
+	if c.ev.grace == 0 {
+		return
+	}
+	c.ev.grace = 0
+	if i := slices.Index(l.graced, c); i >= 0 {
+		l.graced = slices.Delete(l.graced, i, i+1)
+	}
+}
+
 // recoverConn, deferred around the loop's work on c, turns a panic (a
 // bug) into c's end, logged as the lane logs its panics: the loop and
 // its other connections go on.
@@ -347,6 +434,13 @@ func (l *evLoop) recoverConn(c *serverConn) {
 		c.logLanePanic(v)
 		l.abandon(c)
 	}
+}
+
+// adopting reports whether adopted connections wait in the inbox.
+func (l *evLoop) adopting() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.inbox) > 0
 }
 
 // takeInbox takes the adopted connections.
@@ -426,11 +520,17 @@ func (l *evLoop) tickConn(c *serverConn, now int64) {
 				l.drive(c)
 			}
 		}
-	case c.state.Load() == connClosed || l.srv.closed.Load():
-		if len(x.out) == 0 {
+	case c.state.Load() == connClosed:
+		l.close(c) // Close closed it (Shutdown closes only idle ones)
+	case len(x.out) > 0:
+		// The answer waits for the client (the connection is active
+		// until it is out): the client gets the route's write timeout
+		// to take more of it, as on a goroutine.
+		if x.wto > 0 && now-x.outAt >= int64(x.wto) {
 			l.close(c)
 		}
-	case len(x.out) > 0:
+	case l.srv.closed.Load():
+		l.close(c)
 	default:
 		// Idle: the writer goes back to its pool (start takes one for
 		// the next request), here rather than after every answer.

@@ -7,13 +7,15 @@ import "bytes"
 // Verdicts of evScan.
 const (
 	evWhole    = iota // the answer is whole and the loop answers it
-	evMore            // the answer is not whole yet
+	evMore            // the answer's head is not whole yet
+	evBody            // the head is whole, the rest of the answer is not
 	evUnsuited        // a goroutine answers it
 )
 
 // evScan tells what b, the start of a target's answer to a request of
-// method, is for the loop: whole (its length is total), not whole yet, or
-// not for the loop. The loop takes a final status with the head's lines
+// method, is for the loop: whole (its length is total), not whole yet
+// (evMore before the end of the head, evBody after it), or not for the
+// loop. The loop takes a final status with the head's lines
 // ending in CRLF and a body framed by one Content-Length or by
 // Transfer-Encoding: chunked (none for HEAD, 204 and 304); the lane's
 // parser reads the answer after it.
@@ -79,16 +81,19 @@ func evScan(b []byte, method string) (total int, verdict int) {
 			return 0, evUnsuited // both framings, or chunked HTTP/1.0: a goroutine's lane decides
 		}
 		end, verdict := evChunked(b[n:])
-		if verdict != evWhole {
-			return 0, verdict
+		switch verdict {
+		case evWhole:
+			return n + end, evWhole
+		case evMore:
+			return 0, evBody
 		}
-		return n + end, evWhole
+		return 0, verdict
 	}
 	if length < 0 || int64(n)+length > evMaxInline {
 		return 0, evUnsuited
 	}
 	if int64(len(b)) < int64(n)+length {
-		return 0, evMore
+		return 0, evBody
 	}
 	return n + int(length), evWhole
 }

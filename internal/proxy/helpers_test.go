@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 var discardLog = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -104,6 +106,66 @@ func routeTo(t *testing.T, px *Proxy, key RouteKey, hosts []string, bs ...*backe
 		t.Fatal(err)
 	}
 	return p
+}
+
+// idleConns returns how many connections to the app p's fast client
+// holds idle.
+func idleConns(p *Pool) int {
+	n := 0
+	for _, hc := range p.rp.Transport.(*poolTransport).fast.hosts {
+		hc.mu.Lock()
+		for _, st := range hc.idle {
+			n += len(st)
+		}
+		hc.mu.Unlock()
+	}
+	return n
+}
+
+// waitIdleConn waits until p holds an idle connection to the app, for
+// the next request to reuse: a goroutine that answered a request puts
+// its connection back just after the client may have read the answer.
+func waitIdleConn(t *testing.T, p *Pool) {
+	t.Helper()
+	testutil.Eventually(t, 5*time.Second, "an idle app connection", func() bool { return idleConns(p) > 0 })
+}
+
+// keepAlive is one client connection that sends requests one by one.
+type keepAlive struct {
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialKeepAlive(t *testing.T, addr string) *keepAlive {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return &keepAlive{c: c, br: bufio.NewReader(c)}
+}
+
+// get sends GET path (or HEAD) and returns the response and its body.
+func (k *keepAlive) get(t *testing.T, method, path string) (*http.Response, string) {
+	t.Helper()
+	if _, err := fmt.Fprintf(k.c, "%s %s HTTP/1.1\r\nHost: shop.test\r\n\r\n", method, path); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		r, err := http.ReadResponse(k.br, &http.Request{Method: method})
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Fatalf("%s %s: body: %v", method, path, err)
+		}
+		if r.StatusCode >= 200 {
+			return r, string(body)
+		}
+	}
 }
 
 // get sends GET url with Host host and returns the status and body.
