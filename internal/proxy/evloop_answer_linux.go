@@ -45,6 +45,7 @@ func (l *evLoop) start(c *serverConn, n int) {
 	x.in = x.in[:copy(x.in, x.in[n:])]
 	x.busy, x.p, x.ctr, x.t, x.conn, x.strip = true, p, rt.ctr, t, nil, strip
 	x.wto = rt.limits.writeTimeout
+	c.wto = x.wto // a goroutine that continues the request writes with it
 	if c.bw == nil {
 		c.bw = getWriter(c) // given back by the tick once the connection is idle
 	}
