@@ -21,8 +21,12 @@
 //     server's defaults, which a file cannot know; 0 turns one off.
 //   - The app name is always the explicit top-level Compose `name:`; it is
 //     never derived from a directory or from COMPOSE_PROJECT_NAME.
-//   - Named volume sources are the names as declared in the Compose file
-//     (not prefixed with the project name); bind sources are absolute.
+//   - Named volume sources are the keys of the top-level volumes, as
+//     declared (not prefixed with the project name); bind sources are
+//     absolute; an anonymous volume has no source. A [Volume] keeps a
+//     name only when the file gives one (name:, or an external volume's
+//     key): compose-go's project_key default is dropped, since berth
+//     scopes volumes by app and environment.
 //   - Every user-facing problem is reported as an [*Error] naming the file,
 //     the service and the field, and all problems found are returned at
 //     once as [Errors], sorted, one per line.
