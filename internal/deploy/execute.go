@@ -164,9 +164,9 @@ func (d *Deployer) prepare(ctx context.Context, x *execution) (Plan, error) {
 	}
 	plan := MakePlan(Desired{App: x.app, Env: x.env, Release: x.rel.ID, Images: images, Suffix: randomSuffix(), Vars: vars, ReplaceStateful: x.replaceStateful}, observed)
 	for name, declared := range plan.Volumes {
-		if err := d.eng.EnsureVolume(ctx, name, map[string]string{
+		if _, err := d.eng.EnsureVolume(ctx, engine.VolumeSpec{Name: name, Labels: map[string]string{
 			engine.LabelManaged: "true", engine.LabelApp: x.app.Name, engine.LabelEnv: x.env, LabelVolume: declared,
-		}); err != nil {
+		}}); err != nil {
 			return Plan{}, fmt.Errorf("volume %s: %w", declared, err)
 		}
 	}
