@@ -42,8 +42,8 @@ type Plan struct {
 	// longer has are included under their old service name.
 	Retire map[string][]engine.Container
 	// Volumes maps the engine names of the named volumes the release
-	// mounts to their names in the Compose file.
-	Volumes map[string]string
+	// mounts to their declarations in the Compose file.
+	Volumes map[string]spec.Volume
 	// Keep lists running stateful containers the release adopts as they
 	// are, by service.
 	Keep map[string][]engine.Container
@@ -68,7 +68,7 @@ func NetworkName(app, env string) string { return "berth-" + app + "-" + env }
 // MakePlan computes the plan for d given the containers observed for the
 // app/env. It does no I/O.
 func MakePlan(d Desired, observed []engine.Container) Plan {
-	p := Plan{Network: NetworkName(d.App.Name, d.Env), Retire: map[string][]engine.Container{}, Volumes: map[string]string{},
+	p := Plan{Network: NetworkName(d.App.Name, d.Env), Retire: map[string][]engine.Container{}, Volumes: map[string]spec.Volume{},
 		Keep: map[string][]engine.Container{}, Replace: map[string][]engine.Container{}}
 	rel := strconv.FormatInt(d.Release, 10)
 	handled := map[string]bool{} // containers kept or replaced
@@ -92,11 +92,7 @@ func MakePlan(d Desired, observed []engine.Container) Plan {
 				for _, c := range same {
 					handled[c.ID] = true
 				}
-				for _, m := range svc.Volumes {
-					if m.Type == "volume" {
-						p.Volumes[VolumeName(d.App.Name, d.Env, m.Source)] = m.Source
-					}
-				}
+				addVolumes(p.Volumes, d.App, d.Env, svc)
 				continue
 			case len(same)+len(other) > 0 && !d.ReplaceStateful:
 				p.Conflicts = append(p.Conflicts, fmt.Sprintf("service %q is stateful and its definition changed (or its container is not running): deploy again with --replace-stateful to stop it and start the new one (its volumes are kept)", svc.Name))
@@ -108,11 +104,7 @@ func MakePlan(d Desired, observed []engine.Container) Plan {
 				}
 			}
 		}
-		for _, m := range svc.Volumes {
-			if m.Type == "volume" {
-				p.Volumes[VolumeName(d.App.Name, d.Env, m.Source)] = m.Source
-			}
-		}
+		addVolumes(p.Volumes, d.App, d.Env, svc)
 		for i := 1; i <= svc.Replicas; i++ {
 			p.Start = append(p.Start, Placement{
 				Service: svc.Name,
@@ -146,8 +138,9 @@ func containsName(ps []Placement, name string) bool {
 	return false
 }
 
-// VolumeName is the engine name of a named volume: volumes are scoped to
-// the app and environment, so staging never mounts production's data.
+// VolumeName is the engine name of a named volume the file does not
+// name: such volumes are scoped to the app and environment, so staging
+// never mounts production's data (see EngineVolumeName).
 func VolumeName(app, env, volume string) string { return app + "-" + env + "-" + volume }
 
 // ContainerName is the readable, unique name of one replica.
@@ -193,7 +186,7 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 	for _, m := range svc.Volumes {
 		src := m.Source
 		if m.Type == "volume" {
-			src = VolumeName(d.App.Name, d.Env, m.Source)
+			src = EngineVolumeName(d.App, d.Env, m.Source)
 		}
 		mounts = append(mounts, engine.Mount{Type: m.Type, Source: src, Target: m.Target, ReadOnly: m.ReadOnly})
 	}
