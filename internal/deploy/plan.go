@@ -185,7 +185,9 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 	mounts := make([]engine.Mount, 0, len(svc.Volumes))
 	for _, m := range svc.Volumes {
 		src := m.Source
-		if m.Type == "volume" {
+		if m.Type == "volume" && m.Source != "" {
+			// An anonymous volume (no source) is the container's own:
+			// created with it, removed with it (RemoveContainer).
 			src = EngineVolumeName(d.App, d.Env, m.Source)
 		}
 		mounts = append(mounts, engine.Mount{Type: m.Type, Source: src, Target: m.Target, ReadOnly: m.ReadOnly})

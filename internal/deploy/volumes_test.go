@@ -19,7 +19,9 @@ import (
 )
 
 // volumesApp mounts a scoped volume, an external one by its key, an
-// external one by another name and one with a fixed name and options.
+// external one by another name, one with a fixed name and options, and
+// an anonymous one (the container's own: no source, not in the plan's
+// volumes).
 func volumesApp() *spec.App {
 	a := testApp()
 	a.Volumes = []spec.Volume{
@@ -31,7 +33,7 @@ func volumesApp() *spec.App {
 	a.Services[0].Volumes = append(a.Services[0].Volumes,
 		spec.Mount{Type: "volume", Source: "media", Target: "/srv/media", ReadOnly: true},
 		spec.Mount{Type: "volume", Source: "legacy", Target: "/srv/legacy"})
-	a.Services[1].Volumes = []spec.Mount{{Type: "volume", Source: "cache", Target: "/cache"}}
+	a.Services[1].Volumes = []spec.Mount{{Type: "volume", Source: "cache", Target: "/cache"}, {Type: "volume", Target: "/scratch"}}
 	for i := range a.Services {
 		a.Services[i].Healthcheck = spec.Healthcheck{Path: "/", Interval: spec.Duration(time.Second), Timeout: spec.Duration(time.Second), HealthyThreshold: 1, UnhealthyThreshold: 1, Deadline: spec.Duration(time.Minute)}
 	}
@@ -48,7 +50,7 @@ func TestMakePlan_VolumeNames(t *testing.T) {
 			}
 		}
 	}
-	want := "web:shop-staging-uploads web:media web:old-uploads web:shop-staging-uploads web:media web:old-uploads worker:shop-cache"
+	want := "web:shop-staging-uploads web:media web:old-uploads web:shop-staging-uploads web:media web:old-uploads worker:shop-cache worker:"
 	if got := strings.Join(sources, " "); got != want {
 		t.Errorf("mount sources\n got %s\nwant %s", got, want)
 	}

@@ -131,7 +131,7 @@ func TestApp_Validate(t *testing.T) {
 			f + "volumes: a volume name must not be empty",
 			f + "volumes.media.driver: an external volume is used as it is: berth never creates it, so its driver would be ignored; remove driver, or remove external: true to have berth create the volume",
 			f + `service "web": volumes[3]: no top-level volume named "nope": declare it under volumes:`,
-			f + `service "worker": volumes[0]: anonymous volume at /data is not supported: name it (e.g. data:/data) and declare it under the top-level volumes:`,
+			f + `service "worker": volumes[0]: anonymous volume at /data: it belongs to one container, and a stateful service's replacement container gets a new, empty one, so its data would be lost; name it (e.g. data:/data) and declare it under the top-level volumes:`,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

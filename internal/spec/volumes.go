@@ -157,7 +157,9 @@ func sameVolume(a, b Volume) bool {
 }
 
 // validateMounts checks a service's volumes: a named volume must be
-// declared at the top level.
+// declared at the top level; an anonymous one (no source) is scratch
+// space of one container, which a stateful service must not keep its
+// data in.
 func validateMounts(c *collector, a *App, s *Service) {
 	for i, m := range s.Volumes {
 		field := fmt.Sprintf("volumes[%d]", i)
@@ -168,8 +170,8 @@ func validateMounts(c *collector, a *App, s *Service) {
 			c.add(s.Name, field, fmt.Sprintf("bind mount source must be an absolute path, got %s", quote(m.Source)))
 		case !path.IsAbs(m.Target):
 			c.add(s.Name, field, fmt.Sprintf("target must be an absolute path in the container, got %s", quote(m.Target)))
-		case m.Type == "volume" && m.Source == "":
-			c.add(s.Name, field, fmt.Sprintf("anonymous volume at %s is not supported: name it (e.g. data:%s) and declare it under the top-level volumes:", m.Target, m.Target))
+		case m.Type == "volume" && m.Source == "" && s.Stateful:
+			c.add(s.Name, field, fmt.Sprintf("anonymous volume at %s: it belongs to one container, and a stateful service's replacement container gets a new, empty one, so its data would be lost; name it (e.g. data:%s) and declare it under the top-level volumes:", m.Target, m.Target))
 		case m.Type == "volume" && m.Source != "":
 			if _, ok := a.Volume(m.Source); !ok {
 				c.add(s.Name, field, fmt.Sprintf("no top-level volume named %s: declare it under volumes:", quote(m.Source)))
