@@ -74,7 +74,7 @@ func MakePlan(d Desired, observed []engine.Container) Plan {
 	handled := map[string]bool{} // containers kept or replaced
 	for _, svc := range d.App.Services {
 		if svc.Stateful {
-			hash := statefulHash(svc, d.Images[svc.Name])
+			hash := statefulHash(d.App, svc, d.Images[svc.Name])
 			var same, other []engine.Container
 			for _, c := range observed {
 				if c.Labels[engine.LabelService] != svc.Name || c.Labels[LabelStateful] != "true" || c.Labels[LabelOneOff] == "true" {
@@ -164,7 +164,7 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 	labels["berth.image"] = svc.Image
 	if svc.Stateful {
 		labels[LabelStateful] = "true"
-		labels[LabelSpec] = statefulHash(svc, d.Images[svc.Name])
+		labels[LabelSpec] = statefulHash(d.App, svc, d.Images[svc.Name])
 	}
 
 	vars := make(map[string]string, len(svc.Environment)+len(d.Env))
@@ -231,13 +231,26 @@ const (
 )
 
 // statefulHash identifies a stateful service's definition: its own
-// Compose settings and image ID. The app's configuration variables are
-// not part of it (they reach a stateful service when it is replaced).
-func statefulHash(svc spec.Service, imageID string) string {
+// Compose settings, image ID and the declarations of the volumes it
+// mounts that say more than their key (name:, external, driver,
+// driver_opts; with none, the hash is the one such services had before
+// volumes had declarations). Volume labels are not part of it: they
+// apply when a volume is created. The app's configuration variables are
+// not either (they reach a stateful service when it is replaced).
+func statefulHash(app *spec.App, svc spec.Service, imageID string) string {
+	var vols []spec.Volume
+	for _, m := range svc.Volumes {
+		v, ok := app.Volume(m.Source)
+		v.Labels = nil
+		if ok && m.Type == "volume" && m.Source != "" && !v.Bare() {
+			vols = append(vols, v)
+		}
+	}
 	b, _ := json.Marshal(struct {
 		S spec.Service
 		I string
-	}{svc, imageID})
+		V []spec.Volume `json:",omitempty"`
+	}{svc, imageID, vols})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }

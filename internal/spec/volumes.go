@@ -48,14 +48,14 @@ func (v Volume) VolumeDriver() string {
 	return v.Driver
 }
 
-// bare reports whether only the key is set.
-func (v Volume) bare() bool {
+// Bare reports whether the file says nothing of the volume but its key.
+func (v Volume) Bare() bool {
 	return v.Name == "" && !v.External && v.Driver == "" && len(v.DriverOpts) == 0 && len(v.Labels) == 0
 }
 
 // MarshalJSON writes a bare volume as its key, any other as an object.
 func (v Volume) MarshalJSON() ([]byte, error) {
-	if v.bare() {
+	if v.Bare() {
 		return json.Marshal(v.Key)
 	}
 	type plain Volume
