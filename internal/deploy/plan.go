@@ -190,7 +190,18 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 			// created with it, removed with it (RemoveContainer).
 			src = EngineVolumeName(d.App, d.Env, m.Source)
 		}
-		mounts = append(mounts, engine.Mount{Type: m.Type, Source: src, Target: m.Target, ReadOnly: m.ReadOnly})
+		em := engine.Mount{Type: m.Type, Source: src, Target: m.Target, ReadOnly: m.ReadOnly}
+		if m.Type == "volume" && m.Source != "" {
+			def, ok := d.App.Volume(m.Source)
+			if !ok {
+				def = spec.Volume{Key: m.Source}
+			}
+			if !def.External {
+				vs := volumeSpec(d.App, d.Env, src, def)
+				em.Volume = &vs
+			}
+		}
+		mounts = append(mounts, em)
 	}
 
 	image := d.Images[svc.Name]

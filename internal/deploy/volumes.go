@@ -27,6 +27,14 @@ import (
 // driver or other options than the file says is refused with the
 // difference (Compose asks before it recreates one, losing the data;
 // berth does not ask, it refuses), and its labels are left as they are.
+// An anonymous volume is its container's own, removed with it.
+//
+// On a Swarm cluster, as docker stack deploy does, berth creates no
+// volume itself: each task's mount carries the driver, options and
+// labels, and the node it lands on creates the volume when it lacks
+// it. An external volume is refused there (a node without it would
+// create an empty one); only the manager's copy of a volume can be
+// compared with the file.
 
 // LabelVolume names, on a volume berth created, the volume's name in the
 // Compose file.
@@ -80,13 +88,18 @@ func mountedVolumes(app *spec.App, env string) map[string]spec.Volume {
 
 // checkVolumes refuses, before anything changes, a release whose named
 // volumes the engine cannot give it as the file declares them: an
-// external volume that does not exist, or an existing volume whose
-// driver or options differ from the file's. It creates nothing.
+// external volume that does not exist (on a cluster, any external
+// volume), or an existing volume whose driver or options differ from
+// the file's (on a cluster, the manager's). It creates nothing.
 func (d *Deployer) checkVolumes(ctx context.Context, app *spec.App, env string) error {
 	vols := mountedVolumes(app, env)
 	var refusals []string
 	for _, name := range slices.Sorted(maps.Keys(vols)) {
 		def := vols[name]
+		if def.External && d.cluster != nil {
+			refusals = append(refusals, externalOnCluster(name, def))
+			continue
+		}
 		v, err := d.eng.InspectVolume(ctx, name)
 		switch {
 		case errors.Is(err, engine.ErrNotFound):
@@ -127,14 +140,7 @@ func (d *Deployer) ensureVolumes(ctx context.Context, app *spec.App, env string,
 			}
 			continue
 		}
-		labels := maps.Clone(def.Labels)
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		maps.Copy(labels, map[string]string{
-			engine.LabelManaged: "true", engine.LabelApp: app.Name, engine.LabelEnv: env, LabelVolume: def.Key,
-		})
-		v, err := d.eng.EnsureVolume(ctx, engine.VolumeSpec{Name: name, Driver: def.Driver, DriverOpts: def.DriverOpts, Labels: labels})
+		v, err := d.eng.EnsureVolume(ctx, volumeSpec(app, env, name, def))
 		if err != nil {
 			return fmt.Errorf("volume %s: %w", def.Key, err)
 		}
@@ -146,6 +152,19 @@ func (d *Deployer) ensureVolumes(ctx context.Context, app *spec.App, env string,
 		}
 	}
 	return nil
+}
+
+// volumeSpec is how berth creates the volume def, named name: with the
+// file's driver, options and labels, and berth's labels over them.
+func volumeSpec(app *spec.App, env, name string, def spec.Volume) engine.VolumeSpec {
+	labels := maps.Clone(def.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, map[string]string{
+		engine.LabelManaged: "true", engine.LabelApp: app.Name, engine.LabelEnv: env, LabelVolume: def.Key,
+	})
+	return engine.VolumeSpec{Name: name, Driver: def.Driver, DriverOpts: maps.Clone(def.DriverOpts), Labels: labels}
 }
 
 // requireExternal refuses to start a container of svc while an external
@@ -179,6 +198,12 @@ func missingExternal(name string, def spec.Volume) string {
 		which += fmt.Sprintf(" (named %q)", name)
 	}
 	return fmt.Sprintf("%s but no volume %q exists on this host: create it (docker volume create %s) or restore the data into it, then deploy again; berth never creates an external volume", which, name, name)
+}
+
+// externalOnCluster says why a cluster refuses an external volume, and
+// what to write instead.
+func externalOnCluster(name string, def spec.Volume) string {
+	return fmt.Sprintf("volume %q is external (%s): on a Swarm cluster volumes belong to each node, and a node that lacks %s creates an empty one where a task lands, so berth cannot promise the existing data; on a cluster, declare the volume without external: true and with a driver whose volumes reach the same data from every node (e.g. the local driver's NFS options: driver_opts: {type: nfs, o: \"addr=HOST,rw\", device: \":/PATH\"}), or deploy the app on one host", def.Key, name, name)
 }
 
 // differentVolume says that an existing volume is not what the file

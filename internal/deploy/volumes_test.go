@@ -276,3 +276,48 @@ func TestDeployer_OneOffMountsTheReleaseVolumes(t *testing.T) {
 		t.Errorf("one-off mounts %s, want %s", got, want)
 	}
 }
+
+// On a cluster, as docker stack deploy does, a volume berth owns reaches
+// the workload's mounts with its driver, options and labels (each node
+// creates it where a task lands); an external volume is refused before
+// anything changes, since a node without it would create an empty one.
+func TestDeployer_ClusterVolumes(t *testing.T) {
+	cf := newClusterFixture(t)
+	app := clusterApp("v1")
+	nfs := map[string]string{"type": "nfs", "o": "addr=10.0.0.5,rw", "device": ":/exports/shop"}
+	app.Volumes = []spec.Volume{{Key: "uploads", DriverOpts: nfs, Labels: map[string]string{"team": "shop"}}, {Key: "media", Name: "media", External: true}}
+	app.Services[0].Volumes = []spec.Mount{{Type: "volume", Source: "uploads", Target: "/srv/uploads"}, {Type: "volume", Target: "/scratch"}}
+	if _, err := cf.deploy(t, app, DeployOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ws, ok := cf.f.AppliedWorkload("shop-production-web")
+	if !ok || len(ws.Template.Mounts) != 2 {
+		t.Fatalf("applied workload mounts: %+v", ws.Template.Mounts)
+	}
+	m := ws.Template.Mounts[0]
+	if m.Source != "shop-production-uploads" || m.Volume == nil || !maps.Equal(m.Volume.DriverOpts, nfs) ||
+		m.Volume.Labels["team"] != "shop" || m.Volume.Labels[LabelVolume] != "uploads" || m.Volume.Labels[engine.LabelApp] != "shop" {
+		t.Errorf("owned volume mount %+v (volume %+v)", m, m.Volume)
+	}
+	if a := ws.Template.Mounts[1]; a.Source != "" || a.Volume != nil {
+		t.Errorf("anonymous volume mount %+v", a)
+	}
+
+	app = clusterApp("v2")
+	app.Volumes = []spec.Volume{{Key: "media", Name: "media", External: true}}
+	app.Services[0].Volumes = []spec.Mount{{Type: "volume", Source: "media", Target: "/media"}}
+	if _, err := cf.f.EnsureVolume(context.Background(), engine.VolumeSpec{Name: "media"}); err != nil {
+		t.Fatal(err)
+	}
+	rels, _ := cf.st.ListReleases("shop", "production")
+	_, err := cf.deploy(t, app, DeployOptions{})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `volume "media" is external (media): on a Swarm cluster volumes belong to each node`) {
+		t.Fatalf("external volume on a cluster: %v", err)
+	}
+	if after, _ := cf.st.ListReleases("shop", "production"); len(after) != len(rels) {
+		t.Errorf("the refused deploy recorded a release")
+	}
+	if ws, _ := cf.f.AppliedWorkload("shop-production-web"); len(ws.Template.Mounts) != 2 {
+		t.Errorf("the refused deploy changed the workload: %+v", ws.Template.Mounts)
+	}
+}

@@ -178,9 +178,16 @@ type Volume struct {
 // Mount is a volume or bind mount.
 type Mount struct {
 	Type     string // "volume" or "bind"
-	Source   string // volume name or host path
+	Source   string // volume name (empty: an anonymous volume) or host path
 	Target   string // path in the container
 	ReadOnly bool
+	// Volume, for a named volume berth creates, says how: an engine that
+	// creates volumes where containers land (Swarm: the node a task runs
+	// on creates the volume its mount names) creates it with this
+	// driver, options and labels. Nil for a bind mount and for an
+	// external or anonymous volume. A single-host engine ignores it:
+	// berth creates the volume (EnsureVolume) before the container.
+	Volume *VolumeSpec
 }
 
 // ContainerSpec is everything needed to create a container.
