@@ -29,7 +29,11 @@ func newVolumesCmd() *cobra.Command {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "VOLUME\tENGINE NAME\tSIZE\tUSED BY")
 				for _, v := range vols {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Name, v.EngineName, humanBytes(v.Size), orDash(strings.Join(v.UsedBy, ",")))
+					engineName := v.EngineName
+					if v.External {
+						engineName += " (external)"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Name, engineName, humanBytes(v.Size), orDash(strings.Join(v.UsedBy, ",")))
 				}
 				return tw.Flush()
 			})

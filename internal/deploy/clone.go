@@ -3,6 +3,8 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/berth-dev/berth/internal/store"
@@ -17,7 +19,9 @@ type CloneOptions struct {
 
 // Clone copies app's from environment into to: the live release's
 // definition and images, and the configuration variables — not the data
-// (to gets its own, empty volumes) and not the secrets (set them for to
+// (to gets its own, empty volumes, but for the volumes whose name the
+// file fixes, name: or external, which both environments share as
+// Compose would: they are reported) and not the secrets (set them for to
 // with berth secrets set; their names are reported). Then it deploys to.
 func (d *Deployer) Clone(ctx context.Context, app, from, to string, opts CloneOptions, progress ProgressFunc) (store.Deployment, error) {
 	if from == to {
@@ -72,6 +76,12 @@ func (d *Deployer) Clone(ctx context.Context, app, from, to string, opts CloneOp
 	for _, svc := range def.Services {
 		if svc.Routed() {
 			t.say("%s/%s %s answers %s", app, to, svc.Name, strings.Join(svc.Hosts, ", "))
+		}
+	}
+	shared := mountedVolumes(&def, to)
+	for _, name := range slices.Sorted(maps.Keys(shared)) {
+		if v := shared[name]; v.Name != "" {
+			t.say("volume %s is named %s in the Compose file (not scoped to an environment): %s/%s mounts the same volume as %s, not an empty one", v.Key, name, app, to, from)
 		}
 	}
 	if names, _ := d.store.SecretNames(app, from); len(names) > 0 {

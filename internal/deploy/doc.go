@@ -19,4 +19,8 @@
 //   - Routed services switch with an atomic pool swap; the old pool is
 //     drained (in-flight requests finish, up to the drain timeout) before
 //     its containers get SIGTERM and their stop grace period.
+//   - berth never removes or changes a volume, and never creates an
+//     external one: a release that mounts a missing external volume, or
+//     an existing volume whose driver or options differ from the file,
+//     is refused before anything changes (volumes.go).
 package deploy

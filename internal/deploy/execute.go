@@ -180,12 +180,8 @@ func (d *Deployer) prepare(ctx context.Context, x *execution) (Plan, error) {
 		return Plan{}, err
 	}
 	plan := MakePlan(Desired{App: x.app, Env: x.env, Release: x.rel.ID, Images: images, Suffix: randomSuffix(), Vars: vars, ReplaceStateful: x.replaceStateful}, observed)
-	for name, declared := range plan.Volumes {
-		if err := d.eng.EnsureVolume(ctx, name, map[string]string{
-			engine.LabelManaged: "true", engine.LabelApp: x.app.Name, engine.LabelEnv: x.env, LabelVolume: declared,
-		}); err != nil {
-			return Plan{}, fmt.Errorf("volume %s: %w", declared, err)
-		}
+	if err := d.ensureVolumes(ctx, x.app, x.env, plan.Volumes, x.t.say); err != nil {
+		return Plan{}, err
 	}
 	return plan, nil
 }

@@ -90,7 +90,7 @@ func (d *Deployer) runOneOff(ctx context.Context, cs engine.ContainerSpec, out f
 // copies the output to w and returns the command's exit code. An empty
 // cmd runs the service's own command.
 func (d *Deployer) Run(ctx context.Context, app, env, service string, cmd []string, w io.Writer) (int, error) {
-	cs, err := d.oneOffSpec(app, env, service, cmd)
+	cs, err := d.oneOffSpec(ctx, app, env, service, cmd)
 	if err != nil {
 		return -1, err
 	}
@@ -105,7 +105,7 @@ func (d *Deployer) Run(ctx context.Context, app, env, service string, cmd []stri
 // size, stdin feeds its input, its raw output goes to stdout, and
 // resizes arrive on resize (closed or nil when there are none).
 func (d *Deployer) RunTTY(ctx context.Context, app, env, service string, cmd []string, rows, cols uint, stdin io.Reader, stdout io.Writer, resize <-chan [2]uint) (int, error) {
-	cs, err := d.oneOffSpec(app, env, service, cmd)
+	cs, err := d.oneOffSpec(ctx, app, env, service, cmd)
 	if err != nil {
 		return -1, err
 	}
@@ -161,7 +161,7 @@ func (d *Deployer) RunTTY(ctx context.Context, app, env, service string, cmd []s
 
 // oneOffSpec is the container spec of a one-off command in app/env's
 // live release for service.
-func (d *Deployer) oneOffSpec(app, env, service string, cmd []string) (engine.ContainerSpec, error) {
+func (d *Deployer) oneOffSpec(ctx context.Context, app, env, service string, cmd []string) (engine.ContainerSpec, error) {
 	live, err := d.store.LiveRelease(app, env)
 	if err != nil {
 		return engine.ContainerSpec{}, fmt.Errorf("%s/%s has no live release to run %s from (deploy it first): %w", app, env, service, err)
@@ -182,7 +182,10 @@ func (d *Deployer) oneOffSpec(app, env, service string, cmd []string) (engine.Co
 	for name, si := range live.Services {
 		images[name] = si.ImageID
 	}
-	one := spec.App{Name: app, Services: []spec.Service{*svc}}
+	if err := d.requireExternal(ctx, &live.Spec, env, *svc); err != nil {
+		return engine.ContainerSpec{}, err
+	}
+	one := spec.App{Name: app, Services: []spec.Service{*svc}, Volumes: live.Spec.Volumes}
 	one.Services[0].Replicas = 1
 	one.Services[0].Stateful = false
 	plan := MakePlan(Desired{App: &one, Env: env, Release: live.ID, Images: images, Suffix: randomSuffix(), Vars: vars}, nil)

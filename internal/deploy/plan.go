@@ -42,8 +42,8 @@ type Plan struct {
 	// longer has are included under their old service name.
 	Retire map[string][]engine.Container
 	// Volumes maps the engine names of the named volumes the release
-	// mounts to their names in the Compose file.
-	Volumes map[string]string
+	// mounts to their declarations in the Compose file.
+	Volumes map[string]spec.Volume
 	// Keep lists running stateful containers the release adopts as they
 	// are, by service.
 	Keep map[string][]engine.Container
@@ -68,13 +68,13 @@ func NetworkName(app, env string) string { return "berth-" + app + "-" + env }
 // MakePlan computes the plan for d given the containers observed for the
 // app/env. It does no I/O.
 func MakePlan(d Desired, observed []engine.Container) Plan {
-	p := Plan{Network: NetworkName(d.App.Name, d.Env), Retire: map[string][]engine.Container{}, Volumes: map[string]string{},
+	p := Plan{Network: NetworkName(d.App.Name, d.Env), Retire: map[string][]engine.Container{}, Volumes: map[string]spec.Volume{},
 		Keep: map[string][]engine.Container{}, Replace: map[string][]engine.Container{}}
 	rel := strconv.FormatInt(d.Release, 10)
 	handled := map[string]bool{} // containers kept or replaced
 	for _, svc := range d.App.Services {
 		if svc.Stateful {
-			hash := statefulHash(svc, d.Images[svc.Name])
+			hash := statefulHash(d.App, svc, d.Images[svc.Name])
 			var same, other []engine.Container
 			for _, c := range observed {
 				if c.Labels[engine.LabelService] != svc.Name || c.Labels[LabelStateful] != "true" || c.Labels[LabelOneOff] == "true" {
@@ -92,11 +92,7 @@ func MakePlan(d Desired, observed []engine.Container) Plan {
 				for _, c := range same {
 					handled[c.ID] = true
 				}
-				for _, m := range svc.Volumes {
-					if m.Type == "volume" {
-						p.Volumes[VolumeName(d.App.Name, d.Env, m.Source)] = m.Source
-					}
-				}
+				addVolumes(p.Volumes, d.App, d.Env, svc)
 				continue
 			case len(same)+len(other) > 0 && !d.ReplaceStateful:
 				p.Conflicts = append(p.Conflicts, fmt.Sprintf("service %q is stateful and its definition changed (or its container is not running): deploy again with --replace-stateful to stop it and start the new one (its volumes are kept)", svc.Name))
@@ -108,11 +104,7 @@ func MakePlan(d Desired, observed []engine.Container) Plan {
 				}
 			}
 		}
-		for _, m := range svc.Volumes {
-			if m.Type == "volume" {
-				p.Volumes[VolumeName(d.App.Name, d.Env, m.Source)] = m.Source
-			}
-		}
+		addVolumes(p.Volumes, d.App, d.Env, svc)
 		for i := 1; i <= svc.Replicas; i++ {
 			p.Start = append(p.Start, Placement{
 				Service: svc.Name,
@@ -146,8 +138,9 @@ func containsName(ps []Placement, name string) bool {
 	return false
 }
 
-// VolumeName is the engine name of a named volume: volumes are scoped to
-// the app and environment, so staging never mounts production's data.
+// VolumeName is the engine name of a named volume the file does not
+// name: such volumes are scoped to the app and environment, so staging
+// never mounts production's data (see EngineVolumeName).
 func VolumeName(app, env, volume string) string { return app + "-" + env + "-" + volume }
 
 // ContainerName is the readable, unique name of one replica.
@@ -171,7 +164,7 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 	labels["berth.image"] = svc.Image
 	if svc.Stateful {
 		labels[LabelStateful] = "true"
-		labels[LabelSpec] = statefulHash(svc, d.Images[svc.Name])
+		labels[LabelSpec] = statefulHash(d.App, svc, d.Images[svc.Name])
 	}
 
 	vars := make(map[string]string, len(svc.Environment)+len(d.Env))
@@ -192,10 +185,23 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 	mounts := make([]engine.Mount, 0, len(svc.Volumes))
 	for _, m := range svc.Volumes {
 		src := m.Source
-		if m.Type == "volume" {
-			src = VolumeName(d.App.Name, d.Env, m.Source)
+		if m.Type == "volume" && m.Source != "" {
+			// An anonymous volume (no source) is the container's own:
+			// created with it, removed with it (RemoveContainer).
+			src = EngineVolumeName(d.App, d.Env, m.Source)
 		}
-		mounts = append(mounts, engine.Mount{Type: m.Type, Source: src, Target: m.Target, ReadOnly: m.ReadOnly})
+		em := engine.Mount{Type: m.Type, Source: src, Target: m.Target, ReadOnly: m.ReadOnly}
+		if m.Type == "volume" && m.Source != "" {
+			def, ok := d.App.Volume(m.Source)
+			if !ok {
+				def = spec.Volume{Key: m.Source}
+			}
+			if !def.External {
+				vs := volumeSpec(d.App, d.Env, src, def)
+				em.Volume = &vs
+			}
+		}
+		mounts = append(mounts, em)
 	}
 
 	image := d.Images[svc.Name]
@@ -236,13 +242,26 @@ const (
 )
 
 // statefulHash identifies a stateful service's definition: its own
-// Compose settings and image ID. The app's configuration variables are
-// not part of it (they reach a stateful service when it is replaced).
-func statefulHash(svc spec.Service, imageID string) string {
+// Compose settings, image ID and the declarations of the volumes it
+// mounts that say more than their key (name:, external, driver,
+// driver_opts; with none, the hash is the one such services had before
+// volumes had declarations). Volume labels are not part of it: they
+// apply when a volume is created. The app's configuration variables are
+// not either (they reach a stateful service when it is replaced).
+func statefulHash(app *spec.App, svc spec.Service, imageID string) string {
+	var vols []spec.Volume
+	for _, m := range svc.Volumes {
+		v, ok := app.Volume(m.Source)
+		v.Labels = nil
+		if ok && m.Type == "volume" && m.Source != "" && !v.Bare() {
+			vols = append(vols, v)
+		}
+	}
 	b, _ := json.Marshal(struct {
 		S spec.Service
 		I string
-	}{svc, imageID})
+		V []spec.Volume `json:",omitempty"`
+	}{svc, imageID, vols})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }

@@ -1,6 +1,9 @@
 package deploy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
@@ -81,5 +84,33 @@ func TestMakePlan_OtherAppsAreNotTouched(t *testing.T) {
 	p := MakePlan(Desired{App: testApp(), Env: "production", Release: 2, Suffix: "abc"}, observed)
 	if len(p.Retire) != 0 {
 		t.Errorf("a container of the new release itself is retired: %v", p.Retire)
+	}
+}
+
+// A stateful service's definition includes the declarations of the
+// volumes it mounts, so that turning its volume external (or renaming
+// it) replaces the container instead of keeping it on the old volume;
+// volumes declared by their key alone leave the hash as it was before
+// volumes had declarations.
+func TestStatefulHash_VolumeDeclarations(t *testing.T) {
+	app := &spec.App{Name: "shop", Volumes: []spec.Volume{{Key: "data"}}, Services: []spec.Service{
+		{Name: "db", Image: "postgres:16", Replicas: 1, Stateful: true, Volumes: []spec.Mount{{Type: "volume", Source: "data", Target: "/var/lib/postgresql/data"}}}}}
+	svc := app.Services[0]
+	b, _ := json.Marshal(struct {
+		S spec.Service
+		I string
+	}{svc, "sha256:db"})
+	sum := sha256.Sum256(b)
+	if got, want := statefulHash(app, svc, "sha256:db"), hex.EncodeToString(sum[:8]); got != want {
+		t.Errorf("hash %s, want the earlier %s", got, want)
+	}
+	before := statefulHash(app, svc, "sha256:db")
+	app.Volumes[0].Labels = map[string]string{"team": "shop"}
+	if statefulHash(app, svc, "sha256:db") != before {
+		t.Error("a volume label changed the hash")
+	}
+	app.Volumes[0] = spec.Volume{Key: "data", Name: "pgdata", External: true}
+	if statefulHash(app, svc, "sha256:db") == before {
+		t.Error("turning the volume external left the hash as it was")
 	}
 }

@@ -54,6 +54,9 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 			return store.Deployment{}, fmt.Errorf("%w: %s/%s has no live release to split traffic with: deploy it once without --canary", ErrCanary, app.Name, env)
 		}
 	}
+	if err := d.checkVolumes(ctx, app, env); err != nil {
+		return store.Deployment{}, err
+	}
 
 	t := newTracker(d.now, progress)
 	t.say("deploying %s to %s", app.Name, env)
@@ -136,6 +139,9 @@ func (d *Deployer) deployImages(ctx context.Context, app *spec.App, env string, 
 	if err := d.refuseDuringCanary(app.Name, env); err != nil {
 		return store.Deployment{}, err
 	}
+	if err := d.checkVolumes(ctx, app, env); err != nil {
+		return store.Deployment{}, err
+	}
 	var from int64
 	if live, err := d.store.LiveRelease(app.Name, env); err == nil {
 		from = live.ID
@@ -182,6 +188,9 @@ func (d *Deployer) Rollback(ctx context.Context, app, env string, to int64, opts
 				target.ID, si.Image, shortID(si.ImageID), svc.Name, err)
 		}
 		t.say("image %s: %s (%s)", svc.Name, si.Image, shortID(si.ImageID))
+	}
+	if err := d.checkVolumes(ctx, &target.Spec, env); err != nil {
+		return store.Deployment{}, fmt.Errorf("release %d cannot be restored: %w", target.ID, err)
 	}
 	dep, err := d.store.CreateDeployment(store.Deployment{App: app, Env: env, Kind: "rollback", ReleaseID: target.ID, FromReleaseID: live.ID})
 	if err != nil {

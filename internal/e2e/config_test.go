@@ -209,15 +209,8 @@ func TestEnv_CloneCopiesDefinitionAndConfigNotData(t *testing.T) {
 	eng := requireDocker(t)
 	s := startServer(t, t.TempDir())
 	name, host := newApp(t, eng)
-	t.Cleanup(func() {
-		_ = eng.RemoveVolume(context.Background(), name+"-production-data")
-		_ = eng.RemoveVolume(context.Background(), name+"-staging-data")
-		cs, _ := eng.ListContainers(context.Background(), map[string]string{"berth.app": name})
-		for _, c := range cs {
-			_ = eng.RemoveContainer(context.Background(), c.ID)
-		}
-		_ = eng.RemoveNetwork(context.Background(), "berth-"+name+"-staging")
-	})
+	t.Cleanup(func() { _ = eng.RemoveNetwork(context.Background(), "berth-"+name+"-staging") })
+	s.removeVolumesAtEnd(t, eng, name, name+"-production-data", name+"-staging-data")
 	s.berth(t, "config", "set", name, "GREETING=hi")
 	if _, err := s.deploy(t, volumeApp(t, name, host, "v1", "")); err != nil {
 		t.Fatal(err)

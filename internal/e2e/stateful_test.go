@@ -62,7 +62,7 @@ func TestApp_ThreeServicesWithAStatefulOne(t *testing.T) {
 	eng := requireDocker(t)
 	s := startServer(t, t.TempDir())
 	name, host := newApp(t, eng)
-	t.Cleanup(func() { _ = eng.RemoveVolume(context.Background(), name+"-production-data") })
+	s.removeVolumesAtEnd(t, eng, name, name+"-production-data")
 	viaDB := func(path string) (int, string) {
 		return get(t, s.addrs.HTTP, host, "/fetch?url="+url.QueryEscape("http://db:8080"+path))
 	}

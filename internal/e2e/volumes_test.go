@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/engine/docker"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -33,11 +34,30 @@ volumes:
 	return app
 }
 
+// removeVolumesAtEnd removes the named volumes when the test ends, after
+// stopping the server and removing app's containers (a volume in use
+// cannot be removed). Call it after newApp, so that it runs first.
+func (s *server) removeVolumesAtEnd(t *testing.T, eng *docker.Backend, app string, volumes ...string) {
+	t.Cleanup(func() {
+		s.stop()
+		ctx := context.Background()
+		cs, _ := eng.ListContainers(ctx, map[string]string{engine.LabelApp: app})
+		for _, c := range cs {
+			_ = eng.RemoveContainer(ctx, c.ID)
+		}
+		for _, v := range volumes {
+			if err := eng.RemoveVolume(ctx, v); err != nil {
+				t.Errorf("remove volume %s: %v", v, err)
+			}
+		}
+	})
+}
+
 func TestVolumes_DataSurvivesDeploysAndRollbacks(t *testing.T) {
 	eng := requireDocker(t)
 	s := startServer(t, t.TempDir())
 	name, host := newApp(t, eng)
-	t.Cleanup(func() { _ = eng.RemoveVolume(context.Background(), name+"-production-data") })
+	s.removeVolumesAtEnd(t, eng, name, name+"-production-data")
 	if _, err := s.deploy(t, volumeApp(t, name, host, "v1", "")); err != nil {
 		t.Fatal(err)
 	}

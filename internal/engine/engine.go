@@ -65,9 +65,13 @@ type Engine interface {
 	// exist and returns its ID. Labels are set only at creation.
 	EnsureNetwork(ctx context.Context, name string, labels map[string]string) (string, error)
 
-	// EnsureVolume creates the named volume when it does not exist.
-	// Labels are set only at creation.
-	EnsureVolume(ctx context.Context, name string, labels map[string]string) error
+	// EnsureVolume creates the volume s describes when none of that name
+	// exists, and returns the volume as the engine has it. An existing
+	// volume is returned as it is, its driver, options and labels
+	// unchanged, for the caller to compare with s.
+	EnsureVolume(ctx context.Context, s VolumeSpec) (Volume, error)
+	// InspectVolume returns the named volume, or ErrNotFound, wrapped.
+	InspectVolume(ctx context.Context, name string) (Volume, error)
 	// ListVolumes lists volumes whose labels match every key/value in
 	// labels, with their disk usage when the engine reports it.
 	ListVolumes(ctx context.Context, labels map[string]string) ([]Volume, error)
@@ -150,9 +154,23 @@ type BuildOptions struct {
 	NoCache    bool
 }
 
+// VolumeSpec describes a named volume to create.
+type VolumeSpec struct {
+	Name string
+	// Driver is the volume driver; empty means "local".
+	Driver string
+	// DriverOpts are the driver's options (the local driver's type,
+	// device and o, as mount(8) takes them).
+	DriverOpts map[string]string
+	Labels     map[string]string
+}
+
 // Volume is a named volume on the host.
 type Volume struct {
-	Name    string
+	Name   string
+	Driver string
+	// Options are the driver options the volume was created with.
+	Options map[string]string
 	Labels  map[string]string
 	Created time.Time
 	// Size is the disk space it uses in bytes, -1 when unknown.
@@ -164,9 +182,16 @@ type Volume struct {
 // Mount is a volume or bind mount.
 type Mount struct {
 	Type     string // "volume" or "bind"
-	Source   string // volume name or host path
+	Source   string // volume name (empty: an anonymous volume) or host path
 	Target   string // path in the container
 	ReadOnly bool
+	// Volume, for a named volume berth creates, says how: an engine that
+	// creates volumes where containers land (Swarm: the node a task runs
+	// on creates the volume its mount names) creates it with this
+	// driver, options and labels. Nil for a bind mount and for an
+	// external or anonymous volume. A single-host engine ignores it:
+	// berth creates the volume (EnsureVolume) before the container.
+	Volume *VolumeSpec
 }
 
 // ContainerSpec is everything needed to create a container.

@@ -25,8 +25,12 @@
 //     working directory's name made valid by [DeriveName]. A name that is
 //     given (flag, variable, name:) is checked, never rewritten; only the
 //     directory's name is cleaned up.
-//   - Named volume sources are the names as declared in the Compose file
-//     (not prefixed with the project name); bind sources are absolute.
+//   - Named volume sources are the keys of the top-level volumes, as
+//     declared (not prefixed with the project name); bind sources are
+//     absolute; an anonymous volume has no source. A [Volume] keeps a
+//     name only when the file gives one (name:, or an external volume's
+//     key): compose-go's project_key default is dropped, since berth
+//     scopes volumes by app and environment.
 //   - Every user-facing problem is reported as an [*Error] naming the file,
 //     the service and the field, and all problems found are returned at
 //     once as [Errors], sorted, one per line.

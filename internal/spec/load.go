@@ -93,13 +93,7 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 		return nil, composeFailure(ctx, c, err, files)
 	}
 
-	app := &App{Name: name, Files: slices.Clone(opts.Files)}
-	// The map key is the name as declared; Volumes[key].Name is prefixed
-	// with the project name.
-	for key := range project.Volumes {
-		app.Volumes = append(app.Volumes, key)
-	}
-	sort.Strings(app.Volumes)
+	app := &App{Name: name, Files: slices.Clone(opts.Files), Volumes: convertVolumes(files, loaderName, project.Volumes)}
 	for _, sc := range project.Services {
 		s := convertService(c, sc, missing)
 		convertConfigs(c, &s, sc.Configs, project.Configs, wd, env)

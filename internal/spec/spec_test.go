@@ -121,6 +121,18 @@ func TestApp_Validate(t *testing.T) {
 			f + `service "worker": volumes[0]: bind mount source must be an absolute path, got "data"`,
 			f + `service "worker": volumes[1]: target must be an absolute path in the container, got "rel"`,
 		}},
+		{"volumes", func(a *App) {
+			a.Volumes = append(a.Volumes, Volume{Key: "media", Name: "media", External: true, Driver: "local"}, Volume{})
+			a.Services[0].Volumes = append(a.Services[0].Volumes, Mount{Type: "volume", Source: "nope", Target: "/nope"})
+			a.Services[1].Stateful = true
+			a.Services[1].Replicas = 1
+			a.Services[1].Volumes = []Mount{{Type: "volume", Target: "/data"}}
+		}, []string{
+			f + "volumes: a volume name must not be empty",
+			f + "volumes.media.driver: an external volume is used as it is: berth never creates it, so its driver would be ignored; remove driver, or remove external: true to have berth create the volume",
+			f + `service "web": volumes[3]: no top-level volume named "nope": declare it under volumes:`,
+			f + `service "worker": volumes[0]: anonymous volume at /data: it belongs to one container, and a stateful service's replacement container gets a new, empty one, so its data would be lost; name it (e.g. data:/data) and declare it under the top-level volumes:`,
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := validApp(t)

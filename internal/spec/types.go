@@ -12,9 +12,8 @@ type App struct {
 	Name string `json:"name"`
 	// Services, sorted by name.
 	Services []Service `json:"services"`
-	// Volumes are the named volumes the services use (Compose top-level
-	// volumes), sorted.
-	Volumes []string `json:"volumes,omitempty"`
+	// Volumes are the Compose top-level volumes, sorted by key.
+	Volumes []Volume `json:"volumes,omitempty"`
 	// Files are the Compose files the app was read from, for messages.
 	Files []string `json:"files,omitempty"`
 	// Environments is the top-level x-berth.environments: per
@@ -139,7 +138,9 @@ type Check struct {
 // Routed reports whether the proxy sends traffic to the service.
 func (s Service) Routed() bool { return len(s.Hosts) > 0 }
 
-// Mount is a volume (named, scoped to the app) or bind mount.
+// Mount is a volume or bind mount. The Source of a volume is the key of
+// a top-level volume, or empty for an anonymous volume (one per
+// container, removed with it).
 type Mount struct {
 	Type     string `json:"type"` // "volume" or "bind"
 	Source   string `json:"source"`

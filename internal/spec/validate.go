@@ -2,7 +2,6 @@ package spec
 
 import (
 	"fmt"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -51,11 +50,7 @@ func validateApp(c *collector, a *App) {
 		c.add("", "services", "at least one service is required")
 	}
 	seen := map[string]bool{}
-	for _, v := range a.Volumes {
-		if v == "" {
-			c.add("", "volumes", "a volume name must not be empty")
-		}
-	}
+	validateVolumes(c, a)
 	hostOwner := map[string]string{}
 	for i := range a.Services {
 		s := &a.Services[i]
@@ -69,6 +64,7 @@ func validateApp(c *collector, a *App) {
 		}
 		seen[s.Name] = true
 		validateService(c, s)
+		validateMounts(c, a, s)
 		paths := make([]string, 0, len(s.Paths))
 		for _, p := range s.Paths {
 			if p = NormalizePath(p); !slices.Contains(paths, p) {
@@ -174,19 +170,6 @@ func validateService(c *collector, s *Service) {
 	}
 	if s.NanoCPUs < 0 {
 		c.add(n, "deploy.resources.limits.cpus", "must not be negative")
-	}
-	for i, m := range s.Volumes {
-		field := fmt.Sprintf("volumes[%d]", i)
-		switch {
-		case m.Type != "volume" && m.Type != "bind":
-			c.add(n, field, fmt.Sprintf("type %s is not supported; use a named volume or a bind mount", quote(m.Type)))
-		case m.Source == "" && m.Type == "volume":
-			c.add(n, field, fmt.Sprintf("anonymous volume at %s is not supported: name it (e.g. data:%s) and declare it under the top-level volumes:", m.Target, m.Target))
-		case m.Source == "" || (m.Type == "bind" && !path.IsAbs(m.Source)):
-			c.add(n, field, fmt.Sprintf("bind mount source must be an absolute path, got %s", quote(m.Source)))
-		case !path.IsAbs(m.Target):
-			c.add(n, field, fmt.Sprintf("target must be an absolute path in the container, got %s", quote(m.Target)))
-		}
 	}
 	if s.Port < 0 || s.Port > 65535 {
 		c.add(n, "x-berth.port", fmt.Sprintf("must be between 1 and 65535, got %d", s.Port))

@@ -10,17 +10,44 @@ import (
 	"github.com/berth-dev/berth/internal/engine"
 )
 
-// EnsureVolume creates a named local volume unless it exists.
-func (b *Backend) EnsureVolume(ctx context.Context, name string, labels map[string]string) error {
-	if _, err := b.cli.VolumeInspect(ctx, name); err == nil {
-		return nil
+// EnsureVolume creates the volume s describes unless one of that name
+// exists, and returns the volume as the engine has it.
+func (b *Backend) EnsureVolume(ctx context.Context, s engine.VolumeSpec) (engine.Volume, error) {
+	if v, err := b.cli.VolumeInspect(ctx, s.Name); err == nil {
+		return fromVolume(&v), nil
 	} else if !isNotFound(err) {
-		return b.wrap("inspect volume "+name, err)
+		return engine.Volume{}, b.wrap("inspect volume "+s.Name, err)
 	}
-	// Creating an existing volume is not an error in Docker, so a
-	// concurrent creator is harmless.
-	_, err := b.cli.VolumeCreate(ctx, volume.CreateOptions{Name: name, Driver: "local", Labels: labels})
-	return b.wrap("create volume "+name, err)
+	driver := s.Driver
+	if driver == "" {
+		driver = "local"
+	}
+	// Creating a volume that exists (with the same driver) returns it, so
+	// a concurrent creator is harmless; the caller compares the options.
+	v, err := b.cli.VolumeCreate(ctx, volume.CreateOptions{Name: s.Name, Driver: driver, DriverOpts: s.DriverOpts, Labels: s.Labels})
+	if err != nil {
+		return engine.Volume{}, b.wrap("create volume "+s.Name, err)
+	}
+	return fromVolume(&v), nil
+}
+
+// InspectVolume returns the named volume, or engine.ErrNotFound, wrapped.
+func (b *Backend) InspectVolume(ctx context.Context, name string) (engine.Volume, error) {
+	v, err := b.cli.VolumeInspect(ctx, name)
+	if err != nil {
+		return engine.Volume{}, b.wrap("inspect volume "+name, err)
+	}
+	return fromVolume(&v), nil
+}
+
+// fromVolume converts the engine's view of a volume, with its usage when
+// the engine reported it.
+func fromVolume(v *volume.Volume) engine.Volume {
+	ev := engine.Volume{Name: v.Name, Driver: v.Driver, Options: v.Options, Labels: v.Labels, Created: parseTime(v.CreatedAt), Size: -1, RefCount: -1}
+	if u := v.UsageData; u != nil {
+		ev.Size, ev.RefCount = u.Size, u.RefCount
+	}
+	return ev
 }
 
 // ListVolumes lists volumes by labels, with their sizes from the engine's
@@ -47,11 +74,10 @@ func (b *Backend) ListVolumes(ctx context.Context, labels map[string]string) ([]
 		if v == nil {
 			continue
 		}
-		ev := engine.Volume{Name: v.Name, Labels: v.Labels, Created: parseTime(v.CreatedAt), Size: -1, RefCount: -1}
-		if u := usage[v.Name]; u != nil {
-			ev.Size, ev.RefCount = u.Size, u.RefCount
+		if u := usage[v.Name]; u != nil && v.UsageData == nil {
+			v.UsageData = u
 		}
-		out = append(out, ev)
+		out = append(out, fromVolume(v))
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -334,21 +335,43 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage
 	})
 	t.Run("Volumes", func(t *testing.T) {
 		vol := app + "-data"
-		t.Cleanup(func() {
-			if r, ok := e.(interface {
-				RemoveVolume(context.Context, string) error
-			}); ok {
-				_ = r.RemoveVolume(context.Background(), vol)
-			}
-		})
+		removeVolumeLater(t, e, vol)
 		for i := 0; i < 2; i++ {
-			if err := e.EnsureVolume(ctx, vol, map[string]string{engine.LabelApp: app}); err != nil {
-				t.Fatalf("ensure volume (%d): %v", i, err)
+			v, err := e.EnsureVolume(ctx, engine.VolumeSpec{Name: vol, Labels: map[string]string{engine.LabelApp: app}})
+			if err != nil || v.Name != vol || v.Driver != "local" || len(v.Options) != 0 || v.Labels[engine.LabelApp] != app {
+				t.Fatalf("ensure volume (%d): %+v %v", i, v, err)
 			}
 		}
 		vs, err := e.ListVolumes(ctx, map[string]string{engine.LabelApp: app})
 		if err != nil || len(vs) != 1 || vs[0].Name != vol {
 			t.Fatalf("list volumes: %+v %v", vs, err)
+		}
+		if _, err := e.InspectVolume(ctx, app+"-missing"); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("inspect a missing volume: %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("VolumeDriverOptions", func(t *testing.T) {
+		// The local driver's options, as an NFS volume would give them
+		// (type nfs, o addr=…, device :/path), for a tmpfs this host can
+		// mount.
+		vol := app + "-tmpfs"
+		removeVolumeLater(t, e, vol)
+		opts := map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}
+		labels := map[string]string{engine.LabelApp: app, "team": "shop"}
+		v, err := e.EnsureVolume(ctx, engine.VolumeSpec{Name: vol, Driver: "local", DriverOpts: opts, Labels: labels})
+		if err != nil || v.Driver != "local" || !maps.Equal(v.Options, opts) || !maps.Equal(v.Labels, labels) {
+			t.Fatalf("ensure volume: %+v %v", v, err)
+		}
+		if v, err = e.InspectVolume(ctx, vol); err != nil || v.Name != vol || v.Driver != "local" || !maps.Equal(v.Options, opts) || !maps.Equal(v.Labels, labels) {
+			t.Fatalf("inspect volume: %+v %v", v, err)
+		}
+		// An existing volume is returned as it is, never changed.
+		v, err = e.EnsureVolume(ctx, engine.VolumeSpec{Name: vol, DriverOpts: map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "size=2m"}, Labels: map[string]string{engine.LabelApp: app}})
+		if err != nil || !maps.Equal(v.Options, opts) || !maps.Equal(v.Labels, labels) {
+			t.Fatalf("ensure an existing volume: %+v %v", v, err)
+		}
+		if v, err = e.InspectVolume(ctx, vol); err != nil || !maps.Equal(v.Options, opts) {
+			t.Fatalf("inspect volume after a second ensure: %+v %v", v, err)
 		}
 	})
 	t.Run("BuildImage", func(t *testing.T) {
@@ -404,6 +427,19 @@ func RequireEngine(t testing.TB, e engine.Engine) {
 		}
 		t.Skipf("no container engine: %v", err)
 	}
+}
+
+// removeVolumeLater removes the named volume when the test ends, through
+// the backend's RemoveVolume (not part of engine.Engine: berth never
+// removes a volume).
+func removeVolumeLater(t *testing.T, e engine.Engine, name string) {
+	t.Cleanup(func() {
+		if r, ok := e.(interface {
+			RemoveVolume(context.Context, string) error
+		}); ok {
+			_ = r.RemoveVolume(context.Background(), name)
+		}
+	})
 }
 
 // tarOf makes a build context from file contents.

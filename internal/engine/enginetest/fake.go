@@ -353,17 +353,43 @@ func (f *Fake) RemoveNetwork(ctx context.Context, name string) error {
 	return nil
 }
 
-// EnsureVolume creates the named volume unless it exists.
-func (f *Fake) EnsureVolume(ctx context.Context, name string, labels map[string]string) error {
+// EnsureVolume creates the volume s describes unless one of that name
+// exists, and returns the volume as it is.
+func (f *Fake) EnsureVolume(ctx context.Context, s engine.VolumeSpec) (engine.Volume, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.failLocked("EnsureVolume"); err != nil {
-		return err
+		return engine.Volume{}, err
 	}
-	if _, ok := f.volumes[name]; !ok {
-		f.volumes[name] = engine.Volume{Name: name, Labels: maps.Clone(labels), Created: f.now(), Size: -1, RefCount: -1}
+	v, ok := f.volumes[s.Name]
+	if !ok {
+		driver := s.Driver
+		if driver == "" {
+			driver = "local"
+		}
+		v = engine.Volume{Name: s.Name, Driver: driver, Options: maps.Clone(s.DriverOpts), Labels: maps.Clone(s.Labels), Created: f.now(), Size: -1, RefCount: -1}
+		f.volumes[s.Name] = v
 	}
-	return nil
+	return cloneVolume(v), nil
+}
+
+// InspectVolume returns the named volume, or engine.ErrNotFound.
+func (f *Fake) InspectVolume(ctx context.Context, name string) (engine.Volume, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.failLocked("InspectVolume"); err != nil {
+		return engine.Volume{}, err
+	}
+	v, ok := f.volumes[name]
+	if !ok {
+		return engine.Volume{}, fmt.Errorf("volume %s: %w", name, engine.ErrNotFound)
+	}
+	return cloneVolume(v), nil
+}
+
+func cloneVolume(v engine.Volume) engine.Volume {
+	v.Options, v.Labels = maps.Clone(v.Options), maps.Clone(v.Labels)
+	return v
 }
 
 // ListVolumes lists volumes whose labels match, by name.
@@ -376,8 +402,7 @@ func (f *Fake) ListVolumes(ctx context.Context, labels map[string]string) ([]eng
 	var out []engine.Volume
 	for _, v := range f.volumes {
 		if matches(v.Labels, labels) {
-			v.Labels = maps.Clone(v.Labels)
-			out = append(out, v)
+			out = append(out, cloneVolume(v))
 		}
 	}
 	slices.SortFunc(out, func(a, b engine.Volume) int { return cmp.Compare(a.Name, b.Name) })

@@ -45,12 +45,21 @@ func (b *Backend) BuildImage(ctx context.Context, buildContext io.Reader, o engi
 	return b.local.BuildImage(ctx, buildContext, o, log)
 }
 
-// EnsureVolume creates a named local volume on the manager. Swarm has no
+// EnsureVolume creates a named volume on the manager. Swarm has no
 // cluster volumes at API 1.41: on other nodes a task's volume mount
-// creates the volume where the task lands, so a stateful service must be
-// pinned to one node (placement) to keep its data.
-func (b *Backend) EnsureVolume(ctx context.Context, name string, labels map[string]string) error {
-	return b.local.EnsureVolume(ctx, name, labels)
+// creates the volume where the task lands (with the driver and options
+// the mount carries), so a stateful service must be pinned to one node
+// (placement) to keep its data, or use a driver whose volumes reach the
+// same data from every node (NFS through the local driver's options).
+func (b *Backend) EnsureVolume(ctx context.Context, s engine.VolumeSpec) (engine.Volume, error) {
+	return b.local.EnsureVolume(ctx, s)
+}
+
+// InspectVolume returns the manager's volume of that name, or
+// engine.ErrNotFound, wrapped: other nodes' volumes are out of its
+// reach.
+func (b *Backend) InspectVolume(ctx context.Context, name string) (engine.Volume, error) {
+	return b.local.InspectVolume(ctx, name)
 }
 
 // ListVolumes lists the manager's volumes whose labels match, with their

@@ -88,11 +88,7 @@ func serviceSpec(name string, s engine.ContainerSpec, image, imageID string, rep
 		cs.Healthcheck = &container.HealthConfig{Test: c.Test, Interval: c.Interval, Timeout: c.Timeout, StartPeriod: c.StartPeriod, Retries: c.Retries}
 	}
 	for _, m := range s.Mounts {
-		t := mount.TypeVolume
-		if m.Type == "bind" {
-			t = mount.TypeBind
-		}
-		cs.Mounts = append(cs.Mounts, mount.Mount{Type: t, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+		cs.Mounts = append(cs.Mounts, serviceMount(m))
 	}
 	delay := 500 * time.Millisecond
 	spec := swarm.ServiceSpec{
@@ -112,6 +108,24 @@ func serviceSpec(name string, s engine.ContainerSpec, image, imageID string, rep
 		spec.TaskTemplate.Networks = []swarm.NetworkAttachmentConfig{{Target: s.Network, Aliases: s.Aliases}}
 	}
 	return spec
+}
+
+// serviceMount is m as a task mounts it. A named volume berth owns
+// carries its driver, options and labels, as docker stack deploy sets
+// them: volumes are node-local, and the node a task lands on creates
+// the volume with them when it does not have it.
+func serviceMount(m engine.Mount) mount.Mount {
+	if m.Type == "bind" {
+		return mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+	}
+	out := mount.Mount{Type: mount.TypeVolume, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+	if v := m.Volume; v != nil && m.Source != "" {
+		out.VolumeOptions = &mount.VolumeOptions{Labels: maps.Clone(v.Labels)}
+		if v.Driver != "" || len(v.DriverOpts) > 0 {
+			out.VolumeOptions.DriverConfig = &mount.Driver{Name: v.Driver, Options: maps.Clone(v.DriverOpts)}
+		}
+	}
+	return out
 }
 
 // taskState maps a task's state onto a container's.
