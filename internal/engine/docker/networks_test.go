@@ -126,8 +126,18 @@ func TestBackend_ManyNetworks(t *testing.T) {
 			t.Fatalf("ensure %s after a restart: %q %v, want %q", name, id, err, ids[i])
 		}
 	}
-	if after, _ := subnetsOf(t, b); len(after) != len(subnets) {
-		t.Errorf("%d networks before ensuring again, %d after", len(subnets), len(after))
+	// Other tests create networks in parallel: count only this test's.
+	countOurs := func(names map[string]string) int {
+		k := 0
+		for _, name := range names {
+			if strings.HasPrefix(name, prefix+"-") {
+				k++
+			}
+		}
+		return k
+	}
+	if _, afterNames := subnetsOf(t, b); countOurs(afterNames) != countOurs(netNames) {
+		t.Errorf("%d of this test's networks before ensuring again, %d after", countOurs(netNames), countOurs(afterNames))
 	}
 
 	// A container on the last one gets an address in its subnet.
