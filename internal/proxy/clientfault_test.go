@@ -56,26 +56,20 @@ func newBodyRig(t *testing.T, o RouteOptions) *bodyRig {
 // and body (status 0: the connection closed without one).
 func (rig *bodyRig) send(t *testing.T, raw string) (int, string) {
 	t.Helper()
-	c, err := net.Dial("tcp", rig.srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
-	return readStatus(c)
-}
-
-func readStatus(c net.Conn) (int, string) {
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
+	resp, body := rawExchange(t, rig.srv, raw)
+	if resp == nil {
 		return 0, ""
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, body
+}
+
+// readStatus reads an answer from c: its status and body (0: none).
+func readStatus(c net.Conn) (int, string) {
+	resp, body := readResponse(c)
+	if resp == nil {
+		return 0, ""
+	}
+	return resp.StatusCode, body
 }
 
 // healthy checks that the app never left rotation and still answers.

@@ -15,6 +15,22 @@ import (
 // servers (net/http, HTTP/2) get a writer that moves the deadline through
 // http.ResponseController.
 
+// slidingDeadline is a deadline kept at "d from now" as bytes move,
+// without a deadline call per read or write: it is moved when less than
+// 7/8 of d is left (or more than d, after d shrank), so a connection that
+// makes no progress for about d is cut, with a call per eighth of d.
+type slidingDeadline struct{ at int64 } // nanotime; 0: none set
+
+// due reports whether the deadline must be moved to now+d, and records
+// that it is.
+func (s *slidingDeadline) due(now int64, d time.Duration) bool {
+	if left := s.at - now; s.at != 0 && left >= int64(d-d/8) && left <= int64(d) {
+		return false
+	}
+	s.at = now + int64(d)
+	return true
+}
+
 // writeTimeoutSetter is the lean server's ResponseWriter.
 type writeTimeoutSetter interface{ setWriteTimeout(time.Duration) }
 
@@ -42,22 +58,13 @@ type deadlineWriter struct {
 	http.ResponseWriter
 	rc *http.ResponseController
 	d  time.Duration
-	dl int64 // nanotime of the deadline set last (0: none)
+	dl slidingDeadline
 }
 
 func (w *deadlineWriter) arm() {
-	if w.d <= 0 {
-		return
-	}
-	now := nanotime()
-	if w.dl != 0 && w.dl-now >= int64(w.d-w.d/8) {
-		return
-	}
-	if w.rc.SetWriteDeadline(time.Now().Add(w.d)) != nil {
+	if w.d > 0 && w.dl.due(nanotime(), w.d) && w.rc.SetWriteDeadline(time.Now().Add(w.d)) != nil {
 		w.d = 0 // the server cannot
-		return
 	}
-	w.dl = now + int64(w.d)
 }
 
 func (w *deadlineWriter) Write(b []byte) (int, error) {

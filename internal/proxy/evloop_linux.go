@@ -274,7 +274,7 @@ func (l *evLoop) adopt(c *serverConn) bool {
 	lf, err := detach(c.rwc)
 	if err == nil {
 		c.rwc = lf
-		c.wdl = 0 // a new socket: no write deadline
+		c.wdl = slidingDeadline{} // a new socket: no write deadline
 	}
 	c.rwcMu.Unlock()
 	if err != nil {
@@ -318,7 +318,7 @@ func (l *evLoop) attach(c *serverConn) {
 	}
 	c.rwcMu.Lock()
 	c.rwc = nc
-	c.wdl = 0 // a new socket: no write deadline
+	c.wdl = slidingDeadline{} // a new socket: no write deadline
 	c.rwcMu.Unlock()
 }
 

@@ -348,11 +348,8 @@ func (p *Pool) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 		st.aborted, st.status = true, status
 		p.log.Debug("request body failed", "target", st.t.Name, "method", r.Method, "path", r.URL.Path,
 			"status", status, "client_addr", r.RemoteAddr, "error", ferr)
-		if status != statusClientClosed {
-			w.Header()[requestIDHeader] = st.ids
-			w.Header().Set("Connection", "close")
-			writePage(w, r, status, title, msg)
-		}
+		w.Header()[requestIDHeader] = st.ids
+		writeBodyFault(w, r, status, title, msg)
 		return
 	}
 	if st.client.Err() != nil && !st.timedOut.Load() {

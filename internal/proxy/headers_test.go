@@ -32,19 +32,37 @@ func headerApp(t *testing.T, resp string) (*Proxy, *rawBackend, string) {
 	return px, app, hs.Listener.Addr().String()
 }
 
-// rawResponse sends raw to addr and returns the response (nil on none).
+// rawResponse sends raw to addr and returns the response.
 func rawResponse(t *testing.T, addr, raw string) (*http.Response, string) {
+	t.Helper()
+	resp, body := rawExchange(t, addr, raw)
+	if resp == nil {
+		t.Fatalf("%q: no response", raw)
+	}
+	return resp, body
+}
+
+// rawExchange sends raw on a new connection to addr and reads the
+// answer (nil when the connection closed without one).
+func rawExchange(t *testing.T, addr, raw string) (*http.Response, string) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(c, raw)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	return readResponse(c)
+}
+
+// readResponse reads one answer from c, whole (nil when none came).
+func readResponse(c net.Conn) (*http.Response, string) {
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
-		t.Fatalf("%q: no response: %v", raw, err)
+		return nil, ""
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()

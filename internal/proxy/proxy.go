@@ -168,13 +168,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// pool already retired (draining ended); it then routes again on the
 	// newer table. Two rounds are enough: a pool is retired only after it
 	// was swapped out.
-	var client string            // canary client id, looked up once
-	body := r.ContentLength != 0 // a body to take (takeBody) on the first route
-	limited := false             // limitWrites was applied
-	for range 3 {
+	var client string // canary client id, looked up once
+	for round := range 3 {
 		rt, prefix, e := p.table.Load().lookup(host, r.URL.Path)
-		if !limited {
-			limited = true
+		if round == 0 { // the route's write timeout, once
 			wt := p.defaults.writeTimeout
 			if rt != nil {
 				wt = rt.limits.writeTimeout
@@ -192,11 +189,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rt.opts != nil && !applyOptions(w, r, rt.opts) {
 			return
 		}
-		if body {
-			body = false
-			if !p.takeBody(w, r, rt) {
-				return
-			}
+		if round == 0 && r.ContentLength != 0 && !p.takeBody(w, r, rt) {
+			return
 		}
 		rr := r
 		if rt.opts != nil && rt.opts.StripPrefix && prefix != "" {

@@ -53,7 +53,7 @@ type clientBody struct {
 	n       int64     // bytes taken from src so far
 	timeout time.Duration
 	dl      deadliner // sets the client connection's read deadline (nil: none)
-	armed   int64     // nanotime of the read deadline set last (0: none)
+	armed   slidingDeadline
 	fault   bodyFault
 	err     error // the read error behind fault
 	closed  bool
@@ -132,30 +132,19 @@ func (b *clientBody) readSrc(p []byte) (int, error) {
 	return n, nil
 }
 
-// arm moves the read deadline to now + the body timeout when the one set
-// last is more than an eighth of the timeout old (a deadline call per
-// read would cost more than the read).
+// arm slides the read deadline with the body timeout.
 func (b *clientBody) arm() {
-	if b.dl == nil {
-		return
-	}
-	now := nanotime()
-	if b.armed != 0 && now-b.armed < int64(b.timeout/8) {
-		return
-	}
-	if b.dl.SetReadDeadline(time.Now().Add(b.timeout)) != nil {
+	if b.dl != nil && b.armed.due(nanotime(), b.timeout) && b.dl.SetReadDeadline(time.Now().Add(b.timeout)) != nil {
 		b.dl = nil // the server cannot: no timeout
-		return
 	}
-	b.armed = now
 }
 
 // disarm lifts the read deadline once the body was read whole (the
 // server's own timeouts take the connection back).
 func (b *clientBody) disarm() {
-	if b.dl != nil && b.armed != 0 {
+	if b.dl != nil && b.armed.at != 0 {
 		_ = b.dl.SetReadDeadline(time.Time{})
-		b.armed = 0
+		b.armed = slidingDeadline{}
 	}
 }
 
@@ -194,27 +183,21 @@ func (b *clientBody) failure() (bodyFault, error) {
 	return b.fault, b.err
 }
 
-// fill reads up to max bytes of the body into b's buffer; whole reports
-// that the body ended within them.
-func (b *clientBody) fill(max int) (whole bool, err error) {
+// fill reads the body, of known length n, whole into b's buffer.
+func (b *clientBody) fill(n int64) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	buf := make([]byte, 0, min(max, 4<<10))
-	for len(buf) < max && b.src != nil {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := b.readSrc(buf[len(buf):min(cap(buf), max)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return false, err
+	buf := make([]byte, n+1) // a byte more: the read that meets the end
+	got := 0
+	for b.src != nil && got < len(buf) {
+		m, err := b.readSrc(buf[got:])
+		got += m
+		if err != nil && err != io.EOF {
+			return err
 		}
 	}
-	b.buf = buf
-	return b.src == nil, nil
+	b.buf = buf[:got]
+	return nil
 }
 
 // takeBody wraps r's body for rt (limits, timeout, failure accounting)
@@ -235,15 +218,12 @@ func (p *Proxy) takeBody(w http.ResponseWriter, r *http.Request, rt *route) bool
 		// talk both ways at once on one request.
 		return true
 	}
-	whole, err := b.fill(bufferedBodyMax)
-	if err != nil {
+	if err := b.fill(r.ContentLength); err != nil {
 		f, err := b.failure()
 		p.answerBodyFault(w, r, rt, f, err)
 		return false
 	}
-	if whole {
-		delete(r.Header, "Expect") // answered: the app gets the body at once
-	}
+	delete(r.Header, "Expect") // answered: the app gets the body at once
 	return true
 }
 
@@ -273,10 +253,17 @@ func (p *Proxy) answerBodyFault(w http.ResponseWriter, r *http.Request, rt *rout
 	p.log.Debug("request body refused", "app", rt.key.App, "env", rt.key.Env, "service", rt.key.Service,
 		"status", status, "client_addr", r.RemoteAddr, "error", err)
 	p.answerOwnStatus(w, r, rt.key, rt.ctr.alog, status, func(w http.ResponseWriter) {
-		if status == statusClientClosed {
-			return
-		}
-		w.Header().Set("Connection", "close")
-		writePage(w, r, status, title, msg)
+		writeBodyFault(w, r, status, title, msg)
 	})
+}
+
+// writeBodyFault answers a request whose body failed on the client's
+// side, closing the connection after it (the body's framing is lost);
+// a client that left (499) gets nothing.
+func writeBodyFault(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+	if status == statusClientClosed {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	writePage(w, r, status, title, msg)
 }

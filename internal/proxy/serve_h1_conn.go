@@ -53,9 +53,9 @@ type serverConn struct {
 	big    []byte      // head bytes of heads larger than the read buffer
 	rdl    time.Time   // the read deadline set last
 	// wto is the write timeout of the current request (the route's), and
-	// wdl the write deadline set last (nanotime; 0: none), by armWrite.
+	// wdl the write deadline armWrite set last.
 	wto time.Duration
-	wdl int64
+	wdl slidingDeadline
 	// armedAt is when armWait set rdl (monotonic ns; 0 when anything
 	// else set it since), for a wait of armedFor.
 	armedAt  int64
@@ -125,34 +125,24 @@ func (w connWriter) Write(p []byte) (int, error) {
 	if ev := c.ev; ev != nil && ev.owned {
 		return ev.write(p)
 	}
-	if c.wto > 0 || c.wdl != 0 {
+	if c.wto > 0 || c.wdl.at != 0 {
 		c.armWrite()
 	}
 	return c.rwc.Write(p)
 }
 
-// armWrite keeps the write deadline between 7/8 of the write timeout and
-// the whole of it from now, so that a client that takes no byte for
-// about the timeout is cut, with a deadline call only every eighth of it
-// (none without a timeout once the last deadline was lifted).
+// armWrite slides the write deadline with the write timeout (none, once
+// the last deadline was lifted, without a timeout).
 func (c *serverConn) armWrite() {
-	d := c.wto
-	if d <= 0 {
+	if c.wto <= 0 {
 		_ = c.rwc.SetWriteDeadline(time.Time{})
-		c.wdl = 0
+		c.wdl = slidingDeadline{}
 		return
 	}
-	now := nanotime()
-	if left := c.wdl - now; c.wdl != 0 && left >= int64(d-d/8) && left <= int64(d) {
-		return
+	if c.wdl.due(nanotime(), c.wto) {
+		_ = c.rwc.SetWriteDeadline(time.Now().Add(c.wto))
 	}
-	_ = c.rwc.SetWriteDeadline(time.Now().Add(d))
-	c.wdl = now + int64(d)
 }
-
-// setWriteTimeout sets the write timeout of the connection's current
-// request (the route's: the proxy calls it through the ResponseWriter).
-func (c *serverConn) setWriteTimeout(d time.Duration) { c.wto = d }
 
 func newServerConn(s *Server, nc net.Conn) *serverConn {
 	c := &serverConn{srv: s, rwc: nc, first: true, watchDone: make(chan struct{}, 1)}

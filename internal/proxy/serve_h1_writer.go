@@ -182,7 +182,7 @@ func (w *respWriter) SetReadDeadline(t time.Time) error {
 
 // setWriteTimeout sets how long the client may take to accept the next
 // bytes of this response (0: no limit).
-func (w *respWriter) setWriteTimeout(d time.Duration) { w.c.setWriteTimeout(d) }
+func (w *respWriter) setWriteTimeout(d time.Duration) { w.c.wto = d }
 
 // SetWriteDeadline sets the connection's write deadline.
 func (w *respWriter) SetWriteDeadline(t time.Time) error { return w.c.rwc.SetWriteDeadline(t) }
@@ -203,7 +203,7 @@ func (w *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.hijacked = true
 	w.stopContinue()
 	_ = c.rwc.SetDeadline(time.Time{})
-	c.wto, c.wdl = 0, 0
+	c.wto, c.wdl = 0, slidingDeadline{}
 	c.state.Store(connClosed)
 	c.srv.forget(c)
 	var nc net.Conn = c.rwc
