@@ -218,11 +218,21 @@ func (s *Server) deployment(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// MaxAppDefinitionBytes is the largest app definition (the JSON of a
+// loaded Compose file) a deploy request may carry; a larger one is
+// answered 413 with the limit.
+const MaxAppDefinitionBytes = 8 << 20
+
 func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	var app spec.App
-	dec := json.NewDecoder(io.LimitReader(r.Body, 8<<20))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxAppDefinitionBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&app); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Err: fmt.Errorf(
+				"read app definition: it is larger than the API's limit of %d MiB; make the Compose file smaller (keep large files in images or volumes, not in configs or error pages)",
+				MaxAppDefinitionBytes>>20)}
+		}
 		return badRequest(fmt.Errorf("read app definition: %w", err))
 	}
 	if app.Name != r.PathValue("app") {
