@@ -102,7 +102,7 @@ func (l *evLoop) watchTarget(conn *fconn) bool {
 	l.seq++
 	id := l.seq
 	l.mu.Unlock()
-	ev := syscall.EpollEvent{Events: uint32(syscall.EPOLLIN | syscall.EPOLLRDHUP | -syscall.EPOLLET), Fd: id}
+	ev := syscall.EpollEvent{Events: uint32(syscall.EPOLLIN|syscall.EPOLLRDHUP) | epollET, Fd: id}
 	err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, lf.fd, &ev)
 	if err == syscall.EEXIST { // registered with this loop before
 		err = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_MOD, lf.fd, &ev)

@@ -249,7 +249,11 @@ func (l *evLoop) stop() {
 	syscall.Close(l.efd)
 }
 
-const evClientEvents = syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | -syscall.EPOLLET
+// epollET is EPOLLET as the kernel's bit: the syscall package spells it
+// negative on some architectures (amd64) and positive on others (arm64).
+const epollET uint32 = 1 << 31
+
+const evClientEvents = uint32(syscall.EPOLLIN|syscall.EPOLLOUT|syscall.EPOLLRDHUP) | epollET
 
 // adopt hands c, idle, to the loop (from the accepting goroutine or c's
 // own): its socket leaves the netpoller for the loop's epoll. False when
@@ -285,7 +289,7 @@ func (l *evLoop) adopt(c *serverConn) bool {
 	// of an id it does not know, finds the connection in the inbox
 	// (takeInbox). An edge-triggered event it dropped would not come
 	// again (a request and the client's half-close read at once).
-	ev := syscall.EpollEvent{Events: uint32(evClientEvents), Fd: x.id}
+	ev := syscall.EpollEvent{Events: evClientEvents, Fd: x.id}
 	l.mu.Lock()
 	err = nil
 	if l.stopped {
