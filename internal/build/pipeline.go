@@ -214,6 +214,9 @@ func (p *Pipeline) execute(ctx context.Context, b *store.Build, r *runLog) error
 	if app.Name != b.App {
 		return fmt.Errorf("%s at %s names the app %q, but the repository is connected to %q: remove its name: or write name: %s", conn.File, short(b.Commit), app.Name, b.App, b.App)
 	}
+	for _, w := range app.Warnings {
+		r.step("warning: %s", w)
+	}
 	for i := range app.Services {
 		svc := &app.Services[i]
 		if svc.Build == nil {

@@ -56,6 +56,9 @@ func newDeployCmd() *cobra.Command {
 			app = app.ForEnv(env)
 			out := cmd.OutOrStdout()
 			printNameSource(out, name, files[0])
+			for _, w := range app.Warnings {
+				fmt.Fprintf(out, "warning: %s\n", w)
+			}
 			if err := buildServices(cmd.Context(), out, c, app); err != nil {
 				return exitError{error: fmt.Errorf("%w; nothing was deployed", err), code: 1}
 			}

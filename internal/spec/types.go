@@ -23,6 +23,9 @@ type App struct {
 	// answers, by status ("404", "502", "503", "504"): the files' contents, read
 	// when the Compose file is, so the server needs no access to them.
 	ErrorPages map[string]string `json:"error_pages,omitempty"`
+	// Warnings name the keys of the files that berth does not apply, for
+	// the user to read before the deploy; they are not stored.
+	Warnings []string `json:"-"`
 }
 
 // Service is one service of an App.
