@@ -94,11 +94,7 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 	}
 
 	app := &App{Name: name, Files: slices.Clone(opts.Files), Volumes: convertVolumes(files, loaderName, project.Volumes)}
-	inProject := map[string]bool{}
-	for name := range project.Services {
-		inProject[name] = true
-	}
-	app.Warnings = unappliedKeys(files, inProject)
+	app.Warnings = unappliedKeys(files, project.Services)
 	for _, sc := range project.Services {
 		s := convertService(c, sc, missing)
 		convertConfigs(c, &s, sc.Configs, project.Configs, wd, env)

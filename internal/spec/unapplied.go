@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // appliedServiceKeys are the keys of a Compose service that berth reads
@@ -37,7 +39,7 @@ var keyHints = map[string]string{
 // unappliedKeys returns a warning for every key the files set that berth
 // does not apply, naming the file, the service and the key. Only the
 // services of the project (after profiles) are looked at.
-func unappliedKeys(files []*sourceFile, services map[string]bool) []string {
+func unappliedKeys(files []*sourceFile, services types.Services) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(file, path, key string) {
@@ -60,7 +62,7 @@ func unappliedKeys(files []*sourceFile, services map[string]bool) []string {
 		svcs, _ := f.doc["services"].(map[string]any)
 		for name, v := range svcs {
 			s, ok := v.(map[string]any)
-			if !ok || !services[name] {
+			if _, in := services[name]; !ok || !in {
 				continue
 			}
 			for key := range s {
