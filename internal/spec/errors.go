@@ -102,6 +102,19 @@ func (c *collector) add(service, field, msg string) {
 	c.errs = append(c.errs, &Error{File: file, Service: service, Field: field, Msg: msg})
 }
 
+// addErr adds a problem whose file is known, once per service and field.
+func (c *collector) addErr(e *Error) {
+	key := [2]string{e.Service, e.Field}
+	if c.seen == nil {
+		c.seen = map[[2]string]bool{}
+	}
+	if e.Field != "" && c.seen[key] {
+		return
+	}
+	c.seen[key] = true
+	c.errs = append(c.errs, e)
+}
+
 // suppress drops any later problem with the field, when an earlier one
 // already covers it.
 func (c *collector) suppress(service, field string) {

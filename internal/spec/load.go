@@ -81,7 +81,12 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 	for _, f := range files {
 		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: f.abs, Content: f.content})
 	}
-	setName := func(o *loader.Options) { o.SetProjectName(loaderName, true) }
+	setName := func(o *loader.Options) {
+		o.SetProjectName(loaderName, true)
+		// compose-go's own warnings would go to its global logger; berth
+		// says the same in its own words (see unsetVariables).
+		o.Interpolate.Substitute = quietSubstitute
+	}
 
 	dict, err := loader.LoadModelWithContext(ctx, details, setName)
 	if err != nil {
@@ -94,7 +99,8 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 	}
 
 	app := &App{Name: name, Files: slices.Clone(opts.Files), Volumes: convertVolumes(files, loaderName, project.Volumes)}
-	app.Warnings = unappliedKeys(files, project.Services)
+	app.Warnings = append(checkKeys(c, files, project.Services), unsetVariables(files, env)...)
+	sort.Strings(app.Warnings)
 	for _, sc := range project.Services {
 		s := convertService(c, sc, missing)
 		convertConfigs(c, &s, sc.Configs, project.Configs, wd, env)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/consts"
 	"github.com/compose-spec/compose-go/v2/loader"
-	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
@@ -154,7 +153,7 @@ func appName(c *collector, files []*sourceFile, env types.Mapping) (string, bool
 		c.add("", "name", fmt.Sprintf("must be a string, got %s", describe(raw)))
 		return "", true
 	}
-	name, err := template.Substitute(s, func(k string) (string, bool) {
+	name, err := quietSubstitute(s, func(k string) (string, bool) {
 		v, ok := env[k]
 		return v, ok
 	})
