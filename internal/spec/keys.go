@@ -40,9 +40,6 @@ func refused(note string) keyRule    { return keyRule{status: keyRefused, note: 
 func ignored(note string) keyRule    { return keyRule{status: keyIgnored, note: note} }
 func notYet(what string) keyRule     { return refused("berth cannot apply " + what + " yet; remove it") }
 func windowsOnly() keyRule           { return refused("it applies to Windows containers only; remove it") }
-func swarmOnly(what string) keyRule {
-	return ignored(what + " applies on a Swarm cluster only (berth server --engine swarm); on one host it has no effect")
-}
 
 // loaderKeys are top-level keys compose-go consumes while it loads
 // (they have no field in its types).
@@ -212,10 +209,10 @@ var serviceKeys = map[string]keyRule{
 
 	"deploy":                                          applied(),
 	"deploy.replicas":                                 applied(),
-	"deploy.mode":                                     notYet("deploy.mode"),
-	"deploy.endpoint_mode":                            swarmOnly("deploy.endpoint_mode"),
-	"deploy.labels":                                   swarmOnly("deploy.labels (the labels of the Swarm service)"),
-	"deploy.placement":                                swarmOnly("deploy.placement"),
+	"deploy.mode":                                     applied(),
+	"deploy.endpoint_mode":                            ignored("berth sends traffic to each container (or Swarm task) itself, so the endpoint mode has no effect"),
+	"deploy.labels":                                   notYet("deploy.labels (the labels of the Swarm service; labels: sets the containers' labels)"),
+	"deploy.placement":                                applied(),
 	"deploy.placement.constraints":                    applied(),
 	"deploy.placement.preferences":                    applied(),
 	"deploy.placement.preferences.spread":             applied(),

@@ -55,6 +55,9 @@ func convertRollout(c *collector, s *Service, d *types.DeployConfig) {
 	if d == nil {
 		return
 	}
+	if d.Mode != "" && d.Mode != "replicated" {
+		c.add(s.Name, "deploy.mode", fmt.Sprintf("berth runs replicated services only, got %q; remove it and set deploy.replicas", d.Mode))
+	}
 	r := Rollout{
 		Constraints: slices.Clone(d.Placement.Constraints),
 		MaxPerNode:  d.Placement.MaxReplicas,
