@@ -63,6 +63,11 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	if opts.Canary > 0 {
 		t.say("as a canary taking %d%% of clients", opts.Canary)
 	}
+	if d.cluster == nil {
+		for _, n := range oneHostNotes(app) {
+			t.say("warning: %s", n)
+		}
+	}
 	for _, svc := range app.Services {
 		if svc.Routed() {
 			if err := d.proxy.CheckRoute(routeKey(app.Name, env, svc.Name), svc.Hosts, routeOptions(svc)); err != nil {
