@@ -80,6 +80,11 @@ bench-proxy:
 
 # Memory per idle keep-alive client connection: berth's proxy (with and
 # without event loops) against nginx. N (5000) connections.
+.PHONY: bench-compose
+bench-compose:
+	@go test -run '^$$' -bench BenchmarkCorpus -benchtime 2s ./internal/spec/ | grep -E '^(Benchmark|ok)'
+	@echo "(per op: loading the largest file of internal/spec/testdata/corpus; accepted/refused count the whole corpus, see its corpus.golden)"
+
 .PHONY: bench-idle
 bench-idle:
 	@scripts/bench-idle
