@@ -101,8 +101,10 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 	app := &App{Name: name, Files: slices.Clone(opts.Files), Volumes: convertVolumes(files, loaderName, project.Volumes)}
 	app.Warnings = append(checkKeys(c, files, project.Services), unsetVariables(files, env)...)
 	sort.Strings(app.Warnings)
+	var bindBytes int64
 	for _, sc := range project.Services {
 		s := convertService(c, sc, missing)
+		convertBinds(c, &s, files, wd, &bindBytes)
 		convertConfigs(c, &s, sc.Configs, project.Configs, wd, env)
 		app.Services = append(app.Services, s)
 	}

@@ -217,6 +217,11 @@ func TestLoad_EnvironIsNotMutatedAndProcessEnvIgnored(t *testing.T) {
 func TestLoad_WorkingDir(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"compose.yaml": "name: shop\nservices:\n  web:\n    image: shop\n    volumes: [\"./data:/data\"]\n"})
 	other := t.TempDir()
+	for _, d := range []string{dir, other} {
+		if err := os.Mkdir(filepath.Join(d, "data"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tc := range []struct{ wd, want string }{
 		{"", filepath.Join(dir, "data")},
 		{other, filepath.Join(other, "data")},

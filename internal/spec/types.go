@@ -149,6 +149,20 @@ type Mount struct {
 	Source   string `json:"source"`
 	Target   string `json:"target"`
 	ReadOnly bool   `json:"read_only,omitempty"`
+
+	// Bind mounts (binds.go):
+
+	// Project is, for a bind mount of the project's own files (a source
+	// relative to the Compose file), the source's slash-separated path
+	// in the project directory ("." for the directory itself); Content
+	// is the hash of those files (TreeHash), which the deploy sends.
+	// The server points Source at its copy of them. Both are empty for a
+	// host path.
+	Project string `json:"project,omitempty"`
+	Content string `json:"content,omitempty"`
+	// CreateHostPath is the long form's bind.create_host_path: true: a
+	// missing source is created as an empty directory.
+	CreateHostPath bool `json:"create_host_path,omitempty"`
 }
 
 // Healthcheck is the HTTP check the proxy runs against each container of

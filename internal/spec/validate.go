@@ -65,6 +65,7 @@ func validateApp(c *collector, a *App) {
 		seen[s.Name] = true
 		validateService(c, s)
 		validateMounts(c, a, s)
+		validateBinds(c, s)
 		paths := make([]string, 0, len(s.Paths))
 		for _, p := range s.Paths {
 			if p = NormalizePath(p); !slices.Contains(paths, p) {
