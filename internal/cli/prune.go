@@ -19,7 +19,11 @@ func newPruneCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fetch := func(c *apiclient.Client) (api.PruneReport, error) { return c.Prune(cmd.Context()) }
 			return readCmd(cmd, output, fetch, func(w io.Writer, r api.PruneReport) error {
-				_, err := fmt.Fprintf(w, "removed %d image(s) and %d container(s), freed %s\n", len(r.Images), len(r.Containers), humanBytes(r.FreedBytes))
+				binds := ""
+				if len(r.Binds) > 0 {
+					binds = fmt.Sprintf(" and %d copies of project files", len(r.Binds))
+				}
+				_, err := fmt.Fprintf(w, "removed %d image(s)%s and %d container(s), freed %s\n", len(r.Images), binds, len(r.Containers), humanBytes(r.FreedBytes))
 				return err
 			})
 		},

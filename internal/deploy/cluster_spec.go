@@ -26,11 +26,6 @@ func clusterRefusals(app *spec.App) []string {
 		if svc.Stateful {
 			out = append(out, fmt.Sprintf("service %q: x-berth.stateful services are not run on a Swarm cluster yet; pin the database to a node with deploy.placement.constraints and run it outside berth", svc.Name))
 		}
-		for _, m := range svc.Volumes {
-			if m.Type == "bind" {
-				out = append(out, fmt.Sprintf("service %q: bind mount %s: a cluster moves tasks between nodes; use a named volume", svc.Name, m.Source))
-			}
-		}
 	}
 	return out
 }

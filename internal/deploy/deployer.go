@@ -42,20 +42,35 @@ type Options struct {
 	// BindRoot is the host directory bind mounts must be under; empty
 	// refuses every bind mount.
 	BindRoot string
+
+	// Bind mounts (binds.go):
+
+	// BindRoots are more directories host paths may be mounted from
+	// (with BindRoot: any of them).
+	BindRoots []string
+	// AllowDockerSocket lets apps mount the engine's socket (and the
+	// directories holding it): such an app is root on the host.
+	AllowDockerSocket bool
+	// EngineSocket is the engine's local socket when DOCKER_HOST names
+	// one elsewhere than /var/run/docker.sock.
+	EngineSocket string
+	// BindsDir keeps the copies of the project files that deploys send
+	// (bind mounts relative to the Compose file); empty refuses them.
+	BindsDir string
 }
 
 // Deployer runs deployments and rollbacks.
 type Deployer struct {
-	cluster  engine.Workloads // nil on one host
-	pending  pendingPools     // cluster routes' successor pools not yet healthy
-	drains   sync.WaitGroup   // background drains of pools off their routes (drainLater)
-	eng      engine.Engine
-	store    *store.Store
-	proxy    *proxy.Proxy
-	log      *slog.Logger
-	keep     int
-	now      func() time.Time
-	bindRoot string
+	cluster engine.Workloads // nil on one host
+	pending pendingPools     // cluster routes' successor pools not yet healthy
+	drains  sync.WaitGroup   // background drains of pools off their routes (drainLater)
+	eng     engine.Engine
+	store   *store.Store
+	proxy   *proxy.Proxy
+	log     *slog.Logger
+	keep    int
+	now     func() time.Time
+	binds   bindPolicy // binds.go
 
 	mu      sync.Mutex
 	running map[string]runningDeploy // key app/env
@@ -85,7 +100,7 @@ func New(o Options) *Deployer {
 		eng: o.Engine, cluster: o.Cluster, store: o.Store, proxy: o.Proxy,
 		log:      o.Logger.With("component", "deploy"),
 		keep:     o.KeepReleases,
-		bindRoot: o.BindRoot,
+		binds:    newBindPolicy(o),
 		now:      o.Now,
 		running:  map[string]runningDeploy{},
 		canaries: map[string]*canaryRun{},

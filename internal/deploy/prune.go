@@ -14,6 +14,8 @@ type PruneReport struct {
 	Images     []string `json:"images"`
 	Containers []string `json:"containers"`
 	FreedBytes int64    `json:"freed_bytes"`
+	// Binds are the copies of project files (binds.go) removed.
+	Binds []string `json:"binds,omitempty"`
 }
 
 // Prune removes what berth no longer needs, of berth's apps only: images
@@ -23,7 +25,9 @@ type PruneReport struct {
 // of any app or environment, or used by a container, stays), images berth
 // built that no kept release names once they are a day old (with the
 // build layers under them), and stopped one-off containers (runs,
-// release commands, build tests) left behind.
+// release commands, build tests) left behind, and the copies of project
+// files (bind mounts relative to the Compose file) that no kept release
+// mounts.
 // Images of failed releases are left alone: they are the user's, and a
 // fixed configuration may deploy them again.
 func (d *Deployer) Prune(ctx context.Context) (PruneReport, error) {
@@ -86,6 +90,11 @@ func (d *Deployer) Prune(ctx context.Context) (PruneReport, error) {
 			continue
 		}
 		rep.Containers = append(rep.Containers, c.Name)
+	}
+	binds, err := d.pruneBinds()
+	rep.Binds = binds
+	if err != nil {
+		errs = append(errs, err)
 	}
 	return rep, errors.Join(errs...)
 }

@@ -25,7 +25,7 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	if err := app.Validate(); err != nil {
 		return store.Deployment{}, err
 	}
-	if err := d.checkBinds(app); err != nil {
+	if err := d.checkBinds(app, env); err != nil {
 		return store.Deployment{}, err
 	}
 	for _, svc := range app.Services {
@@ -195,6 +195,9 @@ func (d *Deployer) Rollback(ctx context.Context, app, env string, to int64, opts
 		t.say("image %s: %s (%s)", svc.Name, si.Image, shortID(si.ImageID))
 	}
 	if err := d.checkVolumes(ctx, &target.Spec, env); err != nil {
+		return store.Deployment{}, fmt.Errorf("release %d cannot be restored: %w", target.ID, err)
+	}
+	if err := d.checkRestoredBinds(&target.Spec, env); err != nil {
 		return store.Deployment{}, fmt.Errorf("release %d cannot be restored: %w", target.ID, err)
 	}
 	dep, err := d.store.CreateDeployment(store.Deployment{App: app, Env: env, Kind: "rollback", ReleaseID: target.ID, FromReleaseID: live.ID})

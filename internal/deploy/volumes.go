@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -289,23 +288,4 @@ func (d *Deployer) Volumes(ctx context.Context, app, env string) ([]VolumeStatus
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
-}
-
-// checkBinds refuses bind mounts outside the server's bind root.
-func (d *Deployer) checkBinds(app *spec.App) error {
-	for _, svc := range app.Services {
-		for _, m := range svc.Volumes {
-			if m.Type != "bind" {
-				continue
-			}
-			if d.bindRoot == "" {
-				return fmt.Errorf("%w: service %q: bind mount %s: this server allows no bind mounts; use a named volume, or start berth server with --bind-root DIR and keep host paths under it", ErrInvalid, svc.Name, m.Source)
-			}
-			rel, err := filepath.Rel(d.bindRoot, filepath.Clean(m.Source))
-			if err != nil || rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
-				return fmt.Errorf("%w: service %q: bind mount %s is outside the server's --bind-root %s; move it under %s or use a named volume", ErrInvalid, svc.Name, m.Source, d.bindRoot, d.bindRoot)
-			}
-		}
-	}
-	return nil
 }
