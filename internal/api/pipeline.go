@@ -56,6 +56,7 @@ type HookResponse struct {
 // to n for notifications; publicURL is the API's address for log links.
 func NewPipeline(st *store.Store, b *build.Builder, dep *deploy.Deployer, n *notify.Notifier, workDir, publicURL string) *build.Pipeline {
 	return &build.Pipeline{Store: st, Builder: b, WorkDir: workDir,
+		Binds: func(ctx context.Context, app *spec.App, env string) error { return keepBinds(dep, app, env) },
 		Deploy: func(ctx context.Context, app *spec.App, env string, log func(string)) (int64, error) {
 			d, err := dep.Deploy(ctx, app, env, deploy.DeployOptions{}, func(p deploy.Progress) { log(p.Message) })
 			(&Server{notifier: n}).notifyDeployment(d, err)

@@ -82,6 +82,8 @@ func (s *Server) Handler() http.Handler {
 	route("GET /api/v1/apps/{app}/envs/{env}/deployments", s.deployments)
 	route("GET /api/v1/deployments/{id}", s.deployment)
 	route("POST /api/v1/apps/{app}/envs/{env}/deploy", s.deploy)
+	route("POST /api/v1/apps/{app}/envs/{env}/check", s.check)   // binds.go
+	route("PUT /api/v1/apps/{app}/envs/{env}/binds", s.putBinds) // binds.go
 	route("POST /api/v1/apps/{app}/envs/{env}/rollback", s.rollback)
 	route("POST /api/v1/apps/{app}/envs/{env}/promote", s.promote)
 	route("GET /api/v1/apps/{app}/envs/{env}/logs", s.logs)

@@ -36,6 +36,11 @@ type Pipeline struct {
 	Logger  *slog.Logger
 	// Notify, when set, is told when a build starts and ends.
 	Notify func(b store.Build)
+	// Binds, when set, refuses the app's bind mounts the server cannot
+	// give it in env and keeps the files of its project binds (mounts
+	// relative to the Compose file) from the checkout, before anything
+	// is built.
+	Binds func(ctx context.Context, app *spec.App, env string) error
 
 	mu      sync.Mutex
 	queues  map[string][]int64            // app → queued build IDs
@@ -216,6 +221,14 @@ func (p *Pipeline) execute(ctx context.Context, b *store.Build, r *runLog) error
 	}
 	for _, w := range app.Warnings {
 		r.step("warning: %s", w)
+	}
+	if p.Binds != nil {
+		if err := p.Binds(ctx, app, b.Env); err != nil {
+			return fmt.Errorf("%s at %s: %w", conn.File, short(b.Commit), err)
+		}
+		if s := app.BindSummary(); s != "" {
+			r.step("%s", s)
+		}
 	}
 	for i := range app.Services {
 		svc := &app.Services[i]

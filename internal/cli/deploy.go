@@ -59,6 +59,9 @@ func newDeployCmd() *cobra.Command {
 			for _, w := range app.Warnings {
 				fmt.Fprintf(out, "warning: %s\n", w)
 			}
+			if err := checkAndSendBinds(cmd.Context(), out, c, app, env); err != nil {
+				return err
+			}
 			if err := buildServices(cmd.Context(), out, c, app); err != nil {
 				return exitError{error: fmt.Errorf("%w; nothing was deployed", err), code: 1}
 			}

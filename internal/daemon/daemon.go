@@ -49,6 +49,12 @@ type Config struct {
 	// BindRoot is the host directory bind mounts must be under (empty:
 	// no bind mounts).
 	BindRoot string
+	// Bind mounts (deploy/binds.go): BindRoots are more directories host
+	// paths may be mounted from (--bind-root, repeatable);
+	// AllowDockerSocket lets apps mount the engine's socket. Project
+	// files that deploys send are kept under DataDir/binds.
+	BindRoots         []string
+	AllowDockerSocket bool
 	// KeepReleases is how many releases per app environment keep their
 	// images for rollback (default 10).
 	KeepReleases int
@@ -204,7 +210,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if w, ok := eng.(engine.Workloads); ok && cfg.Engine == "swarm" {
 		cluster = w
 	}
-	dep := deploy.New(deploy.Options{Engine: eng, Cluster: cluster, Store: st, Proxy: px, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases})
+	dep := deploy.New(deploy.Options{Engine: eng, Cluster: cluster, Store: st, Proxy: px, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases,
+		BindRoots: cfg.BindRoots, AllowDockerSocket: cfg.AllowDockerSocket, EngineSocket: engineSocket(cfg.DockerHost), BindsDir: filepath.Join(cfg.DataDir, "binds")})
 	defer dep.Close() // canary health watches
 	if err := dep.Recover(); err != nil {
 		return err
@@ -350,4 +357,14 @@ func ensureToken(dir string) (string, error) {
 		return "", fmt.Errorf("write admin token: %w", err)
 	}
 	return t, nil
+}
+
+// engineSocket is the local socket of the engine the server talks to
+// (--docker-host, else DOCKER_HOST), "" when it is not a local socket:
+// apps may not mount it unless the server allows them.
+func engineSocket(host string) string {
+	if host == "" {
+		host = os.Getenv("DOCKER_HOST")
+	}
+	return deploy.EngineSocketPath(host)
 }
