@@ -21,7 +21,11 @@ func checkAndSendBinds(ctx context.Context, out io.Writer, c *apiclient.Client, 
 		return nil // an older server: it checks when the deploy arrives
 	}
 	if err != nil {
-		return exitError{error: fmt.Errorf("%w; nothing was built or deployed", err), code: 1}
+		sep := "; "
+		if strings.Contains(err.Error(), "\n") {
+			sep = "\n" // after a list, on a line of its own
+		}
+		return exitError{error: fmt.Errorf("%w%snothing was built or deployed", err, sep), code: 1}
 	}
 	if s := app.BindSummary(); s != "" {
 		fmt.Fprintln(out, s)
