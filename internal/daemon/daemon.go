@@ -211,7 +211,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cluster = w
 	}
 	dep := deploy.New(deploy.Options{Engine: eng, Cluster: cluster, Store: st, Proxy: px, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases,
-		BindRoots: cfg.BindRoots, AllowDockerSocket: cfg.AllowDockerSocket, EngineSocket: engineSocket(cfg.DockerHost), BindsDir: filepath.Join(cfg.DataDir, "binds")})
+		BindRoots: cfg.BindRoots, AllowDockerSocket: cfg.AllowDockerSocket, EngineSocket: engineSocket(cfg.DockerHost), BindsDir: bindsDir(cfg.DataDir)})
 	defer dep.Close() // canary health watches
 	if err := dep.Recover(); err != nil {
 		return err
@@ -367,4 +367,13 @@ func engineSocket(host string) string {
 		host = os.Getenv("DOCKER_HOST")
 	}
 	return deploy.EngineSocketPath(host)
+}
+
+// bindsDir is where the copies of project files are kept: an absolute
+// path, as the engine mounts them.
+func bindsDir(dataDir string) string {
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	return filepath.Join(dataDir, "binds")
 }

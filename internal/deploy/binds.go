@@ -166,6 +166,11 @@ func (d *Deployer) checkBinds(app *spec.App, env string) error {
 	if err := d.CheckBinds(app, env); err != nil {
 		return err
 	}
+	if len(app.ProjectBinds()) > 0 {
+		if err := checkBindNames(app.Name, env); err != nil {
+			return err
+		}
+	}
 	var missing []string
 	for i := range app.Services {
 		svc := &app.Services[i]
@@ -201,7 +206,7 @@ func (d *Deployer) bindCopy(app, env, hash string) string {
 // server has no copy of in env: the files the deploy must send.
 func (d *Deployer) MissingBinds(app *spec.App, env string) []string {
 	out := []string{}
-	if d.binds.dir == "" {
+	if d.binds.dir == "" || checkBindNames(app.Name, env) != nil {
 		return out
 	}
 	now := d.now()
@@ -220,6 +225,15 @@ func (d *Deployer) MissingBinds(app *spec.App, env string) []string {
 // directory.
 var safeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
+// checkBindNames refuses an app or environment name that cannot name a
+// directory of copies.
+func checkBindNames(app, env string) error {
+	if !safeName.MatchString(app) || !safeName.MatchString(env) || strings.Contains(app+env, "..") {
+		return fmt.Errorf("%w: app %q, environment %q: not a valid name", ErrInvalid, app, env)
+	}
+	return nil
+}
+
 // StoreBinds keeps the files of a bundle (spec.WriteBindBundle) as
 // app/env's copies, one per content hash, checking that each hash is the
 // hash of what arrived. At most spec.MaxBindBytes and spec.MaxBindFiles
@@ -228,8 +242,8 @@ func (d *Deployer) StoreBinds(app, env string, r io.Reader) ([]string, error) {
 	if d.binds.dir == "" {
 		return nil, fmt.Errorf("%w: this server keeps no copies of project files", ErrInvalid)
 	}
-	if !safeName.MatchString(app) || !safeName.MatchString(env) || strings.Contains(app+env, "..") {
-		return nil, fmt.Errorf("%w: app %q, environment %q: not a valid name", ErrInvalid, app, env)
+	if err := checkBindNames(app, env); err != nil {
+		return nil, err
 	}
 	envDir := filepath.Join(d.binds.dir, app, env)
 	if err := os.MkdirAll(envDir, 0o755); err != nil {
@@ -242,7 +256,7 @@ func (d *Deployer) StoreBinds(app, env string, r io.Reader) ([]string, error) {
 	defer os.RemoveAll(tmp)
 	hashes, err := unpackBundle(tmp, r)
 	if err != nil {
-		return nil, fmt.Errorf("%w: bind files: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: bind files: %w", ErrInvalid, err)
 	}
 	for _, h := range hashes {
 		tree, err := spec.TreeHash(filepath.Join(tmp, h, "data"))

@@ -325,6 +325,8 @@ func validateBinds(c *collector, s *Service) {
 			c.add(s.Name, field, fmt.Sprintf("content %s is not a hex SHA-256", quote(m.Content)))
 		case m.Project == "" || path.IsAbs(m.Project) || path.Clean(m.Project) != m.Project || m.Project == ".." || strings.HasPrefix(m.Project, "../"):
 			c.add(s.Name, field, fmt.Sprintf("project path %s must be a clean path inside the project directory", quote(m.Project)))
+		case s.Stateful && !m.ReadOnly:
+			c.add(s.Name, field, fmt.Sprintf("bind mount %s:%s is writable, and a stateful service keeps its data: the project's files are a copy kept with each release, so what it writes there would not be kept; mount them read-only (:ro) and keep the data in a named volume (or a host path under the server's --bind-root)", m.ShownSource(), m.Target))
 		}
 	}
 }

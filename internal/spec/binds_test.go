@@ -261,3 +261,18 @@ func bundleFiles(t *testing.T, app *App) []string {
 	sort.Strings(names)
 	return names
 }
+
+// A stateful service's data must outlive its releases: a writable copy
+// of project files would not.
+func TestLoad_StatefulServiceWritableProjectBindIsRefused(t *testing.T) {
+	_, _, err := writeProject(t, `name: shop
+services:
+  db:
+    image: postgres
+    volumes: ["./pgdata:/var/lib/postgresql/data:rw", "./pg.conf:/etc/pg.conf"]
+    x-berth: { stateful: true }
+`, map[string]string{"pgdata/": "", "pg.conf": "x"})
+	if err == nil || !strings.Contains(err.Error(), "bind mount ./pgdata:/var/lib/postgresql/data is writable, and a stateful service keeps its data") || strings.Contains(err.Error(), "pg.conf") {
+		t.Fatalf("stateful rw project bind: %v", err)
+	}
+}
