@@ -8,12 +8,15 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/store"
 )
 
 func bindDeployer(t *testing.T, o Options) *Deployer {
@@ -240,5 +243,63 @@ func TestCheckBinds_ProjectBindsOnACluster(t *testing.T) {
 	err := d.CheckBinds(app, "production")
 	if err == nil || !strings.Contains(err.Error(), "2 bind mounts") || !strings.Contains(err.Error(), "declare it as a Compose config") || strings.Contains(err.Error(), "on-every-node") {
 		t.Errorf("project binds on a cluster: %v", err)
+	}
+}
+
+// A host path reaches a Swarm service's tasks as docker stack deploy
+// mounts it.
+func TestWorkloadSpec_HostBindOnACluster(t *testing.T) {
+	app := bindApp(spec.Mount{Type: "bind", Source: "/srv/media", Target: "/media", ReadOnly: true})
+	w := workloadSpec(app, "production", app.Services[0], store.Release{ID: 3}, nil, nil, nil)
+	if len(w.Template.Mounts) != 1 || w.Template.Mounts[0].Type != "bind" || w.Template.Mounts[0].Source != "/srv/media" || !w.Template.Mounts[0].ReadOnly {
+		t.Errorf("mounts %+v", w.Template.Mounts)
+	}
+	if msgs := clusterRefusals(app); len(msgs) != 0 {
+		t.Errorf("a host path under a root is refused on a cluster: %v", msgs)
+	}
+}
+
+// Copies are pruned with the releases that mount them; one just sent,
+// which no release names yet, waits for its deploy.
+func TestPruneBinds_WithTheReleaseHistory(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().Add(2 * time.Hour)
+	d := bindDeployer(t, Options{BindsDir: dir, KeepReleases: 1, Now: func() time.Time { return now }})
+	copyOf := func(c byte) string {
+		p := filepath.Join(dir, "shop", "production", strings.Repeat(string(c), 64))
+		if err := os.MkdirAll(filepath.Join(p, "data"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	release := func(copyDir string) {
+		app := bindApp(spec.Mount{Type: "bind", Source: filepath.Join(copyDir, "data"), Target: "/conf", Project: "conf", Content: filepath.Base(copyDir), ReadOnly: true})
+		r, err := d.store.CreateRelease(store.Release{App: "shop", Env: "production", Spec: *app})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.store.Activate("shop", "production", r.ID, store.StatusSuperseded); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, live, orphan, fresh := copyOf('1'), copyOf('2'), copyOf('3'), copyOf('4')
+	if err := d.store.EnsureEnv("shop", "production"); err != nil {
+		t.Fatal(err)
+	}
+	release(old)
+	release(live)
+	_ = os.Chtimes(fresh, now, now)
+	removed, err := d.pruneBinds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(removed)
+	if strings.Join(removed, " ") != old+" "+orphan {
+		t.Errorf("removed %v, want the copy of the release past --keep-releases and the one no release names", removed)
+	}
+	for _, kept := range []string{live, fresh} {
+		if _, err := os.Stat(kept); err != nil {
+			t.Errorf("%s: %v", kept, err)
+		}
 	}
 }
