@@ -177,8 +177,10 @@ func describeMode(m fs.FileMode) string {
 // and records what the raw files say of every bind mount that
 // compose-go's types do not keep (an explicit rw, an explicit
 // create_host_path). total counts the bytes of all services' project
-// binds.
-func convertBinds(c *collector, s *Service, files []*sourceFile, wd string, total *int64) {
+// binds. It returns a warning for each relative source outside wd: a
+// host path of the server, not sent with the deploy.
+func convertBinds(c *collector, s *Service, files []*sourceFile, wd string, total *int64) []string {
+	var warnings []string
 	realWD, err := filepath.EvalSymlinks(wd)
 	if err != nil {
 		realWD = wd
@@ -193,6 +195,9 @@ func convertBinds(c *collector, s *Service, files []*sourceFile, wd string, tota
 		m.CreateHostPath = rawCreateHostPath(raw)
 		rel, ok := within(wd, m.Source)
 		if !ok {
+			if src := rawSource(raw); strings.HasPrefix(src, ".") {
+				warnings = append(warnings, fmt.Sprintf("%s: services.%s.%s: %s is outside the Compose file's directory, so it is not sent with the deploy: it is mounted as the host path %s of the server (allowed under its --bind-root); move it into %s to send it", filepath.Base(c.fileFor(s.Name, field)), s.Name, field, src, m.Source, wd))
+			}
 			continue
 		}
 		m.Project = rel
@@ -245,6 +250,21 @@ func convertBinds(c *collector, s *Service, files []*sourceFile, wd string, tota
 		}
 		m.Source, m.Content = src, tree.Hash
 	}
+	return warnings
+}
+
+// rawSource is the source a raw mount names, as written.
+func rawSource(raw any) string {
+	switch e := raw.(type) {
+	case string:
+		if v, err := format.ParseVolume(e); err == nil {
+			return v.Source
+		}
+	case map[string]any:
+		s, _ := e["source"].(string)
+		return s
+	}
+	return ""
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -276,3 +276,24 @@ services:
 		t.Fatalf("stateful rw project bind: %v", err)
 	}
 }
+
+// A relative source that leaves the project is the server's host path:
+// the deploy says so rather than sending it.
+func TestLoad_RelativeSourceOutsideTheProjectIsAHostPath(t *testing.T) {
+	dir, app, err := writeProject(t, `name: shop
+services:
+  web:
+    image: nginx
+    volumes: ["../shared:/shared"]
+`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := app.Services[0].Volumes[0]
+	if m.IsProjectBind() || m.Source != filepath.Join(filepath.Dir(dir), "shared") {
+		t.Errorf("../shared: %+v", m)
+	}
+	if len(app.Warnings) != 1 || !strings.Contains(app.Warnings[0], "compose.yaml: services.web.volumes[0]: ../shared is outside the Compose file's directory, so it is not sent with the deploy") {
+		t.Errorf("warnings: %q", app.Warnings)
+	}
+}

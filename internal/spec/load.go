@@ -104,7 +104,7 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 	var bindBytes int64
 	for _, sc := range project.Services {
 		s := convertService(c, sc, missing)
-		convertBinds(c, &s, files, wd, &bindBytes)
+		app.Warnings = append(app.Warnings, convertBinds(c, &s, files, wd, &bindBytes)...)
 		convertConfigs(c, &s, sc.Configs, project.Configs, wd, env)
 		app.Services = append(app.Services, s)
 	}
