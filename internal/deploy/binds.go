@@ -272,8 +272,10 @@ func (d *Deployer) StoreBinds(app, env string, r io.Reader) ([]string, error) {
 			_ = os.Chtimes(dst, now, now) // fresh: not pruned before its deploy
 			continue
 		}
-		if err := os.Rename(filepath.Join(tmp, h), dst); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, err
+		if err := os.Rename(filepath.Join(tmp, h), dst); err != nil {
+			if _, serr := os.Stat(dst); serr != nil {
+				return nil, err
+			} // another upload of the same files got there first
 		}
 		d.log.Info("stored bind files", "app", app, "env", env, "hash", h, "bytes", tree.Bytes)
 	}
