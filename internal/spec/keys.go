@@ -258,7 +258,7 @@ var serviceKeys = map[string]keyRule{
 	"volumes.consistency":           ignored("consistency tunes bind mounts of Docker Desktop for Mac; on Linux it has no effect"),
 	"volumes.bind":                  applied(),
 	"volumes.bind.propagation":      notYet("volumes.bind.propagation"),
-	"volumes.bind.create_host_path": notYet("volumes.bind.create_host_path"),
+	"volumes.bind.create_host_path": applied(), // binds.go
 	"volumes.bind.selinux":          notYet("volumes.bind.selinux (:z, :Z)"),
 	"volumes.bind.recursive":        notYet("volumes.bind.recursive"),
 	"volumes.volume":                applied(),
