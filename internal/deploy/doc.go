@@ -23,4 +23,9 @@
 //     external one: a release that mounts a missing external volume, or
 //     an existing volume whose driver or options differ from the file,
 //     is refused before anything changes (volumes.go).
+//   - A bind mount of the project's files mounts the copy its release
+//     names (content-addressed, kept while a kept release names it), so
+//     a rollback restores the files too; a host path is mounted only
+//     under a bind root, never the engine's socket unless allowed, and
+//     every refused mount is listed at once (binds.go).
 package deploy

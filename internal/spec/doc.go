@@ -27,7 +27,10 @@
 //     directory's name is cleaned up.
 //   - Named volume sources are the keys of the top-level volumes, as
 //     declared (not prefixed with the project name); bind sources are
-//     absolute; an anonymous volume has no source. A [Volume] keeps a
+//     absolute; an anonymous volume has no source. A bind source inside
+//     the project directory is a project bind: [Load] reads and hashes its
+//     files (bounded by [MaxBindBytes]) so that they can be sent with the
+//     deploy, and refuses a missing one (binds.go). A [Volume] keeps a
 //     name only when the file gives one (name:, or an external volume's
 //     key): compose-go's project_key default is dropped, since berth
 //     scopes volumes by app and environment.
