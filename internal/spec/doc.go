@@ -8,8 +8,9 @@
 //
 // Invariants:
 //   - The package is pure: [Load] reads the Compose files it is given (plus
-//     a .env file and env_file entries next to them, as Compose does) and
-//     nothing else; it never reads the process environment, talks to Docker
+//     a .env file and env_file entries next to them, as Compose does, and
+//     the files of bind mounts inside the project directory) and nothing
+//     else; it never reads the process environment, talks to Docker
 //     or the network. Variables for ${VAR} interpolation come only from
 //     [LoadOptions.Environ] and the .env file.
 //   - An [App] returned by [Load] without error passes [App.Validate]; its
