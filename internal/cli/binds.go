@@ -43,7 +43,7 @@ func checkAndSendBinds(ctx context.Context, out io.Writer, c *apiclient.Client, 
 			}
 		}
 	}
-	fmt.Fprintf(out, "sending the project's bind files (%d set(s), %d bytes)\n", len(chk.MissingBinds), bytes)
+	fmt.Fprintf(out, "sending the files of %d bind mount source(s) of the project (%d bytes)\n", len(chk.MissingBinds), bytes)
 	if err := c.SendBinds(ctx, app, env, chk.MissingBinds); err != nil {
 		return exitError{error: fmt.Errorf("send the project's bind files: %w; nothing was built or deployed", err), code: 1}
 	}

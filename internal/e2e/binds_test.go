@@ -60,7 +60,7 @@ services:
 	}
 
 	out := deploy("release-1")
-	for _, want := range []string{"read-only unless the mount says rw: web ./app.conf:/etc/app.conf:ro, web ./conf.d:/etc/conf.d:rw", "sending the project's bind files (2 set(s)", "release 1 of"} {
+	for _, want := range []string{"read-only unless the mount says rw: web ./app.conf:/etc/app.conf:ro, web ./conf.d:/etc/conf.d:rw", "sending the files of 2 bind mount source(s) of the project", "release 1 of"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("first deploy's output lacks %q:\n%s", want, out)
 		}
@@ -83,7 +83,7 @@ services:
 	}
 
 	out = deploy("release-2")
-	if !strings.Contains(out, "sending the project's bind files (1 set(s)") {
+	if !strings.Contains(out, "sending the files of 1 bind mount source(s) of the project") {
 		t.Errorf("second deploy should send only the changed file:\n%s", out)
 	}
 	if got := read("/etc/app.conf"); got != "release-2" {
