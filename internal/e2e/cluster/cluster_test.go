@@ -58,7 +58,7 @@ type server struct {
 // startServer runs berth server --engine swarm against node1, in this
 // process (which runs in node1's network namespace: the proxy reaches
 // the tasks' published ports on the nodes' addresses).
-func startServer(t *testing.T, l swarmtest.Lab) *server {
+func startServer(t *testing.T, l swarmtest.Lab, tune ...func(*daemon.Config)) *server {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -68,6 +68,9 @@ func startServer(t *testing.T, l swarmtest.Lab) *server {
 	cfg := daemon.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Logger: logger,
 		Engine: "swarm", DockerHost: l.Hosts[0], EventLoops: runtime.GOMAXPROCS(0),
 		Ready: func(a daemon.Addrs) { ready <- a }}
+	for _, f := range tune {
+		f(&cfg)
+	}
 	go func() { done <- daemon.Run(ctx, cfg) }()
 	s := &server{}
 	select {
