@@ -297,3 +297,30 @@ services:
 		t.Errorf("warnings: %q", app.Warnings)
 	}
 }
+
+func TestRawExplicitRW(t *testing.T) {
+	for raw, want := range map[any]bool{
+		"./a:/b":        false,
+		"./a:/b:ro":     false,
+		"./a:/b:rw":     true,
+		"./a:/b:z,rw":   true,
+		"./a:/b:cached": false,
+		"/srv/rw:/b":    false,
+	} {
+		if got := rawExplicitRW(raw); got != want {
+			t.Errorf("%v: %v, want %v", raw, got, want)
+		}
+	}
+	for _, tc := range []struct {
+		raw  map[string]any
+		want bool
+	}{
+		{map[string]any{"read_only": false}, true},
+		{map[string]any{"read_only": true}, false},
+		{map[string]any{}, false},
+	} {
+		if got := rawExplicitRW(tc.raw); got != tc.want {
+			t.Errorf("%v: %v, want %v", tc.raw, got, tc.want)
+		}
+	}
+}
