@@ -34,6 +34,8 @@ func startFakeAPI(t *testing.T) *fakeAPI {
 		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/config"):
 			f.configs = append(f.configs, r.URL.Path)
 			http.Error(w, `{"error":"no such app"}`, http.StatusNotFound)
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/check"): // binds.go
+			json.NewEncoder(w).Encode(api.CheckResponse{MissingBinds: []string{}})
 		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/deploy"):
 			var app api.App
 			if err := json.NewDecoder(r.Body).Decode(&app); err != nil {
