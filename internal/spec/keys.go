@@ -2,6 +2,8 @@ package spec
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -259,7 +261,7 @@ var serviceKeys = map[string]keyRule{
 	"volumes.bind":                  applied(),
 	"volumes.bind.propagation":      notYet("volumes.bind.propagation"),
 	"volumes.bind.create_host_path": applied(), // binds.go
-	"volumes.bind.selinux":          notYet("volumes.bind.selinux (:z, :Z)"),
+	"volumes.bind.selinux":          ignored(selinuxNote),
 	"volumes.bind.recursive":        notYet("volumes.bind.recursive"),
 	"volumes.volume":                applied(),
 	"volumes.volume.nocopy":         notYet("volumes.volume.nocopy"),
@@ -393,6 +395,44 @@ var serviceKeys = map[string]keyRule{
 	"pre_stop":            refused("berth does not run lifecycle hooks; remove it"),
 }
 
+// selinuxNote says why a bind's SELinux relabelling (:z, :Z) is not
+// applied.
+const selinuxNote = "berth mounts through the engine's mount API, which cannot relabel a bind for SELinux; the mount is made without it (on a host without SELinux, as Debian's default, the label has no effect either)"
+
+// shortFormKeys decides what the short forms of services' keys say that
+// the walk through the keys as written cannot see: a short volume's
+// options (./a:/b:z) are keys of its long form once compose-go has read
+// them.
+func shortFormKeys(files []*sourceFile, services types.Services) []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(services)) {
+		for i, v := range services[name].Volumes {
+			if v.Bind != nil && v.Bind.SELinux != "" && shortVolume(files, name, i) {
+				field := fmt.Sprintf("volumes[%d]", i)
+				file := attribution(files)(name, field)
+				e := &Error{File: file, Service: name, Field: field, Msg: fmt.Sprintf("the SELinux option :%s has no effect: %s", v.Bind.SELinux, selinuxNote)}
+				out = append(out, e.Error())
+			}
+		}
+	}
+	return out
+}
+
+// shortVolume reports whether the i-th volume of service name is written
+// in the short form in the last file that sets it (the long form's keys
+// are decided by the walk).
+func shortVolume(files []*sourceFile, name string, i int) bool {
+	for j := len(files) - 1; j >= 0; j-- {
+		svcs, _ := files[j].doc["services"].(map[string]any)
+		svc, _ := svcs[name].(map[string]any)
+		if vols, ok := svc["volumes"].([]any); ok && i < len(vols) {
+			_, short := vols[i].(string)
+			return short
+		}
+	}
+	return true
+}
+
 // checkKeys walks the keys the files set (as the user wrote them, before
 // compose-go normalises them) against composeKeys: a refused key is
 // reported to c, naming the file, the service and the key; an ignored one
@@ -426,6 +466,7 @@ func checkKeys(c *collector, files []*sourceFile, services types.Services) []str
 			}
 		}
 	}
+	warnings = append(warnings, shortFormKeys(files, services)...)
 	sort.Strings(warnings)
 	return warnings
 }

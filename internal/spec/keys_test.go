@@ -178,11 +178,17 @@ services:
     image: shop:${TAG}
     environment: { MODE: "${MODE:-prod}" }
     healthcheck: { test: ["CMD", "true"], start_interval: 1s }
-    volumes: ["old:/old"]
+    volumes:
+      - old:/old
+      - ./conf:/etc/conf:ro,Z
+      - { type: bind, source: ./conf, target: /etc/conf2, bind: { selinux: z } }
     x-berth: { port: 80, hosts: [shop.localhost] }
 volumes:
   old: { external: { name: shop_old } }
 `)
+	if err := os.Mkdir(filepath.Join(filepath.Dir(file), "conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	app, err := Load(context.Background(), LoadOptions{Files: []string{file}})
 	if err != nil {
 		t.Fatal(err)
@@ -190,6 +196,8 @@ volumes:
 	wantW := []string{
 		file + `: service "web": container_name: has no effect: ` + serviceKeys["container_name"].note,
 		file + `: service "web": healthcheck.start_interval: has no effect: ` + serviceKeys["healthcheck.start_interval"].note,
+		file + `: service "web": volumes[1]: the SELinux option :Z has no effect: ` + selinuxNote,
+		file + `: service "web": volumes[2].bind.selinux: has no effect: ` + selinuxNote,
 		file + `: variable TAG is not set, so it is replaced by an empty string (as docker compose does); set it in the environment or in .env, or give a default: ${TAG:-VALUE}`,
 		file + `: version: has no effect: ` + loaderKeys["version"].note,
 		file + `: volumes.old.external.name: ` + legacyKeys["volumes.*.external.name"].note,
