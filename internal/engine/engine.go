@@ -224,6 +224,10 @@ type ContainerSpec struct {
 	TTY       bool
 	OpenStdin bool
 	NoStart   bool
+
+	// Compose secrets and configs: Files are written into the container
+	// after it is created and before it starts (see File).
+	Files []File
 }
 
 // Attachment is a connection to a container's standard streams.

@@ -79,6 +79,10 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 		}
 		return engine.Container{}, b.wrap("create container "+s.Name, err)
 	}
+	if err := b.copyFiles(ctx, resp.ID, s); err != nil {
+		_ = b.cli.ContainerRemove(context.WithoutCancel(ctx), resp.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+		return engine.Container{}, fmt.Errorf("%s: create container %s: %w", b.name, s.Name, err)
+	}
 	if s.NoStart {
 		return b.InspectContainer(ctx, resp.ID)
 	}

@@ -26,6 +26,9 @@ const startTimeout = 2 * time.Minute
 // and remove; when its image is missing everywhere, it is removed and the
 // error wraps engine.ErrImageNotFound.
 func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (engine.Container, error) {
+	if len(s.Files) > 0 {
+		return engine.Container{}, fmt.Errorf("swarm: create service %s: %d secret or config file(s): a one-off task on a Swarm cluster does not mount Compose secrets or configs yet; run the command in a service that does (berth run on one host mounts them)", s.Name, len(s.Files))
+	}
 	if _, _, err := b.cli.ServiceInspectWithRaw(ctx, s.Name, swarm.ServiceInspectOptions{}); err == nil {
 		return engine.Container{}, fmt.Errorf("swarm: create service %s: %w: a service of that name exists", s.Name, engine.ErrConflict)
 	}
