@@ -111,6 +111,10 @@ type Service struct {
 	// Configs are the Compose configs the service mounts, with their
 	// content (Swarm configs on a cluster).
 	Configs []ConfigFile `json:"configs,omitempty"`
+
+	// Compose secrets: the secrets the service mounts as files (see
+	// SecretFile; their content is never stored with the release).
+	Secrets []SecretFile `json:"secrets,omitempty"`
 }
 
 // TLSFiles are a certificate (PEM, chain included) and its key, as

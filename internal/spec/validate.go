@@ -157,6 +157,7 @@ func TopoOrder(a *App) ([]string, error) {
 
 func validateService(c *collector, s *Service) {
 	n := s.Name
+	validateFiles(c, s)
 	if s.Image == "" && s.Build == nil {
 		c.add(n, "image", "required: set image: to the image to run (e.g. registry.example/shop:3f2a9c1)")
 	}
