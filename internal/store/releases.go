@@ -63,6 +63,12 @@ type Release struct {
 	// the release is created.
 	Config      map[string]string `json:"config,omitempty"`
 	SecretNames []string          `json:"secret_names,omitempty"`
+
+	// Compose secrets: SecretFiles is the content of the Compose
+	// secrets read from a file or the environment, by their key, given
+	// to CreateRelease, which seals it apart (see ReleaseSecretFiles). It
+	// is never part of the release's JSON, and is empty when read back.
+	SecretFiles map[string]string `json:"-"`
 }
 
 // CreateRelease records r as a new pending release of r.App/r.Env,
@@ -92,11 +98,15 @@ func (s *Store) CreateRelease(r Release) (Release, error) {
 		if err := snapshotConfig(eb, &r); err != nil {
 			return err
 		}
+		if err := s.sealSecretFiles(eb, r); err != nil {
+			return err
+		}
 		return putJSON(rb, itob(r.ID), r)
 	})
 	if err != nil {
 		return Release{}, fmt.Errorf("create release of %s/%s: %w", r.App, r.Env, err)
 	}
+	r.SecretFiles = nil
 	return r, nil
 }
 
