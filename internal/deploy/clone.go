@@ -36,6 +36,9 @@ func (d *Deployer) Clone(ctx context.Context, app, from, to string, opts CloneOp
 	}
 	def := live.Spec
 	def.Services = append(def.Services[:0:0], live.Spec.Services...)
+	if err := d.restoreSecretContent(&def, live); err != nil {
+		return store.Deployment{}, err
+	}
 	for i, svc := range def.Services {
 		if !svc.Routed() {
 			continue

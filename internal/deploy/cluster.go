@@ -93,6 +93,9 @@ func (d *Deployer) applyWorkloads(ctx context.Context, x *execution, w engine.Wo
 			return applied, err
 		}
 		ws := workloadSpec(x.app, x.env, svc, x.rel, x.rel.Config, secrets, configs)
+		if err := d.clusterComposeSecrets(ctx, w, x, svc, &ws); err != nil {
+			return applied, err
+		}
 		st, err := w.InspectWorkload(ctx, ws.Name)
 		exists := err == nil
 		if err != nil && !errors.Is(err, engine.ErrNotFound) {

@@ -50,6 +50,7 @@ func workloadSpec(app *spec.App, env string, svc spec.Service, rel store.Release
 	}
 	d := Desired{App: app, Env: env, Release: rel.ID, Images: images, Vars: vars}
 	tpl := containerSpec(d, svc, releaseLabel(rel.ID), 0, NetworkName(app.Name, env))
+	tpl.Files = nil // Compose secrets and configs: cluster secrets and configs
 	labels := map[string]string{
 		engine.LabelManaged: "true", engine.LabelApp: app.Name, engine.LabelEnv: env, engine.LabelService: svc.Name,
 		engine.LabelRelease: releaseLabel(rel.ID),

@@ -227,7 +227,7 @@ func TestDeployer_NodesNeedACluster(t *testing.T) {
 	}
 }
 
-func TestDeployer_ConfigsBecomeClusterConfigsAndAreRefusedOnOneHost(t *testing.T) {
+func TestDeployer_ConfigsBecomeClusterConfigs(t *testing.T) {
 	cf := newClusterFixture(t)
 	app := clusterApp("v1")
 	app.Services[0].Configs = []spec.ConfigFile{{Name: "app_conf", Target: "/etc/shop/app.conf", Content: "listen 8080;\n", Mode: 0o440}}
@@ -245,10 +245,6 @@ func TestDeployer_ConfigsBecomeClusterConfigsAndAreRefusedOnOneHost(t *testing.T
 		t.Errorf("config mount %+v, stored %v %q", c, stored, b)
 	}
 
-	one := New(Options{Engine: enginetest.NewFake(), Store: newTestStore(t), Proxy: proxy.New(proxy.Options{})})
-	if _, err := one.Deploy(context.Background(), app, "production", DeployOptions{}, nil); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "Compose configs") {
-		t.Errorf("configs on one host: err = %v; want ErrInvalid naming Compose configs", err)
-	}
 }
 
 // When every task of a route changes address at once (their node

@@ -179,7 +179,11 @@ func (d *Deployer) prepare(ctx context.Context, x *execution) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	plan := MakePlan(Desired{App: x.app, Env: x.env, Release: x.rel.ID, Images: images, Suffix: randomSuffix(), Vars: vars, ReplaceStateful: x.replaceStateful}, observed)
+	files, err := d.releaseFiles(x.rel, x.app)
+	if err != nil {
+		return Plan{}, err
+	}
+	plan := MakePlan(Desired{App: x.app, Env: x.env, Release: x.rel.ID, Images: images, Suffix: randomSuffix(), Vars: vars, ReplaceStateful: x.replaceStateful, Files: files}, observed)
 	if err := d.ensureVolumes(ctx, x.app, x.env, plan.Volumes, x.t.say); err != nil {
 		return Plan{}, err
 	}

@@ -178,6 +178,10 @@ func (d *Deployer) oneOffSpec(ctx context.Context, app, env, service string, cmd
 	if err != nil {
 		return engine.ContainerSpec{}, err
 	}
+	files, err := d.releaseFiles(live, &live.Spec)
+	if err != nil {
+		return engine.ContainerSpec{}, err
+	}
 	images := map[string]string{}
 	for name, si := range live.Services {
 		images[name] = si.ImageID
@@ -188,7 +192,7 @@ func (d *Deployer) oneOffSpec(ctx context.Context, app, env, service string, cmd
 	one := spec.App{Name: app, Services: []spec.Service{*svc}, Volumes: live.Spec.Volumes}
 	one.Services[0].Replicas = 1
 	one.Services[0].Stateful = false
-	plan := MakePlan(Desired{App: &one, Env: env, Release: live.ID, Images: images, Suffix: randomSuffix(), Vars: vars}, nil)
+	plan := MakePlan(Desired{App: &one, Env: env, Release: live.ID, Images: images, Suffix: randomSuffix(), Vars: vars, Files: files}, nil)
 	cs, _ := placementSpec(plan, service)
 	cs.Name = strings.Replace(cs.Name, fmt.Sprintf("-r%d-1-", live.ID), fmt.Sprintf("-r%d-run-", live.ID), 1)
 	cs.Check = nil

@@ -29,6 +29,10 @@ type Desired struct {
 	// ReplaceStateful confirms that stateful services whose definition
 	// changed may be stopped and started again.
 	ReplaceStateful bool
+
+	// Compose secrets: Files is the content of the secrets the services
+	// mount, by the secret's key (see releaseFiles).
+	Files map[string]string
 }
 
 // Plan is what an executor does, in order: start every container in
@@ -230,6 +234,7 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 		MemoryBytes:   svc.MemoryBytes,
 		NanoCPUs:      svc.NanoCPUs,
 		Check:         check,
+		Files:         serviceFiles(svc, d.Files),
 	}
 }
 

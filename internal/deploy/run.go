@@ -29,9 +29,6 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 		return store.Deployment{}, err
 	}
 	for _, svc := range app.Services {
-		if len(svc.Configs) > 0 && d.cluster == nil {
-			return store.Deployment{}, fmt.Errorf("%w: service %q: Compose configs are mounted on a Swarm cluster (berth server --engine swarm) only; on one host put the file in a volume or in the image", ErrInvalid, svc.Name)
-		}
 		if svc.Image == "" {
 			return store.Deployment{}, fmt.Errorf("%w: service %q has build: but no image yet: berth deploy builds it before it deploys (or build and tag it, and set image:)", ErrInvalid, svc.Name)
 		}
@@ -57,6 +54,9 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	if err := d.checkVolumes(ctx, app, env); err != nil {
 		return store.Deployment{}, err
 	}
+	if err := d.checkStoreSecrets(app, env); err != nil {
+		return store.Deployment{}, err
+	}
 
 	t := newTracker(d.now, progress)
 	t.say("deploying %s to %s", app.Name, env)
@@ -79,7 +79,7 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 		return store.Deployment{}, err
 	}
 	images, imgErr := d.resolveImages(ctx, app, t)
-	rel, err := d.store.CreateRelease(store.Release{App: app.Name, Env: env, Services: images, Spec: *app})
+	rel, err := d.store.CreateRelease(sealedRelease(app, env, images))
 	if err != nil {
 		return store.Deployment{}, err
 	}
@@ -134,6 +134,9 @@ func (d *Deployer) Reconfigure(ctx context.Context, app, env string, progress Pr
 	}
 	t := newTracker(d.now, progress)
 	t.say("configuration of %s/%s changed: new release from release %d", app, env, live.ID)
+	if err := d.restoreSecretContent(&live.Spec, live); err != nil {
+		return store.Deployment{}, err
+	}
 	return d.deployImages(ctx, &live.Spec, env, live.Services, t, DeployOptions{})
 }
 
@@ -147,11 +150,14 @@ func (d *Deployer) deployImages(ctx context.Context, app *spec.App, env string, 
 	if err := d.checkVolumes(ctx, app, env); err != nil {
 		return store.Deployment{}, err
 	}
+	if err := d.checkStoreSecrets(app, env); err != nil {
+		return store.Deployment{}, err
+	}
 	var from int64
 	if live, err := d.store.LiveRelease(app.Name, env); err == nil {
 		from = live.ID
 	}
-	rel, err := d.store.CreateRelease(store.Release{App: app.Name, Env: env, Services: images, Spec: *app})
+	rel, err := d.store.CreateRelease(sealedRelease(app, env, images))
 	if err != nil {
 		return store.Deployment{}, err
 	}
@@ -198,6 +204,9 @@ func (d *Deployer) Rollback(ctx context.Context, app, env string, to int64, opts
 		return store.Deployment{}, fmt.Errorf("release %d cannot be restored: %w", target.ID, err)
 	}
 	if err := d.checkRestoredBinds(&target.Spec, env); err != nil {
+		return store.Deployment{}, fmt.Errorf("release %d cannot be restored: %w", target.ID, err)
+	}
+	if _, err := d.releaseFiles(target, &target.Spec); err != nil {
 		return store.Deployment{}, fmt.Errorf("release %d cannot be restored: %w", target.ID, err)
 	}
 	dep, err := d.store.CreateDeployment(store.Deployment{App: app, Env: env, Kind: "rollback", ReleaseID: target.ID, FromReleaseID: live.ID})

@@ -202,10 +202,10 @@ type RestartPolicy struct {
 }
 
 // SecretMount mounts a secret (by the name EnsureSecret returned) as the
-// file /run/secrets/Target.
+// file /run/secrets/Target, or at Target when it is an absolute path.
 type SecretMount struct {
 	Secret string
-	Target string // file name; empty: the secret's name
+	Target string // file name or absolute path; empty: the secret's name
 	UID    string // "0" when empty
 	GID    string // "0" when empty
 	Mode   uint32 // 0444 when 0
