@@ -184,3 +184,14 @@ func TestApp_ValidateSecrets(t *testing.T) {
 		}
 	}
 }
+
+// A secret's labels have no effect under berth, and a warning says so.
+func TestLoad_SecretLabelsWarn(t *testing.T) {
+	app, err := loadSecrets(t, "name: shop\nservices:\n  web:\n    image: shop:1\n    secrets: [pw]\nsecrets:\n  pw: { environment: PW, labels: { team: shop } }\n", nil, map[string]string{"PW": "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(app.Warnings, "\n"); !strings.Contains(w, "secrets.pw.labels") || !strings.Contains(w, "no labels") {
+		t.Errorf("warnings %q", app.Warnings)
+	}
+}
