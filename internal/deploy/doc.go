@@ -28,4 +28,8 @@
 //     a rollback restores the files too; a host path is mounted only
 //     under a bind root, never the engine's socket unless allowed, and
 //     every refused mount is listed at once (binds.go).
+//   - A Compose secret's content is never in a stored definition, a
+//     container's configuration or label, a log line or an API answer:
+//     it is sealed into its release by the store and written into the
+//     containers as files (secrets.go).
 package deploy
