@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -43,8 +44,10 @@ func (b *Backend) copyFiles(ctx context.Context, id string, s engine.ContainerSp
 			if !known {
 				st, err := b.cli.ContainerStatPath(ctx, id, dir)
 				switch {
-				case err == nil && !st.Mode.IsDir():
+				case err == nil && !st.Mode.IsDir() && st.Mode&os.ModeSymlink == 0:
 					return fmt.Errorf("file %s: %s is not a directory in the image", f.Path, dir)
+				// A symbolic link (/var/run → /run) is followed inside
+				// the container's root when the engine extracts the tar.
 				case err == nil:
 					have = true
 				case isNotFound(err):
