@@ -119,3 +119,42 @@ func TestDeployer_SecretFilesOnOneHost(t *testing.T) {
 		}
 	}
 }
+
+// A clone carries the Compose file's secrets (they are part of the
+// definition) and refuses to start without the berth secrets they name
+// in the new environment.
+func TestDeployer_CloneCarriesComposeSecrets(t *testing.T) {
+	cf := newClusterFixture(t)
+	ctx := context.Background()
+	if err := cf.st.SetSecret("shop", "production", "TOKEN", "tok-prod"); err != nil {
+		t.Fatal(err)
+	}
+	app := clusterApp("v1")
+	app.Services[0] = secretService(app.Services[0])
+	if _, err := cf.deploy(t, app, DeployOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	opts := CloneOptions{Hosts: map[string][]string{"web": {"staging.shop.test"}}}
+	_, err := cf.d.Clone(ctx, "shop", "production", "staging", opts, nil)
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "berth secrets set shop TOKEN --env staging") {
+		t.Fatalf("clone without TOKEN in staging: %v", err)
+	}
+	if err := cf.st.SetSecret("shop", "staging", "TOKEN", "tok-staging"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cf.d.Clone(ctx, "shop", "production", "staging", opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	ws, ok := cf.f.AppliedWorkload("shop-staging-web")
+	if !ok {
+		t.Fatal("no staging workload")
+	}
+	got := map[string]string{}
+	for _, m := range ws.Secrets {
+		data, _ := cf.f.SecretData(m.Secret)
+		got[m.Target] = string(data)
+	}
+	if got["db_password"] != "pw-one" || got["TOKEN"] != "tok-staging" {
+		t.Errorf("staging secrets %v", got)
+	}
+}
