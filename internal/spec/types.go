@@ -111,6 +111,11 @@ type Service struct {
 	// Configs are the Compose configs the service mounts, with their
 	// content (Swarm configs on a cluster).
 	Configs []ConfigFile `json:"configs,omitempty"`
+
+	// Per-container Compose keys (cap_add, tmpfs, ulimits, logging,
+	// restart, pull_policy, volumes_from, …; see container.go). nil when
+	// the file sets none of them, so the stored form is unchanged.
+	Container *ContainerOptions `json:"container,omitempty"`
 }
 
 // TLSFiles are a certificate (PEM, chain included) and its key, as
@@ -145,7 +150,7 @@ func (s Service) Routed() bool { return len(s.Hosts) > 0 }
 // a top-level volume, or empty for an anonymous volume (one per
 // container, removed with it).
 type Mount struct {
-	Type     string `json:"type"` // "volume" or "bind"
+	Type     string `json:"type"` // "volume", "bind" or "tmpfs"
 	Source   string `json:"source"`
 	Target   string `json:"target"`
 	ReadOnly bool   `json:"read_only,omitempty"`
@@ -163,6 +168,20 @@ type Mount struct {
 	// CreateHostPath is the long form's bind.create_host_path: true: a
 	// missing source is created as an empty directory.
 	CreateHostPath bool `json:"create_host_path,omitempty"`
+
+	// Long-form volume options (see container.go's convertMount); each
+	// is omitted when unset, so short-form mounts keep their form.
+	// NoCopy is volume.nocopy; Subpath volume.subpath; TmpfsSize and
+	// TmpfsMode are tmpfs.size and tmpfs.mode (Type "tmpfs");
+	// NoCreateHostPath is bind.create_host_path: false (a missing host
+	// path is then an error instead of being created); Propagation is
+	// bind.propagation.
+	NoCopy           bool   `json:"nocopy,omitempty"`
+	Subpath          string `json:"subpath,omitempty"`
+	TmpfsSize        int64  `json:"tmpfs_size,omitempty"`
+	TmpfsMode        uint32 `json:"tmpfs_mode,omitempty"`
+	NoCreateHostPath bool   `json:"no_create_host_path,omitempty"`
+	Propagation      string `json:"propagation,omitempty"`
 }
 
 // Healthcheck is the HTTP check the proxy runs against each container of
