@@ -192,6 +192,9 @@ func (d *Deployer) oneOffSpec(ctx context.Context, app, env, service string, cmd
 	cs, _ := placementSpec(plan, service)
 	cs.Name = strings.Replace(cs.Name, fmt.Sprintf("-r%d-1-", live.ID), fmt.Sprintf("-r%d-run-", live.ID), 1)
 	cs.Check = nil
+	if err := d.resolveOneOffVolumesFrom(ctx, app, env, live.ID, &cs); err != nil {
+		return engine.ContainerSpec{}, fmt.Errorf("run %s in %s/%s: %w", service, app, env, err)
+	}
 	if len(cmd) > 0 {
 		cs.Cmd = cmd
 	}

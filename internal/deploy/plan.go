@@ -113,6 +113,7 @@ func MakePlan(d Desired, observed []engine.Container) Plan {
 			})
 		}
 	}
+	resolveVolumesFrom(&p)
 	for _, c := range observed {
 		if c.Labels[LabelOneOff] == "true" || handled[c.ID] {
 			continue // one-off containers belong to whoever started them
@@ -191,6 +192,7 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 			src = EngineVolumeName(d.App, d.Env, m.Source)
 		}
 		em := engine.Mount{Type: m.Type, Source: src, Target: m.Target, ReadOnly: m.ReadOnly}
+		mountOptions(m, &em)
 		if m.Type == "volume" && m.Source != "" {
 			def, ok := d.App.Volume(m.Source)
 			if !ok {
@@ -230,6 +232,7 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 		MemoryBytes:   svc.MemoryBytes,
 		NanoCPUs:      svc.NanoCPUs,
 		Check:         check,
+		Options:       containerOptions(svc),
 	}
 }
 
