@@ -1,0 +1,128 @@
+package deploy
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/engine/enginetest"
+	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/spec"
+)
+
+func loadCompose(t *testing.T, body string) *spec.App {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "compose.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app, err := spec.Load(context.Background(), spec.LoadOptions{Files: []string{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
+// The per-container keys reach the planned containers; volumes_from
+// names the other service's container of the same release; the pids
+// limit and memory reservation of deploy.resources apply on one host.
+func TestMakePlan_CarriesContainerKeys(t *testing.T) {
+	t.Parallel()
+	app := loadCompose(t, `name: shop
+services:
+  data:
+    image: data:1
+    volumes: ["/shared"]
+    deploy: { resources: { limits: { pids: 50 }, reservations: { memory: 16m } } }
+  web:
+    image: web:1
+    cap_add: [NET_ADMIN]
+    tmpfs: ["/run:size=1m", /tmp]
+    logging: { options: { max-size: 2m } }
+    volumes_from: ["data:ro", "container:legacy"]
+    restart: "no"
+`)
+	p := MakePlan(Desired{App: app, Env: "production", Release: 3, Images: map[string]string{}}, nil)
+	if len(p.Conflicts) > 0 {
+		t.Fatal(p.Conflicts)
+	}
+	specs := map[string]engine.ContainerSpec{}
+	for _, pl := range p.Start {
+		specs[pl.Service] = pl.Spec
+	}
+	data, web := specs["data"], specs["web"]
+	if o := data.Options; o == nil || o.PidsLimit != 50 || o.MemoryReservation != 16<<20 || o.Log != nil {
+		t.Errorf("data: %+v", o)
+	}
+	o := web.Options
+	if o == nil {
+		t.Fatal("web has no options")
+	}
+	if !slices.Equal(o.CapAdd, []string{"NET_ADMIN"}) || o.Tmpfs["/run"] != "size=1m" || o.Tmpfs["/tmp"] != "" || len(o.Tmpfs) != 2 {
+		t.Errorf("web: %+v", o)
+	}
+	if o.Log == nil || o.Log.Driver != "json-file" || o.Log.Options["max-size"] != "2m" {
+		t.Errorf("logging without a driver keeps berth's driver with the file's options: %+v", o.Log)
+	}
+	if want := []string{data.Name + ":ro", "legacy"}; !slices.Equal(o.VolumesFrom, want) {
+		t.Errorf("volumes_from: %q, want %q", o.VolumesFrom, want)
+	}
+	for _, svc := range app.Services {
+		want := map[string]string{"data": "unless-stopped", "web": "no"}[svc.Name]
+		if got := restartPolicyOf(app, engine.Container{Labels: map[string]string{engine.LabelService: svc.Name}}); got != want {
+			t.Errorf("%s: restart policy %q, want %q", svc.Name, got, want)
+		}
+	}
+	// A service without any of the keys has no options (and the stored
+	// form of its definition is unchanged).
+	plain := loadCompose(t, "name: shop\nservices:\n  web: { image: web:1 }\n")
+	if p := MakePlan(Desired{App: plain, Env: "production", Release: 1}, nil); p.Start[0].Spec.Options != nil || plain.Services[0].Container != nil {
+		t.Errorf("a plain service got options: %+v", p.Start[0].Spec.Options)
+	}
+}
+
+func TestDeployer_PullPolicy(t *testing.T) {
+	t.Parallel()
+	f := enginetest.NewFake()
+	f.AddImage("shop:local", "sha256:old")
+	f.AddRemoteImage("shop:local", "sha256:new")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d := New(Options{Engine: f, Store: newTestStore(t), Proxy: proxy.New(proxy.Options{Logger: log}), Logger: log})
+	tr := newTracker(d.now, nil)
+	ctx := context.Background()
+
+	never := loadCompose(t, "name: shop\nservices:\n  web: { image: \"shop:missing\", pull_policy: never }\n")
+	f.AddRemoteImage("shop:missing", "")
+	if _, err := d.resolveImageByPolicy(ctx, never, "shop:missing", tr); err == nil || !strings.Contains(err.Error(), "pull_policy: never forbids pulling it") {
+		t.Errorf("never, missing: %v", err)
+	}
+	if _, err := f.InspectImage(ctx, "shop:missing"); err == nil {
+		t.Error("pull_policy: never pulled the image")
+	}
+	missing := loadCompose(t, "name: shop\nservices:\n  web: { image: \"shop:local\" }\n")
+	if img, err := d.resolveImageByPolicy(ctx, missing, "shop:local", tr); err != nil || img.ID != "sha256:old" {
+		t.Errorf("missing, present: %+v %v (want the host's image, no pull)", img, err)
+	}
+	always := loadCompose(t, "name: shop\nservices:\n  web: { image: \"shop:local\", pull_policy: always }\n")
+	if img, err := d.resolveImageByPolicy(ctx, always, "shop:local", tr); err != nil || img.ID != "sha256:new" {
+		t.Errorf("always, present: %+v %v (want the registry's image)", img, err)
+	}
+}
+
+func TestOlderAPI(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{{"1.41", "1.43", true}, {"1.43", "1.43", false}, {"1.45", "1.43", false}, {"1.9", "1.10", true}, {"2.0", "1.45", false}} {
+		if got := olderAPI(c.a, c.b); got != c.want {
+			t.Errorf("olderAPI(%s, %s) = %v", c.a, c.b, got)
+		}
+	}
+}
