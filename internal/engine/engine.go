@@ -200,12 +200,14 @@ type Mount struct {
 	// the memory) and mode (0: 1777); CreateHostPath: create a missing
 	// bind source directory (docker compose's default) instead of failing;
 	// Propagation: a bind mount's propagation (rprivate when empty).
-	NoCopy         bool
-	Subpath        string
-	TmpfsSize      int64
-	TmpfsMode      uint32
-	CreateHostPath bool
-	Propagation    string
+	// (omitempty: a cluster backend hashes the spec it applied, which
+	// must not change for a mount that sets none of them.)
+	NoCopy         bool   `json:",omitempty"`
+	Subpath        string `json:",omitempty"`
+	TmpfsSize      int64  `json:",omitempty"`
+	TmpfsMode      uint32 `json:",omitempty"`
+	CreateHostPath bool   `json:",omitempty"`
+	Propagation    string `json:",omitempty"`
 }
 
 // ContainerSpec is everything needed to create a container.
@@ -240,8 +242,9 @@ type ContainerSpec struct {
 	NoStart   bool
 
 	// Options are the per-container Compose settings (cap_add, tmpfs,
-	// ulimits, logging, …; see ContainerOptions). nil: none.
-	Options *ContainerOptions
+	// ulimits, logging, …; see ContainerOptions). nil: none (omitted
+	// from the JSON a cluster backend hashes).
+	Options *ContainerOptions `json:",omitempty"`
 }
 
 // Attachment is a connection to a container's standard streams.
