@@ -222,3 +222,31 @@ func TestContainerKeys_AnnotationsNeedANewerEngine(t *testing.T) {
 		t.Fatalf("a refused deploy started containers: %+v", cs)
 	}
 }
+
+// An image for another platform than platform: is refused with the
+// image, the platform and what to do.
+func TestContainerKeys_PlatformMismatchIsRefused(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	p := writeFile(t, "compose.yaml", fmt.Sprintf(`name: %s
+services:
+  web:
+    image: %s
+    platform: linux/%s
+    x-berth: { port: 8080, hosts: [%s], healthcheck: { path: /up, interval: 200ms } }
+`, name, image(t).Ref, other, host))
+	app, err := spec.Load(context.Background(), spec.LoadOptions{Files: []string{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.deploy(t, app)
+	want := fmt.Sprintf("image %s is not built for platform: linux/%s", image(t).Ref, other)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("deploy of an image for another platform: %v; want it to say %q", err, want)
+	}
+}

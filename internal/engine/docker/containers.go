@@ -67,7 +67,7 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 	resp, err := b.cli.ContainerCreate(ctx, cfg, hc, nc, platform, s.Name)
 	if err != nil {
 		if s.Options != nil {
-			if perr := platformMismatch(s.Name, s.Image, s.Options.Platform, err); perr != nil {
+			if perr := platformMismatch(s.Name, cmpOr(s.Labels["berth.image"], s.Image), s.Options.Platform, err); perr != nil {
 				return engine.Container{}, fmt.Errorf("%s: %w", b.name, perr)
 			}
 		}

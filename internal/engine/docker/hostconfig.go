@@ -178,8 +178,8 @@ func cmpOr(s, def string) string {
 // platformMismatch rewrites the engine's refusal to run an image for
 // another platform into what to do about it.
 func platformMismatch(name, image, platform string, err error) error {
-	if platform == "" || err == nil || !strings.Contains(err.Error(), "platform") {
+	if platform == "" || err == nil || !strings.Contains(err.Error(), "does not match the specified platform") {
 		return nil
 	}
-	return fmt.Errorf("create container %s: image %s is not for platform %s (the engine says: %v); pull or build the image for %s, or change platform:", name, image, platform, err, platform)
+	return fmt.Errorf("create container %s: image %s is not built for platform: %s (the engine says: %v); build or pull the image for %s, or set platform: to the image's platform", name, image, platform, err, platform)
 }
