@@ -290,3 +290,24 @@ func (d *Deployer) resolveImageByPolicy(ctx context.Context, app *spec.App, ref 
 	}
 	return d.resolveImage(ctx, ref, t)
 }
+
+// releaseVolumesFrom points a release command's volumes_from services at
+// the live release's containers: it runs before the new release's
+// containers exist.
+func (d *Deployer) releaseVolumesFrom(ctx context.Context, x *execution, svc spec.Service, cs *engine.ContainerSpec) error {
+	o := containerOptions(svc)
+	if o == nil || !slices.ContainsFunc(o.VolumesFrom, func(v string) bool { return strings.HasPrefix(v, "service:") }) {
+		return nil
+	}
+	var live int64
+	if rel, err := d.store.LiveRelease(x.app.Name, x.env); err == nil {
+		live = rel.ID
+	}
+	c := *cs
+	c.Options = o
+	if err := d.resolveOneOffVolumesFrom(ctx, x.app.Name, x.env, live, &c); err != nil {
+		return fmt.Errorf("%w (a release command runs before the new release's containers start, so it mounts the volumes of the live release's containers)", err)
+	}
+	*cs = c
+	return nil
+}

@@ -126,3 +126,34 @@ func TestOlderAPI(t *testing.T) {
 		}
 	}
 }
+
+// One-off containers (berth run, release commands) mount the volumes of
+// the live release's container of a volumes_from service.
+func TestDeployer_OneOffVolumesFrom(t *testing.T) {
+	t.Parallel()
+	f := enginetest.NewFake()
+	f.AddImage("data:1", "")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d := New(Options{Engine: f, Store: newTestStore(t), Proxy: proxy.New(proxy.Options{Logger: log}), Logger: log})
+	ctx := context.Background()
+	app := loadCompose(t, "name: shop\nservices:\n  data: { image: \"data:1\" }\n  web: { image: \"data:1\", volumes_from: [\"data:ro\"], x-berth: { release_command: [migrate] } }\n")
+	web, _ := app.Service("web")
+	x := &execution{app: app, env: "production"}
+	cs := engine.ContainerSpec{Name: "shop-production-web-release-x"}
+	err := d.releaseVolumesFrom(ctx, x, *web, &cs)
+	if err == nil || !strings.Contains(err.Error(), `no container of service "data" runs`) || !strings.Contains(err.Error(), "release command runs before") {
+		t.Fatalf("no live data container: %v", err)
+	}
+	c, err := f.CreateContainer(ctx, engine.ContainerSpec{Name: "shop-production-data-r1-1", Image: "data:1", Labels: map[string]string{
+		engine.LabelApp: "shop", engine.LabelEnv: "production", engine.LabelService: "data", engine.LabelRelease: "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs = engine.ContainerSpec{Name: "run", Options: containerOptions(*web)}
+	if err := d.resolveOneOffVolumesFrom(ctx, "shop", "production", 1, &cs); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cs.Options.VolumesFrom, []string{c.Name + ":ro"}) {
+		t.Errorf("volumes_from of a one-off: %q", cs.Options.VolumesFrom)
+	}
+}

@@ -31,6 +31,9 @@ func (d *Deployer) releasePhase(ctx context.Context, x *execution, plan Plan) er
 		}
 		cs.Name = strings.TrimSuffix(cs.Name, "-1-"+lastPart(cs.Name)) + "-release-" + lastPart(cs.Name)
 		cs.Cmd = svc.ReleaseCommand
+		if err := d.releaseVolumesFrom(ctx, x, svc, &cs); err != nil { // container_options.go
+			return fmt.Errorf("service %q: release command: %w", svc.Name, err)
+		}
 		x.t.say("release command of %s: %s", svc.Name, strings.Join(svc.ReleaseCommand, " "))
 		var tail []string
 		code, err := d.runOneOff(ctx, cs, func(line string) {
