@@ -256,9 +256,10 @@ func (r refusal) Unwrap() error { return ErrInvalid }
 
 // resolveImageByPolicy is resolveImage under the pull_policy of the
 // services that use ref: "never" uses only what the host has, "always"
-// pulls even when the host has the image (a reference by image ID is
-// never pulled), "missing" and "build" pull only a missing image (a
-// built image is on the host: the CLI built it).
+// pulls even when the host has the image (a reference by image ID, or
+// an image berth deploy builds from build:, is never pulled), "missing"
+// and "build" pull only a missing image (berth deploy builds every
+// service with build: before it deploys, which is what "build" asks).
 func (d *Deployer) resolveImageByPolicy(ctx context.Context, app *spec.App, ref string, t *tracker) (engine.Image, error) {
 	policy := spec.PullMissing
 	for _, svc := range app.Services {
@@ -266,6 +267,8 @@ func (d *Deployer) resolveImageByPolicy(ctx context.Context, app *spec.App, ref 
 			continue
 		}
 		switch p := svc.Pull(); {
+		case p == spec.PullAlways && svc.Build != nil:
+			// berth deploy built it just now; it may be on this host only.
 		case p == spec.PullAlways:
 			policy = p
 		case p == spec.PullNever && policy == spec.PullMissing:
