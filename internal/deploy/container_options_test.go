@@ -157,3 +157,27 @@ func TestDeployer_OneOffVolumesFrom(t *testing.T) {
 		t.Errorf("volumes_from of a one-off: %q", cs.Options.VolumesFrom)
 	}
 }
+
+// A live release's containers get their service's Compose restart:
+// policy; a service without one gets berth's unless-stopped.
+func TestDeployer_RestartPolicyOnceLive(t *testing.T) {
+	t.Parallel()
+	f := enginetest.NewFake()
+	f.AddImage("job:1", "")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d := New(Options{Engine: f, Store: newTestStore(t), Proxy: proxy.New(proxy.Options{Logger: log}), Logger: log})
+	app := loadCompose(t, "name: shop\nservices:\n  a: { image: \"job:1\", restart: \"on-failure:2\" }\n  b: { image: \"job:1\" }\n")
+	if _, err := d.Deploy(context.Background(), app, "production", DeployOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := f.ListContainers(context.Background(), map[string]string{engine.LabelApp: "shop"})
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("containers: %+v %v", cs, err)
+	}
+	for _, c := range cs {
+		want := map[string]string{"a": "on-failure:2", "b": "unless-stopped"}[c.Labels[engine.LabelService]]
+		if got := f.RestartPolicy(c.ID); got != want {
+			t.Errorf("%s: restart policy %q, want %q", c.Name, got, want)
+		}
+	}
+}
