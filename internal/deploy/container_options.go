@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -313,4 +314,34 @@ func (d *Deployer) releaseVolumesFrom(ctx context.Context, x *execution, svc spe
 	}
 	*cs = c
 	return nil
+}
+
+// hashedService is svc as a stateful service's definition hash sees it:
+// without restart: and pull_policy, which change no container (the
+// restart policy is set in place, see keptRestartPolicies; a pulled
+// image has its own ID in the hash), so that adding or changing them
+// never asks to replace a database.
+func hashedService(svc spec.Service) spec.Service {
+	if svc.Container == nil || (svc.Container.Restart == "" && svc.Container.PullPolicy == "") {
+		return svc
+	}
+	o := *svc.Container
+	o.Restart, o.PullPolicy = "", ""
+	svc.Container = &o
+	if b, _ := json.Marshal(o); string(b) == "{}" {
+		svc.Container = nil // the form the service had without them
+	}
+	return svc
+}
+
+// keptRestartPolicies gives the stateful containers a release keeps as
+// they are their service's restart policy, which may have changed.
+func (d *Deployer) keptRestartPolicies(ctx context.Context, x *execution, plan Plan) {
+	for _, cs := range plan.Keep {
+		for _, c := range cs {
+			if err := d.eng.SetRestartPolicy(ctx, c.ID, restartPolicyOf(x.app, c)); err != nil {
+				d.log.Warn("set restart policy", "container", c.Name, "error", err)
+			}
+		}
+	}
 }

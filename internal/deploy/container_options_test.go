@@ -181,3 +181,46 @@ func TestDeployer_RestartPolicyOnceLive(t *testing.T) {
 		}
 	}
 }
+
+// Adding restart: or pull_policy: to a stateful service does not change
+// its definition hash (they are applied in place), other keys do.
+func TestStatefulHash_RestartAndPullPolicyKeepTheHash(t *testing.T) {
+	t.Parallel()
+	load := func(extra string) (*spec.App, spec.Service) {
+		app := loadCompose(t, "name: shop\nservices:\n  db:\n    image: db:1\n    x-berth: { stateful: true }\n"+extra)
+		return app, app.Services[0]
+	}
+	app, plain := load("")
+	base := statefulHash(app, plain, "sha256:1")
+	app, svc := load("    restart: always\n    pull_policy: missing\n")
+	if got := statefulHash(app, svc, "sha256:1"); got != base {
+		t.Errorf("restart: and pull_policy: changed the hash: %s, was %s", got, base)
+	}
+	app, svc = load("    restart: always\n    shm_size: 256m\n")
+	if got := statefulHash(app, svc, "sha256:1"); got == base {
+		t.Error("shm_size did not change the hash")
+	}
+}
+
+// A kept stateful container takes a changed restart: in place.
+func TestDeployer_KeptStatefulContainerTakesRestartInPlace(t *testing.T) {
+	t.Parallel()
+	f := enginetest.NewFake()
+	f.AddImage("db:1", "")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d := New(Options{Engine: f, Store: newTestStore(t), Proxy: proxy.New(proxy.Options{Logger: log}), Logger: log})
+	ctx := context.Background()
+	for i, restart := range []string{"", "    restart: always\n"} {
+		app := loadCompose(t, "name: shop\nservices:\n  db:\n    image: \"db:1\"\n    x-berth: { stateful: true }\n"+restart)
+		if _, err := d.Deploy(ctx, app, "production", DeployOptions{}, nil); err != nil {
+			t.Fatalf("deploy %d: %v", i+1, err)
+		}
+	}
+	cs, err := f.ListContainers(ctx, map[string]string{engine.LabelApp: "shop"})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("the stateful container was not kept: %+v %v", cs, err)
+	}
+	if got := f.RestartPolicy(cs[0].ID); got != "always" {
+		t.Errorf("restart policy of the kept container: %q, want always", got)
+	}
+}

@@ -127,6 +127,7 @@ func (d *Deployer) afterSwitch(ctx context.Context, x *execution, plan Plan, old
 			d.log.Warn("set restart policy", "container", c.Name, "error", err)
 		}
 	}
+	d.keptRestartPolicies(ctx, x, plan) // container_options.go
 	d.drain(ctx, x, old)
 	d.retire(ctx, x, plan)
 	x.t.say("done in %s", x.t.elapsed().Round(time.Millisecond))

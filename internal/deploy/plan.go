@@ -252,6 +252,7 @@ const (
 // apply when a volume is created. The app's configuration variables are
 // not either (they reach a stateful service when it is replaced).
 func statefulHash(app *spec.App, svc spec.Service, imageID string) string {
+	svc = hashedService(svc) // container_options.go: settings applied in place
 	var vols []spec.Volume
 	for _, m := range svc.Volumes {
 		v, ok := app.Volume(m.Source)
