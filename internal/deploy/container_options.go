@@ -345,3 +345,50 @@ func (d *Deployer) keptRestartPolicies(ctx context.Context, x *execution, plan P
 		}
 	}
 }
+
+// canaryVolumesFrom re-points the volumes_from of a canary's containers
+// at the live release's containers of services the canary does not
+// start (it starts routed services only).
+func (d *Deployer) canaryVolumesFrom(ctx context.Context, x *execution, plan *Plan) error {
+	var running []engine.Container
+	for i := range plan.Start {
+		svc, ok := x.app.Service(plan.Start[i].Service)
+		if !ok || svc.Container == nil {
+			continue
+		}
+		o := containerOptions(*svc)
+		if o == nil || !slices.ContainsFunc(o.VolumesFrom, func(v string) bool { return strings.HasPrefix(v, "service:") }) {
+			continue
+		}
+		if running == nil {
+			var err error
+			if running, err = d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: x.app.Name, engine.LabelEnv: x.env}); err != nil {
+				return err
+			}
+		}
+		live := releaseLabel(x.dep.FromReleaseID)
+		resolved, err := volumesFromRefs(o.VolumesFrom, func(service string) (string, bool) {
+			if !x.skip[service] {
+				for _, q := range plan.Start {
+					if q.Service == service && q.Index == 1 {
+						return q.Spec.Name, true
+					}
+				}
+			}
+			for _, c := range running {
+				if c.Labels[engine.LabelService] == service && c.Labels[LabelOneOff] != "true" && c.Running() &&
+					(c.Labels[engine.LabelRelease] == live || c.Labels[LabelStateful] == "true") {
+					return c.Name, true
+				}
+			}
+			return "", false
+		})
+		if err != nil {
+			return fmt.Errorf("service %q: %w", svc.Name, err)
+		}
+		c := *plan.Start[i].Spec.Options
+		c.VolumesFrom = resolved
+		plan.Start[i].Spec.Options = &c
+	}
+	return nil
+}

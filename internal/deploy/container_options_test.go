@@ -14,6 +14,7 @@ import (
 	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/store"
 )
 
 func loadCompose(t *testing.T, body string) *spec.App {
@@ -222,5 +223,37 @@ func TestDeployer_KeptStatefulContainerTakesRestartInPlace(t *testing.T) {
 	}
 	if got := f.RestartPolicy(cs[0].ID); got != "always" {
 		t.Errorf("restart policy of the kept container: %q, want always", got)
+	}
+}
+
+// A canary starts its routed services only: their volumes_from of a
+// service it does not start names the live release's container.
+func TestDeployer_CanaryVolumesFromTheLiveRelease(t *testing.T) {
+	t.Parallel()
+	f := enginetest.NewFake()
+	f.AddImage("app:1", "")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d := New(Options{Engine: f, Store: newTestStore(t), Proxy: proxy.New(proxy.Options{Logger: log}), Logger: log})
+	ctx := context.Background()
+	app := loadCompose(t, `name: shop
+services:
+  data: { image: "app:1", volumes: ["/shared"] }
+  web: { image: "app:1", volumes_from: ["data:ro"], x-berth: { port: 8080, hosts: [shop.localhost] } }
+`)
+	live, err := f.CreateContainer(ctx, engine.ContainerSpec{Name: "shop-production-data-r1-1", Image: "app:1", Labels: map[string]string{
+		engine.LabelApp: "shop", engine.LabelEnv: "production", engine.LabelService: "data", engine.LabelRelease: "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := MakePlan(Desired{App: app, Env: "production", Release: 2, Suffix: "c"}, nil)
+	x := &execution{app: app, env: "production", canary: 10, dep: store.Deployment{FromReleaseID: 1}}
+	if err := canaryPlan(x, &plan); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.canaryVolumesFrom(ctx, x, &plan); err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Start) != 1 || !slices.Equal(plan.Start[0].Spec.Options.VolumesFrom, []string{live.Name + ":ro"}) {
+		t.Fatalf("canary start: %+v", plan.Start)
 	}
 }

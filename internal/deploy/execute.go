@@ -79,6 +79,9 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 	if err == nil && x.canary > 0 {
 		err = canaryPlan(x, &plan)
 	}
+	if err == nil && x.canary > 0 {
+		err = d.canaryVolumesFrom(ctx, x, &plan) // container_options.go
+	}
 	if err == nil {
 		err = d.replaceStateful(ctx, x, plan)
 	}
