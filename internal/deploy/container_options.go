@@ -185,9 +185,8 @@ const (
 
 // hostRefusals checks, before anything changes, the per-container
 // settings the single-host engine cannot apply: annotations and
-// volume.subpath on an engine whose API predates them. It returns the
-// refusals, and notes for keys that have no effect on one host.
-func (d *Deployer) hostRefusals(ctx context.Context, app *spec.App) (refusals, notes []string) {
+// volume.subpath on an engine whose API predates them.
+func (d *Deployer) hostRefusals(ctx context.Context, app *spec.App) (refusals []string) {
 	api := ""
 	for _, svc := range app.Services {
 		needs := func(what, version, fix string) {
@@ -210,11 +209,8 @@ func (d *Deployer) hostRefusals(ctx context.Context, app *spec.App) (refusals, n
 				needs(fmt.Sprintf("volumes[%d].volume.subpath", i), apiSubpath, "mount the whole volume and use the directory in it, or upgrade the engine (Engine 26+)")
 			}
 		}
-		if svc.Rollout != nil && svc.Rollout.ReserveNanoCPUs != 0 {
-			notes = append(notes, fmt.Sprintf("note: %s: deploy.resources.reservations.cpus has no effect on one host (docker compose ignores it too); a Swarm cluster reserves it", svc.Name))
-		}
 	}
-	return refusals, notes
+	return refusals
 }
 
 // olderAPI reports whether API version a ("1.41") is older than b.
@@ -235,14 +231,9 @@ func olderAPI(a, b string) bool {
 	return false
 }
 
-// refuseOnHost is hostRefusals as an execution's error, printing the
-// notes.
+// refuseOnHost is hostRefusals as an execution's error.
 func (d *Deployer) refuseOnHost(ctx context.Context, x *execution) error {
-	refusals, notes := d.hostRefusals(ctx, x.app)
-	for _, n := range notes {
-		x.t.say("%s", n)
-	}
-	if len(refusals) > 0 {
+	if refusals := d.hostRefusals(ctx, x.app); len(refusals) > 0 {
 		return refusal(strings.Join(refusals, "; "))
 	}
 	return nil
