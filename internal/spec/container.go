@@ -246,9 +246,24 @@ func (o ContainerOptions) isZero() bool {
 }
 
 // RestartPolicy is the Docker restart policy of the service's containers
-// once their release is live: the Compose restart: key, or
-// "unless-stopped" (berth's own) when the file sets none.
+// once their release is live, as docker compose sets it on one host:
+// deploy.restart_policy when the file sets it (condition any is always,
+// on-failure is on-failure:max_attempts, none is no), else restart:, else
+// "unless-stopped" (berth's own).
 func (s Service) RestartPolicy() string {
+	if s.Rollout != nil && s.Rollout.Restart != nil {
+		switch r := s.Rollout.Restart; r.Condition {
+		case "any":
+			return "always"
+		case "none":
+			return "no"
+		case "on-failure":
+			if r.MaxAttempts > 0 {
+				return "on-failure:" + strconv.FormatUint(r.MaxAttempts, 10)
+			}
+			return "on-failure"
+		}
+	}
 	if s.Container != nil && s.Container.Restart != "" {
 		return s.Container.Restart
 	}
