@@ -383,3 +383,26 @@ func (d *Deployer) canaryVolumesFrom(ctx context.Context, x *execution, plan *Pl
 	}
 	return nil
 }
+
+// TestContainerOptions are the settings of an x-berth.test container:
+// the service's per-container settings, as its containers get them,
+// but for volumes_from a service (the test runs on the freshly built
+// image, before any container of the release exists), which a note
+// names.
+func TestContainerOptions(o *spec.ContainerOptions) (*engine.ContainerOptions, []string) {
+	out := containerOptions(spec.Service{Container: o})
+	if out == nil {
+		return nil, nil
+	}
+	var notes []string
+	kept := out.VolumesFrom[:0:0]
+	for _, v := range out.VolumesFrom {
+		if ref, ok := strings.CutPrefix(v, "service:"); ok {
+			notes = append(notes, fmt.Sprintf("volumes_from %s is not mounted: the test runs before the release's containers exist", ref))
+			continue
+		}
+		kept = append(kept, v)
+	}
+	out.VolumesFrom = kept
+	return out, notes
+}

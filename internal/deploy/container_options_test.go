@@ -257,3 +257,19 @@ services:
 		t.Fatalf("canary start: %+v", plan.Start)
 	}
 }
+
+// The x-berth.test container gets the service's settings but for
+// volumes_from a service, which a note names.
+func TestTestContainerOptions(t *testing.T) {
+	t.Parallel()
+	o, notes := TestContainerOptions(&spec.ContainerOptions{ReadOnly: true, Tmpfs: []string{"/run"}, VolumesFrom: []string{"data:ro", "container:legacy"}})
+	if o == nil || !o.ReadOnly || o.Tmpfs["/run"] != "" || len(o.Tmpfs) != 1 || !slices.Equal(o.VolumesFrom, []string{"legacy"}) {
+		t.Errorf("options: %+v", o)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "volumes_from data:ro is not mounted") {
+		t.Errorf("notes: %q", notes)
+	}
+	if o, notes := TestContainerOptions(nil); o != nil || notes != nil {
+		t.Errorf("no settings: %+v %q", o, notes)
+	}
+}
