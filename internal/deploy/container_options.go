@@ -81,7 +81,6 @@ func mountOptions(m spec.Mount, em *engine.Mount) {
 	em.Subpath = m.Subpath
 	em.TmpfsSize = m.TmpfsSize
 	em.TmpfsMode = m.TmpfsMode
-	em.CreateHostPath = m.Type == "bind" && !m.NoCreateHostPath
 	em.Propagation = m.Propagation
 }
 

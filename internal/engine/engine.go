@@ -197,17 +197,15 @@ type Mount struct {
 	// Long-form Compose volume options. NoCopy: do not copy the image's
 	// files into an empty volume; Subpath: mount a directory of the
 	// volume; TmpfsSize/TmpfsMode: a tmpfs mount's size in bytes (0: half
-	// the memory) and mode (0: 1777); CreateHostPath: create a missing
-	// bind source directory (docker compose's default) instead of failing;
-	// Propagation: a bind mount's propagation (rprivate when empty).
+	// the memory) and mode (0: 1777); Propagation: a bind mount's
+	// propagation (rprivate when empty).
 	// (omitempty: a cluster backend hashes the spec it applied, which
 	// must not change for a mount that sets none of them.)
-	NoCopy         bool   `json:",omitempty"`
-	Subpath        string `json:",omitempty"`
-	TmpfsSize      int64  `json:",omitempty"`
-	TmpfsMode      uint32 `json:",omitempty"`
-	CreateHostPath bool   `json:",omitempty"`
-	Propagation    string `json:",omitempty"`
+	NoCopy      bool   `json:",omitempty"`
+	Subpath     string `json:",omitempty"`
+	TmpfsSize   int64  `json:",omitempty"`
+	TmpfsMode   uint32 `json:",omitempty"`
+	Propagation string `json:",omitempty"`
 }
 
 // ContainerSpec is everything needed to create a container.

@@ -284,7 +284,6 @@ func convertMount(c *collector, svc string, i int, v types.ServiceVolumeConfig) 
 	m := Mount{Type: v.Type, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly}
 	field := fmt.Sprintf("volumes[%d]", i)
 	if b := v.Bind; b != nil {
-		m.NoCreateHostPath = !bool(b.CreateHostPath)
 		m.Propagation = b.Propagation
 		switch b.Propagation {
 		case "", "private", "rprivate", "shared", "rshared", "slave", "rslave":

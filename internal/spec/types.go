@@ -173,15 +173,12 @@ type Mount struct {
 	// is omitted when unset, so short-form mounts keep their form.
 	// NoCopy is volume.nocopy; Subpath volume.subpath; TmpfsSize and
 	// TmpfsMode are tmpfs.size and tmpfs.mode (Type "tmpfs");
-	// NoCreateHostPath is bind.create_host_path: false (a missing host
-	// path is then an error instead of being created); Propagation is
-	// bind.propagation.
-	NoCopy           bool   `json:"nocopy,omitempty"`
-	Subpath          string `json:"subpath,omitempty"`
-	TmpfsSize        int64  `json:"tmpfs_size,omitempty"`
-	TmpfsMode        uint32 `json:"tmpfs_mode,omitempty"`
-	NoCreateHostPath bool   `json:"no_create_host_path,omitempty"`
-	Propagation      string `json:"propagation,omitempty"`
+	// Propagation is bind.propagation.
+	NoCopy      bool   `json:"nocopy,omitempty"`
+	Subpath     string `json:"subpath,omitempty"`
+	TmpfsSize   int64  `json:"tmpfs_size,omitempty"`
+	TmpfsMode   uint32 `json:"tmpfs_mode,omitempty"`
+	Propagation string `json:"propagation,omitempty"`
 }
 
 // Healthcheck is the HTTP check the proxy runs against each container of

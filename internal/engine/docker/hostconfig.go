@@ -38,7 +38,7 @@ func (b *Backend) applyOptions(ctx context.Context, s engine.ContainerSpec, cfg 
 	hc.LogConfig = container.LogConfig{Type: def.Driver, Config: def.Options}
 	b.cli.NegotiateAPIVersion(ctx)
 	api := b.cli.ClientVersion()
-	if hc.Mounts, hc.Binds, err = mounts(s.Mounts, api); err != nil {
+	if hc.Mounts, err = mounts(s.Mounts, api); err != nil {
 		return nil, err
 	}
 	o := s.Options
@@ -118,31 +118,14 @@ func restartPolicy(s string) (container.RestartPolicy, error) {
 	return p, nil
 }
 
-// mounts turns berth's mounts into the engine's: Mounts for volumes,
-// tmpfs and bind mounts whose source must exist, Binds for bind mounts
-// whose missing source the engine creates (as docker compose does for
-// create_host_path, the default).
-func mounts(ms []engine.Mount, api string) ([]mount.Mount, []string, error) {
+// mounts turns berth's mounts into the engine's, with their long-form
+// options. (A bind source must exist: deploy creates it first when the
+// file asks, bind.create_host_path.)
+func mounts(ms []engine.Mount, api string) ([]mount.Mount, error) {
 	var out []mount.Mount
-	var binds []string
 	for _, m := range ms {
 		switch m.Type {
 		case "bind":
-			if m.CreateHostPath {
-				b := m.Source + ":" + m.Target
-				var opts []string
-				if m.ReadOnly {
-					opts = append(opts, "ro")
-				}
-				if m.Propagation != "" {
-					opts = append(opts, m.Propagation)
-				}
-				if len(opts) > 0 {
-					b += ":" + strings.Join(opts, ",")
-				}
-				binds = append(binds, b)
-				continue
-			}
 			mm := mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
 			if m.Propagation != "" {
 				mm.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(m.Propagation)}
@@ -158,14 +141,14 @@ func mounts(ms []engine.Mount, api string) ([]mount.Mount, []string, error) {
 			mm := mount.Mount{Type: mount.TypeVolume, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
 			if m.NoCopy || m.Subpath != "" {
 				if m.Subpath != "" && versions.LessThan(api, apiSubpath) {
-					return nil, nil, fmt.Errorf("volume %s at %s: volume.subpath needs Docker Engine API %s or later (Engine 26+), and this engine speaks %s, which would mount the whole volume; mount the whole volume and use the directory in it, or upgrade the engine", m.Source, m.Target, apiSubpath, api)
+					return nil, fmt.Errorf("volume %s at %s: volume.subpath needs Docker Engine API %s or later (Engine 26+), and this engine speaks %s, which would mount the whole volume; mount the whole volume and use the directory in it, or upgrade the engine", m.Source, m.Target, apiSubpath, api)
 				}
 				mm.VolumeOptions = &mount.VolumeOptions{NoCopy: m.NoCopy, Subpath: m.Subpath}
 			}
 			out = append(out, mm)
 		}
 	}
-	return out, binds, nil
+	return out, nil
 }
 
 func cmpOr(s, def string) string {
