@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/spec"
 )
 
 // Request is one image build: a service's build: section, the tag to
@@ -24,6 +25,9 @@ type Request struct {
 	Test []string `json:"test,omitempty"`
 	// Revision is the git commit (or content hash) the image is built from.
 	Revision string `json:"revision,omitempty"`
+	// Container is the service's per-container Compose settings, which
+	// the Test container gets too (see Builder.TestOptions).
+	Container *spec.ContainerOptions `json:"container,omitempty"`
 }
 
 // TestTimeout bounds an x-berth.test run.
@@ -35,6 +39,10 @@ type Builder struct {
 	// Credentials finds registry credentials: a built image whose
 	// registry has them is pushed there.
 	Credentials engine.CredentialLookup
+	// TestOptions maps a Request's Container settings onto the test
+	// container's (deploy.TestContainerOptions); nil: the test container
+	// gets none. It returns a note for each setting it leaves out.
+	TestOptions func(*spec.ContainerOptions) (*engine.ContainerOptions, []string)
 }
 
 // Build builds req from the tar build context ctxTar, reporting the build
@@ -86,12 +94,21 @@ func (b *Builder) test(ctx context.Context, req Request, id string, log func(str
 	log("test: " + strings.Join(req.Test, " "))
 	ctx, cancel := context.WithTimeout(ctx, TestTimeout)
 	defer cancel()
-	code, err := engine.RunOnce(ctx, b.Engine, engine.ContainerSpec{
+	cs := engine.ContainerSpec{
 		Name:   fmt.Sprintf("%s-%s-test-%d", req.App, req.Service, time.Now().UnixNano()%1e9),
 		Image:  id,
 		Cmd:    req.Test,
 		Labels: map[string]string{"berth.app": req.App, "berth.service": req.Service, "berth.oneoff": "true", "berth.test": "true"},
-	}, func(line string) { log("  test | " + line) })
+	}
+	if req.Container != nil && b.TestOptions != nil {
+		// The service's container settings (cap_add, tmpfs, read_only, …).
+		var notes []string
+		cs.Options, notes = b.TestOptions(req.Container)
+		for _, n := range notes {
+			log("test: " + n)
+		}
+	}
+	code, err := engine.RunOnce(ctx, b.Engine, cs, func(line string) { log("  test | " + line) })
 	if ctx.Err() != nil {
 		return fmt.Errorf("test of service %q did not finish within %s; nothing was deployed", req.Service, TestTimeout)
 	}

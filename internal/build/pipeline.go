@@ -248,7 +248,7 @@ func (p *Pipeline) execute(ctx context.Context, b *store.Build, r *runLog) error
 		}
 		r.step("build %s as %s", svc.Name, tag)
 		_, err = p.Builder.Build(ctx, Request{App: app.Name, Service: svc.Name, Tag: tag, Dockerfile: svc.Build.Dockerfile,
-			Target: svc.Build.Target, Args: svc.Build.Args, Test: svc.Test, Revision: b.Commit}, tarball, r.line)
+			Target: svc.Build.Target, Args: svc.Build.Args, Test: svc.Test, Revision: b.Commit, Container: svc.Container}, tarball, r.line)
 		tarball.Close()
 		if err != nil {
 			return err

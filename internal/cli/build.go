@@ -45,6 +45,7 @@ func buildServices(ctx context.Context, w io.Writer, c *apiclient.Client, app *s
 		id, err := c.Build(ctx, api.BuildRequest{
 			App: app.Name, Service: svc.Name, Tag: tag, Dockerfile: svc.Build.Dockerfile,
 			Target: svc.Build.Target, Args: svc.Build.Args, Test: svc.Test, Revision: rev,
+			Container: svc.Container,
 		}, tarball, func(line string) { fmt.Fprintf(w, "  %s | %s\n", svc.Name, line) })
 		tarball.Close()
 		if err != nil {

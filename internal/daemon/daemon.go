@@ -249,7 +249,7 @@ func Run(ctx context.Context, cfg Config) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	plainSrv := newPlainServer(cfg.HTTPServer, cfg.EventLoops, cfg.MaxHeaderBytes, proxySrv, px, log)
-	builder := &build.Builder{Engine: eng, Credentials: st.RegistryAuth}
+	builder := &build.Builder{Engine: eng, Credentials: st.RegistryAuth, TestOptions: deploy.TestContainerOptions}
 	notifier := notify.New(notify.Options{Targets: api.NotifyTargets(st), Logger: log})
 	pipe := api.NewPipeline(st, builder, dep, notifier, filepath.Join(cfg.DataDir, "builds"), "http://"+apiLn.Addr().String())
 	pipe.Logger = log

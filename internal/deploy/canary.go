@@ -230,7 +230,7 @@ func (d *Deployer) startCanary(ctx context.Context, x *execution) (store.Deploym
 		x.t.say("%s: release %d takes %d%% of clients (sticky by the %s cookie), release %d the rest", svc.Name, x.rel.ID, x.canary, proxy.CanaryCookie, x.dep.FromReleaseID)
 	}
 	for _, c := range x.started {
-		if err := d.eng.SetRestartPolicy(ctx, c.ID, "unless-stopped"); err != nil {
+		if err := d.eng.SetRestartPolicy(ctx, c.ID, restartPolicyOf(x.app, c)); err != nil {
 			d.log.Warn("set restart policy", "container", c.Name, "error", err)
 		}
 	}

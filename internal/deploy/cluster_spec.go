@@ -20,6 +20,7 @@ func WorkloadName(app, env, service string) string { return app + "-" + env + "-
 func clusterRefusals(app *spec.App) []string {
 	var out []string
 	for _, svc := range app.Services {
+		out = append(out, clusterContainerRefusals(svc)...) // cluster_container.go
 		if len(svc.ReleaseCommand) > 0 {
 			out = append(out, fmt.Sprintf("service %q: x-berth.release_command is not run on a Swarm cluster yet; run it with berth run before the deploy", svc.Name))
 		}
@@ -69,6 +70,7 @@ func workloadSpec(app *spec.App, env string, svc spec.Service, rel store.Release
 		Rollback: engine.UpdatePolicy{Parallelism: 1, Order: engine.OrderStartFirst, FailureAction: engine.FailurePause},
 		Restart:  engine.RestartPolicy{Condition: "any"},
 	}
+	clusterContainerSettings(&w, svc) // cluster_container.go
 	r := svc.Rollout
 	if r == nil {
 		return w
@@ -81,8 +83,8 @@ func workloadSpec(app *spec.App, env string, svc spec.Service, rel store.Release
 	}
 	w.Placement = engine.Placement{Constraints: slices.Clone(r.Constraints), Spread: slices.Clone(r.Spread), MaxPerNode: r.MaxPerNode}
 	w.Resources = engine.Resources{
-		LimitNanoCPUs: svc.NanoCPUs, LimitMemoryBytes: svc.MemoryBytes, LimitPids: r.PidsLimit,
-		ReserveNanoCPUs: r.ReserveNanoCPUs, ReserveMemoryBytes: r.ReserveMemoryBytes,
+		LimitNanoCPUs: svc.NanoCPUs, LimitMemoryBytes: svc.MemoryBytes, LimitPids: svc.Pids(),
+		ReserveNanoCPUs: r.ReserveNanoCPUs, ReserveMemoryBytes: svc.MemoryReservation(),
 	}
 	if p := r.Restart; p != nil {
 		w.Restart = engine.RestartPolicy{Condition: p.Condition, Delay: p.Delay.D(), MaxAttempts: p.MaxAttempts, Window: p.Window.D()}

@@ -65,7 +65,11 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 			}
 		}
 	}
-	plan, err := d.prepare(ctx, x)
+	var plan Plan
+	err := d.refuseOnHost(ctx, x) // container_options.go
+	if err == nil {
+		plan, err = d.prepare(ctx, x)
+	}
 	if err == nil && len(plan.Conflicts) > 0 {
 		err = fmt.Errorf("%w: %s", ErrInvalid, strings.Join(plan.Conflicts, "; "))
 	}
@@ -74,6 +78,9 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 	}
 	if err == nil && x.canary > 0 {
 		err = canaryPlan(x, &plan)
+	}
+	if err == nil && x.canary > 0 {
+		err = d.canaryVolumesFrom(ctx, x, &plan) // container_options.go
 	}
 	if err == nil {
 		err = d.replaceStateful(ctx, x, plan)
@@ -119,10 +126,11 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 // the old containers stop, and the deployment is recorded and pruned.
 func (d *Deployer) afterSwitch(ctx context.Context, x *execution, plan Plan, old map[string]*proxy.Pool) store.Deployment {
 	for _, c := range x.started {
-		if err := d.eng.SetRestartPolicy(ctx, c.ID, "unless-stopped"); err != nil {
+		if err := d.eng.SetRestartPolicy(ctx, c.ID, restartPolicyOf(x.app, c)); err != nil {
 			d.log.Warn("set restart policy", "container", c.Name, "error", err)
 		}
 	}
+	d.keptRestartPolicies(ctx, x, plan) // container_options.go
 	d.drain(ctx, x, old)
 	d.retire(ctx, x, plan)
 	x.t.say("done in %s", x.t.elapsed().Round(time.Millisecond))
@@ -375,7 +383,7 @@ func (d *Deployer) abandon(x *execution) {
 			// Its predecessor is gone: a replaced stateful service keeps
 			// running on its new definition (reconcile adopts it).
 			if ci, err := d.eng.InspectContainer(ctx, c.ID); err == nil && ci.Running() {
-				_ = d.eng.SetRestartPolicy(ctx, c.ID, "unless-stopped")
+				_ = d.eng.SetRestartPolicy(ctx, c.ID, restartPolicyOf(x.app, c))
 				x.t.say("kept the replaced stateful service %s running (%s)", c.Labels[engine.LabelService], c.Name)
 				continue
 			}

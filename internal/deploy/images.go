@@ -27,7 +27,7 @@ func (d *Deployer) resolveImages(ctx context.Context, app *spec.App, t *tracker)
 	for _, svc := range app.Services {
 		l, seen := found[svc.Image]
 		if !seen {
-			l.img, l.err = d.resolveImage(ctx, svc.Image, t)
+			l.img, l.err = d.resolveImageByPolicy(ctx, app, svc.Image, t)
 			found[svc.Image] = l
 		}
 		out[svc.Name] = store.ServiceImage{Image: svc.Image, ImageID: l.img.ID}

@@ -31,6 +31,9 @@ func (d *Deployer) releasePhase(ctx context.Context, x *execution, plan Plan) er
 		}
 		cs.Name = strings.TrimSuffix(cs.Name, "-1-"+lastPart(cs.Name)) + "-release-" + lastPart(cs.Name)
 		cs.Cmd = svc.ReleaseCommand
+		if err := d.releaseVolumesFrom(ctx, x, svc, &cs); err != nil { // container_options.go
+			return fmt.Errorf("service %q: release command: %w", svc.Name, err)
+		}
 		x.t.say("release command of %s: %s", svc.Name, strings.Join(svc.ReleaseCommand, " "))
 		var tail []string
 		code, err := d.runOneOff(ctx, cs, func(line string) {
@@ -196,6 +199,9 @@ func (d *Deployer) oneOffSpec(ctx context.Context, app, env, service string, cmd
 	cs, _ := placementSpec(plan, service)
 	cs.Name = strings.Replace(cs.Name, fmt.Sprintf("-r%d-1-", live.ID), fmt.Sprintf("-r%d-run-", live.ID), 1)
 	cs.Check = nil
+	if err := d.resolveOneOffVolumesFrom(ctx, app, env, live.ID, &cs); err != nil {
+		return engine.ContainerSpec{}, fmt.Errorf("run %s in %s/%s: %w", service, app, env, err)
+	}
 	if len(cmd) > 0 {
 		cs.Cmd = cmd
 	}

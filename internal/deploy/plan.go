@@ -117,6 +117,7 @@ func MakePlan(d Desired, observed []engine.Container) Plan {
 			})
 		}
 	}
+	resolveVolumesFrom(&p)
 	for _, c := range observed {
 		if c.Labels[LabelOneOff] == "true" || handled[c.ID] {
 			continue // one-off containers belong to whoever started them
@@ -195,6 +196,7 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 			src = EngineVolumeName(d.App, d.Env, m.Source)
 		}
 		em := engine.Mount{Type: m.Type, Source: src, Target: m.Target, ReadOnly: m.ReadOnly}
+		mountOptions(m, &em)
 		if m.Type == "volume" && m.Source != "" {
 			def, ok := d.App.Volume(m.Source)
 			if !ok {
@@ -235,6 +237,7 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 		NanoCPUs:      svc.NanoCPUs,
 		Check:         check,
 		Files:         serviceFiles(svc, d.Files),
+		Options:       containerOptions(svc),
 	}
 }
 
@@ -254,6 +257,7 @@ const (
 // apply when a volume is created. The app's configuration variables are
 // not either (they reach a stateful service when it is replaced).
 func statefulHash(app *spec.App, svc spec.Service, imageID string) string {
+	svc = hashedService(svc) // container_options.go: settings applied in place
 	var vols []spec.Volume
 	for _, m := range svc.Volumes {
 		v, ok := app.Volume(m.Source)

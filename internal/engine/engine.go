@@ -101,7 +101,8 @@ type Engine interface {
 	// anonymous volumes. Removing a missing container is not an error.
 	RemoveContainer(ctx context.Context, id string) error
 	// SetRestartPolicy changes the restart policy of a container in place
-	// ("no", "unless-stopped", "on-failure", "always").
+	// ("no", "unless-stopped", "on-failure", "on-failure:N" with N the most
+	// restarts, "always").
 	SetRestartPolicy(ctx context.Context, id string, policy string) error
 	// Logs returns the container's combined stdout/stderr as plain text
 	// (demultiplexed). With Follow, the reader stays open until ctx ends or
@@ -181,7 +182,7 @@ type Volume struct {
 
 // Mount is a volume or bind mount.
 type Mount struct {
-	Type     string // "volume" or "bind"
+	Type     string // "volume", "bind" or "tmpfs"
 	Source   string // volume name (empty: an anonymous volume) or host path
 	Target   string // path in the container
 	ReadOnly bool
@@ -192,6 +193,19 @@ type Mount struct {
 	// external or anonymous volume. A single-host engine ignores it:
 	// berth creates the volume (EnsureVolume) before the container.
 	Volume *VolumeSpec
+
+	// Long-form Compose volume options. NoCopy: do not copy the image's
+	// files into an empty volume; Subpath: mount a directory of the
+	// volume; TmpfsSize/TmpfsMode: a tmpfs mount's size in bytes (0: half
+	// the memory) and mode (0: 1777); Propagation: a bind mount's
+	// propagation (rprivate when empty).
+	// (omitempty: a cluster backend hashes the spec it applied, which
+	// must not change for a mount that sets none of them.)
+	NoCopy      bool   `json:",omitempty"`
+	Subpath     string `json:",omitempty"`
+	TmpfsSize   int64  `json:",omitempty"`
+	TmpfsMode   uint32 `json:",omitempty"`
+	Propagation string `json:",omitempty"`
 }
 
 // ContainerSpec is everything needed to create a container.
@@ -228,6 +242,11 @@ type ContainerSpec struct {
 	// Compose secrets and configs: Files are written into the container
 	// after it is created and before it starts (see File).
 	Files []File
+
+	// Options are the per-container Compose settings (cap_add, tmpfs,
+	// ulimits, logging, …; see ContainerOptions). nil: none (omitted
+	// from the JSON a cluster backend hashes).
+	Options *ContainerOptions `json:",omitempty"`
 }
 
 // Attachment is a connection to a container's standard streams.

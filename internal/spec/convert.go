@@ -94,10 +94,11 @@ func convertService(c *collector, sc types.ServiceConfig, missing map[string]boo
 			s.Check.Retries = int(*hc.Retries)
 		}
 	}
-	for _, v := range sc.Volumes {
-		// Types other than volume and bind are reported by validateService.
-		s.Volumes = append(s.Volumes, Mount{Type: v.Type, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly})
+	for i, v := range sc.Volumes {
+		// Types other than volume, bind and tmpfs are reported by validateMounts.
+		s.Volumes = append(s.Volumes, convertMount(c, s.Name, i, v))
 	}
+	convertContainer(c, &s, sc)
 	applyDefaults(&s)
 	parseXBerth(c, &s, sc.Extensions[ExtensionKey])
 	return s

@@ -136,7 +136,7 @@ services:
       - type: volume
         source: data
         target: /data
-        volume: { subpath: sub }
+        volume: { labels: { a: b } }
     healthcheck: { test: ["CMD", "true"], start_interval: 1s }
     gpus: all
     x-berth: { port: 80, hosts: [shop.localhost] }
@@ -163,7 +163,7 @@ x-common: {}
 	want := []string{
 		"web deploy.resources.reservations.devices",
 		"web gpus",
-		"web volumes[0].volume.subpath",
+		"web volumes[0].volume.labels",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("refused:\n%q\nwant:\n%q\n(%v)", got, want, err)

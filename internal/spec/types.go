@@ -115,6 +115,11 @@ type Service struct {
 	// Compose secrets: the secrets the service mounts as files (see
 	// SecretFile; their content is never stored with the release).
 	Secrets []SecretFile `json:"secrets,omitempty"`
+
+	// Per-container Compose keys (cap_add, tmpfs, ulimits, logging,
+	// restart, pull_policy, volumes_from, …; see container.go). nil when
+	// the file sets none of them, so the stored form is unchanged.
+	Container *ContainerOptions `json:"container,omitempty"`
 }
 
 // TLSFiles are a certificate (PEM, chain included) and its key, as
@@ -149,7 +154,7 @@ func (s Service) Routed() bool { return len(s.Hosts) > 0 }
 // a top-level volume, or empty for an anonymous volume (one per
 // container, removed with it).
 type Mount struct {
-	Type     string `json:"type"` // "volume" or "bind"
+	Type     string `json:"type"` // "volume", "bind" or "tmpfs"
 	Source   string `json:"source"`
 	Target   string `json:"target"`
 	ReadOnly bool   `json:"read_only,omitempty"`
@@ -167,6 +172,17 @@ type Mount struct {
 	// CreateHostPath is the long form's bind.create_host_path: true: a
 	// missing source is created as an empty directory.
 	CreateHostPath bool `json:"create_host_path,omitempty"`
+
+	// Long-form volume options (see container.go's convertMount); each
+	// is omitted when unset, so short-form mounts keep their form.
+	// NoCopy is volume.nocopy; Subpath volume.subpath; TmpfsSize and
+	// TmpfsMode are tmpfs.size and tmpfs.mode (Type "tmpfs");
+	// Propagation is bind.propagation.
+	NoCopy      bool   `json:"nocopy,omitempty"`
+	Subpath     string `json:"subpath,omitempty"`
+	TmpfsSize   int64  `json:"tmpfs_size,omitempty"`
+	TmpfsMode   uint32 `json:"tmpfs_mode,omitempty"`
+	Propagation string `json:"propagation,omitempty"`
 }
 
 // Healthcheck is the HTTP check the proxy runs against each container of

@@ -164,8 +164,12 @@ func validateMounts(c *collector, a *App, s *Service) {
 	for i, m := range s.Volumes {
 		field := fmt.Sprintf("volumes[%d]", i)
 		switch {
-		case m.Type != "volume" && m.Type != "bind":
-			c.add(s.Name, field, fmt.Sprintf("type %s is not supported; use a named volume or a bind mount", quote(m.Type)))
+		case m.Type != "volume" && m.Type != "bind" && m.Type != "tmpfs":
+			c.add(s.Name, field, fmt.Sprintf("type %s is not supported; use a named volume, a bind mount or a tmpfs", quote(m.Type)))
+		case m.Type == "tmpfs":
+			if !path.IsAbs(m.Target) {
+				c.add(s.Name, field, fmt.Sprintf("target must be an absolute path in the container, got %s", quote(m.Target)))
+			}
 		case m.Type == "bind" && (m.Source == "" || !path.IsAbs(m.Source)):
 			c.add(s.Name, field, fmt.Sprintf("bind mount source must be an absolute path, got %s", quote(m.Source)))
 		case !path.IsAbs(m.Target):

@@ -11,7 +11,6 @@ import (
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
 
@@ -43,27 +42,20 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 		secs := int((s.StopGrace + time.Second - 1) / time.Second)
 		cfg.StopTimeout = &secs
 	}
-	policy := s.RestartPolicy
-	if policy == "" {
-		policy = "no"
-	}
 	hc := &container.HostConfig{
-		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(policy)},
-		Resources:     container.Resources{Memory: s.MemoryBytes, NanoCPUs: s.NanoCPUs},
-		LogConfig:     container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "3"}},
+		Resources: container.Resources{Memory: s.MemoryBytes, NanoCPUs: s.NanoCPUs},
+	}
+	// Mounts, restart policy, logging and the per-container Compose
+	// settings (hostconfig.go).
+	platform, err := b.applyOptions(ctx, s, cfg, hc)
+	if err != nil {
+		return engine.Container{}, fmt.Errorf("%s: %w", b.name, err)
 	}
 	if s.Check != nil {
 		cfg.Healthcheck = &container.HealthConfig{
 			Test: s.Check.Test, Interval: s.Check.Interval, Timeout: s.Check.Timeout,
 			StartPeriod: s.Check.StartPeriod, Retries: s.Check.Retries,
 		}
-	}
-	for _, m := range s.Mounts {
-		t := mount.TypeVolume
-		if m.Type == "bind" {
-			t = mount.TypeBind
-		}
-		hc.Mounts = append(hc.Mounts, mount.Mount{Type: t, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
 	}
 	var nc *network.NetworkingConfig
 	if s.Network != "" {
@@ -72,8 +64,13 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 			s.Network: {Aliases: s.Aliases},
 		}}
 	}
-	resp, err := b.cli.ContainerCreate(ctx, cfg, hc, nc, nil, s.Name)
+	resp, err := b.cli.ContainerCreate(ctx, cfg, hc, nc, platform, s.Name)
 	if err != nil {
+		if s.Options != nil {
+			if perr := platformMismatch(s.Name, cmpOr(s.Labels["berth.image"], s.Image), s.Options.Platform, err); perr != nil {
+				return engine.Container{}, fmt.Errorf("%s: %w", b.name, perr)
+			}
+		}
 		if isNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image") {
 			return engine.Container{}, fmt.Errorf("%s: create container %s: image %s: %w", b.name, s.Name, s.Image, engine.ErrImageNotFound)
 		}
@@ -189,9 +186,11 @@ func (b *Backend) RemoveContainer(ctx context.Context, id string) error {
 
 // SetRestartPolicy changes a container's restart policy in place.
 func (b *Backend) SetRestartPolicy(ctx context.Context, id, policy string) error {
-	_, err := b.cli.ContainerUpdate(ctx, id, container.UpdateConfig{
-		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(policy)},
-	})
+	p, err := restartPolicy(policy)
+	if err != nil {
+		return fmt.Errorf("%s: update restart policy of %s: %w", b.name, id, err)
+	}
+	_, err = b.cli.ContainerUpdate(ctx, id, container.UpdateConfig{RestartPolicy: p})
 	return b.wrap("update restart policy of "+id, err)
 }
 

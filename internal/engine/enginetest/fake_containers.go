@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/berth-dev/berth/internal/engine"
@@ -178,6 +180,16 @@ func (f *Fake) Spec(id string) (engine.ContainerSpec, bool) {
 
 var restartPolicies = []string{"no", "always", "unless-stopped", "on-failure"}
 
+// validRestartPolicy reports whether p is a policy Docker takes,
+// on-failure:N (at most N restarts) included.
+func validRestartPolicy(p string) bool {
+	if n, ok := strings.CutPrefix(p, "on-failure:"); ok {
+		k, err := strconv.Atoi(n)
+		return err == nil && k >= 0
+	}
+	return slices.Contains(restartPolicies, p)
+}
+
 // CreateContainer creates (and unless NoStart, starts) a container. It
 // fails with ErrConflict on a taken name, ErrImageNotFound for an image
 // the host lacks, ErrNotFound for a network that was not ensured.
@@ -200,7 +212,7 @@ func (f *Fake) CreateContainer(ctx context.Context, s engine.ContainerSpec) (eng
 		}
 	}
 	policy := cmp.Or(s.RestartPolicy, "no")
-	if !slices.Contains(restartPolicies, policy) {
+	if !validRestartPolicy(policy) {
 		return engine.Container{}, fmt.Errorf("fake: create container %s: invalid restart policy %q", s.Name, policy)
 	}
 	id := f.nextIDLocked("container")
@@ -322,7 +334,7 @@ func (f *Fake) SetRestartPolicy(ctx context.Context, id string, policy string) e
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(restartPolicies, policy) {
+	if !validRestartPolicy(policy) {
 		return fmt.Errorf("fake: update restart policy of %s: invalid policy %q", id, policy)
 	}
 	c.policy = policy

@@ -107,6 +107,7 @@ func serviceSpec(name string, s engine.ContainerSpec, image, imageID string, rep
 	if s.Network != "" {
 		spec.TaskTemplate.Networks = []swarm.NetworkAttachmentConfig{{Target: s.Network, Aliases: s.Aliases}}
 	}
+	applyOptions(&spec, s.Options) // options.go
 	return spec
 }
 
@@ -118,9 +119,19 @@ func serviceMount(m engine.Mount) mount.Mount {
 	if m.Type == "bind" {
 		return mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
 	}
+	if m.Type == "tmpfs" {
+		out := mount.Mount{Type: mount.TypeTmpfs, Target: m.Target, ReadOnly: m.ReadOnly}
+		if m.TmpfsSize > 0 || m.TmpfsMode != 0 {
+			out.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: m.TmpfsSize, Mode: fileMode(m.TmpfsMode)}
+		}
+		return out
+	}
 	out := mount.Mount{Type: mount.TypeVolume, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+	if m.NoCopy {
+		out.VolumeOptions = &mount.VolumeOptions{NoCopy: true}
+	}
 	if v := m.Volume; v != nil && m.Source != "" {
-		out.VolumeOptions = &mount.VolumeOptions{Labels: maps.Clone(v.Labels)}
+		out.VolumeOptions = &mount.VolumeOptions{Labels: maps.Clone(v.Labels), NoCopy: m.NoCopy}
 		if v.Driver != "" || len(v.DriverOpts) > 0 {
 			out.VolumeOptions.DriverConfig = &mount.Driver{Name: v.Driver, Options: maps.Clone(v.DriverOpts)}
 		}
