@@ -14,7 +14,6 @@ import (
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
-	"go.yaml.in/yaml/v4"
 )
 
 // LoadOptions says where an app definition is and how to read it.
@@ -124,12 +123,17 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 func readFiles(names []string) ([]*sourceFile, error) {
 	var errs Errors
 	files := make([]*sourceFile, 0, len(names))
+	meter := newSizeMeter()
 	for _, n := range names {
 		f := &sourceFile{name: n}
 		abs, err := filepath.Abs(n)
 		if err == nil {
 			f.abs = abs
-			f.content, err = os.ReadFile(abs)
+			f.content, err = readBounded(n, abs)
+		}
+		if se, ok := errors.AsType[*Error](err); ok {
+			errs = append(errs, se)
+			continue
 		}
 		if err != nil {
 			var pe *fs.PathError
@@ -139,9 +143,13 @@ func readFiles(names []string) ([]*sourceFile, error) {
 			errs = append(errs, &Error{File: n, Msg: fmt.Sprintf("cannot read the Compose file: %v", err)})
 			continue
 		}
-		// Only used to tell which file a problem is in; compose-go reports
-		// syntax errors.
-		_ = yaml.Unmarshal(f.content, &f.doc)
+		// The parsed document tells which file a problem is in, and bounds
+		// the file's expanded size before compose-go copies it; compose-go
+		// reports syntax errors.
+		if err := parseBounded(meter, f); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		files = append(files, f)
 	}
 	if len(errs) > 0 {

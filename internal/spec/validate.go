@@ -50,6 +50,7 @@ func validateApp(c *collector, a *App) {
 		c.add("", "services", "at least one service is required")
 	}
 	seen := map[string]bool{}
+	validateSize(c, a)
 	validateVolumes(c, a)
 	hostOwner := map[string]string{}
 	for i := range a.Services {
