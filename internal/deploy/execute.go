@@ -93,7 +93,11 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 	}
 	if err != nil {
 		d.abandon(x)
-		return d.finish(x.dep, x.rel, x.t, d.counted(x), fmt.Errorf("release %d refused: %w; %s", x.rel.ID, err, d.stillServing(x.app.Name, x.env)))
+		cause := fmt.Errorf("release %d refused: %w; %s", x.rel.ID, err, d.stillServing(x.app.Name, x.env))
+		if len(x.started) == 0 && len(x.replaced) == 0 && x.dep.Kind != "rollback" {
+			return d.refuseUnstarted(x.dep, x.rel, x.t, cause)
+		}
+		return d.finish(x.dep, x.rel, x.t, d.counted(x), cause)
 	}
 	if x.canary > 0 {
 		return d.startCanary(ctx, x)

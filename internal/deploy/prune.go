@@ -16,6 +16,9 @@ type PruneReport struct {
 	FreedBytes int64    `json:"freed_bytes"`
 	// Binds are the copies of project files (binds.go) removed.
 	Binds []string `json:"binds,omitempty"`
+	// FailedReleases is how many failed releases left the history
+	// (beyond the newest KeepReleases per app environment, refused.go).
+	FailedReleases int `json:"failed_releases,omitempty"`
 }
 
 // Prune removes what berth no longer needs, of berth's apps only: images
@@ -24,10 +27,11 @@ type PruneReport struct {
 // images, and so does the live one; an image named by any kept release,
 // of any app or environment, or used by a container, stays), images berth
 // built that no kept release names once they are a day old (with the
-// build layers under them), and stopped one-off containers (runs,
-// release commands, build tests) left behind, and the copies of project
+// build layers under them), stopped one-off containers (runs,
+// release commands, build tests) left behind, the copies of project
 // files (bind mounts relative to the Compose file) that no kept release
-// mounts.
+// mounts, and failed releases beyond the newest KeepReleases of each app
+// environment (their images were never kept: see below).
 // Images of failed releases are left alone: they are the user's, and a
 // fixed configuration may deploy them again.
 func (d *Deployer) Prune(ctx context.Context) (PruneReport, error) {
@@ -36,13 +40,16 @@ func (d *Deployer) Prune(ctx context.Context) (PruneReport, error) {
 	if err != nil {
 		return rep, err
 	}
+	var errs []error
+	if rep.FailedReleases, err = d.pruneFailed(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	sizes := map[string]int64{}
 	if imgs, err := d.eng.ListImages(ctx); err == nil {
 		for _, im := range imgs {
 			sizes[im.ID] = im.Size
 		}
 	}
-	var errs []error
 	for id := range drop {
 		if keep[id] {
 			continue

@@ -79,7 +79,14 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 		return store.Deployment{}, err
 	}
 	images, imgErr := d.resolveImages(ctx, app, t)
-	rel, err := d.store.CreateRelease(sealedRelease(app, env, images))
+	newRel := sealedRelease(app, env, images)
+	if imgErr != nil {
+		// Refused before it starts: the definition and secret content are
+		// not stored (refused.go).
+		newRel.Spec = spec.App{Name: app.Name}
+		newRel.SecretFiles = nil
+	}
+	rel, err := d.store.CreateRelease(newRel)
 	if err != nil {
 		return store.Deployment{}, err
 	}
@@ -98,7 +105,7 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 		if strings.Contains(imgErr.Error(), "\n") {
 			sep = "\n" // after a list of images, on a line of its own
 		}
-		return d.finish(dep, rel, t, store.Deployment{}, fmt.Errorf("release %d refused: %w%s%s", rel.ID, imgErr, sep, d.stillServing(app.Name, env)))
+		return d.refuseUnstarted(dep, rel, t, fmt.Errorf("release %d refused: %w%s%s", rel.ID, imgErr, sep, d.stillServing(app.Name, env)))
 	}
 	return d.execute(ctx, &execution{app: app, env: env, rel: rel, dep: dep, t: t, previous: store.StatusSuperseded, replaceStateful: opts.ReplaceStateful, canary: opts.Canary})
 }

@@ -69,6 +69,16 @@ type Release struct {
 	// to CreateRelease, which seals it apart (see ReleaseSecretFiles). It
 	// is never part of the release's JSON, and is empty when read back.
 	SecretFiles map[string]string `json:"-"`
+
+	// Refused and removed releases (refused.go, removed.go).
+	//
+	// Refused: the release failed before anything of it started (images
+	// missing, a conflict in the plan); its definition, configuration and
+	// secrets snapshot were not kept, only its images and Reason.
+	Refused bool `json:"refused,omitempty"`
+	// RemovedAt is when its app environment was removed (berth apps
+	// remove, berth env remove): kept as history, never a rollback target.
+	RemovedAt time.Time `json:"removed_at,omitzero"`
 }
 
 // CreateRelease records r as a new pending release of r.App/r.Env,
