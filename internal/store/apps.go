@@ -14,6 +14,20 @@ type App struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Envs are the app's environments, sorted.
 	Envs []string `json:"envs"`
+	// Removed are those of Envs that were removed (removed.go), with
+	// when; a removed environment keeps its history.
+	Removed map[string]time.Time `json:"removed,omitempty"`
+}
+
+// Active are the app's environments that are not removed, sorted.
+func (a App) Active() []string {
+	out := []string{}
+	for _, e := range a.Envs {
+		if _, gone := a.Removed[e]; !gone {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 type appInfo struct {
@@ -120,6 +134,16 @@ func readApp(ab *bolt.Bucket, name string) (App, error) {
 		// Bucket keys iterate in byte order, which is sorted string order.
 		err := envs.ForEachBucket(func(k []byte) error {
 			a.Envs = append(a.Envs, string(k))
+			var rm Removal
+			if err := getJSON(envs.Bucket(k), keyRemoved, &rm); err != nil {
+				return fmt.Errorf("app %q: environment %q: decode: %w", name, k, err)
+			}
+			if !rm.At.IsZero() {
+				if a.Removed == nil {
+					a.Removed = map[string]time.Time{}
+				}
+				a.Removed[string(k)] = rm.At
+			}
 			return nil
 		})
 		if err != nil {

@@ -24,6 +24,7 @@
 //	apps/<app>/info                       {"created_at": ...}
 //	apps/<app>/envs/<env>/live            id of the live release (absent when none)
 //	apps/<app>/envs/<env>/canary          the running Canary (absent when none)
+//	apps/<app>/envs/<env>/removed         Removal, while the env is removed (absent otherwise)
 //	apps/<app>/envs/<env>/releases/<id>   Release (with its config snapshot)
 //	apps/<app>/envs/<env>/config          current configuration variables
 //	apps/<app>/envs/<env>/secrets         current secrets, name → ciphertext
@@ -47,7 +48,12 @@
 //   - Release status moves pending → live | failed | canary; canary →
 //     live (promote, through Activate) | rolled_back (EndCanary); live →
 //     superseded | rolled_back; superseded | rolled_back → live (a
-//     rollback). A failed release never becomes live.
+//     rollback). A failed release never becomes live. Removing the
+//     environment (MarkRemoved) turns live and canary into removed and
+//     pending into failed, and marks every release RemovedAt; removed is
+//     final and a RemovedAt release is never a rollback target.
+//   - A failed release refused before it started keeps no definition
+//     (DropDefinition); PruneFailed deletes old failed releases.
 //   - At most one canary per app environment; its record and its
 //     release's status change in the same transaction.
 //   - Release IDs are per app environment, start at 1, and come from the

@@ -111,6 +111,9 @@ func (s *Store) CreateRelease(r Release) (Release, error) {
 		if err := s.sealSecretFiles(eb, r); err != nil {
 			return err
 		}
+		if err := reviveEnv(eb); err != nil { // a deploy after a removal starts afresh
+			return err
+		}
 		return putJSON(rb, itob(r.ID), r)
 	})
 	if err != nil {
