@@ -44,6 +44,9 @@ type Fake struct {
 	changed    chan struct{} // closed and replaced on every change
 	failures   map[string][]error
 	work       workState // workloads, secrets, nodes (fake_workloads.go)
+	// objLabels are the labels of networks and configs, for the removal
+	// calls (fake_remove.go).
+	objLabels map[string]map[string]string
 }
 
 // NewFake returns an empty fake engine.
@@ -342,6 +345,7 @@ func (f *Fake) EnsureNetwork(ctx context.Context, name string, labels map[string
 	}
 	id := f.nextIDLocked("network")
 	f.networks[name] = id
+	f.labelLocked("network", name, labels)
 	return id, nil
 }
 
@@ -350,6 +354,7 @@ func (f *Fake) RemoveNetwork(ctx context.Context, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.networks, name)
+	delete(f.objLabels, "network/"+name)
 	return nil
 }
 
