@@ -144,6 +144,10 @@ func (d *Deployer) imageRetention() (keep, drop map[string]bool, err error) {
 			}
 			good := 0
 			for _, r := range rels { // newest first
+				if !r.RemovedAt.IsZero() { // of a removed environment: no rollback targets it
+					markImages(drop, r)
+					continue
+				}
 				switch r.Status {
 				case store.StatusFailed:
 					continue

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/berth-dev/berth/internal/spec"
@@ -235,6 +236,9 @@ func (d *Deployer) rollbackTarget(app, env string, to int64) (target, live store
 		if err != nil {
 			return target, live, fmt.Errorf("%w: release %d of %s/%s (berth releases %s lists them)", ErrNoRelease, to, app, env, app)
 		}
+		if !target.RemovedAt.IsZero() {
+			return target, live, fmt.Errorf("release %d of %s/%s was removed with its environment on %s and cannot be restored; deploy it again with berth deploy", to, app, env, target.RemovedAt.Format(time.DateTime))
+		}
 		switch target.Status {
 		case store.StatusLive:
 			return target, live, fmt.Errorf("release %d of %s/%s is already live", to, app, env)
@@ -252,7 +256,7 @@ func (d *Deployer) rollbackTarget(app, env string, to int64) (target, live store
 	// back through history instead of flip-flopping.
 	found := false
 	for _, r := range rels {
-		if r.Status != store.StatusSuperseded {
+		if r.Status != store.StatusSuperseded || !r.RemovedAt.IsZero() { // a removal ends the way back
 			continue
 		}
 		if !found || r.EndedAt.After(target.EndedAt) {

@@ -30,6 +30,9 @@ type EnvStatus struct {
 	// Shares who gets which share of clients now.
 	Canary *CanaryStatus `json:"canary,omitempty"`
 	Shares []Share       `json:"shares,omitempty"`
+	// RemovedAt is when the environment was removed (remove.go); its
+	// history stays, nothing of it runs.
+	RemovedAt time.Time `json:"removed_at,omitzero"`
 }
 
 // ServiceStatus is one service of the live release.
@@ -72,6 +75,9 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 		st.Live = &live
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return st, err
+	}
+	if rm, gone, err := d.store.Removed(app, env); err == nil && gone {
+		st.RemovedAt = rm.At
 	}
 	if deps, err := d.store.ListDeployments(app, env, 1); err == nil && len(deps) > 0 {
 		st.Last = &deps[0]
