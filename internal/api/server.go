@@ -86,6 +86,8 @@ func (s *Server) Handler() http.Handler {
 	route("PUT /api/v1/apps/{app}/envs/{env}/binds", s.putBinds) // binds.go
 	route("POST /api/v1/apps/{app}/envs/{env}/rollback", s.rollback)
 	route("POST /api/v1/apps/{app}/envs/{env}/promote", s.promote)
+	route("DELETE /api/v1/apps/{app}/envs/{env}", s.removeEnv)
+	route("DELETE /api/v1/apps/{app}", s.removeApp)
 	route("GET /api/v1/apps/{app}/envs/{env}/logs", s.logs)
 	route("GET /api/v1/apps/{app}/envs/{env}/config", s.getConfig)
 	route("POST /api/v1/apps/{app}/envs/{env}/config", s.changeConfig)
@@ -153,8 +155,13 @@ func (s *Server) statusAll(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := []EnvStatus{}
+	all := r.URL.Query().Get("all") == "1" || r.URL.Query().Get("all") == "true"
 	for _, a := range apps {
-		for _, env := range a.Envs {
+		envs := a.Active() // removed environments only with ?all=1
+		if all {
+			envs = a.Envs
+		}
+		for _, env := range envs {
 			st, err := s.dep.Status(r.Context(), a.Name, env)
 			if err != nil {
 				return err

@@ -35,6 +35,6 @@ func newEnvCmd() *cobra.Command {
 		},
 	}
 	clone.Flags().StringArrayVar(&hosts, "host", nil, "host names of a routed service in the new environment (default: TO.<host>)")
-	cmd.AddCommand(clone)
+	cmd.AddCommand(clone, newEnvRemoveCmd())
 	return cmd
 }

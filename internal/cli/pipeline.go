@@ -71,7 +71,7 @@ func newAppsCmd() *cobra.Command {
 	connect.Flags().StringVar(&keyFile, "ssh-key", "", "private key file for an ssh:// repository (a deploy key; stored encrypted)")
 	connect.Flags().BoolVar(&tokenStdin, "token-stdin", false, "read an https access token (TOKEN or USER:TOKEN) from standard input; stored encrypted")
 	_ = connect.MarkFlagRequired("repo")
-	cmd.AddCommand(connect)
+	cmd.AddCommand(connect, newAppsRemoveCmd())
 	return cmd
 }
 

@@ -55,7 +55,17 @@ func printReleases(w io.Writer, rels []api.Release) error {
 			}
 			imgs = append(imgs, fmt.Sprintf("%s=%s@%s", n, si.Image, id))
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, strings.ReplaceAll(string(r.Status), "_", " "), r.CreatedAt.Local().Format(time.DateTime), strings.Join(imgs, " "), firstLine(r.Reason))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, releaseStatus(r), r.CreatedAt.Local().Format(time.DateTime), strings.Join(imgs, " "), firstLine(r.Reason))
 	}
 	return tw.Flush()
+}
+
+// releaseStatus is a release's status as listed, with a removed marker
+// for the releases of a removed environment.
+func releaseStatus(r api.Release) string {
+	st := strings.ReplaceAll(string(r.Status), "_", " ")
+	if !r.RemovedAt.IsZero() && st != "removed" {
+		st += " (removed)"
+	}
+	return st
 }

@@ -14,8 +14,9 @@ import (
 
 func newStatusCmd() *cobra.Command {
 	var env, output string
+	var all bool
 	cmd := &cobra.Command{
-		Use:   "status [APP]",
+		Use:   "status [APP] [--all]",
 		Short: "Show apps, their live releases and containers",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -35,17 +36,21 @@ func newStatusCmd() *cobra.Command {
 				}
 				sts = []api.EnvStatus{st}
 			default:
-				all, err := c.StatusAll(cmd.Context())
+				fetch := c.StatusAll
+				if all {
+					fetch = c.StatusAllWithRemoved
+				}
+				every, err := fetch(cmd.Context())
 				if err != nil {
 					return err
 				}
-				for _, st := range all {
+				for _, st := range every {
 					if len(args) == 0 || st.App == args[0] {
 						sts = append(sts, st)
 					}
 				}
 				if len(args) == 1 && len(sts) == 0 {
-					return fmt.Errorf("no app named %q (berth status lists the apps)", args[0])
+					return noSuchApp(cmd.Context(), c, args[0], all)
 				}
 			}
 			if output == "json" {
@@ -56,6 +61,7 @@ func newStatusCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&env, "env", "", "environment (default: all)")
+	cmd.Flags().BoolVar(&all, "all", false, "list removed environments too (berth apps remove, berth env remove)")
 	outputFlag(cmd, &output)
 	return cmd
 }
@@ -68,6 +74,9 @@ func printStatus(w io.Writer, sts []api.EnvStatus) {
 	for i, st := range sts {
 		if i > 0 {
 			fmt.Fprintln(w)
+		}
+		if printRemoved(w, st) {
+			continue
 		}
 		live := "no live release"
 		if st.Live != nil {

@@ -15,6 +15,9 @@ const (
 	DeploySucceeded = "deploy_succeeded"
 	DeployFailed    = "deploy_failed"
 	Rollback        = "rollback"
+	// An app environment removed (berth apps remove, berth env remove).
+	Removed      = "removed"
+	RemoveFailed = "remove_failed"
 )
 
 // Event is one notification. A generic webhook receives it as JSON.
@@ -107,6 +110,10 @@ func Label(kind string) string {
 		return "Deploy failed"
 	case Rollback:
 		return "Rolled back"
+	case Removed:
+		return "Removed"
+	case RemoveFailed:
+		return "Removal failed"
 	}
 	return kind
 }
