@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -40,7 +41,7 @@ its environments refuses the removal before anything changes.`,
 			if !found {
 				return fmt.Errorf("no app named %q (berth status lists the apps)", app)
 			}
-			return runRemove(cmd, &f, app, envs, c, func(ctx context.Context, req api.RemoveRequest, p func(api.Progress)) (*api.Deployment, error) {
+			return runRemove(cmd, &f, fmt.Sprintf("%s (%s)", app, strings.Join(envs, ", ")), app, envs, c, func(ctx context.Context, req api.RemoveRequest, p func(api.Progress)) (*api.Deployment, error) {
 				return c.RemoveApp(ctx, app, req, p)
 			})
 		},

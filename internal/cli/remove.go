@@ -34,8 +34,9 @@ func (f *removeFlags) register(cmd *cobra.Command) {
 }
 
 // runRemove confirms the volumes of app's envs when --volumes asks for
-// them, then runs the removal with progress, and prints the outcome.
-func runRemove(cmd *cobra.Command, f *removeFlags, app string, envs []string, c *apiclient.Client,
+// them, then runs the removal with progress, and prints the outcome
+// (what names what went).
+func runRemove(cmd *cobra.Command, f *removeFlags, what, app string, envs []string, c *apiclient.Client,
 	remove func(ctx context.Context, req api.RemoveRequest, progress func(api.Progress)) (*api.Deployment, error)) error {
 	if err := checkOutput(f.output); err != nil {
 		return err
@@ -67,10 +68,6 @@ func runRemove(cmd *cobra.Command, f *removeFlags, app string, envs []string, c 
 		return err
 	}
 	if f.output != "json" && dep != nil {
-		what := app
-		if len(envs) == 1 {
-			what = app + "/" + envs[0]
-		}
 		fmt.Fprintf(out, "%s removed (%s); its releases and deployments stay listed: berth releases %s; a deploy starts it afresh\n",
 			what, dep.EndedAt.Sub(dep.StartedAt).Round(time.Millisecond), app)
 	}
