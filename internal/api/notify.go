@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/notify"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -65,12 +64,12 @@ func (s *Server) notifyDeployment(dep store.Deployment, err error) {
 	if s.notifier == nil || dep.ID == 0 {
 		return
 	}
+	if ev, ok := removalEvent(dep, err); ok { // remove.go
+		s.notifier.Send(ev)
+		return
+	}
 	ev := notify.Event{App: dep.App, Env: dep.Env, Duration: dep.EndedAt.Sub(dep.StartedAt), Time: time.Now()}
 	switch {
-	case dep.Kind == deploy.KindRemove && err != nil:
-		ev.Kind, ev.Message = notify.RemoveFailed, firstLine(err.Error())
-	case dep.Kind == deploy.KindRemove:
-		ev.Kind, ev.Message = notify.Removed, fmt.Sprintf("%s/%s removed; its history is kept", dep.App, dep.Env)
 	case err != nil:
 		ev.Kind, ev.Message = notify.DeployFailed, fmt.Sprintf("release %d refused: %v", dep.ReleaseID, firstLine(err.Error()))
 	case dep.Kind == "rollback":

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/notify"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -63,4 +65,18 @@ func (s *Server) removeApp(w http.ResponseWriter, r *http.Request) error {
 		}
 		return deps[len(deps)-1], err
 	})
+}
+
+// removalEvent is the notification of a removal's deployment record dep
+// (false for other deployments): removed, or remove_failed with why.
+func removalEvent(dep store.Deployment, err error) (notify.Event, bool) {
+	if dep.Kind != deploy.KindRemove {
+		return notify.Event{}, false
+	}
+	ev := notify.Event{App: dep.App, Env: dep.Env, Duration: dep.EndedAt.Sub(dep.StartedAt), Time: time.Now(),
+		Kind: notify.Removed, Message: fmt.Sprintf("containers, routes and networks removed (deployment %d); its history is kept", dep.ID)}
+	if err != nil {
+		ev.Kind, ev.Message = notify.RemoveFailed, firstLine(err.Error())
+	}
+	return ev, true
 }
