@@ -74,7 +74,7 @@ func newServerCmd() *cobra.Command {
 	f.StringVar(&cfg.Engine, "engine", "docker", "docker (one host) or swarm (the engine is a Swarm manager: each service runs as a Swarm service)")
 	f.StringVar(&cfg.NetworkPool, "network-pool", docker.DefaultNetworkPool, "IPv4 range that each app environment's network gets a subnet of, one not overlapping the host's networks and routes; docker: the engine's default-address-pools (about 30 networks)")
 	f.IntVar(&cfg.NetworkSize, "network-size", docker.DefaultNetworkSize, "prefix length of each app environment's subnet (24: 253 containers; a /16 pool holds 256 such networks, 1024 of 26)")
-	f.IntVar(&cfg.KeepReleases, "keep-releases", 10, "releases per app environment whose images are kept for rollback")
+	f.IntVar(&cfg.KeepReleases, "keep-releases", 10, "releases per app environment whose images are kept for rollback (and failed releases kept in the history)")
 	f.StringArrayVar(&cfg.BindRoots, "bind-root", nil, "host directory that bind mounts of host paths may be under (repeat for several; default: host paths are refused; paths relative to the Compose file are sent with the deploy)")
 	f.BoolVar(&cfg.AllowDockerSocket, "allow-docker-socket", false, "let apps mount the Docker engine's socket (such an app is root on the host)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")

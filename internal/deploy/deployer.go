@@ -35,7 +35,7 @@ type Options struct {
 	Proxy   *proxy.Proxy
 	Logger  *slog.Logger
 	// KeepReleases is how many releases per app/env keep their images for
-	// rollback (default 10).
+	// rollback, and how many failed ones stay in the history (default 10).
 	KeepReleases int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
