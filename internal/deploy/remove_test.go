@@ -5,8 +5,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -126,5 +128,67 @@ func TestDeployer_RemoveRefusals(t *testing.T) {
 	}
 	if _, err := cf.d.RemoveEnv(ctx, "shop", "nope", RemoveOptions{}, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("remove of an unknown environment: %v, want ErrNotFound", err)
+	}
+}
+
+// On one host: containers (jobs and one-offs too) and networks go, a
+// confirmed volume is deleted, another kept, and an external one is
+// never deleted: asking for it refuses the removal before anything
+// changes.
+func TestDeployer_RemoveEnvVolumes(t *testing.T) {
+	f := enginetest.NewFake()
+	f.AddImage("shop:1", "sha256:1111")
+	ctx := context.Background()
+	if _, err := f.EnsureVolume(ctx, engine.VolumeSpec{Name: "shared-media"}); err != nil {
+		t.Fatal(err)
+	}
+	d := fakeDeployer(t, f)
+	app := &spec.App{Name: "shop",
+		Volumes: []spec.Volume{{Key: "data"}, {Key: "media", Name: "shared-media", External: true}},
+		Services: []spec.Service{{Name: "worker", Image: "shop:1", Replicas: 1, Command: []string{"/app", "worker"}, StopGracePeriod: spec.Duration(time.Second),
+			Volumes:     []spec.Mount{{Type: "volume", Source: "data", Target: "/data"}, {Type: "volume", Source: "media", Target: "/media"}},
+			Healthcheck: spec.Healthcheck{Path: "/", Interval: spec.Duration(time.Second), Timeout: spec.Duration(time.Second), HealthyThreshold: 1, UnhealthyThreshold: 1, Deadline: spec.Duration(time.Minute)}}}}
+	if _, err := d.Deploy(ctx, app, "production", DeployOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A one-off left behind (berth run) goes too.
+	if _, err := f.CreateContainer(ctx, engine.ContainerSpec{Name: "shop-production-run-1", Image: "shop:1",
+		Labels: map[string]string{engine.LabelApp: "shop", engine.LabelEnv: "production", LabelOneOff: "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	data := VolumeName("shop", "production", "data")
+	if _, err := f.InspectVolume(ctx, data); err != nil {
+		t.Fatalf("the app's volume: %v", err)
+	}
+
+	_, err := d.RemoveEnv(ctx, "shop", "production", RemoveOptions{Volumes: []string{data, "shared-media"}}, nil)
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "shared-media") || !strings.Contains(err.Error(), "external") {
+		t.Fatalf("remove asking for the external volume: %v, want it refused", err)
+	}
+	if cs, _ := f.ListContainers(ctx, map[string]string{engine.LabelApp: "shop"}); len(cs) != 2 {
+		t.Fatalf("the refused removal touched the containers: %d left, want 2", len(cs))
+	}
+
+	var lines []string
+	if _, err := d.RemoveEnv(ctx, "shop", "production", RemoveOptions{Volumes: []string{data}}, func(p Progress) { lines = append(lines, p.Message) }); err != nil {
+		t.Fatalf("RemoveEnv: %v\n%s", err, strings.Join(lines, "\n"))
+	}
+	if cs, _ := f.ListContainers(ctx, map[string]string{engine.LabelApp: "shop"}); len(cs) != 0 {
+		t.Errorf("containers after removal: %+v", cs)
+	}
+	if n, _ := f.NetworksByLabel(ctx, map[string]string{engine.LabelApp: "shop"}); len(n) != 0 {
+		t.Errorf("networks after removal: %v", n)
+	}
+	if _, err := f.InspectVolume(ctx, data); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("the confirmed volume %s is still there: %v", data, err)
+	}
+	if _, err := f.InspectVolume(ctx, "shared-media"); err != nil {
+		t.Errorf("the external volume went: %v", err)
+	}
+	joined := strings.Join(lines, "\n")
+	for _, want := range []string{"removed container shop-production-run-1", "deleted volume " + data, "kept external volume shared-media (media): berth never removes external volumes"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("progress lacks %q:\n%s", want, joined)
+		}
 	}
 }
