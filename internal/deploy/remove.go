@@ -246,6 +246,9 @@ func (d *Deployer) removeRoutes(ctx context.Context, r *removal, t *tracker) {
 		t.say("route of %s removed", rt.Key.Service)
 	}
 	d.proxy.SetErrorPages(r.app, r.env, nil)
+	for _, svc := range r.def.Services { // a cluster route's successor still checking health
+		d.pending.drop(routeKey(r.app, r.env, svc.Name))
+	}
 	var wg sync.WaitGroup
 	for i, p := range pools {
 		timeout := 30 * time.Second
