@@ -19,10 +19,15 @@
 //   - Routed services switch with an atomic pool swap; the old pool is
 //     drained (in-flight requests finish, up to the drain timeout) before
 //     its containers get SIGTERM and their stop grace period.
-//   - berth never removes or changes a volume, and never creates an
-//     external one: a release that mounts a missing external volume, or
-//     an existing volume whose driver or options differ from the file,
-//     is refused before anything changes (volumes.go).
+//   - berth never changes a volume, never creates an external one, and
+//     removes one only when the user confirmed it by name in a removal
+//     (never an external one): a release that mounts a missing external
+//     volume, or an existing volume whose driver or options differ from
+//     the file, is refused before anything changes (volumes.go).
+//   - Removing an app environment (remove.go) is a deployment too: it
+//     holds the lock, checks everything before it changes anything, and
+//     the store's removal record is its commit point; its routes leave
+//     the proxy and drain before its containers stop.
 //   - A bind mount of the project's files mounts the copy its release
 //     names (content-addressed, kept while a kept release names it), so
 //     a rollback restores the files too; a host path is mounted only
