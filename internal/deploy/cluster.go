@@ -31,7 +31,7 @@ func (d *Deployer) executeCluster(ctx context.Context, x *execution, w engine.Wo
 		msgs = append(msgs, "--canary is not supported on a Swarm cluster yet: deploy without it (Swarm rolls the update out task by task and rolls it back on failure)")
 	}
 	if len(msgs) > 0 {
-		return d.finish(x.dep, x.rel, x.t, store.Deployment{}, fmt.Errorf("release %d refused: %w: %s", x.rel.ID, ErrInvalid, strings.Join(msgs, "; ")))
+		return d.refuseUnstarted(x.dep, x.rel, x.t, fmt.Errorf("release %d refused: %w: %s", x.rel.ID, ErrInvalid, strings.Join(msgs, "; ")))
 	}
 	applied, err := d.applyWorkloads(ctx, x, w)
 	if err == nil {

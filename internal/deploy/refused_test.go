@@ -60,3 +60,25 @@ func TestDeployer_RefusedReleaseKeepsNoDefinition(t *testing.T) {
 		t.Errorf("after prune %d releases (newest %v), want 4 and 3", len(rels), rels)
 	}
 }
+
+// On a cluster, a release refused before its workloads change keeps no
+// definition either.
+func TestDeployer_ClusterRefusedReleaseKeepsNoDefinition(t *testing.T) {
+	cf := newClusterFixture(t)
+	if _, err := cf.deploy(t, clusterApp("v1"), DeployOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cf.deploy(t, clusterApp("v2"), DeployOptions{Canary: 10}); err == nil {
+		t.Fatal("a canary was accepted on a cluster")
+	}
+	r, err := cf.st.GetRelease("shop", "production", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.StatusFailed || !r.Refused || len(r.Spec.Services) != 0 {
+		t.Errorf("refused cluster release: status %s refused %v services %d; want failed, refused, no definition", r.Status, r.Refused, len(r.Spec.Services))
+	}
+	if live, _ := cf.st.LiveRelease("shop", "production"); live.ID != 1 || len(live.Spec.Services) == 0 {
+		t.Errorf("the live release lost its definition: %+v", live)
+	}
+}
