@@ -120,7 +120,7 @@ func (m *sizeMeter) add(n int64, path []string) {
 	}
 	m.total += n
 	if m.total > MaxDefinitionBytes {
-		m.fail(path, fmt.Sprintf("the file expands to more than berth's limit of %s for a Compose file (YAML aliases count once per use) by this key; %s",
+		m.fail(path, fmt.Sprintf("with this key the file expands beyond berth's limit of %s for a Compose file (each YAML alias counts as a full copy of its anchor); %s",
 			sizeText(MaxDefinitionBytes), sizeLimitHint))
 	}
 }
