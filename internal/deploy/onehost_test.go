@@ -1,9 +1,12 @@
 package deploy
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -33,5 +36,24 @@ func TestOneHostNotes_NameClusterOnlyKeys(t *testing.T) {
 		if !strings.HasPrefix(got[i], want[i]) {
 			t.Errorf("note %d = %q, want it to start with %q", i, got[i], want[i])
 		}
+	}
+}
+
+// A read-only service with Compose secrets is refused on one host before
+// anything changes (the files are copied into the container before it
+// starts, which a read-only root file system refuses).
+func TestDeployer_ReadOnlyWithSecretsIsRefusedOnOneHost(t *testing.T) {
+	t.Parallel()
+	d := fakeDeployer(t, enginetest.NewFake())
+	app := &spec.App{Name: "shop", Services: []spec.Service{{
+		Name: "web", Image: "shop:1", Replicas: 1,
+		Container: &spec.ContainerOptions{ReadOnly: true},
+		Configs:   []spec.ConfigFile{{Name: "conf", Target: "/conf", Content: "x"}},
+		Healthcheck: spec.Healthcheck{Path: "/", Interval: spec.Duration(time.Second), Timeout: spec.Duration(time.Second),
+			HealthyThreshold: 1, UnhealthyThreshold: 1, Deadline: spec.Duration(time.Minute)},
+	}}}
+	_, err := d.Deploy(context.Background(), app, "", DeployOptions{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "read_only: true with secrets: or configs:") {
+		t.Fatalf("err = %v, want the read_only refusal", err)
 	}
 }

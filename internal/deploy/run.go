@@ -30,6 +30,9 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 		return store.Deployment{}, err
 	}
 	for _, svc := range app.Services {
+		if d.cluster == nil && svc.Container != nil && svc.Container.ReadOnly && (len(svc.Secrets) > 0 || len(svc.Configs) > 0) {
+			return store.Deployment{}, fmt.Errorf("%w: service %q: read_only: true with secrets: or configs: cannot run on one host: berth writes their files into the container before it starts, which a read-only root file system refuses; remove read_only, or mount the files from a volume", ErrInvalid, svc.Name)
+		}
 		if svc.Image == "" {
 			return store.Deployment{}, fmt.Errorf("%w: service %q has build: but no image yet: berth deploy builds it before it deploys (or build and tag it, and set image:)", ErrInvalid, svc.Name)
 		}
