@@ -11,7 +11,7 @@ import (
 
 // DropDefinition forgets the definition of failed release id of app/env,
 // refused before anything of it started: its spec (all but the app's
-// name), configuration and secrets snapshot go, its images and Reason
+// name), configuration, secrets snapshot and sealed Compose secrets go, its images and Reason
 // stay, and it is marked Refused. A release that is not failed is an
 // error wrapping ErrTransition.
 func (s *Store) DropDefinition(app, env string, id int64) error {
@@ -28,13 +28,25 @@ func (s *Store) DropDefinition(app, env string, id int64) error {
 			return fmt.Errorf("drop the definition of release %d of %s/%s: it is %s, not failed: %w", id, app, env, r.Status, ErrTransition)
 		}
 		r.Spec, r.Config, r.SecretNames, r.Refused = spec.App{Name: r.Spec.Name}, nil, nil, true
-		if rs := eb.Bucket(bucketReleaseSecrets); rs != nil {
-			if err := rs.Delete(itob(id)); err != nil {
-				return err
-			}
+		if err := dropReleaseSecrets(eb, id); err != nil {
+			return err
 		}
 		return putJSON(eb.Bucket(bucketReleases), itob(id), r)
 	})
+}
+
+// dropReleaseSecrets deletes what release id keeps of secrets: the
+// snapshot of berth's secrets and the sealed content of its Compose
+// secrets.
+func dropReleaseSecrets(eb *bolt.Bucket, id int64) error {
+	for _, name := range [][]byte{bucketReleaseSecrets, bucketReleaseSecretFiles} {
+		if b := eb.Bucket(name); b != nil {
+			if err := b.Delete(itob(id)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // PruneFailed deletes the failed releases of app/env beyond the newest
@@ -65,15 +77,12 @@ func (s *Store) PruneFailed(app, env string, keep int) ([]int64, error) {
 				gone = append([]int64{btoi(k)}, gone...)
 			}
 		}
-		rs := eb.Bucket(bucketReleaseSecrets)
 		for _, id := range gone {
 			if err := rb.Delete(itob(id)); err != nil {
 				return err
 			}
-			if rs != nil {
-				if err := rs.Delete(itob(id)); err != nil {
-					return err
-				}
+			if err := dropReleaseSecrets(eb, id); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -14,6 +14,7 @@ func TestStore_DropDefinitionOfRefusedRelease(t *testing.T) {
 	}
 	r := testRelease("shop", "production", "a1")
 	r.Spec.Services[0].Environment = map[string]string{"BIG": strings.Repeat("definition-marker", 1000)}
+	r.SecretFiles = map[string]string{"db_pass": "sealed-marker"}
 	rel := must[Release](t)(s.CreateRelease(r))
 	if err := s.DropDefinition("shop", "production", rel.ID); !errors.Is(err, ErrTransition) {
 		t.Fatalf("DropDefinition of a pending release: %v, want ErrTransition", err)
@@ -33,6 +34,9 @@ func TestStore_DropDefinitionOfRefusedRelease(t *testing.T) {
 	}
 	if sec := must[map[string]string](t)(s.ReleaseSecrets("shop", "production", rel.ID)); len(sec) != 0 {
 		t.Errorf("refused release keeps its secrets snapshot: %v", sec)
+	}
+	if files := must[map[string]string](t)(s.ReleaseSecretFiles("shop", "production", rel.ID)); len(files) != 0 {
+		t.Errorf("refused release keeps its sealed Compose secrets: %v", files)
 	}
 	// Reopened, the record still has no definition.
 	if err := s.Close(); err != nil {
