@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,26 +31,15 @@ const maxBindBundleBytes = spec.MaxBindBytes + 16<<20
 // refuse of a deploy of the definition (its bind mounts, all of them at
 // once), and says which project files it lacks. It changes nothing.
 func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
-	var app spec.App
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxAppDefinitionBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&app); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return &Error{Status: http.StatusRequestEntityTooLarge, Err: fmt.Errorf("read app definition: it is larger than the API's limit of %d MiB", MaxAppDefinitionBytes>>20)}
-		}
-		return badRequest(fmt.Errorf("read app definition: %w", err))
-	}
-	if app.Name != r.PathValue("app") {
-		return badRequest(fmt.Errorf("the app definition names %q but the URL names %q", app.Name, r.PathValue("app")))
-	}
-	if err := app.Validate(); err != nil {
-		return badRequest(err)
-	}
-	env := r.PathValue("env")
-	if err := s.dep.CheckBinds(&app, env); err != nil {
+	app, err := readApp(w, r)
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, CheckResponse{MissingBinds: s.dep.MissingBinds(&app, env)})
+	env := r.PathValue("env")
+	if err := s.dep.CheckBinds(app, env); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, CheckResponse{MissingBinds: s.dep.MissingBinds(app, env)})
 	return nil
 }
 

@@ -232,23 +232,33 @@ func (s *Server) deployment(w http.ResponseWriter, r *http.Request) error {
 // answered 413 with the limit.
 const MaxAppDefinitionBytes = 8 << 20
 
-func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
+// readApp reads the app definition a request's body holds (at most
+// MaxAppDefinitionBytes), for the app its URL names, and validates it.
+func readApp(w http.ResponseWriter, r *http.Request) (*spec.App, error) {
 	var app spec.App
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxAppDefinitionBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&app); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return &Error{Status: http.StatusRequestEntityTooLarge, Err: fmt.Errorf(
+			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Err: fmt.Errorf(
 				"read app definition: it is larger than the API's limit of %d MiB; make the Compose file smaller (keep large files in images or volumes, not in configs or error pages)",
 				MaxAppDefinitionBytes>>20)}
 		}
-		return badRequest(fmt.Errorf("read app definition: %w", err))
+		return nil, badRequest(fmt.Errorf("read app definition: %w", err))
 	}
 	if app.Name != r.PathValue("app") {
-		return badRequest(fmt.Errorf("the app definition names %q but the URL names %q", app.Name, r.PathValue("app")))
+		return nil, badRequest(fmt.Errorf("the app definition names %q but the URL names %q", app.Name, r.PathValue("app")))
 	}
 	if err := app.Validate(); err != nil {
-		return badRequest(err)
+		return nil, badRequest(err)
+	}
+	return &app, nil
+}
+
+func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
+	app, err := readApp(w, r)
+	if err != nil {
+		return err
 	}
 	env := r.PathValue("env")
 	opts := deploy.DeployOptions{ReplaceStateful: r.URL.Query().Get("replace_stateful") == "true"}
@@ -260,7 +270,7 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 		opts.Canary = n
 	}
 	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
-		return s.dep.Deploy(ctx, &app, env, opts, p)
+		return s.dep.Deploy(ctx, app, env, opts, p)
 	})
 }
 
