@@ -36,6 +36,16 @@ func TestMain(m *testing.M) { swarmtest.Main(m) }
 // into every node.
 func lab(t *testing.T) (swarmtest.Lab, enginetest.TestImage) {
 	t.Helper()
+	l, img := labShared(t)
+	waitLabQuiet(t, l)
+	return l, img
+}
+
+// labShared is lab without waiting for the lab to be empty: for tests
+// that do not care where Swarm places their tasks, and leave other tests'
+// services alone.
+func labShared(t *testing.T) (swarmtest.Lab, enginetest.TestImage) {
+	t.Helper()
 	l, ok := swarmtest.Load()
 	if !ok || testing.Short() {
 		if os.Getenv("BERTH_REQUIRE_SWARM") == "1" {
@@ -46,7 +56,6 @@ func lab(t *testing.T) (swarmtest.Lab, enginetest.TestImage) {
 	swarmtest.RequireNode1(t)
 	img := enginetest.BuildTestImage(t, "berth-e2e-app:latest")
 	swarmtest.LoadImage(t, l.Hosts, img)
-	waitLabQuiet(t, l)
 	return l, img
 }
 

@@ -15,29 +15,9 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/berth-dev/berth/internal/api"
-	"github.com/berth-dev/berth/internal/engine/enginetest"
-	"github.com/berth-dev/berth/internal/engine/swarm/swarmtest"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/testutil"
 )
-
-// labShared is lab without waiting for the lab to be empty: this test
-// does not care where Swarm places its tasks, and leaves other tests'
-// services alone.
-func labShared(t *testing.T) (swarmtest.Lab, enginetest.TestImage) {
-	t.Helper()
-	l, ok := swarmtest.Load()
-	if !ok || testing.Short() {
-		if os.Getenv("BERTH_REQUIRE_SWARM") == "1" {
-			t.Fatal("BERTH_REQUIRE_SWARM=1 but the swarm lab is not up: scripts/swarm-lab up")
-		}
-		t.Skip("needs the swarm lab: scripts/swarm-lab up")
-	}
-	swarmtest.RequireNode1(t)
-	img := enginetest.BuildTestImage(t, "berth-e2e-app:latest")
-	swarmtest.LoadImage(t, l.Hosts, img)
-	return l, img
-}
 
 // berth env remove on --engine swarm: the services, cluster secrets and
 // configs, the overlay and the route go; the history stays; a redeploy
