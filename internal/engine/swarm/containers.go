@@ -113,7 +113,7 @@ func (b *Backend) updateService(ctx context.Context, id string, change func(*swa
 			return nil
 		}
 		_, err = b.cli.ServiceUpdate(ctx, svc.ID, svc.Version, spec, swarm.ServiceUpdateOptions{})
-		if err != nil && strings.Contains(err.Error(), "update out of sequence") && attempt < 5 {
+		if retryWrite(ctx, err, attempt) {
 			continue
 		}
 		return wrap("update service "+svc.Spec.Name, err)

@@ -81,7 +81,7 @@ func (b *Backend) SetNodeAvailability(ctx context.Context, node string, a engine
 		spec := n.Spec
 		spec.Availability = swarm.NodeAvailability(a)
 		err = b.cli.NodeUpdate(ctx, n.ID, n.Version, spec)
-		if isSequenceError(err) && attempt < 5 {
+		if retryWrite(ctx, err, attempt) {
 			continue
 		}
 		return wrap(fmt.Sprintf("set node %s %s", node, a), err)

@@ -256,4 +256,35 @@ func isSequenceError(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "update out of sequence")
 }
 
+// isLeaderChange reports whether err is the managers' raft losing or
+// electing its leader while they handled a write: the same write succeeds
+// once a leader is elected (a second or two).
+func isLeaderChange(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "lost leader status") || strings.Contains(err.Error(), "no elected cluster leader"))
+}
+
+// retryWrite reports whether a write to the cluster that failed with err
+// on the given attempt (0 first) is worth another try, after waiting out
+// a leader election. A sequence error (someone else updated the object
+// first) is retried at once.
+func retryWrite(ctx context.Context, err error, attempt int) bool {
+	if attempt >= 5 {
+		return false
+	}
+	if isSequenceError(err) {
+		return true
+	}
+	if !isLeaderChange(err) {
+		return false
+	}
+	t := time.NewTimer(time.Duration(250<<attempt) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 func fileMode(m uint32) os.FileMode { return os.FileMode(m) }
