@@ -28,8 +28,15 @@ func TestRetryWrite_SequenceAndLeaderChange(t *testing.T) {
 		if retryWrite(ctx, errors.New("no such service"), 0) {
 			t.Error("another error is retried")
 		}
+		start = time.Now()
+		if !retryWrite(ctx, leader, 9) || time.Since(start) != 2*time.Second {
+			t.Errorf("leader change on attempt 9: want a retry after the 2s cap, waited %s", time.Since(start))
+		}
 		if retryWrite(ctx, seq, 5) {
-			t.Error("a sixth attempt is retried")
+			t.Error("a sixth attempt after a sequence error is retried")
+		}
+		if retryWrite(ctx, leader, 14) {
+			t.Error("a leader change is retried past the budget")
 		}
 		cancelled, cancel := context.WithCancel(ctx)
 		cancel()

@@ -265,19 +265,18 @@ func isLeaderChange(err error) bool {
 
 // retryWrite reports whether a write to the cluster that failed with err
 // on the given attempt (0 first) is worth another try, after waiting out
-// a leader election. A sequence error (someone else updated the object
-// first) is retried at once.
+// a leader election (250 ms, doubling up to 2 s). A sequence error
+// (someone else updated the object first) is retried at once, five times.
 func retryWrite(ctx context.Context, err error, attempt int) bool {
-	if attempt >= 5 {
-		return false
-	}
 	if isSequenceError(err) {
-		return true
+		return attempt < 5
 	}
-	if !isLeaderChange(err) {
+	// A partitioned manager that rejoins can unseat the leader again
+	// while the cluster settles: wait up to about 25 s in all.
+	if !isLeaderChange(err) || attempt >= 14 {
 		return false
 	}
-	t := time.NewTimer(time.Duration(250<<attempt) * time.Millisecond)
+	t := time.NewTimer(min(time.Duration(250<<min(attempt, 4))*time.Millisecond, 2*time.Second))
 	defer t.Stop()
 	select {
 	case <-t.C:
