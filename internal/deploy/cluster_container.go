@@ -22,6 +22,9 @@ func clusterContainerRefusals(svc spec.Service) []string {
 		out = append(out, fmt.Sprintf("service %q: %s: %s", svc.Name, key, why))
 	}
 	for i, m := range svc.Volumes {
+		if m.SELinux != "" {
+			refuse(fmt.Sprintf("volumes[%d]", i), fmt.Sprintf("a Swarm task's bind mount cannot be relabelled for SELinux (:%s); relabel the host directory once (chcon -Rt container_file_t DIR) and remove the option", m.SELinux))
+		}
 		if m.Subpath != "" {
 			refuse(fmt.Sprintf("volumes[%d].volume.subpath", i), "a Swarm task cannot mount part of a volume (Engine API 1.45+ only); mount the whole volume and use the directory in it")
 		}

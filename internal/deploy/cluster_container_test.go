@@ -32,6 +32,7 @@ services:
     tmpfs: ["/run:size=1m,noexec"]
     volumes:
       - { type: volume, source: data, target: /data, volume: { subpath: sub } }
+      - /srv/conf:/conf:ro,Z
   ok:
     image: ok:1
     cap_add: [NET_ADMIN]
@@ -42,13 +43,15 @@ services:
     restart: on-failure:4
     pids_limit: 64
     mem_reservation: 16m
+    tty: true
+    stdin_open: true
 volumes:
   data: {}
 `)
 	msgs := clusterRefusals(app)
 	joined := strings.Join(msgs, "\n")
 	for _, key := range []string{"privileged", "devices", "shm_size", "security_opt", "domainname", "oom_score_adj", "memswap_limit",
-		"cpu_shares", "cpuset", "platform", "runtime", "annotations", "volumes_from", "tmpfs[0]", "volumes[0].volume.subpath"} {
+		"cpu_shares", "cpuset", "platform", "runtime", "annotations", "volumes_from", "tmpfs[0]", "volumes[0].volume.subpath", "volumes[1]"} {
 		if !strings.Contains(joined, `service "web": `+key+": ") {
 			t.Errorf("no refusal of %s:\n%s", key, joined)
 		}
@@ -64,7 +67,7 @@ volumes:
 	if w.Resources.LimitPids != 64 || w.Resources.ReserveMemoryBytes != 16<<20 {
 		t.Errorf("resources: %+v", w.Resources)
 	}
-	if o := w.Template.Options; o == nil || o.Hostname != "ok1" || !o.ReadOnly || o.Tmpfs["/run"] != "size=1m,mode=1777" {
+	if o := w.Template.Options; o == nil || o.Hostname != "ok1" || !o.ReadOnly || o.Tmpfs["/run"] != "size=1m,mode=1777" || !o.TTY || !o.StdinOpen {
 		t.Errorf("template options: %+v", o)
 	}
 }

@@ -39,6 +39,7 @@ func containerOptions(svc spec.Service) *engine.ContainerOptions {
 		GroupAdd: slices.Clone(o.GroupAdd), PidsLimit: pids, OomScoreAdj: o.OomScoreAdj,
 		MemoryReservation: reserve, MemorySwap: o.MemorySwap, CPUShares: o.CPUShares, CPUSet: o.CPUSet,
 		Platform: o.Platform, Runtime: o.Runtime, Annotations: maps.Clone(o.Annotations),
+		TTY: o.TTY, StdinOpen: o.StdinOpen,
 	}
 	if len(o.Tmpfs) > 0 {
 		out.Tmpfs = make(map[string]string, len(o.Tmpfs))
@@ -82,6 +83,7 @@ func mountOptions(m spec.Mount, em *engine.Mount) {
 	em.TmpfsSize = m.TmpfsSize
 	em.TmpfsMode = m.TmpfsMode
 	em.Propagation = m.Propagation
+	em.SELinux = m.SELinux
 }
 
 // resolveVolumesFrom replaces each volumes_from entry naming a service

@@ -12,6 +12,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
+	"github.com/berth-dev/berth/internal/daemon"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/engine/docker"
 	"github.com/berth-dev/berth/internal/spec"
@@ -21,13 +22,15 @@ import (
 // Compose key berth applies on one host (privileged aside: this machine's
 // engine cannot start privileged containers; hostconfig_test.go covers
 // it); data shares its volume through volumes_from.
-func containerKeysApp(t *testing.T, name, host, extra string) *spec.App {
+func containerKeysApp(t *testing.T, name, host, root, extra string) *spec.App {
 	t.Helper()
 	p := writeFile(t, "compose.yaml", fmt.Sprintf(`name: %[1]s
 services:
   data:
     image: %[2]s
-    volumes: ["/shared"]
+    volumes: ["/shared", "%[6]s:/etc/app:ro,z"]
+    tty: true
+    stdin_open: true
   web:
     image: %[2]s
     cap_add: [NET_ADMIN]
@@ -70,7 +73,7 @@ services:
         target: /scratch
         tmpfs: { size: 1m, mode: 0o700 }
 %[5]s    x-berth: { port: 8080, hosts: [%[3]s], healthcheck: { path: /up, interval: 200ms } }
-`, name, image(t).Ref, host, runtime.GOARCH, extra))
+`, name, image(t).Ref, host, runtime.GOARCH, extra, root))
 	app, err := spec.Load(context.Background(), spec.LoadOptions{Files: []string{p}})
 	if err != nil {
 		t.Fatal(err)
@@ -101,9 +104,10 @@ func inspectService(t *testing.T, eng *docker.Backend, app, release, service str
 // compose would create it; what the app sees inside agrees.
 func TestContainerKeys_ReachTheContainer(t *testing.T) {
 	eng := requireDocker(t)
-	s := startServer(t, t.TempDir())
+	root := t.TempDir()
+	s := startServerWith(t, t.TempDir(), func(c *daemon.Config) { c.BindRoots = []string{root} })
 	name, host := newApp(t, eng)
-	if _, err := s.deploy(t, containerKeysApp(t, name, host, "")); err != nil {
+	if _, err := s.deploy(t, containerKeysApp(t, name, host, root, "")); err != nil {
 		t.Fatal(err)
 	}
 	ci := inspectService(t, eng, name, "1", "web")
@@ -170,6 +174,11 @@ func TestContainerKeys_ReachTheContainer(t *testing.T) {
 	check("restart", ci.HostConfig.RestartPolicy.Name == "on-failure" && ci.HostConfig.RestartPolicy.MaximumRetryCount == 3, ci.HostConfig.RestartPolicy)
 	data = inspectService(t, eng, name, "1", "data")
 	check("berth's restart policy (data)", data.HostConfig.RestartPolicy.Name == "unless-stopped", data.HostConfig.RestartPolicy)
+	check("tty (data)", data.Config.Tty, data.Config.Tty)
+	check("stdin_open (data)", data.Config.OpenStdin && !data.Config.StdinOnce && !data.Config.AttachStdin, data.Config)
+	// The mount API cannot relabel for SELinux: a :z bind is made in the
+	// -v form, as docker compose makes it.
+	check("SELinux :z bind (data)", len(data.HostConfig.Binds) == 1 && data.HostConfig.Binds[0] == root+":/etc/app:ro,z", data.HostConfig.Binds)
 
 	// Inside the container.
 	for _, c := range []struct{ path, want string }{
@@ -202,9 +211,10 @@ func TestContainerKeys_AnnotationsNeedANewerEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, t.TempDir())
+	root := t.TempDir()
+	s := startServerWith(t, t.TempDir(), func(c *daemon.Config) { c.BindRoots = []string{root} })
 	name, host := newApp(t, eng)
-	_, err = s.deploy(t, containerKeysApp(t, name, host, "    annotations: { com.example.team: web }\n"))
+	_, err = s.deploy(t, containerKeysApp(t, name, host, root, "    annotations: { com.example.team: web }\n"))
 	if !strings.HasPrefix(info.APIVersion, "1.4") || info.APIVersion >= "1.43" {
 		if err != nil {
 			t.Fatalf("engine API %s applies annotations, deploy: %v", info.APIVersion, err)

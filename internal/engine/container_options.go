@@ -41,6 +41,10 @@ type ContainerOptions struct {
 	// VolumesFrom are "CONTAINER[:ro|rw]": containers whose volumes this
 	// one mounts.
 	VolumesFrom []string
+	// TTY gives the container a terminal; StdinOpen keeps its standard
+	// input open with nothing attached (Compose's tty and stdin_open).
+	TTY       bool
+	StdinOpen bool
 }
 
 // Ulimit is one resource limit.

@@ -198,7 +198,8 @@ type Mount struct {
 	// files into an empty volume; Subpath: mount a directory of the
 	// volume; TmpfsSize/TmpfsMode: a tmpfs mount's size in bytes (0: half
 	// the memory) and mode (0: 1777); Propagation: a bind mount's
-	// propagation (rprivate when empty).
+	// propagation (rprivate when empty); SELinux: a bind mount's
+	// relabelling, "z" (shared) or "Z" (private), none when empty.
 	// (omitempty: a cluster backend hashes the spec it applied, which
 	// must not change for a mount that sets none of them.)
 	NoCopy      bool   `json:",omitempty"`
@@ -206,6 +207,7 @@ type Mount struct {
 	TmpfsSize   int64  `json:",omitempty"`
 	TmpfsMode   uint32 `json:",omitempty"`
 	Propagation string `json:",omitempty"`
+	SELinux     string `json:",omitempty"`
 }
 
 // ContainerSpec is everything needed to create a container.

@@ -64,6 +64,12 @@ type ContainerOptions struct {
 	PullPolicy string `json:"pull_policy,omitempty"`
 	// VolumesFrom are "SERVICE[:ro|rw]" or "container:NAME[:ro|rw]".
 	VolumesFrom []string `json:"volumes_from,omitempty"`
+	// TTY is tty: the container gets a terminal (its log is the
+	// terminal's output, one stream); StdinOpen is stdin_open: its
+	// standard input stays open with nothing attached, as docker compose
+	// up -d leaves it.
+	TTY       bool `json:"tty,omitempty"`
+	StdinOpen bool `json:"stdin_open,omitempty"`
 }
 
 // Ulimit is one entry of ulimits (a single value sets both).
@@ -126,6 +132,8 @@ func convertContainer(c *collector, s *Service, sc types.ServiceConfig) {
 		Restart:     sc.Restart,
 		PullPolicy:  sc.PullPolicy,
 		VolumesFrom: slices.Clone(sc.VolumesFrom),
+		TTY:         sc.Tty,
+		StdinOpen:   sc.StdinOpen,
 
 		MemoryReservation: int64(sc.MemReservation),
 	}
@@ -289,6 +297,10 @@ func convertMount(c *collector, svc string, i int, v types.ServiceVolumeConfig) 
 		case "", "private", "rprivate", "shared", "rshared", "slave", "rslave":
 		default:
 			c.add(svc, field+".bind.propagation", fmt.Sprintf("must be private, rprivate, shared, rshared, slave or rslave, got %s", quote(b.Propagation)))
+		}
+		m.SELinux = b.SELinux
+		if m.SELinux != "" && m.SELinux != "z" && m.SELinux != "Z" {
+			c.add(svc, field+".bind.selinux", fmt.Sprintf("must be z (a label shared with other containers) or Z (private to this container), got %s", quote(b.SELinux)))
 		}
 	}
 	if vv := v.Volume; vv != nil {

@@ -2,8 +2,6 @@ package spec
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -261,7 +259,7 @@ var serviceKeys = map[string]keyRule{
 	"volumes.bind":                  applied(),
 	"volumes.bind.propagation":      applied(),
 	"volumes.bind.create_host_path": applied(), // binds.go
-	"volumes.bind.selinux":          ignored(selinuxNote),
+	"volumes.bind.selinux":          applied(), // container.go; refused on Swarm
 	"volumes.bind.recursive":        notYet("volumes.bind.recursive"),
 	"volumes.volume":                applied(),
 	"volumes.volume.nocopy":         applied(),
@@ -382,8 +380,8 @@ var serviceKeys = map[string]keyRule{
 	"userns_mode":         notYet("userns_mode"),
 	"storage_opt":         notYet("storage_opt"),
 	"umask":               notYet("umask"),
-	"tty":                 notYet("tty"),
-	"stdin_open":          notYet("stdin_open"),
+	"tty":                 applied(),
+	"stdin_open":          applied(),
 	"attach":              ignored("berth does not attach to the containers' output; read it with `berth logs APP SERVICE`"),
 	"use_api_socket":      refused("it mounts the engine's socket into the container, which makes the app root on the host; remove it"),
 	"dockerfile":          refused("write build: { dockerfile: … }"),
@@ -393,44 +391,6 @@ var serviceKeys = map[string]keyRule{
 	"pre_start":           refused("berth does not run lifecycle hooks; run a task before traffic moves with x-berth.release_command"),
 	"post_start":          refused("berth does not run lifecycle hooks; run a task before traffic moves with x-berth.release_command"),
 	"pre_stop":            refused("berth does not run lifecycle hooks; remove it"),
-}
-
-// selinuxNote says why a bind's SELinux relabelling (:z, :Z) is not
-// applied.
-const selinuxNote = "berth mounts through the engine's mount API, which cannot relabel a bind for SELinux; the mount is made without it (on a host without SELinux, as Debian's default, the label has no effect either)"
-
-// shortFormKeys decides what the short forms of services' keys say that
-// the walk through the keys as written cannot see: a short volume's
-// options (./a:/b:z) are keys of its long form once compose-go has read
-// them.
-func shortFormKeys(files []*sourceFile, services types.Services) []string {
-	var out []string
-	for _, name := range slices.Sorted(maps.Keys(services)) {
-		for i, v := range services[name].Volumes {
-			if v.Bind != nil && v.Bind.SELinux != "" && shortVolume(files, name, i) {
-				field := fmt.Sprintf("volumes[%d]", i)
-				file := attribution(files)(name, field)
-				e := &Error{File: file, Service: name, Field: field, Msg: fmt.Sprintf("the SELinux option :%s has no effect: %s", v.Bind.SELinux, selinuxNote)}
-				out = append(out, e.Error())
-			}
-		}
-	}
-	return out
-}
-
-// shortVolume reports whether the i-th volume of service name is written
-// in the short form in the last file that sets it (the long form's keys
-// are decided by the walk).
-func shortVolume(files []*sourceFile, name string, i int) bool {
-	for j := len(files) - 1; j >= 0; j-- {
-		svcs, _ := files[j].doc["services"].(map[string]any)
-		svc, _ := svcs[name].(map[string]any)
-		if vols, ok := svc["volumes"].([]any); ok && i < len(vols) {
-			_, short := vols[i].(string)
-			return short
-		}
-	}
-	return true
 }
 
 // checkKeys walks the keys the files set (as the user wrote them, before
@@ -466,7 +426,6 @@ func checkKeys(c *collector, files []*sourceFile, services types.Services) []str
 			}
 		}
 	}
-	warnings = append(warnings, shortFormKeys(files, services)...)
 	sort.Strings(warnings)
 	return warnings
 }

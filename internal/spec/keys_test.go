@@ -196,8 +196,6 @@ volumes:
 	wantW := []string{
 		file + `: service "web": container_name: has no effect: ` + serviceKeys["container_name"].note,
 		file + `: service "web": healthcheck.start_interval: has no effect: ` + serviceKeys["healthcheck.start_interval"].note,
-		file + `: service "web": volumes[1]: the SELinux option :Z has no effect: ` + selinuxNote,
-		file + `: service "web": volumes[2].bind.selinux: has no effect: ` + selinuxNote,
 		file + `: variable TAG is not set, so it is replaced by an empty string (as docker compose does); set it in the environment or in .env, or give a default: ${TAG:-VALUE}`,
 		file + `: version: has no effect: ` + loaderKeys["version"].note,
 		file + `: volumes.old.external.name: ` + legacyKeys["volumes.*.external.name"].note,

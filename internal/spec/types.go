@@ -177,12 +177,15 @@ type Mount struct {
 	// is omitted when unset, so short-form mounts keep their form.
 	// NoCopy is volume.nocopy; Subpath volume.subpath; TmpfsSize and
 	// TmpfsMode are tmpfs.size and tmpfs.mode (Type "tmpfs");
-	// Propagation is bind.propagation.
+	// Propagation is bind.propagation; SELinux is a bind's relabelling,
+	// "z" (shared) or "Z" (private), from bind.selinux or the short
+	// form's :z / :Z.
 	NoCopy      bool   `json:"nocopy,omitempty"`
 	Subpath     string `json:"subpath,omitempty"`
 	TmpfsSize   int64  `json:"tmpfs_size,omitempty"`
 	TmpfsMode   uint32 `json:"tmpfs_mode,omitempty"`
 	Propagation string `json:"propagation,omitempty"`
+	SELinux     string `json:"selinux,omitempty"`
 }
 
 // Healthcheck is the HTTP check the proxy runs against each container of

@@ -38,7 +38,7 @@ func (b *Backend) applyOptions(ctx context.Context, s engine.ContainerSpec, cfg 
 	hc.LogConfig = container.LogConfig{Type: def.Driver, Config: def.Options}
 	b.cli.NegotiateAPIVersion(ctx)
 	api := b.cli.ClientVersion()
-	if hc.Mounts, err = mounts(s.Mounts, api); err != nil {
+	if hc.Mounts, hc.Binds, err = mounts(s.Mounts, api); err != nil {
 		return nil, err
 	}
 	o := s.Options
@@ -49,6 +49,8 @@ func (b *Backend) applyOptions(ctx context.Context, s engine.ContainerSpec, cfg 
 		hc.LogConfig = container.LogConfig{Type: l.Driver, Config: maps.Clone(l.Options)}
 	}
 	cfg.Hostname, cfg.Domainname = o.Hostname, o.Domainname
+	cfg.Tty = cfg.Tty || o.TTY
+	cfg.OpenStdin = cfg.OpenStdin || o.StdinOpen
 	hc.CapAdd, hc.CapDrop = slices.Clone(o.CapAdd), slices.Clone(o.CapDrop)
 	hc.Privileged, hc.ReadonlyRootfs, hc.Init = o.Privileged, o.ReadOnly, o.Init
 	hc.Tmpfs = maps.Clone(o.Tmpfs)
@@ -120,12 +122,25 @@ func restartPolicy(s string) (container.RestartPolicy, error) {
 
 // mounts turns berth's mounts into the engine's, with their long-form
 // options. (A bind source must exist: deploy creates it first when the
-// file asks, bind.create_host_path.)
-func mounts(ms []engine.Mount, api string) ([]mount.Mount, error) {
-	var out []mount.Mount
+// file asks, bind.create_host_path.) A bind to relabel for SELinux is
+// one of binds, in the -v syntax ("SRC:DST:ro,z"): the engine's mount
+// API cannot relabel, as docker compose finds too.
+func mounts(ms []engine.Mount, api string) (out []mount.Mount, binds []string, err error) {
 	for _, m := range ms {
 		switch m.Type {
 		case "bind":
+			if m.SELinux != "" {
+				opts := []string{"rw"}
+				if m.ReadOnly {
+					opts[0] = "ro"
+				}
+				opts = append(opts, m.SELinux)
+				if m.Propagation != "" {
+					opts = append(opts, m.Propagation)
+				}
+				binds = append(binds, m.Source+":"+m.Target+":"+strings.Join(opts, ","))
+				continue
+			}
 			mm := mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
 			if m.Propagation != "" {
 				mm.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(m.Propagation)}
@@ -141,14 +156,14 @@ func mounts(ms []engine.Mount, api string) ([]mount.Mount, error) {
 			mm := mount.Mount{Type: mount.TypeVolume, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
 			if m.NoCopy || m.Subpath != "" {
 				if m.Subpath != "" && versions.LessThan(api, apiSubpath) {
-					return nil, fmt.Errorf("volume %s at %s: volume.subpath needs Docker Engine API %s or later (Engine 26+), and this engine speaks %s, which would mount the whole volume; mount the whole volume and use the directory in it, or upgrade the engine", m.Source, m.Target, apiSubpath, api)
+					return nil, nil, fmt.Errorf("volume %s at %s: volume.subpath needs Docker Engine API %s or later (Engine 26+), and this engine speaks %s, which would mount the whole volume; mount the whole volume and use the directory in it, or upgrade the engine", m.Source, m.Target, apiSubpath, api)
 				}
 				mm.VolumeOptions = &mount.VolumeOptions{NoCopy: m.NoCopy, Subpath: m.Subpath}
 			}
 			out = append(out, mm)
 		}
 	}
-	return out, nil
+	return out, binds, nil
 }
 
 func cmpOr(s, def string) string {

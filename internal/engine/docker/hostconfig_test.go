@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -34,8 +35,10 @@ func TestRestartPolicy_ParsesComposeForms(t *testing.T) {
 
 func TestMounts_LongFormOptions(t *testing.T) {
 	t.Parallel()
-	ms, err := mounts([]engine.Mount{
+	ms, binds, err := mounts([]engine.Mount{
 		{Type: "bind", Source: "/srv/b", Target: "/b", Propagation: "rshared"},
+		{Type: "bind", Source: "/srv/z", Target: "/z", ReadOnly: true, SELinux: "z"},
+		{Type: "bind", Source: "/srv/Z", Target: "/Z", SELinux: "Z", Propagation: "rslave"},
 		{Type: "tmpfs", Target: "/t", TmpfsSize: 1 << 20, TmpfsMode: 0o700},
 		{Type: "volume", Source: "v", Target: "/v", NoCopy: true},
 		{Type: "volume", Target: "/anon"},
@@ -52,6 +55,10 @@ func TestMounts_LongFormOptions(t *testing.T) {
 	if len(ms) != len(want) {
 		t.Fatalf("mounts: %+v", ms)
 	}
+	// The mount API cannot relabel: relabelled binds go in the -v form.
+	if wantB := []string{"/srv/z:/z:ro,z", "/srv/Z:/Z:rw,Z,rslave"}; !slices.Equal(binds, wantB) {
+		t.Errorf("binds: %q, want %q", binds, wantB)
+	}
 	for i := range want {
 		g, w := ms[i], want[i]
 		if g.Type != w.Type || g.Source != w.Source || g.Target != w.Target ||
@@ -62,11 +69,11 @@ func TestMounts_LongFormOptions(t *testing.T) {
 			t.Errorf("mount %d: %+v, want %+v", i, g, w)
 		}
 	}
-	_, err = mounts([]engine.Mount{{Type: "volume", Source: "v", Target: "/v", Subpath: "sub"}}, "1.41")
+	_, _, err = mounts([]engine.Mount{{Type: "volume", Source: "v", Target: "/v", Subpath: "sub"}}, "1.41")
 	if err == nil || !strings.Contains(err.Error(), "volume.subpath needs Docker Engine API 1.45") {
 		t.Errorf("subpath on 1.41: %v", err)
 	}
-	ms, err = mounts([]engine.Mount{{Type: "volume", Source: "v", Target: "/v", Subpath: "sub"}}, "1.45")
+	ms, _, err = mounts([]engine.Mount{{Type: "volume", Source: "v", Target: "/v", Subpath: "sub"}}, "1.45")
 	if err != nil || ms[0].VolumeOptions == nil || ms[0].VolumeOptions.Subpath != "sub" {
 		t.Errorf("subpath on 1.45: %+v %v", ms, err)
 	}

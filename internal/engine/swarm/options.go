@@ -24,6 +24,8 @@ func applyOptions(spec *swarm.ServiceSpec, o *engine.ContainerOptions) {
 	}
 	cs := spec.TaskTemplate.ContainerSpec
 	cs.Hostname = o.Hostname
+	cs.TTY = cs.TTY || o.TTY
+	cs.OpenStdin = cs.OpenStdin || o.StdinOpen
 	cs.CapabilityAdd, cs.CapabilityDrop = slices.Clone(o.CapAdd), slices.Clone(o.CapDrop)
 	cs.ReadOnly, cs.Init = o.ReadOnly, o.Init
 	cs.Groups = slices.Clone(o.GroupAdd)
