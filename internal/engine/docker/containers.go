@@ -87,7 +87,7 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 		c, _ := b.InspectContainer(ctx, resp.ID)
 		c.ID = resp.ID
 		c.Name = s.Name
-		return c, b.wrap("start container "+s.Name, err)
+		return c, b.startFailed(s.Name, err)
 	}
 	return b.InspectContainer(ctx, resp.ID)
 }
@@ -225,7 +225,38 @@ func (b *Backend) Logs(ctx context.Context, id string, o engine.LogOptions) (io.
 
 // StartContainer starts a created container.
 func (b *Backend) StartContainer(ctx context.Context, id string) error {
-	return b.wrap("start container "+id, b.cli.ContainerStart(ctx, id, container.StartOptions{}))
+	return b.startFailed(id, b.cli.ContainerStart(ctx, id, container.StartOptions{}))
+}
+
+// startFailed wraps the engine's refusal to start container name; a
+// resource limit runc could not set is named as the Compose key.
+func (b *Backend) startFailed(name string, err error) error {
+	if key, ok := rlimitRefused(err); ok {
+		return fmt.Errorf("%s: start container %s: ulimits.%s is above the hard limit the engine itself runs with, and the engine may not raise it (%v); lower ulimits.%s in the Compose file, or raise the engine's limit (LimitNOFILE= and the like in dockerd's systemd unit, or ulimit -H before it starts)", b.name, name, key, err, key)
+	}
+	return b.wrap("start container "+name, err)
+}
+
+// rlimitNames are the ulimits names of Linux's resource numbers, as
+// runc reports a limit it could not set ("error setting rlimit type 7").
+var rlimitNames = []string{"cpu", "fsize", "data", "stack", "core", "rss", "nproc", "nofile", "memlock", "as", "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime"}
+
+// rlimitRefused reports whether err is runc refusing a container's
+// resource limit, and the limit's Compose name.
+func rlimitRefused(err error) (string, bool) {
+	if err == nil {
+		return "", false
+	}
+	_, rest, ok := strings.Cut(err.Error(), "error setting rlimit type ")
+	if !ok || !strings.Contains(rest, "operation not permitted") {
+		return "", false
+	}
+	digits := rest[:len(rest)-len(strings.TrimLeft(rest, "0123456789"))]
+	n, err2 := strconv.Atoi(digits)
+	if err2 != nil || n >= len(rlimitNames) {
+		return "", false
+	}
+	return rlimitNames[n], true
 }
 
 // Attach connects to a container's stdin, stdout and stderr.

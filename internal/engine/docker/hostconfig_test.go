@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -114,5 +115,18 @@ func TestApplyOptions_MapsSettings(t *testing.T) {
 	}
 	if hc.LogConfig.Type != "json-file" || hc.LogConfig.Config["max-size"] != "10m" || hc.LogConfig.Config["max-file"] != "3" {
 		t.Errorf("default logging: %+v", hc.LogConfig)
+	}
+}
+
+func TestRlimitRefused_NamesTheUlimit(t *testing.T) {
+	t.Parallel()
+	err := errors.New("Error response from daemon: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error setting rlimits for ready process: error setting rlimit type 7: operation not permitted: unknown")
+	if name, ok := rlimitRefused(err); !ok || name != "nofile" {
+		t.Errorf("got %q %v, want nofile", name, ok)
+	}
+	for _, err := range []error{nil, errors.New("no such container"), errors.New("error setting rlimit type 99: operation not permitted")} {
+		if name, ok := rlimitRefused(err); ok {
+			t.Errorf("%v: %q", err, name)
+		}
 	}
 }
