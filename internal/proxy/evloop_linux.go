@@ -306,8 +306,7 @@ func (l *evLoop) adopt(c *serverConn) bool {
 	l.inbox = append(l.inbox, c)
 	l.mu.Unlock()
 	if wake {
-		one := [8]byte{1}
-		_, _ = syscall.Write(l.efd, one[:])
+		l.wake()
 	}
 	return true
 }
@@ -332,6 +331,7 @@ func (l *evLoop) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	next := nanotime() + int64(evTick)
+	idle := false // no client connection: nothing to tick for
 	for {
 		at := next
 		if len(l.graced) > 0 {
@@ -339,6 +339,11 @@ func (l *evLoop) run() {
 		}
 		// Rounded up: a wait for a grace ends after it, not just before.
 		wait := max(int((at-nanotime()+int64(time.Millisecond)-1)/int64(time.Millisecond)), 0)
+		if idle && len(l.graced) == 0 {
+			// Sleep until an adoption or the server's close writes the
+			// eventfd: an idle server does not wake every tick.
+			wait = -1
+		}
 		n, err := syscall.EpollWait(l.ep, l.events, wait)
 		if err != nil && err != syscall.EINTR {
 			l.srv.log.Error("event loop failed", "error", err)
@@ -366,12 +371,35 @@ func (l *evLoop) run() {
 		if len(l.graced) > 0 && now >= l.graced[0].ev.grace {
 			l.expire(now)
 		}
-		if now >= next {
+		if now >= next || idle {
 			next = now + int64(evTick)
 			if l.tick(now) {
 				return
 			}
+			idle = !l.hasClients()
 		}
+	}
+}
+
+// hasClients reports whether the loop owns a client connection.
+func (l *evLoop) hasClients() bool {
+	for _, ent := range l.ents {
+		if ent.c != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// wake makes the loop look at its inbox and the server's state now. It
+// writes under mu, where a loop that ended (its eventfd closed, the
+// number free for another file) says so.
+func (l *evLoop) wake() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.stopped {
+		one := [8]byte{1}
+		_, _ = syscall.Write(l.efd, one[:])
 	}
 }
 

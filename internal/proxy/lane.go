@@ -136,6 +136,7 @@ func (c *serverConn) laneWatch(start int64) {
 	c.watchable = true
 	c.mu.Unlock()
 	c.reqStart.Store(start)
+	c.srv.watchRequest()
 }
 
 // laneEnd ends the watch and sends what is buffered for the client.

@@ -71,6 +71,11 @@ type Server struct {
 	watcher   sync.WaitGroup
 	watching  bool // the watch loop was started
 	stopWatch chan struct{}
+	// The watch loop sleeps while no request is under way (an idle
+	// server wakes for nothing): watchIdle says it sleeps, a request
+	// that starts then wakes it through wakeWatch (watchRequest).
+	watchIdle atomic.Bool
+	wakeWatch chan struct{}
 	loops     []*evLoop // started by the first Serve (under mu)
 	nextLoop  atomic.Uint32
 }
@@ -91,6 +96,7 @@ func NewServer(h http.Handler, opts ServerOptions) *Server {
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*serverConn]struct{}{},
 		stopWatch: make(chan struct{}),
+		wakeWatch: make(chan struct{}, 1),
 	}
 }
 
@@ -251,7 +257,11 @@ func (s *Server) beginClose() <-chan struct{} {
 		ln.Close()
 	}
 	drained := s.drained
+	loops := s.loops
 	s.mu.Unlock()
+	for _, l := range loops {
+		l.wake() // an idle loop sleeps: it ends once it sees the close
+	}
 	if first {
 		close(s.stopWatch)
 		s.watcher.Wait()
@@ -283,6 +293,8 @@ const (
 // watchLoop starts the background read of connections whose request runs
 // longer than watchAfter. It runs from the first Serve until the server
 // closes.
+// While no request is under way it sleeps until one starts
+// (watchRequest), so that an idle server does not wake every tick.
 func (s *Server) watchLoop() {
 	defer s.watcher.Done()
 	tick := time.NewTicker(watchInterval)
@@ -293,14 +305,55 @@ func (s *Server) watchLoop() {
 			return
 		case <-tick.C:
 		}
-		limit := nanotime() - int64(watchAfter)
-		s.mu.Lock()
-		for c := range s.conns {
-			if st := c.reqStart.Load(); st != 0 && st < limit && !c.watchTried.Load() {
-				c.startWatch()
-			}
+		if s.watch() > 0 {
+			continue
 		}
-		s.mu.Unlock()
+		// Nothing under way: sleep. A request that starts after the
+		// flag is set sees it and wakes the loop; one that started
+		// before is seen by the second look.
+		s.watchIdle.Store(true)
+		if s.watch() > 0 {
+			s.watchIdle.Store(false)
+			continue
+		}
+		tick.Stop()
+		select {
+		case <-s.stopWatch:
+			return
+		case <-s.wakeWatch:
+		}
+		tick.Reset(watchInterval)
+	}
+}
+
+// watch starts the background read of the connections whose request ran
+// past watchAfter, and returns how many requests are under way.
+func (s *Server) watch() int {
+	limit := nanotime() - int64(watchAfter)
+	n := 0
+	s.mu.Lock()
+	for c := range s.conns {
+		st := c.reqStart.Load()
+		if st == 0 {
+			continue
+		}
+		n++
+		if st < limit && !c.watchTried.Load() {
+			c.startWatch()
+		}
+	}
+	s.mu.Unlock()
+	return n
+}
+
+// watchRequest is told that a request started (reqStart is set): it
+// wakes the watch loop when it sleeps.
+func (s *Server) watchRequest() {
+	if s.watchIdle.Load() && s.watchIdle.CompareAndSwap(true, false) {
+		select {
+		case s.wakeWatch <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -406,6 +406,7 @@ func (c *serverConn) serveRequest(r *http.Request) bool {
 		c.mu.Unlock()
 	}
 	c.reqStart.Store(nanotime())
+	c.srv.watchRequest()
 	ok := c.runHandler(w, r)
 	c.reqStart.Store(0)
 	c.endWatch()
