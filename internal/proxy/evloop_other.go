@@ -25,4 +25,4 @@ func (*evConn) write(p []byte) (int, error) { return len(p), nil }
 func (c *serverConn) resumeLane() laneResult { return laneClosed }
 
 func (c *serverConn) handBack() bool { return false }
-func (*evLoop) wake() {}
+func (*evLoop) wake()                {}
