@@ -83,7 +83,12 @@ type runningDeploy struct {
 	id      int64
 	kind    string
 	started time.Time
+	done    chan struct{} // closed when the holder releases app/env
 }
+
+// lockWait is how long a deployment waits for a reconcile pass that
+// holds its app environment.
+const lockWait = 15 * time.Second
 
 // New returns a Deployer.
 func New(o Options) *Deployer {
@@ -113,32 +118,45 @@ func lockKey(app, env string) string { return app + "/" + env }
 // it. A deployment waits for a running reconcile pass (they are short);
 // anything else holding app/env makes it fail with ErrBusy.
 func (d *Deployer) tryLock(app, env, kind string) (func(), error) {
-	for i := 0; ; i++ {
+	timeout := time.NewTimer(lockWait)
+	defer timeout.Stop()
+	for {
 		unlock, err, wait := d.tryLockOnce(app, env, kind)
-		if !wait || i >= 1500 {
+		if wait == nil {
 			return unlock, err
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-wait:
+		case <-timeout.C:
+			return nil, err
+		}
 	}
 }
 
-func (d *Deployer) tryLockOnce(app, env, kind string) (func(), error, bool) {
+// tryLockOnce claims app/env, or says why not; wait, when not nil, is
+// closed once the reconcile pass that holds it is done.
+func (d *Deployer) tryLockOnce(app, env, kind string) (func(), error, <-chan struct{}) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	k := lockKey(app, env)
 	if r, ok := d.running[k]; ok {
 		if r.kind == "reconcile" && kind != "reconcile" {
-			return nil, fmt.Errorf("%w for %s (reconcile pass)", ErrBusy, k), true
+			return nil, fmt.Errorf("%w for %s (reconcile pass)", ErrBusy, k), r.done
 		}
 		return nil, fmt.Errorf("%w for %s (%s %d, started %s ago): wait for it to finish, then try again",
-			ErrBusy, k, r.kind, r.id, d.now().Sub(r.started).Round(100*time.Millisecond)), false
+			ErrBusy, k, r.kind, r.id, d.now().Sub(r.started).Round(100*time.Millisecond)), nil
 	}
-	d.running[k] = runningDeploy{kind: kind, started: d.now()}
+	done := make(chan struct{})
+	d.running[k] = runningDeploy{kind: kind, started: d.now(), done: done}
+	var once sync.Once
 	return func() {
-		d.mu.Lock()
-		delete(d.running, k)
-		d.mu.Unlock()
-	}, nil, false
+		once.Do(func() {
+			d.mu.Lock()
+			delete(d.running, k)
+			d.mu.Unlock()
+			close(done)
+		})
+	}, nil, nil
 }
 
 func (d *Deployer) setRunningID(app, env string, id int64) {
