@@ -153,6 +153,26 @@ type BuildOptions struct {
 	Target     string
 	Labels     map[string]string
 	NoCache    bool
+
+	// BuildKit builds (issue 13 item 6): the rest of a Compose build:
+	// section, which only a BuildKit builder applies.
+
+	// DockerfileInline is the Dockerfile's content (Compose's
+	// build.dockerfile_inline); it replaces Dockerfile when set.
+	DockerfileInline string
+	// Secrets are the build secrets by id, read by
+	// RUN --mount=type=secret,id=ID; never stored in the image.
+	Secrets map[string][]byte
+	// Network is the network RUN steps use: "" (the default), "host" or
+	// "none".
+	Network string
+	// ExtraHosts are "name=ip" entries added to /etc/hosts of RUN steps.
+	ExtraHosts []string
+	// Pull always pulls base images, even when the host has them.
+	Pull bool
+	// CacheScope namespaces the ids of RUN --mount=type=cache mounts (the
+	// app), so apps never share a cache and one app's can be pruned.
+	CacheScope string
 }
 
 // VolumeSpec describes a named volume to create.

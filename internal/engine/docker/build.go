@@ -23,9 +23,11 @@ type buildMessage struct {
 	} `json:"aux"`
 }
 
-// BuildImage builds with the engine's classic builder (available on every
-// engine berth supports, API 1.41 included) and returns the image ID.
-func (b *Backend) BuildImage(ctx context.Context, buildContext io.Reader, o engine.BuildOptions, log func(string)) (string, error) {
+// buildLegacy builds with the engine's classic builder, which BuildImage
+// falls back to only when the engine serves no BuildKit (buildkit.go).
+// It applies none of the BuildKit-only options and refuses a build that
+// sets them.
+func (b *Backend) buildLegacy(ctx context.Context, buildContext io.Reader, o engine.BuildOptions, log func(string)) (string, error) {
 	args := make(map[string]*string, len(o.BuildArgs))
 	for k, v := range o.BuildArgs {
 		args[k] = &v

@@ -38,7 +38,7 @@ func (b *Backend) RemoveImage(ctx context.Context, id string) error {
 	return b.local.RemoveImage(ctx, id)
 }
 
-// BuildImage builds on the manager with the classic builder. The image
+// BuildImage builds on the manager with its BuildKit (engine/docker). The image
 // exists on the manager only: push it (berth's pipeline does when it has
 // registry credentials) before tasks on other nodes can run it.
 func (b *Backend) BuildImage(ctx context.Context, buildContext io.Reader, o engine.BuildOptions, log func(string)) (string, error) {
