@@ -106,6 +106,7 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 		app.Warnings = append(app.Warnings, convertBinds(c, &s, files, wd, &bindBytes)...)
 		convertConfigs(c, &s, sc.Configs, project.Configs, wd, env)
 		convertSecrets(c, &s, sc.Secrets, project.Secrets, wd, env)
+		convertBuild(c, &s, sc.Build, project.Secrets, wd, env)
 		app.Services = append(app.Services, s)
 	}
 	sort.Slice(app.Services, func(i, j int) bool { return app.Services[i].Name < app.Services[j].Name })

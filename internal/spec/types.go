@@ -136,6 +136,15 @@ type Build struct {
 	Dockerfile string            `json:"dockerfile,omitempty"`
 	Args       map[string]string `json:"args,omitempty"`
 	Target     string            `json:"target,omitempty"`
+
+	// BuildKit builds (issue 13 item 6): set by convertBuild.
+	DockerfileInline string            `json:"dockerfile_inline,omitempty"`
+	Labels           map[string]string `json:"labels,omitempty"`
+	Network          string            `json:"network,omitempty"`     // "", "host" or "none"
+	ExtraHosts       []string          `json:"extra_hosts,omitempty"` // "name=ip"
+	NoCache          bool              `json:"no_cache,omitempty"`
+	Pull             bool              `json:"pull,omitempty"`
+	Secrets          []BuildSecret     `json:"secrets,omitempty"`
 }
 
 // Check is a Compose healthcheck, run by the engine.
