@@ -30,6 +30,11 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 		return badRequest(fmt.Errorf("read build request: %w", err))
 	}
 	req.App = r.PathValue("app")
+	secrets, err := DecodeBuildSecrets(r.Header)
+	if err != nil {
+		return badRequest(err)
+	}
+	req.Secrets = secrets
 	if req.Service == "" || req.Tag == "" {
 		return badRequest(errors.New("a build names its service and tag"))
 	}

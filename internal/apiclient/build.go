@@ -19,7 +19,11 @@ func (c *Client) Build(ctx context.Context, req api.BuildRequest, buildContext i
 		return "", err
 	}
 	path := "/api/v1/apps/" + url.PathEscape(req.App) + "/builds?request=" + url.QueryEscape(string(q))
-	resp, err := c.doRaw(ctx, http.MethodPost, path, buildContext)
+	hdr, err := api.EncodeBuildSecrets(req.Secrets)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.doRawWith(ctx, http.MethodPost, path, buildContext, hdr)
 	if err != nil {
 		return "", err
 	}

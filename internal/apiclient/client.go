@@ -62,9 +62,17 @@ func (c *Client) do(ctx context.Context, method, path string, body any) (*http.R
 
 // doRaw sends a request with an arbitrary body and maps error responses.
 func (c *Client) doRaw(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	return c.doRawWith(ctx, method, path, body, nil)
+}
+
+// doRawWith is doRaw with extra request headers.
+func (c *Client) doRawWith(ctx context.Context, method, path string, body io.Reader, hdr http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.addr+path, body)
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

@@ -28,6 +28,10 @@ type Request struct {
 	// Container is the service's per-container Compose settings, which
 	// the Test container gets too (see Builder.TestOptions).
 	Container *spec.ContainerOptions `json:"container,omitempty"`
+
+	// BuildKit builds (issue 13 item 6): the rest of the build: section
+	// (see Options in buildkit.go).
+	Options
 }
 
 // TestTimeout bounds an x-berth.test run.
@@ -56,9 +60,7 @@ func (b *Builder) Build(ctx context.Context, req Request, ctxTar io.Reader, log 
 	if req.Revision != "" {
 		labels["berth.revision"] = req.Revision
 	}
-	id, err := b.Engine.BuildImage(ctx, ctxTar, engine.BuildOptions{
-		Tags: []string{req.Tag}, Dockerfile: req.Dockerfile, BuildArgs: req.Args, Target: req.Target, Labels: labels,
-	}, log)
+	id, err := b.Engine.BuildImage(ctx, ctxTar, req.engineOptions(labels), log)
 	if err != nil {
 		return "", fmt.Errorf("build of service %q failed: %w", req.Service, err)
 	}

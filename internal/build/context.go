@@ -30,7 +30,11 @@ var epoch = time.Unix(0, 0).UTC()
 // The tar is written by a goroutine as the caller reads: the caller must
 // read to the end or Close the reader. A walk error is returned by Read.
 func Context(dir, dockerfile string) (io.ReadCloser, error) {
-	root, df, pm, err := prepare(dir, dockerfile)
+	return streamContext(prepare(dir, dockerfile, true))
+}
+
+// streamContext streams a prepared context.
+func streamContext(root, df string, pm *matcher, err error) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +48,11 @@ func Context(dir, dockerfile string) (io.ReadCloser, error) {
 // give the same hash, whatever the file times and owners. It tags images
 // built outside git (Tag(app, service, hash[:12])).
 func ContentHash(dir, dockerfile string) (string, error) {
-	root, df, pm, err := prepare(dir, dockerfile)
+	return hashContext(prepare(dir, dockerfile, true))
+}
+
+// hashContext hashes a prepared context.
+func hashContext(root, df string, pm *matcher, err error) (string, error) {
 	if err != nil {
 		return "", err
 	}
@@ -56,8 +64,9 @@ func ContentHash(dir, dockerfile string) (string, error) {
 }
 
 // prepare resolves the context directory, checks the Dockerfile is in it
-// and reads .dockerignore.
-func prepare(dir, dockerfile string) (string, string, *matcher, error) {
+// (unless !needDockerfile: the build has its Dockerfile inline) and reads
+// .dockerignore.
+func prepare(dir, dockerfile string, needDockerfile bool) (string, string, *matcher, error) {
 	root, err := filepath.Abs(dir)
 	if err == nil {
 		root, err = filepath.EvalSymlinks(root) // walk the directory, not a link to it
@@ -72,7 +81,7 @@ func prepare(dir, dockerfile string) (string, string, *matcher, error) {
 	if err != nil {
 		return "", "", nil, err
 	}
-	if fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(df))); err != nil || fi.IsDir() {
+	if fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(df))); needDockerfile && (err != nil || fi.IsDir()) {
 		return "", "", nil, fmt.Errorf("no %s in the build context %s: create it, or set build.dockerfile to its path", df, dir)
 	}
 	pm, err := ignorePatterns(root, df)

@@ -242,13 +242,14 @@ func (p *Pipeline) execute(ctx context.Context, b *store.Build, r *runLog) error
 				tag += ":" + short(b.Commit)
 			}
 		}
-		tarball, err := Context(svc.Build.Context, svc.Build.Dockerfile)
+		tarball, err := ContextOf(svc.Build)
 		if err != nil {
 			return fmt.Errorf("service %q: build context: %w", svc.Name, err)
 		}
 		r.step("build %s as %s", svc.Name, tag)
 		_, err = p.Builder.Build(ctx, Request{App: app.Name, Service: svc.Name, Tag: tag, Dockerfile: svc.Build.Dockerfile,
-			Target: svc.Build.Target, Args: svc.Build.Args, Test: svc.Test, Revision: b.Commit, Container: svc.Container}, tarball, r.line)
+			Target: svc.Build.Target, Args: svc.Build.Args, Test: svc.Test, Revision: b.Commit, Container: svc.Container,
+			Options: OptionsFor(svc.Build)}, tarball, r.line)
 		tarball.Close()
 		if err != nil {
 			return err

@@ -38,7 +38,7 @@ func buildServices(ctx context.Context, w io.Writer, c *apiclient.Client, app *s
 			tag += ":" + rev // image: names the repository; the commit is the tag
 		}
 		fmt.Fprintf(w, "building %s from %s as %s\n", svc.Name, svc.Build.Context, tag)
-		tarball, err := build.Context(svc.Build.Context, svc.Build.Dockerfile)
+		tarball, err := build.ContextOf(svc.Build)
 		if err != nil {
 			return fmt.Errorf("service %q: build context: %w", svc.Name, err)
 		}
@@ -46,6 +46,7 @@ func buildServices(ctx context.Context, w io.Writer, c *apiclient.Client, app *s
 			App: app.Name, Service: svc.Name, Tag: tag, Dockerfile: svc.Build.Dockerfile,
 			Target: svc.Build.Target, Args: svc.Build.Args, Test: svc.Test, Revision: rev,
 			Container: svc.Container,
+			Options:   build.OptionsFor(svc.Build),
 		}, tarball, func(line string) { fmt.Fprintf(w, "  %s | %s\n", svc.Name, line) })
 		tarball.Close()
 		if err != nil {
@@ -67,7 +68,7 @@ func revision(b *spec.Build) (string, error) {
 			return strings.TrimSpace(string(out)), nil
 		}
 	}
-	h, err := build.ContentHash(dir, b.Dockerfile)
+	h, err := build.ContentHashOf(b)
 	if err != nil {
 		return "", err
 	}
