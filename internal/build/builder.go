@@ -60,7 +60,7 @@ func (b *Builder) Build(ctx context.Context, req Request, ctxTar io.Reader, log 
 	if req.Revision != "" {
 		labels["berth.revision"] = req.Revision
 	}
-	id, err := b.Engine.BuildImage(ctx, ctxTar, req.engineOptions(labels), log)
+	id, err := b.Engine.BuildImage(ctx, ctxTar, req.engineOptions(labels, b.Credentials), log)
 	if err != nil {
 		return "", fmt.Errorf("build of service %q failed: %w", req.Service, err)
 	}

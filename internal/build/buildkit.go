@@ -44,7 +44,7 @@ func OptionsFor(b *spec.Build) Options {
 
 // engineOptions are the engine's options for req; berth's own labels
 // (app, service, revision) win over the file's.
-func (req Request) engineOptions(labels map[string]string) engine.BuildOptions {
+func (req Request) engineOptions(labels map[string]string, creds engine.CredentialLookup) engine.BuildOptions {
 	all := maps.Clone(req.Labels)
 	if all == nil {
 		all = map[string]string{}
@@ -54,6 +54,7 @@ func (req Request) engineOptions(labels map[string]string) engine.BuildOptions {
 		Tags: []string{req.Tag}, Dockerfile: req.Dockerfile, BuildArgs: req.Args, Target: req.Target, Labels: all,
 		DockerfileInline: req.DockerfileInline, Secrets: req.Secrets, Network: req.Network,
 		ExtraHosts: req.ExtraHosts, Pull: req.Pull, NoCache: req.NoCache, CacheScope: req.App,
+		Credentials: creds,
 	}
 }
 

@@ -60,6 +60,10 @@ type Engine interface {
 	// the build's output to log (which may be nil). It returns the image
 	// ID. The engine's layer cache is kept between builds.
 	BuildImage(ctx context.Context, buildContext io.Reader, opts BuildOptions, log func(string)) (string, error)
+	// PruneBuildCache removes the caches builds keep for their
+	// RUN --mount=type=cache mounts (all apps': the engine may not tell
+	// them apart) and returns the bytes freed. The layer cache stays.
+	PruneBuildCache(ctx context.Context) (int64, error)
 
 	// EnsureNetwork creates the named bridge network when it does not
 	// exist and returns its ID. Labels are set only at creation.
@@ -171,8 +175,11 @@ type BuildOptions struct {
 	// Pull always pulls base images, even when the host has them.
 	Pull bool
 	// CacheScope namespaces the ids of RUN --mount=type=cache mounts (the
-	// app), so apps never share a cache and one app's can be pruned.
+	// app), so apps never share a cache.
 	CacheScope string
+	// Credentials, when not nil, give the build access to private
+	// registries for its base images.
+	Credentials CredentialLookup
 }
 
 // VolumeSpec describes a named volume to create.

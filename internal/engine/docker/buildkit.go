@@ -13,9 +13,10 @@ import (
 	"sync"
 	"time"
 
+	clitypes "github.com/docker/cli/cli/config/types"
 	bkclient "github.com/moby/buildkit/client"
-	"github.com/moby/buildkit/frontend/dockerfile/builder"
 	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/tonistiigi/fsutil"
@@ -134,33 +135,42 @@ func (b *Backend) buildWithBuildKit(ctx context.Context, c *bkclient.Client, bui
 		Exports:       []bkclient.ExportEntry{{Type: "moby", Attrs: exportAttrs}},
 		LocalMounts:   map[string]fsutil.FS{"context": contextFS, "dockerfile": dockerfileFS},
 		FrontendAttrs: attrs,
-		Session:       []session.Attachable{secretsprovider.FromMap(o.Secrets)},
+		Session:       []session.Attachable{secretsprovider.FromMap(o.Secrets), registryAuth(o.Credentials)},
 	}
 	if o.Network == "host" {
 		opt.AllowedEntitlements = []string{"network.host"}
 	}
 
-	ch := make(chan *bkclient.SolveStatus)
+	ch, display := make(chan *bkclient.SolveStatus), make(chan *bkclient.SolveStatus)
 	out := &lineWriter{log: log}
+	loc := &locator{}
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		defer close(display)
+		for st := range ch {
+			loc.status(st)
+			display <- st
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		// The plain display prints what `docker buildx --progress=plain`
-		// prints; it returns when ch is closed, which Build always does.
+		// prints; it returns when display is closed, after Build closed ch.
 		d, err := progressui.NewDisplay(out, progressui.PlainMode)
 		if err != nil {
-			for range ch {
+			for range display {
 			}
 			return
 		}
-		_, _ = d.UpdateFrom(context.WithoutCancel(ctx), ch)
+		_, _ = d.UpdateFrom(context.WithoutCancel(ctx), display)
 	}()
-	resp, err := c.Build(ctx, opt, "berth", builder.Build, ch)
+	resp, err := c.Build(ctx, opt, "berth", loc.build, ch)
 	wg.Wait()
 	out.flush()
 	if err != nil {
-		return "", fmt.Errorf("%s: build failed: %s%s", b.name, describeBuildError(err, ctx), indentTail(out.tail))
+		return "", fmt.Errorf("%s: build failed: %s%s", b.name, loc.describe(err, ctx), indentTail(out.tail))
 	}
 	id := resp.ExporterResponse["containerimage.digest"]
 	if id == "" && len(o.Tags) > 0 {
@@ -216,8 +226,7 @@ func frontendAttrs(o engine.BuildOptions, dockerfile string) (map[string]string,
 }
 
 // CacheNamespace is the namespace of an app's RUN --mount=type=cache
-// ids; the engine's build cache records of those mounts carry it in their
-// description, which is how PruneBuildCache finds one app's caches.
+// ids, so that two apps never share a cache mount.
 func CacheNamespace(app string) string { return "berth-app-" + app }
 
 // rootOwnedFS serves dir to the build with every file owned by root, as
@@ -271,4 +280,25 @@ func (w *lineWriter) line(l string) {
 	if len(w.tail) > 10 {
 		w.tail = w.tail[1:]
 	}
+}
+
+// registryAuth answers the engine's requests for registry credentials
+// while it pulls the build's base images, from berth's stored ones.
+func registryAuth(lookup engine.CredentialLookup) session.Attachable {
+	return authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+		AuthConfigProvider: func(_ context.Context, host string, _ []string, _ authprovider.ExpireCachedAuthCheck) (clitypes.AuthConfig, error) {
+			if lookup == nil {
+				return clitypes.AuthConfig{}, nil
+			}
+			server := host
+			if server == "registry-1.docker.io" || server == "index.docker.io" {
+				server = "docker.io"
+			}
+			user, pass, err := lookup(server)
+			if err != nil || user == "" {
+				return clitypes.AuthConfig{}, nil // anonymous: the registry says what it refuses
+			}
+			return clitypes.AuthConfig{ServerAddress: host, Username: user, Password: pass}, nil
+		},
+	})
 }

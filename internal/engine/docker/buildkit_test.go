@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/md5"
+	"fmt"
 	"io"
 	"os"
 	"sort"
@@ -114,5 +116,147 @@ func TestBuildKit_Heredocs(t *testing.T) {
 	out, code := runIn(t, b, tag, "cat", "/greeting", "/etc/app.conf")
 	if code != 0 || out != "hello\nagain\nport=8080" {
 		t.Fatalf("image content: code %d, %q", code, out)
+	}
+}
+
+// A cache mount keeps its content from one build to the next of one app
+// (the second build skips the expensive step), is not shared with
+// another app, and PruneBuildCache empties it. Not parallel: the prune
+// takes every cache mount of the engine.
+func TestBuildKit_CacheMountPerApp(t *testing.T) {
+	b := newBackend(t)
+	shell := shellImage(t, b)
+	app, other := uniq("bkapp"), uniq("bkother")
+	// The expensive step: 3 s of work whose result the cache keeps.
+	df := "FROM " + shell + "\nARG RUN\n" +
+		"RUN --mount=type=cache,target=/cache echo \"run $RUN\"; if [ -f /cache/result ]; then echo CACHE-HIT > /result; else sleep 3; echo computed > /cache/result; echo CACHE-MISS > /result; fi\n"
+	buildRun := func(scope, run string) (string, time.Duration) {
+		t.Helper()
+		tag := uniq("berth-bk-cache") + ":1"
+		start := time.Now()
+		_, lines, err := build(t, b, map[string]string{"Dockerfile": df}, engine.BuildOptions{Tags: []string{tag}, CacheScope: scope, BuildArgs: map[string]string{"RUN": run}})
+		took := time.Since(start)
+		if err != nil {
+			t.Fatalf("build %s: %v\n%s", run, err, strings.Join(lines, "\n"))
+		}
+		out, _ := runIn(t, b, tag, "cat", "/result")
+		return out, took
+	}
+	first, t1 := buildRun(app, "1")
+	second, t2 := buildRun(app, "2")
+	third, t3 := buildRun(other, "3")
+	t.Logf("first build %s (%s), second %s (%s), other app %s (%s)", t1.Round(time.Millisecond), first, t2.Round(time.Millisecond), second, t3.Round(time.Millisecond), third)
+	if first != "CACHE-MISS" || second != "CACHE-HIT" || third != "CACHE-MISS" {
+		t.Fatalf("cache mount: first %q, second %q, other app %q", first, second, third)
+	}
+	if t2 >= t1-2*time.Second {
+		t.Errorf("the second build took %s, the first %s: the cached step ran again", t2, t1)
+	}
+	freed, err := b.PruneBuildCache(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("pruned the cache mounts: %d bytes", freed)
+	if after, _ := buildRun(app, "4"); after != "CACHE-MISS" {
+		t.Fatalf("after PruneBuildCache: %q, want the cache gone", after)
+	}
+}
+
+// A build secret is readable by the RUN step that mounts it and absent
+// from the image.
+func TestBuildKit_SecretMount(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	shell := shellImage(t, b)
+	tag := uniq("berth-bk-secret") + ":1"
+	df := "FROM " + shell + "\nRUN --mount=type=secret,id=api_token,required=true wc -c < /run/secrets/api_token > /secret-size && md5sum < /run/secrets/api_token > /secret-md5\n"
+	value := []byte(uniq("s3cret-value"))
+	// A secret is not part of a step's cache key (as in docker build):
+	// no_cache makes the step read this run's value.
+	_, lines, err := build(t, b, map[string]string{"Dockerfile": df}, engine.BuildOptions{Tags: []string{tag}, Secrets: map[string][]byte{"api_token": value}, NoCache: true})
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, strings.Join(lines, "\n"))
+	}
+	sum := md5.Sum(value)
+	want := fmt.Sprintf("%d\n%x  -", len(value), sum)
+	if out, code := runIn(t, b, tag, "sh", "-c", "cat /secret-size /secret-md5; ls /run/secrets/api_token 2>/dev/null; find / -xdev -type f | xargs grep -l "+string(value)+"; true"); code != 0 || out != want {
+		t.Fatalf("image: code %d, %q, want %q (the secret read at build time, absent from the image)", code, out, want)
+	}
+	if strings.Contains(strings.Join(lines, "\n"), string(value)) {
+		t.Error("the secret is in the build log")
+	}
+	// Without the secret, the required mount fails the build.
+	_, _, err = build(t, b, map[string]string{"Dockerfile": df}, engine.BuildOptions{Tags: []string{uniq("berth-bk-nosecret") + ":1"}, NoCache: true})
+	if err == nil || !strings.Contains(err.Error(), "Dockerfile:2: RUN --mount=type=secret") {
+		t.Fatalf("build without the secret: %v", err)
+	}
+	t.Logf("without the secret: %v", strings.SplitN(err.Error(), "\n", 2)[0])
+}
+
+// Target, build args, labels, extra hosts and network none reach the build.
+func TestBuildKit_TargetArgsLabelsHostsNetwork(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	shell := shellImage(t, b)
+	tag := uniq("berth-bk-target") + ":1"
+	df := "FROM " + shell + " AS base\nARG GREETING=unset\nRUN echo \"$GREETING\" > /greeting && grep db.internal /etc/hosts > /hosts && cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' > /ifaces\n" +
+		"FROM base AS dev\nRUN touch /dev-stage\n" +
+		"FROM base AS final\nRUN touch /final-stage\n"
+	_, lines, err := build(t, b, map[string]string{"Dockerfile": df}, engine.BuildOptions{
+		Tags: []string{tag}, Target: "dev", BuildArgs: map[string]string{"GREETING": "hej"},
+		Labels: map[string]string{"team": "shop"}, ExtraHosts: []string{"db.internal=10.1.2.3"}, Network: "none",
+	})
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, strings.Join(lines, "\n"))
+	}
+	out, code := runIn(t, b, tag, "sh", "-c", "cat /greeting /hosts /ifaces; test -e /dev-stage && echo dev; test -e /final-stage && echo final; true")
+	want := "hej\n10.1.2.3\tdb.internal\nlo\ndev"
+	if out != want {
+		t.Errorf("image (code %d):\n%s\nwant:\n%s", code, out, want)
+	}
+	im, err := b.InspectImage(context.Background(), tag)
+	if err != nil || im.Labels["team"] != "shop" {
+		t.Errorf("labels: %v %v", im.Labels, err)
+	}
+}
+
+// A failure names the Dockerfile line: a parse error, a failing RUN.
+func TestBuildKit_ErrorsNameTheLine(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	shell := shellImage(t, b)
+	for _, tc := range []struct{ name, df, want string }{
+		{"unknown instruction", "FROM " + shell + "\nRUN true\nFROBNICATE now\n", "Dockerfile:3: FROBNICATE now: "},
+		{"failing RUN", "FROM " + shell + "\n\nRUN exit 3\n", "Dockerfile:3: RUN exit 3: "},
+		{"missing file", "FROM " + shell + "\nCOPY missing.txt /\n", "Dockerfile:2: COPY missing.txt /: "},
+	} {
+		_, _, err := build(t, b, map[string]string{"Dockerfile": tc.df}, engine.BuildOptions{Tags: []string{uniq("berth-bk-fail") + ":1"}})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want it to contain %q", tc.name, err, tc.want)
+		} else {
+			t.Logf("%s: %v", tc.name, strings.SplitN(err.Error(), "\n", 2)[0])
+		}
+	}
+}
+
+// A base image no registry has: the message names it and its registry.
+func TestBuildKit_UnpullableBaseImage(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	ref := "127.0.0.1:9/berth-no-such-image:1" // nothing listens on port 9
+	_, _, err := build(t, b, map[string]string{"Dockerfile": "FROM " + ref + "\n"}, engine.BuildOptions{Tags: []string{uniq("berth-bk-pull") + ":1"}})
+	if err == nil || !strings.Contains(err.Error(), "base image "+ref) || !strings.Contains(err.Error(), "registry 127.0.0.1:9") || !strings.Contains(err.Error(), "Dockerfile:1") {
+		t.Fatalf("unpullable base image: %v", err)
+	}
+	t.Logf("%v", strings.SplitN(err.Error(), "\n", 2)[0])
+}
+
+// # syntax= naming another frontend is refused before anything runs.
+func TestBuildKit_RefusesForeignSyntax(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	_, _, err := build(t, b, map[string]string{"Dockerfile": "# syntax=docker/dockerfile:1-labs\nFROM scratch\n"}, engine.BuildOptions{Tags: []string{uniq("berth-bk-syntax") + ":1"}})
+	if err == nil || !strings.Contains(err.Error(), "Dockerfile:1: # syntax=docker/dockerfile:1-labs asks for the Dockerfile frontend image docker/dockerfile:1-labs") {
+		t.Fatalf("foreign syntax: %v", err)
 	}
 }

@@ -29,21 +29,23 @@ import (
 //
 // It is safe for concurrent use. The zero value is not usable: NewFake.
 type Fake struct {
-	mu         sync.Mutex
-	now        func() time.Time
-	seq        int
-	images     map[string]*engine.Image // by ID
-	tags       map[string]string        // reference → image ID
-	remote     map[string]engine.Image  // pullable reference → image
-	pushed     []string
-	containers map[string]*fakeContainer // by ID
-	names      map[string]string         // container name → ID
-	networks   map[string]string         // name → ID
-	volumes    map[string]engine.Volume
-	subs       map[*fakeSub]struct{}
-	changed    chan struct{} // closed and replaced on every change
-	failures   map[string][]error
-	work       workState // workloads, secrets, nodes (fake_workloads.go)
+	mu     sync.Mutex
+	now    func() time.Time
+	seq    int
+	images map[string]*engine.Image // by ID
+	tags   map[string]string        // reference → image ID
+	remote map[string]engine.Image  // pullable reference → image
+	pushed []string
+	// cachePrunes counts PruneBuildCache calls (BuildKit builds).
+	cachePrunes int
+	containers  map[string]*fakeContainer // by ID
+	names       map[string]string         // container name → ID
+	networks    map[string]string         // name → ID
+	volumes     map[string]engine.Volume
+	subs        map[*fakeSub]struct{}
+	changed     chan struct{} // closed and replaced on every change
+	failures    map[string][]error
+	work        workState // workloads, secrets, nodes (fake_workloads.go)
 	// objLabels are the labels of networks and configs, for the removal
 	// calls (fake_remove.go).
 	objLabels map[string]map[string]string
@@ -331,6 +333,25 @@ func (f *Fake) BuildImage(ctx context.Context, buildContext io.Reader, opts engi
 		log("Successfully built " + strings.TrimPrefix(id, "sha256:")[:12])
 	}
 	return id, nil
+}
+
+// PruneBuildCache counts its calls (BuildCachePrunes); the fake keeps no
+// build cache, so nothing is freed.
+func (f *Fake) PruneBuildCache(ctx context.Context) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.failLocked("PruneBuildCache"); err != nil {
+		return 0, err
+	}
+	f.cachePrunes++
+	return 0, nil
+}
+
+// BuildCachePrunes is how many times PruneBuildCache was called.
+func (f *Fake) BuildCachePrunes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cachePrunes
 }
 
 // EnsureNetwork creates the named network unless it exists.

@@ -45,6 +45,11 @@ func (b *Backend) BuildImage(ctx context.Context, buildContext io.Reader, o engi
 	return b.local.BuildImage(ctx, buildContext, o, log)
 }
 
+// PruneBuildCache prunes the manager's build cache, where berth builds.
+func (b *Backend) PruneBuildCache(ctx context.Context) (int64, error) {
+	return b.local.PruneBuildCache(ctx)
+}
+
 // EnsureVolume creates a named volume on the manager. Swarm has no
 // cluster volumes at API 1.41: on other nodes a task's volume mount
 // creates the volume where the task lands (with the driver and options
