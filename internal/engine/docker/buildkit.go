@@ -111,7 +111,7 @@ func (b *Backend) buildWithBuildKit(ctx context.Context, c *bkclient.Client, bui
 	if err := extractContext(buildContext, ctxDir); err != nil {
 		return "", fmt.Errorf("%s: build image: read the build context: %w", b.name, err)
 	}
-	dockerfile, err := dockerfileFor(ctxDir, dfDir, o)
+	dockerfile, err := dockerfileFor(ctxDir, dfDir, o, func(df []byte) ([]byte, error) { return b.nameImageIDs(ctx, df) })
 	if err != nil {
 		return "", fmt.Errorf("%s: build image: %w", b.name, err)
 	}

@@ -89,8 +89,9 @@ func mkdirParents(root *os.Root, name string) error {
 // dockerfileFor writes the build's Dockerfile into dfDir (the frontend's
 // "dockerfile" source) and returns its name there. The Dockerfile is
 // o.DockerfileInline, else o.Dockerfile (default "Dockerfile") of the
-// context. A # syntax= directive naming another frontend is refused.
-func dockerfileFor(ctxDir, dfDir string, o engine.BuildOptions) (string, error) {
+// context, as rewrite leaves it. A # syntax= directive naming another
+// frontend is refused.
+func dockerfileFor(ctxDir, dfDir string, o engine.BuildOptions, rewrite func([]byte) ([]byte, error)) (string, error) {
 	if err := os.MkdirAll(dfDir, 0o700); err != nil {
 		return "", err
 	}
@@ -110,6 +111,10 @@ func dockerfileFor(ctxDir, dfDir string, o engine.BuildOptions) (string, error) 
 		}
 	}
 	if err := checkSyntax(content, path.Base(name)); err != nil {
+		return "", err
+	}
+	content, err := rewrite(content)
+	if err != nil {
 		return "", err
 	}
 	base := path.Base(filepath.ToSlash(name))

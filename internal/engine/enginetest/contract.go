@@ -379,7 +379,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage
 		tag := app + "-built:1"
 		var lines []string
 		id, err := e.BuildImage(ctx, tarOf(t, map[string]string{
-			"Dockerfile": "FROM " + img.Ref + "\nARG GREETING\nLABEL greeting=$GREETING\nCOPY hello.txt /hello.txt\n",
+			"Dockerfile": "FROM " + img.ID + "\nARG GREETING\nLABEL greeting=$GREETING\nCOPY hello.txt /hello.txt\n",
 			"hello.txt":  "hi\n",
 		}), engine.BuildOptions{Tags: []string{tag}, BuildArgs: map[string]string{"GREETING": "hello"}}, func(l string) { lines = append(lines, l) })
 		if err != nil {
@@ -393,7 +393,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage
 		if len(lines) == 0 {
 			t.Error("no build output reported")
 		}
-		_, err = e.BuildImage(ctx, tarOf(t, map[string]string{"Dockerfile": "FROM " + img.Ref + "\nCOPY missing.txt /\n"}), engine.BuildOptions{}, nil)
+		_, err = e.BuildImage(ctx, tarOf(t, map[string]string{"Dockerfile": "FROM " + img.ID + "\nCOPY missing.txt /\n"}), engine.BuildOptions{}, nil)
 		if err == nil || !strings.Contains(err.Error(), "missing.txt") {
 			t.Fatalf("failing build: %v", err)
 		}
