@@ -443,6 +443,11 @@ func (s *Server) prune(w http.ResponseWriter, r *http.Request) error {
 	if err != nil && len(rep.Images)+len(rep.Containers) == 0 {
 		return err
 	}
+	if r.URL.Query().Get("build_cache") == "true" {
+		if rep.BuildCacheBytes, err = s.dep.PruneBuildCache(r.Context()); err != nil {
+			return err
+		}
+	}
 	writeJSON(w, http.StatusOK, rep)
 	return nil
 }

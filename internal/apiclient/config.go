@@ -105,8 +105,18 @@ func (c *Client) Events(ctx context.Context, app, env string, limit int) ([]api.
 // Prune removes images no rollback can target and stopped one-off
 // containers, of berth's apps only.
 func (c *Client) Prune(ctx context.Context) (api.PruneReport, error) {
+	return c.prune(ctx, "/api/v1/prune")
+}
+
+// PruneWithBuildCache is Prune, and also removes the caches builds keep
+// for their RUN --mount=type=cache mounts.
+func (c *Client) PruneWithBuildCache(ctx context.Context) (api.PruneReport, error) {
+	return c.prune(ctx, "/api/v1/prune?build_cache=true")
+}
+
+func (c *Client) prune(ctx context.Context, path string) (api.PruneReport, error) {
 	var out api.PruneReport
-	resp, err := c.do(ctx, http.MethodPost, "/api/v1/prune", struct{}{})
+	resp, err := c.do(ctx, http.MethodPost, path, struct{}{})
 	if err != nil {
 		return out, err
 	}

@@ -19,6 +19,9 @@ type PruneReport struct {
 	// FailedReleases is how many failed releases left the history
 	// (beyond the newest KeepReleases per app environment, refused.go).
 	FailedReleases int `json:"failed_releases,omitempty"`
+	// BuildCacheBytes is what pruning the build cache mounts freed
+	// (berth prune --build-cache); FreedBytes does not count it.
+	BuildCacheBytes int64 `json:"build_cache_bytes,omitempty"`
 }
 
 // Prune removes what berth no longer needs, of berth's apps only: images
