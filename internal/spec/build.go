@@ -33,8 +33,9 @@ const maxBuildSecret = 500 << 10
 var buildNetworks = map[string]bool{"": true, "default": true, "host": true, "none": true}
 
 // convertBuild applies the rest of a Compose build: section to s.Build
-// (context, dockerfile, args and target are set by convertService), and
-// refuses what a BuildKit build through the engine cannot do.
+// (context, dockerfile, args and target are set by convertService). The
+// keys berth refuses outright are decided in keys.go; here are the
+// refusals that depend on a key's value.
 func convertBuild(c *collector, s *Service, b *types.BuildConfig, defs types.Secrets, wd string, env map[string]string) {
 	if b == nil || s.Build == nil {
 		return
@@ -61,7 +62,6 @@ func convertBuild(c *collector, s *Service, b *types.BuildConfig, defs types.Sec
 			s.Build.Secrets = append(s.Build.Secrets, sec)
 		}
 	}
-	refuseBuildKeys(c, n, b)
 }
 
 // buildSecret resolves one build secret reference to its value.
@@ -78,12 +78,16 @@ func buildSecret(c *collector, service string, ref types.ServiceSecretConfig, de
 	}
 	switch {
 	case bool(def.External):
-		c.add(service, field, "an external secret lives in a Swarm cluster, which builds cannot read: give the secret a file: or environment: for the build")
+		c.add(service, field, "an external secret is one of berth's own (berth secrets set), which containers get but builds do not: give the build a secret with file: or environment:")
 		return BuildSecret{}, false
 	case def.File != "":
 		p := def.File
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(wd, p)
+		}
+		if st, err := os.Stat(p); err == nil && (st.IsDir() || st.Size() > maxBuildSecret) {
+			c.add(service, field, fmt.Sprintf("%s is a directory or has more than %d bytes: a build secret is one small file", def.File, maxBuildSecret))
+			return BuildSecret{}, false
 		}
 		v, err := os.ReadFile(p)
 		if err != nil {
@@ -101,7 +105,7 @@ func buildSecret(c *collector, service string, ref types.ServiceSecretConfig, de
 	case def.Content != "":
 		sec.From, sec.Value = "content", []byte(def.Content)
 	default:
-		c.add(service, field, "the secret has neither file: nor environment:; give it one")
+		c.add(service, field, fmt.Sprintf("secret %q has neither file: nor environment:; give it one", ref.Source))
 		return BuildSecret{}, false
 	}
 	if len(sec.Value) > maxBuildSecret {
@@ -109,28 +113,4 @@ func buildSecret(c *collector, service string, ref types.ServiceSecretConfig, de
 		return BuildSecret{}, false
 	}
 	return sec, true
-}
-
-// refuseBuildKeys refuses the build: keys berth's builds do not apply,
-// each with why and what to write instead.
-func refuseBuildKeys(c *collector, n string, b *types.BuildConfig) {
-	refuse := func(set bool, key, msg string) {
-		if set {
-			c.add(n, "build."+key, msg)
-		}
-	}
-	refuse(len(b.CacheFrom) > 0, "cache_from", "berth keeps a build cache per app on the build host and imports none: remove it")
-	refuse(len(b.CacheTo) > 0, "cache_to", "berth keeps a build cache per app on the build host and exports none: remove it")
-	refuse(len(b.NoCacheFilter) > 0, "no_cache_filter", "not applied to berth builds: use build.no_cache: true to rebuild every stage")
-	refuse(len(b.SSH) > 0, "ssh", "berth does not forward an SSH agent to builds: pass a deploy key as a build secret (build.secrets) and mount it with RUN --mount=type=secret")
-	refuse(len(b.AdditionalContexts) > 0, "additional_contexts", "berth sends one build context: copy what the build needs into the context directory, or build FROM an image")
-	refuse(len(b.Entitlements) > 0, "entitlements", "berth grants builds no extra entitlements: remove it")
-	refuse(b.Privileged, "privileged", "berth does not run privileged builds: remove it")
-	refuse(b.Isolation != "", "isolation", "isolation applies to Windows engines only: remove it")
-	refuse(len(b.Platforms) > 0, "platforms", "berth builds for the build host's platform into its image store, which holds one platform: remove it")
-	refuse(len(b.Tags) > 0, "tags", "berth tags each build itself (image:, or APP-SERVICE:COMMIT): remove it")
-	refuse(b.ShmSize != 0, "shm_size", "not applied to berth builds: remove it")
-	refuse(len(b.Ulimits) > 0, "ulimits", "not applied to berth builds: remove it")
-	refuse(b.Provenance != "", "provenance", "the engine's image store keeps no attestations: remove it")
-	refuse(b.SBOM != "", "sbom", "the engine's image store keeps no attestations: remove it")
 }

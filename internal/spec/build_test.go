@@ -97,13 +97,38 @@ secrets:
 	for _, want := range []string{
 		`service "web": build.network: "backend": BuildKit runs build steps on the default network`,
 		`service "web": build.cache_from: berth keeps a build cache per app`,
-		`service "web": build.ssh: berth does not forward an SSH agent`,
-		`service "web": build.platforms: berth builds for the build host's platform`,
-		`service "web": build.secrets.ext: an external secret lives in a Swarm cluster`,
+		`service "web": build.ssh: berth builds on the server, which has no SSH agent`,
+		`service "web": build.platforms: berth builds for the server's own platform`,
+		`service "web": build.secrets.ext: an external secret is one of berth's own`,
 		`service "web": build.secrets.unset: environment variable NOT_SET is not set`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
+	}
+}
+
+// A build secret's uid, gid and mode have no effect (the Dockerfile's
+// RUN --mount sets them): a warning, not a refusal.
+func TestBuild_SecretOwnerWarns(t *testing.T) {
+	app, err := loadDir(t, `name: shop
+services:
+  web:
+    build:
+      context: .
+      secrets:
+        - source: npmrc
+          mode: 0400
+secrets:
+  npmrc: { environment: NPMRC }
+`, map[string]string{"Dockerfile": "FROM scratch\n"}, map[string]string{"NPMRC": "registry=x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := app.Services[0].Build.Secrets; len(got) != 1 || got[0].ID != "npmrc" || string(got[0].Value) != "registry=x" {
+		t.Errorf("secrets %+v", got)
+	}
+	if w := strings.Join(app.Warnings, "\n"); !strings.Contains(w, `service "web": build.secrets[0].mode: has no effect: a build secret's owner and mode are set where the Dockerfile mounts it`) {
+		t.Errorf("warnings:\n%s", w)
 	}
 }

@@ -185,27 +185,32 @@ var serviceKeys = map[string]keyRule{
 	"build.dockerfile":          applied(),
 	"build.args":                applied(),
 	"build.target":              applied(),
-	"build.dockerfile_inline":   notYet("build.dockerfile_inline"),
-	"build.additional_contexts": notYet("build.additional_contexts"),
-	"build.cache_from":          notYet("build.cache_from"),
-	"build.cache_to":            notYet("build.cache_to"),
+	"build.dockerfile_inline":   applied(),
+	"build.additional_contexts": refused("berth sends one build context: copy what the build needs into the context directory, or build FROM an image"),
+	"build.cache_from":          refused("berth keeps a build cache per app on the build host and imports none; remove it"),
+	"build.cache_to":            refused("berth keeps a build cache per app on the build host and exports none; remove it"),
 	"build.entitlements":        refused("berth does not grant build entitlements; remove it"),
-	"build.extra_hosts":         notYet("build.extra_hosts"),
+	"build.extra_hosts":         applied(),
 	"build.isolation":           windowsOnly(),
-	"build.labels":              notYet("build.labels"),
-	"build.network":             notYet("build.network"),
-	"build.no_cache":            notYet("build.no_cache"),
-	"build.no_cache_filter":     notYet("build.no_cache_filter"),
+	"build.labels":              applied(),
+	"build.network":             applied(), // default, host or none: a named network is refused in build.go
+	"build.no_cache":            applied(),
+	"build.no_cache_filter":     refused("berth cannot rebuild only some stages; use build.no_cache: true to rebuild every stage"),
 	"build.platforms":           refused("berth builds for the server's own platform; remove it, or build multi-platform images in CI and set image:"),
 	"build.privileged":          refused("berth does not run privileged builds; remove it"),
 	"build.provenance":          ignored("berth's builder writes to the engine's image store, which keeps no attestations"),
 	"build.sbom":                ignored("berth's builder writes to the engine's image store, which keeps no attestations"),
-	"build.pull":                notYet("build.pull"),
-	"build.secrets":             notYet("build.secrets"),
-	"build.shm_size":            notYet("build.shm_size"),
+	"build.pull":                applied(),
+	"build.secrets":             applied(),
+	"build.secrets.source":      applied(),
+	"build.secrets.target":      applied(), // the id RUN --mount=type=secret,id= names
+	"build.secrets.uid":         ignored(buildSecretOwner),
+	"build.secrets.gid":         ignored(buildSecretOwner),
+	"build.secrets.mode":        ignored(buildSecretOwner),
+	"build.shm_size":            refused("berth's builds cannot size a build step's /dev/shm; remove it"),
 	"build.ssh":                 refused("berth builds on the server, which has no SSH agent of yours; fetch private sources before the build, or use build secrets"),
-	"build.tags":                notYet("build.tags"),
-	"build.ulimits":             notYet("build.ulimits"),
+	"build.tags":                refused("berth tags each build itself (image:, or APP-SERVICE:COMMIT); remove it, and push other tags from CI"),
+	"build.ulimits":             refused("berth's builds cannot set a build step's ulimits; raise the limit inside the RUN step (ulimit -n …) or remove it"),
 
 	"deploy":                                          applied(),
 	"deploy.replicas":                                 applied(),
@@ -392,6 +397,10 @@ var serviceKeys = map[string]keyRule{
 	"post_start":          refused("berth does not run lifecycle hooks; run a task before traffic moves with x-berth.release_command"),
 	"pre_stop":            refused("berth does not run lifecycle hooks; remove it"),
 }
+
+// buildSecretOwner is why a build secret's uid, gid and mode have no
+// effect (docker compose does not pass them to the build either).
+const buildSecretOwner = "a build secret's owner and mode are set where the Dockerfile mounts it: RUN --mount=type=secret,id=ID,uid=…,gid=…,mode=…"
 
 // checkKeys walks the keys the files set (as the user wrote them, before
 // compose-go normalises them) against composeKeys: a refused key is
