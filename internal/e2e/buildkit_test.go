@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/engine/enginetest"
 )
 
 // berth deploy builds with BuildKit: a heredoc, a cache mount that
@@ -83,6 +85,7 @@ secrets:
 		}
 		return strings.TrimSpace(body)
 	}
+	enginetest.HoldBuildCache(t, false) // no prune between the two builds
 	out, first := deploy("one")
 	for _, want := range []string{"RUN --mount=type=cache,target=/cache --mount=type=secret", "building one", "exporting to image"} {
 		if !strings.Contains(out, want) {

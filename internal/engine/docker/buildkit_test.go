@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/engine/docker"
+	"github.com/berth-dev/berth/internal/engine/enginetest"
 )
 
 // contextTar is a build context of files (name → content; a name ending
@@ -125,6 +126,7 @@ func TestBuildKit_Heredocs(t *testing.T) {
 // takes every cache mount of the engine.
 func TestBuildKit_CacheMountPerApp(t *testing.T) {
 	b := newBackend(t)
+	enginetest.HoldBuildCache(t, true)
 	shell := shellImage(t, b)
 	app, other := uniq("bkapp"), uniq("bkother")
 	// The expensive step: 3 s of work whose result the cache keeps.
