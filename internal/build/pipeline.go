@@ -222,6 +222,9 @@ func (p *Pipeline) execute(ctx context.Context, b *store.Build, r *runLog) error
 	for _, w := range app.Warnings {
 		r.step("warning: %s", w)
 	}
+	for _, n := range app.Notes {
+		r.step("note: %s", n)
+	}
 	if p.Binds != nil {
 		if err := p.Binds(ctx, app, b.Env); err != nil {
 			return fmt.Errorf("%s at %s: %w", conn.File, short(b.Commit), err)

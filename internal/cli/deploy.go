@@ -59,6 +59,9 @@ func newDeployCmd() *cobra.Command {
 			for _, w := range app.Warnings {
 				fmt.Fprintf(out, "warning: %s\n", w)
 			}
+			for _, n := range app.Notes {
+				fmt.Fprintf(out, "note: %s\n", n)
+			}
 			if err := checkAndSendBinds(cmd.Context(), out, c, app, env); err != nil {
 				return err
 			}

@@ -24,6 +24,7 @@ type EnvSpec struct {
 // variables applied over the file's. An environment the file does not
 // describe gets the file as it is.
 func (a *App) ForEnv(env string) *App {
+	a = a.withDefaultHosts(env) // routing intent: SERVICE.ENV.APP.localhost
 	es, ok := a.Environments[env]
 	if !ok {
 		return a
@@ -34,6 +35,7 @@ func (a *App) ForEnv(env string) *App {
 		s := &out.Services[i]
 		if hosts, ok := es.Hosts[s.Name]; ok {
 			s.Hosts = slices.Clone(hosts)
+			s.overrideHosts()
 		}
 		if len(es.Variables) > 0 {
 			envs := maps.Clone(s.Environment)
@@ -44,6 +46,7 @@ func (a *App) ForEnv(env string) *App {
 			s.Environment = envs
 		}
 	}
+	out.Notes = routeNotes(&out)
 	return &out
 }
 

@@ -299,7 +299,7 @@ var serviceKeys = map[string]keyRule{
 	"ports.mode":         applied(),
 	"ports.app_protocol": applied(),
 	"ports.name":         applied(),
-	"expose":             ignored("services of one app reach each other on every port by service name; to route the service from outside, set x-berth.port and x-berth.hosts"),
+	"expose":             applied(), // routing intent: its HTTP port is routed (intent.go); services reach each other on every port
 
 	"networks":                          refused("berth gives each app environment one network of its own, where services reach each other by service name; remove networks:"),
 	"networks.*":                        applied(),

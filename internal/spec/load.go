@@ -111,6 +111,7 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 	}
 	sort.Slice(app.Services, func(i, j int) bool { return app.Services[i].Name < app.Services[j].Name })
 	parseEnvironments(c, app, project.Extensions[ExtensionKey], wd)
+	app.Warnings = append(app.Warnings, decideRoutes(c, app, project.Services)...)
 
 	validateApp(c, app)
 	if err := c.err(); err != nil {

@@ -26,6 +26,13 @@ type App struct {
 	// Warnings name the keys of the files that berth does not apply, for
 	// the user to read before the deploy; they are not stored.
 	Warnings []string `json:"-"`
+
+	// Routing intent (issue 13 item 4):
+
+	// Notes say what berth decided about routing the services from their
+	// Compose keys (ports:, expose:, VIRTUAL_HOST, Traefik labels), for
+	// the user to read with the deploy's output; they are not stored.
+	Notes []string `json:"-"`
 }
 
 // Service is one service of an App.
@@ -120,6 +127,13 @@ type Service struct {
 	// restart, pull_policy, volumes_from, …; see container.go). nil when
 	// the file sets none of them, so the stored form is unchanged.
 	Container *ContainerOptions `json:"container,omitempty"`
+
+	// Routing intent (issue 13 item 4):
+
+	// Intent is what berth decided about routing the service from its
+	// Compose keys when x-berth does not route it fully; nil when there
+	// was nothing to decide. Not stored.
+	Intent *RouteIntent `json:"-"`
 }
 
 // TLSFiles are a certificate (PEM, chain included) and its key, as

@@ -1,0 +1,361 @@
+package spec
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// RouteIntent is what berth decided about routing a service that x-berth
+// does not fully route, from the Compose keys it has (ports:, expose:,
+// nginx-proxy's VIRTUAL_HOST, Traefik's labels). It is for the deploy
+// output only and not stored.
+type RouteIntent struct {
+	// Reason says which container port berth routes and why, e.g. "HTTP
+	// on container port 80 (published 8080:80)", or for an imported
+	// route "on port 3000"; empty when berth did not route the service.
+	Reason string
+	// Imported names the settings the route was imported from, e.g.
+	// "VIRTUAL_HOST/VIRTUAL_PORT"; empty when berth inferred it.
+	Imported string
+	// DefaultHosts says the service's hosts are berth's default,
+	// SERVICE.APP.localhost (SERVICE.ENV.APP.localhost outside the
+	// production environment).
+	DefaultHosts bool
+	// Notes are the rest of what berth tells about the service's routing.
+	Notes []string
+}
+
+// DefaultHost is the host berth routes a service at when the Compose file
+// shows it serves HTTP but names no host: SERVICE.APP.localhost in the
+// default environment, SERVICE.ENV.APP.localhost in another. Names under
+// .localhost resolve to the machine itself, so the service answers at
+// once on the server's HTTP port.
+func DefaultHost(service, app, env string) string {
+	h := hostLabel(service) + "."
+	if env != "" && env != DefaultEnv {
+		h += hostLabel(env) + "."
+	}
+	return h + hostLabel(app) + ".localhost"
+}
+
+// hostLabel turns a Compose name into a DNS label: lowercase, other
+// characters than a-z, 0-9 and '-' made '-', at most 63 characters.
+func hostLabel(s string) string {
+	b := []byte(strings.ToLower(s))
+	for i, ch := range b {
+		if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9') {
+			b[i] = '-'
+		}
+	}
+	l := strings.Trim(string(b), "-")
+	if len(l) > 63 {
+		l = strings.TrimRight(l[:63], "-")
+	}
+	if l == "" {
+		return "service"
+	}
+	return l
+}
+
+// decideRoutes routes the services whose Compose keys show how (see
+// decideRoute), fills in their Intent and the app's Notes, and returns
+// the warnings about what it could not import. Problems that must stop
+// the deploy go to c.
+func decideRoutes(c *collector, app *App, services types.Services) []string {
+	if checkAppName(app.Name) != "" {
+		return nil // the name is reported; no host can be made from it
+	}
+	envHosts := map[string]bool{}
+	for _, es := range app.Environments {
+		for svc := range es.Hosts {
+			envHosts[svc] = true
+		}
+	}
+	var warnings []string
+	for i := range app.Services {
+		s := &app.Services[i]
+		sc, ok := services[s.Name]
+		if !ok {
+			continue
+		}
+		warn := func(label, msg string) {
+			file := ""
+			if c.fileFor != nil {
+				file = filepath.Base(c.fileFor(s.Name, "labels"))
+			}
+			warnings = append(warnings, fmt.Sprintf("%s: services.%s.labels.%s: %s", file, s.Name, label, msg))
+		}
+		s.Intent = decideRoute(c, app.Name, s, sc, warn, envHosts[s.Name])
+	}
+	dropTakenDefaults(app)
+	app.Notes = routeNotes(app)
+	slices.Sort(warnings)
+	return warnings
+}
+
+// decideRoute decides how to route one service, setting its Port, Hosts,
+// Paths, StripPrefix and RedirectHTTPS; nil when there is nothing to say.
+// The rules, in order:
+//   - x-berth.port and x-berth.hosts, when the file sets either, win: the
+//     other settings are not imported. x-berth.port alone is routed at
+//     the default host; x-berth.hosts alone takes the port of ports: and
+//     expose: when pickHTTPPort can tell it.
+//   - a stateful service, or one with traefik.enable=false, is not routed.
+//   - Traefik's router labels, else nginx-proxy's VIRTUAL_HOST.
+//   - the HTTP port of ports: and expose: (pickHTTPPort), at the default
+//     host.
+//
+// envHosts says x-berth.environments names the service's hosts, which
+// then replace the default host.
+func decideRoute(c *collector, app string, s *Service, sc types.ServiceConfig, warn func(label, msg string), envHosts bool) *RouteIntent {
+	in := &RouteIntent{}
+	result := func() *RouteIntent {
+		if in.Reason == "" && len(in.Notes) == 0 {
+			return nil
+		}
+		return in
+	}
+	labels := traefikLabels(sc)
+	var others []string
+	if hasNginxProxy(sc) {
+		others = append(others, "VIRTUAL_HOST")
+	}
+	for k := range labels {
+		if strings.HasPrefix(k, "traefik.http.") {
+			others = append(others, "Traefik labels")
+			break
+		}
+	}
+	cands := candidatePorts(sc)
+	defaultHosts := func() {
+		if !envHosts {
+			s.Hosts = []string{DefaultHost(s.Name, app, "")}
+			in.DefaultHosts = true
+		}
+	}
+
+	if s.Port != 0 || len(s.Hosts) > 0 {
+		if len(others) > 0 {
+			in.Notes = append(in.Notes, fmt.Sprintf("x-berth routes it, so its %s settings were not imported (x-berth wins)", strings.Join(others, " and ")))
+		}
+		switch {
+		case s.Port != 0 && len(s.Hosts) == 0:
+			in.Reason = fmt.Sprintf("HTTP on container port %d (x-berth.port)", s.Port)
+			defaultHosts()
+		case s.Port == 0:
+			if pick, why, ok := pickHTTPPort(cands); ok {
+				s.Port = pick.port
+				in.Reason = portReason(pick, why)
+			}
+			// Else validation asks for x-berth.port.
+		}
+		return result()
+	}
+	if s.Stateful {
+		if len(others) > 0 {
+			in.Notes = append(in.Notes, fmt.Sprintf("not routed: it is x-berth.stateful, so its %s settings were not imported", strings.Join(others, " and ")))
+		}
+		return result()
+	}
+	if traefikDisabled(labels) {
+		if len(cands) > 0 || len(others) > 0 {
+			in.Notes = append(in.Notes, "not routed: traefik.enable=false")
+		}
+		return result()
+	}
+
+	imp := importTraefik(s.Name, labels, warn)
+	if imp != nil && !imp.failed {
+		if hasNginxProxy(sc) {
+			in.Notes = append(in.Notes, "it has both Traefik labels and VIRTUAL_HOST: the Traefik labels were imported, VIRTUAL_HOST was not")
+		}
+	} else if nr := importNginxProxy(c, s.Name, sc); nr != nil {
+		if imp != nil {
+			in.Notes = append(in.Notes, imp.notes...)
+		}
+		imp = nr
+	}
+	if imp != nil {
+		in.Notes = append(in.Notes, imp.notes...)
+		if imp.failed {
+			return result() // the errors and warnings say why
+		}
+		port, why := imp.port, ""
+		if port == 0 {
+			pick, pwhy, ok := pickHTTPPort(cands)
+			switch {
+			case len(cands) == 1:
+				port, why = cands[0].port, "the one port it exposes"
+			case strings.HasPrefix(imp.source, "VIRTUAL_HOST"):
+				port, why = 80, "nginx-proxy's default without VIRTUAL_PORT"
+			case ok:
+				port, why = pick.port, strings.TrimPrefix(portReason(pick, pwhy), "HTTP on ")
+			default:
+				msg := "the Traefik labels name no port (traefik.http.services.NAME.loadbalancer.server.port)"
+				if pwhy != "" {
+					msg += " and " + pwhy
+				}
+				in.Notes = append(in.Notes, "not routed: "+msg+"; set x-berth.port")
+				return result()
+			}
+		}
+		s.Port = port
+		s.Paths, s.StripPrefix, s.RedirectHTTPS = imp.paths, imp.stripPrefix, imp.redirect
+		if len(imp.hosts) > 0 {
+			s.Hosts = imp.hosts
+		} else {
+			defaultHosts()
+		}
+		in.Imported = imp.source
+		if imp.portFrom != "" && !strings.Contains(imp.source, imp.portFrom) {
+			in.Imported += " and " + imp.portFrom
+		}
+		in.Reason = fmt.Sprintf("on port %d", port)
+		if why != "" {
+			in.Reason += " (" + why + ")"
+		}
+		return result()
+	}
+
+	if len(cands) == 0 {
+		if v, ok := labels["traefik.enable"]; ok && v == "true" {
+			in.Notes = append(in.Notes, "not routed: traefik.enable=true, but it publishes and exposes no port; set x-berth.port (and x-berth.hosts)")
+		}
+		return result()
+	}
+	pick, why, ok := pickHTTPPort(cands)
+	if !ok {
+		if strings.HasSuffix(why, "not HTTP") {
+			in.Notes = append(in.Notes, fmt.Sprintf("not routed: %s; the app's services reach it by its name, %s (x-berth.port and x-berth.hosts route it anyway)", why, s.Name))
+		} else {
+			in.Notes = append(in.Notes, fmt.Sprintf("not routed: %s; set x-berth.port to the HTTP one (or mark it app_protocol: http in ports:) to route it at %s, and x-berth.hosts for your domain", why, DefaultHost(s.Name, app, "")))
+		}
+		return result()
+	}
+	s.Port = pick.port
+	in.Reason = portReason(pick, why)
+	defaultHosts()
+	return result()
+}
+
+// portReason says which port berth routes and why, for a note.
+func portReason(p portCandidate, why string) string {
+	parts := []string{}
+	if why != "" {
+		parts = append(parts, why)
+	}
+	parts = append(parts, p.describe())
+	return fmt.Sprintf("HTTP on container port %d (%s)", p.port, strings.Join(parts, "; "))
+}
+
+// dropTakenDefaults takes the default host away from a service when
+// another service of the app routes it already.
+func dropTakenDefaults(app *App) {
+	owner := map[string]string{}
+	for _, s := range app.Services {
+		if s.Intent == nil || !s.Intent.DefaultHosts {
+			for _, h := range s.Hosts {
+				owner[h] = s.Name
+			}
+		}
+	}
+	for i := range app.Services {
+		s := &app.Services[i]
+		if s.Intent == nil || !s.Intent.DefaultHosts {
+			continue
+		}
+		h := s.Hosts[0]
+		if other, taken := owner[h]; taken {
+			s.Hosts = nil
+			s.Intent.DefaultHosts = false
+			s.Intent.Reason = ""
+			s.Intent.Notes = append(s.Intent.Notes, fmt.Sprintf("not routed: its default host %s is routed to %s; set x-berth.hosts", h, other))
+			continue
+		}
+		owner[h] = s.Name
+	}
+}
+
+// routeNotes renders what berth decided about the services' routes, one
+// line per note, e.g. "web: HTTP on container port 80 (published
+// 8080:80) → routed at web.shop.localhost; add x-berth.hosts for your
+// domain".
+func routeNotes(app *App) []string {
+	var out []string
+	for _, s := range app.Services {
+		in := s.Intent
+		if in == nil {
+			continue
+		}
+		if in.Reason != "" {
+			at := routeTargets(s)
+			switch {
+			case in.Imported != "":
+				out = append(out, fmt.Sprintf("%s: routed at %s %s, imported from %s", s.Name, at, in.Reason, in.Imported))
+			case len(s.Hosts) == 0:
+				out = append(out, fmt.Sprintf("%s: %s → routed only in the environments whose x-berth.environments hosts name it", s.Name, in.Reason))
+			case in.DefaultHosts:
+				out = append(out, fmt.Sprintf("%s: %s → routed at %s; add x-berth.hosts for your domain", s.Name, in.Reason, at))
+			default:
+				out = append(out, fmt.Sprintf("%s: %s → routed at %s", s.Name, in.Reason, at))
+			}
+		}
+		for _, n := range in.Notes {
+			out = append(out, s.Name+": "+n)
+		}
+	}
+	return out
+}
+
+// routeTargets lists a service's hosts with its paths.
+func routeTargets(s Service) string {
+	var out []string
+	for _, h := range s.Hosts {
+		if len(s.Paths) == 0 {
+			out = append(out, h)
+		}
+		for _, p := range s.Paths {
+			out = append(out, h+NormalizePath(p))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// withDefaultHosts returns the app with the default hosts of env in
+// place of the default environment's; a itself when nothing changes.
+func (a *App) withDefaultHosts(env string) *App {
+	if env == "" || env == DefaultEnv {
+		return a
+	}
+	var out *App
+	for i, s := range a.Services {
+		if s.Intent == nil || !s.Intent.DefaultHosts {
+			continue
+		}
+		if out == nil {
+			cp := *a
+			cp.Services = slices.Clone(a.Services)
+			out = &cp
+		}
+		out.Services[i].Hosts = []string{DefaultHost(s.Name, a.Name, env)}
+	}
+	if out == nil {
+		return a
+	}
+	out.Notes = routeNotes(out)
+	return out
+}
+
+// overrideHosts records that an environment's hosts replace the
+// service's default host.
+func (s *Service) overrideHosts() {
+	if s.Intent != nil && s.Intent.DefaultHosts {
+		in := *s.Intent
+		in.DefaultHosts = false
+		s.Intent = &in
+	}
+}
