@@ -1,0 +1,75 @@
+package e2e
+
+import (
+	"net"
+	"strings"
+	"testing"
+)
+
+// A Compose file without x-berth deploys reachable: the service with
+// ports: is routed at SERVICE.APP.localhost, the ones with nginx-proxy's
+// VIRTUAL_HOST and Traefik's labels at their hosts, the database is not
+// routed, and the deploy output says each decision.
+func TestIntent_ComposeFileWithoutXBerthIsRouted(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	_, port, err := net.SplitHostPort(freeAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := image(t).Ref
+	file := writeFile(t, "compose.yaml", `name: `+name+`
+services:
+  web:
+    image: `+img+`
+    environment: { VERSION: web-v1 }
+    ports: ["127.0.0.1:`+port+`:8080"]
+  shop:
+    image: `+img+`
+    environment: { VERSION: shop-v1, VIRTUAL_HOST: "`+host+`", VIRTUAL_PORT: "8080" }
+  admin:
+    image: `+img+`
+    environment: { VERSION: admin-v1 }
+    labels:
+      traefik.enable: "true"
+      traefik.http.routers.admin.rule: Host(`+"`admin-"+host+"`"+`)
+      traefik.http.services.admin.loadbalancer.server.port: "8080"
+  db:
+    image: `+img+`
+    environment: { VERSION: db-v1 }
+    expose: ["5432"]
+`)
+	code, out, errOut := s.berth(t, "deploy", "-f", file)
+	if code != 0 {
+		t.Fatalf("deploy exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"note: web: HTTP on container port 8080 (published 127.0.0.1:" + port + ":8080) → routed at web." + name + ".localhost; add x-berth.hosts for your domain\n",
+		"note: shop: routed at " + host + " on port 8080, imported from VIRTUAL_HOST/VIRTUAL_PORT\n",
+		"note: admin: routed at admin-" + host + " on port 8080, imported from Traefik labels (router admin) and traefik.http.services.admin.loadbalancer.server.port\n",
+		"note: db: not routed: port 5432 is PostgreSQL, not HTTP",
+		"release 1 of " + name + "/production is live",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("deploy output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, tc := range []struct{ host, body string }{
+		{"web." + name + ".localhost", "web-v1"},
+		{host, "shop-v1"},
+		{"admin-" + host, "admin-v1"},
+	} {
+		if code, body := get(t, s.addrs.HTTP, tc.host, "/"); code != 200 || body != tc.body {
+			t.Errorf("GET http://%s/: %d %q, want 200 %q", tc.host, code, body, tc.body)
+		}
+	}
+	// The imported settings stay the container's.
+	if code, body := get(t, s.addrs.HTTP, host, "/env?name=VIRTUAL_HOST"); code != 200 || body != host {
+		t.Errorf("VIRTUAL_HOST in the container: %d %q, want %q", code, body, host)
+	}
+	// The database is not routed: no host of it answers.
+	if code, _ := get(t, s.addrs.HTTP, "db."+name+".localhost", "/"); code != 404 {
+		t.Errorf("GET db.%s.localhost: %d, want 404", name, code)
+	}
+}
