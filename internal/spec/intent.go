@@ -104,7 +104,9 @@ func decideRoutes(c *collector, app *App, services types.Services) []string {
 //     other settings are not imported. x-berth.port alone is routed at
 //     the default host; x-berth.hosts alone takes the port of ports: and
 //     expose: when pickHTTPPort can tell it.
-//   - a stateful service, or one with traefik.enable=false, is not routed.
+//   - a stateful service, one off the app's network (network_mode host,
+//     none, service: or container:) or with traefik.enable=false is not
+//     routed.
 //   - Traefik's router labels, else nginx-proxy's VIRTUAL_HOST.
 //   - the HTTP port of ports: and expose: (pickHTTPPort), at the default
 //     host.
@@ -158,6 +160,12 @@ func decideRoute(c *collector, app string, s *Service, sc types.ServiceConfig, w
 	if s.Stateful {
 		if len(others) > 0 {
 			in.Notes = append(in.Notes, fmt.Sprintf("not routed: it is x-berth.stateful, so its %s settings were not imported", strings.Join(others, " and ")))
+		}
+		return result()
+	}
+	if nm := sc.NetworkMode; nm == "host" || nm == "none" || strings.HasPrefix(nm, "service:") || strings.HasPrefix(nm, "container:") {
+		if len(cands) > 0 || len(others) > 0 {
+			in.Notes = append(in.Notes, fmt.Sprintf("not routed: with network_mode: %s it is not on the app's network, where berth's proxy reaches containers", nm))
 		}
 		return result()
 	}

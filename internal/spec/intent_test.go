@@ -163,6 +163,12 @@ func TestLoad_RoutesByPortsAndExpose(t *testing.T) {
     ports: ["8080:8080"]
     x-berth: { stateful: true }
 `, route{}, nil},
+		{"network_mode host is not routed", `
+  web:
+    image: shop:1
+    network_mode: host
+    expose: ["8080"]
+`, route{}, []string{"web: not routed: with network_mode: host it is not on the app's network, where berth's proxy reaches containers"}},
 		{"x-berth wins", `
   web:
     image: shop:1
