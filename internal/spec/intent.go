@@ -27,6 +27,8 @@ type RouteIntent struct {
 	DefaultHosts bool
 	// Notes are the rest of what berth tells about the service's routing.
 	Notes []string
+	// field is the setting imported hosts came from, for errors.
+	field string
 }
 
 // DefaultHost is the host berth routes a service at when the Compose file
@@ -91,7 +93,7 @@ func decideRoutes(c *collector, app *App, services types.Services) []string {
 		}
 		s.Intent = decideRoute(c, app.Name, s, sc, warn, envHosts[s.Name])
 	}
-	dropTakenDefaults(app)
+	resolveHostClashes(c, app)
 	app.Notes = routeNotes(app)
 	slices.Sort(warnings)
 	return warnings
@@ -218,7 +220,7 @@ func decideRoute(c *collector, app string, s *Service, sc types.ServiceConfig, w
 		} else {
 			defaultHosts()
 		}
-		in.Imported = imp.source
+		in.Imported, in.field = imp.source, imp.field
 		if imp.portFrom != "" && !strings.Contains(imp.source, imp.portFrom) {
 			in.Imported += " and " + imp.portFrom
 		}
@@ -260,31 +262,65 @@ func portReason(p portCandidate, why string) string {
 	return fmt.Sprintf("HTTP on container port %d (%s)", p.port, strings.Join(parts, "; "))
 }
 
-// dropTakenDefaults takes the default host away from a service when
-// another service of the app routes it already.
-func dropTakenDefaults(app *App) {
-	owner := map[string]string{}
-	for _, s := range app.Services {
-		if s.Intent == nil || !s.Intent.DefaultHosts {
-			for _, h := range s.Hosts {
-				owner[h] = s.Name
+// resolveHostClashes keeps one service per host and path when routes
+// were imported or defaulted: an imported host another service routes
+// already is refused with the setting it came from (nginx-proxy and
+// Traefik balance the services that share a host, berth does not); a
+// default host that is taken is dropped with a note.
+func resolveHostClashes(c *collector, app *App) {
+	owner := map[[2]string]string{}
+	pairs := func(s *Service) [][2]string {
+		paths := s.Paths
+		if len(paths) == 0 {
+			paths = []string{"/"}
+		}
+		var out [][2]string
+		for _, h := range s.Hosts {
+			for _, p := range paths {
+				out = append(out, [2]string{h, NormalizePath(p)})
+			}
+		}
+		return out
+	}
+	imported := func(s *Service) bool { return s.Intent != nil && s.Intent.Imported != "" && !s.Intent.DefaultHosts }
+	defaulted := func(s *Service) bool { return s.Intent != nil && s.Intent.DefaultHosts }
+	for i := range app.Services {
+		if s := &app.Services[i]; !imported(s) && !defaulted(s) {
+			for _, p := range pairs(s) {
+				owner[p] = s.Name
 			}
 		}
 	}
-	for i := range app.Services {
-		s := &app.Services[i]
-		if s.Intent == nil || !s.Intent.DefaultHosts {
-			continue
-		}
-		h := s.Hosts[0]
-		if other, taken := owner[h]; taken {
-			s.Hosts = nil
+	for _, pass := range []func(*Service) bool{imported, defaulted} {
+		for i := range app.Services {
+			s := &app.Services[i]
+			if !pass(s) {
+				continue
+			}
+			ps := pairs(s)
+			clash := -1
+			for j, p := range ps {
+				if _, taken := owner[p]; taken {
+					clash = j
+					break
+				}
+			}
+			if clash < 0 {
+				for _, p := range ps {
+					owner[p] = s.Name
+				}
+				continue
+			}
+			p, other := ps[clash], owner[ps[clash]]
+			if imported(s) {
+				c.add(s.Name, s.Intent.field, fmt.Sprintf("%s is also routed to service %s; nginx-proxy and Traefik balance the services that share a host, berth routes a host and path to one service: run one service with more deploy.replicas, or route them at different hosts or paths", quote(p[0]+strings.TrimSuffix(p[1], "/")), quote(other)))
+			} else {
+				s.Intent.Notes = append(s.Intent.Notes, fmt.Sprintf("not routed: its default host %s is routed to %s; set x-berth.hosts", p[0], other))
+			}
+			s.Hosts, s.Paths, s.StripPrefix, s.RedirectHTTPS = nil, nil, false, false
 			s.Intent.DefaultHosts = false
 			s.Intent.Reason = ""
-			s.Intent.Notes = append(s.Intent.Notes, fmt.Sprintf("not routed: its default host %s is routed to %s; set x-berth.hosts", h, other))
-			continue
 		}
-		owner[h] = s.Name
 	}
 }
 

@@ -13,8 +13,10 @@ import (
 // importedRoute is a route read from the settings a service already has
 // for another proxy: nginx-proxy's environment or Traefik's labels.
 type importedRoute struct {
-	// source names what it was read from, for the note.
+	// source names what it was read from, for the note; field the
+	// setting its hosts came from, for errors.
 	source string
+	field  string
 	hosts  []string
 	paths  []string
 	// port is 0 when the settings do not say it; portFrom names the
@@ -54,7 +56,7 @@ func importNginxProxy(c *collector, name string, sc types.ServiceConfig) *import
 		}
 		return ""
 	}
-	r := &importedRoute{source: "VIRTUAL_HOST"}
+	r := &importedRoute{source: "VIRTUAL_HOST", field: "environment.VIRTUAL_HOST"}
 	bad := func(key, msg string) {
 		c.add(name, "environment."+key, msg)
 		r.failed = true
@@ -249,6 +251,7 @@ func importTraefik(name string, labels map[string]string, warn func(label, msg s
 		names = append(names, rt.name)
 	}
 	r.source = "Traefik labels (router " + strings.Join(names, ", ") + ")"
+	r.field = "labels.traefik.http.routers." + names[0] + ".rule"
 	importTraefikPort(r, imported, labels, warn)
 	importTraefikExtras(r, imported, labels, warn)
 	return r

@@ -502,3 +502,22 @@ func TestLoad_ImportsNginxProxyAndTraefikRoutes(t *testing.T) {
 		})
 	}
 }
+
+// Two services that share a VIRTUAL_HOST (nginx-proxy balances them) are
+// refused with the variable, not with an x-berth key the file lacks.
+func TestLoad_SharedImportedHostIsRefused(t *testing.T) {
+	t.Parallel()
+	_, err := loadIntent(t, `
+  blue:
+    image: shop:1
+    environment: { VIRTUAL_HOST: shop.example.com }
+  green:
+    image: shop:1
+    expose: ["80"]
+    labels: { traefik.http.routers.g.rule: "Host(`+"`shop.example.com`"+`)" }
+`)
+	want := `compose.yaml: service "green": labels.traefik.http.routers.g.rule: "shop.example.com" is also routed to service "blue"; nginx-proxy and Traefik balance the services that share a host`
+	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "x-berth") {
+		t.Fatalf("error %v, want %q", err, want)
+	}
+}
