@@ -260,14 +260,14 @@ func importTraefik(name string, labels map[string]string, warn func(label, msg s
 // importTraefikPort reads the port of the load balancer the routers send
 // to: their service's, or the only one the labels name.
 func importTraefikPort(r *importedRoute, routers []*traefikRouter, labels map[string]string, warn func(label, msg string)) {
-	portOf := map[string]string{}
+	portOf := map[string][2]string{} // service → port, label
 	for k, v := range labels {
 		rest, ok := strings.CutPrefix(k, "traefik.http.services.")
 		if !ok {
 			continue
 		}
 		if svc, attr, ok := strings.Cut(rest, "."); ok && strings.EqualFold(attr, "loadbalancer.server.port") {
-			portOf[svc] = v
+			portOf[svc] = [2]string{v, k}
 		} else if ok && strings.EqualFold(attr, "loadbalancer.server.scheme") && !strings.EqualFold(v, "http") {
 			r.notes = append(r.notes, fmt.Sprintf("%s=%s was not imported: berth sends plain HTTP to the container", k, v))
 		}
@@ -281,7 +281,7 @@ func importTraefikPort(r *importedRoute, routers []*traefikRouter, labels map[st
 	ports := map[string]string{} // port → label
 	for svc, p := range portOf {
 		if len(want) == 0 || want[svc] {
-			ports[p] = "traefik.http.services." + svc + ".loadbalancer.server.port"
+			ports[p[0]] = p[1]
 		}
 	}
 	switch len(ports) {

@@ -391,10 +391,10 @@ func TestLoad_ImportsNginxProxyAndTraefikRoutes(t *testing.T) {
       traefik.http.routers.api.entrypoints: websecure
       traefik.http.routers.api.tls.certresolver: le
       traefik.http.routers.api.middlewares: api-strip@docker
-      traefik.http.middlewares.api-strip.stripprefix.prefixes: /api
-      traefik.http.services.api.loadbalancer.server.port: "3000"
+      traefik.http.middlewares.api-strip.stripPrefix.prefixes: /api
+      traefik.http.services.api.loadBalancer.server.port: "3000"
 `, route{port: 3000, hosts: []string{"shop.example.com"}, paths: []string{"/api"}, strip: true}, []string{
-			"api: routed at shop.example.com/api on port 3000, imported from Traefik labels (router api) and traefik.http.services.api.loadbalancer.server.port",
+			"api: routed at shop.example.com/api on port 3000, imported from Traefik labels (router api) and traefik.http.services.api.loadBalancer.server.port",
 			"api: traefik.http.routers.api.entrypoints, traefik.http.routers.api.tls.certresolver: not needed: berth serves every route on its HTTP listener and, with berth server --https-addr, on HTTPS with a certificate from --cert-dir or its own ACME client"}, nil, ""},
 		{"Traefik v2 hosts list, redirect, one exposed port", `
   web:
