@@ -1,30 +1,25 @@
 package e2e
 
 import (
-	"net"
 	"strings"
 	"testing"
 )
 
 // A Compose file without x-berth deploys reachable: the service with
-// ports: is routed at SERVICE.APP.localhost, the ones with nginx-proxy's
+// expose: is routed at SERVICE.APP.localhost, the ones with nginx-proxy's
 // VIRTUAL_HOST and Traefik's labels at their hosts, the database is not
 // routed, and the deploy output says each decision.
 func TestIntent_ComposeFileWithoutXBerthIsRouted(t *testing.T) {
 	eng := requireDocker(t)
 	s := startServer(t, t.TempDir())
 	name, host := newApp(t, eng)
-	_, port, err := net.SplitHostPort(freeAddr(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	img := image(t).Ref
 	file := writeFile(t, "compose.yaml", `name: `+name+`
 services:
   web:
     image: `+img+`
     environment: { VERSION: web-v1 }
-    ports: ["127.0.0.1:`+port+`:8080"]
+    expose: ["8080"]
   shop:
     image: `+img+`
     environment: { VERSION: shop-v1, VIRTUAL_HOST: "`+host+`", VIRTUAL_PORT: "8080" }
@@ -45,7 +40,7 @@ services:
 		t.Fatalf("deploy exit %d\n%s\n%s", code, out, errOut)
 	}
 	for _, want := range []string{
-		"note: web: HTTP on container port 8080 (published 127.0.0.1:" + port + ":8080) → routed at web." + name + ".localhost; add x-berth.hosts for your domain\n",
+		"note: web: HTTP on container port 8080 (from expose:) → routed at web." + name + ".localhost; add x-berth.hosts for your domain\n",
 		"note: shop: routed at " + host + " on port 8080, imported from VIRTUAL_HOST/VIRTUAL_PORT\n",
 		"note: admin: routed at admin-" + host + " on port 8080, imported from Traefik labels (router admin) and traefik.http.services.admin.loadbalancer.server.port\n",
 		"note: db: not routed: port 5432 is PostgreSQL, not HTTP",
