@@ -21,6 +21,8 @@ type portCandidate struct {
 	appProtocol string
 	// inPorts: a ports: entry names it (not only expose:).
 	inPorts bool
+	// nonHTTP names the protocol of a well-known port that is not HTTP.
+	nonHTTP string
 }
 
 // describe says where the port comes from, for a note.
@@ -78,6 +80,10 @@ func candidatePorts(sc types.ServiceConfig) []portCandidate {
 	}
 	out := make([]portCandidate, 0, len(byPort))
 	for _, c := range byPort {
+		c.nonHTTP = nonHTTPPorts[c.port]
+		if c.port == 9000 && !strings.Contains(sc.Image, "fpm") {
+			c.nonHTTP = "" // PHP-FPM's, but also the HTTP port of MinIO, Portainer, SonarQube...
+		}
 		out = append(out, *c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].port < out[j].port })
@@ -85,18 +91,25 @@ func candidatePorts(sc types.ServiceConfig) []portCandidate {
 }
 
 // nonHTTPPorts are the well-known ports of databases, caches, queues and
-// other protocols that are not HTTP: a service whose only ports are these
-// is not routed. Elasticsearch and OpenSearch (9200) speak HTTP but are a
-// data store, not a site: they are not routed either.
+// other protocols that are not HTTP/1.1 served in the clear: a service
+// whose only ports are these is not routed. Elasticsearch and OpenSearch
+// (9200) speak HTTP but are a data store, not a site: they are not routed
+// either. 9000 counts as PHP-FPM's only for an image whose name says fpm.
 var nonHTTPPorts = map[int]string{
 	21: "FTP", 22: "SSH", 25: "SMTP", 53: "DNS", 110: "POP3", 143: "IMAP",
 	389: "LDAP", 443: "HTTPS (TLS inside the container; berth sends plain HTTP and terminates TLS itself)",
-	465: "SMTP", 587: "SMTP", 636: "LDAP", 993: "IMAP", 995: "POP3",
-	1433: "SQL Server", 1521: "Oracle", 1883: "MQTT", 2181: "ZooKeeper",
-	3306: "MySQL/MariaDB", 4222: "NATS", 5432: "PostgreSQL", 5672: "AMQP (RabbitMQ)",
-	6379: "Redis", 8883: "MQTT", 9000: "PHP-FPM (FastCGI)", 9042: "Cassandra",
-	9092: "Kafka", 9200: "Elasticsearch", 9300: "Elasticsearch", 11211: "memcached",
-	26257: "CockroachDB", 27017: "MongoDB", 28015: "RethinkDB",
+	465: "SMTP", 514: "syslog", 587: "SMTP", 636: "LDAP", 853: "DNS over TLS", 993: "IMAP", 995: "POP3",
+	1433: "SQL Server", 1521: "Oracle", 1883: "MQTT", 1935: "RTMP", 2181: "ZooKeeper",
+	2375: "the Docker API", 2376: "the Docker API (TLS)", 3306: "MySQL/MariaDB", 3389: "RDP",
+	4222: "NATS", 4317: "OTLP gRPC", 4369: "Erlang's epmd", 5005: "a Java debugger (JDWP)",
+	5044: "Beats (Logstash)", 5060: "SIP", 5432: "PostgreSQL", 5671: "AMQP over TLS", 5672: "AMQP (RabbitMQ)",
+	5900: "VNC", 6379: "Redis", 6443: "the Kubernetes API (TLS)", 7687: "Neo4j Bolt",
+	8443: "HTTPS (TLS inside the container; berth sends plain HTTP and terminates TLS itself)",
+	8883: "MQTT", 9000: "PHP-FPM (FastCGI)", 9042: "Cassandra", 9092: "Kafka", 9093: "Kafka",
+	9200: "Elasticsearch", 9229: "the Node.js inspector", 9300: "Elasticsearch",
+	11211: "memcached", 24224: "Fluentd forward", 25565: "Minecraft", 25672: "RabbitMQ clustering",
+	26257: "CockroachDB", 27017: "MongoDB", 27018: "MongoDB", 27019: "MongoDB", 28015: "RethinkDB",
+	29092: "Kafka", 33060: "the MySQL X Protocol", 61616: "ActiveMQ",
 }
 
 // usualHTTPPorts are the ports web servers and app frameworks listen on by
@@ -126,8 +139,8 @@ func pickHTTPPort(cands []portCandidate) (pick portCandidate, why string, ok boo
 			declared = append(declared, c)
 		case c.appProtocol != "":
 			excluded = append(excluded, fmt.Sprintf("port %d is %s (app_protocol)", c.port, c.appProtocol))
-		case nonHTTPPorts[c.port] != "":
-			excluded = append(excluded, fmt.Sprintf("port %d is %s", c.port, nonHTTPPorts[c.port]))
+		case c.nonHTTP != "":
+			excluded = append(excluded, fmt.Sprintf("port %d is %s", c.port, c.nonHTTP))
 		default:
 			rest = append(rest, c)
 		}

@@ -148,6 +148,17 @@ func TestLoad_RoutesByPortsAndExpose(t *testing.T) {
     expose: ["6379", "11211"]
 `, route{}, []string{
 			"cache: not routed: port 6379 is Redis, port 11211 is memcached, not HTTP; the app's services reach it by its name, cache (x-berth.port and x-berth.hosts route it anyway)"}},
+		{"PHP-FPM's 9000 is not HTTP", `
+  php:
+    image: php:8.3-fpm
+    expose: ["9000"]
+`, route{}, []string{
+			"php: not routed: port 9000 is PHP-FPM (FastCGI), not HTTP; the app's services reach it by its name, php (x-berth.port and x-berth.hosts route it anyway)"}},
+		{"another image's 9000 is", `
+  s3:
+    image: minio/minio
+    expose: ["9000"]
+`, route{port: 9000, hosts: []string{"s3.shop.localhost"}}, nil},
 		{"a database beside an HTTP port", `
   search:
     image: shop:1
