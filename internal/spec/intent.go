@@ -77,7 +77,8 @@ func decideRoutes(c *collector, app *App, services types.Services) []string {
 //   - a stateful service, one off the app's network (network_mode host,
 //     none, service: or container:) or with traefik.enable=false is not
 //     routed.
-//   - Traefik's router labels, else nginx-proxy's VIRTUAL_HOST.
+//   - Traefik's router labels (v2/v3, else v1's traefik.frontend.rule),
+//     else nginx-proxy's VIRTUAL_HOST.
 //   - the HTTP port of ports: and expose: (pickHTTPPort), at the default
 //     host.
 //
@@ -97,7 +98,7 @@ func decideRoute(c *collector, app string, s *Service, sc types.ServiceConfig, w
 		others = append(others, "VIRTUAL_HOST")
 	}
 	for k := range labels {
-		if strings.HasPrefix(k, "traefik.http.") {
+		if strings.HasPrefix(k, "traefik.http.") || k == "traefik.frontend.rule" {
 			others = append(others, "Traefik labels")
 			break
 		}
@@ -147,6 +148,9 @@ func decideRoute(c *collector, app string, s *Service, sc types.ServiceConfig, w
 	}
 
 	imp := importTraefik(s.Name, labels, warn)
+	if imp == nil {
+		imp = importTraefikV1(labels, warn)
+	}
 	if imp != nil && !imp.failed {
 		if hasNginxProxy(sc) {
 			in.Notes = append(in.Notes, "it has both Traefik labels and VIRTUAL_HOST: the Traefik labels were imported, VIRTUAL_HOST was not")
@@ -176,6 +180,9 @@ func decideRoute(c *collector, app string, s *Service, sc types.ServiceConfig, w
 				port, why = pick.port, pick.describe()
 			default:
 				msg := "the Traefik labels name no port (traefik.http.services.NAME.loadbalancer.server.port)"
+				if strings.HasPrefix(imp.source, "Traefik v1") {
+					msg = "the Traefik labels name no port (traefik.port)"
+				}
 				if pwhy != "" {
 					msg += " and " + pwhy
 				}

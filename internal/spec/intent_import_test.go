@@ -136,6 +136,22 @@ func TestLoad_ImportsNginxProxyAndTraefikRoutes(t *testing.T) {
 			"web: routed at shop.example.com on port 80 (the one port it exposes), imported from Traefik labels (router web)",
 			"web: traefik.http.middlewares.auth.basicauth: the middleware \"auth\" was not imported: berth has no setting for Traefik's basicauth"}, []string{
 			"services.web.labels.traefik.http.middlewares.limits@file: the middleware \"limits@file\" is defined outside the labels (@file) and was not imported"}, ""},
+		{"Traefik v1 frontend rule", `
+  api:
+    image: shop:1
+    labels:
+      - traefik.enable=true
+      - "traefik.frontend.rule=Host:shop.example.com,www.shop.example.com;PathPrefixStrip:/api"
+      - traefik.port=3000
+`, route{port: 3000, hosts: []string{"shop.example.com", "www.shop.example.com"}, paths: []string{"/api"}, strip: true}, []string{
+			"api: routed at shop.example.com/api, www.shop.example.com/api on port 3000, imported from Traefik v1 labels (traefik.frontend.rule) and traefik.port"}, nil, ""},
+		{"Traefik v1 rule not imported", `
+  api:
+    image: shop:1
+    expose: ["80"]
+    labels: { traefik.frontend.rule: "HostRegexp:{sub:[a-z]+}.example.com" }
+`, route{}, []string{}, []string{
+			"compose.yaml: services.api.labels.traefik.frontend.rule: the rule \"HostRegexp:{sub:[a-z]+}.example.com\" was not imported: the matcher HostRegexp is not supported (berth imports Host, PathPrefix and PathPrefixStrip)"}, ""},
 		{"traefik.enable=false", `
   web:
     image: shop:1
