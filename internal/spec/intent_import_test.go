@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // Routes a service already has for nginx-proxy (VIRTUAL_HOST...) or
@@ -233,4 +235,44 @@ func TestLoad_SharedImportedHostIsRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "x-berth") {
 		t.Fatalf("error %v, want %q", err, want)
 	}
+}
+
+// Whatever nginx-proxy variables and Traefik v1 labels say, what is
+// imported passes berth's host and path checks, or is not imported.
+func FuzzImportProxySettings(f *testing.F) {
+	f.Add("shop.example.com, www.example.com", "3000", "/api", "/", "Host:a.example.com;PathPrefixStrip:/x", "80")
+	f.Add("*.example.com", "x", "~^/a", "/b", "Host:", "")
+	f.Fuzz(func(t *testing.T, vhost, vport, vpath, vdest, rule, port string) {
+		env := types.NewMappingWithEquals([]string{"VIRTUAL_HOST=" + vhost, "VIRTUAL_PORT=" + vport, "VIRTUAL_PATH=" + vpath, "VIRTUAL_DEST=" + vdest})
+		check := func(r *importedRoute) {
+			if r == nil || r.failed {
+				return
+			}
+			if len(r.hosts) == 0 {
+				t.Fatalf("imported no host and did not fail: %+v", r)
+			}
+			for _, h := range r.hosts {
+				if msg := checkHost(h); msg != "" {
+					t.Fatalf("host %q: %s", h, msg)
+				}
+			}
+			for _, p := range r.paths {
+				if msg := checkPathPrefix(p); msg != "" {
+					t.Fatalf("path %q: %s", p, msg)
+				}
+			}
+			if r.port < 0 || r.port > 65535 {
+				t.Fatalf("port %d", r.port)
+			}
+		}
+		c := &collector{}
+		var sc types.ServiceConfig
+		sc.Environment = env
+		nr := importNginxProxy(c, "web", sc)
+		if nr != nil && len(c.errs) > 0 && !nr.failed {
+			t.Fatalf("errors %v but the route was not marked failed", c.errs)
+		}
+		check(nr)
+		check(importTraefikV1(map[string]string{"traefik.frontend.rule": rule, "traefik.port": port}, func(string, string) {}))
+	})
 }
