@@ -73,7 +73,7 @@ func decideRoutes(c *collector, app *App, services types.Services) []string {
 //   - x-berth.port and x-berth.hosts, when the file sets either, win: the
 //     other settings are not imported. x-berth.port alone is routed at
 //     the default host; x-berth.hosts alone takes the port of ports: and
-//     expose: when pickHTTPPort can tell it.
+//     expose: when pickHTTPPort can tell it; hosts: [] routes nothing.
 //   - a stateful service, one off the app's network (network_mode host,
 //     none, service: or container:) or with traefik.enable=false is not
 //     routed.
@@ -111,11 +111,18 @@ func decideRoute(c *collector, app string, s *Service, sc types.ServiceConfig, w
 		}
 	}
 
-	if s.Port != 0 || len(s.Hosts) > 0 {
-		if len(others) > 0 {
+	xb, _ := sc.Extensions[ExtensionKey].(map[string]any)
+	_, noHosts := xb["hosts"] // hosts: [] says: do not route
+	noHosts = noHosts && len(s.Hosts) == 0
+	if s.Port != 0 || len(s.Hosts) > 0 || noHosts {
+		switch {
+		case noHosts && (len(cands) > 0 || len(others) > 0):
+			in.Notes = append(in.Notes, "not routed: x-berth.hosts is empty")
+		case len(others) > 0:
 			in.Notes = append(in.Notes, fmt.Sprintf("x-berth routes it, so its %s settings were not imported (x-berth wins)", strings.Join(others, " and ")))
 		}
 		switch {
+		case noHosts:
 		case s.Port != 0 && len(s.Hosts) == 0:
 			in.Reason = fmt.Sprintf("HTTP on container port %d (x-berth.port)", s.Port)
 			defaultHosts()

@@ -180,6 +180,12 @@ func TestLoad_RoutesByPortsAndExpose(t *testing.T) {
     network_mode: host
     expose: ["8080"]
 `, route{}, []string{"web: not routed: with network_mode: host it is not on the app's network, where berth's proxy reaches containers"}},
+		{"x-berth.hosts: [] routes nothing", `
+  metrics:
+    image: shop:1
+    expose: ["8080"]
+    x-berth: { hosts: [] }
+`, route{}, []string{"metrics: not routed: x-berth.hosts is empty"}},
 		{"x-berth wins", `
   web:
     image: shop:1
