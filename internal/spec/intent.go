@@ -199,6 +199,7 @@ func decideRoute(c *collector, app string, s *Service, sc types.ServiceConfig, w
 		}
 		s.Port = port
 		s.Paths, s.StripPrefix, s.RedirectHTTPS = imp.paths, imp.stripPrefix, imp.redirect
+		importHealth(s, imp.health, xb)
 		if len(imp.hosts) > 0 {
 			s.Hosts = imp.hosts
 		} else {
@@ -234,6 +235,21 @@ func decideRoute(c *collector, app string, s *Service, sc types.ServiceConfig, w
 	in.Reason = portReason(pick, why)
 	defaultHosts()
 	return result()
+}
+
+// importHealth takes the imported health check settings that
+// x-berth.healthcheck does not set.
+func importHealth(s *Service, h Healthcheck, xb map[string]any) {
+	set, _ := xb["healthcheck"].(map[string]any)
+	if _, ok := set["path"]; !ok && h.Path != "" {
+		s.Healthcheck.Path = h.Path
+	}
+	if _, ok := set["interval"]; !ok && h.Interval > 0 {
+		s.Healthcheck.Interval = h.Interval
+	}
+	if _, ok := set["timeout"]; !ok && h.Timeout > 0 {
+		s.Healthcheck.Timeout = h.Timeout
+	}
 }
 
 // portReason says which port berth routes and why, for a note.

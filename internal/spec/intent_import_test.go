@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 )
@@ -138,6 +139,28 @@ func TestLoad_ImportsNginxProxyAndTraefikRoutes(t *testing.T) {
 			"web: routed at shop.example.com on port 80 (the one port it exposes), imported from Traefik labels (router web)",
 			"web: traefik.http.middlewares.auth.basicauth: the middleware \"auth\" was not imported: berth has no setting for Traefik's basicauth"}, []string{
 			"services.web.labels.traefik.http.middlewares.limits@file: the middleware \"limits@file\" is defined outside the labels (@file) and was not imported"}, ""},
+		{"Traefik health check", `
+  web:
+    image: shop:1
+    labels:
+      traefik.http.routers.web.rule: Host(` + "`shop.example.com`" + `)
+      traefik.http.services.web.loadbalancer.server.port: "8080"
+      traefik.http.services.web.loadbalancer.healthcheck.path: /health
+      traefik.http.services.web.loadbalancer.healthcheck.interval: 5s
+      traefik.http.services.web.loadbalancer.healthcheck.hostname: internal.example.com
+    x-berth: { healthcheck: { interval: 2s } }
+`, route{port: 8080, hosts: []string{"shop.example.com"}}, []string{
+			"web: routed at shop.example.com on port 8080, imported from Traefik labels (router web) and traefik.http.services.web.loadbalancer.server.port",
+			"web: traefik.http.services.web.loadbalancer.healthcheck.hostname=internal.example.com was not imported: berth's health check takes a path, an interval and a timeout (x-berth.healthcheck)"}, nil, ""},
+		{"Traefik https scheme is not routed", `
+  web:
+    image: shop:1
+    labels:
+      traefik.http.routers.web.rule: Host(` + "`shop.example.com`" + `)
+      traefik.http.services.web.loadbalancer.server.port: "8443"
+      traefik.http.services.web.loadbalancer.server.scheme: https
+`, route{}, []string{}, []string{
+			"services.web.labels.traefik.http.services.web.loadbalancer.server.scheme: \"https\" was not imported, nor the route: berth sends plain HTTP to the container"}, ""},
 		{"Traefik v1 frontend rule", `
   api:
     image: shop:1
@@ -202,6 +225,11 @@ func TestLoad_ImportsNginxProxyAndTraefikRoutes(t *testing.T) {
 			for i := range min(len(got), len(tc.warnings)) {
 				if !strings.Contains(got[i], tc.warnings[i]) {
 					t.Errorf("warning %q lacks %q", got[i], tc.warnings[i])
+				}
+			}
+			if tc.name == "Traefik health check" {
+				if h := s.Healthcheck; h.Path != "/health" || h.Interval.D() != 2*time.Second {
+					t.Errorf("health check %+v, want the path /health imported and x-berth's interval 2s kept", h)
 				}
 			}
 			// The settings stay the container's.

@@ -24,6 +24,9 @@ type importedRoute struct {
 	portFrom    string
 	stripPrefix bool
 	redirect    bool
+	// health holds the parts of a health check the settings give (path,
+	// interval, timeout); zero for none.
+	health Healthcheck
 	// notes are said to the user whatever happens to the route.
 	notes []string
 	// failed: a route was asked for but none could be imported (the
@@ -128,4 +131,3 @@ func importNginxProxy(c *collector, name string, sc types.ServiceConfig) *import
 	}
 	return r
 }
-

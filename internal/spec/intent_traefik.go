@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 )
@@ -146,10 +147,17 @@ func importTraefikPort(r *importedRoute, routers []*traefikRouter, labels map[st
 		if !ok {
 			continue
 		}
-		if svc, attr, ok := strings.Cut(rest, "."); ok && strings.EqualFold(attr, "loadbalancer.server.port") {
+		svc, attr, ok := strings.Cut(rest, ".")
+		attr = strings.ToLower(attr)
+		switch {
+		case !ok:
+		case attr == "loadbalancer.server.port":
 			portOf[svc] = [2]string{v, k}
-		} else if ok && strings.EqualFold(attr, "loadbalancer.server.scheme") && !strings.EqualFold(v, "http") {
-			r.notes = append(r.notes, fmt.Sprintf("%s=%s was not imported: berth sends plain HTTP to the container", k, v))
+		case attr == "loadbalancer.server.scheme" && !strings.EqualFold(v, "http"):
+			warn(k, fmt.Sprintf("%s was not imported, nor the route: berth sends plain HTTP to the container (it terminates TLS itself); serve HTTP in the container and point loadbalancer.server.port at it", quote(v)))
+			r.failed = true
+		case strings.HasPrefix(attr, "loadbalancer.healthcheck."):
+			importTraefikHealth(r, k, strings.TrimPrefix(attr, "loadbalancer.healthcheck."), v)
 		}
 	}
 	want := map[string]bool{}
@@ -264,4 +272,32 @@ func importMiddleware(r *importedRoute, m string, labels map[string]string, warn
 	default:
 		r.notes = append(r.notes, fmt.Sprintf("%s%s: the middleware %s was not imported: berth has no setting for Traefik's %s", prefix, kinds[0], quote(name), kinds[0]))
 	}
+}
+
+// importTraefikHealth reads one loadbalancer.healthcheck label: path,
+// interval and timeout become berth's health check; the rest is a note.
+func importTraefikHealth(r *importedRoute, label, attr, v string) {
+	switch attr {
+	case "path":
+		if strings.HasPrefix(v, "/") && !strings.ContainsAny(v, " \t\r\n#") {
+			r.health.Path = v
+			return
+		}
+	case "interval", "timeout":
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			if n, nerr := strconv.Atoi(v); nerr == nil {
+				d, err = time.Duration(n)*time.Second, nil // Traefik v2 reads a bare number as seconds
+			}
+		}
+		if err == nil && d > 0 {
+			if attr == "interval" {
+				r.health.Interval = Duration(d)
+			} else {
+				r.health.Timeout = Duration(d)
+			}
+			return
+		}
+	}
+	r.notes = append(r.notes, fmt.Sprintf("%s=%s was not imported: berth's health check takes a path, an interval and a timeout (x-berth.healthcheck)", label, v))
 }
