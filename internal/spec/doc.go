@@ -35,6 +35,13 @@
 //     name only when the file gives one (name:, or an external volume's
 //     key): compose-go's project_key default is dropped, since berth
 //     scopes volumes by app and environment.
+//   - Routing intent (intent*.go): a service x-berth does not route is
+//     routed from its ports:/expose:, nginx-proxy environment or Traefik
+//     labels when they say how, at [DefaultHost] unless they name hosts;
+//     x-berth always wins. Each decision is in [Service.Intent] and
+//     [App.Notes], which are not stored, so they never change a stored
+//     definition's JSON; only Port, Hosts, Paths, StripPrefix,
+//     RedirectHTTPS and Healthcheck carry the route, as x-berth's would.
 //   - Every user-facing problem is reported as an [*Error] naming the file,
 //     the service and the field, and all problems found are returned at
 //     once as [Errors], sorted, one per line.

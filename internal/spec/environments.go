@@ -21,8 +21,9 @@ type EnvSpec struct {
 }
 
 // ForEnv returns the app as it runs in env: the environment's hosts and
-// variables applied over the file's. An environment the file does not
-// describe gets the file as it is.
+// variables applied over the file's, and env's [DefaultHost] for the
+// services routed at their default host. An environment the file does
+// not describe gets the file as it is, but for those default hosts.
 func (a *App) ForEnv(env string) *App {
 	a = a.withDefaultHosts(env) // routing intent: SERVICE.ENV.APP.localhost
 	es, ok := a.Environments[env]
