@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/deploy"
 )
 
 // A Compose file without x-berth deploys reachable: the service with
@@ -66,5 +70,36 @@ services:
 	// The database is not routed: no host of it answers.
 	if code, _ := get(t, s.addrs.HTTP, "db."+name+".localhost", "/"); code != 404 {
 		t.Errorf("GET db.%s.localhost: %d, want 404", name, code)
+	}
+
+	// Another environment of the app gets default hosts of its own.
+	t.Cleanup(func() { // before newApp's, which only knows production's network
+		removeApp(eng, name)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := eng.RemoveNetwork(ctx, deploy.NetworkName(name, "staging")); err != nil {
+			t.Errorf("remove the staging network: %v", err)
+		}
+	})
+	stagingHost := "web.staging." + name + ".localhost"
+	stagingFile := writeFile(t, "compose.yaml", `name: `+name+`
+services:
+  web:
+    image: `+img+`
+    environment: { VERSION: web-staging }
+    expose: ["8080"]
+`)
+	code, out, errOut = s.berth(t, "deploy", "-f", stagingFile, "--env", "staging")
+	if code != 0 {
+		t.Fatalf("deploy --env staging exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "→ routed at "+stagingHost+";") {
+		t.Errorf("staging deploy output does not name %s:\n%s", stagingHost, out)
+	}
+	if code, body := get(t, s.addrs.HTTP, stagingHost, "/"); code != 200 || body != "web-staging" {
+		t.Errorf("GET http://%s/: %d %q", stagingHost, code, body)
+	}
+	if code, body := get(t, s.addrs.HTTP, "web."+name+".localhost", "/"); code != 200 || body != "web-v1" {
+		t.Errorf("production after the staging deploy: %d %q", code, body)
 	}
 }
