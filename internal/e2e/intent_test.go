@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // A Compose file without x-berth deploys reachable: the service with
@@ -101,5 +104,57 @@ services:
 	}
 	if code, body := get(t, s.addrs.HTTP, "web."+name+".localhost", "/"); code != 200 || body != "web-v1" {
 		t.Errorf("production after the staging deploy: %d %q", code, body)
+	}
+}
+
+// A git push of a Compose file without x-berth is routed the same way,
+// and the build log carries the note.
+func TestIntent_GitPushLogsTheRoutingNote(t *testing.T) {
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, _ := newApp(t, eng)
+	repo := newGitRepo(t)
+	commit := repo.commit(map[string]string{
+		"Dockerfile": "FROM " + image(t).ID + "\nENV VERSION=pushed\n",
+		"compose.yaml": `services:
+  web:
+    build: .
+    expose: ["8080"]
+`,
+	}, "first")
+	ctx := context.Background()
+	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: repo.URL, Branches: map[string]string{"main": "production"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, hr := githubHook(t, "http://"+s.addrs.API+res.WebhookPath, res.Secret, "d-1", "main", commit)
+	if code != http.StatusAccepted {
+		t.Fatalf("push webhook: %d %+v", code, hr)
+	}
+	t.Cleanup(func() { // before newApp's: the image goes once its containers have
+		removeApp(eng, name)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if img, err := eng.InspectImage(ctx, name+"-web:"+commit[:12]); err == nil {
+			if err := eng.RemoveImage(ctx, img.ID); err != nil {
+				t.Errorf("remove the built image: %v", err)
+			}
+		}
+	})
+	var b api.Build
+	testutil.Eventually(t, 90*time.Second, "build ends", func() bool {
+		b, _ = s.client.GetBuild(ctx, hr.BuildID)
+		return b.Done()
+	})
+	logText := strings.Join(b.Log, "\n")
+	if b.Status != "succeeded" {
+		t.Fatalf("build: %s %s\n%s", b.Status, b.Error, logText)
+	}
+	host := "web." + name + ".localhost"
+	if want := "note: web: HTTP on container port 8080 (from expose:) → routed at " + host + "; add x-berth.hosts for your domain"; !strings.Contains(logText, want) {
+		t.Errorf("build log lacks %q:\n%s", want, logText)
+	}
+	if code, body := get(t, s.addrs.HTTP, host, "/"); code != 200 || body != "pushed" {
+		t.Errorf("GET http://%s/: %d %q", host, code, body)
 	}
 }
