@@ -161,6 +161,20 @@ func TestLoad_ImportsNginxProxyAndTraefikRoutes(t *testing.T) {
       traefik.http.services.web.loadbalancer.server.scheme: https
 `, route{}, []string{}, []string{
 			"services.web.labels.traefik.http.services.web.loadbalancer.server.scheme: \"https\" was not imported, nor the route: berth sends plain HTTP to the container"}, ""},
+		{"Traefik https scheme without a rule is not routed", `
+  web:
+    image: shop:1
+    expose: ["8443", "8080"]
+    labels: { traefik.http.services.web.loadbalancer.server.scheme: https }
+`, route{}, []string{}, []string{
+			"services.web.labels.traefik.http.services.web.loadbalancer.server.scheme: \"https\" was not imported, nor the route"}, ""},
+		{"Traefik TCP routers only", `
+  mqtt:
+    image: shop:1
+    expose: ["8080"]
+    labels: { traefik.tcp.routers.mqtt.rule: "HostSNI(` + "`*`" + `)" }
+`, route{}, []string{
+			"mqtt: traefik.tcp.routers.mqtt.rule: Traefik TCP/UDP routers are not imported; berth forwards TCP and UDP through ports:"}, nil, ""},
 		{"Traefik v1 frontend rule", `
   api:
     image: shop:1

@@ -108,7 +108,13 @@ func importTraefik(name string, labels map[string]string, warn func(label, msg s
 		// No rule: Traefik routes the service by its default rule; berth
 		// by its default host, on the load balancer's port if set.
 		importTraefikPort(r, nil, labels, warn)
-		if r.port == 0 {
+		switch {
+		case r.failed:
+			return r
+		case r.port == 0 && len(r.notes) > 0: // TCP/UDP routers only
+			r.failed = true
+			return r
+		case r.port == 0:
 			return nil
 		}
 		return r
