@@ -68,6 +68,7 @@ func convertService(c *collector, sc types.ServiceConfig, missing map[string]boo
 			s.NanoCPUs = nanoCPUs(l.NanoCPUs)
 		}
 		convertRollout(c, &s, d)
+		checkDeployLabels(c, s.Name, d.Labels)
 	}
 	if len(sc.DependsOn) > 0 {
 		s.DependsOn = map[string]string{}

@@ -53,11 +53,12 @@ func decideRoutes(c *collector, app *App, services types.Services) []string {
 			continue
 		}
 		warn := func(label, msg string) {
+			where := labelsKey(sc, label)
 			file := ""
 			if c.fileFor != nil {
-				file = filepath.Base(c.fileFor(s.Name, "labels"))
+				file = filepath.Base(c.fileFor(s.Name, where))
 			}
-			warnings = append(warnings, fmt.Sprintf("%s: services.%s.labels.%s: %s", file, s.Name, label, msg))
+			warnings = append(warnings, fmt.Sprintf("%s: services.%s.%s.%s: %s", file, s.Name, where, label, msg))
 		}
 		s.Intent = decideRoute(c, app.Name, s, sc, warn, envHosts[s.Name])
 	}
@@ -65,6 +66,22 @@ func decideRoutes(c *collector, app *App, services types.Services) []string {
 	app.Notes = routeNotes(app)
 	slices.Sort(warnings)
 	return warnings
+}
+
+// labelsKey names the key that sets the Traefik label (or the labels
+// under the prefix label, "traefik.http.routers" or "...middlewares.x.*")
+// a warning is about: deploy.labels when they set it (they win, as
+// traefikLabels reads them), else labels.
+func labelsKey(sc types.ServiceConfig, label string) string {
+	if sc.Deploy != nil {
+		prefix := strings.TrimSuffix(label, "*")
+		for k := range sc.Deploy.Labels {
+			if k == label || strings.HasPrefix(k, prefix) {
+				return "deploy.labels"
+			}
+		}
+	}
+	return "labels"
 }
 
 // decideRoute decides how to route one service, setting its Port, Hosts,

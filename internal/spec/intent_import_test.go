@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -317,4 +318,66 @@ func FuzzImportProxySettings(f *testing.F) {
 		check(nr)
 		check(importTraefikV1(map[string]string{"traefik.frontend.rule": rule, "traefik.port": port}, func(string, string) {}))
 	})
+}
+
+// Through Load, with the key table: expose: and Traefik's labels (in
+// labels: and, as on Swarm, deploy.labels) route a service without a
+// warning of their own; deploy.labels other than Traefik's are refused,
+// and a warning about a Traefik label names the key that sets it.
+func TestLoad_RoutingIntentPassesTheKeyTable(t *testing.T) {
+	t.Parallel()
+	file := writeCompose(t, `name: shop
+services:
+  web:
+    image: shop:1
+    expose: ["8080"]
+  api:
+    image: shop:1
+    deploy:
+      labels:
+        traefik.http.routers.api.rule: Host(`+"`api.example.com`"+`)
+        traefik.http.services.api.loadbalancer.server.port: "3000"
+  admin:
+    image: shop:1
+    expose: ["8000"]
+    deploy:
+      labels:
+        traefik.http.routers.admin.rule: HostRegexp(`+"`{sub:[a-z]+}.example.com`"+`)
+`)
+	app, err := Load(context.Background(), LoadOptions{Files: []string{file}, Environ: map[string]string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]route{}
+	for i := range app.Services {
+		got[app.Services[i].Name] = routeOf(&app.Services[i])
+	}
+	for name, want := range map[string]route{
+		"web":   {port: 8080, hosts: []string{"web.shop.localhost"}},
+		"api":   {port: 3000, hosts: []string{"api.example.com"}},
+		"admin": {},
+	} {
+		if !got[name].equal(want) {
+			t.Errorf("%s: route %+v, want %+v", name, got[name], want)
+		}
+	}
+	if want := []string{"compose.yaml: services.admin.deploy.labels.traefik.http.routers.admin.rule: the rule \"HostRegexp(`{sub:[a-z]+}.example.com`)\" was not imported: the matcher HostRegexp is not supported (berth imports Host and PathPrefix); route the service with x-berth.hosts (and x-berth.paths)"}; len(app.Warnings) != 1 || !strings.HasSuffix(app.Warnings[0], want[0]) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(app.Warnings, "\n"), strings.Join(want, "\n"))
+	}
+
+	file = writeCompose(t, `name: shop
+services:
+  web:
+    image: shop:1
+    deploy:
+      labels:
+        traefik.http.routers.web.rule: Host(`+"`shop.example.com`"+`)
+        com.example.team: web
+        com.example.tier: front
+`)
+	_, err = Load(context.Background(), LoadOptions{Files: []string{file}, Environ: map[string]string{}})
+	want := `service "web": deploy.labels: berth cannot apply "com.example.team", "com.example.tier" yet: they would be labels of the Swarm service (berth reads only Traefik's traefik.* labels here, as routes); move them to labels: (the containers' labels) or remove them`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("non-Traefik deploy.labels: %v, want %q", err, want)
+	}
 }

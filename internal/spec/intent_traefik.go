@@ -29,6 +29,24 @@ func traefikLabels(sc types.ServiceConfig) map[string]string {
 	return out
 }
 
+// checkDeployLabels refuses the deploy.labels that are not Traefik's:
+// they are the labels of a Swarm service, which berth does not set yet.
+// Traefik's are read as routes (traefikLabels), as Traefik reads them on
+// Swarm, so a file written for Traefik on Swarm is not refused for them.
+func checkDeployLabels(c *collector, service string, labels types.Labels) {
+	var others []string
+	for k := range labels {
+		if !strings.HasPrefix(k, "traefik.") {
+			others = append(others, quote(k))
+		}
+	}
+	if len(others) == 0 {
+		return
+	}
+	slices.Sort(others)
+	c.add(service, "deploy.labels", fmt.Sprintf("berth cannot apply %s yet: they would be labels of the Swarm service (berth reads only Traefik's traefik.* labels here, as routes); move them to labels: (the containers' labels) or remove them", strings.Join(others, ", ")))
+}
+
 // traefikDisabled reports whether traefik.enable is false.
 func traefikDisabled(labels map[string]string) bool {
 	v, ok := labels["traefik.enable"]

@@ -216,7 +216,7 @@ var serviceKeys = map[string]keyRule{
 	"deploy.replicas":                                 applied(),
 	"deploy.mode":                                     applied(),
 	"deploy.endpoint_mode":                            ignored("berth sends traffic to each container (or Swarm task) itself, so the endpoint mode has no effect"),
-	"deploy.labels":                                   notYet("deploy.labels (the labels of the Swarm service; labels: sets the containers' labels)"),
+	"deploy.labels":                                   applied(), // Traefik's are imported as routes (intent_traefik.go); any other is refused by checkDeployLabels
 	"deploy.placement":                                applied(),
 	"deploy.placement.constraints":                    applied(),
 	"deploy.placement.preferences":                    applied(),
