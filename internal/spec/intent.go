@@ -2,7 +2,6 @@ package spec
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -54,11 +53,11 @@ func decideRoutes(c *collector, app *App, services types.Services) []string {
 		}
 		warn := func(label, msg string) {
 			where := labelsKey(sc, label)
-			file := ""
+			e := &Error{Service: s.Name, Field: where + "." + label, Msg: msg}
 			if c.fileFor != nil {
-				file = filepath.Base(c.fileFor(s.Name, where))
+				e.File = c.fileFor(s.Name, where)
 			}
-			warnings = append(warnings, fmt.Sprintf("%s: services.%s.%s.%s: %s", file, s.Name, where, label, msg))
+			warnings = append(warnings, e.Error()) // in the shape of the key table's
 		}
 		s.Intent = decideRoute(c, app.Name, s, sc, warn, envHosts[s.Name])
 	}

@@ -127,7 +127,7 @@ func TestLoad_ImportsNginxProxyAndTraefikRoutes(t *testing.T) {
     ports: ["8080:80"]
     labels: { traefik.http.routers.web.rule: "HostRegexp(` + "`{sub:[a-z]+}.example.com`" + `)" }
 `, route{}, []string{}, []string{
-			"compose.yaml: services.web.labels.traefik.http.routers.web.rule: the rule \"HostRegexp(`{sub:[a-z]+}.example.com`)\" was not imported: the matcher HostRegexp is not supported (berth imports Host and PathPrefix); route the service with x-berth.hosts (and x-berth.paths)"}, ""},
+			"compose.yaml: service \"web\": labels.traefik.http.routers.web.rule: the rule \"HostRegexp(`{sub:[a-z]+}.example.com`)\" was not imported: the matcher HostRegexp is not supported (berth imports Host and PathPrefix); route the service with x-berth.hosts (and x-berth.paths)"}, ""},
 		{"Traefik middleware not imported", `
   web:
     image: shop:1
@@ -139,7 +139,7 @@ func TestLoad_ImportsNginxProxyAndTraefikRoutes(t *testing.T) {
 `, route{port: 80, hosts: []string{"shop.example.com"}}, []string{
 			"web: routed at shop.example.com on port 80 (the one port it exposes), imported from Traefik labels (router web)",
 			"web: traefik.http.middlewares.auth.basicauth: the middleware \"auth\" was not imported: berth has no setting for Traefik's basicauth"}, []string{
-			"services.web.labels.traefik.http.middlewares.limits@file: the middleware \"limits@file\" is defined outside the labels (@file) and was not imported"}, ""},
+			"service \"web\": labels.traefik.http.middlewares.limits@file: the middleware \"limits@file\" is defined outside the labels (@file) and was not imported"}, ""},
 		{"Traefik health check", `
   web:
     image: shop:1
@@ -161,14 +161,14 @@ func TestLoad_ImportsNginxProxyAndTraefikRoutes(t *testing.T) {
       traefik.http.services.web.loadbalancer.server.port: "8443"
       traefik.http.services.web.loadbalancer.server.scheme: https
 `, route{}, []string{}, []string{
-			"services.web.labels.traefik.http.services.web.loadbalancer.server.scheme: \"https\" was not imported, nor the route: berth sends plain HTTP to the container"}, ""},
+			"service \"web\": labels.traefik.http.services.web.loadbalancer.server.scheme: \"https\" was not imported, nor the route: berth sends plain HTTP to the container"}, ""},
 		{"Traefik https scheme without a rule is not routed", `
   web:
     image: shop:1
     expose: ["8443", "8080"]
     labels: { traefik.http.services.web.loadbalancer.server.scheme: https }
 `, route{}, []string{}, []string{
-			"services.web.labels.traefik.http.services.web.loadbalancer.server.scheme: \"https\" was not imported, nor the route"}, ""},
+			"service \"web\": labels.traefik.http.services.web.loadbalancer.server.scheme: \"https\" was not imported, nor the route"}, ""},
 		{"Traefik TCP routers only", `
   mqtt:
     image: shop:1
@@ -191,7 +191,7 @@ func TestLoad_ImportsNginxProxyAndTraefikRoutes(t *testing.T) {
     expose: ["80"]
     labels: { traefik.frontend.rule: "HostRegexp:{sub:[a-z]+}.example.com" }
 `, route{}, []string{}, []string{
-			"compose.yaml: services.api.labels.traefik.frontend.rule: the rule \"HostRegexp:{sub:[a-z]+}.example.com\" was not imported: the matcher HostRegexp is not supported (berth imports Host, PathPrefix and PathPrefixStrip)"}, ""},
+			"compose.yaml: service \"api\": labels.traefik.frontend.rule: the rule \"HostRegexp:{sub:[a-z]+}.example.com\" was not imported: the matcher HostRegexp is not supported (berth imports Host, PathPrefix and PathPrefixStrip)"}, ""},
 		{"traefik.enable=false", `
   web:
     image: shop:1
@@ -361,7 +361,7 @@ services:
 			t.Errorf("%s: route %+v, want %+v", name, got[name], want)
 		}
 	}
-	if want := []string{"compose.yaml: services.admin.deploy.labels.traefik.http.routers.admin.rule: the rule \"HostRegexp(`{sub:[a-z]+}.example.com`)\" was not imported: the matcher HostRegexp is not supported (berth imports Host and PathPrefix); route the service with x-berth.hosts (and x-berth.paths)"}; len(app.Warnings) != 1 || !strings.HasSuffix(app.Warnings[0], want[0]) {
+	if want := []string{"compose.yaml: service \"admin\": deploy.labels.traefik.http.routers.admin.rule: the rule \"HostRegexp(`{sub:[a-z]+}.example.com`)\" was not imported: the matcher HostRegexp is not supported (berth imports Host and PathPrefix); route the service with x-berth.hosts (and x-berth.paths)"}; len(app.Warnings) != 1 || !strings.HasSuffix(app.Warnings[0], want[0]) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(app.Warnings, "\n"), strings.Join(want, "\n"))
 	}
 
