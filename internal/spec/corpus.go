@@ -10,12 +10,15 @@ import (
 )
 
 // CorpusResult is what loading one file of a corpus of Compose files
-// gave: accepted (with its warnings) or refused (with its problems).
+// gave: accepted (with its warnings and routing notes) or refused (with its problems).
 type CorpusResult struct {
 	// Dir is the directory the compose.yaml is in.
 	Dir      string
 	Accepted bool
 	Warnings []string
+	// Notes say how an accepted file's services are routed without
+	// x-berth (routing intent).
+	Notes    []string
 	Problems Errors
 	// Err is set when the load failed other than with Errors.
 	Err      error
@@ -47,6 +50,7 @@ func LoadCorpus(ctx context.Context, root string) ([]CorpusResult, error) {
 		case err == nil:
 			r.Accepted = true
 			r.Warnings = app.Warnings
+			r.Notes = app.Notes
 		case errors.As(err, &es):
 			r.Problems = es
 		default:

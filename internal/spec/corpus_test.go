@@ -10,7 +10,8 @@ import (
 
 // Every file of the real-world corpus (testdata/corpus, see its
 // SOURCES.md) is either accepted or refused with problems that each name
-// the key, and the service for a service's key; what each gave is kept in
+// the key, and the service for a service's key; what each gave (with an
+// accepted file's warnings and routing notes) is kept in
 // testdata/corpus.golden, so a change in what berth accepts shows in the
 // diff.
 func TestCorpus_EveryFileIsDecided(t *testing.T) {
@@ -33,6 +34,9 @@ func TestCorpus_EveryFileIsDecided(t *testing.T) {
 			fmt.Fprintf(&b, "%s: accepted\n", r.Dir)
 			for _, w := range r.Warnings {
 				fmt.Fprintf(&b, "  warning: %s\n", clean(w))
+			}
+			for _, n := range r.Notes {
+				fmt.Fprintf(&b, "  note: %s\n", n)
 			}
 		default:
 			fmt.Fprintf(&b, "%s: refused\n", r.Dir)
