@@ -215,7 +215,7 @@ func decideRoute(c *collector, app string, s *Service, sc types.ServiceConfig, w
 		}
 		s.Port = port
 		s.Paths, s.StripPrefix, s.RedirectHTTPS = imp.paths, imp.stripPrefix, imp.redirect
-		importHealth(s, imp.health, xb)
+		in.Notes = append(in.Notes, importHealth(s, imp.health, xb)...)
 		if len(imp.hosts) > 0 {
 			s.Hosts = imp.hosts
 		} else {
@@ -254,18 +254,33 @@ func decideRoute(c *collector, app string, s *Service, sc types.ServiceConfig, w
 }
 
 // importHealth takes the imported health check settings that
-// x-berth.healthcheck does not set.
-func importHealth(s *Service, h Healthcheck, xb map[string]any) {
+// x-berth.healthcheck does not set, and returns the notes that say what
+// it took. An interval berth's health check cannot run with (below
+// MinHealthInterval, or not shorter than the deadline, which would
+// refuse the file for an x-berth key it does not have) is not taken.
+func importHealth(s *Service, h Healthcheck, xb map[string]any) []string {
 	set, _ := xb["healthcheck"].(map[string]any)
+	var took, notes []string
 	if _, ok := set["path"]; !ok && h.Path != "" {
 		s.Healthcheck.Path = h.Path
+		took = append(took, "path "+h.Path)
 	}
 	if _, ok := set["interval"]; !ok && h.Interval > 0 {
-		s.Healthcheck.Interval = h.Interval
+		if h.Interval.D() < MinHealthInterval || h.Interval >= s.Healthcheck.Deadline {
+			notes = append(notes, fmt.Sprintf("the Traefik health check interval %s was not imported: berth's must be at least %s and shorter than x-berth.healthcheck.deadline (%s); it checks every %s", h.Interval.D(), MinHealthInterval, s.Healthcheck.Deadline.D(), s.Healthcheck.Interval.D()))
+		} else {
+			s.Healthcheck.Interval = h.Interval
+			took = append(took, "interval "+h.Interval.D().String())
+		}
 	}
 	if _, ok := set["timeout"]; !ok && h.Timeout > 0 {
 		s.Healthcheck.Timeout = h.Timeout
+		took = append(took, "timeout "+h.Timeout.D().String())
 	}
+	if len(took) > 0 {
+		notes = append([]string{"health check " + strings.Join(took, ", ") + " imported from the Traefik load balancer's healthcheck labels"}, notes...)
+	}
+	return notes
 }
 
 // portReason says which port berth routes and why, for a note.

@@ -152,7 +152,20 @@ func TestLoad_ImportsNginxProxyAndTraefikRoutes(t *testing.T) {
     x-berth: { healthcheck: { interval: 2s } }
 `, route{port: 8080, hosts: []string{"shop.example.com"}}, []string{
 			"web: routed at shop.example.com on port 8080, imported from Traefik labels (router web) and traefik.http.services.web.loadbalancer.server.port",
-			"web: traefik.http.services.web.loadbalancer.healthcheck.hostname=internal.example.com was not imported: berth's health check takes a path, an interval and a timeout (x-berth.healthcheck)"}, nil, ""},
+			"web: traefik.http.services.web.loadbalancer.healthcheck.hostname=internal.example.com was not imported: berth's health check takes a path, an interval and a timeout (x-berth.healthcheck)",
+			"web: health check path /health imported from the Traefik load balancer's healthcheck labels"}, nil, ""},
+		{"Traefik health check interval beyond the deadline", `
+  web:
+    image: shop:1
+    labels:
+      traefik.http.routers.web.rule: Host(` + "`shop.example.com`" + `)
+      traefik.http.services.web.loadbalancer.server.port: "8080"
+      traefik.http.services.web.loadbalancer.healthcheck.interval: "60"
+      traefik.http.services.web.loadbalancer.healthcheck.timeout: 3s
+`, route{port: 8080, hosts: []string{"shop.example.com"}}, []string{
+			"web: routed at shop.example.com on port 8080, imported from Traefik labels (router web) and traefik.http.services.web.loadbalancer.server.port",
+			"web: health check timeout 3s imported from the Traefik load balancer's healthcheck labels",
+			"web: the Traefik health check interval 1m0s was not imported: berth's must be at least 10ms and shorter than x-berth.healthcheck.deadline (1m0s); it checks every 1s"}, nil, ""},
 		{"Traefik https scheme is not routed", `
   web:
     image: shop:1
