@@ -46,7 +46,7 @@ func (d *Deployer) resolveImages(ctx context.Context, app *spec.App, t *tracker)
 		}
 		t.say("image %s: %s (%s)", svc.Name, svc.Image, shortID(l.img.ID))
 		if svc.Routed() && len(l.img.ExposedPorts) > 0 && !containsInt(l.img.ExposedPorts, svc.Port) {
-			t.say("warning: image %s exposes %v but x-berth.port of %s is %d", svc.Image, l.img.ExposedPorts, svc.Name, svc.Port)
+			t.say("warning: image %s exposes %v but %s is routed to port %d (x-berth.port sets the port it listens on)", svc.Image, l.img.ExposedPorts, svc.Name, svc.Port)
 		}
 	}
 	return out, imageProblems(problems)
