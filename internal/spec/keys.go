@@ -301,7 +301,7 @@ var serviceKeys = map[string]keyRule{
 	"ports.name":         applied(),
 	"expose":             applied(), // routing intent: its HTTP port is routed (intent.go); services reach each other on every port
 
-	"networks":                          refused("berth gives each app environment one network of its own, where services reach each other by service name; remove networks:"),
+	"networks":                          applied(), // networks.go
 	"networks.*":                        applied(),
 	"networks.*.aliases":                applied(),
 	"networks.*.ipv4_address":           applied(),
@@ -310,10 +310,10 @@ var serviceKeys = map[string]keyRule{
 	"networks.*.priority":               applied(),
 	"networks.*.gw_priority":            refused("Engine 20.10 cannot choose the gateway network (it needs API 1.48); remove it"),
 	"networks.*.mac_address":            refused("Engine 20.10 cannot set a MAC address per network (it needs API 1.44); remove it"),
-	"networks.*.driver_opts":            refused("Engine 20.10 cannot set endpoint driver options (it needs API 1.46); remove it"),
+	"networks.*.driver_opts":            applied(),
 	"networks.*.interface_name":         refused("Engine 20.10 cannot name the interface (it needs API 1.49); remove it"),
-	"networks.*.use_service_name_alias": refused("Engine 20.10 cannot leave out the service-name alias; remove it"),
-	"network_mode":                      notYet("network_mode"),
+	"networks.*.use_service_name_alias": applied(), // berth adds the alias, as Compose does
+	"network_mode":                      applied(), // networks_validate.go refuses what cannot run
 	"net":                               refused("net is the legacy form of network_mode; write network_mode"),
 	"links":                             ignored("links are legacy: services of one app reach each other by service name; a link's alias is not created"),
 	"external_links":                    refused("berth does not link to containers outside the app; join them on an external network (networks: NAME: external: true)"),

@@ -97,7 +97,8 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 		return nil, composeFailure(ctx, c, err, files)
 	}
 
-	app := &App{Name: name, Files: slices.Clone(opts.Files), Volumes: convertVolumes(files, loaderName, project.Volumes)}
+	app := &App{Name: name, Files: slices.Clone(opts.Files), Volumes: convertVolumes(files, loaderName, project.Volumes),
+		Networks: convertNetworks(files, loaderName, project.Networks)}
 	app.Warnings = append(checkKeys(c, files, project.Services), unsetVariables(files, env)...)
 	sort.Strings(app.Warnings)
 	var bindBytes int64
@@ -107,6 +108,7 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 		convertConfigs(c, &s, sc.Configs, project.Configs, wd, env)
 		convertSecrets(c, &s, sc.Secrets, project.Secrets, wd, env)
 		convertBuild(c, &s, sc.Build, project.Secrets, wd, env)
+		convertServiceNetworks(&s, sc)
 		app.Services = append(app.Services, s)
 	}
 	sort.Slice(app.Services, func(i, j int) bool { return app.Services[i].Name < app.Services[j].Name })

@@ -14,6 +14,9 @@ type App struct {
 	Services []Service `json:"services"`
 	// Volumes are the Compose top-level volumes, sorted by key.
 	Volumes []Volume `json:"volumes,omitempty"`
+	// Networks are the Compose top-level networks the file declares,
+	// sorted by key (see networks.go); the implicit default is not kept.
+	Networks []Network `json:"networks,omitempty"`
 	// Files are the Compose files the app was read from, for messages.
 	Files []string `json:"files,omitempty"`
 	// Environments is the top-level x-berth.environments: per
@@ -134,6 +137,15 @@ type Service struct {
 	// Compose keys when x-berth does not route it fully; nil when there
 	// was nothing to decide. Not stored.
 	Intent *RouteIntent `json:"-"`
+
+	// Compose networks (see networks.go):
+
+	// Networks are the networks the service joins, highest priority
+	// first; nil when it joins only the default network as it is.
+	Networks []ServiceNetwork `json:"networks,omitempty"`
+	// NetworkMode is Compose's network_mode ("host", "none", "bridge",
+	// "service:NAME", "container:NAME"); empty: the service's networks.
+	NetworkMode string `json:"network_mode,omitempty"`
 }
 
 // TLSFiles are a certificate (PEM, chain included) and its key, as

@@ -52,6 +52,7 @@ func validateApp(c *collector, a *App) {
 	seen := map[string]bool{}
 	validateSize(c, a)
 	validateVolumes(c, a)
+	validateNetworks(c, a)
 	hostOwner := map[string]string{}
 	for i := range a.Services {
 		s := &a.Services[i]
@@ -67,6 +68,7 @@ func validateApp(c *collector, a *App) {
 		validateService(c, s)
 		validateMounts(c, a, s)
 		validateBinds(c, s)
+		validateServiceNetworks(c, a, s)
 		paths := make([]string, 0, len(s.Paths))
 		for _, p := range s.Paths {
 			if p = NormalizePath(p); !slices.Contains(paths, p) {
