@@ -68,6 +68,14 @@ type Engine interface {
 	// EnsureNetwork creates the named bridge network when it does not
 	// exist and returns its ID. Labels are set only at creation.
 	EnsureNetwork(ctx context.Context, name string, labels map[string]string) (string, error)
+	// EnsureNetworkSpec creates the network s describes when none of its
+	// name exists, and returns the network as the engine has it. An
+	// existing network is returned as it is, for the caller to compare.
+	// A subnet s gives that overlaps another network (or the backend's
+	// pool) is refused naming both.
+	EnsureNetworkSpec(ctx context.Context, s NetworkSpec) (Network, error)
+	// InspectNetwork returns the named network, or ErrNotFound, wrapped.
+	InspectNetwork(ctx context.Context, name string) (Network, error)
 
 	// EnsureVolume creates the volume s describes when none of that name
 	// exists, and returns the volume as the engine has it. An existing
@@ -249,10 +257,18 @@ type ContainerSpec struct {
 	User       string
 	// Network is the network the container joins; Aliases are its DNS
 	// names there.
-	Network    string
-	Aliases    []string
-	Mounts     []Mount
-	StopSignal string // empty: the image's default (SIGTERM)
+	Network string
+	Aliases []string
+	// Compose networks: (see networks.go). NetworkMode, when set,
+	// replaces Network: "host", "none", "bridge" or "container:NAME".
+	// Endpoint holds the first network's further settings (its Name and
+	// Aliases are Network and Aliases). Networks are further networks
+	// the container joins after it is created and before it starts.
+	NetworkMode string
+	Endpoint    NetworkAttachment
+	Networks    []NetworkAttachment
+	Mounts      []Mount
+	StopSignal  string // empty: the image's default (SIGTERM)
 	// StopGrace is how long a stop waits before SIGKILL.
 	StopGrace     time.Duration
 	RestartPolicy string // "no" when empty

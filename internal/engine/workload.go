@@ -135,6 +135,15 @@ type ConfigMount struct {
 type NetworkAttachment struct {
 	Name    string
 	Aliases []string
+	// Compose's per-network settings of a service (one host only; a
+	// cluster deploy refuses them): fixed addresses, link-local
+	// addresses, the endpoint's driver options, and its MAC address
+	// (Engine API 1.44 and later).
+	IPv4Address  string
+	IPv6Address  string
+	LinkLocalIPs []string
+	DriverOpts   map[string]string
+	MacAddress   string
 }
 
 // UpdatePolicy is Compose's deploy.update_config or rollback_config.

@@ -58,11 +58,16 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 		}
 	}
 	var nc *network.NetworkingConfig
-	if s.Network != "" {
+	switch {
+	case s.NetworkMode != "":
+		hc.NetworkMode = container.NetworkMode(s.NetworkMode)
+	case s.Network != "":
 		hc.NetworkMode = container.NetworkMode(s.Network)
-		nc = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-			s.Network: {Aliases: s.Aliases},
-		}}
+		ep, err := b.endpoint(s.Aliases, s.Endpoint)
+		if err != nil {
+			return engine.Container{}, fmt.Errorf("%s: create container %s: %w", b.name, s.Name, err)
+		}
+		nc = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{s.Network: ep}}
 	}
 	resp, err := b.cli.ContainerCreate(ctx, cfg, hc, nc, platform, s.Name)
 	if err != nil {
@@ -79,6 +84,12 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 	if err := b.copyFiles(ctx, resp.ID, s); err != nil {
 		_ = b.cli.ContainerRemove(context.WithoutCancel(ctx), resp.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 		return engine.Container{}, fmt.Errorf("%s: create container %s: %w", b.name, s.Name, err)
+	}
+	if err := b.connectNetworks(ctx, resp.ID, s); err != nil {
+		c, _ := b.InspectContainer(ctx, resp.ID)
+		c.ID = resp.ID
+		c.Name = s.Name
+		return c, err
 	}
 	if s.NoStart {
 		return b.InspectContainer(ctx, resp.ID)

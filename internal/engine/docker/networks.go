@@ -24,7 +24,7 @@ func (b *Backend) EnsureNetwork(ctx context.Context, name string, labels map[str
 	if id, err := b.findNetwork(ctx, name); err != nil || id != "" {
 		return id, err
 	}
-	resp, err := b.createNetwork(ctx, name, labels)
+	resp, err := b.createNetwork(ctx, name, network.CreateOptions{Driver: "bridge", Labels: labels})
 	if err != nil {
 		// Another caller may have created it between the list and now.
 		if id, ferr := b.findNetwork(ctx, name); ferr == nil && id != "" {
@@ -53,8 +53,7 @@ func (b *Backend) EnsureNetwork(ctx context.Context, name string, labels map[str
 // (two berth servers, or docker network create): the engine refuses the
 // overlap, and the next attempt skips that subnet even before the
 // winner's network shows in the list.
-func (b *Backend) createNetwork(ctx context.Context, name string, labels map[string]string) (network.CreateResponse, error) {
-	opts := network.CreateOptions{Driver: "bridge", Labels: labels}
+func (b *Backend) createNetwork(ctx context.Context, name string, opts network.CreateOptions) (network.CreateResponse, error) {
 	if b.pool == nil {
 		resp, err := b.cli.NetworkCreate(ctx, name, opts)
 		if err != nil && strings.Contains(err.Error(), "non-overlapping IPv4 address pool") {

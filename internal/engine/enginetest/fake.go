@@ -41,6 +41,7 @@ type Fake struct {
 	containers  map[string]*fakeContainer // by ID
 	names       map[string]string         // container name → ID
 	networks    map[string]string         // name → ID
+	netSpecs    map[string]engine.NetworkSpec
 	volumes     map[string]engine.Volume
 	subs        map[*fakeSub]struct{}
 	changed     chan struct{} // closed and replaced on every change

@@ -206,9 +206,14 @@ func (f *Fake) CreateContainer(ctx context.Context, s engine.ContainerSpec) (eng
 	if img == nil {
 		return engine.Container{}, fmt.Errorf("fake: create container %s: image %s: %w", s.Name, s.Image, engine.ErrImageNotFound)
 	}
-	if s.Network != "" {
+	if s.Network != "" && s.NetworkMode == "" {
 		if _, ok := f.networks[s.Network]; !ok {
 			return engine.Container{}, fmt.Errorf("fake: create container %s: network %s: %w", s.Name, s.Network, engine.ErrNotFound)
+		}
+	}
+	for _, a := range s.Networks {
+		if _, ok := f.networks[a.Name]; !ok {
+			return engine.Container{}, fmt.Errorf("fake: connect container %s: network %s: %w", s.Name, a.Name, engine.ErrNotFound)
 		}
 	}
 	policy := cmp.Or(s.RestartPolicy, "no")
@@ -226,8 +231,11 @@ func (f *Fake) CreateContainer(ctx context.Context, s engine.ContainerSpec) (eng
 		ID: id, Name: name, Image: s.Image, ImageID: img.ID, Labels: labels, State: engine.StateCreated,
 		MemoryBytes: s.MemoryBytes, NanoCPUs: s.NanoCPUs, Created: f.now(), Addresses: map[string]string{},
 	}}
-	if s.Network != "" {
-		c.c.Addresses[s.Network] = fmt.Sprintf("10.89.%d.%d", (f.seq/250)%250, f.seq%250+2)
+	if s.Network != "" && s.NetworkMode == "" {
+		c.c.Addresses[s.Network] = cmp.Or(s.Endpoint.IPv4Address, fmt.Sprintf("10.89.%d.%d", (f.seq/250)%250, f.seq%250+2))
+		for i, a := range s.Networks {
+			c.c.Addresses[a.Name] = cmp.Or(a.IPv4Address, fmt.Sprintf("10.%d.%d.%d", 90+i%100, (f.seq/250)%250, f.seq%250+2))
+		}
 	}
 	f.containers[id] = c
 	f.names[name] = id

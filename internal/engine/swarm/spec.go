@@ -105,7 +105,10 @@ func serviceSpec(name string, s engine.ContainerSpec, image, imageID string, rep
 		spec.TaskTemplate.Resources = &swarm.ResourceRequirements{Limits: &swarm.Limit{MemoryBytes: s.MemoryBytes, NanoCPUs: s.NanoCPUs}}
 	}
 	if s.Network != "" {
-		spec.TaskTemplate.Networks = []swarm.NetworkAttachmentConfig{{Target: s.Network, Aliases: s.Aliases}}
+		spec.TaskTemplate.Networks = []swarm.NetworkAttachmentConfig{{Target: s.Network, Aliases: s.Aliases, DriverOpts: s.Endpoint.DriverOpts}}
+		for _, n := range s.Networks { // Compose networks: beyond the first
+			spec.TaskTemplate.Networks = append(spec.TaskTemplate.Networks, swarm.NetworkAttachmentConfig{Target: n.Name, Aliases: n.Aliases, DriverOpts: n.DriverOpts})
+		}
 	}
 	applyOptions(&spec, s.Options) // options.go
 	return spec

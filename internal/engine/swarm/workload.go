@@ -105,7 +105,7 @@ func (b *Backend) workloadSpec(ctx context.Context, w engine.WorkloadSpec) (swar
 		spec.TaskTemplate.Resources = res
 	}
 	for _, n := range w.Networks {
-		spec.TaskTemplate.Networks = append(spec.TaskTemplate.Networks, swarm.NetworkAttachmentConfig{Target: n.Name, Aliases: n.Aliases})
+		spec.TaskTemplate.Networks = append(spec.TaskTemplate.Networks, swarm.NetworkAttachmentConfig{Target: n.Name, Aliases: n.Aliases, DriverOpts: n.DriverOpts})
 	}
 	if w.Port > 0 {
 		spec.EndpointSpec.Ports = []swarm.PortConfig{{Protocol: swarm.PortConfigProtocolTCP, TargetPort: uint32(w.Port), PublishMode: swarm.PortConfigPublishModeHost}}
