@@ -76,11 +76,8 @@ type appliedWorkload struct {
 // previous spec runs uses the cluster's own rollback (Swarm's
 // PreviousSpec); any other release is applied as a new spec.
 func (d *Deployer) applyWorkloads(ctx context.Context, x *execution, w engine.Workloads) ([]appliedWorkload, error) {
-	net := NetworkName(x.app.Name, x.env)
-	if _, err := d.eng.EnsureNetwork(ctx, net, map[string]string{
-		engine.LabelManaged: "true", engine.LabelApp: x.app.Name, engine.LabelEnv: x.env,
-	}); err != nil {
-		return nil, fmt.Errorf("create overlay network %s: %w", net, err)
+	if err := d.ensureNetworks(ctx, x.app, x.env, x.t.say); err != nil {
+		return nil, err
 	}
 	secrets, err := d.clusterSecrets(ctx, w, x.rel)
 	if err != nil {

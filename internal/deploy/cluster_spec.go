@@ -28,6 +28,7 @@ func clusterRefusals(app *spec.App) []string {
 			out = append(out, fmt.Sprintf("service %q: x-berth.stateful services are not run on a Swarm cluster yet; pin the database to a node with deploy.placement.constraints and run it outside berth", svc.Name))
 		}
 	}
+	out = append(out, clusterNetworkRefusals(app)...)
 	return out
 }
 
@@ -71,6 +72,7 @@ func workloadSpec(app *spec.App, env string, svc spec.Service, rel store.Release
 		Restart:  engine.RestartPolicy{Condition: "any"},
 	}
 	clusterContainerSettings(&w, svc) // cluster_container.go
+	clusterNetworks(&w)
 	r := svc.Rollout
 	if r == nil {
 		return w

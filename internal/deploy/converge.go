@@ -67,7 +67,7 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 				if c.Labels[engine.LabelRelease] != liveLabel || c.Labels[engine.LabelService] != svc.Name || !c.Running() {
 					continue
 				}
-				ip := c.Addresses[NetworkName(app, env)]
+				ip := ContainerAddress(c, app, env)
 				if ip == "" {
 					continue
 				}

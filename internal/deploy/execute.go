@@ -173,11 +173,8 @@ func (d *Deployer) stillServing(app, env string) string {
 }
 
 func (d *Deployer) prepare(ctx context.Context, x *execution) (Plan, error) {
-	net := NetworkName(x.app.Name, x.env)
-	if _, err := d.eng.EnsureNetwork(ctx, net, map[string]string{
-		engine.LabelManaged: "true", engine.LabelApp: x.app.Name, engine.LabelEnv: x.env,
-	}); err != nil {
-		return Plan{}, fmt.Errorf("create network %s: %w", net, err)
+	if err := d.ensureNetworks(ctx, x.app, x.env, x.t.say); err != nil {
+		return Plan{}, err
 	}
 	observed, err := d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: x.app.Name, engine.LabelEnv: x.env})
 	if err != nil {

@@ -68,7 +68,7 @@ func placementSpec(plan Plan, service string) (engine.ContainerSpec, bool) {
 			}
 			s.Labels[LabelOneOff] = "true"
 			delete(s.Labels, LabelStateful)
-			s.Aliases = nil
+			oneOffNetworking(&s)
 			s.RestartPolicy = "no"
 			return s, true
 		}

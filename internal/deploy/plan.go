@@ -131,6 +131,7 @@ func MakePlan(d Desired, observed []engine.Container) Plan {
 	for _, cs := range p.Retire {
 		sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 	}
+	resolveServiceModes(&p)
 	return p
 }
 
@@ -218,7 +219,7 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 	if c := svc.Check; c != nil {
 		check = &engine.Check{Test: c.Test, Interval: c.Interval.D(), Timeout: c.Timeout.D(), StartPeriod: c.StartPeriod.D(), Retries: c.Retries}
 	}
-	return engine.ContainerSpec{
+	cs := engine.ContainerSpec{
 		Name:          ContainerName(d.App.Name, d.Env, svc.Name, d.Release, index, d.Suffix),
 		Image:         image,
 		Entrypoint:    svc.Entrypoint,
@@ -239,6 +240,8 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 		Files:         serviceFiles(svc, d.Files),
 		Options:       containerOptions(svc),
 	}
+	applyNetworks(&cs, d.App, d.Env, svc)
+	return cs
 }
 
 // Labels on stateful containers.
@@ -266,11 +269,19 @@ func statefulHash(app *spec.App, svc spec.Service, imageID string) string {
 			vols = append(vols, v)
 		}
 	}
+	var nets []spec.Network // the declared networks it joins (none: as before)
+	for _, sn := range svc.ServiceNetworks() {
+		if n, ok := app.Network(sn.Key); ok && !isBare(n) {
+			n.Labels = nil
+			nets = append(nets, n)
+		}
+	}
 	b, _ := json.Marshal(struct {
 		S spec.Service
 		I string
-		V []spec.Volume `json:",omitempty"`
-	}{svc, imageID, vols})
+		V []spec.Volume  `json:",omitempty"`
+		N []spec.Network `json:",omitempty"`
+	}{svc, imageID, vols, nets})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }

@@ -245,7 +245,7 @@ func (d *Deployer) convergeCanary(ctx context.Context, app, env string, observed
 		var targets []proxy.Target
 		for _, ct := range observed {
 			if ct.Labels[engine.LabelRelease] == label && ct.Labels[engine.LabelService] == svc.Name && ct.Running() && ct.Labels[LabelOneOff] != "true" {
-				if ip := ct.Addresses[NetworkName(app, env)]; ip != "" {
+				if ip := ContainerAddress(ct, app, env); ip != "" {
 					targets = append(targets, proxy.Target{ID: ct.ID, Name: ct.Name, Addr: net.JoinHostPort(ip, strconv.Itoa(svc.Port))})
 				}
 			}

@@ -61,6 +61,9 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	if err := d.checkStoreSecrets(app, env); err != nil {
 		return store.Deployment{}, err
 	}
+	if err := d.checkNetworks(ctx, app, env); err != nil {
+		return store.Deployment{}, err
+	}
 
 	t := newTracker(d.now, progress)
 	t.say("deploying %s to %s", app.Name, env)
@@ -164,6 +167,9 @@ func (d *Deployer) deployImages(ctx context.Context, app *spec.App, env string, 
 	if err := d.checkStoreSecrets(app, env); err != nil {
 		return store.Deployment{}, err
 	}
+	if err := d.checkNetworks(ctx, app, env); err != nil {
+		return store.Deployment{}, err
+	}
 	var from int64
 	if live, err := d.store.LiveRelease(app.Name, env); err == nil {
 		from = live.ID
@@ -218,6 +224,9 @@ func (d *Deployer) Rollback(ctx context.Context, app, env string, to int64, opts
 		return store.Deployment{}, fmt.Errorf("release %d cannot be restored: %w", target.ID, err)
 	}
 	if _, err := d.releaseFiles(target, &target.Spec); err != nil {
+		return store.Deployment{}, fmt.Errorf("release %d cannot be restored: %w", target.ID, err)
+	}
+	if err := d.checkNetworks(ctx, &target.Spec, env); err != nil {
 		return store.Deployment{}, fmt.Errorf("release %d cannot be restored: %w", target.ID, err)
 	}
 	dep, err := d.store.CreateDeployment(store.Deployment{App: app, Env: env, Kind: "rollback", ReleaseID: target.ID, FromReleaseID: live.ID})

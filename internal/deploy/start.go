@@ -133,7 +133,7 @@ func (d *Deployer) makePool(x *execution, svc spec.Service) {
 		if c.Labels[engine.LabelService] != svc.Name {
 			continue
 		}
-		ip := c.Addresses[NetworkName(x.app.Name, x.env)]
+		ip := ContainerAddress(c, x.app.Name, x.env)
 		targets = append(targets, proxy.Target{ID: c.ID, Name: c.Name, Addr: net.JoinHostPort(ip, strconv.Itoa(svc.Port))})
 	}
 	x.pools[svc.Name] = proxy.NewPool(routeKey(x.app.Name, x.env, svc.Name), releaseLabel(x.rel.ID), targets, healthConfig(svc), d.log)

@@ -95,7 +95,7 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 		s := ContainerStatus{
 			ID: shortID(c.ID), Name: c.Name, Release: c.Labels[engine.LabelRelease], State: string(c.State),
 			StartedAt: c.StartedAt, ExitCode: c.ExitCode, OOMKilled: c.OOMKilled, RestartCount: c.RestartCount,
-			Address: c.Addresses[NetworkName(app, env)],
+			Address: ContainerAddress(c, app, env),
 		}
 		for _, pool := range d.poolsOf(app, env, svc) {
 			for _, ts := range pool.Status() {
