@@ -271,3 +271,31 @@ func oneOffNetworking(cs *engine.ContainerSpec) {
 	cs.Networks = nets
 	delete(cs.Labels, LabelProxyNetwork)
 }
+
+// oneOffServiceMode points a one-off container of a network_mode
+// service:NAME service at a running container of NAME, of release rel
+// when it has one.
+func (d *Deployer) oneOffServiceMode(ctx context.Context, app, env string, rel int64, cs *engine.ContainerSpec) error {
+	dep, ok := strings.CutPrefix(cs.NetworkMode, "service:")
+	if !ok {
+		return nil
+	}
+	cands, err := d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: app, engine.LabelEnv: env, engine.LabelService: dep})
+	if err != nil {
+		return fmt.Errorf("list containers of %s: %w", dep, err)
+	}
+	target := ""
+	for _, c := range cands {
+		if !c.Running() || c.Labels[LabelOneOff] == "true" {
+			continue
+		}
+		if target == "" || c.Labels[engine.LabelRelease] == releaseLabel(rel) {
+			target = c.Name
+		}
+	}
+	if target == "" {
+		return fmt.Errorf("%w: network_mode service:%s: service %q has no running container to share the network of: deploy the app, or start %s", ErrInvalid, dep, dep, dep)
+	}
+	cs.NetworkMode = "container:" + target
+	return nil
+}

@@ -192,7 +192,7 @@ func (d *Deployer) oneOffSpec(ctx context.Context, app, env, service string, cmd
 	if err := d.requireExternal(ctx, &live.Spec, env, *svc); err != nil {
 		return engine.ContainerSpec{}, err
 	}
-	one := spec.App{Name: app, Services: []spec.Service{*svc}, Volumes: live.Spec.Volumes}
+	one := spec.App{Name: app, Services: []spec.Service{*svc}, Volumes: live.Spec.Volumes, Networks: live.Spec.Networks}
 	one.Services[0].Replicas = 1
 	one.Services[0].Stateful = false
 	plan := MakePlan(Desired{App: &one, Env: env, Release: live.ID, Images: images, Suffix: randomSuffix(), Vars: vars, Files: files}, nil)
@@ -201,6 +201,9 @@ func (d *Deployer) oneOffSpec(ctx context.Context, app, env, service string, cmd
 	cs.Check = nil
 	if err := d.resolveOneOffVolumesFrom(ctx, app, env, live.ID, &cs); err != nil {
 		return engine.ContainerSpec{}, fmt.Errorf("run %s in %s/%s: %w", service, app, env, err)
+	}
+	if err := d.oneOffServiceMode(ctx, app, env, live.ID, &cs); err != nil {
+		return engine.ContainerSpec{}, err
 	}
 	if len(cmd) > 0 {
 		cs.Cmd = cmd
