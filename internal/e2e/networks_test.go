@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 
+	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/engine/docker"
@@ -254,5 +255,105 @@ func TestNetworks_ComposeNetworks(t *testing.T) {
 	}
 	if code := run("api", "http://"+edgeIP+":8080/up"); code == 0 {
 		t.Errorf("api (backend only) reached edge at its frontend address %s", edgeIP)
+	}
+}
+
+// network_mode: service:NAME shares the network namespace of NAME's
+// container of the same release, across a blue-green deploy; none leaves
+// the container without networks. A stateful service keeps its fixed
+// address when it is replaced (stopped before its successor starts).
+func TestNetworks_NetworkModeAndFixedAddress(t *testing.T) {
+	eng := requireDocker(t)
+	ctx := context.Background()
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	removeAppNetworks(t, eng, name)
+	subnet := freeSubnet(t, eng)
+	load := func(version string) *spec.App {
+		p := writeFile(t, "compose.yaml", fmt.Sprintf(`name: %[1]s
+services:
+  web:
+    image: %[2]s
+    environment: { VERSION: %[3]s }
+    x-berth: { port: 8080, hosts: [%[4]s], healthcheck: { path: /up, interval: 200ms } }
+  side:
+    image: %[2]s
+    command: [sleep, "3600"]
+    network_mode: service:web
+  alone:
+    image: %[2]s
+    command: [sleep, "3600"]
+    network_mode: none
+  db:
+    image: %[2]s
+    environment: { VERSION: %[3]s }
+    networks:
+      default: {}
+      data: { ipv4_address: %[5]s }
+    x-berth: { stateful: true }
+networks:
+  data:
+    ipam: { config: [ { subnet: %[6]s } ] }
+`, name, image(t).Ref, version, host, tenth(subnet), subnet))
+		app, err := spec.Load(ctx, spec.LoadOptions{Files: []string{p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return app
+	}
+	check := func(rel string) {
+		t.Helper()
+		cs, err := eng.ListContainers(ctx, map[string]string{engine.LabelApp: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byService := map[string]string{}
+		for _, c := range cs {
+			if c.Running() && (c.Labels[engine.LabelRelease] == rel || c.Labels[engine.LabelService] == "db") {
+				byService[c.Labels[engine.LabelService]] = c.ID
+			}
+		}
+		inspect := func(svc string) (mode string, nets map[string]string) {
+			ci, err := eng.Client().ContainerInspect(ctx, byService[svc])
+			if err != nil {
+				t.Fatalf("%s of release %s: %v", svc, rel, err)
+			}
+			nets = map[string]string{}
+			for n, ep := range ci.NetworkSettings.Networks {
+				nets[n] = ep.IPAddress
+			}
+			return string(ci.HostConfig.NetworkMode), nets
+		}
+		if mode, _ := inspect("side"); mode != "container:"+byService["web"] {
+			t.Errorf("release %s: side's network mode %q, want container:%s (web of the same release)", rel, mode, byService["web"])
+		}
+		if mode, nets := inspect("alone"); mode != "none" || len(nets) > 1 {
+			t.Errorf("alone: mode %q networks %v", mode, nets)
+		}
+		if _, nets := inspect("db"); nets["berth-"+name+"-production-data"] != tenth(subnet).String() || nets["berth-"+name+"-production"] == "" || len(nets) != 2 {
+			t.Errorf("db's networks %v, want %s on data and the default network", nets, tenth(subnet))
+		}
+	}
+	if _, err := s.deploy(t, load("v1")); err != nil {
+		t.Fatal(err)
+	}
+	check("1")
+	// side reaches web at 127.0.0.1: they share one network namespace.
+	var out bytes.Buffer
+	if code, err := s.client.Run(ctx, name, "production", "side", []string{"get", "http://127.0.0.1:8080/up"}, &out); err != nil || code != 0 {
+		t.Errorf("side cannot reach web on its loopback: %d %v %s", code, err, out.String())
+	}
+
+	// Release 2 replaces db (its definition changed) at the same address.
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if _, err := s.client.Deploy(dctx, load("v2"), spec.DefaultEnv, api.DeployOptions{ReplaceStateful: true}, func(p api.Progress) {
+		t.Logf("deploy %s: %s", name, p.Message)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check("2")
+	if code, body := get(t, s.addrs.HTTP, host, "/"); code != 200 || body != "v2" {
+		t.Errorf("after release 2: %d %q", code, body)
 	}
 }
