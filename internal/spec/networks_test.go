@@ -197,6 +197,10 @@ services:
 services:
   vpn: { image: a }
   db: { image: a, network_mode: "service:vpn", x-berth: { stateful: true } }`, "network_mode", "db", "make \"vpn\" stateful too"},
+		{"release command in a shared namespace", `
+services:
+  vpn: { image: a }
+  app: { image: a, network_mode: "service:vpn", x-berth: { release_command: [migrate] } }`, "network_mode", "app", "runs before any container of the release starts"},
 		{"gw_priority", `
 services:
   web: { image: a, networks: { back: { gw_priority: 5 } } }

@@ -157,6 +157,8 @@ func validateNetworkMode(c *collector, a *App, s *Service) {
 			c.add(n, "network_mode", "a service cannot share its own network namespace")
 		case routed:
 			c.add(n, "network_mode", fmt.Sprintf("a routed service needs an address of its own for the proxy: route service %s instead (x-berth on it), or remove network_mode", quote(dep)))
+		case len(s.ReleaseCommand) > 0:
+			c.add(n, "network_mode", fmt.Sprintf("x-berth.release_command runs before any container of the release starts, so it has no %s container to share the network of: run the command in service %s, or remove network_mode", quote(dep), quote(dep)))
 		case s.Stateful && !other.Stateful:
 			c.add(n, "network_mode", fmt.Sprintf("a stateful service keeps its container across deploys while %s gets a new one each deploy, which would cut the stateful one off the network: make %s stateful too, or remove network_mode", quote(dep), quote(dep)))
 		}
