@@ -60,6 +60,13 @@ func TestBackend_EnsureNetworkSpec(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "overlaps berth's network pool 10.200.0.0/16") {
 		t.Errorf("subnet in the pool: %v", err)
 	}
+	// enable_ipv6 without an IPv6 subnet works only when the engine has
+	// IPv6 pools (20.10 has none by default): refused saying what to do.
+	v6 := uniq("berth-spec-v6")
+	names = append(names, v6)
+	if _, err := b.EnsureNetworkSpec(ctx, engine.NetworkSpec{Name: v6, EnableIPv6: true}); err != nil && !strings.Contains(err.Error(), "enable_ipv6 needs an IPv6 subnet: give the network's ipam.config an IPv6 subnet") {
+		t.Errorf("enable_ipv6 refused without the fix: %v", err)
+	}
 	for _, name := range []string{clash, inPool} {
 		if _, err := b.InspectNetwork(ctx, name); err == nil {
 			t.Errorf("refused network %s was created", name)
