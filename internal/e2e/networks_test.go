@@ -132,7 +132,8 @@ func TestNetworks_ComposeNetworks(t *testing.T) {
 	ext := "e2e-corp-" + hex.EncodeToString(b[:])
 	// Removed last, once the app's containers have left it.
 	t.Cleanup(func() { _ = eng.RemoveNetwork(context.Background(), ext) })
-	s := startServer(t, t.TempDir())
+	dir := t.TempDir()
+	s := startServer(t, dir)
 	name, host := newApp(t, eng)
 	removeAppNetworks(t, eng, name)
 	subnet := freeSubnet(t, eng)
@@ -221,6 +222,27 @@ func TestNetworks_ComposeNetworks(t *testing.T) {
 	}
 	if code, _ := get(t, s.addrs.HTTP, "api."+host, "/up"); code != 200 {
 		t.Errorf("api (internal network only) through the proxy: %d", code)
+	}
+
+	// A restarted server routes them again, from each container's
+	// address on the network the proxy reaches it on.
+	s.stop()
+	s = startServer(t, dir)
+	for _, h := range []string{host, "api." + host} {
+		if code, _ := get(t, s.addrs.HTTP, h, "/up"); code != 200 {
+			t.Errorf("%s after a restart: %d", h, code)
+		}
+	}
+	st, err := s.client.Status(ctx, name, spec.DefaultEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range st.Services {
+		for _, c := range svc.Containers {
+			if (svc.Name == "web" || svc.Name == "api") && c.Health != "healthy" {
+				t.Errorf("status after a restart: %s %s health %q address %q", svc.Name, c.Name, c.Health, c.Address)
+			}
+		}
 	}
 
 	run := func(svc, url string) int {
