@@ -53,12 +53,20 @@ func usedNetworks(app *spec.App) []string {
 }
 
 // ContainerAddress is the address the proxy reaches c at: on the network
-// its LabelProxyNetwork names, or on the app environment's own.
+// its LabelProxyNetwork names, or on the app environment's own; for a
+// container on neither (a worker on networks of its own), its address on
+// the first of its networks by name, for status.
 func ContainerAddress(c engine.Container, app, env string) string {
 	if n := c.Labels[LabelProxyNetwork]; n != "" {
 		return c.Addresses[n]
 	}
-	return c.Addresses[NetworkName(app, env)]
+	if a, ok := c.Addresses[NetworkName(app, env)]; ok {
+		return a
+	}
+	if len(c.Addresses) > 0 {
+		return c.Addresses[slices.Min(slices.Collect(maps.Keys(c.Addresses)))]
+	}
+	return ""
 }
 
 // ensureNetworks gives the app environment the networks its services

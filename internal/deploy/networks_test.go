@@ -69,6 +69,11 @@ func TestMakePlan_Networks(t *testing.T) {
 		t.Errorf("proxy address %q", got)
 	}
 
+	worker := engine.Container{Labels: map[string]string{}, Addresses: map[string]string{"b-net": "10.2.0.2", "a-net": "10.1.0.2"}}
+	if got := ContainerAddress(worker, "shop", "production"); got != "10.1.0.2" {
+		t.Errorf("a worker off the default network: address %q", got)
+	}
+
 	db := placement(t, p, "db", 1)
 	if db.Network != "berth-shop-production-back" || db.Endpoint.IPv4Address != "172.28.0.10" || len(db.Networks) != 0 {
 		t.Errorf("db: %q %+v %+v", db.Network, db.Endpoint, db.Networks)
