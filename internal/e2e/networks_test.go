@@ -291,6 +291,17 @@ func TestNetworks_NetworkModeAndFixedAddress(t *testing.T) {
 	name, host := newApp(t, eng)
 	removeAppNetworks(t, eng, name)
 	subnet := freeSubnet(t, eng)
+	// A container outside berth that "joined" shares (network_mode
+	// container:NAME), as a VPN sidecar started by hand would be.
+	var rb [3]byte
+	_, _ = rand.Read(rb[:])
+	outside, err := eng.CreateContainer(ctx, engine.ContainerSpec{Name: "e2e-outside-" + hex.EncodeToString(rb[:]), Image: image(t).ID, Cmd: []string{"sleep", "3600"}, StopGrace: time.Second})
+	if outside.ID != "" {
+		t.Cleanup(func() { _ = eng.RemoveContainer(context.Background(), outside.ID) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	load := func(version string) *spec.App {
 		p := writeFile(t, "compose.yaml", fmt.Sprintf(`name: %[1]s
 services:
@@ -306,6 +317,14 @@ services:
     image: %[2]s
     command: [sleep, "3600"]
     network_mode: none
+  hostnet:
+    image: %[2]s
+    command: [sleep, "3600"]
+    network_mode: host
+  joined:
+    image: %[2]s
+    command: [sleep, "3600"]
+    network_mode: container:%[7]s
   db:
     image: %[2]s
     environment: { VERSION: %[3]s }
@@ -316,7 +335,7 @@ services:
 networks:
   data:
     ipam: { config: [ { subnet: %[6]s } ] }
-`, name, image(t).Ref, version, host, tenth(subnet), subnet))
+`, name, image(t).Ref, version, host, tenth(subnet), subnet, outside.Name))
 		app, err := spec.Load(ctx, spec.LoadOptions{Files: []string{p}})
 		if err != nil {
 			t.Fatal(err)
@@ -351,6 +370,12 @@ networks:
 		}
 		if mode, nets := inspect("alone"); mode != "none" || len(nets) > 1 {
 			t.Errorf("alone: mode %q networks %v", mode, nets)
+		}
+		if mode, _ := inspect("hostnet"); mode != "host" {
+			t.Errorf("hostnet: mode %q", mode)
+		}
+		if mode, _ := inspect("joined"); mode != "container:"+outside.ID && mode != "container:"+outside.Name {
+			t.Errorf("joined: mode %q, want container:%s", mode, outside.Name)
 		}
 		if _, nets := inspect("db"); nets["berth-"+name+"-production-data"] != tenth(subnet).String() || nets["berth-"+name+"-production"] == "" || len(nets) != 2 {
 			t.Errorf("db's networks %v, want %s on data and the default network", nets, tenth(subnet))
