@@ -104,27 +104,43 @@ func (d *Deployer) ensureNetworks(ctx context.Context, app *spec.App, env string
 }
 
 // checkNetworks refuses, before anything changes, a release that joins
-// an external network that does not exist, or sets what the engine
-// cannot.
+// an external network that does not exist, routes a service the proxy
+// could not reach, or sets what the engine cannot.
 func (d *Deployer) checkNetworks(ctx context.Context, app *spec.App, env string) error {
-	var missing []string
+	var refusals []string
+	drivers := map[string]string{} // key → driver
 	for _, key := range usedNetworks(app) {
 		def, _ := app.Network(key)
+		drivers[key] = def.Driver
 		if !def.External {
 			continue
 		}
 		name := EngineNetworkName(app, env, key)
-		_, err := d.eng.InspectNetwork(ctx, name)
+		n, err := d.eng.InspectNetwork(ctx, name)
 		if errors.Is(err, engine.ErrNotFound) {
-			missing = append(missing, fmt.Sprintf("network %s (networks.%s, external: true) does not exist: create it first (docker network create %s), or remove external: true to have berth create it; berth never creates or removes an external network", name, key, name))
+			refusals = append(refusals, fmt.Sprintf("network %s (networks.%s, external: true) does not exist: create it first (docker network create %s), or remove external: true to have berth create it; berth never creates or removes an external network", name, key, name))
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("network %s: %w", key, err)
 		}
+		drivers[key] = n.Driver
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(missing, "; "))
+	if d.cluster == nil {
+		// The proxy, on this host, dials a routed container's address on
+		// its first network: a bridge's, which the host routes to.
+		for _, svc := range app.Services {
+			nets := svc.ServiceNetworks()
+			if !svc.Routed() || len(nets) == 0 {
+				continue
+			}
+			if drv := drivers[nets[0].Key]; drv != "" && drv != "bridge" {
+				refusals = append(refusals, fmt.Sprintf("service %q: networks.%s: the proxy reaches a routed service from this host at its address on its first network, and a %s network does not route to the host the way a bridge does: give a bridge network the highest priority: for this service, or join it to the default network too", svc.Name, nets[0].Key, drv))
+			}
+		}
+	}
+	if len(refusals) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(refusals, "; "))
 	}
 	return d.checkMacAddresses(ctx, app)
 }

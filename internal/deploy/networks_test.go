@@ -165,6 +165,20 @@ func TestDeployer_Networks(t *testing.T) {
 	}
 }
 
+// On one host the proxy dials a routed container on its first network:
+// one of a driver that does not route to the host is refused.
+func TestDeployer_RoutedNeedsABridgeFirst(t *testing.T) {
+	f := enginetest.NewFake()
+	d := fakeDeployer(t, f)
+	app := networksApp()
+	app.Networks[2].Driver = "macvlan" // front, api's first network
+	f.AddNetwork("corp-net")
+	err := d.checkNetworks(context.Background(), app, "production")
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `service "api": networks.front: the proxy reaches a routed service from this host`) {
+		t.Fatalf("check: %v", err)
+	}
+}
+
 // A per-network MAC address is refused on an engine before API 1.44.
 func TestApiBefore(t *testing.T) {
 	for v, want := range map[string]bool{"1.41": true, "1.43": true, "1.44": false, "1.47": false, "2.0": false, "": true} {
