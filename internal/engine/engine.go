@@ -257,18 +257,10 @@ type ContainerSpec struct {
 	User       string
 	// Network is the network the container joins; Aliases are its DNS
 	// names there.
-	Network string
-	Aliases []string
-	// Compose networks: (see networks.go). NetworkMode, when set,
-	// replaces Network: "host", "none", "bridge" or "container:NAME".
-	// Endpoint holds the first network's further settings (its Name and
-	// Aliases are Network and Aliases). Networks are further networks
-	// the container joins after it is created and before it starts.
-	NetworkMode string
-	Endpoint    NetworkAttachment
-	Networks    []NetworkAttachment
-	Mounts      []Mount
-	StopSignal  string // empty: the image's default (SIGTERM)
+	Network    string
+	Aliases    []string
+	Mounts     []Mount
+	StopSignal string // empty: the image's default (SIGTERM)
 	// StopGrace is how long a stop waits before SIGKILL.
 	StopGrace     time.Duration
 	RestartPolicy string // "no" when empty
@@ -292,6 +284,15 @@ type ContainerSpec struct {
 	// ulimits, logging, …; see ContainerOptions). nil: none (omitted
 	// from the JSON a cluster backend hashes).
 	Options *ContainerOptions `json:",omitempty"`
+
+	// Compose networks (see networks.go). NetworkMode, when set,
+	// replaces Network: "host", "none", "bridge" or "container:NAME".
+	// Endpoint holds the first network's further settings (its Name and
+	// Aliases are Network and Aliases). Networks are further networks
+	// the container joins after it is created and before it starts.
+	NetworkMode string
+	Endpoint    NetworkAttachment
+	Networks    []NetworkAttachment
 }
 
 // Attachment is a connection to a container's standard streams.
