@@ -290,9 +290,11 @@ type ContainerSpec struct {
 	// Endpoint holds the first network's further settings (its Name and
 	// Aliases are Network and Aliases). Networks are further networks
 	// the container joins after it is created and before it starts.
-	NetworkMode string
-	Endpoint    NetworkAttachment
-	Networks    []NetworkAttachment
+	// (omitempty/omitzero: a cluster backend hashes the spec it applied,
+	// which must not change for a container that sets none of them.)
+	NetworkMode string              `json:",omitempty"`
+	Endpoint    NetworkAttachment   `json:",omitzero"`
+	Networks    []NetworkAttachment `json:",omitempty"`
 }
 
 // Attachment is a connection to a container's standard streams.

@@ -138,12 +138,14 @@ type NetworkAttachment struct {
 	// Compose's per-network settings of a service (one host only; a
 	// cluster deploy refuses them): fixed addresses, link-local
 	// addresses, the endpoint's driver options, and its MAC address
-	// (Engine API 1.44 and later).
-	IPv4Address  string
-	IPv6Address  string
-	LinkLocalIPs []string
-	DriverOpts   map[string]string
-	MacAddress   string
+	// (Engine API 1.44 and later). omitempty: a cluster backend hashes
+	// the spec it applied, which must not change for an attachment that
+	// sets none of them.
+	IPv4Address  string            `json:",omitempty"`
+	IPv6Address  string            `json:",omitempty"`
+	LinkLocalIPs []string          `json:",omitempty"`
+	DriverOpts   map[string]string `json:",omitempty"`
+	MacAddress   string            `json:",omitempty"`
 }
 
 // UpdatePolicy is Compose's deploy.update_config or rollback_config.
