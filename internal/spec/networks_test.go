@@ -201,6 +201,20 @@ services:
 services:
   vpn: { image: a }
   app: { image: a, network_mode: "service:vpn", x-berth: { release_command: [migrate] } }`, "network_mode", "app", "runs before any container of the release starts"},
+		{"hostname in another service's namespace", `
+services:
+  vpn: { image: a }
+  app: { image: a, network_mode: "service:vpn", hostname: app }`, "hostname", "app", "set it on service \"vpn\""},
+		{"dns in another container's namespace", `
+services:
+  app: { image: a, network_mode: "container:vpn", dns: [1.1.1.1] }`, "dns", "app", "Docker refuses to set its dns there"},
+		{"extra_hosts in another service's namespace", `
+services:
+  vpn: { image: a }
+  app: { image: a, network_mode: "service:vpn", extra_hosts: ["db:10.0.0.2"] }`, "extra_hosts", "app", "shares another's network namespace"},
+		{"a net sysctl on the host's network", `
+services:
+  app: { image: a, network_mode: host, sysctls: { net.core.somaxconn: 1024, kernel.msgmax: 65536 } }`, "sysctls.net.core.somaxconn", "app", "set it on the host"},
 		{"gw_priority", `
 services:
   web: { image: a, networks: { back: { gw_priority: 5 } } }
@@ -241,5 +255,21 @@ func TestLoad_NetworkComposeRefusals(t *testing.T) {
 		if _, err := loadNetYAML(t, tc.yaml); err == nil || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%q: got %v, want a refusal naming %s", tc.yaml, err, tc.msg)
 		}
+	}
+}
+
+// What the engine allows in a shared namespace stays accepted: the
+// host's network with a hostname, DNS and a non-net sysctl, and another
+// service's with dns_search and domainname.
+func TestLoad_SharedNamespaceKeepsWhatTheEngineAllows(t *testing.T) {
+	t.Parallel()
+	_, err := loadNetYAML(t, `name: shop
+services:
+  vpn: { image: a }
+  host: { image: a, network_mode: host, hostname: h, dns: [1.1.1.1], extra_hosts: ["db:10.0.0.2"], sysctls: { kernel.msgmax: 65536 } }
+  side: { image: a, network_mode: "service:vpn", dns_search: [example.org], domainname: example.org }
+`)
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -171,5 +172,45 @@ func validateNetworkMode(c *collector, a *App, s *Service) {
 		}
 	default:
 		c.add(n, "network_mode", fmt.Sprintf("%s is not a network mode berth knows: use host, none, bridge, service:NAME or container:NAME, or networks: for the app's own networks", quote(mode)))
+	}
+	validateSharedNamespace(c, s)
+}
+
+// validateSharedNamespace refuses the per-container keys the engine
+// rejects in the network namespace network_mode gives, which it would
+// only say at container creation or start, after the old release had
+// begun to be replaced: in another container's namespace (service: and
+// container:) the hostname, DNS servers and /etc/hosts entries are that
+// container's; in the host's, a net.* sysctl would change the host.
+func validateSharedNamespace(c *collector, s *Service) {
+	o, mode := s.Container, s.NetworkMode
+	if o == nil {
+		return
+	}
+	if owner, ok := strings.CutPrefix(mode, "service:"); ok || strings.HasPrefix(mode, "container:") {
+		where := "the container it names"
+		if ok {
+			where = "service " + quote(owner)
+		}
+		for _, f := range []struct {
+			key string
+			set bool
+		}{{"hostname", o.Hostname != ""}, {"dns", len(o.DNS) > 0}, {"extra_hosts", len(o.ExtraHosts) > 0}} {
+			if f.set {
+				c.add(s.Name, f.key, fmt.Sprintf("with network_mode %s the container shares another's network namespace, and Docker refuses to set its %s there: remove %s, or set it on %s", mode, f.key, f.key, where))
+			}
+		}
+	}
+	if mode == "host" {
+		keys := make([]string, 0, len(o.Sysctls))
+		for k := range o.Sysctls {
+			if strings.HasPrefix(k, "net.") {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			c.add(s.Name, "sysctls."+k, "with network_mode: host the container is in the host's network namespace, where Docker refuses a net.* sysctl (it would change the host): remove it, set it on the host (sysctl -w), or remove network_mode: host")
+		}
 	}
 }
