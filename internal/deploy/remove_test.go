@@ -192,3 +192,41 @@ func TestDeployer_RemoveEnvVolumes(t *testing.T) {
 		}
 	}
 }
+
+// The networks berth created from the file's networks: go with the
+// environment; an external network it only joined stays.
+func TestDeployer_RemoveEnvNetworks(t *testing.T) {
+	f := enginetest.NewFake()
+	f.AddImage("shop:1", "sha256:1111")
+	f.AddNetwork("corp-net")
+	ctx := context.Background()
+	d := fakeDeployer(t, f)
+	app := &spec.App{Name: "shop",
+		Networks: []spec.Network{
+			{Key: "back", Internal: true, IPAM: &spec.IPAM{Config: []spec.IPAMPool{{Subnet: "172.28.0.0/24"}}}},
+			{Key: "corp", Name: "corp-net", External: true},
+		},
+		Services: []spec.Service{{Name: "worker", Image: "shop:1", Replicas: 1, Command: []string{"/app", "worker"}, StopGracePeriod: spec.Duration(time.Second),
+			Networks:    []spec.ServiceNetwork{{Key: "back"}, {Key: "corp"}},
+			Healthcheck: spec.Healthcheck{Path: "/", Interval: spec.Duration(time.Second), Timeout: spec.Duration(time.Second), HealthyThreshold: 1, UnhealthyThreshold: 1, Deadline: spec.Duration(time.Minute)}}}}
+	if _, err := d.Deploy(ctx, app, "production", DeployOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	back := EngineNetworkName(app, "production", "back")
+	if _, err := f.InspectNetwork(ctx, back); err != nil {
+		t.Fatalf("the app's network: %v", err)
+	}
+	var lines []string
+	if _, err := d.RemoveEnv(ctx, "shop", "production", RemoveOptions{}, func(p Progress) { lines = append(lines, p.Message) }); err != nil {
+		t.Fatalf("RemoveEnv: %v\n%s", err, strings.Join(lines, "\n"))
+	}
+	if _, err := f.InspectNetwork(ctx, back); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("network %s is still there: %v", back, err)
+	}
+	if _, err := f.InspectNetwork(ctx, "corp-net"); err != nil {
+		t.Errorf("the external network went: %v", err)
+	}
+	if !strings.Contains(strings.Join(lines, "\n"), "removed network "+back) {
+		t.Errorf("progress lacks the network:\n%s", strings.Join(lines, "\n"))
+	}
+}

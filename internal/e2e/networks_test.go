@@ -278,6 +278,20 @@ func TestNetworks_ComposeNetworks(t *testing.T) {
 	if code := run("api", "http://"+edgeIP+":8080/up"); code == 0 {
 		t.Errorf("api (backend only) reached edge at its frontend address %s", edgeIP)
 	}
+
+	// berth env remove takes the networks berth created with it and
+	// leaves the external one, which it only joined.
+	if _, err := s.client.RemoveEnv(ctx, name, "production", api.RemoveRequest{}, nil); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	for _, n := range []string{front, back} {
+		if _, err := eng.Client().NetworkInspect(ctx, n, network.InspectOptions{}); err == nil {
+			t.Errorf("network %s is still there after the removal", n)
+		}
+	}
+	if _, err := eng.Client().NetworkInspect(ctx, ext, network.InspectOptions{}); err != nil {
+		t.Errorf("the removal took the external network: %v", err)
+	}
 }
 
 // network_mode: service:NAME shares the network namespace of NAME's

@@ -376,6 +376,7 @@ func (f *Fake) RemoveNetwork(ctx context.Context, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.networks, name)
+	delete(f.netSpecs, name)
 	delete(f.objLabels, "network/"+name)
 	return nil
 }

@@ -22,6 +22,7 @@ func (f *Fake) EnsureNetworkSpec(ctx context.Context, s engine.NetworkSpec) (eng
 			f.netSpecs = map[string]engine.NetworkSpec{}
 		}
 		f.netSpecs[s.Name] = s
+		f.labelLocked("network", s.Name, s.Labels) // for NetworksByLabel
 	}
 	return f.networkLocked(s.Name), nil
 }
