@@ -86,7 +86,7 @@ services:
     image: %[2]s
     networks:
       frontend: { aliases: [www] }
-      backend: {}
+      backend: { driver_opts: { com.example.berth-probe: "1" } }
     x-berth: { port: 8080, hosts: [%[3]s], healthcheck: *health }
   api:
     image: %[2]s
@@ -120,10 +120,10 @@ networks:
 
 // An app on a frontend and an internal backend network, an external
 // network and a fixed address: each container is on exactly its networks
-// with its aliases and address (inspect), the proxy reaches a routed
-// service on the internal network, and a one-off container of a
-// backend-only service (berth run) cannot reach a frontend-only one,
-// while one of a frontend service can.
+// with its aliases, address and endpoint driver options (inspect), the
+// proxy reaches a routed service on the internal network, and a one-off
+// container of a backend-only service (berth run) cannot reach a
+// frontend-only one, while one of a frontend service can.
 func TestNetworks_ComposeNetworks(t *testing.T) {
 	eng := requireDocker(t)
 	ctx := context.Background()
@@ -203,6 +203,9 @@ func TestNetworks_ComposeNetworks(t *testing.T) {
 			sort.Strings(aliases)
 			if w := want[svc][n]; !slices.Equal(aliases, w) {
 				t.Errorf("%s on %s: aliases %v, want %v", c.Name, n, aliases, w)
+			}
+			if opt := ep.DriverOpts["com.example.berth-probe"]; (svc == "web" && n == back) != (opt == "1") {
+				t.Errorf("%s on %s: endpoint driver options %v", c.Name, n, ep.DriverOpts)
 			}
 			if svc == "db" && ep.IPAddress != tenth(subnet).String() {
 				t.Errorf("db's address %s, want %s", ep.IPAddress, tenth(subnet).String())
