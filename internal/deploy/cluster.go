@@ -148,7 +148,7 @@ func (d *Deployer) followRollout(ctx context.Context, x *execution, w engine.Wor
 	// and monitor between batches.
 	deadline := time.Duration(0)
 	for _, svc := range x.app.Services {
-		dl := max(svc.Healthcheck.Deadline.D(), workerDeadline)
+		dl := max(svc.Healthcheck.Deadline.D(), workerDeadline, svc.Check.Wait())
 		if r := svc.Rollout; r != nil && r.Update != nil {
 			dl += r.Update.Delay.D() + r.Update.Monitor.D()
 		}

@@ -222,7 +222,9 @@ func (d *Deployer) gate(ctx context.Context, x *execution) error {
 	deadline := time.Duration(0)
 	for _, svc := range x.app.Services {
 		if !svc.Routed() {
-			deadline = max(deadline, workerDeadline)
+			// A worker with a Compose healthcheck is up once the engine
+			// calls it healthy, which may take longer than 30s.
+			deadline = max(deadline, workerDeadline, svc.Check.Wait())
 			continue
 		}
 		if _, ok := x.pools[svc.Name]; !ok {

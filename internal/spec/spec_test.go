@@ -246,3 +246,23 @@ func TestLoad_FileErrors(t *testing.T) {
 		t.Errorf("missing file: %v, want %s", err, want)
 	}
 }
+
+// A Compose healthcheck's wait covers its start period and every probe
+// Docker makes before it gives up; Docker's defaults fill what is unset.
+func TestCheck_WaitCoversEveryProbe(t *testing.T) {
+	t.Parallel()
+	var none *Check
+	for _, c := range []struct {
+		check *Check
+		want  time.Duration
+	}{
+		{none, 0},
+		{&Check{}, 4*30*time.Second + 30*time.Second},
+		{&Check{Interval: Duration(30 * time.Second), Timeout: Duration(10 * time.Second), Retries: 3, StartPeriod: Duration(time.Minute)}, time.Minute + 4*30*time.Second + 10*time.Second},
+		{&Check{Interval: Duration(time.Second), Timeout: Duration(time.Second), Retries: 1}, 3 * time.Second},
+	} {
+		if got := c.check.Wait(); got != c.want {
+			t.Errorf("%+v: %s, want %s", c.check, got, c.want)
+		}
+	}
+}

@@ -182,6 +182,27 @@ type Check struct {
 	Retries     int      `json:"retries,omitempty"`
 }
 
+// Wait is how long the engine may take to call a container healthy by
+// this check: its start period, then a probe each interval, retries+1
+// of them, the last one taking its timeout (Docker's defaults where the
+// file sets none: 30s, 30s, 3 retries).
+func (c *Check) Wait() time.Duration {
+	if c == nil {
+		return 0
+	}
+	interval, timeout, retries := c.Interval.D(), c.Timeout.D(), c.Retries
+	if interval <= 0 {
+		interval = 30 * time.Second
+	}
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	if retries <= 0 {
+		retries = 3
+	}
+	return c.StartPeriod.D() + time.Duration(retries+1)*interval + timeout
+}
+
 // Routed reports whether the proxy sends traffic to the service.
 func (s Service) Routed() bool { return len(s.Hosts) > 0 }
 
