@@ -209,6 +209,15 @@ func apiBefore(v string, major, minor int) bool {
 	return ma < major || ma == major && mi < minor
 }
 
+// serviceAliases are the names svc's container answers to on the app
+// environment's own network: the service's, and its container_name.
+func serviceAliases(svc spec.Service) []string {
+	if svc.ContainerName != "" && svc.ContainerName != svc.Name {
+		return []string{svc.Name, svc.ContainerName}
+	}
+	return []string{svc.Name}
+}
+
 // applyNetworks sets how the container of svc joins its networks: the
 // first (highest priority) at creation, the rest before it starts; the
 // service's name is an alias on each, as in Compose. A routed container
@@ -234,6 +243,9 @@ func applyNetworks(cs *engine.ContainerSpec, app *spec.App, env string, svc spec
 		}
 		if !sn.NoServiceAlias {
 			a.Aliases = append(a.Aliases, svc.Name)
+		}
+		if svc.ContainerName != "" {
+			a.Aliases = append(a.Aliases, svc.ContainerName)
 		}
 		a.Aliases = append(a.Aliases, sn.Aliases...)
 		if i == 0 {

@@ -24,9 +24,9 @@ func networksApp() *spec.App {
 		Services: []spec.Service{
 			{Name: "api", Image: "shop:1", Replicas: 2, Port: 8080, Hosts: []string{"shop.test"},
 				Networks: []spec.ServiceNetwork{{Key: "front", Aliases: []string{"www"}}, {Key: "back"}}},
-			{Name: "db", Image: "db:1", Replicas: 1, Stateful: true,
+			{Name: "db", Image: "db:1", Replicas: 1, Stateful: true, ContainerName: "postgres",
 				Networks: []spec.ServiceNetwork{{Key: "back", IPv4Address: "172.28.0.10"}}},
-			{Name: "plain", Image: "shop:1", Replicas: 1},
+			{Name: "plain", Image: "shop:1", Replicas: 1, ContainerName: "plain-box"},
 			{Name: "side", Image: "shop:1", Replicas: 2, NetworkMode: "service:api"},
 			{Name: "tool", Image: "shop:1", Replicas: 1, Networks: []spec.ServiceNetwork{{Key: "corp", NoServiceAlias: true}}},
 		}}
@@ -75,12 +75,17 @@ func TestMakePlan_Networks(t *testing.T) {
 	}
 
 	db := placement(t, p, "db", 1)
+	// container_name is an alias on every network, as Docker's DNS
+	// answers a container's name.
+	if !reflect.DeepEqual(db.Aliases, []string{"db", "postgres"}) {
+		t.Errorf("db aliases %v, want db and its container_name", db.Aliases)
+	}
 	if db.Network != "berth-shop-production-back" || db.Endpoint.IPv4Address != "172.28.0.10" || len(db.Networks) != 0 {
 		t.Errorf("db: %q %+v %+v", db.Network, db.Endpoint, db.Networks)
 	}
 
 	plain := placement(t, p, "plain", 1)
-	if plain.Network != "berth-shop-production" || !reflect.DeepEqual(plain.Aliases, []string{"plain"}) || plain.Networks != nil || plain.Labels[LabelProxyNetwork] != "" {
+	if plain.Network != "berth-shop-production" || !reflect.DeepEqual(plain.Aliases, []string{"plain", "plain-box"}) || plain.Networks != nil || plain.Labels[LabelProxyNetwork] != "" {
 		t.Errorf("plain: %q %v %+v", plain.Network, plain.Aliases, plain.Networks)
 	}
 

@@ -229,7 +229,7 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 		WorkingDir:    svc.WorkingDir,
 		User:          svc.User,
 		Network:       network,
-		Aliases:       []string{svc.Name},
+		Aliases:       serviceAliases(svc),
 		Mounts:        mounts,
 		StopSignal:    svc.StopSignal,
 		StopGrace:     svc.StopGracePeriod.D(),

@@ -560,6 +560,13 @@ func inspectMismatches(svc types.ServiceConfig, ci container.InspectResponse) []
 			bad("group_add", hc.GroupAdd, svc.GroupAdd)
 		}
 	}
+	if n := svc.ContainerName; n != "" && ci.NetworkSettings != nil {
+		for net, ep := range ci.NetworkSettings.Networks {
+			if !slices.Contains(ep.Aliases, n) {
+				bad("container_name on network "+net, ep.Aliases, n)
+			}
+		}
+	}
 	out = append(out, mountMismatches(svc, ci)...)
 	return out
 }

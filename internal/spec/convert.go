@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"strconv"
@@ -22,6 +23,7 @@ func convertService(c *collector, sc types.ServiceConfig, missing map[string]boo
 		StopSignal:      sc.StopSignal,
 		StopGracePeriod: Duration(DefaultStopGracePeriod),
 		Replicas:        1,
+		ContainerName:   sc.ContainerName,
 	}
 	if build, ok := missing[sc.Name]; ok {
 		s.Image = ""
@@ -100,6 +102,9 @@ func convertService(c *collector, sc types.ServiceConfig, missing map[string]boo
 		s.Volumes = append(s.Volumes, convertMount(c, s.Name, i, v))
 	}
 	convertContainer(c, &s, sc)
+	if s.ContainerName != "" && s.Replicas > 1 {
+		c.add(s.Name, "container_name", fmt.Sprintf("%s names one container, and the service runs %d replicas (docker compose refuses it too); remove container_name (other services reach every replica by the service name %s) or run one replica", quote(s.ContainerName), s.Replicas, s.Name))
+	}
 	applyDefaults(&s)
 	parseXBerth(c, &s, sc.Extensions[ExtensionKey])
 	return s

@@ -318,7 +318,7 @@ var serviceKeys = map[string]keyRule{
 	"links":                             ignored("links are legacy: services of one app reach each other by service name; a link's alias is not created"),
 	"external_links":                    refused("berth does not link to containers outside the app; join them on an external network (networks: NAME: external: true)"),
 	"mac_address":                       refused("two releases of a service run side by side during a deploy and cannot share a MAC address; remove it"),
-	"container_name":                    ignored("berth names containers itself, because two releases run side by side during a deploy; other services reach this one by its service name"),
+	"container_name":                    applied(), // a network alias: convert.go, deploy/networks.go
 	"hostname":                          applied(),
 	"domainname":                        applied(),
 	"dns":                               applied(),

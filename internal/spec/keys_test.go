@@ -194,7 +194,6 @@ volumes:
 		t.Fatal(err)
 	}
 	wantW := []string{
-		file + `: service "web": container_name: has no effect: ` + serviceKeys["container_name"].note,
 		file + `: service "web": healthcheck.start_interval: has no effect: ` + serviceKeys["healthcheck.start_interval"].note,
 		file + `: variable TAG is not set, so it is replaced by an empty string (as docker compose does); set it in the environment or in .env, or give a default: ${TAG:-VALUE}`,
 		file + `: version: has no effect: ` + loaderKeys["version"].note,
@@ -212,4 +211,28 @@ func asErrors(err error, target *Errors) bool {
 	es, ok := err.(Errors)
 	*target = es
 	return ok
+}
+
+// container_name is one name: a service of several replicas cannot have
+// it, as docker compose says too.
+func TestLoad_ContainerNameNeedsOneReplica(t *testing.T) {
+	t.Parallel()
+	file := writeCompose(t, `name: shop
+services:
+  db: { image: db:1, container_name: postgres }
+  web: { image: web:1, container_name: web1, deploy: { replicas: 2 } }
+`)
+	_, err := Load(context.Background(), LoadOptions{Files: []string{file}})
+	// compose-go refuses it first, in its own words.
+	if err == nil || !strings.Contains(err.Error(), "container_name") || !strings.Contains(err.Error(), "web") || strings.Contains(err.Error(), `"db"`) {
+		t.Fatalf("got %v", err)
+	}
+	file = writeCompose(t, `name: shop
+services:
+  db: { image: db:1, container_name: postgres }
+`)
+	app, err := Load(context.Background(), LoadOptions{Files: []string{file}})
+	if err != nil || app.Services[0].ContainerName != "postgres" || len(app.Warnings) > 0 {
+		t.Fatalf("%v %+v %q", err, app, app.Warnings)
+	}
 }

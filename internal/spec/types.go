@@ -51,7 +51,12 @@ type Service struct {
 	Replicas    int               `json:"replicas"`
 	Volumes     []Mount           `json:"volumes,omitempty"`
 	// StopSignal is empty for the image's default.
-	StopSignal      string   `json:"stop_signal,omitempty"`
+	StopSignal string `json:"stop_signal,omitempty"`
+	// ContainerName is container_name: the name other containers reach
+	// the service's container by (a network alias on each of its
+	// networks, as Docker's DNS answers a container's name). berth names
+	// the container itself, since two releases run side by side.
+	ContainerName   string   `json:"container_name,omitempty"`
 	StopGracePeriod Duration `json:"stop_grace_period"`
 	MemoryBytes     int64    `json:"memory_bytes,omitempty"`
 	NanoCPUs        int64    `json:"nano_cpus,omitempty"`
