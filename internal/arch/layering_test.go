@@ -19,7 +19,8 @@ var allowed = map[string][]string{
 	"engine/swarm":      {"engine", "engine/docker"}, // images, builds, volumes: node-local, on the manager's engine
 	"engine/enginetest": {"engine"},
 	"proxy":             {},
-	"deploy":            {"spec", "store", "engine", "proxy", "metrics"},
+	"proxy/l4":          {}, // TCP/UDP forwarder of published ports: imports nothing of ours
+	"deploy":            {"spec", "store", "engine", "proxy", "proxy/l4", "metrics"},
 	"reconcile":         {"engine"},
 	"build":             {"spec", "store", "engine"},
 	"webhook":           {},
@@ -27,10 +28,10 @@ var allowed = map[string][]string{
 	"metrics":           {},
 	"testutil":          {}, // helpers shared by tests
 	"acmetest":          {"testutil"},
-	"api":               {"spec", "store", "deploy", "engine", "proxy", "build", "webhook", "notify", "metrics"},
-	"apiclient":         {"api", "spec", "store", "deploy", "engine", "proxy", "build", "webhook", "notify", "metrics"},
-	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "engine/swarm", "proxy", "api", "reconcile", "build", "webhook", "notify", "metrics"},
-	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "engine/swarm", "proxy", "api", "reconcile", "apiclient", "daemon", "build", "webhook", "notify", "metrics"},
+	"api":               {"spec", "store", "deploy", "engine", "proxy", "proxy/l4", "build", "webhook", "notify", "metrics"},
+	"apiclient":         {"api", "spec", "store", "deploy", "engine", "proxy", "proxy/l4", "build", "webhook", "notify", "metrics"},
+	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "engine/swarm", "proxy", "proxy/l4", "api", "reconcile", "build", "webhook", "notify", "metrics"},
+	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "engine/swarm", "proxy", "proxy/l4", "api", "reconcile", "apiclient", "daemon", "build", "webhook", "notify", "metrics"},
 }
 
 func TestLayering_PackagesImportOnlyWhatTheyMay(t *testing.T) {
