@@ -291,7 +291,7 @@ var serviceKeys = map[string]keyRule{
 	"secrets.gid":    applied(),
 	"secrets.mode":   applied(),
 
-	"ports":              refused("berth does not publish ports yet: route the service with x-berth.port (the container port) and x-berth.hosts"),
+	"ports":              applied(), // ports.go: berth's listener, or x-berth.publish: direct
 	"ports.target":       applied(),
 	"ports.published":    applied(),
 	"ports.host_ip":      applied(),

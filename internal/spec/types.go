@@ -151,6 +151,13 @@ type Service struct {
 	// NetworkMode is Compose's network_mode ("host", "none", "bridge",
 	// "service:NAME", "container:NAME"); empty: the service's networks.
 	NetworkMode string `json:"network_mode,omitempty"`
+
+	// Published ports (Compose ports:; x-berth.publish), see ports.go.
+	// Ports are the host ports the service publishes; Publish is
+	// PublishDirect when the container binds them itself, empty when
+	// berth's listener forwards them to the live release.
+	Ports   []Port `json:"ports,omitempty"`
+	Publish string `json:"publish,omitempty"`
 }
 
 // TLSFiles are a certificate (PEM, chain included) and its key, as

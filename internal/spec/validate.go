@@ -99,6 +99,7 @@ func validateApp(c *collector, a *App) {
 		}
 	}
 	validateDependencies(c, a, seen)
+	validatePorts(c, a)
 }
 
 // validateDependencies checks depends_on: known services, known
