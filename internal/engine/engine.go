@@ -295,6 +295,21 @@ type ContainerSpec struct {
 	NetworkMode string              `json:",omitempty"`
 	Endpoint    NetworkAttachment   `json:",omitzero"`
 	Networks    []NetworkAttachment `json:",omitempty"`
+
+	// Ports are host ports the container publishes itself (Compose
+	// ports: with x-berth.publish: direct); nil for none (omitted from
+	// the JSON a cluster backend hashes).
+	Ports []PortBinding `json:",omitempty"`
+}
+
+// PortBinding publishes a container port on the host.
+type PortBinding struct {
+	HostIP string // empty: every address
+	// HostPort is a port, a range "8000-8010" (the engine picks a free
+	// one of it) or empty (the engine picks any free port).
+	HostPort string
+	Target   int
+	Protocol string // "tcp" or "udp"
 }
 
 // Attachment is a connection to a container's standard streams.

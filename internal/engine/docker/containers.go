@@ -51,6 +51,7 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 	if err != nil {
 		return engine.Container{}, fmt.Errorf("%s: %w", b.name, err)
 	}
+	cfg.ExposedPorts, hc.PortBindings = portBindings(s.Ports) // ports.go
 	if s.Check != nil {
 		cfg.Healthcheck = &container.HealthConfig{
 			Test: s.Check.Test, Interval: s.Check.Interval, Timeout: s.Check.Timeout,
