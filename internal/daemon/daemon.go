@@ -23,6 +23,7 @@ import (
 	"github.com/berth-dev/berth/internal/metrics"
 	"github.com/berth-dev/berth/internal/notify"
 	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/proxy/l4"
 	"github.com/berth-dev/berth/internal/reconcile"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -210,7 +211,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if w, ok := eng.(engine.Workloads); ok && cfg.Engine == "swarm" {
 		cluster = w
 	}
-	dep := deploy.New(deploy.Options{Engine: eng, Cluster: cluster, Store: st, Proxy: px, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases,
+	ports := l4.NewSet() // the listeners of published ports (Compose ports:)
+	defer ports.Close()
+	dep := deploy.New(deploy.Options{Engine: eng, Cluster: cluster, Store: st, Proxy: px, Ports: ports, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases,
 		BindRoots: cfg.BindRoots, AllowDockerSocket: cfg.AllowDockerSocket, EngineSocket: engineSocket(cfg.DockerHost), BindsDir: bindsDir(cfg.DataDir)})
 	defer dep.Close() // canary health watches
 	if err := dep.Recover(); err != nil {

@@ -116,6 +116,11 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 			}
 		}
 	}
+	if hasLive {
+		d.convergePorts(app, env, &live, observed)
+	} else {
+		d.convergePorts(app, env, nil, observed)
+	}
 	canaryLabel, err := d.convergeCanary(ctx, app, env, observed)
 	if err != nil {
 		return fmt.Errorf("converge %s/%s: %w", app, env, err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/proxy/l4"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -57,6 +58,10 @@ type Options struct {
 	// BindsDir keeps the copies of the project files that deploys send
 	// (bind mounts relative to the Compose file); empty refuses them.
 	BindsDir string
+
+	// Ports holds the listeners of published ports (ports.go); the
+	// daemon owns it and closes it. Default: a set of the Deployer's own.
+	Ports *l4.Set
 }
 
 // Deployer runs deployments and rollbacks.
@@ -71,6 +76,7 @@ type Deployer struct {
 	keep    int
 	now     func() time.Time
 	binds   bindPolicy // binds.go
+	ports   *l4.Set    // listeners of published ports (ports.go)
 
 	mu      sync.Mutex
 	running map[string]runningDeploy // key app/env
@@ -101,11 +107,15 @@ func New(o Options) *Deployer {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Ports == nil {
+		o.Ports = l4.NewSet()
+	}
 	return &Deployer{
 		eng: o.Engine, cluster: o.Cluster, store: o.Store, proxy: o.Proxy,
 		log:      o.Logger.With("component", "deploy"),
 		keep:     o.KeepReleases,
 		binds:    newBindPolicy(o),
+		ports:    o.Ports,
 		now:      o.Now,
 		running:  map[string]runningDeploy{},
 		canaries: map[string]*canaryRun{},

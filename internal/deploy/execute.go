@@ -49,6 +49,8 @@ type execution struct {
 	canary  int
 	skip    map[string]bool
 	adopted []engine.Container
+	// ports is the state of published ports (ports.go).
+	ports portsExec
 }
 
 func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment, error) {
@@ -73,6 +75,9 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 	if err == nil && len(plan.Conflicts) > 0 {
 		err = fmt.Errorf("%w: %s", ErrInvalid, strings.Join(plan.Conflicts, "; "))
 	}
+	if err == nil {
+		err = d.reservePorts(x)
+	}
 	if err == nil && x.dep.Kind != "rollback" {
 		err = d.releasePhase(ctx, x, plan)
 	}
@@ -84,6 +89,9 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 	}
 	if err == nil {
 		err = d.replaceStateful(ctx, x, plan)
+	}
+	if err == nil {
+		err = d.stopDirect(ctx, x, &plan)
 	}
 	if err == nil {
 		err = d.startAll(ctx, x, plan)
@@ -135,7 +143,11 @@ func (d *Deployer) afterSwitch(ctx context.Context, x *execution, plan Plan, old
 		}
 	}
 	d.keptRestartPolicies(ctx, x, plan) // container_options.go
+	ports := d.switchPorts(x, plan)
+	portsDrained := make(chan struct{})
+	go func() { defer close(portsDrained); d.drainPorts(x, ports) }()
 	d.drain(ctx, x, old)
+	<-portsDrained
 	d.retire(ctx, x, plan)
 	x.t.say("done in %s", x.t.elapsed().Round(time.Millisecond))
 	dep, _ := d.finish(x.dep, x.rel, x.t, d.counted(x), nil)
@@ -148,6 +160,7 @@ func (d *Deployer) afterSwitch(ctx context.Context, x *execution, plan Plan, old
 // startCounting notes the proxy's request counts for the app/env and
 // whether it routes any of its services, as an execution begins.
 func (d *Deployer) startCounting(x *execution) {
+	d.startPortCounting(x)
 	x.before = d.proxy.Counters(x.app.Name, x.env)
 	x.routed = false
 	for _, r := range d.proxy.Routes() {
@@ -162,7 +175,9 @@ func (d *Deployer) startCounting(x *execution) {
 // execution began, and whether there was live traffic to count.
 func (d *Deployer) counted(x *execution) store.Deployment {
 	now := d.proxy.Counters(x.app.Name, x.env)
-	return store.Deployment{Served: now.Served - x.before.Served, Failed: now.Failed - x.before.Failed, Counted: x.routed}
+	dep := store.Deployment{Served: now.Served - x.before.Served, Failed: now.Failed - x.before.Failed, Counted: x.routed}
+	d.countPorts(x, &dep)
+	return dep
 }
 
 func (d *Deployer) stillServing(app, env string) string {
@@ -225,6 +240,9 @@ func (d *Deployer) gate(ctx context.Context, x *execution) error {
 			// A worker with a Compose healthcheck is up once the engine
 			// calls it healthy, which may take longer than 30s.
 			deadline = max(deadline, workerDeadline, svc.Check.Wait())
+			if len(svc.Ports) > 0 {
+				deadline = max(deadline, svc.Healthcheck.Deadline.D()) // portsReady
+			}
 			continue
 		}
 		if _, ok := x.pools[svc.Name]; !ok {
@@ -263,6 +281,9 @@ func (d *Deployer) gate(ctx context.Context, x *execution) error {
 		if now.Sub(lastInspect) >= 100*time.Millisecond || ready {
 			lastInspect = now
 			workersReady, err := d.checkContainers(ctx, x)
+			if err == nil && workersReady {
+				workersReady, err = d.portsReady(x, waited)
+			}
 			if err != nil {
 				return err
 			}
@@ -375,6 +396,7 @@ func healthConfig(svc spec.Service) proxy.HealthConfig {
 
 // abandon removes everything a refused release started.
 func (d *Deployer) abandon(x *execution) {
+	d.closeFresh(x)
 	for _, p := range x.pools {
 		p.Close()
 	}

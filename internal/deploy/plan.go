@@ -239,6 +239,7 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 		Check:         check,
 		Files:         serviceFiles(svc, d.Files),
 		Options:       containerOptions(svc),
+		Ports:         directPorts(svc),
 	}
 	applyNetworks(&cs, d.App, d.Env, svc)
 	return cs

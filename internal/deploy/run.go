@@ -296,6 +296,7 @@ func randomSuffix() string {
 func (d *Deployer) finish(dep store.Deployment, rel store.Release, t *tracker, counters store.Deployment, cause error) (store.Deployment, error) {
 	dep.EndedAt = d.now()
 	dep.Served, dep.Failed, dep.Counted = counters.Served, counters.Failed, counters.Counted
+	dep.Connections, dep.ConnectionsFailed, dep.ConnectionsCut, dep.ConnectionsCounted = counters.Connections, counters.ConnectionsFailed, counters.ConnectionsCut, counters.ConnectionsCounted
 	if cause != nil {
 		t.say("failed: %v", cause)
 		dep.Status = store.DeploymentFailed

@@ -64,6 +64,14 @@ type Deployment struct {
 	// say nothing.
 	Counted  bool   `json:"counted,omitempty"`
 	Timeline []Step `json:"timeline,omitempty"`
+	// Published ports (berth's TCP/UDP listeners): the connections (UDP
+	// flows) they served for the app while the deployment ran, those no
+	// target took, and those cut at the drain timeout. Counted as Counted,
+	// for the listeners that served when the deployment began.
+	Connections        uint64 `json:"connections,omitempty"`
+	ConnectionsFailed  uint64 `json:"connections_failed,omitempty"`
+	ConnectionsCut     uint64 `json:"connections_cut,omitempty"`
+	ConnectionsCounted bool   `json:"connections_counted,omitempty"`
 }
 
 // CreateDeployment records d as a new running deployment. It assigns

@@ -1,0 +1,442 @@
+package deploy
+
+// Published ports (Compose ports:) on one host. berth's own listener
+// (proxy/l4) holds each host port of a service for the service's whole
+// life and forwards to the live release: a deploy starts the new
+// containers without host ports, gates them on a TCP connect check of
+// each target port (or their Compose healthcheck), swaps the listener to
+// them, drains the old release's connections up to drain_timeout, then
+// stops the old containers. x-berth.publish: direct publishes the port on
+// the container instead, as docker compose does: stop, then start.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/proxy/l4"
+	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// portsExec is an execution's state for published ports.
+type portsExec struct {
+	// fresh are listeners bound by this execution, not yet in the set
+	// (closed when the release is refused).
+	fresh map[string]*l4.Listener
+	// before are the app/env's listener counts as the execution began;
+	// live says whether any listener served then (the tally counts).
+	before l4.Counters
+	live   bool
+	// gone are listeners the release no longer has: their counts still
+	// belong to this deployment's tally.
+	gone []*l4.Listener
+}
+
+// portKey names the listener of one port of a service.
+func portKey(app, env, service string, p spec.Port) string {
+	return app + "/" + env + "/" + service + "/" + p.PublishedLabel()
+}
+
+func portKeyPrefix(app, env string) string { return app + "/" + env + "/" }
+
+func portOwner(app, env, service string) string {
+	return fmt.Sprintf("service %q of %s/%s", service, app, env)
+}
+
+// bindAddr is the host address a port's listener binds, at published
+// port n (0: any free port).
+func bindAddr(p spec.Port, n int) string {
+	return net.JoinHostPort(p.HostIP, strconv.Itoa(n))
+}
+
+// startPortCounting notes the app/env's listener counts as an execution
+// begins.
+func (d *Deployer) startPortCounting(x *execution) {
+	x.ports.before = l4.Counters{}
+	x.ports.live = false
+	for _, e := range d.ports.List() {
+		if strings.HasPrefix(e.Key, portKeyPrefix(x.app.Name, x.env)) && e.Listener.Current() != nil {
+			x.ports.live = true
+			c := e.Listener.Counters()
+			x.ports.before.Served += c.Served
+			x.ports.before.Failed += c.Failed
+			x.ports.before.Cut += c.Cut
+		}
+	}
+}
+
+// countPorts adds the connections of the app/env's listeners since the
+// execution began to its tally.
+func (d *Deployer) countPorts(x *execution, dep *store.Deployment) {
+	var now l4.Counters
+	ls := slices.Clone(x.ports.gone)
+	for _, e := range d.ports.List() {
+		if strings.HasPrefix(e.Key, portKeyPrefix(x.app.Name, x.env)) && !slices.Contains(ls, e.Listener) {
+			ls = append(ls, e.Listener)
+		}
+	}
+	for _, l := range ls {
+		c := l.Counters()
+		now.Served += c.Served
+		now.Failed += c.Failed
+		now.Cut += c.Cut
+	}
+	dep.Connections = now.Served - x.ports.before.Served
+	dep.ConnectionsFailed = now.Failed - x.ports.before.Failed
+	dep.ConnectionsCut = now.Cut - x.ports.before.Cut
+	dep.ConnectionsCounted = x.ports.live
+}
+
+// reservePorts checks, before anything starts, that every host port the
+// release publishes is free for it: not held by berth for another app
+// environment or service, and bindable. A proxied port without a
+// listener yet is bound now (the listener serves from the switch on).
+func (d *Deployer) reservePorts(x *execution) error {
+	x.ports.fresh = map[string]*l4.Listener{}
+	var msgs []string
+	held := d.ports.List()
+	for _, svc := range x.app.Services {
+		for i, p := range svc.Ports {
+			key := portKey(x.app.Name, x.env, svc.Name, p)
+			for _, e := range held {
+				if e.Key == key && svc.Proxied() {
+					continue
+				}
+				if heldOverlaps(e.Listener, p) {
+					msgs = append(msgs, fmt.Sprintf("service %q: ports[%d] %s: berth already publishes host port %s for %s; publish another port, or remove it there first", svc.Name, i, p.PublishedLabel(), e.Listener.Addr(), e.Owner))
+				}
+			}
+			if !svc.Proxied() || d.ports.Get(key) != nil {
+				continue
+			}
+			l, err := listenPort(p)
+			if err != nil {
+				msgs = append(msgs, fmt.Sprintf("service %q: ports[%d] %s: %v: another program holds the port; stop it, or publish another port", svc.Name, i, p.PublishedLabel(), err))
+				continue
+			}
+			x.ports.fresh[key] = l
+			if p.Published == 0 || p.PublishedEnd != 0 {
+				x.t.say("%s: container port %d/%s is published on %s (berth picked it; set published: to choose)", svc.Name, p.Target, p.Protocol, l.Addr())
+			}
+		}
+	}
+	if len(msgs) > 0 {
+		d.closeFresh(x)
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+// heldOverlaps reports whether listener l, held by berth, claims a host
+// port p would.
+func heldOverlaps(l *l4.Listener, p spec.Port) bool {
+	host, port, _ := net.SplitHostPort(l.Addr().String())
+	n, _ := strconv.Atoi(port)
+	return spec.PortsOverlap(spec.Port{Protocol: l.Network(), HostIP: host, Published: n}, p)
+}
+
+// listenPort binds the listener of p: its published port, the first
+// free one of its range, or any free port.
+func listenPort(p spec.Port) (*l4.Listener, error) {
+	first, last := p.Published, max(p.PublishedEnd, p.Published)
+	var err error
+	for n := first; n <= last; n++ {
+		var l *l4.Listener
+		if l, err = l4.Listen(p.Protocol, bindAddr(p, n), l4.Options{}); err == nil {
+			return l, nil
+		}
+	}
+	return nil, err
+}
+
+// closeFresh closes the listeners a refused execution bound.
+func (d *Deployer) closeFresh(x *execution) {
+	for k, l := range x.ports.fresh {
+		l.Close()
+		delete(x.ports.fresh, k)
+	}
+}
+
+// portTargets are the containers that serve svc's port p in the new
+// release: those it started and the stateful ones it keeps.
+func portTargets(x *execution, plan Plan, svc spec.Service, p spec.Port) []l4.Target {
+	cs := slices.Clone(plan.Keep[svc.Name])
+	for _, c := range x.started {
+		if c.Labels[engine.LabelService] == svc.Name {
+			cs = append(cs, c)
+		}
+	}
+	return containerTargets(cs, NetworkName(x.app.Name, x.env), p)
+}
+
+func containerTargets(cs []engine.Container, network string, p spec.Port) []l4.Target {
+	var ts []l4.Target
+	for _, c := range cs {
+		if ip := c.Addresses[network]; ip != "" {
+			ts = append(ts, l4.Target{ID: c.ID, Name: c.Name, Addr: net.JoinHostPort(ip, strconv.Itoa(p.Target))})
+		}
+	}
+	return ts
+}
+
+// portsReady reports whether every new container of a service that
+// publishes TCP ports accepts connections on each of them (a service
+// with a Compose healthcheck is gated on it instead, by checkContainers).
+// After the service's health deadline it is an error naming the port.
+func (d *Deployer) portsReady(x *execution, waited time.Duration) (bool, error) {
+	network := NetworkName(x.app.Name, x.env)
+	for _, c := range x.started {
+		svc, ok := x.app.Service(c.Labels[engine.LabelService])
+		if !ok || len(svc.Ports) == 0 || svc.Check != nil {
+			continue
+		}
+		for _, p := range svc.Ports {
+			if p.Protocol != "tcp" {
+				continue
+			}
+			addr := net.JoinHostPort(c.Addresses[network], strconv.Itoa(p.Target))
+			conn, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+			if err == nil {
+				conn.Close()
+				continue
+			}
+			if waited > svc.Healthcheck.Deadline.D() {
+				return false, fmt.Errorf("service %q: container %s accepts no connections on port %d (ports: %s) within %s: %v; make the app listen on %d, or raise x-berth.healthcheck.deadline%s",
+					svc.Name, c.Name, p.Target, p.PublishedLabel(), svc.Healthcheck.Deadline.D(), err, p.Target, d.logTail(c.ID))
+			}
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// switchedPort is a listener swapped to the new release, with the pool
+// it replaced (or, when the release dropped the port, the listener to
+// close once drained).
+type switchedPort struct {
+	service string
+	label   string
+	old     *l4.Pool
+	remove  *l4.Listener
+}
+
+// switchPorts points every published port of the new release at its
+// containers, each in one atomic swap, and takes the ports the release
+// no longer publishes off their listeners. It returns what to drain.
+func (d *Deployer) switchPorts(x *execution, plan Plan) []switchedPort {
+	var out []switchedPort
+	keep := map[string]bool{}
+	for _, svc := range x.app.Services {
+		if !svc.Proxied() || x.skip[svc.Name] {
+			continue
+		}
+		for _, p := range svc.Ports {
+			key := portKey(x.app.Name, x.env, svc.Name, p)
+			keep[key] = true
+			l := d.ports.Get(key)
+			if l == nil {
+				if l = x.ports.fresh[key]; l == nil {
+					continue // reservePorts bound it: not reached
+				}
+				delete(x.ports.fresh, key)
+				d.ports.Put(key, portOwner(x.app.Name, x.env, svc.Name), l)
+			}
+			ts := portTargets(x, plan, svc, p)
+			old := l.Swap(l4.NewPool(releaseLabel(x.rel.ID), ts))
+			x.t.say("switched %s %s (on %s) to release %d (%d container(s))", svc.Name, p.PublishedLabel(), l.Addr(), x.rel.ID, len(ts))
+			if old != nil {
+				out = append(out, switchedPort{service: svc.Name, label: p.PublishedLabel(), old: old})
+			}
+		}
+	}
+	for _, e := range d.ports.List() {
+		if !strings.HasPrefix(e.Key, portKeyPrefix(x.app.Name, x.env)) || keep[e.Key] {
+			continue
+		}
+		if x.skip[strings.SplitN(strings.TrimPrefix(e.Key, portKeyPrefix(x.app.Name, x.env)), "/", 2)[0]] {
+			continue
+		}
+		d.ports.Remove(e.Key)
+		x.ports.gone = append(x.ports.gone, e.Listener)
+		x.t.say("host port %s (%s) is no longer published", e.Listener.Addr(), e.Owner)
+		if p := e.Listener.Current(); p != nil {
+			out = append(out, switchedPort{service: e.Owner, label: e.Listener.Addr().String(), old: p, remove: e.Listener})
+		} else {
+			e.Listener.Close()
+		}
+	}
+	d.closeFresh(x)
+	return out
+}
+
+// drainPorts lets the old pools' connections finish, up to each
+// service's drain timeout, then cuts the rest; ports the release dropped
+// are unbound after.
+func (d *Deployer) drainPorts(x *execution, sw []switchedPort) {
+	var wg sync.WaitGroup
+	for _, s := range sw {
+		timeout := spec.DefaultDrainTimeout
+		if svc, ok := x.app.Service(s.service); ok {
+			timeout = svc.DrainTimeout.D()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			what := "connection(s)"
+			if strings.HasSuffix(s.label, "/udp") {
+				what = "UDP flow(s)"
+			}
+			n := s.old.Open()
+			r := s.old.Drain(timeout)
+			switch {
+			case r.Cut > 0:
+				x.t.say("drained %s %s release %s in %s; %d %s cut at the drain timeout", s.service, s.label, s.old.Release(), r.Waited.Round(time.Millisecond), r.Cut, what)
+			case n > 0:
+				x.t.say("drained %s %s release %s in %s (%d open %s finished)", s.service, s.label, s.old.Release(), r.Waited.Round(time.Millisecond), n, what)
+			}
+			if s.remove != nil {
+				s.remove.Close()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// stopDirect stops the old containers of services that publish their
+// ports directly (x-berth.publish: direct), before their successors
+// start: one host port has room for one container. The service is down
+// until the new ones start, and the output says so.
+func (d *Deployer) stopDirect(ctx context.Context, x *execution, plan *Plan) error {
+	for _, svc := range x.app.Services {
+		if svc.Publish != spec.PublishDirect || len(plan.Retire[svc.Name]) == 0 || x.skip[svc.Name] {
+			continue
+		}
+		x.t.say("%s publishes its ports on the container (x-berth.publish: direct): stopping its old container(s) first; it is down until the new one starts", svc.Name)
+		for _, c := range plan.Retire[svc.Name] {
+			if err := d.eng.StopContainer(ctx, c.ID, svc.StopGracePeriod.D()); err != nil {
+				return fmt.Errorf("stop %s: %w", c.Name, err)
+			}
+			if err := d.eng.RemoveContainer(ctx, c.ID); err != nil {
+				return fmt.Errorf("remove %s: %w", c.Name, err)
+			}
+		}
+		delete(plan.Retire, svc.Name)
+		if x.replaced == nil {
+			x.replaced = map[string]bool{}
+		}
+		x.replaced[svc.Name] = true
+	}
+	return nil
+}
+
+// directPorts are the host port bindings of a service that publishes
+// its ports on the container.
+func directPorts(svc spec.Service) []engine.PortBinding {
+	if svc.Publish != spec.PublishDirect {
+		return nil
+	}
+	out := make([]engine.PortBinding, 0, len(svc.Ports))
+	for _, p := range svc.Ports {
+		b := engine.PortBinding{HostIP: p.HostIP, Target: p.Target, Protocol: p.Protocol}
+		if p.Published != 0 {
+			b.HostPort = strconv.Itoa(p.Published)
+			if p.PublishedEnd != 0 {
+				b.HostPort += "-" + strconv.Itoa(p.PublishedEnd)
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// convergePorts points the listeners of app/env's live release at its
+// running containers (binding them again after a restart of berth) and
+// closes the listeners of ports it does not publish.
+func (d *Deployer) convergePorts(app, env string, live *store.Release, observed []engine.Container) {
+	keep := map[string]bool{}
+	if live != nil {
+		label := releaseLabel(live.ID)
+		for _, svc := range live.Spec.Services {
+			if !svc.Proxied() {
+				continue
+			}
+			var cs []engine.Container
+			for _, c := range observed {
+				if c.Labels[engine.LabelService] != svc.Name || !c.Running() || c.Labels[LabelOneOff] == "true" {
+					continue
+				}
+				if c.Labels[engine.LabelRelease] == label || (svc.Stateful && c.Labels[LabelStateful] == "true") {
+					cs = append(cs, c)
+				}
+			}
+			for _, p := range svc.Ports {
+				key := portKey(app, env, svc.Name, p)
+				keep[key] = true
+				ts := containerTargets(cs, NetworkName(app, env), p)
+				l := d.ports.Get(key)
+				if l == nil {
+					var err error
+					if l, err = listenPort(p); err != nil {
+						d.log.Error("converge: publish port", "app", app, "env", env, "service", svc.Name, "port", p.PublishedLabel(), "error", err)
+						continue
+					}
+					d.ports.Put(key, portOwner(app, env, svc.Name), l)
+					d.log.Info("port restored", "app", app, "env", env, "service", svc.Name, "port", p.PublishedLabel(), "addr", l.Addr().String(), "release", live.ID, "targets", len(ts))
+				} else if cur := l.Current(); cur != nil && cur.Release() == label && sameL4Targets(cur.Targets(), ts) {
+					continue
+				}
+				if old := l.Swap(l4.NewPool(label, ts)); old != nil {
+					go old.Drain(svc.DrainTimeout.D())
+				}
+			}
+		}
+	}
+	for _, e := range d.ports.List() {
+		if strings.HasPrefix(e.Key, portKeyPrefix(app, env)) && !keep[e.Key] {
+			d.ports.Remove(e.Key)
+			go func() {
+				if p := e.Listener.Current(); p != nil {
+					p.Drain(spec.DefaultDrainTimeout)
+				}
+				e.Listener.Close()
+			}()
+		}
+	}
+}
+
+func sameL4Targets(a, b []l4.Target) bool {
+	key := func(ts []l4.Target) []string {
+		out := make([]string, 0, len(ts))
+		for _, t := range ts {
+			out = append(out, t.ID+"@"+t.Addr)
+		}
+		return out
+	}
+	return sameStrings(key(a), key(b))
+}
+
+// clusterPortRefusals refuses published ports on a Swarm cluster: berth
+// runs its services there with DNS round-robin endpoints (its proxy
+// reaches each task), which Swarm's ingress routing mesh cannot publish,
+// and berth's own L4 listener runs on one host only.
+func clusterPortRefusals(svc spec.Service) []string {
+	if len(svc.Ports) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("service %q: ports: (%s) are not published on a Swarm cluster by berth yet: route HTTP services with x-berth.port and x-berth.hosts, or deploy the service with berth server on one host", svc.Name, portLabels(svc.Ports))}
+}
+
+func portLabels(ps []spec.Port) string {
+	s := make([]string, 0, len(ps))
+	for _, p := range ps {
+		s = append(s, p.PublishedLabel())
+	}
+	return strings.Join(s, ", ")
+}
