@@ -134,6 +134,9 @@ func reportOutcome(w io.Writer, dep *api.Deployment, err error) error {
 	if dep != nil && (dep.Counted || dep.Served > 0 || dep.Failed > 0) {
 		fmt.Fprintf(w, "served %s requests during the %s, %s failed\n", thousands(dep.Served), dep.Kind, thousands(dep.Failed))
 	}
+	if dep != nil && (dep.ConnectionsCounted || dep.Connections > 0 || dep.ConnectionsCut > 0) {
+		printConnections(w, dep)
+	}
 	if err != nil {
 		if _, ok := err.(*apiclient.DeployError); ok {
 			return exitError{error: err, code: 1}
