@@ -10,7 +10,8 @@
 // once, for refused-release tests. As a one-off command: `print WORDS…`
 // prints them, `env NAME` prints a variable, `stubborn N` ignores SIGTERM
 // for N seconds, `exit N` exits with N, `ask` reads a line and
-// exits 5, `get URL` exits 0 when URL answers 200 (a health check).
+// exits 5, `get URL` exits 0 when URL answers 200 (a health check),
+// `echo` serves TCP and UDP line echo (echo.go).
 package main
 
 import (
@@ -134,6 +135,8 @@ func main() {
 // command runs testapp as a one-off command and returns its exit code.
 func command(args []string) int {
 	switch args[0] {
+	case "echo":
+		return echo() // echo.go
 	case "print":
 		fmt.Println(strings.Join(args[1:], " "))
 		return 0

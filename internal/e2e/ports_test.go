@@ -1,0 +1,258 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/spec"
+)
+
+// freePort returns a loopback TCP port that is free now (and its UDP
+// twin, most likely).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func echoApp(t *testing.T, name string, port int, version string) *spec.App {
+	t.Helper()
+	y := fmt.Sprintf(`name: %s
+services:
+  echo:
+    image: %s
+    command: ["echo"]
+    environment: { VERSION: %q }
+    stop_grace_period: 2s
+    ports:
+      - "127.0.0.1:%d:7000"
+      - "127.0.0.1:%d:7000/udp"
+    x-berth:
+      drain_timeout: 3s
+`, name, image(t).Ref, version, port, port)
+	p := filepath.Join(t.TempDir(), "compose.yaml")
+	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app, err := spec.Load(context.Background(), spec.LoadOptions{Files: []string{p}})
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, y)
+	}
+	if len(app.Warnings) > 0 {
+		t.Errorf("warnings: %q", app.Warnings)
+	}
+	return app
+}
+
+// line is one line-echo exchange on c.
+func line(c net.Conn, r *bufio.Reader, s string) (string, error) {
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintf(c, "%s\n", s); err != nil {
+		return "", err
+	}
+	got, err := r.ReadString('\n')
+	return strings.TrimSpace(got), err
+}
+
+type echoConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func dialEcho(t *testing.T, addr string) echoConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return echoConn{c, bufio.NewReader(c)}
+}
+
+// echoLoad opens new connections to addr without pause, each one
+// exchange, counting the ones that fail and the answers' versions.
+type echoLoad struct {
+	ok, failed atomic.Int64
+	mu         sync.Mutex
+	versions   map[string]int
+	errs       []string
+	stop       chan struct{}
+	wg         sync.WaitGroup
+}
+
+func startEchoLoad(addr string, workers int) *echoLoad {
+	l := &echoLoad{versions: map[string]int{}, stop: make(chan struct{})}
+	for range workers {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+				if err == nil {
+					var got string
+					got, err = line(c, bufio.NewReader(c), "ping")
+					c.Close()
+					if err == nil && !strings.HasSuffix(got, " ping") {
+						err = fmt.Errorf("answer %q", got)
+					}
+					if err == nil {
+						l.ok.Add(1)
+						l.mu.Lock()
+						l.versions[strings.Fields(got)[0]]++
+						l.mu.Unlock()
+						continue
+					}
+				}
+				l.failed.Add(1)
+				l.mu.Lock()
+				if len(l.errs) < 5 {
+					l.errs = append(l.errs, err.Error())
+				}
+				l.mu.Unlock()
+			}
+		}()
+	}
+	return l
+}
+
+func (l *echoLoad) saw(version string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.versions[version] > 0
+}
+
+func (l *echoLoad) end() {
+	close(l.stop)
+	l.wg.Wait()
+}
+
+// A service on ports: is redeployed and rolled back under a constant
+// stream of new connections, through berth's own listener on the host
+// port: none is refused, a long connection of the old release goes on
+// until it ends, one that does not end is cut at the drain timeout, and
+// the deployment counts them. After a restart of berth the port is
+// published again.
+func TestPorts_RedeployUnderConnectionsRefusesNone(t *testing.T) {
+	eng := requireDocker(t)
+	t.Parallel()
+	srv := startServer(t, t.TempDir())
+	name, _ := newApp(t, eng)
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+
+	if _, err := srv.deploy(t, echoApp(t, name, port, "v1")); err != nil {
+		t.Fatal(err)
+	}
+	c := dialEcho(t, addr)
+	if got, err := line(c, c.r, "hello"); err != nil || got != "v1 hello" {
+		t.Fatalf("after the first deploy: %q, %v", got, err)
+	}
+	u, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	u.SetDeadline(time.Now().Add(5 * time.Second))
+	u.Write([]byte("datagram"))
+	b := make([]byte, 100)
+	if n, err := u.Read(b); err != nil || string(b[:n]) != "v1 datagram" {
+		t.Errorf("udp: %q, %v; want \"v1 datagram\"", b[:n], err)
+	}
+
+	for i, to := range []string{"v2", "v1"} {
+		ends := dialEcho(t, addr) // ends by itself after the switch
+		stays := dialEcho(t, addr) // stays open: cut at the drain timeout
+		from := "v1"
+		if to == "v1" {
+			from = "v2"
+		}
+		for _, lc := range []echoConn{ends, stays} {
+			if got, err := line(lc, lc.r, "long"); err != nil || got != from+" long" {
+				t.Fatalf("long connection: %q, %v", got, err)
+			}
+		}
+		load := startEchoLoad(addr, 4)
+		type result struct {
+			dep *api.Deployment
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			var r result
+			if i == 0 {
+				r.dep, r.err = srv.deploy(t, echoApp(t, name, port, to))
+			} else {
+				r.dep, r.err = srv.rollback(t, name, 0)
+			}
+			done <- r
+		}()
+		deadline := time.Now().Add(60 * time.Second)
+		for !load.saw(to) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got, err := line(ends, ends.r, "still"); err != nil || got != from+" still" {
+			t.Errorf("%s: long connection after the switch: %q, %v; want it kept on %s", to, got, err, from)
+		}
+		ends.Close()
+		r := <-done
+		load.end()
+		if r.err != nil {
+			t.Fatalf("%s: %v", to, r.err)
+		}
+		if n := load.failed.Load(); n != 0 {
+			t.Errorf("%s: %d of %d connections failed during the deploy (%q); want 0", to, n, n+load.ok.Load(), load.errs)
+		}
+		if !load.saw(to) {
+			t.Errorf("%s: no connection reached the new release", to)
+		}
+		stays.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := stays.r.ReadString('\n'); err == nil {
+			t.Errorf("%s: the long connection that never ended was not cut at the drain timeout", to)
+		}
+		d := r.dep
+		// The load ran from before the deploy to after it: the tally
+		// holds the connections that began while the deploy ran.
+		if most := uint64(load.ok.Load()) + 4; !d.ConnectionsCounted || d.Connections == 0 || d.Connections > most || d.ConnectionsCut < 1 || d.ConnectionsFailed != 0 {
+			t.Errorf("%s: tally: counted %t, %d connections served, %d cut, %d refused; want counted, 1 to %d served, ≥ 1 cut, 0 refused", to, d.ConnectionsCounted, d.Connections, d.ConnectionsCut, d.ConnectionsFailed, most)
+		}
+		t.Logf("%s: %d connections served during the %s, %d cut, %d refused", to, d.Connections, d.Kind, d.ConnectionsCut, d.ConnectionsFailed)
+	}
+
+	// berth restarts: the listener comes back for the live release.
+	srv.stop()
+	srv = startServer(t, srv.dataDir)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		cc, err := net.Dial("tcp", addr)
+		if err == nil {
+			got, err := line(cc, bufio.NewReader(cc), "back")
+			cc.Close()
+			if err == nil && got == "v1 back" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a restart of berth, %s does not answer: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
