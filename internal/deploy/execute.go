@@ -108,6 +108,7 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 		return d.finish(x.dep, x.rel, x.t, d.counted(x), cause)
 	}
 	if x.canary > 0 {
+		d.closeFresh(x) // the live release keeps its published ports
 		return d.startCanary(ctx, x)
 	}
 

@@ -105,20 +105,23 @@ func (d *Deployer) reservePorts(x *execution) error {
 	for _, svc := range x.app.Services {
 		for i, p := range svc.Ports {
 			key := portKey(x.app.Name, x.env, svc.Name, p)
+			conflict := false
 			for _, e := range held {
 				if e.Key == key && svc.Proxied() {
 					continue
 				}
 				if heldOverlaps(e.Listener, p) {
-					msgs = append(msgs, fmt.Sprintf("service %q: ports[%d] %s: berth already publishes host port %s for %s; publish another port, or remove it there first", svc.Name, i, p.PublishedLabel(), e.Listener.Addr(), e.Owner))
+					conflict = true
+					msgs = append(msgs, fmt.Sprintf("service %q: ports[%d] %s: berth already publishes host port %s/%s for %s; publish another port, or remove it there first", svc.Name, i, p.PublishedLabel(), e.Listener.Addr(), e.Listener.Network(), e.Owner))
+					break
 				}
 			}
-			if !svc.Proxied() || d.ports.Get(key) != nil {
+			if conflict || !svc.Proxied() || d.ports.Get(key) != nil {
 				continue
 			}
 			l, err := listenPort(p)
 			if err != nil {
-				msgs = append(msgs, fmt.Sprintf("service %q: ports[%d] %s: %v: another program holds the port; stop it, or publish another port", svc.Name, i, p.PublishedLabel(), err))
+				msgs = append(msgs, fmt.Sprintf("service %q: ports[%d] %s: %v: another program (or a container publishing it itself) holds the port; stop it, or publish another port", svc.Name, i, p.PublishedLabel(), err))
 				continue
 			}
 			x.ports.fresh[key] = l
@@ -243,7 +246,13 @@ func (d *Deployer) switchPorts(x *execution, plan Plan) []switchedPort {
 			l := d.ports.Get(key)
 			if l == nil {
 				if l = x.ports.fresh[key]; l == nil {
-					continue // reservePorts bound it: not reached
+					// reservePorts binds every port before anything
+					// starts; a port freed since is bound now.
+					var err error
+					if l, err = listenPort(p); err != nil {
+						x.t.say("warning: %s %s: %v: the port is not published; free it and deploy again", svc.Name, p.PublishedLabel(), err)
+						continue
+					}
 				}
 				delete(x.ports.fresh, key)
 				d.ports.Put(key, portOwner(x.app.Name, x.env, svc.Name), l)

@@ -77,8 +77,14 @@ func (d *Deployer) promote(ctx context.Context, x *execution, run *canaryRun) (s
 		err = fmt.Errorf("%w: %s", ErrInvalid, strings.Join(plan.Conflicts, "; "))
 	}
 	if err == nil {
+		err = d.reservePorts(x)
+	}
+	if err == nil {
 		promotionPlan(x, &plan)
 		err = d.replaceStateful(ctx, x, plan)
+	}
+	if err == nil {
+		err = d.stopDirect(ctx, x, &plan)
 	}
 	if err == nil {
 		err = d.startAll(ctx, x, plan)
