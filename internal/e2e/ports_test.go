@@ -7,13 +7,18 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/docker/go-connections/nat"
+
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -31,6 +36,12 @@ func freePort(t *testing.T) int {
 
 func echoApp(t *testing.T, name string, port int, version string) *spec.App {
 	t.Helper()
+	return echoAppWith(t, name, port, version, "")
+}
+
+// echoAppWith is echoApp with more x-berth settings (YAML flow items).
+func echoAppWith(t *testing.T, name string, port int, version, xberth string) *spec.App {
+	t.Helper()
 	y := fmt.Sprintf(`name: %s
 services:
   echo:
@@ -41,9 +52,8 @@ services:
     ports:
       - "127.0.0.1:%d:7000"
       - "127.0.0.1:%d:7000/udp"
-    x-berth:
-      drain_timeout: 3s
-`, name, image(t).Ref, version, port, port)
+    x-berth: { drain_timeout: 3s %s }
+`, name, image(t).Ref, version, port, port, xberth)
 	p := filepath.Join(t.TempDir(), "compose.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
@@ -179,7 +189,7 @@ func TestPorts_RedeployUnderConnectionsRefusesNone(t *testing.T) {
 	}
 
 	for i, to := range []string{"v2", "v1"} {
-		ends := dialEcho(t, addr) // ends by itself after the switch
+		ends := dialEcho(t, addr)  // ends by itself after the switch
 		stays := dialEcho(t, addr) // stays open: cut at the drain timeout
 		from := "v1"
 		if to == "v1" {
@@ -255,4 +265,97 @@ func TestPorts_RedeployUnderConnectionsRefusesNone(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// waitEcho waits until addr answers a line echo with want.
+func waitEcho(t *testing.T, addr, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		var c net.Conn
+		if c, err = net.Dial("tcp", addr); err == nil {
+			var got string
+			got, err = line(c, bufio.NewReader(c), "x")
+			c.Close()
+			if err == nil && got == want+" x" {
+				return
+			}
+			if err == nil {
+				err = fmt.Errorf("answer %q", got)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s does not answer %q: %v", addr, want, err)
+}
+
+// x-berth.publish: direct publishes the port on the container, as
+// docker compose does, and replaces it stop-first, saying so.
+func TestPorts_DirectPublishBindsTheContainer(t *testing.T) {
+	eng := requireDocker(t)
+	t.Parallel()
+	srv := startServer(t, t.TempDir())
+	name, _ := newApp(t, eng)
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if _, err := srv.deploy(t, echoAppWith(t, name, port, "v1", ", publish: direct")); err != nil {
+		t.Fatal(err)
+	}
+	waitEcho(t, addr, "v1")
+	ctx := context.Background()
+	cs, err := eng.ListContainers(ctx, map[string]string{engine.LabelApp: name})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("containers: %+v, %v", cs, err)
+	}
+	ci, err := eng.Client().ContainerInspect(ctx, cs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"7000/tcp", "7000/udp"} {
+		b := ci.HostConfig.PortBindings[nat.Port(p)]
+		if len(b) != 1 || b[0].HostIP != "127.0.0.1" || b[0].HostPort != strconv.Itoa(port) {
+			t.Errorf("port bindings of %s: %+v; want 127.0.0.1:%d", p, b, port)
+		}
+	}
+	var said []string
+	ctx2, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	dep, err := srv.client.Deploy(ctx2, echoAppWith(t, name, port, "v2", ", publish: direct"), spec.DefaultEnv, api.DeployOptions{}, func(p api.Progress) {
+		said = append(said, p.Message)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(said, func(s string) bool { return strings.Contains(s, "it is down until the new one starts") }) {
+		t.Errorf("the deploy did not say the service is down meanwhile: %q", said)
+	}
+	if dep.ConnectionsCounted {
+		t.Errorf("a directly published port was counted as berth's listener's")
+	}
+	waitEcho(t, addr, "v2")
+}
+
+// A host port berth already publishes for another app is refused
+// before anything starts, naming the other app's service.
+func TestPorts_HeldByAnotherAppIsRefused(t *testing.T) {
+	eng := requireDocker(t)
+	t.Parallel()
+	srv := startServer(t, t.TempDir())
+	first, _ := newApp(t, eng)
+	second, _ := newApp(t, eng)
+	port := freePort(t)
+	if _, err := srv.deploy(t, echoApp(t, first, port, "v1")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := srv.deploy(t, echoApp(t, second, port, "v1"))
+	want := fmt.Sprintf(`berth already publishes host port 127.0.0.1:%d/tcp for service "echo" of %s/production`, port, first)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("deploy of a second app on the port: %v; want it refused with %q", err, want)
+	}
+	cs, _ := eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: second})
+	if len(cs) != 0 {
+		t.Errorf("the refused app started %d container(s)", len(cs))
+	}
+	waitEcho(t, fmt.Sprintf("127.0.0.1:%d", port), "v1")
 }
