@@ -119,7 +119,16 @@ type WorkloadSpec struct {
 	Secrets []SecretMount
 	// Configs are mounted as files at their targets.
 	Configs []ConfigMount
+	// Published are Compose ports: in mode host, published on the node
+	// of each instance (HostIP is not used: the cluster cannot bind one
+	// address); nil for none. With them, Instance.Addr is the node's port
+	// of the container port Port (LabelProxyPort on Template says which).
+	Published []PortBinding
 }
+
+// LabelProxyPort, on the containers of a workload with Published ports,
+// is its Port: which of its host ports the proxy uses.
+const LabelProxyPort = "berth.proxy-port"
 
 // ConfigMount mounts a config (by the name EnsureConfig returned) as the
 // file Target, an absolute path in the container.

@@ -110,6 +110,7 @@ func (b *Backend) workloadSpec(ctx context.Context, w engine.WorkloadSpec) (swar
 	if w.Port > 0 {
 		spec.EndpointSpec.Ports = []swarm.PortConfig{{Protocol: swarm.PortConfigProtocolTCP, TargetPort: uint32(w.Port), PublishMode: swarm.PortConfigPublishModeHost}}
 	}
+	spec.EndpointSpec.Ports = append(spec.EndpointSpec.Ports, publishedPorts(w.Published)...) // ports.go
 	for _, s := range w.Secrets {
 		sec, _, err := b.cli.SecretInspectWithRaw(ctx, s.Secret)
 		if err != nil {
