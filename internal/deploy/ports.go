@@ -30,6 +30,10 @@ type portsExec struct {
 	// fresh are listeners bound by this execution, not yet in the set
 	// (closed when the release is refused).
 	fresh map[string]*l4.Listener
+	// moved maps a port's key to the key of the listener of the app/env
+	// it takes over: the same host address under another key (its target
+	// port or service changed), handed over at the switch, never unbound.
+	moved map[string]string
 	// before are the app/env's listener counts as the execution began;
 	// live says whether any listener served then (the tally counts).
 	before l4.Counters
@@ -100,8 +104,17 @@ func (d *Deployer) countPorts(x *execution, dep *store.Deployment) {
 // listener yet is bound now (the listener serves from the switch on).
 func (d *Deployer) reservePorts(x *execution) error {
 	x.ports.fresh = map[string]*l4.Listener{}
+	x.ports.moved = map[string]string{}
 	var msgs []string
 	held := d.ports.List()
+	keys := map[string]bool{}
+	for _, svc := range x.app.Services {
+		if svc.Proxied() {
+			for _, p := range svc.Ports {
+				keys[portKey(x.app.Name, x.env, svc.Name, p)] = true
+			}
+		}
+	}
 	for _, svc := range x.app.Services {
 		for i, p := range svc.Ports {
 			key := portKey(x.app.Name, x.env, svc.Name, p)
@@ -109,6 +122,11 @@ func (d *Deployer) reservePorts(x *execution) error {
 			for _, e := range held {
 				if e.Key == key && svc.Proxied() {
 					continue
+				}
+				if svc.Proxied() && d.ports.Get(key) == nil && movable(e, x, keys, p) {
+					x.ports.moved[key] = e.Key
+					conflict = true // not bound again: taken over
+					break
 				}
 				if heldOverlaps(e.Listener, p) {
 					conflict = true
@@ -136,6 +154,23 @@ func (d *Deployer) reservePorts(x *execution) error {
 	}
 	return nil
 }
+
+// movable reports whether port p of the release may take over listener
+// e: one of the app/env's that the release no longer has, on exactly the
+// address and protocol p binds.
+func movable(e l4.Entry, x *execution, keys map[string]bool, p spec.Port) bool {
+	if !strings.HasPrefix(e.Key, portKeyPrefix(x.app.Name, x.env)) || keys[e.Key] || e.Listener.Network() != p.Protocol || p.Published == 0 || p.PublishedEnd != 0 {
+		return false
+	}
+	host, port, _ := net.SplitHostPort(e.Listener.Addr().String())
+	want := p.HostIP
+	if want == "" {
+		want = "::" // Go binds every address as [::] (dual stack)
+	}
+	return port == strconv.Itoa(p.Published) && (host == want || anyHost(host) && anyHost(want))
+}
+
+func anyHost(h string) bool { return h == "" || h == "::" || h == "0.0.0.0" }
 
 // heldOverlaps reports whether listener l, held by berth, claims a host
 // port p would.
@@ -244,6 +279,12 @@ func (d *Deployer) switchPorts(x *execution, plan Plan) []switchedPort {
 			key := portKey(x.app.Name, x.env, svc.Name, p)
 			keep[key] = true
 			l := d.ports.Get(key)
+			if from, ok := x.ports.moved[key]; ok && l == nil {
+				if l = d.ports.Remove(from); l != nil {
+					d.ports.Put(key, portOwner(x.app.Name, x.env, svc.Name), l)
+					x.t.say("%s %s takes over host port %s", svc.Name, p.PublishedLabel(), l.Addr())
+				}
+			}
 			if l == nil {
 				if l = x.ports.fresh[key]; l == nil {
 					// reservePorts binds every port before anything
