@@ -19,8 +19,26 @@ import (
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/spec"
 )
+
+var (
+	echoImageOnce sync.Once
+	echoImageRef  enginetest.TestImage
+)
+
+// echoImage is the test image under a tag of these tests' own: the
+// shared tag may be rebuilt meanwhile from another tree's testapp, which
+// may not have the echo command yet.
+func echoImage(t *testing.T) enginetest.TestImage {
+	t.Helper()
+	echoImageOnce.Do(func() { echoImageRef = enginetest.BuildTestImage(t, "berth-e2e-echo:latest") })
+	if echoImageRef.Ref == "" {
+		t.Fatal("test image was not built")
+	}
+	return echoImageRef
+}
 
 // freePort returns a loopback TCP port that is free now (and its UDP
 // twin, most likely).
@@ -36,24 +54,25 @@ func freePort(t *testing.T) int {
 
 func echoApp(t *testing.T, name string, port int, version string) *spec.App {
 	t.Helper()
-	return echoAppWith(t, name, port, version, "")
+	return echoAppWith(t, name, port, version, 7000, "")
 }
 
-// echoAppWith is echoApp with more x-berth settings (YAML flow items).
-func echoAppWith(t *testing.T, name string, port int, version, xberth string) *spec.App {
+// echoAppWith is echoApp on container port target, with more x-berth
+// settings (YAML flow items).
+func echoAppWith(t *testing.T, name string, port int, version string, target int, xberth string) *spec.App {
 	t.Helper()
 	y := fmt.Sprintf(`name: %s
 services:
   echo:
     image: %s
     command: ["echo"]
-    environment: { VERSION: %q }
+    environment: { VERSION: %q, ECHO_PORT: "%d" }
     stop_grace_period: 2s
     ports:
-      - "127.0.0.1:%d:7000"
-      - "127.0.0.1:%d:7000/udp"
+      - "127.0.0.1:%d:%d"
+      - "127.0.0.1:%d:%d/udp"
     x-berth: { drain_timeout: 3s %s }
-`, name, image(t).Ref, version, port, port, xberth)
+`, name, echoImage(t).Ref, version, target, port, target, port, target, xberth)
 	p := filepath.Join(t.TempDir(), "compose.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
@@ -299,7 +318,7 @@ func TestPorts_DirectPublishBindsTheContainer(t *testing.T) {
 	name, _ := newApp(t, eng)
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	if _, err := srv.deploy(t, echoAppWith(t, name, port, "v1", ", publish: direct")); err != nil {
+	if _, err := srv.deploy(t, echoAppWith(t, name, port, "v1", 7000, ", publish: direct")); err != nil {
 		t.Fatal(err)
 	}
 	waitEcho(t, addr, "v1")
@@ -321,7 +340,7 @@ func TestPorts_DirectPublishBindsTheContainer(t *testing.T) {
 	var said []string
 	ctx2, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	dep, err := srv.client.Deploy(ctx2, echoAppWith(t, name, port, "v2", ", publish: direct"), spec.DefaultEnv, api.DeployOptions{}, func(p api.Progress) {
+	dep, err := srv.client.Deploy(ctx2, echoAppWith(t, name, port, "v2", 7000, ", publish: direct"), spec.DefaultEnv, api.DeployOptions{}, func(p api.Progress) {
 		said = append(said, p.Message)
 	})
 	if err != nil {
@@ -358,4 +377,32 @@ func TestPorts_HeldByAnotherAppIsRefused(t *testing.T) {
 		t.Errorf("the refused app started %d container(s)", len(cs))
 	}
 	waitEcho(t, fmt.Sprintf("127.0.0.1:%d", port), "v1")
+}
+
+// A release that changes the container port behind a host port takes
+// the listener over: the host port is never unbound.
+func TestPorts_NewTargetPortKeepsTheHostPort(t *testing.T) {
+	eng := requireDocker(t)
+	t.Parallel()
+	srv := startServer(t, t.TempDir())
+	name, _ := newApp(t, eng)
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if _, err := srv.deploy(t, echoApp(t, name, port, "v1")); err != nil {
+		t.Fatal(err)
+	}
+	waitEcho(t, addr, "v1")
+	load := startEchoLoad(addr, 2)
+	dep, err := srv.deploy(t, echoAppWith(t, name, port, "v2", 7001, ""))
+	load.end()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := load.failed.Load(); n != 0 {
+		t.Errorf("%d of %d connections failed (%q); want 0", n, n+load.ok.Load(), load.errs)
+	}
+	if !dep.ConnectionsCounted || dep.Connections == 0 {
+		t.Errorf("tally: counted %t, %d served", dep.ConnectionsCounted, dep.Connections)
+	}
+	waitEcho(t, addr, "v2")
 }
