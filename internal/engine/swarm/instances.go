@@ -83,12 +83,8 @@ func instanceOf(s swarm.Service, t swarm.Task, n swarm.Node) engine.Instance {
 	}
 	if t.Status.State == swarm.TaskStateRunning {
 		if host := nodeAddr(n); host != "" {
-			proxyPort := in.Labels[engine.LabelProxyPort] // set when Compose ports are published too
-			for _, p := range t.Status.PortStatus.Ports {
-				if p.PublishMode == swarm.PortConfigPublishModeHost && p.PublishedPort != 0 && (proxyPort == "" || proxyPort == strconv.Itoa(int(p.TargetPort))) {
-					in.Addr = net.JoinHostPort(host, strconv.Itoa(int(p.PublishedPort)))
-					break
-				}
+			if p := proxyPort(s, t, in.Labels[engine.LabelProxyPort]); p != 0 {
+				in.Addr = net.JoinHostPort(host, strconv.Itoa(int(p)))
 			}
 		}
 	}
