@@ -17,3 +17,20 @@ func printConnections(w io.Writer, dep *api.Deployment) {
 	}
 	fmt.Fprintln(w)
 }
+
+// printPublished lists the published ports of each service under the
+// status table.
+func printPublished(w io.Writer, st api.EnvStatus) {
+	for _, svc := range st.Services {
+		for _, p := range svc.Published {
+			switch {
+			case p.Direct:
+				fmt.Fprintf(w, "  %s publishes %s on its container (x-berth.publish: direct)\n", svc.Name, p.Port)
+			case p.Addr == "":
+				fmt.Fprintf(w, "  %s publishes %s: NOT BOUND (see the server's log)\n", svc.Name, p.Port)
+			default:
+				fmt.Fprintf(w, "  %s publishes %s on %s: %s connections served, %d open\n", svc.Name, p.Port, p.Addr, thousands(p.Served), p.Open)
+			}
+		}
+	}
+}

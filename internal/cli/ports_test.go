@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/deploy"
 )
 
 func TestReportOutcome_ConnectionTallyOfPublishedPorts(t *testing.T) {
@@ -32,5 +33,20 @@ func TestReportOutcome_ConnectionTallyOfPublishedPorts(t *testing.T) {
 				t.Errorf("output:\n%s\nwant %q", out, tc.want)
 			}
 		})
+	}
+}
+
+func TestPrintPublished(t *testing.T) {
+	st := api.EnvStatus{Services: []deploy.ServiceStatus{
+		{Name: "echo", Published: []deploy.PublishedStatus{{Port: "127.0.0.1:7000:7000/tcp", Addr: "127.0.0.1:7000", Served: 1234, Open: 2}, {Port: "7001/udp"}}},
+		{Name: "db", Published: []deploy.PublishedStatus{{Port: "5432:5432/tcp", Direct: true}}},
+	}}
+	var b bytes.Buffer
+	printPublished(&b, st)
+	want := "  echo publishes 127.0.0.1:7000:7000/tcp on 127.0.0.1:7000: 1,234 connections served, 2 open\n" +
+		"  echo publishes 7001/udp: NOT BOUND (see the server's log)\n" +
+		"  db publishes 5432:5432/tcp on its container (x-berth.publish: direct)\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 }

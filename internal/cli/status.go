@@ -128,6 +128,7 @@ func printStatus(w io.Writer, sts []api.EnvStatus) {
 			}
 		}
 		tw.Flush()
+		printPublished(w, st) // ports.go
 	}
 }
 

@@ -41,6 +41,8 @@ type ServiceStatus struct {
 	Hosts      []string          `json:"hosts,omitempty"`
 	Replicas   int               `json:"replicas"`
 	Containers []ContainerStatus `json:"containers"`
+	// Published are the host ports of the service's ports: (ports.go).
+	Published []PublishedStatus `json:"published,omitempty"`
 }
 
 // ContainerStatus is one container as the engine and the proxy see it.
@@ -129,6 +131,7 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 	for _, name := range rest {
 		st.Services = append(st.Services, ServiceStatus{Name: name, Containers: bySvc[name]})
 	}
+	d.publishedStatus(&st)
 	for i := range st.Services {
 		sort.Slice(st.Services[i].Containers, func(a, b int) bool {
 			return st.Services[i].Containers[a].Name < st.Services[i].Containers[b].Name

@@ -377,6 +377,13 @@ func TestPorts_HeldByAnotherAppIsRefused(t *testing.T) {
 		t.Errorf("the refused app started %d container(s)", len(cs))
 	}
 	waitEcho(t, fmt.Sprintf("127.0.0.1:%d", port), "v1")
+	st, err := srv.client.Status(context.Background(), first, spec.DefaultEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Services) != 1 || len(st.Services[0].Published) != 2 || st.Services[0].Published[0].Addr != fmt.Sprintf("127.0.0.1:%d", port) || st.Services[0].Published[0].Served == 0 {
+		t.Errorf("status of the published ports: %+v", st.Services)
+	}
 }
 
 // A release that changes the container port behind a host port takes
