@@ -34,6 +34,14 @@ type portsExec struct {
 	// it takes over: the same host address under another key (its target
 	// port or service changed), handed over at the switch, never unbound.
 	moved map[string]string
+	// Mode changes of a service between releases: unbind are listeners
+	// of services that now publish directly, closed before their new
+	// containers start; late are ports of services that now go through
+	// berth's listener while their old container still binds the port
+	// itself, bound once it is stopped; stopFirst names those services.
+	unbind    []string
+	late      map[string]spec.Port
+	stopFirst map[string]bool
 	// before are the app/env's listener counts as the execution began;
 	// live says whether any listener served then (the tally counts).
 	before l4.Counters
@@ -105,6 +113,11 @@ func (d *Deployer) countPorts(x *execution, dep *store.Deployment) {
 func (d *Deployer) reservePorts(x *execution) error {
 	x.ports.fresh = map[string]*l4.Listener{}
 	x.ports.moved = map[string]string{}
+	x.ports.unbind, x.ports.late, x.ports.stopFirst = nil, map[string]spec.Port{}, map[string]bool{}
+	var live *spec.App
+	if rel, err := d.store.LiveRelease(x.app.Name, x.env); err == nil {
+		live = &rel.Spec
+	}
 	var msgs []string
 	held := d.ports.List()
 	keys := map[string]bool{}
@@ -128,6 +141,13 @@ func (d *Deployer) reservePorts(x *execution) error {
 					conflict = true // not bound again: taken over
 					break
 				}
+				if !svc.Proxied() && strings.HasPrefix(e.Key, portKeyPrefix(x.app.Name, x.env)) && !keys[e.Key] && heldOverlaps(e.Listener, p) {
+					if !slices.Contains(x.ports.unbind, e.Key) {
+						x.ports.unbind = append(x.ports.unbind, e.Key) // proxied before, direct now
+					}
+					conflict = true
+					break
+				}
 				if heldOverlaps(e.Listener, p) {
 					conflict = true
 					msgs = append(msgs, fmt.Sprintf("service %q: ports[%d] %s: berth already publishes host port %s/%s for %s; publish another port, or remove it there first", svc.Name, i, p.PublishedLabel(), e.Listener.Addr(), e.Listener.Network(), e.Owner))
@@ -138,6 +158,13 @@ func (d *Deployer) reservePorts(x *execution) error {
 				continue
 			}
 			l, err := listenPort(p)
+			if err != nil && wasDirect(live, svc.Name, p) {
+				// Direct before, through berth now: its old container
+				// holds the port until stopDirect stops it.
+				x.ports.late[key] = p
+				x.ports.stopFirst[svc.Name] = true
+				continue
+			}
 			if err != nil {
 				msgs = append(msgs, fmt.Sprintf("service %q: ports[%d] %s: %v: another program (or a container publishing it itself) holds the port; stop it, or publish another port", svc.Name, i, p.PublishedLabel(), err))
 				continue
@@ -153,6 +180,24 @@ func (d *Deployer) reservePorts(x *execution) error {
 		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(msgs, "; "))
 	}
 	return nil
+}
+
+// wasDirect reports whether the live release's service name published a
+// port overlapping p on its container.
+func wasDirect(live *spec.App, name string, p spec.Port) bool {
+	if live == nil {
+		return false
+	}
+	svc, ok := live.Service(name)
+	if !ok || svc.Publish != spec.PublishDirect {
+		return false
+	}
+	for _, q := range svc.Ports {
+		if spec.PortsOverlap(q, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // movable reports whether port p of the release may take over listener
@@ -364,11 +409,22 @@ func (d *Deployer) drainPorts(x *execution, sw []switchedPort) {
 // start: one host port has room for one container. The service is down
 // until the new ones start, and the output says so.
 func (d *Deployer) stopDirect(ctx context.Context, x *execution, plan *Plan) error {
+	for _, key := range x.ports.unbind {
+		if l := d.ports.Remove(key); l != nil {
+			x.ports.gone = append(x.ports.gone, l)
+			x.t.say("releasing host port %s from berth's listener: the container publishes it from now on (x-berth.publish: direct)", l.Addr())
+			l.Close()
+		}
+	}
 	for _, svc := range x.app.Services {
-		if svc.Publish != spec.PublishDirect || len(plan.Retire[svc.Name]) == 0 || x.skip[svc.Name] {
+		if (svc.Publish != spec.PublishDirect && !x.ports.stopFirst[svc.Name]) || len(plan.Retire[svc.Name]) == 0 || x.skip[svc.Name] {
 			continue
 		}
-		x.t.say("%s publishes its ports on the container (x-berth.publish: direct): stopping its old container(s) first; it is down until the new one starts", svc.Name)
+		if svc.Publish == spec.PublishDirect {
+			x.t.say("%s publishes its ports on the container (x-berth.publish: direct): stopping its old container(s) first; it is down until the new one starts", svc.Name)
+		} else {
+			x.t.say("%s published its ports on its old container: stopping it first so that berth's listener can take the ports; it is down until the new one starts", svc.Name)
+		}
 		for _, c := range plan.Retire[svc.Name] {
 			if err := d.eng.StopContainer(ctx, c.ID, svc.StopGracePeriod.D()); err != nil {
 				return fmt.Errorf("stop %s: %w", c.Name, err)
@@ -382,6 +438,14 @@ func (d *Deployer) stopDirect(ctx context.Context, x *execution, plan *Plan) err
 			x.replaced = map[string]bool{}
 		}
 		x.replaced[svc.Name] = true
+	}
+	for _, key := range slices.Sorted(mapsKeys(x.ports.late)) {
+		p := x.ports.late[key]
+		l, err := listenPort(p)
+		if err != nil {
+			return fmt.Errorf("%w: ports %s: %v, after its old container stopped: another program holds the port; stop it, or publish another port", ErrInvalid, p.PublishedLabel(), err)
+		}
+		x.ports.fresh[key] = l
 	}
 	return nil
 }

@@ -413,3 +413,33 @@ func TestPorts_NewTargetPortKeepsTheHostPort(t *testing.T) {
 	}
 	waitEcho(t, addr, "v2")
 }
+
+// A service moves from berth's listener to x-berth.publish: direct and
+// back, each time stop-first on the same host port, saying so.
+func TestPorts_ModeChangesKeepTheHostPort(t *testing.T) {
+	eng := requireDocker(t)
+	t.Parallel()
+	srv := startServer(t, t.TempDir())
+	name, _ := newApp(t, eng)
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for _, step := range []struct{ version, xberth, says string }{
+		{"v1", "", ""},
+		{"v2", ", publish: direct", "releasing host port"},
+		{"v3", "", "stopping it first so that berth's listener can take the ports"},
+	} {
+		var said []string
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		_, err := srv.client.Deploy(ctx, echoAppWith(t, name, port, step.version, 7000, step.xberth), spec.DefaultEnv, api.DeployOptions{}, func(p api.Progress) {
+			said = append(said, p.Message)
+		})
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", step.version, err, strings.Join(said, "\n"))
+		}
+		if step.says != "" && !slices.ContainsFunc(said, func(s string) bool { return strings.Contains(s, step.says) }) {
+			t.Errorf("%s: the deploy did not say %q:\n%s", step.version, step.says, strings.Join(said, "\n"))
+		}
+		waitEcho(t, addr, step.version)
+	}
+}
