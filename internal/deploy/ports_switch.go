@@ -209,7 +209,7 @@ func (d *Deployer) convergePorts(app, env string, live *store.Release, observed 
 					continue
 				}
 				if old := l.Swap(l4.NewPool(label, ts)); old != nil {
-					go old.Drain(svc.DrainTimeout.D())
+					d.drains.Go(func() { old.Drain(svc.DrainTimeout.D()) })
 				}
 			}
 		}
@@ -217,12 +217,12 @@ func (d *Deployer) convergePorts(app, env string, live *store.Release, observed 
 	for _, e := range d.ports.List() {
 		if strings.HasPrefix(e.Key, portKeyPrefix(app, env)) && !keep[e.Key] {
 			d.ports.Remove(e.Key)
-			go func() {
+			d.drains.Go(func() {
 				if p := e.Listener.Current(); p != nil {
 					p.Drain(spec.DefaultDrainTimeout)
 				}
 				e.Listener.Close()
-			}()
+			})
 		}
 	}
 }
