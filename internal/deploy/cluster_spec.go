@@ -74,7 +74,7 @@ func workloadSpec(app *spec.App, env string, svc spec.Service, rel store.Release
 	}
 	clusterContainerSettings(&w, svc) // cluster_container.go
 	clusterNetworks(&w)
-	clusterPorts(&w, svc) // ports.go
+	clusterPorts(&w, svc) // ports_cluster.go
 	r := svc.Rollout
 	if r == nil {
 		return w
