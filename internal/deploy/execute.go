@@ -76,7 +76,7 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 		err = fmt.Errorf("%w: %s", ErrInvalid, strings.Join(plan.Conflicts, "; "))
 	}
 	if err == nil {
-		err = d.reservePorts(x)
+		err = d.reservePorts(x, &plan)
 	}
 	if err == nil && x.dep.Kind != "rollback" {
 		err = d.releasePhase(ctx, x, plan)

@@ -36,7 +36,7 @@ type portsExec struct {
 	// berth's listener while their old container still binds the port
 	// itself, bound once it is stopped; stopFirst names those services.
 	unbind    []string
-	late      map[string]spec.Port
+	late      map[string]latePort
 	stopFirst map[string]bool
 	// before are the app/env's listener counts as the execution began;
 	// live says whether any listener served then (the tally counts).
@@ -45,6 +45,20 @@ type portsExec struct {
 	// gone are listeners the release no longer has: their counts still
 	// belong to this deployment's tally.
 	gone []*l4.Listener
+}
+
+// latePort is a port bound once its service's old container stopped.
+type latePort struct {
+	service string
+	port    spec.Port
+}
+
+// sayPicked prints the host port berth picked for p, when the file let
+// it pick (no published port, or a range).
+func sayPicked(x *execution, service string, p spec.Port, l *l4.Listener) {
+	if p.Published == 0 || p.PublishedEnd != 0 {
+		x.t.say("%s: container port %d/%s is published on %s (berth picked it; set published: to choose)", service, p.Target, p.Protocol, l.Addr())
+	}
 }
 
 // portKey names the listener of one port of a service.
@@ -106,10 +120,11 @@ func (d *Deployer) countPorts(x *execution, dep *store.Deployment) {
 // release publishes is free for it: not held by berth for another app
 // environment or service, and bindable. A proxied port without a
 // listener yet is bound now (the listener serves from the switch on).
-func (d *Deployer) reservePorts(x *execution) error {
+// The new containers record the host ports berth picked (annotatePorts).
+func (d *Deployer) reservePorts(x *execution, plan *Plan) error {
 	x.ports.fresh = map[string]*l4.Listener{}
 	x.ports.moved = map[string]string{}
-	x.ports.unbind, x.ports.late, x.ports.stopFirst = nil, map[string]spec.Port{}, map[string]bool{}
+	x.ports.unbind, x.ports.late, x.ports.stopFirst = nil, map[string]latePort{}, map[string]bool{}
 	var live *spec.App
 	if rel, err := d.store.LiveRelease(x.app.Name, x.env); err == nil {
 		live = &rel.Spec
@@ -157,7 +172,7 @@ func (d *Deployer) reservePorts(x *execution) error {
 			if err != nil && wasDirect(live, svc.Name, p) {
 				// Direct before, through berth now: its old container
 				// holds the port until stopDirect stops it.
-				x.ports.late[key] = p
+				x.ports.late[key] = latePort{svc.Name, p}
 				x.ports.stopFirst[svc.Name] = true
 				continue
 			}
@@ -166,8 +181,8 @@ func (d *Deployer) reservePorts(x *execution) error {
 				continue
 			}
 			x.ports.fresh[key] = l
-			if p.Published == 0 || p.PublishedEnd != 0 {
-				x.t.say("%s: container port %d/%s is published on %s (berth picked it; set published: to choose)", svc.Name, p.Target, p.Protocol, l.Addr())
+			if x.canary == 0 { // a canary closes it again
+				sayPicked(x, svc.Name, p, l)
 			}
 		}
 	}
@@ -175,7 +190,37 @@ func (d *Deployer) reservePorts(x *execution) error {
 		d.closeFresh(x)
 		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(msgs, "; "))
 	}
+	d.annotatePorts(x, plan)
 	return nil
+}
+
+// labelPicked, followed by a port as the file has it, labels a container
+// with the host port berth picked for it (a port without published, or a
+// range), so that after a restart berth binds the same one again.
+const labelPicked = "berth.published."
+
+// annotatePorts labels the containers the plan starts with the host
+// ports berth picked for their service.
+func (d *Deployer) annotatePorts(x *execution, plan *Plan) {
+	for _, pl := range plan.Start {
+		svc, ok := x.app.Service(pl.Service)
+		if !ok || !svc.Proxied() || pl.Spec.Labels == nil {
+			continue
+		}
+		for _, p := range svc.Ports {
+			if p.Published != 0 && p.PublishedEnd == 0 {
+				continue
+			}
+			key := portKey(x.app.Name, x.env, svc.Name, p)
+			l := d.ports.Get(key)
+			if l == nil {
+				l = x.ports.fresh[key]
+			}
+			if l != nil {
+				pl.Spec.Labels[labelPicked+p.PublishedLabel()] = strconv.Itoa(l.Port())
+			}
+		}
+	}
 }
 
 // wasDirect reports whether the live release's service name published a
@@ -223,8 +268,17 @@ func heldOverlaps(l *l4.Listener, p spec.Port) bool {
 
 // listenPort binds the listener of p: its published port, the first
 // free one of its range, or any free port.
-func listenPort(p spec.Port) (*l4.Listener, error) {
+func listenPort(p spec.Port) (*l4.Listener, error) { return listenPicked(p, 0) }
+
+// listenPicked is listenPort trying the port berth picked before first
+// (0: none), when p lets berth pick.
+func listenPicked(p spec.Port, picked int) (*l4.Listener, error) {
 	first, last := p.Published, max(p.PublishedEnd, p.Published)
+	if picked > 0 && (p.Published == 0 || (picked >= first && picked <= last)) {
+		if l, err := l4.Listen(p.Protocol, bindAddr(p, picked), l4.Options{}); err == nil {
+			return l, nil
+		}
+	}
 	var err error
 	for n := first; n <= last; n++ {
 		var l *l4.Listener

@@ -46,13 +46,15 @@ func (d *Deployer) stopDirect(ctx context.Context, x *execution, plan *Plan) err
 		x.replaced[svc.Name] = true
 	}
 	for _, key := range slices.Sorted(mapsKeys(x.ports.late)) {
-		p := x.ports.late[key]
-		l, err := listenPort(p)
+		lp := x.ports.late[key]
+		l, err := listenPort(lp.port)
 		if err != nil {
-			return fmt.Errorf("%w: ports %s: %v, after its old container stopped: another program holds the port; stop it, or publish another port", ErrInvalid, p.PublishedLabel(), err)
+			return fmt.Errorf("%w: ports %s: %v, after its old container stopped: another program holds the port; stop it, or publish another port", ErrInvalid, lp.port.PublishedLabel(), err)
 		}
 		x.ports.fresh[key] = l
+		sayPicked(x, lp.service, lp.port, l)
 	}
+	d.annotatePorts(x, plan) // the ports bound late are berth's picks too
 	return nil
 }
 

@@ -198,8 +198,14 @@ func (d *Deployer) convergePorts(app, env string, live *store.Release, observed 
 				ts := containerTargets(cs, NetworkName(app, env), p)
 				l := d.ports.Get(key)
 				if l == nil {
+					picked := 0
+					for _, c := range cs {
+						if n, err := strconv.Atoi(c.Labels[labelPicked+p.PublishedLabel()]); err == nil {
+							picked = n
+						}
+					}
 					var err error
-					if l, err = listenPort(p); err != nil {
+					if l, err = listenPicked(p, picked); err != nil {
 						d.log.Error("converge: publish port", "app", app, "env", env, "service", svc.Name, "port", p.PublishedLabel(), "error", err)
 						continue
 					}

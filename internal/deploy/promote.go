@@ -77,7 +77,7 @@ func (d *Deployer) promote(ctx context.Context, x *execution, run *canaryRun) (s
 		err = fmt.Errorf("%w: %s", ErrInvalid, strings.Join(plan.Conflicts, "; "))
 	}
 	if err == nil {
-		err = d.reservePorts(x)
+		err = d.reservePorts(x, &plan)
 	}
 	if err == nil {
 		promotionPlan(x, &plan)

@@ -443,3 +443,45 @@ func TestPorts_ModeChangesKeepTheHostPort(t *testing.T) {
 		waitEcho(t, addr, step.version)
 	}
 }
+
+// A port without published gets a host port berth picks, printed by the
+// deploy, listed by status, and bound again after a restart of berth.
+func TestPorts_PickedPortSurvivesARestart(t *testing.T) {
+	eng := requireDocker(t)
+	t.Parallel()
+	srv := startServer(t, t.TempDir())
+	name, _ := newApp(t, eng)
+	y := fmt.Sprintf("name: %s\nservices:\n  echo:\n    image: %s\n    command: [\"echo\"]\n    environment: { VERSION: v1 }\n    ports: [\"127.0.0.1::7000\"]\n", name, echoImage(t).Ref)
+	p := filepath.Join(t.TempDir(), "compose.yaml")
+	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app, err := spec.Load(context.Background(), spec.LoadOptions{Files: []string{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var said []string
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := srv.client.Deploy(ctx, app, spec.DefaultEnv, api.DeployOptions{}, func(p api.Progress) { said = append(said, p.Message) }); err != nil {
+		t.Fatal(err)
+	}
+	addrOf := func() string {
+		st, err := srv.client.Status(ctx, name, spec.DefaultEnv)
+		if err != nil || len(st.Services) != 1 || len(st.Services[0].Published) != 1 {
+			t.Fatalf("status: %+v, %v", st.Services, err)
+		}
+		return st.Services[0].Published[0].Addr
+	}
+	addr := addrOf()
+	if !slices.ContainsFunc(said, func(s string) bool { return strings.Contains(s, "published on "+addr+" (berth picked it") }) {
+		t.Errorf("the deploy did not print the port it picked (%s):\n%s", addr, strings.Join(said, "\n"))
+	}
+	waitEcho(t, addr, "v1")
+	srv.stop()
+	srv = startServer(t, srv.dataDir)
+	if again := addrOf(); again != addr {
+		t.Errorf("after a restart the port is %s; want %s again", again, addr)
+	}
+	waitEcho(t, addr, "v1")
+}
