@@ -123,7 +123,9 @@ type WorkloadSpec struct {
 	// of each instance (HostIP is not used: the cluster cannot bind one
 	// address); nil for none. With them, Instance.Addr is the node's port
 	// of the container port Port (LabelProxyPort on Template says which).
-	Published []PortBinding
+	// Omitted from the JSON a cluster backend hashes when nil, so the
+	// workloads deployed before it are not updated for nothing.
+	Published []PortBinding `json:",omitempty"`
 }
 
 // LabelProxyPort, on the containers of a workload with Published ports,
