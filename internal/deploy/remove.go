@@ -22,9 +22,10 @@ import (
 // refuses it), records the removal in the store first (the commit point:
 // nothing is live any more, so neither converge nor a restart of berth
 // brings anything back, and a removal cut short is finished by running it
-// again), takes its routes out of the proxy and drains them, then stops
-// (each with its stop grace) and removes its containers (one-off commands
-// and jobs included) or, on a cluster, its workloads, secrets and configs,
+// again), takes its routes out of the proxy and its published ports off
+// berth's listeners (unbound once drained), drains them, then stops (each
+// with its stop grace) and removes its containers (one-off commands and
+// jobs included) or, on a cluster, its workloads, secrets and configs,
 // then its networks, and the volumes the user confirmed. External volumes
 // are never removed. Its history (releases, deployments, events) stays.
 
@@ -201,7 +202,10 @@ func (d *Deployer) removeEnv(ctx context.Context, r *removal, progress ProgressF
 		t.say("release %d is no longer live; the history is kept (berth releases %s --env %s)", r.live, r.app, r.env)
 	}
 	var errs []error
+	portsDone := make(chan struct{})
+	go func() { defer close(portsDone); d.removePorts(r, t) }() // ports_remove.go
 	d.removeRoutes(ctx, r, t)
+	<-portsDone
 	if d.cluster != nil {
 		errs = append(errs, d.removeClusterObjects(ctx, r, t)...)
 	}

@@ -384,6 +384,17 @@ func TestPorts_HeldByAnotherAppIsRefused(t *testing.T) {
 	if len(st.Services) != 1 || len(st.Services[0].Published) != 2 || st.Services[0].Published[0].Addr != fmt.Sprintf("127.0.0.1:%d", port) || st.Services[0].Published[0].Served == 0 {
 		t.Errorf("status of the published ports: %+v", st.Services)
 	}
+
+	// Removing the first app frees the port: the second may publish it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := srv.client.RemoveEnv(ctx, first, spec.DefaultEnv, api.RemoveRequest{}, nil); err != nil {
+		t.Fatalf("remove %s: %v", first, err)
+	}
+	if _, err := srv.deploy(t, echoApp(t, second, port, "v2")); err != nil {
+		t.Fatalf("deploy on the port of a removed app: %v", err)
+	}
+	waitEcho(t, fmt.Sprintf("127.0.0.1:%d", port), "v2")
 }
 
 // A release that changes the container port behind a host port takes
