@@ -71,7 +71,7 @@ services:
     ports:
       - "127.0.0.1:%d:%d"
       - "127.0.0.1:%d:%d/udp"
-    x-berth: { drain_timeout: 3s %s }
+    x-berth: { drain_timeout: 3s, hosts: [] %s }
 `, name, echoImage(t).Ref, version, target, port, target, port, target, xberth)
 	p := filepath.Join(t.TempDir(), "compose.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
@@ -462,7 +462,7 @@ func TestPorts_PickedPortSurvivesARestart(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, t.TempDir())
 	name, _ := newApp(t, eng)
-	y := fmt.Sprintf("name: %s\nservices:\n  echo:\n    image: %s\n    command: [\"echo\"]\n    environment: { VERSION: v1 }\n    ports: [\"127.0.0.1::7000\"]\n", name, echoImage(t).Ref)
+	y := fmt.Sprintf("name: %s\nservices:\n  echo:\n    image: %s\n    command: [\"echo\"]\n    environment: { VERSION: v1 }\n    ports: [\"127.0.0.1::7000\"]\n    x-berth: { hosts: [] }\n", name, echoImage(t).Ref)
 	p := filepath.Join(t.TempDir(), "compose.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
