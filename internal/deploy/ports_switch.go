@@ -24,13 +24,16 @@ func portTargets(x *execution, plan Plan, svc spec.Service, p spec.Port) []l4.Ta
 			cs = append(cs, c)
 		}
 	}
-	return containerTargets(cs, NetworkName(x.app.Name, x.env), p)
+	return containerTargets(cs, x.app.Name, x.env, p)
 }
 
-func containerTargets(cs []engine.Container, network string, p spec.Port) []l4.Target {
+// containerTargets are cs's addresses at p's container port, on the
+// network the proxy reaches each one at (ContainerAddress: a service on
+// networks of its own is reached on them).
+func containerTargets(cs []engine.Container, app, env string, p spec.Port) []l4.Target {
 	var ts []l4.Target
 	for _, c := range cs {
-		if ip := c.Addresses[network]; ip != "" {
+		if ip := ContainerAddress(c, app, env); ip != "" {
 			ts = append(ts, l4.Target{ID: c.ID, Name: c.Name, Addr: net.JoinHostPort(ip, strconv.Itoa(p.Target))})
 		}
 	}
@@ -42,7 +45,6 @@ func containerTargets(cs []engine.Container, network string, p spec.Port) []l4.T
 // with a Compose healthcheck is gated on it instead, by checkContainers).
 // After the service's health deadline it is an error naming the port.
 func (d *Deployer) portsReady(x *execution, waited time.Duration) (bool, error) {
-	network := NetworkName(x.app.Name, x.env)
 	for _, c := range x.started {
 		svc, ok := x.app.Service(c.Labels[engine.LabelService])
 		if !ok || len(svc.Ports) == 0 || svc.Check != nil {
@@ -52,7 +54,7 @@ func (d *Deployer) portsReady(x *execution, waited time.Duration) (bool, error) 
 			if p.Protocol != "tcp" {
 				continue
 			}
-			addr := net.JoinHostPort(c.Addresses[network], strconv.Itoa(p.Target))
+			addr := net.JoinHostPort(ContainerAddress(c, x.app.Name, x.env), strconv.Itoa(p.Target))
 			conn, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
 			if err == nil {
 				conn.Close()
@@ -195,7 +197,7 @@ func (d *Deployer) convergePorts(app, env string, live *store.Release, observed 
 			for _, p := range svc.Ports {
 				key := portKey(app, env, svc.Name, p)
 				keep[key] = true
-				ts := containerTargets(cs, NetworkName(app, env), p)
+				ts := containerTargets(cs, app, env, p)
 				l := d.ports.Get(key)
 				if l == nil {
 					picked := 0
