@@ -214,7 +214,8 @@ func Run(ctx context.Context, cfg Config) error {
 	ports := l4.NewSet() // the listeners of published ports (Compose ports:)
 	defer ports.Close()
 	dep := deploy.New(deploy.Options{Engine: eng, Cluster: cluster, Store: st, Proxy: px, Ports: ports, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases,
-		BindRoots: cfg.BindRoots, AllowDockerSocket: cfg.AllowDockerSocket, EngineSocket: engineSocket(cfg.DockerHost), BindsDir: bindsDir(cfg.DataDir)})
+		BindRoots: cfg.BindRoots, AllowDockerSocket: cfg.AllowDockerSocket, EngineSocket: engineSocket(cfg.DockerHost), BindsDir: bindsDir(cfg.DataDir),
+		ProxyAddrs: proxyAddrs(cfg)})
 	defer dep.Close() // canary health watches
 	if err := dep.Recover(); err != nil {
 		return err
@@ -379,4 +380,15 @@ func bindsDir(dataDir string) string {
 		dataDir = abs
 	}
 	return filepath.Join(dataDir, "binds")
+}
+
+// proxyAddrs are the addresses berth's own HTTP(S) proxy listens on.
+func proxyAddrs(cfg Config) []string {
+	var out []string
+	for _, a := range []string{cfg.HTTPAddr, cfg.HTTPSAddr} {
+		if a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }

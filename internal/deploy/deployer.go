@@ -62,6 +62,10 @@ type Options struct {
 	// Ports holds the listeners of published ports (ports.go); the
 	// daemon owns it and closes it. Default: a set of the Deployer's own.
 	Ports *l4.Set
+	// ProxyAddrs are the addresses berth's own HTTP(S) proxy listens on
+	// (--http-addr, --https-addr): a published port there is refused
+	// with what to write instead.
+	ProxyAddrs []string
 }
 
 // Deployer runs deployments and rollbacks.
@@ -77,6 +81,7 @@ type Deployer struct {
 	now     func() time.Time
 	binds   bindPolicy // binds.go
 	ports   *l4.Set    // listeners of published ports (ports.go)
+	proxyAt []string   // Options.ProxyAddrs
 
 	mu      sync.Mutex
 	running map[string]runningDeploy // key app/env
@@ -118,6 +123,7 @@ func New(o Options) *Deployer {
 		ports:    o.Ports,
 		now:      o.Now,
 		running:  map[string]runningDeploy{},
+		proxyAt:  o.ProxyAddrs,
 		canaries: map[string]*canaryRun{},
 	}
 }

@@ -176,6 +176,11 @@ func (d *Deployer) reservePorts(x *execution, plan *Plan) error {
 				x.ports.stopFirst[svc.Name] = true
 				continue
 			}
+			if err != nil && d.proxyPort(p) != "" {
+				msgs = append(msgs, fmt.Sprintf("service %q: ports[%d] %s: host port %s is berth's own HTTP proxy (berth server --http-addr/--https-addr), which routes services by Host header%s; remove this port, or publish another host port (e.g. %d:%d)",
+					svc.Name, i, p.PublishedLabel(), d.proxyPort(p), routedNote(svc), 8000+p.Target%1000, p.Target))
+				continue
+			}
 			if err != nil {
 				msgs = append(msgs, fmt.Sprintf("service %q: ports[%d] %s: %v: another program (or a container publishing it itself) holds the port; stop it, or publish another port", svc.Name, i, p.PublishedLabel(), err))
 				continue
@@ -192,6 +197,33 @@ func (d *Deployer) reservePorts(x *execution, plan *Plan) error {
 	}
 	d.annotatePorts(x, plan)
 	return nil
+}
+
+// proxyPort is the address of berth's own proxy that p's host port
+// would take, or "".
+func (d *Deployer) proxyPort(p spec.Port) string {
+	if p.Protocol != "tcp" || p.Published == 0 {
+		return ""
+	}
+	for _, a := range d.proxyAt {
+		host, port, err := net.SplitHostPort(a)
+		n, _ := strconv.Atoi(port)
+		if err != nil || n < p.Published || n > max(p.PublishedEnd, p.Published) {
+			continue
+		}
+		if host == "" || p.HostIP == "" || host == p.HostIP || net.ParseIP(host).IsUnspecified() || net.ParseIP(p.HostIP).IsUnspecified() {
+			return a
+		}
+	}
+	return ""
+}
+
+// routedNote says where svc is routed, for a refusal of its port.
+func routedNote(svc spec.Service) string {
+	if !svc.Routed() {
+		return ""
+	}
+	return " (it routes this service at " + strings.Join(svc.Hosts, ", ") + ")"
 }
 
 // labelPicked, followed by a port as the file has it, labels a container

@@ -3,6 +3,7 @@ package deploy
 import (
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/berth-dev/berth/internal/engine"
@@ -108,5 +109,32 @@ func TestConvergePorts_BindsThePickedPortAgain(t *testing.T) {
 	}
 	if cur := l.Current(); cur == nil || len(cur.Targets()) != 1 || cur.Targets()[0].Addr != "10.0.0.2:7000" {
 		t.Errorf("pool %+v; want the live container", cur)
+	}
+}
+
+// A service that publishes the host port berth's own HTTP proxy listens
+// on is refused with what the port is and what to write instead, not
+// with "another program holds the port".
+func TestReservePorts_BerthsOwnProxyPort(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // the proxy's listener
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	d := fakeDeployer(t, enginetest.NewFake())
+	d.proxyAt = []string{ln.Addr().String()}
+	app := &spec.App{Name: "shop", Services: []spec.Service{
+		{Name: "web", Hosts: []string{"web.shop.localhost"}, Ports: []spec.Port{{Target: 80, Published: port, Protocol: "tcp"}}},
+	}}
+	x := &execution{app: app, env: "production"}
+	err = d.reservePorts(x, &Plan{})
+	want := "host port " + ln.Addr().String() + " is berth's own HTTP proxy (berth server --http-addr/--https-addr), which routes services by Host header (it routes this service at web.shop.localhost)"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	if d.proxyPort(spec.Port{Target: 80, Published: port + 1, Protocol: "tcp"}) != "" || d.proxyPort(spec.Port{Target: 80, Published: port, Protocol: "udp"}) != "" {
+		t.Error("another port, or UDP, is not the proxy's")
 	}
 }

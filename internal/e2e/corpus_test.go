@@ -3,6 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/docker/api/types/container"
@@ -57,7 +62,12 @@ func TestCorpus_AcceptedFilesDeployWithEveryKey(t *testing.T) {
 	bin := buildBinary(t, "./cmd/berth", "berth")
 	standin := buildBinary(t, "./internal/e2e/standin", "standin")
 	hostRoot := t.TempDir()
-	s := startServerWith(t, t.TempDir(), func(c *daemon.Config) { c.BindRoots = []string{hostRoot, "/srv", "/opt"} })
+	// The host paths the corpus mounts: the engine's socket (which the
+	// stand-ins never use), the host's time zone.
+	s := startServerWith(t, t.TempDir(), func(c *daemon.Config) {
+		c.BindRoots = []string{hostRoot, "/etc/localtime"}
+		c.AllowDockerSocket = true
+	})
 	tok, err := os.ReadFile(filepath.Join(s.dataDir, daemon.TokenFile))
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +88,7 @@ func TestCorpus_AcceptedFilesDeployWithEveryKey(t *testing.T) {
 		}
 		accepted++
 		t.Run(r.Dir, func(t *testing.T) {
-			c := &corpusCase{t: t, eng: eng, standin: standin, name: "corpus-" + r.Dir}
+			c := &corpusCase{t: t, eng: eng, standin: standin, name: corpusAppName(r.Dir)}
 			if why := c.prepare(filepath.Join(root, r.Dir)); why != "" {
 				skipped = append(skipped, r.Dir+": "+why)
 				t.Skip(why)
@@ -123,14 +133,21 @@ type corpusCase struct {
 func (c *corpusCase) prepare(src string) string {
 	t := c.t
 	c.dir = t.TempDir()
-	if err := os.CopyFS(c.dir, os.DirFS(src)); err != nil {
+	var err error
+	if err = os.CopyFS(c.dir, os.DirFS(src)); err != nil {
 		t.Fatal(err)
 	}
 	c.file = filepath.Join(c.dir, "compose.yaml")
+	environ := types.Mapping{}
+	if dot := filepath.Join(c.dir, ".env"); fileExists(dot) {
+		if environ, err = dotenv.GetEnvFromFile(map[string]string{}, []string{dot}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
 		WorkingDir:  c.dir,
 		ConfigFiles: []types.ConfigFile{{Filename: c.file}},
-		Environment: types.Mapping{},
+		Environment: environ,
 	}, func(o *loader.Options) { o.SetProjectName(c.name, true) })
 	if err != nil {
 		t.Fatalf("compose-go reads an accepted file: %v", err)
@@ -161,13 +178,18 @@ func (c *corpusCase) prepare(src string) string {
 	byImage := map[string][]types.ServiceConfig{}
 	for _, s := range p.Services {
 		if s.Build != nil {
-			c.buildContext(s, tcp, udp)
+			jobs, _ := jobArgs(p, []types.ServiceConfig{s})
+			c.buildContext(s, tcp, udp, jobs)
 			continue
 		}
 		byImage[s.Image] = append(byImage[s.Image], s)
 	}
 	for ref, svcs := range byImage {
-		c.buildImage(ref, svcs, tcp, udp)
+		jobs, ok := jobArgs(p, svcs)
+		if !ok {
+			return fmt.Sprintf("a job and a long-running service of image %s run with the same arguments; one stand-in cannot be both", ref)
+		}
+		c.buildImage(ref, svcs, tcp, udp, jobs)
 	}
 	return ""
 }
@@ -183,6 +205,8 @@ func (c *corpusCase) standable() string {
 			return fmt.Sprintf("service %s pins its image by digest (%s): a stand-in cannot have that digest", s.Name, s.Image)
 		case s.PullPolicy == types.PullPolicyAlways:
 			return fmt.Sprintf("service %s has pull_policy: always, which needs the image's registry", s.Name)
+		case s.Runtime != "" && !c.hasRuntime(s.Runtime):
+			return fmt.Sprintf("service %s runs with runtime %s, which this engine does not have (berth passes the runtime on; the engine refuses it)", s.Name, s.Runtime)
 		case s.Build == nil:
 			if ii, err := c.eng.Client().ImageInspect(ctx, s.Image); err == nil && ii.Config != nil && ii.Config.Labels["berth.test.standin"] == "" {
 				return fmt.Sprintf("image %s is on this engine already; it is not replaced by a stand-in", s.Image)
@@ -200,6 +224,63 @@ func (c *corpusCase) standable() string {
 		}
 	}
 	return ""
+}
+
+// hasRuntime reports whether the engine has the OCI runtime name.
+func (c *corpusCase) hasRuntime(name string) bool {
+	info, err := c.eng.Client().Info(context.Background())
+	_, ok := info.Runtimes[name]
+	return err == nil && ok
+}
+
+// jobArgs are the arguments the stand-in gets in the services that
+// others wait for with service_completed_successfully: there it exits
+// 0 at once (STANDIN_JOBS), as the job would once done. ok is false
+// when a job's arguments are also a long-running service's of the same
+// image, which the stand-in could not tell apart.
+func jobArgs(p *types.Project, svcs []types.ServiceConfig) (jobs []string, ok bool) {
+	isJob := map[string]bool{}
+	for _, s := range p.Services {
+		for name, d := range s.DependsOn {
+			if d.Condition == types.ServiceConditionCompletedSuccessfully {
+				isJob[name] = true
+			}
+		}
+	}
+	args := func(s types.ServiceConfig) string {
+		a := slices.Clone([]string(s.Command))
+		if len(s.Entrypoint) > 0 {
+			a = append(slices.Clone([]string(s.Entrypoint[1:])), a...)
+		}
+		return strings.Join(a, "\x1f")
+	}
+	for _, s := range svcs {
+		if isJob[s.Name] {
+			jobs = append(jobs, args(s))
+		}
+	}
+	for _, s := range svcs {
+		if !isJob[s.Name] && slices.Contains(jobs, args(s)) {
+			return nil, false
+		}
+	}
+	return jobs, true
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// corpusAppName is the app a corpus file deploys as: short enough for
+// berth's name limit, distinct per file.
+func corpusAppName(dir string) string {
+	name := "c-" + dir
+	if len(name) > 30 {
+		sum := sha256.Sum256([]byte(dir))
+		name = strings.TrimRight(name[:23], "-") + "-" + hex.EncodeToString(sum[:3])
+	}
+	return name
 }
 
 // publishedPorts expands a published port or range ("8080", "8000-8002").
@@ -310,20 +391,22 @@ func execPaths(svcs []types.ServiceConfig) []string {
 
 // dockerfile is a stand-in's Dockerfile: FROM scratch, the stand-in as
 // the entrypoint and at every path in paths, serving tcp and udp.
-func dockerfile(target, name string, paths, tcp, udp []string) string {
+func dockerfile(target, name string, paths, tcp, udp, jobs []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "FROM scratch AS %s\nCOPY .standin /standin\n", target)
 	for _, p := range paths {
 		fmt.Fprintf(&b, "COPY .standin %s\n", p)
 	}
-	fmt.Fprintf(&b, "ENV PATH=/usr/local/bin:/usr/bin:/bin STANDIN_NAME=%s STANDIN_TCP=%s STANDIN_UDP=%s\n", name, strings.Join(tcp, ","), strings.Join(udp, ","))
+	js, _ := json.Marshal(jobs)
+	fmt.Fprintf(&b, "ENV PATH=/usr/local/bin:/usr/bin:/bin STANDIN_NAME=%s STANDIN_TCP=%s STANDIN_UDP=%s STANDIN_JOBS=%s\n",
+		name, strings.Join(tcp, ","), strings.Join(udp, ","), base64.StdEncoding.EncodeToString(js))
 	fmt.Fprintf(&b, "LABEL berth.test.standin=%s\nENTRYPOINT [\"/standin\"]\n", name)
 	return b.String()
 }
 
 // buildContext writes a stand-in Dockerfile into s's build context, for
 // berth to build.
-func (c *corpusCase) buildContext(s types.ServiceConfig, tcp, udp []string) {
+func (c *corpusCase) buildContext(s types.ServiceConfig, tcp, udp, jobs []string) {
 	t := c.t
 	ctxDir := s.Build.Context
 	if !filepath.IsAbs(ctxDir) {
@@ -343,7 +426,7 @@ func (c *corpusCase) buildContext(s types.ServiceConfig, tcp, udp []string) {
 	for name, data := range map[string][]byte{
 		filepath.Join(ctxDir, ".standin"):      bin,
 		filepath.Join(ctxDir, ".dockerignore"): nil,
-		df:                                     []byte(dockerfile(cmpOr(s.Build.Target, "standin"), s.Name, execPaths([]types.ServiceConfig{s}), tcp, udp)),
+		df:                                     []byte(dockerfile(cmpOr(s.Build.Target, "standin"), s.Name, execPaths([]types.ServiceConfig{s}), tcp, udp, jobs)),
 	} {
 		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 			t.Fatal(err)
@@ -355,7 +438,7 @@ func (c *corpusCase) buildContext(s types.ServiceConfig, tcp, udp []string) {
 }
 
 // buildImage builds a stand-in tagged ref for the services svcs.
-func (c *corpusCase) buildImage(ref string, svcs []types.ServiceConfig, tcp, udp []string) {
+func (c *corpusCase) buildImage(ref string, svcs []types.ServiceConfig, tcp, udp, jobs []string) {
 	t := c.t
 	dir := t.TempDir()
 	bin, err := os.ReadFile(c.standin)
@@ -365,7 +448,7 @@ func (c *corpusCase) buildImage(ref string, svcs []types.ServiceConfig, tcp, udp
 	if err := os.WriteFile(filepath.Join(dir, ".standin"), bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile("standin", ref, execPaths(svcs), tcp, udp)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile("standin", ref, execPaths(svcs), tcp, udp, jobs)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("docker", "build", "-q", "-t", ref, dir)

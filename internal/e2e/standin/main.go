@@ -3,17 +3,21 @@
 // registry answers. As a container's main process (PID 1, or the child
 // of an init) it serves HTTP on every TCP port of $STANDIN_TCP and
 // echoes datagrams on every port of $STANDIN_UDP (comma lists), whatever
-// arguments the Compose file gives it, until SIGTERM. Run any other way
+// arguments the Compose file gives it, until SIGTERM; given the
+// arguments of a job ($STANDIN_JOBS), it exits 0 at once. Run any other way
 // (a health check, an exec) it exits 0 at once, so that a file's
 // `pg_isready` or `curl -f` check passes.
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -23,6 +27,10 @@ func main() {
 		return // a health check or an exec in the container
 	}
 	name := os.Getenv("STANDIN_NAME")
+	if isJob(os.Args[1:]) {
+		fmt.Printf("standin for %s: job %q done\n", name, os.Args[1:])
+		return
+	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "standin for %s\n", name)
 	})
@@ -46,6 +54,18 @@ func main() {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
 	<-stop
+}
+
+// isJob reports whether args are those of a job ($STANDIN_JOBS: base64
+// of a JSON list of argument lists joined by 0x1f), which exits 0.
+func isJob(args []string) bool {
+	b, err := base64.StdEncoding.DecodeString(os.Getenv("STANDIN_JOBS"))
+	if err != nil {
+		return false
+	}
+	var jobs []string
+	_ = json.Unmarshal(b, &jobs)
+	return slices.Contains(jobs, strings.Join(args, "\x1f"))
 }
 
 func ports(env string) []string {
