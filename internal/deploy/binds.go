@@ -115,6 +115,9 @@ func (d *Deployer) bindRefusal(m spec.Mount) string {
 			}
 		}
 	}
+	if p.allowSocket && slices.Contains(p.sockets, src) {
+		return "" // the engine's socket itself, which the server allows
+	}
 	if len(p.roots) == 0 {
 		return "is a host path, and this server allows no host paths: mount a path relative to the Compose file (./DIR, sent with the deploy), use a named volume, or start berth server with --bind-root DIR (repeatable) and keep host paths under it"
 	}

@@ -110,6 +110,17 @@ func TestCheckBinds_DockerSocketAllowedExplicitly(t *testing.T) {
 			t.Errorf("%s: %v", src, err)
 		}
 	}
+	// --allow-docker-socket is enough for the socket itself; a directory
+	// holding it must still be under a --bind-root.
+	for _, src := range []string{"/var/run/docker.sock", "/run/docker.sock", sock} {
+		d := bindDeployer(t, Options{EngineSocket: sock, AllowDockerSocket: true})
+		if err := d.CheckBinds(bindApp(hostBind(src, "/var/run/docker.sock")), "production"); err != nil {
+			t.Errorf("--allow-docker-socket, no --bind-root, %s: %v", src, err)
+		}
+		if err := d.CheckBinds(bindApp(hostBind(filepath.Dir(src), "/sockets")), "production"); err == nil {
+			t.Errorf("--allow-docker-socket lets %s be mounted without a --bind-root", filepath.Dir(src))
+		}
+	}
 	allowing := bindDeployer(t, Options{BindRoots: []string{"/"}, EngineSocket: sock, AllowDockerSocket: true})
 	if err := allowing.CheckBinds(bindApp(hostBind("/var/run/docker.sock", "/var/run/docker.sock")), "production"); err != nil && strings.Contains(err.Error(), "socket") {
 		t.Errorf("--allow-docker-socket: %v", err)
