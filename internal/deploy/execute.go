@@ -320,7 +320,11 @@ func (d *Deployer) checkContainers(ctx context.Context, x *execution) (bool, err
 		if ci.Health == "unhealthy" {
 			return false, fmt.Errorf("service %q: container %s reports unhealthy (its Compose healthcheck fails)%s", svcName, c.Name, d.logTail(c.ID))
 		}
-		if ci.Health == "starting" {
+		svc, _ := x.app.Service(svcName)
+		if ci.Health == "starting" && (svc == nil || !svc.Routed()) {
+			// A routed container is ready when berth's own health check
+			// passes (its Compose healthcheck may first probe minutes
+			// later); a worker's Compose healthcheck is all there is.
 			workersReady = false
 		}
 		if !ci.Running() {
@@ -330,7 +334,6 @@ func (d *Deployer) checkContainers(ctx context.Context, x *execution) (bool, err
 			}
 			return false, fmt.Errorf("service %q: container %s %s before it became ready%s", c.Labels[engine.LabelService], c.Name, why, d.logTail(c.ID))
 		}
-		svc, _ := x.app.Service(c.Labels[engine.LabelService])
 		if svc != nil && !svc.Routed() && d.now().Sub(ci.StartedAt) < workerSettle {
 			workersReady = false
 		}
