@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -312,9 +313,9 @@ func routeNotes(app *App) []string {
 			case len(s.Hosts) == 0:
 				out = append(out, fmt.Sprintf("%s: %s → routed only in the environments whose x-berth.environments hosts name it", s.Name, in.Reason))
 			case in.DefaultHosts:
-				out = append(out, fmt.Sprintf("%s: %s → routed at %s; add x-berth.hosts for your domain", s.Name, in.Reason, at))
+				out = append(out, fmt.Sprintf("%s: %s → routed at %s%s; add x-berth.hosts for your domain", s.Name, in.Reason, at, publishedOn(s)))
 			default:
-				out = append(out, fmt.Sprintf("%s: %s → routed at %s", s.Name, in.Reason, at))
+				out = append(out, fmt.Sprintf("%s: %s → routed at %s%s", s.Name, in.Reason, at, publishedOn(s)))
 			}
 		}
 		for _, n := range in.Notes {
@@ -322,6 +323,26 @@ func routeNotes(app *App) []string {
 		}
 	}
 	return out
+}
+
+// publishedOn names the host ports where the routed container port is
+// published as well (" and on :8080"), "" when it is not.
+func publishedOn(s Service) string {
+	var at []string
+	for _, p := range s.Ports {
+		if p.Target != s.Port || p.Protocol != "tcp" || p.Published == 0 {
+			continue
+		}
+		port := strconv.Itoa(p.Published)
+		if p.PublishedEnd != 0 {
+			port += "-" + strconv.Itoa(p.PublishedEnd)
+		}
+		at = append(at, p.HostIP+":"+port)
+	}
+	if len(at) == 0 {
+		return ""
+	}
+	return " and on " + strings.Join(at, ", ")
 }
 
 // routeTargets lists a service's hosts with its paths.

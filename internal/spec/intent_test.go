@@ -77,7 +77,7 @@ func TestLoad_RoutesByPortsAndExpose(t *testing.T) {
     image: shop:1
     ports: ["8080:80"]
 `, route{port: 80, hosts: []string{"web.shop.localhost"}}, []string{
-			"web: HTTP on container port 80 (published 8080:80) → routed at web.shop.localhost; add x-berth.hosts for your domain"}},
+			"web: HTTP on container port 80 (published 8080:80) → routed at web.shop.localhost and on :8080; add x-berth.hosts for your domain"}},
 		{"one exposed port", `
   api:
     image: shop:1
@@ -90,13 +90,13 @@ func TestLoad_RoutesByPortsAndExpose(t *testing.T) {
     ports: ["8080:80", "127.0.0.1:8081:80"]
     expose: [80]
 `, route{port: 80, hosts: []string{"web.shop.localhost"}}, []string{
-			"web: HTTP on container port 80 (published 8080:80, 127.0.0.1:8081:80) → routed at web.shop.localhost; add x-berth.hosts for your domain"}},
+			"web: HTTP on container port 80 (published 8080:80, 127.0.0.1:8081:80) → routed at web.shop.localhost and on :8080, 127.0.0.1:8081; add x-berth.hosts for your domain"}},
 		{"udp ports are not HTTP", `
   web:
     image: shop:1
     ports: ["53:53/udp", "8080:8080"]
 `, route{port: 8080, hosts: []string{"web.shop.localhost"}}, []string{
-			"web: HTTP on container port 8080 (published 8080:8080) → routed at web.shop.localhost; add x-berth.hosts for your domain"}},
+			"web: HTTP on container port 8080 (published 8080:8080) → routed at web.shop.localhost and on :8080; add x-berth.hosts for your domain"}},
 		{"app_protocol http wins", `
   web:
     image: shop:1
@@ -104,7 +104,7 @@ func TestLoad_RoutesByPortsAndExpose(t *testing.T) {
       - { target: 80, published: "8080" }
       - { target: 9090, published: "9090", app_protocol: http }
 `, route{port: 9090, hosts: []string{"web.shop.localhost"}}, []string{
-			"web: HTTP on container port 9090 (app_protocol: http; published 9090:9090) → routed at web.shop.localhost; add x-berth.hosts for your domain"}},
+			"web: HTTP on container port 9090 (app_protocol: http; published 9090:9090) → routed at web.shop.localhost and on :9090; add x-berth.hosts for your domain"}},
 		{"another app_protocol is not HTTP", `
   web:
     image: shop:1
@@ -118,13 +118,13 @@ func TestLoad_RoutesByPortsAndExpose(t *testing.T) {
     image: shop:1
     ports: ["8080:8080", "9090:9090"]
 `, route{port: 8080, hosts: []string{"web.shop.localhost"}}, []string{
-			"web: HTTP on container port 8080 (the usual HTTP port among 8080, 9090; published 8080:8080) → routed at web.shop.localhost; add x-berth.hosts for your domain"}},
+			"web: HTTP on container port 8080 (the usual HTTP port among 8080, 9090; published 8080:8080) → routed at web.shop.localhost and on :8080; add x-berth.hosts for your domain"}},
 		{"https port left out", `
   web:
     image: shop:1
     ports: ["80:80", "443:443"]
 `, route{port: 80, hosts: []string{"web.shop.localhost"}}, []string{
-			"web: HTTP on container port 80 (published 80:80) → routed at web.shop.localhost; add x-berth.hosts for your domain"}},
+			"web: HTTP on container port 80 (published 80:80) → routed at web.shop.localhost and on :80; add x-berth.hosts for your domain"}},
 		{"ambiguous", `
   web:
     image: shop:1
@@ -198,14 +198,14 @@ func TestLoad_RoutesByPortsAndExpose(t *testing.T) {
     ports: ["8080:80", "9090:9090"]
     x-berth: { port: 9090 }
 `, route{port: 9090, hosts: []string{"web.shop.localhost"}}, []string{
-			"web: HTTP on container port 9090 (x-berth.port) → routed at web.shop.localhost; add x-berth.hosts for your domain"}},
+			"web: HTTP on container port 9090 (x-berth.port) → routed at web.shop.localhost and on :9090; add x-berth.hosts for your domain"}},
 		{"x-berth.hosts alone: the port from ports", `
   web:
     image: shop:1
     ports: ["8080:80"]
     x-berth: { hosts: [shop.example.com] }
 `, route{port: 80, hosts: []string{"shop.example.com"}}, []string{
-			"web: HTTP on container port 80 (published 8080:80) → routed at shop.example.com"}},
+			"web: HTTP on container port 80 (published 8080:80) → routed at shop.example.com and on :8080"}},
 		{"service names become host labels", `
   Web_UI:
     image: shop:1
