@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -240,6 +241,7 @@ func containerSpec(d Desired, svc spec.Service, rel string, index int, network s
 		Files:         serviceFiles(svc, d.Files),
 		Options:       containerOptions(svc),
 		Ports:         directPorts(svc),
+		Expose:        slices.Clone(svc.Expose),
 	}
 	applyNetworks(&cs, d.App, d.Env, svc)
 	return cs

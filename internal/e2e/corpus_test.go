@@ -27,6 +27,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	dockerimage "github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/go-connections/nat"
 	"github.com/sirupsen/logrus"
 
 	"github.com/berth-dev/berth/internal/daemon"
@@ -694,6 +695,12 @@ func inspectMismatches(svc types.ServiceConfig, ci container.InspectResponse) []
 			if !slices.Contains(ep.Aliases, n) {
 				bad("container_name on network "+net, ep.Aliases, n)
 			}
+		}
+	}
+	for _, e := range svc.Expose {
+		port, proto, _ := strings.Cut(e, "/")
+		if _, ok := cfg.ExposedPorts[nat.Port(port+"/"+cmpOr(proto, "tcp"))]; !ok && !strings.Contains(port, "-") {
+			bad("expose "+e, cfg.ExposedPorts, e)
 		}
 	}
 	out = append(out, mountMismatches(svc, ci)...)

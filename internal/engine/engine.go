@@ -300,6 +300,9 @@ type ContainerSpec struct {
 	// ports: with x-berth.publish: direct); nil for none (omitted from
 	// the JSON a cluster backend hashes).
 	Ports []PortBinding `json:",omitempty"`
+	// Expose are container ports marked as exposed ("8080/tcp"), as
+	// Compose's expose: sets them; nothing is published.
+	Expose []string `json:",omitempty"`
 }
 
 // PortBinding publishes a container port on the host.

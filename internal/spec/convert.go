@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"sort"
 	"strconv"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/go-connections/nat"
 )
 
 // convertService turns one compose-go service into a Service with every
@@ -102,6 +104,16 @@ func convertService(c *collector, sc types.ServiceConfig, missing map[string]boo
 		s.Volumes = append(s.Volumes, convertMount(c, s.Name, i, v))
 	}
 	convertContainer(c, &s, sc)
+	if len(sc.Expose) > 0 {
+		exposed, _, err := nat.ParsePortSpecs(sc.Expose)
+		if err != nil {
+			c.add(s.Name, "expose", fmt.Sprintf("%v: write container ports such as 3000, 3000/tcp, 53/udp or 8000-8005", err))
+		}
+		for p := range exposed {
+			s.Expose = append(s.Expose, string(p))
+		}
+		sort.Strings(s.Expose)
+	}
 	if s.ContainerName != "" && s.Replicas > 1 {
 		c.add(s.Name, "container_name", fmt.Sprintf("%s names one container, and the service runs %d replicas (docker compose refuses it too); remove container_name (other services reach every replica by the service name %s) or run one replica", quote(s.ContainerName), s.Replicas, s.Name))
 	}

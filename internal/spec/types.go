@@ -56,7 +56,11 @@ type Service struct {
 	// the service's container by (a network alias on each of its
 	// networks, as Docker's DNS answers a container's name). berth names
 	// the container itself, since two releases run side by side.
-	ContainerName   string   `json:"container_name,omitempty"`
+	ContainerName string `json:"container_name,omitempty"`
+	// Expose is expose: the container ports the container is marked as
+	// exposing ("8080/tcp", sorted), as docker compose sets them; other
+	// services reach every port anyway.
+	Expose          []string `json:"expose,omitempty"`
 	StopGracePeriod Duration `json:"stop_grace_period"`
 	MemoryBytes     int64    `json:"memory_bytes,omitempty"`
 	NanoCPUs        int64    `json:"nano_cpus,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/docker/go-connections/nat"
 
 	"github.com/berth-dev/berth/internal/engine"
 )
@@ -52,6 +53,12 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 		return engine.Container{}, fmt.Errorf("%s: %w", b.name, err)
 	}
 	cfg.ExposedPorts, hc.PortBindings = portBindings(s.Ports) // ports.go
+	for _, p := range s.Expose {
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = nat.PortSet{}
+		}
+		cfg.ExposedPorts[nat.Port(p)] = struct{}{}
+	}
 	if s.Check != nil {
 		cfg.Healthcheck = &container.HealthConfig{
 			Test: s.Check.Test, Interval: s.Check.Interval, Timeout: s.Check.Timeout,
