@@ -25,31 +25,14 @@ func (b *Backend) EnsureNetworkSpec(ctx context.Context, s engine.NetworkSpec) (
 	} else if id != "" {
 		return b.InspectNetwork(ctx, id)
 	}
-	driver := s.Driver
-	if driver == "" {
-		driver = "bridge"
-	}
-	opts := network.CreateOptions{
-		Driver: driver, Options: maps.Clone(s.DriverOpts), Labels: maps.Clone(s.Labels),
-		Internal: s.Internal, Attachable: s.Attachable,
-	}
-	if s.EnableIPv6 {
-		on := true
-		opts.EnableIPv6 = &on
-	}
+	opts := NetworkCreateOptions(s, "bridge")
+	driver := opts.Driver
 	var resp network.CreateResponse
 	var err error
 	switch {
 	case s.IPAM != nil:
 		if err := b.checkSubnets(ctx, s); err != nil {
 			return engine.Network{}, err
-		}
-		opts.IPAM = &network.IPAM{Driver: s.IPAM.Driver, Options: maps.Clone(s.IPAM.Options)}
-		if opts.IPAM.Driver == "" {
-			opts.IPAM.Driver = "default"
-		}
-		for _, p := range s.IPAM.Config {
-			opts.IPAM.Config = append(opts.IPAM.Config, network.IPAMConfig{Subnet: p.Subnet, IPRange: p.IPRange, Gateway: p.Gateway, AuxAddress: maps.Clone(p.AuxAddresses)})
 		}
 		resp, err = b.cli.NetworkCreate(ctx, s.Name, opts)
 	case driver == "bridge":
@@ -70,6 +53,33 @@ func (b *Backend) EnsureNetworkSpec(ctx context.Context, s engine.NetworkSpec) (
 	}
 	b.log.Info("network created", "network", s.Name, "driver", driver, "internal", s.Internal)
 	return b.InspectNetwork(ctx, resp.ID)
+}
+
+// NetworkCreateOptions is the engine's request for the network s
+// describes: its driver (driver when s names none), driver_opts, labels,
+// internal, attachable, enable_ipv6 and ipam, as the Compose file says.
+func NetworkCreateOptions(s engine.NetworkSpec, driver string) network.CreateOptions {
+	if s.Driver != "" {
+		driver = s.Driver
+	}
+	opts := network.CreateOptions{
+		Driver: driver, Options: maps.Clone(s.DriverOpts), Labels: maps.Clone(s.Labels),
+		Internal: s.Internal, Attachable: s.Attachable,
+	}
+	if s.EnableIPv6 {
+		on := true
+		opts.EnableIPv6 = &on
+	}
+	if s.IPAM != nil {
+		opts.IPAM = &network.IPAM{Driver: s.IPAM.Driver, Options: maps.Clone(s.IPAM.Options)}
+		if opts.IPAM.Driver == "" {
+			opts.IPAM.Driver = "default"
+		}
+		for _, p := range s.IPAM.Config {
+			opts.IPAM.Config = append(opts.IPAM.Config, network.IPAMConfig{Subnet: p.Subnet, IPRange: p.IPRange, Gateway: p.Gateway, AuxAddress: maps.Clone(p.AuxAddresses)})
+		}
+	}
+	return opts
 }
 
 // checkSubnets refuses a subnet s gives that overlaps the pool (where

@@ -3,13 +3,13 @@ package swarm
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net/netip"
 	"time"
 
 	"github.com/docker/docker/api/types/network"
 
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/engine/docker"
 )
 
 // EnsureNetworkSpec creates the overlay network s describes unless one
@@ -26,28 +26,12 @@ func (b *Backend) EnsureNetworkSpec(ctx context.Context, s engine.NetworkSpec) (
 	} else if id != "" {
 		return b.InspectNetwork(ctx, id)
 	}
-	driver := s.Driver
-	if driver == "" {
-		driver = "overlay"
-	}
-	opts := network.CreateOptions{
-		Driver: driver, Scope: "swarm", Options: maps.Clone(s.DriverOpts), Labels: maps.Clone(s.Labels),
-		Internal: s.Internal, Attachable: true,
-	}
-	if s.EnableIPv6 {
-		on := true
-		opts.EnableIPv6 = &on
-	}
+	opts := docker.NetworkCreateOptions(s, "overlay")
+	opts.Scope, opts.Attachable = "swarm", true
+	driver := opts.Driver
 	if s.IPAM != nil {
 		if err := b.checkSubnets(ctx, s); err != nil {
 			return engine.Network{}, err
-		}
-		opts.IPAM = &network.IPAM{Driver: s.IPAM.Driver, Options: maps.Clone(s.IPAM.Options)}
-		if opts.IPAM.Driver == "" {
-			opts.IPAM.Driver = "default"
-		}
-		for _, p := range s.IPAM.Config {
-			opts.IPAM.Config = append(opts.IPAM.Config, network.IPAMConfig{Subnet: p.Subnet, IPRange: p.IPRange, Gateway: p.Gateway, AuxAddress: maps.Clone(p.AuxAddresses)})
 		}
 	}
 	resp, err := b.cli.NetworkCreate(ctx, s.Name, opts)
