@@ -114,9 +114,6 @@ func convertService(c *collector, sc types.ServiceConfig, missing map[string]boo
 		}
 		sort.Strings(s.Expose)
 	}
-	if s.ContainerName != "" && s.Replicas > 1 {
-		c.add(s.Name, "container_name", fmt.Sprintf("%s names one container, and the service runs %d replicas (docker compose refuses it too); remove container_name (other services reach every replica by the service name %s) or run one replica", quote(s.ContainerName), s.Replicas, s.Name))
-	}
 	convertPorts(c, &s, sc.Ports)
 	applyDefaults(&s)
 	parseXBerth(c, &s, sc.Extensions[ExtensionKey])
