@@ -38,8 +38,8 @@ func newClusterFixture(t *testing.T) *clusterFixture {
 	cf.px = proxy.New(proxy.Options{Logger: log})
 	cf.f.AddImage("shop:1", "sha256:1111")
 	cf.f.SetNodes([]engine.Node{
-		{ID: "n1", Hostname: "node1", Addr: "10.0.0.1", Role: "manager", Availability: engine.AvailabilityActive, State: "ready"},
-		{ID: "n2", Hostname: "node2", Addr: "10.0.0.2", Role: "worker", Availability: engine.AvailabilityActive, State: "ready"},
+		{ID: "n1", Hostname: "node1", Addr: "127.88.0.1", Role: "manager", Availability: engine.AvailabilityActive, State: "ready"},
+		{ID: "n2", Hostname: "node2", Addr: "127.88.0.2", Role: "worker", Availability: engine.AvailabilityActive, State: "ready"},
 	})
 	cf.f.SetInstanceAddr(func(s engine.WorkloadSpec, slot int) string {
 		version := ""

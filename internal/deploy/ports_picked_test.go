@@ -97,7 +97,7 @@ func TestConvergePorts_BindsThePickedPortAgain(t *testing.T) {
 	want := freeLoopbackPort(t)
 	c := engine.Container{ID: "c1", Name: "shop-production-echo-r4-1", State: engine.StateRunning,
 		Labels:    map[string]string{engine.LabelService: "echo", engine.LabelRelease: releaseLabel(4), labelPicked + p.PublishedLabel(): strconv.Itoa(want)},
-		Addresses: map[string]string{NetworkName("shop", "production"): "10.0.0.2"}}
+		Addresses: map[string]string{NetworkName("shop", "production"): "127.88.0.2"}}
 	d.convergePorts("shop", "production", live, []engine.Container{c})
 	l := d.ports.Get(portKey("shop", "production", "echo", p))
 	if l == nil {
@@ -107,7 +107,7 @@ func TestConvergePorts_BindsThePickedPortAgain(t *testing.T) {
 	if l.Port() != want {
 		t.Errorf("listener on %d; want %d, the port the containers recorded", l.Port(), want)
 	}
-	if cur := l.Current(); cur == nil || len(cur.Targets()) != 1 || cur.Targets()[0].Addr != "10.0.0.2:7000" {
+	if cur := l.Current(); cur == nil || len(cur.Targets()) != 1 || cur.Targets()[0].Addr != "127.88.0.2:7000" {
 		t.Errorf("pool %+v; want the live container", cur)
 	}
 }

@@ -232,9 +232,9 @@ func (f *Fake) CreateContainer(ctx context.Context, s engine.ContainerSpec) (eng
 		MemoryBytes: s.MemoryBytes, NanoCPUs: s.NanoCPUs, Created: f.now(), Addresses: map[string]string{},
 	}}
 	if s.Network != "" && s.NetworkMode == "" {
-		c.c.Addresses[s.Network] = cmp.Or(s.Endpoint.IPv4Address, fmt.Sprintf("10.89.%d.%d", (f.seq/250)%250, f.seq%250+2))
+		c.c.Addresses[s.Network] = cmp.Or(s.Endpoint.IPv4Address, fmt.Sprintf("127.89.%d.%d", (f.seq/250)%250, f.seq%250+2))
 		for i, a := range s.Networks {
-			c.c.Addresses[a.Name] = cmp.Or(a.IPv4Address, fmt.Sprintf("10.%d.%d.%d", 90+i%100, (f.seq/250)%250, f.seq%250+2))
+			c.c.Addresses[a.Name] = cmp.Or(a.IPv4Address, fmt.Sprintf("127.%d.%d.%d", 90+i%9, (f.seq/250)%250, f.seq%250+2))
 		}
 	}
 	f.containers[id] = c

@@ -59,7 +59,7 @@ func (f *Fake) workLocked() *workState {
 			}
 			w.nodes = append(w.nodes, engine.Node{ID: "fakenode" + strconv.Itoa(i), Hostname: "node" + strconv.Itoa(i),
 				Role: role, Leader: i == 1, Availability: engine.AvailabilityActive, State: "ready", EngineVersion: "fake",
-				Addr: "192.0.2." + strconv.Itoa(i), NanoCPUs: 2e9, MemoryBytes: 4 << 30})
+				Addr: "127.88.0." + strconv.Itoa(i), NanoCPUs: 2e9, MemoryBytes: 4 << 30})
 		}
 	}
 	return w
