@@ -18,8 +18,10 @@ import (
 
 // Fake is an in-memory engine.Engine for unit tests of the packages above
 // the engine. It runs nothing: a created container is "running" at once,
-// gets a fake address on its network (nothing listens there) and stays
+// gets a loopback address on its network (nothing listens there) and stays
 // running until it is stopped, removed, or a test moves it with SetState.
+// With Serve, the containers of an image are real HTTP servers on
+// loopback addresses instead, for in-process tests of the switch.
 // It emits the events a real engine would (start, die, health, destroy)
 // to every Watch, and passes the contract (Run with WithoutRuntime).
 //
@@ -50,6 +52,8 @@ type Fake struct {
 	// objLabels are the labels of networks and configs, for the removal
 	// calls (fake_remove.go).
 	objLabels map[string]map[string]string
+	// serving says which images' containers serve HTTP (fake_serve.go).
+	serving map[string]serving
 }
 
 // NewFake returns an empty fake engine.

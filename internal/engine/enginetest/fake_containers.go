@@ -20,6 +20,7 @@ type fakeContainer struct {
 	policy string
 	logs   []fakeLogLine
 	stdin  bytes.Buffer
+	served *served // a real HTTP server while it runs (Serve)
 }
 
 type fakeLogLine struct {
@@ -89,12 +90,14 @@ func (f *Fake) setStateLocked(c *fakeContainer, state engine.State, exitCode int
 		if c.spec.Check != nil {
 			c.c.Health = "starting"
 		}
+		f.startServingLocked(c)
 		f.emitLocked(c, engine.EventStart, 0)
 	case state != engine.StateRunning && was == engine.StateRunning:
 		c.c.ExitCode, c.c.FinishedAt = exitCode, now
 		if c.c.Health != "" {
 			c.c.Health = "unhealthy"
 		}
+		f.stopServingLocked(c)
 		f.emitLocked(c, engine.EventDie, exitCode)
 	default:
 		c.c.ExitCode = exitCode
@@ -236,6 +239,9 @@ func (f *Fake) CreateContainer(ctx context.Context, s engine.ContainerSpec) (eng
 		for i, a := range s.Networks {
 			c.c.Addresses[a.Name] = cmp.Or(a.IPv4Address, fmt.Sprintf("127.%d.%d.%d", 90+i%9, (f.seq/250)%250, f.seq%250+2))
 		}
+	}
+	if err := f.assignServedLocked(c); err != nil {
+		return engine.Container{}, err
 	}
 	f.containers[id] = c
 	f.names[name] = id
