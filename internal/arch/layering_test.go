@@ -31,8 +31,8 @@ var allowed = map[string][]string{
 	"acmetest":          {"testutil"},
 	"api":               {"spec", "store", "deploy", "engine", "proxy", "proxy/l4", "build", "webhook", "notify", "metrics"},
 	"apiclient":         {"api", "spec", "store", "deploy", "engine", "proxy", "proxy/l4", "build", "webhook", "notify", "metrics"},
-	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "engine/swarm", "proxy", "proxy/l4", "api", "reconcile", "build", "webhook", "notify", "metrics"},
-	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "engine/swarm", "proxy", "proxy/l4", "api", "reconcile", "apiclient", "daemon", "build", "webhook", "notify", "metrics"},
+	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "engine/swarm", "proxy", "proxy/l4", "proxy/certs", "api", "reconcile", "build", "webhook", "notify", "metrics"},
+	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "engine/swarm", "proxy", "proxy/l4", "proxy/certs", "api", "reconcile", "apiclient", "daemon", "build", "webhook", "notify", "metrics"},
 }
 
 func TestLayering_PackagesImportOnlyWhatTheyMay(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/berth-dev/berth/internal/daemon"
 	"github.com/berth-dev/berth/internal/engine/docker"
 	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/proxy/certs"
 )
 
 func newServerCmd() *cobra.Command {
@@ -58,7 +59,7 @@ func newServerCmd() *cobra.Command {
 	f.StringVar(&cfg.DefaultKey, "default-key", "", "key of --default-cert")
 	f.BoolVar(&cfg.ACME.Enabled, "acme", true, "with --https-addr: certificates from an ACME CA (Let's Encrypt) for routed hosts that no certificate file covers, cached in DATA_DIR/acme")
 	f.StringVar(&cfg.ACME.Email, "acme-email", "", "contact email of the ACME account (the CA's expiry and problem notices)")
-	f.StringVar(&cfg.ACME.Directory, "acme-directory", proxy.DefaultACMEDirectory, "ACME directory URL (e.g. Let's Encrypt staging, or a private CA)")
+	f.StringVar(&cfg.ACME.Directory, "acme-directory", certs.DefaultACMEDirectory, "ACME directory URL (e.g. Let's Encrypt staging, or a private CA)")
 	f.StringVar(&cfg.ACME.CARoot, "acme-ca-root", "", "PEM file of CA certificates to trust for the ACME directory's HTTPS (a private or test CA)")
 	f.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "proxy: time a client has to send its request headers (against slow clients)")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", 120*time.Second, "proxy: how long an idle keep-alive client connection stays open")

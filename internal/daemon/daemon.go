@@ -23,6 +23,7 @@ import (
 	"github.com/berth-dev/berth/internal/metrics"
 	"github.com/berth-dev/berth/internal/notify"
 	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/proxy/certs"
 	"github.com/berth-dev/berth/internal/proxy/l4"
 	"github.com/berth-dev/berth/internal/reconcile"
 	"github.com/berth-dev/berth/internal/store"
@@ -60,7 +61,7 @@ type Config struct {
 	// images for rollback (default 10).
 	KeepReleases int
 	// CertDir, DefaultCert and DefaultKey are the certificates served on
-	// HTTPSAddr (see proxy.CertOptions).
+	// HTTPSAddr (see certs.Options).
 	CertDir, DefaultCert, DefaultKey string
 	// ACME gets certificates from an ACME CA for the routed hosts that
 	// no certificate file covers (with HTTPSAddr only).
@@ -88,7 +89,7 @@ type Config struct {
 	Ready func(Addrs)
 }
 
-// ACMEConfig configures ACME (see proxy.ACMEOptions); certificates are
+// ACMEConfig configures ACME (see certs.ACMEOptions); certificates are
 // cached in DataDir/acme.
 type ACMEConfig struct {
 	Enabled bool
@@ -149,13 +150,13 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
-	var certs *proxy.CertStore
+	var certStore *certs.Store
 	if cfg.HTTPSAddr != "" {
 		if cfg.DefaultCert != "" && cfg.DefaultKey == "" || cfg.DefaultKey != "" && cfg.DefaultCert == "" {
 			return errors.New("--default-cert and --default-key go together: give both")
 		}
 		var err error
-		if certs, err = proxy.NewCertStore(proxy.CertOptions{Dir: cfg.CertDir, DefaultCert: cfg.DefaultCert, DefaultKey: cfg.DefaultKey, Logger: log}); err != nil {
+		if certStore, err = certs.New(certs.Options{Dir: cfg.CertDir, DefaultCert: cfg.DefaultCert, DefaultKey: cfg.DefaultKey, Logger: log}); err != nil {
 			return fmt.Errorf("--https-addr: certificates (--cert-dir DIR with NAME.crt/NAME.key files, --default-cert/--default-key, or x-berth.tls of the apps): %w", err)
 		}
 		if cfg.CertDir == "" && cfg.DefaultCert == "" && !cfg.ACME.Enabled {
@@ -198,11 +199,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if alog != nil {
 		defer alog.Close() // after the servers stopped: the last lines are written
 	}
-	px := proxy.New(proxy.Options{Logger: log, Certs: certs, AccessLog: alog,
+	px := proxy.New(proxy.Options{Logger: log, Certs: proxyCerts(certStore), AccessLog: alog,
 		MaxBodyBytes: cfg.MaxBodyBytes, BodyTimeout: cfg.BodyTimeout, WriteTimeout: cfg.WriteTimeout})
-	var acm *proxy.ACME
-	if certs != nil && cfg.ACME.Enabled {
-		if acm, err = proxy.EnableACME(certs, px, proxy.ACMEOptions{DirectoryURL: cfg.ACME.Directory, Email: cfg.ACME.Email,
+	var acm *certs.ACME
+	if certStore != nil && cfg.ACME.Enabled {
+		if acm, err = certStore.EnableACME(certs.ACMEOptions{DirectoryURL: cfg.ACME.Directory, Email: cfg.ACME.Email,
 			CARootFile: cfg.ACME.CARoot, CacheDir: filepath.Join(cfg.DataDir, "acme"), Logger: log}); err != nil {
 			return fmt.Errorf("--acme: %w", err)
 		}
@@ -234,7 +235,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("--api-addr %s: %w", cfg.APIAddr, err)
 	}
 	var httpsLn net.Listener
-	if certs != nil {
+	if certStore != nil {
 		if httpsLn, err = net.Listen("tcp", cfg.HTTPSAddr); err != nil {
 			httpLn.Close()
 			apiLn.Close()
@@ -271,7 +272,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// HTTP/2 is negotiated by ALPN (h2, http/1.1): net/http serves it.
 		httpsSrv = &http.Server{
 			Handler:           px,
-			TLSConfig:         certs.TLSConfig(),
+			TLSConfig:         certStore.TLSConfig(),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			// Not stdMaxHeaderBytes: HTTP/2, what most clients speak
@@ -297,7 +298,7 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 			return nil
 		})
-		g.Go(func() error { certs.Run(gctx, 5*time.Second); return nil })
+		g.Go(func() error { certStore.Run(gctx, 5*time.Second); return nil })
 		if acm != nil {
 			g.Go(func() error { acm.Run(gctx); return nil })
 		}

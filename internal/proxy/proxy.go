@@ -48,9 +48,9 @@ type Counters struct {
 // Options configures a Proxy.
 type Options struct {
 	Logger *slog.Logger
-	// Certs, when set, receives the certificate files of routes that
-	// name one (RouteOptions.TLSCert).
-	Certs *CertStore
+	// Certs, when set, checks the certificate files of routes that name
+	// one (RouteOptions.TLSCert) and is told the routes after each change.
+	Certs Certs
 	// AccessLog, when set, gets a line per request: served by a pool, or
 	// answered by the proxy itself (no route: 404; maintenance: 503). The
 	// caller closes it after the servers stopped.
@@ -81,7 +81,7 @@ const (
 type Proxy struct {
 	log   *slog.Logger
 	table atomic.Pointer[table]
-	certs *CertStore
+	certs Certs
 	alog  *AccessLog
 	ids   *idGen // request ids of the answers the proxy gives itself
 
@@ -330,7 +330,7 @@ func (p *Proxy) SetRouteOptions(key RouteKey, hosts []string, pool *Pool, o Rout
 		return nil, err
 	}
 	if p.certs != nil {
-		if err := p.certs.setRoute(key.String(), hosts, o.TLSCert, o.TLSKey); err != nil {
+		if err := p.certs.CheckCert(hosts, o.TLSCert, o.TLSKey); err != nil {
 			return nil, fmt.Errorf("route %s: %w", key, err)
 		}
 	}
@@ -345,7 +345,9 @@ func (p *Proxy) SetRouteOptions(key RouteKey, hosts []string, pool *Pool, o Rout
 	}
 	byKey := maps.Clone(cur.byKey)
 	byKey[key] = rt
-	p.table.Store(build(byKey))
+	next := build(byKey)
+	p.table.Store(next)
+	p.tellCerts(next)
 	if prev := cur.byKey[key]; prev != nil && prev.pool != pool {
 		old = prev.pool
 	}
@@ -368,10 +370,9 @@ func (p *Proxy) RemoveRoute(key RouteKey) (old *Pool) {
 	}
 	byKey := maps.Clone(cur.byKey)
 	delete(byKey, key)
-	p.table.Store(build(byKey))
-	if p.certs != nil {
-		_ = p.certs.setRoute(key.String(), nil, "", "")
-	}
+	next := build(byKey)
+	p.table.Store(next)
+	p.tellCerts(next)
 	p.log.Info("route removed", "app", key.App, "env", key.Env, "service", key.Service,
 		"release", prev.pool.Release())
 	return prev.pool

@@ -2,59 +2,72 @@ package proxy
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
 
-// tlsProxy is a proxy served over TLS as the daemon serves it.
+// tlsProxy is a proxy served over TLS (HTTP/2 and HTTP/1.1 by ALPN) as
+// the daemon serves it, with one certificate for every name.
 type tlsProxy struct {
 	px    *Proxy
-	certs *CertStore
 	addr  string
 	roots *x509.CertPool
-	dir   string
 }
 
-func newTLSProxy(t *testing.T) *tlsProxy {
+// selfSigned returns a certificate for names and a pool that trusts it.
+func selfSigned(t *testing.T, names ...string) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
-	dir := t.TempDir()
-	writeCert(t, dir, "shop", 1, "shop.test", "www.shop.test")
-	writeCert(t, dir, "wild", 2, "*.apps.test")
-	writeCert(t, dir, "default", 3, "fallback.test")
-	cs, err := NewCertStore(CertOptions{Dir: dir, Logger: discardLog})
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	px := New(Options{Logger: discardLog, Certs: cs})
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots
+}
+
+func newTLSProxy(t *testing.T, names ...string) *tlsProxy {
+	t.Helper()
+	cert, roots := selfSigned(t, names...)
+	px := New(Options{Logger: discardLog})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: px, TLSConfig: cs.TLSConfig(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: px, ReadHeaderTimeout: 5 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}}
 	go srv.ServeTLS(ln, "", "")
 	t.Cleanup(func() { srv.Close() })
-	return &tlsProxy{px: px, certs: cs, addr: ln.Addr().String(), roots: x509.NewCertPool(), dir: dir}
+	return &tlsProxy{px: px, addr: ln.Addr().String(), roots: roots}
 }
 
-// trust adds dir/base.crt to the client's roots.
-func (tp *tlsProxy) trust(t *testing.T, dir, base string) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, base+".crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp.roots.AppendCertsFromPEM(b)
-}
-
-// client returns an HTTP/2-enabled client that verifies with the trusted
-// roots and connects every name to the proxy.
+// client returns an HTTP/2-enabled client that verifies with the proxy's
+// certificate and connects every name to the proxy.
 func (tp *tlsProxy) client() *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
@@ -69,21 +82,8 @@ func (tp *tlsProxy) client() *http.Client {
 	}
 }
 
-// serial handshakes with SNI name (none when empty) and returns the
-// serial of the certificate served.
-func (tp *tlsProxy) serial(t *testing.T, name string) int64 {
-	t.Helper()
-	conn, err := tls.Dial("tcp", tp.addr, &tls.Config{ServerName: name, InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatalf("handshake with %q: %v", name, err)
-	}
-	defer conn.Close()
-	return conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
-}
-
-func TestProxy_TLSBySNIWithHTTP2AndForwardedProto(t *testing.T) {
-	tp := newTLSProxy(t)
-	tp.trust(t, tp.dir, "shop")
+func TestProxy_TLSWithHTTP2AndForwardedProto(t *testing.T) {
+	tp := newTLSProxy(t, "shop.test", "www.shop.test")
 	b := newBackend(t, "shop", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, r.Header.Get("X-Forwarded-Proto")+" "+r.Host)
 	})
@@ -104,14 +104,6 @@ func TestProxy_TLSBySNIWithHTTP2AndForwardedProto(t *testing.T) {
 		if resp.StatusCode != 200 || resp.ProtoMajor != 2 || string(body) != "https www.shop.test" {
 			t.Fatalf("%s: %d %s %q", method, resp.StatusCode, resp.Proto, body)
 		}
-		if got := resp.TLS.PeerCertificates[0].SerialNumber.Int64(); got != 1 {
-			t.Fatalf("certificate %d, want 1", got)
-		}
-	}
-	for name, want := range map[string]int64{"shop.test": 1, "x.apps.test": 2, "unknown.test": 3, "": 3} {
-		if got := tp.serial(t, name); got != want {
-			t.Errorf("SNI %q: certificate %d, want %d", name, got, want)
-		}
 	}
 }
 
@@ -122,60 +114,8 @@ func (zeroReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestProxy_RouteCertificateAndReload(t *testing.T) {
-	tp := newTLSProxy(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go tp.certs.Run(ctx, 20*time.Millisecond)
-
-	own := t.TempDir()
-	writeCert(t, own, "own", 10, "own.test")
-	key := RouteKey{App: "own", Env: "production", Service: "web"}
-	b := newBackend(t, "own", nil)
-	p := newPool(t, key, "r1", fastHealth(), b)
-	waitHealthy(t, p, 1)
-	o := RouteOptions{TLSCert: filepath.Join(own, "own.crt"), TLSKey: filepath.Join(own, "own.key")}
-	// A certificate that does not cover the hosts is refused.
-	if _, err := tp.px.SetRouteOptions(key, []string{"other.test"}, p, o); err == nil {
-		t.Fatal("a certificate for own.test accepted for other.test")
-	}
-	if _, err := tp.px.SetRouteOptions(key, []string{"own.test"}, p, o); err != nil {
-		t.Fatal(err)
-	}
-	if got := tp.serial(t, "own.test"); got != 10 {
-		t.Fatalf("route certificate: %d", got)
-	}
-	// Rewritten files are picked up without a restart: the directory's
-	// and the route's.
-	writeCert(t, tp.dir, "shop", 8, "shop.test")
-	writeCert(t, own, "own", 11, "own.test")
-	deadline := time.Now().Add(5 * time.Second)
-	for tp.serial(t, "shop.test") != 8 || tp.serial(t, "own.test") != 11 {
-		if time.Now().After(deadline) {
-			t.Fatal("rewritten certificates were not picked up")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	tp.trust(t, own, "own")
-	resp, err := tp.client().Get("https://own.test/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(body) != "own" {
-		t.Fatalf("%d %q", resp.StatusCode, body)
-	}
-	// Without the route, its host gets the default certificate.
-	tp.px.RemoveRoute(key)
-	if got := tp.serial(t, "own.test"); got != 3 {
-		t.Fatalf("after the route left: certificate %d", got)
-	}
-}
-
 func TestProxy_RedirectHTTPSOnlyOnPlainHTTP(t *testing.T) {
-	tp := newTLSProxy(t)
-	tp.trust(t, tp.dir, "shop")
+	tp := newTLSProxy(t, "shop.test")
 	key := RouteKey{App: "shop", Env: "production", Service: "web"}
 	p := newPool(t, key, "r1", fastHealth(), newBackend(t, "shop", nil))
 	waitHealthy(t, p, 1)
@@ -208,5 +148,75 @@ func TestProxy_RedirectHTTPSOnlyOnPlainHTTP(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || string(body) != "shop" {
 		t.Fatalf("HTTPS: %d %q", resp.StatusCode, body)
+	}
+}
+
+// fakeCerts records what the proxy tells its certificate store and
+// refuses the certificate files named bad.
+type fakeCerts struct {
+	px      *Proxy
+	checked [][]string // hosts, cert, key of each CheckCert
+	told    [][]RoutedHosts
+	swapped []bool // whether the table had the routes told when told
+}
+
+func (f *fakeCerts) CheckCert(hosts []string, cert, key string) error {
+	f.checked = append(f.checked, append(slices.Clone(hosts), cert, key))
+	if cert == "bad.crt" {
+		return errors.New("certificate bad.crt does not cover host x")
+	}
+	return nil
+}
+
+func (f *fakeCerts) SetRoutes(rs []RoutedHosts) {
+	f.told = append(f.told, rs)
+	t := f.px.table.Load() // the lock is held: no Proxy method
+	ok := len(t.byKey) == len(rs)
+	for _, r := range rs {
+		ok = ok && t.byKey[r.Key] != nil && slices.Equal(t.byKey[r.Key].hosts, r.Hosts)
+	}
+	f.swapped = append(f.swapped, ok)
+}
+
+func TestProxy_TellsCertsTheRoutesAfterEachSwap(t *testing.T) {
+	f := &fakeCerts{}
+	px := New(Options{Logger: discardLog, Certs: f})
+	f.px = px
+	a := RouteKey{App: "a", Env: "production", Service: "web"}
+	b := RouteKey{App: "b", Env: "production", Service: "web"}
+	pa := newPool(t, a, "r1", fastHealth(), newBackend(t, "a", nil))
+	pb := newPool(t, b, "r1", fastHealth(), newBackend(t, "b", nil))
+	if _, err := px.SetRouteOptions(a, []string{"A.test:80", "www.a.test."}, pa, RouteOptions{TLSCert: "a.crt", TLSKey: "a.key"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := px.SetRoute(b, []string{"b.test"}, pb); err != nil {
+		t.Fatal(err)
+	}
+	// A certificate the store refuses refuses the route, with its reason
+	// after the route's name, and changes nothing.
+	_, err := px.SetRouteOptions(b, []string{"b.test"}, pb, RouteOptions{TLSCert: "bad.crt", TLSKey: "bad.key"})
+	if err == nil || err.Error() != "route b/production/web: certificate bad.crt does not cover host x" {
+		t.Fatalf("a bad certificate: %v", err)
+	}
+	if o, _ := px.RouteOptionsOf(b); o.TLSCert != "" {
+		t.Fatalf("the refused route was set: %+v", o)
+	}
+	px.RemoveRoute(a)
+
+	wantChecked := [][]string{{"a.test", "www.a.test", "a.crt", "a.key"}, {"b.test", "", ""}, {"b.test", "bad.crt", "bad.key"}}
+	if !slices.EqualFunc(f.checked, wantChecked, slices.Equal) {
+		t.Errorf("checked %q, want %q", f.checked, wantChecked)
+	}
+	ra := RoutedHosts{Key: a, Hosts: []string{"a.test", "www.a.test"}, TLSCert: "a.crt", TLSKey: "a.key"}
+	rb := RoutedHosts{Key: b, Hosts: []string{"b.test"}}
+	want := [][]RoutedHosts{{ra}, {ra, rb}, {rb}}
+	eq := func(x, y RoutedHosts) bool {
+		return x.Key == y.Key && slices.Equal(x.Hosts, y.Hosts) && x.TLSCert == y.TLSCert && x.TLSKey == y.TLSKey
+	}
+	if !slices.EqualFunc(f.told, want, func(x, y []RoutedHosts) bool { return slices.EqualFunc(x, y, eq) }) {
+		t.Errorf("told %+v, want %+v", f.told, want)
+	}
+	if slices.Contains(f.swapped, false) {
+		t.Errorf("told before the table had the routes: %v", f.swapped)
 	}
 }
