@@ -1,8 +1,9 @@
 // Package proxy is berth's reverse proxy: it routes HTTP requests by Host
 // header, then by the longest matching path prefix, to pools of app
 // containers, checks their health, and switches a service from one
-// release's pool to the next without failing a request. It serves TLS with
-// certificates chosen by SNI (CertStore).
+// release's pool to the next without failing a request. Certificates are
+// not its business: package certs chooses them, told the routes through
+// Options.Certs.
 //
 // Invariants:
 //
@@ -17,9 +18,13 @@
 //     match whole segments: /api matches /api and /api/x, not /apix.
 //   - Maintenance mode and error pages live with the counters of an app
 //     environment, so route swaps keep them.
-//   - The certificate table is immutable too, swapped atomically when files
-//     change (polled by CertStore.Run) or a route names its own
-//     certificate; the TLS handshake takes no lock.
+//   - The certificate store (Options.Certs, a certs.Store in the daemon)
+//     keeps its own copy of the routes: the proxy asks it to check a
+//     route's certificate files before the swap (CheckCert; its error
+//     refuses the route) and gives it every route's hosts and files
+//     after each swap that may change them (SetRoutes), under the table
+//     lock so that it sees the swaps in order. It never reads the
+//     proxy's table or takes its lock.
 //   - A Pool's set of targets never changes after NewPool. Only health
 //     flags change; the healthy subset is republished as an immutable slice
 //     so that picking a target (round robin) takes no lock.
