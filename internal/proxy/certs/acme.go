@@ -39,7 +39,9 @@ type ACMEOptions struct {
 	// subdirectory per CA (its directory's host), so that a certificate of
 	// one CA is never served after switching to another.
 	CacheDir string
-	Logger   *slog.Logger
+	// Logger gets certificates issued and failed requests to the CA
+	// (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // ACME obtains, caches and renews certificates with golang.org/x/crypto's

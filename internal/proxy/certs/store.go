@@ -25,7 +25,8 @@ type Options struct {
 	// DefaultCert and DefaultKey name the certificate served when SNI
 	// matches nothing (or is absent).
 	DefaultCert, DefaultKey string
-	Logger                  *slog.Logger
+	// Logger gets reloads and broken files (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Store selects a certificate by SNI from an immutable table swapped
