@@ -72,7 +72,7 @@ func (s *Server) notifyDeployment(dep store.Deployment, err error) {
 	switch {
 	case err != nil:
 		ev.Kind, ev.Message = notify.DeployFailed, fmt.Sprintf("release %d refused: %v", dep.ReleaseID, firstLine(err.Error()))
-	case dep.Kind == "rollback":
+	case dep.Kind == store.KindRollback:
 		ev.Kind, ev.Message = notify.Rollback, fmt.Sprintf("rolled back to release %d (from %d)", dep.ReleaseID, dep.FromReleaseID)
 	case dep.Counted:
 		ev.Kind, ev.Message = notify.DeploySucceeded, fmt.Sprintf("release %d is live; %d requests served during the deploy, %d failed", dep.ReleaseID, dep.Served, dep.Failed)

@@ -70,7 +70,7 @@ func (s *Server) removeApp(w http.ResponseWriter, r *http.Request) error {
 // removalEvent is the notification of a removal's deployment record dep
 // (false for other deployments): removed, or remove_failed with why.
 func removalEvent(dep store.Deployment, err error) (notify.Event, bool) {
-	if dep.Kind != deploy.KindRemove {
+	if dep.Kind != store.KindRemove {
 		return notify.Event{}, false
 	}
 	ev := notify.Event{App: dep.App, Env: dep.Env, Duration: dep.EndedAt.Sub(dep.StartedAt), Time: time.Now(),

@@ -12,7 +12,7 @@ import (
 
 func TestRemovalEvent_Kinds(t *testing.T) {
 	start := time.Now()
-	dep := store.Deployment{ID: 9, App: "shop", Env: "staging", Kind: "remove", StartedAt: start, EndedAt: start.Add(2 * time.Second)}
+	dep := store.Deployment{ID: 9, App: "shop", Env: "staging", Kind: store.KindRemove, StartedAt: start, EndedAt: start.Add(2 * time.Second)}
 	ev, ok := removalEvent(dep, nil)
 	if !ok || ev.Kind != notify.Removed || ev.App != "shop" || ev.Env != "staging" || !strings.Contains(ev.Message, "deployment 9") || ev.Duration != 2*time.Second {
 		t.Errorf("removal event = %+v, %v; want removed, shop/staging, deployment 9, 2s", ev, ok)
@@ -21,7 +21,7 @@ func TestRemovalEvent_Kinds(t *testing.T) {
 	if ev.Kind != notify.RemoveFailed || ev.Message != "network berth-shop-staging: in use" {
 		t.Errorf("failed removal event = %+v; want remove_failed with the first line", ev)
 	}
-	dep.Kind = "deploy"
+	dep.Kind = store.KindDeploy
 	if _, ok := removalEvent(dep, nil); ok {
 		t.Error("a deploy is notified as a removal")
 	}

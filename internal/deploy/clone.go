@@ -55,7 +55,7 @@ func (d *Deployer) Clone(ctx context.Context, app, from, to string, opts CloneOp
 	if err := def.Validate(); err != nil {
 		return store.Deployment{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	unlock, err := d.tryLock(app, to, "deploy")
+	unlock, err := d.tryLock(app, to, store.KindDeploy)
 	if err != nil {
 		return store.Deployment{}, err
 	}

@@ -98,7 +98,7 @@ func (d *Deployer) applyWorkloads(ctx context.Context, x *execution, w engine.Wo
 		if err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return applied, fmt.Errorf("service %q: %w", svc.Name, err)
 		}
-		if exists && x.dep.Kind == "rollback" && st.HasPrevious && st.PreviousLabels[engine.LabelRelease] == releaseLabel(x.rel.ID) {
+		if exists && x.dep.Kind == store.KindRollback && st.HasPrevious && st.PreviousLabels[engine.LabelRelease] == releaseLabel(x.rel.ID) {
 			err := w.RollbackWorkload(ctx, ws.Name)
 			if err == nil {
 				x.t.say("%s: Swarm rolls back to its previous spec (release %d)", svc.Name, x.rel.ID)

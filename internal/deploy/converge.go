@@ -27,7 +27,7 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 	if d.cluster != nil {
 		return nil // on a cluster, ClusterSyncLoop keeps routes on the tasks
 	}
-	unlock, err := d.tryLock(app, env, "reconcile")
+	unlock, err := d.tryLock(app, env, kindReconcile)
 	if err != nil {
 		return nil // a deployment owns app/env now
 	}

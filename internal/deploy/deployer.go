@@ -92,7 +92,7 @@ type Deployer struct {
 
 type runningDeploy struct {
 	id      int64
-	kind    string
+	kind    store.DeploymentKind
 	started time.Time
 	done    chan struct{} // closed when the holder releases app/env
 }
@@ -130,10 +130,14 @@ func New(o Options) *Deployer {
 
 func lockKey(app, env string) string { return app + "/" + env }
 
+// kindReconcile holds an app environment's lock for a reconcile pass,
+// which records no deployment.
+const kindReconcile store.DeploymentKind = "reconcile"
+
 // tryLock claims app/env for one deployment. The returned func releases
 // it. A deployment waits for a running reconcile pass (they are short);
 // anything else holding app/env makes it fail with ErrBusy.
-func (d *Deployer) tryLock(app, env, kind string) (func(), error) {
+func (d *Deployer) tryLock(app, env string, kind store.DeploymentKind) (func(), error) {
 	timeout := time.NewTimer(lockWait)
 	defer timeout.Stop()
 	for {
@@ -151,12 +155,12 @@ func (d *Deployer) tryLock(app, env, kind string) (func(), error) {
 
 // tryLockOnce claims app/env, or says why not; wait, when not nil, is
 // closed once the reconcile pass that holds it is done.
-func (d *Deployer) tryLockOnce(app, env, kind string) (func(), error, <-chan struct{}) {
+func (d *Deployer) tryLockOnce(app, env string, kind store.DeploymentKind) (func(), error, <-chan struct{}) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	k := lockKey(app, env)
 	if r, ok := d.running[k]; ok {
-		if r.kind == "reconcile" && kind != "reconcile" {
+		if r.kind == kindReconcile && kind != kindReconcile {
 			return nil, fmt.Errorf("%w for %s (reconcile pass)", ErrBusy, k), r.done
 		}
 		return nil, fmt.Errorf("%w for %s (%s %d, started %s ago): wait for it to finish, then try again",

@@ -78,7 +78,7 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 	if err == nil {
 		err = d.reservePorts(x, &plan)
 	}
-	if err == nil && x.dep.Kind != "rollback" {
+	if err == nil && x.dep.Kind != store.KindRollback {
 		err = d.releasePhase(ctx, x, plan)
 	}
 	if err == nil && x.canary > 0 {
@@ -102,7 +102,7 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 	if err != nil {
 		d.abandon(x)
 		cause := fmt.Errorf("release %d refused: %w; %s", x.rel.ID, err, d.stillServing(x.app.Name, x.env))
-		if len(x.started) == 0 && len(x.replaced) == 0 && x.dep.Kind != "rollback" {
+		if len(x.started) == 0 && len(x.replaced) == 0 && x.dep.Kind != store.KindRollback {
 			return d.refuseUnstarted(x.dep, x.rel, x.t, cause)
 		}
 		return d.finish(x.dep, x.rel, x.t, d.counted(x), cause)

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/berth-dev/berth/internal/store"
 )
 
 // A deployment waits for a reconcile pass that holds its app
@@ -14,14 +16,14 @@ func TestTryLock_WaitsForAReconcilePass(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		d := New(Options{})
-		release, err := d.tryLock("shop", "production", "reconcile")
+		release, err := d.tryLock("shop", "production", kindReconcile)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := make(chan time.Duration, 1)
 		start := time.Now()
 		go func() {
-			unlock, err := d.tryLock("shop", "production", "deploy")
+			unlock, err := d.tryLock("shop", "production", store.KindDeploy)
 			if err != nil {
 				t.Error(err)
 				return
@@ -36,16 +38,16 @@ func TestTryLock_WaitsForAReconcilePass(t *testing.T) {
 			t.Errorf("the deploy claimed the lock after %s, want 3s (when the pass let go)", d)
 		}
 
-		release, _ = d.tryLock("shop", "production", "reconcile")
+		release, _ = d.tryLock("shop", "production", kindReconcile)
 		start = time.Now()
-		if _, err := d.tryLock("shop", "production", "deploy"); !errors.Is(err, ErrBusy) || time.Since(start) != lockWait {
+		if _, err := d.tryLock("shop", "production", store.KindDeploy); !errors.Is(err, ErrBusy) || time.Since(start) != lockWait {
 			t.Errorf("behind a pass that never ends: %v after %s, want ErrBusy after %s", err, time.Since(start), lockWait)
 		}
 		release()
 
-		hold, _ := d.tryLock("shop", "production", "deploy")
+		hold, _ := d.tryLock("shop", "production", store.KindDeploy)
 		start = time.Now()
-		if _, err := d.tryLock("shop", "production", "rollback"); !errors.Is(err, ErrBusy) || time.Since(start) != 0 {
+		if _, err := d.tryLock("shop", "production", store.KindRollback); !errors.Is(err, ErrBusy) || time.Since(start) != 0 {
 			t.Errorf("behind a deploy: %v after %s, want ErrBusy at once", err, time.Since(start))
 		}
 		hold()

@@ -39,7 +39,7 @@ func (d *Deployer) MetricsSources() metrics.Sources {
 				if dep.Status == store.DeploymentRunning {
 					continue
 				}
-				out = append(out, metrics.DeploySample{App: dep.App, Env: dep.Env, Kind: dep.Kind, Status: string(dep.Status), Seconds: dep.EndedAt.Sub(dep.StartedAt).Seconds()})
+				out = append(out, metrics.DeploySample{App: dep.App, Env: dep.Env, Kind: string(dep.Kind), Status: string(dep.Status), Seconds: dep.EndedAt.Sub(dep.StartedAt).Seconds()})
 			}
 			return out
 		},

@@ -20,7 +20,7 @@ import (
 // configuration and secrets snapshot are dropped.
 func (d *Deployer) refuseUnstarted(dep store.Deployment, rel store.Release, t *tracker, cause error) (store.Deployment, error) {
 	out, err := d.finish(dep, rel, t, store.Deployment{}, cause)
-	if dep.Kind == "deploy" || dep.Kind == "canary" {
+	if dep.Kind == store.KindDeploy || dep.Kind == store.KindCanary {
 		if derr := d.store.DropDefinition(rel.App, rel.Env, rel.ID); derr != nil {
 			d.log.Error("drop the definition of a refused release", "app", rel.App, "env", rel.Env, "release", rel.ID, "error", derr)
 		}

@@ -29,9 +29,6 @@ import (
 // then its networks, and the volumes the user confirmed. External volumes
 // are never removed. Its history (releases, deployments, events) stays.
 
-// KindRemove is the kind of a removal's deployment record.
-const KindRemove = "remove"
-
 // RemoveOptions say what a removal takes with it.
 type RemoveOptions struct {
 	// Volumes are the engine names of the environment's volumes to delete
@@ -112,7 +109,7 @@ func (d *Deployer) remove(ctx context.Context, app string, envs []string, opts R
 		}
 	}
 	for _, env := range envs {
-		unlock, err := d.tryLock(app, env, KindRemove)
+		unlock, err := d.tryLock(app, env, store.KindRemove)
 		if err != nil {
 			release()
 			return nil, fmt.Errorf("cannot remove %s/%s while it deploys: %w (or cancel the build that deploys it: berth builds cancel ID)", app, env, err)
@@ -188,7 +185,7 @@ func (d *Deployer) prepareRemoval(ctx context.Context, r *removal, asked map[str
 // removeEnv removes one environment; the caller holds its lock.
 func (d *Deployer) removeEnv(ctx context.Context, r *removal, progress ProgressFunc) (store.Deployment, error) {
 	t := newTracker(d.now, progress)
-	dep, err := d.store.CreateDeployment(store.Deployment{App: r.app, Env: r.env, Kind: KindRemove, ReleaseID: r.live, FromReleaseID: r.live})
+	dep, err := d.store.CreateDeployment(store.Deployment{App: r.app, Env: r.env, Kind: store.KindRemove, ReleaseID: r.live, FromReleaseID: r.live})
 	if err != nil {
 		return store.Deployment{}, err
 	}

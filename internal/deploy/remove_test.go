@@ -46,7 +46,7 @@ func TestDeployer_ClusterRemoveEnv(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RemoveEnv: %v\n%s", err, strings.Join(lines, "\n"))
 	}
-	if dep.Kind != KindRemove || dep.Status != store.DeploymentSucceeded || dep.ReleaseID != 1 {
+	if dep.Kind != store.KindRemove || dep.Status != store.DeploymentSucceeded || dep.ReleaseID != 1 {
 		t.Errorf("removal record = %+v, want a succeeded remove of release 1", dep)
 	}
 	if ws, _ := cf.f.ListWorkloads(ctx, labels); len(ws) != 0 {
@@ -110,7 +110,7 @@ func TestDeployer_RemoveRefusals(t *testing.T) {
 	if _, err := cf.deploy(t, clusterApp("v1"), DeployOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := cf.d.tryLock("shop", "production", "deploy")
+	unlock, err := cf.d.tryLock("shop", "production", store.KindDeploy)
 	if err != nil {
 		t.Fatal(err)
 	}

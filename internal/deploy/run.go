@@ -40,7 +40,7 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	if opts.Canary < 0 || opts.Canary > 99 {
 		return store.Deployment{}, fmt.Errorf("%w: --canary %d: give the percentage of clients the new release gets, from 1 to 99", ErrInvalid, opts.Canary)
 	}
-	unlock, err := d.tryLock(app.Name, env, "deploy")
+	unlock, err := d.tryLock(app.Name, env, store.KindDeploy)
 	if err != nil {
 		return store.Deployment{}, err
 	}
@@ -48,9 +48,9 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	if err := d.refuseDuringCanary(app.Name, env); err != nil {
 		return store.Deployment{}, err
 	}
-	kind := "deploy"
+	kind := store.KindDeploy
 	if opts.Canary > 0 {
-		kind = "canary"
+		kind = store.KindCanary
 		if _, err := d.store.LiveRelease(app.Name, env); err != nil {
 			return store.Deployment{}, fmt.Errorf("%w: %s/%s has no live release to split traffic with: deploy it once without --canary", ErrCanary, app.Name, env)
 		}
@@ -134,7 +134,7 @@ type DeployOptions struct {
 // returns a zero Deployment) when nothing is live yet: the configuration
 // applies to the next deploy.
 func (d *Deployer) Reconfigure(ctx context.Context, app, env string, progress ProgressFunc) (store.Deployment, error) {
-	unlock, err := d.tryLock(app, env, "deploy")
+	unlock, err := d.tryLock(app, env, store.KindDeploy)
 	if err != nil {
 		return store.Deployment{}, err
 	}
@@ -178,7 +178,7 @@ func (d *Deployer) deployImages(ctx context.Context, app *spec.App, env string, 
 	if err != nil {
 		return store.Deployment{}, err
 	}
-	dep, err := d.store.CreateDeployment(store.Deployment{App: app.Name, Env: env, Kind: "deploy", ReleaseID: rel.ID, FromReleaseID: from})
+	dep, err := d.store.CreateDeployment(store.Deployment{App: app.Name, Env: env, Kind: store.KindDeploy, ReleaseID: rel.ID, FromReleaseID: from})
 	if err != nil {
 		return store.Deployment{}, err
 	}
@@ -194,7 +194,7 @@ func (d *Deployer) Rollback(ctx context.Context, app, env string, to int64, opts
 	if env == "" {
 		env = spec.DefaultEnv
 	}
-	unlock, err := d.tryLock(app, env, "rollback")
+	unlock, err := d.tryLock(app, env, store.KindRollback)
 	if err != nil {
 		return store.Deployment{}, err
 	}
@@ -229,7 +229,7 @@ func (d *Deployer) Rollback(ctx context.Context, app, env string, to int64, opts
 	if err := d.checkNetworks(ctx, &target.Spec, env); err != nil {
 		return store.Deployment{}, fmt.Errorf("release %d cannot be restored: %w", target.ID, err)
 	}
-	dep, err := d.store.CreateDeployment(store.Deployment{App: app, Env: env, Kind: "rollback", ReleaseID: target.ID, FromReleaseID: live.ID})
+	dep, err := d.store.CreateDeployment(store.Deployment{App: app, Env: env, Kind: store.KindRollback, ReleaseID: target.ID, FromReleaseID: live.ID})
 	if err != nil {
 		return store.Deployment{}, err
 	}
@@ -301,7 +301,7 @@ func (d *Deployer) finish(dep store.Deployment, rel store.Release, t *tracker, c
 		t.say("failed: %v", cause)
 		dep.Status = store.DeploymentFailed
 		dep.Error = cause.Error()
-		if dep.Kind == "deploy" || dep.Kind == "canary" {
+		if dep.Kind == store.KindDeploy || dep.Kind == store.KindCanary {
 			if err := d.store.FailRelease(rel.App, rel.Env, rel.ID, cause.Error()); err != nil {
 				d.log.Error("record failed release", "app", rel.App, "env", rel.Env, "release", rel.ID, "error", err)
 			}

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/api"
-	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/store"
 )
 
 // berth env remove takes an environment away as docker compose down
@@ -101,7 +101,7 @@ func TestRemove_EnvKeepsHistoryAndVolumesUntilAsked(t *testing.T) {
 		t.Fatalf("env remove --volumes --yes: exit %d\n%s\n%s", code, out, errOut)
 	}
 	var dep api.Deployment
-	if err := json.Unmarshal([]byte(out), &dep); err != nil || dep.Kind != deploy.KindRemove || dep.Status != "succeeded" {
+	if err := json.Unmarshal([]byte(out), &dep); err != nil || dep.Kind != store.KindRemove || dep.Status != "succeeded" {
 		t.Errorf("-o json: %v, %+v; want the removal's record", err, dep)
 	}
 	if !strings.Contains(errOut, vol) || !strings.Contains(errOut, "deleted volume "+vol) {

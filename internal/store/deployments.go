@@ -23,11 +23,27 @@ const (
 	DeploymentInterrupted DeploymentStatus = "interrupted"
 )
 
+// DeploymentKind is what a deployment does to its app environment.
+type DeploymentKind string
+
 // Deployment kinds.
 const (
-	KindDeploy   = "deploy"
-	KindRollback = "rollback"
+	// KindDeploy takes an app environment to a new release.
+	KindDeploy DeploymentKind = "deploy"
+	// KindCanary deploys a new release beside the live one, taking a
+	// share of its clients until promoted or rolled back.
+	KindCanary DeploymentKind = "canary"
+	// KindPromote makes the canary the live release.
+	KindPromote DeploymentKind = "promote"
+	// KindRollback goes back to an older release (or drops a canary).
+	KindRollback DeploymentKind = "rollback"
+	// KindRemove removes an app environment's containers, routes and
+	// networks; its history stays.
+	KindRemove DeploymentKind = "remove"
 )
+
+// DeploymentKinds lists every deployment kind.
+var DeploymentKinds = []DeploymentKind{KindDeploy, KindCanary, KindPromote, KindRollback, KindRemove}
 
 // Step is one line of a deployment's timeline.
 type Step struct {
@@ -44,8 +60,8 @@ type Deployment struct {
 	ID  int64  `json:"id"`
 	App string `json:"app"`
 	Env string `json:"env"`
-	// Kind is KindDeploy or KindRollback.
-	Kind string `json:"kind"`
+	// Kind is one of DeploymentKinds.
+	Kind DeploymentKind `json:"kind"`
 	// ReleaseID is the release being deployed; FromReleaseID the one that
 	// was live when it started (0 if none).
 	ReleaseID     int64            `json:"release_id"`
