@@ -6,22 +6,10 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/spec"
 )
-
-// CheckResponse answers a deploy check: the definition would be
-// accepted, once the files of the project binds listed in MissingBinds
-// (content hashes) are sent.
-type CheckResponse struct {
-	MissingBinds []string `json:"missing_binds"`
-}
-
-// BindsResponse answers an upload of project files: the content hashes
-// the server now keeps.
-type BindsResponse struct {
-	Stored []string `json:"stored"`
-}
 
 // maxBindBundleBytes bounds an upload of project files: their own limit,
 // plus room for the archive's headers.
@@ -39,7 +27,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
 	if err := s.dep.CheckBinds(app, env); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, CheckResponse{MissingBinds: s.dep.MissingBinds(app, env)})
+	writeJSON(w, http.StatusOK, dto.CheckResponse{MissingBinds: s.dep.MissingBinds(app, env)})
 	return nil
 }
 
@@ -53,7 +41,7 @@ func (s *Server) putBinds(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, BindsResponse{Stored: stored})
+	writeJSON(w, http.StatusOK, dto.BindsResponse{Stored: stored})
 	return nil
 }
 

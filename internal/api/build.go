@@ -8,13 +8,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/berth-dev/berth/internal/build"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/store"
 )
-
-// BuildRequest is a build's parameters; the request body is the tar build
-// context.
-type BuildRequest = build.Request
 
 // maxContext bounds an uploaded build context.
 const maxContext = 4 << 30
@@ -25,12 +21,12 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	if s.bld == nil {
 		return errors.New("this server does not build images")
 	}
-	var req BuildRequest
+	var req dto.BuildRequest
 	if err := json.Unmarshal([]byte(r.URL.Query().Get("request")), &req); err != nil {
 		return badRequest(fmt.Errorf("read build request: %w", err))
 	}
 	req.App = r.PathValue("app")
-	secrets, err := DecodeBuildSecrets(r.Header)
+	secrets, err := dto.DecodeBuildSecrets(r.Header)
 	if err != nil {
 		return badRequest(err)
 	}
@@ -50,13 +46,13 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	enc := json.NewEncoder(w)
 	log := func(line string) {
 		rec.Log = append(rec.Log, line)
-		_ = enc.Encode(StreamEvent{Output: line})
+		_ = enc.Encode(dto.StreamEvent{Output: line})
 		_ = rc.Flush()
 	}
 	// The body is read while the response streams.
 	_ = rc.EnableFullDuplex()
-	id, err := s.bld.Build(r.Context(), req, io.LimitReader(r.Body, maxContext), log)
-	res := &Result{OK: err == nil, ImageID: id}
+	id, err := s.bld.Build(r.Context(), buildRequest(req), io.LimitReader(r.Body, maxContext), log)
+	res := &dto.Result{OK: err == nil, ImageID: id}
 	rec.Status, rec.EndedAt = store.BuildSucceeded, time.Now()
 	if err != nil {
 		res.Error = err.Error()
@@ -64,6 +60,6 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 		s.log.Info("build failed", "app", req.App, "service", req.Service, "error", err)
 	}
 	_ = s.store.UpdateBuild(rec) // the log is kept: berth builds logs ID
-	_ = enc.Encode(StreamEvent{Result: res})
+	_ = enc.Encode(dto.StreamEvent{Result: res})
 	return nil
 }

@@ -10,28 +10,10 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/store"
 )
-
-// ConfigView is an environment's configuration: variables with their
-// values, secrets by name only.
-type ConfigView struct {
-	Config  map[string]string `json:"config"`
-	Secrets []string          `json:"secrets"`
-}
-
-// ConfigChange sets and unsets configuration variables.
-type ConfigChange struct {
-	Set   map[string]string `json:"set,omitempty"`
-	Unset []string          `json:"unset,omitempty"`
-}
-
-// RunRequest asks for a one-off command.
-type RunRequest struct {
-	Service string   `json:"service"`
-	Command []string `json:"command,omitempty"`
-}
 
 var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -57,13 +39,13 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) error {
 	if names == nil {
 		names = []string{}
 	}
-	writeJSON(w, http.StatusOK, ConfigView{Config: cfg, Secrets: names})
+	writeJSON(w, http.StatusOK, dto.ConfigView{Config: cfg, Secrets: names})
 	return nil
 }
 
 // changeConfig applies a change, then rolls out a release with it.
 func (s *Server) changeConfig(w http.ResponseWriter, r *http.Request) error {
-	var ch ConfigChange
+	var ch dto.ConfigChange
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&ch); err != nil {
 		return badRequest(fmt.Errorf("read configuration change: %w", err))
 	}
@@ -129,10 +111,10 @@ func (s *Server) rollOut(w http.ResponseWriter, r *http.Request, app, env string
 // run streams a one-off command's output, then its exit code. With
 // "Upgrade: berth-tty" it runs the command on a terminal instead.
 func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
-	if r.Header.Get("Upgrade") == TTYProtocol {
+	if r.Header.Get("Upgrade") == dto.TTYProtocol {
 		return s.runTTY(w, r)
 	}
-	var req RunRequest
+	var req dto.RunRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
 		return badRequest(fmt.Errorf("read run request: %w", err))
 	}
@@ -146,21 +128,21 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 			started = true
 			w.WriteHeader(http.StatusOK)
 		}
-		_ = enc.Encode(StreamEvent{Output: line})
+		_ = enc.Encode(dto.StreamEvent{Output: line})
 		_ = rc.Flush()
 	})
 	code, err := s.dep.Run(r.Context(), app, env, req.Service, req.Command, out)
 	if err != nil && !started {
 		return err
 	}
-	res := &Result{OK: err == nil, ExitCode: &code}
+	res := &dto.Result{OK: err == nil, ExitCode: &code}
 	if err != nil {
 		res.Error = err.Error()
 	}
 	if !started {
 		w.WriteHeader(http.StatusOK)
 	}
-	_ = enc.Encode(StreamEvent{Result: res})
+	_ = enc.Encode(dto.StreamEvent{Result: res})
 	return nil
 }
 

@@ -9,6 +9,9 @@
 //     JSON error saying how to authenticate.
 //   - A deploy or rollback runs on the server's context, not the
 //     request's: a client that disconnects stops watching, not deploying.
-//   - Long actions stream progress as newline-delimited JSON (StreamEvent),
-//     ending with one result event.
+//   - Long actions stream progress as newline-delimited JSON
+//     (dto.StreamEvent), ending with one result event.
+//   - What travels is package dto's, never a store or deploy type: each
+//     handler converts at the edge (convert.go), so the store's JSON is
+//     not the wire format and a client links none of the server.
 package api

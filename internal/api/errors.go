@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
@@ -47,7 +48,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	} else {
 		log.Info("api request refused", "method", r.Method, "path", r.URL.Path, "status", code, "error", err)
 	}
-	writeJSON(w, code, ErrorBody{Error: err.Error()})
+	writeJSON(w, code, dto.ErrorBody{Error: err.Error()})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -8,33 +8,21 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/deploy"
 )
-
-// Node is one machine of the cluster (berth server --engine swarm).
-type Node = deploy.Node
-
-// NodeChange is the outcome of draining, pausing or activating a node.
-type NodeChange = deploy.NodeChange
-
-// NodeRequest sets a node's availability: "drain", "pause" or "active".
-// A drain waits up to Wait (default 2m) for the node's tasks to move.
-type NodeRequest struct {
-	Availability string `json:"availability"`
-	Wait         string `json:"wait,omitempty"`
-}
 
 func (s *Server) nodes(w http.ResponseWriter, r *http.Request) error {
 	ns, err := s.dep.Nodes(r.Context())
 	if err != nil {
 		return nodeError(err)
 	}
-	writeJSON(w, http.StatusOK, ns)
+	writeJSON(w, http.StatusOK, each(ns, nodeDTO))
 	return nil
 }
 
 func (s *Server) setNode(w http.ResponseWriter, r *http.Request) error {
-	var req NodeRequest
+	var req dto.NodeRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
 		return badRequest(fmt.Errorf("read node request: %w", err))
 	}
@@ -50,7 +38,7 @@ func (s *Server) setNode(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return nodeError(err)
 	}
-	writeJSON(w, http.StatusOK, ch)
+	writeJSON(w, http.StatusOK, nodeChangeDTO(ch))
 	return nil
 }
 

@@ -9,12 +9,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/notify"
 	"github.com/berth-dev/berth/internal/store"
 )
-
-// NotifyTarget is where an app's notifications go.
-type NotifyTarget = store.NotifyTarget
 
 // NotifyTargets adapts the store for notify.Options.Targets.
 func NotifyTargets(st *store.Store) func(app string) []notify.Target {
@@ -29,7 +27,7 @@ func NotifyTargets(st *store.Store) func(app string) []notify.Target {
 }
 
 func (s *Server) setNotifications(w http.ResponseWriter, r *http.Request) error {
-	var ts []NotifyTarget
+	var ts []dto.NotifyTarget
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&ts); err != nil {
 		return badRequest(fmt.Errorf("read notification targets: %w", err))
 	}
@@ -41,8 +39,8 @@ func (s *Server) setNotifications(w http.ResponseWriter, r *http.Request) error 
 			return badRequest(fmt.Errorf("notification URL %q is not an http(s) URL", t.URL))
 		}
 	}
-	ts = slices.CompactFunc(ts, func(a, b NotifyTarget) bool { return a == b })
-	if err := s.store.SetNotifyTargets(r.PathValue("app"), ts); err != nil {
+	ts = slices.CompactFunc(ts, func(a, b dto.NotifyTarget) bool { return a == b })
+	if err := s.store.SetNotifyTargets(r.PathValue("app"), each(ts, notifyTarget)); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, ts)
@@ -54,7 +52,7 @@ func (s *Server) getNotifications(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ts)
+	writeJSON(w, http.StatusOK, each(ts, notifyTargetDTO))
 	return nil
 }
 

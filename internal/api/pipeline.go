@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/build"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/notify"
@@ -20,37 +21,6 @@ import (
 	"github.com/berth-dev/berth/internal/store"
 	"github.com/berth-dev/berth/internal/webhook"
 )
-
-// ConnectRequest links an app to a git repository.
-type ConnectRequest struct {
-	Repo string `json:"repo"`
-	// File is the Compose file's path in the repository (default
-	// compose.yaml).
-	File string `json:"file,omitempty"`
-	// Branches maps branches to environments (default main → production).
-	Branches map[string]string `json:"branches,omitempty"`
-	// SSHKey is a private key for an ssh repository (stored encrypted).
-	SSHKey string `json:"ssh_key,omitempty"`
-	// Token authenticates https fetches: "token" or "user:token"
-	// (stored encrypted; keep it out of the URL).
-	Token string `json:"token,omitempty"`
-}
-
-// ConnectResponse says where to send webhooks and with which secret.
-type ConnectResponse struct {
-	WebhookPath string `json:"webhook_path"`
-	Secret      string `json:"secret"`
-}
-
-// Build is a pipeline run.
-type Build = store.Build
-
-// HookResponse answers a webhook delivery.
-type HookResponse struct {
-	Status  string `json:"status"` // queued, ignored, duplicate, pong
-	Reason  string `json:"reason,omitempty"`
-	BuildID int64  `json:"build_id,omitempty"`
-}
 
 // NewPipeline returns the git-push pipeline wired to dep for deploys and
 // to n for notifications; publicURL is the API's address for log links.
@@ -80,7 +50,7 @@ func NewPipeline(st *store.Store, b *build.Builder, dep *deploy.Deployer, n *not
 }
 
 func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
-	var req ConnectRequest
+	var req dto.ConnectRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
 		return badRequest(fmt.Errorf("read connect request: %w", err))
 	}
@@ -109,7 +79,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, ConnectResponse{WebhookPath: "/hooks/" + app, Secret: secret})
+	writeJSON(w, http.StatusOK, dto.ConnectResponse{WebhookPath: "/hooks/" + app, Secret: secret})
 	return nil
 }
 
@@ -145,7 +115,7 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) error {
 		if r.Header.Get("X-GitHub-Event") == "ping" || r.Header.Get("X-Gitea-Event") == "ping" {
 			status = "pong"
 		}
-		writeJSON(w, http.StatusAccepted, HookResponse{Status: status, Reason: err.Error()})
+		writeJSON(w, http.StatusAccepted, dto.HookResponse{Status: status, Reason: err.Error()})
 		return nil
 	}
 	if err != nil {
@@ -155,13 +125,13 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) error {
 		if seen, err := s.store.SeenDelivery(app, push.DeliveryID); err != nil {
 			return err
 		} else if seen {
-			writeJSON(w, http.StatusOK, HookResponse{Status: "duplicate", Reason: "delivery " + push.DeliveryID + " was received before; not built again"})
+			writeJSON(w, http.StatusOK, dto.HookResponse{Status: "duplicate", Reason: "delivery " + push.DeliveryID + " was received before; not built again"})
 			return nil
 		}
 	}
 	env, ok := s.branchEnvs(app, conn)[push.Branch]
 	if !ok {
-		writeJSON(w, http.StatusAccepted, HookResponse{Status: "ignored", Reason: fmt.Sprintf("branch %s is mapped to no environment of %s", push.Branch, app)})
+		writeJSON(w, http.StatusAccepted, dto.HookResponse{Status: "ignored", Reason: fmt.Sprintf("branch %s is mapped to no environment of %s", push.Branch, app)})
 		return nil
 	}
 	b, err := s.pipe.Enqueue(build.Trigger{App: app, Env: env, Branch: push.Branch, Commit: push.Commit, Author: push.Author, Message: push.Message})
@@ -175,7 +145,7 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, HookResponse{Status: "queued", BuildID: b.ID})
+	writeJSON(w, http.StatusAccepted, dto.HookResponse{Status: "queued", BuildID: b.ID})
 	return nil
 }
 
@@ -185,7 +155,7 @@ func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, bs)
+	writeJSON(w, http.StatusOK, each(bs, buildDTO))
 	return nil
 }
 
@@ -206,7 +176,7 @@ func (s *Server) getBuild(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, b)
+	writeJSON(w, http.StatusOK, buildDTO(b))
 	return nil
 }
 

@@ -9,25 +9,24 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/notify"
 	"github.com/berth-dev/berth/internal/store"
 )
 
-// RemoveRequest is the body of a removal (DELETE of an app or an app
-// environment): the volumes to delete with it, as the user confirmed
+// readRemoveRequest reads the body of a removal (DELETE of an app or an
+// app environment): the volumes to delete with it, as the user confirmed
 // them; an empty body keeps every volume.
-type RemoveRequest = deploy.RemoveOptions
-
-func readRemoveRequest(r *http.Request) (RemoveRequest, error) {
-	var req RemoveRequest
+func readRemoveRequest(r *http.Request) (deploy.RemoveOptions, error) {
+	var req dto.RemoveRequest
 	if r.ContentLength == 0 {
-		return req, nil
+		return removeOptions(req), nil
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-		return req, badRequest(fmt.Errorf("read removal request: %w", err))
+		return removeOptions(req), badRequest(fmt.Errorf("read removal request: %w", err))
 	}
-	return req, nil
+	return removeOptions(req), nil
 }
 
 // removeEnv removes an app environment: DELETE /api/v1/apps/{app}/envs/{env}.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/build"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/engine"
@@ -141,9 +142,9 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]AppSummary, 0, len(apps))
+	out := make([]dto.AppSummary, 0, len(apps))
 	for _, a := range apps {
-		out = append(out, AppSummary{Name: a.Name, Envs: a.Envs})
+		out = append(out, dto.AppSummary{Name: a.Name, Envs: a.Envs})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -154,7 +155,7 @@ func (s *Server) statusAll(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []EnvStatus{}
+	out := []dto.EnvStatus{}
 	all := r.URL.Query().Get("all") == "1" || r.URL.Query().Get("all") == "true"
 	for _, a := range apps {
 		envs := a.Active() // removed environments only with ?all=1
@@ -166,7 +167,7 @@ func (s *Server) statusAll(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return err
 			}
-			out = append(out, st)
+			out = append(out, envStatusDTO(st))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -178,7 +179,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, envStatusDTO(st))
 	return nil
 }
 
@@ -194,7 +195,7 @@ func (s *Server) releases(w http.ResponseWriter, r *http.Request) error {
 	if rels == nil {
 		rels = []store.Release{}
 	}
-	writeJSON(w, http.StatusOK, rels)
+	writeJSON(w, http.StatusOK, each(rels, releaseDTO))
 	return nil
 }
 
@@ -210,7 +211,7 @@ func (s *Server) deployments(w http.ResponseWriter, r *http.Request) error {
 	if deps == nil {
 		deps = []store.Deployment{}
 	}
-	writeJSON(w, http.StatusOK, deps)
+	writeJSON(w, http.StatusOK, each(deps, deploymentDTO))
 	return nil
 }
 
@@ -223,7 +224,7 @@ func (s *Server) deployment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("deployment %d: %w", id, err)
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, deploymentDTO(d))
 	return nil
 }
 
@@ -261,7 +262,7 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	env := r.PathValue("env")
-	opts := deploy.DeployOptions{ReplaceStateful: r.URL.Query().Get("replace_stateful") == "true"}
+	opts := dto.DeployOptions{ReplaceStateful: r.URL.Query().Get("replace_stateful") == "true"}
 	if v := r.URL.Query().Get("canary"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 99 {
@@ -270,7 +271,7 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 		opts.Canary = n
 	}
 	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
-		return s.dep.Deploy(ctx, app, env, opts, p)
+		return s.dep.Deploy(ctx, app, env, deployOptions(opts), p)
 	})
 }
 
@@ -286,7 +287,7 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
-	var req RollbackRequest
+	var req dto.RollbackRequest
 	if r.ContentLength != 0 {
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
 			return badRequest(fmt.Errorf("read rollback request: %w", err))
@@ -294,7 +295,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	}
 	app, env := r.PathValue("app"), r.PathValue("env")
 	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
-		return s.dep.Rollback(ctx, app, env, req.To, deploy.DeployOptions{ReplaceStateful: req.ReplaceStateful}, p)
+		return s.dep.Rollback(ctx, app, env, req.To, deployOptions(dto.DeployOptions{ReplaceStateful: req.ReplaceStateful}), p)
 	})
 }
 
@@ -338,32 +339,32 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run func(context
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)
-	send := func(ev StreamEvent) {
+	send := func(ev dto.StreamEvent) {
 		_ = enc.Encode(ev)
 		_ = rc.Flush()
 	}
 	if first != nil {
-		send(StreamEvent{Progress: first})
+		send(dto.StreamEvent{Progress: ptr(first, progressDTO)})
 	}
 	keepalive := time.NewTicker(15 * time.Second)
 	defer keepalive.Stop()
 	for {
 		select {
 		case p := <-events:
-			send(StreamEvent{Progress: &p})
+			send(dto.StreamEvent{Progress: ptr(&p, progressDTO)})
 		case o := <-done:
 			for len(events) > 0 {
 				p := <-events
-				send(StreamEvent{Progress: &p})
+				send(dto.StreamEvent{Progress: ptr(&p, progressDTO)})
 			}
-			res := &Result{OK: o.err == nil}
+			res := &dto.Result{OK: o.err == nil}
 			if o.dep.ID != 0 {
-				res.Deployment = &o.dep
+				res.Deployment = ptr(&o.dep, deploymentDTO)
 			}
 			if o.err != nil {
 				res.Error = o.err.Error()
 			}
-			send(StreamEvent{Result: res})
+			send(dto.StreamEvent{Result: res})
 			return nil
 		case <-keepalive.C:
 			_, _ = io.WriteString(w, "\n")
@@ -407,12 +408,12 @@ func (s *Server) volumes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, vols)
+	writeJSON(w, http.StatusOK, each(vols, volumeDTO))
 	return nil
 }
 
 func (s *Server) clone(w http.ResponseWriter, r *http.Request) error {
-	var req CloneRequest
+	var req dto.CloneRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
 		return badRequest(fmt.Errorf("read clone request: %w", err))
 	}
@@ -421,7 +422,7 @@ func (s *Server) clone(w http.ResponseWriter, r *http.Request) error {
 	}
 	app, from := r.PathValue("app"), r.PathValue("env")
 	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
-		return s.dep.Clone(ctx, app, from, req.To, req.CloneOptions, p)
+		return s.dep.Clone(ctx, app, from, req.To, cloneOptions(req), p)
 	})
 }
 
@@ -434,7 +435,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	if evs == nil {
 		evs = []store.Event{}
 	}
-	writeJSON(w, http.StatusOK, evs)
+	writeJSON(w, http.StatusOK, each(evs, eventDTO))
 	return nil
 }
 
@@ -448,19 +449,12 @@ func (s *Server) prune(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, rep)
+	writeJSON(w, http.StatusOK, pruneReportDTO(rep))
 	return nil
 }
 
-// RegistryRequest stores credentials for a registry.
-type RegistryRequest struct {
-	Server   string `json:"server"`
-	Username string `json:"username"`
-	Password string `json:"password"`
-}
-
 func (s *Server) addRegistry(w http.ResponseWriter, r *http.Request) error {
-	var req RegistryRequest
+	var req dto.RegistryRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
 		return badRequest(fmt.Errorf("read registry: %w", err))
 	}
@@ -473,7 +467,7 @@ func (s *Server) addRegistry(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, regs)
+	writeJSON(w, http.StatusOK, each(regs, registryDTO))
 	return nil
 }
 
@@ -482,18 +476,12 @@ func (s *Server) listRegistries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, regs)
+	writeJSON(w, http.StatusOK, each(regs, registryDTO))
 	return nil
 }
 
-// MaintenanceRequest turns maintenance mode on or off.
-type MaintenanceRequest struct {
-	On   bool   `json:"on"`
-	Page string `json:"page,omitempty"` // HTML; empty: berth's page
-}
-
 func (s *Server) maintenance(w http.ResponseWriter, r *http.Request) error {
-	var req MaintenanceRequest
+	var req dto.MaintenanceRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
 		return badRequest(fmt.Errorf("read maintenance request: %w", err))
 	}

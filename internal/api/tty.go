@@ -10,47 +10,9 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+
+	"github.com/berth-dev/berth/internal/api/dto"
 )
-
-// TTYProtocol is the Upgrade token of an interactive berth run: after
-// "101 Switching Protocols" both sides exchange frames (WriteFrame).
-const TTYProtocol = "berth-tty"
-
-// Frame types of the TTY protocol.
-const (
-	FrameData   = 'd' // bytes: stdin (client→server) or output (server→client)
-	FrameResize = 'r' // 4 bytes: rows, cols as big-endian uint16 (client→server)
-	FrameEOF    = 'e' // stdin ended (client→server)
-	FrameExit   = 'x' // 4 bytes: exit code as big-endian int32 (server→client)
-	FrameError  = 'E' // a message: the command could not run (server→client)
-)
-
-// WriteFrame writes one frame: type, big-endian uint32 length, payload.
-func WriteFrame(w io.Writer, typ byte, payload []byte) error {
-	var h [5]byte
-	h[0] = typ
-	binary.BigEndian.PutUint32(h[1:], uint32(len(payload)))
-	if _, err := w.Write(h[:]); err != nil {
-		return err
-	}
-	_, err := w.Write(payload)
-	return err
-}
-
-// ReadFrame reads one frame (payloads are at most 1 MiB).
-func ReadFrame(r io.Reader) (byte, []byte, error) {
-	var h [5]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, nil, err
-	}
-	n := binary.BigEndian.Uint32(h[1:])
-	if n > 1<<20 {
-		return 0, nil, fmt.Errorf("tty frame of %d bytes is too large", n)
-	}
-	p := make([]byte, n)
-	_, err := io.ReadFull(r, p)
-	return h[0], p, err
-}
 
 // frameWriter sends what is written to it as data frames.
 type frameWriter struct {
@@ -61,7 +23,7 @@ type frameWriter struct {
 func (f *frameWriter) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := WriteFrame(f.w, FrameData, p); err != nil {
+	if err := dto.WriteFrame(f.w, dto.FrameData, p); err != nil {
 		return 0, err
 	}
 	return len(p), f.w.Flush()
@@ -70,13 +32,13 @@ func (f *frameWriter) Write(p []byte) (int, error) {
 func (f *frameWriter) frame(typ byte, p []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	_ = WriteFrame(f.w, typ, p)
+	_ = dto.WriteFrame(f.w, typ, p)
 	_ = f.w.Flush()
 }
 
 // runTTY serves an interactive berth run over the upgraded connection.
 func (s *Server) runTTY(w http.ResponseWriter, r *http.Request) error {
-	var req RunRequest
+	var req dto.RunRequest
 	if err := json.Unmarshal([]byte(r.URL.Query().Get("request")), &req); err != nil {
 		return badRequest(fmt.Errorf("read run request: %w", err))
 	}
@@ -87,7 +49,7 @@ func (s *Server) runTTY(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("interactive run: %w", err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: %s\r\nConnection: Upgrade\r\n\r\n", TTYProtocol)
+	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: %s\r\nConnection: Upgrade\r\n\r\n", dto.TTYProtocol)
 	out := &frameWriter{w: brw.Writer}
 	_ = brw.Flush()
 
@@ -96,35 +58,35 @@ func (s *Server) runTTY(w http.ResponseWriter, r *http.Request) error {
 	go func() { // client frames: stdin, resizes, EOF
 		defer close(resize)
 		for {
-			typ, p, err := ReadFrame(brw.Reader)
+			typ, p, err := dto.ReadFrame(brw.Reader)
 			if err != nil {
 				stdinW.CloseWithError(err)
 				return
 			}
 			switch typ {
-			case FrameData:
+			case dto.FrameData:
 				if _, err := stdinW.Write(p); err != nil {
 					return
 				}
-			case FrameResize:
+			case dto.FrameResize:
 				if len(p) == 4 {
 					select {
 					case resize <- [2]uint{uint(binary.BigEndian.Uint16(p)), uint(binary.BigEndian.Uint16(p[2:]))}:
 					default:
 					}
 				}
-			case FrameEOF:
+			case dto.FrameEOF:
 				stdinW.Close()
 			}
 		}
 	}()
 	code, err := s.dep.RunTTY(r.Context(), r.PathValue("app"), r.PathValue("env"), req.Service, req.Command, uint(rows), uint(cols), stdinR, out, resize)
 	if err != nil && !errors.Is(err, io.EOF) {
-		out.frame(FrameError, []byte(err.Error()))
+		out.frame(dto.FrameError, []byte(err.Error()))
 		return nil
 	}
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], uint32(int32(code)))
-	out.frame(FrameExit, b[:])
+	out.frame(dto.FrameExit, b[:])
 	return nil
 }

@@ -6,15 +6,15 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
 // Check asks the server whether it would accept a deploy of app to env
 // (its bind mounts, all refusals at once) before anything is built, and
 // which project files it lacks.
-func (c *Client) Check(ctx context.Context, app *api.App, env string) (api.CheckResponse, error) {
-	var out api.CheckResponse
+func (c *Client) Check(ctx context.Context, app *spec.App, env string) (dto.CheckResponse, error) {
+	var out dto.CheckResponse
 	resp, err := c.do(ctx, http.MethodPost, envPath(app.Name, env)+"/check", app)
 	if err != nil {
 		return out, err
@@ -25,7 +25,7 @@ func (c *Client) Check(ctx context.Context, app *api.App, env string) (api.Check
 
 // SendBinds sends the files of app's project binds whose content hashes
 // are in want, for the next deploy of app to env.
-func (c *Client) SendBinds(ctx context.Context, app *api.App, env string, want []string) error {
+func (c *Client) SendBinds(ctx context.Context, app *spec.App, env string, want []string) error {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(spec.WriteBindBundle(pw, app, want)) }()
 	resp, err := c.doRaw(ctx, http.MethodPut, envPath(app.Name, env)+"/binds", pr)

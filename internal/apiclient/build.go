@@ -8,18 +8,18 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 )
 
 // Build uploads a tar build context and builds req on the server,
 // calling log for each line of output. It returns the image ID.
-func (c *Client) Build(ctx context.Context, req api.BuildRequest, buildContext io.Reader, log func(string)) (string, error) {
+func (c *Client) Build(ctx context.Context, req dto.BuildRequest, buildContext io.Reader, log func(string)) (string, error) {
 	q, err := json.Marshal(req)
 	if err != nil {
 		return "", err
 	}
 	path := "/api/v1/apps/" + url.PathEscape(req.App) + "/builds?request=" + url.QueryEscape(string(q))
-	hdr, err := api.EncodeBuildSecrets(req.Secrets)
+	hdr, err := dto.EncodeBuildSecrets(req.Secrets)
 	if err != nil {
 		return "", err
 	}
@@ -30,7 +30,7 @@ func (c *Client) Build(ctx context.Context, req api.BuildRequest, buildContext i
 	defer resp.Body.Close()
 	var id string
 	var failed error
-	err = eachEvent(resp.Body, func(ev api.StreamEvent) bool {
+	err = eachEvent(resp.Body, func(ev dto.StreamEvent) bool {
 		if ev.Output != "" && log != nil {
 			log(ev.Output)
 		}

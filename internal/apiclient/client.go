@@ -14,7 +14,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
+	"github.com/berth-dev/berth/internal/spec"
 )
 
 // Client talks to one berth server.
@@ -85,7 +86,7 @@ func (c *Client) doRawWith(ctx context.Context, method, path string, body io.Rea
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var eb api.ErrorBody
+		var eb dto.ErrorBody
 		if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
 			eb.Error = fmt.Sprintf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
 		}
@@ -108,32 +109,32 @@ func envPath(app, env string) string {
 }
 
 // Apps lists apps and their environments.
-func (c *Client) Apps(ctx context.Context) ([]api.AppSummary, error) {
-	var out []api.AppSummary
+func (c *Client) Apps(ctx context.Context) ([]dto.AppSummary, error) {
+	var out []dto.AppSummary
 	return out, c.getJSON(ctx, "/api/v1/apps", &out)
 }
 
 // StatusAll reports every app environment.
-func (c *Client) StatusAll(ctx context.Context) ([]api.EnvStatus, error) {
-	var out []api.EnvStatus
+func (c *Client) StatusAll(ctx context.Context) ([]dto.EnvStatus, error) {
+	var out []dto.EnvStatus
 	return out, c.getJSON(ctx, "/api/v1/status", &out)
 }
 
 // Status reports one app environment.
-func (c *Client) Status(ctx context.Context, app, env string) (api.EnvStatus, error) {
-	var out api.EnvStatus
+func (c *Client) Status(ctx context.Context, app, env string) (dto.EnvStatus, error) {
+	var out dto.EnvStatus
 	return out, c.getJSON(ctx, envPath(app, env)+"/status", &out)
 }
 
 // Releases lists an app environment's releases, newest first.
-func (c *Client) Releases(ctx context.Context, app, env string) ([]api.Release, error) {
-	var out []api.Release
+func (c *Client) Releases(ctx context.Context, app, env string) ([]dto.Release, error) {
+	var out []dto.Release
 	return out, c.getJSON(ctx, envPath(app, env)+"/releases", &out)
 }
 
 // Deployments lists an app environment's deployments, newest first.
-func (c *Client) Deployments(ctx context.Context, app, env string, limit int) ([]api.Deployment, error) {
-	var out []api.Deployment
+func (c *Client) Deployments(ctx context.Context, app, env string, limit int) ([]dto.Deployment, error) {
+	var out []dto.Deployment
 	return out, c.getJSON(ctx, envPath(app, env)+"/deployments?limit="+strconv.Itoa(limit), &out)
 }
 
@@ -141,7 +142,7 @@ func (c *Client) Deployments(ctx context.Context, app, env string, limit int) ([
 // and returns the outcome. A deployment that did not go live is an error
 // carrying the server's reason, with the deployment record when there is
 // one.
-func (c *Client) Deploy(ctx context.Context, app *api.App, env string, opts api.DeployOptions, onProgress func(api.Progress)) (*api.Deployment, error) {
+func (c *Client) Deploy(ctx context.Context, app *spec.App, env string, opts dto.DeployOptions, onProgress func(dto.Progress)) (*dto.Deployment, error) {
 	q := url.Values{}
 	if opts.ReplaceStateful {
 		q.Set("replace_stateful", "true")
@@ -161,8 +162,8 @@ func (c *Client) Deploy(ctx context.Context, app *api.App, env string, opts api.
 }
 
 // Rollback rolls app/env back to release to (0: the previous good one).
-func (c *Client) Rollback(ctx context.Context, app, env string, to int64, opts api.DeployOptions, onProgress func(api.Progress)) (*api.Deployment, error) {
-	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/rollback", api.RollbackRequest{To: to, ReplaceStateful: opts.ReplaceStateful})
+func (c *Client) Rollback(ctx context.Context, app, env string, to int64, opts dto.DeployOptions, onProgress func(dto.Progress)) (*dto.Deployment, error) {
+	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/rollback", dto.RollbackRequest{To: to, ReplaceStateful: opts.ReplaceStateful})
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +171,7 @@ func (c *Client) Rollback(ctx context.Context, app, env string, to int64, opts a
 }
 
 // Promote makes app/env's canary its live release (zero downtime).
-func (c *Client) Promote(ctx context.Context, app, env string, onProgress func(api.Progress)) (*api.Deployment, error) {
+func (c *Client) Promote(ctx context.Context, app, env string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
 	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/promote", nil)
 	if err != nil {
 		return nil, err
@@ -181,16 +182,16 @@ func (c *Client) Promote(ctx context.Context, app, env string, onProgress func(a
 // DeployError is a deployment that ran and failed.
 type DeployError struct {
 	Message    string
-	Deployment *api.Deployment
+	Deployment *dto.Deployment
 }
 
 func (e *DeployError) Error() string { return e.Message }
 
-func readStream(resp *http.Response, onProgress func(api.Progress)) (*api.Deployment, error) {
+func readStream(resp *http.Response, onProgress func(dto.Progress)) (*dto.Deployment, error) {
 	defer resp.Body.Close()
-	var dep *api.Deployment
+	var dep *dto.Deployment
 	var failed error
-	err := eachEvent(resp.Body, func(ev api.StreamEvent) bool {
+	err := eachEvent(resp.Body, func(ev dto.StreamEvent) bool {
 		if ev.Progress != nil && onProgress != nil {
 			onProgress(*ev.Progress)
 		}
@@ -218,7 +219,7 @@ var errNoResult = errors.New("the stream ended without a result")
 // eachEvent reads newline-delimited StreamEvents from r, calling f for
 // each until f returns true (it saw the result). It returns errNoResult
 // when the stream ends first.
-func eachEvent(r io.Reader, f func(api.StreamEvent) bool) error {
+func eachEvent(r io.Reader, f func(dto.StreamEvent) bool) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
@@ -226,7 +227,7 @@ func eachEvent(r io.Reader, f func(api.StreamEvent) bool) error {
 		if len(line) == 0 {
 			continue
 		}
-		var ev api.StreamEvent
+		var ev dto.StreamEvent
 		if err := json.Unmarshal(line, &ev); err != nil {
 			return fmt.Errorf("read the server's stream: %w", err)
 		}

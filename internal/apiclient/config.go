@@ -10,18 +10,18 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 )
 
 // Config returns app/env's configuration and secret names.
-func (c *Client) Config(ctx context.Context, app, env string) (api.ConfigView, error) {
-	var out api.ConfigView
+func (c *Client) Config(ctx context.Context, app, env string) (dto.ConfigView, error) {
+	var out dto.ConfigView
 	return out, c.getJSON(ctx, envPath(app, env)+"/config", &out)
 }
 
 // ChangeConfig sets and unsets variables and rolls out a release with
 // them (none when nothing is live yet: the deployment is then nil).
-func (c *Client) ChangeConfig(ctx context.Context, app, env string, ch api.ConfigChange, onProgress func(api.Progress)) (*api.Deployment, error) {
+func (c *Client) ChangeConfig(ctx context.Context, app, env string, ch dto.ConfigChange, onProgress func(dto.Progress)) (*dto.Deployment, error) {
 	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/config", ch)
 	if err != nil {
 		return nil, err
@@ -30,7 +30,7 @@ func (c *Client) ChangeConfig(ctx context.Context, app, env string, ch api.Confi
 }
 
 // SetSecret stores a secret and rolls out a release with it.
-func (c *Client) SetSecret(ctx context.Context, app, env, name, value string, onProgress func(api.Progress)) (*api.Deployment, error) {
+func (c *Client) SetSecret(ctx context.Context, app, env, name, value string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
 	resp, err := c.doRaw(ctx, http.MethodPut, envPath(app, env)+"/secrets/"+url.PathEscape(name), strings.NewReader(value))
 	if err != nil {
 		return nil, err
@@ -39,7 +39,7 @@ func (c *Client) SetSecret(ctx context.Context, app, env, name, value string, on
 }
 
 // UnsetSecret removes a secret and rolls out a release without it.
-func (c *Client) UnsetSecret(ctx context.Context, app, env, name string, onProgress func(api.Progress)) (*api.Deployment, error) {
+func (c *Client) UnsetSecret(ctx context.Context, app, env, name string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
 	resp, err := c.doRaw(ctx, http.MethodDelete, envPath(app, env)+"/secrets/"+url.PathEscape(name), nil)
 	if err != nil {
 		return nil, err
@@ -50,14 +50,14 @@ func (c *Client) UnsetSecret(ctx context.Context, app, env, name string, onProgr
 // Run runs a one-off command in app/env's service, copying its output to
 // w, and returns its exit code.
 func (c *Client) Run(ctx context.Context, app, env, service string, cmd []string, w io.Writer) (int, error) {
-	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/run", api.RunRequest{Service: service, Command: cmd})
+	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/run", dto.RunRequest{Service: service, Command: cmd})
 	if err != nil {
 		return -1, err
 	}
 	defer resp.Body.Close()
 	code := -1
 	var failed error
-	err = eachEvent(resp.Body, func(ev api.StreamEvent) bool {
+	err = eachEvent(resp.Body, func(ev dto.StreamEvent) bool {
 		if ev.Output != "" {
 			fmt.Fprintln(w, ev.Output)
 		}
@@ -82,13 +82,13 @@ func (c *Client) Run(ctx context.Context, app, env, service string, cmd []string
 }
 
 // Volumes lists app/env's named volumes with their sizes.
-func (c *Client) Volumes(ctx context.Context, app, env string) ([]api.Volume, error) {
-	var out []api.Volume
+func (c *Client) Volumes(ctx context.Context, app, env string) ([]dto.Volume, error) {
+	var out []dto.Volume
 	return out, c.getJSON(ctx, envPath(app, env)+"/volumes", &out)
 }
 
 // CloneEnv copies app's from environment into to and deploys it.
-func (c *Client) CloneEnv(ctx context.Context, app, from string, req api.CloneRequest, onProgress func(api.Progress)) (*api.Deployment, error) {
+func (c *Client) CloneEnv(ctx context.Context, app, from string, req dto.CloneRequest, onProgress func(dto.Progress)) (*dto.Deployment, error) {
 	resp, err := c.do(ctx, http.MethodPost, envPath(app, from)+"/clone", req)
 	if err != nil {
 		return nil, err
@@ -97,25 +97,25 @@ func (c *Client) CloneEnv(ctx context.Context, app, from string, req api.CloneRe
 }
 
 // Events lists app/env's recorded container events, newest first.
-func (c *Client) Events(ctx context.Context, app, env string, limit int) ([]api.Event, error) {
-	var out []api.Event
+func (c *Client) Events(ctx context.Context, app, env string, limit int) ([]dto.Event, error) {
+	var out []dto.Event
 	return out, c.getJSON(ctx, fmt.Sprintf("%s/events?limit=%d", envPath(app, env), limit), &out)
 }
 
 // Prune removes images no rollback can target and stopped one-off
 // containers, of berth's apps only.
-func (c *Client) Prune(ctx context.Context) (api.PruneReport, error) {
+func (c *Client) Prune(ctx context.Context) (dto.PruneReport, error) {
 	return c.prune(ctx, "/api/v1/prune")
 }
 
 // PruneWithBuildCache is Prune, and also removes the caches builds keep
 // for their RUN --mount=type=cache mounts.
-func (c *Client) PruneWithBuildCache(ctx context.Context) (api.PruneReport, error) {
+func (c *Client) PruneWithBuildCache(ctx context.Context) (dto.PruneReport, error) {
 	return c.prune(ctx, "/api/v1/prune?build_cache=true")
 }
 
-func (c *Client) prune(ctx context.Context, path string) (api.PruneReport, error) {
-	var out api.PruneReport
+func (c *Client) prune(ctx context.Context, path string) (dto.PruneReport, error) {
+	var out dto.PruneReport
 	resp, err := c.do(ctx, http.MethodPost, path, struct{}{})
 	if err != nil {
 		return out, err
@@ -125,9 +125,9 @@ func (c *Client) prune(ctx context.Context, path string) (api.PruneReport, error
 }
 
 // AddRegistry stores credentials for a registry.
-func (c *Client) AddRegistry(ctx context.Context, server, username, password string) ([]api.Registry, error) {
-	var out []api.Registry
-	resp, err := c.do(ctx, http.MethodPost, "/api/v1/registries", api.RegistryRequest{Server: server, Username: username, Password: password})
+func (c *Client) AddRegistry(ctx context.Context, server, username, password string) ([]dto.Registry, error) {
+	var out []dto.Registry
+	resp, err := c.do(ctx, http.MethodPost, "/api/v1/registries", dto.RegistryRequest{Server: server, Username: username, Password: password})
 	if err != nil {
 		return nil, err
 	}
@@ -136,15 +136,15 @@ func (c *Client) AddRegistry(ctx context.Context, server, username, password str
 }
 
 // Registries lists the registries berth has credentials for.
-func (c *Client) Registries(ctx context.Context) ([]api.Registry, error) {
-	var out []api.Registry
+func (c *Client) Registries(ctx context.Context) ([]dto.Registry, error) {
+	var out []dto.Registry
 	return out, c.getJSON(ctx, "/api/v1/registries", &out)
 }
 
 // SetMaintenance turns app/env's maintenance mode on (with page, HTML; ""
 // for berth's page) or off.
 func (c *Client) SetMaintenance(ctx context.Context, app, env string, on bool, page string) error {
-	resp, err := c.do(ctx, http.MethodPut, envPath(app, env)+"/maintenance", api.MaintenanceRequest{On: on, Page: page})
+	resp, err := c.do(ctx, http.MethodPut, envPath(app, env)+"/maintenance", dto.MaintenanceRequest{On: on, Page: page})
 	if err != nil {
 		return err
 	}

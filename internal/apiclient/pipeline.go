@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 )
 
 // Addr is the server address the client talks to.
@@ -16,8 +16,8 @@ func (c *Client) Addr() string { return c.addr }
 
 // Connect links app to a git repository; the response holds the webhook
 // path and secret.
-func (c *Client) Connect(ctx context.Context, app string, req api.ConnectRequest) (api.ConnectResponse, error) {
-	var out api.ConnectResponse
+func (c *Client) Connect(ctx context.Context, app string, req dto.ConnectRequest) (dto.ConnectResponse, error) {
+	var out dto.ConnectResponse
 	resp, err := c.do(ctx, http.MethodPost, "/api/v1/apps/"+url.PathEscape(app)+"/connect", req)
 	if err != nil {
 		return out, err
@@ -27,14 +27,14 @@ func (c *Client) Connect(ctx context.Context, app string, req api.ConnectRequest
 }
 
 // Builds lists app's pipeline builds, newest first.
-func (c *Client) Builds(ctx context.Context, app string, limit int) ([]api.Build, error) {
-	var out []api.Build
+func (c *Client) Builds(ctx context.Context, app string, limit int) ([]dto.Build, error) {
+	var out []dto.Build
 	return out, c.getJSON(ctx, fmt.Sprintf("/api/v1/apps/%s/builds?limit=%d", url.PathEscape(app), limit), &out)
 }
 
 // Build returns one build.
-func (c *Client) GetBuild(ctx context.Context, id int64) (api.Build, error) {
-	var out api.Build
+func (c *Client) GetBuild(ctx context.Context, id int64) (dto.Build, error) {
+	var out dto.Build
 	return out, c.getJSON(ctx, fmt.Sprintf("/api/v1/builds/%d", id), &out)
 }
 
@@ -63,13 +63,13 @@ func (c *Client) CancelBuild(ctx context.Context, id int64) error {
 }
 
 // Notifications returns app's notification targets.
-func (c *Client) Notifications(ctx context.Context, app string) ([]api.NotifyTarget, error) {
-	var out []api.NotifyTarget
+func (c *Client) Notifications(ctx context.Context, app string) ([]dto.NotifyTarget, error) {
+	var out []dto.NotifyTarget
 	return out, c.getJSON(ctx, "/api/v1/apps/"+url.PathEscape(app)+"/notifications", &out)
 }
 
 // SetNotifications replaces app's notification targets.
-func (c *Client) SetNotifications(ctx context.Context, app string, ts []api.NotifyTarget) error {
+func (c *Client) SetNotifications(ctx context.Context, app string, ts []dto.NotifyTarget) error {
 	resp, err := c.do(ctx, http.MethodPut, "/api/v1/apps/"+url.PathEscape(app)+"/notifications", ts)
 	if err != nil {
 		return err

@@ -5,13 +5,13 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 )
 
 // RemoveEnv removes app/env (its containers, routes, networks and the
 // volumes req names), calling onProgress for each progress line, and
 // returns the removal's record. Its history stays on the server.
-func (c *Client) RemoveEnv(ctx context.Context, app, env string, req api.RemoveRequest, onProgress func(api.Progress)) (*api.Deployment, error) {
+func (c *Client) RemoveEnv(ctx context.Context, app, env string, req dto.RemoveRequest, onProgress func(dto.Progress)) (*dto.Deployment, error) {
 	resp, err := c.do(ctx, http.MethodDelete, envPath(app, env), req)
 	if err != nil {
 		return nil, err
@@ -21,7 +21,7 @@ func (c *Client) RemoveEnv(ctx context.Context, app, env string, req api.RemoveR
 
 // RemoveApp removes every environment of app, as RemoveEnv does; the
 // record returned is the last environment's removal.
-func (c *Client) RemoveApp(ctx context.Context, app string, req api.RemoveRequest, onProgress func(api.Progress)) (*api.Deployment, error) {
+func (c *Client) RemoveApp(ctx context.Context, app string, req dto.RemoveRequest, onProgress func(dto.Progress)) (*dto.Deployment, error) {
 	resp, err := c.do(ctx, http.MethodDelete, "/api/v1/apps/"+url.PathEscape(app), req)
 	if err != nil {
 		return nil, err
@@ -31,7 +31,7 @@ func (c *Client) RemoveApp(ctx context.Context, app string, req api.RemoveReques
 
 // StatusAllWithRemoved reports every app environment, removed ones too
 // (their RemovedAt set).
-func (c *Client) StatusAllWithRemoved(ctx context.Context) ([]api.EnvStatus, error) {
-	var out []api.EnvStatus
+func (c *Client) StatusAllWithRemoved(ctx context.Context) ([]dto.EnvStatus, error) {
+	var out []dto.EnvStatus
 	return out, c.getJSON(ctx, "/api/v1/status?all=1", &out)
 }

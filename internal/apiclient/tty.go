@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 )
 
 // RunTTY runs cmd interactively on a terminal of rows×cols in app/env's
@@ -21,7 +21,7 @@ import (
 // terminal produced it, sizes from resize are applied. It returns the
 // command's exit code.
 func (c *Client) RunTTY(ctx context.Context, app, env, service string, cmd []string, rows, cols uint16, stdin io.Reader, stdout io.Writer, resize <-chan [2]uint16) (int, error) {
-	req, _ := json.Marshal(api.RunRequest{Service: service, Command: cmd})
+	req, _ := json.Marshal(dto.RunRequest{Service: service, Command: cmd})
 	q := url.Values{"request": {string(req)}, "rows": {strconv.Itoa(int(rows))}, "cols": {strconv.Itoa(int(cols))}}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.addr+envPath(app, env)+"/run?"+q.Encode(), nil)
 	if err != nil {
@@ -29,7 +29,7 @@ func (c *Client) RunTTY(ctx context.Context, app, env, service string, cmd []str
 	}
 	hreq.Header.Set("Authorization", "Bearer "+c.token)
 	hreq.Header.Set("Connection", "Upgrade")
-	hreq.Header.Set("Upgrade", api.TTYProtocol)
+	hreq.Header.Set("Upgrade", dto.TTYProtocol)
 	resp, err := c.http.Do(hreq)
 	if err != nil {
 		return -1, fmt.Errorf("cannot reach the berth server at %s: %w", c.addr, err)
@@ -37,7 +37,7 @@ func (c *Client) RunTTY(ctx context.Context, app, env, service string, cmd []str
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var eb api.ErrorBody
+		var eb dto.ErrorBody
 		if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
 			eb.Error = resp.Status
 		}
@@ -54,17 +54,17 @@ func (c *Client) RunTTY(ctx context.Context, app, env, service string, cmd []str
 	send := func(typ byte, p []byte) error {
 		mu.Lock()
 		defer mu.Unlock()
-		return api.WriteFrame(conn, typ, p)
+		return dto.WriteFrame(conn, typ, p)
 	}
 	go func() {
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := stdin.Read(buf)
-			if n > 0 && send(api.FrameData, buf[:n]) != nil {
+			if n > 0 && send(dto.FrameData, buf[:n]) != nil {
 				return
 			}
 			if err != nil {
-				_ = send(api.FrameEOF, nil)
+				_ = send(dto.FrameEOF, nil)
 				return
 			}
 		}
@@ -74,28 +74,28 @@ func (c *Client) RunTTY(ctx context.Context, app, env, service string, cmd []str
 			var b [4]byte
 			binary.BigEndian.PutUint16(b[:], sz[0])
 			binary.BigEndian.PutUint16(b[2:], sz[1])
-			if send(api.FrameResize, b[:]) != nil {
+			if send(dto.FrameResize, b[:]) != nil {
 				return
 			}
 		}
 	}()
 	br := bufio.NewReader(conn)
 	for {
-		typ, p, err := api.ReadFrame(br)
+		typ, p, err := dto.ReadFrame(br)
 		if err != nil {
 			return -1, fmt.Errorf("lost the terminal connection: %w", err)
 		}
 		switch typ {
-		case api.FrameData:
+		case dto.FrameData:
 			if _, err := stdout.Write(p); err != nil {
 				return -1, err
 			}
-		case api.FrameExit:
+		case dto.FrameExit:
 			if len(p) != 4 {
 				return -1, errors.New("bad exit frame")
 			}
 			return int(int32(binary.BigEndian.Uint32(p))), nil
-		case api.FrameError:
+		case dto.FrameError:
 			return -1, errors.New(string(p))
 		}
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 )
 
 func newAppsRemoveCmd() *cobra.Command {
@@ -41,7 +41,7 @@ its environments refuses the removal before anything changes.`,
 			if !found {
 				return fmt.Errorf("no app named %q (berth status lists the apps)", app)
 			}
-			return runRemove(cmd, &f, fmt.Sprintf("%s (%s)", app, strings.Join(envs, ", ")), app, envs, c, func(ctx context.Context, req api.RemoveRequest, p func(api.Progress)) (*api.Deployment, error) {
+			return runRemove(cmd, &f, fmt.Sprintf("%s (%s)", app, strings.Join(envs, ", ")), app, envs, c, func(ctx context.Context, req dto.RemoveRequest, p func(dto.Progress)) (*dto.Deployment, error) {
 				return c.RemoveApp(ctx, app, req, p)
 			})
 		},

@@ -10,7 +10,7 @@ import (
 
 	"github.com/distribution/reference"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/build"
 	"github.com/berth-dev/berth/internal/spec"
@@ -42,11 +42,13 @@ func buildServices(ctx context.Context, w io.Writer, c *apiclient.Client, app *s
 		if err != nil {
 			return fmt.Errorf("service %q: build context: %w", svc.Name, err)
 		}
-		id, err := c.Build(ctx, api.BuildRequest{
+		o := build.OptionsFor(svc.Build)
+		id, err := c.Build(ctx, dto.BuildRequest{
 			App: app.Name, Service: svc.Name, Tag: tag, Dockerfile: svc.Build.Dockerfile,
 			Target: svc.Build.Target, Args: svc.Build.Args, Test: svc.Test, Revision: rev,
-			Container: svc.Container,
-			Options:   build.OptionsFor(svc.Build),
+			Container:        svc.Container,
+			DockerfileInline: o.DockerfileInline, Labels: o.Labels, Network: o.Network,
+			ExtraHosts: o.ExtraHosts, NoCache: o.NoCache, Pull: o.Pull, Secrets: o.Secrets,
 		}, tarball, func(line string) { fmt.Fprintf(w, "  %s | %s\n", svc.Name, line) })
 		tarball.Close()
 		if err != nil {

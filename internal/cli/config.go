@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 )
@@ -28,7 +28,7 @@ func newConfigCmd() *cobra.Command {
 		Short: "Set variables and deploy a release with them",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ch := api.ConfigChange{Set: map[string]string{}}
+			ch := dto.ConfigChange{Set: map[string]string{}}
 			for _, kv := range args[1:] {
 				k, v, ok := strings.Cut(kv, "=")
 				if !ok || k == "" {
@@ -44,7 +44,7 @@ func newConfigCmd() *cobra.Command {
 		Short: "Remove variables and deploy a release without them",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return changeConfig(cmd, args[0], env, api.ConfigChange{Unset: args[1:]})
+			return changeConfig(cmd, args[0], env, dto.ConfigChange{Unset: args[1:]})
 		},
 	}
 	var output string
@@ -53,8 +53,8 @@ func newConfigCmd() *cobra.Command {
 		Short: "List variables (and secret names)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fetch := func(c *apiclient.Client) (api.ConfigView, error) { return c.Config(cmd.Context(), args[0], env) }
-			return readCmd(cmd, output, fetch, func(w io.Writer, v api.ConfigView) error {
+			fetch := func(c *apiclient.Client) (dto.ConfigView, error) { return c.Config(cmd.Context(), args[0], env) }
+			return readCmd(cmd, output, fetch, func(w io.Writer, v dto.ConfigView) error {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				for _, k := range slices.Sorted(maps.Keys(v.Config)) {
 					fmt.Fprintf(tw, "%s\t%s\n", k, v.Config[k])
@@ -71,8 +71,8 @@ func newConfigCmd() *cobra.Command {
 	return cmd
 }
 
-func changeConfig(cmd *cobra.Command, app, env string, ch api.ConfigChange) error {
-	return streamCmd(cmd, func(c *apiclient.Client, p func(api.Progress)) (*api.Deployment, error) {
+func changeConfig(cmd *cobra.Command, app, env string, ch dto.ConfigChange) error {
+	return streamCmd(cmd, func(c *apiclient.Client, p func(dto.Progress)) (*dto.Deployment, error) {
 		return c.ChangeConfig(cmd.Context(), app, env, ch, p)
 	})
 }

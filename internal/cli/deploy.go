@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 )
@@ -20,7 +20,7 @@ import (
 func newDeployCmd() *cobra.Command {
 	var files []string
 	var env, appName string
-	var opts api.DeployOptions
+	var opts dto.DeployOptions
 	cmd := &cobra.Command{
 		Use:   "deploy -f FILE [-f OVERRIDE] [--env ENV] [--app NAME]",
 		Short: "Deploy an app from a Compose file, with zero downtime",
@@ -121,8 +121,8 @@ func interpolationEnv(cmd *cobra.Command, c *apiclient.Client, app, env string, 
 	return out, nil
 }
 
-func printProgress(w io.Writer) func(api.Progress) {
-	return func(p api.Progress) {
+func printProgress(w io.Writer) func(dto.Progress) {
+	return func(p dto.Progress) {
 		fmt.Fprintf(w, "%7.2fs  %s\n", p.Elapsed.Seconds(), p.Message)
 	}
 }
@@ -130,7 +130,7 @@ func printProgress(w io.Writer) func(api.Progress) {
 // reportOutcome prints the deployment's request tally, when there was
 // live traffic to count, and turns a failed deployment into a non-zero
 // exit.
-func reportOutcome(w io.Writer, dep *api.Deployment, err error) error {
+func reportOutcome(w io.Writer, dep *dto.Deployment, err error) error {
 	if dep != nil && (dep.Counted || dep.Served > 0 || dep.Failed > 0) {
 		fmt.Fprintf(w, "served %s requests during the %s, %s failed\n", thousands(dep.Served), dep.Kind, thousands(dep.Failed))
 	}
@@ -143,7 +143,7 @@ func reportOutcome(w io.Writer, dep *api.Deployment, err error) error {
 		}
 		return err
 	}
-	if dep != nil && dep.Kind == "canary" {
+	if dep != nil && dep.Kind == dto.KindCanary {
 		fmt.Fprintf(w, "release %d of %s/%s is a canary (%s): berth promote %s --env %s makes it live, berth rollback %s --env %s removes it\n",
 			dep.ReleaseID, dep.App, dep.Env, dep.EndedAt.Sub(dep.StartedAt).Round(time.Millisecond), dep.App, dep.Env, dep.App, dep.Env)
 	} else if dep != nil {

@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
+	"github.com/berth-dev/berth/internal/spec"
 )
 
 // fakeAPI is a berth API that answers config reads with 404 (a new app)
@@ -20,13 +21,13 @@ import (
 type fakeAPI struct {
 	mu       sync.Mutex
 	configs  []string // paths of the config reads
-	deployed []api.App
-	result   api.Deployment
+	deployed []spec.App
+	result   dto.Deployment
 }
 
 func startFakeAPI(t *testing.T) *fakeAPI {
 	t.Helper()
-	f := &fakeAPI{result: api.Deployment{ReleaseID: 1, Kind: "deploy", StartedAt: time.Unix(0, 0), EndedAt: time.Unix(1, 0)}}
+	f := &fakeAPI{result: dto.Deployment{ReleaseID: 1, Kind: "deploy", StartedAt: time.Unix(0, 0), EndedAt: time.Unix(1, 0)}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -35,9 +36,9 @@ func startFakeAPI(t *testing.T) *fakeAPI {
 			f.configs = append(f.configs, r.URL.Path)
 			http.Error(w, `{"error":"no such app"}`, http.StatusNotFound)
 		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/check"): // binds.go
-			json.NewEncoder(w).Encode(api.CheckResponse{MissingBinds: []string{}})
+			json.NewEncoder(w).Encode(dto.CheckResponse{MissingBinds: []string{}})
 		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/deploy"):
-			var app api.App
+			var app spec.App
 			if err := json.NewDecoder(r.Body).Decode(&app); err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
@@ -45,7 +46,7 @@ func startFakeAPI(t *testing.T) *fakeAPI {
 			f.deployed = append(f.deployed, app)
 			dep := f.result
 			dep.App, dep.Env = app.Name, "production"
-			json.NewEncoder(w).Encode(api.StreamEvent{Result: &api.Result{OK: true, Deployment: &dep}})
+			json.NewEncoder(w).Encode(dto.StreamEvent{Result: &dto.Result{OK: true, Deployment: &dep}})
 		default:
 			http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, http.StatusTeapot)
 		}
@@ -179,14 +180,14 @@ func TestReportOutcome_TallyOnlyWithLiveTraffic(t *testing.T) {
 	const tally = "requests during the deploy"
 	cases := []struct {
 		name string
-		dep  api.Deployment
+		dep  dto.Deployment
 		want string // the tally line, "" for none
 	}{
-		{"a first deploy", api.Deployment{}, ""},
-		{"an app without hosts", api.Deployment{FromReleaseID: 3}, ""},
-		{"a routed app", api.Deployment{Counted: true, Served: 48211}, "served 48,211 requests during the deploy, 0 failed\n"},
-		{"a routed app nobody called", api.Deployment{Counted: true}, "served 0 requests during the deploy, 0 failed\n"},
-		{"a server that does not say", api.Deployment{Served: 12, Failed: 1}, "served 12 requests during the deploy, 1 failed\n"},
+		{"a first deploy", dto.Deployment{}, ""},
+		{"an app without hosts", dto.Deployment{FromReleaseID: 3}, ""},
+		{"a routed app", dto.Deployment{Counted: true, Served: 48211}, "served 48,211 requests during the deploy, 0 failed\n"},
+		{"a routed app nobody called", dto.Deployment{Counted: true}, "served 0 requests during the deploy, 0 failed\n"},
+		{"a server that does not say", dto.Deployment{Served: 12, Failed: 1}, "served 12 requests during the deploy, 1 failed\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 )
 
@@ -18,7 +18,7 @@ func newEnvCmd() *cobra.Command {
 		Short: "Copy an environment's definition, images and configuration (not its data or secrets) into a new one and deploy it",
 		Args:  cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := api.CloneRequest{To: args[2]}
+			req := dto.CloneRequest{To: args[2]}
 			for _, h := range hosts {
 				svc, list, ok := strings.Cut(h, "=")
 				if !ok || svc == "" || list == "" {
@@ -29,7 +29,7 @@ func newEnvCmd() *cobra.Command {
 				}
 				req.Hosts[svc] = strings.Split(list, ",")
 			}
-			return streamCmd(cmd, func(c *apiclient.Client, p func(api.Progress)) (*api.Deployment, error) {
+			return streamCmd(cmd, func(c *apiclient.Client, p func(dto.Progress)) (*dto.Deployment, error) {
 				return c.CloneEnv(cmd.Context(), args[0], args[1], req, p)
 			})
 		},

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 )
 
 func newEnvRemoveCmd() *cobra.Command {
@@ -28,7 +28,7 @@ next release number. A deploy in progress refuses the removal.`,
 				return err
 			}
 			app, env := args[0], args[1]
-			return runRemove(cmd, &f, app+"/"+env, app, []string{env}, c, func(ctx context.Context, req api.RemoveRequest, p func(api.Progress)) (*api.Deployment, error) {
+			return runRemove(cmd, &f, app+"/"+env, app, []string{env}, c, func(ctx context.Context, req dto.RemoveRequest, p func(dto.Progress)) (*dto.Deployment, error) {
 				return c.RemoveEnv(ctx, app, env, req, p)
 			})
 		},

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 )
@@ -21,8 +21,8 @@ func newEventsCmd() *cobra.Command {
 		Short: "Show what happened to an app's containers: crashes, OOM kills, restarts",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fetch := func(c *apiclient.Client) ([]api.Event, error) { return c.Events(cmd.Context(), args[0], env, limit) }
-			return readCmd(cmd, output, fetch, func(w io.Writer, evs []api.Event) error {
+			fetch := func(c *apiclient.Client) ([]dto.Event, error) { return c.Events(cmd.Context(), args[0], env, limit) }
+			return readCmd(cmd, output, fetch, func(w io.Writer, evs []dto.Event) error {
 				if len(evs) == 0 {
 					_, err := fmt.Fprintf(w, "no events for %s/%s\n", args[0], env)
 					return err

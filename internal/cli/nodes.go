@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 )
 
@@ -20,8 +20,8 @@ func newNodesCmd() *cobra.Command {
 		Short: "List the Swarm cluster's nodes (berth server --engine swarm); drain or activate one",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fetch := func(c *apiclient.Client) ([]api.Node, error) { return c.Nodes(cmd.Context()) }
-			return readCmd(cmd, output, fetch, func(w io.Writer, ns []api.Node) error {
+			fetch := func(c *apiclient.Client) ([]dto.Node, error) { return c.Nodes(cmd.Context()) }
+			return readCmd(cmd, output, fetch, func(w io.Writer, ns []dto.Node) error {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "NODE\tROLE\tAVAILABILITY\tSTATE\tENGINE\tADDRESS\tTASKS\tCPU RESERVED\tMEMORY RESERVED")
 				for _, n := range ns {

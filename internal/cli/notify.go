@@ -8,13 +8,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 )
 
 func newNotifyCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "notify", Short: "Tell Slack or a webhook about builds, deploys and rollbacks"}
-	change := func(cmd *cobra.Command, app string, f func([]api.NotifyTarget) []api.NotifyTarget) error {
+	change := func(cmd *cobra.Command, app string, f func([]dto.NotifyTarget) []dto.NotifyTarget) error {
 		c, err := newClient()
 		if err != nil {
 			return err
@@ -35,8 +35,8 @@ func newNotifyCmd() *cobra.Command {
 		Short: "Send an app's events to a Slack incoming webhook or a JSON webhook",
 		Args:  cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return change(cmd, args[0], func(ts []api.NotifyTarget) []api.NotifyTarget {
-				return append(ts, api.NotifyTarget{Kind: args[1], URL: args[2]})
+			return change(cmd, args[0], func(ts []dto.NotifyTarget) []dto.NotifyTarget {
+				return append(ts, dto.NotifyTarget{Kind: args[1], URL: args[2]})
 			})
 		},
 	}
@@ -45,8 +45,8 @@ func newNotifyCmd() *cobra.Command {
 		Short: "Stop sending an app's events to URL",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return change(cmd, args[0], func(ts []api.NotifyTarget) []api.NotifyTarget {
-				return slices.DeleteFunc(ts, func(t api.NotifyTarget) bool { return t.URL == args[1] })
+			return change(cmd, args[0], func(ts []dto.NotifyTarget) []dto.NotifyTarget {
+				return slices.DeleteFunc(ts, func(t dto.NotifyTarget) bool { return t.URL == args[1] })
 			})
 		},
 	}
@@ -56,8 +56,8 @@ func newNotifyCmd() *cobra.Command {
 		Short: "List where an app's events go",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fetch := func(c *apiclient.Client) ([]api.NotifyTarget, error) { return c.Notifications(cmd.Context(), args[0]) }
-			return readCmd(cmd, output, fetch, func(w io.Writer, ts []api.NotifyTarget) error {
+			fetch := func(c *apiclient.Client) ([]dto.NotifyTarget, error) { return c.Notifications(cmd.Context(), args[0]) }
+			return readCmd(cmd, output, fetch, func(w io.Writer, ts []dto.NotifyTarget) error {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "KIND\tURL")
 				for _, t := range ts {

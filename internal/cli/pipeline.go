@@ -11,13 +11,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 )
 
 func newAppsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "apps", Short: "Manage apps"}
-	var req api.ConnectRequest
+	var req dto.ConnectRequest
 	var branches []string
 	var keyFile string
 	var tokenStdin bool
@@ -83,8 +83,8 @@ func newBuildsCmd() *cobra.Command {
 		Short: "List an app's pipeline builds (git push → build → test → deploy)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fetch := func(c *apiclient.Client) ([]api.Build, error) { return c.Builds(cmd.Context(), args[0], limit) }
-			return readCmd(cmd, output, fetch, func(w io.Writer, bs []api.Build) error {
+			fetch := func(c *apiclient.Client) ([]dto.Build, error) { return c.Builds(cmd.Context(), args[0], limit) }
+			return readCmd(cmd, output, fetch, func(w io.Writer, bs []dto.Build) error {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "BUILD\tSTATUS\tBRANCH\tENV\tCOMMIT\tAUTHOR\tCREATED\tDURATION")
 				for _, b := range bs {

@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 )
 
 // printConnections prints the tally of berth's listeners on published
 // ports: connections (UDP flows) served, cut at the drain timeout, and
 // taken by no container.
-func printConnections(w io.Writer, dep *api.Deployment) {
+func printConnections(w io.Writer, dep *dto.Deployment) {
 	fmt.Fprintf(w, "%s connections served during the %s on published ports, %s cut", thousands(dep.Connections), dep.Kind, thousands(dep.ConnectionsCut))
 	if dep.ConnectionsFailed > 0 {
 		fmt.Fprintf(w, ", %s refused (no container took them)", thousands(dep.ConnectionsFailed))
@@ -20,7 +20,7 @@ func printConnections(w io.Writer, dep *api.Deployment) {
 
 // printPublished lists the published ports of each service under the
 // status table.
-func printPublished(w io.Writer, st api.EnvStatus) {
+func printPublished(w io.Writer, st dto.EnvStatus) {
 	for _, svc := range st.Services {
 		for _, p := range svc.Published {
 			switch {

@@ -5,20 +5,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/internal/api"
-	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/api/dto"
 )
 
 func TestReportOutcome_ConnectionTallyOfPublishedPorts(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		dep  api.Deployment
+		dep  dto.Deployment
 		want string // "" for no connection line
 	}{
-		{"no listener before", api.Deployment{}, ""},
-		{"listeners served", api.Deployment{ConnectionsCounted: true, Connections: 8165, ConnectionsCut: 2},
+		{"no listener before", dto.Deployment{}, ""},
+		{"listeners served", dto.Deployment{ConnectionsCounted: true, Connections: 8165, ConnectionsCut: 2},
 			"8,165 connections served during the deploy on published ports, 2 cut\n"},
-		{"some refused", api.Deployment{ConnectionsCounted: true, Connections: 10, ConnectionsFailed: 3},
+		{"some refused", dto.Deployment{ConnectionsCounted: true, Connections: 10, ConnectionsFailed: 3},
 			"10 connections served during the deploy on published ports, 0 cut, 3 refused (no container took them)\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,9 +36,9 @@ func TestReportOutcome_ConnectionTallyOfPublishedPorts(t *testing.T) {
 }
 
 func TestPrintPublished(t *testing.T) {
-	st := api.EnvStatus{Services: []deploy.ServiceStatus{
-		{Name: "echo", Published: []deploy.PublishedStatus{{Port: "127.0.0.1:7000:7000/tcp", Addr: "127.0.0.1:7000", Served: 1234, Open: 2}, {Port: "7001/udp"}}},
-		{Name: "db", Published: []deploy.PublishedStatus{{Port: "5432:5432/tcp", Direct: true}}},
+	st := dto.EnvStatus{Services: []dto.ServiceStatus{
+		{Name: "echo", Published: []dto.PublishedStatus{{Port: "127.0.0.1:7000:7000/tcp", Addr: "127.0.0.1:7000", Served: 1234, Open: 2}, {Port: "7001/udp"}}},
+		{Name: "db", Published: []dto.PublishedStatus{{Port: "5432:5432/tcp", Direct: true}}},
 	}}
 	var b bytes.Buffer
 	printPublished(&b, st)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 )
@@ -19,7 +19,7 @@ func newPromoteCmd() *cobra.Command {
 		Short: "Make the running canary the live release (100% of clients), with zero downtime",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return streamCmd(cmd, func(c *apiclient.Client, p func(api.Progress)) (*api.Deployment, error) {
+			return streamCmd(cmd, func(c *apiclient.Client, p func(dto.Progress)) (*dto.Deployment, error) {
 				return c.Promote(cmd.Context(), args[0], env, p)
 			})
 		},
@@ -30,7 +30,7 @@ func newPromoteCmd() *cobra.Command {
 
 // printShares prints who gets which share of clients while a canary runs:
 // "release 7 live 90%", "release 8 canary 10%".
-func printShares(w io.Writer, st api.EnvStatus) {
+func printShares(w io.Writer, st dto.EnvStatus) {
 	if st.Canary == nil {
 		return
 	}

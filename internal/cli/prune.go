@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 )
 
@@ -18,13 +18,13 @@ func newPruneCmd() *cobra.Command {
 		Short: "Remove images no rollback can target and stopped one-off containers (berth's apps only; also runs daily)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fetch := func(c *apiclient.Client) (api.PruneReport, error) {
+			fetch := func(c *apiclient.Client) (dto.PruneReport, error) {
 				if buildCache {
 					return c.PruneWithBuildCache(cmd.Context())
 				}
 				return c.Prune(cmd.Context())
 			}
-			return readCmd(cmd, output, fetch, func(w io.Writer, r api.PruneReport) error {
+			return readCmd(cmd, output, fetch, func(w io.Writer, r dto.PruneReport) error {
 				binds := ""
 				if len(r.Binds) > 0 {
 					binds = fmt.Sprintf(" and %d copies of project files", len(r.Binds))

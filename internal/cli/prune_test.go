@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 )
 
 // berth prune asks for the build cache only with --build-cache, and then
@@ -21,7 +21,7 @@ func TestPrune_BuildCacheOnlyWhenAsked(t *testing.T) {
 		mu.Lock()
 		asked = append(asked, r.Method+" "+r.URL.RequestURI())
 		mu.Unlock()
-		rep := api.PruneReport{Images: []string{"sha256:a"}, FreedBytes: 2 << 20}
+		rep := dto.PruneReport{Images: []string{"sha256:a"}, FreedBytes: 2 << 20}
 		if r.URL.Query().Get("build_cache") == "true" {
 			rep.BuildCacheBytes = 3 << 20
 		}

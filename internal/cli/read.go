@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 )
 
@@ -31,7 +31,7 @@ func readCmd[T any](cmd *cobra.Command, output string, fetch func(*apiclient.Cli
 
 // streamCmd runs a command that deploys (deploy, rollback, config and
 // secret changes, env clone): progress as it happens, then the outcome.
-func streamCmd(cmd *cobra.Command, run func(c *apiclient.Client, progress func(api.Progress)) (*api.Deployment, error)) error {
+func streamCmd(cmd *cobra.Command, run func(c *apiclient.Client, progress func(dto.Progress)) (*dto.Deployment, error)) error {
 	c, err := newClient()
 	if err != nil {
 		return err

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 )
 
@@ -50,8 +50,8 @@ func newRegistryCmd() *cobra.Command {
 		Short: "List registries with stored credentials",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fetch := func(c *apiclient.Client) ([]api.Registry, error) { return c.Registries(cmd.Context()) }
-			return readCmd(cmd, output, fetch, func(w io.Writer, regs []api.Registry) error {
+			fetch := func(c *apiclient.Client) ([]dto.Registry, error) { return c.Registries(cmd.Context()) }
+			return readCmd(cmd, output, fetch, func(w io.Writer, regs []dto.Registry) error {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "SERVER\tUSERNAME")
 				for _, r := range regs {

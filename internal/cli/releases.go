@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 )
@@ -22,8 +22,8 @@ func newReleasesCmd() *cobra.Command {
 		Short: "List an app's releases, newest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fetch := func(c *apiclient.Client) ([]api.Release, error) { return c.Releases(cmd.Context(), args[0], env) }
-			return readCmd(cmd, output, fetch, func(w io.Writer, rels []api.Release) error {
+			fetch := func(c *apiclient.Client) ([]dto.Release, error) { return c.Releases(cmd.Context(), args[0], env) }
+			return readCmd(cmd, output, fetch, func(w io.Writer, rels []dto.Release) error {
 				if len(rels) == 0 {
 					_, err := fmt.Fprintf(w, "%s/%s has no releases\n", args[0], env)
 					return err
@@ -37,7 +37,7 @@ func newReleasesCmd() *cobra.Command {
 	return cmd
 }
 
-func printReleases(w io.Writer, rels []api.Release) error {
+func printReleases(w io.Writer, rels []dto.Release) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RELEASE\tSTATUS\tCREATED\tIMAGES\tREASON")
 	for _, r := range rels {
@@ -62,7 +62,7 @@ func printReleases(w io.Writer, rels []api.Release) error {
 
 // releaseStatus is a release's status as listed, with a removed marker
 // for the releases of a removed environment.
-func releaseStatus(r api.Release) string {
+func releaseStatus(r dto.Release) string {
 	st := strings.ReplaceAll(string(r.Status), "_", " ")
 	if !r.RemovedAt.IsZero() && st != "removed" {
 		st += " (removed)"

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 )
 
@@ -37,7 +37,7 @@ func (f *removeFlags) register(cmd *cobra.Command) {
 // them, then runs the removal with progress, and prints the outcome
 // (what names what went).
 func runRemove(cmd *cobra.Command, f *removeFlags, what, app string, envs []string, c *apiclient.Client,
-	remove func(ctx context.Context, req api.RemoveRequest, progress func(api.Progress)) (*api.Deployment, error)) error {
+	remove func(ctx context.Context, req dto.RemoveRequest, progress func(dto.Progress)) (*dto.Deployment, error)) error {
 	if err := checkOutput(f.output); err != nil {
 		return err
 	}
@@ -46,7 +46,7 @@ func runRemove(cmd *cobra.Command, f *removeFlags, what, app string, envs []stri
 	if f.output == "json" {
 		progressTo = cmd.ErrOrStderr() // stdout carries the JSON only
 	}
-	var req api.RemoveRequest
+	var req dto.RemoveRequest
 	if f.volumes {
 		names, err := confirmVolumes(cmd, f, c, app, envs)
 		if err != nil {

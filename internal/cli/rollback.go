@@ -7,14 +7,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
 func newRollbackCmd() *cobra.Command {
 	var env, to string
-	var opts api.DeployOptions
+	var opts dto.DeployOptions
 	cmd := &cobra.Command{
 		Use:   "rollback APP [--env ENV] [--to RELEASE]",
 		Short: "Go back to the previous (or a named) good release, with zero downtime",
@@ -28,7 +28,7 @@ func newRollbackCmd() *cobra.Command {
 				}
 				id = n
 			}
-			return streamCmd(cmd, func(c *apiclient.Client, p func(api.Progress)) (*api.Deployment, error) {
+			return streamCmd(cmd, func(c *apiclient.Client, p func(dto.Progress)) (*dto.Deployment, error) {
 				return c.Rollback(cmd.Context(), args[0], env, id, opts, p)
 			})
 		},

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 )
@@ -45,7 +45,7 @@ func newSecretsCmd() *cobra.Command {
 			if value == "" {
 				return errors.New("empty secret: pipe the value on standard input, e.g. printf %s \"$VALUE\" | berth secrets set APP KEY")
 			}
-			return streamCmd(cmd, func(c *apiclient.Client, p func(api.Progress)) (*api.Deployment, error) {
+			return streamCmd(cmd, func(c *apiclient.Client, p func(dto.Progress)) (*dto.Deployment, error) {
 				return c.SetSecret(cmd.Context(), args[0], env, args[1], value, p)
 			})
 		},
@@ -55,7 +55,7 @@ func newSecretsCmd() *cobra.Command {
 		Short: "Remove a secret and deploy a release without it",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return streamCmd(cmd, func(c *apiclient.Client, p func(api.Progress)) (*api.Deployment, error) {
+			return streamCmd(cmd, func(c *apiclient.Client, p func(dto.Progress)) (*dto.Deployment, error) {
 				return c.UnsetSecret(cmd.Context(), args[0], env, args[1], p)
 			})
 		},

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 )
 
 func newStatusCmd() *cobra.Command {
@@ -27,14 +27,14 @@ func newStatusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var sts []api.EnvStatus
+			var sts []dto.EnvStatus
 			switch {
 			case len(args) == 1 && env != "":
 				st, err := c.Status(cmd.Context(), args[0], env)
 				if err != nil {
 					return err
 				}
-				sts = []api.EnvStatus{st}
+				sts = []dto.EnvStatus{st}
 			default:
 				fetch := c.StatusAll
 				if all {
@@ -66,7 +66,7 @@ func newStatusCmd() *cobra.Command {
 	return cmd
 }
 
-func printStatus(w io.Writer, sts []api.EnvStatus) {
+func printStatus(w io.Writer, sts []dto.EnvStatus) {
 	if len(sts) == 0 {
 		fmt.Fprintln(w, "no apps deployed yet (berth deploy -f compose.yaml)")
 		return

@@ -6,13 +6,13 @@ import (
 	"io"
 	"time"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 )
 
 // printRemoved prints a removed environment's one line and reports
 // whether st is one.
-func printRemoved(w io.Writer, st api.EnvStatus) bool {
+func printRemoved(w io.Writer, st dto.EnvStatus) bool {
 	if st.RemovedAt.IsZero() {
 		return false
 	}

@@ -6,19 +6,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/internal/api"
-	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/api/dto"
 )
 
-func statusFixture() []api.EnvStatus {
-	return []api.EnvStatus{{
+func statusFixture() []dto.EnvStatus {
+	return []dto.EnvStatus{{
 		App: "shop", Env: "production",
-		Services: []deploy.ServiceStatus{
-			{Name: "web", Hosts: []string{"shop.test"}, Replicas: 2, Containers: []deploy.ContainerStatus{
+		Services: []dto.ServiceStatus{
+			{Name: "web", Hosts: []string{"shop.test"}, Replicas: 2, Containers: []dto.ContainerStatus{
 				{Name: "shop-web-1", Release: "7", State: "running", Health: "healthy", Address: "10.0.0.2:8080", RPS: 12.5, ErrorRate: 0.02},
 				{Name: "shop-web-2", Release: "7", State: "running", Health: "unhealthy", HealthError: "status 500", Address: "10.0.0.3:8080", RPS: 0.25, ErrorRate: 1},
 			}},
-			{Name: "worker", Containers: []deploy.ContainerStatus{{Name: "shop-worker-1", Release: "7", State: "running"}}},
+			{Name: "worker", Containers: []dto.ContainerStatus{{Name: "shop-worker-1", Release: "7", State: "running"}}},
 		},
 	}}
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 )
@@ -20,8 +20,8 @@ func newVolumesCmd() *cobra.Command {
 		Short: "List an app's named volumes with their sizes",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fetch := func(c *apiclient.Client) ([]api.Volume, error) { return c.Volumes(cmd.Context(), args[0], env) }
-			return readCmd(cmd, output, fetch, func(w io.Writer, vols []api.Volume) error {
+			fetch := func(c *apiclient.Client) ([]dto.Volume, error) { return c.Volumes(cmd.Context(), args[0], env) }
+			return readCmd(cmd, output, fetch, func(w io.Writer, vols []dto.Volume) error {
 				if len(vols) == 0 {
 					_, err := fmt.Fprintf(w, "%s/%s has no named volumes\n", args[0], env)
 					return err

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/testutil"
 )
 
@@ -58,7 +58,7 @@ services:
 		}
 	}
 	ctx := context.Background()
-	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: repo.URL})
+	res, err := s.client.Connect(ctx, name, dto.ConnectRequest{Repo: repo.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ services:
 		start := time.Now()
 		commit := repo.commit(files(version), version)
 		_, hr := githubHook(t, hookURL, res.Secret, "bench-"+version, "main", commit)
-		var b api.Build
+		var b dto.Build
 		deadline := time.Now().Add(3 * time.Minute)
 		for b, _ = s.client.GetBuild(ctx, hr.BuildID); !b.Done(); b, _ = s.client.GetBuild(ctx, hr.BuildID) {
 			if time.Now().After(deadline) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/daemon"
 	"github.com/berth-dev/berth/internal/testutil"
 )
@@ -171,7 +171,7 @@ func TestBinds_PipelineMountsTheCommitsFiles(t *testing.T) {
 		}
 	}
 	ctx := t.Context()
-	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: repo.URL, Branches: map[string]string{"main": "production"}})
+	res, err := s.client.Connect(ctx, name, dto.ConnectRequest{Repo: repo.URL, Branches: map[string]string{"main": "production"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestBinds_PipelineMountsTheCommitsFiles(t *testing.T) {
 		if code != http.StatusAccepted {
 			t.Fatalf("push: %d %+v", code, hr)
 		}
-		var b api.Build
+		var b dto.Build
 		testutil.Eventually(t, 90*time.Second, "build ends", func() bool {
 			b, _ = s.client.GetBuild(ctx, hr.BuildID)
 			return b.Done()

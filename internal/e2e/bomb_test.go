@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/testutil"
 )
 
@@ -33,7 +33,7 @@ func TestPipeline_AliasBombIsRefusedSmall(t *testing.T) {
 	repo := newGitRepo(t)
 	commit := repo.commit(map[string]string{"compose.yaml": aliasBomb(name, image(t).Ref)}, "bomb")
 	ctx := context.Background()
-	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: repo.URL, Branches: map[string]string{"main": "production"}})
+	res, err := s.client.Connect(ctx, name, dto.ConnectRequest{Repo: repo.URL, Branches: map[string]string{"main": "production"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestPipeline_AliasBombIsRefusedSmall(t *testing.T) {
 	if code != 202 {
 		t.Fatalf("push webhook: %d %+v", code, hr)
 	}
-	var b api.Build
+	var b dto.Build
 	testutil.Eventually(t, 90*time.Second, "build ends", func() bool {
 		b, _ = s.client.GetBuild(ctx, hr.BuildID)
 		return b.Done()

@@ -11,27 +11,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // deployCanary deploys app as a canary taking weight% of clients.
-func (s *server) deployCanary(t *testing.T, app *spec.App, weight int) (*api.Deployment, error) {
+func (s *server) deployCanary(t *testing.T, app *spec.App, weight int) (*dto.Deployment, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	return s.client.Deploy(ctx, app, spec.DefaultEnv, api.DeployOptions{Canary: weight}, func(p api.Progress) {
+	return s.client.Deploy(ctx, app, spec.DefaultEnv, dto.DeployOptions{Canary: weight}, func(p dto.Progress) {
 		t.Logf("canary %s: %6.3fs %s", app.Name, p.Elapsed.Seconds(), p.Message)
 	})
 }
 
-func (s *server) promote(t *testing.T, app string) (*api.Deployment, error) {
+func (s *server) promote(t *testing.T, app string) (*dto.Deployment, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	return s.client.Promote(ctx, app, spec.DefaultEnv, func(p api.Progress) {
+	return s.client.Promote(ctx, app, spec.DefaultEnv, func(p dto.Progress) {
 		t.Logf("promote %s: %6.3fs %s", app, p.Elapsed.Seconds(), p.Message)
 	})
 }

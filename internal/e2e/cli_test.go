@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/cli"
 	"github.com/berth-dev/berth/internal/daemon"
 )
@@ -89,7 +89,7 @@ services:
 	}
 
 	code, out, _ = s.berth(t, "status", name, "--output", "json")
-	var st []api.EnvStatus
+	var st []dto.EnvStatus
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || len(st) != 1 || st[0].Live == nil || st[0].Live.ID != 2 {
 		t.Fatalf("status json: exit %d %s", code, out)
 	}
@@ -102,7 +102,7 @@ services:
 	}
 
 	code, out, _ = s.berth(t, "releases", name, "--output", "json")
-	var rels []api.Release
+	var rels []dto.Release
 	if code != 0 || json.Unmarshal([]byte(out), &rels) != nil || len(rels) != 3 {
 		t.Fatalf("releases json: %s", out)
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/testutil"
@@ -72,14 +72,14 @@ func TestServer_KilledMidDeployResumesConsistent(t *testing.T) {
 	name, host := newApp(t, eng)
 	c := apiclient.New("http://"+apiAddr, readToken(t, dir))
 	ctx := context.Background()
-	if _, err := c.Deploy(ctx, loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1}), spec.DefaultEnv, api.DeployOptions{}, nil); err != nil {
+	if _, err := c.Deploy(ctx, loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1}), spec.DefaultEnv, dto.DeployOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A release that is still waiting for its health check when berth is
 	// killed with SIGKILL.
 	started := make(chan struct{})
 	go func() {
-		_, _ = c.Deploy(ctx, loadApp(t, name, host, appOpts{Version: "v2", Replicas: 1, Env: map[string]string{"UNHEALTHY": "1"}, Deadline: "60s"}), spec.DefaultEnv, api.DeployOptions{}, func(p api.Progress) {
+		_, _ = c.Deploy(ctx, loadApp(t, name, host, appOpts{Version: "v2", Replicas: 1, Env: map[string]string{"UNHEALTHY": "1"}, Deadline: "60s"}), spec.DefaultEnv, dto.DeployOptions{}, func(p dto.Progress) {
 			if strings.HasPrefix(p.Message, "starting web") {
 				select {
 				case <-started:

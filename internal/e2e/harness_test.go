@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/daemon"
 	"github.com/berth-dev/berth/internal/deploy"
@@ -220,20 +220,20 @@ services:
 	return app
 }
 
-func (s *server) deploy(t *testing.T, app *spec.App) (*api.Deployment, error) {
+func (s *server) deploy(t *testing.T, app *spec.App) (*dto.Deployment, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	return s.client.Deploy(ctx, app, spec.DefaultEnv, api.DeployOptions{}, func(p api.Progress) {
+	return s.client.Deploy(ctx, app, spec.DefaultEnv, dto.DeployOptions{}, func(p dto.Progress) {
 		t.Logf("deploy %s: %6.3fs %s", app.Name, p.Elapsed.Seconds(), p.Message)
 	})
 }
 
-func (s *server) rollback(t *testing.T, app string, to int64) (*api.Deployment, error) {
+func (s *server) rollback(t *testing.T, app string, to int64) (*dto.Deployment, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	return s.client.Rollback(ctx, app, spec.DefaultEnv, to, api.DeployOptions{}, func(p api.Progress) {
+	return s.client.Rollback(ctx, app, spec.DefaultEnv, to, dto.DeployOptions{}, func(p dto.Progress) {
 		t.Logf("rollback %s: %6.3fs %s", app, p.Elapsed.Seconds(), p.Message)
 	})
 }

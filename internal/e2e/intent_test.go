@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/testutil"
 )
@@ -123,7 +123,7 @@ func TestIntent_GitPushLogsTheRoutingNote(t *testing.T) {
 `,
 	}, "first")
 	ctx := context.Background()
-	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: repo.URL, Branches: map[string]string{"main": "production"}})
+	res, err := s.client.Connect(ctx, name, dto.ConnectRequest{Repo: repo.URL, Branches: map[string]string{"main": "production"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestIntent_GitPushLogsTheRoutingNote(t *testing.T) {
 			}
 		}
 	})
-	var b api.Build
+	var b dto.Build
 	testutil.Eventually(t, 90*time.Second, "build ends", func() bool {
 		b, _ = s.client.GetBuild(ctx, hr.BuildID)
 		return b.Done()

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/daemon"
 	"github.com/berth-dev/berth/internal/testutil"
 )
@@ -99,7 +99,7 @@ func TestMetrics_AfterKnownTraffic(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("status: %d %s", code, errOut)
 		}
-		var sts []api.EnvStatus
+		var sts []dto.EnvStatus
 		if err := json.Unmarshal([]byte(out), &sts); err != nil {
 			t.Fatalf("status json: %v\n%s", err, out)
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/engine/docker"
@@ -284,7 +284,7 @@ func TestNetworks_ComposeNetworks(t *testing.T) {
 
 	// berth env remove takes the networks berth created with it and
 	// leaves the external one, which it only joined.
-	if _, err := s.client.RemoveEnv(ctx, name, "production", api.RemoveRequest{}, nil); err != nil {
+	if _, err := s.client.RemoveEnv(ctx, name, "production", dto.RemoveRequest{}, nil); err != nil {
 		t.Fatalf("remove: %v", err)
 	}
 	for _, n := range []string{front, back} {
@@ -411,7 +411,7 @@ networks:
 	// Release 2 replaces db (its definition changed) at the same address.
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if _, err := s.client.Deploy(dctx, load("v2"), spec.DefaultEnv, api.DeployOptions{ReplaceStateful: true}, func(p api.Progress) {
+	if _, err := s.client.Deploy(dctx, load("v2"), spec.DefaultEnv, dto.DeployOptions{ReplaceStateful: true}, func(p dto.Progress) {
 		t.Logf("deploy %s: %s", name, p.Message)
 	}); err != nil {
 		t.Fatal(err)

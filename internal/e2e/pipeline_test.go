@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/testutil"
 	"github.com/berth-dev/berth/internal/webhook"
 )
@@ -45,7 +45,7 @@ func gitCmd(t *testing.T, dir string, args ...string) string {
 }
 
 // githubHook sends a push webhook the way GitHub does.
-func githubHook(t *testing.T, url, secret, delivery, branch, commit string) (int, api.HookResponse) {
+func githubHook(t *testing.T, url, secret, delivery, branch, commit string) (int, dto.HookResponse) {
 	t.Helper()
 	body := []byte(`{"ref":"refs/heads/` + branch + `","after":"` + commit + `","repository":{"clone_url":"x"},"pusher":{"name":"ana"},"head_commit":{"message":"change","author":{"name":"Ana"}}}`)
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
@@ -58,7 +58,7 @@ func githubHook(t *testing.T, url, secret, delivery, branch, commit string) (int
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var hr api.HookResponse
+	var hr dto.HookResponse
 	_ = json.NewDecoder(resp.Body).Decode(&hr)
 	return resp.StatusCode, hr
 }
@@ -87,7 +87,7 @@ func TestPipeline_GitPushWebhookBuildsAndDeploys(t *testing.T) {
 	commit := repo.commit(files("commit-1"), "first")
 
 	ctx := context.Background()
-	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: repo.URL, Branches: map[string]string{"main": "production"}})
+	res, err := s.client.Connect(ctx, name, dto.ConnectRequest{Repo: repo.URL, Branches: map[string]string{"main": "production"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,9 +109,9 @@ func TestPipeline_GitPushWebhookBuildsAndDeploys(t *testing.T) {
 	if code, hr := githubHook(t, hookURL, res.Secret, "d-2", "feature", commit); code != http.StatusAccepted || hr.Status != "ignored" || !strings.Contains(hr.Reason, "feature") {
 		t.Fatalf("unmapped branch: %d %+v", code, hr)
 	}
-	waitBuild := func(id int64) api.Build {
+	waitBuild := func(id int64) dto.Build {
 		t.Helper()
-		var b api.Build
+		var b dto.Build
 		testutil.Eventually(t, 90*time.Second, "build ends", func() bool {
 			b, _ = s.client.GetBuild(ctx, id)
 			return b.Done()
@@ -166,7 +166,7 @@ services:
 		}, version)
 	}
 	ctx := context.Background()
-	res, err := s.client.Connect(ctx, name, api.ConnectRequest{Repo: repo.URL})
+	res, err := s.client.Connect(ctx, name, dto.ConnectRequest{Repo: repo.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ services:
 	c3 := commit("v3", `["print", "ok"]`)
 	b2 := mustHook(t, hook, res.Secret, "s-2", c2)
 	b3 := mustHook(t, hook, res.Secret, "s-3", c3)
-	var final api.Build
+	var final dto.Build
 	testutil.Eventually(t, 90*time.Second, "last build ends", func() bool {
 		final, _ = s.client.GetBuild(ctx, b3)
 		return final.Done()
@@ -214,7 +214,7 @@ services:
 	if code, out, errOut := s.berth(t, "builds", "cancel", fmt.Sprint(b4)); code != 0 {
 		t.Fatalf("cancel: %s %s", out, errOut)
 	}
-	var cancelled api.Build
+	var cancelled dto.Build
 	testutil.Eventually(t, 30*time.Second, "build 4 cancelled", func() bool {
 		cancelled, _ = s.client.GetBuild(ctx, b4)
 		return cancelled.Done()
@@ -280,7 +280,7 @@ services:
 	secret := lastField(out, "Secret:")
 	_, hr := githubHook(t, "http://"+s.addrs.API+"/hooks/"+name, secret, "tok-1", "main", commit)
 	ctx := context.Background()
-	var b api.Build
+	var b dto.Build
 	testutil.Eventually(t, 90*time.Second, "build ends", func() bool {
 		b, _ = s.client.GetBuild(ctx, hr.BuildID)
 		return b.Done()

@@ -17,7 +17,7 @@ import (
 
 	"github.com/docker/go-connections/nat"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/spec"
@@ -221,7 +221,7 @@ func TestPorts_RedeployUnderConnectionsRefusesNone(t *testing.T) {
 		}
 		load := startEchoLoad(addr, 4)
 		type result struct {
-			dep *api.Deployment
+			dep *dto.Deployment
 			err error
 		}
 		done := make(chan result, 1)
@@ -340,7 +340,7 @@ func TestPorts_DirectPublishBindsTheContainer(t *testing.T) {
 	var said []string
 	ctx2, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	dep, err := srv.client.Deploy(ctx2, echoAppWith(t, name, port, "v2", 7000, ", publish: direct"), spec.DefaultEnv, api.DeployOptions{}, func(p api.Progress) {
+	dep, err := srv.client.Deploy(ctx2, echoAppWith(t, name, port, "v2", 7000, ", publish: direct"), spec.DefaultEnv, dto.DeployOptions{}, func(p dto.Progress) {
 		said = append(said, p.Message)
 	})
 	if err != nil {
@@ -388,7 +388,7 @@ func TestPorts_HeldByAnotherAppIsRefused(t *testing.T) {
 	// Removing the first app frees the port: the second may publish it.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := srv.client.RemoveEnv(ctx, first, spec.DefaultEnv, api.RemoveRequest{}, nil); err != nil {
+	if _, err := srv.client.RemoveEnv(ctx, first, spec.DefaultEnv, dto.RemoveRequest{}, nil); err != nil {
 		t.Fatalf("remove %s: %v", first, err)
 	}
 	if _, err := srv.deploy(t, echoApp(t, second, port, "v2")); err != nil {
@@ -441,7 +441,7 @@ func TestPorts_ModeChangesKeepTheHostPort(t *testing.T) {
 	} {
 		var said []string
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		_, err := srv.client.Deploy(ctx, echoAppWith(t, name, port, step.version, 7000, step.xberth), spec.DefaultEnv, api.DeployOptions{}, func(p api.Progress) {
+		_, err := srv.client.Deploy(ctx, echoAppWith(t, name, port, step.version, 7000, step.xberth), spec.DefaultEnv, dto.DeployOptions{}, func(p dto.Progress) {
 			said = append(said, p.Message)
 		})
 		cancel()
@@ -474,7 +474,7 @@ func TestPorts_PickedPortSurvivesARestart(t *testing.T) {
 	var said []string
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := srv.client.Deploy(ctx, app, spec.DefaultEnv, api.DeployOptions{}, func(p api.Progress) { said = append(said, p.Message) }); err != nil {
+	if _, err := srv.client.Deploy(ctx, app, spec.DefaultEnv, dto.DeployOptions{}, func(p dto.Progress) { said = append(said, p.Message) }); err != nil {
 		t.Fatal(err)
 	}
 	addrOf := func() string {

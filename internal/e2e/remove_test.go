@@ -7,9 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/engine"
-	"github.com/berth-dev/berth/internal/store"
 )
 
 // berth env remove takes an environment away as docker compose down
@@ -68,7 +67,7 @@ func TestRemove_EnvKeepsHistoryAndVolumesUntilAsked(t *testing.T) {
 		t.Errorf("berth status %s: exit %d, want it to say it was removed:\n%s%s", name, code, out, errOut)
 	}
 	code, out, _ = s.berth(t, "status", "--all", "-o", "json")
-	var sts []api.EnvStatus
+	var sts []dto.EnvStatus
 	if err := json.Unmarshal([]byte(out), &sts); code != 0 || err != nil {
 		t.Fatalf("status --all -o json: exit %d, %v\n%s", code, err, out)
 	}
@@ -100,8 +99,8 @@ func TestRemove_EnvKeepsHistoryAndVolumesUntilAsked(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("env remove --volumes --yes: exit %d\n%s\n%s", code, out, errOut)
 	}
-	var dep api.Deployment
-	if err := json.Unmarshal([]byte(out), &dep); err != nil || dep.Kind != store.KindRemove || dep.Status != "succeeded" {
+	var dep dto.Deployment
+	if err := json.Unmarshal([]byte(out), &dep); err != nil || dep.Kind != dto.KindRemove || dep.Status != "succeeded" {
 		t.Errorf("-o json: %v, %+v; want the removal's record", err, dep)
 	}
 	if !strings.Contains(errOut, vol) || !strings.Contains(errOut, "deleted volume "+vol) {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/engine/docker"
@@ -128,7 +128,7 @@ func TestSecrets_MountedOnOneHostAndRolledBack(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	name, host := newApp(t, eng)
 	var progress []string
-	say := func(p api.Progress) { progress = append(progress, p.Message) }
+	say := func(p dto.Progress) { progress = append(progress, p.Message) }
 	set := func(key, value string) {
 		t.Helper()
 		if _, err := s.client.SetSecret(ctx, name, spec.DefaultEnv, key, value, say); err != nil {
@@ -137,7 +137,7 @@ func TestSecrets_MountedOnOneHostAndRolledBack(t *testing.T) {
 	}
 	deploy := func(app *spec.App) {
 		t.Helper()
-		if _, err := s.client.Deploy(ctx, app, spec.DefaultEnv, api.DeployOptions{}, say); err != nil {
+		if _, err := s.client.Deploy(ctx, app, spec.DefaultEnv, dto.DeployOptions{}, say); err != nil {
 			t.Fatalf("deploy: %v\n%s", err, strings.Join(progress, "\n"))
 		}
 	}
@@ -161,7 +161,7 @@ func TestSecrets_MountedOnOneHostAndRolledBack(t *testing.T) {
 
 	// A store secret that is not set is refused before anything changes.
 	before, _ := s.client.Releases(ctx, name, spec.DefaultEnv)
-	_, err := s.client.Deploy(ctx, secretsApp(t, name, host, "v4", "pw-four", "key-four", "conf-four", "NOT_SET_YET"), spec.DefaultEnv, api.DeployOptions{}, nil)
+	_, err := s.client.Deploy(ctx, secretsApp(t, name, host, "v4", "pw-four", "key-four", "conf-four", "NOT_SET_YET"), spec.DefaultEnv, dto.DeployOptions{}, nil)
 	var ae *apiclient.APIError
 	if !errors.As(err, &ae) || ae.Status != 400 || !strings.Contains(err.Error(), "NOT_SET_YET") ||
 		!strings.Contains(err.Error(), fmt.Sprintf("berth secrets set %s NOT_SET_YET --env production", name)) {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/testutil"
 )
 
@@ -94,7 +94,7 @@ services:
 	ctx := context.Background()
 	secret := lastField(out, "Secret:")
 	_, hr := githubHook(t, "http://"+s.addrs.API+"/hooks/"+name, secret, "ssh-1", "main", commit)
-	var b api.Build
+	var b dto.Build
 	testutil.Eventually(t, 90*time.Second, "build ends", func() bool {
 		b, _ = s.client.GetBuild(ctx, hr.BuildID)
 		return b.Done()

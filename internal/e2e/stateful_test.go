@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/testutil"
@@ -119,7 +119,7 @@ func TestApp_ThreeServicesWithAStatefulOne(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := s.client.Deploy(ctx, threeServices(t, name, host, "v3", "db2"), spec.DefaultEnv, api.DeployOptions{ReplaceStateful: true}, nil); err != nil {
+	if _, err := s.client.Deploy(ctx, threeServices(t, name, host, "v3", "db2"), spec.DefaultEnv, dto.DeployOptions{ReplaceStateful: true}, nil); err != nil {
 		t.Fatalf("deploy --replace-stateful: %v", err)
 	}
 	now := dbContainers(t, eng, name)

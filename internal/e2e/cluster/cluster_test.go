@@ -19,7 +19,7 @@ import (
 	dswarm "github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/daemon"
 	"github.com/berth-dev/berth/internal/engine/enginetest"
@@ -254,12 +254,12 @@ func getPath(t *testing.T, proxyAddr, host, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func deploy(t *testing.T, s *server, app *spec.App) (*api.Deployment, []string, error) {
+func deploy(t *testing.T, s *server, app *spec.App) (*dto.Deployment, []string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var lines []string
-	dep, err := s.client.Deploy(ctx, app, spec.DefaultEnv, api.DeployOptions{}, func(p api.Progress) {
+	dep, err := s.client.Deploy(ctx, app, spec.DefaultEnv, dto.DeployOptions{}, func(p dto.Progress) {
 		t.Logf("deploy %s: %6.3fs %s", app.Name, p.Elapsed.Seconds(), p.Message)
 		lines = append(lines, p.Message)
 	})

@@ -14,7 +14,7 @@ import (
 	dswarm "github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/testutil"
 )
@@ -81,7 +81,7 @@ configs:
 	rctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	var lines []string
-	dep, err := s.client.RemoveEnv(rctx, name, spec.DefaultEnv, api.RemoveRequest{}, func(p api.Progress) {
+	dep, err := s.client.RemoveEnv(rctx, name, spec.DefaultEnv, dto.RemoveRequest{}, func(p dto.Progress) {
 		t.Logf("remove %s: %6.3fs %s", name, p.Elapsed.Seconds(), p.Message)
 		lines = append(lines, p.Message)
 	})
@@ -111,7 +111,7 @@ configs:
 		t.Fatalf("redeploy: %v (release %d, want 2)", err, d2.ReleaseID)
 	}
 	testutil.Eventually(t, 20*time.Second, "v1 answers again", func() bool { c, b := get(t, s.addrs.HTTP, host); return c == 200 && b == "v1" })
-	if _, err := s.client.RemoveApp(rctx, name, api.RemoveRequest{}, nil); err != nil {
+	if _, err := s.client.RemoveApp(rctx, name, dto.RemoveRequest{}, nil); err != nil {
 		t.Errorf("apps remove: %v", err)
 	}
 	if a, b, c, d := count(); a != 0 || b != 0 || c != 0 || d != 0 {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/testutil"
@@ -112,7 +112,7 @@ func TestSwarm_DeployRollOutRollBackAndDrainUnderLoad(t *testing.T) {
 	ld = startLoad(t, s.addrs.HTTP, host)
 	start = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	_, err = s.client.Rollback(ctx, name, spec.DefaultEnv, 0, api.DeployOptions{}, func(p api.Progress) { t.Logf("rollback: %6.3fs %s", p.Elapsed.Seconds(), p.Message) })
+	_, err = s.client.Rollback(ctx, name, spec.DefaultEnv, 0, dto.DeployOptions{}, func(p dto.Progress) { t.Logf("rollback: %6.3fs %s", p.Elapsed.Seconds(), p.Message) })
 	cancel()
 	if err != nil {
 		t.Fatalf("rollback: %v", err)

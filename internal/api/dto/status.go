@@ -1,0 +1,116 @@
+package dto
+
+import "time"
+
+// AppSummary lists an app and its environments.
+type AppSummary struct {
+	Name string   `json:"name"`
+	Envs []string `json:"envs"`
+}
+
+// EnvStatus is the observed state of one app environment.
+type EnvStatus struct {
+	App       string          `json:"app"`
+	Env       string          `json:"env"`
+	Live      *Release        `json:"live,omitempty"`
+	Deploying bool            `json:"deploying"`
+	Services  []ServiceStatus `json:"services"`
+	Last      *Deployment     `json:"last_deployment,omitempty"`
+	// ImageBytes is the disk space of the images the kept releases use.
+	ImageBytes int64 `json:"image_bytes"`
+	// Maintenance is true while the environment answers 503.
+	Maintenance bool `json:"maintenance"`
+	// Canary is the release running beside the live one, if any, and
+	// Shares who gets which share of clients now.
+	Canary *CanaryStatus `json:"canary,omitempty"`
+	Shares []Share       `json:"shares,omitempty"`
+	// RemovedAt is when the environment was removed.
+	RemovedAt time.Time `json:"removed_at,omitzero"`
+}
+
+// ServiceStatus is one service of the live release.
+type ServiceStatus struct {
+	Name       string            `json:"name"`
+	Hosts      []string          `json:"hosts,omitempty"`
+	Replicas   int               `json:"replicas"`
+	Containers []ContainerStatus `json:"containers"`
+	Published  []PublishedStatus `json:"published,omitempty"`
+}
+
+// ContainerStatus is one container as the engine and the proxy see it.
+type ContainerStatus struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Release      string    `json:"release"`
+	State        string    `json:"state"`
+	Health       string    `json:"health,omitempty"` // healthy, unhealthy; empty for workers
+	HealthError  string    `json:"health_error,omitempty"`
+	Address      string    `json:"address,omitempty"`
+	StartedAt    time.Time `json:"started_at"`
+	ExitCode     int       `json:"exit_code,omitempty"`
+	OOMKilled    bool      `json:"oom_killed,omitempty"`
+	RestartCount int       `json:"restart_count,omitempty"`
+	InFlight     int64     `json:"in_flight,omitempty"`
+	Served       uint64    `json:"served,omitempty"`
+	// RPS is the proxy's requests per second to the container and
+	// ErrorRate the share of them answered 5xx, over the last minute.
+	RPS       float64 `json:"rps"`
+	ErrorRate float64 `json:"error_rate"`
+}
+
+// PublishedStatus is one published port of a service.
+type PublishedStatus struct {
+	// Port is the port as the file has it ("127.0.0.1:8080:80/tcp").
+	Port string `json:"port"`
+	// Addr is the host address berth's listener holds; empty for a port
+	// the container publishes itself (Direct) or one not bound.
+	Addr   string `json:"addr,omitempty"`
+	Direct bool   `json:"direct,omitempty"`
+	// Served counts the connections the listener forwarded since berth
+	// started; Open is how many are open now.
+	Served uint64 `json:"served,omitempty"`
+	Open   int    `json:"open,omitempty"`
+}
+
+// CanaryStatus is the canary of an app environment.
+type CanaryStatus struct {
+	Release Release `json:"release"`
+	// Weight is the percentage of clients it gets while healthy.
+	Weight    int       `json:"weight"`
+	StartedAt time.Time `json:"started_at"`
+	// Healthy is false while a routed service of the canary has no
+	// healthy container; Unhealthy says why.
+	Healthy        bool      `json:"healthy"`
+	Unhealthy      string    `json:"unhealthy,omitempty"`
+	UnhealthySince time.Time `json:"unhealthy_since,omitzero"`
+}
+
+// Share is the share of clients a release gets now.
+type Share struct {
+	Release int64  `json:"release"`
+	Role    string `json:"role"` // live or canary
+	Percent int    `json:"percent"`
+}
+
+// Volume is one named volume of an app environment.
+type Volume struct {
+	Name       string `json:"name"`        // as in the Compose file
+	EngineName string `json:"engine_name"` // the engine's volume name
+	// External volumes are the user's: berth never creates or removes
+	// them.
+	External bool     `json:"external,omitempty"`
+	Size     int64    `json:"size"`    // bytes; -1 when unknown
+	UsedBy   []string `json:"used_by"` // containers mounting it
+}
+
+// Event is something that happened to an app environment's containers
+// outside a deployment: a crash, an OOM kill, a restart.
+type Event struct {
+	ID        int64     `json:"id"`
+	Time      time.Time `json:"time"`
+	Kind      string    `json:"kind"` // e.g. "died", "oom", "restarted"
+	Service   string    `json:"service,omitempty"`
+	Container string    `json:"container,omitempty"`
+	Release   string    `json:"release,omitempty"`
+	Message   string    `json:"message"`
+}
