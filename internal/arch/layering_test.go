@@ -1,62 +1,163 @@
 package arch
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
 	"os/exec"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 )
 
 const mod = "github.com/berth-dev/berth/internal/"
 
-// allowed lists, per package, the project packages it may import
-// (directly or not). A package not listed may import nothing of ours.
-var allowed = map[string][]string{
-	"spec":              {},
-	"store":             {"spec"},
-	"engine":            {},
-	"engine/docker":     {"engine"},
-	"engine/swarm":      {"engine", "engine/docker"}, // images, builds, volumes: node-local, on the manager's engine
-	"engine/enginetest": {"engine"},
-	"proxy":             {},
-	"proxy/l4":          {}, // TCP/UDP forwarder of published ports: imports nothing of ours
-	"proxy/certs":       {}, // certificate store and ACME, told the routes by the daemon: imports nothing of ours
-	"deploy":            {"spec", "store", "engine", "proxy", "proxy/l4", "metrics"},
-	"reconcile":         {"engine"},
-	"build":             {"spec", "store", "engine"},
-	"webhook":           {},
-	"notify":            {},
-	"metrics":           {},
-	"testutil":          {}, // helpers shared by tests
-	"acmetest":          {"testutil"},
-	"api":               {"spec", "store", "deploy", "engine", "proxy", "proxy/l4", "build", "webhook", "notify", "metrics"},
-	"apiclient":         {"api", "spec", "store", "deploy", "engine", "proxy", "proxy/l4", "build", "webhook", "notify", "metrics"},
-	"daemon":            {"spec", "store", "deploy", "engine", "engine/docker", "engine/swarm", "proxy", "proxy/l4", "proxy/certs", "api", "reconcile", "build", "webhook", "notify", "metrics"},
-	"cli":               {"spec", "store", "deploy", "engine", "engine/docker", "engine/swarm", "proxy", "proxy/l4", "proxy/certs", "api", "reconcile", "apiclient", "daemon", "build", "webhook", "notify", "metrics"},
+// rule is what one package under internal/ may import of ours, directly.
+// Since every package has a rule, a package's transitive imports are
+// bounded by its rule's closure: apiclient, allowed api/dto and spec, can
+// reach nothing else because neither of them can.
+type rule struct {
+	may []string
+	// tests marks a package that holds tests (or a helper binary for
+	// them) rather than code: its tests' imports are held to the rule
+	// too.
+	tests bool
 }
 
-func TestLayering_PackagesImportOnlyWhatTheyMay(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
+// rules states the layering of CONVENTIONS.md: requests flow down, events
+// flow back up as return values and channels, never as imports. A rule
+// may name a package that does not exist yet; it holds the moment the
+// package appears. Every package under internal/ needs a rule.
+var rules = map[string]rule{
+	"spec":    {},
+	"metrics": {},
+	"store":   {may: []string{"spec"}},
+
+	"engine":            {},
+	"engine/docker":     {may: []string{"engine"}},
+	"engine/swarm":      {may: []string{"engine", "engine/docker"}}, // images, builds, volumes: node-local, on the manager's engine
+	"engine/enginetest": {may: []string{"engine"}},
+
+	// The proxy's byte-level rooms know bytes, not routes.
+	"proxy/wire":     {},
+	"proxy/certs":    {},
+	"proxy/upstream": {may: []string{"proxy/wire"}},
+	"proxy/h1":       {may: []string{"proxy/wire"}},
+	"proxy":          {may: []string{"proxy/wire", "proxy/certs", "proxy/upstream", "proxy/h1", "metrics"}},
+	"proxy/l4":       {}, // TCP/UDP forwarder of published ports
+
+	"deploy":    {may: []string{"spec", "store", "engine", "proxy", "proxy/l4", "metrics"}},
+	"reconcile": {may: []string{"spec", "store", "engine", "deploy"}},
+	"build":     {may: []string{"spec", "store", "engine"}},
+	"autoscale": {may: []string{"spec", "store", "metrics"}},
+	"webhook":   {may: []string{"spec"}},
+	"notify":    {},
+
+	// The API's wire types are its own; a client links none of the server.
+	"api/dto":   {may: []string{"spec"}},
+	"api":       {may: []string{"api/dto", "spec", "store", "deploy", "build", "engine", "notify", "webhook"}}, // engine: log options; notify, webhook: the pipeline's edges
+	"web":       {may: []string{"api", "api/dto"}},
+	"apiclient": {may: []string{"api/dto", "spec"}},
+
+	// The one composition root: all but cli and the test helpers.
+	"daemon": {may: []string{"spec", "metrics", "store", "engine", "engine/docker", "engine/swarm",
+		"proxy", "proxy/l4", "proxy/wire", "proxy/certs", "proxy/upstream", "proxy/h1",
+		"deploy", "reconcile", "build", "autoscale", "webhook", "notify", "api", "api/dto", "web"}},
+	// build: contexts are packed and hashed on the client; proxy,
+	// proxy/certs, engine/docker: defaults of berth server's flags.
+	"cli": {may: []string{"daemon", "apiclient", "api/dto", "spec", "build", "proxy", "proxy/certs", "engine/docker"}},
+
+	// Packages for tests.
+	"arch":                      {tests: true},
+	"testutil":                  {tests: true},
+	"acmetest":                  {may: []string{"testutil"}, tests: true},
+	"engine/enginetest/testapp": {tests: true}, // the image the contract suite runs
+	"engine/swarm/swarmtest":    {may: []string{"engine", "engine/enginetest"}, tests: true},
+	"proxy/benchproxy":          {may: []string{"proxy"}, tests: true},
+	"e2e/standin":               {tests: true}, // a stand-in for the images of the corpus
+	// The end-to-end tests drive the binary's parts as a user would.
+	"e2e": {tests: true, may: []string{"cli", "daemon", "apiclient", "api/dto", "spec", "deploy",
+		"engine", "engine/docker", "engine/enginetest", "webhook", "testutil", "acmetest"}},
+	"e2e/cluster": {tests: true, may: []string{"daemon", "apiclient", "api/dto", "spec",
+		"engine/enginetest", "engine/swarm", "engine/swarm/swarmtest", "testutil"}},
+}
+
+// pkg is what go list says of a package.
+type pkg struct {
+	ImportPath                         string
+	Imports, TestImports, XTestImports []string
+	Error                              *struct{ Err string }
+}
+
+// listPackages lists every package under internal/ in one go list.
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-e", "-json=ImportPath,Imports,TestImports,XTestImports,Error", mod+"...")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.Bytes())
 	}
-	for pkg, ok := range allowed {
-		out, err := exec.Command("go", "list", "-deps", mod+pkg).Output()
-		if err != nil {
-			t.Fatalf("go list %s: %v", pkg, err)
+	var pkgs []pkg
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p pkg
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("read go list: %v", err)
 		}
-		may := map[string]bool{pkg: true}
-		for _, p := range ok {
-			may[p] = true
+		if p.Error != nil {
+			t.Errorf("go list %s: %s", p.ImportPath, p.Error.Err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) == 0 {
+		t.Fatal("go list found no packages under internal/")
+	}
+	return pkgs
+}
+
+// ours is the package path under internal/ of an import, if it is one.
+func ours(path string) (string, bool) { return strings.CutPrefix(path, mod) }
+
+func TestLayering_PackagesImportOnlyWhatTheyMay(t *testing.T) {
+	t.Parallel()
+	for _, p := range listPackages(t) {
+		name, _ := ours(p.ImportPath)
+		r, ok := rules[name]
+		if !ok {
+			t.Errorf("internal/%s has no rule: add it to the table in internal/arch/layering_test.go, with what it may import (see CONVENTIONS.md)", name)
+			continue
+		}
+		imports := p.Imports
+		if r.tests {
+			imports = slices.Concat(p.Imports, p.TestImports, p.XTestImports)
 		}
 		var bad []string
-		for _, dep := range strings.Fields(string(out)) {
-			if rest, found := strings.CutPrefix(dep, mod); found && !may[rest] {
-				bad = append(bad, rest)
+		for _, imp := range imports {
+			if dep, ok := ours(imp); ok && dep != name && !slices.Contains(r.may, dep) && !slices.Contains(bad, dep) {
+				bad = append(bad, dep)
 			}
 		}
-		sort.Strings(bad)
+		slices.Sort(bad)
 		if len(bad) > 0 {
-			t.Errorf("internal/%s imports %v, which CONVENTIONS.md does not allow", pkg, bad)
+			t.Errorf("internal/%s imports %v, which its rule does not allow (may: %v)", name, bad, r.may)
+		}
+	}
+}
+
+// A rule names only packages that have rules of their own: a typo would
+// otherwise allow nothing, silently.
+func TestLayering_RulesNameKnownPackages(t *testing.T) {
+	t.Parallel()
+	for name, r := range rules {
+		for _, dep := range r.may {
+			if _, ok := rules[dep]; !ok {
+				t.Errorf("the rule of %s allows %s, which has no rule", name, dep)
+			}
 		}
 	}
 }
