@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,7 +45,7 @@ type Server struct {
 	notifier *notify.Notifier
 	metrics  http.Handler
 	store    *store.Store
-	token    []byte
+	token    bearer
 	log      *slog.Logger
 	ctx      context.Context
 }
@@ -59,7 +58,7 @@ func New(o Options) *Server {
 	if o.Context == nil {
 		o.Context = context.Background()
 	}
-	return &Server{dep: o.Deployer, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, metrics: o.Metrics, store: o.Store, token: []byte(o.Token), log: o.Logger.With("component", "api"), ctx: o.Context}
+	return &Server{dep: o.Deployer, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, metrics: o.Metrics, store: o.Store, token: newBearer(o.Token), log: o.Logger.With("component", "api"), ctx: o.Context}
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -117,24 +116,6 @@ func (s *Server) Handler() http.Handler {
 		return &Error{Status: http.StatusNotFound, Err: fmt.Errorf("no API route %s %s", r.Method, r.URL.Path)}
 	}))
 	return mux
-}
-
-// auth checks the bearer token, then runs h and writes its error.
-func (s *Server) auth(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), s.token) != 1 {
-			msg := "missing bearer token: send Authorization: Bearer <token> (the token is in the server's DATA_DIR/admin-token; the CLI reads BERTH_TOKEN)"
-			if ok {
-				msg = "invalid bearer token: use the token in the server's DATA_DIR/admin-token"
-			}
-			writeError(w, r, s.log, &Error{Status: http.StatusUnauthorized, Err: errors.New(msg)})
-			return
-		}
-		if err := h(w, r); err != nil {
-			writeError(w, r, s.log, err)
-		}
-	})
 }
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
@@ -299,82 +280,6 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// stream runs a deployment on the server's context and streams its
-// progress to the client. An error before any progress (busy, nothing to
-// roll back to) is an ordinary error response.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, run func(context.Context, deploy.ProgressFunc) (store.Deployment, error)) error {
-	events := make(chan deploy.Progress, 4096)
-	type outcome struct {
-		dep store.Deployment
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		dep, err := run(s.ctx, func(p deploy.Progress) {
-			select {
-			case events <- p:
-			default: // a slow client loses progress lines, never the deploy
-			}
-		})
-		s.notifyDeployment(dep, err)
-		done <- outcome{dep, err}
-	}()
-
-	var first *deploy.Progress
-	select {
-	case p := <-events:
-		first = &p
-	case o := <-done:
-		if len(events) == 0 && o.dep.ID == 0 {
-			if o.err != nil {
-				return o.err
-			}
-		}
-		// Finished with progress queued: stream it all below.
-		done <- o
-	}
-
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	enc := json.NewEncoder(w)
-	send := func(ev dto.StreamEvent) {
-		_ = enc.Encode(ev)
-		_ = rc.Flush()
-	}
-	if first != nil {
-		send(dto.StreamEvent{Progress: ptr(first, progressDTO)})
-	}
-	keepalive := time.NewTicker(15 * time.Second)
-	defer keepalive.Stop()
-	for {
-		select {
-		case p := <-events:
-			send(dto.StreamEvent{Progress: ptr(&p, progressDTO)})
-		case o := <-done:
-			for len(events) > 0 {
-				p := <-events
-				send(dto.StreamEvent{Progress: ptr(&p, progressDTO)})
-			}
-			res := &dto.Result{OK: o.err == nil}
-			if o.dep.ID != 0 {
-				res.Deployment = ptr(&o.dep, deploymentDTO)
-			}
-			if o.err != nil {
-				res.Error = o.err.Error()
-			}
-			send(dto.StreamEvent{Result: res})
-			return nil
-		case <-keepalive.C:
-			_, _ = io.WriteString(w, "\n")
-			_ = rc.Flush()
-		case <-r.Context().Done():
-			return nil // the deployment goes on without its watcher
-		}
-	}
-}
-
 func (s *Server) logs(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	opts := engine.LogOptions{Follow: q.Get("follow") == "1" || q.Get("follow") == "true", Timestamps: q.Get("timestamps") == "1"}
@@ -494,4 +399,80 @@ func (s *Server) maintenance(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, req)
 	return nil
+}
+
+// stream runs a deployment on the server's context and streams its
+// progress to the client. An error before any progress (busy, nothing to
+// roll back to) is an ordinary error response.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, run func(context.Context, deploy.ProgressFunc) (store.Deployment, error)) error {
+	events := make(chan deploy.Progress, 4096)
+	type outcome struct {
+		dep store.Deployment
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		dep, err := run(s.ctx, func(p deploy.Progress) {
+			select {
+			case events <- p:
+			default: // a slow client loses progress lines, never the deploy
+			}
+		})
+		s.notifyDeployment(dep, err)
+		done <- outcome{dep, err}
+	}()
+
+	var first *deploy.Progress
+	select {
+	case p := <-events:
+		first = &p
+	case o := <-done:
+		if len(events) == 0 && o.dep.ID == 0 {
+			if o.err != nil {
+				return o.err
+			}
+		}
+		// Finished with progress queued: stream it all below.
+		done <- o
+	}
+
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	send := func(ev dto.StreamEvent) {
+		_ = enc.Encode(ev)
+		_ = rc.Flush()
+	}
+	if first != nil {
+		send(dto.StreamEvent{Progress: ptr(first, progressDTO)})
+	}
+	keepalive := time.NewTicker(15 * time.Second)
+	defer keepalive.Stop()
+	for {
+		select {
+		case p := <-events:
+			send(dto.StreamEvent{Progress: ptr(&p, progressDTO)})
+		case o := <-done:
+			for len(events) > 0 {
+				p := <-events
+				send(dto.StreamEvent{Progress: ptr(&p, progressDTO)})
+			}
+			res := &dto.Result{OK: o.err == nil}
+			if o.dep.ID != 0 {
+				res.Deployment = ptr(&o.dep, deploymentDTO)
+			}
+			if o.err != nil {
+				res.Error = o.err.Error()
+			}
+			send(dto.StreamEvent{Result: res})
+			return nil
+		case <-keepalive.C:
+			_, _ = io.WriteString(w, "\n")
+			_ = rc.Flush()
+		case <-r.Context().Done():
+			return nil // the deployment goes on without its watcher
+		}
+	}
 }
