@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/build"
@@ -399,80 +398,4 @@ func (s *Server) maintenance(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, req)
 	return nil
-}
-
-// stream runs a deployment on the server's context and streams its
-// progress to the client. An error before any progress (busy, nothing to
-// roll back to) is an ordinary error response.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, run func(context.Context, deploy.ProgressFunc) (store.Deployment, error)) error {
-	events := make(chan deploy.Progress, 4096)
-	type outcome struct {
-		dep store.Deployment
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		dep, err := run(s.ctx, func(p deploy.Progress) {
-			select {
-			case events <- p:
-			default: // a slow client loses progress lines, never the deploy
-			}
-		})
-		s.notifyDeployment(dep, err)
-		done <- outcome{dep, err}
-	}()
-
-	var first *deploy.Progress
-	select {
-	case p := <-events:
-		first = &p
-	case o := <-done:
-		if len(events) == 0 && o.dep.ID == 0 {
-			if o.err != nil {
-				return o.err
-			}
-		}
-		// Finished with progress queued: stream it all below.
-		done <- o
-	}
-
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	enc := json.NewEncoder(w)
-	send := func(ev dto.StreamEvent) {
-		_ = enc.Encode(ev)
-		_ = rc.Flush()
-	}
-	if first != nil {
-		send(dto.StreamEvent{Progress: ptr(first, progressDTO)})
-	}
-	keepalive := time.NewTicker(15 * time.Second)
-	defer keepalive.Stop()
-	for {
-		select {
-		case p := <-events:
-			send(dto.StreamEvent{Progress: ptr(&p, progressDTO)})
-		case o := <-done:
-			for len(events) > 0 {
-				p := <-events
-				send(dto.StreamEvent{Progress: ptr(&p, progressDTO)})
-			}
-			res := &dto.Result{OK: o.err == nil}
-			if o.dep.ID != 0 {
-				res.Deployment = ptr(&o.dep, deploymentDTO)
-			}
-			if o.err != nil {
-				res.Error = o.err.Error()
-			}
-			send(dto.StreamEvent{Result: res})
-			return nil
-		case <-keepalive.C:
-			_, _ = io.WriteString(w, "\n")
-			_ = rc.Flush()
-		case <-r.Context().Done():
-			return nil // the deployment goes on without its watcher
-		}
-	}
 }
