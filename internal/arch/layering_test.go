@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -120,11 +123,34 @@ func listPackages(t *testing.T) []pkg {
 	return pkgs
 }
 
+// watchSources stats every Go file under internal/, so that go test's
+// cache, which sees only the files the test itself opens (not go list's),
+// reruns the test when one changes or appears.
+func watchSources(t *testing.T) {
+	t.Helper()
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "testdata" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".go") {
+			_, err = os.Stat(path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("walk internal/: %v", err)
+	}
+}
+
 // ours is the package path under internal/ of an import, if it is one.
 func ours(path string) (string, bool) { return strings.CutPrefix(path, mod) }
 
 func TestLayering_PackagesImportOnlyWhatTheyMay(t *testing.T) {
 	t.Parallel()
+	watchSources(t)
 	for _, p := range listPackages(t) {
 		name, _ := ours(p.ImportPath)
 		r, ok := rules[name]
