@@ -31,14 +31,25 @@
 //   - Every target of a new Pool starts unhealthy and gets traffic only
 //     after HealthyThreshold consecutive passing checks. Until then it is
 //     probed every ~20ms so a new release is seen healthy quickly.
-//   - The no-downtime switch: build a new Pool, WaitHealthy, SetRoute (one
-//     atomic table swap that returns the old Pool), then Drain the old Pool.
-//     A request that loaded the old table just before the swap either is
-//     counted in the old pool's in-flight (and Drain waits for it) or sees
-//     the pool retired and is routed again on the new table; it never fails.
-//   - Drain does not cut long-lived requests (streams, upgraded connections)
-//     when it starts; it cancels them only at its timeout, and reports how
-//     many it cut.
+//   - The no-downtime switch has one owner, Proxy.Switch (switch.go):
+//     callers build a new Pool and hand it over; Switch waits until the
+//     asked number of its targets is healthy (nothing changes when they
+//     are not, in time), swaps it into the route in one atomic table swap
+//     (SetRouteOptions, SetCanary, RemoveRoute, RemoveCanary are its
+//     steps), and drains the pool it replaced in the background. It
+//     returns right after the swap with a Drain whose Done channel says
+//     when the old pool is closed and whose Result says how long it
+//     waited and how many requests it cut. The Proxy owns every drain
+//     goroutine: several drain side by side, each to its own deadline
+//     (Draining lists them), and ShutdownDrains waits for them, then cuts
+//     what is left (Result.Stopped). A pool swapped out is never routed
+//     again. A request that loaded the old table just before the swap
+//     either is counted in the old pool's in-flight (and the drain waits
+//     for it) or sees the pool retired and is routed again on the new
+//     table; it never fails.
+//   - A drain does not cut long-lived requests (streams, upgraded
+//     connections) when it starts; it cancels them only at its deadline,
+//     and reports how many it cut.
 //   - A request is sent again only when no byte of a response reached
 //     the client (retry.go). A connection that could not be opened
 //     (nothing was sent): on another healthy target, whatever the method.
@@ -80,9 +91,10 @@
 //     buckets; buckets below weight% go to the canary while it has a
 //     healthy target, everything else to live. The choice is one cookie
 //     scan and one hash, no allocation when the cookie is present.
-//     Promoting is SetRoute with the canary's pool (the route drops its
-//     canary and returns the live pool to drain); RemoveCanary returns
-//     the canary pool to drain. Both are one atomic table swap.
+//     Promoting is a Switch of the live slot to the canary's pool (the
+//     route drops its canary and the live pool drains); a Switch of the
+//     canary slot sets, replaces or (nil pool) removes the canary and
+//     drains the one it replaced. Each is one atomic table swap.
 //   - Counters (served, failed) are kept per app/env in the Proxy, not in
 //     pools, so they survive swaps; they only grow.
 //   - Request statistics (responses by status class, a latency histogram,
@@ -96,7 +108,8 @@
 //     buffer that its own goroutine writes out; a slow disk drops lines
 //     (counted), it never holds up a request.
 //   - Every goroutine is owned by a Pool (one health checker per target),
-//     stopped by Close or Drain, which wait for them.
+//     stopped by Close or Drain, which wait for them, or by the Proxy's
+//     set of background drains (ShutdownDrains waits for them).
 //   - The plain-HTTP listener is served by Server (serve_h1*.go), one
 //     goroutine per connection. A connection reuses one *http.Request, its
 //     URL and Header map, and one ResponseWriter for all its requests:

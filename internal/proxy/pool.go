@@ -41,6 +41,9 @@ type TargetStatus struct {
 type DrainResult struct {
 	Waited time.Duration // from the start of the drain until in-flight was 0 or the timeout
 	Cut    int           // requests cancelled at the timeout
+	// Stopped says the drain was ended early by the proxy's shutdown
+	// (ShutdownDrains), not by its requests or its deadline.
+	Stopped bool
 }
 
 // ctxShards spreads the per-request registration on the pool's request

@@ -90,6 +90,9 @@ type Proxy struct {
 
 	unrouted atomic.Uint64
 
+	// drains are the pools swapped out by Switch, draining (switch.go).
+	drains drainSet
+
 	// defaults are the limits of routes that set none (Options).
 	defaults limits
 }
