@@ -1,6 +1,7 @@
 package l4
 
 import (
+	"context"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -134,6 +135,12 @@ type DrainResult struct {
 // no longer current (Swap returned it): connections it already carries
 // go on, none are added. A zero timeout cuts at once.
 func (p *Pool) Drain(timeout time.Duration) DrainResult {
+	return p.DrainContext(context.Background(), timeout)
+}
+
+// DrainContext is Drain that also cuts what is left when ctx ends
+// before the timeout (its owner stops).
+func (p *Pool) DrainContext(ctx context.Context, timeout time.Duration) DrainResult {
 	start := time.Now()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -148,6 +155,8 @@ wait:
 		select {
 		case <-ch:
 		case <-deadline.C:
+			break wait
+		case <-ctx.Done():
 			break wait
 		}
 	}
