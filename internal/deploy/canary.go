@@ -86,10 +86,13 @@ func (d *Deployer) dropCanaryRun(app, env string) *canaryRun {
 }
 
 // Close stops the canary health watches and waits for them, closes the
-// cluster routes' successor pools still waiting to be routed, and waits
-// (up to 5 s) for the background drains. Routed pools and routes stay as
-// they are (the daemon is stopping).
+// cluster routes' successor pools still waiting to be routed, stops the
+// background retirements (their containers are left to converge at the
+// next start) and published ports' drains, and waits for them. Routed
+// pools and routes stay as they are (the daemon is stopping; the proxy's
+// own drains end with ShutdownDrains).
 func (d *Deployer) Close() {
+	d.stopBg()
 	d.pending.closeAll()
 	d.mu.Lock()
 	keys := make([]string, 0, len(d.canaries))
@@ -101,9 +104,8 @@ func (d *Deployer) Close() {
 		app, env, _ := strings.Cut(k, "/")
 		d.dropCanaryRun(app, env)
 	}
-	// Background drains end with their requests (the servers stopped
-	// first); a hijacked connection could hold one to its timeout, so
-	// wait a little, not for it.
+	// Every background goroutine watches d.bg: they end at once but for
+	// an engine call under way, so wait a little, not for it.
 	done := make(chan struct{})
 	go func() { d.drains.Wait(); close(done) }()
 	select {
@@ -219,13 +221,11 @@ func (d *Deployer) startCanary(ctx context.Context, x *execution) (store.Deploym
 			x.t.say("%s is not routed by release %d: it gets traffic when the canary is promoted", svc.Name, x.dep.FromReleaseID)
 			continue
 		}
-		old, err := d.proxy.SetCanary(key, pool, x.canary)
-		if err != nil {
+		// The gate saw the pool healthy; a canary replaced (none, as a
+		// deploy is refused during a canary) drains in the proxy.
+		if _, err := d.proxy.Switch(ctx, proxy.SwitchRequest{Key: key, Slot: proxy.SlotCanary, Pool: pool, Weight: x.canary, DrainTimeout: svc.DrainTimeout.D()}); err != nil {
 			x.t.say("warning: canary of %s: %v", svc.Name, err)
 			continue
-		}
-		if old != nil {
-			old.Close()
 		}
 		x.t.say("%s: release %d takes %d%% of clients (sticky by the %s cookie), release %d the rest", svc.Name, x.rel.ID, x.canary, proxy.CanaryCookie, x.dep.FromReleaseID)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -383,8 +384,6 @@ func (d *Deployer) removeDroppedWorkloads(ctx context.Context, x *execution, w e
 		if err := w.RemoveWorkload(ctx, st.Name); err != nil {
 			x.t.say("warning: remove %s: %v", st.Name, err)
 		}
-		if r := d.proxy.RemoveRoute(routeKey(x.app.Name, x.env, st.Labels[engine.LabelService])); r != nil {
-			d.drainLater(r, 30*time.Second)
-		}
+		_, _ = d.proxy.Switch(ctx, proxy.SwitchRequest{Key: routeKey(x.app.Name, x.env, st.Labels[engine.LabelService])}) // drains in the proxy
 	}
 }

@@ -80,16 +80,14 @@ func (d *Deployer) syncClusterRoutes(ctx context.Context, app *spec.App, env, re
 			continue
 		}
 		d.pending.take(key)
-		old, err := d.proxy.SetRouteOptions(key, svc.Hosts, pool, routeOptions(svc))
-		if err != nil {
+		// The wait for health is the pass's (above): Switch swaps at once
+		// and drains the pool it replaced in the background.
+		if _, err := d.proxy.Switch(ctx, proxy.SwitchRequest{Key: key, Hosts: svc.Hosts, Pool: pool, Options: routeOptions(svc), DrainTimeout: svc.DrainTimeout.D()}); err != nil {
 			pool.Close()
 			d.log.Warn("route cluster service", "app", app.Name, "env", env, "service", svc.Name, "error", err)
 			continue
 		}
 		changed++
-		if old != nil {
-			d.drainLater(old, svc.DrainTimeout.D())
-		}
 	}
 	return changed
 }
@@ -247,14 +245,4 @@ func (pp *pendingPools) closeAll() {
 		p.pool.Close()
 		delete(pp.m, k)
 	}
-}
-
-// drainLater drains a pool that left its route in the background: the
-// goroutine belongs to the Deployer, and Close waits for it.
-func (d *Deployer) drainLater(p *proxy.Pool, timeout time.Duration) {
-	d.drains.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Second)
-		defer cancel()
-		p.Drain(ctx, timeout)
-	})
 }

@@ -52,6 +52,9 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 	if err != nil {
 		return fmt.Errorf("converge %s/%s: %w", app, env, err)
 	}
+	// Containers of an old release still draining are its retirement's:
+	// neither routed again nor stopped here.
+	observed = d.notRetiring(observed)
 	liveLabel := ""
 	routed := map[string]bool{}
 	if hasLive {
@@ -87,33 +90,29 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 				continue
 			}
 			pool := proxy.NewPool(key, liveLabel, targets, healthConfig(svc), d.log)
-			if len(targets) > 0 {
-				wctx, cancel := context.WithTimeout(ctx, min(svc.Healthcheck.Deadline.D(), 10*time.Second))
-				err := pool.WaitHealthy(wctx, 1)
-				cancel()
-				if err != nil && cur != nil && cur.Healthy() > 0 {
-					pool.Close()
-					d.log.Warn("converge: new targets not healthy, keeping current pool", "app", app, "env", env, "service", svc.Name, "error", err)
-					continue
-				}
+			req := proxy.SwitchRequest{Key: key, Hosts: svc.Hosts, Pool: pool, Options: opts, DrainTimeout: svc.DrainTimeout.D()}
+			if len(targets) > 0 && cur != nil && cur.Healthy() > 0 {
+				// A route that serves is swapped only onto a healthy pool;
+				// one that does not gets the new pool at once.
+				req.Healthy = 1
 			}
-			old, err := d.proxy.SetRouteOptions(key, svc.Hosts, pool, opts)
+			wctx, cancel := context.WithTimeout(ctx, min(svc.Healthcheck.Deadline.D(), 10*time.Second))
+			if len(targets) > 0 && req.Healthy == 0 {
+				_ = pool.WaitHealthy(wctx, 1) // a better start, not a condition
+			}
+			_, err := d.proxy.Switch(wctx, req)
+			cancel()
 			if err != nil {
 				pool.Close()
-				d.log.Error("converge: route", "app", app, "env", env, "service", svc.Name, "error", err)
+				d.log.Warn("converge: route not switched, keeping the current one", "app", app, "env", env, "service", svc.Name, "error", err)
 				continue
 			}
 			d.log.Info("route restored", "app", app, "env", env, "service", svc.Name, "release", live.ID, "targets", len(targets), "healthy", pool.Healthy())
-			if old != nil {
-				go old.Drain(context.Background(), svc.DrainTimeout.D())
-			}
 		}
 	}
 	for _, r := range d.proxy.Routes() {
 		if r.Key.App == app && r.Key.Env == env && !routed[r.Key.Service] {
-			if old := d.proxy.RemoveRoute(r.Key); old != nil {
-				go old.Drain(context.Background(), 30*time.Second)
-			}
+			_, _ = d.proxy.Switch(ctx, proxy.SwitchRequest{Key: r.Key}) // drains in the proxy
 		}
 	}
 	if hasLive {

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,16 +73,22 @@ type Options struct {
 type Deployer struct {
 	cluster engine.Workloads // nil on one host
 	pending pendingPools     // cluster routes' successor pools not yet healthy
-	drains  sync.WaitGroup   // background drains of pools off their routes (drainLater)
-	eng     engine.Engine
-	store   *store.Store
-	proxy   *proxy.Proxy
-	log     *slog.Logger
-	keep    int
-	now     func() time.Time
-	binds   bindPolicy // binds.go
-	ports   *l4.Set    // listeners of published ports (ports.go)
-	proxyAt []string   // Options.ProxyAddrs
+	// drains owns the Deployer's background goroutines: retirements of
+	// old releases and drains of published ports' old pools (retire.go);
+	// bg is their context, cancelled by Close, which waits for them.
+	drains   sync.WaitGroup
+	bg       context.Context
+	stopBg   context.CancelFunc
+	retiring retirements // old releases' containers, owned by their retirement
+	eng      engine.Engine
+	store    *store.Store
+	proxy    *proxy.Proxy
+	log      *slog.Logger
+	keep     int
+	now      func() time.Time
+	binds    bindPolicy // binds.go
+	ports    *l4.Set    // listeners of published ports (ports.go)
+	proxyAt  []string   // Options.ProxyAddrs
 
 	mu      sync.Mutex
 	running map[string]runningDeploy // key app/env
@@ -115,7 +122,9 @@ func New(o Options) *Deployer {
 	if o.Ports == nil {
 		o.Ports = l4.NewSet()
 	}
+	bg, stopBg := context.WithCancel(context.Background())
 	return &Deployer{
+		bg: bg, stopBg: stopBg,
 		eng: o.Engine, cluster: o.Cluster, store: o.Store, proxy: o.Proxy,
 		log:      o.Logger.With("component", "deploy"),
 		keep:     o.KeepReleases,

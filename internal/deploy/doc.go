@@ -16,9 +16,19 @@
 //   - The live release is never touched until the new one is healthy:
 //     a release that cannot go live is recorded as failed, its containers
 //     are removed, and traffic never left the old release.
-//   - Routed services switch with an atomic pool swap; the old pool is
-//     drained (in-flight requests finish, up to the drain timeout) before
-//     its containers get SIGTERM and their stop grace period.
+//   - Routed services switch through proxy.Switch (wait healthy, one
+//     atomic swap, the old pool drains in the proxy's background), and
+//     published ports with one listener swap each. Once the switch is
+//     done the deployment is done and releases its lock: the old release
+//     drains in the background and each service's old containers get
+//     SIGTERM and their stop grace period only after that service's old
+//     pools have drained (in-flight requests finish, up to the drain
+//     timeout). That retirement is a goroutine the Deployer owns (Close
+//     stops it) and owns those containers: no later plan, rollback or
+//     converge stops or routes them (retire.go); its outcome is an event
+//     of the app environment. Containers a retirement did not get to
+//     (berth stopped) belong to a release that is not live, and converge
+//     removes them at the next start.
 //   - berth never changes a volume, never creates an external one, and
 //     removes one only when the user confirmed it by name in a removal
 //     (never an external one): a release that mounts a missing external
@@ -27,7 +37,8 @@
 //   - Removing an app environment (remove.go) is a deployment too: it
 //     holds the lock, checks everything before it changes anything, and
 //     the store's removal record is its commit point; its routes leave
-//     the proxy and drain before its containers stop.
+//     the proxy and it waits for their drains, and for old releases still
+//     draining, before its containers stop: a teardown, not a switch.
 //   - A bind mount of the project's files mounts the copy its release
 //     names (content-addressed, kept while a kept release names it), so
 //     a rollback restores the files too; a host path is mounted only

@@ -125,7 +125,7 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 		}
 	}
 	d.applyErrorPages(x.app, x.env)
-	old := d.switchRoutes(x)
+	old := d.switchRoutes(ctx, x)
 	if prev != 0 {
 		x.t.say("release %d is live (release %d %s)", x.rel.ID, prev, strings.ReplaceAll(string(x.previous), "_", " "))
 	} else {
@@ -135,26 +135,20 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 }
 
 // afterSwitch finishes a release whose routes were just switched: its
-// containers restart with the host from now on, the old pools drain,
-// the old containers stop, and the deployment is recorded and pruned.
-func (d *Deployer) afterSwitch(ctx context.Context, x *execution, plan Plan, old map[string]*proxy.Pool) store.Deployment {
+// containers restart with the host from now on, its published ports
+// switch, and the deployment is recorded as done. The old pools drain
+// and the old containers stop in the background (retire.go).
+func (d *Deployer) afterSwitch(ctx context.Context, x *execution, plan Plan, old map[string]*proxy.Drain) store.Deployment {
 	for _, c := range x.started {
 		if err := d.eng.SetRestartPolicy(ctx, c.ID, restartPolicyOf(x.app, c)); err != nil {
 			d.log.Warn("set restart policy", "container", c.Name, "error", err)
 		}
 	}
 	d.keptRestartPolicies(ctx, x, plan) // container_options.go
-	ports := d.switchPorts(x, plan)
-	portsDrained := make(chan struct{})
-	go func() { defer close(portsDrained); d.drainPorts(x, ports) }()
-	d.drain(ctx, x, old)
-	<-portsDrained
-	d.retire(ctx, x, plan)
+	ports := d.drainPortsLater(x.app, d.switchPorts(x, plan))
+	d.retireLater(x, plan.Retire, old, ports)
 	x.t.say("done in %s", x.t.elapsed().Round(time.Millisecond))
 	dep, _ := d.finish(x.dep, x.rel, x.t, d.counted(x), nil)
-	if _, err := d.Prune(ctx); err != nil {
-		d.log.Warn("prune", "error", err)
-	}
 	return dep
 }
 
@@ -196,6 +190,9 @@ func (d *Deployer) prepare(ctx context.Context, x *execution) (Plan, error) {
 	if err != nil {
 		return Plan{}, fmt.Errorf("list containers: %w", err)
 	}
+	// An old release still draining keeps its containers: its retirement
+	// stops them at the end of its drain, not this plan.
+	observed = d.notRetiring(observed)
 	images := map[string]string{}
 	for name, si := range x.rel.Services {
 		images[name] = si.ImageID

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/internal/engine"
@@ -141,39 +140,6 @@ func (d *Deployer) switchPorts(x *execution, plan Plan) []switchedPort {
 	return out
 }
 
-// drainPorts lets the old pools' connections finish, up to each
-// service's drain timeout, then cuts the rest; ports the release dropped
-// are unbound after.
-func (d *Deployer) drainPorts(x *execution, sw []switchedPort) {
-	var wg sync.WaitGroup
-	for _, s := range sw {
-		timeout := spec.DefaultDrainTimeout
-		if svc, ok := x.app.Service(s.service); ok {
-			timeout = svc.DrainTimeout.D()
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			what := "connection(s)"
-			if strings.HasSuffix(s.label, "/udp") {
-				what = "UDP flow(s)"
-			}
-			n := s.old.Open()
-			r := s.old.Drain(timeout)
-			switch {
-			case r.Cut > 0:
-				x.t.say("drained %s %s release %s in %s; %d %s cut at the drain timeout", s.service, s.label, s.old.Release(), r.Waited.Round(time.Millisecond), r.Cut, what)
-			case n > 0:
-				x.t.say("drained %s %s release %s in %s (%d open %s finished)", s.service, s.label, s.old.Release(), r.Waited.Round(time.Millisecond), n, what)
-			}
-			if s.remove != nil {
-				s.remove.Close()
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 // convergePorts points the listeners of app/env's live release at its
 // running containers (binding them again after a restart of berth) and
 // closes the listeners of ports it does not publish.
@@ -217,7 +183,7 @@ func (d *Deployer) convergePorts(app, env string, live *store.Release, observed 
 					continue
 				}
 				if old := l.Swap(l4.NewPool(label, ts)); old != nil {
-					d.drains.Go(func() { old.Drain(svc.DrainTimeout.D()) })
+					d.drains.Go(func() { old.DrainContext(d.bg, svc.DrainTimeout.D()) })
 				}
 			}
 		}
@@ -227,7 +193,7 @@ func (d *Deployer) convergePorts(app, env string, live *store.Release, observed 
 			d.ports.Remove(e.Key)
 			d.drains.Go(func() {
 				if p := e.Listener.Current(); p != nil {
-					p.Drain(spec.DefaultDrainTimeout)
+					p.DrainContext(d.bg, spec.DefaultDrainTimeout)
 				}
 				e.Listener.Close()
 			})

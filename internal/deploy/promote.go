@@ -72,6 +72,7 @@ func (d *Deployer) promote(ctx context.Context, x *execution, run *canaryRun) (s
 	plan, err := d.prepare(ctx, x)
 	if err == nil {
 		x.adopted, err = d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: x.app.Name, engine.LabelEnv: x.env, engine.LabelRelease: releaseLabel(x.rel.ID)})
+		x.adopted = d.notRetiring(x.adopted)
 	}
 	if err == nil && len(plan.Conflicts) > 0 {
 		err = fmt.Errorf("%w: %s", ErrInvalid, strings.Join(plan.Conflicts, "; "))
@@ -103,7 +104,7 @@ func (d *Deployer) promote(ctx context.Context, x *execution, run *canaryRun) (s
 	}
 	d.dropCanaryRun(x.app.Name, x.env)
 	d.applyErrorPages(x.app, x.env)
-	old := d.switchRoutes(x)
+	old := d.switchRoutes(ctx, x)
 	x.t.say("release %d is live (release %d superseded)", x.rel.ID, prev)
 	return d.afterSwitch(ctx, x, plan, old), nil
 }
@@ -173,39 +174,49 @@ func (d *Deployer) rollbackCanary(ctx context.Context, app, env string, c store.
 	if err := d.store.EndCanary(app, env, rel.ID, reason); err != nil {
 		return d.finish(x.dep, live, t, d.counted(x), fmt.Errorf("record the canary rolled back: %w", err))
 	}
-	d.drain(ctx, x, d.removeCanaryRoutes(app, env))
+	drains := d.removeCanaryRoutes(app, env, &a)
 	cs, err := d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: app, engine.LabelEnv: env, engine.LabelRelease: releaseLabel(rel.ID)})
 	if err != nil {
 		return d.finish(x.dep, live, t, d.counted(x), fmt.Errorf("list the canary's containers: %w", err))
 	}
-	plan := Plan{Retire: map[string][]engine.Container{}}
-	for _, c := range cs {
+	retire := map[string][]engine.Container{}
+	for _, c := range d.notRetiring(cs) {
 		if c.Labels[LabelOneOff] != "true" && c.Labels[LabelStateful] != "true" {
-			plan.Retire[c.Labels[engine.LabelService]] = append(plan.Retire[c.Labels[engine.LabelService]], c)
+			retire[c.Labels[engine.LabelService]] = append(retire[c.Labels[engine.LabelService]], c)
 		}
 	}
-	d.retire(ctx, x, plan)
+	d.retireLater(x, retire, drains, nil)
 	t.say("canary release %d removed; release %d is live", rel.ID, live.ID)
 	return d.finish(x.dep, live, t, d.counted(x), nil)
 }
 
 // removeCanaryRoutes forgets app/env's canary run and takes the canary
-// slot off each of its routes (their clients go back to live). It returns
-// the pools taken off, by service, for the caller to drain (a drain closes
-// them), and closes the run's pools that were never routed.
-func (d *Deployer) removeCanaryRoutes(app, env string) map[string]*proxy.Pool {
-	old := map[string]*proxy.Pool{}
+// slot off each of its routes with a proxy Switch (their clients go back
+// to live; the pools drain in the background, each up to its service's
+// drain timeout in def, when given). It returns the drains by service,
+// and closes the run's pools that were never routed.
+func (d *Deployer) removeCanaryRoutes(app, env string, def *spec.App) map[string]*proxy.Drain {
+	old := map[string]*proxy.Drain{}
+	routed := map[*proxy.Pool]bool{}
 	run := d.dropCanaryRun(app, env)
 	for _, r := range d.proxy.Routes() {
-		if r.Key.App == app && r.Key.Env == env && r.Canary != nil {
-			if p := d.proxy.RemoveCanary(r.Key); p != nil {
-				old[r.Key.Service] = p
+		if r.Key.App != app || r.Key.Env != env || r.Canary == nil {
+			continue
+		}
+		req := proxy.SwitchRequest{Key: r.Key, Slot: proxy.SlotCanary}
+		if def != nil {
+			if svc, ok := def.Service(r.Key.Service); ok {
+				req.DrainTimeout = svc.DrainTimeout.D()
 			}
+		}
+		routed[r.Canary] = true
+		if dr, err := d.proxy.Switch(context.Background(), req); err == nil && dr != nil {
+			old[r.Key.Service] = dr
 		}
 	}
 	if run != nil {
-		for name, p := range run.pools {
-			if old[name] != p {
+		for _, p := range run.pools {
+			if !routed[p] {
 				p.Close() // never routed
 			}
 		}
@@ -227,9 +238,7 @@ func (d *Deployer) convergeCanary(ctx context.Context, app, env string, observed
 		return "", fmt.Errorf("read the canary: %w", err)
 	}
 	if err != nil {
-		for _, p := range d.removeCanaryRoutes(app, env) {
-			d.drainLater(p, 30*time.Second)
-		}
+		d.removeCanaryRoutes(app, env, nil) // the drains go on in the proxy
 		return "", nil
 	}
 	rel, err := d.store.GetRelease(app, env, c.ReleaseID)
@@ -280,15 +289,13 @@ func (d *Deployer) convergeCanary(ctx context.Context, app, env string, observed
 		if cur, w := d.proxy.Canary(key); cur == pool && w == c.Weight {
 			continue
 		}
-		old, err := d.proxy.SetCanary(key, pool, c.Weight)
-		if err != nil {
+		// An unhealthy canary gets no traffic: it is waited for above,
+		// not refused.
+		if _, err := d.proxy.Switch(ctx, proxy.SwitchRequest{Key: key, Slot: proxy.SlotCanary, Pool: pool, Weight: c.Weight, DrainTimeout: svc.DrainTimeout.D()}); err != nil {
 			d.log.Error("converge: canary", "app", app, "env", env, "service", svc.Name, "error", err)
 			continue
 		}
 		d.log.Info("canary restored", "app", app, "env", env, "service", svc.Name, "release", rel.ID, "weight", c.Weight, "targets", len(targets), "healthy", pool.Healthy())
-		if old != nil {
-			d.drainLater(old, svc.DrainTimeout.D())
-		}
 	}
 	if changed {
 		d.setCanaryRun(ctx, &canaryRun{app: app, env: env, rel: rel.ID, live: live.ID, weight: c.Weight, pools: pools}, c.Unhealthy)

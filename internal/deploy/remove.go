@@ -229,20 +229,26 @@ func (d *Deployer) removeEnv(ctx context.Context, r *removal, progress ProgressF
 	return d.finish(dep, rel, t, store.Deployment{}, cause)
 }
 
-// removeRoutes takes r's routes (and canary pools) out of the proxy,
-// then lets each drain up to its service's drain timeout.
+// removeRoutes takes r's routes (and canary pools) out of the proxy, each
+// with a Switch to no pool, and waits for their drains, each up to its
+// service's drain timeout: a removal is an explicit teardown, its
+// containers stop only once their requests are done.
 func (d *Deployer) removeRoutes(ctx context.Context, r *removal, t *tracker) {
-	var pools []*proxy.Pool
-	var names []string
+	type drain struct {
+		service string
+		dr      *proxy.Drain
+	}
+	var drains []drain
 	for _, rt := range d.proxy.Routes() {
 		if rt.Key.App != r.app || rt.Key.Env != r.env {
 			continue
 		}
-		if p := d.proxy.RemoveCanary(rt.Key); p != nil {
-			pools, names = append(pools, p), append(names, rt.Key.Service)
+		req := proxy.SwitchRequest{Key: rt.Key}
+		if svc, ok := r.def.Service(rt.Key.Service); ok {
+			req.DrainTimeout = svc.DrainTimeout.D()
 		}
-		if p := d.proxy.RemoveRoute(rt.Key); p != nil {
-			pools, names = append(pools, p), append(names, rt.Key.Service)
+		if dr, err := d.proxy.Switch(ctx, req); err == nil && dr != nil {
+			drains = append(drains, drain{rt.Key.Service, dr})
 		}
 		t.say("route of %s removed", rt.Key.Service)
 	}
@@ -250,24 +256,17 @@ func (d *Deployer) removeRoutes(ctx context.Context, r *removal, t *tracker) {
 	for _, svc := range r.def.Services { // a cluster route's successor still checking health
 		d.pending.drop(routeKey(r.app, r.env, svc.Name))
 	}
-	var wg sync.WaitGroup
-	for i, p := range pools {
-		timeout := 30 * time.Second
-		if svc, ok := r.def.Service(names[i]); ok {
-			timeout = svc.DrainTimeout.D()
+	for _, x := range drains {
+		res, ok := x.dr.Wait(ctx)
+		if !ok {
+			t.say("stopped waiting for %s release %s to drain: %v", x.service, x.dr.Release, ctx.Err())
+			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res := p.Drain(ctx, timeout)
-			if res.Cut > 0 {
-				t.say("drained %s release %s in %s; %d long-lived request(s) cut at the drain timeout", names[i], p.Release(), res.Waited.Round(time.Millisecond), res.Cut)
-			} else {
-				t.say("drained %s release %s in %s", names[i], p.Release(), res.Waited.Round(time.Millisecond))
-			}
-		}()
+		t.say("%s", drainedMessage(x.service, x.dr.Release, res.Waited, res.Cut, "long-lived request(s)"))
 	}
-	wg.Wait()
+	// Old releases still draining from earlier deployments stop their
+	// own containers at the end of their drains.
+	d.waitRetired(ctx, r.app, r.env, t)
 }
 
 // removeContainers stops (each with its service's stop grace) and

@@ -2,34 +2,34 @@ package deploy
 
 import (
 	"context"
-	"sync"
-	"time"
 
-	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
 // switchRoutes points every routed service of the new release at its new
-// pool, each in one atomic swap, removes routes of services the release
-// no longer routes, and returns the pools that were swapped out.
-func (d *Deployer) switchRoutes(x *execution) map[string]*proxy.Pool {
-	old := map[string]*proxy.Pool{}
+// pool, each with one proxy Switch, removes routes of services the release
+// no longer routes, and returns the drains of the pools that were swapped
+// out, by service: they go on in the background.
+func (d *Deployer) switchRoutes(ctx context.Context, x *execution) map[string]*proxy.Drain {
+	old := map[string]*proxy.Drain{}
 	for _, svc := range x.app.Services {
 		pool, ok := x.pools[svc.Name]
 		if !ok {
 			continue
 		}
-		prev, err := d.proxy.SetRouteOptions(routeKey(x.app.Name, x.env, svc.Name), svc.Hosts, pool, routeOptions(svc))
+		dr, err := d.switchRoute(ctx, x.app, x.env, svc.Name, pool)
 		if err != nil {
-			// CheckHosts ran before anything started; only a concurrent
-			// claim by another app can land here.
+			// CheckHosts ran before anything started and the gate saw the
+			// pool healthy; only a concurrent claim by another app, or a
+			// pool that lost every target since, lands here. Converge
+			// routes the live release again.
 			x.t.say("warning: route %s: %v", svc.Name, err)
 			continue
 		}
 		x.t.say("switched %s to release %d (%d healthy)", svc.Name, x.rel.ID, pool.Healthy())
-		if prev != nil {
-			old[svc.Name] = prev
+		if dr != nil {
+			old[svc.Name] = dr
 		}
 	}
 	for _, r := range d.proxy.Routes() {
@@ -39,66 +39,12 @@ func (d *Deployer) switchRoutes(x *execution) map[string]*proxy.Pool {
 		if _, ok := x.pools[r.Key.Service]; ok {
 			continue
 		}
-		if prev := d.proxy.RemoveRoute(r.Key); prev != nil {
+		if dr, _ := d.switchRoute(ctx, x.app, x.env, r.Key.Service, nil); dr != nil {
 			x.t.say("route of %s removed", r.Key.Service)
-			old[r.Key.Service] = prev
+			old[r.Key.Service] = dr
 		}
 	}
 	return old
-}
-
-// drain lets the old pools finish their in-flight requests.
-func (d *Deployer) drain(ctx context.Context, x *execution, old map[string]*proxy.Pool) {
-	var wg sync.WaitGroup
-	for name, p := range old {
-		timeout := 30 * time.Second
-		if svc, ok := x.app.Service(name); ok {
-			timeout = svc.DrainTimeout.D()
-		}
-		x.t.say("draining %s release %s", name, p.Release())
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := p.Drain(ctx, timeout)
-			if r.Cut > 0 {
-				x.t.say("drained %s release %s in %s; %d long-lived request(s) cut at the drain timeout", name, p.Release(), r.Waited.Round(time.Millisecond), r.Cut)
-			} else {
-				x.t.say("drained %s release %s in %s", name, p.Release(), r.Waited.Round(time.Millisecond))
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-// retire stops (SIGTERM, then the stop grace period) and removes every
-// container that is not part of the new release.
-func (d *Deployer) retire(ctx context.Context, x *execution, plan Plan) {
-	var wg sync.WaitGroup
-	n := 0
-	for svcName, cs := range plan.Retire {
-		grace := 10 * time.Second
-		if svc, ok := x.app.Service(svcName); ok {
-			grace = svc.StopGracePeriod.D()
-		}
-		for _, c := range cs {
-			n++
-			wg.Add(1)
-			go func(c engine.Container) {
-				defer wg.Done()
-				if err := d.eng.StopContainer(ctx, c.ID, grace); err != nil {
-					d.log.Warn("stop old container", "container", c.Name, "error", err)
-				}
-				if err := d.eng.RemoveContainer(ctx, c.ID); err != nil {
-					d.log.Warn("remove old container", "container", c.Name, "error", err)
-				}
-			}(c)
-		}
-	}
-	if n > 0 {
-		x.t.say("stopping %d old container(s)", n)
-		wg.Wait()
-		x.t.say("stopped %d old container(s)", n)
-	}
 }
 
 // routeOptions are a routed service's per-route proxy behaviours: the one

@@ -88,7 +88,9 @@ func TestVolumeDiff(t *testing.T) {
 
 func fakeDeployer(t *testing.T, f *enginetest.Fake) *Deployer {
 	t.Helper()
-	return New(Options{Engine: f, Store: newTestStore(t), Proxy: proxy.New(proxy.Options{}), BindRoot: "/etc"})
+	d := New(Options{Engine: f, Store: newTestStore(t), Proxy: proxy.New(proxy.Options{}), BindRoot: "/etc"})
+	t.Cleanup(d.Close)
+	return d
 }
 
 // A deploy that mounts a missing external volume is refused before

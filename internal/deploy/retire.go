@@ -1,0 +1,293 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/proxy/l4"
+	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// Retiring an old release. Once the switch is done the deployment is
+// done: it is recorded and releases its app environment's lock. The
+// pools it swapped out drain in the background (the proxy owns the HTTP
+// drains, the Deployer those of published ports), and each service's old
+// containers are stopped and removed only once that service's pools have
+// drained, by a goroutine the Deployer owns (Close stops it; converge at
+// the next start removes what it left). The outcome is an event of the
+// app environment ("drained web release 3 in 1.2s; …").
+//
+// A retirement owns its containers until they are gone: the plan of a
+// later deployment or rollback and converge never see them (notRetiring),
+// so nothing else stops them under their drain, nor routes them again.
+
+// retirement is one old release leaving an app environment.
+type retirement struct {
+	app, env string
+	ids      map[string]bool // containers it owns
+	done     chan struct{}   // closed when it ended
+}
+
+// retirements are the retirements in progress, by container.
+type retirements struct {
+	mu   sync.Mutex
+	byID map[string]*retirement
+	all  map[*retirement]bool
+}
+
+func (rs *retirements) add(app, env string, cs []engine.Container) *retirement {
+	r := &retirement{app: app, env: env, ids: map[string]bool{}, done: make(chan struct{})}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.byID == nil {
+		rs.byID, rs.all = map[string]*retirement{}, map[*retirement]bool{}
+	}
+	for _, c := range cs {
+		r.ids[c.ID] = true
+		rs.byID[c.ID] = r
+	}
+	rs.all[r] = true
+	return r
+}
+
+// end forgets r and its containers.
+func (rs *retirements) end(r *retirement) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for id := range r.ids {
+		if rs.byID[id] == r {
+			delete(rs.byID, id)
+		}
+	}
+	delete(rs.all, r)
+	close(r.done)
+}
+
+// of returns app/env's retirements in progress.
+func (rs *retirements) of(app, env string) []*retirement {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	var out []*retirement
+	for r := range rs.all {
+		if r.app == app && r.env == env {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// notRetiring returns cs without the containers a retirement owns.
+func (d *Deployer) notRetiring(cs []engine.Container) []engine.Container {
+	d.retiring.mu.Lock()
+	defer d.retiring.mu.Unlock()
+	return slices.DeleteFunc(slices.Clone(cs), func(c engine.Container) bool { return d.retiring.byID[c.ID] != nil })
+}
+
+// waitRetired waits until app/env's retirements have ended (their
+// drains are bounded by their deadlines), or ctx ends.
+func (d *Deployer) waitRetired(ctx context.Context, app, env string, t *tracker) {
+	rs := d.retiring.of(app, env)
+	if len(rs) == 0 {
+		return
+	}
+	t.say("waiting for %d old release(s) to finish draining", len(rs))
+	for _, r := range rs {
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// portDrain is the background drain of one published port's old pool.
+type portDrain struct {
+	service, label, release string
+	open                    int // connections when it started
+	deadline                time.Time
+	done                    chan struct{}
+	res                     l4.DrainResult // set before done is closed
+}
+
+// drainPortsLater drains the listeners' old pools in the background, each
+// up to its service's drain timeout; ports the release dropped are
+// unbound after.
+func (d *Deployer) drainPortsLater(app *spec.App, sw []switchedPort) []*portDrain {
+	var out []*portDrain
+	for _, s := range sw {
+		timeout := spec.DefaultDrainTimeout
+		if svc, ok := app.Service(s.service); ok {
+			timeout = svc.DrainTimeout.D()
+		}
+		pd := &portDrain{service: s.service, label: s.label, release: s.old.Release(), open: s.old.Open(),
+			deadline: d.now().Add(timeout), done: make(chan struct{})}
+		out = append(out, pd)
+		d.drains.Go(func() {
+			defer close(pd.done)
+			pd.res = s.old.DrainContext(d.bg, timeout)
+			if s.remove != nil {
+				s.remove.Close()
+			}
+		})
+	}
+	return out
+}
+
+// retireLater hands the old release of x over to the background: the
+// HTTP pools in drains and the ports' pools in ports drain, and the
+// containers of plan.Retire are stopped service by service once their
+// service has drained. The containers are the retirement's from now on.
+func (d *Deployer) retireLater(x *execution, retire map[string][]engine.Container, drains map[string]*proxy.Drain, ports []*portDrain) {
+	services := map[string]bool{}
+	var cs []engine.Container
+	for name, list := range retire {
+		if len(list) > 0 {
+			services[name] = true
+			cs = append(cs, list...)
+		}
+	}
+	for name, dr := range drains {
+		services[name] = true
+		x.t.say("draining %s release %s in the background until %s (%d request(s) in flight)",
+			name, dr.Release, dr.Deadline.Format(time.TimeOnly), dr.InFlight())
+	}
+	for _, pd := range ports {
+		services[pd.service] = true
+		if pd.open > 0 {
+			x.t.say("draining %s %s release %s in the background until %s (%d open connection(s))",
+				pd.service, pd.label, pd.release, pd.deadline.Format(time.TimeOnly), pd.open)
+		}
+	}
+	if len(services) == 0 {
+		return
+	}
+	if len(cs) > 0 {
+		x.t.say("%d old container(s) stop once their service has drained", len(cs))
+	}
+	ret := d.retiring.add(x.app.Name, x.env, cs)
+	app, env := *x.app, x.env
+	d.drains.Go(func() {
+		defer d.retiring.end(ret)
+		var wg sync.WaitGroup
+		for _, name := range slices.Sorted(maps.Keys(services)) {
+			var pds []*portDrain
+			for _, pd := range ports {
+				if pd.service == name {
+					pds = append(pds, pd)
+				}
+			}
+			wg.Go(func() { d.retireService(&app, env, name, drains[name], pds, retire[name]) })
+		}
+		wg.Wait()
+		if d.bg.Err() == nil {
+			if _, err := d.Prune(d.bg); err != nil {
+				d.log.Warn("prune", "error", err)
+			}
+		}
+	})
+}
+
+// retireService waits for a service's old pools to drain, then stops and
+// removes its old containers and records what happened. When berth stops
+// first, it leaves them: converge at the next start removes the
+// containers of releases that are not live.
+func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drain, pds []*portDrain, cs []engine.Container) {
+	waitFor := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		case <-d.bg.Done():
+			return false
+		}
+	}
+	var parts []string
+	release := ""
+	if hd != nil {
+		if !waitFor(hd.Done()) || hd.Result().Stopped {
+			return
+		}
+		release = hd.Release
+		parts = append(parts, drainedMessage(name, hd.Release, hd.Result().Waited, hd.Result().Cut, "long-lived request(s)"))
+	}
+	for _, pd := range pds {
+		if !waitFor(pd.done) {
+			return
+		}
+		what := "connection(s)"
+		if strings.HasSuffix(pd.label, "/udp") {
+			what = "UDP flow(s)"
+		}
+		if pd.open > 0 || pd.res.Cut > 0 {
+			parts = append(parts, drainedMessage(name+" "+pd.label, pd.release, pd.res.Waited, pd.res.Cut, what))
+		}
+		if release == "" {
+			release = pd.release
+		}
+	}
+	if len(cs) > 0 {
+		if release == "" {
+			release = cs[0].Labels[engine.LabelRelease]
+		}
+		grace := 10 * time.Second
+		if svc, ok := app.Service(name); ok {
+			grace = svc.StopGracePeriod.D()
+		}
+		var wg sync.WaitGroup
+		for _, c := range cs {
+			wg.Go(func() {
+				if err := d.eng.StopContainer(d.bg, c.ID, grace); err != nil {
+					d.log.Warn("stop old container", "container", c.Name, "error", err)
+				}
+				if err := d.eng.RemoveContainer(d.bg, c.ID); err != nil {
+					d.log.Warn("remove old container", "container", c.Name, "error", err)
+				}
+			})
+		}
+		wg.Wait()
+		parts = append(parts, fmt.Sprintf("stopped %d old container(s) of %s", len(cs), name))
+	}
+	if len(parts) == 0 {
+		return
+	}
+	msg := strings.Join(parts, "; ")
+	d.log.Info("old release retired", "app", app.Name, "env", env, "service", name, "release", release, "message", msg)
+	e := store.Event{Time: d.now(), Kind: "drained", Service: name, Release: release, Message: msg}
+	if err := d.store.AppendEvent(app.Name, env, e); err != nil {
+		d.log.Warn("record event", "app", app.Name, "env", env, "error", err)
+	}
+}
+
+// drainedMessage says how a drain of what's release went.
+func drainedMessage(what, release string, waited time.Duration, cut int, cutWhat string) string {
+	s := fmt.Sprintf("drained %s release %s in %s", what, release, waited.Round(time.Millisecond))
+	if cut > 0 {
+		s += fmt.Sprintf("; %d %s cut at the drain timeout", cut, cutWhat)
+	}
+	return s
+}
+
+// switchRoute is one route's Switch for a deployment: the new pool is
+// swapped in once it has a healthy target (the gate already waited for
+// all of them), and the old one drains up to the service's drain timeout
+// (the proxy's default when the release no longer has the service).
+func (d *Deployer) switchRoute(ctx context.Context, app *spec.App, env, service string, pool *proxy.Pool) (*proxy.Drain, error) {
+	req := proxy.SwitchRequest{Key: routeKey(app.Name, env, service), Pool: pool}
+	if svc, ok := app.Service(service); ok {
+		req.Hosts, req.Options, req.DrainTimeout = svc.Hosts, routeOptions(*svc), svc.DrainTimeout.D()
+	}
+	if pool != nil {
+		req.Healthy = 1
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		ctx = wctx
+	}
+	return d.proxy.Switch(ctx, req)
+}
