@@ -324,6 +324,11 @@ func Run(ctx context.Context, cfg Config) error {
 		if httpsSrv != nil {
 			_ = httpsSrv.Shutdown(sctx)
 		}
+		// The pools swapped out by deploys finish their requests (the
+		// servers no longer take new ones) until the shutdown deadline,
+		// then are cut; the old containers they leave are removed by
+		// converge at the next start.
+		px.ShutdownDrains(sctx)
 		// Stop health checks; the containers themselves keep running.
 		for _, r := range px.Routes() {
 			if p := px.RemoveRoute(r.Key); p != nil {
