@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/proxy/l4"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/testutil"
 )
@@ -205,4 +207,78 @@ func TestDeployer_ContainersLeftByAStopMidDrainGoAtTheNextStart(t *testing.T) {
 	if cs, _ := f.ListContainers(ctx, map[string]string{engine.LabelApp: "shop", engine.LabelRelease: "2"}); len(cs) != 1 {
 		t.Fatalf("the live release runs %d containers", len(cs))
 	}
+}
+
+// A published port's old pool drains in the background: the handover
+// returns with a TCP connection still open on it, the old container
+// stops only once that connection ended, and the event says so.
+func TestDeployer_PortDrainHoldsOnlyTheOldContainer(t *testing.T) {
+	t.Parallel()
+	f := enginetest.NewFake()
+	f.AddImage("shop:1", "sha256:1111")
+	d := fakeDeployer(t, f)
+	ctx := context.Background()
+	if _, err := d.Deploy(ctx, workerApp("shop:1"), "production", DeployOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := f.ListContainers(ctx, map[string]string{engine.LabelApp: "shop", engine.LabelRelease: "1"})
+	old := cs[0]
+
+	echo, err := net.Listen("tcp", "127.0.0.1:0") // release 1's container port
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { echo.Close() })
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	p := spec.Port{Target: 7000, HostIP: "127.0.0.1", Protocol: "tcp"}
+	l := listenT(t, p, 0)
+	l.Swap(l4.NewPool("1", []l4.Target{{ID: old.ID, Name: old.Name, Addr: echo.Addr().String()}}))
+	client, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := client.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(client, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	oldPool := l.Swap(l4.NewPool("2", nil))
+	x := &execution{app: workerApp("shop:1"), env: "production", t: newTracker(d.now, nil)}
+	pds := d.drainPortsLater(x.app, []switchedPort{{service: "worker", label: p.PublishedLabel(), old: oldPool}})
+	d.retireLater(x, map[string][]engine.Container{"worker": {old}}, nil, pds)
+	if len(pds) != 1 || pds[0].open != 1 {
+		t.Fatalf("port drains %+v", pds)
+	}
+	select {
+	case <-pds[0].done:
+		t.Fatal("the port drain ended with a connection open")
+	default:
+	}
+	if !running(t, f, old.ID) {
+		t.Fatal("the old container stopped while its port drains")
+	}
+	client.Close()
+	testutil.Eventually(t, 10*time.Second, "the old container removed", func() bool {
+		_, err := f.InspectContainer(ctx, old.ID)
+		return err != nil
+	})
+	testutil.Eventually(t, 5*time.Second, "the drain's event", func() bool {
+		evs, _ := d.Events("shop", "production", 10)
+		for _, e := range evs {
+			if e.Kind == "drained" && strings.HasPrefix(e.Message, "drained worker 127.0.0.1:") && strings.Contains(e.Message, "stopped 1 old container(s) of worker") {
+				return true
+			}
+		}
+		return false
+	})
 }
