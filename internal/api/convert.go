@@ -77,8 +77,12 @@ func envStatusDTO(st deploy.EnvStatus) dto.EnvStatus {
 		Services: each(st.Services, serviceStatusDTO), Last: ptr(st.Last, deploymentDTO),
 		ImageBytes: st.ImageBytes, Maintenance: st.Maintenance,
 		Canary: ptr(st.Canary, canaryStatusDTO), Shares: each(st.Shares, shareDTO),
-		RemovedAt: st.RemovedAt,
+		RemovedAt: st.RemovedAt, Draining: each(st.Draining, drainStatusDTO),
 	}
+}
+
+func drainStatusDTO(d deploy.DrainStatus) dto.DrainStatus {
+	return dto.DrainStatus{Service: d.Service, Release: d.Release, Canary: d.Canary, Since: d.Since, Deadline: d.Deadline, InFlight: d.InFlight}
 }
 
 func serviceStatusDTO(s deploy.ServiceStatus) dto.ServiceStatus {

@@ -91,6 +91,10 @@ func printStatus(w io.Writer, sts []dto.EnvStatus) {
 		}
 		fmt.Fprintf(w, "; images of its releases use %s\n", humanBytes(st.ImageBytes))
 		printShares(w, st)
+		for _, dr := range st.Draining {
+			fmt.Fprintf(w, "  draining %s release %s in the background: %d request(s) in flight, cut at %s\n",
+				dr.Service, dr.Release, dr.InFlight, dr.Deadline.Local().Format(time.TimeOnly))
+		}
 		if st.Last != nil {
 			fmt.Fprintf(w, "  last %s %d: %s, release %d", st.Last.Kind, st.Last.ID, st.Last.Status, st.Last.ReleaseID)
 			if st.Last.Error != "" {

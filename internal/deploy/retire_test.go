@@ -45,7 +45,7 @@ func heldDrain(t *testing.T, px *proxy.Proxy) (dr *proxy.Drain, release func()) 
 	t.Cleanup(app.Close)
 	front := httptest.NewServer(px)
 	t.Cleanup(front.Close)
-	key := proxy.RouteKey{App: "held", Env: "production", Service: "web"}
+	key := proxy.RouteKey{App: "shop", Env: "production", Service: "web"}
 	hc := proxy.HealthConfig{Path: "/up", Interval: 20 * time.Millisecond, Timeout: time.Second, HealthyThreshold: 1, UnhealthyThreshold: 2}
 	newPool := func(rel string) *proxy.Pool {
 		return proxy.NewPool(key, rel, []proxy.Target{{ID: rel, Name: rel, Addr: app.Listener.Addr().String()}}, hc, nil)
@@ -116,6 +116,14 @@ func TestDeployer_ADrainingReleaseKeepsItsContainersUntilItsDrainEnds(t *testing
 	if got := strings.Join(said, "\n"); !strings.Contains(got, "draining worker release r1 in the background until") ||
 		!strings.Contains(got, "1 old container(s) stop once their service has drained") {
 		t.Errorf("progress:\n%s", got)
+	}
+
+	st, err := d.Status(ctx, "shop", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Draining) != 1 || st.Draining[0].Service != "web" || st.Draining[0].Release != "r1" || st.Draining[0].InFlight != 1 {
+		t.Errorf("status draining %+v", st.Draining)
 	}
 
 	if _, err := d.Deploy(ctx, workerApp("shop:2"), "production", DeployOptions{}, nil); err != nil {

@@ -33,6 +33,19 @@ type EnvStatus struct {
 	// RemovedAt is when the environment was removed (remove.go); its
 	// history stays, nothing of it runs.
 	RemovedAt time.Time `json:"removed_at,omitzero"`
+	// Draining are old releases' pools still draining in the background
+	// after a switch (retire.go); their containers stop after.
+	Draining []DrainStatus `json:"draining,omitempty"`
+}
+
+// DrainStatus is a pool swapped out by a deployment, draining.
+type DrainStatus struct {
+	Service  string    `json:"service"`
+	Release  string    `json:"release"`
+	Canary   bool      `json:"canary,omitempty"`
+	Since    time.Time `json:"since"`
+	Deadline time.Time `json:"deadline"` // what is still in flight then is cut
+	InFlight int64     `json:"in_flight"`
 }
 
 // ServiceStatus is one service of the live release.
@@ -117,6 +130,12 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 		bySvc[svc] = append(bySvc[svc], s)
 	}
 	d.canaryStatus(&st)
+	for _, dr := range d.proxy.Draining() {
+		if dr.Key.App == app && dr.Key.Env == env {
+			st.Draining = append(st.Draining, DrainStatus{Service: dr.Key.Service, Release: dr.Release, Canary: dr.Canary,
+				Since: dr.Started, Deadline: dr.Deadline, InFlight: dr.InFlight})
+		}
+	}
 	if st.Live != nil {
 		for _, svc := range st.Live.Spec.Services {
 			st.Services = append(st.Services, ServiceStatus{Name: svc.Name, Hosts: svc.Hosts, Replicas: svc.Replicas, Containers: bySvc[svc.Name]})

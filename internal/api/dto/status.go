@@ -26,6 +26,19 @@ type EnvStatus struct {
 	Shares []Share       `json:"shares,omitempty"`
 	// RemovedAt is when the environment was removed.
 	RemovedAt time.Time `json:"removed_at,omitzero"`
+	// Draining are old releases' pools still draining in the background
+	// after a switch; their containers stop after.
+	Draining []DrainStatus `json:"draining,omitempty"`
+}
+
+// DrainStatus is a pool swapped out by a deployment, draining.
+type DrainStatus struct {
+	Service  string    `json:"service"`
+	Release  string    `json:"release"`
+	Canary   bool      `json:"canary,omitempty"`
+	Since    time.Time `json:"since"`
+	Deadline time.Time `json:"deadline"` // what is still in flight then is cut
+	InFlight int64     `json:"in_flight"`
 }
 
 // ServiceStatus is one service of the live release.
