@@ -17,6 +17,9 @@ func (d *Deployer) RecordEvent(ctx context.Context, ev engine.Event) {
 	if app == "" || env == "" || ev.Labels[LabelOneOff] == "true" {
 		return
 	}
+	if d.retiringOwns(ev.ContainerID) {
+		return // an old release's container its retirement stops (after a rollback, its release may be live again)
+	}
 	live, err := d.store.LiveRelease(app, env)
 	if err != nil {
 		return // not ours, or nothing live

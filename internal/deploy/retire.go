@@ -91,6 +91,13 @@ func (d *Deployer) notRetiring(cs []engine.Container) []engine.Container {
 	return slices.DeleteFunc(slices.Clone(cs), func(c engine.Container) bool { return d.retiring.byID[c.ID] != nil })
 }
 
+// retiringOwns reports whether a retirement owns container id.
+func (d *Deployer) retiringOwns(id string) bool {
+	d.retiring.mu.Lock()
+	defer d.retiring.mu.Unlock()
+	return d.retiring.byID[id] != nil
+}
+
 // waitRetired waits until app/env's retirements have ended (their
 // drains are bounded by their deadlines), or ctx ends.
 func (d *Deployer) waitRetired(ctx context.Context, app, env string, t *tracker) {
