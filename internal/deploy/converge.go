@@ -83,8 +83,9 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 				if curOpts, _ := d.proxy.RouteOptionsOf(key); sameStrings(hosts, svc.Hosts) && curOpts.Equal(opts) {
 					continue
 				}
-				// Same pool, other hosts or options: route it again as it is.
-				if _, err := d.proxy.SetRouteOptions(key, svc.Hosts, cur, opts); err != nil {
+				// Same pool, other hosts or options: route it again as it
+				// is (nothing to drain).
+				if _, err := d.proxy.Switch(ctx, proxy.SwitchRequest{Key: key, Hosts: svc.Hosts, Pool: cur, Options: opts}); err != nil {
 					d.log.Error("converge: route", "app", app, "env", env, "service", svc.Name, "error", err)
 				}
 				continue

@@ -51,6 +51,9 @@ type execution struct {
 	adopted []engine.Container
 	// ports is the state of published ports (ports.go).
 	ports portsExec
+	// unswitched are routed services whose route could not be switched:
+	// their old containers still serve, converge routes them later.
+	unswitched []string
 }
 
 func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment, error) {
@@ -146,6 +149,9 @@ func (d *Deployer) afterSwitch(ctx context.Context, x *execution, plan Plan, old
 	}
 	d.keptRestartPolicies(ctx, x, plan) // container_options.go
 	ports := d.drainPortsLater(x.app, d.switchPorts(x, plan))
+	for _, name := range x.unswitched {
+		delete(plan.Retire, name) // still serving: converge retires them once it routed the live release
+	}
 	d.retireLater(x, plan.Retire, old, ports)
 	x.t.say("done in %s", x.t.elapsed().Round(time.Millisecond))
 	dep, _ := d.finish(x.dep, x.rel, x.t, d.counted(x), nil)

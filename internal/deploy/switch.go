@@ -24,7 +24,9 @@ func (d *Deployer) switchRoutes(ctx context.Context, x *execution) map[string]*p
 			// pool healthy; only a concurrent claim by another app, or a
 			// pool that lost every target since, lands here. Converge
 			// routes the live release again.
+			// Its old containers keep serving: they are not retired.
 			x.t.say("warning: route %s: %v", svc.Name, err)
+			x.unswitched = append(x.unswitched, svc.Name)
 			continue
 		}
 		x.t.say("switched %s to release %d (%d healthy)", svc.Name, x.rel.ID, pool.Healthy())

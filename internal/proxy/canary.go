@@ -125,7 +125,7 @@ func canaryClient(w http.ResponseWriter, r *http.Request) string {
 // healthy target; the route's own pool keeps the rest. It publishes the
 // change in one atomic table swap and returns the canary pool the route
 // had before (nil if none, or if it is pool itself), which the caller
-// should Drain. The route must exist (ErrNotRouted); pool must not be the
+// should Drain (Switch of the canary slot does both). The route must exist (ErrNotRouted); pool must not be the
 // route's live pool.
 func (p *Proxy) SetCanary(key RouteKey, pool *Pool, weight int) (old *Pool, err error) {
 	if pool == nil {

@@ -305,7 +305,7 @@ func (p *Proxy) CheckRoute(key RouteKey, hosts []string, o RouteOptions) error {
 // SetRoute publishes, in one atomic step, a routing table where every host
 // of hosts points at pool and the hosts key had before but not now are
 // gone. It returns the pool the key had before (nil if none, or if it is
-// pool itself), which the caller should Drain.
+// pool itself), which the caller should Drain: Switch does all of it.
 func (p *Proxy) SetRoute(key RouteKey, hosts []string, pool *Pool) (old *Pool, err error) {
 	return p.SetRouteOptions(key, hosts, pool, RouteOptions{})
 }
@@ -361,7 +361,7 @@ func (p *Proxy) SetRouteOptions(key RouteKey, hosts []string, pool *Pool, o Rout
 }
 
 // RemoveRoute removes key's route and returns its pool (nil if none), which
-// the caller should Drain. A canary of the route goes with it: take it off
+// the caller should Drain (Switch with no pool does both). A canary of the route goes with it: take it off
 // first with RemoveCanary to drain it.
 func (p *Proxy) RemoveRoute(key RouteKey) (old *Pool) {
 	p.mu.Lock()
