@@ -18,6 +18,7 @@ import (
 	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // switchHarness is the single-host switch run in process: the fake
@@ -30,29 +31,50 @@ type switchHarness struct {
 	d     *Deployer
 	front *httptest.Server
 	dir   string
+	// hold holds every request for /hold until it is closed (or the
+	// request is cut): a long-lived request, a WebSocket's stand-in.
+	hold chan struct{}
 }
 
 func newSwitchHarness(t *testing.T, tags ...string) *switchHarness {
 	t.Helper()
 	f := enginetest.NewFake()
+	hold := make(chan struct{})
 	for i, tag := range tags {
 		ref := "shop:" + tag
 		f.AddImage(ref, fmt.Sprintf("sha256:%064d", i+1))
 		f.Serve(t, ref, 8080, func(c engine.Container) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/hold" {
+					w.WriteHeader(http.StatusOK)
+					w.(http.Flusher).Flush()
+					select {
+					case <-hold:
+						io.WriteString(w, "held "+tag)
+					case <-r.Context().Done():
+					}
+					return
+				}
 				io.WriteString(w, tag)
 			})
 		})
 	}
 	px := proxy.New(proxy.Options{})
 	d := New(Options{Engine: f, Store: newTestStore(t), Proxy: px, BindRoot: "/etc"})
+	t.Cleanup(d.Close) // before the store closes: the retirements end
 	front := httptest.NewServer(px)
 	t.Cleanup(front.Close)
-	return &switchHarness{t: t, f: f, d: d, front: front, dir: t.TempDir()}
+	return &switchHarness{t: t, f: f, d: d, front: front, dir: t.TempDir(), hold: hold}
 }
 
 // app loads a two-replica routed Compose service running image tag.
 func (h *switchHarness) app(tag string) *spec.App {
+	h.t.Helper()
+	return h.appDraining(tag, "5s")
+}
+
+// appDraining is app with drain_timeout drain.
+func (h *switchHarness) appDraining(tag, drain string) *spec.App {
 	h.t.Helper()
 	p := filepath.Join(h.dir, "compose-"+tag+".yaml")
 	yaml := `name: shop
@@ -64,7 +86,7 @@ services:
       port: 8080
       hosts: [shop.test]
       healthcheck: { path: /up, interval: 50ms, timeout: 1s }
-      drain_timeout: 5s
+      drain_timeout: ` + drain + `
 `
 	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
 		h.t.Fatal(err)
@@ -184,13 +206,13 @@ func TestDeployer_SwitchInProcessDropsNoRequest(t *testing.T) {
 	if body, err := h.get(http.DefaultClient); err != nil || body != "1" {
 		t.Errorf("after the rollback: %q, %v; want release 1's answer", body, err)
 	}
-	cs, err := h.f.ListContainers(ctx, map[string]string{engine.LabelApp: "shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cs) != 2 {
-		t.Errorf("%d containers after the rollback, want the 2 of the live release", len(cs))
-	}
+	// The old release's containers go once its pool drained, in the
+	// background.
+	var cs []engine.Container
+	testutil.Eventually(t, 10*time.Second, "only the live release's 2 containers", func() bool {
+		cs, err = h.f.ListContainers(ctx, map[string]string{engine.LabelApp: "shop"})
+		return err == nil && len(cs) == 2
+	})
 	for _, c := range cs {
 		if c.ImageID != fmt.Sprintf("sha256:%064d", 1) || c.State != engine.StateRunning || h.f.Listening(c.ID) == "" {
 			t.Errorf("container %s: image %s, %s, listening %q", c.Name, c.ImageID, c.State, h.f.Listening(c.ID))
