@@ -84,7 +84,8 @@ func TestDeployer_DeployReturnsWhileALongRequestDrains(t *testing.T) {
 
 	var said []string
 	start := time.Now()
-	if _, err := h.d.Deploy(ctx, h.appDraining("2", "30s"), "", DeployOptions{}, func(p Progress) { said = append(said, p.Message) }); err != nil {
+	dep2, err := h.d.Deploy(ctx, h.appDraining("2", "30s"), "", DeployOptions{}, func(p Progress) { said = append(said, p.Message) })
+	if err != nil {
 		t.Fatalf("deploy release 2: %v", err)
 	}
 	took := time.Since(start)
@@ -158,6 +159,15 @@ func TestDeployer_DeployReturnsWhileALongRequestDrains(t *testing.T) {
 			}
 		}
 		return false
+	})
+	// The deploy's own record tells how release 1 left.
+	testutil.Eventually(t, 5*time.Second, "the drain on the deployment's timeline", func() bool {
+		dep, err := h.d.store.GetDeployment(dep2.ID)
+		if err != nil || len(dep.Timeline) == 0 {
+			return false
+		}
+		last := dep.Timeline[len(dep.Timeline)-1].Message
+		return strings.HasPrefix(last, "in the background: drained web release 1 in ")
 	})
 }
 

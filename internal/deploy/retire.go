@@ -180,20 +180,23 @@ func (d *Deployer) retireLater(x *execution, retire map[string][]engine.Containe
 		x.t.say("%d old container(s) stop once their service has drained", len(cs))
 	}
 	ret := d.retiring.add(x.app.Name, x.env, cs)
-	app, env := *x.app, x.env
+	app, env, depID, start := *x.app, x.env, x.dep.ID, x.t.start
 	d.drains.Go(func() {
 		defer d.retiring.end(ret)
+		names := slices.Sorted(maps.Keys(services))
+		msgs := make([]string, len(names))
 		var wg sync.WaitGroup
-		for _, name := range slices.Sorted(maps.Keys(services)) {
+		for i, name := range names {
 			var pds []*portDrain
 			for _, pd := range ports {
 				if pd.service == name {
 					pds = append(pds, pd)
 				}
 			}
-			wg.Go(func() { d.retireService(&app, env, name, drains[name], pds, retire[name]) })
+			wg.Go(func() { msgs[i] = d.retireService(&app, env, name, drains[name], pds, retire[name]) })
 		}
 		wg.Wait()
+		d.noteOnDeployment(depID, start, msgs)
 		if d.bg.Err() == nil {
 			if _, err := d.Prune(d.bg); err != nil {
 				d.log.Warn("prune", "error", err)
@@ -202,11 +205,34 @@ func (d *Deployer) retireLater(x *execution, retire map[string][]engine.Containe
 	})
 }
 
+// noteOnDeployment appends what the retirement did to the timeline of
+// the deployment that started it (finished by then), so that its record
+// tells how the old release left.
+func (d *Deployer) noteOnDeployment(id int64, start time.Time, msgs []string) {
+	msgs = slices.DeleteFunc(msgs, func(m string) bool { return m == "" })
+	if id == 0 || len(msgs) == 0 {
+		return
+	}
+	dep, err := d.store.GetDeployment(id)
+	if err != nil {
+		d.log.Warn("record the drain on its deployment", "deployment", id, "error", err)
+		return
+	}
+	now := d.now()
+	for _, m := range msgs {
+		dep.Timeline = append(dep.Timeline, store.Step{At: now, Elapsed: spec.Duration(now.Sub(start)), Message: "in the background: " + m})
+	}
+	if err := d.store.UpdateDeployment(dep); err != nil {
+		d.log.Warn("record the drain on its deployment", "deployment", id, "error", err)
+	}
+}
+
 // retireService waits for a service's old pools to drain, then stops and
-// removes its old containers and records what happened. When berth stops
-// first, it leaves them: converge at the next start removes the
-// containers of releases that are not live.
-func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drain, pds []*portDrain, cs []engine.Container) {
+// removes its old containers and records what happened (an event; the
+// message is returned). When berth stops first, it leaves them: converge
+// at the next start removes the containers of releases that are not
+// live.
+func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drain, pds []*portDrain, cs []engine.Container) string {
 	waitFor := func(ch <-chan struct{}) bool {
 		select {
 		case <-ch:
@@ -219,14 +245,14 @@ func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drai
 	release := ""
 	if hd != nil {
 		if !waitFor(hd.Done()) || hd.Result().Stopped {
-			return
+			return ""
 		}
 		release = hd.Release
 		parts = append(parts, drainedMessage(name, hd.Release, hd.Result().Waited, hd.Result().Cut, "long-lived request(s)"))
 	}
 	for _, pd := range pds {
 		if !waitFor(pd.done) {
-			return
+			return ""
 		}
 		what := "connection(s)"
 		if strings.HasSuffix(pd.label, "/udp") {
@@ -262,7 +288,7 @@ func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drai
 		parts = append(parts, fmt.Sprintf("stopped %d old container(s) of %s", len(cs), name))
 	}
 	if len(parts) == 0 {
-		return
+		return ""
 	}
 	msg := strings.Join(parts, "; ")
 	d.log.Info("old release retired", "app", app.Name, "env", env, "service", name, "release", release, "message", msg)
@@ -270,6 +296,7 @@ func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drai
 	if err := d.store.AppendEvent(app.Name, env, e); err != nil {
 		d.log.Warn("record event", "app", app.Name, "env", env, "error", err)
 	}
+	return msg
 }
 
 // drainedMessage says how a drain of what's release went.
