@@ -174,6 +174,7 @@ func (d *Deployer) retireLater(x *execution, retire map[string][]engine.Containe
 		}
 	}
 	if len(services) == 0 {
+		d.drains.Go(d.pruneAfter)
 		return
 	}
 	if len(cs) > 0 {
@@ -197,12 +198,19 @@ func (d *Deployer) retireLater(x *execution, retire map[string][]engine.Containe
 		}
 		wg.Wait()
 		d.noteOnDeployment(depID, start, msgs)
-		if d.bg.Err() == nil {
-			if _, err := d.Prune(d.bg); err != nil {
-				d.log.Warn("prune", "error", err)
-			}
-		}
+		d.pruneAfter()
 	})
+}
+
+// pruneAfter prunes once a deployment's old release is gone (its images
+// are no longer in use then), unless berth stops.
+func (d *Deployer) pruneAfter() {
+	if d.bg.Err() != nil {
+		return
+	}
+	if _, err := d.Prune(d.bg); err != nil {
+		d.log.Warn("prune", "error", err)
+	}
 }
 
 // noteOnDeployment appends what the retirement did to the timeline of
