@@ -186,6 +186,7 @@ func (d *Deployer) retireLater(x *execution, retire map[string][]engine.Containe
 		defer d.retiring.end(ret)
 		names := slices.Sorted(maps.Keys(services))
 		msgs := make([]string, len(names))
+		cuts := make([]int, len(names))
 		var wg sync.WaitGroup
 		for i, name := range names {
 			var pds []*portDrain
@@ -194,10 +195,14 @@ func (d *Deployer) retireLater(x *execution, retire map[string][]engine.Containe
 					pds = append(pds, pd)
 				}
 			}
-			wg.Go(func() { msgs[i] = d.retireService(&app, env, name, drains[name], pds, retire[name]) })
+			wg.Go(func() { msgs[i], cuts[i] = d.retireService(&app, env, name, drains[name], pds, retire[name]) })
 		}
 		wg.Wait()
-		d.noteOnDeployment(depID, start, msgs)
+		cut := 0
+		for _, n := range cuts {
+			cut += n
+		}
+		d.noteOnDeployment(depID, start, msgs, cut)
 		d.pruneAfter()
 	})
 }
@@ -214,11 +219,12 @@ func (d *Deployer) pruneAfter() {
 }
 
 // noteOnDeployment appends what the retirement did to the timeline of
-// the deployment that started it (finished by then), so that its record
-// tells how the old release left.
-func (d *Deployer) noteOnDeployment(id int64, start time.Time, msgs []string) {
+// the deployment that started it (finished by then), and adds the
+// published ports' connections its drains cut to its tally, so that its
+// record tells how the old release left.
+func (d *Deployer) noteOnDeployment(id int64, start time.Time, msgs []string, portsCut int) {
 	msgs = slices.DeleteFunc(msgs, func(m string) bool { return m == "" })
-	if id == 0 || len(msgs) == 0 {
+	if id == 0 || (len(msgs) == 0 && portsCut == 0) {
 		return
 	}
 	dep, err := d.store.GetDeployment(id)
@@ -230,6 +236,7 @@ func (d *Deployer) noteOnDeployment(id int64, start time.Time, msgs []string) {
 	for _, m := range msgs {
 		dep.Timeline = append(dep.Timeline, store.Step{At: now, Elapsed: spec.Duration(now.Sub(start)), Message: "in the background: " + m})
 	}
+	dep.ConnectionsCut += uint64(portsCut)
 	if err := d.store.UpdateDeployment(dep); err != nil {
 		d.log.Warn("record the drain on its deployment", "deployment", id, "error", err)
 	}
@@ -237,10 +244,10 @@ func (d *Deployer) noteOnDeployment(id int64, start time.Time, msgs []string) {
 
 // retireService waits for a service's old pools to drain, then stops and
 // removes its old containers and records what happened (an event; the
-// message is returned). When berth stops first, it leaves them: converge
-// at the next start removes the containers of releases that are not
-// live.
-func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drain, pds []*portDrain, cs []engine.Container) string {
+// message and the published ports' connections cut are returned). When
+// berth stops first, it leaves them: converge at the next start removes
+// the containers of releases that are not live.
+func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drain, pds []*portDrain, cs []engine.Container) (msg string, portsCut int) {
 	waitFor := func(ch <-chan struct{}) bool {
 		select {
 		case <-ch:
@@ -253,19 +260,20 @@ func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drai
 	release := ""
 	if hd != nil {
 		if !waitFor(hd.Done()) || hd.Result().Stopped {
-			return ""
+			return "", 0
 		}
 		release = hd.Release
 		parts = append(parts, drainedMessage(name, hd.Release, hd.Result().Waited, hd.Result().Cut, "long-lived request(s)"))
 	}
 	for _, pd := range pds {
 		if !waitFor(pd.done) {
-			return ""
+			return "", 0
 		}
 		what := "connection(s)"
 		if strings.HasSuffix(pd.label, "/udp") {
 			what = "UDP flow(s)"
 		}
+		portsCut += pd.res.Cut
 		if pd.open > 0 || pd.res.Cut > 0 {
 			parts = append(parts, drainedMessage(name+" "+pd.label, pd.release, pd.res.Waited, pd.res.Cut, what))
 		}
@@ -296,15 +304,15 @@ func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drai
 		parts = append(parts, fmt.Sprintf("stopped %d old container(s) of %s", len(cs), name))
 	}
 	if len(parts) == 0 {
-		return ""
+		return "", 0
 	}
-	msg := strings.Join(parts, "; ")
+	msg = strings.Join(parts, "; ")
 	d.log.Info("old release retired", "app", app.Name, "env", env, "service", name, "release", release, "message", msg)
 	e := store.Event{Time: d.now(), Kind: "drained", Service: name, Release: release, Message: msg}
 	if err := d.store.AppendEvent(app.Name, env, e); err != nil {
 		d.log.Warn("record event", "app", app.Name, "env", env, "error", err)
 	}
-	return msg
+	return msg, portsCut
 }
 
 // drainedMessage says how a drain of what's release went.

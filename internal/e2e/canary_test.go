@@ -212,6 +212,7 @@ func TestCanary_SplitStickyPromoteAndRollbackUnderLoad(t *testing.T) {
 	if rels[0].Status != "rolled_back" || !strings.Contains(rels[0].Reason, "berth rollback") || rels[1].Status != "live" {
 		t.Fatalf("after the canary rollback: release 3 %s (%q), release 2 %s", rels[0].Status, rels[0].Reason, rels[1].Status)
 	}
+	waitOldGone(t, eng, name, "2") // the canary's drain ends in the background
 	cs, _ := eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: name})
 	for _, c := range cs {
 		if c.Labels[engine.LabelRelease] != "2" {

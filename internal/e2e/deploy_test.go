@@ -51,7 +51,8 @@ func TestDeploy_UpgradeUnderLoadDropsNothing(t *testing.T) {
 	if len(dep.Timeline) == 0 {
 		t.Fatal("deployment record has no timeline")
 	}
-	// Only v2's containers remain.
+	// Only v2's containers remain, once v1's drained.
+	waitOldGone(t, eng, name, "2")
 	cs, err := eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: name})
 	if err != nil {
 		t.Fatal(err)
@@ -334,18 +335,23 @@ func TestDeploy_InFlightRequestsFinishOnTheOldRelease(t *testing.T) {
 	if r.code != 200 || r.body != "v1" {
 		t.Fatalf("in-flight request across the switch: %d %q", r.code, r.body)
 	}
-	// The drain ends once the request is answered: not before the app's
-	// 1.5s were over (however late after the request the drain began).
+	// The drain goes on in the background after the deploy returned and
+	// ends once the request is answered: not before the app's 1.5s were
+	// over (however late after the request the drain began). Its outcome
+	// is added to the deployment's timeline.
 	var drainedAt time.Time
-	for _, st := range dep.Timeline {
-		if strings.HasPrefix(st.Message, "drained web release 1 in ") {
-			drainedAt = st.At
+	testutil.Eventually(t, 30*time.Second, "the drain of release 1 on the deployment's timeline", func() bool {
+		d := s.deployment(t, name, dep.ID)
+		for _, st := range d.Timeline {
+			if strings.HasPrefix(st.Message, "in the background: drained web release 1 in ") {
+				drainedAt = st.At
+				return true
+			}
 		}
-	}
-	if drainedAt.IsZero() {
-		t.Errorf("timeline shows no drain of release 1: %+v", dep.Timeline)
-	} else if d := drainedAt.Sub(sent); d < 1500*time.Millisecond {
-		t.Errorf("the drain ended %v after the 1.5s request was sent: it did not wait for it: %+v", d, dep.Timeline)
+		return false
+	})
+	if d := drainedAt.Sub(sent); d < 1500*time.Millisecond {
+		t.Errorf("the drain ended %v after the 1.5s request was sent: it did not wait for it", d)
 	}
 }
 

@@ -150,6 +150,26 @@ func newApp(t *testing.T, eng *docker.Backend) (name, host string) {
 	return name, name + ".test"
 }
 
+// waitOldGone waits until app's old releases have left: the containers
+// of any release but rel (one-off commands and stateful services aside)
+// are removed. A deploy returns at its switch; the old release drains and
+// its containers stop in the background.
+func waitOldGone(t *testing.T, eng *docker.Backend, app, rel string) {
+	t.Helper()
+	testutil.Eventually(t, 60*time.Second, "the containers of "+app+"'s old releases removed", func() bool {
+		cs, err := eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: app})
+		if err != nil {
+			return false
+		}
+		for _, c := range cs {
+			if c.Labels[engine.LabelRelease] != rel && c.Labels[deploy.LabelOneOff] != "true" && c.Labels[deploy.LabelStateful] != "true" {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // removeApp removes an app's containers and network.
 func removeApp(eng *docker.Backend, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -227,6 +247,22 @@ func (s *server) deploy(t *testing.T, app *spec.App) (*dto.Deployment, error) {
 	return s.client.Deploy(ctx, app, spec.DefaultEnv, dto.DeployOptions{}, func(p dto.Progress) {
 		t.Logf("deploy %s: %6.3fs %s", app.Name, p.Elapsed.Seconds(), p.Message)
 	})
+}
+
+// deployment returns app's deployment id as the server records it now.
+func (s *server) deployment(t *testing.T, app string, id int64) *dto.Deployment {
+	t.Helper()
+	deps, err := s.client.Deployments(context.Background(), app, spec.DefaultEnv, 50)
+	if err != nil {
+		t.Fatalf("deployments of %s: %v", app, err)
+	}
+	for i := range deps {
+		if deps[i].ID == id {
+			return &deps[i]
+		}
+	}
+	t.Fatalf("deployment %d of %s not found", id, app)
+	return nil
 }
 
 func (s *server) rollback(t *testing.T, app string, to int64) (*dto.Deployment, error) {

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 var (
@@ -257,7 +258,13 @@ func TestPorts_RedeployUnderConnectionsRefusesNone(t *testing.T) {
 		if _, err := stays.r.ReadString('\n'); err == nil {
 			t.Errorf("%s: the long connection that never ended was not cut at the drain timeout", to)
 		}
+		// The drain goes on after the deploy returned; its cut is added
+		// to the deployment's tally once it ended.
 		d := r.dep
+		testutil.Eventually(t, 30*time.Second, "the drain's cut in the deployment's tally", func() bool {
+			d = srv.deployment(t, name, r.dep.ID)
+			return d.ConnectionsCut >= 1
+		})
 		// The load ran from before the deploy to after it: the tally
 		// holds the connections that began while the deploy ran.
 		if most := uint64(load.ok.Load()) + 4; !d.ConnectionsCounted || d.Connections == 0 || d.Connections > most || d.ConnectionsCut < 1 || d.ConnectionsFailed != 0 {

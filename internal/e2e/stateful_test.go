@@ -104,6 +104,7 @@ func TestApp_ThreeServicesWithAStatefulOne(t *testing.T) {
 	if _, body := viaDB("/read?path=/data/rows"); body != "42" {
 		t.Fatalf("v2 reads %q from db", body)
 	}
+	waitOldGone(t, eng, name, "2") // v1's worker stops in the background
 	workers, _ := eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: name, engine.LabelService: "worker"})
 	if len(workers) != 1 || workers[0].Labels[engine.LabelRelease] != "2" {
 		t.Fatalf("workers: %+v", workers)

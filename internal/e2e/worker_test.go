@@ -37,6 +37,7 @@ func TestDeploy_WorkersAreReplacedStartNewThenStopOld(t *testing.T) {
 	if _, err := s.deploy(t, withWorker(loadApp(t, name, host, appOpts{Version: "v2", Replicas: 1}), nil)); err != nil {
 		t.Fatal(err)
 	}
+	waitOldGone(t, eng, name, "2") // v1's worker stops in the background
 	workers, err := eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: name, engine.LabelService: "worker"})
 	if err != nil {
 		t.Fatal(err)
