@@ -169,8 +169,8 @@ func (d *Deployer) retireLater(x *execution, retire map[string][]engine.Containe
 	for _, pd := range ports {
 		services[pd.service] = true
 		if pd.open > 0 {
-			x.t.say("draining %s %s release %s in the background until %s (%d open connection(s))",
-				pd.service, pd.label, pd.release, pd.deadline.Format(time.TimeOnly), pd.open)
+			x.t.say("draining %s %s release %s in the background until %s (%d open %s)",
+				pd.service, pd.label, pd.release, pd.deadline.Format(time.TimeOnly), pd.open, carried(pd.label))
 		}
 	}
 	if len(services) == 0 {
@@ -269,10 +269,7 @@ func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drai
 		if !waitFor(pd.done) {
 			return "", 0
 		}
-		what := "connection(s)"
-		if strings.HasSuffix(pd.label, "/udp") {
-			what = "UDP flow(s)"
-		}
+		what := carried(pd.label)
 		portsCut += pd.res.Cut
 		if pd.open > 0 || pd.res.Cut > 0 {
 			parts = append(parts, drainedMessage(name+" "+pd.label, pd.release, pd.res.Waited, pd.res.Cut, what))
@@ -313,6 +310,14 @@ func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drai
 		d.log.Warn("record event", "app", app.Name, "env", env, "error", err)
 	}
 	return msg, portsCut
+}
+
+// carried names what a published port's pool carries, by its label.
+func carried(label string) string {
+	if strings.HasSuffix(label, "/udp") {
+		return "UDP flow(s)"
+	}
+	return "connection(s)"
 }
 
 // drainedMessage says how a drain of what's release went.
