@@ -243,3 +243,45 @@ func TestProxy_ShutdownDrainsCutsWhatIsLeft(t *testing.T) {
 		t.Fatal("a drain after shutdown did not end at once")
 	}
 }
+
+// Removing a route that has a canary drains both pools; the handle is
+// done when both are.
+func TestProxy_SwitchRemovesARouteWithItsCanary(t *testing.T) {
+	t.Parallel()
+	px, srv := newProxyServer(t)
+	routeTo(t, px, keyA, []string{"shop.test"}, newBackend(t, "v1", nil))
+	release := make(chan struct{})
+	c1 := newPool(t, keyA, "c1", fastHealth(), heldBackend(t, "c1", release))
+	if _, err := px.Switch(context.Background(), SwitchRequest{Key: keyA, Slot: SlotCanary, Pool: c1, Weight: 100, Healthy: 1}); err != nil {
+		t.Fatal(err)
+	}
+	held := hold(t, srv, "shop.test") // weight 100: the canary takes it
+	testutil.Eventually(t, 5*time.Second, "the held request on the canary", func() bool { return c1.InFlight() == 1 })
+
+	dr, err := px.Switch(context.Background(), SwitchRequest{Key: keyA, DrainTimeout: time.Minute})
+	if err != nil || dr == nil {
+		t.Fatalf("remove: %+v, %v", dr, err)
+	}
+	ds := px.Draining() // the idle live pool may be done already
+	canaries := 0
+	for _, d := range ds {
+		if d.Canary {
+			canaries++
+		}
+	}
+	if canaries != 1 || len(ds) > 2 {
+		t.Fatalf("draining %+v, want the canary (and maybe the live pool)", ds)
+	}
+	select {
+	case <-dr.Done():
+		t.Fatal("the handle is done while the canary still drains")
+	default:
+	}
+	close(release)
+	if r := <-held; r.err != nil || r.body != "done" {
+		t.Fatalf("held request on the canary: %+v", r)
+	}
+	if res := dr.Result(); res.Cut != 0 {
+		t.Fatalf("drain %+v", res)
+	}
+}
