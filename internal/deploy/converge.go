@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/berth-dev/berth/internal/engine"
@@ -55,6 +57,10 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 	// Containers of an old release still draining are its retirement's:
 	// neither routed again nor stopped here.
 	observed = d.notRetiring(observed)
+	var surplus map[string]bool
+	if hasLive {
+		surplus = surplusReplicas(&live, observed)
+	}
 	liveLabel := ""
 	routed := map[string]bool{}
 	if hasLive {
@@ -67,7 +73,7 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 			routed[svc.Name] = true
 			var targets []proxy.Target
 			for _, c := range observed {
-				if c.Labels[engine.LabelRelease] != liveLabel || c.Labels[engine.LabelService] != svc.Name || !c.Running() {
+				if c.Labels[engine.LabelRelease] != liveLabel || c.Labels[engine.LabelService] != svc.Name || !c.Running() || surplus[c.ID] {
 					continue
 				}
 				ip := ContainerAddress(c, app, env)
@@ -126,7 +132,7 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 		return fmt.Errorf("converge %s/%s: %w", app, env, err)
 	}
 	for _, c := range observed {
-		if c.Labels[engine.LabelRelease] == liveLabel || (c.Labels[LabelOneOff] == "true" && c.Running()) {
+		if (c.Labels[engine.LabelRelease] == liveLabel && !surplus[c.ID]) || (c.Labels[LabelOneOff] == "true" && c.Running()) {
 			continue
 		}
 		if canaryLabel != "" && c.Labels[engine.LabelRelease] == canaryLabel {
@@ -139,7 +145,11 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 				continue
 			}
 		}
-		d.log.Info("removing container of a release that is not live", "app", app, "env", env, "container", c.Name, "release", c.Labels[engine.LabelRelease])
+		why := "removing container of a release that is not live"
+		if surplus[c.ID] {
+			why = "removing a container of the live release beyond its replicas (the oldest)"
+		}
+		d.log.Info(why, "app", app, "env", env, "container", c.Name, "release", c.Labels[engine.LabelRelease])
 		if err := d.eng.StopContainer(ctx, c.ID, 10*time.Second); err != nil {
 			d.log.Warn("stop stray container", "container", c.Name, "error", err)
 		}
@@ -148,6 +158,37 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 		}
 	}
 	return nil
+}
+
+// surplusReplicas are the live release's running containers beyond each
+// service's replicas, the oldest first: after a rollback to a release
+// that was still draining, berth stopping before the drain ended leaves
+// that release's draining containers beside the ones the rollback
+// started, with the same labels. The newest are the live ones.
+func surplusReplicas(live *store.Release, observed []engine.Container) map[string]bool {
+	label := releaseLabel(live.ID)
+	out := map[string]bool{}
+	for _, svc := range live.Spec.Services {
+		if svc.Stateful {
+			continue
+		}
+		var cs []engine.Container
+		for _, c := range observed {
+			if c.Labels[engine.LabelRelease] == label && c.Labels[engine.LabelService] == svc.Name && c.Running() && c.Labels[LabelOneOff] != "true" {
+				cs = append(cs, c)
+			}
+		}
+		if len(cs) <= svc.Replicas {
+			continue
+		}
+		slices.SortFunc(cs, func(a, b engine.Container) int {
+			return cmp.Or(b.Created.Compare(a.Created), strings.Compare(a.Name, b.Name))
+		})
+		for _, c := range cs[svc.Replicas:] {
+			out[c.ID] = true
+		}
+	}
+	return out
 }
 
 // ConvergeAll converges every app environment in the store.

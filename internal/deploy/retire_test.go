@@ -290,3 +290,54 @@ func TestDeployer_PortDrainHoldsOnlyTheOldContainer(t *testing.T) {
 		return false
 	})
 }
+
+// After a rollback to the release that still drained, berth stopping
+// leaves that release's draining container beside the fresh one, with
+// the same labels: converge at the next start keeps the newest replicas
+// and removes the older one.
+func TestDeployer_RestartAfterARollbackToTheDrainingReleaseKeepsTheFreshOnes(t *testing.T) {
+	t.Parallel()
+	f := enginetest.NewFake()
+	f.AddImage("shop:1", "sha256:1111")
+	f.AddImage("shop:2", "sha256:2222")
+	st := newTestStore(t)
+	d := New(Options{Engine: f, Store: st, Proxy: proxy.New(proxy.Options{})})
+	ctx := context.Background()
+	if _, err := d.Deploy(ctx, workerApp("shop:1"), "production", DeployOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := f.ListContainers(ctx, map[string]string{engine.LabelApp: "shop", engine.LabelRelease: "1"})
+	old := cs[0]
+	dr, _ := heldDrain(t, d.proxy)
+	d.retireLater(&execution{app: workerApp("shop:1"), env: "production", t: newTracker(d.now, nil)},
+		map[string][]engine.Container{"worker": {old}}, map[string]*proxy.Drain{"worker": dr}, nil)
+	if _, err := d.Deploy(ctx, workerApp("shop:2"), "production", DeployOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Rollback(ctx, "shop", "production", 1, DeployOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var fresh string
+	rel1, _ := f.ListContainers(ctx, map[string]string{engine.LabelApp: "shop", engine.LabelRelease: "1"})
+	for _, c := range rel1 {
+		if c.ID != old.ID {
+			fresh = c.ID
+		}
+	}
+	if len(rel1) != 2 || fresh == "" {
+		t.Fatalf("release 1 runs %d containers, want the draining one and a fresh one", len(rel1))
+	}
+	d.Close()
+
+	next := New(Options{Engine: f, Store: st, Proxy: proxy.New(proxy.Options{})})
+	t.Cleanup(next.Close)
+	if err := next.ConvergeAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.InspectContainer(ctx, old.ID); err == nil {
+		t.Error("converge kept the old draining container beside the fresh one")
+	}
+	if !running(t, f, fresh) {
+		t.Error("converge removed the fresh container of the live release")
+	}
+}
