@@ -190,6 +190,7 @@ type appOpts struct {
 	Deadline   string
 	StopGrace  string
 	ExtraImage string
+	Drain      string // x-berth.drain_timeout (default 5s)
 }
 
 func loadApp(t *testing.T, name, host string, o appOpts) *spec.App {
@@ -210,6 +211,9 @@ func loadApp(t *testing.T, name, host string, o appOpts) *spec.App {
 	if o.StopGrace == "" {
 		o.StopGrace = "5s"
 	}
+	if o.Drain == "" {
+		o.Drain = "5s"
+	}
 	var env strings.Builder
 	fmt.Fprintf(&env, "      VERSION: %q\n", o.Version)
 	for k, v := range o.Env {
@@ -226,9 +230,9 @@ services:
     x-berth:
       port: %d
       hosts: [%q]
-      drain_timeout: 5s
+      drain_timeout: %s
       healthcheck: { path: /up, interval: 200ms, timeout: 1s, deadline: %s }
-`, name, img, env.String(), o.StopGrace, o.Replicas, o.Port, host, o.Deadline)
+`, name, img, env.String(), o.StopGrace, o.Replicas, o.Port, host, o.Drain, o.Deadline)
 	p := filepath.Join(t.TempDir(), "compose.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
