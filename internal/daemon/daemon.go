@@ -304,7 +304,12 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	g.Go(func() error { notifier.Run(gctx); return nil })
-	g.Go(func() error { dep.ClusterSyncLoop(gctx); return nil }) // returns at once on one host
+	if cluster != nil {
+		g.Go(func() error {
+			reconcile.FollowCluster(gctx, reconcile.FollowOptions{Routes: dep, Logger: log})
+			return nil
+		})
+	}
 	g.Go(func() error {
 		return reconcile.Run(gctx, reconcile.Options{Engine: eng, Converger: dep, Logger: log, OnEvent: dep.RecordEvent,
 			Prune: func(ctx context.Context) {

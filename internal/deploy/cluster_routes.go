@@ -22,7 +22,8 @@ import (
 // it; a task on a node that went down fails its health checks and leaves
 // rotation after UnhealthyThreshold intervals, before Swarm notices.
 
-// clusterPollInterval is how often routes follow the instances.
+// clusterPollInterval is how often a deployment on a cluster polls its
+// workloads' rollout and instances.
 const clusterPollInterval = 250 * time.Millisecond
 
 // targetsOf are the proxy targets of svc's serving instances, sorted.
@@ -92,35 +93,21 @@ func (d *Deployer) syncClusterRoutes(ctx context.Context, app *spec.App, env, re
 	return changed
 }
 
-// ClusterSyncLoop keeps the routes of every live app environment in line
-// with its instances until ctx ends: what converge does for containers,
-// for a cluster's tasks. It does nothing on a single-host engine. An app
-// environment being deployed is followed by its deployment instead.
-func (d *Deployer) ClusterSyncLoop(ctx context.Context) {
-	w := d.cluster
-	if w == nil {
-		return
+// SyncClusterRoutes keeps the routes of every live app environment in
+// line with its instances, once: what converge does for containers, for
+// a cluster's tasks (reconcile.FollowCluster calls it periodically). It
+// does nothing on a single-host engine. An app environment being
+// deployed is followed by its deployment instead.
+func (d *Deployer) SyncClusterRoutes(ctx context.Context) error {
+	if d.cluster == nil {
+		return nil
 	}
-	tick := time.NewTicker(clusterPollInterval)
-	defer tick.Stop()
-	failing := false
-	pages := map[[2]string]int64{} // release whose error pages the proxy has
-	for {
-		if err := d.clusterSyncOnce(ctx, w, pages); err != nil {
-			if !failing && ctx.Err() == nil {
-				d.log.Warn("follow cluster instances", "error", err)
-			}
-			failing = true
-		} else if failing {
-			d.log.Info("following cluster instances again")
-			failing = false
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	d.clusterPagesMu.Lock()
+	defer d.clusterPagesMu.Unlock()
+	if d.clusterPages == nil {
+		d.clusterPages = map[[2]string]int64{}
 	}
+	return d.clusterSyncOnce(ctx, d.cluster, d.clusterPages)
 }
 
 func (d *Deployer) clusterSyncOnce(ctx context.Context, w engine.Workloads, pages map[[2]string]int64) error {

@@ -27,7 +27,7 @@ import (
 // environments the store does not know.
 func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 	if d.cluster != nil {
-		return nil // on a cluster, ClusterSyncLoop keeps routes on the tasks
+		return nil // on a cluster, SyncClusterRoutes keeps routes on the tasks
 	}
 	unlock, err := d.tryLock(app, env, kindReconcile)
 	if err != nil {

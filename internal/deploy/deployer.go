@@ -73,6 +73,10 @@ type Options struct {
 type Deployer struct {
 	cluster engine.Workloads // nil on one host
 	pending pendingPools     // cluster routes' successor pools not yet healthy
+	// clusterPages is the release whose error pages and maintenance the
+	// proxy has, per app environment, for SyncClusterRoutes.
+	clusterPagesMu sync.Mutex
+	clusterPages   map[[2]string]int64
 	// drains owns the Deployer's background goroutines: retirements of
 	// old releases and drains of published ports' old pools (retire.go);
 	// bg is their context, cancelled by Close, which waits for them.

@@ -77,7 +77,7 @@ func (d *Deployer) Nodes(ctx context.Context) ([]Node, error) {
 
 // SetNodeAvailability drains, pauses or activates node. A drain waits
 // (up to wait) until no berth task runs there any more, while the routes
-// follow the tasks to their new nodes (ClusterSyncLoop), and reports
+// follow the tasks to their new nodes (SyncClusterRoutes), and reports
 // which tasks moved where.
 func (d *Deployer) SetNodeAvailability(ctx context.Context, node, availability string, wait time.Duration) (NodeChange, error) {
 	w, err := d.workloads()

@@ -1,12 +1,16 @@
 // Package reconcile keeps running apps converged with the store when
 // containers change under berth: it watches the engine's events and
-// resyncs everything periodically, asking deploy to converge.
+// resyncs everything periodically, asking deploy to converge; on a
+// cluster it also keeps the routes on the tasks (FollowCluster).
 //
 // Invariants:
 //   - Events are coalesced per app environment (debounced, latest wins)
 //     and converged one at a time on the loop's goroutine.
 //   - A full resync runs at start, after the event stream reconnects, and
 //     every Resync interval, so a missed event is never fatal.
+//   - On a cluster, FollowCluster polls the tasks (Swarm's events do not
+//     say where a task moved) and asks deploy to point each live route at
+//     its instances; a failing run of passes is logged once.
 package reconcile
 
 import (
