@@ -32,6 +32,8 @@
 //	deployments/<id>                      Deployment (id from a global sequence)
 //	deployments_by_app/<app>\x00<id>      env, to list one app's deployments newest first
 //	running/<id>                          empty: the deployments still running
+//	tokens/<name>                         Token: role, scope, times (never the token)
+//	tokens_by_hash/<sha256>               name: a token is found by its hash only
 //	meta/schema_version                   "1"
 //	meta/<key>                            daemon settings (Get/Put)
 //
@@ -65,6 +67,11 @@
 //   - Secret values are stored only as XChaCha20-Poly1305 ciphertext under
 //     the key in DATA_DIR/secret.key (mode 0600), bound to app, env and
 //     name; no Release or listing carries a value.
+//   - API tokens are kept only as their SHA-256 (tokens_by_hash, written
+//     with tokens/<name> in one transaction); no call takes or returns a
+//     token itself. Like registries and notifications, the token
+//     buckets are created by their first write, so they need no
+//     migration.
 //   - meta/schema_version records the layout version (1). Open runs the
 //     migrations from the file's version up to the current one in a
 //     single transaction, and refuses a file written by a newer berth.
