@@ -4,11 +4,18 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/internal/store"
 )
 
-// bearer is the token every /api/v1/ request must carry. It keeps the
+// bearer is the admin token (DATA_DIR/admin-token). It keeps the
 // token's SHA-256 only: comparing two digests of fixed length in constant
 // time tells an attacker neither where a guess first differs nor how long
 // the token is.
@@ -28,20 +35,145 @@ func (b bearer) matches(got string) bool {
 	return subtle.ConstantTimeCompare(sum[:], b.sum[:]) == 1 && b.set
 }
 
-// auth checks the bearer token, then runs h and writes its error.
-func (s *Server) auth(h handlerFunc) http.Handler {
+// adminPrincipal is the admin token's principal.
+var adminPrincipal = principal{name: "admin-token", role: RoleAdmin}
+
+// touchEvery is how often a token's last use is written to the store at
+// most: a CI token that sends a request a second costs a write a
+// minute, not one per request.
+const touchEvery = time.Minute
+
+// lastUse throttles the store writes of tokens' last use.
+type lastUse struct {
+	mu      sync.Mutex
+	written map[string]time.Time // token name → last write
+}
+
+// due reports whether name's use at now is to be written, and if so
+// counts it as written.
+func (l *lastUse) due(name string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if last, ok := l.written[name]; ok && now.Sub(last) < touchEvery {
+		return false
+	}
+	if l.written == nil {
+		l.written = map[string]time.Time{}
+	}
+	l.written[name] = now
+	return true
+}
+
+func unauthorized(msg string) error {
+	return &Error{Status: http.StatusUnauthorized, Err: errors.New(msg)}
+}
+
+// bearerToken is the token of r's "Authorization: Bearer <token>"; the
+// scheme is matched as written.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || scheme != "Bearer" {
+		return "", false
+	}
+	tok = strings.TrimLeft(tok, " ")
+	return tok, tok != ""
+}
+
+// authenticate says who sent r: the admin token's holder, or the stored
+// token whose SHA-256 the request's token has. A revoked or expired
+// token is refused saying so, from the next request on.
+func (s *Server) authenticate(r *http.Request) (principal, error) {
+	tok, ok := bearerToken(r)
+	if !ok {
+		return principal{}, unauthorized("missing bearer token: send Authorization: Bearer <token> (the admin token is in the server's DATA_DIR/admin-token, others come from berth tokens create; the CLI reads BERTH_TOKEN)")
+	}
+	if s.token.matches(tok) {
+		return adminPrincipal, nil
+	}
+	invalid := unauthorized("invalid bearer token: use the server's DATA_DIR/admin-token or a token from berth tokens create")
+	if s.store == nil {
+		return principal{}, invalid
+	}
+	// Tokens are looked up by their SHA-256, not compared: a lookup's
+	// timing tells at most how a guess's hash relates to stored hashes,
+	// which gives away nothing of a token. A plain SHA-256 (no salt, no
+	// slow hash) is enough because tokens are 256 random bits: there is
+	// no dictionary to try, unlike passwords.
+	t, err := s.store.TokenByHash(sha256.Sum256([]byte(tok)))
+	if errors.Is(err, store.ErrNotFound) {
+		return principal{}, invalid
+	}
+	if err != nil {
+		return principal{}, fmt.Errorf("look up token: %w", err)
+	}
+	now := s.now()
+	switch {
+	case !t.RevokedAt.IsZero():
+		return principal{}, unauthorized(fmt.Sprintf("token %q was revoked at %s: ask an admin for a new one (berth tokens create)", t.Name, t.RevokedAt.UTC().Format(time.RFC3339)))
+	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
+		return principal{}, unauthorized(fmt.Sprintf("token %q expired at %s: ask an admin for a new one (berth tokens create --expires)", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339)))
+	}
+	if s.used.due(t.Name, now) {
+		if err := s.store.TouchToken(t.Name, now, remoteHost(r)); err != nil {
+			s.log.Warn("record token use", "token", t.Name, "error", err)
+		}
+	}
+	return principal{name: t.Name, role: Role(t.Role), apps: t.Apps, envs: t.Envs}, nil
+}
+
+// remoteHost is the address r came from, without its port.
+func remoteHost(r *http.Request) string {
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return h
+	}
+	return r.RemoteAddr
+}
+
+// fromAllowed reports whether r comes from an address of --metrics-allow.
+func (s *Server) fromAllowed(r *http.Request) bool {
+	a, err := netip.ParseAddr(remoteHost(r))
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.metricsAllow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// guard admits r to a route needing pm (authentication, then the role
+// and scope check), then runs h; it writes whichever error comes first.
+func (s *Server) guard(pm perm, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !s.token.matches(got) {
-			msg := "missing bearer token: send Authorization: Bearer <token> (the token is in the server's DATA_DIR/admin-token; the CLI reads BERTH_TOKEN)"
-			if ok {
-				msg = "invalid bearer token: use the token in the server's DATA_DIR/admin-token"
-			}
-			writeError(w, r, s.log, &Error{Status: http.StatusUnauthorized, Err: errors.New(msg)})
+		if err := s.admit(r, pm, &r); err != nil {
+			writeError(w, r, s.log, err)
 			return
 		}
 		if err := h(w, r); err != nil {
 			writeError(w, r, s.log, err)
 		}
 	})
+}
+
+// admit checks r against pm and, when admitted, sets *out to r with its
+// principal.
+func (s *Server) admit(r *http.Request, pm perm, out **http.Request) error {
+	if pm.public || pm.fromAllowed && s.fromAllowed(r) {
+		return nil
+	}
+	p, err := s.authenticate(r)
+	if err != nil {
+		if pm.fromAllowed {
+			return fmt.Errorf("%w (or scrape from an address the server allows with --metrics-allow)", err)
+		}
+		return err
+	}
+	if err := s.authorize(r, p, pm); err != nil {
+		return err
+	}
+	*out = r.WithContext(withPrincipal(r.Context(), p))
+	return nil
 }

@@ -189,3 +189,10 @@ func buildRequest(r dto.BuildRequest) build.Request {
 		},
 	}
 }
+
+func tokenDTO(t store.Token) dto.Token {
+	return dto.Token{
+		Name: t.Name, Role: t.Role, Apps: t.Apps, Envs: t.Envs, CreatedAt: t.CreatedAt,
+		ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt, LastUsedAt: t.LastUsedAt, LastUsedFrom: t.LastUsedFrom,
+	}
+}

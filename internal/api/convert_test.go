@@ -49,6 +49,7 @@ func TestConvert_KeepsEveryField(t *testing.T) {
 		{"node change", edge(nodeChangeDTO)},
 		{"notify target", edge(notifyTargetDTO)},
 		{"build", edge(buildDTO)},
+		{"token", edge(tokenDTO)},
 		{"deploy options", edge(deployOptions)},
 		{"remove request", edge(removeOptions)},
 		{"notify target request", edge(notifyTarget)},

@@ -1,12 +1,23 @@
 // Package api is berth's HTTP API under /api/v1/: JSON handlers that
 // return errors, one error writer that maps them to a status and a JSON
-// body and logs them once, and bearer-token authentication on every
-// route.
+// body and logs them once, and bearer-token authentication and
+// role-and-scope authorization on every route.
 //
 // Invariants:
-//   - Every /api/v1/ route requires "Authorization: Bearer <token>",
-//     compared in constant time; a missing or wrong token is a 401 with a
-//     JSON error saying how to authenticate.
+//   - Every route is in one table (routes.go) with the permission it
+//     needs (perms.go); perms_test.go holds the table against its own
+//     statement of who may call each route. Only /healthz and the push
+//     webhook (signed) need no credentials; /metrics needs a viewer
+//     token or an address of Options.MetricsAllow.
+//   - Every other route requires "Authorization: Bearer <token>": the
+//     admin token (compared in constant time) or a token of the store,
+//     found by its SHA-256, which is all the store keeps. A missing,
+//     wrong, revoked or expired token is a 401 saying which and what to
+//     do; a token whose role or scope does not cover the request is a
+//     403 saying what it has and what it would need.
+//   - A token scoped to apps (and environments) sees only those in
+//     listings; the app checked for a deploy is the app deployed (the
+//     body must name the path's app).
 //   - A deploy or rollback runs on the server's context, not the
 //     request's: a client that disconnects stops watching, not deploying.
 //   - Long actions stream progress as newline-delimited JSON

@@ -83,15 +83,8 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// hook receives a push webhook. The signature is the credential: no
-// bearer token.
-func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
-	err := s.handleHook(w, r)
-	if err != nil {
-		writeError(w, r, s.log, err)
-	}
-}
-
+// handleHook receives a push webhook. The signature is the credential:
+// no bearer token.
 func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) error {
 	if s.pipe == nil {
 		return errors.New("this server runs no build pipeline")

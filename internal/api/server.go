@@ -8,8 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/build"
@@ -29,8 +32,14 @@ type Options struct {
 	// Metrics serves /metrics (Prometheus), outside /api/v1/.
 	Metrics http.Handler
 	Store   *store.Store
-	// Token is the admin bearer token.
-	Token  string
+	// Token is the admin bearer token; tokens made with berth tokens
+	// create are in the store.
+	Token string
+	// MetricsAllow are the networks whose clients read /metrics without
+	// a token (berth server --metrics-allow).
+	MetricsAllow []netip.Prefix
+	// Now is the clock of token expiry and last use (default time.Now).
+	Now    func() time.Time
 	Logger *slog.Logger
 	// Context outlives requests: deployments run on it.
 	Context context.Context
@@ -45,8 +54,12 @@ type Server struct {
 	metrics  http.Handler
 	store    *store.Store
 	token    bearer
-	log      *slog.Logger
-	ctx      context.Context
+	// metricsAllow: Options.MetricsAllow.
+	metricsAllow []netip.Prefix
+	now          func() time.Time
+	used         *lastUse
+	log          *slog.Logger
+	ctx          context.Context
 }
 
 // New returns the API server.
@@ -57,65 +70,15 @@ func New(o Options) *Server {
 	if o.Context == nil {
 		o.Context = context.Background()
 	}
-	return &Server{dep: o.Deployer, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, metrics: o.Metrics, store: o.Store, token: newBearer(o.Token), log: o.Logger.With("component", "api"), ctx: o.Context}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Server{dep: o.Deployer, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, metrics: o.Metrics, store: o.Store,
+		token: newBearer(o.Token), metricsAllow: o.MetricsAllow, now: o.Now, used: &lastUse{},
+		log: o.Logger.With("component", "api"), ctx: o.Context}
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
-// Handler returns the API's HTTP handler.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "ok\n")
-	})
-	if s.metrics != nil {
-		mux.Handle("GET /metrics", s.metrics)
-	}
-	route := func(pattern string, h handlerFunc) {
-		mux.Handle(pattern, s.auth(h))
-	}
-	route("GET /api/v1/apps", s.listApps)
-	route("GET /api/v1/status", s.statusAll)
-	route("GET /api/v1/apps/{app}/envs/{env}/status", s.status)
-	route("GET /api/v1/apps/{app}/envs/{env}/releases", s.releases)
-	route("GET /api/v1/apps/{app}/envs/{env}/deployments", s.deployments)
-	route("GET /api/v1/deployments/{id}", s.deployment)
-	route("POST /api/v1/apps/{app}/envs/{env}/deploy", s.deploy)
-	route("POST /api/v1/apps/{app}/envs/{env}/check", s.check)   // binds.go
-	route("PUT /api/v1/apps/{app}/envs/{env}/binds", s.putBinds) // binds.go
-	route("POST /api/v1/apps/{app}/envs/{env}/rollback", s.rollback)
-	route("POST /api/v1/apps/{app}/envs/{env}/promote", s.promote)
-	route("DELETE /api/v1/apps/{app}/envs/{env}", s.removeEnv)
-	route("DELETE /api/v1/apps/{app}", s.removeApp)
-	route("GET /api/v1/apps/{app}/envs/{env}/logs", s.logs)
-	route("GET /api/v1/apps/{app}/envs/{env}/config", s.getConfig)
-	route("POST /api/v1/apps/{app}/envs/{env}/config", s.changeConfig)
-	route("PUT /api/v1/apps/{app}/envs/{env}/secrets/{name}", s.setSecret)
-	route("DELETE /api/v1/apps/{app}/envs/{env}/secrets/{name}", s.unsetSecret)
-	route("POST /api/v1/apps/{app}/envs/{env}/run", s.run)
-	route("GET /api/v1/apps/{app}/envs/{env}/volumes", s.volumes)
-	route("POST /api/v1/apps/{app}/envs/{env}/clone", s.clone)
-	route("PUT /api/v1/apps/{app}/envs/{env}/maintenance", s.maintenance)
-	route("POST /api/v1/apps/{app}/builds", s.build)
-	route("POST /api/v1/prune", s.prune)
-	route("POST /api/v1/apps/{app}/connect", s.connect)
-	route("GET /api/v1/apps/{app}/notifications", s.getNotifications)
-	route("PUT /api/v1/apps/{app}/notifications", s.setNotifications)
-	route("GET /api/v1/apps/{app}/builds", s.listBuilds)
-	route("GET /api/v1/builds/{id}", s.getBuild)
-	route("GET /api/v1/builds/{id}/logs", s.buildLogs)
-	route("POST /api/v1/builds/{id}/cancel", s.cancelBuild)
-	mux.HandleFunc("POST /hooks/{app}", s.hook)
-	route("GET /api/v1/registries", s.listRegistries)
-	route("POST /api/v1/registries", s.addRegistry)
-	route("GET /api/v1/apps/{app}/envs/{env}/events", s.events)
-	route("GET /api/v1/nodes", s.nodes)
-	route("PUT /api/v1/nodes/{node}", s.setNode)
-	mux.Handle("/api/", s.auth(func(w http.ResponseWriter, r *http.Request) error {
-		return &Error{Status: http.StatusNotFound, Err: fmt.Errorf("no API route %s %s", r.Method, r.URL.Path)}
-	}))
-	return mux
-}
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
 	apps, err := s.store.ListApps()
@@ -124,7 +87,11 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]dto.AppSummary, 0, len(apps))
 	for _, a := range apps {
-		out = append(out, dto.AppSummary{Name: a.Name, Envs: a.Envs})
+		if !visible(r, a.Name, "") {
+			continue
+		}
+		envs := slices.DeleteFunc(slices.Clone(a.Envs), func(e string) bool { return !visible(r, a.Name, e) })
+		out = append(out, dto.AppSummary{Name: a.Name, Envs: envs})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -143,6 +110,9 @@ func (s *Server) statusAll(w http.ResponseWriter, r *http.Request) error {
 			envs = a.Envs
 		}
 		for _, env := range envs {
+			if !visible(r, a.Name, env) {
+				continue
+			}
 			st, err := s.dep.Status(r.Context(), a.Name, env)
 			if err != nil {
 				return err
@@ -325,6 +295,11 @@ func (s *Server) clone(w http.ResponseWriter, r *http.Request) error {
 		return badRequest(errors.New("name the environment to clone into"))
 	}
 	app, from := r.PathValue("app"), r.PathValue("env")
+	if p, ok := principalOf(r); ok && !p.allowsEnv(req.To) {
+		// The route's permission covers the source; the target is in
+		// the body.
+		return forbidden("%s may not clone into environment %s: that needs a token whose scope includes it", p.describe(), req.To)
+	}
 	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
 		return s.dep.Clone(ctx, app, from, req.To, cloneOptions(req), p)
 	})
