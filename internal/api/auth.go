@@ -69,10 +69,10 @@ func unauthorized(msg string) error {
 }
 
 // bearerToken is the token of r's "Authorization: Bearer <token>"; the
-// scheme is matched as written.
+// scheme is case-insensitive (RFC 9110, 11.1: "bearer x" is as good).
 func bearerToken(r *http.Request) (string, bool) {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || scheme != "Bearer" {
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false
 	}
 	tok = strings.TrimLeft(tok, " ")

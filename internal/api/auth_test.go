@@ -67,6 +67,8 @@ func TestServer_AuthWantsTheBearerToken(t *testing.T) {
 		{"a prefix of the token", "/api/v1/apps", "Bearer " + testToken[:len(testToken)-1], http.StatusUnauthorized, "invalid bearer token"},
 		{"the token and more", "/api/v1/apps", "Bearer " + testToken + "x", http.StatusUnauthorized, "invalid bearer token"},
 		{"the right token", "/api/v1/apps", "Bearer " + testToken, http.StatusOK, "[]"},
+		{"the scheme in lowercase", "/api/v1/apps", "bearer " + testToken, http.StatusOK, "[]"},
+		{"the scheme in capitals", "/api/v1/apps", "BEARER " + testToken, http.StatusOK, "[]"},
 		{"an unknown route without the token", "/api/v1/nope", "", http.StatusUnauthorized, "missing bearer token"},
 		{"an unknown route with it", "/api/v1/nope", "Bearer " + testToken, http.StatusNotFound, "no API route GET /api/v1/nope"},
 		{"the health check needs none", "/healthz", "", http.StatusOK, "ok"},
