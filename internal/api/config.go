@@ -79,6 +79,11 @@ func (s *Server) setSecret(w http.ResponseWriter, r *http.Request) error {
 	if value == "" {
 		return badRequest(fmt.Errorf("secret %s: empty value (pipe it on standard input)", name))
 	}
+	if _, err := s.store.GetApp(app); err != nil && r.URL.Query().Get("new_app") != "true" {
+		// SetSecret would create the app: a typo must not make one. A
+		// secret that an app's first deploy needs is set with new_app.
+		return fmt.Errorf("app %q: %w: check the name, or give --new-app to set a secret for the first deploy of a new app", app, err)
+	}
 	if err := s.store.SetSecret(app, env, name, value); err != nil {
 		return fmt.Errorf("set secret %s of %s/%s: %w", name, app, env, err)
 	}

@@ -29,9 +29,20 @@ func (c *Client) ChangeConfig(ctx context.Context, app, env string, ch dto.Confi
 	return readStream(resp, onProgress)
 }
 
-// SetSecret stores a secret and rolls out a release with it.
+// SetSecret stores a secret of an existing app and rolls out a release
+// with it; for an app that does not exist it fails with a 404.
 func (c *Client) SetSecret(ctx context.Context, app, env, name, value string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
-	resp, err := c.doRaw(ctx, http.MethodPut, envPath(app, env)+"/secrets/"+url.PathEscape(name), strings.NewReader(value))
+	return c.setSecret(ctx, envPath(app, env)+"/secrets/"+url.PathEscape(name), value, onProgress)
+}
+
+// SetSecretOfNewApp is SetSecret that creates the app when it does not
+// exist yet: for a secret its first deploy needs.
+func (c *Client) SetSecretOfNewApp(ctx context.Context, app, env, name, value string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
+	return c.setSecret(ctx, envPath(app, env)+"/secrets/"+url.PathEscape(name)+"?new_app=true", value, onProgress)
+}
+
+func (c *Client) setSecret(ctx context.Context, path, value string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
+	resp, err := c.doRaw(ctx, http.MethodPut, path, strings.NewReader(value))
 	if err != nil {
 		return nil, err
 	}

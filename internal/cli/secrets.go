@@ -17,6 +17,7 @@ import (
 
 func newSecretsCmd() *cobra.Command {
 	var env string
+	var newApp bool
 	cmd := &cobra.Command{
 		Use:   "secrets",
 		Short: "Manage an app's secrets: encrypted at rest, never shown (each change deploys a new release)",
@@ -46,10 +47,14 @@ func newSecretsCmd() *cobra.Command {
 				return errors.New("empty secret: pipe the value on standard input, e.g. printf %s \"$VALUE\" | berth secrets set APP KEY")
 			}
 			return streamCmd(cmd, func(c *apiclient.Client, p func(dto.Progress)) (*dto.Deployment, error) {
+				if newApp {
+					return c.SetSecretOfNewApp(cmd.Context(), args[0], env, args[1], value, p)
+				}
 				return c.SetSecret(cmd.Context(), args[0], env, args[1], value, p)
 			})
 		},
 	}
+	set.Flags().BoolVar(&newApp, "new-app", false, "create the app if it does not exist yet (a secret its first deploy needs); without it an unknown app is refused")
 	unset := &cobra.Command{
 		Use:   "unset APP KEY",
 		Short: "Remove a secret and deploy a release without it",

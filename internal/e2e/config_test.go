@@ -78,7 +78,7 @@ func TestSecrets_NeverLeak(t *testing.T) {
 		printed.WriteString(out + errOut)
 		return code
 	}
-	if code := run(marker+"\n", "secrets", "set", name, "API_KEY"); code != 0 {
+	if code := run(marker+"\n", "secrets", "set", "--new-app", name, "API_KEY"); code != 0 {
 		t.Fatalf("secrets set: %s", printed.String())
 	}
 	if _, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v1"})); err != nil {

@@ -131,7 +131,7 @@ func TestSecrets_MountedOnOneHostAndRolledBack(t *testing.T) {
 	say := func(p dto.Progress) { progress = append(progress, p.Message) }
 	set := func(key, value string) {
 		t.Helper()
-		if _, err := s.client.SetSecret(ctx, name, spec.DefaultEnv, key, value, say); err != nil {
+		if _, err := s.client.SetSecretOfNewApp(ctx, name, spec.DefaultEnv, key, value, say); err != nil {
 			t.Fatalf("set secret %s: %v", key, err)
 		}
 	}

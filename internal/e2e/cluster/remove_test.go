@@ -28,7 +28,7 @@ func TestSwarm_RemoveEnv(t *testing.T) {
 	name, host := newName(t)
 	removeApp(t, l, name)
 	ctx := context.Background()
-	if _, err := s.client.SetSecret(ctx, name, spec.DefaultEnv, "API_KEY", "k-1", nil); err != nil {
+	if _, err := s.client.SetSecretOfNewApp(ctx, name, spec.DefaultEnv, "API_KEY", "k-1", nil); err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(t.TempDir(), "compose.yaml")
