@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,7 +85,11 @@ type Config struct {
 	// AccessLog is where the proxy writes a JSON line per request: a
 	// file, "-" for stdout, "off"; empty: DataDir/access.log.
 	AccessLog string
-	Logger    *slog.Logger
+	// MetricsAllow are the networks (CIDR, or one address) whose
+	// clients read /metrics without a token (--metrics-allow), for a
+	// Prometheus that scrapes without one.
+	MetricsAllow []string
+	Logger       *slog.Logger
 	// Ready, when set, is called once the listeners are open.
 	Ready func(Addrs)
 }
@@ -162,6 +167,10 @@ func Run(ctx context.Context, cfg Config) error {
 		if cfg.CertDir == "" && cfg.DefaultCert == "" && !cfg.ACME.Enabled {
 			log.Warn("--https-addr without --cert-dir or --default-cert: only hosts of services with x-berth.tls get TLS")
 		}
+	}
+	metricsAllow, err := parseAllow(cfg.MetricsAllow)
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
@@ -261,7 +270,7 @@ func Run(ctx context.Context, cfg Config) error {
 	pipe.Start(ctx)
 	defer pipe.Wait()
 	apiSrv := &http.Server{
-		Handler:           api.New(api.Options{Deployer: dep, Builder: builder, Pipeline: pipe, Notifier: notifier, Metrics: metrics.Handler(dep.MetricsSources()), Store: st, Token: token, Logger: log, Context: ctx}).Handler(),
+		Handler:           api.New(api.Options{Deployer: dep, Builder: builder, Pipeline: pipe, Notifier: notifier, Metrics: metrics.Handler(dep.MetricsSources()), Store: st, Token: token, MetricsAllow: metricsAllow, Logger: log, Context: ctx}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	log.Info("berth server ready", "http_addr", httpLn.Addr().String(), "api_addr", apiLn.Addr().String(), "data_dir", cfg.DataDir)
@@ -351,6 +360,23 @@ func serve(s *http.Server, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// parseAllow reads --metrics-allow: CIDRs, or addresses (one host).
+func parseAllow(nets []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, n := range nets {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			a, aerr := netip.ParseAddr(n)
+			if aerr != nil {
+				return nil, fmt.Errorf("--metrics-allow %q: give a network such as 10.0.0.0/8 or an address such as 192.0.2.7", n)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // ensureToken reads the admin token, creating it (mode 0600) on first start.

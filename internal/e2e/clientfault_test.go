@@ -313,17 +313,33 @@ func watchHealth(ctx context.Context, s *server, app string, replicas int) *heal
 
 func (h *healthWatch) wait() { <-h.done }
 
+// scrapeMetrics reads /metrics with the admin token (the server allows
+// no address without one unless --metrics-allow says so).
+func scrapeMetrics(t *testing.T, s *server) string {
+	t.Helper()
+	tok, err := os.ReadFile(filepath.Join(s.dataDir, daemon.TokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.addrs.API+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s %s", resp.Status, b)
+	}
+	return string(b)
+}
+
 // proxyFailureCounters returns app's berth_proxy_failed_requests_total and
 // the sum of its berth_proxy_upstream_errors_total series.
 func proxyFailureCounters(t *testing.T, s *server, app string) (failed, upstream int64) {
 	t.Helper()
-	resp, err := http.Get("http://" + s.addrs.API + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	text := string(b)
+	text := scrapeMetrics(t, s)
 	return sumSeries(t, text, `berth_proxy_failed_requests_total{app="`+app+`"`),
 		sumSeries(t, text, `berth_proxy_upstream_errors_total{app="`+app+`"`)
 }

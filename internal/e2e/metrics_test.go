@@ -19,7 +19,9 @@ import (
 func TestMetrics_AfterKnownTraffic(t *testing.T) {
 	eng := requireDocker(t)
 	dir := t.TempDir()
-	s := startServer(t, dir) // access log in the data dir (the default)
+	// Access log in the data dir (the default); /metrics read as a
+	// Prometheus without a token reads it, from an allowed address.
+	s := startServerWith(t, dir, func(c *daemon.Config) { c.MetricsAllow = []string{"127.0.0.0/8"} })
 	name, host := newApp(t, eng)
 	if _, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v1", Replicas: 2})); err != nil {
 		t.Fatal(err)
