@@ -249,3 +249,31 @@ func TestTokens_CreateChecksTheRequest(t *testing.T) {
 		}
 	}
 }
+
+// The typed client makes, lists and revokes tokens against the server.
+func TestClient_ManagesTokens(t *testing.T) {
+	t.Parallel()
+	e := newTokenEnv(t)
+	ctx := context.Background()
+	c := apiclient.New(e.srv.URL, testToken)
+	nt, err := c.CreateToken(ctx, dto.TokenRequest{Name: "deploy-shop", Role: "deployer", Apps: []string{"shop"}, ExpiresIn: "24h"})
+	if err != nil || nt.Info.Name != "deploy-shop" || !nt.Info.ExpiresAt.Equal(e.clk.Now().Add(24*time.Hour)) {
+		t.Fatalf("create: %+v, %v", nt, err)
+	}
+	if _, err := apiclient.New(e.srv.URL, nt.Token).Apps(ctx); err != nil {
+		t.Fatalf("the new token: %v", err)
+	}
+	ts, err := c.Tokens(ctx)
+	if err != nil || len(ts) != 1 || ts[0].LastUsedFrom != "127.0.0.1" || ts[0].Apps[0] != "shop" {
+		t.Fatalf("list: %+v, %v", ts, err)
+	}
+	if rt, err := c.RevokeToken(ctx, "deploy-shop"); err != nil || rt.RevokedAt.IsZero() {
+		t.Fatalf("revoke: %+v, %v", rt, err)
+	}
+	if _, err := apiclient.New(e.srv.URL, nt.Token).Apps(ctx); !apiclient.IsStatus(err, http.StatusUnauthorized) || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("the revoked token: %v", err)
+	}
+	if _, err := c.RevokeToken(ctx, "nope"); !apiclient.IsStatus(err, http.StatusNotFound) {
+		t.Errorf("revoke an unknown token: %v", err)
+	}
+}

@@ -72,6 +72,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newNotifyCmd(),
 		newMaintenanceCmd(),
 		newNodesCmd(),
+		newTokensCmd(),
 	)
 	return root
 }
