@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -275,5 +276,61 @@ func TestClient_ManagesTokens(t *testing.T) {
 	}
 	if _, err := c.RevokeToken(ctx, "nope"); !apiclient.IsStatus(err, http.StatusNotFound) {
 		t.Errorf("revoke an unknown token: %v", err)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// No token reaches the server's log or an error answer: not one that is
+// used, refused for its scope, revoked, or wrong.
+func TestTokens_NeverLoggedNorAnswered(t *testing.T) {
+	t.Parallel()
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var logs lockedBuffer
+	srv := httptest.NewServer(New(Options{Store: st, Token: testToken, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}).Handler())
+	t.Cleanup(srv.Close)
+	e := &tokenEnv{srv: srv, st: st, clk: newClock()}
+	tok := e.create(t, dto.TokenRequest{Name: "marker", Role: "viewer", Apps: []string{"shop"}}).Token
+	wrong := tokenPrefix + strings.Repeat("5ec7e7", 10)
+	var answers []string
+	for _, c := range []struct{ token, method, path string }{
+		{tok, http.MethodGet, "/api/v1/apps"},
+		{tok, http.MethodGet, "/api/v1/apps/blog/envs/production/releases"},
+		{tok, http.MethodPost, "/api/v1/prune"},
+		{wrong, http.MethodGet, "/api/v1/apps"},
+		{testToken, http.MethodDelete, "/api/v1/tokens/marker"},
+		{tok, http.MethodGet, "/api/v1/apps"},
+	} {
+		_, body := e.call(t, c.token, c.method, c.path, nil)
+		answers = append(answers, body)
+	}
+	all := logs.String() + strings.Join(answers, "\n")
+	for _, secret := range []string{tok, strings.TrimPrefix(tok, tokenPrefix), wrong, testToken} {
+		if strings.Contains(all, secret) {
+			t.Errorf("a token is in the log or an answer: %s", all)
+		}
+	}
+	if !strings.Contains(logs.String(), "api request refused") {
+		t.Errorf("the refusals were not logged: %s", logs.String())
 	}
 }
