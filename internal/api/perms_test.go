@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -228,5 +229,17 @@ func TestPerms_ViewerChangesNothing(t *testing.T) {
 		if slices.Contains(rt.perm.roles, RoleViewer) {
 			t.Errorf("%s lets a viewer in", rt.pattern)
 		}
+	}
+}
+
+// A clone's source is the route's environment, its target the body's:
+// a deployer scoped to staging may not clone staging into production.
+func TestPerms_CloneChecksTheTargetEnvironment(t *testing.T) {
+	t.Parallel()
+	e := newTokenEnv(t)
+	tok := e.create(t, dto.TokenRequest{Name: "stage", Role: "deployer", Apps: []string{"shop"}, Envs: []string{"staging"}}).Token
+	code, body := e.call(t, tok, http.MethodPost, "/api/v1/apps/shop/envs/staging/clone", dto.CloneRequest{To: "production"})
+	if code != http.StatusForbidden || !strings.Contains(body, "may not clone into environment production") {
+		t.Errorf("%d %s", code, body)
 	}
 }
