@@ -148,7 +148,8 @@ func (s *Server) fromAllowed(r *http.Request) bool {
 // and scope check), then runs h; it writes whichever error comes first.
 func (s *Server) guard(pm perm, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.admit(r, pm, &r); err != nil {
+		r, err := s.admit(r, pm)
+		if err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
@@ -158,22 +159,21 @@ func (s *Server) guard(pm perm, h handlerFunc) http.Handler {
 	})
 }
 
-// admit checks r against pm and, when admitted, sets *out to r with its
-// principal.
-func (s *Server) admit(r *http.Request, pm perm, out **http.Request) error {
+// admit checks r against pm and returns it with its principal (r
+// itself, without one, for a public route or an allowed address).
+func (s *Server) admit(r *http.Request, pm perm) (*http.Request, error) {
 	if pm.public || pm.fromAllowed && s.fromAllowed(r) {
-		return nil
+		return r, nil
 	}
 	p, err := s.authenticate(r)
 	if err != nil {
 		if pm.fromAllowed {
-			return fmt.Errorf("%w (or scrape from an address the server allows with --metrics-allow)", err)
+			return r, fmt.Errorf("%w (or scrape from an address the server allows with --metrics-allow)", err)
 		}
-		return err
+		return r, err
 	}
 	if err := s.authorize(r, p, pm); err != nil {
-		return err
+		return r, err
 	}
-	*out = r.WithContext(withPrincipal(r.Context(), p))
-	return nil
+	return r.WithContext(withPrincipal(r.Context(), p)), nil
 }

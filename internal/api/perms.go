@@ -28,8 +28,8 @@ const (
 	RoleCI Role = "ci"
 )
 
-// Roles are the roles, most powerful first.
-var Roles = []Role{RoleAdmin, RoleDeployer, RoleViewer, RoleCI}
+// allRoles are the roles, most powerful first.
+var allRoles = []Role{RoleAdmin, RoleDeployer, RoleViewer, RoleCI}
 
 // target is where a route's app and environment come from, for the
 // scope check.
@@ -72,7 +72,7 @@ var (
 	deployers = []Role{RoleAdmin, RoleDeployer, RoleCI}
 	operators = []Role{RoleAdmin, RoleDeployer}
 	admins    = []Role{RoleAdmin}
-	anyRole   = Roles
+	anyRole   = allRoles
 )
 
 // The permissions of the routes.

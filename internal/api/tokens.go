@@ -41,8 +41,8 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 		return badRequest(err)
 	}
 	role := Role(req.Role)
-	if !slices.Contains(Roles, role) {
-		return badRequest(fmt.Errorf("role %q: give one of %s", req.Role, rolesText(Roles)))
+	if !slices.Contains(allRoles, role) {
+		return badRequest(fmt.Errorf("role %q: give one of %s", req.Role, rolesText(allRoles)))
 	}
 	if role == RoleAdmin && len(req.Apps)+len(req.Envs) > 0 {
 		return badRequest(errors.New("an admin token is not scoped (it manages tokens, registries and nodes of every app): give --role deployer, viewer or ci with --app"))
