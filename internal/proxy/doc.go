@@ -77,8 +77,10 @@
 //     server's armWrite, a deadlineWriter on net/http, the loops' tick).
 //   - The proxy's own request headers (request id, X-Forwarded-*) are
 //     written after hop-by-hop removal; the spoofable scheme and address
-//     headers a client sends are dropped (spoofable); a response header
-//     value with a control character is a malformed answer (502).
+//     headers a client sends are dropped. Every path (ReverseProxy, the
+//     fast client, the lane) takes both rules from package wire
+//     (wire.Field, wire.Forwarded). A response header value with a
+//     control character is a malformed answer (502).
 //   - A failed probe is confirmed at once (probed again after ~20ms, not
 //     an interval later). When a target leaves rotation because it could
 //     not be reached (probe timeout, refused, reset; not a bad status),

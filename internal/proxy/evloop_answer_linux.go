@@ -66,7 +66,7 @@ func (l *evLoop) start(c *serverConn, n int) {
 	}
 	x.conn = conn
 	conn.use(c.base)
-	c.lane.writeHead(conn, c.remoteIP, c.laneID[0], strip)
+	c.lane.writeHead(conn, c.remoteIP, c.laneID[:], strip)
 	conn.ev.owner.Store(c)
 	conn.ev.raw = conn.ev.raw[:0]
 	if conn.bw.Flush() != nil {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
 // The fast path serves ordinary requests (no request body, no Upgrade):
@@ -267,7 +269,7 @@ func readTrailers(w http.ResponseWriter, c *fconn, h http.Header, rh respHead) e
 	declared := h["Trailer"]
 	for _, f := range fs {
 		k, v := s[f.k0:f.k1], s[f.v0:f.v1]
-		if !rh.trailers || !tokenListed(declared, k) {
+		if !rh.trailers || !wire.TokenListed(declared, k) {
 			k = http.TrailerPrefix + k
 		}
 		h[k] = append(h[k], v)

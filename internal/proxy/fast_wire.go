@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
 // HTTP/1.1 wire format of the fast path: the request head written to a
@@ -18,66 +20,9 @@ import (
 // errMalformed is a response that is not HTTP/1.x.
 var errMalformed = errors.New("malformed response from the app")
 
-// skipRequestHeader reports whether the fast path does not copy the
-// client's header k to the target: hop-by-hop headers (RFC 9110 7.6.1 and
-// the ones httputil.ReverseProxy removes), headers the proxy writes itself.
-func skipRequestHeader(k string) bool {
-	switch k {
-	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-		"Host", "Content-Length", "X-Request-Id",
-		"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
-		return true
-	}
-	return spoofable(k)
-}
-
-// spoofable reports whether k (canonical) is a header some apps read to
-// learn the client's scheme, port or address, which berth does not set:
-// a client's own would tell the app plain HTTP is HTTPS (X-Forwarded-Ssl:
-// on), so the proxy drops them. X-Forwarded-For and -Proto say it.
-func spoofable(k string) bool {
-	switch k {
-	case "X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Forwarded-Protocol", "X-Url-Scheme",
-		"Front-End-Https", "X-Forwarded-Port", "X-Real-Ip":
-		return true
-	}
-	return false
-}
-
-// tokenListed reports whether the comma-separated lists vals name k
-// (case-insensitively), as a Connection header names hop-by-hop headers.
-func tokenListed(vals []string, k string) bool {
-	for _, v := range vals {
-		for v != "" {
-			tok := v
-			if i := strings.IndexByte(v, ','); i >= 0 {
-				tok, v = v[:i], v[i+1:]
-			} else {
-				v = ""
-			}
-			if strings.EqualFold(strings.TrimSpace(tok), k) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// priorForwardedFor is the client's X-Forwarded-For, unless its
-// Connection header names it hop-by-hop.
-func priorForwardedFor(h http.Header) []string {
-	prior := h["X-Forwarded-For"]
-	if conn := h["Connection"]; len(prior) > 0 && len(conn) > 0 && tokenListed(conn, "X-Forwarded-For") {
-		return nil
-	}
-	return prior
-}
-
 // writeRequestHead writes r's request line and headers for a target:
-// hop-by-hop headers removed, Host kept, X-Forwarded-For/-Host/-Proto set
-// as httputil.ProxyRequest.SetXForwarded sets them (client values of
-// -Host, -Proto and Forwarded dropped; prior X-Forwarded-For kept).
+// the fields wire.Field.Dropped says and those Connection lists left
+// out, Host kept, the proxy's own (wire.Forwarded) after the client's.
 func writeRequestHead(bw *bufio.Writer, r *http.Request, addr string) {
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
@@ -95,7 +40,9 @@ func writeRequestHead(bw *bufio.Writer, r *http.Request, addr string) {
 	bw.WriteString("\r\n")
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
-		if skipRequestHeader(k) || (len(conn) > 0 && tokenListed(conn, k)) {
+		// Host and Content-Length: the head's own, written here.
+		if f := wire.Lookup(k); f.Dropped() || f == wire.FieldHost || f == wire.FieldContentLength ||
+			(len(conn) > 0 && wire.TokenListed(conn, k)) {
 			continue
 		}
 		for _, v := range vv {
@@ -105,32 +52,15 @@ func writeRequestHead(bw *bufio.Writer, r *http.Request, addr string) {
 			bw.WriteString("\r\n")
 		}
 	}
-	if te := r.Header["Te"]; len(te) > 0 && tokenListed(te, "trailers") {
+	if te := r.Header["Te"]; len(te) > 0 && wire.TokenListed(te, "trailers") {
 		bw.WriteString("Te: trailers\r\n")
 	}
-	// The proxy's own headers come after the client's, so that a
-	// Connection header naming them cannot take them off.
-	for _, v := range r.Header[requestIDHeader] { // one: Pool.requestID
-		bw.WriteString("X-Request-Id: ")
-		bw.WriteString(v)
-		bw.WriteString("\r\n")
-	}
+	fw := wire.Forwarded{Prior: wire.PriorFor(r.Header), Host: r.Host, TLS: r.TLS != nil,
+		RequestID: r.Header[requestIDHeader]} // one: Pool.requestID
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		bw.WriteString("X-Forwarded-For: ")
-		for _, v := range priorForwardedFor(r.Header) {
-			bw.WriteString(v)
-			bw.WriteString(", ")
-		}
-		bw.WriteString(ip)
-		bw.WriteString("\r\n")
+		fw.ClientIP = ip
 	}
-	bw.WriteString("X-Forwarded-Host: ")
-	bw.WriteString(r.Host)
-	if r.TLS != nil {
-		bw.WriteString("\r\nX-Forwarded-Proto: https\r\n")
-	} else {
-		bw.WriteString("\r\nX-Forwarded-Proto: http\r\n")
-	}
+	fw.Write(bw)
 	switch r.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch:
 		bw.WriteString("Content-Length: 0\r\n")

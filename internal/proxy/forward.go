@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
 // maxRetries is how many other targets a request tries when it cannot
@@ -246,16 +248,12 @@ func (p *Pool) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Host = st.t.Addr
 	// pr.Out.Host keeps the client's Host header. ReverseProxy removed
 	// the hop-by-hop headers before Rewrite: the proxy's own go in after.
-	if prior := priorForwardedFor(pr.In.Header); prior != nil {
-		pr.Out.Header["X-Forwarded-For"] = prior
+	fw := wire.Forwarded{Prior: wire.PriorFor(pr.In.Header), Host: pr.In.Host, TLS: pr.In.TLS != nil,
+		RequestID: st.ids}
+	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		fw.ClientIP = ip
 	}
-	pr.SetXForwarded()
-	pr.Out.Header[requestIDHeader] = st.ids
-	for k := range pr.Out.Header {
-		if spoofable(k) {
-			delete(pr.Out.Header, k)
-		}
-	}
+	fw.Set(pr.Out.Header)
 }
 
 // poolTransport sends a request to its target and, when the target

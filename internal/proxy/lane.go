@@ -233,7 +233,7 @@ func (c *serverConn) laneFail(p *Pool, q *laneReq, ctr *counters, t *target, err
 func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastClient, conn *fconn, t *target, timeout time.Duration, strip string, res *outcome, sent bool) (result laneResult, stale bool, err error) {
 	if !sent {
 		conn.use(c.base)
-		q.writeHead(conn, c.remoteIP, res.ids[0], strip)
+		q.writeHead(conn, c.remoteIP, res.ids, strip)
 	}
 	if err = conn.sendHead(timeout); err != nil {
 		fc.release(conn, c.base, false)

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"strings"
+
+	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
 // The lane's request head: what parseLaneHead accepts, and how the head
@@ -207,108 +209,48 @@ const (
 	laneForwardedPrefix        // X-Forwarded-Prefix: passed on (replaced when the route strips a prefix)
 )
 
-// laneField classifies the header name (any case).
+// laneField classifies the header name (any case): the fields that
+// ask for more than passing on go to the full parser, wire drops the
+// rest it drops (wire.Field.Dropped).
 func laneField(name string) int {
-	switch len(name) {
-	case 2:
-		if strings.EqualFold(name, "Te") {
-			return laneDecline
-		}
-	case 4:
-		if strings.EqualFold(name, "Host") {
-			return laneHost
-		}
-	case 6:
-		switch {
-		case strings.EqualFold(name, "Expect"), strings.EqualFold(name, "Pragma"):
-			return laneDecline
-		}
-	case 7:
-		switch {
-		case strings.EqualFold(name, "Upgrade"), strings.EqualFold(name, "Trailer"):
-			return laneDecline
-		}
-	case 9:
-		if strings.EqualFold(name, "Forwarded") || strings.EqualFold(name, "X-Real-Ip") {
+	switch f := wire.Lookup(name); f {
+	case wire.FieldTE, wire.FieldUpgrade, wire.FieldTrailer, wire.FieldTransferEncoding,
+		wire.FieldContentLength, wire.FieldExpect, wire.FieldPragma:
+		return laneDecline
+	case wire.FieldConnection:
+		return laneConnection
+	case wire.FieldHost:
+		return laneHost
+	case wire.FieldXForwardedFor:
+		return laneForwardedFor
+	case wire.FieldXRequestID:
+		return laneRequestID
+	case wire.FieldUserAgent:
+		return laneAgent
+	case wire.FieldXForwardedPrefix:
+		return laneForwardedPrefix
+	default:
+		if f.Dropped() {
 			return laneDrop
 		}
-	case 10:
-		switch {
-		case strings.EqualFold(name, "Connection"):
-			return laneConnection
-		case strings.EqualFold(name, "Keep-Alive"):
-			return laneDrop
-		case strings.EqualFold(name, "User-Agent"):
-			return laneAgent
-		}
-	case 12:
-		switch {
-		case strings.EqualFold(name, "X-Request-Id"):
-			return laneRequestID
-		case strings.EqualFold(name, "X-Url-Scheme"):
-			return laneDrop
-		}
-	case 14:
-		if strings.EqualFold(name, "Content-Length") {
-			return laneDecline
-		}
-	case 15:
-		switch {
-		case strings.EqualFold(name, "X-Forwarded-For"):
-			return laneForwardedFor
-		case strings.EqualFold(name, "X-Forwarded-Ssl"), strings.EqualFold(name, "Front-End-Https"):
-			return laneDrop // spoofable (fast_wire.go)
-		}
-	case 16:
-		if strings.EqualFold(name, "Proxy-Connection") || strings.EqualFold(name, "X-Forwarded-Host") ||
-			strings.EqualFold(name, "X-Forwarded-Port") {
-			return laneDrop
-		}
-	case 17:
-		switch {
-		case strings.EqualFold(name, "Transfer-Encoding"):
-			return laneDecline
-		case strings.EqualFold(name, "X-Forwarded-Proto"):
-			return laneDrop
-		}
-	case 18:
-		switch {
-		case strings.EqualFold(name, "Proxy-Authenticate"):
-			return laneDrop
-		case strings.EqualFold(name, "X-Forwarded-Prefix"):
-			return laneForwardedPrefix
-		case strings.EqualFold(name, "X-Forwarded-Scheme"):
-			return laneDrop
-		}
-	case 20:
-		if strings.EqualFold(name, "X-Forwarded-Protocol") {
-			return laneDrop
-		}
-	case 19:
-		if strings.EqualFold(name, "Proxy-Authorization") {
-			return laneDrop
-		}
+		return laneForward
 	}
-	return laneForward
 }
 
 // writeHead writes q's head for a target, as writeRequestHead writes the
-// head of the same request: hop-by-hop headers left out, X-Forwarded-For
-// (prior values kept, clientIP appended), -Host and -Proto set, and the
-// request id. With strip (a route's prefix to strip, as stripPrefix does)
-// the path loses it and X-Forwarded-Prefix names it.
-func (q *laneReq) writeHead(fc *fconn, clientIP, id, strip string) {
+// head of the same request: the fields laneField drops left out, then the
+// proxy's own (wire.Forwarded: X-Forwarded-For with prior values kept and
+// clientIP appended, -Host, -Proto, the request id ids). With strip (a
+// route's prefix to strip, as stripPrefix does) the path loses it and
+// X-Forwarded-Prefix names it.
+func (q *laneReq) writeHead(fc *fconn, clientIP string, ids []string, strip string) {
 	bw := fc.bw
 	bw.WriteString(q.method)
 	bw.WriteByte(' ')
 	if strip == "" {
 		bw.WriteString(q.target)
 	} else {
-		rest := q.path[len(strip):]
-		if rest == "" {
-			rest = "/"
-		}
-		bw.WriteString(rest)
+		bw.WriteString(wire.StripPrefix(q.path, strip))
 		bw.WriteString(q.target[len(q.path):]) // the query, with its '?'
 	}
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
@@ -324,22 +266,7 @@ func (q *laneReq) writeHead(fc *fconn, clientIP, id, strip string) {
 		bw.WriteString(q.head[f[2]:f[3]])
 		bw.WriteString("\r\n")
 	}
-	if clientIP != "" {
-		bw.WriteString("X-Forwarded-For: ")
-		for _, v := range q.xff[:q.nxff] {
-			bw.WriteString(v)
-			bw.WriteString(", ")
-		}
-		bw.WriteString(clientIP)
-		bw.WriteString("\r\n")
-	}
-	bw.WriteString("X-Forwarded-Host: ")
-	bw.WriteString(q.host)
-	bw.WriteString("\r\nX-Forwarded-Proto: http\r\nX-Request-Id: ")
-	bw.WriteString(id)
-	if strip != "" {
-		bw.WriteString("\r\nX-Forwarded-Prefix: ")
-		bw.WriteString(strip)
-	}
-	bw.WriteString("\r\n\r\n")
+	fw := wire.Forwarded{Prior: q.xff[:q.nxff], ClientIP: clientIP, Host: q.host, RequestID: ids, Prefix: strip}
+	fw.Write(bw)
+	bw.WriteString("\r\n")
 }

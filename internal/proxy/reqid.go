@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
 // requestIDHeader is the canonical form of X-Request-Id.
@@ -71,7 +73,7 @@ func clientRequestID(r *http.Request) []string {
 // r (so the target gets it).
 func (p *Pool) requestID(r *http.Request) []string {
 	if v := clientRequestID(r); v != nil {
-		if conn := r.Header["Connection"]; len(conn) == 0 || !tokenListed(conn, requestIDHeader) {
+		if conn := r.Header["Connection"]; len(conn) == 0 || !wire.TokenListed(conn, requestIDHeader) {
 			return v
 		}
 	}

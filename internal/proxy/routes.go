@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
 // RouteOptions are per-route behaviours. The zero value routes every path
@@ -225,10 +227,7 @@ func stripPrefix(r *http.Request, prefix string) *http.Request {
 	r2 := new(http.Request)
 	*r2 = *r
 	u := *r.URL
-	rest := u.Path[len(prefix):]
-	if rest == "" {
-		rest = "/"
-	}
+	rest := wire.StripPrefix(u.Path, prefix)
 	if u.RawPath != "" {
 		ep := (&url.URL{Path: prefix}).EscapedPath()
 		if raw, ok := strings.CutPrefix(u.RawPath, ep); ok {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
 // Connection states, for Shutdown: only an idle connection (waiting for a
@@ -388,7 +390,7 @@ func (c *serverConn) serveRequest(r *http.Request) bool {
 	w := &c.w
 	w.reset(r)
 	if ex, ok := r.Header["Expect"]; ok {
-		if len(ex) == 1 && tokenListed(ex, "100-continue") {
+		if len(ex) == 1 && wire.TokenListed(ex, "100-continue") {
 			if c.body != nil && r.ProtoAtLeast(1, 1) {
 				c.body.needContinue = true
 				w.canContinue.Store(true)

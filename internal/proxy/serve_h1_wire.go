@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
 // The lean server's request head parser. It accepts what net/http's
@@ -200,9 +202,9 @@ func finishHead(r *http.Request, vals []string) ([]string, error) {
 	}
 	conn := h["Connection"]
 	if r.ProtoMinor == 0 {
-		r.Close = tokenListed(conn, "close") || !tokenListed(conn, "keep-alive")
+		r.Close = wire.TokenListed(conn, "close") || !wire.TokenListed(conn, "keep-alive")
 	} else {
-		r.Close = tokenListed(conn, "close")
+		r.Close = wire.TokenListed(conn, "close")
 	}
 
 	te, chunked := h["Transfer-Encoding"]

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
 // respWriter is the lean server's http.ResponseWriter, one per connection,
@@ -264,7 +266,7 @@ func (w *respWriter) writeHead(final bool) {
 	h := w.header
 	bw := w.c.bw
 	http10 := w.req.ProtoMinor == 0
-	if tokenListed(h["Connection"], "close") || w.c.srv.closed.Load() {
+	if wire.TokenListed(h["Connection"], "close") || w.c.srv.closed.Load() {
 		w.closeAfter = true
 	}
 	_, trailers := h["Trailer"]
