@@ -2,7 +2,11 @@
 
 package proxy
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/berth-dev/berth/internal/proxy/wire"
+)
 
 // Verdicts of evScan.
 const (
@@ -25,27 +29,20 @@ func evScan(b []byte, method string) (total int, verdict int) {
 		return evShort(b)
 	}
 	h := b[:n]
-	if len(h) < 16 || string(h[:7]) != "HTTP/1." || (h[7] != '1' && h[7] != '0') || h[8] != ' ' {
+	// The status line and the field lines, each ending in CRLF, up to
+	// the empty line (CRLF too): the framing as wire reads it for the
+	// lane, which parses the head again after the loop.
+	i := bytes.IndexByte(h, '\n')
+	if i < 1 || h[i-1] != '\r' {
 		return 0, evUnsuited
 	}
-	status := 0
-	for _, d := range h[9:12] {
-		if d < '0' || d > '9' {
-			return 0, evUnsuited
-		}
-		status = status*10 + int(d-'0')
-	}
-	if status < 200 || (h[12] != ' ' && (h[12] != '\r' || h[13] != '\n')) {
+	status, http10, err := wire.ParseStatusLine(h[:i-1])
+	if err != nil || status < 200 {
 		return 0, evUnsuited
 	}
-	length := int64(-1)
-	chunked := false
-	// The field lines, after the status line, each ending in CRLF, up to
-	// the empty line (CRLF too).
-	pos := bytes.IndexByte(h, '\n') + 1
-	if h[pos-2] != '\r' {
-		return 0, evUnsuited
-	}
+	rh := wire.NewResponseHead(status, http10)
+	lengths, encodings := 0, 0
+	pos := i + 1
 	for pos < n-2 {
 		i := bytes.IndexByte(h[pos:], '\n')
 		if i < 1 || h[pos+i-1] != '\r' {
@@ -53,31 +50,31 @@ func evScan(b []byte, method string) (total int, verdict int) {
 		}
 		line := h[pos : pos+i-1]
 		pos += i + 1
-		switch {
-		case len(line) > 15 && line[14] == ':' && equalFoldASCII(line[:14], "content-length"):
-			if length >= 0 {
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return 0, evUnsuited // not a field: the lane's parser decides
+		}
+		switch f := wire.Lookup(line[:colon]); f {
+		case wire.FieldContentLength, wire.FieldTransferEncoding:
+			if f == wire.FieldContentLength {
+				lengths++
+			} else {
+				encodings++
+			}
+			if _, err := rh.TakeBytes(f, wire.TrimOWS(line[colon+1:])); err != nil {
 				return 0, evUnsuited
 			}
-			v, ok := parseLength(string(trimOWS(line[15:])))
-			if !ok {
-				return 0, evUnsuited
-			}
-			length = v
-		case len(line) > 18 && line[17] == ':' && equalFoldASCII(line[:17], "transfer-encoding"):
-			if chunked || !equalFoldASCII(trimOWS(line[18:]), "chunked") {
-				return 0, evUnsuited
-			}
-			chunked = true
 		}
 	}
-	if pos != n-2 || h[pos] != '\r' {
+	if pos != n-2 || h[pos] != '\r' || lengths > 1 || encodings > 1 {
 		return 0, evUnsuited
 	}
-	if method == "HEAD" || status == 204 || status == 304 {
+	rh.Frame(method)
+	switch rh.Kind {
+	case wire.BodyNone:
 		return n, evWhole
-	}
-	if chunked {
-		if length >= 0 || h[7] == '0' {
+	case wire.BodyChunked:
+		if lengths > 0 || http10 {
 			return 0, evUnsuited // both framings, or chunked HTTP/1.0: a goroutine's lane decides
 		}
 		end, verdict := evChunked(b[n:])
@@ -88,19 +85,21 @@ func evScan(b []byte, method string) (total int, verdict int) {
 			return 0, evBody
 		}
 		return 0, verdict
+	case wire.BodyLength:
+		if int64(n)+rh.Length > evMaxInline {
+			return 0, evUnsuited
+		}
+		if int64(len(b)) < int64(n)+rh.Length {
+			return 0, evBody
+		}
+		return n + int(rh.Length), evWhole
 	}
-	if length < 0 || int64(n)+length > evMaxInline {
-		return 0, evUnsuited
-	}
-	if int64(len(b)) < int64(n)+length {
-		return 0, evBody
-	}
-	return n + int(length), evWhole
+	return 0, evUnsuited // until the target closes: a goroutine streams it
 }
 
 // evChunked tells whether b holds a whole chunked body (and its length
 // with the trailer section): the chunk-size lines are read as
-// parseChunkSize reads them.
+// wire.ParseChunkSize reads them.
 func evChunked(b []byte) (int, int) {
 	pos := 0
 	for {
@@ -111,7 +110,7 @@ func evChunked(b []byte) (int, int) {
 		if i == 0 || b[pos+i-1] != '\r' {
 			return 0, evUnsuited
 		}
-		size, err := parseChunkSize(b[pos : pos+i-1])
+		size, err := wire.ParseChunkSize(b[pos : pos+i-1])
 		if err != nil {
 			return 0, evUnsuited
 		}
@@ -157,22 +156,4 @@ func evShort(b []byte) (int, int) {
 		return 0, evUnsuited
 	}
 	return 0, evMore
-}
-
-// equalFoldASCII reports whether b equals lower (lower case) but for the
-// case of ASCII letters.
-func equalFoldASCII(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -140,8 +140,8 @@ func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, f
 		_ = c.Conn.SetReadDeadline(time.Time{})
 	}
 	h[requestIDHeader] = res.ids
-	res.status = rh.status
-	w.WriteHeader(rh.status)
+	res.status = rh.Status
+	w.WriteHeader(rh.Status)
 	clientErr, err := copyBody(w, c, h, rh, &res.bytes)
 	if err != nil {
 		if !clientErr && ctx.Err() == nil {
@@ -152,7 +152,7 @@ func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, f
 		// truncated body for a whole one.
 		panic(http.ErrAbortHandler)
 	}
-	ok = rh.keepAlive
+	ok = rh.KeepAlive
 	return fastServed, false, nil
 }
 
@@ -199,12 +199,12 @@ func isTimeout(err error) bool {
 func copyBody(w http.ResponseWriter, c *fconn, h http.Header, rh respHead, n *int64) (clientErr bool, err error) {
 	fl, _ := w.(http.Flusher)
 	bc := bodyCopier{w: w, fl: fl, c: c, n: n}
-	switch rh.kind {
-	case bodyNone:
+	switch rh.Kind {
+	case wire.BodyNone:
 		return false, nil
-	case bodyLength:
-		return bc.copyN(rh.length)
-	case bodyClose:
+	case wire.BodyLength:
+		return bc.copyN(rh.Length)
+	case wire.BodyClose:
 		for {
 			if err := bc.fill(); err != nil {
 				if err == io.EOF {
@@ -226,7 +226,7 @@ func copyBody(w http.ResponseWriter, c *fconn, h http.Header, rh respHead, n *in
 		if err != nil {
 			return false, eofUnexpected(err)
 		}
-		n, err := parseChunkSize(line)
+		n, err := wire.ParseChunkSize(line)
 		if err != nil {
 			return false, err
 		}
@@ -253,7 +253,7 @@ func copyBody(w http.ResponseWriter, c *fconn, h http.Header, rh respHead, n *in
 // declared trailer under its name, an undeclared one under
 // http.TrailerPrefix.
 func readTrailers(w http.ResponseWriter, c *fconn, h http.Header, rh respHead) error {
-	var arr [8]field
+	var arr [8]wire.FieldPos
 	fs, err := readHeaderFields(c, arr[:0])
 	if err != nil {
 		return eofUnexpected(err)
@@ -268,8 +268,8 @@ func readTrailers(w http.ResponseWriter, c *fconn, h http.Header, rh respHead) e
 	s := string(c.scratch)
 	declared := h["Trailer"]
 	for _, f := range fs {
-		k, v := s[f.k0:f.k1], s[f.v0:f.v1]
-		if !rh.trailers || !wire.TokenListed(declared, k) {
+		k, v := s[f.K0:f.K1], s[f.V0:f.V1]
+		if !rh.Trailers || !wire.TokenListed(declared, k) {
 			k = http.TrailerPrefix + k
 		}
 		h[k] = append(h[k], v)

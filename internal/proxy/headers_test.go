@@ -149,32 +149,6 @@ func TestHeaders_ClientsCannotClaimHTTPS(t *testing.T) {
 	}
 }
 
-func TestValidFieldValue_AsByteByByte(t *testing.T) {
-	t.Parallel()
-	for b := range 256 {
-		for _, at := range []int{0, 3, 7, 8, 13, 16} {
-			v := []byte(strings.Repeat("a", 17))
-			v[at] = byte(b)
-			if got, want := validFieldValue(v), validFieldBytes(v); got != want {
-				t.Fatalf("byte %#x at %d: %v, want %v", b, at, got, want)
-			}
-			if want := (b >= 0x20 && b != 0x7f) || b == '\t'; validFieldBytes(v) != want {
-				t.Fatalf("byte %#x: valid %v, want %v", b, !want, want)
-			}
-		}
-	}
-}
-
-func FuzzValidFieldValue(f *testing.F) {
-	f.Add([]byte("sid=1\x00; Domain=evil.example"))
-	f.Add([]byte("text/html; charset=utf-8"))
-	f.Fuzz(func(t *testing.T, v []byte) {
-		if validFieldValue(v) != validFieldBytes(v) {
-			t.Fatalf("%q: word test and byte test disagree", v)
-		}
-	})
-}
-
 // The lean server's head limit is exact: MaxHeaderBytes bytes pass, one
 // more gets 431 (net/http reads 4 KiB past its own; the daemon gives it
 // MaxHeaderBytes-4096, tested there).

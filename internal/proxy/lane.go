@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
 // The lane: the lean server hands the proxy the requests that need nothing
@@ -270,7 +272,7 @@ func (p *Pool) laneAnswer(c *serverConn, q *laneReq, ctr *counters, fc *fastClie
 	if timeout > 0 {
 		_ = conn.Conn.SetReadDeadline(time.Time{})
 	}
-	res.status = rh.status
+	res.status = rh.Status
 	var w http.ResponseWriter = laneWriter{c}
 	if promoted {
 		w = &c.w
@@ -282,7 +284,7 @@ func (p *Pool) laneAnswer(c *serverConn, q *laneReq, ctr *counters, fc *fastClie
 		}
 		return laneClosed, nil
 	}
-	keep = rh.keepAlive
+	keep = rh.KeepAlive
 	if promoted {
 		c.w.finish()
 		if c.w.closeAfter {
@@ -304,14 +306,14 @@ func (p *Pool) laneAnswer(c *serverConn, q *laneReq, ctr *counters, fc *fastClie
 // for the client as it would have: laneHead parses the request for it and
 // reports promoted.
 func (p *Pool) laneHead(c *serverConn, conn *fconn, q *laneReq) (rh respHead, promoted bool, err error) {
-	var arr [48]field
+	var arr [48]wire.FieldPos
 	bw := c.bw
 	for {
 		line, err := readLine(conn.br)
 		if err != nil {
 			return respHead{}, false, err
 		}
-		status, http10, err := parseStatusLine(line)
+		status, http10, err := wire.ParseStatusLine(line)
 		if err != nil {
 			return respHead{}, false, err
 		}
@@ -322,10 +324,11 @@ func (p *Pool) laneHead(c *serverConn, conn *fconn, q *laneReq) (rh respHead, pr
 		if status == http.StatusSwitchingProtocols {
 			return respHead{}, false, errSwitching
 		}
-		rh := respHead{status: status, keepAlive: !http10, length: -1}
+		rh := wire.NewResponseHead(status, http10)
 		s := string(conn.scratch)
 		for _, f := range fs {
-			if _, err := rh.take(s[f.k0:f.k1], s[f.v0:f.v1]); err != nil {
+			k := s[f.K0:f.K1]
+			if _, err := rh.Take(wire.Lookup(k), s[f.V0:f.V1]); err != nil {
 				return respHead{}, false, err
 			}
 		}
@@ -341,8 +344,8 @@ func (p *Pool) laneHead(c *serverConn, conn *fconn, q *laneReq) (rh respHead, pr
 			}
 			continue
 		}
-		dropLength := rh.frame(q.method)
-		if rh.kind == bodyChunked || rh.kind == bodyClose {
+		dropLength := rh.Frame(q.method)
+		if rh.Kind == wire.BodyChunked || rh.Kind == wire.BodyClose {
 			return c.lanePromote(conn, q, fs, status, http10)
 		}
 		_, _ = bw.WriteString(statusLine(q.http10, status))
@@ -366,7 +369,7 @@ func (p *Pool) laneHead(c *serverConn, conn *fconn, q *laneReq) (rh respHead, pr
 // the handler path's ResponseWriter: the request is parsed as the handler
 // path parses it, the fields go into the header map as readResponseHead
 // puts them, and WriteHeader takes the status.
-func (c *serverConn) lanePromote(conn *fconn, q *laneReq, fs []field, status int, http10 bool) (respHead, bool, error) {
+func (c *serverConn) lanePromote(conn *fconn, q *laneReq, fs []wire.FieldPos, status int, http10 bool) (respHead, bool, error) {
 	r, err := c.parseRequest(q.head)
 	if err != nil { // cannot happen: the lane takes only heads the parser accepts
 		return respHead{}, false, err
@@ -374,16 +377,11 @@ func (c *serverConn) lanePromote(conn *fconn, q *laneReq, fs []field, status int
 	w := &c.w
 	w.reset(r)
 	h := w.header
-	rh := respHead{status: status, keepAlive: !http10, length: -1}
-	if err := fillHeader(conn, h, fs, &rh); err != nil {
+	rh := wire.NewResponseHead(status, http10)
+	if err := rh.Fill(h, conn.scratch, fs); err != nil {
 		return respHead{}, false, err
 	}
-	if rh.frame(q.method) {
-		delete(h, "Content-Length")
-	}
-	for _, k := range rh.connDrop {
-		delete(h, k)
-	}
+	rh.Finish(h, q.method)
 	h[requestIDHeader] = c.laneID[:]
 	w.WriteHeader(status)
 	return rh, true, nil
@@ -398,25 +396,24 @@ var errSwitching = errors.New("malformed response from the app: 101 Switching Pr
 // instead), and for an informational one or when dropLength not its
 // Content-Length. Values lose CR and LF. It reports whether a Date field
 // was written.
-func laneFields(bw *bufio.Writer, s string, fs []field, rh respHead, informational, dropLength bool) (hasDate bool) {
+func laneFields(bw *bufio.Writer, s string, fs []wire.FieldPos, rh respHead, informational, dropLength bool) (hasDate bool) {
 	for _, f := range fs {
-		k, v := s[f.k0:f.k1], s[f.v0:f.v1]
-		switch k {
-		case "Connection", "Keep-Alive", "Proxy-Connection", "Upgrade", "Te", "Proxy-Authenticate",
-			"Transfer-Encoding":
+		k, v := s[f.K0:f.K1], s[f.V0:f.V1]
+		switch fl := wire.Lookup(k); {
+		case fl.ResponseHop():
 			continue
-		case requestIDHeader:
+		case fl == wire.FieldXRequestID:
 			if !informational {
 				continue
 			}
-		case "Content-Length":
+		case fl == wire.FieldContentLength:
 			if informational || dropLength {
 				continue
 			}
-		case "Date":
+		case k == "Date":
 			hasDate = true
 		}
-		if len(rh.connDrop) > 0 && containsFold(rh.connDrop, k) {
+		if len(rh.ConnDrop) > 0 && containsFold(rh.ConnDrop, k) {
 			continue
 		}
 		writeField(bw, k, v)

@@ -123,7 +123,7 @@ func (q *laneReq) field(ln string, start int) bool {
 	}
 	name := ln[:colon]
 	for i := 0; i < len(name); i++ {
-		if !isTokenByte(name[i]) {
+		if !wire.IsTokenByte(name[i]) {
 			return false
 		}
 	}

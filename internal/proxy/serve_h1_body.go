@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
 // Request bodies of the lean server: Content-Length and chunked framing
@@ -125,7 +127,7 @@ func (b *bodyReader) nextChunk() error {
 	if err != nil {
 		return fail(err)
 	}
-	n, err := parseChunkSize(line)
+	n, err := wire.ParseChunkSize(line)
 	if err != nil {
 		return fail(errChunkLine)
 	}

@@ -37,7 +37,7 @@ func strictHead(msg string) *headError {
 // tokenTable marks the bytes of an RFC 9110 token (method, header name).
 var tokenTable = func() (t [256]bool) {
 	for c := 0; c < 256; c++ {
-		t[c] = c < 0x80 && isTokenByte(byte(c))
+		t[c] = c < 0x80 && wire.IsTokenByte(byte(c))
 	}
 	return t
 }()

@@ -1,8 +1,8 @@
 // Package wire holds the byte rules of berth's HTTP/1.1 proxying, the
 // ones every path of the proxy (net/http's ReverseProxy, the fast
 // upstream client, the lane, the event loops) must apply alike: which
-// header fields are hop-by-hop or spoofable, and the proxy's own
-// forwarding fields.
+// header fields are hop-by-hop or spoofable, the proxy's own forwarding
+// fields, and how a target's response head is read and its body framed.
 //
 // Invariants:
 //
@@ -19,6 +19,18 @@
 //     Connection header lists it (TokenListed). The proxy's own fields
 //     are written after the client's, so a Connection header cannot
 //     take them off.
+//   - One response head rule: ParseStatusLine, ReadFields (obs-fold, a
+//     name that is not a token, a value with a control character,
+//     ValidFieldValue, and more than the caller's limit are
+//     ErrMalformed), ResponseHead.Take for each field (hop-by-hop fields
+//     stay, Content-Length must agree with itself, Transfer-Encoding can
+//     only be chunked) and ResponseHead.Frame (HEAD, 204 and 304 have no
+//     body; chunked wins over a length; neither means until close). The
+//     fast client and the lane read heads with them; the event loops'
+//     scan of a buffered answer takes its framing from the same Take and
+//     Frame. Chunk sizes: ParseChunkSize, for bodies both ways.
+//   - ValidFieldValue looks at eight bytes at a time and agrees with a
+//     byte-by-byte test (FuzzValidFieldValue).
 //   - Nothing here allocates per header field on the wire paths; Lookup
 //     compares lengths before bytes and matches a canonical name with
 //     one comparison.

@@ -81,7 +81,7 @@ func (f Field) ResponseHop() bool {
 // Lookup returns the Field of the header name (any case), Other for a
 // name a proxy passes on without looking at it. It compares lengths
 // first: most names are decided without comparing a byte.
-func Lookup(name string) Field {
+func Lookup[T string | []byte](name T) Field {
 	switch len(name) {
 	case 2:
 		if is(name, "Te") {
@@ -180,8 +180,32 @@ func Lookup(name string) Field {
 
 // is reports whether name is canon (canonical), in any case: the
 // canonical spelling, which header maps hold, costs one comparison.
-func is(name, canon string) bool {
-	return name == canon || strings.EqualFold(name, canon)
+func is[T string | []byte](name T, canon string) bool {
+	return string(name) == canon || foldEqual(name, canon)
+}
+
+// foldEqual reports whether a equals b but for the case of ASCII
+// letters.
+func foldEqual[T string | []byte](a T, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // TokenListed reports whether the comma-separated lists vals name k
