@@ -120,9 +120,10 @@
 //     client goes away (noticed by a background read started only for
 //     requests running longer than 50ms) or the connection closes, not
 //     when the handler returns. A request body is its own object: read
-//     after the handler returned, it fails. The head parser accepts what
-//     net/http accepts (FuzzParseRequestHead) but the request smuggling
-//     forms, which it refuses. Shutdown closes idle connections at once
+//     after the handler returned, it fails. The head parser
+//     (wire.FillRequest) accepts what net/http accepts
+//     (wire.FuzzParseRequestHead) but the request smuggling forms, which
+//     it refuses. Shutdown closes idle connections at once
 //     and active ones after their response. The watch loop goroutine is
 //     owned by the Server, from the first Serve to Shutdown/Close.
 //   - The lane (lane*.go): a Server given the Proxy (ServerOptions.Lane)

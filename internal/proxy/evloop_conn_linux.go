@@ -4,6 +4,8 @@ package proxy
 
 import (
 	"syscall"
+
+	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
 // The loop's client connections: reading requests, writing answers
@@ -53,7 +55,7 @@ func (l *evLoop) drive(c *serverConn) {
 			l.close(c)
 			return
 		}
-		if n := headEnd(x.in); n > 0 {
+		if n := wire.HeadEnd(x.in); n > 0 {
 			l.start(c, n)
 			continue
 		}

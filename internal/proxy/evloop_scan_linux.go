@@ -24,7 +24,7 @@ const (
 // Transfer-Encoding: chunked (none for HEAD, 204 and 304); the lane's
 // parser reads the answer after it.
 func evScan(b []byte, method string) (total int, verdict int) {
-	n := headEnd(b)
+	n := wire.HeadEnd(b)
 	if n == 0 {
 		return evShort(b)
 	}

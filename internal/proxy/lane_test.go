@@ -7,12 +7,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/proxy/wire"
 	"github.com/berth-dev/berth/internal/testutil"
 )
 
@@ -408,7 +410,7 @@ func FuzzLaneHead(f *testing.F) {
 	}
 	var q laneReq
 	f.Fuzz(func(t *testing.T, head string) {
-		if !strings.HasSuffix(head, "\r\n\r\n") || headEnd([]byte(head)) != len(head) {
+		if !strings.HasSuffix(head, "\r\n\r\n") || wire.HeadEnd([]byte(head)) != len(head) {
 			return // readHead hands over whole heads only
 		}
 		if !parseLaneHead(head, &q) {
@@ -481,4 +483,11 @@ func TestLane_PipelinedRequests(t *testing.T) {
 	if n := rig.lane.laned.Load() - before; n != 3 {
 		t.Errorf("%d requests took the lane, want 3", n)
 	}
+}
+
+// leanReadRequest parses head as the handler path does.
+func leanReadRequest(head string) (*http.Request, error) {
+	r := &http.Request{URL: &url.URL{}, Header: http.Header{}}
+	_, err := wire.FillRequest(head, r, nil)
+	return r, err
 }

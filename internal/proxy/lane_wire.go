@@ -7,10 +7,12 @@ import (
 )
 
 // The lane's request head: what parseLaneHead accepts, and how the head
-// goes to a target. The lane takes only heads whose meaning is plain, and
-// leaves every other head to the full parser (parseRequestHead), which
-// also refuses the malformed ones: so a head either means the same on both
-// paths or never reaches the lane.
+// goes to a target. The lane reads the head with the line rules of
+// wire.FillRequest (wire.ParseRequestLine, wire.OriginForm,
+// wire.SplitFieldLine, wire.ValidHost), takes only heads whose meaning is
+// plain, and leaves every other head to wire.FillRequest, which also
+// refuses the malformed ones: so a head either means the same on both
+// paths or never reaches the lane (FuzzLaneHead).
 
 // laneMaxFields bounds the header lines of a lane request.
 const laneMaxFields = 48
@@ -56,16 +58,16 @@ func parseLaneHead(head string, q *laneReq) bool {
 	if i < 1 || head[i-1] != '\r' {
 		return false
 	}
-	line := head[:i-1]
-	method, rest, ok := strings.Cut(line, " ")
-	if !ok || (method != "GET" && method != "HEAD") {
+	method, target, _, _, minor, err := wire.ParseRequestLine(head[:i-1])
+	if err != nil || (method != "GET" && method != "HEAD") || minor > 1 {
 		return false
 	}
-	target, proto, ok := strings.Cut(rest, " ")
-	if !ok || (proto != "HTTP/1.1" && proto != "HTTP/1.0") || !laneTarget(target, q) {
+	path, _, _, ok := wire.OriginForm(target)
+	if !ok {
 		return false
 	}
-	q.http10 = proto == "HTTP/1.0"
+	q.path = path
+	q.http10 = minor == 0
 	q.close = q.http10 // unless it asks for keep-alive
 	q.method, q.target = method, target
 	for pos := i + 1; ; {
@@ -85,60 +87,14 @@ func parseLaneHead(head string, q *laneReq) bool {
 	}
 }
 
-// laneTarget checks target as parseTarget's fast path does and sets
-// q.path.
-func laneTarget(target string, q *laneReq) bool {
-	if target == "" || target[0] != '/' {
-		return false
-	}
-	path := target
-	for i := 0; i < len(target); i++ {
-		b := target[i]
-		if b == '?' {
-			path = target[:i]
-			for _, b := range []byte(target[i+1:]) {
-				if b < 0x20 || b == 0x7f {
-					return false
-				}
-			}
-			break
-		}
-		if !pathTable[b] {
-			return false
-		}
-	}
-	q.path = path
-	return true
-}
-
 // field takes one header line (ln, without its CRLF, at start in the
 // head); false when the lane leaves the request to the full parser.
 func (q *laneReq) field(ln string, start int) bool {
-	if ln[0] == ' ' || ln[0] == '\t' {
-		return false
-	}
-	colon := strings.IndexByte(ln, ':')
-	if colon <= 0 {
+	colon, v0, v1, err := wire.SplitFieldLine(ln, false)
+	if err != nil {
 		return false
 	}
 	name := ln[:colon]
-	for i := 0; i < len(name); i++ {
-		if !wire.IsTokenByte(name[i]) {
-			return false
-		}
-	}
-	v0, v1 := colon+1, len(ln)
-	for i := v0; i < v1; i++ {
-		if !valueTable[ln[i]] {
-			return false
-		}
-	}
-	for v0 < v1 && (ln[v0] == ' ' || ln[v0] == '\t') {
-		v0++
-	}
-	for v1 > v0 && (ln[v1-1] == ' ' || ln[v1-1] == '\t') {
-		v1--
-	}
 	v := ln[v0:v1]
 	switch laneField(name) {
 	case laneDecline:
@@ -161,7 +117,7 @@ func (q *laneReq) field(ln string, start int) bool {
 		}
 		return true
 	case laneHost:
-		if q.host != "" || v == "" || !validHost(v) {
+		if q.host != "" || v == "" || !wire.ValidHost(v) {
 			return false
 		}
 		q.host = v

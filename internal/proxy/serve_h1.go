@@ -17,7 +17,7 @@ import (
 // the background read) and makes three or four deadline calls; this one
 // reuses one set per connection. Files: serve_h1.go (listener, shutdown,
 // the watch for clients that go away), serve_h1_conn.go (the request
-// loop), serve_h1_wire.go (request head parser), serve_h1_body.go
+// loop; the head parser is wire.FillRequest), serve_h1_body.go
 // (request bodies), serve_h1_writer.go (the ResponseWriter).
 
 // ServerOptions are the protections of a Server; zero values as noted.

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+
+	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
 // The server benchmarks send keep-alive GETs from a raw client that
@@ -74,7 +76,7 @@ func readRawResponse(br *bufio.Reader) error {
 		return err
 	}
 	if !bytes.HasPrefix(line, []byte("HTTP/1.1 200")) {
-		return &headError{msg: "status " + string(line)}
+		return &wire.HeadError{Msg: "status " + string(line)}
 	}
 	n := -1
 	for {
@@ -90,7 +92,7 @@ func readRawResponse(br *bufio.Reader) error {
 		}
 	}
 	if n < 0 {
-		return &headError{msg: "no Content-Length"}
+		return &wire.HeadError{Msg: "no Content-Length"}
 	}
 	_, err = br.Discard(n)
 	return err

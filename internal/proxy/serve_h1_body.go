@@ -157,7 +157,7 @@ func (b *bodyReader) readTrailers() error {
 			return errChunkLine
 		}
 		k, v, ok := strings.Cut(string(line), ":")
-		key, valid, _ := canonicalKey(k)
+		key, valid, _ := wire.CanonicalKey(k)
 		if !ok || !valid {
 			return errChunkLine
 		}

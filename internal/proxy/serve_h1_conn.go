@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -207,9 +206,9 @@ func (c *serverConn) serve() {
 			r, err = c.parseRequest(head)
 		}
 		if err != nil {
-			var he *headError
+			var he *wire.HeadError
 			if errors.As(err, &he) {
-				c.refuse(he.status, he.msg)
+				c.refuse(he.Status, he.Msg)
 			}
 			return
 		}
@@ -276,16 +275,16 @@ func (c *serverConn) readHead() (string, error) {
 	armed := false
 	for {
 		buf, _ := br.Peek(br.Buffered())
-		if n := headEnd(buf); n > 0 {
+		if n := wire.HeadEnd(buf); n > 0 {
 			if n > limit {
-				return "", errHeadTooLarge
+				return "", wire.ErrHeadTooLarge
 			}
 			s := string(buf[:n])
 			_, _ = br.Discard(n)
 			return s, nil
 		}
 		if len(buf) >= limit {
-			return "", errHeadTooLarge
+			return "", wire.ErrHeadTooLarge
 		}
 		if len(buf) == br.Size() {
 			return c.readBigHead(limit)
@@ -318,7 +317,7 @@ func (c *serverConn) readBigHead(limit int) (string, error) {
 		part, err := c.br.ReadSlice('\n')
 		c.big = append(c.big, part...)
 		if len(c.big) > limit {
-			return "", errHeadTooLarge
+			return "", wire.ErrHeadTooLarge
 		}
 		switch {
 		case err == nil:
@@ -338,27 +337,6 @@ func (c *serverConn) readBigHead(limit int) (string, error) {
 	}
 }
 
-// headEnd returns the length of the head at the start of b (through the
-// empty line), or 0 when b does not hold a whole head yet.
-func headEnd(b []byte) int {
-	for i := 0; ; {
-		j := bytes.IndexByte(b[i:], '\n')
-		if j < 0 {
-			return 0
-		}
-		i += j + 1
-		if i < len(b) && b[i] == '\n' {
-			return i + 1
-		}
-		if i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n' {
-			return i + 2
-		}
-		if i+1 >= len(b) {
-			return 0
-		}
-	}
-}
-
 // parseRequest parses a request head into c.req.
 func (c *serverConn) parseRequest(head string) (*http.Request, error) {
 	var err error
@@ -372,7 +350,7 @@ func (c *serverConn) parseRequest(head string) (*http.Request, error) {
 	r.URL = &c.url
 	r.Header = c.header
 	r.RemoteAddr = c.remote
-	if c.vals, err = parseRequestHead(head, r, c.vals[:0]); err != nil {
+	if c.vals, err = wire.FillRequest(head, r, c.vals[:0]); err != nil {
 		return nil, err
 	}
 	c.body = nil

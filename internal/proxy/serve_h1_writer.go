@@ -82,7 +82,7 @@ func (w *respWriter) WriteHeader(code int) {
 	}
 	w.wroteHeader, w.status = true, code
 	if cl := w.header["Content-Length"]; len(cl) > 0 {
-		if n, ok := parseContentLength(strings.Trim(cl[0], " \t")); ok {
+		if n, ok := wire.ParseContentLength(strings.Trim(cl[0], " \t")); ok {
 			w.declared = n
 		} else {
 			delete(w.header, "Content-Length")
@@ -340,7 +340,7 @@ func (w *respWriter) writeFields(informational bool) {
 				continue
 			}
 		}
-		if strings.HasPrefix(k, http.TrailerPrefix) || !isToken(k) {
+		if strings.HasPrefix(k, http.TrailerPrefix) || !wire.IsToken(k) {
 			continue
 		}
 		for _, v := range vv {
@@ -379,7 +379,7 @@ func (w *respWriter) writeTrailers() { writeTrailerFields(w.c.bw, w.header) }
 // header declares and those named with http.TrailerPrefix.
 func writeTrailerFields(bw *bufio.Writer, h http.Header) {
 	write := func(k string, vv []string) {
-		if !isToken(k) {
+		if !wire.IsToken(k) {
 			return
 		}
 		switch k {

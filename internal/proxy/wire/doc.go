@@ -2,7 +2,8 @@
 // ones every path of the proxy (net/http's ReverseProxy, the fast
 // upstream client, the lane, the event loops) must apply alike: which
 // header fields are hop-by-hop or spoofable, the proxy's own forwarding
-// fields, and how a target's response head is read and its body framed.
+// fields, how a client's request head is read, and how a target's
+// response head is read and its body framed.
 //
 // Invariants:
 //
@@ -19,6 +20,18 @@
 //     Connection header lists it (TokenListed). The proxy's own fields
 //     are written after the client's, so a Connection header cannot
 //     take them off.
+//   - One request head rule, two outputs. FillRequest reads a head into
+//     an *http.Request for a handler; a proxy's raw view of a head (the
+//     lane's) reads it with the same line rules (ParseRequestLine,
+//     OriginForm, SplitFieldLine, ValidHost, Lookup) and takes only the
+//     heads these rules read as FillRequest does. FillRequest accepts
+//     what net/http's server accepts (FuzzParseRequestHead) but the forms
+//     request smuggling is made of, which it refuses (HeadError.Strict):
+//     obs-fold, a space in a header name, Content-Length with
+//     Transfer-Encoding, a repeated Content-Length, Transfer-Encoding in
+//     HTTP/1.0. A refusal is a *HeadError with its status: 400, 431
+//     (ErrHeadTooLarge, the caller's limit), 501 (a transfer encoding
+//     but chunked), 505 (a version but 1.x).
 //   - One response head rule: ParseStatusLine, ReadFields (obs-fold, a
 //     name that is not a token, a value with a control character,
 //     ValidFieldValue, and more than the caller's limit are

@@ -1,4 +1,4 @@
-package proxy
+package wire
 
 import (
 	"bufio"
@@ -32,11 +32,11 @@ func stdReadRequest(head string) (*http.Request, error) {
 		!(r.Method == "PRI" && r.RequestURI == "*") {
 		return nil, errors.New("missing required Host header")
 	}
-	if len(hosts) == 1 && !validHost(hosts[0]) {
+	if len(hosts) == 1 && !ValidHost(hosts[0]) {
 		return nil, errors.New("malformed Host header")
 	}
 	for k, vv := range r.Header {
-		if !isToken(k) {
+		if !IsToken(k) {
 			return nil, errors.New("invalid header name")
 		}
 		for _, v := range vv {
@@ -51,10 +51,10 @@ func stdReadRequest(head string) (*http.Request, error) {
 	return r, nil
 }
 
-// leanReadRequest parses head with the lean server's parser.
+// leanReadRequest parses head with FillRequest.
 func leanReadRequest(head string) (*http.Request, error) {
 	r := &http.Request{URL: &url.URL{}, Header: http.Header{}}
-	_, err := parseRequestHead(head, r, nil)
+	_, err := FillRequest(head, r, nil)
 	return r, err
 }
 
@@ -97,16 +97,16 @@ func fuzzSeeds() []string {
 	}
 }
 
-// FuzzParseRequestHead holds the lean parser to net/http's semantics: a
+// FuzzParseRequestHead holds FillRequest to net/http's semantics: a
 // head it accepts, net/http accepts with the same fields; a head it refuses
-// (but for the forms it refuses on purpose, headError.strict), net/http
+// (but for the forms it refuses on purpose, HeadError.Strict), net/http
 // refuses. The seeds are above and in testdata/fuzz/FuzzParseRequestHead.
 func FuzzParseRequestHead(f *testing.F) {
 	for _, s := range fuzzSeeds() {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		n := headEnd([]byte(in))
+		n := HeadEnd([]byte(in))
 		if n == 0 {
 			return
 		}
@@ -114,11 +114,11 @@ func FuzzParseRequestHead(f *testing.F) {
 		lean, lerr := leanReadRequest(head)
 		std, serr := stdReadRequest(head)
 		if lerr != nil {
-			var he *headError
+			var he *HeadError
 			if !errors.As(lerr, &he) {
-				t.Fatalf("%q: error %v is not a headError", head, lerr)
+				t.Fatalf("%q: error %v is not a HeadError", head, lerr)
 			}
-			if serr == nil && !he.strict {
+			if serr == nil && !he.Strict {
 				t.Fatalf("%q: lean refuses (%v), net/http accepts", head, lerr)
 			}
 			return
@@ -156,7 +156,7 @@ func compareRequests(t *testing.T, head string, lean, std *http.Request) {
 
 func TestParseRequestHead_Seeds(t *testing.T) {
 	for _, s := range fuzzSeeds() {
-		n := headEnd([]byte(s))
+		n := HeadEnd([]byte(s))
 		if n == 0 {
 			t.Fatalf("%q: no head end", s)
 		}
