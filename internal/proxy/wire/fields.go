@@ -178,34 +178,28 @@ func Lookup[T string | []byte](name T) Field {
 	return Other
 }
 
-// is reports whether name is canon (canonical), in any case: the
-// canonical spelling, which header maps hold, costs one comparison.
+// is reports whether name is canon (canonical, of name's length), in
+// any case: the canonical spelling, which header maps hold, costs one
+// comparison. Small enough to be inlined into Lookup.
 func is[T string | []byte](name T, canon string) bool {
-	return string(name) == canon || foldEqual(name, canon)
+	return string(name) == canon || sameFold(name, canon)
+}
+
+// sameFold reports whether a equals b, of the same length, but for the
+// case of ASCII letters.
+func sameFold[T string | []byte](a T, b string) bool {
+	for i := 0; i < len(b); i++ {
+		if x, y := a[i]|0x20, b[i]|0x20; x != y || (x < 'a' || x > 'z') && a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // foldEqual reports whether a equals b but for the case of ASCII
 // letters.
 func foldEqual[T string | []byte](a T, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		x, y := a[i], b[i]
-		if x == y {
-			continue
-		}
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
+	return len(a) == len(b) && sameFold(a, b)
 }
 
 // TokenListed reports whether the comma-separated lists vals name k

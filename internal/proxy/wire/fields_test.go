@@ -73,3 +73,32 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	}
 }
+
+// FuzzLookup holds Lookup (both instantiations) to a plain reference:
+// strings.EqualFold against every name it knows.
+func FuzzLookup(f *testing.F) {
+	names := []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host",
+		"X-Forwarded-Proto", "X-Request-Id", "X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Forwarded-Protocol",
+		"X-Forwarded-Port", "X-Url-Scheme", "Front-End-Https", "X-Real-Ip", "Host", "Content-Length", "Expect",
+		"Pragma", "User-Agent", "X-Forwarded-Prefix"}
+	for _, n := range names {
+		f.Add(n)
+	}
+	f.Add("x-rEQUEST-id")
+	f.Add("X-Forwarded-F@r")
+	f.Fuzz(func(t *testing.T, name string) {
+		want := Other
+		for _, n := range names {
+			if len(n) == len(name) && strings.EqualFold(n, name) {
+				want = Lookup(n)
+			}
+		}
+		if got := Lookup(name); got != want {
+			t.Fatalf("Lookup(%q) = %d, want %d", name, got, want)
+		}
+		if got := Lookup([]byte(name)); got != want {
+			t.Fatalf("Lookup([]byte(%q)) = %d, want %d", name, got, want)
+		}
+	})
+}

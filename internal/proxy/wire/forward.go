@@ -37,14 +37,18 @@ const (
 	fwdFields
 )
 
-// forwardedNames are the canonical names of Forwarded's fields.
-var forwardedNames = [fwdFields]string{
-	fwdFor:       "X-Forwarded-For",
-	fwdHost:      "X-Forwarded-Host",
-	fwdProto:     "X-Forwarded-Proto",
-	fwdRequestID: "X-Request-Id",
-	fwdPrefix:    "X-Forwarded-Prefix",
+// forwardedHeads are the canonical names of Forwarded's fields, each
+// with the ": " that follows it on the wire.
+var forwardedHeads = [fwdFields]string{
+	fwdFor:       "X-Forwarded-For: ",
+	fwdHost:      "X-Forwarded-Host: ",
+	fwdProto:     "X-Forwarded-Proto: ",
+	fwdRequestID: "X-Request-Id: ",
+	fwdPrefix:    "X-Forwarded-Prefix: ",
 }
+
+// forwardedName is the canonical name of field i.
+func forwardedName(i int) string { h := forwardedHeads[i]; return h[:len(h)-2] }
 
 // Header values of X-Forwarded-Proto, shared (never appended to).
 var (
@@ -79,29 +83,35 @@ func (f *Forwarded) forwardedField(i int) (list, more []string, last string, ok 
 
 // Write writes f's fields as header lines ("Name: value\r\n"). They
 // come after the client's fields, so that a Connection header naming
-// them cannot take them off.
+// them cannot take them off. The lines are appended straight into bw's
+// free buffer (one Write); only when they do not fit there does the
+// append allocate.
 func (f *Forwarded) Write(bw *bufio.Writer) {
+	bw.Write(f.AppendTo(bw.AvailableBuffer()))
+}
+
+// AppendTo appends f's header lines to b, as Write writes them.
+func (f *Forwarded) AppendTo(b []byte) []byte {
 	for i := range fwdFields {
 		list, more, last, ok := f.forwardedField(i)
 		if !ok {
 			continue
 		}
-		name := forwardedNames[i]
+		head := forwardedHeads[i]
 		for _, v := range more {
-			bw.WriteString(name)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
+			b = append(b, head...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
 		}
-		bw.WriteString(name)
-		bw.WriteString(": ")
+		b = append(b, head...)
 		for _, v := range list {
-			bw.WriteString(v)
-			bw.WriteString(", ")
+			b = append(b, v...)
+			b = append(b, ", "...)
 		}
-		bw.WriteString(last)
-		bw.WriteString("\r\n")
+		b = append(b, last...)
+		b = append(b, "\r\n"...)
 	}
+	return b
 }
 
 // Set puts f's fields into h, the header of a request for a target, and
@@ -120,7 +130,7 @@ func (f *Forwarded) Set(h http.Header) {
 		if !ok {
 			continue
 		}
-		name := forwardedNames[i]
+		name := forwardedName(i)
 		switch {
 		case i == fwdProto && f.TLS:
 			h[name] = protoHTTPS

@@ -3,6 +3,7 @@ package wire
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net/http"
 	"net/textproto"
 	"reflect"
@@ -101,4 +102,12 @@ func FuzzForwarded_WriteAndSetAgree(f *testing.F) {
 			t.Errorf("%+v:\nwrite %v\nset   %v", fw, w, h)
 		}
 	})
+}
+
+func TestForwarded_WriteDoesNotAllocate(t *testing.T) {
+	f := Forwarded{Prior: []string{"1.1.1.1"}, ClientIP: "10.0.0.1", Host: "shop.test", RequestID: []string{"r"}}
+	bw := bufio.NewWriterSize(io.Discard, 4096)
+	if n := testing.AllocsPerRun(100, func() { f.Write(bw); bw.Flush() }); n != 0 {
+		t.Errorf("Write allocates %v times", n)
+	}
 }
