@@ -2,12 +2,11 @@ package proxy
 
 import (
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"time"
 
-	"github.com/berth-dev/berth/internal/proxy/wire"
+	"github.com/berth-dev/berth/internal/proxy/upstream"
 )
 
 // The fast path serves ordinary requests (no request body, no Upgrade):
@@ -192,141 +191,10 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// copyBody copies the response body from c to w, flushing w whenever c has
-// nothing more buffered (so streams stream and short bodies go out in one
-// write). clientErr tells whether err came from writing to the client.
-// The bytes written to w are added to *n.
+// copyBody copies the response body framed as rh from c to w
+// (upstream.CopyBody).
 func copyBody(w http.ResponseWriter, c *fconn, h http.Header, rh respHead, n *int64) (clientErr bool, err error) {
-	fl, _ := w.(http.Flusher)
-	bc := bodyCopier{w: w, fl: fl, c: c, n: n}
-	switch rh.Kind {
-	case wire.BodyNone:
-		return false, nil
-	case wire.BodyLength:
-		return bc.copyN(rh.Length)
-	case wire.BodyClose:
-		for {
-			if err := bc.fill(); err != nil {
-				if err == io.EOF {
-					return false, nil
-				}
-				return false, err
-			}
-			if ce, err := bc.copyN(int64(c.br.Buffered())); err != nil {
-				return ce, err
-			}
-		}
-	}
-	// chunked
-	for {
-		if err := bc.fill(); err != nil {
-			return false, eofUnexpected(err)
-		}
-		line, err := readLine(c.br)
-		if err != nil {
-			return false, eofUnexpected(err)
-		}
-		n, err := wire.ParseChunkSize(line)
-		if err != nil {
-			return false, err
-		}
-		if n == 0 {
-			break
-		}
-		if ce, err := bc.copyN(n); err != nil {
-			return ce, err
-		}
-		if err := bc.fill(); err != nil {
-			return false, eofUnexpected(err)
-		}
-		if line, err := readLine(c.br); err != nil || len(line) != 0 {
-			if err == nil {
-				err = errMalformed
-			}
-			return false, eofUnexpected(err)
-		}
-	}
-	return false, readTrailers(w, c, h, rh)
+	return upstream.CopyBody(w, c.br, &c.scratch, h, rh, fastMaxHeaderLen, n)
 }
 
-// readTrailers reads the trailer section after the last chunk into h: a
-// declared trailer under its name, an undeclared one under
-// http.TrailerPrefix.
-func readTrailers(w http.ResponseWriter, c *fconn, h http.Header, rh respHead) error {
-	var arr [8]wire.FieldPos
-	fs, err := readHeaderFields(c, arr[:0])
-	if err != nil {
-		return eofUnexpected(err)
-	}
-	if len(fs) == 0 {
-		return nil
-	}
-	// Force chunking, as httputil.ReverseProxy does when it saw trailers.
-	if fl, ok := w.(http.Flusher); ok {
-		fl.Flush()
-	}
-	s := string(c.scratch)
-	declared := h["Trailer"]
-	for _, f := range fs {
-		k, v := s[f.K0:f.K1], s[f.V0:f.V1]
-		if !rh.Trailers || !wire.TokenListed(declared, k) {
-			k = http.TrailerPrefix + k
-		}
-		h[k] = append(h[k], v)
-	}
-	return nil
-}
-
-func eofUnexpected(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
-}
-
-// bodyCopier moves body bytes from a connection's read buffer to the
-// client, with no copy buffer of its own.
-type bodyCopier struct {
-	w       http.ResponseWriter
-	fl      http.Flusher
-	c       *fconn
-	n       *int64 // bytes written to w
-	pending bool   // written to w since the last flush
-}
-
-// fill makes sure c has buffered bytes, flushing w first when it has to
-// wait for the target.
-func (bc *bodyCopier) fill() error {
-	if bc.c.br.Buffered() > 0 {
-		return nil
-	}
-	if bc.pending && bc.fl != nil {
-		bc.fl.Flush()
-		bc.pending = false
-	}
-	_, err := bc.c.br.Peek(1)
-	return err
-}
-
-func (bc *bodyCopier) copyN(n int64) (clientErr bool, err error) {
-	br := bc.c.br
-	for n > 0 {
-		if err := bc.fill(); err != nil {
-			return false, eofUnexpected(err)
-		}
-		m := br.Buffered()
-		if int64(m) > n {
-			m = int(n)
-		}
-		b, _ := br.Peek(m)
-		wn, err := bc.w.Write(b)
-		*bc.n += int64(wn)
-		if err != nil {
-			return true, err
-		}
-		_, _ = br.Discard(m)
-		n -= int64(m)
-		bc.pending = true
-	}
-	return false, nil
-}
+func eofUnexpected(err error) error { return upstream.EOFUnexpected(err) }
