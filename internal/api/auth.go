@@ -81,7 +81,8 @@ func bearerToken(r *http.Request) (string, bool) {
 
 // authenticate says who sent r: the admin token's holder, or the stored
 // token whose SHA-256 the request's token has. A revoked or expired
-// token is refused saying so, from the next request on.
+// token is refused saying so, from the next request on; its principal
+// then names it (for the audit log), with no role.
 func (s *Server) authenticate(r *http.Request) (principal, error) {
 	tok, ok := bearerToken(r)
 	if !ok {
@@ -109,9 +110,9 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	now := s.now()
 	switch {
 	case !t.RevokedAt.IsZero():
-		return principal{}, unauthorized(fmt.Sprintf("token %q was revoked at %s: ask an admin for a new one (berth tokens create)", t.Name, t.RevokedAt.UTC().Format(time.RFC3339)))
+		return principal{name: t.Name}, unauthorized(fmt.Sprintf("token %q was revoked at %s: ask an admin for a new one (berth tokens create)", t.Name, t.RevokedAt.UTC().Format(time.RFC3339)))
 	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
-		return principal{}, unauthorized(fmt.Sprintf("token %q expired at %s: ask an admin for a new one (berth tokens create --expires)", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339)))
+		return principal{name: t.Name}, unauthorized(fmt.Sprintf("token %q expired at %s: ask an admin for a new one (berth tokens create --expires)", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339)))
 	}
 	if s.used.due(t.Name, now) {
 		if err := s.store.TouchToken(t.Name, now, remoteHost(r)); err != nil {
@@ -144,36 +145,43 @@ func (s *Server) fromAllowed(r *http.Request) bool {
 	return false
 }
 
-// guard admits r to a route needing pm (authentication, then the role
-// and scope check), then runs h; it writes whichever error comes first.
-func (s *Server) guard(pm perm, h handlerFunc) http.Handler {
+// guard admits r to route rt (authentication, then the role and scope
+// check), then runs h; it writes whichever error comes first, and
+// records the request in the audit log (audit.go).
+func (s *Server) guard(rt route, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r, err := s.admit(r, pm)
+		r, note := s.startAudit(rt, r)
+		r, p, err := s.admit(r, rt.perm)
 		if err != nil {
+			note.refused(rt, r, p.name, err)
 			writeError(w, r, s.log, err)
 			return
 		}
-		if err := h(w, r); err != nil {
+		note.admitted(rt, r, p.name)
+		err = h(w, r)
+		note.end(err)
+		if err != nil {
 			writeError(w, r, s.log, err)
 		}
 	})
 }
 
 // admit checks r against pm and returns it with its principal (r
-// itself, without one, for a public route or an allowed address).
-func (s *Server) admit(r *http.Request, pm perm) (*http.Request, error) {
+// itself, without one, for a public route or an allowed address). The
+// principal returned names the token even when it is refused, if known.
+func (s *Server) admit(r *http.Request, pm perm) (*http.Request, principal, error) {
 	if pm.public || pm.fromAllowed && s.fromAllowed(r) {
-		return r, nil
+		return r, principal{}, nil
 	}
 	p, err := s.authenticate(r)
 	if err != nil {
 		if pm.fromAllowed {
-			return r, fmt.Errorf("%w (or scrape from an address the server allows with --metrics-allow)", err)
+			return r, p, fmt.Errorf("%w (or scrape from an address the server allows with --metrics-allow)", err)
 		}
-		return r, err
+		return r, p, err
 	}
 	if err := s.authorize(r, p, pm); err != nil {
-		return r, err
+		return r, p, err
 	}
-	return r.WithContext(withPrincipal(r.Context(), p)), nil
+	return r.WithContext(withPrincipal(r.Context(), p)), p, nil
 }

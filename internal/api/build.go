@@ -38,6 +38,7 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	noteOf(r).build(rec.ID)
 	rec.Status, rec.StartedAt = store.BuildRunning, time.Now()
 	_ = s.store.UpdateBuild(rec)
 	w.Header().Set("Content-Type", "application/x-ndjson")

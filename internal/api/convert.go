@@ -196,3 +196,10 @@ func tokenDTO(t store.Token) dto.Token {
 		ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt, LastUsedAt: t.LastUsedAt, LastUsedFrom: t.LastUsedFrom,
 	}
 }
+
+func auditDTO(e store.AuditEntry) dto.AuditEntry {
+	return dto.AuditEntry{
+		Seq: e.Seq, Time: e.Time, Actor: e.Actor, Source: e.Source, Action: e.Action, App: e.App, Env: e.Env,
+		Params: e.Params, Outcome: e.Outcome, Status: e.Status, Error: e.Error, Deployment: e.Deployment, Build: e.Build,
+	}
+}

@@ -50,6 +50,7 @@ func TestConvert_KeepsEveryField(t *testing.T) {
 		{"notify target", edge(notifyTargetDTO)},
 		{"build", edge(buildDTO)},
 		{"token", edge(tokenDTO)},
+		{"audit entry", edge(auditDTO)},
 		{"deploy options", edge(deployOptions)},
 		{"remove request", edge(removeOptions)},
 		{"notify target request", edge(notifyTarget)},

@@ -70,6 +70,7 @@ var who = map[string]struct{ roles, kind string }{
 	"GET /api/v1/tokens":                   {"admin", "server"},
 	"POST /api/v1/tokens":                  {"admin", "server"},
 	"DELETE /api/v1/tokens/{name}":         {"admin", "server"},
+	"GET /api/v1/audit":                    {"admin", "server"},
 	"/api/":                                {"admin deployer viewer ci", "list"},
 }
 

@@ -138,6 +138,7 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
+	noteOf(r).webhook(string(provider), env, b.ID, map[string]string{"branch": push.Branch, "commit": push.Commit})
 	writeJSON(w, http.StatusAccepted, dto.HookResponse{Status: "queued", BuildID: b.ID})
 	return nil
 }

@@ -7,69 +7,75 @@ import (
 )
 
 // route is one entry of the server's table: a ServeMux pattern, the
-// permission it needs and its handler. Every route is here and declares
-// its permission; perms_test.go holds each one against a statement of
-// who may call it, so a route cannot be added without that decision.
+// permission it needs, its handler and its audit. Every route is here
+// and declares its permission; perms_test.go holds each one against a
+// statement of who may call it, so a route cannot be added without that
+// decision.
 type route struct {
 	pattern string
 	perm    perm
 	h       handlerFunc
+	// audit names the route's action in the audit log and the body
+	// fields it keeps (audit.go); every route that changes something
+	// has one.
+	audit audit
 }
 
 // routes is the server's table of routes.
 func (s *Server) routes() []route {
 	return []route{
-		{"GET /healthz", permPublic, healthz},
-		{"POST /hooks/{app}", permPublic, s.handleHook}, // the push's signature is its credential
-		{"GET /metrics", permMetrics, s.serveMetrics},
+		{"GET /healthz", permPublic, healthz, reads},
+		{"POST /hooks/{app}", permPublic, s.handleHook, act("webhook_build")}, // the push's signature is its credential
+		{"GET /metrics", permMetrics, s.serveMetrics, reads},
 
-		{"GET /api/v1/apps", permReadList, s.listApps},
-		{"GET /api/v1/status", permReadList, s.statusAll},
-		{"GET /api/v1/apps/{app}/envs/{env}/status", permRead, s.status},
-		{"GET /api/v1/apps/{app}/envs/{env}/releases", permRead, s.releases},
-		{"GET /api/v1/apps/{app}/envs/{env}/deployments", permRead, s.deployments},
-		{"GET /api/v1/deployments/{id}", permReadDepl, s.deployment},
-		{"GET /api/v1/apps/{app}/envs/{env}/logs", permRead, s.logs},
-		{"GET /api/v1/apps/{app}/envs/{env}/volumes", permRead, s.volumes},
-		{"GET /api/v1/apps/{app}/envs/{env}/events", permRead, s.events},
-		{"GET /api/v1/apps/{app}/builds", permRead, s.listBuilds},
-		{"GET /api/v1/builds/{id}", permReadBuild, s.getBuild},
-		{"GET /api/v1/builds/{id}/logs", permReadBuild, s.buildLogs},
+		{"GET /api/v1/apps", permReadList, s.listApps, reads},
+		{"GET /api/v1/status", permReadList, s.statusAll, reads},
+		{"GET /api/v1/apps/{app}/envs/{env}/status", permRead, s.status, reads},
+		{"GET /api/v1/apps/{app}/envs/{env}/releases", permRead, s.releases, reads},
+		{"GET /api/v1/apps/{app}/envs/{env}/deployments", permRead, s.deployments, reads},
+		{"GET /api/v1/deployments/{id}", permReadDepl, s.deployment, reads},
+		{"GET /api/v1/apps/{app}/envs/{env}/logs", permRead, s.logs, reads},
+		{"GET /api/v1/apps/{app}/envs/{env}/volumes", permRead, s.volumes, reads},
+		{"GET /api/v1/apps/{app}/envs/{env}/events", permRead, s.events, reads},
+		{"GET /api/v1/apps/{app}/builds", permRead, s.listBuilds, reads},
+		{"GET /api/v1/builds/{id}", permReadBuild, s.getBuild, reads},
+		{"GET /api/v1/builds/{id}/logs", permReadBuild, s.buildLogs, reads},
 
 		// What berth deploy sends: the configuration it interpolates,
 		// the bind check and project files, the builds, the deploy.
-		{"GET /api/v1/apps/{app}/envs/{env}/config", permReadConfig, s.getConfig},
-		{"POST /api/v1/apps/{app}/envs/{env}/check", permDeploy, s.check},   // binds.go
-		{"PUT /api/v1/apps/{app}/envs/{env}/binds", permDeploy, s.putBinds}, // binds.go
-		{"POST /api/v1/apps/{app}/builds", permBuild, s.build},
-		{"POST /api/v1/apps/{app}/envs/{env}/deploy", permDeploy, s.deploy},
+		{"GET /api/v1/apps/{app}/envs/{env}/config", permReadConfig, s.getConfig, reads},
+		{"POST /api/v1/apps/{app}/envs/{env}/check", permDeploy, s.check, act("deploy_check")},   // binds.go
+		{"PUT /api/v1/apps/{app}/envs/{env}/binds", permDeploy, s.putBinds, act("binds_upload")}, // binds.go
+		{"POST /api/v1/apps/{app}/builds", permBuild, s.build, act("build_start")},
+		{"POST /api/v1/apps/{app}/envs/{env}/deploy", permDeploy, s.deploy, act("deploy")},
 
-		{"POST /api/v1/apps/{app}/envs/{env}/rollback", permOperate, s.rollback},
-		{"POST /api/v1/apps/{app}/envs/{env}/promote", permOperate, s.promote},
-		{"POST /api/v1/apps/{app}/envs/{env}/config", permOperate, s.changeConfig},
-		{"PUT /api/v1/apps/{app}/envs/{env}/secrets/{name}", permOperate, s.setSecret},
-		{"DELETE /api/v1/apps/{app}/envs/{env}/secrets/{name}", permOperate, s.unsetSecret},
-		{"POST /api/v1/apps/{app}/envs/{env}/run", permOperate, s.run},
-		{"POST /api/v1/apps/{app}/envs/{env}/clone", permOperate, s.clone}, // and the target env: clone
-		{"PUT /api/v1/apps/{app}/envs/{env}/maintenance", permOperate, s.maintenance},
-		{"POST /api/v1/builds/{id}/cancel", permCancelBuild, s.cancelBuild},
+		{"POST /api/v1/apps/{app}/envs/{env}/rollback", permOperate, s.rollback, act("rollback", "to", "replace_stateful")},
+		{"POST /api/v1/apps/{app}/envs/{env}/promote", permOperate, s.promote, act("promote")},
+		{"POST /api/v1/apps/{app}/envs/{env}/config", permOperate, s.changeConfig, act("config_change", "set", "unset")},
+		{"PUT /api/v1/apps/{app}/envs/{env}/secrets/{name}", permOperate, s.setSecret, act("secret_set")},
+		{"DELETE /api/v1/apps/{app}/envs/{env}/secrets/{name}", permOperate, s.unsetSecret, act("secret_unset")},
+		{"POST /api/v1/apps/{app}/envs/{env}/run", permOperate, s.run, act("run", "service", "command")},
+		{"POST /api/v1/apps/{app}/envs/{env}/clone", permOperate, s.clone, act("env_clone", "to", "hosts", "volumes")}, // and the target env: clone
+		{"PUT /api/v1/apps/{app}/envs/{env}/maintenance", permOperate, s.maintenance, act("maintenance", "on")},
+		{"POST /api/v1/builds/{id}/cancel", permCancelBuild, s.cancelBuild, act("build_cancel")},
 
-		{"DELETE /api/v1/apps/{app}/envs/{env}", permAdminApp, s.removeEnv},
-		{"DELETE /api/v1/apps/{app}", permAdminApp, s.removeApp},
-		{"POST /api/v1/apps/{app}/connect", permAdminApp, s.connect},
-		{"GET /api/v1/apps/{app}/notifications", permAdminApp, s.getNotifications},
-		{"PUT /api/v1/apps/{app}/notifications", permAdminApp, s.setNotifications},
-		{"POST /api/v1/prune", permAdmin, s.prune},
-		{"GET /api/v1/registries", permAdmin, s.listRegistries},
-		{"POST /api/v1/registries", permAdmin, s.addRegistry},
-		{"GET /api/v1/nodes", permAdmin, s.nodes},
-		{"PUT /api/v1/nodes/{node}", permAdmin, s.setNode},
-		{"GET /api/v1/tokens", permAdmin, s.listTokens},            // tokens.go
-		{"POST /api/v1/tokens", permAdmin, s.createToken},          // tokens.go
-		{"DELETE /api/v1/tokens/{name}", permAdmin, s.revokeToken}, // tokens.go
+		{"DELETE /api/v1/apps/{app}/envs/{env}", permAdminApp, s.removeEnv, act("env_remove", "volumes")},
+		{"DELETE /api/v1/apps/{app}", permAdminApp, s.removeApp, act("app_remove", "volumes")},
+		{"POST /api/v1/apps/{app}/connect", permAdminApp, s.connect, act("app_connect", "repo", "file", "branches")},
+		{"GET /api/v1/apps/{app}/notifications", permAdminApp, s.getNotifications, reads},
+		{"PUT /api/v1/apps/{app}/notifications", permAdminApp, s.setNotifications, act("notify_set")},
+		{"POST /api/v1/prune", permAdmin, s.prune, act("prune")},
+		{"GET /api/v1/registries", permAdmin, s.listRegistries, reads},
+		{"POST /api/v1/registries", permAdmin, s.addRegistry, act("registry_add", "server", "username")},
+		{"GET /api/v1/nodes", permAdmin, s.nodes, reads},
+		{"PUT /api/v1/nodes/{node}", permAdmin, s.setNode, act("node_set", "availability")},
+		{"GET /api/v1/tokens", permAdmin, s.listTokens, reads},                                                               // tokens.go
+		{"POST /api/v1/tokens", permAdmin, s.createToken, act("token_create", "name", "role", "apps", "envs", "expires_in")}, // tokens.go
+		{"DELETE /api/v1/tokens/{name}", permAdmin, s.revokeToken, act("token_revoke")},                                      // tokens.go
+		{"GET /api/v1/audit", permAdmin, s.listAudit, reads},                                                                 // audit_list.go
 
 		// Any other API path: "no such route", once the token is valid.
-		{"/api/", permAuthenticated, noRoute},
+		{"/api/", permAuthenticated, noRoute, reads},
 	}
 }
 
@@ -84,7 +90,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) mux(handler func(route) handlerFunc) *http.ServeMux {
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
-		mux.Handle(rt.pattern, s.guard(rt.perm, handler(rt)))
+		mux.Handle(rt.pattern, s.guard(rt, handler(rt)))
 	}
 	return mux
 }

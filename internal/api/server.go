@@ -38,7 +38,11 @@ type Options struct {
 	// MetricsAllow are the networks whose clients read /metrics without
 	// a token (berth server --metrics-allow).
 	MetricsAllow []netip.Prefix
-	// Now is the clock of token expiry and last use (default time.Now).
+	// AuditLog, when set, gets each audit entry as a line of JSON too
+	// (berth server --audit-log), for shipping to a log system.
+	AuditLog io.Writer
+	// Now is the clock of token expiry and last use, and of the audit
+	// log (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
 	// Context outlives requests: deployments run on it.
@@ -58,6 +62,7 @@ type Server struct {
 	metricsAllow []netip.Prefix
 	now          func() time.Time
 	used         *lastUse
+	audit        *auditor
 	log          *slog.Logger
 	ctx          context.Context
 }
@@ -75,7 +80,8 @@ func New(o Options) *Server {
 	}
 	return &Server{dep: o.Deployer, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, metrics: o.Metrics, store: o.Store,
 		token: newBearer(o.Token), metricsAllow: o.MetricsAllow, now: o.Now, used: &lastUse{},
-		log: o.Logger.With("component", "api"), ctx: o.Context}
+		log: o.Logger.With("component", "api"), ctx: o.Context,
+		audit: &auditor{store: o.Store, file: o.AuditLog, log: o.Logger.With("component", "audit")}}
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error

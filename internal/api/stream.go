@@ -84,8 +84,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run func(context
 	q := newProgressQueue()
 	defer q.close()
 	done := make(chan outcome, 1)
+	note := noteOf(r)
+	note.hold() // the audit entry is written when the deployment ends
 	go func() {
 		dep, err := run(s.ctx, q.push)
+		note.settle(dep.ID, err)
 		s.notifyDeployment(dep, err)
 		done <- outcome{dep, err}
 	}()
