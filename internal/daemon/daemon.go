@@ -89,7 +89,11 @@ type Config struct {
 	// clients read /metrics without a token (--metrics-allow), for a
 	// Prometheus that scrapes without one.
 	MetricsAllow []string
-	Logger       *slog.Logger
+	// AuditRetention is how long audit entries are kept (0: a year);
+	// AuditLog, when set, is a file that gets each entry as a JSON line.
+	AuditRetention time.Duration
+	AuditLog       string
+	Logger         *slog.Logger
 	// Ready, when set, is called once the listeners are open.
 	Ready func(Addrs)
 }
@@ -201,6 +205,14 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Info("this Docker engine is a Swarm manager: berth server --engine swarm runs each service as a Swarm service across the cluster's nodes")
 	}
 
+	pruneAudit(st, cfg.AuditRetention, time.Now(), log)
+	auditFile, err := openAuditLog(cfg.AuditLog)
+	if err != nil {
+		return err
+	}
+	if auditFile != nil {
+		defer auditFile.Close()
+	}
 	alog, err := openAccessLog(cfg, log)
 	if err != nil {
 		return err
@@ -270,7 +282,7 @@ func Run(ctx context.Context, cfg Config) error {
 	pipe.Start(ctx)
 	defer pipe.Wait()
 	apiSrv := &http.Server{
-		Handler:           api.New(api.Options{Deployer: dep, Builder: builder, Pipeline: pipe, Notifier: notifier, Metrics: metrics.Handler(dep.MetricsSources()), Store: st, Token: token, MetricsAllow: metricsAllow, Logger: log, Context: ctx}).Handler(),
+		Handler:           api.New(api.Options{Deployer: dep, Builder: builder, Pipeline: pipe, Notifier: notifier, Metrics: metrics.Handler(dep.MetricsSources()), Store: st, Token: token, MetricsAllow: metricsAllow, AuditLog: auditFile, Logger: log, Context: ctx}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	log.Info("berth server ready", "http_addr", httpLn.Addr().String(), "api_addr", apiLn.Addr().String(), "data_dir", cfg.DataDir)
@@ -322,6 +334,7 @@ func Run(ctx context.Context, cfg Config) error {
 	g.Go(func() error {
 		return reconcile.Run(gctx, reconcile.Options{Engine: eng, Converger: dep, Logger: log, OnEvent: dep.RecordEvent,
 			Prune: func(ctx context.Context) {
+				pruneAudit(st, cfg.AuditRetention, time.Now(), log)
 				if rep, err := dep.Prune(ctx); err != nil {
 					log.Warn("daily prune", "error", err)
 				} else {
