@@ -142,3 +142,43 @@ func TestAudit_ScriptedSession(t *testing.T) {
 		}
 	}
 }
+
+// The releases and deployments a request makes record who asked: the
+// ci token's name for its deploy, admin-token for the rollback.
+func TestAudit_ReleasesAndDeploymentsRecordTheirActor(t *testing.T) {
+	t.Parallel()
+	e := newTokenEnv(t)
+	ctx := context.Background()
+	ci := apiclient.New(e.srv.URL, e.create(t, dto.TokenRequest{Name: "ci-shop", Role: "ci", Apps: []string{"shop"}}).Token)
+	admin := apiclient.New(e.srv.URL, testToken)
+	for _, c := range []*apiclient.Client{ci, admin} {
+		if _, err := c.Deploy(ctx, workerApp(), "production", dto.DeployOptions{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := admin.Rollback(ctx, "shop", "production", 0, dto.DeployOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rels, err := admin.Releases(ctx, "shop", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[int64]string{}
+	for _, r := range rels {
+		by[r.ID] = r.CreatedBy
+	}
+	if len(by) != 2 || by[1] != "ci-shop" || by[2] != "admin-token" {
+		t.Errorf("releases made by %v, want 1: ci-shop, 2: admin-token", by)
+	}
+	deps, err := admin.Deployments(ctx, "shop", "production", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, d := range deps { // newest first
+		kinds = append(kinds, string(d.Kind)+":"+d.CreatedBy)
+	}
+	if strings.Join(kinds, " ") != "rollback:admin-token deploy:admin-token deploy:ci-shop" {
+		t.Errorf("deployments: %v", kinds)
+	}
+}

@@ -48,7 +48,7 @@ func releaseDTO(r store.Release) dto.Release {
 		ID: r.ID, App: r.App, Env: r.Env, Services: svcs, Spec: r.Spec,
 		CreatedAt: r.CreatedAt, Status: dto.ReleaseStatus(r.Status), Reason: r.Reason,
 		LiveAt: r.LiveAt, EndedAt: r.EndedAt, Config: r.Config, SecretNames: r.SecretNames,
-		Refused: r.Refused, RemovedAt: r.RemovedAt,
+		Refused: r.Refused, RemovedAt: r.RemovedAt, CreatedBy: r.CreatedBy,
 	}
 }
 
@@ -58,7 +58,7 @@ func stepDTO(s store.Step) dto.Step {
 
 func deploymentDTO(d store.Deployment) dto.Deployment {
 	return dto.Deployment{
-		ID: d.ID, App: d.App, Env: d.Env, Kind: dto.DeploymentKind(d.Kind),
+		ID: d.ID, App: d.App, Env: d.Env, Kind: dto.DeploymentKind(d.Kind), CreatedBy: d.CreatedBy,
 		ReleaseID: d.ReleaseID, FromReleaseID: d.FromReleaseID, Status: dto.DeploymentStatus(d.Status),
 		Error: d.Error, StartedAt: d.StartedAt, EndedAt: d.EndedAt,
 		Served: d.Served, Failed: d.Failed, Counted: d.Counted, Timeline: each(d.Timeline, stepDTO),
@@ -157,7 +157,7 @@ func buildDTO(b store.Build) dto.Build {
 		ID: b.ID, App: b.App, Env: b.Env, Branch: b.Branch, Commit: b.Commit, Author: b.Author,
 		Message: b.Message, Status: dto.BuildStatus(b.Status), Error: b.Error, Log: b.Log,
 		Steps: each(b.Steps, stepDTO), DeploymentID: b.DeploymentID,
-		CreatedAt: b.CreatedAt, StartedAt: b.StartedAt, EndedAt: b.EndedAt,
+		CreatedAt: b.CreatedAt, StartedAt: b.StartedAt, EndedAt: b.EndedAt, Actor: b.Actor,
 	}
 }
 

@@ -27,8 +27,8 @@ import (
 func NewPipeline(st *store.Store, b *build.Builder, dep *deploy.Deployer, n *notify.Notifier, workDir, publicURL string) *build.Pipeline {
 	return &build.Pipeline{Store: st, Builder: b, WorkDir: workDir,
 		Binds: func(ctx context.Context, app *spec.App, env string) error { return keepBinds(dep, app, env) },
-		Deploy: func(ctx context.Context, app *spec.App, env string, log func(string)) (int64, error) {
-			d, err := dep.Deploy(ctx, app, env, deploy.DeployOptions{}, func(p deploy.Progress) { log(p.Message) })
+		Deploy: func(ctx context.Context, app *spec.App, env, actor string, log func(string)) (int64, error) {
+			d, err := dep.Deploy(deploy.WithActor(ctx, actor), app, env, deploy.DeployOptions{}, func(p deploy.Progress) { log(p.Message) })
 			(&Server{notifier: n}).notifyDeployment(d, err)
 			return d.ID, err
 		},
@@ -127,7 +127,8 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusAccepted, dto.HookResponse{Status: "ignored", Reason: fmt.Sprintf("branch %s is mapped to no environment of %s", push.Branch, app)})
 		return nil
 	}
-	b, err := s.pipe.Enqueue(build.Trigger{App: app, Env: env, Branch: push.Branch, Commit: push.Commit, Author: push.Author, Message: push.Message})
+	b, err := s.pipe.Enqueue(build.Trigger{App: app, Env: env, Branch: push.Branch, Commit: push.Commit, Author: push.Author, Message: push.Message,
+		Actor: "webhook:" + string(provider)})
 	if err != nil {
 		// The push was not queued: forget its delivery id so the
 		// provider's retry is built instead of answered "duplicate".

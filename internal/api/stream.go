@@ -86,8 +86,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run func(context
 	done := make(chan outcome, 1)
 	note := noteOf(r)
 	note.hold() // the audit entry is written when the deployment ends
+	ctx := s.ctx
+	if p, ok := principalOf(r); ok {
+		ctx = deploy.WithActor(ctx, p.name) // the release and deployment record who asked
+	}
 	go func() {
-		dep, err := run(s.ctx, q.push)
+		dep, err := run(ctx, q.push)
 		note.settle(dep.ID, err)
 		s.notifyDeployment(dep, err)
 		done <- outcome{dep, err}

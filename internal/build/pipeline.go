@@ -21,8 +21,9 @@ import (
 )
 
 // DeployFunc deploys a loaded app (its built services pointing at their
-// new images) to env and returns the deployment's ID.
-type DeployFunc func(ctx context.Context, app *spec.App, env string, log func(string)) (int64, error)
+// new images) to env for actor (who started the build, e.g.
+// "webhook:github") and returns the deployment's ID.
+type DeployFunc func(ctx context.Context, app *spec.App, env, actor string, log func(string)) (int64, error)
 
 // Pipeline runs git-push builds: fetch the commit, build the services
 // with build:, test, push, deploy. Builds of one app run one at a time;
@@ -64,12 +65,15 @@ func (p *Pipeline) Wait() { p.wg.Wait() }
 // Trigger is a push to build.
 type Trigger struct {
 	App, Env, Branch, Commit, Author, Message string
+	// Actor is who started the build ("webhook:github"): its deployment
+	// records it.
+	Actor string
 }
 
 // Enqueue queues a build of t, superseding a queued build of the same
 // branch, and returns the new build.
 func (p *Pipeline) Enqueue(t Trigger) (store.Build, error) {
-	b, err := p.Store.CreateBuild(store.Build{App: t.App, Env: t.Env, Branch: t.Branch, Commit: t.Commit, Author: t.Author, Message: t.Message})
+	b, err := p.Store.CreateBuild(store.Build{App: t.App, Env: t.Env, Branch: t.Branch, Commit: t.Commit, Author: t.Author, Message: t.Message, Actor: t.Actor})
 	if err != nil {
 		return b, err
 	}
@@ -260,7 +264,7 @@ func (p *Pipeline) execute(ctx context.Context, b *store.Build, r *runLog) error
 		svc.Image = tag
 	}
 	r.step("deploy to %s", b.Env)
-	depID, err := p.Deploy(ctx, app, b.Env, r.line)
+	depID, err := p.Deploy(ctx, app, b.Env, b.Actor, r.line)
 	r.mu.Lock() // b is r.b: the log's timer reads it
 	b.DeploymentID = depID
 	r.mu.Unlock()

@@ -54,7 +54,7 @@ func (d *Deployer) Promote(ctx context.Context, app, env string, progress Progre
 	}
 	t := newTracker(d.now, progress)
 	t.say("promoting canary release %d of %s/%s (%d%% of clients) over release %d", rel.ID, app, env, c.Weight, live.ID)
-	dep, err := d.store.CreateDeployment(store.Deployment{App: app, Env: env, Kind: store.KindPromote, ReleaseID: rel.ID, FromReleaseID: live.ID})
+	dep, err := d.store.CreateDeployment(store.Deployment{CreatedBy: ActorOf(ctx), App: app, Env: env, Kind: store.KindPromote, ReleaseID: rel.ID, FromReleaseID: live.ID})
 	if err != nil {
 		return store.Deployment{}, err
 	}
@@ -159,7 +159,7 @@ func (d *Deployer) rollbackCanary(ctx context.Context, app, env string, c store.
 	}
 	t := newTracker(d.now, progress)
 	t.say("removing canary release %d of %s/%s; release %d keeps serving", rel.ID, app, env, live.ID)
-	dep, err := d.store.CreateDeployment(store.Deployment{App: app, Env: env, Kind: store.KindRollback, ReleaseID: live.ID, FromReleaseID: rel.ID})
+	dep, err := d.store.CreateDeployment(store.Deployment{CreatedBy: ActorOf(ctx), App: app, Env: env, Kind: store.KindRollback, ReleaseID: live.ID, FromReleaseID: rel.ID})
 	if err != nil {
 		return store.Deployment{}, err
 	}

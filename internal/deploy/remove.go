@@ -185,7 +185,7 @@ func (d *Deployer) prepareRemoval(ctx context.Context, r *removal, asked map[str
 // removeEnv removes one environment; the caller holds its lock.
 func (d *Deployer) removeEnv(ctx context.Context, r *removal, progress ProgressFunc) (store.Deployment, error) {
 	t := newTracker(d.now, progress)
-	dep, err := d.store.CreateDeployment(store.Deployment{App: r.app, Env: r.env, Kind: store.KindRemove, ReleaseID: r.live, FromReleaseID: r.live})
+	dep, err := d.store.CreateDeployment(store.Deployment{CreatedBy: ActorOf(ctx), App: r.app, Env: r.env, Kind: store.KindRemove, ReleaseID: r.live, FromReleaseID: r.live})
 	if err != nil {
 		return store.Deployment{}, err
 	}

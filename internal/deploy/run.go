@@ -87,6 +87,7 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	}
 	images, imgErr := d.resolveImages(ctx, app, t)
 	newRel := sealedRelease(app, env, images)
+	newRel.CreatedBy = ActorOf(ctx)
 	if imgErr != nil {
 		// Refused before it starts: the definition and secret content are
 		// not stored (refused.go).
@@ -101,7 +102,7 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	if live, err := d.store.LiveRelease(app.Name, env); err == nil {
 		from = live.ID
 	}
-	dep, err := d.store.CreateDeployment(store.Deployment{App: app.Name, Env: env, Kind: kind, ReleaseID: rel.ID, FromReleaseID: from})
+	dep, err := d.store.CreateDeployment(store.Deployment{CreatedBy: ActorOf(ctx), App: app.Name, Env: env, Kind: kind, ReleaseID: rel.ID, FromReleaseID: from})
 	if err != nil {
 		return store.Deployment{}, err
 	}
@@ -174,11 +175,13 @@ func (d *Deployer) deployImages(ctx context.Context, app *spec.App, env string, 
 	if live, err := d.store.LiveRelease(app.Name, env); err == nil {
 		from = live.ID
 	}
-	rel, err := d.store.CreateRelease(sealedRelease(app, env, images))
+	newRel := sealedRelease(app, env, images)
+	newRel.CreatedBy = ActorOf(ctx)
+	rel, err := d.store.CreateRelease(newRel)
 	if err != nil {
 		return store.Deployment{}, err
 	}
-	dep, err := d.store.CreateDeployment(store.Deployment{App: app.Name, Env: env, Kind: store.KindDeploy, ReleaseID: rel.ID, FromReleaseID: from})
+	dep, err := d.store.CreateDeployment(store.Deployment{CreatedBy: ActorOf(ctx), App: app.Name, Env: env, Kind: store.KindDeploy, ReleaseID: rel.ID, FromReleaseID: from})
 	if err != nil {
 		return store.Deployment{}, err
 	}
@@ -229,7 +232,7 @@ func (d *Deployer) Rollback(ctx context.Context, app, env string, to int64, opts
 	if err := d.checkNetworks(ctx, &target.Spec, env); err != nil {
 		return store.Deployment{}, fmt.Errorf("release %d cannot be restored: %w", target.ID, err)
 	}
-	dep, err := d.store.CreateDeployment(store.Deployment{App: app, Env: env, Kind: store.KindRollback, ReleaseID: target.ID, FromReleaseID: live.ID})
+	dep, err := d.store.CreateDeployment(store.Deployment{CreatedBy: ActorOf(ctx), App: app, Env: env, Kind: store.KindRollback, ReleaseID: target.ID, FromReleaseID: live.ID})
 	if err != nil {
 		return store.Deployment{}, err
 	}

@@ -62,6 +62,9 @@ type Deployment struct {
 	Env string `json:"env"`
 	// Kind is one of DeploymentKinds.
 	Kind DeploymentKind `json:"kind"`
+	// CreatedBy is who asked for it, as Release.CreatedBy (empty:
+	// unknown).
+	CreatedBy string `json:"created_by,omitempty"`
 	// ReleaseID is the release being deployed; FromReleaseID the one that
 	// was live when it started (0 if none).
 	ReleaseID     int64            `json:"release_id"`

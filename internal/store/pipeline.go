@@ -166,6 +166,8 @@ type Build struct {
 	CreatedAt    time.Time   `json:"created_at"`
 	StartedAt    time.Time   `json:"started_at,omitzero"`
 	EndedAt      time.Time   `json:"ended_at,omitzero"`
+	// Actor is who started the build ("webhook:github"; empty: unknown).
+	Actor string `json:"actor,omitempty"`
 }
 
 // Done reports whether the build has ended.

@@ -79,6 +79,10 @@ type Release struct {
 	// RemovedAt is when its app environment was removed (berth apps
 	// remove, berth env remove): kept as history, never a rollback target.
 	RemovedAt time.Time `json:"removed_at,omitzero"`
+	// CreatedBy is who asked for the release: a token's name,
+	// "admin-token", "webhook:github"; empty when unknown (berth itself,
+	// or a release made before berth recorded it).
+	CreatedBy string `json:"created_by,omitempty"`
 }
 
 // CreateRelease records r as a new pending release of r.App/r.Env,

@@ -43,6 +43,8 @@ type Deployment struct {
 	App  string         `json:"app"`
 	Env  string         `json:"env"`
 	Kind DeploymentKind `json:"kind"`
+	// CreatedBy is who asked for it, as Release.CreatedBy.
+	CreatedBy string `json:"created_by,omitempty"`
 	// ReleaseID is the release being deployed; FromReleaseID the one that
 	// was live when it started (0 if none).
 	ReleaseID     int64            `json:"release_id"`

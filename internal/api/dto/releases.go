@@ -49,4 +49,7 @@ type Release struct {
 	Refused bool `json:"refused,omitempty"`
 	// RemovedAt is when its app environment was removed.
 	RemovedAt time.Time `json:"removed_at,omitzero"`
+	// CreatedBy is who asked for the release: a token's name,
+	// "admin-token", "webhook:github"; empty when unknown.
+	CreatedBy string `json:"created_by,omitempty"`
 }
