@@ -39,7 +39,7 @@ func newReleasesCmd() *cobra.Command {
 
 func printReleases(w io.Writer, rels []dto.Release) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RELEASE\tSTATUS\tCREATED\tIMAGES\tREASON")
+	fmt.Fprintln(tw, "RELEASE\tSTATUS\tCREATED\tBY\tIMAGES\tREASON")
 	for _, r := range rels {
 		names := make([]string, 0, len(r.Services))
 		for n := range r.Services {
@@ -55,7 +55,8 @@ func printReleases(w io.Writer, rels []dto.Release) error {
 			}
 			imgs = append(imgs, fmt.Sprintf("%s=%s@%s", n, si.Image, id))
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, releaseStatus(r), r.CreatedAt.Local().Format(time.DateTime), strings.Join(imgs, " "), firstLine(r.Reason))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, releaseStatus(r), r.CreatedAt.Local().Format(time.DateTime), releaseBy(r),
+			strings.Join(imgs, " "), firstLine(r.Reason))
 	}
 	return tw.Flush()
 }
@@ -68,4 +69,14 @@ func releaseStatus(r dto.Release) string {
 		st += " (removed)"
 	}
 	return st
+}
+
+// releaseBy is who made a release: a token's name, admin-token,
+// webhook:github; "-" when unknown (berth itself, or a release older
+// than the record).
+func releaseBy(r dto.Release) string {
+	if r.CreatedBy == "" {
+		return "-"
+	}
+	return r.CreatedBy
 }
