@@ -52,6 +52,9 @@ func (a *auditor) write(e store.AuditEntry) {
 	if a == nil || a.store == nil {
 		return
 	}
+	// One at a time: the file's lines are in the store's order.
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	e, err := a.store.AppendAudit(e)
 	if err != nil {
 		a.log.Error("write audit entry", "action", e.Action, "actor", e.Actor, "error", err)
@@ -63,8 +66,6 @@ func (a *auditor) write(e store.AuditEntry) {
 	if err != nil {
 		return
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	if _, err := a.file.Write(append(line, '\n')); err != nil {
 		a.log.Error("write audit log file", "error", err)
 	}

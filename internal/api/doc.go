@@ -22,6 +22,11 @@
 //     request's: a client that disconnects stops watching, not deploying.
 //   - Long actions stream progress as newline-delimited JSON
 //     (dto.StreamEvent), ending with one result event.
+//   - Every change, every refusal and every webhook that starts a build
+//     is recorded once in the audit log (audit.go), by the route table's
+//     guard: the table names each changing route's action and the body
+//     fields it keeps. A secret's value, a password, a key or a token is
+//     never kept. A streamed change is recorded when its deployment ends.
 //   - What travels is package dto's, never a store or deploy type: each
 //     handler converts at the edge (convert.go), so the store's JSON is
 //     not the wire format and a client links none of the server.
