@@ -159,6 +159,20 @@ func (n *auditNote) webhook(provider, env string, b int64, params map[string]str
 	}
 }
 
+// hookRefused records a delivery from provider ("" when unknown) whose
+// signature did not verify.
+func (n *auditNote) hookRefused(provider string) {
+	if n == nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.wanted, n.e.Actor = true, "webhook"
+	if provider != "" {
+		n.e.Actor += ":" + provider
+	}
+}
+
 // build records the build the request started.
 func (n *auditNote) build(id int64) {
 	if n == nil {

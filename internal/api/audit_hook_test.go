@@ -20,7 +20,7 @@ import (
 // A GitHub push that queues a build is recorded as webhook_build by
 // webhook:github with the build's id, its branch and commit, never the
 // webhook's secret; a delivery with a bad signature starts nothing and
-// is not recorded as a build.
+// is recorded as refused (401).
 func TestAudit_WebhookBuildIsRecorded(t *testing.T) {
 	t.Parallel()
 	st, err := store.Open(t.TempDir())
@@ -66,8 +66,11 @@ func TestAudit_WebhookBuildIsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(es) != 1 {
-		t.Fatalf("%d entries, want 1: %s", len(es), jsonString(t, es))
+	if len(es) != 2 {
+		t.Fatalf("%d entries, want 2: %s", len(es), jsonString(t, es))
+	}
+	if r := es[1]; r.Actor != "webhook:github" || r.Action != "webhook_build" || r.Outcome != "refused" || r.Status != http.StatusUnauthorized || r.Build != 0 {
+		t.Errorf("the bad signature's entry %s", jsonString(t, r))
 	}
 	e := es[0]
 	if e.Actor != "webhook:github" || e.Action != "webhook_build" || e.App != "shop" || e.Env != "production" || e.Outcome != "ok" ||

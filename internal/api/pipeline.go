@@ -100,6 +100,7 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) error {
 	}
 	provider, err := webhook.Verify(r.Header, body, secret)
 	if err != nil {
+		noteOf(r).hookRefused(string(provider)) // a failed authentication
 		return &Error{Status: http.StatusUnauthorized, Err: err}
 	}
 	push, err := webhook.Parse(provider, r.Header, body)
