@@ -112,6 +112,14 @@ services:
 	if rels[1].Services["web"].ImageID != image(t).ID || rels[1].Spec.Name != name {
 		t.Fatalf("release 2 does not record the image ID and spec: %+v", rels[1])
 	}
+	for _, r := range rels {
+		if r.CreatedBy != "admin-token" {
+			t.Fatalf("release %d made by %q, want admin-token", r.ID, r.CreatedBy)
+		}
+	}
+	if code, out, _ = s.berth(t, "releases", name); code != 0 || !strings.Contains(out, "BY") || strings.Count(out, "admin-token") != 3 {
+		t.Fatalf("releases text does not say who made them: %s", out)
+	}
 
 	code, out, _ = s.berth(t, "logs", name, "web")
 	if code != 0 || !strings.Contains(out, "testapp v2 starting") {
