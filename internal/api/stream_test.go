@@ -111,7 +111,8 @@ func (g *gatedEngine) CreateContainer(ctx context.Context, s engine.ContainerSpe
 
 // A client that goes away in the middle of a deploy neither stops nor
 // holds it: its request ends while the deploy waits on the engine, and
-// the deploy then completes, is recorded and goes live.
+// the deploy then completes, is recorded and goes live; its audit entry
+// is written then, with its outcome and deployment.
 func TestServer_DeployOutlivesItsClient(t *testing.T) {
 	t.Parallel()
 	f := enginetest.NewFake()
@@ -160,12 +161,22 @@ func TestServer_DeployOutlivesItsClient(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the request is still served after its client left")
 	}
+	if es, err := st.ListAudit(store.AuditFilter{}); err != nil || len(es) != 0 {
+		t.Errorf("audited before the deploy ended: %+v (%v)", es, err)
+	}
 	close(eng.open)
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		deps, err := st.ListDeployments("shop", "production", 1)
-		if err == nil && len(deps) == 1 && deps[0].Status == store.DeploymentSucceeded {
+		es, aerr := st.ListAudit(store.AuditFilter{})
+		audited := aerr == nil && len(es) == 1
+		if err == nil && len(deps) == 1 && deps[0].Status == store.DeploymentSucceeded && audited {
+			// The entry is written when the deploy ends, not when its
+			// client left, and names the deployment.
+			if e := es[0]; e.Action != "deploy" || e.Outcome != store.AuditOK || e.Deployment != deps[0].ID || e.Actor != "admin-token" {
+				t.Errorf("audit entry %+v, want deploy ok of deployment %d", e, deps[0].ID)
+			}
 			if live, err := st.LiveRelease("shop", "production"); err != nil || live.ID != deps[0].ReleaseID {
 				t.Errorf("live release %+v (%v), want release %d", live, err, deps[0].ReleaseID)
 			}
