@@ -106,22 +106,30 @@ func (n *auditNote) hold() {
 }
 
 // settle writes the entry of a request whose deployment dep (0: none)
-// ended with err.
-func (n *auditNote) settle(dep int64, err error) {
+// ended with err, answered with status.
+func (n *auditNote) settle(dep int64, status int, err error) {
 	if n == nil {
 		return
 	}
 	n.mu.Lock()
 	n.e.Deployment = dep
 	n.mu.Unlock()
-	n.finish(err, true)
+	n.finish(err, status, true)
 }
 
 // end writes the entry of a request whose handler returned err, unless
 // a stream holds it.
-func (n *auditNote) end(err error) { n.finish(err, false) }
+func (n *auditNote) end(err error) {
+	if err != nil {
+		n.finish(err, statusOf(err), false)
+	} else {
+		n.finish(nil, 0, false)
+	}
+}
 
-func (n *auditNote) finish(err error, settling bool) {
+// finish writes the entry once: ok, or failed or refused (by status)
+// with err.
+func (n *auditNote) finish(err error, status int, settling bool) {
 	if n == nil {
 		return
 	}
@@ -135,7 +143,7 @@ func (n *auditNote) finish(err error, settling bool) {
 	n.mu.Unlock()
 	e.Outcome = store.AuditOK
 	if err != nil {
-		e.Status = statusOf(err)
+		e.Status = status
 		e.Outcome = store.AuditFailed
 		if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
 			e.Outcome = store.AuditRefused

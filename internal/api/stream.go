@@ -26,6 +26,8 @@ type progressQueue struct {
 	mu     sync.Mutex
 	lines  []deploy.Progress
 	closed bool
+	// pushed: a line was ever pushed, so the answer is a stream (200).
+	pushed bool
 	ready  chan struct{} // holds a token while lines may be waiting
 }
 
@@ -41,6 +43,7 @@ func (q *progressQueue) push(p deploy.Progress) {
 		return
 	}
 	q.lines = append(q.lines, p)
+	q.pushed = true
 	q.mu.Unlock()
 	select {
 	case q.ready <- struct{}{}:
@@ -61,6 +64,14 @@ func (q *progressQueue) empty() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.lines) == 0
+}
+
+// streamed reports whether a line was ever pushed: then the answer is
+// a stream, whatever the outcome.
+func (q *progressQueue) streamed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.pushed
 }
 
 func (q *progressQueue) close() {
@@ -92,7 +103,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run func(context
 	}
 	go func() {
 		dep, err := run(ctx, q.push)
-		note.settle(dep.ID, err)
+		status := http.StatusOK // the outcome is the stream's last line
+		if !q.streamed() && dep.ID == 0 && err != nil {
+			status = statusOf(err) // the answer is this error (below)
+		}
+		note.settle(dep.ID, status, err)
 		s.notifyDeployment(dep, err)
 		done <- outcome{dep, err}
 	}()
