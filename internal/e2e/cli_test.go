@@ -134,6 +134,31 @@ services:
 	if code != 0 || !strings.Contains(out, "release 1 of "+name+"/production is live") {
 		t.Fatalf("rollback: exit %d %s", code, out)
 	}
+
+	// The audit log has each deploy and rollback, by the admin token,
+	// with its outcome and deployment, newest first.
+	code, out, _ = s.berth(t, "audit", "--app", name, "--output", "json")
+	var entries []dto.AuditEntry
+	if code != 0 || json.Unmarshal([]byte(out), &entries) != nil {
+		t.Fatalf("audit json: exit %d %s", code, out)
+	}
+	var got []string
+	for _, e := range entries {
+		if e.Action != "deploy" && e.Action != "rollback" {
+			continue
+		}
+		if e.Actor != "admin-token" || e.Outcome == "ok" && e.Deployment == 0 {
+			t.Errorf("audit entry %+v", e)
+		}
+		got = append(got, e.Action+":"+e.Outcome)
+	}
+	if want := "rollback:ok rollback:failed deploy:failed deploy:ok deploy:ok"; strings.Join(got, " ") != want {
+		t.Errorf("audit: %s, want %s\n%s", strings.Join(got, " "), want, out)
+	}
+	tok, _ := os.ReadFile(filepath.Join(s.dataDir, daemon.TokenFile))
+	if code, out, _ = s.berth(t, "audit", "--app", name); code != 0 || !strings.Contains(out, "rollback") || strings.Contains(out, strings.TrimSpace(string(tok))) {
+		t.Fatalf("audit text: exit %d %s", code, out)
+	}
 }
 
 // The newcomer's first run: a Compose file without name: is named after
