@@ -184,7 +184,7 @@ func (p *Pool) publishHealthyLocked() {
 			h = append(h, x)
 		}
 	}
-	p.healthy.Store(&h)
+	p.setHealthy(h)
 	close(p.changed)
 	p.changed = make(chan struct{})
 }

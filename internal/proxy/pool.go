@@ -53,20 +53,19 @@ const ctxShards = 8
 // Pool is an immutable set of targets of one release of a routed service,
 // with their health and in-flight requests.
 type Pool struct {
+	// targetSet is the balancer (balancer.go): the targets, the healthy
+	// subset, pick and the in-flight count. Embedded so that the request
+	// path calls p.pick, p.enter and p.leave directly.
+	targetSet
+
 	key     RouteKey
 	release string
 	hc      HealthConfig
 	log     *slog.Logger
-	targets []*target
 
-	healthy  atomic.Pointer[[]*target] // healthy subset, in target order
-	stats    poolStats                 // request totals (stats.go)
-	ids      *idGen                    // request ids (reqid.go)
-	born     int64                     // monoSecond when NewPool ran, for the rate window
-	rr       atomic.Uint64
-	inflight atomic.Int64
-	retired  atomic.Bool   // no new requests: re-route them
-	idle     chan struct{} // signalled when in-flight drops to 0 while retired
+	stats poolStats // request totals (stats.go)
+	ids   *idGen    // request ids (reqid.go)
+	born  int64     // monoSecond when NewPool ran, for the rate window
 
 	reqCtx     context.Context // parent of every proxied request; cancelled to cut them
 	cutReqs    context.CancelFunc
@@ -121,17 +120,16 @@ func NewPool(key RouteKey, release string, targets []Target, hc HealthConfig, lo
 			"service", key.Service, "release", release),
 		ids:     newIDGen(),
 		born:    monoSecond(),
-		idle:    make(chan struct{}, 1),
 		changed: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	ts := make([]*target, 0, len(targets))
 	for _, t := range targets {
 		nt := &target{Target: t, probeURL: "http://" + t.Addr + hc.Path}
 		nt.reach.Store(newReach())
-		p.targets = append(p.targets, nt)
+		ts = append(ts, nt)
 	}
-	empty := []*target{}
-	p.healthy.Store(&empty)
+	p.targetSet.init(ts)
 	reqCtx, cut := context.WithCancelCause(context.Background())
 	p.reqCtx, p.cutReqs = reqCtx, func() { cut(errPoolCut) }
 	for i := range p.shards {
@@ -155,10 +153,10 @@ func (p *Pool) Key() RouteKey { return p.key }
 func (p *Pool) Release() string { return p.release }
 
 // Healthy returns how many targets are in rotation.
-func (p *Pool) Healthy() int { return len(*p.healthy.Load()) }
+func (p *Pool) Healthy() int { return p.healthyCount() }
 
 // InFlight returns how many requests the pool is serving.
-func (p *Pool) InFlight() int64 { return p.inflight.Load() }
+func (p *Pool) InFlight() int64 { return p.inFlight() }
 
 // Status returns a snapshot of every target, in the order given to NewPool.
 func (p *Pool) Status() []TargetStatus {
@@ -230,79 +228,19 @@ func (p *Pool) unhealthyError(ctx context.Context, n int) error {
 	return fmt.Errorf("%s: %w", b.String(), context.Cause(ctx))
 }
 
-// pick returns the next healthy target by round robin, nil if none.
-func (p *Pool) pick() (*target, uint64) {
-	h := *p.healthy.Load()
-	n := p.rr.Add(1)
-	if len(h) == 0 {
-		return nil, n
-	}
-	return h[n%uint64(len(h))], n
-}
-
-// pickOther returns a healthy target not in tried, nil if none.
-func (p *Pool) pickOther(tried []*target) *target {
-	h := *p.healthy.Load()
-	start := p.rr.Add(1)
-	for i := range uint64(len(h)) {
-		t := h[(start+i)%uint64(len(h))]
-		if !containsTarget(tried, t) {
-			return t
-		}
-	}
-	return nil
-}
-
-func containsTarget(ts []*target, t *target) bool {
-	for _, x := range ts {
-		if x == t {
-			return true
-		}
-	}
-	return false
-}
-
-// enter counts a new request in flight, unless the pool is retired.
-func (p *Pool) enter() bool {
-	p.inflight.Add(1)
-	if p.retired.Load() {
-		p.leave()
-		return false
-	}
-	return true
-}
-
-func (p *Pool) leave() {
-	if p.inflight.Add(-1) == 0 && p.retired.Load() {
-		select {
-		case p.idle <- struct{}{}:
-		default:
-		}
-	}
-}
-
 // Drain is for a pool that was swapped out: it waits until the pool's
 // in-flight requests (streams and upgraded connections included) are done,
 // at most timeout (or until ctx ends), then cancels what is left and closes
 // the pool. Requests still arriving on the pool route again.
 func (p *Pool) Drain(ctx context.Context, timeout time.Duration) DrainResult {
 	start := time.Now()
-	p.retired.Store(true)
+	p.retire()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	var res DrainResult
-wait:
-	for p.inflight.Load() > 0 {
-		select {
-		case <-p.idle:
-		case <-timer.C:
-			break wait
-		case <-ctx.Done():
-			break wait
-		}
-	}
+	p.awaitIdle(ctx.Done(), timer.C)
 	res.Waited = time.Since(start)
-	if n := p.inflight.Load(); n > 0 {
+	if n := p.inFlight(); n > 0 {
 		res.Cut = int(n)
 		p.log.Warn("drain timeout: cutting requests", "in_flight", n, "waited", res.Waited)
 		p.cutReqs()
@@ -310,14 +248,7 @@ wait:
 		// connections are closed before the pool is.
 		grace := time.NewTimer(2 * time.Second)
 		defer grace.Stop()
-	unwind:
-		for p.inflight.Load() > 0 {
-			select {
-			case <-p.idle:
-			case <-grace.C:
-				break unwind
-			}
-		}
+		p.awaitIdle(nil, grace.C)
 	}
 	p.Close()
 	p.log.Info("pool drained", "waited", res.Waited, "cut", res.Cut)
@@ -329,7 +260,7 @@ wait:
 // that was removed from the routing table; Drain calls it.
 func (p *Pool) Close() {
 	p.closeOnce.Do(func() {
-		p.retired.Store(true)
+		p.retire()
 		p.hcCancel()
 		p.wg.Wait()
 		p.cutReqs()

@@ -18,7 +18,7 @@ func NewPoolFrom(prev *Pool, key RouteKey, release string, targets []Target, hc 
 		return p
 	}
 	healthy := map[Target]bool{}
-	for _, t := range *prev.healthy.Load() {
+	for _, t := range prev.inRotation() {
 		healthy[t.Target] = true
 	}
 	p.mu.Lock()
