@@ -14,8 +14,7 @@ func balancedPool(tb testing.TB, n int) *Pool {
 	}
 	p := NewPool(RouteKey{App: "a", Env: "e", Service: "s"}, "r1", ts, HealthConfig{}, nil)
 	tb.Cleanup(p.Close)
-	p.hcCancel()
-	p.wg.Wait()
+	p.health.stop()
 	h := append([]*target(nil), p.targets...)
 	p.healthy.Store(&h)
 	return p

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -68,24 +70,144 @@ func newProbeClient() *http.Client {
 	}
 }
 
-// checkLoop probes t until the pool stops its health checks: fast while t
-// is out of rotation, every Interval while it is in.
-func (p *Pool) checkLoop(t *target) {
-	defer p.wg.Done()
+// healthChecker is a pool's active health checking: one goroutine per
+// target probes it, counts consecutive passes and failures against the
+// thresholds, and decides whether it is in rotation.
+//
+// Invariants:
+//
+//   - Every target starts out of rotation and enters it after
+//     HealthyThreshold consecutive passes; it leaves after
+//     UnhealthyThreshold consecutive failures (of probes or of requests,
+//     fail). Out of rotation, or after a failure to confirm, a target is
+//     probed every fastProbeInterval, not every Interval.
+//   - The checker owns each target's check state (checks, under mu); it
+//     reads only the targets' immutable fields. It publishes each change
+//     of the healthy subset, whole and in target order, through publish
+//     and then wakes whoever waits on changes, both under mu, so that a
+//     waiter that read changes before counting sees the next change.
+//   - A target that leaves rotation as unreachable (no answer: refused,
+//     reset, timeout; not a bad status) is handed to unreachable, once
+//     per such failure.
+//   - Its goroutines run from start to stop; stop waits for them.
+type healthChecker struct {
+	cfg         HealthConfig // with defaults
+	log         *slog.Logger
+	publish     func(healthy []*target) // the new subset in rotation
+	unreachable func(*target)           // t left rotation without answering
+	client      *http.Client
+
+	ctx    context.Context // cancelled by stop
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	checks  []*check      // one per target, in target order
+	changed chan struct{} // closed and replaced on each change of the subset
+}
+
+// check is the health of one target, guarded by healthChecker.mu but for
+// t and url.
+type check struct {
+	t         *target
+	url       string // probed
+	healthy   bool
+	passes    int
+	fails     int
+	lastErr   string
+	lastCheck time.Time
+}
+
+// checkStatus is a snapshot of one target's health.
+type checkStatus struct {
+	healthy   bool
+	lastErr   string
+	lastCheck time.Time
+}
+
+// newHealthChecker returns a checker of targets (cfg with defaults
+// applied); start starts it.
+func newHealthChecker(targets []*target, cfg HealthConfig, log *slog.Logger, publish func([]*target), unreachable func(*target)) *healthChecker {
+	h := &healthChecker{cfg: cfg, log: log, publish: publish, unreachable: unreachable,
+		client: newProbeClient(), changed: make(chan struct{})}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	for _, t := range targets {
+		h.checks = append(h.checks, &check{t: t, url: "http://" + t.Addr + cfg.Path})
+	}
+	return h
+}
+
+// start starts one probing goroutine per target.
+func (h *healthChecker) start() {
+	for _, c := range h.checks {
+		h.wg.Add(1)
+		go h.checkLoop(c)
+	}
+}
+
+// stop stops the probes, waits for their goroutines and closes the
+// probes' idle connections.
+func (h *healthChecker) stop() {
+	h.cancel()
+	h.wg.Wait()
+	h.client.CloseIdleConnections()
+}
+
+// changes returns a channel closed at the next change of the healthy
+// subset.
+func (h *healthChecker) changes() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.changed
+}
+
+// snapshot returns every target's health, in target order.
+func (h *healthChecker) snapshot() []checkStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]checkStatus, len(h.checks))
+	for i, c := range h.checks {
+		out[i] = checkStatus{healthy: c.healthy, lastErr: c.lastErr, lastCheck: c.lastCheck}
+	}
+	return out
+}
+
+// carry puts the targets that pass keep in rotation at once, as if they
+// had just passed HealthyThreshold checks (NewPoolFrom: they did in the
+// pool this one replaces).
+func (h *healthChecker) carry(keep func(*target) bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	carried := false
+	for _, c := range h.checks {
+		if !c.healthy && keep(c.t) {
+			c.healthy, c.passes, c.lastCheck = true, h.cfg.HealthyThreshold, time.Now()
+			carried = true
+		}
+	}
+	if carried {
+		h.publishLocked()
+	}
+}
+
+// checkLoop probes c's target until stop: fast while it is out of
+// rotation, every Interval while it is in.
+func (h *healthChecker) checkLoop(c *check) {
+	defer h.wg.Done()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {
-		case <-p.hcCtx.Done():
+		case <-h.ctx.Done():
 			return
 		case <-timer.C:
 		}
-		err := p.probe(t)
-		if p.hcCtx.Err() != nil {
+		err := h.probe(c)
+		if h.ctx.Err() != nil {
 			return
 		}
-		healthy := p.record(t, err)
-		next := p.hc.Interval
+		healthy := h.record(c, err)
+		next := h.cfg.Interval
 		if !healthy || err != nil {
 			// Out of rotation, or a failure to confirm (or clear) at
 			// once: a dead target leaves rotation after
@@ -100,18 +222,18 @@ type statusError int
 
 func (e statusError) Error() string { return fmt.Sprintf("status %d", int(e)) }
 
-func (p *Pool) probe(t *target) error {
-	ctx, cancel := context.WithTimeout(p.hcCtx, p.hc.Timeout)
+func (h *healthChecker) probe(c *check) error {
+	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.probeURL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
 	if err != nil {
 		return err
 	}
-	if p.hc.Host != "" {
-		req.Host = p.hc.Host
+	if h.cfg.Host != "" {
+		req.Host = h.cfg.Host
 	}
 	req.Header.Set("User-Agent", "berth-health-check")
-	resp, err := p.probeClient.Do(req)
+	resp, err := h.client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -123,75 +245,86 @@ func (p *Pool) probe(t *target) error {
 	return nil
 }
 
-// record applies one probe result to t and reports whether t is in
-// rotation afterwards. A probe that got no answer (refused, reset,
-// timeout) says t is unreachable; one answered with a bad status does not.
-func (p *Pool) record(t *target, err error) bool {
+// record applies one probe result to c and reports whether its target is
+// in rotation afterwards. A probe that got no answer (refused, reset,
+// timeout) says the target is unreachable; one answered with a bad
+// status does not.
+func (h *healthChecker) record(c *check, err error) bool {
 	if err != nil {
 		var se statusError
-		return p.recordResult(t, false, p.describe(err), !errors.As(err, &se))
+		return h.result(c, false, h.describe(err), !errors.As(err, &se))
 	}
-	return p.recordResult(t, true, "", false)
+	return h.result(c, true, "", false)
 }
 
-// recordResult applies one check result to t and reports whether t is in
-// rotation afterwards. When a failure that says t is unreachable leaves t
-// out of rotation, the requests still waiting on t for a response head
-// are cut (cutWaiting): a dead node never answers them.
-func (p *Pool) recordResult(t *target, ok bool, why string, unreachable bool) bool {
-	healthy := p.applyResult(t, ok, why)
+// fail counts a failed request to t (why says how it failed) as a failed
+// check of t.
+func (h *healthChecker) fail(t *target, why string, unreachable bool) {
+	for _, c := range h.checks { // immutable; a handful of targets
+		if c.t == t {
+			h.result(c, false, why, unreachable)
+			return
+		}
+	}
+}
+
+// result applies one check result to c and reports whether its target is
+// in rotation afterwards. When a failure that says the target is
+// unreachable leaves it out of rotation, unreachable is told.
+func (h *healthChecker) result(c *check, ok bool, why string, unreachable bool) bool {
+	healthy := h.apply(c, ok, why)
 	if !ok && unreachable && !healthy {
-		p.cutWaiting(t)
+		h.unreachable(c.t)
 	}
 	return healthy
 }
 
-func (p *Pool) applyResult(t *target, ok bool, why string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t.lastCheck = time.Now()
-	t.checked = true
+func (h *healthChecker) apply(c *check, ok bool, why string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.lastCheck = time.Now()
 	changed := false
+	t := c.t
 	if ok {
-		t.lastErr = ""
-		t.fails = 0
-		t.passes++
-		if !t.healthy && t.passes >= p.hc.HealthyThreshold {
-			t.healthy, changed = true, true
-			p.log.Info("target healthy", "target", t.Name, "addr", t.Addr)
+		c.lastErr = ""
+		c.fails = 0
+		c.passes++
+		if !c.healthy && c.passes >= h.cfg.HealthyThreshold {
+			c.healthy, changed = true, true
+			h.log.Info("target healthy", "target", t.Name, "addr", t.Addr)
 		}
 	} else {
-		t.lastErr = why
-		t.passes = 0
-		t.fails++
-		if t.healthy && t.fails >= p.hc.UnhealthyThreshold {
-			t.healthy, changed = false, true
-			p.log.Warn("target unhealthy", "target", t.Name, "addr", t.Addr, "error", t.lastErr)
+		c.lastErr = why
+		c.passes = 0
+		c.fails++
+		if c.healthy && c.fails >= h.cfg.UnhealthyThreshold {
+			c.healthy, changed = false, true
+			h.log.Warn("target unhealthy", "target", t.Name, "addr", t.Addr, "error", c.lastErr)
 		}
 	}
 	if changed {
-		p.publishHealthyLocked()
+		h.publishLocked()
 	}
-	return t.healthy
+	return c.healthy
 }
 
-// publishHealthyLocked publishes the healthy subset of the targets and
-// wakes WaitHealthy; p.mu is held.
-func (p *Pool) publishHealthyLocked() {
-	h := make([]*target, 0, len(p.targets))
-	for _, x := range p.targets {
-		if x.healthy {
-			h = append(h, x)
+// publishLocked publishes the healthy subset of the targets and wakes
+// the waiters on changes; h.mu is held.
+func (h *healthChecker) publishLocked() {
+	sub := make([]*target, 0, len(h.checks))
+	for _, c := range h.checks {
+		if c.healthy {
+			sub = append(sub, c.t)
 		}
 	}
-	p.setHealthy(h)
-	close(p.changed)
-	p.changed = make(chan struct{})
+	h.publish(sub)
+	close(h.changed)
+	h.changed = make(chan struct{})
 }
 
 // describe turns a check error into the short text users see, e.g.
 // "connection refused", "status 500", "timeout after 2s".
-func (p *Pool) describe(err error) string {
+func (h *healthChecker) describe(err error) string {
 	var se statusError
 	switch {
 	case errors.As(err, &se):
@@ -201,7 +334,7 @@ func (p *Pool) describe(err error) string {
 	case errors.Is(err, syscall.ECONNRESET):
 		return "connection reset"
 	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
-		return "timeout after " + p.hc.Timeout.String()
+		return "timeout after " + h.cfg.Timeout.String()
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection closed without a response"
 	}

@@ -58,9 +58,10 @@ type Pool struct {
 	// path calls p.pick, p.enter and p.leave directly.
 	targetSet
 
+	health *healthChecker // the targets' health (health.go)
+
 	key     RouteKey
 	release string
-	hc      HealthConfig
 	log     *slog.Logger
 
 	stats poolStats // request totals (stats.go)
@@ -72,36 +73,20 @@ type Pool struct {
 	shards     [ctxShards]context.Context
 	shardStops [ctxShards]context.CancelFunc
 
-	hcCtx    context.Context
-	hcCancel context.CancelFunc
-	wg       sync.WaitGroup
+	done chan struct{} // closed by Close
 
-	mu      sync.Mutex    // guards health fields of targets and changed
-	changed chan struct{} // closed and replaced on each health change
-	done    chan struct{} // closed by Close
-
-	closeOnce   sync.Once
-	transport   *http.Transport
-	rp          *httputil.ReverseProxy
-	probeClient *http.Client
+	closeOnce sync.Once
+	transport *http.Transport
+	rp        *httputil.ReverseProxy
 }
 
 type target struct {
 	Target
-	probeURL string
 	inflight atomic.Int64
 	served   atomic.Uint64
 	upErrs   [numKinds]atomic.Uint64 // by kind (stats.go)
 	window   rateWindow              // the last minute's requests and errors
 	reach    atomic.Pointer[reach]   // cancelled when t leaves rotation unreachable (retry.go)
-
-	// guarded by Pool.mu
-	healthy   bool
-	passes    int
-	fails     int
-	checked   bool
-	lastErr   string
-	lastCheck time.Time
 }
 
 // NewPool returns a pool of targets for key's release and starts their
@@ -115,17 +100,15 @@ func NewPool(key RouteKey, release string, targets []Target, hc HealthConfig, lo
 	p := &Pool{
 		key:     key,
 		release: release,
-		hc:      hc,
 		log: logger.With("component", "proxy", "app", key.App, "env", key.Env,
 			"service", key.Service, "release", release),
-		ids:     newIDGen(),
-		born:    monoSecond(),
-		changed: make(chan struct{}),
-		done:    make(chan struct{}),
+		ids:  newIDGen(),
+		born: monoSecond(),
+		done: make(chan struct{}),
 	}
 	ts := make([]*target, 0, len(targets))
 	for _, t := range targets {
-		nt := &target{Target: t, probeURL: "http://" + t.Addr + hc.Path}
+		nt := &target{Target: t}
 		nt.reach.Store(newReach())
 		ts = append(ts, nt)
 	}
@@ -137,12 +120,8 @@ func NewPool(key RouteKey, release string, targets []Target, hc HealthConfig, lo
 	}
 	p.transport = newTransport()
 	p.rp = p.newReverseProxy()
-	p.probeClient = newProbeClient()
-	p.hcCtx, p.hcCancel = context.WithCancel(context.Background())
-	for _, t := range p.targets {
-		p.wg.Add(1)
-		go p.checkLoop(t)
-	}
+	p.health = newHealthChecker(ts, hc, p.log, p.setHealthy, p.cutWaiting)
+	p.health.start()
 	return p
 }
 
@@ -165,16 +144,15 @@ func (p *Pool) Status() []TargetStatus {
 
 // statusAt is Status with the rate window read at now (monoSecond).
 func (p *Pool) statusAt(now int64) []TargetStatus {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	health := p.health.snapshot()
 	out := make([]TargetStatus, len(p.targets))
 	for i, t := range p.targets {
 		rps, er := t.window.rates(now, p.born)
 		out[i] = TargetStatus{
 			Target:    t.Target,
-			Healthy:   t.healthy,
-			LastError: t.lastErr,
-			LastCheck: t.lastCheck,
+			Healthy:   health[i].healthy,
+			LastError: health[i].lastErr,
+			LastCheck: health[i].lastCheck,
 			InFlight:  t.inflight.Load(),
 			Served:    t.served.Load(),
 			RPS:       rps,
@@ -193,9 +171,7 @@ func (p *Pool) WaitHealthy(ctx context.Context, n int) error {
 		return fmt.Errorf("%s release %s: want %d healthy targets but the pool has %d", p.key, p.release, n, len(p.targets))
 	}
 	for {
-		p.mu.Lock()
-		ch := p.changed
-		p.mu.Unlock()
+		ch := p.health.changes()
 		if p.Healthy() >= n {
 			return nil
 		}
@@ -261,14 +237,12 @@ func (p *Pool) Drain(ctx context.Context, timeout time.Duration) DrainResult {
 func (p *Pool) Close() {
 	p.closeOnce.Do(func() {
 		p.retire()
-		p.hcCancel()
-		p.wg.Wait()
+		p.health.stop()
 		p.cutReqs()
 		for _, stop := range p.shardStops {
 			stop()
 		}
 		p.transport.CloseIdleConnections()
-		p.probeClient.CloseIdleConnections()
 		close(p.done)
 	})
 }

@@ -162,7 +162,7 @@ func (p *Pool) recordRequestFailure(t *target, err error) {
 	if isDialError(err) {
 		what = "connection failed: "
 	}
-	p.recordResult(t, false, what+p.describe(err), true)
+	p.health.fail(t, what+p.health.describe(err), true)
 }
 
 // cutWaiting closes the connections to t whose request waits for a

@@ -1,9 +1,6 @@
 package proxy
 
-import (
-	"log/slog"
-	"time"
-)
+import "log/slog"
 
 // NewPoolFrom is NewPool for a pool that replaces prev while its targets
 // change one by one (a Swarm rolling update moves tasks in and out of a
@@ -21,18 +18,7 @@ func NewPoolFrom(prev *Pool, key RouteKey, release string, targets []Target, hc 
 	for _, t := range prev.inRotation() {
 		healthy[t.Target] = true
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	carried := false
-	for _, t := range p.targets {
-		if healthy[t.Target] && !t.healthy {
-			// As if it had just passed its checks here: it did in prev.
-			t.healthy, t.checked, t.passes, t.lastCheck = true, true, p.hc.HealthyThreshold, time.Now()
-			carried = true
-		}
-	}
-	if carried {
-		p.publishHealthyLocked()
-	}
+	// As if they had just passed their checks here: they did in prev.
+	p.health.carry(func(t *target) bool { return healthy[t.Target] })
 	return p
 }
