@@ -33,15 +33,7 @@ func (p *Pool) finish(r *http.Request, ctr *counters, res *outcome) {
 
 // observe counts a served request in the pool's statistics and its
 // target's rate window, and returns how long it took.
-func (p *Pool) observe(res *outcome) time.Duration {
-	end := nanotime()
-	d := time.Duration(end - res.start)
-	p.stats.observe(res.status, d)
-	if t := res.t; t != nil {
-		t.window.add(end/1e9, res.status >= 500 || res.broken)
-	}
-	return d
-}
+func (p *Pool) observe(res *outcome) time.Duration { return p.stats.record(res) }
 
 // logAccess writes the access log line of a served request.
 func (p *Pool) logAccess(al *AccessLog, res *outcome, d time.Duration, method, host, path, client, agent string) {

@@ -50,8 +50,12 @@ type DrainResult struct {
 // context over several mutexes.
 const ctxShards = 8
 
-// Pool is an immutable set of targets of one release of a routed service,
-// with their health and in-flight requests.
+// Pool is an immutable set of targets of one release of a routed service.
+// It composes the parts that each do one job (doc.go): the balancer
+// (targetSet), the health checker and the observer (poolStats); itself it
+// forwards requests to the targets (forward.go, fast_serve.go, lane.go,
+// retry.go) and owns the lifecycle: NewPool starts the parts, Drain and
+// Close stop them.
 type Pool struct {
 	// targetSet is the balancer (balancer.go): the targets, the healthy
 	// subset, pick and the in-flight count. Embedded so that the request
@@ -64,9 +68,8 @@ type Pool struct {
 	release string
 	log     *slog.Logger
 
-	stats poolStats // request totals (stats.go)
+	stats poolStats // the observer: request totals, targets' counters (stats.go)
 	ids   *idGen    // request ids (reqid.go)
-	born  int64     // monoSecond when NewPool ran, for the rate window
 
 	reqCtx     context.Context // parent of every proxied request; cancelled to cut them
 	cutReqs    context.CancelFunc
@@ -80,6 +83,9 @@ type Pool struct {
 	rp        *httputil.ReverseProxy
 }
 
+// target is one target of a pool as the request path holds it: its
+// request counters (read by poolStats) and its unreachable signal
+// (retry.go). Its health is the healthChecker's.
 type target struct {
 	Target
 	inflight atomic.Int64
@@ -103,9 +109,9 @@ func NewPool(key RouteKey, release string, targets []Target, hc HealthConfig, lo
 		log: logger.With("component", "proxy", "app", key.App, "env", key.Env,
 			"service", key.Service, "release", release),
 		ids:  newIDGen(),
-		born: monoSecond(),
 		done: make(chan struct{}),
 	}
+	p.stats.born = monoSecond()
 	ts := make([]*target, 0, len(targets))
 	for _, t := range targets {
 		nt := &target{Target: t}
@@ -147,18 +153,9 @@ func (p *Pool) statusAt(now int64) []TargetStatus {
 	health := p.health.snapshot()
 	out := make([]TargetStatus, len(p.targets))
 	for i, t := range p.targets {
-		rps, er := t.window.rates(now, p.born)
-		out[i] = TargetStatus{
-			Target:    t.Target,
-			Healthy:   health[i].healthy,
-			LastError: health[i].lastErr,
-			LastCheck: health[i].lastCheck,
-			InFlight:  t.inflight.Load(),
-			Served:    t.served.Load(),
-			RPS:       rps,
-			ErrorRate: er,
-			Errors:    t.upstreamErrors(),
-		}
+		out[i] = TargetStatus{Target: t.Target, Healthy: health[i].healthy,
+			LastError: health[i].lastErr, LastCheck: health[i].lastCheck}
+		p.stats.targetStatus(&out[i], t, now)
 	}
 	return out
 }

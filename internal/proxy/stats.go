@@ -11,11 +11,13 @@ import (
 )
 
 // Request statistics are kept where the request path already holds a
-// pointer: per pool (responses by status class, a latency histogram) and
-// per target (upstream errors by kind, a one-minute rate window). All of
-// them are fixed-size arrays of atomics made by NewPool: recording a
-// request is a handful of atomic adds, with no lock, no map lookup and no
-// allocation. Readers (metrics scrapes, status) load them when asked.
+// pointer: per pool (poolStats: responses by status class, a latency
+// histogram, retries) and per target (served, in flight, upstream errors
+// by kind, a one-minute rate window: fields of target that poolStats
+// reads). All of them are fixed-size arrays of atomics made by NewPool:
+// recording a request is a handful of atomic adds, with no lock, no map
+// lookup and no allocation. Readers (metrics scrapes, status) load them
+// when asked.
 
 // latencyBounds are the upper bounds of the latency histogram buckets, in
 // nanoseconds: 0.5 ms to 10 s in a 1-2.5-5 progression.
@@ -23,8 +25,20 @@ var latencyBounds = [...]int64{
 	500e3, 1e6, 2.5e6, 5e6, 10e6, 25e6, 50e6, 100e6, 250e6, 500e6, 1e9, 2.5e9, 5e9, 10e9,
 }
 
-// poolStats are a pool's request totals.
+// poolStats is a pool's observer: its request totals, and the reading
+// of its targets' counters for Status.
+//
+// Invariants:
+//
+//   - Counters only grow, from the pool's birth (born, monoSecond): a
+//     pool's statistics start at zero and die with it (the Proxy keeps
+//     the per app/env counters that survive swaps).
+//   - Recording (observe, record, the retries' adds) is atomic adds on
+//     fixed arrays: no lock, no map, no allocation. Only the readers
+//     (snapshot, targetStatus) allocate.
+//   - It decides nothing: it neither picks targets nor judges health.
 type poolStats struct {
+	born    int64            // monoSecond when the pool was made, for the rate window
 	classes [5]atomic.Uint64 // responses by status class 1xx..5xx
 	buckets [len(latencyBounds) + 1]atomic.Uint64
 	sumNs   atomic.Uint64
@@ -53,6 +67,27 @@ func (s *poolStats) observe(status int, d time.Duration) {
 	}
 }
 
+// record counts a served request, res, in the totals and in its target's
+// rate window, and returns how long it took.
+func (s *poolStats) record(res *outcome) time.Duration {
+	end := nanotime()
+	d := time.Duration(end - res.start)
+	s.observe(res.status, d)
+	if t := res.t; t != nil {
+		t.window.add(end/1e9, res.status >= 500 || res.broken)
+	}
+	return d
+}
+
+// targetStatus fills in st the counters of t, with its rate window read
+// at now (monoSecond).
+func (s *poolStats) targetStatus(st *TargetStatus, t *target, now int64) {
+	st.InFlight = t.inflight.Load()
+	st.Served = t.served.Load()
+	st.RPS, st.ErrorRate = t.window.rates(now, s.born)
+	st.Errors = t.upstreamErrors()
+}
+
 // Histogram is a snapshot of a latency histogram.
 type Histogram struct {
 	Bounds []float64 // upper bounds in seconds, ascending; +Inf implied
@@ -77,23 +112,26 @@ type PoolStats struct {
 }
 
 // Stats returns a snapshot of the pool's request totals.
-func (p *Pool) Stats() PoolStats {
+func (p *Pool) Stats() PoolStats { return p.stats.snapshot() }
+
+// snapshot returns the totals so far.
+func (s *poolStats) snapshot() PoolStats {
 	var out PoolStats
-	for i := range p.stats.classes {
-		out.Responses[i] = p.stats.classes[i].Load()
+	for i := range s.classes {
+		out.Responses[i] = s.classes[i].Load()
 	}
-	h := Histogram{Bounds: make([]float64, len(latencyBounds)), Counts: make([]uint64, len(p.stats.buckets))}
+	h := Histogram{Bounds: make([]float64, len(latencyBounds)), Counts: make([]uint64, len(s.buckets))}
 	for i, b := range latencyBounds {
 		h.Bounds[i] = float64(b) / 1e9
 	}
-	for i := range p.stats.buckets {
-		h.Counts[i] = p.stats.buckets[i].Load()
+	for i := range s.buckets {
+		h.Counts[i] = s.buckets[i].Load()
 		h.Count += h.Counts[i]
 	}
-	h.Sum = float64(p.stats.sumNs.Load()) / 1e9
+	h.Sum = float64(s.sumNs.Load()) / 1e9
 	out.Latency = h
-	out.Retries = p.stats.retries[retryOther].Load()
-	out.Replays = p.stats.retries[retryFresh].Load()
+	out.Retries = s.retries[retryOther].Load()
+	out.Replays = s.retries[retryFresh].Load()
 	return out
 }
 

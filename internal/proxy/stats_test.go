@@ -139,7 +139,7 @@ func TestPool_StatsAfterKnownTraffic(t *testing.T) {
 	}
 	now := monoSecond() + 1 // every request is in a whole second before now
 	ts := p.statusAt(now)[0]
-	span := float64(min(max(now-p.born, 1), windowSeconds))
+	span := float64(min(max(now-p.stats.born, 1), windowSeconds))
 	if got := ts.RPS * span; got < 12.99 || got > 13.01 {
 		t.Fatalf("rps %v over %v s: %v requests, want 13", ts.RPS, span, got)
 	}
