@@ -25,12 +25,25 @@
 //     after each swap that may change them (SetRoutes), under the table
 //     lock so that it sees the swaps in order. It never reads the
 //     proxy's table or takes its lock.
+//   - A Pool is a composition of parts with one job each, in their own
+//     files, that do not touch each other's fields (they are handed
+//     what they need: the checker publishes through a function, the
+//     observer reads the targets' counters): the balancer, targetSet
+//     (balancer.go: targets, healthy subset, pick, in flight, retire);
+//     the healthChecker (health.go: probes, thresholds, WaitHealthy's
+//     wake-ups); the observer, poolStats (stats.go: counters, rates,
+//     what Status and Stats show). Pool itself forwards (forward.go,
+//     fast_serve.go, lane.go, retry.go) and owns the lifecycle (NewPool,
+//     Drain, Close).
 //   - A Pool's set of targets never changes after NewPool. Only health
-//     flags change; the healthy subset is republished as an immutable slice
-//     so that picking a target (round robin) takes no lock.
+//     changes; the healthChecker hands each new healthy subset to the
+//     targetSet, which publishes it as an immutable slice so that
+//     picking a target (round robin) and entering or leaving the pool
+//     take no lock and allocate nothing.
 //   - Every target of a new Pool starts unhealthy and gets traffic only
 //     after HealthyThreshold consecutive passing checks. Until then it is
-//     probed every ~20ms so a new release is seen healthy quickly.
+//     probed every ~20ms so a new release is seen healthy quickly
+//     (healthChecker).
 //   - The no-downtime switch has one owner, Proxy.Switch (switch.go):
 //     callers build a new Pool and hand it over; Switch waits until the
 //     asked number of its targets is healthy (nothing changes when they
@@ -101,16 +114,17 @@
 //     pools, so they survive swaps; they only grow.
 //   - Request statistics (responses by status class, a latency histogram,
 //     upstream errors by kind, a one-minute rate window per target) are
-//     fixed arrays of atomics made with the Pool: recording a request takes
-//     no lock, no map lookup and no allocation. Readers (Stats, Status, the
-//     metrics collector) load them when asked.
+//     fixed arrays of atomics made with the Pool (poolStats and the
+//     target's counters): recording a request takes no lock, no map
+//     lookup and no allocation. Readers (Stats, Status, the metrics
+//     collector) load them when asked.
 //   - Every proxied request carries an X-Request-Id to the target and back
 //     to the client: the client's when it is sane, else a new one.
 //   - The access log is formatted in the request's goroutine into a memory
 //     buffer that its own goroutine writes out; a slow disk drops lines
 //     (counted), it never holds up a request.
-//   - Every goroutine is owned by a Pool (one health checker per target),
-//     stopped by Close or Drain, which wait for them, or by the Proxy's
+//   - Every goroutine is owned by a Pool (its healthChecker runs one per
+//     target), stopped by Close or Drain, which wait for them, or by the Proxy's
 //     set of background drains (ShutdownDrains waits for them).
 //   - The plain-HTTP listener is served by Server (serve_h1*.go), one
 //     goroutine per connection. A connection reuses one *http.Request, its
