@@ -202,7 +202,7 @@ func (l *evLoop) finish(c *serverConn) {
 	q := c.lane
 	fc := p.rp.Transport.(*poolTransport).fast
 	res := outcome{start: x.start, ids: c.laneID[:]}
-	if c.srv.countLane {
+	if c.srv.laneObserver != nil {
 		c.srv.looped.Add(1) // the loop answers from here on (tests read it once answered)
 	}
 	result, err := p.laneAnswer(c, q, x.ctr, fc, conn, t, 0, &res)

@@ -52,7 +52,7 @@ func BenchmarkEventLoop_Answers(b *testing.B) {
 					b.Fatal(err)
 				}
 				s := NewServer(px, o)
-				s.countLane = true
+				s.laneObserver = &laneObserver{}
 				go s.Serve(ln)
 				defer s.Close()
 				benchClients(b, ln.Addr().String())

@@ -107,7 +107,7 @@ func (rig *laneRig) serve(t *testing.T, o ServerOptions) (*Server, string) {
 		t.Fatal(err)
 	}
 	s := NewServer(rig.px, o)
-	s.countLane = true
+	s.laneObserver = &laneObserver{}
 	go s.Serve(ln)
 	t.Cleanup(func() { s.Close() })
 	return s, ln.Addr().String()

@@ -62,12 +62,9 @@ type Server struct {
 	conns     map[*serverConn]struct{}
 	drained   chan struct{} // closed when shutting down and no conn is left
 	closed    atomic.Bool   // Shutdown or Close was called
-	// Tests set countLane before Serve to have laned count the requests
-	// the lane answered, and looped those an event loop answered itself
+	// *laneObserver is nil but in tests, which set one before Serve
 	// (no shared counter on the request path otherwise).
-	countLane bool
-	laned     atomic.Uint64
-	looped    atomic.Uint64
+	*laneObserver
 	watcher   sync.WaitGroup
 	watching  bool // the watch loop was started
 	stopWatch chan struct{}
@@ -78,6 +75,13 @@ type Server struct {
 	wakeWatch chan struct{}
 	loops     []*evLoop // started by the first Serve (under mu)
 	nextLoop  atomic.Uint32
+}
+
+// laneObserver counts, for tests, the requests the lane answered
+// (laned) and those an event loop answered itself (looped).
+type laneObserver struct {
+	laned  atomic.Uint64
+	looped atomic.Uint64
 }
 
 // NewServer returns a Server that passes requests to h.
