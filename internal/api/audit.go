@@ -145,7 +145,7 @@ func (n *auditNote) finish(err error, status int, settling bool) {
 	if err != nil {
 		e.Status = status
 		e.Outcome = store.AuditFailed
-		if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
+		if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusTooManyRequests {
 			e.Outcome = store.AuditRefused
 		}
 		e.Error = err.Error()
@@ -179,6 +179,17 @@ func (n *auditNote) hookRefused(provider string) {
 	if provider != "" {
 		n.e.Actor += ":" + provider
 	}
+}
+
+// signIn records a sign-in attempt (a public route's) for user name;
+// never its password.
+func (n *auditNote) signIn(name string) {
+	if n == nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.wanted, n.e.Actor = true, "user:"+name
 }
 
 // build records the build the request started.
@@ -229,7 +240,7 @@ func (n *auditNote) refused(rt route, r *http.Request, actor string, err error) 
 	if rt.perm.public {
 		return
 	}
-	if _, sent := bearerToken(r); !sent && rt.audit.action == "" {
+	if !sentCredentials(r) && rt.audit.action == "" {
 		return
 	}
 	n.mu.Lock()

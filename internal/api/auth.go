@@ -79,14 +79,18 @@ func bearerToken(r *http.Request) (string, bool) {
 	return tok, tok != ""
 }
 
-// authenticate says who sent r: the admin token's holder, or the stored
-// token whose SHA-256 the request's token has. A revoked or expired
+// authenticate says who sent r: the admin token's holder, the stored
+// token whose SHA-256 the request's token has, or, without a bearer
+// token, the user whose session cookie it sent (sessions.go). A revoked or expired
 // token is refused saying so, from the next request on; its principal
 // then names it (for the audit log), with no role.
 func (s *Server) authenticate(r *http.Request) (principal, error) {
 	tok, ok := bearerToken(r)
 	if !ok {
-		return principal{}, unauthorized("missing bearer token: send Authorization: Bearer <token> (the admin token is in the server's DATA_DIR/admin-token, others come from berth tokens create; the CLI reads BERTH_TOKEN)")
+		if secret, ok := sessionSecret(r); ok {
+			return s.authenticateSession(r, secret)
+		}
+		return principal{}, unauthorized("missing bearer token: send Authorization: Bearer <token> (the admin token is in the server's DATA_DIR/admin-token, others come from berth tokens create; the CLI reads BERTH_TOKEN), or sign in (POST /api/v1/session)")
 	}
 	if s.token.matches(tok) {
 		return adminPrincipal, nil

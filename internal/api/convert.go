@@ -203,3 +203,14 @@ func auditDTO(e store.AuditEntry) dto.AuditEntry {
 		Params: e.Params, Outcome: e.Outcome, Status: e.Status, Error: e.Error, Deployment: e.Deployment, Build: e.Build,
 	}
 }
+
+func userDTO(u store.User) dto.User {
+	return dto.User{
+		Name: u.Name, Role: u.Role, Apps: u.Apps, Envs: u.Envs, CreatedAt: u.CreatedAt,
+		LastSignInAt: u.LastSignInAt, LastSignInFrom: u.LastSignInFrom,
+	}
+}
+
+func sessionDTO(s store.Session) dto.Session {
+	return dto.Session{ID: s.ID, User: s.User, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt, From: s.From}
+}

@@ -90,16 +90,22 @@ var (
 	permCancelBuild = perm{what: "cancel builds", roles: operators, target: targetBuild}
 	permAdmin       = perm{what: "administer the server", roles: admins, target: targetServer}
 	permAdminApp    = perm{what: "administer apps", roles: admins}
+	// permSession is for a caller's own sessions: anyone signed in (an
+	// admin's reach is the handler's to widen).
+	permSession = perm{what: "manage sessions", roles: anyRole, target: targetList}
 	// permAuthenticated is the unknown-route answer's: it says "no such
 	// route" only to a caller with a valid token.
 	permAuthenticated = perm{what: "ask", roles: anyRole, target: targetList}
 )
 
-// principal is who a request comes from: the admin token, or a stored
-// token with its role and scope.
+// principal is who a request comes from: the admin token, a stored
+// token, or a signed-in user's session, with its role and scope.
 type principal struct {
 	name string
 	role Role
+	// user and session are a signed-in user's name and session id
+	// ("" for a token).
+	user, session string
 	// apps and envs scope the principal; empty: every one.
 	apps, envs []string
 }
@@ -125,6 +131,9 @@ func (p principal) describe() string {
 	}
 	if len(p.envs) > 0 {
 		scope += "; environments " + strings.Join(p.envs, ", ")
+	}
+	if p.user != "" {
+		return fmt.Sprintf("user %q (role %s, %s)", p.user, p.role, scope)
 	}
 	return fmt.Sprintf("token %q (role %s, %s)", p.name, p.role, scope)
 }

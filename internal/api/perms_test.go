@@ -71,6 +71,14 @@ var who = map[string]struct{ roles, kind string }{
 	"POST /api/v1/tokens":                  {"admin", "server"},
 	"DELETE /api/v1/tokens/{name}":         {"admin", "server"},
 	"GET /api/v1/audit":                    {"admin", "server"},
+	"GET /api/v1/users":                    {"admin", "server"},
+	"POST /api/v1/users":                   {"admin", "server"},
+	"DELETE /api/v1/users/{name}":          {"admin", "server"},
+	"PUT /api/v1/users/{name}/password":    {"admin", "server"},
+	"POST /api/v1/session":                 {"", "public"},
+	"DELETE /api/v1/session":               {"admin deployer viewer ci", "list"},
+	"GET /api/v1/sessions":                 {"admin deployer viewer ci", "list"},
+	"DELETE /api/v1/sessions/{id}":         {"admin deployer viewer ci", "list"},
 	"/api/":                                {"admin deployer viewer ci", "list"},
 }
 
@@ -106,10 +114,15 @@ func mint(t *testing.T, st *store.Store, tk store.Token) string {
 
 // credential is one way a request authenticates in the matrix.
 type credential struct {
-	name  string
-	auth  string
-	role  string // "" when the credential is not valid
-	scope string // "", "shop", "other" or "shop/staging"
+	name string
+	auth string
+	// cookie and csrf are a session's cookie and X-Berth-CSRF header.
+	cookie, csrf string
+	// noCSRF: a session sent without its CSRF value, refused (403) any
+	// change.
+	noCSRF bool
+	role   string // "" when the credential is not valid
+	scope  string // "", "shop", "other" or "shop/staging"
 }
 
 // The route × credential matrix: every route of the server's own table,
@@ -150,6 +163,25 @@ func TestPerms_RouteByCredentialMatrix(t *testing.T) {
 			credential{name: role + " of shop/staging", auth: "Bearer " + mint(t, st, store.Token{Name: role + "-staging", Role: role, Apps: []string{"shop"}, Envs: []string{"staging"}}), role: role, scope: "shop/staging"},
 		)
 	}
+	for _, u := range []struct {
+		role, scope string
+		apps, envs  []string
+	}{{"admin", "", nil, nil}, {"deployer", "", nil, nil}, {"viewer", "", nil, nil}, {"ci", "", nil, nil},
+		{"deployer", "shop", []string{"shop"}, nil}, {"viewer", "other", []string{"other"}, nil}, {"ci", "shop/staging", []string{"shop"}, []string{"staging"}}} {
+		name := "u-" + u.role + "-" + strings.ReplaceAll(u.scope, "/", "-")
+		secret := signInDirect(t, st, store.User{Name: strings.TrimSuffix(name, "-"), Role: u.role, Apps: u.apps, Envs: u.envs}, now, now.Add(time.Hour))
+		creds = append(creds, credential{name: "a session of " + u.role + " " + u.scope, cookie: secret, csrf: csrfOf(secret), role: u.role, scope: u.scope})
+	}
+	stale := signInDirect(t, st, store.User{Name: "u-stale", Role: "admin"}, now.Add(-13*time.Hour), now.Add(time.Hour))
+	ended := signInDirect(t, st, store.User{Name: "u-ended", Role: "admin"}, now, now)
+	sneaky := signInDirect(t, st, store.User{Name: "u-sneaky", Role: "admin"}, now, now.Add(time.Hour))
+	creds = append(creds,
+		credential{name: "an idle session", cookie: stale, csrf: csrfOf(stale)},
+		credential{name: "a session past its end", cookie: ended, csrf: csrfOf(ended)},
+		credential{name: "a wrong session", cookie: "0123", csrf: csrfOf("0123")},
+		credential{name: "an admin session without CSRF proof", cookie: sneaky, role: "admin", noCSRF: true},
+		credential{name: "an admin session with another's CSRF value", cookie: sneaky, csrf: csrfOf(stale), role: "admin", noCSRF: true},
+	)
 	s := New(Options{Store: st, Token: testToken, Now: clk.Now, Logger: slog.New(slog.DiscardHandler)})
 	const reached = http.StatusTeapot
 	srv := httptest.NewServer(s.mux(func(route) handlerFunc {
@@ -176,9 +208,18 @@ func TestPerms_RouteByCredentialMatrix(t *testing.T) {
 		path = strings.NewReplacer("{app}", "shop", "{env}", "production", "{id}", id, "{name}", "x", "{node}", "n1").Replace(path)
 		for _, c := range creds {
 			want := expect(rt.pattern, w.roles, w.kind, c)
+			if c.noCSRF && w.kind != "public" && method != http.MethodGet && want != http.StatusUnauthorized {
+				want = http.StatusForbidden
+			}
 			req, _ := http.NewRequest(method, srv.URL+path, nil)
 			if c.auth != "" {
 				req.Header.Set("Authorization", c.auth)
+			}
+			if c.cookie != "" {
+				req.AddCookie(&http.Cookie{Name: SessionCookie, Value: c.cookie})
+			}
+			if c.csrf != "" {
+				req.Header.Set(CSRFHeader, c.csrf)
 			}
 			resp, err := srv.Client().Do(req)
 			if err != nil {
@@ -195,6 +236,21 @@ func TestPerms_RouteByCredentialMatrix(t *testing.T) {
 			t.Errorf("`who` names %s, which is not a route", p)
 		}
 	}
+}
+
+// signInDirect stores user u (adding it) and a session of it last seen
+// at seen and ending at end, and returns the session's secret.
+func signInDirect(t *testing.T, st *store.Store, u store.User, seen, end time.Time) string {
+	t.Helper()
+	if err := st.CreateUser(u); err != nil {
+		t.Fatal(err)
+	}
+	secret := "secret-" + u.Name
+	ss := store.Session{ID: "id-" + u.Name, User: u.Name, CreatedAt: seen, LastSeenAt: seen, ExpiresAt: end}
+	if err := st.CreateSession(ss, sha256.Sum256([]byte(secret))); err != nil {
+		t.Fatal(err)
+	}
+	return secret
 }
 
 // expect is the status the matrix wants: the handler's (418) when c may
@@ -224,7 +280,8 @@ func TestPerms_ViewerChangesNothing(t *testing.T) {
 	t.Parallel()
 	for _, rt := range (&Server{}).routes() {
 		method, _, _ := strings.Cut(rt.pattern, " ")
-		if rt.perm.public || method == http.MethodGet || !strings.Contains(rt.pattern, " ") {
+		// Ending one's own sessions (permSession) changes no app.
+		if rt.perm.public || method == http.MethodGet || !strings.Contains(rt.pattern, " ") || rt.perm.what == permSession.what {
 			continue
 		}
 		if slices.Contains(rt.perm.roles, RoleViewer) {

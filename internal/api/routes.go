@@ -73,6 +73,19 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/tokens", permAdmin, s.createToken, act("token_create", "name", "role", "apps", "envs", "expires_in")}, // tokens.go
 		{"DELETE /api/v1/tokens/{name}", permAdmin, s.revokeToken, act("token_revoke")},                                      // tokens.go
 		{"GET /api/v1/audit", permAdmin, s.listAudit, reads},                                                                 // audit_list.go
+		{"GET /api/v1/users", permAdmin, s.listUsers, reads},                                                                 // users.go
+		{"POST /api/v1/users", permAdmin, s.addUser, act("user_add", "name", "role", "apps", "envs")},                        // users.go; never the password
+		{"DELETE /api/v1/users/{name}", permAdmin, s.removeUser, act("user_remove")},                                         // users.go
+		{"PUT /api/v1/users/{name}/password", permAdmin, s.setPassword, act("user_passwd")},                                  // users.go
+
+		// Console sessions (sessions.go). Signing in is public: the
+		// name and password are its credentials, and its handler
+		// records it. The others serve any signed-in caller: a user
+		// sees and ends its own sessions, an admin everyone's.
+		{"POST /api/v1/session", permPublic, s.signIn, act("sign_in")},
+		{"DELETE /api/v1/session", permSession, s.signOut, act("sign_out")},
+		{"GET /api/v1/sessions", permSession, s.listSessions, reads},
+		{"DELETE /api/v1/sessions/{id}", permSession, s.revokeSession, act("session_revoke")},
 
 		// Any other API path: "no such route", once the token is valid.
 		{"/api/", permAuthenticated, noRoute, reads},

@@ -41,8 +41,15 @@ type Options struct {
 	// AuditLog, when set, gets each audit entry as a line of JSON too
 	// (berth server --audit-log), for shipping to a log system.
 	AuditLog io.Writer
-	// Now is the clock of token expiry and last use, and of the audit
-	// log (default time.Now).
+	// Argon2 are the costs of new password hashes (default
+	// DefaultArgon2; tests use cheap ones).
+	Argon2 *Argon2Params
+	// SessionIdle and SessionMax are how long a console session lasts
+	// without a request and at most (defaults DefaultSessionIdle,
+	// DefaultSessionMax).
+	SessionIdle, SessionMax time.Duration
+	// Now is the clock of token expiry and last use, of sessions and
+	// sign-in limits, and of the audit log (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
 	// Context outlives requests: deployments run on it.
@@ -63,6 +70,7 @@ type Server struct {
 	now          func() time.Time
 	used         *lastUse
 	audit        *auditor
+	sess         *sessionConf
 	log          *slog.Logger
 	ctx          context.Context
 }
@@ -78,7 +86,17 @@ func New(o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Server{dep: o.Deployer, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, metrics: o.Metrics, store: o.Store,
+	sess := &sessionConf{idle: o.SessionIdle, max: o.SessionMax, argon: DefaultArgon2, limits: newSignInLimits(o.Now)}
+	if o.Argon2 != nil {
+		sess.argon = *o.Argon2
+	}
+	if sess.idle <= 0 {
+		sess.idle = DefaultSessionIdle
+	}
+	if sess.max <= 0 {
+		sess.max = DefaultSessionMax
+	}
+	return &Server{dep: o.Deployer, sess: sess, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, metrics: o.Metrics, store: o.Store,
 		token: newBearer(o.Token), metricsAllow: o.MetricsAllow, now: o.Now, used: &lastUse{},
 		log: o.Logger.With("component", "api"), ctx: o.Context,
 		audit: &auditor{store: o.Store, file: o.AuditLog, log: o.Logger.With("component", "audit")}}

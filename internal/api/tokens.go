@@ -9,11 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/berth-dev/berth/internal/api/dto"
-	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -40,23 +38,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err := store.CheckTokenName(req.Name); err != nil {
 		return badRequest(err)
 	}
+	if err := checkRoleScope("token", req.Role, req.Apps, req.Envs); err != nil {
+		return err
+	}
 	role := Role(req.Role)
-	if !slices.Contains(allRoles, role) {
-		return badRequest(fmt.Errorf("role %q: give one of %s", req.Role, rolesText(allRoles)))
-	}
-	if role == RoleAdmin && len(req.Apps)+len(req.Envs) > 0 {
-		return badRequest(errors.New("an admin token is not scoped (it manages tokens, registries and nodes of every app): give --role deployer, viewer or ci with --app"))
-	}
-	for _, a := range req.Apps {
-		if err := spec.CheckAppName(a); err != nil {
-			return badRequest(fmt.Errorf("--app %q: %w", a, err))
-		}
-	}
-	for _, e := range req.Envs {
-		if e == "" {
-			return badRequest(errors.New("--env: an environment name is empty"))
-		}
-	}
 	now := s.now().UTC()
 	t := store.Token{Name: req.Name, Role: string(role), Apps: req.Apps, Envs: req.Envs, CreatedAt: now}
 	if req.ExpiresIn != "" {

@@ -1,0 +1,63 @@
+package dto
+
+import "time"
+
+// User is a console user as listed: name, role, scope and sign-ins,
+// never the password or its hash.
+type User struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// Apps and Envs scope the user as they scope a token.
+	Apps           []string  `json:"apps,omitempty"`
+	Envs           []string  `json:"envs,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	LastSignInAt   time.Time `json:"last_sign_in_at,omitzero"`
+	LastSignInFrom string    `json:"last_sign_in_from,omitempty"`
+}
+
+// UserRequest adds a user (POST /api/v1/users).
+type UserRequest struct {
+	Name     string   `json:"name"`
+	Role     string   `json:"role"`
+	Apps     []string `json:"apps,omitempty"`
+	Envs     []string `json:"envs,omitempty"`
+	Password string   `json:"password"`
+}
+
+// PasswordRequest sets a user's password (PUT /api/v1/users/{name}/password).
+type PasswordRequest struct {
+	Password string `json:"password"`
+}
+
+// UserChange is the answer to removing a user or setting its password:
+// the user and how many of its sessions ended.
+type UserChange struct {
+	User          User `json:"user"`
+	SessionsEnded int  `json:"sessions_ended"`
+}
+
+// SignInRequest signs in (POST /api/v1/session).
+type SignInRequest struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+}
+
+// Session is a signed-in user's session as listed; its secret (the
+// cookie) is never shown.
+type Session struct {
+	ID         string    `json:"id"`
+	User       string    `json:"user"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	From       string    `json:"from,omitempty"`
+}
+
+// SignedIn answers a sign-in: the session (its secret is in the
+// Set-Cookie header only) and the CSRF value that every change sent
+// with the cookie must carry in the X-Berth-CSRF header.
+type SignedIn struct {
+	Session Session `json:"session"`
+	Role    string  `json:"role"`
+	CSRF    string  `json:"csrf"`
+}
