@@ -73,6 +73,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newMaintenanceCmd(),
 		newNodesCmd(),
 		newTokensCmd(),
+		newUsersCmd(),
 		newAuditCmd(),
 	)
 	return root
