@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"strconv"
 	"sync"
@@ -138,9 +139,18 @@ func (s *Server) authenticateSession(r *http.Request, secret string) (principal,
 // secret goes in an HttpOnly cookie, its CSRF value in the answer.
 // Failures are slowed down (ratelimit.go) and recorded.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
+	// Only JSON: a form of another site cannot send it without the
+	// browser asking this server first (CORS), which it never allows,
+	// so no page can sign a visitor in as someone else.
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return &Error{Status: http.StatusUnsupportedMediaType, Err: errors.New("sign in with Content-Type: application/json")}
+	}
 	var req dto.SignInRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
 		return badRequest(errors.New("read sign-in: send JSON {\"name\": …, \"password\": …}"))
+	}
+	if store.CheckUserName(req.Name) != nil {
+		req.Name = "(invalid name)" // no user has it; nor is it kept as given
 	}
 	note := noteOf(r)
 	note.signIn(req.Name)

@@ -61,6 +61,9 @@ func (e *userEnv) do(t *testing.T, q req) *httptest.ResponseRecorder {
 		rd = bytes.NewReader(b)
 	}
 	r := httptest.NewRequest(q.method, q.path, rd)
+	if q.body != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
 	r.RemoteAddr = "127.0.0.1:4000"
 	if q.addr != "" {
 		r.RemoteAddr = q.addr + ":4000"
@@ -300,6 +303,16 @@ func TestSessions_SignInRateLimit(t *testing.T) {
 	w1, w2 := try("nobody", "some password", "192.0.2.1"), try("ann", "some password", "192.0.2.1")
 	if w1.Code != http.StatusUnauthorized || w1.Body.String() != w2.Body.String() {
 		t.Errorf("an unknown user: %d %s; a wrong password: %s", w1.Code, w1.Body, w2.Body)
+	}
+	if w := e.do(t, req{method: "POST", path: "/api/v1/session", body: dto.SignInRequest{Name: strings.Repeat("x", 5000), Password: "p"}}); w.Code != http.StatusUnauthorized {
+		t.Errorf("a name no user can have: %d", w.Code)
+	}
+	r := httptest.NewRequest("POST", "/api/v1/session", strings.NewReader(`{"name":"ann","password":"ann's long passphrase"}`))
+	r.Header.Set("Content-Type", "text/plain")
+	w = httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	if w.Code != http.StatusUnsupportedMediaType {
+		t.Errorf("a sign-in a cross-site form could send: %d", w.Code)
 	}
 	if e.s.sess.dummy == "" {
 		t.Error("no dummy hash was verified for the unknown user")
