@@ -6,8 +6,8 @@
 // Invariants:
 //   - Every route is in one table (routes.go) with the permission it
 //     needs (perms.go); perms_test.go holds the table against its own
-//     statement of who may call each route. Only /healthz and the push
-//     webhook (signed) need no credentials; /metrics needs a viewer
+//     statement of who may call each route. Only /healthz, the push
+//     webhook (signed) and the sign-in need no credentials; /metrics needs a viewer
 //     token or an address of Options.MetricsAllow.
 //   - Every other route requires "Authorization: Bearer <token>": the
 //     admin token (compared in constant time) or a token of the store,
@@ -15,6 +15,13 @@
 //     wrong, revoked or expired token is a 401 saying which and what to
 //     do; a token whose role or scope does not cover the request is a
 //     403 saying what it has and what it would need.
+//   - Without a bearer token, a session cookie of a signed-in user
+//     (sessions.go) authenticates as a principal with the user's role
+//     and scope; the store keeps the session secret's SHA-256 and the
+//     password's argon2id hash only. A change sent with the cookie
+//     needs the X-Berth-CSRF header bound to the session. Sign-in
+//     (public, JSON only) is slowed down per (user, address), address
+//     and user after failures (ratelimit.go).
 //   - A token scoped to apps (and environments) sees only those in
 //     listings; the app checked for a deploy is the app deployed (the
 //     body must name the path's app).

@@ -34,6 +34,8 @@
 //	running/<id>                          empty: the deployments still running
 //	tokens/<name>                         Token: role, scope, times (never the token)
 //	tokens_by_hash/<sha256>               name: a token is found by its hash only
+//	users/<name>                          User: role, scope, argon2id hash (never the password)
+//	sessions/<sha256>                     Session: a session is found by its secret's hash only
 //	meta/schema_version                   "1"
 //	meta/<key>                            daemon settings (Get/Put)
 //
