@@ -80,6 +80,8 @@ func newServerCmd() *cobra.Command {
 	f.BoolVar(&cfg.AllowDockerSocket, "allow-docker-socket", false, "let apps mount the Docker engine's socket (such an app is root on the host)")
 	f.StringArrayVar(&cfg.MetricsAllow, "metrics-allow", nil, "network (CIDR) or address whose clients read /metrics without a token, e.g. a Prometheus host (repeat for several; otherwise /metrics needs a viewer token)")
 	f.DurationVar(&cfg.AuditRetention, "audit-retention", daemon.DefaultAuditRetention, "how long the audit log keeps its entries (pruned at start and daily)")
+	f.DurationVar(&cfg.SessionIdle, "session-idle", daemon.DefaultSessionIdle, "how long a console session lasts without a request")
+	f.DurationVar(&cfg.SessionMax, "session-max", daemon.DefaultSessionMax, "how long a console session lasts at most after its sign-in")
 	f.StringVar(&cfg.AuditLog, "audit-log", "", "file that gets each audit entry as a line of JSON too, for shipping to a log system (default: none)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

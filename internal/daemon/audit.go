@@ -7,12 +7,19 @@ import (
 	"os"
 	"time"
 
+	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/store"
 )
 
 // DefaultAuditRetention is how long audit entries are kept unless
 // --audit-retention says otherwise: a year.
 const DefaultAuditRetention = 365 * 24 * time.Hour
+
+// The default console session lifetimes (--session-idle, --session-max).
+const (
+	DefaultSessionIdle = api.DefaultSessionIdle
+	DefaultSessionMax  = api.DefaultSessionMax
+)
 
 // openAuditLog opens --audit-log for appending (mode 0600: entries name
 // tokens and sources); "" is no file (nil).

@@ -93,7 +93,10 @@ type Config struct {
 	// AuditLog, when set, is a file that gets each entry as a JSON line.
 	AuditRetention time.Duration
 	AuditLog       string
-	Logger         *slog.Logger
+	// SessionIdle and SessionMax are how long a console session lasts
+	// without a request and at most (0: 12h and 7 days).
+	SessionIdle, SessionMax time.Duration
+	Logger                  *slog.Logger
 	// Ready, when set, is called once the listeners are open.
 	Ready func(Addrs)
 }
@@ -282,7 +285,7 @@ func Run(ctx context.Context, cfg Config) error {
 	pipe.Start(ctx)
 	defer pipe.Wait()
 	apiSrv := &http.Server{
-		Handler:           api.New(api.Options{Deployer: dep, Builder: builder, Pipeline: pipe, Notifier: notifier, Metrics: metrics.Handler(dep.MetricsSources()), Store: st, Token: token, MetricsAllow: metricsAllow, AuditLog: auditFile, Logger: log, Context: ctx}).Handler(),
+		Handler:           api.New(api.Options{Deployer: dep, Builder: builder, Pipeline: pipe, Notifier: notifier, Metrics: metrics.Handler(dep.MetricsSources()), Store: st, Token: token, MetricsAllow: metricsAllow, AuditLog: auditFile, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Logger: log, Context: ctx}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	log.Info("berth server ready", "http_addr", httpLn.Addr().String(), "api_addr", apiLn.Addr().String(), "data_dir", cfg.DataDir)
