@@ -2,6 +2,8 @@ package api
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -97,5 +99,36 @@ func TestSignInLimits_BackOffPerPair(t *testing.T) {
 	l.failed("ann", "10.0.0.9")
 	if d := l.wait("ann", "10.0.0.9"); d != 0 {
 		t.Errorf("after an hour the failures are forgotten: %s", d)
+	}
+}
+
+// Parallel guesses cannot all pass the check before their failures are
+// counted: of 20 at once, only those under the pair's threshold (and the
+// one that reaches it) get to try a password. A success takes its own
+// count back.
+func TestSignInLimits_ParallelAttemptsAreCounted(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	l := newSignInLimits(clk.Now)
+	var wg sync.WaitGroup
+	var admitted atomic.Int32
+	for range 20 {
+		wg.Go(func() {
+			if l.attempt("ann", "10.0.0.9") == 0 {
+				admitted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := admitted.Load(); n != pairThreshold+1 {
+		t.Errorf("%d parallel attempts admitted, want %d", n, pairThreshold+1)
+	}
+	for range addrThreshold {
+		if l.attempt("bob", "10.0.0.1") == 0 {
+			l.succeeded("bob", "10.0.0.1")
+		}
+	}
+	if d := l.wait("carl", "10.0.0.1"); d != 0 {
+		t.Errorf("successes counted against the address: %s", d)
 	}
 }

@@ -52,7 +52,10 @@ func limitKeys(user, addr string) [3]string {
 func (l *signInLimits) wait(user, addr string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
+	return l.waitLocked(user, addr, l.now())
+}
+
+func (l *signInLimits) waitLocked(user, addr string, now time.Time) time.Duration {
 	var d time.Duration
 	for _, k := range limitKeys(user, addr) {
 		if f := l.keys[k]; f != nil && now.Before(f.until) {
@@ -62,11 +65,29 @@ func (l *signInLimits) wait(user, addr string) time.Duration {
 	return d
 }
 
+// attempt admits an attempt for user from addr, counting it as failed
+// until succeeded says otherwise, or says how long it must wait. Checking
+// and counting at once keeps parallel guesses from all passing the
+// check before any failure is counted.
+func (l *signInLimits) attempt(user, addr string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if d := l.waitLocked(user, addr, now); d > 0 {
+		return d
+	}
+	l.failedLocked(user, addr, now)
+	return 0
+}
+
 // failed counts a failed attempt.
 func (l *signInLimits) failed(user, addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
+	l.failedLocked(user, addr, l.now())
+}
+
+func (l *signInLimits) failedLocked(user, addr string, now time.Time) {
 	if len(l.keys) > maxKeys {
 		for k, f := range l.keys {
 			if now.Sub(f.last) > forgetAfter {
@@ -82,18 +103,30 @@ func (l *signInLimits) failed(user, addr string) {
 		}
 		f.n++
 		f.last = now
-		if over := f.n - [3]int{pairThreshold, addrThreshold, userThreshold}[i]; over > 0 {
+		if over := f.n - thresholds[i]; over > 0 {
 			f.until = now.Add(delayFor(over))
 		}
 	}
 }
 
-// succeeded clears the pair's failures (the address's and the user's
-// are left to age out).
+var thresholds = [3]int{pairThreshold, addrThreshold, userThreshold}
+
+// succeeded takes back the failure attempt counted for a right
+// password: the pair starts over, the address's and the user's counts
+// lose the attempt (their earlier failures are left to age out).
 func (l *signInLimits) succeeded(user, addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.keys, limitKeys(user, addr)[0])
+	keys := limitKeys(user, addr)
+	delete(l.keys, keys[0])
+	for i, k := range keys[1:] {
+		if f := l.keys[k]; f != nil && f.n > 0 {
+			f.n--
+			if f.n <= thresholds[i+1] {
+				f.until = time.Time{}
+			}
+		}
+	}
 }
 
 func delayFor(over int) time.Duration {

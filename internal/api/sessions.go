@@ -155,7 +155,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	note := noteOf(r)
 	note.signIn(req.Name)
 	addr := remoteHost(r)
-	if d := s.sess.limits.wait(req.Name, addr); d > 0 {
+	if d := s.sess.limits.attempt(req.Name, addr); d > 0 {
 		secs := int(math.Ceil(d.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		return &Error{Status: http.StatusTooManyRequests, Err: fmt.Errorf("too many failed sign-ins: try again in %d s", secs)}
@@ -173,8 +173,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		s.log.Error("verify password", "user", req.Name, "error", verr)
 	}
 	if err != nil || !ok || len(req.Password) > maxPasswordLength {
-		s.sess.limits.failed(req.Name, addr)
-		return unauthorized("wrong user name or password")
+		return unauthorized("wrong user name or password") // attempt counted it
 	}
 	s.sess.limits.succeeded(req.Name, addr)
 	now := s.now().UTC()
