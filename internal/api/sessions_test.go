@@ -318,3 +318,23 @@ func TestSessions_SignInRateLimit(t *testing.T) {
 		t.Error("no dummy hash was verified for the unknown user")
 	}
 }
+
+// An admin user who sets its own password stays signed in where it did
+// so; its other sessions end.
+func TestSessions_OwnPasswdKeepsThisSession(t *testing.T) {
+	t.Parallel()
+	e := newUserEnv(t, nil)
+	e.addUser(t, dto.UserRequest{Name: "ann", Role: "admin", Password: annPassword})
+	here, csrf := e.signIn(t, "ann", annPassword, "")
+	there, _ := e.signIn(t, "ann", annPassword, "192.0.2.9")
+	w := e.do(t, req{method: "PUT", path: "/api/v1/users/ann/password", body: dto.PasswordRequest{Password: "ann's next passphrase"}, cookie: here, csrf: csrf})
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"sessions_ended": 1`) {
+		t.Fatalf("passwd: %d %s", w.Code, w.Body)
+	}
+	if code := e.do(t, req{method: "GET", path: "/api/v1/users", cookie: here}).Code; code != http.StatusOK {
+		t.Errorf("this session: %d", code)
+	}
+	if code := e.do(t, req{method: "GET", path: "/api/v1/users", cookie: there}).Code; code != http.StatusUnauthorized {
+		t.Errorf("the other session: %d", code)
+	}
+}
