@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,23 +99,53 @@ func TestSecrets_NeverLeak(t *testing.T) {
 	} {
 		run("", args...)
 	}
+	// A user's password, and a right and a wrong sign-in: neither the
+	// password nor the session's secret is printed, logged or stored.
+	const pwMarker, wrongMarker = "pw-MARKER-e2e-5b7c", "pw-WRONG-MARKER-e2e-9d0a"
+	if code := run(pwMarker+"\n", "users", "add", "e2e-ann", "--role", "viewer", "--password-stdin"); code != 0 {
+		t.Fatalf("users add: %s", printed.String())
+	}
+	run("", "users", "list")
+	var session string
+	for _, pw := range []string{wrongMarker, pwMarker} {
+		resp, err := http.Post("http://"+s.addrs.API+"/api/v1/session", "application/json",
+			strings.NewReader(`{"name":"e2e-ann","password":"`+pw+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		printed.Write(b)
+		for _, c := range resp.Cookies() {
+			session = c.Value
+		}
+	}
+	if session == "" {
+		t.Fatal("the right password made no session")
+	}
 	if !strings.Contains(printed.String(), "API_KEY") {
 		t.Fatalf("secret names are listed: %s", printed.String())
 	}
-	if strings.Contains(printed.String(), marker) {
-		t.Fatalf("the CLI printed the secret:\n%s", printed.String())
+	for _, m := range []string{marker, pwMarker, wrongMarker, session} {
+		if strings.Contains(printed.String(), m) {
+			t.Fatalf("the CLI or an answer printed a secret (%s):\n%s", m, printed.String())
+		}
 	}
 	s.stop()
-	if strings.Contains(s.logs.String(), marker) {
-		t.Fatal("the server logged the secret")
+	for _, m := range []string{marker, pwMarker, wrongMarker, session} {
+		if strings.Contains(s.logs.String(), m) {
+			t.Fatalf("the server logged a secret (%s)", m)
+		}
 	}
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		b, _ := os.ReadFile(p)
-		if strings.Contains(string(b), marker) {
-			t.Errorf("%s holds the secret in the clear", p)
+		for _, m := range []string{marker, pwMarker, wrongMarker, session} {
+			if strings.Contains(string(b), m) {
+				t.Errorf("%s holds a secret (%s) in the clear", p, m)
+			}
 		}
 		return nil
 	})
