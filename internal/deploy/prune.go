@@ -92,7 +92,10 @@ func (d *Deployer) Prune(ctx context.Context) (PruneReport, error) {
 		errs = append(errs, err)
 	}
 	for _, c := range oneoffs {
-		if c.Running() || d.now().Sub(c.FinishedAt) < time.Hour {
+		// A one-off that is created but not started yet (berth run attaches
+		// before it starts) has no FinishedAt: its age counts from its
+		// creation, so a prune cannot remove it under its run.
+		if c.Running() || d.now().Sub(c.FinishedAt) < time.Hour || d.now().Sub(c.Created) < time.Hour {
 			continue
 		}
 		if err := d.eng.RemoveContainer(ctx, c.ID); err != nil {
