@@ -184,8 +184,16 @@ func (c *corpusCase) prepare(src string) string {
 	byImage := map[string][]types.ServiceConfig{}
 	for _, s := range p.Services {
 		if s.Build != nil {
-			jobs, _ := jobArgs(p, []types.ServiceConfig{s})
-			c.buildContext(s, tcp, udp, jobs)
+			// Services that build one context (often to one tag) share
+			// its stand-in Dockerfile: it must serve all their commands.
+			var same []types.ServiceConfig
+			for _, o := range p.Services {
+				if o.Build != nil && o.Build.Context == s.Build.Context && o.Build.Dockerfile == s.Build.Dockerfile {
+					same = append(same, o)
+				}
+			}
+			jobs, _ := jobArgs(p, same)
+			c.buildContext(s, same, tcp, udp, jobs)
 			continue
 		}
 		byImage[s.Image] = append(byImage[s.Image], s)
@@ -447,7 +455,7 @@ func accounts(svcs []types.ServiceConfig) (passwd, group []byte) {
 
 // buildContext writes a stand-in Dockerfile into s's build context, for
 // berth to build.
-func (c *corpusCase) buildContext(s types.ServiceConfig, tcp, udp, jobs []string) {
+func (c *corpusCase) buildContext(s types.ServiceConfig, same []types.ServiceConfig, tcp, udp, jobs []string) {
 	t := c.t
 	ctxDir := s.Build.Context
 	if !filepath.IsAbs(ctxDir) {
@@ -464,13 +472,13 @@ func (c *corpusCase) buildContext(s types.ServiceConfig, tcp, udp, jobs []string
 	if err != nil {
 		t.Fatal(err)
 	}
-	passwd, group := accounts([]types.ServiceConfig{s})
+	passwd, group := accounts(same)
 	for name, data := range map[string][]byte{
 		filepath.Join(ctxDir, ".standin"):        bin,
 		filepath.Join(ctxDir, ".standin-passwd"): passwd,
 		filepath.Join(ctxDir, ".standin-group"):  group,
 		filepath.Join(ctxDir, ".dockerignore"):   nil,
-		df:                                       []byte(dockerfile(cmpOr(s.Build.Target, "standin"), s.Name, execPaths([]types.ServiceConfig{s}), tcp, udp, jobs)),
+		df:                                       []byte(dockerfile(cmpOr(s.Build.Target, "standin"), s.Name, execPaths(same), tcp, udp, jobs)),
 	} {
 		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 			t.Fatal(err)
