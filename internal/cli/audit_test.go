@@ -1,13 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,30 +22,20 @@ func TestAudit_PrintsAndFilters(t *testing.T) {
 		{Seq: 1, Time: at, Actor: "ci-shop", Action: "secret_set", App: "shop", Env: "production", Source: "10.0.0.7",
 			Outcome: "ok", Deployment: 42, Params: map[string]string{"name": "API_KEY"}},
 	}
-	var mu sync.Mutex
 	var queries []url.Values
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
+	srvRun := serveAPI(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method+" "+r.URL.Path != "GET /api/v1/audit" {
-			http.Error(w, `{"error":"unexpected"}`, http.StatusNotFound)
+			unexpected(w)
 			return
 		}
 		queries = append(queries, r.URL.Query())
 		_ = json.NewEncoder(w).Encode(entries)
-	}))
-	t.Cleanup(srv.Close)
-	t.Setenv("BERTH_ADDR", srv.URL)
-	t.Setenv("BERTH_TOKEN", "test")
+	})
 	run := func(args ...string) string {
 		t.Helper()
-		var out, errOut bytes.Buffer
-		if code := Main(args, &out, &errOut); code != 0 {
-			t.Fatalf("%v: exit %d\n%s", args, code, errOut.String())
-		}
-		return out.String()
+		out, _ := mustRun(t, srvRun, args...)
+		return out
 	}
-
 	out := run("audit", "--app", "shop", "--actor", "ci-shop", "--since", "2026-03-01T11:00:00Z", "--limit", "5")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "TIME") {

@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -21,23 +19,17 @@ func TestReleases_ShowWhoMadeThem(t *testing.T) {
 		{ID: 2, App: "shop", Env: "production", Status: dto.ReleaseStatus("live"), CreatedAt: at, CreatedBy: "ci-shop"},
 		{ID: 1, App: "shop", Env: "production", Status: dto.ReleaseStatus("superseded"), CreatedAt: at.Add(-time.Hour)},
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srvRun := serveAPI(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/v1/apps/shop/envs/production/releases" {
-			http.Error(w, `{"error":"unexpected"}`, http.StatusNotFound)
+			unexpected(w)
 			return
 		}
 		_ = json.NewEncoder(w).Encode(rels)
-	}))
-	t.Cleanup(srv.Close)
-	t.Setenv("BERTH_ADDR", srv.URL)
-	t.Setenv("BERTH_TOKEN", "test")
+	})
 	run := func(args ...string) string {
 		t.Helper()
-		var out, errOut bytes.Buffer
-		if code := Main(args, &out, &errOut); code != 0 {
-			t.Fatalf("%v: exit %d\n%s", args, code, errOut.String())
-		}
-		return out.String()
+		out, _ := mustRun(t, srvRun, args...)
+		return out
 	}
 	lines := strings.Split(strings.TrimSpace(run("releases", "shop")), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[0], "\tBY") && !strings.Contains(lines[0], " BY ") {

@@ -74,6 +74,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newNodesCmd(),
 		newTokensCmd(),
 		newUsersCmd(),
+		newSessionsCmd(),
 		newAuditCmd(),
 	)
 	return root

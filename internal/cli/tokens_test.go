@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,11 +17,8 @@ func TestTokens_CreateListRevoke(t *testing.T) {
 	created := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	info := dto.Token{Name: "ci-shop", Role: "ci", Apps: []string{"shop"}, Envs: []string{"staging"}, CreatedAt: created,
 		ExpiresAt: created.Add(90 * 24 * time.Hour), LastUsedAt: created.Add(time.Hour), LastUsedFrom: "10.0.0.7"}
-	var mu sync.Mutex
 	var got dto.TokenRequest
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
+	srvRun := serveAPI(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method + " " + r.URL.Path {
 		case "POST /api/v1/tokens":
 			_ = json.NewDecoder(r.Body).Decode(&got)
@@ -38,21 +32,13 @@ func TestTokens_CreateListRevoke(t *testing.T) {
 			t.RevokedAt = created.Add(2 * time.Hour)
 			_ = json.NewEncoder(w).Encode(t)
 		default:
-			http.Error(w, `{"error":"unexpected"}`, http.StatusNotFound)
+			unexpected(w)
 		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Setenv("BERTH_ADDR", srv.URL)
-	t.Setenv("BERTH_TOKEN", "test")
+	})
 	run := func(args ...string) (string, string) {
 		t.Helper()
-		var out, errOut bytes.Buffer
-		if code := Main(args, &out, &errOut); code != 0 {
-			t.Fatalf("%v: exit %d\n%s", args, code, errOut.String())
-		}
-		return out.String(), errOut.String()
+		return mustRun(t, srvRun, args...)
 	}
-
 	out, errOut := run("tokens", "create", "ci-shop", "--role", "ci", "--app", "shop", "--env", "staging", "--expires", "90d")
 	if out != "berth_abc\n" {
 		t.Errorf("create printed %q on stdout, want the token alone", out)

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,12 +19,9 @@ import (
 func TestUsers_AddListRemovePasswd(t *testing.T) {
 	created := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	ann := dto.User{Name: "ann", Role: "deployer", Apps: []string{"shop"}, CreatedAt: created, LastSignInAt: created.Add(time.Hour), LastSignInFrom: "10.0.0.7"}
-	var mu sync.Mutex
 	var added dto.UserRequest
 	var passwd dto.PasswordRequest
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
+	srvRun := serveAPI(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method + " " + r.URL.Path {
 		case "POST /api/v1/users":
 			_ = json.NewDecoder(r.Body).Decode(&added)
@@ -40,24 +35,13 @@ func TestUsers_AddListRemovePasswd(t *testing.T) {
 			_ = json.NewDecoder(r.Body).Decode(&passwd)
 			_ = json.NewEncoder(w).Encode(dto.UserChange{User: ann, SessionsEnded: 1})
 		default:
-			http.Error(w, `{"error":"unexpected"}`, http.StatusNotFound)
+			unexpected(w)
 		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Setenv("BERTH_ADDR", srv.URL)
-	t.Setenv("BERTH_TOKEN", "test")
+	})
 	run := func(stdin string, args ...string) (string, string, int) {
 		t.Helper()
-		var out, errOut bytes.Buffer
-		root := newRoot(&out, &errOut)
-		root.SetIn(strings.NewReader(stdin))
-		root.SetArgs(args)
-		code := 0
-		if err := root.Execute(); err != nil {
-			errOut.WriteString(err.Error())
-			code = 1
-		}
-		return out.String(), errOut.String(), code
+		r := srvRun(stdin, args...)
+		return r.out, r.errOut, r.code
 	}
 	const pw = "a long passphrase"
 	out, errOut, code := run(pw+"\n", "users", "add", "ann", "--role", "deployer", "--app", "shop", "--password-stdin")
