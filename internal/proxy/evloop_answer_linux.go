@@ -32,7 +32,7 @@ func (l *evLoop) start(c *serverConn, n int) {
 		return
 	}
 	t, _ := p.pick()
-	if t == nil || !c.state.CompareAndSwap(connIdle, connActive) {
+	if t == nil || !c.activate() {
 		p.leave()
 		if t == nil {
 			l.handOff(c) // the goroutine answers 503

@@ -51,13 +51,19 @@ func (l *evLoop) drive(c *serverConn) {
 		if len(x.out) > 0 {
 			return // EPOLLOUT calls again
 		}
-		if x.closeAfter || c.state.Load() == connClosed || c.srv.closed.Load() {
+		if x.closeAfter || c.state.Load() == connClosed {
 			l.close(c)
 			return
 		}
 		if n := wire.HeadEnd(x.in); n > 0 {
+			// Shutting down, a request that came is answered all the
+			// same (by a goroutine, with Connection: close).
 			l.start(c, n)
 			continue
+		}
+		if c.srv.closed.Load() && l.srv.idleClosable(c, nanotime()) {
+			l.close(c)
+			return
 		}
 		if len(x.in) > c.srv.opts.MaxHeaderBytes {
 			l.handOff(c) // the goroutine answers 431

@@ -562,7 +562,11 @@ func (l *evLoop) tickConn(c *serverConn, now int64) {
 			l.close(c)
 		}
 	case l.srv.closed.Load():
-		l.close(c)
+		// Shutdown: an idle connection goes; a new one gets
+		// newConnGrace to send the request it may have sent already.
+		if l.srv.idleClosable(c, now) {
+			l.close(c)
+		}
 	default:
 		// Idle: the writer goes back to its pool (start takes one for
 		// the next request), here rather than after every answer.
@@ -585,7 +589,9 @@ func (l *evLoop) exit() {
 	l.inbox = nil
 	l.mu.Unlock()
 	for _, c := range in {
-		c.release()
+		// Handed over as the loop ended (a connection accepted as
+		// Shutdown began): a goroutine serves it, with Connection: close.
+		go c.serve()
 	}
 	for _, ent := range l.ents {
 		if ent.c != nil && ent.c.ev.owned {

@@ -62,6 +62,9 @@ type Server struct {
 	conns     map[*serverConn]struct{}
 	drained   chan struct{} // closed when shutting down and no conn is left
 	closed    atomic.Bool   // Shutdown or Close was called
+	// closeIdleAt is when Shutdown closes idle connections (nanotime;
+	// ShutdownAfter sets it before closed).
+	closeIdleAt atomic.Int64
 	// *laneObserver is nil but in tests, which set one before Serve
 	// (no shared counter on the request path otherwise).
 	*laneObserver
@@ -147,11 +150,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		delay = 0
 		c := newServerConn(s, nc)
-		if !s.track(c) {
-			c.release()
-			continue
-		}
-		if !s.toLoop(c) {
+		// Accepted as Shutdown began: its client has sent its request
+		// already, maybe; it is served once, with Connection: close.
+		if !s.track(c) || !s.toLoop(c) {
 			go c.serve()
 		}
 	}
@@ -174,15 +175,20 @@ func (s *Server) toLoop(c *serverConn) bool {
 	return s.loops[int(s.nextLoop.Add(1))%len(s.loops)].adopt(c)
 }
 
-// track registers c; false when the server is shutting down.
+// track registers c; false when the server is shutting down (c is
+// registered all the same: Shutdown waits for it).
 func (s *Server) track(c *serverConn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed.Load() {
-		return false
+	if s.drained != nil {
+		select {
+		case <-s.drained: // Shutdown saw no connection left: a new drain
+			s.drained = make(chan struct{})
+		default:
+		}
 	}
 	s.conns[c] = struct{}{}
-	return true
+	return !s.closed.Load()
 }
 
 // forget unregisters c (closed or hijacked).
@@ -203,10 +209,21 @@ func (s *Server) forget(c *serverConn) {
 // flight finish (their connections close after the response) and returns
 // when no connection is left, or ctx's error when it ends first.
 // Hijacked connections are not tracked.
-func (s *Server) Shutdown(ctx context.Context) error {
+func (s *Server) Shutdown(ctx context.Context) error { return s.ShutdownAfter(ctx, 0) }
+
+// ShutdownAfter is Shutdown that leaves idle connections open for grace
+// first: a client that sends its next request meanwhile gets its answer
+// with Connection: close, and reconnects (to a successor holding the same
+// socket, in a hand-off) without the race of a connection closed under a
+// request it is sending.
+func (s *Server) ShutdownAfter(ctx context.Context, grace time.Duration) error {
+	idleAt := nanotime() + int64(grace)
+	s.closeIdleAt.Store(idleAt)
 	drained := s.beginClose()
 	for {
-		s.closeIdle()
+		if nanotime() >= idleAt {
+			s.closeIdle()
+		}
 		select {
 		case <-drained:
 			return s.waitLoops(ctx)
@@ -277,8 +294,9 @@ func (s *Server) beginClose() <-chan struct{} {
 func (s *Server) closeIdle() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := nanotime()
 	for c := range s.conns {
-		if c.state.CompareAndSwap(connIdle, connClosed) {
+		if c.closable(now) {
 			c.closeRWC()
 		}
 	}

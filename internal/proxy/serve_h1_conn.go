@@ -18,12 +18,39 @@ import (
 )
 
 // Connection states, for Shutdown: only an idle connection (waiting for a
-// request) may be closed under a client's feet.
+// request) may be closed under a client's feet, and a new one (no request
+// yet) only after newConnGrace: its client may have sent its first
+// request already (a connection the listener had queued when Shutdown
+// began), which it would lose. net/http waits 5 s as well.
 const (
 	connIdle int32 = iota
 	connActive
 	connClosed
+	connNew
 )
+
+// newConnGrace is how long Shutdown leaves a new connection to send its
+// first request.
+const newConnGrace = 5 * time.Second
+
+// activate marks c active for a request: false when Shutdown closed it.
+func (c *serverConn) activate() bool {
+	return c.state.CompareAndSwap(connIdle, connActive) || c.state.CompareAndSwap(connNew, connActive)
+}
+
+// idleClosable reports whether a shutting-down server may close c, which
+// waits for a request, at now: once ShutdownAfter's grace is over, and
+// for a new connection once newConnGrace is too.
+func (s *Server) idleClosable(c *serverConn, now int64) bool {
+	return now >= s.closeIdleAt.Load() && (c.state.Load() != connNew || now-c.accepted >= int64(newConnGrace))
+}
+
+// closable reports whether Shutdown may close c now: idle, or new for
+// longer than newConnGrace; it marks it closed then.
+func (c *serverConn) closable(now int64) bool {
+	return c.state.CompareAndSwap(connIdle, connClosed) ||
+		now-c.accepted >= int64(newConnGrace) && c.state.CompareAndSwap(connNew, connClosed)
+}
 
 // aLongTimeAgo is a deadline in the past: it wakes a blocked Read.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -61,7 +88,8 @@ type serverConn struct {
 	// else set it since), for a wait of armedFor.
 	armedAt  int64
 	armedFor time.Duration
-	first    bool // no request served yet
+	first    bool  // no request served yet
+	accepted int64 // nanotime when it was accepted
 
 	// The watch: a background read while a long request runs, to notice
 	// a client that hangs up. mu orders it with the end of the request.
@@ -146,7 +174,8 @@ func (c *serverConn) armWrite() {
 }
 
 func newServerConn(s *Server, nc net.Conn) *serverConn {
-	c := &serverConn{srv: s, rwc: nc, first: true, watchDone: make(chan struct{}, 1)}
+	c := &serverConn{srv: s, rwc: nc, first: true, watchDone: make(chan struct{}, 1), accepted: nanotime()}
+	c.state.Store(connNew)
 	c.rd.c = c
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.base = (&http.Request{}).WithContext(c.ctx)
@@ -184,7 +213,7 @@ func (c *serverConn) serve() {
 				return
 			}
 		}
-		if !c.state.CompareAndSwap(connIdle, connActive) {
+		if !c.activate() {
 			return // Shutdown closed it
 		}
 		head, err := c.readHead()
