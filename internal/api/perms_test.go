@@ -75,6 +75,8 @@ var who = map[string]struct{ roles, kind string }{
 	"POST /api/v1/users":                   {"admin", "server"},
 	"DELETE /api/v1/users/{name}":          {"admin", "server"},
 	"PUT /api/v1/users/{name}/password":    {"admin", "server"},
+	"GET /api/v1/server":                   {"admin", "server"},
+	"POST /api/v1/server/restart":          {"admin", "server"},
 	"POST /api/v1/session":                 {"", "public"},
 	"DELETE /api/v1/session":               {"admin deployer viewer ci", "list"},
 	"GET /api/v1/sessions":                 {"admin deployer viewer ci", "list"},

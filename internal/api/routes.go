@@ -77,6 +77,8 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/users", permAdmin, s.addUser, act("user_add", "name", "role", "apps", "envs")},                        // users.go; never the password
 		{"DELETE /api/v1/users/{name}", permAdmin, s.removeUser, act("user_remove")},                                         // users.go
 		{"PUT /api/v1/users/{name}/password", permAdmin, s.setPassword, act("user_passwd")},                                  // users.go
+		{"GET /api/v1/server", permAdmin, s.serverInfo, reads},                                                               // server_info.go
+		{"POST /api/v1/server/restart", permAdmin, s.restartServer, act("server_restart")},                                   // server_info.go
 
 		// Console sessions (sessions.go). Signing in is public: the
 		// name and password are its credentials, and its handler

@@ -54,6 +54,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Context outlives requests: deployments run on it.
 	Context context.Context
+	// Version is the server's build (GET /api/v1/server).
+	Version string
+	// Restart, when set, starts a hand-off to a new server process
+	// (POST /api/v1/server/restart): it returns at once, nil when the
+	// hand-off started, or why it cannot.
+	Restart func() error
+	// HandoffError says why the last hand-off failed ("" when none did).
+	HandoffError func() string
 }
 
 // Server serves the API.
@@ -73,6 +81,9 @@ type Server struct {
 	sess         *sessionConf
 	log          *slog.Logger
 	ctx          context.Context
+	version      string
+	restart      func() error
+	handoffErr   func() string
 }
 
 // New returns the API server.
@@ -98,7 +109,7 @@ func New(o Options) *Server {
 	}
 	return &Server{dep: o.Deployer, sess: sess, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, metrics: o.Metrics, store: o.Store,
 		token: newBearer(o.Token), metricsAllow: o.MetricsAllow, now: o.Now, used: &lastUse{},
-		log: o.Logger.With("component", "api"), ctx: o.Context,
+		log: o.Logger.With("component", "api"), ctx: o.Context, version: o.Version, restart: o.Restart, handoffErr: o.HandoffError,
 		audit: &auditor{store: o.Store, file: o.AuditLog, log: o.Logger.With("component", "audit")}}
 }
 

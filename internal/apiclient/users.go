@@ -45,6 +45,19 @@ func (c *Client) RevokeSession(ctx context.Context, id string) (dto.Session, err
 	return out, c.sendJSON(ctx, http.MethodDelete, "/api/v1/sessions/"+url.PathEscape(id), nil, &out)
 }
 
+// ServerInfo is the running server process.
+func (c *Client) ServerInfo(ctx context.Context) (dto.ServerInfo, error) {
+	var out dto.ServerInfo
+	return out, c.getJSON(ctx, "/api/v1/server", &out)
+}
+
+// RestartServer starts a hand-off to a new server process; it answers
+// the process that was running.
+func (c *Client) RestartServer(ctx context.Context) (dto.ServerInfo, error) {
+	var out dto.ServerInfo
+	return out, c.sendJSON(ctx, http.MethodPost, "/api/v1/server/restart", nil, &out)
+}
+
 // sendJSON sends body (nil: none) and decodes the answer into out.
 func (c *Client) sendJSON(ctx context.Context, method, path string, body, out any) error {
 	resp, err := c.do(ctx, method, path, body)

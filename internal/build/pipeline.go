@@ -62,6 +62,17 @@ func (p *Pipeline) Start(ctx context.Context) {
 // Wait waits for the running builds to end after the context ended.
 func (p *Pipeline) Wait() { p.wg.Wait() }
 
+// Active is how many builds are queued or running.
+func (p *Pipeline) Active() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.running)
+	for _, q := range p.queues {
+		n += len(q)
+	}
+	return n
+}
+
 // Trigger is a push to build.
 type Trigger struct {
 	App, Env, Branch, Commit, Author, Message string

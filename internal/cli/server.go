@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/docker/go-units"
@@ -47,6 +49,22 @@ func newServerCmd() *cobra.Command {
 			}
 			cfg.Logger = slog.New(h)
 			slog.SetDefault(cfg.Logger)
+			// A hand-off starts this binary again by its path (a new
+			// build when the file was replaced), with these arguments.
+			if exe, err := os.Executable(); err == nil {
+				cfg.Successor = &daemon.Command{Path: exe, Args: os.Args[1:]}
+			}
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			restart := make(chan struct{})
+			go func() {
+				for range hup {
+					restart <- struct{}{}
+				}
+			}()
+			cfg.Restart = restart
+			cfg.Version = Version
 			return daemon.Run(cmd.Context(), cfg)
 		},
 	}
@@ -83,8 +101,10 @@ func newServerCmd() *cobra.Command {
 	f.DurationVar(&cfg.SessionIdle, "session-idle", daemon.DefaultSessionIdle, "how long a console session lasts without a request")
 	f.DurationVar(&cfg.SessionMax, "session-max", daemon.DefaultSessionMax, "how long a console session lasts at most after its sign-in")
 	f.StringVar(&cfg.AuditLog, "audit-log", "", "file that gets each audit entry as a line of JSON too, for shipping to a log system (default: none)")
+	f.DurationVar(&cfg.HandoffTimeout, "handoff-timeout", daemon.DefaultHandoffTimeout, "a restart (SIGHUP, berth server restart): longest wait for deployments, drains and builds to end, and for the new process to be ready; the old one serves on when it passes")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.AddCommand(newServerRestartCmd())
 	return cmd
 }
 

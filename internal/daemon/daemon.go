@@ -13,21 +13,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/berth-dev/berth/internal/api"
-	"github.com/berth-dev/berth/internal/build"
 	"github.com/berth-dev/berth/internal/deploy"
-	"github.com/berth-dev/berth/internal/engine"
-	"github.com/berth-dev/berth/internal/metrics"
-	"github.com/berth-dev/berth/internal/notify"
 	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/berth-dev/berth/internal/proxy/certs"
 	"github.com/berth-dev/berth/internal/proxy/l4"
-	"github.com/berth-dev/berth/internal/reconcile"
-	"github.com/berth-dev/berth/internal/store"
 )
 
 // Config is the server's configuration.
@@ -97,8 +91,24 @@ type Config struct {
 	// without a request and at most (0: 12h and 7 days).
 	SessionIdle, SessionMax time.Duration
 	Logger                  *slog.Logger
-	// Ready, when set, is called once the listeners are open.
+	// Ready, when set, is called once the routes are restored and the
+	// listeners serve.
 	Ready func(Addrs)
+	// Successor is the command a hand-off starts (nil: the server
+	// cannot hand off); Restart asks for a hand-off (SIGHUP), as POST
+	// /api/v1/server/restart does; HandoffTimeout bounds its waits (0:
+	// DefaultHandoffTimeout).
+	Successor      *Command
+	Restart        <-chan struct{}
+	HandoffTimeout time.Duration
+	// Version is the server's build, as GET /api/v1/server tells it.
+	Version string
+}
+
+// Command is a program and its arguments.
+type Command struct {
+	Path string
+	Args []string
 }
 
 // ACMEConfig configures ACME (see certs.ACMEOptions); certificates are
@@ -136,7 +146,8 @@ func DefaultDataDir() string {
 	return filepath.Join(home, ".local", "share", "berth")
 }
 
-// Run runs the server until ctx ends.
+// Run runs the server until ctx ends, or until it handed off to a
+// successor (handoff.go).
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger
 	if log == nil {
@@ -150,6 +161,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = 64 << 10
+	}
+	if cfg.HandoffTimeout <= 0 {
+		cfg.HandoffTimeout = DefaultHandoffTimeout
 	}
 	if err := checkHTTPServer(cfg.HTTPServer); err != nil {
 		return err
@@ -186,29 +200,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(cfg.DataDir)
+
+	// The sockets first (inherited from a predecessor or systemd, else
+	// new): clients wait in their backlogs until the routes are restored.
+	socks, err := openSockets(cfg, certStore != nil)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer socks.close()
 
-	eng, err := openEngine(cfg, log)
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	info, err := eng.Ping(pctx)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("cannot reach the Docker engine (%w): start it (scripts/ensure-docker does) or point DOCKER_HOST at it", err)
-	}
-	log.Info("docker engine", "engine", cfg.Engine, "version", info.Version, "api_version", info.APIVersion)
-	if info.SwarmManager && cfg.Engine != "swarm" {
-		log.Info("this Docker engine is a Swarm manager: berth server --engine swarm runs each service as a Swarm service across the cluster's nodes")
-	}
-
-	pruneAudit(st, cfg.AuditRetention, time.Now(), log)
 	auditFile, err := openAuditLog(cfg.AuditLog)
 	if err != nil {
 		return err
@@ -232,40 +232,24 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("--acme: %w", err)
 		}
 	}
-	var cluster engine.Workloads
-	if w, ok := eng.(engine.Workloads); ok && cfg.Engine == "swarm" {
-		cluster = w
-	}
 	ports := l4.NewSet() // the listeners of published ports (Compose ports:)
 	defer ports.Close()
-	dep := deploy.New(deploy.Options{Engine: eng, Cluster: cluster, Store: st, Proxy: px, Ports: ports, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases,
-		BindRoots: cfg.BindRoots, AllowDockerSocket: cfg.AllowDockerSocket, EngineSocket: engineSocket(cfg.DockerHost), BindsDir: bindsDir(cfg.DataDir),
-		ProxyAddrs: proxyAddrs(cfg)})
-	defer dep.Close() // canary health watches
-	if err := dep.Recover(); err != nil {
+
+	ho := newHandoffs(cfg)
+	fr := front{px: px, ports: ports, token: token, apiURL: "http://" + socks.api.Addr().String(),
+		metricsNet: metricsAllow, auditLog: auditFile, restart: ho.request, handoffErr: ho.lastError}
+	cur, err := openCore(ctx, cfg, fr, log)
+	if err != nil {
 		return err
 	}
-	if err := dep.ConvergeAll(ctx); err != nil {
-		log.Warn("restore routes", "error", err)
-	}
-
-	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("--http-addr %s: %w", cfg.HTTPAddr, err)
-	}
-	apiLn, err := net.Listen("tcp", cfg.APIAddr)
-	if err != nil {
-		httpLn.Close()
-		return fmt.Errorf("--api-addr %s: %w", cfg.APIAddr, err)
-	}
-	var httpsLn net.Listener
-	if certStore != nil {
-		if httpsLn, err = net.Listen("tcp", cfg.HTTPSAddr); err != nil {
-			httpLn.Close()
-			apiLn.Close()
-			return fmt.Errorf("--https-addr %s: %w", cfg.HTTPSAddr, err)
+	defer func() {
+		if cur != nil {
+			cur.close()
 		}
-	}
+	}()
+	apiH := &apiHandler{}
+	apiH.set(cur.api)
+
 	var proxyHandler http.Handler = px
 	if acm != nil {
 		proxyHandler = acm.HTTPHandler(px) // http-01 challenges before the routes
@@ -278,21 +262,12 @@ func Run(ctx context.Context, cfg Config) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	plainSrv := newPlainServer(cfg.HTTPServer, cfg.EventLoops, cfg.MaxHeaderBytes, proxySrv, px, log)
-	builder := &build.Builder{Engine: eng, Credentials: st.RegistryAuth, TestOptions: deploy.TestContainerOptions}
-	notifier := notify.New(notify.Options{Targets: api.NotifyTargets(st), Logger: log})
-	pipe := api.NewPipeline(st, builder, dep, notifier, filepath.Join(cfg.DataDir, "builds"), "http://"+apiLn.Addr().String())
-	pipe.Logger = log
-	pipe.Start(ctx)
-	defer pipe.Wait()
-	apiSrv := &http.Server{
-		Handler:           api.New(api.Options{Deployer: dep, Builder: builder, Pipeline: pipe, Notifier: notifier, Metrics: metrics.Handler(dep.MetricsSources()), Store: st, Token: token, MetricsAllow: metricsAllow, AuditLog: auditFile, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Logger: log, Context: ctx}).Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	log.Info("berth server ready", "http_addr", httpLn.Addr().String(), "api_addr", apiLn.Addr().String(), "data_dir", cfg.DataDir)
-	addrs := Addrs{HTTP: httpLn.Addr().String(), API: apiLn.Addr().String()}
+	apiSrv := &http.Server{Handler: apiH, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("berth server ready", "http_addr", socks.http.Addr().String(), "api_addr", socks.api.Addr().String(), "data_dir", cfg.DataDir, "pid", os.Getpid())
+	addrs := Addrs{HTTP: socks.http.Addr().String(), API: socks.api.Addr().String()}
 	var httpsSrv *http.Server
-	if httpsLn != nil {
-		addrs.HTTPS = httpsLn.Addr().String()
+	if socks.https != nil {
+		addrs.HTTPS = socks.https.Addr().String()
 		// HTTP/2 is negotiated by ALPN (h2, http/1.1): net/http serves it.
 		httpsSrv = &http.Server{
 			Handler:           px,
@@ -308,16 +283,13 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		log.Info("https listener", "https_addr", addrs.HTTPS)
 	}
-	if cfg.Ready != nil {
-		cfg.Ready(addrs)
-	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return servePlain(plainSrv, httpLn) })
-	g.Go(func() error { return serve(apiSrv, apiLn) })
+	g.Go(func() error { return servePlain(plainSrv, socks.http) })
+	g.Go(func() error { return serve(apiSrv, socks.apiGated) })
 	if httpsSrv != nil {
 		g.Go(func() error {
-			if err := httpsSrv.ServeTLS(httpsLn, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := httpsSrv.ServeTLS(socks.https, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			return nil
@@ -327,30 +299,64 @@ func Run(ctx context.Context, cfg Config) error {
 			g.Go(func() error { acm.Run(gctx); return nil })
 		}
 	}
-	g.Go(func() error { notifier.Run(gctx); return nil })
-	if cluster != nil {
-		g.Go(func() error {
-			reconcile.FollowCluster(gctx, reconcile.FollowOptions{Routes: dep, Logger: log})
-			return nil
-		})
+	if cfg.Ready != nil {
+		cfg.Ready(addrs)
 	}
+	notifyReady(log)
+
+	// The core's loops, and hand-offs, until the server stops.
+	var handedOff atomic.Bool
 	g.Go(func() error {
-		return reconcile.Run(gctx, reconcile.Options{Engine: eng, Converger: dep, Logger: log, OnEvent: dep.RecordEvent,
-			Prune: func(ctx context.Context) {
-				pruneAudit(st, cfg.AuditRetention, time.Now(), log)
-				if rep, err := dep.Prune(ctx); err != nil {
-					log.Warn("daily prune", "error", err)
-				} else {
-					log.Info("daily prune", "images", len(rep.Images), "containers", len(rep.Containers), "freed_bytes", rep.FreedBytes)
+		for {
+			coreDone := make(chan error, 1)
+			c := cur
+			go func() { coreDone <- c.wait() }()
+			select {
+			case <-gctx.Done():
+				return nil
+			case err := <-coreDone:
+				if err != nil {
+					return err
 				}
-			}})
+				<-gctx.Done()
+				return nil
+			case <-ho.requests:
+			}
+			next, done, err := ho.run(gctx, handoffState{cfg: cfg, fr: fr, core: c, api: apiH, apiSrv: apiSrv,
+				gate: socks.gate, socks: socks.list(), log: log})
+			cur = next
+			switch {
+			case done:
+				handedOff.Store(true)
+				return errHandedOff
+			case next == nil:
+				return err
+			case err != nil:
+				ho.failed(err)
+				log.Error("hand-off failed: this server goes on serving", "error", err)
+			}
+		}
 	})
 	g.Go(func() error {
 		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		timeout := 10 * time.Second
+		if handedOff.Load() {
+			// The successor serves: this process only finishes what it
+			// has, long connections up to the longest drain.
+			timeout = proxy.DefaultDrainTimeout
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		_ = apiSrv.Shutdown(sctx)
-		_ = plainSrv.Shutdown(sctx)
+		if gentle, ok := plainSrv.(interface {
+			ShutdownAfter(context.Context, time.Duration) error
+		}); ok && handedOff.Load() {
+			// Kept-alive clients get their next answer with
+			// Connection: close and reconnect to the successor.
+			_ = gentle.ShutdownAfter(sctx, idleCloseGrace)
+		} else {
+			_ = plainSrv.Shutdown(sctx)
+		}
 		if httpsSrv != nil {
 			_ = httpsSrv.Shutdown(sctx)
 		}
@@ -359,16 +365,28 @@ func Run(ctx context.Context, cfg Config) error {
 		// then are cut; the old containers they leave are removed by
 		// converge at the next start.
 		px.ShutdownDrains(sctx)
+		if handedOff.Load() {
+			// WebSockets and streams (not the servers' any more) end by
+			// themselves or at the deadline.
+			drainRoutes(sctx, px)
+		}
 		// Stop health checks; the containers themselves keep running.
 		for _, r := range px.Routes() {
 			if p := px.RemoveRoute(r.Key); p != nil {
 				p.Close()
 			}
 		}
-		log.Info("berth server stopped; app containers keep running")
+		if handedOff.Load() {
+			log.Info("berth server handed off and stopped; the new process serves")
+		} else {
+			log.Info("berth server stopped; app containers keep running")
+		}
 		return nil
 	})
-	return g.Wait()
+	if err := g.Wait(); err != nil && !errors.Is(err, errHandedOff) {
+		return err
+	}
+	return nil
 }
 
 func serve(s *http.Server, ln net.Listener) error {

@@ -210,6 +210,21 @@ func (d *Deployer) Busy(app, env string) bool {
 	return ok
 }
 
+// Running is how many deployments are running, over every app
+// environment.
+func (d *Deployer) Running() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.running)
+}
+
+// Retiring is how many old releases are draining or being removed.
+func (d *Deployer) Retiring() int {
+	d.retiring.mu.Lock()
+	defer d.retiring.mu.Unlock()
+	return len(d.retiring.all)
+}
+
 // Progress is one line of a deployment's progress.
 type Progress struct {
 	Time    time.Time     `json:"time"`

@@ -61,3 +61,15 @@ type SignedIn struct {
 	Role    string  `json:"role"`
 	CSRF    string  `json:"csrf"`
 }
+
+// ServerInfo is the running server process: its build, its process id
+// and when it started (a hand-off changes the last two, an upgrade the
+// first too).
+type ServerInfo struct {
+	Version   string    `json:"version"`
+	PID       int       `json:"pid"`
+	StartedAt time.Time `json:"started_at"`
+	// LastHandoffError says why this process's last hand-off did not
+	// happen (it serves on); empty when none failed.
+	LastHandoffError string `json:"last_handoff_error,omitempty"`
+}

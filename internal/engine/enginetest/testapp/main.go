@@ -11,7 +11,9 @@
 // prints them, `env NAME` prints a variable, `stubborn N` ignores SIGTERM
 // for N seconds, `exit N` exits with N, `ask` reads a line and
 // exits 5, `get URL` exits 0 when URL answers 200 (a health check),
-// `echo` serves TCP and UDP line echo (echo.go).
+// `echo` serves TCP and UDP line echo (echo.go). GET /ws with
+// Upgrade: websocket answers 101 and then echoes every line it reads
+// (an upgraded connection, without WebSocket framing).
 package main
 
 import (
@@ -106,6 +108,7 @@ func main() {
 		}
 		fmt.Fprint(w, "ok")
 	})
+	mux.HandleFunc("/ws", upgradedEcho)
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
 		select {
@@ -181,4 +184,30 @@ func command(args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "unknown command %q\n", args[0])
 	return 2
+}
+
+// upgradedEcho switches the connection to a line echo after a 101.
+func upgradedEcho(w http.ResponseWriter, r *http.Request) {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		http.Error(w, "want Upgrade: websocket", http.StatusBadRequest)
+		return
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	if brw.Flush() != nil {
+		return
+	}
+	for {
+		line, err := brw.ReadString('\n')
+		if err != nil {
+			return
+		}
+		if _, err := brw.WriteString(line); err != nil || brw.Flush() != nil {
+			return
+		}
+	}
 }
