@@ -251,7 +251,7 @@ func sameFields(t *testing.T, path string, src, dst reflect.Value) {
 // wire, with the same value.
 func TestConvert_DeploymentKindsMatch(t *testing.T) {
 	t.Parallel()
-	wire := []dto.DeploymentKind{dto.KindDeploy, dto.KindCanary, dto.KindPromote, dto.KindRollback, dto.KindRemove}
+	wire := []dto.DeploymentKind{dto.KindDeploy, dto.KindCanary, dto.KindPromote, dto.KindRollback, dto.KindRemove, dto.KindScale}
 	if len(wire) != len(store.DeploymentKinds) {
 		t.Fatalf("store kinds %v, dto kinds %v", store.DeploymentKinds, wire)
 	}

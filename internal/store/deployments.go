@@ -40,10 +40,13 @@ const (
 	// KindRemove removes an app environment's containers, routes and
 	// networks; its history stays.
 	KindRemove DeploymentKind = "remove"
+	// KindScale changes the replica count of services of the live
+	// release (Scaled says which, from and to); it is not a new release.
+	KindScale DeploymentKind = "scale"
 )
 
 // DeploymentKinds lists every deployment kind.
-var DeploymentKinds = []DeploymentKind{KindDeploy, KindCanary, KindPromote, KindRollback, KindRemove}
+var DeploymentKinds = []DeploymentKind{KindDeploy, KindCanary, KindPromote, KindRollback, KindRemove, KindScale}
 
 // Step is one line of a deployment's timeline.
 type Step struct {
@@ -91,6 +94,15 @@ type Deployment struct {
 	ConnectionsFailed  uint64 `json:"connections_failed,omitempty"`
 	ConnectionsCut     uint64 `json:"connections_cut,omitempty"`
 	ConnectionsCounted bool   `json:"connections_counted,omitempty"`
+	// Scaled are the services a KindScale deployment scaled.
+	Scaled []ScaleChange `json:"scaled,omitempty"`
+}
+
+// ScaleChange is one service's replica count going From → To.
+type ScaleChange struct {
+	Service string `json:"service"`
+	From    int    `json:"from"`
+	To      int    `json:"to"`
 }
 
 // CreateDeployment records d as a new running deployment. It assigns

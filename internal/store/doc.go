@@ -24,6 +24,7 @@
 //	apps/<app>/info                       {"created_at": ...}
 //	apps/<app>/envs/<env>/live            id of the live release (absent when none)
 //	apps/<app>/envs/<env>/canary          the running Canary (absent when none)
+//	apps/<app>/envs/<env>/scales          service → Scale set by berth scale (absent when none)
 //	apps/<app>/envs/<env>/removed         Removal, while the env is removed (absent otherwise)
 //	apps/<app>/envs/<env>/releases/<id>   Release (with its config snapshot)
 //	apps/<app>/envs/<env>/config          current configuration variables
@@ -58,6 +59,9 @@
 //     final and a RemovedAt release is never a rollback target.
 //   - A failed release refused before it started keeps no definition
 //     (DropDefinition); PruneFailed deletes old failed releases.
+//   - A Scale is not a release: it overrides a service's replica count
+//     for as long as the file's deploy.replicas stays what it was when
+//     the service was scaled; removing the environment drops them all.
 //   - At most one canary per app environment; its record and its
 //     release's status change in the same transaction.
 //   - Release IDs are per app environment, start at 1, and come from the

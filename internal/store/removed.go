@@ -90,6 +90,9 @@ func (s *Store) MarkRemoved(app, env string, dep int64) (Removal, error) {
 				return err
 			}
 		}
+		if err := dropScales(eb); err != nil { // a later deploy starts afresh
+			return err
+		}
 		return putJSON(eb, keyRemoved, rm)
 	})
 	if err != nil {

@@ -16,6 +16,7 @@ const (
 	KindPromote  DeploymentKind = "promote"
 	KindRollback DeploymentKind = "rollback"
 	KindRemove   DeploymentKind = "remove"
+	KindScale    DeploymentKind = "scale"
 )
 
 // DeploymentStatus is the outcome of a deployment.
@@ -37,7 +38,8 @@ type Step struct {
 	Message string        `json:"message"`
 }
 
-// Deployment is one deployment, canary, promotion, rollback or removal.
+// Deployment is one deployment, canary, promotion, rollback, removal or
+// scale.
 type Deployment struct {
 	ID   int64          `json:"id"`
 	App  string         `json:"app"`
@@ -67,6 +69,15 @@ type Deployment struct {
 	ConnectionsFailed  uint64 `json:"connections_failed,omitempty"`
 	ConnectionsCut     uint64 `json:"connections_cut,omitempty"`
 	ConnectionsCounted bool   `json:"connections_counted,omitempty"`
+	// Scaled are the services a scale changed, from and to.
+	Scaled []ScaleChange `json:"scaled,omitempty"`
+}
+
+// ScaleChange is one service's replica count going From → To.
+type ScaleChange struct {
+	Service string `json:"service"`
+	From    int    `json:"from"`
+	To      int    `json:"to"`
 }
 
 // Progress is one line of a deployment's progress.
