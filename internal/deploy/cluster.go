@@ -60,6 +60,7 @@ func (d *Deployer) executeCluster(ctx context.Context, x *execution, w engine.Wo
 		x.t.say("release %d is live", x.rel.ID)
 	}
 	d.removeDroppedWorkloads(ctx, x, w)
+	d.dropStaleScales(x)
 	x.t.say("done in %s", x.t.elapsed().Round(time.Millisecond))
 	return d.finish(x.dep, x.rel, x.t, d.counted(x), nil)
 }

@@ -59,6 +59,7 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 	observed = d.notRetiring(observed)
 	var surplus map[string]bool
 	if hasLive {
+		live.Spec = d.scaledSpec(live.Spec, env) // its containers run the scaled counts
 		surplus = surplusReplicas(&live, observed)
 	}
 	liveLabel := ""

@@ -54,9 +54,13 @@ type execution struct {
 	// unswitched are routed services whose route could not be switched:
 	// their old containers still serve, converge routes them later.
 	unswitched []string
+	// staleScales are the services whose berth scale this release's file
+	// overrides (scale_rule.go).
+	staleScales []string
 }
 
 func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment, error) {
+	d.withScales(x)
 	if d.cluster != nil {
 		return d.executeCluster(ctx, x, d.cluster)
 	}
@@ -153,6 +157,7 @@ func (d *Deployer) afterSwitch(ctx context.Context, x *execution, plan Plan, old
 		delete(plan.Retire, name) // still serving: converge retires them once it routed the live release
 	}
 	d.retireLater(x, plan.Retire, old, ports)
+	d.dropStaleScales(x)
 	x.t.say("done in %s", x.t.elapsed().Round(time.Millisecond))
 	dep, _ := d.finish(x.dep, x.rel, x.t, d.counted(x), nil)
 	return dep

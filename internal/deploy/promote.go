@@ -61,6 +61,7 @@ func (d *Deployer) Promote(ctx context.Context, app, env string, progress Progre
 	d.setRunningID(app, env, dep.ID)
 	a := rel.Spec
 	x := &execution{app: &a, env: env, rel: rel, dep: dep, t: t, previous: store.StatusSuperseded}
+	d.withScales(x)
 	return d.promote(ctx, x, run)
 }
 

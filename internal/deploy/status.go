@@ -137,7 +137,7 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 		}
 	}
 	if st.Live != nil {
-		for _, svc := range st.Live.Spec.Services {
+		for _, svc := range d.scaledSpec(st.Live.Spec, env).Services {
 			st.Services = append(st.Services, ServiceStatus{Name: svc.Name, Hosts: svc.Hosts, Replicas: svc.Replicas, Containers: bySvc[svc.Name]})
 			delete(bySvc, svc.Name)
 		}

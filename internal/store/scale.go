@@ -70,8 +70,11 @@ func (s *Store) SetScales(app, env string, sc []Scale) error {
 
 // DropScales forgets the scales of services of app/env (a release whose
 // file changed their deploy.replicas went live); unknown ones are
-// ignored.
+// ignored; none drops nothing.
 func (s *Store) DropScales(app, env string, services ...string) error {
+	if len(services) == 0 {
+		return nil
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		eb, err := envBucket(tx, app, env)
 		if err != nil {

@@ -27,6 +27,12 @@ func TestScale_SetDropAndRemoval(t *testing.T) {
 	if w := got["web"]; w.Replicas != 5 || w.From != 3 || w.By != "bob" || w.At.IsZero() || len(got) != 2 {
 		t.Fatalf("scales = %+v", got)
 	}
+	if err := s.DropScales("shop", "production"); err != nil {
+		t.Fatal(err)
+	}
+	if got := must[map[string]Scale](t)(s.Scales("shop", "production")); len(got) != 2 {
+		t.Fatalf("DropScales of no service dropped %+v", got)
+	}
 	if err := s.DropScales("shop", "production", "worker", "nosuch"); err != nil {
 		t.Fatal(err)
 	}
