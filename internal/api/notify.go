@@ -59,8 +59,8 @@ func (s *Server) getNotifications(w http.ResponseWriter, r *http.Request) error 
 // notifyDeployment tells the app's targets how a deploy or rollback
 // ended; refusals before anything started (busy, invalid) are not told.
 func (s *Server) notifyDeployment(dep store.Deployment, err error) {
-	if s.notifier == nil || dep.ID == 0 {
-		return
+	if s.notifier == nil || dep.ID == 0 || dep.Kind == store.KindScale {
+		return // a scale is no release: berth events records it
 	}
 	if ev, ok := removalEvent(dep, err); ok { // remove.go
 		s.notifier.Send(ev)

@@ -49,6 +49,7 @@ var who = map[string]struct{ roles, kind string }{
 
 	"POST /api/v1/apps/{app}/envs/{env}/rollback":         {"admin deployer", "app"},
 	"POST /api/v1/apps/{app}/envs/{env}/promote":          {"admin deployer", "app"},
+	"POST /api/v1/apps/{app}/envs/{env}/scale":            {"admin deployer", "app"},
 	"POST /api/v1/apps/{app}/envs/{env}/config":           {"admin deployer", "app"},
 	"PUT /api/v1/apps/{app}/envs/{env}/secrets/{name}":    {"admin deployer", "app"},
 	"DELETE /api/v1/apps/{app}/envs/{env}/secrets/{name}": {"admin deployer", "app"},

@@ -51,6 +51,7 @@ func (s *Server) routes() []route {
 
 		{"POST /api/v1/apps/{app}/envs/{env}/rollback", permOperate, s.rollback, act("rollback", "to", "replace_stateful")},
 		{"POST /api/v1/apps/{app}/envs/{env}/promote", permOperate, s.promote, act("promote")},
+		{"POST /api/v1/apps/{app}/envs/{env}/scale", permOperate, s.scale, act("scale", "services")},
 		{"POST /api/v1/apps/{app}/envs/{env}/config", permOperate, s.changeConfig, act("config_change", "set", "unset")},
 		{"PUT /api/v1/apps/{app}/envs/{env}/secrets/{name}", permOperate, s.setSecret, act("secret_set")},
 		{"DELETE /api/v1/apps/{app}/envs/{env}/secrets/{name}", permOperate, s.unsetSecret, act("secret_unset")},

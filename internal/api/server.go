@@ -284,6 +284,26 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+func (s *Server) scale(w http.ResponseWriter, r *http.Request) error {
+	var req dto.ScaleRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		return badRequest(fmt.Errorf("read scale request: %w", err))
+	}
+	app, env := r.PathValue("app"), r.PathValue("env")
+	targets := make([]deploy.ScaleTarget, len(req.Services))
+	seen := map[string]bool{}
+	for i, t := range req.Services {
+		if t.Service == "" || seen[t.Service] {
+			return badRequest(fmt.Errorf("scale request: each service once, by name (got %q twice or empty)", t.Service))
+		}
+		seen[t.Service] = true
+		targets[i] = deploy.ScaleTarget{Service: t.Service, Replicas: t.Replicas}
+	}
+	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
+		return s.dep.Scale(ctx, app, env, targets, p)
+	})
+}
+
 func (s *Server) logs(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	opts := engine.LogOptions{Follow: q.Get("follow") == "1" || q.Get("follow") == "true", Timestamps: q.Get("timestamps") == "1"}

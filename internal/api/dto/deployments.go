@@ -107,6 +107,18 @@ type RollbackRequest struct {
 	ReplaceStateful bool `json:"replace_stateful,omitempty"`
 }
 
+// ScaleRequest asks to set the replica counts of services of an
+// environment's live release (berth scale APP SERVICE=N…).
+type ScaleRequest struct {
+	Services []ScaleTarget `json:"services"`
+}
+
+// ScaleTarget is one SERVICE=N.
+type ScaleTarget struct {
+	Service  string `json:"service"`
+	Replicas int    `json:"replicas"`
+}
+
 // CloneRequest asks to copy an environment into a new one, To.
 type CloneRequest struct {
 	To string `json:"to"`
