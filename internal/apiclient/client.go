@@ -170,6 +170,16 @@ func (c *Client) Rollback(ctx context.Context, app, env string, to int64, opts d
 	return readStream(resp, onProgress)
 }
 
+// Scale sets the replica counts of services of app/env's live release
+// (zero downtime), streaming its progress.
+func (c *Client) Scale(ctx context.Context, app, env string, services []dto.ScaleTarget, onProgress func(dto.Progress)) (*dto.Deployment, error) {
+	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/scale", dto.ScaleRequest{Services: services})
+	if err != nil {
+		return nil, err
+	}
+	return readStream(resp, onProgress)
+}
+
 // Promote makes app/env's canary its live release (zero downtime).
 func (c *Client) Promote(ctx context.Context, app, env string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
 	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/promote", nil)
