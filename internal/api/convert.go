@@ -89,17 +89,21 @@ func drainStatusDTO(d deploy.DrainStatus) dto.DrainStatus {
 }
 
 func serviceStatusDTO(s deploy.ServiceStatus) dto.ServiceStatus {
-	return dto.ServiceStatus{
+	out := dto.ServiceStatus{
 		Name: s.Name, Hosts: s.Hosts, Replicas: s.Replicas,
 		Containers: each(s.Containers, containerStatusDTO), Published: each(s.Published, publishedStatusDTO),
 	}
+	if sc := s.Scale; sc != nil {
+		out.Scale = &dto.Scale{Service: sc.Service, Replicas: sc.Replicas, File: sc.File, From: sc.From, By: sc.By, At: sc.At}
+	}
+	return out
 }
 
 func containerStatusDTO(c deploy.ContainerStatus) dto.ContainerStatus {
 	return dto.ContainerStatus{
 		ID: c.ID, Name: c.Name, Release: c.Release, State: c.State, Health: c.Health,
 		HealthError: c.HealthError, Address: c.Address, StartedAt: c.StartedAt, ExitCode: c.ExitCode,
-		OOMKilled: c.OOMKilled, RestartCount: c.RestartCount, InFlight: c.InFlight, Served: c.Served,
+		OOMKilled: c.OOMKilled, RestartCount: c.RestartCount, Leaving: c.Leaving, InFlight: c.InFlight, Served: c.Served,
 		RPS: c.RPS, ErrorRate: c.ErrorRate,
 	}
 }

@@ -102,6 +102,7 @@ func printStatus(w io.Writer, sts []dto.EnvStatus) {
 			}
 			fmt.Fprintln(w)
 		}
+		printReplicas(w, st)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  SERVICE\tCONTAINER\tRELEASE\tSTATE\tHEALTH\tRPS\tERRORS\tADDRESS\tHOSTS")
 		for _, svc := range st.Services {
@@ -124,6 +125,9 @@ func printStatus(w io.Writer, sts []dto.EnvStatus) {
 				if c.RestartCount > 0 {
 					state += fmt.Sprintf(" (%d restarts)", c.RestartCount)
 				}
+				if c.Leaving {
+					state += " (leaving: draining, then stopped)"
+				}
 				rps, errs := "-", "-"
 				if c.Health != "" { // routed: the proxy counts its requests
 					rps, errs = fmt.Sprintf("%.1f", c.RPS), fmt.Sprintf("%.1f%%", 100*c.ErrorRate)
@@ -133,6 +137,38 @@ func printStatus(w io.Writer, sts []dto.EnvStatus) {
 		}
 		tw.Flush()
 		printPublished(w, st) // ports.go
+	}
+}
+
+// printReplicas prints each service's replica count: how many of it
+// run against how many it should, and a berth scale that set the count.
+func printReplicas(w io.Writer, st dto.EnvStatus) {
+	var parts []string
+	for _, svc := range st.Services {
+		if st.Live == nil {
+			break
+		}
+		if svc.Replicas == 0 && svc.Scale == nil {
+			continue // an old release's, not the live one's
+		}
+		n := 0
+		for _, c := range svc.Containers {
+			if c.State == "running" && !c.Leaving {
+				n++
+			}
+		}
+		p := fmt.Sprintf("%s %d/%d", svc.Name, n, svc.Replicas)
+		if sc := svc.Scale; sc != nil {
+			by := ""
+			if sc.By != "" {
+				by = " by " + sc.By
+			}
+			p += fmt.Sprintf(" (scaled from %d%s at %s; the file says %d)", sc.From, by, sc.At.Local().Format(time.DateTime), sc.File)
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "  replicas running/desired: %s\n", strings.Join(parts, ", "))
 	}
 }
 

@@ -78,3 +78,22 @@ func TestStatusJSON_HasRateAndErrorRate(t *testing.T) {
 		t.Fatalf("worker JSON %v", w)
 	}
 }
+
+func TestPrintStatus_ReplicasAndAScale(t *testing.T) {
+	sts := statusFixture()
+	sts[0].Live = &dto.Release{ID: 7}
+	sts[0].Services[0].Replicas = 3
+	sts[0].Services[0].Scale = &dto.Scale{Replicas: 3, File: 2, From: 2, By: "alice"}
+	sts[0].Services[0].Containers = append(sts[0].Services[0].Containers,
+		dto.ContainerStatus{Name: "shop-web-3", Release: "7", State: "running", Leaving: true})
+	sts[0].Services[1].Replicas = 1
+	var b bytes.Buffer
+	printStatus(&b, sts)
+	out := b.String()
+	if !strings.Contains(out, "replicas running/desired: web 2/3 (scaled from 2 by alice at ") || !strings.Contains(out, "the file says 2), worker 1/1") {
+		t.Errorf("no replica line:\n%s", out)
+	}
+	if !strings.Contains(out, "running (leaving: draining, then stopped)") {
+		t.Errorf("a leaving container is not marked:\n%s", out)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -56,6 +57,9 @@ type ServiceStatus struct {
 	Containers []ContainerStatus `json:"containers"`
 	// Published are the host ports of the service's ports: (ports.go).
 	Published []PublishedStatus `json:"published,omitempty"`
+	// Scale is the berth scale that set Replicas over the file's count
+	// (nil when the file's count is in force).
+	Scale *store.Scale `json:"scale,omitempty"`
 }
 
 // ContainerStatus is one container as the engine and the proxy see it.
@@ -71,8 +75,11 @@ type ContainerStatus struct {
 	ExitCode     int       `json:"exit_code,omitempty"`
 	OOMKilled    bool      `json:"oom_killed,omitempty"`
 	RestartCount int       `json:"restart_count,omitempty"`
-	InFlight     int64     `json:"in_flight,omitempty"`
-	Served       uint64    `json:"served,omitempty"`
+	// Leaving: a scale-in or a newer release took it out of rotation; it
+	// drains and then stops (retire.go).
+	Leaving  bool   `json:"leaving,omitempty"`
+	InFlight int64  `json:"in_flight,omitempty"`
+	Served   uint64 `json:"served,omitempty"`
 	// RPS is the proxy's requests per second to the container and
 	// ErrorRate the share of them answered 5xx, over the last minute.
 	RPS       float64 `json:"rps"`
@@ -110,7 +117,7 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 		s := ContainerStatus{
 			ID: shortID(c.ID), Name: c.Name, Release: c.Labels[engine.LabelRelease], State: string(c.State),
 			StartedAt: c.StartedAt, ExitCode: c.ExitCode, OOMKilled: c.OOMKilled, RestartCount: c.RestartCount,
-			Address: ContainerAddress(c, app, env),
+			Address: ContainerAddress(c, app, env), Leaving: d.retiringOwns(c.ID),
 		}
 		for _, pool := range d.poolsOf(app, env, svc) {
 			for _, ts := range pool.Status() {
@@ -137,8 +144,14 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 		}
 	}
 	if st.Live != nil {
-		for _, svc := range d.scaledSpec(st.Live.Spec, env).Services {
-			st.Services = append(st.Services, ServiceStatus{Name: svc.Name, Hosts: svc.Hosts, Replicas: svc.Replicas, Containers: bySvc[svc.Name]})
+		scales, _ := d.store.Scales(app, env)
+		scaled, stale := ScaledApp(st.Live.Spec, scales)
+		for _, svc := range scaled.Services {
+			ss := ServiceStatus{Name: svc.Name, Hosts: svc.Hosts, Replicas: svc.Replicas, Containers: bySvc[svc.Name]}
+			if sc, ok := scales[svc.Name]; ok && !slices.Contains(stale, svc.Name) {
+				ss.Scale = &sc
+			}
+			st.Services = append(st.Services, ss)
 			delete(bySvc, svc.Name)
 		}
 	}

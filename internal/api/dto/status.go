@@ -48,6 +48,21 @@ type ServiceStatus struct {
 	Replicas   int               `json:"replicas"`
 	Containers []ContainerStatus `json:"containers"`
 	Published  []PublishedStatus `json:"published,omitempty"`
+	// Scale is the berth scale that set Replicas over the Compose
+	// file's deploy.replicas (absent when the file's count runs).
+	Scale *Scale `json:"scale,omitempty"`
+}
+
+// Scale is a service's count set by berth scale.
+type Scale struct {
+	Service  string `json:"service"`
+	Replicas int    `json:"replicas"`
+	// File is the file's deploy.replicas, which the scale holds over
+	// while the file keeps it.
+	File int       `json:"file"`
+	From int       `json:"from"`
+	By   string    `json:"by,omitempty"`
+	At   time.Time `json:"at"`
 }
 
 // ContainerStatus is one container as the engine and the proxy see it.
@@ -63,8 +78,11 @@ type ContainerStatus struct {
 	ExitCode     int       `json:"exit_code,omitempty"`
 	OOMKilled    bool      `json:"oom_killed,omitempty"`
 	RestartCount int       `json:"restart_count,omitempty"`
-	InFlight     int64     `json:"in_flight,omitempty"`
-	Served       uint64    `json:"served,omitempty"`
+	// Leaving: out of rotation (a scale-in or a newer release), draining,
+	// then stopped.
+	Leaving  bool   `json:"leaving,omitempty"`
+	InFlight int64  `json:"in_flight,omitempty"`
+	Served   uint64 `json:"served,omitempty"`
 	// RPS is the proxy's requests per second to the container and
 	// ErrorRate the share of them answered 5xx, over the last minute.
 	RPS       float64 `json:"rps"`
