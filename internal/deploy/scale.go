@@ -109,6 +109,13 @@ func (d *Deployer) Scale(ctx context.Context, app, env string, targets []ScaleTa
 	}
 	t.say("scaling %s/%s release %d: %s (deployment %d)", app, env, live.ID, strings.Join(what, ", "), dep.ID)
 	x := &execution{app: &scaled, env: env, rel: live, dep: dep, t: t, pools: map[string]*proxy.Pool{}, jobs: map[string]bool{}}
+	for _, svc := range scaled.Services {
+		for name, cond := range svc.DependsOn {
+			if cond == "service_completed_successfully" {
+				x.jobs[name] = true // a new replica of it may exit 0
+			}
+		}
+	}
 	d.startCounting(x)
 	done, err := d.scaleHost(ctx, x, steps)
 	d.recordScale(x, &live, done)

@@ -45,31 +45,6 @@ type ScaleTarget struct {
 	Replicas int    `json:"replicas"`
 }
 
-// ParseScaleTargets parses berth scale's SERVICE=N arguments.
-func ParseScaleTargets(args []string) ([]ScaleTarget, error) {
-	if len(args) == 0 {
-		return nil, fmt.Errorf("%w: name a service and its replica count, e.g. web=3", ErrInvalid)
-	}
-	var out []ScaleTarget
-	seen := map[string]bool{}
-	for _, a := range args {
-		name, n, ok := strings.Cut(a, "=")
-		if !ok || name == "" {
-			return nil, fmt.Errorf("%w: %q: write SERVICE=N, e.g. web=3", ErrInvalid, a)
-		}
-		v, err := strconv.Atoi(n)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %q: the replica count must be a whole number, e.g. %s=3", ErrInvalid, a, name)
-		}
-		if seen[name] {
-			return nil, fmt.Errorf("%w: service %q is named twice: give it one count", ErrInvalid, name)
-		}
-		seen[name] = true
-		out = append(out, ScaleTarget{Service: name, Replicas: v})
-	}
-	return out, nil
-}
-
 // scaleStep is what a scale does to one service of the live release.
 type scaleStep struct {
 	svc      spec.Service // with Replicas = To
@@ -113,6 +88,12 @@ func planScale(app *spec.App, rel int64, targets []ScaleTarget, running []engine
 		}
 		st := scaleStep{svc: *svc, from: svc.Replicas, to: t.Replicas}
 		st.svc.Replicas = t.Replicas
+		if svc.Stateful {
+			// At its one replica (scaleRefusal): its container may be an
+			// older release's, kept; nothing starts or stops.
+			out = append(out, st)
+			continue
+		}
 		// Take away the unhealthy first, then the highest indexes (the
 		// newest): the replicas that served longest stay.
 		slices.SortStableFunc(cs, func(a, b engine.Container) int {
@@ -165,6 +146,8 @@ func scaleRefusal(app *spec.App, svc spec.Service, n int) string {
 		return fmt.Sprintf("it shares the network of %s (network_mode: %s) replica by replica: set deploy.replicas of both in the Compose file and deploy", strings.TrimPrefix(svc.NetworkMode, "service:"), svc.NetworkMode)
 	case svc.ContainerName != "" && n > 1:
 		return fmt.Sprintf("container_name: %s names one container: remove it to run %d replicas", svc.ContainerName, n)
+	case svc.Container != nil && slices.ContainsFunc(svc.Container.VolumesFrom, func(v string) bool { return !strings.HasPrefix(v, "container:") }):
+		return "it mounts another service's volumes (volumes_from), which berth scale does not resolve: set deploy.replicas in the Compose file and deploy"
 	}
 	for _, o := range app.Services {
 		if o.NetworkMode == "service:"+svc.Name {

@@ -63,27 +63,12 @@ func TestScaledApp_TheFileWinsWhenItsReplicasChange(t *testing.T) {
 	}
 }
 
-func TestParseScaleTargets(t *testing.T) {
-	got, err := ParseScaleTargets([]string{"web=3", "worker=0"})
-	if err != nil || !slices.Equal(got, []ScaleTarget{{"web", 3}, {"worker", 0}}) {
-		t.Fatalf("got %v, %v", got, err)
-	}
-	for _, bad := range [][]string{nil, {"web"}, {"=3"}, {"web=three"}, {"web=1.5"}, {"web=2", "web=3"}} {
-		if _, err := ParseScaleTargets(bad); !errors.Is(err, ErrInvalid) {
-			t.Errorf("%q: %v, want ErrInvalid", bad, err)
-		}
-	}
-	// A negative count parses: planScale refuses it with the service.
-	if got, err := ParseScaleTargets([]string{"web=-1"}); err != nil || got[0].Replicas != -1 {
-		t.Errorf("web=-1: %v %v", got, err)
-	}
-}
-
 func TestPlanScale_RefusesWhatCannotBeScaledSayingWhatToDo(t *testing.T) {
 	app := scaleTestApp()
 	app.Services = append(app.Services,
 		spec.Service{Name: "sidecar", Replicas: 1, NetworkMode: "service:worker"},
-		spec.Service{Name: "named", Replicas: 1, ContainerName: "the-one"})
+		spec.Service{Name: "named", Replicas: 1, ContainerName: "the-one"},
+		spec.Service{Name: "borrower", Replicas: 1, Container: &spec.ContainerOptions{VolumesFrom: []string{"worker:ro"}}})
 	none := func(string) bool { return false }
 	for _, tc := range []struct {
 		target ScaleTarget
@@ -98,6 +83,7 @@ func TestPlanScale_RefusesWhatCannotBeScaledSayingWhatToDo(t *testing.T) {
 		{ScaleTarget{"sidecar", 2}, "network_mode: service:worker"},
 		{ScaleTarget{"worker", 2}, "sidecar shares its network"},
 		{ScaleTarget{"named", 2}, "container_name: the-one names one container"},
+		{ScaleTarget{"borrower", 2}, "volumes_from"},
 	} {
 		_, err := planScale(app, 7, []ScaleTarget{tc.target}, nil, none)
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
@@ -109,9 +95,10 @@ func TestPlanScale_RefusesWhatCannotBeScaledSayingWhatToDo(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "nosuch") || !strings.Contains(err.Error(), "stateful") {
 		t.Errorf("two refusals: %v", err)
 	}
-	// A stateful service kept at its one replica is no refusal.
-	if _, err := planScale(app, 7, []ScaleTarget{{"db", 1}}, nil, none); err != nil {
-		t.Errorf("db=1: %v", err)
+	// A stateful service kept at its one replica is no refusal, and
+	// starts nothing even when its kept container is an older release's.
+	if steps, err := planScale(app, 7, []ScaleTarget{{"db", 1}}, nil, none); err != nil || len(steps[0].start)+len(steps[0].remove) != 0 {
+		t.Errorf("db=1: %+v, %v", steps, err)
 	}
 }
 
