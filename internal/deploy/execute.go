@@ -57,6 +57,9 @@ type execution struct {
 	// staleScales are the services whose berth scale this release's file
 	// overrides (scale_rule.go).
 	staleScales []string
+	// recorded, for a scale, is closed once its deployment is recorded:
+	// its retirements add to that record after (scale.go).
+	recorded chan struct{}
 }
 
 func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment, error) {

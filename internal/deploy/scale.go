@@ -117,6 +117,8 @@ func (d *Deployer) Scale(ctx context.Context, app, env string, targets []ScaleTa
 		}
 	}
 	d.startCounting(x)
+	x.recorded = make(chan struct{})
+	defer close(x.recorded)
 	done, err := d.scaleHost(ctx, x, steps)
 	d.recordScale(x, &live, done)
 	if err != nil {
@@ -247,11 +249,15 @@ func (d *Deployer) scaleIn(ctx context.Context, x *execution, st scaleStep) erro
 		x.t.say("stopping %d container(s) of %s in the background", len(st.remove), st.svc.Name)
 	}
 	ret := d.retiring.add(x.app.Name, x.env, st.remove)
-	app, env, name, cs, depID, start := *x.app, x.env, st.svc.Name, st.remove, x.dep.ID, x.t.start
+	app, env, name, cs, depID, start, recorded := *x.app, x.env, st.svc.Name, st.remove, x.dep.ID, x.t.start, x.recorded
 	d.drains.Go(func() {
 		defer d.retiring.end(ret)
 		msg, _ := d.retireService(&app, env, name, dr, nil, cs)
-		d.noteOnDeployment(depID, start, []string{msg}, 0)
+		select { // after the scale's own record, which it adds to
+		case <-recorded:
+			d.noteOnDeployment(depID, start, []string{msg}, 0)
+		case <-d.bg.Done():
+		}
 	})
 	return nil
 }

@@ -223,6 +223,11 @@ func TestDeployer_ScaleInProcessDropsNoRequest(t *testing.T) {
 	if in.Failed != 0 || !slices.Equal(in.Scaled, []store.ScaleChange{{Service: "web", From: 4, To: 1}}) {
 		t.Errorf("scale-in deployment = %+v", in)
 	}
+	// The drain's outcome is added to the scale's record.
+	testutil.Eventually(t, 5*time.Second, "the drain on the scale's timeline", func() bool {
+		dep, err := h.d.store.GetDeployment(in.ID)
+		return err == nil && strings.Contains(dep.Timeline[len(dep.Timeline)-1].Message, "in the background: drained web release 1 in")
+	})
 
 	// Recorded: the count in the store, events, status.
 	sc, err := h.d.store.Scales("shop", "production")
