@@ -399,3 +399,46 @@ func TestDeployer_ScaleSerialisesWithDeploysAndCanaries(t *testing.T) {
 		t.Errorf("scale once the canary is gone: %v", err)
 	}
 }
+
+// The replicas rule holds for rollbacks the same way: back to a release
+// whose file had the count the scale was made over keeps the scaled
+// count; back to one whose file says another count runs the file's and
+// forgets the scale.
+func TestDeployer_ScaleHoldsAcrossRollbackWhileTheFileAgrees(t *testing.T) {
+	t.Parallel()
+	h := newSwitchHarness(t, "1", "2")
+	ctx := context.Background()
+	if _, err := h.d.Deploy(ctx, h.appReplicas("1", 2, "1s"), "", DeployOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.d.Deploy(ctx, h.appReplicas("2", 2, "1s"), "", DeployOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.d.Scale(ctx, "shop", "", []ScaleTarget{{"web", 3}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var said []string
+	if _, err := h.d.Rollback(ctx, "shop", "", 1, DeployOptions{}, func(p Progress) { said = append(said, p.Message) }); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.running("1")); n != 3 {
+		t.Errorf("rolled back to release 1 (deploy.replicas 2, as when scaled): %d run, want the scaled 3", n)
+	}
+	if got := strings.Join(said, "\n"); !strings.Contains(got, "web runs 3 replica(s) as berth scale set (the file's deploy.replicas is still 2)") {
+		t.Errorf("the rollback does not say it keeps the scale:\n%s", got)
+	}
+	// Release 3's file says 4: it runs 4, and a rollback from it to
+	// release 1 then runs release 1's file's 2: the scale is gone.
+	if _, err := h.d.Deploy(ctx, h.appReplicas("2", 4, "1s"), "", DeployOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.running("3")); n != 4 {
+		t.Errorf("release 3 runs %d, want its file's 4", n)
+	}
+	if _, err := h.d.Rollback(ctx, "shop", "", 1, DeployOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.running("1")); n != 2 {
+		t.Errorf("back on release 1 after the file changed the count: %d run, want the file's 2", n)
+	}
+}
