@@ -29,6 +29,13 @@
 //     of the app environment. Containers a retirement did not get to
 //     (berth stopped) belong to a release that is not live, and converge
 //     removes them at the next start.
+//   - A scale (scale.go) holds the same lock and is no release: it
+//     changes the live release's replica counts, scale-out through a
+//     switch to a successor pool once the new replicas are healthy,
+//     scale-in through a switch to a pool without the replicas that go,
+//     which a retirement then drains and stops. Its count holds for
+//     later releases while their file keeps the deploy.replicas it was
+//     made over (scale_plan.go); a file that changes it wins.
 //   - berth never changes a volume, never creates an external one, and
 //     removes one only when the user confirmed it by name in a removal
 //     (never an external one): a release that mounts a missing external
