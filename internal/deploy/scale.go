@@ -269,6 +269,9 @@ func (d *Deployer) recordScale(x *execution, live *store.Release, steps []scaleS
 	var set []store.Scale
 	var back []string
 	for _, st := range steps {
+		if st.from == st.to && len(st.start)+len(st.remove) == 0 {
+			continue // nothing changed
+		}
 		file, _ := live.Spec.Service(st.svc.Name)
 		if st.to == file.Replicas {
 			back = append(back, st.svc.Name)

@@ -398,6 +398,22 @@ func TestDeployer_ScaleSerialisesWithDeploysAndCanaries(t *testing.T) {
 	if _, err := h.d.Scale(ctx, "shop", "", []ScaleTarget{{"web", 3}}, nil); err != nil {
 		t.Errorf("scale once the canary is gone: %v", err)
 	}
+	// Scaling to the count it has changes and records nothing.
+	var said []string
+	if _, err := h.d.Scale(ctx, "shop", "", []ScaleTarget{{"web", 3}}, func(p Progress) { said = append(said, p.Message) }); err != nil ||
+		!strings.Contains(strings.Join(said, "\n"), "web already runs 3 replica(s)") {
+		t.Errorf("a no-op scale: %v\n%s", err, strings.Join(said, "\n"))
+	}
+	evs, _ := h.d.Events("shop", "production", 0)
+	n := 0
+	for _, e := range evs {
+		if e.Kind == "scaled" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d scaled events, want the one that changed the count", n)
+	}
 }
 
 // The replicas rule holds for rollbacks the same way: back to a release
