@@ -293,8 +293,11 @@ func (s *Server) scale(w http.ResponseWriter, r *http.Request) error {
 	targets := make([]deploy.ScaleTarget, len(req.Services))
 	seen := map[string]bool{}
 	for i, t := range req.Services {
-		if t.Service == "" || seen[t.Service] {
-			return badRequest(fmt.Errorf("scale request: each service once, by name (got %q twice or empty)", t.Service))
+		switch {
+		case t.Service == "":
+			return badRequest(fmt.Errorf("scale request: name each service by name (\"service\": \"web\")"))
+		case seen[t.Service]:
+			return badRequest(fmt.Errorf("scale request: service %q is named twice: give it one count", t.Service))
 		}
 		seen[t.Service] = true
 		targets[i] = deploy.ScaleTarget{Service: t.Service, Replicas: t.Replicas}
