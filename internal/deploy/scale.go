@@ -335,7 +335,13 @@ func (d *Deployer) scaleOut(ctx context.Context, x *execution, steps []scaleStep
 		images[name] = si.ImageID
 	}
 	plan := MakePlan(Desired{App: x.app, Env: x.env, Release: x.rel.ID, Images: images, Suffix: randomSuffix(), Vars: vars, Files: files}, nil)
-	if err := d.ensureVolumes(ctx, x.app, x.env, plan.Volumes, x.t.say); err != nil {
+	vols := map[string]spec.Volume{} // of the services that grow only
+	for _, st := range steps {
+		if len(st.start) > 0 {
+			addVolumes(vols, x.app, x.env, st.svc)
+		}
+	}
+	if err := d.ensureVolumes(ctx, x.app, x.env, vols, x.t.say); err != nil {
 		return err
 	}
 	var ps []Placement
