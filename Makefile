@@ -7,7 +7,7 @@ LDFLAGS   := -X github.com/berth-dev/berth/internal/cli.Version=$(VERSION)
 HTTP_ADDR ?= 127.0.0.1:8000
 API_ADDR  ?= 127.0.0.1:7070
 
-.PHONY: all build run stop test test-short test-swarm vet fmt bench-deploy bench-pipeline bench-swarm clean example-images
+.PHONY: all build run stop test test-short test-swarm vet fmt bench-restart bench-deploy bench-pipeline bench-swarm clean example-images
 
 all: build
 
@@ -56,6 +56,12 @@ vet:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# Failed requests and the longest wait across restarts of berth itself:
+# hand-offs (SIGHUP), kill -9 with socket activation and without.
+bench-restart:
+	@scripts/ensure-docker
+	BERTH_BENCH=1 $(GO) test -count=1 -run '^TestBenchRestart$$' -v -timeout 15m ./internal/e2e/ 2>&1 | grep -E '^bench-restart:|^(--- )?FAIL|^ok' | sed 's/^bench-restart: //'
 
 # Deploy and rollback under load against the real engine; prints figures.
 bench-deploy: build

@@ -186,6 +186,12 @@ func handoffEnv(env []string) []string {
 // predecessor of a hand-off (its pipe) and systemd (sd_notify READY=1,
 // with this process as the unit's main one, which a hand-off changes).
 func notifyReady(log *slog.Logger) {
+	// systemd first: once the predecessor reads "ready" it ends, and
+	// systemd must know the new main process by then, or it would take
+	// the predecessor's end for the service's.
+	if err := sdNotify(fmt.Sprintf("READY=1\nMAINPID=%d", os.Getpid())); err != nil {
+		log.Warn("sd_notify READY=1", "error", err)
+	}
 	if v, ok := os.LookupEnv(envHandoffReady); ok {
 		os.Unsetenv(envHandoffReady)
 		if fd, err := strconv.Atoi(v); err == nil {
@@ -195,9 +201,6 @@ func notifyReady(log *slog.Logger) {
 			}
 			f.Close()
 		}
-	}
-	if err := sdNotify(fmt.Sprintf("READY=1\nMAINPID=%d", os.Getpid())); err != nil {
-		log.Warn("sd_notify READY=1", "error", err)
 	}
 }
 
