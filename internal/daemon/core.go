@@ -69,7 +69,11 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 			c.close()
 		}
 	}()
-	if c.eng, err = openEngine(cfg, log); err != nil {
+	serverID, err := ensureServerID(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if c.eng, err = openEngine(cfg, serverID, log); err != nil {
 		return nil, err
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -78,7 +82,7 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the Docker engine (%w): start it (scripts/ensure-docker does) or point DOCKER_HOST at it", err)
 	}
-	log.Info("docker engine", "engine", cfg.Engine, "version", info.Version, "api_version", info.APIVersion)
+	log.Info("docker engine", "engine", cfg.Engine, "version", info.Version, "api_version", info.APIVersion, "server_id", serverID)
 	if info.SwarmManager && cfg.Engine != "swarm" {
 		log.Info("this Docker engine is a Swarm manager: berth server --engine swarm runs each service as a Swarm service across the cluster's nodes")
 	}

@@ -434,6 +434,31 @@ func ensureToken(dir string) (string, error) {
 	return t, nil
 }
 
+// ServerIDFile is the server id's file in the data dir: the id labels
+// everything the server makes on the engine (engine.LabelServer).
+const ServerIDFile = "server-id"
+
+// ensureServerID reads the server's id, creating it on first start.
+func ensureServerID(dir string) (string, error) {
+	p := filepath.Join(dir, ServerIDFile)
+	if b, err := os.ReadFile(p); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read server id: %w", err)
+	}
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(b[:])
+	if err := os.WriteFile(p, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write server id: %w", err)
+	}
+	return id, nil
+}
+
 // engineSocket is the local socket of the engine the server talks to
 // (--docker-host, else DOCKER_HOST), "" when it is not a local socket:
 // apps may not mount it unless the server allows them.

@@ -15,15 +15,17 @@ type closingEngine interface {
 	Close() error
 }
 
-// openEngine returns the backend cfg.Engine names.
-func openEngine(cfg Config, log *slog.Logger) (closingEngine, error) {
+// openEngine returns the backend cfg.Engine names, for the server of id
+// serverID (on one host: it sees only its own containers, networks and
+// volumes).
+func openEngine(cfg Config, serverID string, log *slog.Logger) (closingEngine, error) {
 	switch cfg.Engine {
 	case "", "docker":
 		opts, err := dockerOptions(cfg)
 		if err != nil {
 			return nil, err
 		}
-		opts.Logger = log
+		opts.Logger, opts.ServerID = log, serverID
 		eng, err := docker.New(opts)
 		if err != nil {
 			return nil, fmt.Errorf("docker client: %w", err)

@@ -14,10 +14,18 @@ const (
 	LabelService = "berth.service"
 	LabelRelease = "berth.release"
 	LabelManaged = "berth.managed" // always "true"
+	// LabelServer is the id of the berth server that made the object
+	// (its data dir's server-id): a server never touches another's.
+	// Objects made before servers had ids carry none, and are every
+	// server's, as they were.
+	LabelServer = "berth.server"
 )
 
 // Sentinel errors. Backends wrap them so errors.Is works.
 var (
+	// ErrForeign: the object (a network, a volume) of that name belongs
+	// to another berth server on the same engine.
+	ErrForeign = errors.New("belongs to another berth server on this engine")
 	// ErrNotFound: the container, image or network does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrImageNotFound: the image is neither on the host nor pullable.

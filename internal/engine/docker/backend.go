@@ -32,6 +32,11 @@ type Options struct {
 	// default-address-pools: about 30 networks unless its daemon.json
 	// says otherwise); Networks is then unused.
 	EngineSubnets bool
+	// ServerID, when set, is the id of the berth server using the
+	// backend: everything it creates is labelled with it
+	// (engine.LabelServer), and what another server created is not
+	// listed, watched or taken over (owner.go).
+	ServerID string
 }
 
 // Backend is an engine.Engine on one Docker host.
@@ -46,6 +51,8 @@ type Backend struct {
 	// routes reads the host's routes, which new subnets must not
 	// overlap.
 	routes func() ([]taken, error)
+	// server: Options.ServerID.
+	server string
 }
 
 var _ engine.Engine = (*Backend)(nil)
@@ -77,7 +84,7 @@ func New(o Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{cli: cli, name: o.Name, log: o.Logger.With("component", "engine", "engine", o.Name), pool: pool, routes: hostRoutes}, nil
+	return &Backend{cli: cli, name: o.Name, log: o.Logger.With("component", "engine", "engine", o.Name), pool: pool, routes: hostRoutes, server: o.ServerID}, nil
 }
 
 // Close releases the client's connections.

@@ -33,7 +33,7 @@ func (b *Backend) buildLegacy(ctx context.Context, buildContext io.Reader, o eng
 		args[k] = &v
 	}
 	resp, err := b.cli.ImageBuild(ctx, buildContext, build.ImageBuildOptions{
-		Tags: o.Tags, Dockerfile: o.Dockerfile, BuildArgs: args, Target: o.Target, Labels: o.Labels,
+		Tags: o.Tags, Dockerfile: o.Dockerfile, BuildArgs: args, Target: o.Target, Labels: b.imageLabels(o.Labels),
 		NoCache: o.NoCache, Remove: true, ForceRemove: true, Version: build.BuilderV1,
 	})
 	if err != nil {

@@ -115,6 +115,7 @@ func (b *Backend) buildWithBuildKit(ctx context.Context, c *bkclient.Client, bui
 	if err != nil {
 		return "", fmt.Errorf("%s: build image: %w", b.name, err)
 	}
+	o.Labels = b.imageLabels(o.Labels)
 	attrs, err := frontendAttrs(o, dockerfile)
 	if err != nil {
 		return "", fmt.Errorf("%s: build image: %w", b.name, err)

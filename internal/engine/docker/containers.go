@@ -25,6 +25,9 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 		labels[k] = v
 	}
 	labels[engine.LabelManaged] = "true"
+	if b.server != "" {
+		labels[engine.LabelServer] = b.server
+	}
 	cfg := &container.Config{
 		Image:       s.Image,
 		Env:         s.Env,
@@ -172,6 +175,9 @@ func (b *Backend) ListContainers(ctx context.Context, labels map[string]string) 
 	}
 	out := make([]engine.Container, 0, len(sums))
 	for _, s := range sums {
+		if b.foreign(s.Labels) != "" {
+			continue // another berth server's
+		}
 		c, err := b.InspectContainer(ctx, s.ID)
 		if isNotFound(err) {
 			continue // removed between list and inspect

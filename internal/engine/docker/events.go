@@ -128,7 +128,7 @@ func (b *Backend) watchOnce(ctx context.Context, since time.Time, resync bool, o
 				return last, sent, ctx.Err()
 			}
 			ev, ok := toEvent(m)
-			if !ok {
+			if !ok || b.foreign(ev.Labels) != "" {
 				continue
 			}
 			if !send(ev) {

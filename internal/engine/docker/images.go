@@ -150,6 +150,9 @@ func (b *Backend) ListImages(ctx context.Context) ([]engine.Image, error) {
 	}
 	out := make([]engine.Image, 0, len(sums))
 	for _, s := range sums {
+		if b.foreign(s.Labels) != "" {
+			continue // built by another berth server
+		}
 		out = append(out, engine.Image{ID: s.ID, RepoTags: s.RepoTags, Created: time.Unix(s.Created, 0), Size: s.Size, Labels: s.Labels})
 	}
 	return out, nil

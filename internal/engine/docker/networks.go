@@ -22,9 +22,12 @@ func (b *Backend) EnsureNetwork(ctx context.Context, name string, labels map[str
 	b.netMu.Lock()
 	defer b.netMu.Unlock()
 	if id, err := b.findNetwork(ctx, name); err != nil || id != "" {
+		if err == nil {
+			err = b.checkNetwork(ctx, name, id)
+		}
 		return id, err
 	}
-	resp, err := b.createNetwork(ctx, name, network.CreateOptions{Driver: "bridge", Labels: labels})
+	resp, err := b.createNetwork(ctx, name, network.CreateOptions{Driver: "bridge", Labels: b.stamp(labels)})
 	if err != nil {
 		// Another caller may have created it between the list and now.
 		if id, ferr := b.findNetwork(ctx, name); ferr == nil && id != "" {

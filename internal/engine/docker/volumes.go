@@ -14,6 +14,9 @@ import (
 // exists, and returns the volume as the engine has it.
 func (b *Backend) EnsureVolume(ctx context.Context, s engine.VolumeSpec) (engine.Volume, error) {
 	if v, err := b.cli.VolumeInspect(ctx, s.Name); err == nil {
+		if owner := b.foreign(v.Labels); owner != "" {
+			return engine.Volume{}, errForeign("volume", s.Name, owner)
+		}
 		return fromVolume(&v), nil
 	} else if !isNotFound(err) {
 		return engine.Volume{}, b.wrap("inspect volume "+s.Name, err)
@@ -24,7 +27,7 @@ func (b *Backend) EnsureVolume(ctx context.Context, s engine.VolumeSpec) (engine
 	}
 	// Creating a volume that exists (with the same driver) returns it, so
 	// a concurrent creator is harmless; the caller compares the options.
-	v, err := b.cli.VolumeCreate(ctx, volume.CreateOptions{Name: s.Name, Driver: driver, DriverOpts: s.DriverOpts, Labels: s.Labels})
+	v, err := b.cli.VolumeCreate(ctx, volume.CreateOptions{Name: s.Name, Driver: driver, DriverOpts: s.DriverOpts, Labels: b.stamp(s.Labels)})
 	if err != nil {
 		return engine.Volume{}, b.wrap("create volume "+s.Name, err)
 	}
@@ -71,7 +74,7 @@ func (b *Backend) ListVolumes(ctx context.Context, labels map[string]string) ([]
 	}
 	out := make([]engine.Volume, 0, len(resp.Volumes))
 	for _, v := range resp.Volumes {
-		if v == nil {
+		if v == nil || b.foreign(v.Labels) != "" {
 			continue
 		}
 		if u := usage[v.Name]; u != nil && v.UsageData == nil {
