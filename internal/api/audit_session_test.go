@@ -22,7 +22,7 @@ import (
 
 // A scripted session through the real server on the fake engine — a
 // deploy, a config change, a secret set with a marker value, a
-// rollback, a token made, a refused deploy by a viewer and a rollback
+// rollback, a scale, a token made, a refused deploy by a viewer and a rollback
 // with a wrong token — leaves exactly those entries in the audit log,
 // with their actors, actions, outcomes and deployments; the marker
 // value is nowhere in the store's file, the JSON lines file or the
@@ -68,6 +68,11 @@ func TestAudit_ScriptedSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Second)
+	d5, err := admin.Scale(ctx, "shop", "production", []dto.ScaleTarget{{Service: "worker", Replicas: 2}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
 	viewer := e.create(t, dto.TokenRequest{Name: "look", Role: "viewer", Apps: []string{"shop"}}).Token
 	clk.Advance(time.Second)
 	if _, err := apiclient.New(srv.URL, viewer).Deploy(ctx, workerApp(), "production", dto.DeployOptions{}, nil); !apiclient.IsStatus(err, http.StatusForbidden) {
@@ -87,6 +92,8 @@ func TestAudit_ScriptedSession(t *testing.T) {
 		{Actor: "look", Action: "deploy", App: "shop", Env: "production", Outcome: "refused", Status: 403},
 		{Actor: "admin-token", Action: "token_create", Outcome: "ok",
 			Params: map[string]string{"name": "look", "role": "viewer", "apps": `["shop"]`}},
+		{Actor: "admin-token", Action: "scale", App: "shop", Env: "production", Outcome: "ok", Deployment: d5.ID,
+			Params: map[string]string{"services": `[{"service":"worker","replicas":2}]`}},
 		{Actor: "admin-token", Action: "rollback", App: "shop", Env: "production", Outcome: "ok", Deployment: d4.ID},
 		{Actor: "admin-token", Action: "secret_set", App: "shop", Env: "production", Outcome: "ok", Deployment: d3.ID,
 			Params: map[string]string{"name": "API_KEY"}},
@@ -112,6 +119,9 @@ func TestAudit_ScriptedSession(t *testing.T) {
 	}
 	if d1.ID == 0 || d4.ID == 0 || d1.ID == d4.ID {
 		t.Errorf("deployments %d and %d", d1.ID, d4.ID)
+	}
+	if d5.Kind != "scale" {
+		t.Errorf("the scale's deployment is of kind %q", d5.Kind)
 	}
 	if !strings.Contains(got[1].Error, "may not deploy") || !strings.Contains(got[0].Error, "invalid bearer token") {
 		t.Errorf("the refusals do not say why: %q, %q", got[1].Error, got[0].Error)
