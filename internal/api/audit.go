@@ -192,6 +192,20 @@ func (n *auditNote) signIn(name string) {
 	n.wanted, n.e.Actor = true, "user:"+name
 }
 
+// signInToken records a token sign-in attempt as the token's (name ""
+// when no token matched); never the token.
+func (n *auditNote) signInToken(name string) {
+	if n == nil {
+		return
+	}
+	if name == "" {
+		name = "(unknown token)"
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.wanted, n.e.Actor = true, name
+}
+
 // build records the build the request started.
 func (n *auditNote) build(id int64) {
 	if n == nil {

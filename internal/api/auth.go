@@ -35,6 +35,12 @@ func (b bearer) matches(got string) bool {
 	return subtle.ConstantTimeCompare(sum[:], b.sum[:]) == 1 && b.set
 }
 
+// matchesSum reports whether sum is the token's SHA-256, in constant
+// time (a token session keeps its token's sum, not the token).
+func (b bearer) matchesSum(sum [sha256.Size]byte) bool {
+	return subtle.ConstantTimeCompare(sum[:], b.sum[:]) == 1 && b.set
+}
+
 // adminPrincipal is the admin token's principal.
 var adminPrincipal = principal{name: "admin-token", role: RoleAdmin}
 
@@ -92,7 +98,15 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 		}
 		return principal{}, unauthorized("missing bearer token: send Authorization: Bearer <token> (the admin token is in the server's DATA_DIR/admin-token, others come from berth tokens create; the CLI reads BERTH_TOKEN), or sign in (POST /api/v1/session)")
 	}
-	if s.token.matches(tok) {
+	return s.tokenPrincipal(r, sha256.Sum256([]byte(tok)))
+}
+
+// tokenPrincipal is the principal of the token whose SHA-256 is sum:
+// the admin token's, or a stored token's that is neither revoked nor
+// expired. A token's console session (sessions.go) is checked here too,
+// on every request.
+func (s *Server) tokenPrincipal(r *http.Request, sum [sha256.Size]byte) (principal, error) {
+	if s.token.matchesSum(sum) {
 		return adminPrincipal, nil
 	}
 	invalid := unauthorized("invalid bearer token: use the server's DATA_DIR/admin-token or a token from berth tokens create")
@@ -104,7 +118,7 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	// which gives away nothing of a token. A plain SHA-256 (no salt, no
 	// slow hash) is enough because tokens are 256 random bits: there is
 	// no dictionary to try, unlike passwords.
-	t, err := s.store.TokenByHash(sha256.Sum256([]byte(tok)))
+	t, err := s.store.TokenByHash(sum)
 	if errors.Is(err, store.ErrNotFound) {
 		return principal{}, invalid
 	}

@@ -219,5 +219,5 @@ func userDTO(u store.User) dto.User {
 }
 
 func sessionDTO(s store.Session) dto.Session {
-	return dto.Session{ID: s.ID, User: s.User, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt, From: s.From}
+	return dto.Session{ID: s.ID, User: s.User, Token: s.Token, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt, From: s.From}
 }

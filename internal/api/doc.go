@@ -21,7 +21,11 @@
 //     password's argon2id hash only. A change sent with the cookie
 //     needs the X-Berth-CSRF header bound to the session. Sign-in
 //     (public, JSON only) is slowed down per (user, address), address
-//     and user after failures (ratelimit.go).
+//     and user after failures (ratelimit.go). A token signs in too (the
+//     console's token sign-in): its session keeps the token's SHA-256
+//     and is checked against the token on every request, so it acts
+//     as the token and ends when the token is revoked, expires or (the
+//     admin token) is replaced.
 //   - A token scoped to apps (and environments) sees only those in
 //     listings; the app checked for a deploy is the app deployed (the
 //     body must name the path's app).

@@ -106,6 +106,8 @@ type principal struct {
 	// user and session are a signed-in user's name and session id
 	// ("" for a token).
 	user, session string
+	// csrf is a session's CSRF value (whoAmI tells it to the console).
+	csrf string
 	// apps and envs scope the principal; empty: every one.
 	apps, envs []string
 }

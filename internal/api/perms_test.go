@@ -79,6 +79,7 @@ var who = map[string]struct{ roles, kind string }{
 	"GET /api/v1/server":                   {"admin", "server"},
 	"POST /api/v1/server/restart":          {"admin", "server"},
 	"POST /api/v1/session":                 {"", "public"},
+	"GET /api/v1/session":                  {"admin deployer viewer ci", "list"},
 	"DELETE /api/v1/session":               {"admin deployer viewer ci", "list"},
 	"GET /api/v1/sessions":                 {"admin deployer viewer ci", "list"},
 	"DELETE /api/v1/sessions/{id}":         {"admin deployer viewer ci", "list"},

@@ -82,10 +82,11 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/server/restart", permAdmin, s.restartServer, act("server_restart")},                                   // server_info.go
 
 		// Console sessions (sessions.go). Signing in is public: the
-		// name and password are its credentials, and its handler
-		// records it. The others serve any signed-in caller: a user
+		// name and password (or a token) are its credentials, and its
+		// handler records it. The others serve any signed-in caller: a user
 		// sees and ends its own sessions, an admin everyone's.
 		{"POST /api/v1/session", permPublic, s.signIn, act("sign_in")},
+		{"GET /api/v1/session", permSession, s.whoAmI, reads},
 		{"DELETE /api/v1/session", permSession, s.signOut, act("sign_out")},
 		{"GET /api/v1/sessions", permSession, s.listSessions, reads},
 		{"DELETE /api/v1/sessions/{id}", permSession, s.revokeSession, act("session_revoke")},

@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,6 +111,9 @@ func (s *Server) authenticateSession(r *http.Request, secret string) (principal,
 		return principal{}, fmt.Errorf("look up session: %w", err)
 	}
 	who := principal{name: "user:" + ss.User, user: ss.User}
+	if ss.Token != "" {
+		who = principal{name: ss.Token}
+	}
 	now := s.now()
 	switch {
 	case !now.Before(ss.ExpiresAt):
@@ -117,9 +121,9 @@ func (s *Server) authenticateSession(r *http.Request, secret string) (principal,
 	case !now.Before(ss.LastSeenAt.Add(s.sess.idle)):
 		return who, unauthorized(fmt.Sprintf("session expired after %s without a request: sign in again", s.sess.idle))
 	}
-	u, err := s.store.GetUser(ss.User)
+	p, err := s.sessionPrincipal(r, ss)
 	if err != nil {
-		return who, invalid // removed in between
+		return who, err
 	}
 	if !safeMethod(r.Method) {
 		got := r.Header.Get(CSRFHeader)
@@ -132,7 +136,33 @@ func (s *Server) authenticateSession(r *http.Request, secret string) (principal,
 			s.log.Warn("record session use", "user", ss.User, "error", err)
 		}
 	}
-	return principal{name: who.name, user: ss.User, session: ss.ID, role: Role(u.Role), apps: u.Apps, envs: u.Envs}, nil
+	p.session, p.csrf = ss.ID, csrfOf(secret)
+	return p, nil
+}
+
+// sessionPrincipal is who a live session acts as: its user, with the
+// user's role and scope as they are now, or the token it signed in
+// with, checked again (a revoked, expired or replaced token ends it).
+func (s *Server) sessionPrincipal(r *http.Request, ss store.Session) (principal, error) {
+	if ss.Token != "" {
+		sum, err := hex.DecodeString(ss.TokenSum)
+		if err != nil || len(sum) != sha256.Size {
+			return principal{name: ss.Token}, unauthorized("invalid session: sign in again (POST /api/v1/session)")
+		}
+		p, err := s.tokenPrincipal(r, [sha256.Size]byte(sum))
+		if err != nil {
+			if e, ok := errors.AsType[*Error](err); ok && e.Status == http.StatusUnauthorized {
+				return principal{name: ss.Token}, unauthorized(fmt.Sprintf("the token this session signed in with no longer works (%v): sign in again", e.Err))
+			}
+			return principal{name: ss.Token}, err
+		}
+		return p, nil
+	}
+	u, err := s.store.GetUser(ss.User)
+	if err != nil {
+		return principal{name: "user:" + ss.User, user: ss.User}, unauthorized("invalid session: sign in again (POST /api/v1/session)") // removed in between
+	}
+	return principal{name: "user:" + ss.User, user: ss.User, role: Role(u.Role), apps: u.Apps, envs: u.Envs}, nil
 }
 
 // signIn checks a user's name and password and starts a session: its
@@ -148,6 +178,9 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	var req dto.SignInRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
 		return badRequest(errors.New("read sign-in: send JSON {\"name\": …, \"password\": …}"))
+	}
+	if req.Token != "" {
+		return s.signInToken(w, r, req.Token)
 	}
 	if store.CheckUserName(req.Name) != nil {
 		req.Name = "(invalid name)" // no user has it; nor is it kept as given
@@ -176,6 +209,40 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		return unauthorized("wrong user name or password") // attempt counted it
 	}
 	s.sess.limits.succeeded(req.Name, addr)
+	return s.startSession(w, r, store.Session{User: u.Name}, u.Role)
+}
+
+// tokenSignIn is the name a token sign-in counts its failures under.
+const tokenSignIn = "(token)"
+
+// signInToken starts a session for the holder of a token (the admin
+// token, or one of berth tokens create): it acts as the token, with its
+// role and scope, for as long as the token works.
+func (s *Server) signInToken(w http.ResponseWriter, r *http.Request, tok string) error {
+	note := noteOf(r)
+	addr := remoteHost(r)
+	if d := s.sess.limits.attempt(tokenSignIn, addr); d > 0 {
+		note.signInToken("")
+		secs := int(math.Ceil(d.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		return &Error{Status: http.StatusTooManyRequests, Err: fmt.Errorf("too many failed sign-ins: try again in %d s", secs)}
+	}
+	sum := sha256.Sum256([]byte(tok))
+	p, err := s.tokenPrincipal(r, sum)
+	note.signInToken(p.name)
+	if err != nil {
+		if e, ok := errors.AsType[*Error](err); ok && e.Status == http.StatusUnauthorized {
+			return unauthorized(strings.Replace(e.Err.Error(), "invalid bearer token", "wrong token", 1))
+		}
+		return err
+	}
+	s.sess.limits.succeeded(tokenSignIn, addr)
+	return s.startSession(w, r, store.Session{Token: p.name, TokenSum: hex.EncodeToString(sum[:])}, string(p.role))
+}
+
+// startSession stores a new session ss (its user or token set) and
+// answers its secret in an HttpOnly cookie, its CSRF value in the body.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, ss store.Session, role string) error {
 	now := s.now().UTC()
 	_, _ = s.store.PruneSessions(func(ss store.Session) bool {
 		return !now.Before(ss.ExpiresAt) || !now.Before(ss.LastSeenAt.Add(s.sess.idle))
@@ -188,16 +255,28 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ss := store.Session{ID: id, User: u.Name, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.sess.max), From: addr}
+	addr := remoteHost(r)
+	ss.ID, ss.CreatedAt, ss.LastSeenAt, ss.ExpiresAt, ss.From = id, now, now, now.Add(s.sess.max), addr
 	if err := s.store.CreateSession(ss, sha256.Sum256([]byte(secret))); err != nil {
 		return err
 	}
-	if err := s.store.TouchUserSignIn(u.Name, now, addr); err != nil {
-		s.log.Warn("record sign-in", "user", u.Name, "error", err)
+	if ss.User != "" {
+		if err := s.store.TouchUserSignIn(ss.User, now, addr); err != nil {
+			s.log.Warn("record sign-in", "user", ss.User, "error", err)
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: secret, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, Expires: ss.ExpiresAt})
-	writeJSON(w, http.StatusCreated, dto.SignedIn{Session: sessionDTO(ss), Role: u.Role, CSRF: csrfOf(secret)})
+	writeJSON(w, http.StatusCreated, dto.SignedIn{Session: sessionDTO(ss), Role: role, CSRF: csrfOf(secret)})
+	return nil
+}
+
+// whoAmI answers who the request's credential is: the console asks it
+// for the signed-in person, their role and the session's CSRF value.
+func (s *Server) whoAmI(w http.ResponseWriter, r *http.Request) error {
+	p, _ := principalOf(r)
+	writeJSON(w, http.StatusOK, dto.WhoAmI{Name: p.name, User: p.user, Role: string(p.role), Apps: p.apps, Envs: p.envs,
+		Session: p.session, CSRF: p.csrf})
 	return nil
 }
 

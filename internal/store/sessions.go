@@ -13,11 +13,18 @@ import (
 // the secret itself (the cookie's value) is never stored.
 var bucketSessions = []byte("sessions")
 
-// Session is a console user's sign-in as the store keeps it. ID is a
-// public handle (for listing and revoking), unrelated to the secret.
+// Session is a console sign-in as the store keeps it: a user's (User),
+// or a token's (Token, TokenSum; User empty). ID is a public handle (for
+// listing and revoking), unrelated to the secret.
 type Session struct {
-	ID        string    `json:"id"`
-	User      string    `json:"user"`
+	ID   string `json:"id"`
+	User string `json:"user"`
+	// Token names the token a token sign-in used ("admin-token" or a
+	// stored token's name) and TokenSum is its SHA-256, hex: the token
+	// is checked again on every request, so revoking or replacing it
+	// ends the session too.
+	Token     string    `json:"token,omitempty"`
+	TokenSum  string    `json:"token_sum,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	// LastSeenAt is the last request it authenticated (for idle
 	// expiry); ExpiresAt its absolute end.
@@ -27,12 +34,16 @@ type Session struct {
 }
 
 // CreateSession stores ss under the hash of its secret; the user must
-// exist.
+// exist, unless it is a token's session.
 func (s *Store) CreateSession(ss Session, hash [TokenHashSize]byte) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		var u User
-		if err := getUser(tx, ss.User, &u); err != nil {
-			return err
+		if ss.Token == "" {
+			if err := getUser(tx, ss.User, &u); err != nil {
+				return err
+			}
+		} else if ss.User != "" || len(ss.TokenSum) != 2*TokenHashSize {
+			return fmt.Errorf("session: a token's session has no user and the token's hash")
 		}
 		b, err := tx.CreateBucketIfNotExists(bucketSessions)
 		if err != nil {

@@ -38,15 +38,34 @@ type UserChange struct {
 
 // SignInRequest signs in (POST /api/v1/session).
 type SignInRequest struct {
-	Name     string `json:"name"`
-	Password string `json:"password"`
+	Name     string `json:"name,omitempty"`
+	Password string `json:"password,omitempty"`
+	// Token, instead of a name and password, signs in as a token (the
+	// admin token, or one of berth tokens create): the session acts as
+	// it while it works.
+	Token string `json:"token,omitempty"`
+}
+
+// WhoAmI is who a credential is (GET /api/v1/session): a token's or a
+// user's name, the role and scope, and for a console session its id and
+// the CSRF value its changes carry.
+type WhoAmI struct {
+	Name    string   `json:"name"`
+	User    string   `json:"user,omitempty"`
+	Role    string   `json:"role"`
+	Apps    []string `json:"apps,omitempty"`
+	Envs    []string `json:"envs,omitempty"`
+	Session string   `json:"session,omitempty"`
+	CSRF    string   `json:"csrf,omitempty"`
 }
 
 // Session is a signed-in user's session as listed; its secret (the
 // cookie) is never shown.
 type Session struct {
-	ID         string    `json:"id"`
-	User       string    `json:"user"`
+	ID   string `json:"id"`
+	User string `json:"user"`
+	// Token names the token a token sign-in used (User is then empty).
+	Token      string    `json:"token,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	LastSeenAt time.Time `json:"last_seen_at"`
 	ExpiresAt  time.Time `json:"expires_at"`
