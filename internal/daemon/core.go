@@ -23,6 +23,7 @@ import (
 	"github.com/berth-dev/berth/internal/proxy/l4"
 	"github.com/berth-dev/berth/internal/reconcile"
 	"github.com/berth-dev/berth/internal/store"
+	"github.com/berth-dev/berth/internal/web"
 )
 
 // core is the part of the server that holds the data dir and acts on
@@ -109,10 +110,15 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 	c.pipe = api.NewPipeline(st, builder, c.dep, notifier, filepath.Join(cfg.DataDir, "builds"), fr.apiURL)
 	c.pipe.Logger = log
 	c.pipe.Start(lctx)
-	c.api = api.New(api.Options{Deployer: c.dep, Builder: builder, Pipeline: c.pipe, Notifier: notifier,
+	apiH := api.New(api.Options{Deployer: c.dep, Builder: builder, Pipeline: c.pipe, Notifier: notifier,
 		Metrics: metrics.Handler(c.dep.MetricsSources()), Store: st, Token: fr.token, MetricsAllow: fr.metricsNet,
 		AuditLog: fr.auditLog, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Restart: fr.restart, HandoffError: fr.handoffErr, Version: cfg.Version,
 		Logger: log, Context: lctx}).Handler()
+	console, err := web.New(web.Options{API: apiH, Logger: log}) // the console at /, the API beside it
+	if err != nil {
+		return nil, err // the deferred close cancels the loops
+	}
+	c.api = console.Handler()
 
 	g, gctx := errgroup.WithContext(lctx)
 	c.loops = g

@@ -1,0 +1,65 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+
+	"github.com/berth-dev/berth/internal/api/dto"
+)
+
+// signedIn is the person a page is for, as the API says.
+type signedIn struct {
+	dto.WhoAmI
+}
+
+// whoAmI asks the API, in-process, who r's credential is (GET
+// /api/v1/session with r's cookie): the API's own authentication and
+// permission check, not one of the console's. It answers the API's
+// status: 200 with who, 401 when r has no working session.
+func (c *Console) whoAmI(r *http.Request) (int, *signedIn) {
+	q := httptest.NewRequestWithContext(r.Context(), http.MethodGet, "/api/v1/session", nil)
+	q.RemoteAddr, q.TLS, q.Host = r.RemoteAddr, r.TLS, r.Host
+	if ck := r.Header.Values("Cookie"); len(ck) > 0 {
+		q.Header["Cookie"] = ck
+	}
+	rec := httptest.NewRecorder()
+	c.api.ServeHTTP(rec, q)
+	if rec.Code != http.StatusOK {
+		return rec.Code, nil
+	}
+	var who signedIn
+	if err := json.Unmarshal(rec.Body.Bytes(), &who.WhoAmI); err != nil {
+		c.log.Error("read who am I", "error", err)
+		return http.StatusInternalServerError, nil
+	}
+	return http.StatusOK, &who
+}
+
+// signedIn serves h to a signed-in person and sends anyone else to the
+// sign-in page, with where they were going; one whose session ended is
+// told so there.
+func (c *Console) signedIn(h pageHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		code, who := c.whoAmI(r)
+		switch {
+		case code == http.StatusOK && who.Session == "":
+			code = http.StatusUnauthorized // a bearer token: the console is for sessions
+		case code == http.StatusOK:
+			h(w, r, who)
+			return
+		}
+		if code != http.StatusUnauthorized {
+			w.WriteHeader(code)
+			c.render(w, "error", pageData{Title: "Error", Error: "berth could not tell who you are (" + http.StatusText(code) + "): see the server's log, then reload the page."})
+			return
+		}
+		v := url.Values{"next": {r.URL.RequestURI()}}
+		if _, err := r.Cookie("berth_session"); err == nil {
+			v.Set("why", "expired")
+		}
+		http.Redirect(w, r, "/login?"+v.Encode(), http.StatusSeeOther)
+	})
+}

@@ -1,0 +1,199 @@
+// app.js: one app environment: what runs now, its releases newest
+// first and its deployments, with redeploy and rollback. Each action
+// asks for confirmation saying what will change, then calls the same
+// API route as the CLI and opens the deployment's page.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  const { el } = berth;
+  const app = document.body.dataset.app;
+  const env = document.body.dataset.env;
+  const base = "/api/v1/apps/" + encodeURIComponent(app) + "/envs/" + encodeURIComponent(env);
+  let releases = [];
+  let status = null;
+  let lastSeen = "";
+
+  function images(r) {
+    return Object.keys(r.services || {}).sort().map((s) => {
+      const si = r.services[s];
+      return el("div", {}, s + ": " + si.image + " ", el("code", { title: si.image_id }, berth.shortDigest(si.image_id)));
+    });
+  }
+
+  function commits(r) {
+    const cs = new Set(Object.values(r.services || {}).map((si) => berth.commitOf(si.image)).filter(Boolean));
+    return [...cs].join(", ") || "–";
+  }
+
+  function outcome(r) {
+    const badge = el("span", { class: "badge " + ({ live: "ok", failed: "bad", canary: "warn" }[r.status] || "") }, r.status.replace("_", " "));
+    return el("span", {}, badge, r.reason ? el("div", { class: "why" }, r.reason) : null);
+  }
+
+  // restorable reports whether a rollback may go to r (as the server
+  // decides: a release that was live once, still kept).
+  function restorable(r) {
+    return (r.status === "superseded" || r.status === "rolled_back") && !r.removed_at;
+  }
+
+  // defaultTarget is the release berth rollback goes to by default:
+  // the one most recently replaced by a deploy.
+  function defaultTarget() {
+    let best = null;
+    for (const r of releases) {
+      if (r.status !== "superseded" || r.removed_at) continue;
+      if (!best || new Date(r.ended_at) > new Date(best.ended_at)) best = r;
+    }
+    return best;
+  }
+
+  function live() {
+    return releases.find((r) => r.status === "live") || null;
+  }
+
+  function renderReleases() {
+    const rows = releases.map((r) => el("tr", { "data-release": r.id },
+      el("th", { scope: "row" }, String(r.id)),
+      el("td", {}, ...images(r)),
+      el("td", {}, commits(r)),
+      el("td", {}, r.created_by || "–"),
+      el("td", {}, el("time", { datetime: r.created_at }, berth.when(r.created_at))),
+      el("td", {}, outcome(r)),
+      el("td", {}, restorable(r) ? el("button", { type: "button", class: "quiet rollback-to", "data-to": r.id, onclick: () => confirmRollback(r) }, "Roll back to " + r.id) : null)));
+    document.querySelector("#releases tbody").replaceChildren(...rows);
+    const target = defaultTarget();
+    const rb = document.getElementById("rollback");
+    rb.disabled = !target || !live();
+    rb.textContent = target ? "Roll back to release " + target.id : "Roll back (no earlier good release)";
+    document.getElementById("redeploy").disabled = !live();
+  }
+
+  function renderStatus() {
+    const st = status;
+    const lr = live();
+    const parts = [lr ? "Release " + lr.id + " is live" + (lr.live_at ? " since " + berth.when(lr.live_at) : "") : "Nothing is live"];
+    if (st.deploying) parts.push("a deployment is running");
+    if (st.maintenance) parts.push("in maintenance (503)");
+    document.getElementById("summary").textContent = parts.join("; ") + ".";
+    const rows = [];
+    for (const s of st.services || []) {
+      if (!(s.containers || []).length) rows.push(el("tr", {}, el("th", { scope: "row" }, s.name), el("td", { colspan: 6 }, "no containers")));
+      for (const c of s.containers || []) {
+        rows.push(el("tr", {},
+          el("th", { scope: "row" }, s.name), el("td", {}, c.name), el("td", {}, c.release),
+          el("td", {}, c.state + (c.restart_count ? " (" + c.restart_count + " restarts)" : "")),
+          el("td", {}, (c.health || "–") + (c.health_error && c.health !== "healthy" ? " (" + c.health_error + ")" : "")),
+          el("td", { class: "num" }, c.health ? (c.rps || 0).toFixed(1) : "–"),
+          el("td", { class: "num" }, c.health ? (100 * (c.error_rate || 0)).toFixed(1) + "%" : "–")));
+      }
+    }
+    document.querySelector("#containers tbody").replaceChildren(...rows);
+  }
+
+  function renderDeployments(deps) {
+    const rows = deps.map((d) => el("tr", {},
+      el("th", { scope: "row" }, el("a", { href: "/deployments/" + d.id }, String(d.id))),
+      el("td", {}, d.kind), el("td", {}, String(d.release_id)), el("td", {}, d.created_by || "–"),
+      el("td", {}, el("time", { datetime: d.started_at }, berth.when(d.started_at))),
+      el("td", {}, el("span", { class: "badge " + ({ succeeded: "ok", failed: "bad", interrupted: "warn" }[d.status] || "busy") }, d.status),
+        d.error ? el("div", { class: "why" }, d.error) : null),
+      el("td", { class: "num" }, d.counted ? d.served + " served, " + d.failed + " failed" : "–")));
+    document.querySelector("#deployments tbody").replaceChildren(...rows);
+  }
+
+  async function load() {
+    try {
+      const [rels, deps] = await Promise.all([berth.json("GET", base + "/releases"), berth.json("GET", base + "/deployments?limit=20")]);
+      releases = rels.slice().sort((a, b) => b.id - a.id);
+      renderReleases();
+      renderDeployments(deps);
+      if (status) renderStatus();
+    } catch (e) {
+      berth.flash("Could not load " + app + "/" + env + ": " + e.message);
+    }
+  }
+
+  // changes lists what a switch from release a to release b changes:
+  // images, replicas, configuration keys.
+  function changes(a, b) {
+    const out = [];
+    const svcs = new Set([...Object.keys(a.services || {}), ...Object.keys(b.services || {})]);
+    for (const s of [...svcs].sort()) {
+      const x = (a.services || {})[s], y = (b.services || {})[s];
+      if (!x) out.push("service " + s + " starts: " + y.image);
+      else if (!y) out.push("service " + s + " stops (not in release " + b.id + ")");
+      else if (x.image_id !== y.image_id) out.push("image of " + s + ": " + x.image + " (" + berth.shortDigest(x.image_id) + ") → " + y.image + " (" + berth.shortDigest(y.image_id) + ")");
+    }
+    const reps = (r) => Object.fromEntries(((r.spec && r.spec.services) || []).map((s) => [s.name, s.replicas]));
+    const ra = reps(a), rb = reps(b);
+    for (const s of Object.keys(rb).sort()) {
+      if (ra[s] !== undefined && ra[s] !== rb[s]) out.push("replicas of " + s + ": " + ra[s] + " → " + rb[s]);
+    }
+    const ca = a.config || {}, cb = b.config || {};
+    const keys = [...new Set([...Object.keys(ca), ...Object.keys(cb)])].sort().filter((k) => ca[k] !== cb[k]);
+    if (keys.length) out.push("configuration keys: " + keys.join(", "));
+    if (!out.length) out.push("the same images, replicas and configuration as now");
+    return out;
+  }
+
+  // ask shows the confirmation dialog; it resolves true on Confirm.
+  function ask(title, lines, okText) {
+    const dlg = document.getElementById("confirm");
+    document.getElementById("confirm-title").textContent = title;
+    document.getElementById("confirm-body").replaceChildren(el("ul", { id: "confirm-changes" }, ...lines.map((l) => el("li", {}, l))));
+    document.getElementById("confirm-ok").textContent = okText;
+    return new Promise((resolve) => {
+      dlg.addEventListener("close", () => resolve(dlg.returnValue === "ok"), { once: true });
+      dlg.showModal();
+    });
+  }
+
+  async function act(path, body, button) {
+    berth.flash("");
+    button.disabled = true;
+    try {
+      await berth.startAndFollow(path, body);
+    } catch (e) {
+      berth.flash(e.message.endsWith(".") ? e.message : e.message + ".");
+      button.disabled = false;
+    }
+  }
+
+  async function confirmRollback(target) {
+    const from = live();
+    if (!from) return;
+    const lines = ["Release " + target.id + " goes live instead of release " + from.id + ", through the zero-downtime switch, with its recorded images (no rebuild):"].concat(changes(from, target));
+    if (await ask("Roll " + app + "/" + env + " back to release " + target.id + "?", lines, "Roll back to " + target.id)) {
+      act(base + "/rollback", { to: target.id }, document.getElementById("rollback"));
+    }
+  }
+
+  document.getElementById("rollback").addEventListener("click", () => {
+    const t = defaultTarget();
+    if (t) confirmRollback(t);
+  });
+  document.getElementById("redeploy").addEventListener("click", async () => {
+    const lr = live();
+    if (!lr) return;
+    const lines = ["A new release of " + app + "/" + env + " with release " + lr.id + "'s definition and images (no pull, no build) and the environment's current configuration and secrets, through the zero-downtime switch.",
+      "Images: " + Object.keys(lr.services || {}).sort().map((s) => s + " " + lr.services[s].image).join(", ")];
+    if (await ask("Redeploy release " + lr.id + "?", lines, "Redeploy")) {
+      act(base + "/redeploy", undefined, document.getElementById("redeploy"));
+    }
+  });
+
+  load();
+  const es = new EventSource("/api/v1/status/events");
+  es.addEventListener("status", (e) => {
+    const st = JSON.parse(e.data).find((s) => s.app === app && s.env === env);
+    if (!st) return;
+    status = st;
+    renderStatus();
+    const seen = JSON.stringify([st.last_deployment && st.last_deployment.id, st.last_deployment && st.last_deployment.status, st.live && st.live.id]);
+    if (seen !== lastSeen) {
+      lastSeen = seen;
+      load();
+    }
+  });
+  es.addEventListener("error", () => berth.checkSession());
+});

@@ -1,0 +1,185 @@
+// common.js: what every console page shares. Every call goes to the
+// same /api/v1 routes the CLI uses, with the session cookie and, for a
+// change, the session's CSRF value: the API's permission check decides.
+"use strict";
+
+const berth = (() => {
+  const csrfMeta = document.querySelector('meta[name="berth-csrf"]');
+  const csrf = csrfMeta ? csrfMeta.content : "";
+
+  // expired sends the browser to the sign-in page, saying the session
+  // ended, and back here after.
+  function expired() {
+    const next = location.pathname + location.search;
+    location.assign("/login?why=expired&next=" + encodeURIComponent(next));
+  }
+
+  // ApiError is an API answer that is not a success, with its message.
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  // request calls the API and returns the response; a 401 ends the page.
+  async function request(method, path, body) {
+    const opts = { method, headers: {}, credentials: "same-origin" };
+    if (method !== "GET" && method !== "HEAD") {
+      opts.headers["X-Berth-CSRF"] = csrf;
+    }
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    const res = await fetch(path, opts);
+    if (res.status === 401 && path !== "/api/v1/session") {
+      expired();
+      throw new ApiError(401, "your session has ended");
+    }
+    if (!res.ok) {
+      let msg = res.status + " " + res.statusText;
+      try {
+        const j = await res.json();
+        if (j && j.error) msg = j.error;
+      } catch (e) { /* not JSON */ }
+      throw new ApiError(res.status, msg);
+    }
+    return res;
+  }
+
+  async function json(method, path, body) {
+    const res = await request(method, path, body);
+    return res.json();
+  }
+
+  // el builds an element: el("td", {class: "x"}, "text", child, ...).
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "class") e.className = v;
+      else if (k === "text") e.textContent = v;
+      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children) {
+      if (c === undefined || c === null) continue;
+      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return e;
+  }
+
+  // when is a time in the viewer's time zone; "" for none.
+  function when(t) {
+    if (!t || t.startsWith("0001-")) return "";
+    const d = new Date(t);
+    return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  }
+
+  // ago is how long ago t was, roughly.
+  function ago(t) {
+    if (!t || t.startsWith("0001-")) return "";
+    const s = Math.max(0, (Date.now() - new Date(t).getTime()) / 1000);
+    if (s < 60) return Math.round(s) + " s ago";
+    if (s < 3600) return Math.round(s / 60) + " min ago";
+    if (s < 86400) return Math.round(s / 3600) + " h ago";
+    return Math.round(s / 86400) + " d ago";
+  }
+
+  // seconds formats a Go duration in nanoseconds as the CLI does.
+  function seconds(ns) {
+    return (ns / 1e9).toFixed(2) + "s";
+  }
+
+  // flash shows an error (what failed and what to do) above the page.
+  function flash(msg) {
+    const f = document.getElementById("flash");
+    if (!f) return;
+    f.textContent = msg;
+    f.hidden = !msg;
+  }
+
+  // checkSession is for a live stream that broke: if the session has
+  // ended, go to the sign-in page.
+  async function checkSession() {
+    try {
+      const res = await fetch("/api/v1/session", { credentials: "same-origin" });
+      if (res.status === 401) expired();
+    } catch (e) { /* the server is away: the stream retries */ }
+  }
+
+  // shortDigest is an image ID's first 12 hex digits.
+  function shortDigest(id) {
+    if (!id) return "";
+    const h = id.replace(/^sha256:/, "");
+    return h.slice(0, 12);
+  }
+
+  // commitOf is the commit an image's tag names, when it looks like one
+  // (berth tags what it builds with the commit).
+  function commitOf(image) {
+    const m = /:([0-9a-f]{7,40})$/.exec(image || "");
+    return m ? m[1] : "";
+  }
+
+  // outcomeLines are the last lines the CLI prints for a deployment.
+  function outcomeLines(d) {
+    const out = [];
+    if (d.counted) {
+      out.push("served " + d.served.toLocaleString() + " requests during the " + d.kind + ", " + d.failed.toLocaleString() + " failed");
+    }
+    const took = d.ended_at ? " (" + ((new Date(d.ended_at) - new Date(d.started_at)) / 1000).toFixed(2) + "s)" : "";
+    if (d.status === "succeeded") {
+      if (d.kind === "canary") out.push("release " + d.release_id + " of " + d.app + "/" + d.env + " is a canary" + took);
+      else if (d.kind === "remove") out.push(d.app + "/" + d.env + " is removed" + took);
+      else out.push("release " + d.release_id + " of " + d.app + "/" + d.env + " is live" + took);
+    } else if (d.status !== "running") {
+      out.push(d.kind + " " + d.id + " " + d.status + (d.error ? ": " + d.error : ""));
+    }
+    return out;
+  }
+
+  // followStream reads a deploy or rollback answer (newline-delimited
+  // JSON) until it names its deployment, then opens that deployment's
+  // page, which follows it to the end.
+  async function startAndFollow(path, body) {
+    const res = await request("POST", path, body);
+    const reader = res.body.getReader();
+    const dec = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i).trim();
+        buf = buf.slice(i + 1);
+        if (!line) continue;
+        const ev = JSON.parse(line);
+        const id = (ev.progress && ev.progress.deployment) || (ev.result && ev.result.deployment && ev.result.deployment.id);
+        if (id) {
+          reader.cancel().catch(() => {});
+          location.assign("/deployments/" + id);
+          return;
+        }
+        if (ev.result && !ev.result.ok) throw new ApiError(0, ev.result.error);
+      }
+    }
+    throw new ApiError(0, "the server ended the answer before it named a deployment: see berth status");
+  }
+
+  function signOut() {
+    request("DELETE", "/api/v1/session")
+      .catch(() => {})
+      .finally(() => location.assign("/login?why=out"));
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const b = document.getElementById("sign-out");
+    if (b) b.addEventListener("click", signOut);
+  });
+
+  return { request, json, el, when, ago, seconds, flash, checkSession, shortDigest, commitOf, outcomeLines, startAndFollow, ApiError };
+})();

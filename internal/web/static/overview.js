@@ -1,0 +1,90 @@
+// overview.js: every app environment, live. The API's status stream
+// (GET /api/v1/status/events, server-sent events) sends the whole list
+// when it connects and again whenever it changes.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  const { el } = berth;
+  const tbody = document.getElementById("envs");
+  const feed = document.getElementById("feed");
+
+  function containers(st) {
+    let healthy = 0, desired = 0, running = 0;
+    for (const s of st.services || []) {
+      desired += s.replicas || 0;
+      for (const c of s.containers || []) {
+        if (c.release !== String(st.live && st.live.id)) continue;
+        if (c.state === "running") running++;
+        if (c.health === "healthy" || (!c.health && c.state === "running")) healthy++;
+      }
+    }
+    return { healthy, desired, running };
+  }
+
+  function traffic(st) {
+    let rps = 0, errs = 0, routed = false;
+    for (const s of st.services || []) {
+      for (const c of s.containers || []) {
+        if (!c.health) continue;
+        routed = true;
+        rps += c.rps || 0;
+        errs += (c.rps || 0) * (c.error_rate || 0);
+      }
+    }
+    if (!routed) return { rps: "–", share: "–" };
+    return { rps: rps.toFixed(1), share: rps > 0 ? (100 * errs / rps).toFixed(1) + "%" : "0.0%" };
+  }
+
+  function lastDeployment(d) {
+    if (!d) return "none yet";
+    const who = d.created_by ? " by " + d.created_by : "";
+    return el("span", {},
+      el("a", { href: "/deployments/" + d.id }, d.kind + " " + d.id),
+      " " + d.status + who + ", ",
+      el("time", { datetime: d.started_at, title: berth.when(d.started_at) }, berth.ago(d.started_at)),
+      d.error ? el("span", { class: "why" }, " — " + d.error.split("\n")[0]) : null);
+  }
+
+  function state(st) {
+    const out = [];
+    if (st.deploying) out.push(el("span", { class: "badge busy" }, "deploying"));
+    if (st.maintenance) out.push(el("span", { class: "badge warn" }, "maintenance (503)"));
+    if (st.canary) out.push(el("span", { class: "badge" }, "canary"));
+    if (!out.length) out.push(el("span", { class: "badge ok" }, "serving"));
+    return out;
+  }
+
+  function render(list) {
+    document.getElementById("empty").hidden = list.length > 0;
+    const rows = list.map((st) => {
+      const c = containers(st);
+      const t = traffic(st);
+      const link = "/apps/" + encodeURIComponent(st.app) + "/envs/" + encodeURIComponent(st.env);
+      const live = st.live ? "release " + st.live.id : "none";
+      const cls = c.healthy < c.desired ? "bad" : "";
+      return el("tr", { "data-app": st.app, "data-env": st.env },
+        el("th", { scope: "row" }, el("a", { href: link }, st.app)),
+        el("td", {}, st.env),
+        el("td", { class: "live-release" }, live),
+        el("td", { class: "containers " + cls, title: "healthy / desired" }, c.healthy + "/" + c.desired),
+        el("td", { class: "num" }, t.rps),
+        el("td", { class: "num" }, t.share),
+        el("td", { class: "last" }, lastDeployment(st.last_deployment)),
+        el("td", { class: "state" }, ...state(st)));
+    });
+    tbody.replaceChildren(...rows);
+  }
+
+  const es = new EventSource("/api/v1/status/events");
+  es.addEventListener("status", (e) => {
+    feed.textContent = "live";
+    feed.title = "updated " + new Date().toLocaleTimeString();
+    feed.className = "live-dot on";
+    render(JSON.parse(e.data));
+  });
+  es.addEventListener("error", () => {
+    feed.textContent = "reconnecting…";
+    feed.className = "live-dot";
+    berth.checkSession();
+  });
+});

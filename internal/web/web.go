@@ -1,0 +1,149 @@
+package web
+
+import (
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// ContentSecurityPolicy is the policy of every console response: berth's
+// own scripts, styles, images and connections only; no inline script or
+// style, no frames, no forms posted elsewhere.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// Options configures the console.
+type Options struct {
+	// API is the API's handler: the console's pages ask it who is
+	// signed in, and every path that is not the console's goes to it.
+	API    http.Handler
+	Logger *slog.Logger
+}
+
+// Console serves the console's pages and assets.
+type Console struct {
+	api   http.Handler
+	pages *pages
+	log   *slog.Logger
+}
+
+// New returns the console.
+func New(o Options) (*Console, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	p, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	return &Console{api: o.API, pages: p, log: o.Logger.With("component", "web")}, nil
+}
+
+// Handler returns the handler of the API listener: the console's pages
+// and assets, and the API for every other path.
+func (c *Console) Handler() http.Handler {
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", secure(noListing(files)))
+	mux.Handle("GET /favicon.ico", secure(http.HandlerFunc(favicon)))
+	mux.Handle("GET /login", secure(http.HandlerFunc(c.login)))
+	mux.Handle("GET /{$}", secure(c.signedIn(c.overview)))
+	mux.Handle("GET /apps/{app}/envs/{env}", secure(c.signedIn(c.app)))
+	mux.Handle("GET /deployments/{id}", secure(c.signedIn(c.deployment)))
+	mux.Handle("/", c.api)
+	return mux
+}
+
+// secure sets the headers of every console response.
+func secure(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", ContentSecurityPolicy)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// noListing answers 404 for a directory of the assets.
+func noListing(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-cache")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// favicon answers the browser's own request for /favicon.ico with the
+// console's icon.
+func favicon(w http.ResponseWriter, r *http.Request) {
+	b, err := staticFS.ReadFile("static/favicon.svg")
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "max-age=86400")
+	_, _ = w.Write(b)
+}
+
+// pageHandler serves a page to a signed-in person.
+type pageHandler func(w http.ResponseWriter, r *http.Request, who *signedIn)
+
+func (c *Console) overview(w http.ResponseWriter, r *http.Request, who *signedIn) {
+	c.render(w, "overview", pageData{Title: "Overview", Who: who, Script: "overview.js"})
+}
+
+func (c *Console) app(w http.ResponseWriter, r *http.Request, who *signedIn) {
+	app, env := r.PathValue("app"), r.PathValue("env")
+	c.render(w, "app", pageData{Title: app + "/" + env, Who: who, Script: "app.js", App: app, Env: env})
+}
+
+func (c *Console) deployment(w http.ResponseWriter, r *http.Request, who *signedIn) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		w.WriteHeader(http.StatusNotFound)
+		c.render(w, "error", pageData{Title: "Not found", Who: who, Error: "There is no deployment " + r.PathValue("id") + ": deployment numbers are whole numbers from 1."})
+		return
+	}
+	c.render(w, "deployment", pageData{Title: "Deployment " + strconv.FormatInt(id, 10), Who: who, Script: "deployment.js", Deployment: id})
+}
+
+// login serves the sign-in page. why says why the person is here: a
+// session that ended ("expired") or a sign-out ("out").
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	d := pageData{Title: "Sign in", Script: "login.js", Next: safeNext(r.URL.Query().Get("next"))}
+	switch r.URL.Query().Get("why") {
+	case "expired":
+		d.Notice = "Your session has ended (it expired, was signed out elsewhere, or its token was revoked). Sign in again to go on."
+	case "out":
+		d.Notice = "You are signed out."
+	}
+	c.render(w, "login", d)
+}
+
+// safeNext is where to go after signing in: a path of this server only
+// (never another site's address), else the overview.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.HasPrefix(next, "/api/") || strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
