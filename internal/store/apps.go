@@ -40,7 +40,7 @@ func (s *Store) EnsureEnv(app, env string) error {
 	if err := checkAppEnv(app, env); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		_, err := s.ensureEnv(tx, app, env)
 		return err
 	})

@@ -60,7 +60,7 @@ func (s *Store) AppendAudit(e AuditEntry) (AuditEntry, error) {
 		e.Time = s.now()
 	}
 	e.Time = e.Time.UTC()
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketAudit)
 		if err != nil {
 			return err
@@ -112,7 +112,7 @@ func (s *Store) ListAudit(f AuditFilter) ([]AuditEntry, error) {
 // PruneAudit deletes the entries made before before and says how many.
 func (s *Store) PruneAudit(before time.Time) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAudit)
 		if b == nil {
 			return nil

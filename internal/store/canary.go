@@ -36,7 +36,7 @@ func (s *Store) StartCanary(c Canary) error {
 	if c.Weight < 1 || c.Weight > 99 {
 		return fmt.Errorf("canary of %s/%s: weight %d: give a percentage from 1 to 99", c.App, c.Env, c.Weight)
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		eb, err := envBucket(tx, c.App, c.Env)
 		if err != nil {
 			return err
@@ -87,7 +87,7 @@ func (s *Store) GetCanary(app, env string) (Canary, error) {
 // it after the canary ends. It wraps ErrNotFound when id is not the
 // running canary.
 func (s *Store) SetCanaryHealth(app, env string, id int64, unhealthy string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		eb, err := envBucket(tx, app, env)
 		if err != nil {
 			return err
@@ -124,7 +124,7 @@ func (s *Store) SetCanaryHealth(app, env string, id int64, unhealthy string) err
 // environment has no canary, in one transaction. It wraps ErrNotFound
 // when id is not the running canary.
 func (s *Store) EndCanary(app, env string, id int64, reason string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		eb, err := envBucket(tx, app, env)
 		if err != nil {
 			return err

@@ -35,7 +35,7 @@ func (s *Store) SetConfig(app, env string, set map[string]string, unset []string
 		return nil, err
 	}
 	out := map[string]string{}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		eb, err := s.ensureEnv(tx, app, env)
 		if err != nil {
 			return err
@@ -64,7 +64,7 @@ func (s *Store) SetSecret(app, env, name, value string) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		eb, err := s.ensureEnv(tx, app, env)
 		if err != nil {
 			return err
@@ -81,7 +81,7 @@ func (s *Store) SetSecret(app, env, name, value string) error {
 // UnsetSecret removes secrets of app/env; it reports whether any existed.
 func (s *Store) UnsetSecret(app, env string, names ...string) (bool, error) {
 	found := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		eb, err := envBucket(tx, app, env)
 		if err != nil {
 			return err
@@ -172,7 +172,7 @@ func (s *Store) ReleaseSecrets(app, env string, id int64) (map[string]string, er
 // ones of app/env again (after a rollback to it), so later deploys keep
 // what the rollback restored.
 func (s *Store) RestoreConfig(app, env string, id int64) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		eb, err := envBucket(tx, app, env)
 		if err != nil {
 			return err
@@ -216,7 +216,7 @@ type Maintenance struct {
 
 // SetMaintenance records app/env's maintenance mode.
 func (s *Store) SetMaintenance(app, env string, m Maintenance) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		eb, err := envBucket(tx, app, env)
 		if err != nil {
 			return err

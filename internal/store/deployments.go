@@ -115,7 +115,7 @@ func (s *Store) CreateDeployment(d Deployment) (Deployment, error) {
 	if d.StartedAt.IsZero() {
 		d.StartedAt = s.now()
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDeployments)
 		seq, err := b.NextSequence()
 		if err != nil {
@@ -133,7 +133,7 @@ func (s *Store) CreateDeployment(d Deployment) (Deployment, error) {
 // UpdateDeployment replaces deployment d.ID with d. Its app and
 // environment cannot change.
 func (s *Store) UpdateDeployment(d Deployment) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		old, err := getDeployment(tx, d.ID)
 		if err != nil {
 			return err
@@ -206,7 +206,7 @@ func (s *Store) ListDeployments(app, env string, limit int) ([]Deployment, error
 // short by a stop or crash.
 func (s *Store) InterruptRunning(reason string) ([]Deployment, error) {
 	var out []Deployment
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		var ids []int64
 		err := tx.Bucket(bucketRunning).ForEach(func(k, _ []byte) error {
 			ids = append(ids, btoi(k))

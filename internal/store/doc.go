@@ -16,6 +16,10 @@
 // file is locked while open, so two berth servers cannot share a data
 // directory; the second fails within a second with a clear message.
 //
+// Every write goes through Store.update, which closes the channel of
+// Changed once the write committed (changes.go): watchers (the
+// console's live pages) wait for a change instead of polling.
+//
 // # Layout
 //
 // Values are JSON; integer keys are big-endian uint64 so byte order is

@@ -31,7 +31,7 @@ func (s *Store) AppendEvent(app, env string, e Event) error {
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		eb, err := envBucket(tx, app, env)
 		if err != nil {
 			return err

@@ -15,7 +15,7 @@ type NotifyTarget struct {
 
 // SetNotifyTargets replaces app's notification targets.
 func (s *Store) SetNotifyTargets(app string, ts []NotifyTarget) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketNotify)
 		if err != nil {
 			return err

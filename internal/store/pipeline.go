@@ -49,7 +49,7 @@ func (s *Store) SetConnection(c Connection, secret, sshKey, token string) error 
 			return err
 		}
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketConnections)
 		if err != nil {
 			return err
@@ -107,7 +107,7 @@ func (s *Store) GetConnection(app string) (Connection, string, error) {
 // it had been recorded before.
 func (s *Store) SeenDelivery(app, id string) (bool, error) {
 	seen := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketDeliveries)
 		if err != nil {
 			return err
@@ -126,7 +126,7 @@ func (s *Store) SeenDelivery(app, id string) (bool, error) {
 // so that the provider's redelivery is accepted: the webhook handler
 // calls it when the delivery it recorded could not be queued.
 func (s *Store) ForgetDelivery(app, id string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDeliveries)
 		if b == nil {
 			return nil
@@ -178,7 +178,7 @@ func (b Build) Done() bool {
 // CreateBuild records a queued build and assigns its ID.
 func (s *Store) CreateBuild(b Build) (Build, error) {
 	b.Status, b.CreatedAt = BuildQueued, s.now()
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists(bucketBuilds)
 		if err != nil {
 			return err
@@ -195,7 +195,7 @@ func (s *Store) CreateBuild(b Build) (Build, error) {
 
 // UpdateBuild replaces a build record.
 func (s *Store) UpdateBuild(b Build) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists(bucketBuilds)
 		if err != nil {
 			return err

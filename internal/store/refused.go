@@ -15,7 +15,7 @@ import (
 // stay, and it is marked Refused. A release that is not failed is an
 // error wrapping ErrTransition.
 func (s *Store) DropDefinition(app, env string, id int64) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		eb, err := envBucket(tx, app, env)
 		if err != nil {
 			return err
@@ -55,7 +55,7 @@ func dropReleaseSecrets(eb *bolt.Bucket, id int64) error {
 // are never reused.
 func (s *Store) PruneFailed(app, env string, keep int) ([]int64, error) {
 	var gone []int64
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		eb, err := envBucket(tx, app, env)
 		if err != nil {
 			return err

@@ -32,7 +32,7 @@ func (s *Store) SetRegistry(server, username, password string) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketRegistries)
 		if err != nil {
 			return err

@@ -98,7 +98,7 @@ func (s *Store) CreateRelease(r Release) (Release, error) {
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = s.now()
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		eb, err := s.ensureEnv(tx, r.App, r.Env)
 		if err != nil {
 			return err
@@ -185,7 +185,7 @@ func (s *Store) LiveRelease(app, env string) (Release, error) {
 // FailRelease marks the pending release id as failed because of reason.
 // Any other status is an error wrapping ErrTransition.
 func (s *Store) FailRelease(app, env string, id int64, reason string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		eb, err := envBucket(tx, app, env)
 		if err != nil {
 			return err
@@ -214,7 +214,7 @@ func (s *Store) Activate(app, env string, id int64, previous ReleaseStatus) (pre
 	if previous != StatusSuperseded && previous != StatusRolledBack {
 		return 0, fmt.Errorf("activate release %d of %s/%s: the previous release can become %q or %q, not %q", id, app, env, StatusSuperseded, StatusRolledBack, previous)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		eb, err := envBucket(tx, app, env)
 		if err != nil {
 			return err

@@ -40,7 +40,7 @@ type Removal struct {
 // environment removed again keeps the first removal's time and release.
 func (s *Store) MarkRemoved(app, env string, dep int64) (Removal, error) {
 	var rm Removal
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		eb, err := envBucket(tx, app, env)
 		if err != nil {
 			return err

@@ -36,7 +36,7 @@ type Session struct {
 // CreateSession stores ss under the hash of its secret; the user must
 // exist, unless it is a token's session.
 func (s *Store) CreateSession(ss Session, hash [TokenHashSize]byte) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		var u User
 		if ss.Token == "" {
 			if err := getUser(tx, ss.User, &u); err != nil {
@@ -72,7 +72,7 @@ func (s *Store) SessionByHash(hash [TokenHashSize]byte) (Session, error) {
 
 // TouchSession records that the session authenticated a request at at.
 func (s *Store) TouchSession(hash [TokenHashSize]byte, at time.Time) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSessions)
 		if b == nil || b.Get(hash[:]) == nil {
 			return fmt.Errorf("session: %w", ErrNotFound)
@@ -114,7 +114,7 @@ func (s *Store) ListSessions(user string) ([]Session, error) {
 // wrapping ErrNotFound when there is none.
 func (s *Store) DeleteSession(id string) (Session, error) {
 	var found Session
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		n, err := deleteSessions(tx, func(ss Session) bool {
 			if ss.ID == id {
 				found = ss
@@ -134,7 +134,7 @@ func (s *Store) DeleteSession(id string) (Session, error) {
 // and says how many.
 func (s *Store) PruneSessions(dead func(Session) bool) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		var err error
 		n, err = deleteSessions(tx, dead)
 		return err

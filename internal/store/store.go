@@ -52,6 +52,7 @@ type Store struct {
 	path string
 	now  func() time.Time
 	seal *sealer
+	feed changeFeed // changes.go
 }
 
 // Open opens (creating if needed) the store in dataDir/berth.db with mode
@@ -109,7 +110,7 @@ func migrations() []migration {
 
 // migrate runs the pending migrations in one transaction.
 func (s *Store) migrate() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		version := 0
 		if m := tx.Bucket(bucketMeta); m != nil {
 			if v := m.Get(keySchemaVersion); v != nil {
@@ -155,7 +156,7 @@ func (s *Store) Put(key string, value []byte) error {
 	if key == string(keySchemaVersion) {
 		return fmt.Errorf("setting %q is reserved for the store", key)
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put([]byte(key), append([]byte{}, value...))
 	})
 }

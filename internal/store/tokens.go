@@ -61,7 +61,7 @@ func (s *Store) CreateToken(t Token, hash [TokenHashSize]byte) error {
 	if err := CheckTokenName(t.Name); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		byName, err := tx.CreateBucketIfNotExists(bucketTokens)
 		if err != nil {
 			return err
@@ -152,7 +152,7 @@ func (s *Store) TouchToken(name string, at time.Time, from string) error {
 }
 
 func (s *Store) updateToken(name string, t *Token, change func()) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		if err := getToken(tx, name, t); err != nil {
 			return err
 		}

@@ -40,7 +40,7 @@ func (s *Store) CreateUser(u User) error {
 	if err := CheckUserName(u.Name); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketUsers)
 		if err != nil {
 			return err
@@ -93,7 +93,7 @@ func (s *Store) ListUsers() ([]User, error) {
 // ErrNotFound.
 func (s *Store) RemoveUser(name string) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		var u User
 		if err := getUser(tx, name, &u); err != nil {
 			return err
@@ -113,7 +113,7 @@ func (s *Store) RemoveUser(name string) (int, error) {
 // how many ended.
 func (s *Store) SetPassword(name, hash, keep string) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		var u User
 		if err := getUser(tx, name, &u); err != nil {
 			return err
@@ -131,7 +131,7 @@ func (s *Store) SetPassword(name, hash, keep string) (int, error) {
 
 // TouchUserSignIn records a successful sign-in at at from from.
 func (s *Store) TouchUserSignIn(name string, at time.Time, from string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		var u User
 		if err := getUser(tx, name, &u); err != nil {
 			return err
