@@ -106,6 +106,9 @@ type runningDeploy struct {
 	kind    store.DeploymentKind
 	started time.Time
 	done    chan struct{} // closed when the holder releases app/env
+	// t is the deployment's progress, once it is recorded (for
+	// FollowDeployment).
+	t *tracker
 }
 
 // lockWait is how long a deployment waits for a reconcile pass that
@@ -192,14 +195,40 @@ func (d *Deployer) tryLockOnce(app, env string, kind store.DeploymentKind) (func
 	}, nil, nil
 }
 
-func (d *Deployer) setRunningID(app, env string, id int64) {
+// setRunningID records that the holder of app/env's lock runs
+// deployment id, whose progress t tracks.
+func (d *Deployer) setRunningID(app, env string, id int64, t *tracker) {
+	t.setID(id)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	k := lockKey(app, env)
 	if r, ok := d.running[k]; ok {
-		r.id = id
+		r.id, r.t = id, t
 		d.running[k] = r
 	}
+}
+
+// FollowDeployment is for watching deployment id while it runs: its
+// progress lines from the from-th on (counting from 0, the first line
+// said), a channel closed at its next line, and one closed when it
+// ended. ok is false when it is not running (any more) on this server:
+// its record (store.Deployment.Timeline) then has every line, written
+// before done is closed.
+func (d *Deployer) FollowDeployment(id int64, from int) (lines []Progress, more, done <-chan struct{}, ok bool) {
+	d.mu.Lock()
+	var run runningDeploy
+	for _, r := range d.running {
+		if r.id == id && r.t != nil {
+			run, ok = r, true
+			break
+		}
+	}
+	d.mu.Unlock()
+	if !ok {
+		return nil, nil, nil, false
+	}
+	lines, more = run.t.since(from)
+	return lines, more, run.done, true
 }
 
 // Busy reports whether a deployment of app/env is running.
@@ -230,6 +259,9 @@ type Progress struct {
 	Time    time.Time     `json:"time"`
 	Elapsed time.Duration `json:"elapsed"`
 	Message string        `json:"message"`
+	// Deployment is the deployment's id, on the lines said once it is
+	// recorded (0 before).
+	Deployment int64 `json:"deployment,omitempty"`
 }
 
 // ProgressFunc receives progress as it happens. It must not block.

@@ -58,7 +58,7 @@ func (d *Deployer) Promote(ctx context.Context, app, env string, progress Progre
 	if err != nil {
 		return store.Deployment{}, err
 	}
-	d.setRunningID(app, env, dep.ID)
+	d.setRunningID(app, env, dep.ID, t)
 	a := rel.Spec
 	x := &execution{app: &a, env: env, rel: rel, dep: dep, t: t, previous: store.StatusSuperseded}
 	d.withScales(x)
@@ -164,7 +164,7 @@ func (d *Deployer) rollbackCanary(ctx context.Context, app, env string, c store.
 	if err != nil {
 		return store.Deployment{}, err
 	}
-	d.setRunningID(app, env, dep.ID)
+	d.setRunningID(app, env, dep.ID, t)
 	a := rel.Spec
 	x := &execution{app: &a, env: env, rel: live, dep: dep, t: t}
 	d.startCounting(x)

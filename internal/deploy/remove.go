@@ -189,7 +189,7 @@ func (d *Deployer) removeEnv(ctx context.Context, r *removal, progress ProgressF
 	if err != nil {
 		return store.Deployment{}, err
 	}
-	d.setRunningID(r.app, r.env, dep.ID)
+	d.setRunningID(r.app, r.env, dep.ID, t)
 	t.say("removing %s/%s (deployment %d)", r.app, r.env, dep.ID)
 	rel := store.Release{App: r.app, Env: r.env}
 	if _, err := d.store.MarkRemoved(r.app, r.env, dep.ID); err != nil {

@@ -106,7 +106,7 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	if err != nil {
 		return store.Deployment{}, err
 	}
-	d.setRunningID(app.Name, env, dep.ID)
+	d.setRunningID(app.Name, env, dep.ID, t)
 	t.say("release %d created (deployment %d)", rel.ID, dep.ID)
 	if imgErr != nil {
 		sep := "; "
@@ -135,6 +135,21 @@ type DeployOptions struct {
 // returns a zero Deployment) when nothing is live yet: the configuration
 // applies to the next deploy.
 func (d *Deployer) Reconfigure(ctx context.Context, app, env string, progress ProgressFunc) (store.Deployment, error) {
+	return d.redeployLive(ctx, app, env, progress, "configuration of %s/%s changed: new release from release %d")
+}
+
+// Redeploy deploys app/env's live release again, as Reconfigure does:
+// a new release with its definition and images (no pull, no build) and
+// the environment's current configuration and secrets, through the
+// same zero-downtime path. It does nothing (and returns a zero
+// Deployment) when nothing is live.
+func (d *Deployer) Redeploy(ctx context.Context, app, env string, progress ProgressFunc) (store.Deployment, error) {
+	return d.redeployLive(ctx, app, env, progress, "redeploying %s/%s: new release from release %d")
+}
+
+// redeployLive is Reconfigure and Redeploy; its first line says why,
+// from format (app, env, the live release).
+func (d *Deployer) redeployLive(ctx context.Context, app, env string, progress ProgressFunc, format string) (store.Deployment, error) {
 	unlock, err := d.tryLock(app, env, store.KindDeploy)
 	if err != nil {
 		return store.Deployment{}, err
@@ -148,7 +163,7 @@ func (d *Deployer) Reconfigure(ctx context.Context, app, env string, progress Pr
 		return store.Deployment{}, err
 	}
 	t := newTracker(d.now, progress)
-	t.say("configuration of %s/%s changed: new release from release %d", app, env, live.ID)
+	t.say(format, app, env, live.ID)
 	if err := d.restoreSecretContent(&live.Spec, live); err != nil {
 		return store.Deployment{}, err
 	}
@@ -185,7 +200,7 @@ func (d *Deployer) deployImages(ctx context.Context, app *spec.App, env string, 
 	if err != nil {
 		return store.Deployment{}, err
 	}
-	d.setRunningID(app.Name, env, dep.ID)
+	d.setRunningID(app.Name, env, dep.ID, t)
 	t.say("release %d created (deployment %d)", rel.ID, dep.ID)
 	return d.execute(ctx, &execution{app: app, env: env, rel: rel, dep: dep, t: t, previous: store.StatusSuperseded, replaceStateful: opts.ReplaceStateful})
 }
@@ -236,7 +251,7 @@ func (d *Deployer) Rollback(ctx context.Context, app, env string, to int64, opts
 	if err != nil {
 		return store.Deployment{}, err
 	}
-	d.setRunningID(app, env, dep.ID)
+	d.setRunningID(app, env, dep.ID, t)
 	spec := target.Spec
 	return d.execute(ctx, &execution{app: &spec, env: env, rel: target, dep: dep, t: t, previous: store.StatusRolledBack, replaceStateful: opts.ReplaceStateful})
 }

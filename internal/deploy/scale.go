@@ -99,8 +99,8 @@ func (d *Deployer) Scale(ctx context.Context, app, env string, targets []ScaleTa
 	if err != nil {
 		return store.Deployment{}, err
 	}
-	d.setRunningID(app, env, dep.ID)
 	t := newTracker(d.now, progress)
+	d.setRunningID(app, env, dep.ID, t)
 	var what []string
 	for _, c := range changes {
 		what = append(what, fmt.Sprintf("%s %d → %d", c.Service, c.From, c.To))
