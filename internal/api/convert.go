@@ -71,7 +71,7 @@ func deploymentDTO(d store.Deployment) dto.Deployment {
 }
 
 func progressDTO(p deploy.Progress) dto.Progress {
-	return dto.Progress{Time: p.Time, Elapsed: p.Elapsed, Message: p.Message}
+	return dto.Progress{Time: p.Time, Elapsed: p.Elapsed, Message: p.Message, Deployment: p.Deployment}
 }
 
 func envStatusDTO(st deploy.EnvStatus) dto.EnvStatus {

@@ -30,10 +30,12 @@ func (s *Server) routes() []route {
 
 		{"GET /api/v1/apps", permReadList, s.listApps, reads},
 		{"GET /api/v1/status", permReadList, s.statusAll, reads},
+		{"GET /api/v1/status/events", permReadList, s.statusEvents, reads}, // live.go: server-sent events
 		{"GET /api/v1/apps/{app}/envs/{env}/status", permRead, s.status, reads},
 		{"GET /api/v1/apps/{app}/envs/{env}/releases", permRead, s.releases, reads},
 		{"GET /api/v1/apps/{app}/envs/{env}/deployments", permRead, s.deployments, reads},
 		{"GET /api/v1/deployments/{id}", permReadDepl, s.deployment, reads},
+		{"GET /api/v1/deployments/{id}/progress", permReadDepl, s.deploymentProgress, reads}, // live.go: server-sent events
 		{"GET /api/v1/apps/{app}/envs/{env}/logs", permRead, s.logs, reads},
 		{"GET /api/v1/apps/{app}/envs/{env}/volumes", permRead, s.volumes, reads},
 		{"GET /api/v1/apps/{app}/envs/{env}/events", permRead, s.events, reads},
@@ -52,6 +54,7 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/apps/{app}/envs/{env}/rollback", permOperate, s.rollback, act("rollback", "to", "replace_stateful")},
 		{"POST /api/v1/apps/{app}/envs/{env}/promote", permOperate, s.promote, act("promote")},
 		{"POST /api/v1/apps/{app}/envs/{env}/scale", permOperate, s.scale, act("scale", "services")},
+		{"POST /api/v1/apps/{app}/envs/{env}/redeploy", permOperate, s.redeploy, act("redeploy")}, // live.go
 		{"POST /api/v1/apps/{app}/envs/{env}/config", permOperate, s.changeConfig, act("config_change", "set", "unset")},
 		{"PUT /api/v1/apps/{app}/envs/{env}/secrets/{name}", permOperate, s.setSecret, act("secret_set")},
 		{"DELETE /api/v1/apps/{app}/envs/{env}/secrets/{name}", permOperate, s.unsetSecret, act("secret_unset")},

@@ -133,27 +133,10 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) statusAll(w http.ResponseWriter, r *http.Request) error {
-	apps, err := s.store.ListApps()
+	all := r.URL.Query().Get("all") == "1" || r.URL.Query().Get("all") == "true"
+	out, err := s.statusList(r, all) // live.go
 	if err != nil {
 		return err
-	}
-	out := []dto.EnvStatus{}
-	all := r.URL.Query().Get("all") == "1" || r.URL.Query().Get("all") == "true"
-	for _, a := range apps {
-		envs := a.Active() // removed environments only with ?all=1
-		if all {
-			envs = a.Envs
-		}
-		for _, env := range envs {
-			if !visible(r, a.Name, env) {
-				continue
-			}
-			st, err := s.dep.Status(r.Context(), a.Name, env)
-			if err != nil {
-				return err
-			}
-			out = append(out, envStatusDTO(st))
-		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -85,6 +85,9 @@ type Progress struct {
 	Time    time.Time     `json:"time"`
 	Elapsed time.Duration `json:"elapsed"`
 	Message string        `json:"message"`
+	// Deployment is the deployment's id, on the lines said once it is
+	// recorded (0 before): the console opens its page.
+	Deployment int64 `json:"deployment,omitempty"`
 }
 
 // DeployOptions modify a deploy (sent as query parameters) or a

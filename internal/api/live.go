@@ -1,0 +1,252 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/berth-dev/berth/internal/api/dto"
+	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// The live streams (server-sent events) of the console, and of any
+// client that would rather be told than ask again.
+const (
+	// statusRefresh is how often the status stream looks again without
+	// a change in the store: the proxy's rates and health checks move
+	// on their own.
+	statusRefresh = 2 * time.Second
+	// coalesceChanges is how long the status stream waits after a
+	// change for the ones that come with it (a deployment writes
+	// several records at once), so a burst costs one look.
+	coalesceChanges = 100 * time.Millisecond
+	// followRetry is how long a progress stream waits before it looks
+	// again at a deployment that is recorded as running but that no
+	// deployer here follows yet (the instant between its record and its
+	// start).
+	followRetry = 200 * time.Millisecond
+)
+
+// sse writes server-sent events.
+type sse struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func startSSE(w http.ResponseWriter) *sse {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return &sse{w: w, rc: http.NewResponseController(w)}
+}
+
+// send writes one event (id "" for none) whose data is v as JSON.
+func (e *sse) send(event, id string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return e.sendRaw(event, id, b)
+}
+
+func (e *sse) sendRaw(event, id string, data []byte) error {
+	var buf bytes.Buffer
+	if id != "" {
+		fmt.Fprintf(&buf, "id: %s\n", id)
+	}
+	fmt.Fprintf(&buf, "event: %s\ndata: %s\n\n", event, data)
+	if _, err := e.w.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	return e.rc.Flush()
+}
+
+func (e *sse) keepalive() error {
+	if _, err := io.WriteString(e.w, ": keepalive\n\n"); err != nil {
+		return err
+	}
+	return e.rc.Flush()
+}
+
+// statusList is the status of every app environment r's principal may
+// see (removed ones with all).
+func (s *Server) statusList(r *http.Request, all bool) ([]dto.EnvStatus, error) {
+	apps, err := s.store.ListApps()
+	if err != nil {
+		return nil, err
+	}
+	out := []dto.EnvStatus{}
+	for _, a := range apps {
+		envs := a.Active() // removed environments only with ?all=1
+		if all {
+			envs = a.Envs
+		}
+		for _, env := range envs {
+			if !visible(r, a.Name, env) {
+				continue
+			}
+			st, err := s.dep.Status(r.Context(), a.Name, env)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, envStatusDTO(st))
+		}
+	}
+	return out, nil
+}
+
+// statusEvents streams what GET /api/v1/status answers, as "status"
+// events: the whole list when it connects, then again each time it
+// changes. It looks again when the store says a write committed (a
+// deployment, a release, a container event, maintenance) and every
+// statusRefresh for the proxy's rates and health, and sends only what
+// differs from what it sent last. A failed look is a "problem" event
+// with its message; the stream goes on.
+func (s *Server) statusEvents(w http.ResponseWriter, r *http.Request) error {
+	all := r.URL.Query().Get("all") == "1" || r.URL.Query().Get("all") == "true"
+	ev := startSSE(w)
+	refresh := time.NewTicker(statusRefresh)
+	defer refresh.Stop()
+	keepalive := time.NewTicker(keepaliveEvery)
+	defer keepalive.Stop()
+	var last []byte
+	for {
+		changed := s.store.Changed() // before the look: a change during it is not missed
+		list, err := s.statusList(r, all)
+		if err != nil {
+			if r.Context().Err() != nil {
+				return nil
+			}
+			if ev.send("problem", "", dto.ErrorBody{Error: "read status: " + err.Error()}) != nil {
+				return nil
+			}
+		} else if b, err := json.Marshal(list); err == nil && !bytes.Equal(b, last) {
+			if ev.sendRaw("status", "", b) != nil {
+				return nil
+			}
+			last = b
+		}
+		if !waitForChange(r, ev, changed, refresh.C, keepalive.C) {
+			return nil
+		}
+	}
+}
+
+// waitForChange waits until the store changed (and the changes that
+// come with it), or it is time to look again; it keeps the stream alive
+// meanwhile. false: the client went away.
+func waitForChange(r *http.Request, ev *sse, changed <-chan struct{}, refresh, keepalive <-chan time.Time) bool {
+	for {
+		select {
+		case <-r.Context().Done():
+			return false
+		case <-changed:
+			select {
+			case <-time.After(coalesceChanges):
+				return true
+			case <-r.Context().Done():
+				return false
+			}
+		case <-refresh:
+			return true
+		case <-keepalive:
+			if ev.keepalive() != nil {
+				return false
+			}
+		}
+	}
+}
+
+// deploymentProgress streams deployment {id}'s progress as "progress"
+// events (dto.Progress, each with its line's index as the event id, so
+// a reconnecting EventSource resumes after the last line it got), the
+// same lines as the deploy's own answer, then one "result" event with
+// the outcome, and ends. A deployment that ended streams its recorded
+// timeline and outcome at once.
+func (s *Server) deploymentProgress(w http.ResponseWriter, r *http.Request) error {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return badRequest(fmt.Errorf("deployment id %q is not a number", r.PathValue("id")))
+	}
+	if _, err := s.store.GetDeployment(id); err != nil {
+		return fmt.Errorf("deployment %d: %w", id, err)
+	}
+	sent := 0
+	if n, err := strconv.Atoi(r.Header.Get("Last-Event-ID")); err == nil && n >= 0 {
+		sent = n + 1
+	}
+	ev := startSSE(w)
+	keepalive := time.NewTicker(keepaliveEvery)
+	defer keepalive.Stop()
+	for {
+		lines, more, done, ok := s.dep.FollowDeployment(id, sent)
+		if !ok {
+			d, err := s.store.GetDeployment(id)
+			if err != nil {
+				_ = ev.send("problem", "", dto.ErrorBody{Error: fmt.Sprintf("deployment %d: %v", id, err)})
+				return nil
+			}
+			for ; sent < len(d.Timeline); sent++ {
+				st := d.Timeline[sent]
+				p := dto.Progress{Time: st.At, Elapsed: time.Duration(st.Elapsed), Message: st.Message, Deployment: id}
+				if ev.send("progress", strconv.Itoa(sent), p) != nil {
+					return nil
+				}
+			}
+			if d.Status != store.DeploymentRunning {
+				res := dto.Result{OK: d.Status == store.DeploymentSucceeded, Error: d.Error, Deployment: ptr(&d, deploymentDTO)}
+				_ = ev.send("result", "", res)
+				return nil
+			}
+			select { // recorded, not started yet: look again shortly
+			case <-time.After(followRetry):
+			case <-r.Context().Done():
+				return nil
+			}
+			continue
+		}
+		for _, p := range lines {
+			if ev.send("progress", strconv.Itoa(sent), progressDTO(p)) != nil {
+				return nil
+			}
+			sent++
+		}
+		select {
+		case <-more:
+		case <-done:
+		case <-keepalive.C:
+			if ev.keepalive() != nil {
+				return nil
+			}
+		case <-r.Context().Done():
+			return nil
+		}
+	}
+}
+
+// redeploy deploys the live release again, as a new release with its
+// definition and images and the environment's current configuration,
+// through the same zero-downtime path as a deploy (the console's
+// redeploy button).
+func (s *Server) redeploy(w http.ResponseWriter, r *http.Request) error {
+	app, env := r.PathValue("app"), r.PathValue("env")
+	if _, err := s.store.GetApp(app); err != nil {
+		return fmt.Errorf("app %q: %w", app, err)
+	}
+	if _, err := s.store.LiveRelease(app, env); errors.Is(err, store.ErrNotFound) {
+		return &Error{Status: http.StatusConflict, Err: fmt.Errorf("%s/%s has no live release to redeploy: deploy it first (berth deploy)", app, env)}
+	}
+	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
+		return s.dep.Redeploy(ctx, app, env, p)
+	})
+}

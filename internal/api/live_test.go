@@ -1,0 +1,277 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/api/dto"
+	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/engine/enginetest"
+	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// sseEvent is one server-sent event as a client reads it.
+type sseEvent struct {
+	event, id, data string
+}
+
+// readSSE sends the events of body to the returned channel, closed at
+// the end of the stream.
+func readSSE(body io.Reader) <-chan sseEvent {
+	out := make(chan sseEvent, 64)
+	go func() {
+		defer close(out)
+		sc := bufio.NewScanner(body)
+		sc.Buffer(make([]byte, 64<<10), 4<<20)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.event != "" {
+					out <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, "event: "):
+				ev.event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "id: "):
+				ev.id = strings.TrimPrefix(line, "id: ")
+			case strings.HasPrefix(line, "data: "):
+				ev.data = strings.TrimPrefix(line, "data: ")
+			}
+		}
+	}()
+	return out
+}
+
+// next is the next event of evs within d.
+func next(t *testing.T, evs <-chan sseEvent, d time.Duration) (sseEvent, bool) {
+	t.Helper()
+	select {
+	case ev, ok := <-evs:
+		return ev, ok
+	case <-time.After(d):
+		t.Fatalf("no event within %s", d)
+		return sseEvent{}, false
+	}
+}
+
+type liveEnv struct {
+	srv *httptest.Server
+	st  *store.Store
+	eng *gatedEngine
+}
+
+func newLiveEnv(t *testing.T) *liveEnv {
+	t.Helper()
+	f := enginetest.NewFake()
+	f.AddImage("shop:1", "sha256:1111")
+	eng := &gatedEngine{Fake: f, open: make(chan struct{})}
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	dep := deploy.New(deploy.Options{Engine: eng, Store: st, Proxy: proxy.New(proxy.Options{}), BindRoot: "/etc"})
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	srv := httptest.NewServer(New(Options{Deployer: dep, Store: st, Token: testToken, Context: ctx, Logger: slog.New(slog.DiscardHandler)}).Handler())
+	t.Cleanup(srv.Close)
+	return &liveEnv{srv: srv, st: st, eng: eng}
+}
+
+func (e *liveEnv) get(t *testing.T, ctx context.Context, path string, hdr ...string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// deploy starts a deploy of workerApp and returns its stream.
+func (e *liveEnv) deploy(t *testing.T) *bufio.Reader {
+	t.Helper()
+	body, _ := json.Marshal(workerApp())
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/apps/shop/envs/production/deploy", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("deploy: %s", resp.Status)
+	}
+	return bufio.NewReader(resp.Body)
+}
+
+// A deploy's lines name its deployment once it is recorded; its
+// progress stream gives every line from the first (said before the
+// record) as it is said, then the result, and ends; after the end it
+// gives the recorded lines and the result at once, from the line after
+// Last-Event-ID when the client sends one.
+func TestLive_DeploymentProgressFollowsToTheOutcome(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t)
+	stream := e.deploy(t) // held at its first container by the gate
+	var id int64
+	for id == 0 {
+		line, err := stream.ReadBytes('\n')
+		if err != nil {
+			t.Fatalf("the deploy's stream ended before it named its deployment: %v", err)
+		}
+		var ev dto.StreamEvent
+		if json.Unmarshal(line, &ev) == nil && ev.Progress != nil {
+			id = ev.Progress.Deployment
+		}
+	}
+	path := "/api/v1/deployments/" + strconv.FormatInt(id, 10) + "/progress"
+	resp := e.get(t, context.Background(), path)
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "text/event-stream" {
+		t.Fatalf("progress: %s %s", resp.Status, ct)
+	}
+	evs := readSSE(resp.Body)
+	first, _ := next(t, evs, 10*time.Second)
+	var p dto.Progress
+	if first.event != "progress" || first.id != "0" || json.Unmarshal([]byte(first.data), &p) != nil || !strings.HasPrefix(p.Message, "deploying shop to production") {
+		t.Fatalf("first event %+v", first)
+	}
+	close(e.eng.open) // the deploy goes on
+	var lines []string
+	var res dto.Result
+	for {
+		ev, ok := next(t, evs, 30*time.Second)
+		if !ok {
+			t.Fatal("the stream ended without a result")
+		}
+		if ev.event == "result" {
+			if err := json.Unmarshal([]byte(ev.data), &res); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		if ev.event != "progress" || ev.id != strconv.Itoa(len(lines)+1) {
+			t.Fatalf("event %+v after %d lines", ev, len(lines)+1)
+		}
+		lines = append(lines, ev.data)
+	}
+	if !res.OK || res.Deployment == nil || res.Deployment.ID != id || res.Deployment.Status != dto.DeploymentSucceeded {
+		t.Fatalf("result %+v", res)
+	}
+	if _, ok := next(t, evs, 10*time.Second); ok {
+		t.Error("the stream goes on after the result")
+	}
+	d, err := e.st.GetDeployment(id)
+	if err != nil || len(d.Timeline) != len(lines)+1 {
+		t.Fatalf("streamed %d lines, recorded %d (%v)", len(lines)+1, len(d.Timeline), err)
+	}
+
+	// After the end: the record at once, from after Last-Event-ID.
+	evs = readSSE(e.get(t, context.Background(), path, "Last-Event-ID", "1").Body)
+	ev, _ := next(t, evs, 10*time.Second)
+	if ev.event != "progress" || ev.id != "2" {
+		t.Errorf("resumed at %+v, want line 2", ev)
+	}
+	for ev.event == "progress" {
+		ev, _ = next(t, evs, 10*time.Second)
+	}
+	if ev.event != "result" || !strings.Contains(ev.data, `"ok":true`) {
+		t.Errorf("after the lines: %+v", ev)
+	}
+	if resp := e.get(t, context.Background(), "/api/v1/deployments/99/progress"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("an unknown deployment's progress: %s", resp.Status)
+	}
+}
+
+// The status stream sends the list when it connects and again soon
+// after a change (a deploy going live), not only at its periodic look.
+func TestLive_StatusStreamPushesChanges(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t)
+	close(e.eng.open)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	resp := e.get(t, ctx, "/api/v1/status/events")
+	evs := readSSE(resp.Body)
+	ev, _ := next(t, evs, 10*time.Second)
+	if ev.event != "status" || ev.data != "[]" {
+		t.Fatalf("first event %+v, want the empty list", ev)
+	}
+	stream := e.deploy(t)
+	if _, err := io.Copy(io.Discard, stream); err != nil {
+		t.Fatal(err)
+	}
+	ended := time.Now()
+	for {
+		ev, ok := next(t, evs, 10*time.Second)
+		if !ok {
+			t.Fatal("the stream ended")
+		}
+		var list []dto.EnvStatus
+		if err := json.Unmarshal([]byte(ev.data), &list); err != nil {
+			t.Fatalf("event %+v: %v", ev, err)
+		}
+		if len(list) == 1 && list[0].Live != nil && list[0].Last != nil && list[0].Last.Status == dto.DeploymentSucceeded && !list[0].Deploying {
+			took := time.Since(ended)
+			t.Logf("status pushed %s after the deploy ended", took.Round(time.Millisecond))
+			if took > time.Second {
+				t.Errorf("the change came %s after the deploy ended, want within a second", took)
+			}
+			return
+		}
+	}
+}
+
+// Redeploy makes a new release of the live one with its images, through
+// a deploy's stream; with nothing live it is refused saying so.
+func TestLive_RedeployMakesANewReleaseOfTheLiveOne(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t)
+	close(e.eng.open)
+	post := func() (*http.Response, string) {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/apps/shop/envs/production/redeploy", nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if err := e.st.EnsureEnv("shop", "production"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := post(); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "no live release to redeploy") {
+		t.Fatalf("redeploy with nothing live: %s %s", resp.Status, body)
+	}
+	if _, err := io.Copy(io.Discard, e.deploy(t)); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := post()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "redeploying shop/production: new release from release 1") || !strings.Contains(body, `"ok":true`) {
+		t.Fatalf("redeploy: %s %s", resp.Status, body)
+	}
+	live, err := e.st.LiveRelease("shop", "production")
+	if err != nil || live.ID != 2 || live.Services["worker"].ImageID != "sha256:1111" {
+		t.Errorf("live after the redeploy: %+v (%v)", live, err)
+	}
+}
