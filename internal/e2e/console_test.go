@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/berth-dev/berth/internal/daemon"
+	"github.com/berth-dev/berth/internal/spec"
+)
+
+// jsString is s as a JavaScript string literal.
+func jsString(s string) string { return strconv.Quote(s) }
+
+// The console in a real browser against a real berth server on the
+// real engine, under constant load through the proxy: sign in with the
+// admin token; the overview lists an app as it is deployed and again
+// when it is deployed a second time, pushed live; the app's page rolls
+// it back with the button after a confirmation that says what changes,
+// and the deployment's page streams it until it is live; the redeploy
+// button does the same. No page logs a JavaScript error, fails a
+// request or asks anything of a host that is not loopback, and no
+// request through the proxy fails.
+func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
+	eng := requireDocker(t)
+	br := newBrowser(t)
+	dataDir := t.TempDir()
+	srv := startServer(t, dataDir)
+	tok, err := os.ReadFile(filepath.Join(dataDir, daemon.TokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + srv.addrs.API
+	name, host := newApp(t, eng)
+
+	// Sign in: the overview sends the browser to the sign-in page.
+	br.run(t, "open the console", 30*time.Second,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#token-form")))
+	br.waitFor(t, "the sign-in page", `location.pathname === "/login"`, 10*time.Second)
+	br.run(t, "sign in with the admin token", 30*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#token"), strings.TrimSpace(string(tok))),
+		chromedp.Click(chromedp.CSS("#token-form button")))
+	br.waitFor(t, "the overview, connected", `location.pathname === "/" && document.getElementById("feed").textContent === "live"`, 30*time.Second)
+	if who := br.text(t, "#who"); !strings.Contains(who, "admin-token") {
+		t.Errorf("signed in as %q", who)
+	}
+	br.check(t, "sign-in")
+
+	// Deploy twice (as the CLI does); the overview shows each live
+	// release as it happens, without a reload.
+	row := `document.querySelector('tr[data-app=` + jsString(name) + `]')`
+	srv.deployOrFail(t, loadApp(t, name, host, appOpts{Version: "v1"}))
+	br.waitFor(t, "the overview to list the app, release 1 live", row+` && `+row+`.querySelector(".live-release").textContent === "release 1"`, 10*time.Second)
+	ld := startLoad(srv.addrs.HTTP, host, 4)
+	defer ld.stop()
+	srv.deployOrFail(t, loadApp(t, name, host, appOpts{Version: "v2"}))
+	pushed := time.Now()
+	br.waitFor(t, "the overview to show release 2 live", row+`.querySelector(".live-release").textContent === "release 2"`, 10*time.Second)
+	t.Logf("the overview showed release 2 %s after its deploy returned", time.Since(pushed).Round(time.Millisecond))
+	if c := br.text(t, `tr[data-app="`+name+`"] .containers`); c != "2/2" {
+		t.Errorf("containers healthy/desired: %q, want 2/2", c)
+	}
+	br.check(t, "overview")
+
+	// The app's page: roll back with the button.
+	br.run(t, "open the app's page", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`tr[data-app="`+name+`"] th a`)),
+		chromedp.WaitVisible(chromedp.CSS("#releases")))
+	br.waitFor(t, "the rollback button for release 1", `!document.getElementById("rollback").disabled && document.getElementById("rollback").textContent === "Roll back to release 1"`, 30*time.Second)
+	if rels := br.text(t, "#releases tbody"); !strings.Contains(rels, "admin-token") || !strings.Contains(rels, "live") || !strings.Contains(rels, "superseded") {
+		t.Errorf("the releases table: %q", rels)
+	}
+	br.run(t, "ask to roll back", 10*time.Second,
+		chromedp.Click(chromedp.CSS("#rollback")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm")))
+	if what := br.text(t, "#confirm"); !strings.Contains(what, "Release 1 goes live instead of release 2") || !strings.Contains(what, "configuration keys") && !strings.Contains(what, "image") && !strings.Contains(what, "the same images") {
+		t.Errorf("the confirmation says %q", what)
+	}
+	br.run(t, "confirm the rollback", 10*time.Second, chromedp.Click(chromedp.CSS("#confirm-ok")))
+	br.waitFor(t, "the deployment's page", `location.pathname.startsWith("/deployments/")`, 30*time.Second)
+	br.waitFor(t, "the rollback to reach live", `document.getElementById("state").textContent === "live"`, 90*time.Second)
+	if out := br.text(t, "#outcome"); !strings.Contains(out, "release 1 of "+name+"/production is live") {
+		t.Errorf("the outcome says %q", out)
+	}
+	if lines := br.text(t, "#progress"); !strings.Contains(lines, "rolling "+name+"/production back from release 2 to release 1") {
+		t.Errorf("the progress lines: %q", lines)
+	}
+	if code, body := get(t, srv.addrs.HTTP, host, "/"); code != 200 || !strings.Contains(body, "v1") {
+		t.Errorf("after the rollback the app answers %d %q, want v1", code, body)
+	}
+	br.check(t, "rollback")
+
+	// Redeploy the live release from its page.
+	br.run(t, "back to the app's page", 30*time.Second,
+		chromedp.Click(chromedp.CSS("#app-link")),
+		chromedp.WaitVisible(chromedp.CSS("#releases")))
+	br.waitFor(t, "the redeploy button", `!document.getElementById("redeploy").disabled && document.querySelector('#releases tr[data-release="1"]') !== null && document.querySelector('#releases tr[data-release="1"]').textContent.includes("live")`, 30*time.Second)
+	br.run(t, "redeploy", 10*time.Second,
+		chromedp.Click(chromedp.CSS("#redeploy")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		chromedp.Click(chromedp.CSS("#confirm-ok")))
+	br.waitFor(t, "the redeploy to reach live", `location.pathname.startsWith("/deployments/") && document.getElementById("state").textContent === "live"`, 90*time.Second)
+	if out := br.text(t, "#outcome"); !strings.Contains(out, "release 3 of "+name+"/production is live") {
+		t.Errorf("the redeploy's outcome says %q", out)
+	}
+	br.check(t, "redeploy")
+
+	// Sign out: the overview is the sign-in page's again.
+	br.run(t, "sign out", 30*time.Second, chromedp.Click(chromedp.CSS("#sign-out")))
+	br.waitFor(t, "the signed-out page", `location.pathname === "/login" && document.getElementById("notice") !== null`, 30*time.Second)
+	br.run(t, "the overview after signing out", 30*time.Second, chromedp.Navigate(base+"/"))
+	br.waitFor(t, "the sign-in page again", `location.pathname === "/login"`, 10*time.Second)
+	br.check(t, "sign-out")
+
+	ld.stop()
+	if ld.failed.Load() != 0 || ld.total.Load() == 0 {
+		t.Errorf("load through the proxy: %s", ld.summary())
+	}
+	t.Logf("load: %s; the browser sent %d requests, all to loopback", ld.summary(), br.requests)
+}
+
+// deployOrFail deploys app and fails the test when it does not go live.
+func (s *server) deployOrFail(t *testing.T, app *spec.App) {
+	t.Helper()
+	if _, err := s.deploy(t, app); err != nil {
+		t.Fatalf("deploy %s: %v", app.Name, err)
+	}
+}
