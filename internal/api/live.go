@@ -78,6 +78,23 @@ func (e *sse) keepalive() error {
 	return e.rc.Flush()
 }
 
+// readmit checks r's credential again for a stream that outlives the
+// moment it was admitted: a session signed out or expired, a token
+// revoked, a role or scope changed count from the next look on. It
+// returns r with the principal as it is now, or false after telling the
+// client why in an "ended" event (the console then asks to sign in).
+func (s *Server) readmit(r *http.Request, ev *sse, pm perm) (*http.Request, bool) {
+	if _, ok := principalOf(r); !ok {
+		return r, true // a public stream (tests' stand-ins): nothing to check
+	}
+	r2, _, err := s.admit(r, pm)
+	if err != nil {
+		_ = ev.send("ended", "", dto.ErrorBody{Error: err.Error()})
+		return r, false
+	}
+	return r2, true
+}
+
 // statusList is the status of every app environment r's principal may
 // see (removed ones with all).
 func (s *Server) statusList(r *http.Request, all bool) ([]dto.EnvStatus, error) {
@@ -111,7 +128,9 @@ func (s *Server) statusList(r *http.Request, all bool) ([]dto.EnvStatus, error) 
 // deployment, a release, a container event, maintenance) and every
 // statusRefresh for the proxy's rates and health, and sends only what
 // differs from what it sent last. A failed look is a "problem" event
-// with its message; the stream goes on.
+// with its message; the stream goes on. Each look checks the
+// credential again: once it no longer works the stream sends "ended"
+// with why, and stops.
 func (s *Server) statusEvents(w http.ResponseWriter, r *http.Request) error {
 	all := r.URL.Query().Get("all") == "1" || r.URL.Query().Get("all") == "true"
 	ev := startSSE(w)
@@ -122,6 +141,10 @@ func (s *Server) statusEvents(w http.ResponseWriter, r *http.Request) error {
 	var last []byte
 	for {
 		changed := s.store.Changed() // before the look: a change during it is not missed
+		r, ok := s.readmit(r, ev, permReadList)
+		if !ok {
+			return nil
+		}
 		list, err := s.statusList(r, all)
 		if err != nil {
 			if r.Context().Err() != nil {
@@ -189,6 +212,9 @@ func (s *Server) deploymentProgress(w http.ResponseWriter, r *http.Request) erro
 	keepalive := time.NewTicker(keepaliveEvery)
 	defer keepalive.Stop()
 	for {
+		if _, ok := s.readmit(r, ev, permReadDepl); !ok {
+			return nil
+		}
 		lines, more, done, ok := s.dep.FollowDeployment(id, sent)
 		if !ok {
 			d, err := s.store.GetDeployment(id)

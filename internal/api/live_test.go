@@ -275,3 +275,33 @@ func TestLive_RedeployMakesANewReleaseOfTheLiveOne(t *testing.T) {
 		t.Errorf("live after the redeploy: %+v (%v)", live, err)
 	}
 }
+
+// A stream outlives the moment it was admitted, not its credential: a
+// token revoked while its status stream is open ends the stream at the
+// next look, with an "ended" event saying why.
+func TestLive_StreamsEndWithTheirCredential(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t)
+	tok := mint(t, e.st, store.Token{Name: "watcher", Role: "viewer", CreatedAt: time.Now()})
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/api/v1/status/events", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	evs := readSSE(resp.Body)
+	if ev, _ := next(t, evs, 10*time.Second); ev.event != "status" {
+		t.Fatalf("first event %+v", ev)
+	}
+	if _, err := e.st.RevokeToken("watcher", time.Now()); err != nil { // a write: the stream looks again
+		t.Fatal(err)
+	}
+	ev, _ := next(t, evs, 10*time.Second)
+	if ev.event != "ended" || !strings.Contains(ev.data, "revoked") {
+		t.Fatalf("after the revocation: %+v", ev)
+	}
+	if _, ok := next(t, evs, 10*time.Second); ok {
+		t.Error("the stream goes on after it ended")
+	}
+}
