@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -183,12 +184,14 @@ func (b *browser) waitFor(t *testing.T, what, js string, within time.Duration) {
 	}
 }
 
-// text is the text of the element sel (CSS) selects.
+// text is the text of the element sel (CSS) selects, read in one
+// evaluation (a live page may replace the element between two
+// protocol calls).
 func (b *browser) text(t *testing.T, sel string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const e = document.querySelector(`+strconv.Quote(sel)+`); return e ? e.innerText : "(no element " + `+strconv.Quote(sel)+` + ")"; })()`))
 	if err != nil {
 		b.fail(t, "read "+sel, err)
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -111,9 +112,28 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	}
 	br.check(t, "redeploy")
 
-	// Sign out: the overview is the sign-in page's again.
+	// A session ended elsewhere (an admin revokes it): the open page's
+	// live stream says so and the browser lands on the sign-in page,
+	// which says why.
+	br.run(t, "open the overview", 30*time.Second, chromedp.Navigate(base+"/"))
+	br.waitFor(t, "the overview, connected", `document.getElementById("feed").textContent === "live"`, 30*time.Second)
+	sessions, err := srv.client.Sessions(context.Background())
+	if err != nil || len(sessions) != 1 || sessions[0].Token != "admin-token" {
+		t.Fatalf("sessions: %+v (%v)", sessions, err)
+	}
+	if _, err := srv.client.RevokeSession(context.Background(), sessions[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	br.waitFor(t, "the sign-in page, saying the session ended", `location.pathname === "/login" && document.getElementById("notice") !== null && document.getElementById("notice").textContent.includes("session has ended")`, 10*time.Second)
+	br.check(t, "session revoked")
+
+	// Sign in again, then out: the overview is the sign-in page's again.
+	br.run(t, "sign in again", 30*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#token"), strings.TrimSpace(string(tok))),
+		chromedp.Click(chromedp.CSS("#token-form button")))
+	br.waitFor(t, "the overview", `location.pathname === "/" && document.getElementById("feed").textContent === "live"`, 30*time.Second)
 	br.run(t, "sign out", 30*time.Second, chromedp.Click(chromedp.CSS("#sign-out")))
-	br.waitFor(t, "the signed-out page", `location.pathname === "/login" && document.getElementById("notice") !== null`, 30*time.Second)
+	br.waitFor(t, "the signed-out page", `location.pathname === "/login" && document.getElementById("notice") !== null && document.getElementById("notice").textContent.includes("signed out")`, 30*time.Second)
 	br.run(t, "the overview after signing out", 30*time.Second, chromedp.Navigate(base+"/"))
 	br.waitFor(t, "the sign-in page again", `location.pathname === "/login"`, 10*time.Second)
 	br.check(t, "sign-out")

@@ -183,7 +183,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 
   load();
-  const es = new EventSource("/api/v1/status/events");
+  const es = berth.stream("/api/v1/status/events");
   es.addEventListener("status", (e) => {
     const st = JSON.parse(e.data).find((s) => s.app === app && s.env === env);
     if (!st) return;

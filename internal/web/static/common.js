@@ -170,6 +170,22 @@ const berth = (() => {
     throw new ApiError(0, "the server ended the answer before it named a deployment: see berth status");
   }
 
+  // stream opens one of the API's live streams (server-sent events)
+  // and handles what every page does the same way: "ended" (the
+  // session no longer works: sign in again) and "problem" (a look
+  // failed: say so until the next one works).
+  function stream(path) {
+    const es = new EventSource(path);
+    es.addEventListener("ended", () => {
+      es.close();
+      expired();
+    });
+    es.addEventListener("problem", (e) => {
+      flash("berth could not read the state: " + JSON.parse(e.data).error + ". The page tries again.");
+    });
+    return es;
+  }
+
   function signOut() {
     request("DELETE", "/api/v1/session")
       .catch(() => {})
@@ -181,5 +197,5 @@ const berth = (() => {
     if (b) b.addEventListener("click", signOut);
   });
 
-  return { request, json, el, when, ago, seconds, flash, checkSession, shortDigest, commitOf, outcomeLines, startAndFollow, ApiError };
+  return { request, json, stream, expired, el, when, ago, seconds, flash, checkSession, shortDigest, commitOf, outcomeLines, startAndFollow, ApiError };
 })();

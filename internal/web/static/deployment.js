@@ -23,7 +23,7 @@ document.addEventListener("DOMContentLoaded", () => {
 
   berth.json("GET", "/api/v1/deployments/" + encodeURIComponent(id)).then(about).catch((e) => berth.flash("Could not load deployment " + id + ": " + e.message));
 
-  const es = new EventSource("/api/v1/deployments/" + encodeURIComponent(id) + "/progress");
+  const es = berth.stream("/api/v1/deployments/" + encodeURIComponent(id) + "/progress");
   es.addEventListener("progress", (e) => {
     const p = JSON.parse(e.data);
     badge.textContent = "running";

@@ -75,11 +75,12 @@ document.addEventListener("DOMContentLoaded", () => {
     tbody.replaceChildren(...rows);
   }
 
-  const es = new EventSource("/api/v1/status/events");
+  const es = berth.stream("/api/v1/status/events");
   es.addEventListener("status", (e) => {
     feed.textContent = "live";
     feed.title = "updated " + new Date().toLocaleTimeString();
     feed.className = "live-dot on";
+    berth.flash("");
     render(JSON.parse(e.data));
   });
   es.addEventListener("error", () => {
