@@ -124,10 +124,14 @@ document.addEventListener("DOMContentLoaded", () => {
       else if (!y) out.push("service " + s + " stops (not in release " + b.id + ")");
       else if (x.image_id !== y.image_id) out.push("image of " + s + ": " + x.image + " (" + berth.shortDigest(x.image_id) + ") → " + y.image + " (" + berth.shortDigest(y.image_id) + ")");
     }
-    const reps = (r) => Object.fromEntries(((r.spec && r.spec.services) || []).map((s) => [s.name, s.replicas]));
-    const ra = reps(a), rb = reps(b);
-    for (const s of Object.keys(rb).sort()) {
-      if (ra[s] !== undefined && ra[s] !== rb[s]) out.push("replicas of " + s + ": " + ra[s] + " → " + rb[s]);
+    const svcOf = (r) => Object.fromEntries(((r.spec && r.spec.services) || []).map((s) => [s.name, s]));
+    const sa = svcOf(a), sb = svcOf(b);
+    for (const s of Object.keys(sb).sort()) {
+      if (!sa[s]) continue;
+      if (sa[s].replicas !== sb[s].replicas) out.push("replicas of " + s + ": " + sa[s].replicas + " → " + sb[s].replicas);
+      const ea = sa[s].environment || {}, eb = sb[s].environment || {};
+      const changed = [...new Set([...Object.keys(ea), ...Object.keys(eb)])].sort().filter((k) => ea[k] !== eb[k]);
+      if (changed.length) out.push("environment of " + s + ": " + changed.join(", "));
     }
     const ca = a.config || {}, cb = b.config || {};
     const keys = [...new Set([...Object.keys(ca), ...Object.keys(cb)])].sort().filter((k) => ca[k] !== cb[k]);

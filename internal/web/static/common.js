@@ -9,7 +9,10 @@ const berth = (() => {
 
   // expired sends the browser to the sign-in page, saying the session
   // ended, and back here after.
+  let leaving = false;
   function expired() {
+    if (leaving) return; // a stream and a request may both find out
+    leaving = true;
     const next = location.pathname + location.search;
     location.assign("/login?why=expired&next=" + encodeURIComponent(next));
   }
