@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -158,6 +159,32 @@ func (b *browser) run(t *testing.T, what string, within time.Duration, actions .
 	}
 }
 
+// signIn fills in the sign-in page's token and sends it, again if the
+// page was replaced while it typed (a navigation that was under way).
+func (b *browser) signIn(t *testing.T, token string) {
+	t.Helper()
+	b.waitFor(t, "the sign-in page", `location.pathname === "/login" && document.readyState === "complete" && document.getElementById("token") !== null`, 30*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		err := chromedp.Do(ctx,
+			chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+				_, err := chromedp.Evaluate[bool](`(document.getElementById("token").value = "") === ""`)(ctx, tg)
+				return err
+			}),
+			chromedp.SendKeys(chromedp.CSS("#token"), token),
+			chromedp.Click(chromedp.CSS("#token-form button")))
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.fail(t, "sign in", err)
+		}
+		t.Logf("sign in again: %v", err)
+	}
+}
+
 // waitFor evaluates the JavaScript expression js in the page every
 // 50ms until it is true, within the deadline. An evaluation that fails
 // because the page is navigating is tried again.
@@ -196,4 +223,28 @@ func (b *browser) text(t *testing.T, sel string) string {
 		b.fail(t, "read "+sel, err)
 	}
 	return s
+}
+
+// screenshot writes the whole page as DIR/name.png when
+// BERTH_SCREENSHOTS=DIR (make screenshots), and does nothing otherwise.
+func (b *browser) screenshot(t *testing.T, name string) {
+	t.Helper()
+	dir := os.Getenv("BERTH_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.fail(t, "screenshot "+name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", p)
 }

@@ -44,9 +44,8 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#token-form")))
 	br.waitFor(t, "the sign-in page", `location.pathname === "/login"`, 10*time.Second)
-	br.run(t, "sign in with the admin token", 30*time.Second,
-		chromedp.SendKeys(chromedp.CSS("#token"), strings.TrimSpace(string(tok))),
-		chromedp.Click(chromedp.CSS("#token-form button")))
+	br.screenshot(t, "sign-in")
+	br.signIn(t, strings.TrimSpace(string(tok)))
 	br.waitFor(t, "the overview, connected", `location.pathname === "/" && document.getElementById("feed").textContent === "live"`, 30*time.Second)
 	if who := br.text(t, "#who"); !strings.Contains(who, "admin-token") {
 		t.Errorf("signed in as %q", who)
@@ -67,6 +66,7 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	if c := br.text(t, `tr[data-app="`+name+`"] .containers`); c != "2/2" {
 		t.Errorf("containers healthy/desired: %q, want 2/2", c)
 	}
+	br.screenshot(t, "overview")
 	br.check(t, "overview")
 
 	// The app's page: roll back with the button.
@@ -77,15 +77,19 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	if rels := br.text(t, "#releases tbody"); !strings.Contains(rels, "admin-token") || !strings.Contains(rels, "live") || !strings.Contains(rels, "superseded") {
 		t.Errorf("the releases table: %q", rels)
 	}
+	br.waitFor(t, "the app's page to show what runs", `document.getElementById("summary").textContent.startsWith("Release 2 is live") && document.querySelectorAll("#containers tbody tr").length === 2`, 30*time.Second)
+	br.screenshot(t, "app")
 	br.run(t, "ask to roll back", 10*time.Second,
 		chromedp.Click(chromedp.CSS("#rollback")),
 		chromedp.WaitVisible(chromedp.CSS("#confirm")))
-	if what := br.text(t, "#confirm"); !strings.Contains(what, "Release 1 goes live instead of release 2") || !strings.Contains(what, "configuration keys") && !strings.Contains(what, "image") && !strings.Contains(what, "the same images") {
+	if what := br.text(t, "#confirm"); !strings.Contains(what, "Release 1 goes live instead of release 2") || !strings.Contains(what, "environment of web: VERSION") {
 		t.Errorf("the confirmation says %q", what)
 	}
+	br.screenshot(t, "app-rollback-confirmation")
 	br.run(t, "confirm the rollback", 10*time.Second, chromedp.Click(chromedp.CSS("#confirm-ok")))
 	br.waitFor(t, "the deployment's page", `location.pathname.startsWith("/deployments/")`, 30*time.Second)
 	br.waitFor(t, "the rollback to reach live", `document.getElementById("state").textContent === "live"`, 90*time.Second)
+	br.screenshot(t, "deployment")
 	if out := br.text(t, "#outcome"); !strings.Contains(out, "release 1 of "+name+"/production is live") {
 		t.Errorf("the outcome says %q", out)
 	}
@@ -128,9 +132,7 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	br.check(t, "session revoked")
 
 	// Sign in again, then out: the overview is the sign-in page's again.
-	br.run(t, "sign in again", 30*time.Second,
-		chromedp.SendKeys(chromedp.CSS("#token"), strings.TrimSpace(string(tok))),
-		chromedp.Click(chromedp.CSS("#token-form button")))
+	br.signIn(t, strings.TrimSpace(string(tok)))
 	br.waitFor(t, "the overview", `location.pathname === "/" && document.getElementById("feed").textContent === "live"`, 30*time.Second)
 	br.run(t, "sign out", 30*time.Second, chromedp.Click(chromedp.CSS("#sign-out")))
 	br.waitFor(t, "the signed-out page", `location.pathname === "/login" && document.getElementById("notice") !== null && document.getElementById("notice").textContent.includes("signed out")`, 30*time.Second)
