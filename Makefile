@@ -91,6 +91,17 @@ bench-compose:
 	@go test -run '^$$' -bench BenchmarkCorpus -benchtime 2s ./internal/spec/ | grep -E '^(Benchmark|ok)'
 	@echo "(per op: loading the largest file of internal/spec/testdata/corpus; accepted/refused count the whole corpus, see its corpus.golden)"
 
+# PNGs of the console's pages (sign-in, overview, app, rollback
+# confirmation, deployment) into $(SHOTS), from its browser test against
+# the real engine (needs chromium: scripts/ensure-test-deps).
+SHOTS ?= $(CURDIR)/.berth/screenshots
+.PHONY: screenshots
+screenshots:
+	@scripts/ensure-docker
+	@scripts/ensure-test-deps
+	BERTH_SCREENSHOTS=$(SHOTS) $(GO) test -count=1 -run '^TestConsole_SignInDeployRollBackInABrowser$$' -timeout 10m ./internal/e2e/
+	@ls $(SHOTS)/*.png
+
 .PHONY: bench-idle
 bench-idle:
 	@scripts/bench-idle
