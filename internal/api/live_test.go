@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/api/dto"
+	"github.com/berth-dev/berth/internal/apiclient"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/proxy"
@@ -273,6 +274,12 @@ func TestLive_RedeployMakesANewReleaseOfTheLiveOne(t *testing.T) {
 	live, err := e.st.LiveRelease("shop", "production")
 	if err != nil || live.ID != 2 || live.Services["worker"].ImageID != "sha256:1111" {
 		t.Errorf("live after the redeploy: %+v (%v)", live, err)
+	}
+	// berth redeploy's client: the same route, its progress and outcome.
+	var lines []string
+	d, err := apiclient.New(e.srv.URL, testToken).Redeploy(context.Background(), "shop", "production", func(p dto.Progress) { lines = append(lines, p.Message) })
+	if err != nil || d == nil || d.ReleaseID != 3 || len(lines) == 0 || !strings.HasPrefix(lines[0], "redeploying shop/production: new release from release 2") {
+		t.Errorf("the client's redeploy: %+v %q (%v)", d, lines, err)
 	}
 }
 

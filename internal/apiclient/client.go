@@ -180,6 +180,17 @@ func (c *Client) Scale(ctx context.Context, app, env string, services []dto.Scal
 	return readStream(resp, onProgress)
 }
 
+// Redeploy deploys app/env's live release again as a new release, with
+// its images and definition and the current configuration (zero
+// downtime).
+func (c *Client) Redeploy(ctx context.Context, app, env string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
+	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/redeploy", nil)
+	if err != nil {
+		return nil, err
+	}
+	return readStream(resp, onProgress)
+}
+
 // Promote makes app/env's canary its live release (zero downtime).
 func (c *Client) Promote(ctx context.Context, app, env string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
 	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/promote", nil)

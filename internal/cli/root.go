@@ -55,6 +55,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newServerCmd(),
 		newDeployCmd(),
 		newRollbackCmd(),
+		newRedeployCmd(),
 		newPromoteCmd(),
 		newScaleCmd(),
 		newStatusCmd(),
