@@ -9,6 +9,15 @@ document.addEventListener("DOMContentLoaded", () => {
   const app = document.body.dataset.app;
   const env = document.body.dataset.env;
   const base = "/api/v1/apps/" + encodeURIComponent(app) + "/envs/" + encodeURIComponent(env);
+  // The API decides; the page only does not offer what the role may not
+  // do (rollback and redeploy need the deployer or admin role).
+  const role = document.body.dataset.role;
+  const mayOperate = role === "admin" || role === "deployer";
+  if (!mayOperate) {
+    const note = document.getElementById("cannot");
+    note.textContent = "Your role (" + role + ") may not roll back or redeploy: that needs the deployer or admin role.";
+    note.hidden = false;
+  }
   let releases = [];
   let status = null;
   let lastSeen = "";
@@ -59,13 +68,13 @@ document.addEventListener("DOMContentLoaded", () => {
       el("td", {}, r.created_by || "–"),
       el("td", {}, el("time", { datetime: r.created_at }, berth.when(r.created_at))),
       el("td", {}, outcome(r)),
-      el("td", {}, restorable(r) ? el("button", { type: "button", class: "quiet rollback-to", "data-to": r.id, onclick: () => confirmRollback(r) }, "Roll back to " + r.id) : null)));
+      el("td", {}, mayOperate && restorable(r) ? el("button", { type: "button", class: "quiet rollback-to", "data-to": r.id, onclick: () => confirmRollback(r) }, "Roll back to " + r.id) : null)));
     document.querySelector("#releases tbody").replaceChildren(...rows);
     const target = defaultTarget();
     const rb = document.getElementById("rollback");
-    rb.disabled = !target || !live();
+    rb.disabled = !mayOperate || !target || !live();
     rb.textContent = target ? "Roll back to release " + target.id : "Roll back (no earlier good release)";
-    document.getElementById("redeploy").disabled = !live();
+    document.getElementById("redeploy").disabled = !mayOperate || !live();
   }
 
   function renderStatus() {
