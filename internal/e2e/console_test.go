@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/daemon"
 	"github.com/berth-dev/berth/internal/spec"
 )
@@ -24,7 +25,9 @@ func jsString(s string) string { return strconv.Quote(s) }
 // when it is deployed a second time, pushed live; the app's page rolls
 // it back with the button after a confirmation that says what changes,
 // and the deployment's page streams it until it is live; the redeploy
-// button does the same. No page logs a JavaScript error, fails a
+// button does the same; a revoked session sends the page to sign in; a
+// viewer signs in with a password and is offered no rollback, which
+// the API refuses anyway. No page logs a JavaScript error, fails a
 // request or asks anything of a host that is not loopback, and no
 // request through the proxy fails.
 func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
@@ -139,6 +142,36 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	br.run(t, "the overview after signing out", 30*time.Second, chromedp.Navigate(base+"/"))
 	br.waitFor(t, "the sign-in page again", `location.pathname === "/login"`, 10*time.Second)
 	br.check(t, "sign-out")
+
+	// A user signs in with a password; a viewer sees the app but is
+	// offered no rollback, and the API refuses one all the same.
+	const pw = "a viewer's long passphrase"
+	if _, err := srv.client.AddUser(context.Background(), dto.UserRequest{Name: "vera", Role: "viewer", Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	br.waitFor(t, "the sign-in page", `location.pathname === "/login" && document.readyState === "complete"`, 10*time.Second)
+	br.run(t, "sign in as vera", 30*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#name"), "vera"),
+		chromedp.SendKeys(chromedp.CSS("#password"), pw),
+		chromedp.Click(chromedp.CSS("#user-form button")))
+	br.waitFor(t, "vera's overview with the app", `location.pathname === "/" && `+row+` !== null`, 30*time.Second)
+	if who := br.text(t, "#who"); !strings.Contains(who, "user:vera") || !strings.Contains(who, "viewer") {
+		t.Errorf("signed in as %q", who)
+	}
+	br.run(t, "vera opens the app's page", 30*time.Second, chromedp.Click(chromedp.CSS(`tr[data-app="`+name+`"] th a`)))
+	br.waitFor(t, "the app's page, with no rollback offered", `document.querySelectorAll("#releases tbody tr").length === 3 && document.getElementById("rollback").disabled && !document.getElementById("cannot").hidden`, 30*time.Second)
+	br.check(t, "viewer")
+	br.expect("/api/v1/apps/" + name + "/envs/production/rollback") // refused on purpose below
+	var status int64
+	ctx, cancel := context.WithTimeout(br.ctx, 10*time.Second)
+	status, err = chromedp.Run(ctx, chromedp.Evaluate[int64](`fetch("/api/v1/apps/`+name+`/envs/production/rollback", {method: "POST", headers: {"X-Berth-CSRF": document.querySelector('meta[name="berth-csrf"]').content}}).then((r) => r.status)`, chromedp.EvalAwaitPromise))
+	cancel()
+	if err != nil || status != 403 {
+		t.Errorf("a viewer's rollback through the API: %d (%v)", status, err)
+	}
+	br.run(t, "vera signs out", 30*time.Second, chromedp.Click(chromedp.CSS("#sign-out")))
+	br.waitFor(t, "the signed-out page", `location.pathname === "/login"`, 30*time.Second)
+	br.check(t, "viewer")
 
 	ld.stop()
 	if ld.failed.Load() != 0 || ld.total.Load() == 0 {
