@@ -33,6 +33,11 @@
 //     request's: a client that disconnects stops watching, not deploying.
 //   - Long actions stream progress as newline-delimited JSON
 //     (dto.StreamEvent), ending with one result event.
+//   - The live streams (live.go: status, a deployment's progress) are
+//     server-sent events that wait on the store's Changed and the
+//     deployer's progress, never on a loop that reads the store. Each
+//     look admits the request again, so a stream ends (with "ended")
+//     once its session or token no longer works.
 //   - Every change, every refusal and every webhook that starts a build
 //     is recorded once in the audit log (audit.go), by the route table's
 //     guard: the table names each changing route's action and the body
