@@ -62,7 +62,7 @@ func newSessionsCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "ended session %s of %s (from %s)\n", s.ID, s.User, orDash(s.From))
+				fmt.Fprintf(cmd.OutOrStdout(), "ended session %s of %s (from %s)\n", s.ID, holder(s), orDash(s.From))
 			}
 			if revokeUser != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s of %s ended\n", plural(len(ids), "session"), revokeUser)
@@ -89,11 +89,20 @@ func sessionsOf(ss []dto.Session, user string) []dto.Session {
 	return out
 }
 
+// holder is whose session s is: its user, or "token NAME" for a token's
+// sign-in.
+func holder(s dto.Session) string {
+	if s.User == "" && s.Token != "" {
+		return "token " + s.Token
+	}
+	return s.User
+}
+
 func printSessions(w io.Writer, ss []dto.Session) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tUSER\tSIGNED IN\tLAST SEEN\tEXPIRES\tFROM")
 	for _, s := range ss {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.User, when(s.CreatedAt, "-"), when(s.LastSeenAt, "-"),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, holder(s), when(s.CreatedAt, "-"), when(s.LastSeenAt, "-"),
 			when(s.ExpiresAt, "-"), orDash(s.From))
 	}
 	return tw.Flush()

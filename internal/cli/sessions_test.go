@@ -19,6 +19,7 @@ func TestSessions_ListAndRevoke(t *testing.T) {
 		{ID: "s1", User: "ann", CreatedAt: at, LastSeenAt: at.Add(time.Minute), ExpiresAt: at.Add(7 * 24 * time.Hour), From: "10.0.0.7"},
 		{ID: "s2", User: "bob", CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(7 * 24 * time.Hour)},
 		{ID: "s3", User: "ann", CreatedAt: at.Add(time.Hour), LastSeenAt: at.Add(time.Hour), ExpiresAt: at.Add(8 * 24 * time.Hour), From: "10.0.0.8"},
+		{ID: "s4", Token: "admin-token", CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(7 * 24 * time.Hour), From: "127.0.0.1"},
 	}
 	var revoked []string
 	run := serveAPI(t, func(w http.ResponseWriter, r *http.Request) {
@@ -42,12 +43,14 @@ func TestSessions_ListAndRevoke(t *testing.T) {
 
 	out, _ := mustRun(t, run, "sessions", "list")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 4 || !strings.HasPrefix(lines[0], "ID") {
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "ID") {
 		t.Fatalf("table:\n%s", out)
 	}
 	for i, want := range [][]string{
 		{"s1", "ann", "2026-03-01 12:00Z", "2026-03-01 12:01Z", "2026-03-08 12:00Z", "10.0.0.7"},
 		{"s2", "bob", "-"},
+		{"s3", "ann"},
+		{"s4", "token admin-token", "127.0.0.1"},
 	} {
 		for _, w := range want {
 			if !strings.Contains(lines[i+1], w) {
@@ -70,8 +73,12 @@ func TestSessions_ListAndRevoke(t *testing.T) {
 	if !strings.Contains(out, "2 sessions of ann ended") {
 		t.Errorf("revoke --user ann printed %q", out)
 	}
-	if strings.Join(revoked, ",") != "s2,s1,s3" {
-		t.Errorf("revoked %v, want s2, s1, s3", revoked)
+	out, _ = mustRun(t, run, "sessions", "revoke", "s4")
+	if !strings.Contains(out, "ended session s4 of token admin-token (from 127.0.0.1)") {
+		t.Errorf("revoke s4 printed %q", out)
+	}
+	if strings.Join(revoked, ",") != "s2,s1,s3,s4" {
+		t.Errorf("revoked %v, want s2, s1, s3, s4", revoked)
 	}
 
 	if r := run("", "sessions", "revoke"); r.code == 0 || !strings.Contains(r.errOut, "give session ids") {
