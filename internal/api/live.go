@@ -21,8 +21,8 @@ import (
 const (
 	// statusRefresh is how often the status stream looks again without
 	// a change in the store: the proxy's rates and health checks move
-	// on their own.
-	statusRefresh = 2 * time.Second
+	// on their own, and a page shows them within a second.
+	statusRefresh = time.Second
 	// coalesceChanges is how long the status stream waits after a
 	// change for the ones that come with it (a deployment writes
 	// several records at once), so a burst costs one look.
