@@ -1,7 +1,9 @@
 package web
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -78,14 +80,32 @@ func secure(h http.Handler) http.Handler {
 	})
 }
 
-// noListing answers 404 for a directory of the assets.
+// noListing answers 404 for a directory of the assets, and gives each
+// asset an ETag of its content, so a browser asks again (no-cache) but
+// gets a 304 while the binary is the same.
 func noListing(h http.Handler) http.Handler {
+	etags := map[string]string{}
+	_ = fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := staticFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		etags["/"+p] = `"` + hex.EncodeToString(sum[:8]) + `"`
+		return nil
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/") {
 			http.NotFound(w, r)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-cache")
+		if tag, ok := etags[r.URL.Path]; ok {
+			w.Header().Set("ETag", tag) // http.ServeContent answers If-None-Match with it
+		}
 		h.ServeHTTP(w, r)
 	})
 }

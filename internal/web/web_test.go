@@ -111,6 +111,16 @@ func TestConsole_PagesNeedASession(t *testing.T) {
 	if w := get(t, h, "/static/", ""); w.Code != http.StatusNotFound {
 		t.Errorf("the assets' directory is listed: %d", w.Code)
 	}
+	// An asset the browser has is not sent again.
+	w := get(t, h, "/static/app.js", "")
+	tag := w.Header().Get("ETag")
+	r := httptest.NewRequest(http.MethodGet, "/static/app.js", nil)
+	r.Header.Set("If-None-Match", tag)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if tag == "" || rec.Code != http.StatusNotModified {
+		t.Errorf("asking again for app.js with its ETag %q: %d", tag, rec.Code)
+	}
 }
 
 // A signed-in person gets the pages, with the session's CSRF value for
