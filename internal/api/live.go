@@ -124,63 +124,57 @@ func (s *Server) statusList(r *http.Request, all bool) ([]dto.EnvStatus, error) 
 
 // statusEvents streams what GET /api/v1/status answers, as "status"
 // events: the whole list when it connects, then again each time it
-// changes. It looks again when the store says a write committed (a
-// deployment, a release, a container event, maintenance) and every
-// statusRefresh for the proxy's rates and health, and sends only what
-// differs from what it sent last. A failed look is a "problem" event
-// with its message; the stream goes on. Each look checks the
-// credential again: once it no longer works the stream sends "ended"
-// with why, and stops.
+// changes. The looks are the hub's (statushub.go), one for all streams:
+// when the store says a write committed (a deployment, a release, a
+// container event, maintenance) and every statusRefresh for the proxy's
+// rates and health. A stream sends only what differs, for its own
+// principal's scope, from what it sent last. A failed look is a
+// "problem" event with its message; the stream goes on. At each look
+// the credential is checked again: once it no longer works the stream
+// sends "ended" with why, and stops.
 func (s *Server) statusEvents(w http.ResponseWriter, r *http.Request) error {
 	all := r.URL.Query().Get("all") == "1" || r.URL.Query().Get("all") == "true"
 	ev := startSSE(w)
-	refresh := time.NewTicker(statusRefresh)
-	defer refresh.Stop()
+	defer s.hub.subscribe()()
 	keepalive := time.NewTicker(keepaliveEvery)
 	defer keepalive.Stop()
 	var last []byte
 	for {
-		changed := s.store.Changed() // before the look: a change during it is not missed
-		r, ok := s.readmit(r, ev, permReadList)
-		if !ok {
-			return nil
+		look, ready := s.hub.current()
+		if look != nil {
+			r, ok := s.readmit(r, ev, permReadList)
+			if !ok {
+				return nil
+			}
+			var err error
+			if look.err != nil {
+				msg := []byte("problem\x00" + look.err.Error())
+				if !bytes.Equal(msg, last) {
+					err = ev.send("problem", "", dto.ErrorBody{Error: "read status: " + look.err.Error()})
+					last = msg
+				}
+			} else if b, jerr := json.Marshal(look.visibleTo(r, all)); jerr == nil && !bytes.Equal(b, last) {
+				err = ev.sendRaw("status", "", b)
+				last = b
+			}
+			if err != nil {
+				return nil
+			}
 		}
-		list, err := s.statusList(r, all)
-		if err != nil {
-			if r.Context().Err() != nil {
-				return nil
-			}
-			if ev.send("problem", "", dto.ErrorBody{Error: "read status: " + err.Error()}) != nil {
-				return nil
-			}
-		} else if b, err := json.Marshal(list); err == nil && !bytes.Equal(b, last) {
-			if ev.sendRaw("status", "", b) != nil {
-				return nil
-			}
-			last = b
-		}
-		if !waitForChange(r, ev, changed, refresh.C, keepalive.C) {
+		if !waitForLook(r, ev, ready, keepalive.C) {
 			return nil
 		}
 	}
 }
 
-// waitForChange waits until the store changed (and the changes that
-// come with it), or it is time to look again; it keeps the stream alive
+// waitForLook waits for the hub's next look, keeping the stream alive
 // meanwhile. false: the client went away.
-func waitForChange(r *http.Request, ev *sse, changed <-chan struct{}, refresh, keepalive <-chan time.Time) bool {
+func waitForLook(r *http.Request, ev *sse, ready <-chan struct{}, keepalive <-chan time.Time) bool {
 	for {
 		select {
 		case <-r.Context().Done():
 			return false
-		case <-changed:
-			select {
-			case <-time.After(coalesceChanges):
-				return true
-			case <-r.Context().Done():
-				return false
-			}
-		case <-refresh:
+		case <-ready:
 			return true
 		case <-keepalive:
 			if ev.keepalive() != nil {

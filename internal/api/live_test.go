@@ -19,6 +19,7 @@ import (
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -70,6 +71,7 @@ func next(t *testing.T, evs <-chan sseEvent, d time.Duration) (sseEvent, bool) {
 
 type liveEnv struct {
 	srv *httptest.Server
+	api *Server
 	st  *store.Store
 	eng *gatedEngine
 }
@@ -78,6 +80,7 @@ func newLiveEnv(t *testing.T) *liveEnv {
 	t.Helper()
 	f := enginetest.NewFake()
 	f.AddImage("shop:1", "sha256:1111")
+	f.AddImage("blog:1", "sha256:2222")
 	eng := &gatedEngine{Fake: f, open: make(chan struct{})}
 	st, err := store.Open(t.TempDir())
 	if err != nil {
@@ -87,9 +90,10 @@ func newLiveEnv(t *testing.T) *liveEnv {
 	dep := deploy.New(deploy.Options{Engine: eng, Store: st, Proxy: proxy.New(proxy.Options{}), BindRoot: "/etc"})
 	ctx, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
-	srv := httptest.NewServer(New(Options{Deployer: dep, Store: st, Token: testToken, Context: ctx, Logger: slog.New(slog.DiscardHandler)}).Handler())
+	a := New(Options{Deployer: dep, Store: st, Token: testToken, Context: ctx, Logger: slog.New(slog.DiscardHandler)})
+	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	return &liveEnv{srv: srv, st: st, eng: eng}
+	return &liveEnv{srv: srv, api: a, st: st, eng: eng}
 }
 
 func (e *liveEnv) get(t *testing.T, ctx context.Context, path string, hdr ...string) *http.Response {
@@ -110,8 +114,13 @@ func (e *liveEnv) get(t *testing.T, ctx context.Context, path string, hdr ...str
 // deploy starts a deploy of workerApp and returns its stream.
 func (e *liveEnv) deploy(t *testing.T) *bufio.Reader {
 	t.Helper()
-	body, _ := json.Marshal(workerApp())
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/apps/shop/envs/production/deploy", bytes.NewReader(body))
+	return e.deployApp(t, workerApp())
+}
+
+func (e *liveEnv) deployApp(t *testing.T, app *spec.App) *bufio.Reader {
+	t.Helper()
+	body, _ := json.Marshal(app)
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/apps/"+app.Name+"/envs/production/deploy", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
@@ -310,5 +319,78 @@ func TestLive_StreamsEndWithTheirCredential(t *testing.T) {
 	}
 	if _, ok := next(t, evs, 10*time.Second); ok {
 		t.Error("the stream goes on after it ended")
+	}
+}
+
+// The status streams share one look at the state, and each shows only
+// its own credential's scope of it; the looks stop once no stream is
+// open.
+func TestLive_StatusStreamsShareLooksAndKeepTheirScope(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t)
+	close(e.eng.open)
+	blog := workerApp()
+	blog.Name, blog.Services[0].Image = "blog", "blog:1"
+	for _, app := range []*spec.App{workerApp(), blog} {
+		if _, err := io.Copy(io.Discard, e.deployApp(t, app)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func(tok string) (<-chan sseEvent, context.CancelFunc) {
+		ctx, cancel := context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/api/v1/status/events", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return readSSE(resp.Body), cancel
+	}
+	apps := func(evs <-chan sseEvent) string {
+		ev, _ := next(t, evs, 10*time.Second)
+		var list []dto.EnvStatus
+		if ev.event != "status" || json.Unmarshal([]byte(ev.data), &list) != nil {
+			t.Fatalf("event %+v", ev)
+		}
+		var names []string
+		for _, st := range list {
+			names = append(names, st.App)
+		}
+		return strings.Join(names, ",")
+	}
+	shop, stopShop := open(mint(t, e.st, store.Token{Name: "view-shop", Role: "viewer", Apps: []string{"shop"}, CreatedAt: time.Now()}))
+	blogs, stopBlog := open(mint(t, e.st, store.Token{Name: "view-blog", Role: "viewer", Apps: []string{"blog"}, CreatedAt: time.Now()}))
+	every, stopAll := open(testToken)
+	if got := apps(shop); got != "shop" {
+		t.Errorf("the shop viewer's stream lists %q", got)
+	}
+	if got := apps(blogs); got != "blog" {
+		t.Errorf("the blog viewer's stream lists %q", got)
+	}
+	if got := apps(every); got != "blog,shop" && got != "shop,blog" {
+		t.Errorf("the admin's stream lists %q", got)
+	}
+	e.api.hub.mu.Lock()
+	subs := e.api.hub.subs
+	e.api.hub.mu.Unlock()
+	if subs != 3 {
+		t.Errorf("%d streams counted by the hub, want 3", subs)
+	}
+	stopShop()
+	stopBlog()
+	stopAll()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.api.hub.mu.Lock()
+		running := e.api.hub.running
+		e.api.hub.mu.Unlock()
+		if !running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the hub still looks with no stream open")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

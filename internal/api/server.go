@@ -79,6 +79,7 @@ type Server struct {
 	used         *lastUse
 	audit        *auditor
 	sess         *sessionConf
+	hub          *statusHub // the status streams' looks (statushub.go)
 	log          *slog.Logger
 	ctx          context.Context
 	version      string
@@ -107,10 +108,12 @@ func New(o Options) *Server {
 	if sess.max <= 0 {
 		sess.max = DefaultSessionMax
 	}
-	return &Server{dep: o.Deployer, sess: sess, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, metrics: o.Metrics, store: o.Store,
+	s := &Server{dep: o.Deployer, sess: sess, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, metrics: o.Metrics, store: o.Store,
 		token: newBearer(o.Token), metricsAllow: o.MetricsAllow, now: o.Now, used: &lastUse{},
 		log: o.Logger.With("component", "api"), ctx: o.Context, version: o.Version, restart: o.Restart, handoffErr: o.HandoffError,
 		audit: &auditor{store: o.Store, file: o.AuditLog, log: o.Logger.With("component", "audit")}}
+	s.hub = &statusHub{s: s}
+	return s
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
