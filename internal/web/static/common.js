@@ -126,13 +126,29 @@ const berth = (() => {
     return m ? m[1] : "";
   }
 
+  // thousands is n with comma separators, as the CLI prints it.
+  function thousands(n) {
+    return String(n || 0).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  }
+
+  // goDuration is a duration in milliseconds as Go prints it rounded to
+  // the millisecond (905ms, 1.42s, 1m2.5s), as the CLI does.
+  function goDuration(ms) {
+    ms = Math.round(ms);
+    if (ms < 1000) return ms + "ms";
+    const trim = (x) => x.toFixed(3).replace(/\.?0+$/, "");
+    if (ms < 60000) return trim(ms / 1000) + "s";
+    const h = Math.floor(ms / 3600000), m = Math.floor((ms % 3600000) / 60000), sec = (ms % 60000) / 1000;
+    return (h ? h + "h" : "") + m + "m" + trim(sec) + "s";
+  }
+
   // outcomeLines are the last lines the CLI prints for a deployment.
   function outcomeLines(d) {
     const out = [];
-    if (d.counted) {
-      out.push("served " + d.served.toLocaleString() + " requests during the " + d.kind + ", " + d.failed.toLocaleString() + " failed");
+    if (d.counted || d.served > 0 || d.failed > 0) {
+      out.push("served " + thousands(d.served) + " requests during the " + d.kind + ", " + thousands(d.failed) + " failed");
     }
-    const took = d.ended_at ? " (" + ((new Date(d.ended_at) - new Date(d.started_at)) / 1000).toFixed(2) + "s)" : "";
+    const took = d.ended_at ? " (" + goDuration(new Date(d.ended_at) - new Date(d.started_at)) + ")" : "";
     if (d.status === "succeeded") {
       if (d.kind === "canary") out.push("release " + d.release_id + " of " + d.app + "/" + d.env + " is a canary" + took);
       else if (d.kind === "remove") out.push(d.app + "/" + d.env + " is removed" + took);
