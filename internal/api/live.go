@@ -161,18 +161,21 @@ func (s *Server) statusEvents(w http.ResponseWriter, r *http.Request) error {
 				return nil
 			}
 		}
-		if !waitForLook(r, ev, ready, keepalive.C) {
+		if !s.waitForLook(r, ev, ready, keepalive.C) {
 			return nil
 		}
 	}
 }
 
 // waitForLook waits for the hub's next look, keeping the stream alive
-// meanwhile. false: the client went away.
-func waitForLook(r *http.Request, ev *sse, ready <-chan struct{}, keepalive <-chan time.Time) bool {
+// meanwhile. false: the client went away, or the server is stopping
+// (a stream never holds up its shutdown).
+func (s *Server) waitForLook(r *http.Request, ev *sse, ready <-chan struct{}, keepalive <-chan time.Time) bool {
 	for {
 		select {
 		case <-r.Context().Done():
+			return false
+		case <-s.ctx.Done():
 			return false
 		case <-ready:
 			return true
@@ -232,6 +235,8 @@ func (s *Server) deploymentProgress(w http.ResponseWriter, r *http.Request) erro
 			case <-time.After(followRetry):
 			case <-r.Context().Done():
 				return nil
+			case <-s.ctx.Done():
+				return nil
 			}
 			continue
 		}
@@ -250,6 +255,8 @@ func (s *Server) deploymentProgress(w http.ResponseWriter, r *http.Request) erro
 			}
 		case <-r.Context().Done():
 			return nil
+		case <-s.ctx.Done():
+			return nil // the server is stopping: the client reconnects to its successor
 		}
 	}
 }

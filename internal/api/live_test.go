@@ -70,10 +70,11 @@ func next(t *testing.T, evs <-chan sseEvent, d time.Duration) (sseEvent, bool) {
 }
 
 type liveEnv struct {
-	srv *httptest.Server
-	api *Server
-	st  *store.Store
-	eng *gatedEngine
+	srv  *httptest.Server
+	api  *Server
+	stop context.CancelFunc // the server's context: it stops
+	st   *store.Store
+	eng  *gatedEngine
 }
 
 func newLiveEnv(t *testing.T) *liveEnv {
@@ -93,7 +94,7 @@ func newLiveEnv(t *testing.T) *liveEnv {
 	a := New(Options{Deployer: dep, Store: st, Token: testToken, Context: ctx, Logger: slog.New(slog.DiscardHandler)})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	return &liveEnv{srv: srv, api: a, st: st, eng: eng}
+	return &liveEnv{srv: srv, api: a, stop: stop, st: st, eng: eng}
 }
 
 func (e *liveEnv) get(t *testing.T, ctx context.Context, path string, hdr ...string) *http.Response {
@@ -393,4 +394,41 @@ func TestLive_StatusStreamsShareLooksAndKeepTheirScope(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Open streams end when the server stops, so that they never hold up
+// its shutdown (which waits for requests in flight).
+func TestLive_StreamsEndWhenTheServerStops(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t)
+	status := readSSE(e.get(t, context.Background(), "/api/v1/status/events").Body)
+	if ev, _ := next(t, status, 10*time.Second); ev.event != "status" {
+		t.Fatalf("first event %+v", ev)
+	}
+	stream := e.deploy(t) // held by the gate: its progress stream follows it
+	var id int64
+	for id == 0 {
+		line, err := stream.ReadBytes('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev dto.StreamEvent
+		if json.Unmarshal(line, &ev) == nil && ev.Progress != nil {
+			id = ev.Progress.Deployment
+		}
+	}
+	progress := readSSE(e.get(t, context.Background(), "/api/v1/deployments/"+strconv.FormatInt(id, 10)+"/progress").Body)
+	if ev, _ := next(t, progress, 10*time.Second); ev.event != "progress" {
+		t.Fatalf("first progress event %+v", ev)
+	}
+	e.stop()
+	for name, evs := range map[string]<-chan sseEvent{"status": status, "progress": progress} {
+		for {
+			if _, ok := next(t, evs, 10*time.Second); !ok {
+				break
+			}
+		}
+		t.Logf("the %s stream ended with the server", name)
+	}
+	close(e.eng.open)
 }
