@@ -212,8 +212,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	return s.startSession(w, r, store.Session{User: u.Name}, u.Role)
 }
 
-// tokenSignIn is the name a token sign-in counts its failures under.
-const tokenSignIn = "(token)"
+// tokenSignIn is the name a token sign-in from addr counts its failures
+// under: one per address, so that failures from elsewhere never slow
+// down the admin's own token sign-in (a token is 256 random bits: there
+// is no one to protect by counting them together).
+func tokenSignIn(addr string) string { return "(token from " + addr + ")" }
 
 // signInToken starts a session for the holder of a token (the admin
 // token, or one of berth tokens create): it acts as the token, with its
@@ -221,7 +224,7 @@ const tokenSignIn = "(token)"
 func (s *Server) signInToken(w http.ResponseWriter, r *http.Request, tok string) error {
 	note := noteOf(r)
 	addr := remoteHost(r)
-	if d := s.sess.limits.attempt(tokenSignIn, addr); d > 0 {
+	if d := s.sess.limits.attempt(tokenSignIn(addr), addr); d > 0 {
 		note.signInToken("")
 		secs := int(math.Ceil(d.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -236,7 +239,7 @@ func (s *Server) signInToken(w http.ResponseWriter, r *http.Request, tok string)
 		}
 		return err
 	}
-	s.sess.limits.succeeded(tokenSignIn, addr)
+	s.sess.limits.succeeded(tokenSignIn(addr), addr)
 	return s.startSession(w, r, store.Session{Token: p.name, TokenSum: hex.EncodeToString(sum[:])}, string(p.role))
 }
 

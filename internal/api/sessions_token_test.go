@@ -113,3 +113,29 @@ func TestSessions_TokenSessionFollowsTheToken(t *testing.T) {
 		t.Errorf("a wrong token: %d %s %v", w.Code, w.Body, w.Result().Cookies())
 	}
 }
+
+// Wrong tokens are slowed down per address: an address that keeps
+// guessing gets 429, while the right token from another address still
+// signs in at once.
+func TestSessions_TokenSignInLimitIsPerAddress(t *testing.T) {
+	t.Parallel()
+	e := newUserEnv(t, nil)
+	var limited bool
+	for range 30 {
+		w := e.do(t, req{method: "POST", path: "/api/v1/session", body: dto.SignInRequest{Token: "berth_guess"}, addr: "10.0.0.66"})
+		if w.Code == http.StatusTooManyRequests {
+			limited = w.Header().Get("Retry-After") != ""
+			break
+		}
+		if w.Code != http.StatusUnauthorized {
+			t.Fatalf("a wrong token: %d %s", w.Code, w.Body)
+		}
+	}
+	if !limited {
+		t.Error("30 wrong tokens from one address were never slowed down")
+	}
+	w := e.do(t, req{method: "POST", path: "/api/v1/session", body: dto.SignInRequest{Token: testToken}, addr: "10.0.0.7"})
+	if w.Code != http.StatusCreated {
+		t.Errorf("the admin token from another address: %d %s", w.Code, w.Body)
+	}
+}
