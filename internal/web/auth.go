@@ -1,9 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 
 	"github.com/berth-dev/berth/internal/api/dto"
@@ -19,18 +19,21 @@ type signedIn struct {
 // permission check, not one of the console's. It answers the API's
 // status: 200 with who, 401 when r has no working session.
 func (c *Console) whoAmI(r *http.Request) (int, *signedIn) {
-	q := httptest.NewRequestWithContext(r.Context(), http.MethodGet, "/api/v1/session", nil)
-	q.RemoteAddr, q.TLS, q.Host = r.RemoteAddr, r.TLS, r.Host
+	q, err := http.NewRequestWithContext(r.Context(), http.MethodGet, "/api/v1/session", nil)
+	if err != nil {
+		return http.StatusInternalServerError, nil
+	}
+	q.RemoteAddr, q.TLS, q.Host, q.RequestURI = r.RemoteAddr, r.TLS, r.Host, "/api/v1/session"
 	if ck := r.Header.Values("Cookie"); len(ck) > 0 {
 		q.Header["Cookie"] = ck
 	}
-	rec := httptest.NewRecorder()
+	rec := &answer{header: http.Header{}, code: http.StatusOK}
 	c.api.ServeHTTP(rec, q)
-	if rec.Code != http.StatusOK {
-		return rec.Code, nil
+	if rec.code != http.StatusOK {
+		return rec.code, nil
 	}
 	var who signedIn
-	if err := json.Unmarshal(rec.Body.Bytes(), &who.WhoAmI); err != nil {
+	if err := json.Unmarshal(rec.body.Bytes(), &who.WhoAmI); err != nil {
 		c.log.Error("read who am I", "error", err)
 		return http.StatusInternalServerError, nil
 	}
@@ -62,4 +65,30 @@ func (c *Console) signedIn(h pageHandler) http.Handler {
 		}
 		http.Redirect(w, r, "/login?"+v.Encode(), http.StatusSeeOther)
 	})
+}
+
+// answer keeps an in-process API answer (at most 64 KiB of body: who
+// am I is a few hundred bytes).
+type answer struct {
+	header http.Header
+	code   int
+	wrote  bool
+	body   bytes.Buffer
+}
+
+func (a *answer) Header() http.Header { return a.header }
+
+func (a *answer) WriteHeader(code int) {
+	if !a.wrote {
+		a.code, a.wrote = code, true
+	}
+}
+
+func (a *answer) Write(p []byte) (int, error) {
+	a.WriteHeader(http.StatusOK)
+	if room := 64<<10 - a.body.Len(); len(p) > room {
+		a.body.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return a.body.Write(p)
 }
