@@ -149,6 +149,12 @@ func (c *Console) deployment(w http.ResponseWriter, r *http.Request, who *signed
 // session that ended ("expired") or a sign-out ("out").
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	d := pageData{Title: "Sign in", Script: "login.js", Next: safeNext(r.URL.Query().Get("next"))}
+	if _, err := r.Cookie("berth_session"); err == nil {
+		if code, who := c.whoAmI(r); code == http.StatusOK && who.Session != "" {
+			http.Redirect(w, r, d.Next, http.StatusSeeOther) // signed in already
+			return
+		}
+	}
 	switch r.URL.Query().Get("why") {
 	case "expired":
 		d.Notice = "Your session has ended (it expired, was signed out elsewhere, or its token was revoked). Sign in again to go on."

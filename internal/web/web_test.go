@@ -143,6 +143,9 @@ func TestConsole_SignedInPages(t *testing.T) {
 	if w := get(t, h, "/apps/shop/envs/production", cookie); !strings.Contains(w.Body.String(), `data-app="shop" data-env="production"`) {
 		t.Errorf("the app page does not name its app:\n%s", w.Body)
 	}
+	if w := get(t, h, "/login?next=/deployments/4", cookie); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/deployments/4" {
+		t.Errorf("the sign-in page when signed in: %d %s", w.Code, w.Header().Get("Location"))
+	}
 	if w := get(t, h, "/deployments/x", cookie); w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), "no deployment x") {
 		t.Errorf("a bad deployment number: %d %s", w.Code, w.Body)
 	}

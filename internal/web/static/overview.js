@@ -45,7 +45,7 @@ document.addEventListener("DOMContentLoaded", () => {
       d.error ? el("span", { class: "why" }, " — " + d.error.split("\n")[0]) : null);
   }
 
-  function state(st) {
+  function stateBadges(st) {
     const out = [];
     if (st.deploying) out.push(el("span", { class: "badge busy" }, "deploying"));
     if (st.maintenance) out.push(el("span", { class: "badge warn" }, "maintenance (503)"));
@@ -54,25 +54,63 @@ document.addEventListener("DOMContentLoaded", () => {
     return out;
   }
 
-  function render(list) {
-    document.getElementById("empty").hidden = list.length > 0;
-    const rows = list.map((st) => {
-      const c = containers(st);
-      const t = traffic(st);
+  // cell sets a cell's content when what it shows changed (sig): the
+  // page updates in place, so a click in progress is never lost to a
+  // row that was replaced under the pointer.
+  function cell(td, sig, ...content) {
+    if (td.dataset.sig === sig) return;
+    td.dataset.sig = sig;
+    td.replaceChildren(...content);
+  }
+
+  const rows = new Map(); // "app/env" → its row
+
+  function rowOf(st) {
+    const key = st.app + "/" + st.env;
+    let tr = rows.get(key);
+    if (!tr) {
       const link = "/apps/" + encodeURIComponent(st.app) + "/envs/" + encodeURIComponent(st.env);
-      const live = st.live ? "release " + st.live.id : "none";
-      const cls = c.healthy < c.desired ? "bad" : "";
-      return el("tr", { "data-app": st.app, "data-env": st.env },
+      tr = el("tr", { "data-app": st.app, "data-env": st.env },
         el("th", { scope: "row" }, el("a", { href: link }, st.app)),
         el("td", {}, st.env),
-        el("td", { class: "live-release" }, live),
-        el("td", { class: "containers " + cls, title: "healthy / desired" }, c.healthy + "/" + c.desired),
-        el("td", { class: "num" }, t.rps),
-        el("td", { class: "num" }, t.share),
-        el("td", { class: "last" }, lastDeployment(st.last_deployment)),
-        el("td", { class: "state" }, ...state(st)));
-    });
-    tbody.replaceChildren(...rows);
+        el("td", { class: "live-release" }), el("td", { class: "containers", title: "healthy / desired" }),
+        el("td", { class: "num rps" }), el("td", { class: "num errors" }),
+        el("td", { class: "last" }), el("td", { class: "state" }));
+      rows.set(key, tr);
+    }
+    return tr;
+  }
+
+  function render(list) {
+    document.getElementById("empty").hidden = list.length > 0;
+    const seen = new Set();
+    let prev = null;
+    for (const st of list) {
+      const tr = rowOf(st);
+      seen.add(st.app + "/" + st.env);
+      const [, , live, cont, rps, errs, last, state] = tr.children;
+      const c = containers(st);
+      const t = traffic(st);
+      const lr = st.live ? "release " + st.live.id : "none";
+      cell(live, lr, lr);
+      cont.classList.toggle("bad", c.healthy < c.desired);
+      cell(cont, c.healthy + "/" + c.desired, c.healthy + "/" + c.desired);
+      cell(rps, t.rps, t.rps);
+      cell(errs, t.share, t.share);
+      const d = st.last_deployment;
+      cell(last, d ? JSON.stringify([d.id, d.status, d.error, berth.ago(d.started_at)]) : "none", lastDeployment(d));
+      cell(state, JSON.stringify([st.deploying, st.maintenance, !!st.canary]), ...stateBadges(st));
+      // In the list's order, moving a row only when it is out of place.
+      const want = prev ? prev.nextSibling : tbody.firstChild;
+      if (want !== tr) tbody.insertBefore(tr, want);
+      prev = tr;
+    }
+    for (const [key, tr] of rows) {
+      if (!seen.has(key)) {
+        tr.remove();
+        rows.delete(key);
+      }
+    }
   }
 
   const es = berth.stream("/api/v1/status/events");
