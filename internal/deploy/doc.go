@@ -8,6 +8,10 @@
 // Invariants:
 //   - One deployment at a time per app and environment: a second one is
 //     refused with ErrBusy, never interleaved.
+//   - A running deployment's progress can be followed from its first
+//     line (FollowDeployment) until its lock is released; its record
+//     (store.Deployment.Timeline) has every line before then, so a
+//     watcher that comes late or stays past the end misses none.
 //   - The store is the commit point. A release becomes live in one store
 //     transaction (store.Activate) after its containers are healthy and
 //     before the proxy is switched; after a crash, the daemon rebuilds
