@@ -32,6 +32,9 @@ const (
 	// deployer here follows yet (the instant between its record and its
 	// start).
 	followRetry = 200 * time.Millisecond
+	// abandonedAfter is how long that lasts at most: then the stream
+	// says the deployment is not running here, and ends.
+	abandonedAfter = 5 * time.Second
 )
 
 // sse writes server-sent events.
@@ -208,6 +211,7 @@ func (s *Server) deploymentProgress(w http.ResponseWriter, r *http.Request) erro
 	ev := startSSE(w)
 	keepalive := time.NewTicker(keepaliveEvery)
 	defer keepalive.Stop()
+	var unfollowed time.Time // since when it is recorded running, not followed
 	for {
 		if _, ok := s.readmit(r, ev, permReadDepl); !ok {
 			return nil
@@ -228,6 +232,14 @@ func (s *Server) deploymentProgress(w http.ResponseWriter, r *http.Request) erro
 			}
 			if d.Status != store.DeploymentRunning {
 				res := dto.Result{OK: d.Status == store.DeploymentSucceeded, Error: d.Error, Deployment: ptr(&d, deploymentDTO)}
+				_ = ev.send("result", "", res)
+				return nil
+			}
+			if unfollowed.IsZero() {
+				unfollowed = time.Now()
+			} else if time.Since(unfollowed) > abandonedAfter {
+				res := dto.Result{Error: fmt.Sprintf("deployment %d is recorded as running, but this server is not running it: see berth status %s --env %s", id, d.App, d.Env),
+					Deployment: ptr(&d, deploymentDTO)}
 				_ = ev.send("result", "", res)
 				return nil
 			}

@@ -432,3 +432,23 @@ func TestLive_StreamsEndWhenTheServerStops(t *testing.T) {
 	}
 	close(e.eng.open)
 }
+
+// A deployment recorded as running that no deployer here runs (a
+// server stopped while it ran, before the next start marks it
+// interrupted) is not waited for forever: its stream says so and ends.
+func TestLive_ProgressOfAnAbandonedDeploymentEnds(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t)
+	d, err := e.st.CreateDeployment(store.Deployment{App: "shop", Env: "production", Kind: store.KindDeploy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := readSSE(e.get(t, context.Background(), "/api/v1/deployments/"+strconv.FormatInt(d.ID, 10)+"/progress").Body)
+	ev, _ := next(t, evs, abandonedAfter+10*time.Second)
+	if ev.event != "result" || !strings.Contains(ev.data, "this server is not running it") || strings.Contains(ev.data, `"ok":true`) {
+		t.Fatalf("event %+v", ev)
+	}
+	if _, ok := next(t, evs, 10*time.Second); ok {
+		t.Error("the stream goes on")
+	}
+}

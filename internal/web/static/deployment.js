@@ -40,7 +40,9 @@ document.addEventListener("DOMContentLoaded", () => {
       const live = d.status === "succeeded";
       badge.textContent = live ? (d.kind === "canary" ? "canary" : d.kind === "remove" ? "removed" : "live") : d.status;
       badge.className = "badge " + (live ? "ok" : "bad");
-      out.replaceChildren(...berth.outcomeLines(d).map((l) => berth.el("p", {}, l)));
+      const lines = berth.outcomeLines(d);
+      if (!r.ok && r.error && !lines.some((l) => l.includes(r.error))) lines.push(r.error);
+      out.replaceChildren(...lines.map((l) => berth.el("p", {}, l)));
     } else {
       badge.textContent = r.ok ? "done" : "failed";
       badge.className = "badge " + (r.ok ? "ok" : "bad");
