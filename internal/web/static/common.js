@@ -150,7 +150,8 @@ const berth = (() => {
     }
     const took = d.ended_at ? " (" + goDuration(new Date(d.ended_at) - new Date(d.started_at)) + ")" : "";
     if (d.status === "succeeded") {
-      if (d.kind === "canary") out.push("release " + d.release_id + " of " + d.app + "/" + d.env + " is a canary" + took);
+      if (d.kind === "scale") out.push("scaled " + d.app + "/" + d.env + " release " + d.release_id + ": " + (d.scaled || []).map((c) => c.service + " " + c.from + " → " + c.to).join(", ") + took);
+      else if (d.kind === "canary") out.push("release " + d.release_id + " of " + d.app + "/" + d.env + " is a canary" + took);
       else if (d.kind === "remove") out.push(d.app + "/" + d.env + " is removed" + took);
       else out.push("release " + d.release_id + " of " + d.app + "/" + d.env + " is live" + took);
     } else if (d.status !== "running") {

@@ -38,7 +38,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (d) {
       about(d);
       const live = d.status === "succeeded";
-      badge.textContent = live ? (d.kind === "canary" ? "canary" : d.kind === "remove" ? "removed" : "live") : d.status;
+      badge.textContent = live ? ({ canary: "canary", remove: "removed", scale: "scaled" }[d.kind] || "live") : d.status;
       badge.className = "badge " + (live ? "ok" : "bad");
       const lines = berth.outcomeLines(d);
       if (!r.ok && r.error && !lines.some((l) => l.includes(r.error))) lines.push(r.error);
