@@ -72,10 +72,11 @@ document.addEventListener("DOMContentLoaded", () => {
       const link = "/apps/" + encodeURIComponent(st.app) + "/envs/" + encodeURIComponent(st.env);
       tr = el("tr", { "data-app": st.app, "data-env": st.env },
         el("th", { scope: "row" }, el("a", { href: link }, st.app)),
-        el("td", {}, st.env),
-        el("td", { class: "live-release" }), el("td", { class: "containers", title: "healthy / desired" }),
-        el("td", { class: "num rps" }), el("td", { class: "num errors" }),
-        el("td", { class: "last" }), el("td", { class: "state" }));
+        el("td", { "data-label": "Environment" }, st.env),
+        el("td", { class: "live-release", "data-label": "Live release" }),
+        el("td", { class: "containers", title: "healthy / desired", "data-label": "Containers" }),
+        el("td", { class: "num rps", "data-label": "Requests/s" }), el("td", { class: "num errors", "data-label": "5xx" }),
+        el("td", { class: "last", "data-label": "Last deployment" }), el("td", { class: "state", "data-label": "State" }));
       rows.set(key, tr);
     }
     return tr;
