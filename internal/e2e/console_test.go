@@ -70,6 +70,11 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 		t.Errorf("containers healthy/desired: %q, want 2/2", c)
 	}
 	br.screenshot(t, "overview")
+	if os.Getenv("BERTH_SCREENSHOTS") != "" { // and at a phone's width
+		br.run(t, "phone width", 10*time.Second, chromedp.EmulateViewport(390, 844))
+		br.screenshot(t, "overview-phone")
+		br.run(t, "desktop width", 10*time.Second, chromedp.EmulateReset())
+	}
 	br.check(t, "overview")
 
 	// The app's page: roll back with the button.
