@@ -217,5 +217,5 @@ const berth = (() => {
     if (b) b.addEventListener("click", signOut);
   });
 
-  return { request, json, stream, expired, el, when, ago, seconds, flash, checkSession, shortDigest, commitOf, outcomeLines, startAndFollow, ApiError };
+  return { request, json, stream, expired, el, when, ago, seconds, thousands, flash, checkSession, shortDigest, commitOf, outcomeLines, startAndFollow, ApiError };
 })();

@@ -42,6 +42,7 @@ document.addEventListener("DOMContentLoaded", () => {
       el("a", { href: "/deployments/" + d.id }, d.kind + " " + d.id),
       " " + d.status + who + ", ",
       el("time", { datetime: d.started_at, title: berth.when(d.started_at) }, berth.ago(d.started_at)),
+      d.counted ? "; " + berth.thousands(d.served) + " requests served, " + berth.thousands(d.failed) + " failed" : null,
       d.error ? el("span", { class: "why" }, " — " + d.error.split("\n")[0]) : null);
   }
 
@@ -99,7 +100,7 @@ document.addEventListener("DOMContentLoaded", () => {
       cell(rps, t.rps, t.rps);
       cell(errs, t.share, t.share);
       const d = st.last_deployment;
-      cell(last, d ? JSON.stringify([d.id, d.status, d.error, berth.ago(d.started_at)]) : "none", lastDeployment(d));
+      cell(last, d ? JSON.stringify([d.id, d.status, d.error, d.served, d.failed, berth.ago(d.started_at)]) : "none", lastDeployment(d));
       cell(state, JSON.stringify([st.deploying, st.maintenance, !!st.canary]), ...stateBadges(st));
       // In the list's order, moving a row only when it is out of place.
       const want = prev ? prev.nextSibling : tbody.firstChild;
