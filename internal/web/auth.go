@@ -7,6 +7,8 @@ import (
 	"net/url"
 
 	"github.com/berth-dev/berth/internal/api/dto"
+
+	"github.com/berth-dev/berth/internal/api"
 )
 
 // signedIn is the person a page is for, as the API says.
@@ -60,7 +62,7 @@ func (c *Console) signedIn(h pageHandler) http.Handler {
 			return
 		}
 		v := url.Values{"next": {r.URL.RequestURI()}}
-		if _, err := r.Cookie("berth_session"); err == nil {
+		if _, err := r.Cookie(api.SessionCookie); err == nil {
 			v.Set("why", "expired")
 		}
 		http.Redirect(w, r, "/login?"+v.Encode(), http.StatusSeeOther)

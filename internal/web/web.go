@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/berth-dev/berth/internal/api"
 )
 
 //go:embed templates/*.html
@@ -149,7 +151,7 @@ func (c *Console) deployment(w http.ResponseWriter, r *http.Request, who *signed
 // session that ended ("expired") or a sign-out ("out").
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	d := pageData{Title: "Sign in", Script: "login.js", Next: safeNext(r.URL.Query().Get("next"))}
-	if _, err := r.Cookie("berth_session"); err == nil {
+	if _, err := r.Cookie(api.SessionCookie); err == nil {
 		if code, who := c.whoAmI(r); code == http.StatusOK && who.Session != "" {
 			http.Redirect(w, r, d.Next, http.StatusSeeOther) // signed in already
 			return
