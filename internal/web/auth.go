@@ -6,9 +6,8 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/berth-dev/berth/internal/api/dto"
-
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/api/dto"
 )
 
 // signedIn is the person a page is for, as the API says.
@@ -16,26 +15,42 @@ type signedIn struct {
 	dto.WhoAmI
 }
 
-// whoAmI asks the API, in-process, who r's credential is (GET
-// /api/v1/session with r's cookie): the API's own authentication and
-// permission check, not one of the console's. It answers the API's
-// status: 200 with who, 401 when r has no working session.
-func (c *Console) whoAmI(r *http.Request) (int, *signedIn) {
-	q, err := http.NewRequestWithContext(r.Context(), http.MethodGet, "/api/v1/session", nil)
+// apiGet asks the API, in-process, for path with r's cookie (and
+// address), as the page's own script would: the API's authentication
+// and permission check decide. It answers the status and the body (at
+// most 64 KiB).
+func (c *Console) apiGet(r *http.Request, path string) (int, []byte) {
+	q, err := http.NewRequestWithContext(r.Context(), http.MethodGet, path, nil)
 	if err != nil {
 		return http.StatusInternalServerError, nil
 	}
-	q.RemoteAddr, q.TLS, q.Host, q.RequestURI = r.RemoteAddr, r.TLS, r.Host, "/api/v1/session"
+	q.RemoteAddr, q.TLS, q.Host, q.RequestURI = r.RemoteAddr, r.TLS, r.Host, path
 	if ck := r.Header.Values("Cookie"); len(ck) > 0 {
 		q.Header["Cookie"] = ck
 	}
 	rec := &answer{header: http.Header{}, code: http.StatusOK}
 	c.api.ServeHTTP(rec, q)
-	if rec.code != http.StatusOK {
-		return rec.code, nil
+	return rec.code, rec.body.Bytes()
+}
+
+// apiError is the message of an API error answer.
+func apiError(code int, body []byte) string {
+	var eb dto.ErrorBody
+	if json.Unmarshal(body, &eb) == nil && eb.Error != "" {
+		return eb.Error
+	}
+	return http.StatusText(code)
+}
+
+// whoAmI asks the API who r's credential is (GET /api/v1/session): 200
+// with who, 401 when r has no working session.
+func (c *Console) whoAmI(r *http.Request) (int, *signedIn) {
+	code, body := c.apiGet(r, "/api/v1/session")
+	if code != http.StatusOK {
+		return code, nil
 	}
 	var who signedIn
-	if err := json.Unmarshal(rec.body.Bytes(), &who.WhoAmI); err != nil {
+	if err := json.Unmarshal(body, &who.WhoAmI); err != nil {
 		c.log.Error("read who am I", "error", err)
 		return http.StatusInternalServerError, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -132,19 +133,37 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, who *signedIn
 	c.render(w, "overview", pageData{Title: "Overview", Who: who, Script: "overview.js"})
 }
 
+// app serves an app environment's page, when the API lets the person
+// read it (GET its releases): else the API's refusal, as a page.
 func (c *Console) app(w http.ResponseWriter, r *http.Request, who *signedIn) {
 	app, env := r.PathValue("app"), r.PathValue("env")
+	if code, body := c.apiGet(r, "/api/v1/apps/"+url.PathEscape(app)+"/envs/"+url.PathEscape(env)+"/releases"); code != http.StatusOK {
+		c.refused(w, who, code, apiError(code, body))
+		return
+	}
 	c.render(w, "app", pageData{Title: app + "/" + env, Who: who, Script: "app.js", App: app, Env: env})
 }
 
+// deployment serves a deployment's page, when the API lets the person
+// read it.
 func (c *Console) deployment(w http.ResponseWriter, r *http.Request, who *signedIn) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		w.WriteHeader(http.StatusNotFound)
-		c.render(w, "error", pageData{Title: "Not found", Who: who, Error: "There is no deployment " + r.PathValue("id") + ": deployment numbers are whole numbers from 1."})
+		c.refused(w, who, http.StatusNotFound, "There is no deployment "+r.PathValue("id")+": deployment numbers are whole numbers from 1.")
+		return
+	}
+	if code, body := c.apiGet(r, "/api/v1/deployments/"+strconv.FormatInt(id, 10)); code != http.StatusOK {
+		c.refused(w, who, code, apiError(code, body))
 		return
 	}
 	c.render(w, "deployment", pageData{Title: "Deployment " + strconv.FormatInt(id, 10), Who: who, Script: "deployment.js", Deployment: id})
+}
+
+// refused answers a page the API refused or does not have, with its
+// status and message.
+func (c *Console) refused(w http.ResponseWriter, who *signedIn, code int, msg string) {
+	w.WriteHeader(code)
+	c.render(w, "error", pageData{Title: http.StatusText(code), Who: who, Error: msg})
 }
 
 // login serves the sign-in page. why says why the person is here: a

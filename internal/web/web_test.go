@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -20,22 +21,35 @@ import (
 
 const testToken = "berth_web_test_admin_token"
 
-// console is a console in front of a real API server (no engine: the
-// pages and sign-in need none).
+// newTestConsole is a console in front of a real API server (no
+// engine: the pages and sign-in need none) whose store has the app
+// environment shop/production and its deployment 1.
 func newTestConsole(t *testing.T) http.Handler {
+	t.Helper()
+	h, _ := newTestConsoleStore(t)
+	return h
+}
+
+func newTestConsoleStore(t *testing.T) (http.Handler, *store.Store) {
 	t.Helper()
 	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	if err := st.EnsureEnv("shop", "production"); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := st.CreateDeployment(store.Deployment{App: "shop", Env: "production", Kind: store.KindDeploy}); err != nil || d.ID != 1 {
+		t.Fatalf("deployment %+v (%v)", d, err)
+	}
 	log := slog.New(slog.DiscardHandler)
 	a := api.New(api.Options{Store: st, Token: testToken, Logger: log})
 	c, err := New(Options{API: a.Handler(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.Handler()
+	return c.Handler(), st
 }
 
 func get(t *testing.T, h http.Handler, path, cookie string) *httptest.ResponseRecorder {
@@ -86,7 +100,7 @@ func TestConsole_PagesNeedASession(t *testing.T) {
 			t.Errorf("GET %s without a session: %d", p, w.Code)
 		}
 	}
-	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/3"} {
+	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/1"} {
 		w := get(t, h, p, "")
 		loc, _ := url.Parse(w.Header().Get("Location"))
 		if w.Code != http.StatusSeeOther || loc.Path != "/login" || loc.Query().Get("next") != p || loc.Query().Get("why") != "" {
@@ -130,7 +144,7 @@ func TestConsole_SignedInPages(t *testing.T) {
 	t.Parallel()
 	h := newTestConsole(t)
 	cookie, csrf := signIn(t, h)
-	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/3"} {
+	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/1"} {
 		w := get(t, h, p, cookie)
 		body := w.Body.String()
 		if w.Code != http.StatusOK || !strings.Contains(body, `<meta name="berth-csrf" content="`+csrf+`">`) || !strings.Contains(body, "admin-token") {
@@ -273,5 +287,43 @@ func TestSafeNext(t *testing.T) {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A page about an app or a deployment is served only when the API lets
+// the signed-in person read it; otherwise the API's answer, as a page.
+func TestConsole_PagesAskTheAPIFirst(t *testing.T) {
+	t.Parallel()
+	h, st := newTestConsoleStore(t)
+	cookie, _ := signIn(t, h)
+	for p, want := range map[string]string{
+		"/apps/nope/envs/production": `app &#34;nope&#34;`,
+		"/deployments/99":            "deployment 99",
+	} {
+		if w := get(t, h, p, cookie); w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), want) || strings.Contains(w.Body.String(), "app.js") {
+			t.Errorf("GET %s: %d\n%s", p, w.Code, w.Body)
+		}
+	}
+	// A viewer of another app: refused as the API refuses it.
+	tok := "berth_web_test_viewer"
+	if err := st.CreateToken(store.Token{Name: "view-blog", Role: "viewer", Apps: []string{"blog"}}, sha256.Sum256([]byte(tok))); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(dto.SignInRequest{Token: tok})
+	r := httptest.NewRequest(http.MethodPost, "/api/v1/session", bytes.NewReader(b))
+	r.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	var viewer string
+	for _, c := range rec.Result().Cookies() {
+		viewer = c.Value
+	}
+	for _, p := range []string{"/apps/shop/envs/production", "/deployments/1"} {
+		if w := get(t, h, p, viewer); w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "view-blog") {
+			t.Errorf("GET %s as a viewer of blog: %d\n%s", p, w.Code, w.Body)
+		}
+	}
+	if w := get(t, h, "/", viewer); w.Code != http.StatusOK {
+		t.Errorf("the overview as a viewer of blog: %d", w.Code)
 	}
 }
