@@ -210,6 +210,16 @@ func TestLive_DeploymentProgressFollowsToTheOutcome(t *testing.T) {
 	if resp := e.get(t, context.Background(), "/api/v1/deployments/99/progress"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("an unknown deployment's progress: %s", resp.Status)
 	}
+
+	// berth watch's client: every line, then the deployment.
+	var got []string
+	dep, err := apiclient.New(e.srv.URL, testToken).FollowDeployment(context.Background(), id, func(p dto.Progress) { got = append(got, p.Message) })
+	if err != nil || dep == nil || dep.ID != id || len(got) != len(d.Timeline) || got[0] != d.Timeline[0].Message {
+		t.Errorf("the client followed %d lines of %d, deployment %+v (%v)", len(got), len(d.Timeline), dep, err)
+	}
+	if _, err := apiclient.New(e.srv.URL, testToken).FollowDeployment(context.Background(), 99, nil); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("following an unknown deployment: %v", err)
+	}
 }
 
 // The status stream sends the list when it connects and again soon
