@@ -56,6 +56,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newDeployCmd(),
 		newRollbackCmd(),
 		newRedeployCmd(),
+		newWatchCmd(),
 		newPromoteCmd(),
 		newScaleCmd(),
 		newStatusCmd(),
