@@ -186,10 +186,19 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 }
 
 // safeNext is where to go after signing in: a path of this server only
-// (never another site's address), else the overview.
+// (never another site's address), else the overview. Browsers drop tabs
+// and line breaks from a URL and read a backslash as a slash, so any of
+// them (or another control character) refuses it: "/\t/evil.example"
+// would otherwise become "//evil.example".
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.HasPrefix(next, "/api/") || strings.ContainsAny(next, "\r\n") {
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f || r == '\\' || r == ' ' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(next, "/") ||
+		strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/api/") {
 		return "/"
 	}
 	return next

@@ -281,6 +281,10 @@ func TestSafeNext(t *testing.T) {
 		"/api/v1/apps":                 "/",
 		"/x\r\nSet-Cookie: a=b":        "/",
 		"javascript:alert(1)":          "/",
+		"/\t/evil.example":             "/",
+		"/\n/evil.example":             "/",
+		"/x\\y":                        "/",
+		"/%2F%2Fevil.example":          "/%2F%2Fevil.example",
 		"apps/shop/envs/production":    "/",
 		"/apps/shop/envs/production#x": "/apps/shop/envs/production#x",
 	} {
