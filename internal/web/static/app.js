@@ -99,6 +99,59 @@ document.addEventListener("DOMContentLoaded", () => {
     document.querySelector("#containers tbody").replaceChildren(...rows);
   }
 
+  // renderScale keeps one form per service of the live release; the
+  // forms are made again only when the services change, so a count
+  // being typed survives the live updates.
+  let scaleKey = "";
+  function renderScale() {
+    const st = status;
+    const section = document.getElementById("scale-section");
+    const svcs = (st.services || []).filter((s) => s.replicas !== undefined);
+    section.hidden = !mayOperate || !st.live || !svcs.length;
+    const key = JSON.stringify([st.live && st.live.id, svcs.map((s) => s.name)]);
+    if (key !== scaleKey) {
+      scaleKey = key;
+      document.getElementById("scale-forms").replaceChildren(...svcs.map((s) => {
+        const input = el("input", { type: "number", min: "0", id: "scale-" + s.name, name: s.name, value: String(s.replicas), required: true });
+        const form = el("form", { class: "scale", "data-service": s.name },
+          el("label", { for: "scale-" + s.name }, s.name + " replicas "), input,
+          el("span", { class: "hint now" }, ""),
+          el("button", { type: "submit" }, "Scale " + s.name));
+        form.addEventListener("submit", (e) => {
+          e.preventDefault();
+          confirmScale(s.name, Number(input.value), form.querySelector("button"));
+        });
+        return form;
+      }));
+    }
+    for (const s of svcs) {
+      const f = document.querySelector('form.scale[data-service="' + CSS.escape(s.name) + '"]');
+      if (!f) continue;
+      f.dataset.now = String(s.replicas);
+      const running = (s.containers || []).filter((c) => c.state === "running" && c.release === String(st.live.id)).length;
+      f.querySelector(".now").textContent = " now " + s.replicas + (running !== s.replicas ? " (" + running + " running)" : "");
+    }
+  }
+
+  async function confirmScale(svc, n, button) {
+    const f = document.querySelector('form.scale[data-service="' + CSS.escape(svc) + '"]');
+    const now = Number(f.dataset.now);
+    const lr = live();
+    if (!Number.isInteger(n) || n < 0) {
+      berth.flash("Give " + svc + " a whole number of replicas, 0 or more.");
+      return;
+    }
+    if (n === now) {
+      berth.flash(svc + " has " + now + " replicas already.");
+      return;
+    }
+    const lines = ["Service " + svc + " of " + app + "/" + env + " goes from " + now + " to " + n + " replicas of release " + (lr ? lr.id : "?") + " (no new release).",
+      n > now ? "The new containers take traffic once healthy." : "The containers taken out drain their requests before they stop."];
+    if (await ask("Scale " + svc + " to " + n + "?", lines, "Scale to " + n)) {
+      act(base + "/scale", { services: [{ service: svc, replicas: n }] }, button);
+    }
+  }
+
   function renderDeployments(deps) {
     const rows = deps.map((d) => el("tr", {},
       el("th", { scope: "row" }, el("a", { href: "/deployments/" + d.id }, String(d.id))),
@@ -106,7 +159,7 @@ document.addEventListener("DOMContentLoaded", () => {
       el("td", {}, el("time", { datetime: d.started_at }, berth.when(d.started_at))),
       el("td", {}, el("span", { class: "badge " + ({ succeeded: "ok", failed: "bad", interrupted: "warn" }[d.status] || "busy") }, d.status),
         d.error ? el("div", { class: "why" }, d.error) : null),
-      el("td", { class: "num" }, d.counted ? d.served + " served, " + d.failed + " failed" : "–")));
+      el("td", { class: "num" }, d.counted ? berth.thousands(d.served) + " served, " + berth.thousands(d.failed) + " failed" : "–")));
     document.querySelector("#deployments tbody").replaceChildren(...rows);
   }
 
@@ -202,6 +255,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!st) return;
     status = st;
     renderStatus();
+    renderScale();
     const seen = JSON.stringify([st.last_deployment && st.last_deployment.id, st.last_deployment && st.last_deployment.status, st.live && st.live.id]);
     if (seen !== lastSeen) {
       lastSeen = seen;
