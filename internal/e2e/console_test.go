@@ -25,7 +25,8 @@ func jsString(s string) string { return strconv.Quote(s) }
 // when it is deployed a second time, pushed live; the app's page rolls
 // it back with the button after a confirmation that says what changes,
 // and the deployment's page streams it until it is live; the redeploy
-// button does the same; a revoked session sends the page to sign in; a
+// button does the same, and so does scaling a service from the page; a
+// revoked session sends the page to sign in; a
 // viewer signs in with a password and is offered no rollback, which
 // the API refuses anyway. No page logs a JavaScript error, fails a
 // request or asks anything of a host that is not loopback, and no
@@ -73,7 +74,7 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	if os.Getenv("BERTH_SCREENSHOTS") != "" { // and at a phone's width
 		br.run(t, "phone width", 10*time.Second, chromedp.EmulateViewport(390, 844))
 		br.screenshot(t, "overview-phone")
-		br.run(t, "desktop width", 10*time.Second, chromedp.EmulateReset())
+		br.run(t, "desktop width", 10*time.Second, chromedp.EmulateViewport(1280, 900))
 	}
 	br.check(t, "overview")
 
@@ -123,6 +124,25 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 		t.Errorf("the redeploy's outcome says %q", out)
 	}
 	br.check(t, "redeploy")
+
+	// Scale web 2 → 3 from the app's page.
+	br.run(t, "back to the app's page", 30*time.Second,
+		chromedp.Click(chromedp.CSS("#app-link")),
+		chromedp.WaitVisible(chromedp.CSS("#scale-web")))
+	br.waitFor(t, "the scale form with the count now", `document.querySelector('form.scale[data-service="web"]').dataset.now === "2"`, 30*time.Second)
+	br.run(t, "scale web to 3", 10*time.Second,
+		chromedp.SetValue(chromedp.CSS("#scale-web"), "3"),
+		chromedp.Click(chromedp.CSS(`form.scale[data-service="web"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#confirm")))
+	if what := br.text(t, "#confirm"); !strings.Contains(what, "goes from 2 to 3 replicas of release 3") {
+		t.Errorf("the scale's confirmation says %q", what)
+	}
+	br.run(t, "confirm the scale", 10*time.Second, chromedp.Click(chromedp.CSS("#confirm-ok")))
+	br.waitFor(t, "the scale to end", `location.pathname.startsWith("/deployments/") && document.getElementById("state").textContent === "scaled"`, 90*time.Second)
+	if out := br.text(t, "#outcome"); !strings.Contains(out, "scaled "+name+"/production release 3: web 2 → 3") {
+		t.Errorf("the scale's outcome says %q", out)
+	}
+	br.check(t, "scale")
 
 	// A session ended elsewhere (an admin revokes it): the open page's
 	// live stream says so and the browser lands on the sign-in page,
