@@ -101,25 +101,38 @@ func (s *Server) readmit(r *http.Request, ev *sse, pm perm) (*http.Request, bool
 // statusList is the status of every app environment r's principal may
 // see (removed ones with all).
 func (s *Server) statusList(r *http.Request, all bool) ([]dto.EnvStatus, error) {
+	envs, err := s.lookStatus(r.Context(), func(app, env string, active bool) bool {
+		return (all || active) && visible(r, app, env)
+	})
+	out := []dto.EnvStatus{}
+	for _, e := range envs {
+		out = append(out, e.st)
+	}
+	return out, err
+}
+
+// lookStatus reads the status of the app environments want picks
+// (active: not removed), in the store's order.
+func (s *Server) lookStatus(ctx context.Context, want func(app, env string, active bool) bool) ([]lookedEnv, error) {
 	apps, err := s.store.ListApps()
 	if err != nil {
 		return nil, err
 	}
-	out := []dto.EnvStatus{}
+	var out []lookedEnv
 	for _, a := range apps {
-		envs := a.Active() // removed environments only with ?all=1
-		if all {
-			envs = a.Envs
+		active := map[string]bool{}
+		for _, e := range a.Active() {
+			active[e] = true
 		}
-		for _, env := range envs {
-			if !visible(r, a.Name, env) {
+		for _, env := range a.Envs {
+			if !want(a.Name, env, active[env]) {
 				continue
 			}
-			st, err := s.dep.Status(r.Context(), a.Name, env)
+			st, err := s.dep.Status(ctx, a.Name, env)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, envStatusDTO(st))
+			out = append(out, lookedEnv{st: envStatusDTO(st), active: active[env]})
 		}
 	}
 	return out, nil

@@ -98,25 +98,8 @@ func (h *statusHub) run() {
 
 // look reads the status of every app environment, removed ones too.
 func (h *statusHub) look() *statusLook {
-	apps, err := h.s.store.ListApps()
-	if err != nil {
-		return &statusLook{err: err}
-	}
-	var out []lookedEnv
-	for _, a := range apps {
-		active := map[string]bool{}
-		for _, e := range a.Active() {
-			active[e] = true
-		}
-		for _, env := range a.Envs {
-			st, err := h.s.dep.Status(h.s.ctx, a.Name, env)
-			if err != nil {
-				return &statusLook{err: err}
-			}
-			out = append(out, lookedEnv{st: envStatusDTO(st), active: active[env]})
-		}
-	}
-	return &statusLook{envs: out}
+	envs, err := h.s.lookStatus(h.s.ctx, func(string, string, bool) bool { return true })
+	return &statusLook{envs: envs, err: err}
 }
 
 // visibleTo is the look as GET /api/v1/status would answer it to the
