@@ -1,5 +1,5 @@
 // app.js: one app environment: what runs now, its releases newest
-// first and its deployments, with redeploy and rollback. Each action
+// first and its deployments, with redeploy, rollback and scale. Each action
 // asks for confirmation saying what will change, then calls the same
 // API route as the CLI and opens the deployment's page.
 "use strict";
@@ -10,12 +10,12 @@ document.addEventListener("DOMContentLoaded", () => {
   const env = document.body.dataset.env;
   const base = "/api/v1/apps/" + encodeURIComponent(app) + "/envs/" + encodeURIComponent(env);
   // The API decides; the page only does not offer what the role may not
-  // do (rollback and redeploy need the deployer or admin role).
+  // do (rollback, redeploy and scale need the deployer or admin role).
   const role = document.body.dataset.role;
   const mayOperate = role === "admin" || role === "deployer";
   if (!mayOperate) {
     const note = document.getElementById("cannot");
-    note.textContent = "Your role (" + role + ") may not roll back or redeploy: that needs the deployer or admin role.";
+    note.textContent = "Your role (" + role + ") may not roll back, redeploy or scale: that needs the deployer or admin role.";
     note.hidden = false;
   }
   let releases = [];
