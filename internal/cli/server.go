@@ -104,7 +104,7 @@ func newServerCmd() *cobra.Command {
 	f.DurationVar(&cfg.HandoffTimeout, "handoff-timeout", daemon.DefaultHandoffTimeout, "a restart (SIGHUP, berth server restart): longest wait for deployments, drains and builds to end, and for the new process to be ready; the old one serves on when it passes")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	cmd.AddCommand(newServerRestartCmd())
+	cmd.AddCommand(newServerRestartCmd(), newServerInfoCmd())
 	return cmd
 }
 

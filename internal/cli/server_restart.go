@@ -3,9 +3,13 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/internal/api/dto"
+	"github.com/berth-dev/berth/internal/apiclient"
 )
 
 func newServerRestartCmd() *cobra.Command {
@@ -50,5 +54,26 @@ func newServerRestartCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().DurationVar(&wait, "wait", 3*time.Minute, "how long to wait for the new process to answer")
+	return cmd
+}
+
+func newServerInfoCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "info",
+		Short: "The serving server process: version, pid, when it started, why its last hand-off failed",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fetch := func(c *apiclient.Client) (dto.ServerInfo, error) { return c.ServerInfo(cmd.Context()) }
+			return readCmd(cmd, output, fetch, func(w io.Writer, in dto.ServerInfo) error {
+				fmt.Fprintf(w, "berth server %s, pid %d, started %s\n", in.Version, in.PID, when(in.StartedAt, "-"))
+				if in.LastHandoffError != "" {
+					fmt.Fprintf(w, "last hand-off failed: %s\n", in.LastHandoffError)
+				}
+				return nil
+			})
+		},
+	}
+	outputFlag(cmd, &output)
 	return cmd
 }
