@@ -273,3 +273,48 @@ func TestTestContainerOptions(t *testing.T) {
 		t.Errorf("no settings: %+v %q", o, notes)
 	}
 }
+
+// berth killed at the commit point (the store says the release is live,
+// its containers still have the "no" they were created with) must not
+// leave them so for good: converge after the restart gives them their
+// policy.
+func TestConverge_RepairsRestartPolicyLeftAtTheCommitPoint(t *testing.T) {
+	t.Parallel()
+	f := enginetest.NewFake()
+	f.AddImage("job:1", "")
+	f.AddImage("job:2", "")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st := newTestStore(t)
+	d := New(Options{Engine: f, Store: st, Proxy: proxy.New(proxy.Options{Logger: log}), Logger: log})
+	ctx := context.Background()
+	app := loadCompose(t, "name: shop\nservices:\n  a: { image: \"job:1\", restart: \"on-failure:2\" }\n  b: { image: \"job:1\" }\n")
+	if _, err := d.Deploy(ctx, app, "production", DeployOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := f.ListContainers(ctx, map[string]string{engine.LabelApp: "shop"})
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("containers: %+v %v", cs, err)
+	}
+	for _, c := range cs {
+		if err := f.SetRestartPolicy(ctx, c.ID, "no"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The next process: Recover, then converge.
+	d2 := New(Options{Engine: f, Store: st, Proxy: proxy.New(proxy.Options{Logger: log}), Logger: log})
+	if err := d2.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.Converge(ctx, "shop", "production"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		want := map[string]string{"a": "on-failure:2", "b": "unless-stopped"}[c.Labels[engine.LabelService]]
+		if got := f.RestartPolicy(c.ID); got != want {
+			t.Errorf("%s after converge: restart policy %q, want %q", c.Name, got, want)
+		}
+	}
+	if got, _ := f.InspectContainer(ctx, cs[0].ID); got.RestartPolicy != f.RestartPolicy(cs[0].ID) {
+		t.Errorf("the fake reports policy %q, holds %q", got.RestartPolicy, f.RestartPolicy(cs[0].ID))
+	}
+}

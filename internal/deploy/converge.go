@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/proxy"
+	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -132,17 +133,27 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 	if err != nil {
 		return fmt.Errorf("converge %s/%s: %w", app, env, err)
 	}
+	var canaryApp *spec.App
+	if canaryLabel != "" {
+		canaryApp = d.canaryApp(app, env)
+	}
 	for _, c := range observed {
-		if (c.Labels[engine.LabelRelease] == liveLabel && !surplus[c.ID]) || (c.Labels[LabelOneOff] == "true" && c.Running()) {
+		if c.Labels[LabelOneOff] == "true" && c.Running() {
+			continue
+		}
+		if c.Labels[engine.LabelRelease] == liveLabel && !surplus[c.ID] {
+			d.repairRestartPolicy(ctx, &live.Spec, c)
 			continue
 		}
 		if canaryLabel != "" && c.Labels[engine.LabelRelease] == canaryLabel {
+			d.repairRestartPolicy(ctx, canaryApp, c)
 			continue // the canary's (convergeCanary routes them)
 		}
 		if c.Labels[LabelStateful] == "true" && hasLive {
 			// Stateful containers outlive releases: the live release
 			// adopts its services' containers as they are.
 			if svc, ok := live.Spec.Service(c.Labels[engine.LabelService]); ok && svc.Stateful {
+				d.repairRestartPolicy(ctx, &live.Spec, c)
 				continue
 			}
 		}
@@ -159,6 +170,42 @@ func (d *Deployer) Converge(ctx context.Context, app, env string) error {
 		}
 	}
 	return nil
+}
+
+// repairRestartPolicy gives a container converge keeps (the live
+// release's, the canary's, an adopted stateful one) the restart policy
+// of its service in app when the engine holds another. A deployment sets
+// it once the release is live (afterSwitch, a canary's start, a scale),
+// after the store's commit point: berth stopped in between leaves the
+// live containers on "no", which a crash of one would not survive.
+// Containers whose policy the engine does not report are left alone.
+func (d *Deployer) repairRestartPolicy(ctx context.Context, app *spec.App, c engine.Container) {
+	if app == nil || c.RestartPolicy == "" || c.Labels[LabelOneOff] == "true" {
+		return
+	}
+	want := restartPolicyOf(app, c)
+	if c.RestartPolicy == want {
+		return
+	}
+	if err := d.eng.SetRestartPolicy(ctx, c.ID, want); err != nil {
+		d.log.Warn("converge: set restart policy", "container", c.Name, "policy", want, "error", err)
+		return
+	}
+	d.log.Info("converge: restart policy repaired", "container", c.Name, "release", c.Labels[engine.LabelRelease], "was", c.RestartPolicy, "policy", want)
+}
+
+// canaryApp is the definition of app/env's canary release, nil when it
+// cannot be read.
+func (d *Deployer) canaryApp(app, env string) *spec.App {
+	c, err := d.store.GetCanary(app, env)
+	if err != nil {
+		return nil
+	}
+	rel, err := d.store.GetRelease(app, env, c.ReleaseID)
+	if err != nil {
+		return nil
+	}
+	return &rel.Spec
 }
 
 // surplusReplicas are the live release's running containers beyond each

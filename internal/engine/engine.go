@@ -366,6 +366,10 @@ type Container struct {
 	OOMKilled    bool
 	Error        string // the engine's error for the last start, if any
 	RestartCount int
+	// RestartPolicy is the policy the engine holds for the container, in
+	// SetRestartPolicy's form ("no", "unless-stopped", "on-failure:3"…);
+	// empty when the backend does not report it (Swarm tasks).
+	RestartPolicy string
 	// Health is the engine-run check's verdict: "starting", "healthy",
 	// "unhealthy", or "" when the container has no check.
 	Health string

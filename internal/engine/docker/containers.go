@@ -135,6 +135,7 @@ func fromInspect(ci container.InspectResponse) engine.Container {
 		if ci.HostConfig != nil {
 			c.MemoryBytes = ci.HostConfig.Memory
 			c.NanoCPUs = ci.HostConfig.NanoCPUs
+			c.RestartPolicy = policyString(ci.HostConfig.RestartPolicy)
 		}
 	}
 	if ci.Config != nil {

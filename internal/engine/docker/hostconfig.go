@@ -98,6 +98,15 @@ func (b *Backend) applyOptions(ctx context.Context, s engine.ContainerSpec, cfg 
 
 // restartPolicy parses "no", "always", "unless-stopped", "on-failure" or
 // "on-failure:N" ("" is "no").
+// policyString is p in SetRestartPolicy's form, restartPolicy's inverse.
+func policyString(p container.RestartPolicy) string {
+	name := cmpOr(string(p.Name), "no")
+	if p.Name == container.RestartPolicyOnFailure && p.MaximumRetryCount > 0 {
+		return name + ":" + strconv.Itoa(p.MaximumRetryCount)
+	}
+	return name
+}
+
 func restartPolicy(s string) (container.RestartPolicy, error) {
 	name, count, hasCount := strings.Cut(s, ":")
 	p := container.RestartPolicy{Name: container.RestartPolicyMode(cmpOr(name, "no"))}

@@ -26,6 +26,9 @@ func TestRestartPolicy_ParsesComposeForms(t *testing.T) {
 		if got, err := restartPolicy(in); err != nil || got != want {
 			t.Errorf("%q: %+v %v, want %+v", in, got, err, want)
 		}
+		if back := policyString(want); back != cmpOr(in, "no") {
+			t.Errorf("%+v read back as %q, want %q", want, back, cmpOr(in, "no"))
+		}
 	}
 	for _, in := range []string{"sometimes", "always:3", "on-failure:x"} {
 		if _, err := restartPolicy(in); err == nil {

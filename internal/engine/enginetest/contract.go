@@ -173,6 +173,10 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage
 		if err := e.SetRestartPolicy(ctx, web.ID, "unless-stopped"); err != nil {
 			t.Fatal(err)
 		}
+		// A backend that reports the policy reports the one just set.
+		if c, err := e.InspectContainer(ctx, web.ID); err != nil || (c.RestartPolicy != "" && c.RestartPolicy != "unless-stopped") {
+			t.Errorf("after setting unless-stopped: policy %q, %v", c.RestartPolicy, err)
+		}
 		if err := e.SetRestartPolicy(ctx, "berth-contract-no-such-container", "no"); !errors.Is(err, engine.ErrNotFound) {
 			t.Errorf("missing container: want ErrNotFound, got %v", err)
 		}

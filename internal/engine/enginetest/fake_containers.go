@@ -30,6 +30,7 @@ type fakeLogLine struct {
 
 func (fc *fakeContainer) clone() engine.Container {
 	c := fc.c
+	c.RestartPolicy = fc.policy
 	c.Labels = maps.Clone(fc.c.Labels)
 	c.Addresses = maps.Clone(fc.c.Addresses)
 	return c
