@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/spec"
@@ -23,6 +24,8 @@ type Client struct {
 	addr  string
 	token string
 	http  *http.Client
+	// lostWait overrides LostWait (tests).
+	lostWait time.Duration
 }
 
 // New returns a client for the server at addr (e.g. http://127.0.0.1:7070)
@@ -158,7 +161,7 @@ func (c *Client) Deploy(ctx context.Context, app *spec.App, env string, opts dto
 	if err != nil {
 		return nil, err
 	}
-	return readStream(resp, onProgress)
+	return c.readStream(ctx, app.Name, env, resp, onProgress)
 }
 
 // Rollback rolls app/env back to release to (0: the previous good one).
@@ -167,7 +170,7 @@ func (c *Client) Rollback(ctx context.Context, app, env string, to int64, opts d
 	if err != nil {
 		return nil, err
 	}
-	return readStream(resp, onProgress)
+	return c.readStream(ctx, app, env, resp, onProgress)
 }
 
 // Scale sets the replica counts of services of app/env's live release
@@ -177,7 +180,7 @@ func (c *Client) Scale(ctx context.Context, app, env string, services []dto.Scal
 	if err != nil {
 		return nil, err
 	}
-	return readStream(resp, onProgress)
+	return c.readStream(ctx, app, env, resp, onProgress)
 }
 
 // Redeploy deploys app/env's live release again as a new release, with
@@ -197,7 +200,7 @@ func (c *Client) Promote(ctx context.Context, app, env string, onProgress func(d
 	if err != nil {
 		return nil, err
 	}
-	return readStream(resp, onProgress)
+	return c.readStream(ctx, app, env, resp, onProgress)
 }
 
 // DeployError is a deployment that ran and failed.
@@ -207,6 +210,14 @@ type DeployError struct {
 }
 
 func (e *DeployError) Error() string { return e.Message }
+
+// readStream reads a deployment's stream to its result; a stream that
+// breaks first is settled with what the server recorded of app/env's
+// deployment (app "": not asked).
+func (c *Client) readStream(ctx context.Context, app, env string, resp *http.Response, onProgress func(dto.Progress)) (*dto.Deployment, error) {
+	dep, err := readStream(resp, onProgress)
+	return c.settle(ctx, app, env, dep, err)
+}
 
 func readStream(resp *http.Response, onProgress func(dto.Progress)) (*dto.Deployment, error) {
 	defer resp.Body.Close()
@@ -225,11 +236,11 @@ func readStream(resp *http.Response, onProgress func(dto.Progress)) (*dto.Deploy
 		}
 		return true
 	})
-	switch {
-	case errors.Is(err, errNoResult):
-		return nil, errors.New("the server closed the progress stream without a result (the deployment may go on; see berth status)")
-	case err != nil:
-		return nil, fmt.Errorf("lost the connection to the server while it deployed (the deployment goes on; see berth status): %w", err)
+	if err != nil {
+		if errors.Is(err, errNoResult) {
+			err = errors.New("the server closed the progress stream without a result")
+		}
+		return nil, &StreamLostError{Err: err}
 	}
 	return dep, failed
 }

@@ -26,27 +26,27 @@ func (c *Client) ChangeConfig(ctx context.Context, app, env string, ch dto.Confi
 	if err != nil {
 		return nil, err
 	}
-	return readStream(resp, onProgress)
+	return c.readStream(ctx, app, env, resp, onProgress)
 }
 
 // SetSecret stores a secret of an existing app and rolls out a release
 // with it; for an app that does not exist it fails with a 404.
 func (c *Client) SetSecret(ctx context.Context, app, env, name, value string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
-	return c.setSecret(ctx, envPath(app, env)+"/secrets/"+url.PathEscape(name), value, onProgress)
+	return c.setSecret(ctx, app, env, envPath(app, env)+"/secrets/"+url.PathEscape(name), value, onProgress)
 }
 
 // SetSecretOfNewApp is SetSecret that creates the app when it does not
 // exist yet: for a secret its first deploy needs.
 func (c *Client) SetSecretOfNewApp(ctx context.Context, app, env, name, value string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
-	return c.setSecret(ctx, envPath(app, env)+"/secrets/"+url.PathEscape(name)+"?new_app=true", value, onProgress)
+	return c.setSecret(ctx, app, env, envPath(app, env)+"/secrets/"+url.PathEscape(name)+"?new_app=true", value, onProgress)
 }
 
-func (c *Client) setSecret(ctx context.Context, path, value string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
+func (c *Client) setSecret(ctx context.Context, app, env, path, value string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
 	resp, err := c.doRaw(ctx, http.MethodPut, path, strings.NewReader(value))
 	if err != nil {
 		return nil, err
 	}
-	return readStream(resp, onProgress)
+	return c.readStream(ctx, app, env, resp, onProgress)
 }
 
 // UnsetSecret removes a secret and rolls out a release without it.
@@ -55,7 +55,7 @@ func (c *Client) UnsetSecret(ctx context.Context, app, env, name string, onProgr
 	if err != nil {
 		return nil, err
 	}
-	return readStream(resp, onProgress)
+	return c.readStream(ctx, app, env, resp, onProgress)
 }
 
 // Run runs a one-off command in app/env's service, copying its output to
@@ -104,7 +104,7 @@ func (c *Client) CloneEnv(ctx context.Context, app, from string, req dto.CloneRe
 	if err != nil {
 		return nil, err
 	}
-	return readStream(resp, onProgress)
+	return c.readStream(ctx, app, req.To, resp, onProgress)
 }
 
 // Events lists app/env's recorded container events, newest first.

@@ -16,7 +16,7 @@ func (c *Client) RemoveEnv(ctx context.Context, app, env string, req dto.RemoveR
 	if err != nil {
 		return nil, err
 	}
-	return readStream(resp, onProgress)
+	return c.readStream(ctx, app, env, resp, onProgress)
 }
 
 // RemoveApp removes every environment of app, as RemoveEnv does; the
@@ -26,7 +26,7 @@ func (c *Client) RemoveApp(ctx context.Context, app string, req dto.RemoveReques
 	if err != nil {
 		return nil, err
 	}
-	return readStream(resp, onProgress)
+	return c.readStream(ctx, "", "", resp, onProgress)
 }
 
 // StatusAllWithRemoved reports every app environment, removed ones too
