@@ -68,6 +68,15 @@ bench-deploy: build
 	@scripts/ensure-docker
 	BERTH_BENCH=1 $(GO) test -count=1 -run '^TestBenchDeploy$$' -v -timeout 10m ./internal/e2e/
 
+# kill -9 of berth server at random instants of deploy, rollback, canary,
+# promote, scale, config set and secret set under load, 40 trials
+# (BERTH_CRASH_TRIALS, BERTH_CRASH_SEED): prints "trials N, inconsistent M"
+# and what was inconsistent.
+.PHONY: bench-crash
+bench-crash:
+	@scripts/ensure-docker
+	BERTH_BENCH_CRASH=1 $(GO) test -count=1 -run '^TestBenchCrash$$' -v -timeout 30m ./internal/e2e/ 2>&1 | grep -v '^=== \|level='
+
 # git push -> webhook -> fetch, build, test, deploy of examples/hello, cold
 # and warm, with the split of the steps; prints figures.
 bench-pipeline:

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"os"
@@ -35,17 +34,24 @@ func berthBinary(t *testing.T) string {
 func runBerthServer(t *testing.T, bin, dir, httpAddr, apiAddr string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "server", "--data-dir", dir, "--http-addr", httpAddr, "--api-addr", apiAddr, "--log-level", "warn")
-	stderr, _ := cmd.StderrPipe()
+	// A file, not a pipe: nothing stops reading it when the test is done
+	// with the process.
+	logf, err := os.Create(filepath.Join(t.TempDir(), "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			_ = sc.Text()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if left := serverPIDs(dir); len(left) > 0 {
+			t.Errorf("berth server processes of %s left: %v", dir, left)
 		}
-	}()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	})
 	testutil.Eventually(t, 30*time.Second, "server answering", func() bool {
 		_, err := os.Stat(filepath.Join(dir, "admin-token"))
 		if err != nil {
