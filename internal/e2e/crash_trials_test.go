@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,7 +39,7 @@ func newCrashServer(t *testing.T, exe string) *crashServer {
 	t.Helper()
 	root := t.TempDir()
 	s := &crashServer{t: t, exe: exe, dir: filepath.Join(root, "data"), log: filepath.Join(root, "server.log"),
-		httpAddr: freeAddr(t), apiAddr: freeAddr(t)}
+		httpAddr: fixedAddr(t), apiAddr: fixedAddr(t)}
 	t.Cleanup(s.stop)
 	s.start()
 	return s
@@ -83,6 +84,24 @@ func (s *crashServer) start() {
 	}
 }
 
+// fixedAddr is a free loopback address below the ephemeral port range
+// (32768-60999 on Linux): while berth is down, a client dialing its port
+// from an ephemeral port may get that very port as its source and
+// connect to itself (TCP simultaneous open), holding it so that berth
+// cannot listen there again.
+func fixedAddr(t *testing.T) string {
+	t.Helper()
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free port in 20000-32000")
+	return ""
+}
+
 // kill sends SIGKILL and waits until the process is gone.
 func (s *crashServer) kill() {
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
@@ -124,8 +143,9 @@ func (s *crashServer) logTail() string {
 
 // crashTrial is one kill: action starts, and berth is killed At after it
 // started, or, with AtCommit, as soon as the action's stream says routes
-// switched (the store made the release live just before, the new
-// containers' restart policies come just after).
+// switched or a canary takes its share (the store made the release live
+// or canary just before, the new containers' restart policies come just
+// after).
 type crashTrial struct {
 	Action   string // deploy, rollback, canary, promote, scale, config, secret
 	At       time.Duration
@@ -194,7 +214,7 @@ func (r *crashRig) config(t *testing.T) dto.ConfigView {
 func (r *crashRig) actions() []string {
 	st, err := r.s.c.Status(context.Background(), r.name, spec.DefaultEnv)
 	if err == nil && st.Canary != nil {
-		return []string{"promote", "rollback"}
+		return []string{"promote", "promote", "rollback"}
 	}
 	return []string{"deploy", "rollback", "canary", "scale", "config", "secret"}
 }
@@ -207,7 +227,7 @@ func (r *crashRig) start(tr crashTrial, n int) (<-chan error, dto.ConfigView, <-
 	c, ctx, env := r.s.c, context.Background(), spec.DefaultEnv
 	switched := make(chan struct{})
 	progress := func(p dto.Progress) {
-		if strings.Contains(p.Message, "switched") {
+		if strings.Contains(p.Message, "switched") || strings.Contains(p.Message, "% of clients (sticky") {
 			select {
 			case <-switched:
 			default:
@@ -265,22 +285,24 @@ func contains(ss []string, s string) bool {
 }
 
 // trial runs one: the action, the kill, the restart, and the checks. It
-// returns what was inconsistent ("" for a consistent end).
-func (r *crashRig) trial(tr crashTrial, n int) string {
+// returns what was inconsistent ("" for a consistent end) and what the
+// action's client got.
+func (r *crashRig) trial(tr crashTrial, n int) (why, got string) {
 	r.t.Helper()
 	done, want, switched := r.start(tr, n)
+	var before error // the outcome of an action over before the kill
 	if tr.AtCommit {
 		select {
 		case <-switched:
 		case err := <-done:
-			return fmt.Sprintf("the action ended before its switch: %v", err)
+			return fmt.Sprintf("the action ended before its switch: %v", err), "no kill"
 		case <-time.After(60 * time.Second):
-			return "the action did not switch within 60s"
+			return "the action did not switch within 60s", "no kill"
 		}
 	} else {
 		select {
 		case <-time.After(tr.At):
-		case <-done: // over before the instant: the kill lands after it
+		case before = <-done: // over before the instant: the kill lands after it
 			done = nil
 			time.Sleep(tr.At / 4)
 		}
@@ -299,8 +321,11 @@ func (r *crashRig) trial(tr crashTrial, n int) string {
 		select {
 		case outcome = <-done:
 		case <-time.After(2 * apiclient.LostWait):
-			return "the client did not return after berth came back"
+			return "the client did not return after berth came back", "no answer"
 		}
+		got = "after the restart: " + outcomeOf(outcome)
+	} else {
+		got = "before the kill: " + outcomeOf(before)
 	}
 	var bad []string
 	bad = append(bad, r.checkStore()...)
@@ -308,7 +333,23 @@ func (r *crashRig) trial(tr crashTrial, n int) string {
 	bad = append(bad, r.checkConfig(tr, want)...)
 	bad = append(bad, r.checkEngine()...)
 	r.acked = r.config(r.t)
-	return strings.Join(bad, "; ")
+	return strings.Join(bad, "; "), got
+}
+
+// outcomeOf is an action's result, short, for the log.
+func outcomeOf(err error) string {
+	var lost *apiclient.StreamLostError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &lost) && lost.Deployment != nil:
+		return fmt.Sprintf("stream lost, deployment %d %s", lost.Deployment.ID, lost.Deployment.Status)
+	}
+	msg := err.Error()
+	if len(msg) > 160 {
+		msg = msg[:160] + "…"
+	}
+	return msg
 }
 
 // livePolicies are the restart policies of app's running containers,
@@ -354,8 +395,8 @@ func runCrashTrials(t *testing.T, r *crashRig, n int, next func(i int) crashTria
 		tr := next(i)
 		trials = append(trials, tr)
 		start := time.Now()
-		why := r.trial(tr, i+1)
-		t.Logf("trial %d/%d: %s: %s (%.1fs)", i+1, n, tr, cmp.Or(why, "consistent"), time.Since(start).Seconds())
+		why, got := r.trial(tr, i+1)
+		t.Logf("trial %d/%d: %s: %s (%.1fs; the client: %s)", i+1, n, tr, cmp.Or(why, "consistent"), time.Since(start).Seconds(), got)
 		if why != "" {
 			bad = append(bad, fmt.Sprintf("trial %d (%s): %s", i+1, tr, why))
 		}
@@ -367,7 +408,8 @@ func runCrashTrials(t *testing.T, r *crashRig, n int, next func(i int) crashTria
 
 // The short version, in make test: a kill at the commit point of a
 // deploy (which left the new live containers on restart policy "no" for
-// good), and at random instants of a scale, a config set and a rollback.
+// good) and of a canary, and at random instants of a promote, a scale, a
+// config set and a rollback.
 func TestServer_KilledAtAnyInstantEndsConsistent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real Docker and the berth binary")
@@ -377,9 +419,11 @@ func TestServer_KilledAtAnyInstantEndsConsistent(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	trials := []crashTrial{
 		{Action: "deploy", AtCommit: true},
-		{Action: "scale", At: randomInstant(rng)},
-		{Action: "config", At: randomInstant(rng)},
-		{Action: "rollback", At: randomInstant(rng)},
+		{Action: "canary", AtCommit: true},
+		{Action: "promote", At: randomInstant(rng, "promote")},
+		{Action: "scale", At: randomInstant(rng, "scale")},
+		{Action: "config", At: randomInstant(rng, "config")},
+		{Action: "rollback", At: randomInstant(rng, "rollback")},
 	}
 	_, bad := runCrashTrials(t, r, len(trials), func(i int) crashTrial { return trials[i] })
 	t.Logf("trials %d, inconsistent %d, seed %d", len(trials), len(bad), seed)
@@ -390,8 +434,8 @@ func TestServer_KilledAtAnyInstantEndsConsistent(t *testing.T) {
 
 // TestBenchCrash is make bench-crash: BERTH_CRASH_TRIALS (40) kills at
 // random instants of deploy, rollback, canary, promote, scale, config
-// set and secret set under a constant load, one in eight of the deploys
-// at the commit point; prints the count of trials and of inconsistent
+// set and secret set under a constant load, one in five at the commit
+// point instead; prints the count of trials and of inconsistent
 // ends with what was inconsistent.
 func TestBenchCrash(t *testing.T) {
 	if os.Getenv("BERTH_BENCH_CRASH") != "1" {
@@ -406,11 +450,8 @@ func TestBenchCrash(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	trials, bad := runCrashTrials(t, r, n, func(int) crashTrial {
 		acts := r.actions()
-		tr := crashTrial{Action: acts[rng.IntN(len(acts))], At: randomInstant(rng)}
-		if tr.Action == "deploy" && rng.IntN(8) == 0 {
-			tr.AtCommit = true
-		}
-		return tr
+		act := acts[rng.IntN(len(acts))]
+		return crashTrial{Action: act, At: randomInstant(rng, act), AtCommit: rng.IntN(5) == 0}
 	})
 	counts := map[string]int{}
 	for _, tr := range trials {
@@ -450,7 +491,11 @@ func crashSeed(t *testing.T) uint64 {
 
 // randomInstant is a delay after an action starts: within the 3s a
 // deploy of two replicas takes here, its start, health wait, switch and
-// drain included.
-func randomInstant(rng *rand.Rand) time.Duration {
-	return time.Duration(rng.Int64N(int64(3 * time.Second)))
+// drain included; 1.5s for a scale, which starts fewer containers.
+func randomInstant(rng *rand.Rand, action string) time.Duration {
+	within := 3 * time.Second
+	if action == "scale" {
+		within = 1500 * time.Millisecond
+	}
+	return time.Duration(rng.Int64N(int64(within)))
 }
