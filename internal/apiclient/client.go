@@ -157,30 +157,33 @@ func (c *Client) Deploy(ctx context.Context, app *spec.App, env string, opts dto
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
+	since := c.newestDeployment(ctx, app.Name, env)
 	resp, err := c.do(ctx, http.MethodPost, path, app)
 	if err != nil {
 		return nil, err
 	}
-	return c.readStream(ctx, app.Name, env, resp, onProgress)
+	return c.readStream(ctx, app.Name, env, since, resp, onProgress)
 }
 
 // Rollback rolls app/env back to release to (0: the previous good one).
 func (c *Client) Rollback(ctx context.Context, app, env string, to int64, opts dto.DeployOptions, onProgress func(dto.Progress)) (*dto.Deployment, error) {
+	since := c.newestDeployment(ctx, app, env)
 	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/rollback", dto.RollbackRequest{To: to, ReplaceStateful: opts.ReplaceStateful})
 	if err != nil {
 		return nil, err
 	}
-	return c.readStream(ctx, app, env, resp, onProgress)
+	return c.readStream(ctx, app, env, since, resp, onProgress)
 }
 
 // Scale sets the replica counts of services of app/env's live release
 // (zero downtime), streaming its progress.
 func (c *Client) Scale(ctx context.Context, app, env string, services []dto.ScaleTarget, onProgress func(dto.Progress)) (*dto.Deployment, error) {
+	since := c.newestDeployment(ctx, app, env)
 	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/scale", dto.ScaleRequest{Services: services})
 	if err != nil {
 		return nil, err
 	}
-	return c.readStream(ctx, app, env, resp, onProgress)
+	return c.readStream(ctx, app, env, since, resp, onProgress)
 }
 
 // Redeploy deploys app/env's live release again as a new release, with
@@ -196,11 +199,12 @@ func (c *Client) Redeploy(ctx context.Context, app, env string, onProgress func(
 
 // Promote makes app/env's canary its live release (zero downtime).
 func (c *Client) Promote(ctx context.Context, app, env string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
+	since := c.newestDeployment(ctx, app, env)
 	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/promote", nil)
 	if err != nil {
 		return nil, err
 	}
-	return c.readStream(ctx, app, env, resp, onProgress)
+	return c.readStream(ctx, app, env, since, resp, onProgress)
 }
 
 // DeployError is a deployment that ran and failed.
@@ -213,10 +217,10 @@ func (e *DeployError) Error() string { return e.Message }
 
 // readStream reads a deployment's stream to its result; a stream that
 // breaks first is settled with what the server recorded of app/env's
-// deployment (app "": not asked).
-func (c *Client) readStream(ctx context.Context, app, env string, resp *http.Response, onProgress func(dto.Progress)) (*dto.Deployment, error) {
+// deployments newer than since (app "": not asked).
+func (c *Client) readStream(ctx context.Context, app, env string, since int64, resp *http.Response, onProgress func(dto.Progress)) (*dto.Deployment, error) {
 	dep, err := readStream(resp, onProgress)
-	return c.settle(ctx, app, env, dep, err)
+	return c.settle(ctx, app, env, since, dep, err)
 }
 
 func readStream(resp *http.Response, onProgress func(dto.Progress)) (*dto.Deployment, error) {

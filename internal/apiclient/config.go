@@ -22,11 +22,12 @@ func (c *Client) Config(ctx context.Context, app, env string) (dto.ConfigView, e
 // ChangeConfig sets and unsets variables and rolls out a release with
 // them (none when nothing is live yet: the deployment is then nil).
 func (c *Client) ChangeConfig(ctx context.Context, app, env string, ch dto.ConfigChange, onProgress func(dto.Progress)) (*dto.Deployment, error) {
+	since := c.newestDeployment(ctx, app, env)
 	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/config", ch)
 	if err != nil {
 		return nil, err
 	}
-	return c.readStream(ctx, app, env, resp, onProgress)
+	return c.readStream(ctx, app, env, since, resp, onProgress)
 }
 
 // SetSecret stores a secret of an existing app and rolls out a release
@@ -42,20 +43,22 @@ func (c *Client) SetSecretOfNewApp(ctx context.Context, app, env, name, value st
 }
 
 func (c *Client) setSecret(ctx context.Context, app, env, path, value string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
+	since := c.newestDeployment(ctx, app, env)
 	resp, err := c.doRaw(ctx, http.MethodPut, path, strings.NewReader(value))
 	if err != nil {
 		return nil, err
 	}
-	return c.readStream(ctx, app, env, resp, onProgress)
+	return c.readStream(ctx, app, env, since, resp, onProgress)
 }
 
 // UnsetSecret removes a secret and rolls out a release without it.
 func (c *Client) UnsetSecret(ctx context.Context, app, env, name string, onProgress func(dto.Progress)) (*dto.Deployment, error) {
+	since := c.newestDeployment(ctx, app, env)
 	resp, err := c.doRaw(ctx, http.MethodDelete, envPath(app, env)+"/secrets/"+url.PathEscape(name), nil)
 	if err != nil {
 		return nil, err
 	}
-	return c.readStream(ctx, app, env, resp, onProgress)
+	return c.readStream(ctx, app, env, since, resp, onProgress)
 }
 
 // Run runs a one-off command in app/env's service, copying its output to
@@ -100,11 +103,12 @@ func (c *Client) Volumes(ctx context.Context, app, env string) ([]dto.Volume, er
 
 // CloneEnv copies app's from environment into to and deploys it.
 func (c *Client) CloneEnv(ctx context.Context, app, from string, req dto.CloneRequest, onProgress func(dto.Progress)) (*dto.Deployment, error) {
+	since := c.newestDeployment(ctx, app, req.To)
 	resp, err := c.do(ctx, http.MethodPost, envPath(app, from)+"/clone", req)
 	if err != nil {
 		return nil, err
 	}
-	return c.readStream(ctx, app, req.To, resp, onProgress)
+	return c.readStream(ctx, app, req.To, since, resp, onProgress)
 }
 
 // Events lists app/env's recorded container events, newest first.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/berth-dev/berth/internal/api/dto"
@@ -22,6 +23,9 @@ type StreamLostError struct {
 	// Deployment is the newest deployment of App/Env as the server
 	// recorded it after the loss; nil when it did not answer.
 	Deployment *dto.Deployment
+	// Answered: the server answered again, with no deployment begun
+	// by the request.
+	Answered bool
 	// Live is the release live after an interrupted deployment (0: none
 	// or unknown).
 	Live int64
@@ -33,6 +37,8 @@ func (e *StreamLostError) Unwrap() error { return e.Err }
 func (e *StreamLostError) Error() string {
 	d := e.Deployment
 	switch {
+	case d == nil && e.Answered:
+		return fmt.Sprintf("lost the connection to the server before the outcome (%v); it answers again and began no deployment of %s/%s: nothing changed, run the command again", e.Err, e.App, e.Env)
 	case d == nil && e.App == "":
 		return fmt.Sprintf("lost the connection to the server before the outcome (%v): berth may have stopped; see berth status when it answers again", e.Err)
 	case d == nil:
@@ -69,12 +75,13 @@ func (e *StreamLostError) whatToDo() string {
 }
 
 // settle turns a stream that broke before its result into what the
-// server recorded: it asks for app/env's newest deployment until the
-// server answers or LostWait passes. A server that answers again after a
+// server recorded: it asks for app/env's newest deployment, if newer
+// than since (the newest before the request), until the server answers
+// or LostWait passes. A server that answers again after a
 // crash has marked the deployment interrupted before it serves its API;
 // one that never stopped reports it running. A deployment that
 // succeeded after all is returned as such.
-func (c *Client) settle(ctx context.Context, app, env string, dep *dto.Deployment, err error) (*dto.Deployment, error) {
+func (c *Client) settle(ctx context.Context, app, env string, since int64, dep *dto.Deployment, err error) (*dto.Deployment, error) {
 	var lost *StreamLostError
 	if !errors.As(err, &lost) || app == "" {
 		return dep, err
@@ -87,7 +94,11 @@ func (c *Client) settle(ctx context.Context, app, env string, dep *dto.Deploymen
 	deadline := time.Now().Add(wait)
 	for {
 		deps, derr := c.Deployments(ctx, app, env, 1)
-		if derr == nil && len(deps) == 1 {
+		if IsStatus(derr, http.StatusNotFound) || (derr == nil && (len(deps) == 0 || deps[0].ID <= since)) {
+			lost.Answered = true // berth stopped before it began one
+			return nil, lost
+		}
+		if derr == nil {
 			d := deps[0]
 			lost.Deployment = &d
 			if d.Status == dto.DeploymentSucceeded {
@@ -120,4 +131,14 @@ func (c *Client) liveRelease(ctx context.Context, app, env string) int64 {
 		}
 	}
 	return 0
+}
+
+// newestDeployment is the ID of app/env's newest deployment, 0 when none
+// or unknown: a stream that breaks is settled with a newer one only.
+func (c *Client) newestDeployment(ctx context.Context, app, env string) int64 {
+	deps, err := c.Deployments(ctx, app, env, 1)
+	if err != nil || len(deps) == 0 {
+		return 0
+	}
+	return deps[0].ID
 }

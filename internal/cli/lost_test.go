@@ -24,9 +24,13 @@ func TestRollback_StreamLostToACrashSaysInterrupted(t *testing.T) {
 		{dto.DeploymentSucceeded, []string{"release 3 of shop/production is live"}, 0},
 	} {
 		t.Run(string(tc.status), func(t *testing.T) {
+			posted := false
 			run := serveAPI(t, func(w http.ResponseWriter, r *http.Request) {
 				switch {
+				case r.Method == http.MethodGet && r.URL.Path == "/api/v1/apps/shop/envs/production/deployments" && !posted:
+					_ = json.NewEncoder(w).Encode([]dto.Deployment{{ID: 6, App: "shop", Env: "production", Kind: "deploy", ReleaseID: 4, Status: dto.DeploymentSucceeded}})
 				case r.Method == http.MethodPost && r.URL.Path == "/api/v1/apps/shop/envs/production/rollback":
+					posted = true
 					_ = json.NewEncoder(w).Encode(dto.StreamEvent{Progress: &dto.Progress{Message: "rolling back shop"}})
 					// and the server dies: no result
 				case r.Method == http.MethodGet && r.URL.Path == "/api/v1/apps/shop/envs/production/deployments":
@@ -54,5 +58,25 @@ func TestRollback_StreamLostToACrashSaysInterrupted(t *testing.T) {
 				t.Errorf("says the interrupted deployment goes on:\n%s", all)
 			}
 		})
+	}
+}
+
+// berth killed before the request began a deployment: the newest the
+// server has is the one from before, which is not the request's.
+func TestRollback_StreamLostBeforeADeploymentBegan(t *testing.T) {
+	run := serveAPI(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/api/v1/apps/shop/envs/production/deployments":
+			_ = json.NewEncoder(w).Encode([]dto.Deployment{{ID: 6, App: "shop", Env: "production", Kind: "deploy", ReleaseID: 4, Status: dto.DeploymentSucceeded}})
+		case r.Method == http.MethodPost && r.URL.Path == "/api/v1/apps/shop/envs/production/rollback":
+			// the server dies before it answers anything
+		default:
+			unexpected(w)
+		}
+	})
+	r := run("", "rollback", "shop")
+	all := r.out + r.errOut
+	if r.code == 0 || !strings.Contains(all, "began no deployment of shop/production: nothing changed, run the command again") || strings.Contains(all, "is live") {
+		t.Errorf("exit %d:\n%s", r.code, all)
 	}
 }

@@ -344,6 +344,8 @@ func outcomeOf(err error) string {
 		return "ok"
 	case errors.As(err, &lost) && lost.Deployment != nil:
 		return fmt.Sprintf("stream lost, deployment %d %s", lost.Deployment.ID, lost.Deployment.Status)
+	case errors.As(err, &lost) && lost.Answered:
+		return "stream lost, no deployment begun"
 	}
 	msg := err.Error()
 	if len(msg) > 160 {
@@ -371,6 +373,9 @@ func (r *crashRig) checkClient(err error) []string {
 	var lost *apiclient.StreamLostError
 	if !errors.As(err, &lost) {
 		return nil
+	}
+	if lost.Deployment == nil && lost.Answered {
+		return nil // berth stopped before the request began a deployment
 	}
 	if lost.Deployment == nil {
 		return []string{"the client did not learn what became of the deployment: " + err.Error()}
