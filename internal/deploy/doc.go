@@ -16,7 +16,10 @@
 //     transaction (store.Activate) after its containers are healthy and
 //     before the proxy is switched; after a crash, the daemon rebuilds
 //     routes from the store's live release, so a kill at any instant
-//     leaves one consistent state.
+//     leaves one consistent state. What a deployment does after the
+//     commit point (the new containers' restart policy) converge does
+//     again when it finds it undone: the containers it keeps get their
+//     service's restart policy.
 //   - The live release is never touched until the new one is healthy:
 //     a release that cannot go live is recorded as failed, its containers
 //     are removed, and traffic never left the old release.
