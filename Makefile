@@ -75,7 +75,7 @@ bench-deploy: build
 .PHONY: bench-crash
 bench-crash:
 	@scripts/ensure-docker
-	BERTH_BENCH_CRASH=1 $(GO) test -count=1 -run '^TestBenchCrash$$' -v -timeout 30m ./internal/e2e/ 2>&1 | grep -v '^=== \|level='
+	BERTH_BENCH_CRASH=1 $(GO) test -count=1 -run '^TestBenchCrash$$' -v -timeout 30m ./internal/e2e/
 
 # git push -> webhook -> fetch, build, test, deploy of examples/hello, cold
 # and warm, with the split of the steps; prints figures.
