@@ -31,6 +31,7 @@ type crashServer struct {
 	exe, dir, log      string
 	httpAddr, apiAddr  string
 	cmd                *exec.Cmd
+	exited             chan struct{} // closed once cmd is reaped
 	c                  *apiclient.Client
 	starts, startFails int
 }
@@ -63,6 +64,7 @@ func (s *crashServer) start() {
 	s.cmd = cmd
 	s.starts++
 	exited := make(chan struct{})
+	s.exited = exited
 	go func() { _ = cmd.Wait(); close(exited) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -102,16 +104,19 @@ func fixedAddr(t *testing.T) string {
 	return ""
 }
 
-// kill sends SIGKILL and waits until the process is gone.
+// kill sends SIGKILL and waits until the process is reaped: a process
+// that lost its memory map (and so its command line) may not have
+// closed its sockets yet.
 func (s *crashServer) kill() {
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
-	for range 200 {
-		if len(serverPIDs(s.dir)) == 0 {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case <-s.exited:
+	case <-time.After(5 * time.Second):
+		s.t.Fatalf("berth server %d still runs 5s after SIGKILL", s.cmd.Process.Pid)
 	}
-	s.t.Fatalf("berth server %d still runs 2s after SIGKILL", s.cmd.Process.Pid)
+	if left := serverPIDs(s.dir); len(left) > 0 {
+		s.t.Fatalf("berth server processes %v left after SIGKILL", left)
+	}
 }
 
 // stop ends the server and checks that no process of it is left.
