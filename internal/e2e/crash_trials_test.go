@@ -23,10 +23,10 @@ import (
 	"github.com/berth-dev/berth/internal/spec"
 )
 
-// crashServer is the real berth binary, killed with SIGKILL and started
+// trialServer is the real berth binary, killed with SIGKILL and started
 // again on the same data dir and addresses. Its output goes to a file:
 // a pipe nobody reads after a kill would block the next process.
-type crashServer struct {
+type trialServer struct {
 	t                  *testing.T
 	exe, dir, log      string
 	httpAddr, apiAddr  string
@@ -36,10 +36,10 @@ type crashServer struct {
 	starts, startFails int
 }
 
-func newCrashServer(t *testing.T, exe string) *crashServer {
+func newTrialServer(t *testing.T, exe string) *trialServer {
 	t.Helper()
 	root := t.TempDir()
-	s := &crashServer{t: t, exe: exe, dir: filepath.Join(root, "data"), log: filepath.Join(root, "server.log"),
+	s := &trialServer{t: t, exe: exe, dir: filepath.Join(root, "data"), log: filepath.Join(root, "server.log"),
 		httpAddr: fixedAddr(t), apiAddr: fixedAddr(t)}
 	t.Cleanup(s.stop)
 	s.start()
@@ -48,7 +48,7 @@ func newCrashServer(t *testing.T, exe string) *crashServer {
 
 // start starts the server and waits until its API answers (it restores
 // routes and converges before it serves the API).
-func (s *crashServer) start() {
+func (s *trialServer) start() {
 	s.t.Helper()
 	logf, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -107,7 +107,7 @@ func fixedAddr(t *testing.T) string {
 // kill sends SIGKILL and waits until the process is reaped: a process
 // that lost its memory map (and so its command line) may not have
 // closed its sockets yet.
-func (s *crashServer) kill() {
+func (s *trialServer) kill() {
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
 	select {
 	case <-s.exited:
@@ -120,7 +120,7 @@ func (s *crashServer) kill() {
 }
 
 // stop ends the server and checks that no process of it is left.
-func (s *crashServer) stop() {
+func (s *trialServer) stop() {
 	if s.t.Failed() {
 		s.t.Logf("server log (tail):\n%s", s.logTail())
 	}
@@ -140,7 +140,7 @@ func (s *crashServer) stop() {
 	}
 }
 
-func (s *crashServer) logTail() string {
+func (s *trialServer) logTail() string {
 	b, _ := os.ReadFile(s.log)
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return strings.Join(lines[max(0, len(lines)-60):], "\n")
@@ -164,11 +164,11 @@ func (tr crashTrial) String() string {
 	return fmt.Sprintf("%s at %s", tr.Action, tr.At.Round(time.Millisecond))
 }
 
-// crashRig runs trials against one app on one crashServer.
+// crashRig runs trials against one app on one trialServer.
 type crashRig struct {
 	t         *testing.T
 	eng       *docker.Backend
-	s         *crashServer
+	s         *trialServer
 	name      string
 	host      string
 	version   int
@@ -182,7 +182,7 @@ func newCrashRig(t *testing.T) *crashRig {
 	t.Helper()
 	eng := requireDocker(t)
 	r := &crashRig{t: t, eng: eng, replicas: 2}
-	r.s = newCrashServer(t, berthBinary(t))
+	r.s = newTrialServer(t, berthBinary(t))
 	r.name, r.host = newApp(t, eng)
 	ctx := context.Background()
 	for range 2 {
