@@ -34,7 +34,9 @@
 //     wake-ups); the observer, poolStats (stats.go: counters, rates,
 //     what Status and Stats show). Pool itself forwards (forward.go,
 //     fast_serve.go, lane.go, retry.go) and owns the lifecycle (NewPool,
-//     Drain, Close).
+//     Drain, Close). The fast path's connections to the targets and the
+//     client side of its exchange are upstream.Client's, which names a
+//     target by its index in the pool (target.idx) and knows no Pool.
 //   - A Pool's set of targets never changes after NewPool. Only health
 //     changes; the healthChecker hands each new healthy subset to the
 //     targetSet, which publishes it as an immutable slice so that

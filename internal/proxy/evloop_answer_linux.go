@@ -5,7 +5,10 @@ package proxy
 import (
 	"errors"
 	"io"
+	"net"
 	"syscall"
+
+	"github.com/berth-dev/berth/internal/proxy/upstream"
 )
 
 // The loop's requests: sending one to an idle target connection, reading
@@ -51,13 +54,13 @@ func (l *evLoop) start(c *serverConn, n int) {
 	}
 	x.start = c.laneBegin(p, t)
 	x.poked = x.start
-	fc := p.rp.Transport.(*poolTransport).fast
-	var conn *fconn
-	if !fc.closed.Load() {
-		conn = fc.idle(t, l.slot)
+	fc := p.fastClientOf()
+	var conn *upstream.Conn
+	if !fc.Closed() {
+		conn = fc.Idle(t.idx, l.slot)
 	}
 	if conn != nil && !l.watchTarget(conn) {
-		fc.discard(conn)
+		fc.Discard(conn)
 		conn = nil
 	}
 	if conn == nil {
@@ -65,35 +68,38 @@ func (l *evLoop) start(c *serverConn, n int) {
 		return
 	}
 	x.conn = conn
-	conn.use(c.base)
-	c.lane.writeHead(conn, c.remoteIP, c.laneID[:], strip)
-	conn.ev.owner.Store(c)
-	conn.ev.raw = conn.ev.raw[:0]
-	if conn.bw.Flush() != nil {
+	conn.Use(c.base)
+	c.lane.writeHead(conn.Writer(), c.remoteIP, c.laneID[:], strip)
+	e := loopState(conn)
+	e.owner.Store(c)
+	e.raw = e.raw[:0]
+	if conn.Writer().Flush() != nil {
 		l.resume(c) // the goroutine meets the error and retries
 	}
 }
 
 // watchTarget registers conn with the loop (once per loop it is used by),
 // its socket out of the netpoller.
-func (l *evLoop) watchTarget(conn *fconn) bool {
-	e := &conn.ev
+func (l *evLoop) watchTarget(conn *upstream.Conn) bool {
+	e := loopState(conn)
+	if e == nil {
+		e = new(fconnEv)
+		conn.Loop = e
+	}
 	if e.loop.Load() == l {
 		return true
 	}
-	lf, ok := conn.Conn.(*loopFd)
+	lf, ok := conn.NetConn().(*loopFd)
 	if !ok {
-		var err error
-		conn.connMu.Lock()
-		if lf, err = detach(conn.Conn); err == nil {
-			conn.Conn = lf
-			conn.bw.Reset(lf)
-		}
-		conn.connMu.Unlock()
+		err := conn.Replace(func(nc net.Conn) (net.Conn, error) {
+			var err error
+			lf, err = detach(nc)
+			return lf, err
+		})
 		if err != nil {
 			return false
 		}
-		if conn.dead.Load() {
+		if conn.Dead() {
 			lf.Close() // closed as it was detached
 			return false
 		}
@@ -111,7 +117,7 @@ func (l *evLoop) watchTarget(conn *fconn) bool {
 		return false
 	}
 	e.loop.Store(l)
-	conn.slot = uint8(l.slot)
+	conn.SetSlot(l.slot)
 	l.ents[id] = evEnt{up: conn}
 	return true
 }
@@ -122,19 +128,19 @@ func (l *evLoop) watchTarget(conn *fconn) bool {
 func (l *evLoop) answer(c *serverConn) {
 	x := c.ev
 	conn := x.conn
-	e := &conn.ev
+	e := loopState(conn)
 	for {
 		if cap(e.raw)-len(e.raw) < 1024 {
 			if cap(e.raw) >= evMaxInline {
 				l.resume(c)
 				return
 			}
-			grown := make([]byte, len(e.raw), max(2*cap(e.raw), fastBufSize))
+			grown := make([]byte, len(e.raw), max(2*cap(e.raw), upstream.BufSize))
 			copy(grown, e.raw)
 			e.raw = grown
 		}
 		room := cap(e.raw) - len(e.raw)
-		n, err := conn.Conn.(*loopFd).rawRead(e.raw[len(e.raw):cap(e.raw)])
+		n, err := conn.NetConn().(*loopFd).rawRead(e.raw[len(e.raw):cap(e.raw)])
 		if err == syscall.EAGAIN {
 			break
 		}
@@ -145,8 +151,7 @@ func (l *evLoop) answer(c *serverConn) {
 			if err == nil {
 				err = io.EOF
 			}
-			conn.preErr = err
-			l.resume(c)
+			l.resumeAfter(c, err)
 			return
 		}
 		e.raw = e.raw[:len(e.raw)+n]
@@ -188,19 +193,20 @@ func (l *evLoop) answer(c *serverConn) {
 func (l *evLoop) finish(c *serverConn) {
 	x := c.ev
 	conn, p, t := x.conn, x.p, x.t
-	if !conn.phase.CompareAndSwap(phaseWaiting, phaseAnswer) {
+	if !conn.Answered() {
 		l.resume(c) // cut: the goroutine retries elsewhere
 		return
 	}
 	l.ungrace(c)
-	conn.ev.owner.Store(nil)
-	conn.pre, conn.ev.raw = conn.ev.raw, conn.ev.raw[:0]
-	if cap(conn.ev.raw) > evKeepBuf {
-		conn.ev.raw = nil // do not keep one large answer's buffer
+	e := loopState(conn)
+	e.owner.Store(nil)
+	conn.Preload(e.raw, nil, true)
+	e.raw = e.raw[:0]
+	if cap(e.raw) > evKeepBuf {
+		e.raw = nil // do not keep one large answer's buffer
 	}
-	conn.preOnly = true
 	q := c.lane
-	fc := p.rp.Transport.(*poolTransport).fast
+	fc := p.fastClientOf()
 	res := outcome{start: x.start, ids: c.laneID[:]}
 	if c.srv.laneObserver != nil {
 		c.srv.looped.Add(1) // the loop answers from here on (tests read it once answered)
@@ -208,7 +214,7 @@ func (l *evLoop) finish(c *serverConn) {
 	result, err := p.laneAnswer(c, q, x.ctr, fc, conn, t, 0, &res)
 	if err != nil {
 		// Nothing reached the client; a malformed answer is not retried.
-		if errors.Is(err, errWouldWait) {
+		if errors.Is(err, upstream.ErrWouldWait) {
 			c.srv.log.Error("event loop misread an answer", "target", t.Name)
 		}
 		p.noteFailure(t, err)

@@ -197,13 +197,18 @@ func (l *evLoop) release(c *serverConn) {
 // resume gives c to a goroutine with its lane request under way: the
 // goroutine continues it on x.conn, whose answer starts with the bytes
 // the loop read, or (no x.conn) sends it to x.t as the lane does.
-func (l *evLoop) resume(c *serverConn) {
+func (l *evLoop) resume(c *serverConn) { l.resumeAfter(c, nil) }
+
+// resumeAfter is resume after the loop's read of x.conn failed with err
+// (when not nil): the goroutine meets err after the bytes the loop read.
+func (l *evLoop) resumeAfter(c *serverConn, err error) {
 	x := c.ev
 	l.ungrace(c)
 	if conn := x.conn; conn != nil {
-		conn.ev.owner.Store(nil)
-		conn.pre = conn.ev.raw
-		conn.ev.raw = nil
+		e := loopState(conn)
+		e.owner.Store(nil)
+		conn.Preload(e.raw, err, false)
+		e.raw = nil
 	}
 	x.own()
 	x.owned, x.busy, x.pending = false, false, true
@@ -229,8 +234,8 @@ func (l *evLoop) abandon(c *serverConn) {
 	if x.busy {
 		x.busy = false
 		if x.conn != nil {
-			x.conn.ev.owner.Store(nil)
-			x.p.rp.Transport.(*poolTransport).fast.release(x.conn, c.base, false)
+			loopState(x.conn).owner.Store(nil)
+			x.p.fastClientOf().Release(x.conn, c.base, false)
 		}
 		x.t.inflight.Add(-1)
 		x.p.leave()

@@ -200,9 +200,10 @@ func (f *loopFd) wait(events int16, deadline int64) error {
 	return nil
 }
 
-// alive reports whether an idle connection is still open (nothing to
-// read, no end): the fast client's check before reuse.
-func (f *loopFd) alive() bool {
+// Alive reports whether an idle connection is still open (nothing to
+// read, no end): the fast client's check before reuse (upstream.Conn
+// asks its socket for it).
+func (f *loopFd) Alive() bool {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.closed.Load() {

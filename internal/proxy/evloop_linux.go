@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/berth-dev/berth/internal/proxy/upstream"
 )
 
 // Event loops. With a goroutine per connection, a proxied request costs
@@ -34,7 +36,7 @@ import (
 //   - after it went out (an answer that is not plain, or not whole
 //     evGrace after its head came, an error, a client that hung up):
 //     the goroutine gets the target connection with the answer's bytes
-//     read so far (fconn.pre) and continues the lane request from there
+//     read so far (upstream.Conn.Preload) and continues the lane request from there
 //     (laneRun with sent), so retries, failure accounting and error
 //     pages are the lane's.
 //
@@ -59,13 +61,13 @@ import (
 // active until then (Shutdown lets it go out), and closed when the client
 // takes none of it for the route's write timeout, as a goroutine's write
 // fails then. Its write of a request head to a target is the blocking
-// one of the fconn's buffer: the connection is idle (its last exchange
+// one of the upstream.Conn's buffer: the connection is idle (its last exchange
 // ended), so its socket buffer is empty and takes a head at once.
 //
 // The sockets a loop owns are out of Go's netpoller (loopFd,
 // evloop_fd_linux.go): a client's while the loop owns it (a goroutine
 // gets a net.Conn again), a target connection's from the first time a
-// loop uses it (it then stays in that loop's idle slot, hostConns). A
+// loop uses it (it then stays in that loop's idle slot, upstream.Client.Idle). A
 // connection closed by another goroutine (Shutdown, the fast client's
 // sweep or cut) fails the loop's next call instead of reaching a reused
 // descriptor. Registrations are edge-triggered, so no event may be
@@ -124,7 +126,7 @@ type evLoop struct {
 // connection.
 type evEnt struct {
 	c  *serverConn
-	up *fconn
+	up *upstream.Conn
 }
 
 // evConn is a client connection's state in its loop. owned and
@@ -159,16 +161,25 @@ type evConn struct {
 	p     *Pool
 	ctr   *counters
 	t     *target
-	conn  *fconn
+	conn  *upstream.Conn
 	strip string
 	start int64
 }
 
-// fconnEv is a target connection's registration with a loop.
+// fconnEv is a target connection's registration with the loops, in its
+// upstream.Conn's Loop (loopState).
 type fconnEv struct {
 	loop  atomic.Pointer[evLoop]     // the loop it is registered with last
 	owner atomic.Pointer[serverConn] // whose request a loop waits on (that conn's loop)
 	raw   []byte                     // the answer's bytes read by the loop
+}
+
+// loopState returns conn's registration with the loops: nil until a loop
+// first watched it (watchTarget), which is before any loop has an event
+// of it or a request of a loop uses it.
+func loopState(conn *upstream.Conn) *fconnEv {
+	e, _ := conn.Loop.(*fconnEv)
+	return e
 }
 
 // errLoopStopped is adopt's refusal once the loop stopped.
@@ -187,7 +198,7 @@ func (s *Server) startLoops(n int) []*evLoop {
 			}
 			return nil
 		}
-		l.slot = 1 + i%(idleSlots-1)
+		l.slot = 1 + i%(upstream.Slots-1)
 		loops = append(loops, l)
 	}
 	for _, l := range loops {
@@ -410,7 +421,7 @@ func (l *evLoop) dispatch(ent evEnt, flags uint32) {
 	if c == nil {
 		// A target connection is registered with every loop that used
 		// it: only its owner's loop reads it.
-		if c = ent.up.ev.owner.Load(); c == nil || c.ev.loop != l {
+		if c = loopState(ent.up).owner.Load(); c == nil || c.ev.loop != l {
 			return // idle, used by a goroutine or another loop
 		}
 	}
@@ -505,7 +516,7 @@ func (l *evLoop) takeInbox() {
 func (l *evLoop) tick(now int64) bool {
 	for id, ent := range l.ents {
 		if up := ent.up; up != nil {
-			if up.dead.Load() || up.ev.loop.Load() != l {
+			if up.Dead() || loopState(up).loop.Load() != l {
 				delete(l.ents, id)
 			}
 			continue

@@ -12,8 +12,6 @@ type evConn struct {
 	pending bool
 }
 
-type fconnEv struct{}
-
 func (s *Server) startLoops(int) []*evLoop { return nil }
 
 func (*evLoop) adopt(*serverConn) bool { return false }

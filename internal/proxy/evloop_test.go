@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/proxy/upstream"
 	"github.com/berth-dev/berth/internal/testutil"
 )
 
@@ -341,7 +342,7 @@ func TestEventLoop_ClientHangupCutsTheRequest(t *testing.T) {
 	rig, _ := newLoopRig(t, testServerOptions())
 	k := dialKeepAlive(t, rig.laneAddr)
 	k.get(t, "GET", "/plain")
-	open := rig.pool.rp.Transport.(*poolTransport).fast.open()
+	open := rig.pool.rp.Transport.(*poolTransport).fast.Open()
 	if _, err := io.WriteString(k.c, "GET /slow HTTP/1.1\r\nHost: shop.test\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +357,7 @@ func TestEventLoop_ClientHangupCutsTheRequest(t *testing.T) {
 		return strings.Contains(rig.log.String(), `"status":499`)
 	})
 	testutil.Eventually(t, 5*time.Second, "the app connection of the cut request closed", func() bool {
-		return rig.pool.rp.Transport.(*poolTransport).fast.open() < open
+		return rig.pool.rp.Transport.(*poolTransport).fast.Open() < open
 	})
 }
 
@@ -402,7 +403,7 @@ func TestEvScan_Verdicts(t *testing.T) {
 }
 
 // FuzzEvScan checks that an answer the loop calls whole is what the
-// lane's own reader (head parser, then copyBody) reads: exactly its
+// lane's own reader (head parser, then upstream.CopyBody) reads: exactly its
 // bytes, never asking for more. An answer the lane's reader refuses is
 // refused the same way after the loop and on a goroutine.
 func FuzzEvScan(f *testing.F) {
@@ -422,21 +423,22 @@ func FuzzEvScan(f *testing.F) {
 			t.Fatalf("total %d of %d bytes", total, len(b))
 		}
 		src := strings.NewReader(string(b[:total]))
-		c := &fconn{br: bufio.NewReader(src)}
+		br := bufio.NewReader(src)
+		var scratch []byte
 		rec := httptest.NewRecorder()
-		rh, err := readResponseHead(c, rec, rec.Header(), method) // the lane's parser, as the handler path runs it
+		rh, _, err := upstream.ReadResponseHead(br, &scratch, rec, rec.Header(), method) // the lane's parser, as the handler path runs it
 		if err != nil {
 			return // refused: a 502 after the loop as on a goroutine
 		}
 		var n int64
-		if _, err := copyBody(rec, c, rec.Header(), rh, &n); err != nil {
+		if _, err := upstream.CopyBody(rec, br, &scratch, rec.Header(), rh, upstream.MaxHeaderLen, &n); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Fatalf("%q: the lane's reader wants more: %v", b[:total], err)
 			}
 			return // a malformed body: cut after the loop as on a goroutine
 		}
-		if c.br.Buffered() > 0 || src.Len() > 0 {
-			t.Fatalf("%q: the lane's reader left %d bytes", b[:total], c.br.Buffered()+src.Len())
+		if br.Buffered() > 0 || src.Len() > 0 {
+			t.Fatalf("%q: the lane's reader left %d bytes", b[:total], br.Buffered()+src.Len())
 		}
 	})
 }
@@ -487,23 +489,13 @@ func TestEventLoop_GoroutinesKeepToNetpollerConnections(t *testing.T) {
 		t.Fatalf("DELETE: %s", r.Status)
 	}
 	testutil.Eventually(t, 5*time.Second, "the goroutine's connection idle in slot 0", func() bool {
-		for _, hc := range fc.hosts {
-			hc.mu.Lock()
-			n := len(hc.idle[0])
-			hc.mu.Unlock()
-			if n > 0 {
-				return true
-			}
-		}
-		return false
+		return fc.IdleIn(0) > 0
 	})
-	fc.mu.Lock()
-	defer fc.mu.Unlock()
 	detached, attached := 0, 0
-	for c := range fc.conns {
-		if _, ok := c.Conn.(*loopFd); ok {
+	for _, c := range fc.Conns() {
+		if _, ok := c.NetConn().(*loopFd); ok {
 			detached++
-			if c.slot == 0 {
+			if c.Slot() == 0 {
 				t.Error("a detached connection is in the goroutines' slot")
 			}
 		} else {

@@ -1,12 +1,14 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/berth-dev/berth/internal/proxy/upstream"
+	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
 // The fast path serves ordinary requests (no request body, no Upgrade):
@@ -16,8 +18,25 @@ import (
 // to the client whenever the target has nothing more buffered. Per
 // request it allocates the response header strings (two allocations); it
 // makes no context: the client's going away is noticed by the client's
-// sweep (fastClient.sweep), a cut at the drain timeout closes the pool's
-// connections (fastClient.closeAll).
+// sweep, a cut at the drain timeout closes the pool's connections
+// (upstream.Client: its connection pool and the exchange's heads).
+
+// errMalformed is a response that is not HTTP/1.x.
+var errMalformed = wire.ErrMalformed
+
+// newFastClient returns the fast-path client of a pool's targets: each
+// target is named to it by its index (target.idx), and cut closes its
+// connections.
+func newFastClient(targets []*target, cut context.Context) *upstream.Client {
+	addrs := make([]string, len(targets))
+	for i, t := range targets {
+		addrs[i] = t.Addr
+	}
+	return upstream.NewClient(addrs, cut)
+}
+
+// fastClientOf returns p's fast-path client.
+func (p *Pool) fastClientOf() *upstream.Client { return p.rp.Transport.(*poolTransport).fast }
 
 // fastEligible reports whether r takes the fast path. Requests with a body
 // (streamed both ways, 100-continue) and upgrades go through
@@ -28,21 +47,6 @@ func fastEligible(r *http.Request) bool {
 	}
 	_, up := r.Header["Upgrade"]
 	return !up
-}
-
-// replayable reports whether r may be sent again after a reused connection
-// failed before any byte of a response came back (the target may have
-// closed it as idle just as the request was written).
-func replayable(r *http.Request) bool {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
-		return true
-	}
-	_, ok := r.Header["Idempotency-Key"]
-	if !ok {
-		_, ok = r.Header["X-Idempotency-Key"]
-	}
-	return ok
 }
 
 type fastOutcome uint8
@@ -56,7 +60,7 @@ const (
 // serveFast proxies r to t (already picked and counted in the pool's
 // in-flight) on the fast path, noting in res what came of it.
 func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, t *target, timeout time.Duration, res *outcome) {
-	fc := p.rp.Transport.(*poolTransport).fast
+	fc := p.fastClientOf()
 	ctx := r.Context()
 	t.inflight.Add(1)
 	outcome := fastServed
@@ -72,7 +76,7 @@ func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, 
 		}
 	}()
 
-	last, err, aborted := p.retryLoop(ctx, fc, &t, retrySafe(r), nil, func(c *fconn, t *target) (bool, error) {
+	last, err, aborted := p.retryLoop(ctx, fc, &t, retrySafe(r), nil, func(c *upstream.Conn, t *target) (bool, error) {
 		o, stale, err := p.exchange(w, r, ctr, fc, c, t, timeout, res)
 		outcome = o
 		return stale, err
@@ -106,26 +110,26 @@ func (p *Pool) noteFailure(t *target, err error) {
 //
 // timeout, when positive, bounds the wait for the response head: a read
 // deadline on c, cleared once the head is read.
-func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, fc *fastClient, c *fconn, t *target, timeout time.Duration, res *outcome) (o fastOutcome, stale bool, err error) {
+func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, fc *upstream.Client, c *upstream.Conn, t *target, timeout time.Duration, res *outcome) (o fastOutcome, stale bool, err error) {
 	ctx := r.Context()
-	c.use(r)
+	c.Use(r)
 	ok := false // c may go back to the idle stack
-	defer func() { fc.release(c, r, ok) }()
+	defer func() { fc.Release(c, r, ok) }()
 
-	writeRequestHead(c.bw, r, c.hc.addr)
-	if err = c.sendHead(timeout); err != nil {
+	c.WriteRequestHead(r)
+	if err = c.SendHead(timeout); err != nil {
 		if errors.Is(err, errTargetDown) {
 			return fastServed, false, err
 		}
-		stale = c.stale(err) && ctx.Err() == nil && p.reqCtx.Err() == nil && replayable(r)
+		stale = c.Stale(err) && ctx.Err() == nil && p.reqCtx.Err() == nil && upstream.Replayable(r)
 		return fastServed, stale, eofUnexpected(err)
 	}
 	h := w.Header()
-	rh, err := readResponseHead(c, w, h, r.Method)
+	rh, err := c.ReadResponseHead(w, h, r.Method)
 	if err != nil {
 		clear(h)
 		err = eofUnexpected(err)
-		if !c.sent1xx {
+		if !c.Sent1xx() {
 			return fastServed, false, err
 		}
 		// An informational response went out: too late to retry.
@@ -136,12 +140,12 @@ func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, f
 		return p.fastFail(w, r, ctr, t, err, res), false, nil
 	}
 	if timeout > 0 {
-		_ = c.Conn.SetReadDeadline(time.Time{})
+		c.ClearDeadline()
 	}
 	h[requestIDHeader] = res.ids
 	res.status = rh.Status
 	w.WriteHeader(rh.Status)
-	clientErr, err := copyBody(w, c, h, rh, &res.bytes)
+	clientErr, err := c.CopyBody(w, h, rh, &res.bytes)
 	if err != nil {
 		if !clientErr && ctx.Err() == nil {
 			p.bodyCut(t, r.Method, r.URL.Path, err, res)
@@ -189,12 +193,6 @@ func (p *Pool) bodyCut(t *target, method, path string, err error, res *outcome) 
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// copyBody copies the response body framed as rh from c to w
-// (upstream.CopyBody).
-func copyBody(w http.ResponseWriter, c *fconn, h http.Header, rh respHead, n *int64) (clientErr bool, err error) {
-	return upstream.CopyBody(w, c.br, &c.scratch, h, rh, fastMaxHeaderLen, n)
 }
 
 func eofUnexpected(err error) error { return upstream.EOFUnexpected(err) }

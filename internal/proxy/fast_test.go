@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/proxy/upstream"
 	"github.com/berth-dev/berth/internal/testutil"
 )
 
@@ -283,7 +284,7 @@ func TestFast_StaleIdleConnectionIsNotReused(t *testing.T) {
 	if code, _ := get(t, srv.Client(), srv.URL, "shop.test"); code != 200 {
 		t.Fatalf("status %d", code)
 	}
-	time.Sleep(fastCheckAfter + 200*time.Millisecond)
+	time.Sleep(upstream.CheckAfter + 200*time.Millisecond)
 	// DELETE is not replayable: it must not meet the dead connection.
 	req, _ := http.NewRequest("DELETE", srv.URL, nil)
 	req.Host = "shop.test"
@@ -295,7 +296,7 @@ func TestFast_StaleIdleConnectionIsNotReused(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("DELETE after the app closed the idle connection: %d", resp.StatusCode)
 	}
-	if n := fc.open(); n != 1 {
+	if n := fc.Open(); n != 1 {
 		t.Fatalf("open connections %d, want 1", n)
 	}
 }
@@ -304,14 +305,14 @@ func TestFast_IdleConnectionsAreClosed(t *testing.T) {
 	px, srv := newProxyServer(t)
 	p := routeTo(t, px, keyA, []string{"shop.test"}, newBackend(t, "shop", nil))
 	fc := p.rp.Transport.(*poolTransport).fast
-	fc.idleTimeout = 150 * time.Millisecond // before any connection: no race
+	fc.IdleTimeout = 150 * time.Millisecond // before any connection: no race
 	if code, _ := get(t, srv.Client(), srv.URL, "shop.test"); code != 200 {
 		t.Fatalf("status %d", code)
 	}
-	if fc.open() != 1 {
-		t.Fatalf("open = %d after one request", fc.open())
+	if fc.Open() != 1 {
+		t.Fatalf("open = %d after one request", fc.Open())
 	}
-	testutil.Eventually(t, 3*time.Second, "the idle connection closed", func() bool { return fc.open() == 0 })
+	testutil.Eventually(t, 3*time.Second, "the idle connection closed", func() bool { return fc.Open() == 0 })
 }
 
 func TestFast_ClientGoneReleasesTarget(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/berth-dev/berth/internal/proxy/upstream"
 	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
@@ -261,11 +262,11 @@ func (p *Pool) rewrite(pr *httputil.ProxyRequest) {
 // retry.go says: whatever the method when the connection could not be
 // opened, only retrySafe requests when it was sent. (The Transport itself
 // replays replayable requests whose reused connection broke.) It also
-// holds the pool's fast-path client (fast_client.go), which serves the
-// requests that do not need ReverseProxy.
+// holds the pool's fast-path client (upstream.Client, newFastClient),
+// which serves the requests that do not need ReverseProxy.
 type poolTransport struct {
 	pool *Pool
-	fast *fastClient
+	fast *upstream.Client
 }
 
 func (pt *poolTransport) RoundTrip(req *http.Request) (*http.Response, error) {

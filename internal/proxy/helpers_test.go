@@ -111,15 +111,7 @@ func routeTo(t *testing.T, px *Proxy, key RouteKey, hosts []string, bs ...*backe
 // idleConns returns how many connections to the app p's fast client
 // holds idle.
 func idleConns(p *Pool) int {
-	n := 0
-	for _, hc := range p.rp.Transport.(*poolTransport).fast.hosts {
-		hc.mu.Lock()
-		for _, st := range hc.idle {
-			n += len(st)
-		}
-		hc.mu.Unlock()
-	}
-	return n
+	return p.rp.Transport.(*poolTransport).fast.IdleIn(-1)
 }
 
 // waitIdleConn waits until p holds an idle connection to the app, for

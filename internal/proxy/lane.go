@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/internal/proxy/upstream"
 	"github.com/berth-dev/berth/internal/proxy/wire"
 )
 
@@ -160,13 +161,13 @@ func (c *serverConn) laneEnd(res laneResult) laneResult {
 // no target answers, the request is parsed as the handler path would
 // have parsed it, for the error page (laneFail). sent, when not nil, is a
 // connection to t the event loop sent the request on.
-func (p *Pool) laneRun(c *serverConn, q *laneReq, ctr *counters, t *target, timeout time.Duration, strip string, start int64, sent *fconn) laneResult {
+func (p *Pool) laneRun(c *serverConn, q *laneReq, ctr *counters, t *target, timeout time.Duration, strip string, start int64, sent *upstream.Conn) laneResult {
 	defer p.leave()
-	fc := p.rp.Transport.(*poolTransport).fast
+	fc := p.fastClientOf()
 	res := outcome{start: start, ids: c.laneID[:]}
 	defer func() { t.inflight.Add(-1) }() // t follows the retries
 	result := laneServed
-	last, err, aborted := p.retryLoop(c.ctx, fc, &t, true, sent, func(conn *fconn, t *target) (bool, error) {
+	last, err, aborted := p.retryLoop(c.ctx, fc, &t, true, sent, func(conn *upstream.Conn, t *target) (bool, error) {
 		r, stale, err := p.laneExchange(c, q, ctr, fc, conn, t, timeout, strip, &res, conn == sent)
 		result = r
 		return stale, err
@@ -232,17 +233,17 @@ func (c *serverConn) laneFail(p *Pool, q *laneReq, ctr *counters, t *target, err
 //
 // timeout, when positive, bounds the wait for the response head, as in
 // exchange.
-func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastClient, conn *fconn, t *target, timeout time.Duration, strip string, res *outcome, sent bool) (result laneResult, stale bool, err error) {
+func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *upstream.Client, conn *upstream.Conn, t *target, timeout time.Duration, strip string, res *outcome, sent bool) (result laneResult, stale bool, err error) {
 	if !sent {
-		conn.use(c.base)
-		q.writeHead(conn, c.remoteIP, res.ids, strip)
+		conn.Use(c.base)
+		q.writeHead(conn.Writer(), c.remoteIP, res.ids, strip)
 	}
-	if err = conn.sendHead(timeout); err != nil {
-		fc.release(conn, c.base, false)
+	if err = conn.SendHead(timeout); err != nil {
+		fc.Release(conn, c.base, false)
 		if errors.Is(err, errTargetDown) {
 			return 0, false, err
 		}
-		stale = conn.stale(err) && c.ctx.Err() == nil && p.reqCtx.Err() == nil
+		stale = conn.Stale(err) && c.ctx.Err() == nil && p.reqCtx.Err() == nil
 		return 0, stale, eofUnexpected(err)
 	}
 	result, err = p.laneAnswer(c, q, ctr, fc, conn, t, timeout, res)
@@ -252,13 +253,13 @@ func (p *Pool) laneExchange(c *serverConn, q *laneReq, ctr *counters, fc *fastCl
 // laneAnswer copies the response to q, whose first byte is in, from
 // conn to the client, and releases conn. An error means nothing of a
 // response reached the client.
-func (p *Pool) laneAnswer(c *serverConn, q *laneReq, ctr *counters, fc *fastClient, conn *fconn, t *target, timeout time.Duration, res *outcome) (result laneResult, err error) {
+func (p *Pool) laneAnswer(c *serverConn, q *laneReq, ctr *counters, fc *upstream.Client, conn *upstream.Conn, t *target, timeout time.Duration, res *outcome) (result laneResult, err error) {
 	keep := false
-	defer func() { fc.release(conn, c.base, keep) }()
+	defer func() { fc.Release(conn, c.base, keep) }()
 	rh, promoted, err := p.laneHead(c, conn, q)
 	if err != nil {
 		err = eofUnexpected(err)
-		if !conn.sent1xx {
+		if !conn.Sent1xx() {
 			return 0, err
 		}
 		// An informational response went out: too late to retry.
@@ -270,14 +271,14 @@ func (p *Pool) laneAnswer(c *serverConn, q *laneReq, ctr *counters, fc *fastClie
 		return c.laneFail(p, q, ctr, t, err, res), nil
 	}
 	if timeout > 0 {
-		_ = conn.Conn.SetReadDeadline(time.Time{})
+		conn.ClearDeadline()
 	}
 	res.status = rh.Status
 	var w http.ResponseWriter = laneWriter{c}
 	if promoted {
 		w = &c.w
 	}
-	clientErr, err := copyBody(w, conn, c.w.header, rh, &res.bytes)
+	clientErr, err := conn.CopyBody(w, c.w.header, rh, &res.bytes)
 	if err != nil {
 		if !clientErr && c.ctx.Err() == nil {
 			p.bodyCut(t, q.method, q.path, err, res)
@@ -297,49 +298,49 @@ func (p *Pool) laneAnswer(c *serverConn, q *laneReq, ctr *counters, fc *fastClie
 }
 
 // laneHead reads the response head from conn and writes it to the
-// client, as readResponseHead and the lean server's respWriter do on the
-// handler path: informational responses (but 100) passed on as they come,
+// client, as upstream.Conn.ReadResponseHead and the lean server's
+// respWriter do on the handler path: informational responses (but 100) passed on as they come,
 // hop-by-hop fields left out, the request id set, a Date added when the
 // target sent none. A body the target framed with Content-Length (or no
 // body) is copied as it is; any other body (chunked, or until the target
 // closes) goes through the handler path's ResponseWriter, which frames it
 // for the client as it would have: laneHead parses the request for it and
 // reports promoted.
-func (p *Pool) laneHead(c *serverConn, conn *fconn, q *laneReq) (rh respHead, promoted bool, err error) {
+func (p *Pool) laneHead(c *serverConn, conn *upstream.Conn, q *laneReq) (rh wire.ResponseHead, promoted bool, err error) {
 	var arr [48]wire.FieldPos
 	bw := c.bw
 	for {
-		line, err := readLine(conn.br)
+		line, err := conn.ReadLine()
 		if err != nil {
-			return respHead{}, false, err
+			return wire.ResponseHead{}, false, err
 		}
 		status, http10, err := wire.ParseStatusLine(line)
 		if err != nil {
-			return respHead{}, false, err
+			return wire.ResponseHead{}, false, err
 		}
-		fs, err := readHeaderFields(conn, arr[:0])
+		fs, err := conn.ReadFields(arr[:0])
 		if err != nil {
-			return respHead{}, false, err
+			return wire.ResponseHead{}, false, err
 		}
 		if status == http.StatusSwitchingProtocols {
-			return respHead{}, false, errSwitching
+			return wire.ResponseHead{}, false, errSwitching
 		}
 		rh := wire.NewResponseHead(status, http10)
-		s := string(conn.scratch)
+		s := string(conn.Scratch())
 		for _, f := range fs {
 			k := s[f.K0:f.K1]
 			if _, err := rh.Take(wire.Lookup(k), s[f.V0:f.V1]); err != nil {
-				return respHead{}, false, err
+				return wire.ResponseHead{}, false, err
 			}
 		}
 		if status < 200 {
 			if status != http.StatusContinue {
-				conn.sent1xx = true
+				conn.MarkSent1xx()
 				_, _ = bw.WriteString(statusLine(q.http10, status))
 				laneFields(bw, s, fs, rh, true, true)
 				_, _ = bw.WriteString("\r\n")
 				if err := bw.Flush(); err != nil {
-					return respHead{}, false, err
+					return wire.ResponseHead{}, false, err
 				}
 			}
 			continue
@@ -367,19 +368,20 @@ func (p *Pool) laneHead(c *serverConn, conn *fconn, q *laneReq) (rh respHead, pr
 
 // lanePromote hands a response head the lane does not frame itself to
 // the handler path's ResponseWriter: the request is parsed as the handler
-// path parses it, the fields go into the header map as readResponseHead
-// puts them, and WriteHeader takes the status.
-func (c *serverConn) lanePromote(conn *fconn, q *laneReq, fs []wire.FieldPos, status int, http10 bool) (respHead, bool, error) {
+// path parses it, the fields go into the header map as
+// upstream.Conn.ReadResponseHead puts them, and WriteHeader takes the
+// status.
+func (c *serverConn) lanePromote(conn *upstream.Conn, q *laneReq, fs []wire.FieldPos, status int, http10 bool) (wire.ResponseHead, bool, error) {
 	r, err := c.parseRequest(q.head)
 	if err != nil { // cannot happen: the lane takes only heads the parser accepts
-		return respHead{}, false, err
+		return wire.ResponseHead{}, false, err
 	}
 	w := &c.w
 	w.reset(r)
 	h := w.header
 	rh := wire.NewResponseHead(status, http10)
-	if err := rh.Fill(h, conn.scratch, fs); err != nil {
-		return respHead{}, false, err
+	if err := rh.Fill(h, conn.Scratch(), fs); err != nil {
+		return wire.ResponseHead{}, false, err
 	}
 	rh.Finish(h, q.method)
 	h[requestIDHeader] = c.laneID[:]
@@ -396,7 +398,7 @@ var errSwitching = errors.New("malformed response from the app: 101 Switching Pr
 // instead), and for an informational one or when dropLength not its
 // Content-Length. Values lose CR and LF. It reports whether a Date field
 // was written.
-func laneFields(bw *bufio.Writer, s string, fs []wire.FieldPos, rh respHead, informational, dropLength bool) (hasDate bool) {
+func laneFields(bw *bufio.Writer, s string, fs []wire.FieldPos, rh wire.ResponseHead, informational, dropLength bool) (hasDate bool) {
 	for _, f := range fs {
 		k, v := s[f.K0:f.K1], s[f.V0:f.V1]
 		switch fl := wire.Lookup(k); {
@@ -430,7 +432,7 @@ func containsFold(list []string, k string) bool {
 	return false
 }
 
-// laneWriter is the http.ResponseWriter copyBody writes a lane
+// laneWriter is the http.ResponseWriter upstream.CopyBody writes a lane
 // response's body to (one framed with Content-Length): straight into the
 // connection's buffer.
 type laneWriter struct{ c *serverConn }

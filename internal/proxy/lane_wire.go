@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"strings"
 
 	"github.com/berth-dev/berth/internal/proxy/wire"
@@ -193,14 +194,14 @@ func laneField(name string) int {
 	}
 }
 
-// writeHead writes q's head for a target, as writeRequestHead writes the
+// writeHead writes q's head for a target to bw, as
+// upstream.Conn.WriteRequestHead writes the
 // head of the same request: the fields laneField drops left out, then the
 // proxy's own (wire.Forwarded: X-Forwarded-For with prior values kept and
 // clientIP appended, -Host, -Proto, the request id ids). With strip (a
 // route's prefix to strip, as stripPrefix does) the path loses it and
 // X-Forwarded-Prefix names it.
-func (q *laneReq) writeHead(fc *fconn, clientIP string, ids []string, strip string) {
-	bw := fc.bw
+func (q *laneReq) writeHead(bw *bufio.Writer, clientIP string, ids []string, strip string) {
 	bw.WriteString(q.method)
 	bw.WriteByte(' ')
 	if strip == "" {

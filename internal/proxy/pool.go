@@ -93,6 +93,9 @@ type target struct {
 	upErrs   [numKinds]atomic.Uint64 // by kind (stats.go)
 	window   rateWindow              // the last minute's requests and errors
 	reach    atomic.Pointer[reach]   // cancelled when t leaves rotation unreachable (retry.go)
+	// idx is t's index in the pool's targets: its name to the fast
+	// client (upstream.Client).
+	idx int
 }
 
 // NewPool returns a pool of targets for key's release and starts their
@@ -114,7 +117,7 @@ func NewPool(key RouteKey, release string, targets []Target, hc HealthConfig, lo
 	p.stats.born = monoSecond()
 	ts := make([]*target, 0, len(targets))
 	for _, t := range targets {
-		nt := &target{Target: t}
+		nt := &target{Target: t, idx: len(ts)}
 		nt.reach.Store(newReach())
 		ts = append(ts, nt)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/berth-dev/berth/internal/proxy/upstream"
 )
 
 // Retries. A request is sent again only when no byte of a response
@@ -33,7 +35,9 @@ import (
 
 // errTargetDown is the error of a request cut because its target left
 // rotation as unreachable while the request waited for a response head.
-var errTargetDown = errors.New("the target stopped answering health checks before it answered")
+// (upstream.ErrCut on the fast path, the same error on the ReverseProxy
+// path).
+var errTargetDown = upstream.ErrCut
 
 // retrySafe reports whether r may be sent to another target after its
 // target failed once r was sent (see above).
@@ -61,20 +65,20 @@ func retrySafe(r *http.Request) bool {
 // answered), or aborted when the client went away before any response.
 // first, when not nil, is the connection of the first try, to *tp: the
 // event loop sent the request on it already.
-func (p *Pool) retryLoop(ctx context.Context, fc *fastClient, tp **target, safe bool, first *fconn, try func(c *fconn, t *target) (stale bool, err error)) (last *target, err error, aborted bool) {
+func (p *Pool) retryLoop(ctx context.Context, fc *upstream.Client, tp **target, safe bool, first *upstream.Conn, try func(c *upstream.Conn, t *target) (stale bool, err error)) (last *target, err error, aborted bool) {
 	t := *tp
 	var tried [maxRetries + 1]*target
 	tried[0] = t
 	ntried := 1
 	fresh := false // after a stale reused connection: dial a new one
 	for {
-		var c *fconn
+		var c *upstream.Conn
 		if first != nil {
 			c, first = first, nil
 		} else if fresh {
-			c, err = fc.dial(ctx, fc.hosts[t])
+			c, err = fc.Dial(ctx, t.idx)
 		} else {
-			c, err = fc.get(ctx, t)
+			c, err = fc.Get(ctx, t.idx)
 		}
 		if err == nil {
 			var stale bool
@@ -94,7 +98,7 @@ func (p *Pool) retryLoop(ctx context.Context, fc *fastClient, tp **target, safe 
 		p.noteFailure(t, err)
 		var next *target
 		if ntried <= maxRetries && p.reqCtx.Err() == nil && !errors.Is(err, errMalformed) &&
-			!errors.Is(err, errFastClosed) && (safe || isDialError(err)) {
+			!errors.Is(err, upstream.ErrClosed) && (safe || isDialError(err)) {
 			next = p.pickOther(tried[:ntried])
 		}
 		if next == nil {
@@ -112,12 +116,13 @@ func (p *Pool) retryLoop(ctx context.Context, fc *fastClient, tp **target, safe 
 	}
 }
 
-// Phases of a fast-path connection's request, for cutWaiting.
+// Phases of a request on the ReverseProxy path (reqState), for
+// cutWaiting: the fast path's (upstream.Conn) phases.
 const (
-	phaseIdle    uint32 = iota
-	phaseWaiting        // request written (or being written), no response byte yet
-	phaseAnswer         // the response started: never cut, never retried
-	phaseCut            // cut by cutWaiting while waiting
+	phaseIdle    = upstream.PhaseIdle
+	phaseWaiting = upstream.PhaseWaiting // request written (or being written), no response byte yet
+	phaseAnswer  = upstream.PhaseAnswer  // the response started: never cut, never retried
+	phaseCut     = upstream.PhaseCut     // cut by cutWaiting while waiting
 )
 
 // reach is a target's "left rotation as unreachable" signal for requests
@@ -141,7 +146,7 @@ func newReach() *reach {
 // safe requests are retried on another target, the others answered 502.
 // Requests whose response started are left alone.
 func (p *Pool) cutWaiting(t *target) {
-	if n := p.rp.Transport.(*poolTransport).fast.cutWaiting(t); n > 0 {
+	if n := p.fastClientOf().CutWaiting(t.idx); n > 0 {
 		p.log.Info("cut requests waiting on an unreachable target", "target", t.Name, "addr", t.Addr, "requests", n)
 	}
 	if old := t.reach.Swap(newReach()); old != nil {
@@ -163,33 +168,4 @@ func (p *Pool) recordRequestFailure(t *target, err error) {
 		what = "connection failed: "
 	}
 	p.health.fail(t, what+p.health.describe(err), true)
-}
-
-// cutWaiting closes the connections to t whose request waits for a
-// response head (and t's idle connections); it returns how many requests
-// it cut.
-func (fc *fastClient) cutWaiting(t *target) int {
-	hc := fc.hosts[t]
-	if hc == nil {
-		return 0
-	}
-	n := 0
-	fc.mu.Lock()
-	for c := range fc.conns {
-		if c.hc == hc && c.phase.CompareAndSwap(phaseWaiting, phaseCut) {
-			c.close() // the request's goroutine discards c
-			n++
-		}
-	}
-	fc.mu.Unlock()
-	hc.mu.Lock()
-	idle := hc.idle
-	hc.idle = [idleSlots][]*fconn{}
-	hc.mu.Unlock()
-	for _, st := range idle {
-		for _, c := range st {
-			fc.discard(c)
-		}
-	}
-	return n
 }

@@ -1,16 +1,16 @@
 //go:build unix
 
-package proxy
+package upstream
 
 import "syscall"
 
 // alive reports whether idle c is still open with nothing unread: a
 // non-blocking peek finds no data and no end of stream.
-func (c *fconn) alive() bool {
-	if a, ok := c.Conn.(interface{ alive() bool }); ok {
-		return a.alive() // a socket an event loop took out of the netpoller
+func (c *Conn) alive() bool {
+	if a, ok := c.nc.(interface{ Alive() bool }); ok {
+		return a.Alive() // a socket an event loop took out of the netpoller
 	}
-	sc, ok := c.Conn.(syscall.Conn)
+	sc, ok := c.nc.(syscall.Conn)
 	if !ok {
 		return true
 	}

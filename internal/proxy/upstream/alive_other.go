@@ -1,7 +1,7 @@
 //go:build !unix
 
-package proxy
+package upstream
 
 // alive cannot peek without blocking here: a stale connection is found
 // when a request uses it (and a replayable request is retried).
-func (c *fconn) alive() bool { return true }
+func (c *Conn) alive() bool { return true }
