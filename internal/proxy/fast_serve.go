@@ -58,8 +58,9 @@ const (
 )
 
 // serveFast proxies r to t (already picked and counted in the pool's
-// in-flight) on the fast path, noting in res what came of it.
-func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, t *target, timeout time.Duration, res *outcome) {
+// in-flight) on the fast path, noting in res what came of it (prefix as
+// Pool.serve says).
+func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, t *target, timeout time.Duration, prefix string, res *outcome) {
 	fc := p.fastClientOf()
 	ctx := r.Context()
 	t.inflight.Add(1)
@@ -77,7 +78,7 @@ func (p *Pool) serveFast(w http.ResponseWriter, r *http.Request, ctr *counters, 
 	}()
 
 	last, err, aborted := p.retryLoop(ctx, fc, &t, retrySafe(r), nil, func(c *upstream.Conn, t *target) (bool, error) {
-		o, stale, err := p.exchange(w, r, ctr, fc, c, t, timeout, res)
+		o, stale, err := p.exchange(w, r, ctr, fc, c, t, timeout, prefix, res)
 		outcome = o
 		return stale, err
 	})
@@ -109,14 +110,15 @@ func (p *Pool) noteFailure(t *target, err error) {
 // cut, errTargetDown) and the caller retries elsewhere or answers 502.
 //
 // timeout, when positive, bounds the wait for the response head: a read
-// deadline on c, cleared once the head is read.
-func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, fc *upstream.Client, c *upstream.Conn, t *target, timeout time.Duration, res *outcome) (o fastOutcome, stale bool, err error) {
+// deadline on c, cleared once the head is read. prefix is the one the
+// route stripped, for X-Forwarded-Prefix.
+func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, fc *upstream.Client, c *upstream.Conn, t *target, timeout time.Duration, prefix string, res *outcome) (o fastOutcome, stale bool, err error) {
 	ctx := r.Context()
 	c.Use(r)
 	ok := false // c may go back to the idle stack
 	defer func() { fc.Release(c, r, ok) }()
 
-	c.WriteRequestHead(r)
+	c.WriteRequestHead(r, prefix)
 	if err = c.SendHead(timeout); err != nil {
 		if errors.Is(err, errTargetDown) {
 			return fastServed, false, err

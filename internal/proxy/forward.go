@@ -79,8 +79,10 @@ type reqState struct {
 	ntried          int
 	failed          bool // the proxy wrote an error page
 	aborted         bool // the client went away before a response
+	counted         bool // the failure was counted against st.t (recordRequestFailure)
 	status          int  // sent to the client (0: none yet)
 	ids             []string
+	prefix          string // stripped from the path (Pool.serve)
 	cw              countingWriter
 	// timer cancels the request when the target has not started its
 	// response within the route's response timeout (nil: none).
@@ -92,7 +94,6 @@ type reqState struct {
 	phase   atomic.Uint32
 	cancel  context.CancelFunc
 	stopCut func() bool
-	counted bool // the failure was counted against st.t (recordRequestFailure)
 	// body is the request's body (nil when none): when reading it failed
 	// on the client's side, the exchange's failure is the client's.
 	body *clientBody
@@ -153,12 +154,14 @@ func stateOf(ctx context.Context) *reqState {
 // requests (no body, no upgrade) take the fast path (fast_serve.go); the
 // others go through httputil.ReverseProxy.
 // timeout, when positive, is how long the target may take to start its
-// response (504 after it).
+// response (504 after it). prefix, when not "", is the path prefix the
+// route stripped from r's path (stripPrefix): the target is told it in
+// X-Forwarded-Prefix, by wire.Forwarded as every path tells it.
 //
 // Every request gets a request id (reqid.go), is counted in the pool's
 // statistics (stats.go) and, when the proxy has one, written to the access
 // log (accesslog.go).
-func (p *Pool) serve(w http.ResponseWriter, r *http.Request, ctr *counters, timeout time.Duration) bool {
+func (p *Pool) serve(w http.ResponseWriter, r *http.Request, ctr *counters, timeout time.Duration, prefix string) bool {
 	if !p.enter() {
 		return false
 	}
@@ -173,17 +176,18 @@ func (p *Pool) serve(w http.ResponseWriter, r *http.Request, ctr *counters, time
 		return true
 	}
 	if fastEligible(r) {
-		p.serveFast(w, r, ctr, t, timeout, &res)
+		p.serveFast(w, r, ctr, t, timeout, prefix, &res)
 		return true
 	}
-	p.serveProxy(w, r, ctr, t, n, timeout, &res)
+	p.serveProxy(w, r, ctr, t, n, timeout, prefix, &res)
 	return true
 }
 
-// serveProxy proxies r to t through httputil.ReverseProxy.
-func (p *Pool) serveProxy(w http.ResponseWriter, r *http.Request, ctr *counters, t *target, n uint64, timeout time.Duration, res *outcome) {
+// serveProxy proxies r to t through httputil.ReverseProxy (prefix as
+// serve says).
+func (p *Pool) serveProxy(w http.ResponseWriter, r *http.Request, ctr *counters, t *target, n uint64, timeout time.Duration, prefix string, res *outcome) {
 	t.inflight.Add(1)
-	st := &reqState{client: r.Context(), pool: p, ctr: ctr, t: t, ids: res.ids}
+	st := &reqState{client: r.Context(), pool: p, ctr: ctr, t: t, ids: res.ids, prefix: prefix}
 	st.cw.ResponseWriter = w
 	st.tried[0], st.ntried = t, 1
 	st.body, _ = r.Body.(*clientBody)
@@ -250,7 +254,7 @@ func (p *Pool) rewrite(pr *httputil.ProxyRequest) {
 	// pr.Out.Host keeps the client's Host header. ReverseProxy removed
 	// the hop-by-hop headers before Rewrite: the proxy's own go in after.
 	fw := wire.Forwarded{Prior: wire.PriorFor(pr.In.Header), Host: pr.In.Host, TLS: pr.In.TLS != nil,
-		RequestID: st.ids}
+		RequestID: st.ids, Prefix: st.prefix}
 	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
 		fw.ClientIP = ip
 	}

@@ -321,7 +321,7 @@ func TestPool_RetiredPoolSendsRequestsBackToRouting(t *testing.T) {
 	// A request that loaded the table before the swap still holds p1.
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest("GET", "http://shop.test/", nil)
-	if p1.serve(rec, req, &counters{}, 0) {
+	if p1.serve(rec, req, &counters{}, 0, "") {
 		t.Fatal("a drained pool took a request")
 	}
 	if p1.InFlight() != 0 || rec.Code != 200 || rec.Body.Len() != 0 {

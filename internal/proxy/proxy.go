@@ -195,9 +195,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if round == 0 && r.ContentLength != 0 && !p.takeBody(w, r, rt) {
 			return
 		}
-		rr := r
+		rr, strip := r, ""
 		if rt.opts != nil && rt.opts.StripPrefix && prefix != "" {
-			rr = stripPrefix(r, prefix)
+			rr, strip = stripPrefix(r, prefix), prefix
 		}
 		pool := rt.pool
 		if c := rt.canary; c != nil {
@@ -206,7 +206,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			pool = c.choose(client, pool)
 		}
-		if pool.serve(w, rr, rt.ctr, rt.timeout) {
+		if pool.serve(w, rr, rt.ctr, rt.timeout, strip) {
 			return
 		}
 	}

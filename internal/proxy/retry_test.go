@@ -307,7 +307,7 @@ func TestForward_RetriesOnlySafeBodylessRequests(t *testing.T) {
 		r := httptest.NewRequest(method, "http://shop.test/x", rd)
 		w := httptest.NewRecorder()
 		res := outcome{ids: []string{"id"}}
-		p.serveProxy(w, r, &counters{}, p.targets[0], 0, 0, &res)
+		p.serveProxy(w, r, &counters{}, p.targets[0], 0, 0, "", &res)
 		return w
 	}
 	if w := serve("GET", ""); w.Code != 200 || w.Body.String() != "live" {

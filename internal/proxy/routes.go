@@ -221,8 +221,10 @@ func build(byKey map[RouteKey]*route) *table {
 	return t
 }
 
-// stripPrefix returns a copy of r whose path lacks prefix, with
-// X-Forwarded-Prefix set.
+// stripPrefix returns a copy of r whose path lacks prefix. The target
+// learns prefix from X-Forwarded-Prefix, which wire.Forwarded writes (in
+// place of the client's) when Pool.serve is given the prefix, as the
+// lane's writer does.
 func stripPrefix(r *http.Request, prefix string) *http.Request {
 	r2 := new(http.Request)
 	*r2 = *r
@@ -242,7 +244,5 @@ func stripPrefix(r *http.Request, prefix string) *http.Request {
 	u.Path = rest
 	r2.URL = &u
 	r2.RequestURI = u.RequestURI()
-	r2.Header = r.Header.Clone()
-	r2.Header.Set("X-Forwarded-Prefix", prefix)
 	return r2
 }

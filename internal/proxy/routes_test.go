@@ -260,3 +260,44 @@ func TestProxy_MaintenanceCoversEveryPathRoute(t *testing.T) {
 		t.Fatalf("after maintenance: %d %q", code, body)
 	}
 }
+
+// A route that strips a prefix tells the app that prefix in place of the
+// client's X-Forwarded-Prefix, on the fast path (GET) and the
+// ReverseProxy path (a body) alike; a route that strips none passes the
+// client's on.
+func TestProxy_StrippedPrefixReplacesTheClients(t *testing.T) {
+	px, srv := newProxyServer(t)
+	k := func(s string) RouteKey { return RouteKey{App: "shop", Env: "production", Service: s} }
+	echo := func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		io.WriteString(w, r.RequestURI+" "+strings.Join(r.Header["X-Forwarded-Prefix"], ","))
+	}
+	routeOpts(t, px, k("api"), []string{"shop.test"}, RouteOptions{Paths: []string{"/api"}, StripPrefix: true}, newBackend(t, "api", echo))
+	routeOpts(t, px, k("web"), []string{"shop.test"}, RouteOptions{}, newBackend(t, "web", echo))
+	for _, tc := range []struct{ method, path, body, want string }{
+		{"GET", "/api/x", "", "/x /api"},
+		{"POST", "/api/x", "abc", "/x /api"},
+		{"GET", "/x", "", "/x /client"},
+		{"POST", "/x", "abc", "/x /client"},
+	} {
+		var rd io.Reader
+		if tc.body != "" {
+			rd = strings.NewReader(tc.body)
+		}
+		req, err := http.NewRequest(tc.method, srv.URL+tc.path, rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = "shop.test"
+		req.Header.Set("X-Forwarded-Prefix", "/client")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != tc.want {
+			t.Errorf("%s %s: %d %q, want %q", tc.method, tc.path, resp.StatusCode, b, tc.want)
+		}
+	}
+}

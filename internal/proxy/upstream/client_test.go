@@ -98,7 +98,7 @@ func exchange(t *testing.T, fc *Client, c *Conn, r *http.Request) (*httptest.Res
 	c.Use(r)
 	keep := false
 	defer func() { fc.Release(c, r, keep) }()
-	c.WriteRequestHead(r)
+	c.WriteRequestHead(r, "")
 	if err := c.SendHead(time.Second); err != nil {
 		return nil, err
 	}
@@ -170,7 +170,7 @@ func TestClient_CutWaitingFailsAWaitingRequest(t *testing.T) {
 	}
 	r := getRequest(t, ctx)
 	c.Use(r)
-	c.WriteRequestHead(r)
+	c.WriteRequestHead(r, "")
 	errc := make(chan error, 1)
 	go func() { errc <- c.SendHead(0) }()
 	<-app.heads
@@ -286,6 +286,23 @@ func TestReplayable(t *testing.T) {
 		}
 		if got := Replayable(r); got != tc.want {
 			t.Errorf("Replayable(%s with %q) = %v, want %v", tc.method, tc.header, got, tc.want)
+		}
+	}
+}
+
+func TestWriteRequestHead_PrefixReplacesTheClients(t *testing.T) {
+	for _, tc := range []struct{ prefix, want string }{
+		{"/api", "X-Forwarded-Prefix: /api\r\n"},
+		{"", "X-Forwarded-Prefix: /client\r\n"},
+	} {
+		r := getRequest(t, context.Background())
+		r.Header.Set("X-Forwarded-Prefix", "/client")
+		var b strings.Builder
+		bw := bufio.NewWriter(&b)
+		writeRequestHead(bw, r, "127.0.0.1:1", tc.prefix)
+		bw.Flush()
+		if head := b.String(); strings.Count(head, "X-Forwarded-Prefix") != 1 || !strings.Contains(head, tc.want) {
+			t.Errorf("prefix %q: head %q, want one %q", tc.prefix, head, tc.want)
 		}
 	}
 }

@@ -14,12 +14,16 @@ import (
 // header map.
 
 // WriteRequestHead writes r's request line and headers to c's writer,
-// for SendHead: the fields wire.Field.Dropped says and those Connection
-// lists left out, Host kept, the proxy's own (wire.Forwarded) after the
-// client's; r's X-Request-Id is the one request id the proxy set.
-func (c *Conn) WriteRequestHead(r *http.Request) { writeRequestHead(c.bw, r, c.hc.addr) }
+// for SendHead: the fields wire.Forwarded.Drops says and those
+// Connection lists left out, Host kept, the proxy's own (wire.Forwarded)
+// after the client's; r's X-Request-Id is the one request id the proxy
+// set. prefix, when not "", is the path prefix the route stripped from
+// r's path: X-Forwarded-Prefix names it.
+func (c *Conn) WriteRequestHead(r *http.Request, prefix string) {
+	writeRequestHead(c.bw, r, c.hc.addr, prefix)
+}
 
-func writeRequestHead(bw *bufio.Writer, r *http.Request, addr string) {
+func writeRequestHead(bw *bufio.Writer, r *http.Request, addr, prefix string) {
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
 	uri := r.RequestURI
@@ -34,10 +38,12 @@ func writeRequestHead(bw *bufio.Writer, r *http.Request, addr string) {
 	}
 	bw.WriteString(host)
 	bw.WriteString("\r\n")
+	fw := wire.Forwarded{Prior: wire.PriorFor(r.Header), Host: r.Host, TLS: r.TLS != nil,
+		RequestID: r.Header["X-Request-Id"], Prefix: prefix}
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
 		// Host and Content-Length: the head's own, written here.
-		if f := wire.Lookup(k); f.Dropped() || f == wire.FieldHost || f == wire.FieldContentLength ||
+		if f := wire.Lookup(k); fw.Drops(f) || f == wire.FieldHost || f == wire.FieldContentLength ||
 			(len(conn) > 0 && wire.TokenListed(conn, k)) {
 			continue
 		}
@@ -51,8 +57,6 @@ func writeRequestHead(bw *bufio.Writer, r *http.Request, addr string) {
 	if te := r.Header["Te"]; len(te) > 0 && wire.TokenListed(te, "trailers") {
 		bw.WriteString("Te: trailers\r\n")
 	}
-	fw := wire.Forwarded{Prior: wire.PriorFor(r.Header), Host: r.Host, TLS: r.TLS != nil,
-		RequestID: r.Header["X-Request-Id"]}
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		fw.ClientIP = ip
 	}

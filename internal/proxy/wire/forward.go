@@ -81,6 +81,19 @@ func (f *Forwarded) forwardedField(i int) (list, more []string, last string, ok 
 	return nil, nil, "", false
 }
 
+// Drops reports whether a client's field fl is left out of a request
+// that carries f's fields: the fields Field.Dropped says, and the
+// client's X-Forwarded-Prefix when the route stripped a prefix
+// (f.Prefix), which f's replaces. Whoever writes a client's fields
+// beside Write's skips these; Set deletes them but the hop-by-hop ones.
+func (f *Forwarded) Drops(fl Field) bool { return fl.Dropped() || f.replaces(fl) }
+
+// replaces reports whether f writes fl itself, in place of a client's
+// (or drops it: Forwarded).
+func (f *Forwarded) replaces(fl Field) bool {
+	return fl.Proxied() || (fl == FieldXForwardedPrefix && f.Prefix != "")
+}
+
 // Write writes f's fields as header lines ("Name: value\r\n"). They
 // come after the client's fields, so that a Connection header naming
 // them cannot take them off. The lines are appended straight into bw's
@@ -116,12 +129,13 @@ func (f *Forwarded) AppendTo(b []byte) []byte {
 
 // Set puts f's fields into h, the header of a request for a target, and
 // drops from h the fields a client may not set (Field.Proxied,
-// Field.Spoofable): what Write writes, the same values. Hop-by-hop fields
+// Field.Spoofable, and X-Forwarded-Prefix when f.Prefix replaces it:
+// Drops): what Write writes, the same values. Hop-by-hop fields
 // are the caller's (httputil.ReverseProxy removes them, then puts back an
 // upgrade's).
 func (f *Forwarded) Set(h http.Header) {
 	for k := range h {
-		if fl := Lookup(k); fl.Proxied() || fl.Spoofable() {
+		if fl := Lookup(k); f.replaces(fl) || fl.Spoofable() {
 			delete(h, k)
 		}
 	}

@@ -111,3 +111,28 @@ func TestForwarded_WriteDoesNotAllocate(t *testing.T) {
 		t.Errorf("Write allocates %v times", n)
 	}
 }
+
+// A stripped prefix replaces a client's X-Forwarded-Prefix, on the wire
+// and in a header map alike; without one the client's passes on.
+func TestForwarded_PrefixReplacesTheClients(t *testing.T) {
+	with, without := Forwarded{Host: "a", Prefix: "/api"}, Forwarded{Host: "a"}
+	if !with.Drops(FieldXForwardedPrefix) || without.Drops(FieldXForwardedPrefix) {
+		t.Errorf("Drops(X-Forwarded-Prefix) = %v with a prefix, %v without; want true, false",
+			with.Drops(FieldXForwardedPrefix), without.Drops(FieldXForwardedPrefix))
+	}
+	for fl := Other; fl <= FieldXForwardedPrefix; fl++ {
+		if fl != FieldXForwardedPrefix && with.Drops(fl) != fl.Dropped() {
+			t.Errorf("Drops(%d) = %v, Dropped %v", fl, with.Drops(fl), fl.Dropped())
+		}
+	}
+	h := http.Header{"X-Forwarded-Prefix": {"/client"}}
+	with.Set(h)
+	if got := h["X-Forwarded-Prefix"]; !reflect.DeepEqual(got, []string{"/api"}) {
+		t.Errorf("Set with a prefix: X-Forwarded-Prefix %q, want [/api]", got)
+	}
+	h = http.Header{"X-Forwarded-Prefix": {"/client"}}
+	without.Set(h)
+	if got := h["X-Forwarded-Prefix"]; !reflect.DeepEqual(got, []string{"/client"}) {
+		t.Errorf("Set without a prefix: X-Forwarded-Prefix %q, want the client's", got)
+	}
+}
