@@ -157,7 +157,7 @@
 //     it does not frame itself (chunked, until close) and the error pages.
 //   - Event loops (evloop*_linux.go; ServerOptions.EventLoops, with the
 //     lane): epoll loops own the client connections that wait for a
-//     request, with their sockets out of Go's netpoller (loopFd), and
+//     request, with their sockets out of Go's netpoller (h1.Fd), and
 //     answer the lane's requests whose answer is whole within a
 //     millisecond of its head (evGrace), framed with Content-Length or
 //     chunked (or bodiless) and at most 64 KiB, over an idle target

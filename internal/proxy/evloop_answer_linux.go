@@ -8,6 +8,7 @@ import (
 	"net"
 	"syscall"
 
+	"github.com/berth-dev/berth/internal/proxy/h1"
 	"github.com/berth-dev/berth/internal/proxy/upstream"
 )
 
@@ -89,11 +90,11 @@ func (l *evLoop) watchTarget(conn *upstream.Conn) bool {
 	if e.loop.Load() == l {
 		return true
 	}
-	lf, ok := conn.NetConn().(*loopFd)
+	lf, ok := conn.NetConn().(*h1.Fd)
 	if !ok {
 		err := conn.Replace(func(nc net.Conn) (net.Conn, error) {
 			var err error
-			lf, err = detach(nc)
+			lf, err = h1.Detach(nc)
 			return lf, err
 		})
 		if err != nil {
@@ -109,9 +110,9 @@ func (l *evLoop) watchTarget(conn *upstream.Conn) bool {
 	id := l.seq
 	l.mu.Unlock()
 	ev := syscall.EpollEvent{Events: uint32(syscall.EPOLLIN|syscall.EPOLLRDHUP) | epollET, Fd: id}
-	err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, lf.fd, &ev)
+	err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, lf.Sysfd(), &ev)
 	if err == syscall.EEXIST { // registered with this loop before
-		err = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_MOD, lf.fd, &ev)
+		err = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_MOD, lf.Sysfd(), &ev)
 	}
 	if err != nil {
 		return false
@@ -140,7 +141,7 @@ func (l *evLoop) answer(c *serverConn) {
 			e.raw = grown
 		}
 		room := cap(e.raw) - len(e.raw)
-		n, err := conn.NetConn().(*loopFd).rawRead(e.raw[len(e.raw):cap(e.raw)])
+		n, err := conn.NetConn().(*h1.Fd).RawRead(e.raw[len(e.raw):cap(e.raw)])
 		if err == syscall.EAGAIN {
 			break
 		}

@@ -81,7 +81,7 @@ func (l *evLoop) drive(c *serverConn) {
 			x.in, x.shared = grown, false
 		}
 		room := cap(x.in) - len(x.in)
-		n, err := x.lf.rawRead(x.in[len(x.in):cap(x.in)])
+		n, err := x.lf.RawRead(x.in[len(x.in):cap(x.in)])
 		switch {
 		case err == syscall.EAGAIN:
 			x.drained = true
@@ -156,7 +156,7 @@ func (x *evConn) flushOut() error {
 func (x *evConn) writeNow(p []byte) (int, error) {
 	done := 0
 	for done < len(p) {
-		n, err := x.lf.rawWrite(p[done:])
+		n, err := x.lf.RawWrite(p[done:])
 		switch err {
 		case nil:
 			done += n
@@ -190,7 +190,7 @@ func (l *evLoop) handOff(c *serverConn) {
 // loop forgets it until adopt hands it back.
 func (l *evLoop) release(c *serverConn) {
 	delete(l.ents, c.ev.id)
-	_ = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.ev.lf.fd, nil)
+	_ = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.ev.lf.Sysfd(), nil)
 	l.attach(c)
 }
 

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-dev/berth/internal/proxy/h1"
 	"github.com/berth-dev/berth/internal/proxy/upstream"
 )
 
@@ -64,7 +65,7 @@ import (
 // one of the upstream.Conn's buffer: the connection is idle (its last exchange
 // ended), so its socket buffer is empty and takes a head at once.
 //
-// The sockets a loop owns are out of Go's netpoller (loopFd,
+// The sockets a loop owns are out of Go's netpoller (h1.Fd,
 // evloop_fd_linux.go): a client's while the loop owns it (a goroutine
 // gets a net.Conn again), a target connection's from the first time a
 // loop uses it (it then stays in that loop's idle slot, upstream.Client.Idle). A
@@ -135,7 +136,7 @@ type evEnt struct {
 type evConn struct {
 	loop *evLoop
 	id   int32
-	lf   *loopFd // the socket while the loop owns it
+	lf   *h1.Fd // the socket while the loop owns it
 
 	owned   bool // the loop serves the connection
 	pending bool // handed over with a lane request under way (serve resumes it)
@@ -286,7 +287,7 @@ func (l *evLoop) adopt(c *serverConn) bool {
 		c.ev = x
 	}
 	c.rwcMu.Lock()
-	lf, err := detach(c.rwc)
+	lf, err := h1.Detach(c.rwc)
 	if err == nil {
 		c.rwc = lf
 		c.wdl = slidingDeadline{} // a new socket: no write deadline
@@ -305,7 +306,7 @@ func (l *evLoop) adopt(c *serverConn) bool {
 	err = nil
 	if l.stopped {
 		err = errLoopStopped
-	} else if err = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, lf.fd, &ev); err != nil {
+	} else if err = syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, lf.Sysfd(), &ev); err != nil {
 		l.srv.log.Warn("event loop: connection not registered", "error", err)
 	}
 	if err != nil {
@@ -323,10 +324,10 @@ func (l *evLoop) adopt(c *serverConn) bool {
 }
 
 // attach puts c's socket back into the netpoller (a net.Conn again) for
-// a goroutine. When c was closed meanwhile, c.rwc stays the closed loopFd,
+// a goroutine. When c was closed meanwhile, c.rwc stays the closed h1.Fd,
 // whose calls fail: the goroutine ends.
 func (l *evLoop) attach(c *serverConn) {
-	nc, err := c.ev.lf.attach()
+	nc, err := c.ev.lf.Attach()
 	if err != nil {
 		return
 	}

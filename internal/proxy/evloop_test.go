@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/proxy/h1"
 	"github.com/berth-dev/berth/internal/proxy/upstream"
 	"github.com/berth-dev/berth/internal/testutil"
 )
@@ -493,7 +494,7 @@ func TestEventLoop_GoroutinesKeepToNetpollerConnections(t *testing.T) {
 	})
 	detached, attached := 0, 0
 	for _, c := range fc.Conns() {
-		if _, ok := c.NetConn().(*loopFd); ok {
+		if _, ok := c.NetConn().(*h1.Fd); ok {
 			detached++
 			if c.Slot() == 0 {
 				t.Error("a detached connection is in the goroutines' slot")

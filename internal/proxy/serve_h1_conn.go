@@ -108,7 +108,7 @@ type serverConn struct {
 	laneID   [1]string
 
 	// ev is the connection's state in an event loop (evloop_linux.go),
-	// nil when it never was in one. A loop swaps rwc (a loopFd while the
+	// nil when it never was in one. A loop swaps rwc (an h1.Fd while the
 	// loop owns the connection) under rwcMu; goroutines other than the
 	// owner read it under rwcMu (closeIdle, Close).
 	ev    *evConn

@@ -1,6 +1,6 @@
 //go:build linux
 
-package proxy
+package h1
 
 import (
 	"errors"
@@ -14,18 +14,18 @@ import (
 	"unsafe"
 )
 
-// loopFd is a socket an event loop took out of Go's netpoller (detach):
+// Fd is a socket an event loop took out of Go's netpoller (Detach):
 // a descriptor of a connection registered with both the runtime's epoll
 // and a loop's would wake both for every byte, which costs more than the
 // loop saves. It is non-blocking; the loop reads and writes it with
-// rawRead and rawWrite, and a goroutine that continues a request the loop
+// RawRead and RawWrite, and a goroutine that continues a request the loop
 // handed over reads it with Read, which waits in ppoll(2) (a target
-// connection only: a client connection goes back to a net.Conn, attach).
+// connection only: a client connection goes back to a net.Conn, Attach).
 //
 // Every system call holds mu for reading; Close (any goroutine) shuts the
 // socket down, which wakes a ppoll, and closes the descriptor under mu,
 // so no call reaches a descriptor number reused meanwhile.
-type loopFd struct {
+type Fd struct {
 	fd     int
 	mu     sync.RWMutex
 	closed atomic.Bool
@@ -34,11 +34,11 @@ type loopFd struct {
 	raddr  net.Addr
 }
 
-var _ net.Conn = (*loopFd)(nil)
+var _ net.Conn = (*Fd)(nil)
 
-// detach takes nc's socket out of the netpoller: a duplicate of its
-// descriptor (non-blocking like it) becomes the loopFd, and nc is closed.
-func detach(nc net.Conn) (*loopFd, error) {
+// Detach takes nc's socket out of the netpoller: a duplicate of its
+// descriptor (non-blocking like it) becomes the Fd, and nc is closed.
+func Detach(nc net.Conn) (*Fd, error) {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return nil, errors.New("not a socket")
@@ -57,7 +57,7 @@ func detach(nc net.Conn) (*loopFd, error) {
 	if derr != nil {
 		return nil, derr
 	}
-	f := &loopFd{fd: fd, laddr: nc.LocalAddr(), raddr: nc.RemoteAddr()}
+	f := &Fd{fd: fd, laddr: nc.LocalAddr(), raddr: nc.RemoteAddr()}
 	nc.Close()
 	return f, nil
 }
@@ -70,9 +70,9 @@ func dupCloexec(fd int) (int, error) {
 	return int(r), nil
 }
 
-// attach turns f back into a net.Conn in the netpoller and closes f;
-// false when f was closed.
-func (f *loopFd) attach() (net.Conn, error) {
+// Attach turns f back into a net.Conn in the netpoller and closes f;
+// net.ErrClosed when f was closed.
+func (f *Fd) Attach() (net.Conn, error) {
 	if !f.closed.CompareAndSwap(false, true) {
 		return nil, net.ErrClosed
 	}
@@ -84,8 +84,8 @@ func (f *loopFd) attach() (net.Conn, error) {
 	return nc, err
 }
 
-// rawRead reads what the socket holds now: syscall.EAGAIN when nothing.
-func (f *loopFd) rawRead(p []byte) (int, error) {
+// RawRead reads what the socket holds now: syscall.EAGAIN when nothing.
+func (f *Fd) RawRead(p []byte) (int, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.closed.Load() {
@@ -94,8 +94,8 @@ func (f *loopFd) rawRead(p []byte) (int, error) {
 	return rawRead(uintptr(f.fd), p)
 }
 
-// rawWrite writes what the socket takes now: syscall.EAGAIN when nothing.
-func (f *loopFd) rawWrite(p []byte) (int, error) {
+// RawWrite writes what the socket takes now: syscall.EAGAIN when nothing.
+func (f *Fd) RawWrite(p []byte) (int, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.closed.Load() {
@@ -129,9 +129,9 @@ func rawWrite(fd uintptr, p []byte) (int, error) {
 }
 
 // Read reads, waiting for bytes until the read deadline.
-func (f *loopFd) Read(p []byte) (int, error) {
+func (f *Fd) Read(p []byte) (int, error) {
 	for {
-		n, err := f.rawRead(p)
+		n, err := f.RawRead(p)
 		switch {
 		case err == syscall.EAGAIN:
 			if err := f.wait(syscall.EPOLLIN, f.rdl.Load()); err != nil {
@@ -149,10 +149,10 @@ func (f *loopFd) Read(p []byte) (int, error) {
 }
 
 // Write writes p whole, waiting for room in the socket.
-func (f *loopFd) Write(p []byte) (int, error) {
+func (f *Fd) Write(p []byte) (int, error) {
 	done := 0
 	for done < len(p) {
-		n, err := f.rawWrite(p[done:])
+		n, err := f.RawWrite(p[done:])
 		switch {
 		case err == syscall.EAGAIN:
 			if err := f.wait(syscall.EPOLLOUT, 0); err != nil {
@@ -170,7 +170,7 @@ func (f *loopFd) Write(p []byte) (int, error) {
 
 // wait waits in ppoll(2) until the socket is ready for events, or the
 // deadline (Unix ns, 0: none) passed, or Close.
-func (f *loopFd) wait(events int16, deadline int64) error {
+func (f *Fd) wait(events int16, deadline int64) error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.closed.Load() {
@@ -203,7 +203,7 @@ func (f *loopFd) wait(events int16, deadline int64) error {
 // Alive reports whether an idle connection is still open (nothing to
 // read, no end): the fast client's check before reuse (upstream.Conn
 // asks its socket for it).
-func (f *loopFd) Alive() bool {
+func (f *Fd) Alive() bool {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.closed.Load() {
@@ -215,7 +215,7 @@ func (f *loopFd) Alive() bool {
 }
 
 // Close shuts the socket down (waking a waiting Read) and closes it.
-func (f *loopFd) Close() error {
+func (f *Fd) Close() error {
 	if !f.closed.CompareAndSwap(false, true) {
 		return net.ErrClosed
 	}
@@ -225,14 +225,22 @@ func (f *loopFd) Close() error {
 	return syscall.Close(f.fd)
 }
 
-func (f *loopFd) LocalAddr() net.Addr  { return f.laddr }
-func (f *loopFd) RemoteAddr() net.Addr { return f.raddr }
+// Sysfd returns the descriptor, for registering it with an epoll
+// instance; it is valid until Close or Attach.
+func (f *Fd) Sysfd() int { return f.fd }
 
-func (f *loopFd) SetDeadline(t time.Time) error { return f.SetReadDeadline(t) }
+// LocalAddr returns the socket's local address.
+func (f *Fd) LocalAddr() net.Addr { return f.laddr }
+
+// RemoteAddr returns the socket's peer address.
+func (f *Fd) RemoteAddr() net.Addr { return f.raddr }
+
+// SetDeadline sets the read deadline (SetWriteDeadline does nothing).
+func (f *Fd) SetDeadline(t time.Time) error { return f.SetReadDeadline(t) }
 
 // SetReadDeadline sets the deadline of the next waits of Read (a wait
 // under way keeps its own).
-func (f *loopFd) SetReadDeadline(t time.Time) error {
+func (f *Fd) SetReadDeadline(t time.Time) error {
 	if t.IsZero() {
 		f.rdl.Store(0)
 	} else {
@@ -243,4 +251,4 @@ func (f *loopFd) SetReadDeadline(t time.Time) error {
 
 // SetWriteDeadline is not supported: the loop's writes to a target are
 // request heads to an idle connection.
-func (f *loopFd) SetWriteDeadline(time.Time) error { return nil }
+func (f *Fd) SetWriteDeadline(time.Time) error { return nil }
