@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -53,7 +54,15 @@ func TestInherit_HandedOffSockets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return strconv.Itoa(int(f.Fd())), ln.Addr().String()
+		defer f.Close()
+		// A descriptor of its own, as a predecessor passes: inherit
+		// closes it; f's would be closed twice (once by f's finalizer,
+		// maybe after the number went to another test's socket).
+		fd, err := syscall.Dup(int(f.Fd()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strconv.Itoa(fd), ln.Addr().String()
 	}
 	fd, addr := pass(t)
 	t.Setenv(envHandoffFDs, "http="+fd)
