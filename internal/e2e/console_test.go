@@ -129,7 +129,10 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	br.run(t, "back to the app's page", 30*time.Second,
 		chromedp.Click(chromedp.CSS("#app-link")),
 		chromedp.WaitVisible(chromedp.CSS("#scale-web")))
-	br.waitFor(t, "the scale form with the count now", `document.querySelector('form.scale[data-service="web"]').dataset.now === "2"`, 30*time.Second)
+	// The form of the live release (3): one made for an older status is
+	// made again when the page learns of release 3, and would lose the
+	// count typed in it.
+	br.waitFor(t, "the scale form of release 3 with the count now", `document.querySelector('form.scale[data-service="web"]') !== null && document.querySelector('form.scale[data-service="web"]').dataset.release === "3" && document.querySelector('form.scale[data-service="web"]').dataset.now === "2"`, 30*time.Second)
 	br.run(t, "scale web to 3", 10*time.Second,
 		chromedp.SetValue(chromedp.CSS("#scale-web"), "3"),
 		chromedp.Click(chromedp.CSS(`form.scale[data-service="web"] button`)),

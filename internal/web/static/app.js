@@ -111,9 +111,15 @@ document.addEventListener("DOMContentLoaded", () => {
     const key = JSON.stringify([st.live && st.live.id, svcs.map((s) => s.name)]);
     if (key !== scaleKey) {
       scaleKey = key;
+      // A count typed in the form it replaces is kept.
+      const typed = {};
+      for (const f of document.querySelectorAll("form.scale")) {
+        const i = f.querySelector("input");
+        if (i && i.value !== f.dataset.now) typed[f.dataset.service] = i.value;
+      }
       document.getElementById("scale-forms").replaceChildren(...svcs.map((s) => {
-        const input = el("input", { type: "number", min: "0", id: "scale-" + s.name, name: s.name, value: String(s.replicas), required: true });
-        const form = el("form", { class: "scale", "data-service": s.name },
+        const input = el("input", { type: "number", min: "0", id: "scale-" + s.name, name: s.name, value: typed[s.name] || String(s.replicas), required: true });
+        const form = el("form", { class: "scale", "data-service": s.name, "data-release": String(st.live ? st.live.id : "") },
           el("label", { for: "scale-" + s.name }, s.name + " replicas "), input,
           el("span", { class: "hint now" }, ""),
           el("button", { type: "submit" }, "Scale " + s.name));
