@@ -241,11 +241,11 @@ func (c *serverConn) serve() {
 			}
 			return
 		}
-		if !c.serveRequest(r) || c.srv.closed.Load() {
+		if !c.serveRequest(r) { // a response that said Connection: close
 			return
 		}
 		c.state.Store(connIdle)
-		if c.srv.closed.Load() {
+		if c.closing() {
 			return
 		}
 	}
@@ -254,11 +254,20 @@ func (c *serverConn) serve() {
 // afterLane reports whether the connection serves another request after
 // one the lane answered with res (and marks it idle then).
 func (c *serverConn) afterLane(res laneResult) bool {
-	if res != laneServed || c.srv.closed.Load() {
+	if res != laneServed {
 		return false
 	}
 	c.state.Store(connIdle)
-	return !c.srv.closed.Load()
+	return !c.closing()
+}
+
+// closing reports whether c, idle after a response, closes now: the
+// server shuts down and its grace for idle connections is over. Within
+// the grace the next request is answered with Connection: close, so that
+// a response written as the shutdown began (without that header) is not
+// followed by a close under the client's next request.
+func (c *serverConn) closing() bool {
+	return c.srv.closed.Load() && c.srv.idleClosable(c, nanotime())
 }
 
 // armWait sets the deadline for the wait for the next request: the idle
