@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -286,10 +287,21 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
+// corpusRun tells this run's apps from those a killed run left on the
+// engine: those belong to another berth server, which refuses their
+// names to this one.
+var corpusRun = func() string {
+	var b [2]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
+}()
+
 // corpusAppName is the app a corpus file deploys as: short enough for
-// berth's name limit, distinct per file.
+// berth's name limit, distinct per file and per run.
 func corpusAppName(dir string) string {
-	name := "c-" + dir
+	name := "c" + corpusRun + "-" + dir
 	if len(name) > 30 {
 		sum := sha256.Sum256([]byte(dir))
 		name = strings.TrimRight(name[:23], "-") + "-" + hex.EncodeToString(sum[:3])
