@@ -26,6 +26,7 @@ import (
 type restartLoad struct {
 	total, failed, refused atomic.Int64
 	longest                atomic.Int64 // ns
+	firstFail, lastFail    atomic.Int64 // unix ns of the first and last failed request
 	mu                     sync.Mutex
 	errs                   []string
 	cancel                 context.CancelFunc
@@ -59,6 +60,9 @@ func startRestartLoad(proxyAddr, host string, n int) *restartLoad {
 				l.total.Add(1)
 				if err != nil || code != http.StatusOK {
 					l.failed.Add(1)
+					now := time.Now().UnixNano()
+					l.firstFail.CompareAndSwap(0, now)
+					l.lastFail.Store(now)
 					if err != nil && strings.Contains(err.Error(), "connection refused") {
 						l.refused.Add(1)
 					}
@@ -75,6 +79,14 @@ func startRestartLoad(proxyAddr, host string, n int) *restartLoad {
 }
 
 func (l *restartLoad) stop() { l.cancel(); l.wg.Wait() }
+
+// failingFor is the time from the first failed request to the last.
+func (l *restartLoad) failingFor() time.Duration {
+	if l.firstFail.Load() == 0 {
+		return 0
+	}
+	return time.Duration(l.lastFail.Load() - l.firstFail.Load())
+}
 
 func (l *restartLoad) String() string {
 	l.mu.Lock()
@@ -255,5 +267,4 @@ func TestBenchRestart(t *testing.T) {
 	fmt.Printf("bench-restart: (b) %d kill -9 with socket activation: %s; restart to answering up to %s\n", n, la, ra.Round(time.Millisecond))
 	lb, rb := crashUnderLoad(t, bin, false, n)
 	fmt.Printf("bench-restart: (c) %d kill -9 without it: %s; restart to answering up to %s\n", n, lb, rb.Round(time.Millisecond))
-	fmt.Println("bench-restart: (d) a dockerd restart with live-restore: not measured yet (issue 17 item 5)")
 }
