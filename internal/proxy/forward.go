@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -232,6 +233,11 @@ func (p *Pool) modifyResponse(resp *http.Response) error {
 	if st := stateOf(resp.Request.Context()); st != nil {
 		st.status = resp.StatusCode
 		resp.Header[requestIDHeader] = st.ids
+	}
+	if isWebSocket(resp) {
+		if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
+			resp.Body = newWSConn(rwc)
+		}
 	}
 	return nil
 }
