@@ -12,7 +12,7 @@ import (
 )
 
 // A WebSocket still open when its connection is cut (the drain timeout
-// of a replaced release, berth's own shutdown after a hand-off) is ended
+// of a replaced release, or anything else that cancels its request) is ended
 // as a WebSocket ends: each side gets a close frame with status 1001
 // (going away), so clients reconnect as after any server restart rather
 // than report an error. The proxy follows the frames in both directions
@@ -61,26 +61,28 @@ func (f *wsFrames) feed(p []byte) {
 		if f.nhdr < 2 {
 			continue
 		}
-		want := 2
-		switch f.hdr[1] & 0x7f {
+		n7 := f.hdr[1] & 0x7f
+		ext := 0 // the extended length's bytes
+		switch n7 {
 		case 126:
-			want += 2
+			ext = 2
 		case 127:
-			want += 8
+			ext = 8
 		}
+		want := 2 + ext
 		if f.hdr[1]&0x80 != 0 {
 			want += 4 // the masking key
 		}
 		if f.nhdr < want {
 			continue
 		}
-		switch n := f.hdr[1] & 0x7f; n {
-		case 126:
+		switch ext {
+		case 2:
 			f.need = uint64(binary.BigEndian.Uint16(f.hdr[2:4]))
-		case 127:
+		case 8:
 			f.need = binary.BigEndian.Uint64(f.hdr[2:10])
 		default:
-			f.need = uint64(n)
+			f.need = uint64(n7)
 		}
 		if f.hdr[0]&0x0f == 0x8 {
 			f.closed = true
@@ -160,9 +162,9 @@ func (c *wsConn) Read(p []byte) (int, error) {
 	default:
 		return n, err // the target ended it, or failed
 	}
-	// Closed here (the target may have ended it on the close frame Close
-	// sent it, even before Close closed it): the stream was cut. The client gets a close frame if
-	// the target's frames allow one, then the end.
+	// Closed here: the stream was cut (the target may have ended it on
+	// the close frame Close sent it, before Close closed it). The client
+	// gets a close frame if the target's frames allow one, then the end.
 	c.done = true
 	if c.up.between() {
 		c.tail = closeFrame(false)

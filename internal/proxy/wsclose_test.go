@@ -74,8 +74,8 @@ func readWSFrame(r *bufio.Reader) (byte, []byte, error) {
 	if _, err := io.ReadFull(r, p); err != nil {
 		return 0, nil, err
 	}
-	for i := range p {
-		if key != nil {
+	if key != nil {
+		for i := range p {
 			p[i] ^= key[i%4]
 		}
 	}
