@@ -147,7 +147,16 @@ func (p *Pool) exchange(w http.ResponseWriter, r *http.Request, ctr *counters, f
 	h[requestIDHeader] = res.ids
 	res.status = rh.Status
 	w.WriteHeader(rh.Status)
+	if upstream.EventStream(h, rh) {
+		p.long.begin()
+		defer p.long.end()
+	}
 	clientErr, err := c.CopyBody(w, h, rh, &res.bytes)
+	if errors.Is(err, upstream.ErrStreamEnded) {
+		// The drain's cut ended an event stream between two events: the
+		// response ends here, whole, and c goes (ok stays false).
+		return fastServed, false, nil
+	}
 	if err != nil {
 		if !clientErr && ctx.Err() == nil {
 			p.bodyCut(t, r.Method, r.URL.Path, err, res)

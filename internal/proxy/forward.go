@@ -236,7 +236,8 @@ func (p *Pool) modifyResponse(resp *http.Response) error {
 	}
 	if isWebSocket(resp) {
 		if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
-			resp.Body = newWSConn(rwc)
+			p.long.begin()
+			resp.Body = newWSConn(rwc, p.long.end)
 		}
 	}
 	return nil

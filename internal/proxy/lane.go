@@ -278,14 +278,22 @@ func (p *Pool) laneAnswer(c *serverConn, q *laneReq, ctr *counters, fc *upstream
 	if promoted {
 		w = &c.w
 	}
+	if upstream.EventStream(c.w.header, rh) {
+		p.long.begin()
+		defer p.long.end()
+	}
 	clientErr, err := conn.CopyBody(w, c.w.header, rh, &res.bytes)
+	ended := errors.Is(err, upstream.ErrStreamEnded) // by the drain's cut, between events: conn goes
+	if ended {
+		err = nil
+	}
 	if err != nil {
 		if !clientErr && c.ctx.Err() == nil {
 			p.bodyCut(t, q.method, q.path, err, res)
 		}
 		return laneClosed, nil
 	}
-	keep = rh.KeepAlive
+	keep = rh.KeepAlive && !ended
 	if promoted {
 		c.w.finish()
 		if c.w.closeAfter {

@@ -41,6 +41,9 @@ type TargetStatus struct {
 type DrainResult struct {
 	Waited time.Duration // from the start of the drain until in-flight was 0 or the timeout
 	Cut    int           // requests cancelled at the timeout
+	// Long counts the WebSockets and event streams among the requests
+	// (LongConns); Cut includes those Long.Closed.
+	Long LongConns
 	// Stopped says the drain was ended early by the proxy's shutdown
 	// (ShutdownDrains), not by its requests or its deadline.
 	Stopped bool
@@ -69,6 +72,7 @@ type Pool struct {
 	log     *slog.Logger
 
 	stats poolStats // the observer: request totals, targets' counters (stats.go)
+	long  longConns // its WebSockets and event streams, for the drain's counts (long.go)
 	ids   *idGen    // request ids (reqid.go)
 
 	reqCtx     context.Context // parent of every proxied request; cancelled to cut them
@@ -210,12 +214,14 @@ func (p *Pool) unhealthyError(ctx context.Context, n int) error {
 // the pool. Requests still arriving on the pool route again.
 func (p *Pool) Drain(ctx context.Context, timeout time.Duration) DrainResult {
 	start := time.Now()
+	long := p.long.mark()
 	p.retire()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	var res DrainResult
 	p.awaitIdle(ctx.Done(), timer.C)
 	res.Waited = time.Since(start)
+	res.Long = p.long.since(long)
 	if n := p.inFlight(); n > 0 {
 		res.Cut = int(n)
 		p.log.Warn("drain timeout: cutting requests", "in_flight", n, "waited", res.Waited)

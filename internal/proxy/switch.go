@@ -79,6 +79,10 @@ func (d *Drain) Wait(ctx context.Context) (res DrainResult, ok bool) {
 // InFlight is how many requests the draining pool still serves.
 func (d *Drain) InFlight() int64 { return d.pool.InFlight() }
 
+// Long returns how many WebSockets and event streams the drained pool
+// carries now.
+func (d *Drain) Long() int64 { return d.pool.long.open.Load() }
+
 // Pool is the pool being drained (for its targets and statistics).
 func (d *Drain) Pool() *Pool { return d.pool }
 
@@ -196,7 +200,7 @@ func joinDrains(a, b *Drain) *Drain {
 	}
 	go func() { // ends with a and b, which the proxy owns
 		ra, rb := a.Result(), b.Result()
-		j.res = DrainResult{Waited: max(ra.Waited, rb.Waited), Cut: ra.Cut + rb.Cut, Stopped: ra.Stopped || rb.Stopped}
+		j.res = DrainResult{Waited: max(ra.Waited, rb.Waited), Cut: ra.Cut + rb.Cut, Long: ra.Long.Add(rb.Long), Stopped: ra.Stopped || rb.Stopped}
 		close(j.done)
 	}()
 	return j

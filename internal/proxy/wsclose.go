@@ -127,10 +127,11 @@ type wsConn struct {
 
 	once    sync.Once
 	closing chan struct{} // closed when Close begins
+	ended   func()        // called once, when Close is done (may be nil)
 }
 
-func newWSConn(rwc io.ReadWriteCloser) *wsConn {
-	return &wsConn{rwc: rwc, closing: make(chan struct{})}
+func newWSConn(rwc io.ReadWriteCloser, ended func()) *wsConn {
+	return &wsConn{rwc: rwc, closing: make(chan struct{}), ended: ended}
 }
 
 func (c *wsConn) Write(p []byte) (int, error) {
@@ -201,6 +202,9 @@ func (c *wsConn) Close() error {
 		}
 		t.Stop()
 		err = c.rwc.Close()
+		if c.ended != nil {
+			c.ended()
+		}
 	})
 	return err
 }

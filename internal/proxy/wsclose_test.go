@@ -174,8 +174,8 @@ func TestPool_DrainEndsWebSocketsWithCloseFrames(t *testing.T) {
 	}
 
 	res := p1.Drain(context.Background(), 50*time.Millisecond)
-	if res.Cut != 1 {
-		t.Fatalf("drain = %+v, want the WebSocket cut", res)
+	if res.Cut != 1 || res.Long != (LongConns{Open: 1, Closed: 1}) {
+		t.Fatalf("drain = %+v, want the WebSocket counted open and cut", res)
 	}
 	op, p, err := readWSFrame(br)
 	if err != nil || op != 0x8 || !bytes.Equal(p, wsGoingAway) {

@@ -16,8 +16,14 @@ import (
 // of fields. clientErr tells whether err came from writing to the client.
 // The bytes written to w are added to *n.
 func CopyBody(w http.ResponseWriter, br *bufio.Reader, scratch *[]byte, h http.Header, rh wire.ResponseHead, maxHeader int, n *int64) (clientErr bool, err error) {
+	return copyBody(w, br, scratch, h, rh, maxHeader, n, nil)
+}
+
+// copyBody is CopyBody, with s for an event stream's body (nil for any
+// other).
+func copyBody(w http.ResponseWriter, br *bufio.Reader, scratch *[]byte, h http.Header, rh wire.ResponseHead, maxHeader int, n *int64, s *streamCopy) (clientErr bool, err error) {
 	fl, _ := w.(http.Flusher)
-	bc := bodyCopier{w: w, fl: fl, br: br, n: n}
+	bc := bodyCopier{w: w, fl: fl, br: br, n: n, s: s}
 	switch rh.Kind {
 	case wire.BodyNone:
 		return false, nil
@@ -43,7 +49,7 @@ func CopyBody(w http.ResponseWriter, br *bufio.Reader, scratch *[]byte, h http.H
 		}
 		line, err := wire.ReadLine(br, maxHeader)
 		if err != nil {
-			return false, EOFUnexpected(err)
+			return false, bc.fail(EOFUnexpected(err))
 		}
 		n, err := wire.ParseChunkSize(line)
 		if err != nil {
@@ -60,9 +66,9 @@ func CopyBody(w http.ResponseWriter, br *bufio.Reader, scratch *[]byte, h http.H
 		}
 		if line, err := wire.ReadLine(br, maxHeader); err != nil || len(line) != 0 {
 			if err == nil {
-				err = wire.ErrMalformed
+				return false, wire.ErrMalformed
 			}
-			return false, EOFUnexpected(err)
+			return false, bc.fail(EOFUnexpected(err))
 		}
 	}
 	return false, readTrailers(w, br, scratch, h, rh, maxHeader)
@@ -115,6 +121,16 @@ type bodyCopier struct {
 	br      *bufio.Reader
 	n       *int64 // bytes written to w
 	pending bool   // written to w since the last flush
+	s       *streamCopy
+}
+
+// fail is err, a failed read of the body, or ErrStreamEnded when the
+// proxy ended an event stream between two events.
+func (bc *bodyCopier) fail(err error) error {
+	if bc.s != nil && bc.s.ended() {
+		return ErrStreamEnded
+	}
+	return err
 }
 
 // fill makes sure c has buffered bytes, flushing w first when it has to
@@ -128,7 +144,10 @@ func (bc *bodyCopier) fill() error {
 		bc.pending = false
 	}
 	_, err := bc.br.Peek(1)
-	return err
+	if err != nil {
+		return bc.fail(err)
+	}
+	return nil
 }
 
 func (bc *bodyCopier) copyN(n int64) (clientErr bool, err error) {
@@ -142,14 +161,28 @@ func (bc *bodyCopier) copyN(n int64) (clientErr bool, err error) {
 			m = int(n)
 		}
 		b, _ := br.Peek(m)
+		end := false
+		if bc.s != nil {
+			m, end = bc.s.take(b)
+			b = b[:m]
+		}
 		wn, err := bc.w.Write(b)
 		*bc.n += int64(wn)
 		if err != nil {
 			return true, err
 		}
+		if bc.s != nil {
+			bc.s.wrote(b)
+		}
 		_, _ = br.Discard(m)
 		n -= int64(m)
 		bc.pending = true
+		if end {
+			if bc.fl != nil {
+				bc.fl.Flush()
+			}
+			return false, ErrStreamEnded
+		}
 	}
 	return false, nil
 }

@@ -47,6 +47,7 @@ type Conn struct {
 	dead    atomic.Bool   // closed
 	connMu  sync.Mutex    // Replace swaps nc under it (close reads it)
 	slot    uint8         // affinity slot of its idle stack (hostConns)
+	stream  streamState   // of an event stream's body being copied
 
 	// Bytes read off the socket by the connection's other reader (an
 	// event loop): pre holds those not handed on, preErr the read error

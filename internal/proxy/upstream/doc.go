@@ -31,6 +31,9 @@
 //   - Once the Client's cut context is done, every connection (idle and
 //     busy) is closed and no new one is made (ErrClosed); a put racing
 //     the cut closes its connection.
+//     The one delay: an event stream's body in the middle of an event
+//     is closed at its next event boundary (ErrStreamEnded), or after
+//     StreamGrace, so that a client only ever gets whole events.
 //   - CutWaiting cuts only requests in PhaseWaiting (written, no answer
 //     byte): SendHead and Answered move a request to PhaseAnswer by
 //     compare-and-swap, so a cut and an answer never both win; a cut

@@ -135,8 +135,23 @@ func ReadResponseHead(br *bufio.Reader, scratch *[]byte, w http.ResponseWriter, 
 
 // CopyBody copies the response body framed as rh from c to w (CopyBody),
 // trailers into h.
+//
+// An event stream's body (text/event-stream, or JSON lines, chunked or
+// until the target closes) cut by the client's cut context ends at the
+// next boundary between two events, at most StreamGrace later, with
+// ErrStreamEnded: what reached the client is whole events.
 func (c *Conn) CopyBody(w http.ResponseWriter, h http.Header, rh wire.ResponseHead, n *int64) (clientErr bool, err error) {
-	return CopyBody(w, c.br, &c.scratch, h, rh, MaxHeaderLen, n)
+	if !EventStream(h, rh) {
+		return CopyBody(w, c.br, &c.scratch, h, rh, MaxHeaderLen, n)
+	}
+	s := &streamCopy{st: &c.stream, dead: &c.dead, edge: newEventEdge(streamKind(h))}
+	c.stream.between.Store(true)
+	c.stream.on.Store(true)
+	defer func() {
+		c.stream.on.Store(false)
+		c.stream.cut.Store(false)
+	}()
+	return copyBody(w, c.br, &c.scratch, h, rh, MaxHeaderLen, n, s)
 }
 
 // Replayable reports whether r may be sent again after a reused

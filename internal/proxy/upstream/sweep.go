@@ -66,7 +66,8 @@ func (fc *Client) sweep() {
 }
 
 // closeAll closes every connection, idle or in use, and refuses new ones:
-// requests in flight fail their I/O and end.
+// requests in flight fail their I/O and end, but an event stream in the
+// middle of an event first finishes it (Conn.cutStream).
 func (fc *Client) closeAll() {
 	fc.mu.Lock()
 	fc.closed.Store(true)
@@ -74,7 +75,9 @@ func (fc *Client) closeAll() {
 	fc.conns = map[*Conn]struct{}{}
 	fc.mu.Unlock()
 	for c := range conns {
-		c.close()
+		if !c.cutStream() {
+			c.close()
+		}
 	}
 	for _, hc := range fc.hosts {
 		hc.mu.Lock()
