@@ -64,6 +64,7 @@ func deploymentDTO(d store.Deployment) dto.Deployment {
 		Served: d.Served, Failed: d.Failed, Counted: d.Counted, Timeline: each(d.Timeline, stepDTO),
 		Connections: d.Connections, ConnectionsFailed: d.ConnectionsFailed,
 		ConnectionsCut: d.ConnectionsCut, ConnectionsCounted: d.ConnectionsCounted,
+		LongOpen: d.LongOpen, LongFinished: d.LongFinished, LongClosed: d.LongClosed,
 		Scaled: each(d.Scaled, func(c store.ScaleChange) dto.ScaleChange {
 			return dto.ScaleChange{Service: c.Service, From: c.From, To: c.To}
 		}),

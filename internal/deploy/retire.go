@@ -163,8 +163,8 @@ func (d *Deployer) retireLater(x *execution, retire map[string][]engine.Containe
 	}
 	for name, dr := range drains {
 		services[name] = true
-		x.t.say("draining %s release %s in the background until %s (%d request(s) in flight)",
-			name, dr.Release, dr.Deadline.Format(time.TimeOnly), dr.InFlight())
+		x.t.say("draining %s release %s in the background until %s (%s)",
+			name, dr.Release, dr.Deadline.Format(time.TimeOnly), inFlight(dr))
 	}
 	for _, pd := range ports {
 		services[pd.service] = true
@@ -187,6 +187,7 @@ func (d *Deployer) retireLater(x *execution, retire map[string][]engine.Containe
 		names := slices.Sorted(maps.Keys(services))
 		msgs := make([]string, len(names))
 		cuts := make([]int, len(names))
+		longs := make([]proxy.LongConns, len(names))
 		var wg sync.WaitGroup
 		for i, name := range names {
 			var pds []*portDrain
@@ -195,14 +196,16 @@ func (d *Deployer) retireLater(x *execution, retire map[string][]engine.Containe
 					pds = append(pds, pd)
 				}
 			}
-			wg.Go(func() { msgs[i], cuts[i] = d.retireService(&app, env, name, drains[name], pds, retire[name]) })
+			wg.Go(func() { msgs[i], cuts[i], longs[i] = d.retireService(&app, env, name, drains[name], pds, retire[name]) })
 		}
 		wg.Wait()
 		cut := 0
-		for _, n := range cuts {
+		var long proxy.LongConns
+		for i, n := range cuts {
 			cut += n
+			long = long.Add(longs[i])
 		}
-		d.noteOnDeployment(depID, start, msgs, cut)
+		d.noteOnDeployment(depID, start, msgs, cut, long)
 		d.pruneAfter()
 	})
 }
@@ -220,11 +223,12 @@ func (d *Deployer) pruneAfter() {
 
 // noteOnDeployment appends what the retirement did to the timeline of
 // the deployment that started it (finished by then), and adds the
-// published ports' connections its drains cut to its tally, so that its
-// record tells how the old release left.
-func (d *Deployer) noteOnDeployment(id int64, start time.Time, msgs []string, portsCut int) {
+// published ports' connections its drains cut and the old release's
+// WebSockets and event streams to its tally, so that its record tells
+// how the old release left.
+func (d *Deployer) noteOnDeployment(id int64, start time.Time, msgs []string, portsCut int, long proxy.LongConns) {
 	msgs = slices.DeleteFunc(msgs, func(m string) bool { return m == "" })
-	if id == 0 || (len(msgs) == 0 && portsCut == 0) {
+	if id == 0 || (len(msgs) == 0 && portsCut == 0 && long.Open == 0) {
 		return
 	}
 	dep, err := d.store.GetDeployment(id)
@@ -237,6 +241,9 @@ func (d *Deployer) noteOnDeployment(id int64, start time.Time, msgs []string, po
 		dep.Timeline = append(dep.Timeline, store.Step{At: now, Elapsed: spec.Duration(now.Sub(start)), Message: "in the background: " + m})
 	}
 	dep.ConnectionsCut += uint64(portsCut)
+	dep.LongOpen += uint64(long.Open)
+	dep.LongFinished += uint64(long.Finished)
+	dep.LongClosed += uint64(long.Closed)
 	if err := d.store.UpdateDeployment(dep); err != nil {
 		d.log.Warn("record the drain on its deployment", "deployment", id, "error", err)
 	}
@@ -247,7 +254,7 @@ func (d *Deployer) noteOnDeployment(id int64, start time.Time, msgs []string, po
 // message and the published ports' connections cut are returned). When
 // berth stops first, it leaves them: converge at the next start removes
 // the containers of releases that are not live.
-func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drain, pds []*portDrain, cs []engine.Container) (msg string, portsCut int) {
+func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drain, pds []*portDrain, cs []engine.Container) (msg string, portsCut int, long proxy.LongConns) {
 	waitFor := func(ch <-chan struct{}) bool {
 		select {
 		case <-ch:
@@ -260,14 +267,16 @@ func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drai
 	release := ""
 	if hd != nil {
 		if !waitFor(hd.Done()) || hd.Result().Stopped {
-			return "", 0
+			return "", 0, long
 		}
 		release = hd.Release
-		parts = append(parts, drainedMessage(name, hd.Release, hd.Result().Waited, hd.Result().Cut, "long-lived request(s)"))
+		res := hd.Result()
+		long = res.Long
+		parts = append(parts, drainedMessage(name, hd.Release, res.Waited, res.Cut, "long-lived request(s)")+longMessage(res.Long))
 	}
 	for _, pd := range pds {
 		if !waitFor(pd.done) {
-			return "", 0
+			return "", 0, long
 		}
 		what := carried(pd.label)
 		portsCut += pd.res.Cut
@@ -301,7 +310,7 @@ func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drai
 		parts = append(parts, fmt.Sprintf("stopped %d old container(s) of %s", len(cs), name))
 	}
 	if len(parts) == 0 {
-		return "", 0
+		return "", 0, long
 	}
 	msg = strings.Join(parts, "; ")
 	d.log.Info("old release retired", "app", app.Name, "env", env, "service", name, "release", release, "message", msg)
@@ -309,7 +318,7 @@ func (d *Deployer) retireService(app *spec.App, env, name string, hd *proxy.Drai
 	if err := d.store.AppendEvent(app.Name, env, e); err != nil {
 		d.log.Warn("record event", "app", app.Name, "env", env, "error", err)
 	}
-	return msg, portsCut
+	return msg, portsCut, long
 }
 
 // carried names what a published port's pool carries, by its label.
@@ -327,6 +336,25 @@ func drainedMessage(what, release string, waited time.Duration, cut int, cutWhat
 		s += fmt.Sprintf("; %d %s cut at the drain timeout", cut, cutWhat)
 	}
 	return s
+}
+
+// inFlight says what a drain waits for: its requests in flight, and how
+// many of them are WebSockets or event streams.
+func inFlight(dr *proxy.Drain) string {
+	s := fmt.Sprintf("%d request(s) in flight", dr.InFlight())
+	if n := dr.Long(); n > 0 {
+		s += fmt.Sprintf(", %d of them WebSockets or event streams", n)
+	}
+	return s
+}
+
+// longMessage says how a drained pool's WebSockets and event streams
+// ended: "" when it had none.
+func longMessage(l proxy.LongConns) string {
+	if l.Open == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; WebSockets and streams: %d open at the switch, %d finished by themselves, %d closed at the drain timeout", l.Open, l.Finished, l.Closed)
 }
 
 // switchRoute is one route's Switch for a deployment: the new pool is

@@ -241,8 +241,8 @@ func (d *Deployer) scaleIn(ctx context.Context, x *execution, st scaleStep) erro
 		x.t.say("switched %s to %d replica(s): %d taken out of rotation", st.svc.Name, st.to, len(st.remove))
 	}
 	if dr != nil {
-		x.t.say("draining %d container(s) of %s in the background until %s (%d request(s) in flight), then stopping them",
-			len(st.remove), st.svc.Name, dr.Deadline.Format(time.TimeOnly), dr.InFlight())
+		x.t.say("draining %d container(s) of %s in the background until %s (%s), then stopping them",
+			len(st.remove), st.svc.Name, dr.Deadline.Format(time.TimeOnly), inFlight(dr))
 	} else {
 		x.t.say("stopping %d container(s) of %s in the background", len(st.remove), st.svc.Name)
 	}
@@ -250,10 +250,10 @@ func (d *Deployer) scaleIn(ctx context.Context, x *execution, st scaleStep) erro
 	app, env, name, cs, depID, start, recorded := *x.app, x.env, st.svc.Name, st.remove, x.dep.ID, x.t.start, x.recorded
 	d.drains.Go(func() {
 		defer d.retiring.end(ret)
-		msg, _ := d.retireService(&app, env, name, dr, nil, cs)
+		msg, _, long := d.retireService(&app, env, name, dr, nil, cs)
 		select { // after the scale's own record, which it adds to
 		case <-recorded:
-			d.noteOnDeployment(depID, start, []string{msg}, 0)
+			d.noteOnDeployment(depID, start, []string{msg}, 0, long)
 		case <-d.bg.Done():
 		}
 	})

@@ -94,6 +94,13 @@ type Deployment struct {
 	ConnectionsFailed  uint64 `json:"connections_failed,omitempty"`
 	ConnectionsCut     uint64 `json:"connections_cut,omitempty"`
 	ConnectionsCounted bool   `json:"connections_counted,omitempty"`
+	// The old release's WebSockets and event streams, once its drain
+	// ended: open at the switch (or opened after it by requests then in
+	// flight), finished by themselves, closed by berth at the drain
+	// timeout (close frames 1001; streams between two events).
+	LongOpen     uint64 `json:"long_open,omitempty"`
+	LongFinished uint64 `json:"long_finished,omitempty"`
+	LongClosed   uint64 `json:"long_closed,omitempty"`
 	// Scaled are the services a KindScale deployment scaled.
 	Scaled []ScaleChange `json:"scaled,omitempty"`
 }

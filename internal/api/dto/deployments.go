@@ -69,6 +69,12 @@ type Deployment struct {
 	ConnectionsFailed  uint64 `json:"connections_failed,omitempty"`
 	ConnectionsCut     uint64 `json:"connections_cut,omitempty"`
 	ConnectionsCounted bool   `json:"connections_counted,omitempty"`
+	// The old release's WebSockets and event streams, once its drain
+	// ended in the background: open at the switch, finished by
+	// themselves, closed at the drain timeout.
+	LongOpen     uint64 `json:"long_open,omitempty"`
+	LongFinished uint64 `json:"long_finished,omitempty"`
+	LongClosed   uint64 `json:"long_closed,omitempty"`
 	// Scaled are the services a scale changed, from and to.
 	Scaled []ScaleChange `json:"scaled,omitempty"`
 }
