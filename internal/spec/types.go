@@ -275,6 +275,19 @@ type Healthcheck struct {
 	// Deadline is how long a new release may take to become healthy
 	// before the deploy is refused.
 	Deadline Duration `json:"deadline"`
+	// ReplaceAfter is how long a container of the live release may stay
+	// failing (out of rotation by this check, unhealthy by its Compose
+	// healthcheck, restarting) before berth replaces it. 0 in a release
+	// stored before the field existed: DefaultReplaceAfter.
+	ReplaceAfter Duration `json:"replace_after,omitempty"`
+}
+
+// ReplaceAfterD is ReplaceAfter, DefaultReplaceAfter when unset.
+func (h Healthcheck) ReplaceAfterD() time.Duration {
+	if h.ReplaceAfter <= 0 {
+		return DefaultReplaceAfter
+	}
+	return h.ReplaceAfter.D()
 }
 
 // Defaults for x-berth fields the file leaves out.
@@ -285,6 +298,7 @@ const (
 	DefaultHealthyThreshold   = 1
 	DefaultUnhealthyThreshold = 2
 	DefaultHealthDeadline     = 60 * time.Second
+	DefaultReplaceAfter       = 30 * time.Second
 	DefaultDrainTimeout       = 30 * time.Second
 	DefaultStopGracePeriod    = 10 * time.Second
 )

@@ -212,6 +212,9 @@ func validateService(c *collector, s *Service) {
 	if h.Deadline <= h.Interval {
 		c.add(n, "x-berth.healthcheck.deadline", fmt.Sprintf("must be longer than the interval (%s), got %s", h.Interval.D(), h.Deadline.D()))
 	}
+	if h.ReplaceAfter != 0 && h.ReplaceAfter < h.Interval { // 0: a definition built in code, DefaultReplaceAfter
+		c.add(n, "x-berth.healthcheck.replace_after", fmt.Sprintf("must be at least the interval (%s): a container is replaced once it has failed for that long, got %s", h.Interval.D(), h.ReplaceAfter.D()))
+	}
 	if h.HealthyThreshold < 1 {
 		c.add(n, "x-berth.healthcheck.healthy_threshold", fmt.Sprintf("must be at least 1, got %d", h.HealthyThreshold))
 	}

@@ -18,7 +18,7 @@ const ExtensionKey = "x-berth"
 var (
 	xberthKeys      = []string{"body_timeout", "drain_timeout", "healthcheck", "hosts", "max_body_size", "paths", "port", "publish", "redirect_https", "release_command", "response_timeout", "stateful", "strip_prefix", "test", "tls", "write_timeout"}
 	tlsKeys         = []string{"cert", "key"}
-	healthcheckKeys = []string{"deadline", "healthy_threshold", "interval", "path", "timeout", "unhealthy_threshold"}
+	healthcheckKeys = []string{"deadline", "healthy_threshold", "interval", "path", "replace_after", "timeout", "unhealthy_threshold"}
 )
 
 // applyDefaults fills in the x-berth defaults of s.
@@ -30,6 +30,7 @@ func applyDefaults(s *Service) {
 		HealthyThreshold:   DefaultHealthyThreshold,
 		UnhealthyThreshold: DefaultUnhealthyThreshold,
 		Deadline:           Duration(DefaultHealthDeadline),
+		ReplaceAfter:       Duration(DefaultReplaceAfter),
 	}
 	s.DrainTimeout = Duration(DefaultDrainTimeout)
 }
@@ -115,7 +116,7 @@ func parseHealthcheck(c *collector, s *Service, field string, raw any) {
 			} else {
 				c.add(s.Name, f, fmt.Sprintf("must be a URL path such as \"/up\", got %s", describe(v)))
 			}
-		case "interval", "timeout", "deadline":
+		case "interval", "timeout", "deadline", "replace_after":
 			d, ok := parseDuration(c, s.Name, f, v)
 			if !ok {
 				continue
@@ -125,6 +126,12 @@ func parseHealthcheck(c *collector, s *Service, field string, raw any) {
 				h.Interval = d
 			case "timeout":
 				h.Timeout = d
+			case "replace_after":
+				if d <= 0 {
+					c.add(s.Name, f, fmt.Sprintf("must be a duration of at least the interval, such as 30s, got %s", d.D()))
+					continue
+				}
+				h.ReplaceAfter = d
 			default:
 				h.Deadline = d
 			}
