@@ -91,7 +91,7 @@ func drainStatusDTO(d deploy.DrainStatus) dto.DrainStatus {
 
 func serviceStatusDTO(s deploy.ServiceStatus) dto.ServiceStatus {
 	out := dto.ServiceStatus{
-		Name: s.Name, Hosts: s.Hosts, Replicas: s.Replicas,
+		Name: s.Name, Hosts: s.Hosts, Replicas: s.Replicas, Healthy: s.Healthy, Replacing: s.Replacing, Healing: s.Healing,
 		Containers: each(s.Containers, containerStatusDTO), Published: each(s.Published, publishedStatusDTO),
 	}
 	if sc := s.Scale; sc != nil {

@@ -151,13 +151,13 @@ func printReplicas(w io.Writer, st dto.EnvStatus) {
 		if svc.Replicas == 0 && svc.Scale == nil {
 			continue // an old release's, not the live one's
 		}
-		n := 0
-		for _, c := range svc.Containers {
-			if c.State == "running" && !c.Leaving {
-				n++
-			}
+		p := fmt.Sprintf("%s %d/%d healthy", svc.Name, svc.Healthy, svc.Replicas)
+		if svc.Replacing > 0 {
+			p += fmt.Sprintf(", %d replacing", svc.Replacing)
 		}
-		p := fmt.Sprintf("%s %d/%d", svc.Name, n, svc.Replicas)
+		if svc.Healing != "" {
+			p += " (" + svc.Healing + ")"
+		}
 		if sc := svc.Scale; sc != nil {
 			by := ""
 			if sc.By != "" {
@@ -168,7 +168,7 @@ func printReplicas(w io.Writer, st dto.EnvStatus) {
 		parts = append(parts, p)
 	}
 	if len(parts) > 0 {
-		fmt.Fprintf(w, "  replicas running/desired: %s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(w, "  replicas: %s\n", strings.Join(parts, "; "))
 	}
 }
 

@@ -86,11 +86,14 @@ func TestPrintStatus_ReplicasAndAScale(t *testing.T) {
 	sts[0].Services[0].Scale = &dto.Scale{Replicas: 3, File: 2, From: 2, By: "alice"}
 	sts[0].Services[0].Containers = append(sts[0].Services[0].Containers,
 		dto.ContainerStatus{Name: "shop-web-3", Release: "7", State: "running", Leaving: true})
-	sts[0].Services[1].Replicas = 1
+	sts[0].Services[0].Healthy, sts[0].Services[0].Replacing = 1, 1
+	sts[0].Services[0].Healing = "failing, replaced once it has failed for 30s"
+	sts[0].Services[1].Replicas, sts[0].Services[1].Healthy = 1, 1
 	var b bytes.Buffer
 	printStatus(&b, sts)
 	out := b.String()
-	if !strings.Contains(out, "replicas running/desired: web 2/3 (scaled from 2 by alice at ") || !strings.Contains(out, "the file says 2), worker 1/1") {
+	if !strings.Contains(out, "replicas: web 1/3 healthy, 1 replacing (failing, replaced once it has failed for 30s) (scaled from 2 by alice at ") ||
+		!strings.Contains(out, "the file says 2); worker 1/1 healthy") {
 		t.Errorf("no replica line:\n%s", out)
 	}
 	if !strings.Contains(out, "running (leaving: draining, then stopped)") {

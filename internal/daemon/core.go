@@ -93,9 +93,12 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 	if w, ok := c.eng.(engine.Workloads); ok && cfg.Engine == "swarm" {
 		cluster = w
 	}
+	notifier := notify.New(notify.Options{Targets: api.NotifyTargets(st), Logger: log})
 	c.dep = deploy.New(deploy.Options{Engine: c.eng, Cluster: cluster, Store: st, Proxy: fr.px, Ports: fr.ports, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases,
 		BindRoots: cfg.BindRoots, AllowDockerSocket: cfg.AllowDockerSocket, EngineSocket: engineSocket(cfg.DockerHost), BindsDir: bindsDir(cfg.DataDir),
-		ProxyAddrs: proxyAddrs(cfg)})
+		ProxyAddrs: proxyAddrs(cfg), Alert: func(app, env, kind, msg string) {
+			notifier.Send(notify.Event{Kind: kind, App: app, Env: env, Message: msg, Time: time.Now()})
+		}})
 	if err := c.dep.Recover(); err != nil {
 		return nil, err
 	}
@@ -106,7 +109,6 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 	lctx, cancelLoops := context.WithCancel(ctx)
 	c.cancel = cancelLoops
 	builder := &build.Builder{Engine: c.eng, Credentials: st.RegistryAuth, TestOptions: deploy.TestContainerOptions}
-	notifier := notify.New(notify.Options{Targets: api.NotifyTargets(st), Logger: log})
 	c.pipe = api.NewPipeline(st, builder, c.dep, notifier, filepath.Join(cfg.DataDir, "builds"), fr.apiURL)
 	c.pipe.Logger = log
 	c.pipe.Start(lctx)
@@ -123,6 +125,7 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 	g, gctx := errgroup.WithContext(lctx)
 	c.loops = g
 	g.Go(func() error { notifier.Run(gctx); return nil })
+	g.Go(func() error { c.dep.RunHealer(gctx); return nil })
 	if cluster != nil {
 		g.Go(func() error {
 			reconcile.FollowCluster(gctx, reconcile.FollowOptions{Routes: c.dep, Logger: log})

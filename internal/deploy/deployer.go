@@ -67,6 +67,10 @@ type Options struct {
 	// (--http-addr, --https-addr): a published port there is refused
 	// with what to write instead.
 	ProxyAddrs []string
+	// Alert, when set, is told what the healer wants a person to know
+	// (kind EventReplaceFailed, EventAllFailing): the daemon's
+	// notifications.
+	Alert func(app, env, kind, message string)
 }
 
 // Deployer runs deployments and rollbacks.
@@ -84,6 +88,8 @@ type Deployer struct {
 	bg       context.Context
 	stopBg   context.CancelFunc
 	retiring retirements // old releases' containers, owned by their retirement
+	heal     healer      // self-healing's state (heal.go)
+	alertFn  func(app, env, kind, message string)
 	eng      engine.Engine
 	store    *store.Store
 	proxy    *proxy.Proxy
@@ -141,6 +147,8 @@ func New(o Options) *Deployer {
 		running:  map[string]runningDeploy{},
 		proxyAt:  o.ProxyAddrs,
 		canaries: map[string]*canaryRun{},
+		heal:     newHealer(),
+		alertFn:  o.Alert,
 	}
 }
 
@@ -178,6 +186,10 @@ func (d *Deployer) tryLockOnce(app, env string, kind store.DeploymentKind) (func
 	if r, ok := d.running[k]; ok {
 		if r.kind == kindReconcile && kind != kindReconcile {
 			return nil, fmt.Errorf("%w for %s (reconcile pass)", ErrBusy, k), r.done
+		}
+		if r.kind == kindHeal && kind != kindReconcile && kind != kindHeal {
+			return nil, fmt.Errorf("%w for %s: berth is replacing failed containers (started %s ago); try again once berth events shows the replacement",
+				ErrBusy, k, d.now().Sub(r.started).Round(100*time.Millisecond)), r.done
 		}
 		return nil, fmt.Errorf("%w for %s (%s %d, started %s ago): wait for it to finish, then try again",
 			ErrBusy, k, r.kind, r.id, d.now().Sub(r.started).Round(100*time.Millisecond)), nil

@@ -29,6 +29,9 @@ func (d *Deployer) RecordEvent(ctx context.Context, ev engine.Event) {
 	if !ok || (ev.Labels[engine.LabelRelease] != releaseLabel(live.ID) && !svc.Stateful) {
 		return // a container a deployment is replacing
 	}
+	if ev.Type == engine.EventDie || ev.Type == engine.EventDestroy || ev.Type == engine.EventHealth {
+		d.pokeHeal(app, env) // the healer looks at once
+	}
 	name := ev.Labels["name"]
 	e := store.Event{Time: ev.Time, Service: svcName, Container: name, Release: ev.Labels[engine.LabelRelease]}
 	switch ev.Type {

@@ -60,6 +60,13 @@ type ServiceStatus struct {
 	// Scale is the berth scale that set Replicas over the file's count
 	// (nil when the file's count is in force).
 	Scale *store.Scale `json:"scale,omitempty"`
+	// Healthy counts the live release's containers that do their work
+	// (running, in rotation for a routed service, not unhealthy by their
+	// Compose healthcheck); Replacing those the healer is starting now;
+	// Healing what the healer says of the service (heal.go).
+	Healthy   int    `json:"healthy"`
+	Replacing int    `json:"replacing,omitempty"`
+	Healing   string `json:"healing,omitempty"`
 }
 
 // ContainerStatus is one container as the engine and the proxy see it.
@@ -112,6 +119,11 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 		return st, fmt.Errorf("list containers: %w", err)
 	}
 	bySvc := map[string][]ContainerStatus{}
+	healthy := map[string]int{}
+	liveLabel := ""
+	if st.Live != nil {
+		liveLabel = releaseLabel(st.Live.ID)
+	}
 	for _, c := range cs {
 		svc := c.Labels[engine.LabelService]
 		s := ContainerStatus{
@@ -135,6 +147,10 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 			}
 		}
 		bySvc[svc] = append(bySvc[svc], s)
+		if c.Labels[engine.LabelRelease] == liveLabel && c.Running() && !s.Leaving && c.Labels[LabelOneOff] != "true" &&
+			s.Health != "unhealthy" && c.Health != "unhealthy" && c.Health != "starting" {
+			healthy[svc]++
+		}
 	}
 	d.canaryStatus(&st)
 	for _, dr := range d.proxy.Draining() {
@@ -147,7 +163,9 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 		scales, _ := d.store.Scales(app, env)
 		scaled, stale := ScaledApp(st.Live.Spec, scales)
 		for _, svc := range scaled.Services {
-			ss := ServiceStatus{Name: svc.Name, Hosts: svc.Hosts, Replicas: svc.Replicas, Containers: bySvc[svc.Name]}
+			ss := ServiceStatus{Name: svc.Name, Hosts: svc.Hosts, Replicas: svc.Replicas, Containers: bySvc[svc.Name], Healthy: healthy[svc.Name]}
+			hn := d.healNoteOf(app, env, svc.Name)
+			ss.Replacing, ss.Healing = hn.Replacing, hn.Note
 			if sc, ok := scales[svc.Name]; ok && !slices.Contains(stale, svc.Name) {
 				ss.Scale = &sc
 			}

@@ -191,6 +191,9 @@ type appOpts struct {
 	StopGrace  string
 	ExtraImage string
 	Drain      string // x-berth.drain_timeout (default 5s)
+	// ReplaceAfter is x-berth.healthcheck.replace_after (default: the
+	// spec's).
+	ReplaceAfter string
 }
 
 func loadApp(t *testing.T, name, host string, o appOpts) *spec.App {
@@ -214,6 +217,10 @@ func loadApp(t *testing.T, name, host string, o appOpts) *spec.App {
 	if o.Drain == "" {
 		o.Drain = "5s"
 	}
+	replaceAfter := ""
+	if o.ReplaceAfter != "" {
+		replaceAfter = ", replace_after: " + o.ReplaceAfter
+	}
 	var env strings.Builder
 	fmt.Fprintf(&env, "      VERSION: %q\n", o.Version)
 	for k, v := range o.Env {
@@ -231,8 +238,8 @@ services:
       port: %d
       hosts: [%q]
       drain_timeout: %s
-      healthcheck: { path: /up, interval: 200ms, timeout: 1s, deadline: %s }
-`, name, img, env.String(), o.StopGrace, o.Replicas, o.Port, host, o.Drain, o.Deadline)
+      healthcheck: { path: /up, interval: 200ms, timeout: 1s, deadline: %s%s }
+`, name, img, env.String(), o.StopGrace, o.Replicas, o.Port, host, o.Drain, o.Deadline, replaceAfter)
 	p := filepath.Join(t.TempDir(), "compose.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 		t.Fatal(err)

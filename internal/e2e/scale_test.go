@@ -287,7 +287,7 @@ services:
 		t.Errorf("berth scale web=0: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, _ = s.berth(t, "status", name)
-	if code != 0 || !strings.Contains(out, "replicas running/desired: web 2/2 (scaled from 1 by admin-token") {
+	if code != 0 || !strings.Contains(out, "replicas: web 2/2 healthy (scaled from 1 by admin-token") {
 		t.Errorf("berth status:\n%s", out)
 	}
 	code, out, _ = s.berth(t, "events", name)

@@ -18,6 +18,10 @@ const (
 	// An app environment removed (berth apps remove, berth env remove).
 	Removed      = "removed"
 	RemoveFailed = "remove_failed"
+	// Self-healing: a failed container could not be replaced; no replica
+	// of a service works.
+	ReplaceFailed = "replace_failed"
+	AllFailing    = "all_failing"
 )
 
 // Event is one notification. A generic webhook receives it as JSON.
@@ -114,6 +118,10 @@ func Label(kind string) string {
 		return "Removed"
 	case RemoveFailed:
 		return "Removal failed"
+	case ReplaceFailed:
+		return "Replacement failed"
+	case AllFailing:
+		return "Every replica failing"
 	}
 	return kind
 }

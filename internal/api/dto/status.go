@@ -51,6 +51,13 @@ type ServiceStatus struct {
 	// Scale is the berth scale that set Replicas over the Compose
 	// file's deploy.replicas (absent when the file's count runs).
 	Scale *Scale `json:"scale,omitempty"`
+	// Healthy counts the live release's containers that do their work;
+	// Replacing those berth is starting in place of failed ones; Healing
+	// what self-healing says of the service (waiting, backing off, not
+	// healed and why).
+	Healthy   int    `json:"healthy"`
+	Replacing int    `json:"replacing,omitempty"`
+	Healing   string `json:"healing,omitempty"`
 }
 
 // Scale is a service's count set by berth scale.
