@@ -33,6 +33,11 @@ const (
 	// fastProbeInterval is how often an unhealthy target is probed, so a
 	// new release is seen healthy within tens of milliseconds.
 	fastProbeInterval = 20 * time.Millisecond
+
+	// confirmTimeout bounds the probe that confirms a timeout of a target
+	// in rotation: a hung container leaves rotation about a second after
+	// its first probe timed out, not a whole Timeout later.
+	confirmTimeout = time.Second
 )
 
 func (hc HealthConfig) withDefaults() HealthConfig {
@@ -196,17 +201,22 @@ func (h *healthChecker) checkLoop(c *check) {
 	defer h.wg.Done()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	timeout := h.cfg.Timeout
 	for {
 		select {
 		case <-h.ctx.Done():
 			return
 		case <-timer.C:
 		}
-		err := h.probe(c)
+		err := h.probe(c, timeout)
 		if h.ctx.Err() != nil {
 			return
 		}
-		healthy := h.record(c, err)
+		healthy := h.record(c, err, timeout)
+		timeout = h.cfg.Timeout
+		if healthy && err != nil && isDeadline(err) {
+			timeout = min(timeout, confirmTimeout)
+		}
 		next := h.cfg.Interval
 		if !healthy || err != nil {
 			// Out of rotation, or a failure to confirm (or clear) at
@@ -222,8 +232,8 @@ type statusError int
 
 func (e statusError) Error() string { return fmt.Sprintf("status %d", int(e)) }
 
-func (h *healthChecker) probe(c *check) error {
-	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.Timeout)
+func (h *healthChecker) probe(c *check, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(h.ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
 	if err != nil {
@@ -249,10 +259,14 @@ func (h *healthChecker) probe(c *check) error {
 // in rotation afterwards. A probe that got no answer (refused, reset,
 // timeout) says the target is unreachable; one answered with a bad
 // status does not.
-func (h *healthChecker) record(c *check, err error) bool {
+func (h *healthChecker) record(c *check, err error, timeout time.Duration) bool {
 	if err != nil {
 		var se statusError
-		return h.result(c, false, h.describe(err), !errors.As(err, &se))
+		why := h.describe(err)
+		if isDeadline(err) {
+			why = "timeout after " + timeout.String()
+		}
+		return h.result(c, false, why, !errors.As(err, &se))
 	}
 	return h.result(c, true, "", false)
 }
@@ -333,7 +347,7 @@ func (h *healthChecker) describe(err error) string {
 		return "connection refused"
 	case errors.Is(err, syscall.ECONNRESET):
 		return "connection reset"
-	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+	case isDeadline(err):
 		return "timeout after " + h.cfg.Timeout.String()
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection closed without a response"
@@ -346,3 +360,6 @@ func (h *healthChecker) describe(err error) string {
 		err = u
 	}
 }
+
+// isDeadline says err is a probe's or request's timeout.
+func isDeadline(err error) bool { return errors.Is(err, context.DeadlineExceeded) || isTimeout(err) }
