@@ -82,6 +82,9 @@ type Service struct {
 	// worker, replaced start-new-then-stop-old.
 	Hosts        []string    `json:"hosts,omitempty"`
 	Healthcheck  Healthcheck `json:"healthcheck"`
+	// Autoscale is x-berth.autoscale (nil: the count is the file's or
+	// berth scale's).
+	Autoscale *Autoscale `json:"autoscale,omitempty"`
 	DrainTimeout Duration    `json:"drain_timeout"`
 	// ReleaseCommand runs once per deploy in a one-off container of the
 	// new image, with the new configuration, before any traffic moves

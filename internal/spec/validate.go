@@ -197,6 +197,7 @@ func validateService(c *collector, s *Service) {
 		}
 	}
 	validateRouting(c, s)
+	validateAutoscale(c, s)
 	h := s.Healthcheck
 	if !strings.HasPrefix(h.Path, "/") {
 		c.add(n, "x-berth.healthcheck.path", fmt.Sprintf("must start with \"/\", got %s", quote(h.Path)))

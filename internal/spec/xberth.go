@@ -16,7 +16,7 @@ import (
 const ExtensionKey = "x-berth"
 
 var (
-	xberthKeys      = []string{"body_timeout", "drain_timeout", "healthcheck", "hosts", "max_body_size", "paths", "port", "publish", "redirect_https", "release_command", "response_timeout", "stateful", "strip_prefix", "test", "tls", "write_timeout"}
+	xberthKeys      = []string{"autoscale", "body_timeout", "drain_timeout", "healthcheck", "hosts", "max_body_size", "paths", "port", "publish", "redirect_https", "release_command", "response_timeout", "stateful", "strip_prefix", "test", "tls", "write_timeout"}
 	tlsKeys         = []string{"cert", "key"}
 	healthcheckKeys = []string{"deadline", "healthy_threshold", "interval", "path", "replace_after", "timeout", "unhealthy_threshold"}
 )
@@ -91,6 +91,8 @@ func parseXBerth(c *collector, s *Service, raw any) {
 			s.Stateful = parseBool(c, s.Name, field, v)
 		case "publish":
 			parsePublish(c, s, field, v)
+		case "autoscale":
+			parseAutoscale(c, s, field, v)
 		default:
 			c.add(s.Name, field, unknownKey(k, xberthKeys))
 		}
