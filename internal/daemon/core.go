@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/autoscale"
 	"github.com/berth-dev/berth/internal/build"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/engine"
@@ -126,6 +127,10 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 	c.loops = g
 	g.Go(func() error { notifier.Run(gctx); return nil })
 	g.Go(func() error { c.dep.RunHealer(gctx); return nil })
+	g.Go(func() error {
+		autoscale.Run(gctx, autoscale.Options{Source: autoscaler{dep: c.dep, st: st}, Scaler: autoscaler{dep: c.dep, st: st}, Logger: log})
+		return nil
+	})
 	if cluster != nil {
 		g.Go(func() error {
 			reconcile.FollowCluster(gctx, reconcile.FollowOptions{Routes: c.dep, Logger: log})

@@ -27,6 +27,9 @@ func clusterRefusals(app *spec.App) []string {
 		if svc.Stateful {
 			out = append(out, fmt.Sprintf("service %q: x-berth.stateful services are not run on a Swarm cluster yet; pin the database to a node with deploy.placement.constraints and run it outside berth", svc.Name))
 		}
+		if svc.Autoscale != nil {
+			out = append(out, fmt.Sprintf("service %q: x-berth.autoscale runs on one host only for now (berth scale does not run on a Swarm cluster yet): remove it and set deploy.replicas", svc.Name))
+		}
 		out = append(out, clusterPortRefusals(svc)...)
 	}
 	out = append(out, clusterNetworkRefusals(app)...)

@@ -194,6 +194,8 @@ type appOpts struct {
 	// ReplaceAfter is x-berth.healthcheck.replace_after (default: the
 	// spec's).
 	ReplaceAfter string
+	// Autoscale is x-berth.autoscale as a YAML flow mapping.
+	Autoscale string
 }
 
 func loadApp(t *testing.T, name, host string, o appOpts) *spec.App {
@@ -221,6 +223,10 @@ func loadApp(t *testing.T, name, host string, o appOpts) *spec.App {
 	if o.ReplaceAfter != "" {
 		replaceAfter = ", replace_after: " + o.ReplaceAfter
 	}
+	autoscale := ""
+	if o.Autoscale != "" {
+		autoscale = "      autoscale: " + o.Autoscale + "\n"
+	}
 	var env strings.Builder
 	fmt.Fprintf(&env, "      VERSION: %q\n", o.Version)
 	for k, v := range o.Env {
@@ -239,7 +245,7 @@ services:
       hosts: [%q]
       drain_timeout: %s
       healthcheck: { path: /up, interval: 200ms, timeout: 1s, deadline: %s%s }
-`, name, img, env.String(), o.StopGrace, o.Replicas, o.Port, host, o.Drain, o.Deadline, replaceAfter)
+%s`, name, img, env.String(), o.StopGrace, o.Replicas, o.Port, host, o.Drain, o.Deadline, replaceAfter, autoscale)
 	p := filepath.Join(t.TempDir(), "compose.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 		t.Fatal(err)

@@ -254,6 +254,16 @@ func validateAutoscale(c *collector, s *Service) {
 		return
 	}
 	f := ExtensionKey + ".autoscale"
+	switch {
+	case s.Stateful:
+		c.add(s.Name, f, "a stateful service runs one container (x-berth.stateful): it cannot be scaled")
+	case len(s.Ports) > 0:
+		c.add(s.Name, f, "a service with published ports: cannot be scaled yet (its listener does not move): remove ports: or autoscale")
+	case strings.HasPrefix(s.NetworkMode, "service:"):
+		c.add(s.Name, f, "a service in another's network namespace (network_mode: "+s.NetworkMode+") cannot be scaled alone")
+	case s.ContainerName != "":
+		c.add(s.Name, f, "container_name names one container: remove it to autoscale")
+	}
 	floor := 0
 	if s.Routed() {
 		floor = 1

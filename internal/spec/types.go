@@ -80,12 +80,12 @@ type Service struct {
 	// Hosts are the host names routed to this service. A service with
 	// hosts is deployed blue-green behind the proxy; one without is a
 	// worker, replaced start-new-then-stop-old.
-	Hosts        []string    `json:"hosts,omitempty"`
-	Healthcheck  Healthcheck `json:"healthcheck"`
+	Hosts       []string    `json:"hosts,omitempty"`
+	Healthcheck Healthcheck `json:"healthcheck"`
 	// Autoscale is x-berth.autoscale (nil: the count is the file's or
 	// berth scale's).
-	Autoscale *Autoscale `json:"autoscale,omitempty"`
-	DrainTimeout Duration    `json:"drain_timeout"`
+	Autoscale    *Autoscale `json:"autoscale,omitempty"`
+	DrainTimeout Duration   `json:"drain_timeout"`
 	// ReleaseCommand runs once per deploy in a one-off container of the
 	// new image, with the new configuration, before any traffic moves
 	// (e.g. a database migration). A non-zero exit refuses the release.
