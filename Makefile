@@ -86,6 +86,14 @@ bench-crash:
 	@scripts/ensure-docker
 	BERTH_BENCH_CRASH=1 $(GO) test -count=1 -run '^TestBenchCrash$$' -v -timeout 30m ./internal/e2e/
 
+# A load step on one host against x-berth.autoscale: seconds from the step
+# to the new replicas taking traffic, failed requests during scale-out and
+# scale-in, and the replica count over time.
+.PHONY: bench-autoscale
+bench-autoscale:
+	@scripts/ensure-docker
+	BERTH_BENCH=1 $(GO) test -count=1 -run '^TestBenchAutoscale$$' -v -timeout 10m ./internal/e2e/ 2>&1 | grep -E '^bench-autoscale:|^(--- )?FAIL|^ok' | sed 's/^bench-autoscale: //'
+
 # git push -> webhook -> fetch, build, test, deploy of examples/hello, cold
 # and warm, with the split of the steps; prints figures.
 bench-pipeline:

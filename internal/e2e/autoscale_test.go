@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +84,48 @@ func TestAutoscale_FollowsALoadStepWithoutFailures(t *testing.T) {
 	}
 	if len(why) < 3 || !strings.Contains(strings.Join(why, "\n"), "load above the target for 4s") {
 		t.Errorf("autoscaled events: %q", why)
+	}
+}
+
+// TestAutoscale_ScheduleFiresOnTheRealClock: a schedule set for the next
+// minute (UTC) raises the count to its replicas when it fires; until
+// then the one that fired a minute ago holds it at 1.
+func TestAutoscale_ScheduleFiresOnTheRealClock(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	now := time.Now().UTC()
+	if now.Second() > 50 {
+		now = now.Add(10 * time.Second) // not on the edge of the minute the schedule is written for
+	}
+	next, prev := now.Truncate(time.Minute).Add(time.Minute), now.Truncate(time.Minute).Add(-time.Minute)
+	cron := func(at time.Time) string { return fmt.Sprintf("%d %d * * *", at.Minute(), at.Hour()) }
+	app := loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1, Drain: "2s", StopGrace: "1s",
+		Autoscale: fmt.Sprintf("{ min: 1, max: 3, target: { rps: 1000 }, schedules: [ { cron: %q, min: 1, max: 1 }, { cron: %q, min: 3, max: 3, replicas: 3 } ] }", cron(prev), cron(next))})
+	if _, err := s.deploy(t, app); err != nil {
+		t.Fatal(err)
+	}
+	for time.Now().Before(next.Add(-2 * time.Second)) {
+		if d, _ := replicasOf(t, s, name); d != 1 {
+			t.Fatalf("before %s: %d replicas, want 1 (the schedule of %s holds)", next.Format(time.TimeOnly), d, prev.Format(time.TimeOnly))
+		}
+		time.Sleep(500 * time.Millisecond) // watching that nothing changes until the firing time
+	}
+	testutil.Eventually(t, 40*time.Second, "3 healthy replicas after the schedule fired", func() bool {
+		d, h := replicasOf(t, s, name)
+		return d == 3 && h == 3
+	})
+	t.Logf("the schedule of %s: 3 replicas healthy %s after it fired", next.Format(time.TimeOnly), time.Since(next).Round(time.Millisecond))
+	evs, err := s.client.Events(context.Background(), name, spec.DefaultEnv, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range evs {
+		found = found || (e.Kind == "autoscaled" && strings.Contains(e.Message, "the schedule of"))
+	}
+	if !found {
+		t.Errorf("no autoscaled event for the schedule: %+v", evs)
 	}
 }

@@ -100,7 +100,30 @@ func startServerWith(t *testing.T, dataDir string, tune func(*daemon.Config)) *s
 	}
 	s.client = apiclient.New("http://"+s.addrs.API, strings.TrimSpace(string(tok)))
 	t.Cleanup(s.stop)
+	servers.mu.Lock()
+	servers.of[t] = append(servers.of[t], s)
+	servers.mu.Unlock()
 	return s
+}
+
+// servers are the daemons each test started, so that its app clean-up
+// stops them first: a running berth would replace the containers the
+// clean-up removes (self-healing).
+var servers = struct {
+	mu sync.Mutex
+	of map[*testing.T][]*server
+}{of: map[*testing.T][]*server{}}
+
+// stopServersOf stops the daemons t started (stopping one twice is
+// nothing).
+func stopServersOf(t *testing.T) {
+	servers.mu.Lock()
+	ss := servers.of[t]
+	delete(servers.of, t)
+	servers.mu.Unlock()
+	for _, s := range ss {
+		s.stop()
+	}
 }
 
 // stop stops the daemon (containers keep running) and waits for it.
@@ -146,7 +169,10 @@ func newApp(t *testing.T, eng *docker.Backend) (name, host string) {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	name = "e2e-" + hex.EncodeToString(b[:])
-	t.Cleanup(func() { removeApp(eng, name) })
+	t.Cleanup(func() {
+		stopServersOf(t)
+		removeApp(eng, name)
+	})
 	return name, name + ".test"
 }
 

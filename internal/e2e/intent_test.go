@@ -77,6 +77,7 @@ services:
 
 	// Another environment of the app gets default hosts of its own.
 	t.Cleanup(func() { // before newApp's, which only knows production's network
+		stopServersOf(t) // else it would replace what is removed
 		removeApp(eng, name)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -132,6 +133,7 @@ func TestIntent_GitPushLogsTheRoutingNote(t *testing.T) {
 		t.Fatalf("push webhook: %d %+v", code, hr)
 	}
 	t.Cleanup(func() { // before newApp's: the image goes once its containers have
+		stopServersOf(t) // else it would replace what is removed
 		removeApp(eng, name)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
