@@ -26,7 +26,8 @@ func jsString(s string) string { return strconv.Quote(s) }
 // it back with the button after a confirmation that says what changes,
 // and the deployment's page streams it until it is live; the redeploy
 // button does the same, and so does scaling a service from the page; a
-// revoked session sends the page to sign in; a
+// the audit log lists them with their actor and deployment; a revoked
+// session sends the page to sign in; a
 // viewer signs in with a password and is offered no rollback, which
 // the API refuses anyway. No page logs a JavaScript error, fails a
 // request or asks anything of a host that is not loopback, and no
@@ -147,6 +148,26 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	}
 	br.check(t, "scale")
 
+	// The audit log: the session's changes, who made them and what they
+	// started, newest first; a filter on another actor shows none.
+	br.run(t, "open the audit log", 30*time.Second,
+		chromedp.Click(chromedp.CSS("#nav-audit")),
+		chromedp.WaitVisible(chromedp.CSS("#audit")))
+	auditRow := func(action string) string {
+		return `[...document.querySelectorAll('#audit-rows tr[data-action="` + action + `"]')].some((tr) => tr.textContent.includes("admin-token") && tr.textContent.includes(` + jsString(name+"/production") + `) && tr.textContent.includes("ok") && tr.textContent.includes("deployment "))`
+	}
+	br.waitFor(t, "the rollback, redeploy and scale in the audit log", auditRow("rollback")+" && "+auditRow("redeploy")+" && "+auditRow("scale")+
+		` && document.querySelector('#audit-rows tr[data-action="sign_in"]') !== null`, 30*time.Second)
+	if first := br.text(t, "#audit-rows tr:first-child"); !strings.Contains(first, "scale") {
+		t.Errorf("the newest audit entry is %q, want the scale", first)
+	}
+	br.screenshot(t, "audit")
+	br.run(t, "filter the audit log by another actor", 10*time.Second,
+		chromedp.SetValue(chromedp.CSS("#f-actor"), "nobody"),
+		chromedp.Click(chromedp.CSS("#audit-filter button")))
+	br.waitFor(t, "no entry for that actor", `!document.getElementById("audit-empty").hidden && document.querySelectorAll("#audit-rows tr").length === 0 && location.search.includes("actor=nobody")`, 10*time.Second)
+	br.check(t, "audit")
+
 	// A session ended elsewhere (an admin revokes it): the open page's
 	// live stream says so and the browser lands on the sign-in page,
 	// which says why.
@@ -187,7 +208,7 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 		t.Errorf("signed in as %q", who)
 	}
 	br.run(t, "vera opens the app's page", 30*time.Second, chromedp.Click(chromedp.CSS(`tr[data-app="`+name+`"] th a`)))
-	br.waitFor(t, "the app's page, with no rollback offered", `document.querySelectorAll("#releases tbody tr").length === 3 && document.getElementById("rollback").disabled && !document.getElementById("cannot").hidden`, 30*time.Second)
+	br.waitFor(t, "the app's page, with no rollback offered and no audit log", `document.querySelectorAll("#releases tbody tr").length === 3 && document.getElementById("rollback").disabled && !document.getElementById("cannot").hidden && document.getElementById("nav-audit") === null`, 30*time.Second)
 	br.check(t, "viewer")
 	br.expect("/api/v1/apps/" + name + "/envs/production/rollback") // refused on purpose below
 	var status int64

@@ -65,6 +65,7 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("GET /{$}", secure(c.signedIn(c.overview)))
 	mux.Handle("GET /apps/{app}/envs/{env}", secure(c.signedIn(c.app)))
 	mux.Handle("GET /deployments/{id}", secure(c.signedIn(c.deployment)))
+	mux.Handle("GET /audit", secure(c.signedIn(c.audit)))
 	mux.Handle("/", c.api)
 	return mux
 }
@@ -157,6 +158,16 @@ func (c *Console) deployment(w http.ResponseWriter, r *http.Request, who *signed
 		return
 	}
 	c.render(w, "deployment", pageData{Title: "Deployment " + strconv.FormatInt(id, 10), Who: who, Script: "deployment.js", Deployment: id})
+}
+
+// audit serves the audit log's page, when the API lets the person read
+// the log (an admin).
+func (c *Console) audit(w http.ResponseWriter, r *http.Request, who *signedIn) {
+	if code, body := c.apiGet(r, "/api/v1/audit?limit=1"); code != http.StatusOK {
+		c.refused(w, who, code, apiError(code, body))
+		return
+	}
+	c.render(w, "audit", pageData{Title: "Audit log", Who: who, Script: "audit.js"})
 }
 
 // refused answers a page the API refused or does not have, with its

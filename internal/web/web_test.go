@@ -144,7 +144,7 @@ func TestConsole_SignedInPages(t *testing.T) {
 	t.Parallel()
 	h := newTestConsole(t)
 	cookie, csrf := signIn(t, h)
-	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/1"} {
+	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/1", "/audit"} {
 		w := get(t, h, p, cookie)
 		body := w.Body.String()
 		if w.Code != http.StatusOK || !strings.Contains(body, `<meta name="berth-csrf" content="`+csrf+`">`) || !strings.Contains(body, "admin-token") {
@@ -327,7 +327,15 @@ func TestConsole_PagesAskTheAPIFirst(t *testing.T) {
 			t.Errorf("GET %s as a viewer of blog: %d\n%s", p, w.Code, w.Body)
 		}
 	}
-	if w := get(t, h, "/", viewer); w.Code != http.StatusOK {
-		t.Errorf("the overview as a viewer of blog: %d", w.Code)
+	if w := get(t, h, "/", viewer); w.Code != http.StatusOK || strings.Contains(w.Body.String(), `href="/audit"`) {
+		t.Errorf("the overview as a viewer of blog: %d, offering the audit log: %v", w.Code, strings.Contains(w.Body.String(), `href="/audit"`))
+	}
+	// The audit log is an admin's: a viewer gets the API's refusal, not
+	// the page.
+	if w := get(t, h, "/audit", viewer); w.Code != http.StatusForbidden || strings.Contains(w.Body.String(), "audit.js") {
+		t.Errorf("GET /audit as a viewer: %d\n%s", w.Code, w.Body)
+	}
+	if w := get(t, h, "/audit", cookie); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "audit.js") || !strings.Contains(w.Body.String(), `href="/audit"`) {
+		t.Errorf("GET /audit as the admin: %d\n%s", w.Code, w.Body)
 	}
 }
