@@ -16,8 +16,8 @@ type closingEngine interface {
 }
 
 // openEngine returns the backend cfg.Engine names, for the server of id
-// serverID (on one host: it sees only its own containers, networks and
-// volumes).
+// serverID: it sees only its own containers (on Swarm, services),
+// networks and volumes.
 func openEngine(cfg Config, serverID string, log *slog.Logger) (closingEngine, error) {
 	switch cfg.Engine {
 	case "", "docker":
@@ -37,7 +37,7 @@ func openEngine(cfg Config, serverID string, log *slog.Logger) (closingEngine, e
 		}
 		return eng, nil
 	case "swarm":
-		eng, err := swarm.New(swarm.Options{Host: cfg.DockerHost, Logger: log})
+		eng, err := swarm.New(swarm.Options{Host: cfg.DockerHost, Logger: log, ServerID: serverID})
 		if err != nil {
 			return nil, fmt.Errorf("docker client: %w", err)
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -37,6 +38,24 @@ var (
 	// ErrConflict: a container with that name already exists.
 	ErrConflict = errors.New("conflict")
 )
+
+// ForeignOwner returns the id of the other berth server whose object
+// carries labels, or "" when it is server's own, carries no id (made
+// before servers had ids) or server is "" (a backend without an id sees
+// everything).
+func ForeignOwner(server string, labels map[string]string) string {
+	id := labels[LabelServer]
+	if server == "" || id == "" || id == server {
+		return ""
+	}
+	return id
+}
+
+// ForeignError says that the kind object name belongs to the berth
+// server of id owner, and what to do; it wraps ErrForeign.
+func ForeignError(kind, name, owner string) error {
+	return fmt.Errorf("%s %s %w (server id %s): an app of this name is deployed by that server; give this one another name (name: in the Compose file), or remove it there first", kind, name, ErrForeign, owner)
+}
 
 // Engine is what berth needs from a container engine. It is the one
 // interface defined by its provider rather than its consumers: two

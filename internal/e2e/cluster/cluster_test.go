@@ -60,8 +60,9 @@ func labShared(t *testing.T) (swarmtest.Lab, enginetest.TestImage) {
 }
 
 type server struct {
-	addrs  daemon.Addrs
-	client *apiclient.Client
+	addrs   daemon.Addrs
+	client  *apiclient.Client
+	dataDir string
 }
 
 // startServer runs berth server --engine swarm against node1, in this
@@ -81,7 +82,7 @@ func startServer(t *testing.T, l swarmtest.Lab, tune ...func(*daemon.Config)) *s
 		f(&cfg)
 	}
 	go func() { done <- daemon.Run(ctx, cfg) }()
-	s := &server{}
+	s := &server{dataDir: dir}
 	select {
 	case s.addrs = <-ready:
 	case err := <-done:

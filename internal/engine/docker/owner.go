@@ -2,7 +2,6 @@ package docker
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/docker/docker/api/types/network"
 
@@ -42,17 +41,13 @@ func (b *Backend) imageLabels(labels map[string]string) map[string]string {
 // foreign returns the id of the other server whose object has labels, or
 // "" when it is this server's (or no server's).
 func (b *Backend) foreign(labels map[string]string) string {
-	id := labels[engine.LabelServer]
-	if b.server == "" || id == "" || id == b.server {
-		return ""
-	}
-	return id
+	return engine.ForeignOwner(b.server, labels)
 }
 
 // errForeign says that the named object is another server's and what to
 // do.
 func errForeign(kind, name, owner string) error {
-	return fmt.Errorf("%s %s %w (server id %s): an app of this name is deployed by that server; give this one another name (name: in the Compose file), or remove it there first", kind, name, engine.ErrForeign, owner)
+	return engine.ForeignError(kind, name, owner)
 }
 
 // checkNetwork refuses the network id when another server made it.

@@ -54,6 +54,9 @@ type Fake struct {
 	objLabels map[string]map[string]string
 	// serving says which images' containers serve HTTP (fake_serve.go).
 	serving map[string]serving
+	// server is the id of the berth server the fake acts for
+	// (fake_owner.go).
+	server string
 }
 
 // NewFake returns an empty fake engine.
@@ -367,11 +370,11 @@ func (f *Fake) EnsureNetwork(ctx context.Context, name string, labels map[string
 		return "", err
 	}
 	if id, ok := f.networks[name]; ok {
-		return id, nil
+		return id, f.ownLocked("network", name, f.objLabels["network/"+name])
 	}
 	id := f.nextIDLocked("network")
 	f.networks[name] = id
-	f.labelLocked("network", name, labels)
+	f.labelLocked("network", name, f.stampLocked(labels))
 	return id, nil
 }
 
@@ -379,6 +382,9 @@ func (f *Fake) EnsureNetwork(ctx context.Context, name string, labels map[string
 func (f *Fake) RemoveNetwork(ctx context.Context, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.ownLocked("network", name, f.objLabels["network/"+name]); err != nil {
+		return err
+	}
 	delete(f.networks, name)
 	delete(f.netSpecs, name)
 	delete(f.objLabels, "network/"+name)
@@ -394,12 +400,16 @@ func (f *Fake) EnsureVolume(ctx context.Context, s engine.VolumeSpec) (engine.Vo
 		return engine.Volume{}, err
 	}
 	v, ok := f.volumes[s.Name]
-	if !ok {
+	if ok {
+		if err := f.ownLocked("volume", s.Name, v.Labels); err != nil {
+			return engine.Volume{}, err
+		}
+	} else {
 		driver := s.Driver
 		if driver == "" {
 			driver = "local"
 		}
-		v = engine.Volume{Name: s.Name, Driver: driver, Options: maps.Clone(s.DriverOpts), Labels: maps.Clone(s.Labels), Created: f.now(), Size: -1, RefCount: -1}
+		v = engine.Volume{Name: s.Name, Driver: driver, Options: maps.Clone(s.DriverOpts), Labels: maps.Clone(f.stampLocked(s.Labels)), Created: f.now(), Size: -1, RefCount: -1}
 		f.volumes[s.Name] = v
 	}
 	return cloneVolume(v), nil
@@ -433,7 +443,7 @@ func (f *Fake) ListVolumes(ctx context.Context, labels map[string]string) ([]eng
 	}
 	var out []engine.Volume
 	for _, v := range f.volumes {
-		if matches(v.Labels, labels) {
+		if matches(v.Labels, labels) && f.foreignLocked(v.Labels) == "" {
 			out = append(out, cloneVolume(v))
 		}
 	}
@@ -445,6 +455,9 @@ func (f *Fake) ListVolumes(ctx context.Context, labels map[string]string) ([]eng
 func (f *Fake) RemoveVolume(ctx context.Context, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.ownLocked("volume", name, f.volumes[name].Labels); err != nil {
+		return err
+	}
 	delete(f.volumes, name)
 	return nil
 }

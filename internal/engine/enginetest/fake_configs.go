@@ -21,7 +21,7 @@ func (f *Fake) EnsureConfig(ctx context.Context, name string, data []byte, label
 	w := f.workLocked()
 	if _, ok := w.configs[full]; !ok {
 		w.configs[full] = slices.Clone(data)
-		f.labelLocked("config", full, labels)
+		f.labelLocked("config", full, f.stampLocked(labels))
 	}
 	return full, nil
 }

@@ -226,7 +226,7 @@ func (f *Fake) CreateContainer(ctx context.Context, s engine.ContainerSpec) (eng
 	}
 	id := f.nextIDLocked("container")
 	name := cmp.Or(s.Name, "fake_"+id[:12])
-	labels := maps.Clone(s.Labels)
+	labels := maps.Clone(f.stampLocked(s.Labels))
 	if labels == nil {
 		labels = map[string]string{}
 	}
@@ -291,7 +291,7 @@ func (f *Fake) ListContainers(ctx context.Context, labels map[string]string) ([]
 	}
 	var out []engine.Container
 	for _, c := range f.containers {
-		if matches(c.c.Labels, labels) {
+		if matches(c.c.Labels, labels) && f.foreignLocked(c.c.Labels) == "" {
 			out = append(out, c.clone())
 		}
 	}

@@ -16,7 +16,12 @@ func (f *Fake) EnsureNetworkSpec(ctx context.Context, s engine.NetworkSpec) (eng
 	if err := f.failLocked("EnsureNetworkSpec"); err != nil {
 		return engine.Network{}, err
 	}
-	if _, ok := f.networks[s.Name]; !ok {
+	if _, ok := f.networks[s.Name]; ok {
+		if err := f.ownLocked("network", s.Name, f.objLabels["network/"+s.Name]); err != nil {
+			return engine.Network{}, err
+		}
+	} else {
+		s.Labels = f.stampLocked(s.Labels)
 		f.networks[s.Name] = f.nextIDLocked("network")
 		if f.netSpecs == nil {
 			f.netSpecs = map[string]engine.NetworkSpec{}

@@ -21,7 +21,7 @@ func (f *Fake) EnsureSecret(ctx context.Context, name string, data []byte, label
 	full := contentName(name, data)
 	w := f.workLocked()
 	if _, ok := w.secrets[full]; !ok {
-		l := maps.Clone(labels)
+		l := maps.Clone(f.stampLocked(labels))
 		if l == nil {
 			l = map[string]string{}
 		}
@@ -45,7 +45,7 @@ func (f *Fake) ListSecrets(ctx context.Context, labels map[string]string) ([]eng
 	defer f.mu.Unlock()
 	var out []engine.Secret
 	for _, s := range f.workLocked().secrets {
-		if matches(s.Labels, labels) {
+		if matches(s.Labels, labels) && f.foreignLocked(s.Labels) == "" {
 			s.Labels = maps.Clone(s.Labels)
 			out = append(out, s.Secret)
 		}

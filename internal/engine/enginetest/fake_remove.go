@@ -26,7 +26,7 @@ func (f *Fake) NetworksByLabel(ctx context.Context, labels map[string]string) ([
 	}
 	var out []string
 	for name := range f.networks {
-		if matches(f.objLabels["network/"+name], labels) {
+		if l := f.objLabels["network/"+name]; matches(l, labels) && f.foreignLocked(l) == "" {
 			out = append(out, name)
 		}
 	}
@@ -41,7 +41,7 @@ func (f *Fake) ConfigsByLabel(ctx context.Context, labels map[string]string) ([]
 	defer f.mu.Unlock()
 	var out []string
 	for name := range f.workLocked().configs {
-		if matches(f.objLabels["config/"+name], labels) {
+		if l := f.objLabels["config/"+name]; matches(l, labels) && f.foreignLocked(l) == "" {
 			out = append(out, name)
 		}
 	}

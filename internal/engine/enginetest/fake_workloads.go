@@ -3,6 +3,7 @@ package enginetest
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -162,6 +163,12 @@ func (f *Fake) ApplyWorkload(ctx context.Context, spec engine.WorkloadSpec) (str
 		}
 	}
 	wl, ok := w.workloads[spec.Name]
+	if ok {
+		if err := f.ownLocked("workload", spec.Name, wl.spec.Labels); err != nil {
+			return "", err
+		}
+	}
+	spec.Labels = f.stampLocked(spec.Labels)
 	if !ok {
 		wl = &fakeWorkload{id: f.nextIDLocked("workload")[:25], spec: spec}
 		wl.status = engine.WorkloadStatus{ID: wl.id, Name: spec.Name}
@@ -202,11 +209,11 @@ func (f *Fake) ApplyWorkload(ctx context.Context, spec engine.WorkloadSpec) (str
 func (f *Fake) workloadLocked(name string) (*fakeWorkload, error) {
 	w := f.workLocked()
 	if wl, ok := w.workloads[name]; ok {
-		return wl, nil
+		return wl, f.ownLocked("workload", name, wl.spec.Labels)
 	}
 	for _, wl := range w.workloads {
 		if wl.id == name {
-			return wl, nil
+			return wl, f.ownLocked("workload", name, wl.spec.Labels)
 		}
 	}
 	return nil, fmt.Errorf("fake: workload %s: %w", name, engine.ErrNotFound)
@@ -273,7 +280,7 @@ func (f *Fake) ListWorkloads(ctx context.Context, labels map[string]string) ([]e
 	defer f.mu.Unlock()
 	var out []engine.WorkloadStatus
 	for _, wl := range f.workLocked().workloads {
-		if matches(wl.spec.Labels, labels) {
+		if matches(wl.spec.Labels, labels) && f.foreignLocked(wl.spec.Labels) == "" {
 			out = append(out, wl.status)
 		}
 	}
@@ -290,7 +297,7 @@ func (f *Fake) ListInstances(ctx context.Context, labels map[string]string) ([]e
 	}
 	var out []engine.Instance
 	for _, wl := range f.workLocked().workloads {
-		if matches(wl.spec.Labels, labels) {
+		if matches(wl.spec.Labels, labels) && f.foreignLocked(wl.spec.Labels) == "" {
 			for _, in := range wl.instances {
 				in.Labels = maps.Clone(in.Labels)
 				out = append(out, in)
@@ -310,7 +317,11 @@ func (f *Fake) RemoveWorkload(ctx context.Context, name string) error {
 	if err := f.failLocked("RemoveWorkload"); err != nil {
 		return err
 	}
-	if wl, err := f.workloadLocked(name); err == nil {
+	wl, err := f.workloadLocked(name)
+	switch {
+	case errors.Is(err, engine.ErrForeign):
+		return err
+	case err == nil:
 		delete(f.work.workloads, wl.spec.Name)
 	}
 	return nil

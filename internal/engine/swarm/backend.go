@@ -24,6 +24,11 @@ type Options struct {
 	// PollInterval is how often Watch and the waits poll the swarm's
 	// tasks (the API has no task events); 0 means 250ms.
 	PollInterval time.Duration
+	// ServerID, when set, is the id of the berth server using the
+	// backend: the services, networks, volumes, secrets and configs it
+	// creates carry it (engine.LabelServer), and what another server
+	// created is not listed, watched, changed or removed (owner.go).
+	ServerID string
 }
 
 // Backend is an engine.Engine on a Docker Swarm, reached through one
@@ -36,6 +41,8 @@ type Backend struct {
 	poll  time.Duration
 	netMu sync.Mutex // serialises EnsureNetwork
 	rm    removals   // one removal at a time per service (remove.go)
+	// server: Options.ServerID.
+	server string
 }
 
 var _ engine.Engine = (*Backend)(nil)
@@ -52,11 +59,11 @@ func New(o Options) (*Backend, error) {
 	if o.PollInterval <= 0 {
 		o.PollInterval = 250 * time.Millisecond
 	}
-	local, err := docker.New(docker.Options{Host: o.Host, Logger: o.Logger, Name: "swarm"})
+	local, err := docker.New(docker.Options{Host: o.Host, Logger: o.Logger, Name: "swarm", ServerID: o.ServerID})
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{cli: local.Client(), local: local, poll: o.PollInterval, log: o.Logger.With("component", "engine", "engine", "swarm")}, nil
+	return &Backend{cli: local.Client(), local: local, poll: o.PollInterval, log: o.Logger.With("component", "engine", "engine", "swarm"), server: o.ServerID}, nil
 }
 
 // Close releases the client's connections.

@@ -13,7 +13,7 @@ import (
 // new config, and the previous spec keeps the old one).
 func (b *Backend) EnsureConfig(ctx context.Context, name string, data []byte, labels map[string]string) (string, error) {
 	full := SecretName(name, data)
-	return ensureObject(ctx, "config", full, labels,
+	return ensureObject(ctx, "config", full, b.stamp(labels),
 		func() error { _, _, err := b.cli.ConfigInspectWithRaw(ctx, full); return err },
 		func(a swarm.Annotations) error {
 			_, err := b.cli.ConfigCreate(ctx, swarm.ConfigSpec{Annotations: a, Data: data})

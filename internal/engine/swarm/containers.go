@@ -29,7 +29,10 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 	if len(s.Files) > 0 {
 		return engine.Container{}, fmt.Errorf("swarm: create service %s: %d secret or config file(s): a one-off task on a Swarm cluster does not mount Compose secrets or configs yet; run the command in a service that does (berth run on one host mounts them)", s.Name, len(s.Files))
 	}
-	if _, _, err := b.cli.ServiceInspectWithRaw(ctx, s.Name, swarm.ServiceInspectOptions{}); err == nil {
+	if svc, _, err := b.cli.ServiceInspectWithRaw(ctx, s.Name, swarm.ServiceInspectOptions{}); err == nil {
+		if err := b.ownService(svc); err != nil {
+			return engine.Container{}, err
+		}
 		return engine.Container{}, fmt.Errorf("swarm: create service %s: %w: a service of that name exists", s.Name, engine.ErrConflict)
 	}
 	ref, id := b.resolveImage(ctx, s.Image)
@@ -37,6 +40,7 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 	if s.NoStart {
 		replicas = 0
 	}
+	s.Labels = b.stamp(s.Labels)
 	spec := serviceSpec(s.Name, s, ref, id, replicas)
 	resp, err := b.cli.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{})
 	if err != nil {
@@ -101,9 +105,9 @@ func (b *Backend) StartContainer(ctx context.Context, id string) error {
 // nothing to do.
 func (b *Backend) updateService(ctx context.Context, id string, change func(*swarm.ServiceSpec) bool) error {
 	for attempt := 0; ; attempt++ {
-		svc, _, err := b.cli.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
+		svc, err := b.inspectOwn(ctx, id)
 		if err != nil {
-			return wrap("inspect service "+id, err)
+			return err
 		}
 		spec := svc.Spec
 		if spec.Labels == nil {
@@ -122,9 +126,9 @@ func (b *Backend) updateService(ctx context.Context, id string, change func(*swa
 
 // InspectContainer describes a one-replica service by its ID or name.
 func (b *Backend) InspectContainer(ctx context.Context, id string) (engine.Container, error) {
-	svc, _, err := b.cli.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
+	svc, err := b.inspectOwn(ctx, id)
 	if err != nil {
-		return engine.Container{}, wrap("inspect service "+id, err)
+		return engine.Container{}, err
 	}
 	tasks, err := b.cli.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", svc.ID))})
 	if err != nil {
@@ -152,15 +156,22 @@ func (b *Backend) ListContainers(ctx context.Context, labels map[string]string) 
 	return out, nil
 }
 
-// services lists the services whose labels match and their tasks.
+// services lists the services whose labels match and their tasks,
+// leaving out another berth server's (owner.go).
 func (b *Backend) services(ctx context.Context, labels map[string]string) ([]swarm.Service, map[string][]swarm.Task, error) {
 	f := filters.NewArgs()
 	for k, v := range labels {
 		f.Add("label", k+"="+v)
 	}
-	svcs, err := b.cli.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
+	all, err := b.cli.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
 	if err != nil {
 		return nil, nil, wrap("list services", err)
+	}
+	svcs := all[:0]
+	for _, s := range all {
+		if b.foreign(s.Spec.Labels) == "" {
+			svcs = append(svcs, s)
+		}
 	}
 	if len(svcs) == 0 {
 		return nil, nil, nil

@@ -84,6 +84,11 @@
 //   - Every service this backend creates carries engine.LabelManaged, on
 //     the service and on its tasks' containers, and Watch reports only
 //     such services.
+//   - With a server id (Options.ServerID), every service (and its tasks'
+//     containers), overlay, volume, secret and config it creates carries
+//     it as engine.LabelServer; another server's objects are never
+//     listed, watched, updated or removed, and a name another server
+//     holds is refused with engine.ErrForeign naming it (owner.go).
 //   - Services use endpoint mode dnsrr, overlay networks, and host-mode
 //     ports published on dynamic ports only; Instance.Addr is the task's
 //     node address and published port, Addresses its overlay addresses.

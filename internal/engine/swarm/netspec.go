@@ -26,6 +26,7 @@ func (b *Backend) EnsureNetworkSpec(ctx context.Context, s engine.NetworkSpec) (
 	} else if id != "" {
 		return b.InspectNetwork(ctx, id)
 	}
+	s.Labels = b.stamp(s.Labels)
 	opts := docker.NetworkCreateOptions(s, "overlay")
 	opts.Scope, opts.Attachable = "swarm", true
 	driver := opts.Driver

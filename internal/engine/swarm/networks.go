@@ -21,7 +21,7 @@ func (b *Backend) EnsureNetwork(ctx context.Context, name string, labels map[str
 	if id, err := b.findNetwork(ctx, name); err != nil || id != "" {
 		return id, err
 	}
-	resp, err := b.cli.NetworkCreate(ctx, name, network.CreateOptions{Driver: "overlay", Attachable: true, Labels: labels})
+	resp, err := b.cli.NetworkCreate(ctx, name, network.CreateOptions{Driver: "overlay", Attachable: true, Labels: b.stamp(labels)})
 	if err != nil {
 		if id, ferr := b.findNetwork(ctx, name); ferr == nil && id != "" {
 			return id, nil
@@ -32,7 +32,8 @@ func (b *Backend) EnsureNetwork(ctx context.Context, name string, labels map[str
 }
 
 // findNetwork returns the ID of the swarm-scoped network named exactly
-// name, "" when there is none, and an error when name is a node-local one.
+// name, "" when there is none, and an error when name is a node-local one
+// or another berth server's (engine.ErrForeign).
 func (b *Backend) findNetwork(ctx context.Context, name string) (string, error) {
 	nets, err := b.cli.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
 	if err != nil {
@@ -45,15 +46,22 @@ func (b *Backend) findNetwork(ctx context.Context, name string) (string, error) 
 		if n.Scope != "swarm" {
 			return "", fmt.Errorf("swarm: network %s is a %s %s network; services need an overlay: %w", name, n.Scope, n.Driver, engine.ErrConflict)
 		}
+		if owner := b.foreign(n.Labels); owner != "" {
+			return "", engine.ForeignError("swarm: network", name, owner)
+		}
 		return n.ID, nil
 	}
 	return "", nil
 }
 
 // RemoveNetwork removes a network by name or ID; a missing one is not an
-// error. Tasks of removed services release it a moment later, so a
-// network still in use is retried for a few seconds.
+// error, another berth server's is refused (engine.ErrForeign). Tasks of
+// removed services release it a moment later, so a network still in use
+// is retried for a few seconds.
 func (b *Backend) RemoveNetwork(ctx context.Context, name string) error {
+	if err := b.ownNetwork(ctx, name); err != nil {
+		return err
+	}
 	return b.every(ctx, 20*time.Second, "remove network "+name, func() (bool, error) {
 		err := b.cli.NetworkRemove(ctx, name)
 		switch {

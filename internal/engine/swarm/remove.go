@@ -59,6 +59,9 @@ func (b *Backend) removeService(ctx context.Context, ref string) error {
 	if err != nil {
 		return wrap("inspect service "+ref, err)
 	}
+	if err := b.ownService(svc); err != nil {
+		return err
+	}
 	b.rm.mu.Lock()
 	if b.rm.pending == nil {
 		b.rm.pending = map[string]*removal{}

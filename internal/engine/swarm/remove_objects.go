@@ -25,6 +25,9 @@ func (b *Backend) NetworksByLabel(ctx context.Context, labels map[string]string)
 	}
 	var out []string
 	for _, n := range nets {
+		if b.foreign(n.Labels) != "" {
+			continue // another berth server's
+		}
 		if !slices.Contains(out, n.Name) {
 			out = append(out, n.Name)
 		}
@@ -42,6 +45,9 @@ func (b *Backend) ConfigsByLabel(ctx context.Context, labels map[string]string) 
 	}
 	out := make([]string, 0, len(cs))
 	for _, c := range cs {
+		if b.foreign(c.Spec.Labels) != "" {
+			continue // another berth server's
+		}
 		out = append(out, c.Spec.Name)
 	}
 	slices.Sort(out)

@@ -30,7 +30,7 @@ func SecretName(name string, data []byte) string {
 // exists (Swarm secrets are immutable: a new value is a new secret).
 func (b *Backend) EnsureSecret(ctx context.Context, name string, data []byte, labels map[string]string) (string, error) {
 	full := SecretName(name, data)
-	return ensureObject(ctx, "secret", full, labels,
+	return ensureObject(ctx, "secret", full, b.stamp(labels),
 		func() error { _, _, err := b.cli.SecretInspectWithRaw(ctx, full); return err },
 		func(a swarm.Annotations) error {
 			_, err := b.cli.SecretCreate(ctx, swarm.SecretSpec{Annotations: a, Data: data})
@@ -89,6 +89,9 @@ func (b *Backend) ListSecrets(ctx context.Context, labels map[string]string) ([]
 	}
 	out := make([]engine.Secret, 0, len(ss))
 	for _, s := range ss {
+		if b.foreign(s.Spec.Labels) != "" {
+			continue // another berth server's
+		}
 		out = append(out, engine.Secret{ID: s.ID, Name: s.Spec.Name, Labels: s.Spec.Labels, Created: s.CreatedAt})
 	}
 	return out, nil

@@ -73,7 +73,7 @@ func restartPolicy(r engine.RestartPolicy) *swarm.RestartPolicy {
 func (b *Backend) workloadSpec(ctx context.Context, w engine.WorkloadSpec) (swarm.ServiceSpec, error) {
 	ref, id := b.resolveImage(ctx, w.Template.Image)
 	t := w.Template
-	t.Labels = w.Labels
+	t.Labels = b.stamp(w.Labels)
 	spec := serviceSpec(w.Name, t, ref, id, w.Replicas)
 	spec.TaskTemplate.RestartPolicy = restartPolicy(w.Restart)
 	spec.UpdateConfig = updateConfig(w.Update, false)
@@ -148,7 +148,7 @@ func (b *Backend) ApplyWorkload(ctx context.Context, w engine.WorkloadSpec) (str
 	if err != nil {
 		return "", err
 	}
-	svc, _, err := b.cli.ServiceInspectWithRaw(ctx, w.Name, swarm.ServiceInspectOptions{})
+	svc, err := b.inspectOwn(ctx, w.Name)
 	if isNotFound(err) {
 		resp, err := b.cli.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{})
 		if err != nil {
@@ -157,7 +157,7 @@ func (b *Backend) ApplyWorkload(ctx context.Context, w engine.WorkloadSpec) (str
 		return resp.ID, nil
 	}
 	if err != nil {
-		return "", wrap("inspect service "+w.Name, err)
+		return "", err
 	}
 	err = b.updateService(ctx, svc.ID, func(s *swarm.ServiceSpec) bool {
 		if s.Labels[labelSpecHash] == spec.Labels[labelSpecHash] {
@@ -185,9 +185,9 @@ func (b *Backend) ScaleWorkload(ctx context.Context, name string, replicas uint6
 // RollbackWorkload asks Swarm to restore the previous spec, by the
 // workload's rollback policy.
 func (b *Backend) RollbackWorkload(ctx context.Context, name string) error {
-	svc, _, err := b.cli.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
+	svc, err := b.inspectOwn(ctx, name)
 	if err != nil {
-		return wrap("inspect service "+name, err)
+		return err
 	}
 	if svc.PreviousSpec == nil {
 		return fmt.Errorf("swarm: roll back %s: no previous spec: %w", name, engine.ErrNotFound)
@@ -198,9 +198,9 @@ func (b *Backend) RollbackWorkload(ctx context.Context, name string) error {
 
 // InspectWorkload returns the service's state.
 func (b *Backend) InspectWorkload(ctx context.Context, name string) (engine.WorkloadStatus, error) {
-	svc, _, err := b.cli.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
+	svc, err := b.inspectOwn(ctx, name)
 	if err != nil {
-		return engine.WorkloadStatus{}, wrap("inspect service "+name, err)
+		return engine.WorkloadStatus{}, err
 	}
 	tasks, err := b.tasksOf(ctx, svc.ID)
 	if err != nil {
