@@ -94,10 +94,14 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 	if w, ok := c.eng.(engine.Workloads); ok && cfg.Engine == "swarm" {
 		cluster = w
 	}
+	afterCommit, err := failpoint(log)
+	if err != nil {
+		return nil, err
+	}
 	notifier := notify.New(notify.Options{Targets: api.NotifyTargets(st), Logger: log})
 	c.dep = deploy.New(deploy.Options{Engine: c.eng, Cluster: cluster, Store: st, Proxy: fr.px, Ports: fr.ports, Logger: log, BindRoot: cfg.BindRoot, KeepReleases: cfg.KeepReleases,
 		BindRoots: cfg.BindRoots, AllowDockerSocket: cfg.AllowDockerSocket, EngineSocket: engineSocket(cfg.DockerHost), BindsDir: bindsDir(cfg.DataDir),
-		ProxyAddrs: proxyAddrs(cfg), Alert: func(app, env, kind, msg string) {
+		ProxyAddrs: proxyAddrs(cfg), AfterLiveCommit: afterCommit, Alert: func(app, env, kind, msg string) {
 			notifier.Send(notify.Event{Kind: kind, App: app, Env: env, Message: msg, Time: time.Now()})
 		}})
 	if err := c.dep.Recover(); err != nil {

@@ -48,6 +48,7 @@ func (d *Deployer) executeCluster(ctx context.Context, x *execution, w engine.Wo
 	if err != nil {
 		return d.finish(x.dep, x.rel, x.t, d.counted(x), fmt.Errorf("release %d: record it as live: %w", x.rel.ID, err))
 	}
+	d.liveCommitted()
 	if x.previous == store.StatusRolledBack {
 		if err := d.store.RestoreConfig(x.app.Name, x.env, x.rel.ID); err != nil {
 			d.log.Error("restore configuration of rolled-back-to release", "app", x.app.Name, "env", x.env, "release", x.rel.ID, "error", err)

@@ -71,6 +71,13 @@ type Options struct {
 	// (kind EventReplaceFailed, EventAllFailing): the daemon's
 	// notifications.
 	Alert func(app, env, kind, message string)
+
+	// AfterLiveCommit is a test hook, nil in use: called right after the
+	// store transaction that makes a release live (the commit point of a
+	// deploy, rollback or promotion), before routes switch and restart
+	// policies are set. The daemon sets it only under BERTH_FAILPOINT
+	// (daemon/failpoint.go), to kill itself at that very instant.
+	AfterLiveCommit func()
 }
 
 // Deployer runs deployments and rollbacks.
@@ -99,6 +106,8 @@ type Deployer struct {
 	binds    bindPolicy // binds.go
 	ports    *l4.Set    // listeners of published ports (ports.go)
 	proxyAt  []string   // Options.ProxyAddrs
+	// afterCommit: Options.AfterLiveCommit (a test hook; nil in use).
+	afterCommit func()
 
 	mu      sync.Mutex
 	running map[string]runningDeploy // key app/env
@@ -137,7 +146,7 @@ func New(o Options) *Deployer {
 	}
 	bg, stopBg := context.WithCancel(context.Background())
 	return &Deployer{
-		bg: bg, stopBg: stopBg,
+		bg: bg, stopBg: stopBg, afterCommit: o.AfterLiveCommit,
 		eng: o.Engine, cluster: o.Cluster, store: o.Store, proxy: o.Proxy,
 		log:      o.Logger.With("component", "deploy"),
 		keep:     o.KeepReleases,
@@ -153,6 +162,14 @@ func New(o Options) *Deployer {
 }
 
 func lockKey(app, env string) string { return app + "/" + env }
+
+// liveCommitted runs the AfterLiveCommit test hook, if any, right after
+// a release's live commit: one nil check when there is none.
+func (d *Deployer) liveCommitted() {
+	if d.afterCommit != nil {
+		d.afterCommit()
+	}
+}
 
 // kindReconcile holds an app environment's lock for a reconcile pass,
 // which records no deployment.

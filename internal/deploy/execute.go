@@ -128,6 +128,7 @@ func (d *Deployer) execute(ctx context.Context, x *execution) (store.Deployment,
 		d.abandon(x)
 		return d.finish(x.dep, x.rel, x.t, d.counted(x), fmt.Errorf("release %d: record it as live: %w", x.rel.ID, err))
 	}
+	d.liveCommitted()
 	if x.previous == store.StatusRolledBack {
 		// Later deploys keep the configuration the rollback restored.
 		if err := d.store.RestoreConfig(x.app.Name, x.env, x.rel.ID); err != nil {

@@ -103,6 +103,7 @@ func (d *Deployer) promote(ctx context.Context, x *execution, run *canaryRun) (s
 		d.abandon(x)
 		return d.finish(x.dep, x.rel, x.t, d.counted(x), fmt.Errorf("promotion of release %d refused: %w; the canary keeps running (berth rollback %s removes it)", x.rel.ID, err, x.app.Name))
 	}
+	d.liveCommitted()
 	d.dropCanaryRun(x.app.Name, x.env)
 	d.applyErrorPages(x.app, x.env)
 	old := d.switchRoutes(ctx, x)

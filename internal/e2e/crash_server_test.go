@@ -27,6 +27,9 @@ type trialServer struct {
 	exited             chan struct{} // closed once cmd is reaped
 	c                  *apiclient.Client
 	starts, startFails int
+	// env is added to the server's environment at each start (a
+	// failpoint: daemon.EnvFailpoint).
+	env []string
 }
 
 func newTrialServer(t *testing.T, exe string) *trialServer {
@@ -51,6 +54,9 @@ func (s *trialServer) start() {
 	fmt.Fprintf(logf, "=== start %d at %s\n", s.starts+1, time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(s.exe, "server", "--data-dir", s.dir, "--http-addr", s.httpAddr, "--api-addr", s.apiAddr)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if len(s.env) > 0 {
+		cmd.Env = append(os.Environ(), s.env...)
+	}
 	if err := cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}

@@ -23,7 +23,9 @@ import (
 // started, or, with AtCommit, as soon as the action's stream says routes
 // switched or a canary takes its share (the store made the release live
 // or canary just before, the new containers' restart policies come just
-// after).
+// after). That lands near the commit point, not always on it;
+// TestServer_KilledAtTheCommitPointEndsConsistent hits it every time,
+// with daemon.EnvFailpoint.
 type crashTrial struct {
 	Action   string // deploy, rollback, canary, promote, scale, config, secret
 	At       time.Duration

@@ -222,6 +222,7 @@ type appOpts struct {
 	ReplaceAfter string
 	// Autoscale is x-berth.autoscale as a YAML flow mapping.
 	Autoscale string
+	Restart   string // the service's restart: (default: none, berth's unless-stopped)
 }
 
 func loadApp(t *testing.T, name, host string, o appOpts) *spec.App {
@@ -254,6 +255,10 @@ func loadApp(t *testing.T, name, host string, o appOpts) *spec.App {
 		autoscale = "      autoscale: " + o.Autoscale + "\n"
 	}
 	var env strings.Builder
+	restart := ""
+	if o.Restart != "" {
+		restart = "    restart: " + o.Restart + "\n"
+	}
 	fmt.Fprintf(&env, "      VERSION: %q\n", o.Version)
 	for k, v := range o.Env {
 		fmt.Fprintf(&env, "      %s: %q\n", k, v)
@@ -263,7 +268,7 @@ services:
   web:
     image: %s
     environment:
-%s    stop_grace_period: %s
+%s%s    stop_grace_period: %s
     deploy:
       replicas: %d
     x-berth:
@@ -271,7 +276,7 @@ services:
       hosts: [%q]
       drain_timeout: %s
       healthcheck: { path: /up, interval: 200ms, timeout: 1s, deadline: %s%s }
-%s`, name, img, env.String(), o.StopGrace, o.Replicas, o.Port, host, o.Drain, o.Deadline, replaceAfter, autoscale)
+%s`, name, img, env.String(), restart, o.StopGrace, o.Replicas, o.Port, host, o.Drain, o.Deadline, replaceAfter, autoscale)
 	p := filepath.Join(t.TempDir(), "compose.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
