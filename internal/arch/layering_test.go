@@ -83,7 +83,7 @@ var rules = map[string]rule{
 	"e2e": {tests: true, may: []string{"cli", "daemon", "apiclient", "api/dto", "spec", "deploy",
 		"engine", "engine/docker", "engine/enginetest", "webhook", "testutil", "acmetest"}},
 	"e2e/cluster": {tests: true, may: []string{"daemon", "apiclient", "api/dto", "spec",
-		"engine/enginetest", "engine/swarm", "engine/swarm/swarmtest", "testutil"}},
+		"engine", "engine/enginetest", "engine/swarm", "engine/swarm/swarmtest", "testutil"}},
 }
 
 // pkg is what go list says of a package.
