@@ -312,13 +312,6 @@ func TestEventLoop_WriteTimeoutClosesAClientThatDoesNotRead(t *testing.T) {
 	}
 }
 
-// openConns returns how many client connections s holds open.
-func openConns(s *Server) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
 func TestEventLoop_ShutdownClosesIdleConnections(t *testing.T) {
 	rig, _ := newLoopRig(t, testServerOptions())
 	var conns []*keepAlive
