@@ -209,8 +209,8 @@ func (l *evLoop) finish(c *serverConn) {
 	q := c.lane
 	fc := p.fastClientOf()
 	res := outcome{start: x.start, ids: c.laneID[:]}
-	if c.srv.laneObserver != nil {
-		c.srv.looped.Add(1) // the loop answers from here on (tests read it once answered)
+	if o := c.srv.opts.Observer; o != nil {
+		o.LoopAnswered() // the loop answers from here on (tests read it once answered)
 	}
 	result, err := p.laneAnswer(c, q, x.ctr, fc, conn, t, 0, &res)
 	if err != nil {

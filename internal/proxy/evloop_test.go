@@ -105,9 +105,9 @@ func TestEventLoop_AnswersPlainRequestsItself(t *testing.T) {
 		if tc.itself {
 			rig.waitIdle(t)
 		}
-		before := rig.lane.looped.Load()
+		before := counts(rig.lane).looped.Load()
 		r, body := k.get(t, tc.method, tc.path)
-		looped := rig.lane.looped.Load() - before
+		looped := counts(rig.lane).looped.Load() - before
 		if tc.itself != (looped == 1) {
 			t.Errorf("%s %s: the loop answered %d, want itself=%v", tc.method, tc.path, looped, tc.itself)
 		}
@@ -142,7 +142,7 @@ func statusOf(resp string) int {
 func TestEventLoop_AnswersAsTheHandlerPath(t *testing.T) {
 	rig, _ := newLoopRig(t, testServerOptions())
 	rig.exchange(t, rig.laneAddr, "GET /plain HTTP/1.1\r\nHost: shop.test\r\n\r\n") // an idle app connection for the loop
-	before := rig.lane.looped.Load()
+	before := counts(rig.lane).looped.Load()
 	for _, req := range []string{
 		"GET /plain HTTP/1.1\r\nHost: shop.test\r\n\r\n",
 		"GET /hop HTTP/1.1\r\nHost: shop.test\r\nX-Request-Id: abc-123\r\nConnection: keep-alive\r\n\r\n",
@@ -160,7 +160,7 @@ func TestEventLoop_AnswersAsTheHandlerPath(t *testing.T) {
 			t.Errorf("%q: the app got\n%s\nthe handler path gives\n%s", req, got, wantGot)
 		}
 	}
-	if n := rig.lane.looped.Load() - before; n != 5 {
+	if n := counts(rig.lane).looped.Load() - before; n != 5 {
 		t.Errorf("the loop answered %d requests itself, want 5", n)
 	}
 	lines := rig.logLines(t, 11)
@@ -179,11 +179,11 @@ func TestEventLoop_AnswersItselfWhenTheBodyFollowsTheHead(t *testing.T) {
 	looped := 0
 	for range n {
 		rig.waitIdle(t)
-		before := rig.lane.looped.Load()
+		before := counts(rig.lane).looped.Load()
 		if r, body := k.get(t, "GET", "/split"); r.StatusCode != http.StatusOK || body != "split" {
 			t.Fatalf("%d %q", r.StatusCode, body)
 		}
-		looped += int(rig.lane.looped.Load() - before)
+		looped += int(counts(rig.lane).looped.Load() - before)
 	}
 	t.Logf("the loop answered %d of %d", looped, n)
 	// The body follows the head within microseconds, well within the
@@ -205,7 +205,7 @@ func TestEventLoop_SlowReaderGetsEveryByte(t *testing.T) {
 	for range n {
 		fmt.Fprintf(&reqs, "GET /size/%d HTTP/1.1\r\nHost: shop.test\r\n\r\n", size)
 	}
-	before := rig.lane.looped.Load()
+	before := counts(rig.lane).looped.Load()
 	go io.WriteString(k.c, reqs.String())
 	for i := range n {
 		r, err := http.ReadResponse(k.br, &http.Request{Method: "GET"})
@@ -217,7 +217,7 @@ func TestEventLoop_SlowReaderGetsEveryByte(t *testing.T) {
 			t.Fatalf("response %d: %d bytes (%v), want %d", i, len(body), err, size)
 		}
 	}
-	if got := rig.lane.looped.Load() - before; got != n {
+	if got := counts(rig.lane).looped.Load() - before; got != n {
 		t.Errorf("the loop answered %d of %d itself", got, n)
 	}
 }
@@ -236,11 +236,11 @@ func TestEventLoop_HandlerRequestsThenBackOnTheLoop(t *testing.T) {
 	io.Copy(io.Discard, r.Body)
 	k.get(t, "GET", "/plain") // a goroutine serves it: the POST left the connection there
 	rig.waitIdle(t)
-	before := rig.lane.looped.Load()
+	before := counts(rig.lane).looped.Load()
 	if _, body := k.get(t, "GET", "/plain"); body != "hello" {
 		t.Fatalf("body %q", body)
 	}
-	if rig.lane.looped.Load() == before {
+	if counts(rig.lane).looped.Load() == before {
 		t.Error("the connection did not go back to its loop after a lane request")
 	}
 }
@@ -278,7 +278,7 @@ func TestEventLoop_WriteTimeoutClosesAClientThatDoesNotRead(t *testing.T) {
 	k := dialKeepAlive(t, rig.laneAddr)
 	k.get(t, "GET", "/plain")
 	rig.waitIdle(t)
-	before := rig.lane.looped.Load()
+	before := counts(rig.lane).looped.Load()
 	// Far more answer than the sockets hold, never read: the loop keeps
 	// what the socket does not take, until the write timeout.
 	var reqs strings.Builder
@@ -295,7 +295,7 @@ func TestEventLoop_WriteTimeoutClosesAClientThatDoesNotRead(t *testing.T) {
 	if d := time.Since(sent); d < timeout {
 		t.Errorf("closed %v after the requests, before the write timeout (%v)", d, timeout)
 	}
-	if rig.lane.looped.Load() == before {
+	if counts(rig.lane).looped.Load() == before {
 		t.Error("the loop answered none itself")
 	}
 	// The app connection went back idle with the answer; the client's
@@ -469,9 +469,9 @@ func TestEventLoop_GoroutinesKeepToNetpollerConnections(t *testing.T) {
 	k := dialKeepAlive(t, rig.laneAddr)
 	k.get(t, "GET", "/plain")
 	rig.waitIdle(t)
-	before := rig.lane.looped.Load()
+	before := counts(rig.lane).looped.Load()
 	k.get(t, "GET", "/plain") // the loop detaches the app connection
-	if rig.lane.looped.Load() == before {
+	if counts(rig.lane).looped.Load() == before {
 		t.Fatal("the loop did not answer")
 	}
 	rig.waitIdle(t)
@@ -578,7 +578,7 @@ func TestEventLoop_MixedTrafficUnderConcurrency(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if rig.lane.looped.Load() == 0 {
+	if counts(rig.lane).looped.Load() == 0 {
 		t.Error("the loops answered nothing themselves")
 	}
 	// Every connection ends; the server shuts down cleanly after it.

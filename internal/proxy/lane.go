@@ -119,8 +119,8 @@ func (c *serverConn) laneRoute(px *Proxy, head string) (rt *route, strip string,
 // laneBegin starts the lane's answer to c.lane on t: its request id, t's
 // in-flight count (laneRun ends it); it returns the request's start.
 func (c *serverConn) laneBegin(p *Pool, t *target) int64 {
-	if c.srv.laneObserver != nil {
-		c.srv.laned.Add(1) // the lane answers from here on (tests read it once answered)
+	if o := c.srv.opts.Observer; o != nil {
+		o.LaneAnswered() // the lane answers from here on (tests read it once answered)
 	}
 	q := c.lane
 	id := q.id

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,11 +107,33 @@ func (rig *laneRig) serve(t *testing.T, o ServerOptions) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.Observer == nil {
+		o.Observer = &serverCounts{}
+	}
 	s := NewServer(rig.px, o)
-	s.laneObserver = &laneObserver{}
 	go s.Serve(ln)
 	t.Cleanup(func() { s.Close() })
 	return s, ln.Addr().String()
+}
+
+// serverCounts is the tests' ServerObserver: it counts the requests the
+// lane answered (laned) and those an event loop answered itself (looped).
+type serverCounts struct {
+	laned  atomic.Uint64
+	looped atomic.Uint64
+}
+
+func (c *serverCounts) LaneAnswered() { c.laned.Add(1) }
+func (c *serverCounts) LoopAnswered() { c.looped.Add(1) }
+
+// counts returns the serverCounts s reports to (rig.serve gives every
+// server one).
+func counts(s *Server) *serverCounts {
+	c, ok := s.opts.Observer.(*serverCounts)
+	if !ok {
+		panic(fmt.Sprintf("server observed by %T, not by *serverCounts: start it with laneRig.serve", s.opts.Observer))
+	}
+	return c
 }
 
 // exchange sends the raw request to addr and returns the normalised
@@ -260,9 +283,9 @@ func TestLane_AnswersAsTheHandlerPath(t *testing.T) {
 		"GET /204 HTTP/1.0\r\n"+base+"\r\n",
 	)
 	for i, req := range reqs {
-		before := rig.lane.laned.Load()
+		before := counts(rig.lane).laned.Load()
 		laneResp, laneGot := rig.exchange(t, rig.laneAddr, req)
-		if rig.lane.laned.Load() == before {
+		if counts(rig.lane).laned.Load() == before {
 			t.Errorf("%q did not take the lane", req)
 		}
 		// A server may write its access log line after the client has
@@ -305,9 +328,9 @@ func TestLane_LeavesOtherRequestsToTheHandler(t *testing.T) {
 		"GET /.well-known/acme-challenge/x HTTP/1.1\r\n" + base + "\r\n",
 		"DELETE /plain HTTP/1.1\r\n" + base + "\r\n",
 	} {
-		before := rig.lane.laned.Load()
+		before := counts(rig.lane).laned.Load()
 		laneResp, _ := rig.exchange(t, rig.laneAddr, req)
-		if rig.lane.laned.Load() != before {
+		if counts(rig.lane).laned.Load() != before {
 			t.Errorf("%q took the lane", req)
 		}
 		leanResp, _ := rig.exchange(t, rig.leanAddr, req)
@@ -321,9 +344,9 @@ func TestLane_LeavesOtherRequestsToTheHandler(t *testing.T) {
 		"GET /plain HTTP/1.1\r\nHost: shop.test\r\nBad Name: x\r\n\r\n",
 		"GET /plain HTTP/1.1\r\n\r\n",
 	} {
-		before := rig.lane.laned.Load()
+		before := counts(rig.lane).laned.Load()
 		laneResp, _ := rig.exchange(t, rig.laneAddr, req)
-		if rig.lane.laned.Load() != before || !strings.HasPrefix(laneResp, "HTTP/1.1 400") {
+		if counts(rig.lane).laned.Load() != before || !strings.HasPrefix(laneResp, "HTTP/1.1 400") {
 			t.Errorf("%q: want a 400 from the handler path, got\n%s", req, laneResp)
 		}
 	}
@@ -338,10 +361,10 @@ func TestLane_RouteOptions(t *testing.T) {
 		if _, err := rig.px.SetRouteOptions(keyA, []string{"shop.test"}, rig.pool, o); err != nil {
 			t.Fatal(err)
 		}
-		before := rig.lane.laned.Load()
+		before := counts(rig.lane).laned.Load()
 		laneResp, _ := rig.exchange(t, rig.laneAddr, req)
 		leanResp, _ := rig.exchange(t, rig.leanAddr, req)
-		if rig.lane.laned.Load() != before {
+		if counts(rig.lane).laned.Load() != before {
 			t.Errorf("%+v: took the lane", o)
 		}
 		if laneResp != leanResp {
@@ -363,12 +386,12 @@ func TestLane_RouteOptions(t *testing.T) {
 		if _, err := rig.px.SetRouteOptions(keyA, []string{"shop.test"}, rig.pool, c.o); err != nil {
 			t.Fatal(err)
 		}
-		before = rig.lane.laned.Load()
+		before = counts(rig.lane).laned.Load()
 		laneResp, laneGot := rig.exchange(t, rig.laneAddr, c.req)
 		leanResp, leanGot := rig.exchange(t, rig.leanAddr, c.req)
-		if rig.lane.laned.Load() == before || laneResp != leanResp || laneGot != leanGot {
+		if counts(rig.lane).laned.Load() == before || laneResp != leanResp || laneGot != leanGot {
 			t.Errorf("%+v %q: lane taken %v; the client got\n%s\nwith the lane on, and\n%s\nwithout; the app got\n%s\nand\n%s",
-				c.o, c.req, rig.lane.laned.Load() != before, laneResp, leanResp, laneGot, leanGot)
+				c.o, c.req, counts(rig.lane).laned.Load() != before, laneResp, leanResp, laneGot, leanGot)
 		}
 		if lines := rig.logLines(t, 2); lines[0] != lines[1] {
 			t.Errorf("%+v %q: access log line\n%s\nfrom the lane, and\n%s\nfrom the handler path", c.o, c.req, lines[0], lines[1])
@@ -378,17 +401,17 @@ func TestLane_RouteOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The client's X-Forwarded-Prefix with a prefix to strip: the handler path's.
-	before = rig.lane.laned.Load()
+	before = counts(rig.lane).laned.Load()
 	xfp := "GET /shop/plain HTTP/1.1\r\nHost: shop.test\r\nX-Forwarded-Prefix: /x\r\n\r\n"
-	if laneResp, _ := rig.exchange(t, rig.laneAddr, xfp); rig.lane.laned.Load() != before || !strings.HasPrefix(laneResp, "HTTP/1.1 200") {
+	if laneResp, _ := rig.exchange(t, rig.laneAddr, xfp); counts(rig.lane).laned.Load() != before || !strings.HasPrefix(laneResp, "HTTP/1.1 200") {
 		t.Errorf("X-Forwarded-Prefix with a prefix to strip: want the handler path's 200, got\n%s", laneResp)
 	}
 	if _, err := rig.px.SetRouteOptions(keyA, []string{"shop.test"}, rig.pool, RouteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	rig.px.SetMaintenance("shop", "production", true, nil)
-	before = rig.lane.laned.Load()
-	if resp, _ := rig.exchange(t, rig.laneAddr, req); !strings.HasPrefix(resp, "HTTP/1.1 503") || rig.lane.laned.Load() != before {
+	before = counts(rig.lane).laned.Load()
+	if resp, _ := rig.exchange(t, rig.laneAddr, req); !strings.HasPrefix(resp, "HTTP/1.1 503") || counts(rig.lane).laned.Load() != before {
 		t.Errorf("maintenance: want 503 from the handler path, got\n%s", resp)
 	}
 }
@@ -462,7 +485,7 @@ func TestLane_PipelinedRequests(t *testing.T) {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	before := rig.lane.laned.Load()
+	before := counts(rig.lane).laned.Load()
 	const h = "Host: shop.test\r\n\r\n"
 	if _, err := io.WriteString(c, "GET /plain HTTP/1.1\r\n"+h+"DELETE /nodate HTTP/1.1\r\n"+h+"GET /chunked HTTP/1.1\r\n"+h+"HEAD /big HTTP/1.1\r\n"+h); err != nil {
 		t.Fatal(err)
@@ -480,7 +503,7 @@ func TestLane_PipelinedRequests(t *testing.T) {
 			t.Fatalf("%s: body %q (%v), want %q", want.method, body, err, want.body)
 		}
 	}
-	if n := rig.lane.laned.Load() - before; n != 3 {
+	if n := counts(rig.lane).laned.Load() - before; n != 3 {
 		t.Errorf("%d requests took the lane, want 3", n)
 	}
 }

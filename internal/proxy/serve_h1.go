@@ -18,7 +18,8 @@ import (
 // reuses one set per connection. Files: serve_h1.go (listener, shutdown,
 // the watch for clients that go away), serve_h1_conn.go (the request
 // loop; the head parser is wire.FillRequest), serve_h1_body.go
-// (request bodies), serve_h1_writer.go (the ResponseWriter).
+// (request bodies), serve_h1_writer.go (the ResponseWriter),
+// serve_h1_observer.go (what tests are told of the paths that answer).
 
 // ServerOptions are the protections of a Server; zero values as noted.
 type ServerOptions struct {
@@ -44,6 +45,10 @@ type ServerOptions struct {
 	// answers are small and framed (evloop_linux.go); every other request
 	// goes to a goroutine per connection as without them. 0: none.
 	EventLoops int
+	// Observer, when set, is told which path answered each request the
+	// lane took (tests count them). nil: nothing is told, as in
+	// production, and the request path touches no shared counter.
+	Observer ServerObserver
 }
 
 // Server serves HTTP/1.x on plain listeners with a lean request loop
@@ -65,12 +70,9 @@ type Server struct {
 	// closeIdleAt is when Shutdown closes idle connections (nanotime;
 	// ShutdownAfter sets it before closed).
 	closeIdleAt atomic.Int64
-	// *laneObserver is nil but in tests, which set one before Serve
-	// (no shared counter on the request path otherwise).
-	*laneObserver
-	watcher   sync.WaitGroup
-	watching  bool // the watch loop was started
-	stopWatch chan struct{}
+	watcher     sync.WaitGroup
+	watching    bool // the watch loop was started
+	stopWatch   chan struct{}
 	// The watch loop sleeps while no request is under way (an idle
 	// server wakes for nothing): watchIdle says it sleeps, a request
 	// that starts then wakes it through wakeWatch (watchRequest).
@@ -78,13 +80,6 @@ type Server struct {
 	wakeWatch chan struct{}
 	loops     []*evLoop // started by the first Serve (under mu)
 	nextLoop  atomic.Uint32
-}
-
-// laneObserver counts, for tests, the requests the lane answered
-// (laned) and those an event loop answered itself (looped).
-type laneObserver struct {
-	laned  atomic.Uint64
-	looped atomic.Uint64
 }
 
 // NewServer returns a Server that passes requests to h.
