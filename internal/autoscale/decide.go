@@ -36,6 +36,9 @@ type Sample struct {
 	RPS      float64
 	InFlight float64
 	P95      time.Duration
+	// CPU is the share of their CPU limit (or of a core) the replicas
+	// used, on average (-1: not measured).
+	CPU float64
 	// Valid is false when the sample could not be measured (the route
 	// changed since the previous one): it neither breaches nor clears.
 	Valid bool
@@ -139,6 +142,9 @@ func desired(a spec.Autoscale, s Sample, current int) int {
 	if t := a.TargetP95.D(); t > 0 && s.P95 > 0 {
 		need = max(need, float64(current)*float64(s.P95)/float64(t))
 	}
+	if a.TargetCPU > 0 && s.CPU >= 0 {
+		need = max(need, float64(current)*s.CPU/a.TargetCPU)
+	}
 	c := float64(max(current, 1))
 	if r := need / c; r >= 1-tolerance && r <= 1+tolerance {
 		return current
@@ -163,6 +169,9 @@ func describeLoad(a spec.Autoscale, s Sample, current int) string {
 	}
 	if a.TargetP95 > 0 {
 		add(fmt.Sprintf("p95 %s (target %s)", s.P95.Round(time.Millisecond), a.TargetP95.D()))
+	}
+	if a.TargetCPU > 0 && s.CPU >= 0 {
+		add(fmt.Sprintf("CPU %.0f%% per replica (target %.0f%%)", 100*s.CPU, 100*a.TargetCPU))
 	}
 	return out
 }

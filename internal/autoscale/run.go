@@ -24,15 +24,26 @@ type Counters struct {
 	LatencyBounds []float64 // seconds, ascending; +Inf implied
 	LatencyCounts []uint64  // per bucket, the last for +Inf
 	InFlight      int64
+	// CPU is each replica's CPU use so far (when asked for).
+	CPU []ContainerCPU
+}
+
+// ContainerCPU is one replica's CPU time so far, read at Read, and the
+// cores it may use (its limit; 1 without one).
+type ContainerCPU struct {
+	ID      string
+	TotalNs uint64
+	Read    time.Time
+	Cores   float64
 }
 
 // Source is what the loop reads.
 type Source interface {
 	// Services lists the autoscaled services of the live releases.
 	Services(ctx context.Context) ([]Service, error)
-	// Counters returns a service's load counters, false when it has no
-	// route now.
-	Counters(app, env, service string) (Counters, bool)
+	// Counters returns a service's load counters (with its replicas' CPU
+	// when cpu), false when it has none now.
+	Counters(ctx context.Context, app, env, service string, cpu bool) (Counters, bool)
 }
 
 // Scaler sets a service's replica count.
@@ -113,7 +124,7 @@ func Run(ctx context.Context, o Options) {
 				tr = &tracked{}
 				seen[k] = tr
 			}
-			tr.sample(o.Source, s, now)
+			tr.sample(ctx, o.Source, s, now)
 			if now.Before(tr.retryAt) {
 				continue
 			}
@@ -146,9 +157,10 @@ func Run(ctx context.Context, o Options) {
 
 // sample measures s's load since the previous tick and keeps it, with
 // as many older samples as its longest window needs.
-func (tr *tracked) sample(src Source, s Service, now time.Time) {
-	c, ok := src.Counters(s.App, s.Env, s.Name)
-	smp := Sample{At: now}
+func (tr *tracked) sample(ctx context.Context, src Source, s Service, now time.Time) {
+	withCPU := s.Settings.TargetCPU > 0
+	c, ok := src.Counters(ctx, s.App, s.Env, s.Name, withCPU)
+	smp := Sample{At: now, CPU: -1}
 	if ok && tr.hasPrev && c.Pool == tr.prev.Pool && c.Requests >= tr.prev.Requests {
 		dt := now.Sub(tr.prevAt).Seconds()
 		if dt > 0 {
@@ -156,6 +168,10 @@ func (tr *tracked) sample(src Source, s Service, now time.Time) {
 			smp.InFlight = float64(c.InFlight)
 			smp.P95 = quantile(c.LatencyBounds, tr.prev.LatencyCounts, c.LatencyCounts, 0.95)
 			smp.Valid = true
+		}
+		if withCPU {
+			smp.CPU = cpuShare(tr.prev.CPU, c.CPU)
+			smp.Valid = smp.Valid && smp.CPU >= 0
 		}
 	}
 	if ok {
@@ -170,6 +186,33 @@ func (tr *tracked) sample(src Source, s Service, now time.Time) {
 		i++ // keep one sample older than the window: it shows the window is covered
 	}
 	tr.samples = tr.samples[i:]
+}
+
+// cpuShare is the mean share of its cores each replica used between
+// two reads (-1 when no replica was read twice).
+func cpuShare(before, after []ContainerCPU) float64 {
+	prev := map[string]ContainerCPU{}
+	for _, c := range before {
+		prev[c.ID] = c
+	}
+	sum, n := 0.0, 0
+	for _, c := range after {
+		p, ok := prev[c.ID]
+		dt := c.Read.Sub(p.Read).Seconds()
+		if !ok || dt <= 0 || c.TotalNs < p.TotalNs {
+			continue
+		}
+		cores := c.Cores
+		if cores <= 0 {
+			cores = 1
+		}
+		sum += float64(c.TotalNs-p.TotalNs) / 1e9 / dt / cores
+		n++
+	}
+	if n == 0 {
+		return -1
+	}
+	return sum / float64(n)
 }
 
 // quantile is the q-quantile of the requests counted between before and

@@ -34,7 +34,7 @@ func (f *fakeApp) Services(context.Context) ([]Service, error) {
 	return []Service{{App: "shop", Env: "production", Name: "web", Replicas: f.replicas, Settings: policy()}}, nil
 }
 
-func (f *fakeApp) Counters(app, env, service string) (Counters, bool) {
+func (f *fakeApp) Counters(_ context.Context, app, env, service string, _ bool) (Counters, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
@@ -118,4 +118,33 @@ func TestQuantile_OfTheRequestsBetweenTwoSnapshots(t *testing.T) {
 		t.Fatalf("no new request: %s, want 0", q)
 	}
 	_ = spec.Autoscale{}
+}
+
+func TestCPUShare_OfEachReplicaBetweenTwoReads(t *testing.T) {
+	at := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	before := []ContainerCPU{{ID: "a", TotalNs: 1e9, Read: at}, {ID: "b", TotalNs: 5e9, Read: at, Cores: 0.5}}
+	after := []ContainerCPU{
+		{ID: "a", TotalNs: 1e9 + 1.6e9, Read: at.Add(2 * time.Second)},             // 0.8 of a core
+		{ID: "b", TotalNs: 5e9 + 0.4e9, Read: at.Add(2 * time.Second), Cores: 0.5}, // 0.2 core of a 0.5 limit: 0.4
+		{ID: "c", TotalNs: 9e9, Read: at.Add(2 * time.Second)},                     // new: not read twice
+	}
+	if got := cpuShare(before, after); got < 0.599 || got > 0.601 {
+		t.Fatalf("cpuShare = %.3f, want 0.6 (0.8 and 0.4)", got)
+	}
+	if got := cpuShare(nil, after); got != -1 {
+		t.Fatalf("cpuShare with no earlier read = %v, want -1", got)
+	}
+}
+
+func TestDecide_CPUTarget(t *testing.T) {
+	a := policy()
+	a.TargetRPS, a.TargetCPU = 0, 0.5
+	now := t0.Add(time.Minute)
+	var s []Sample
+	for at := t0; !at.After(now); at = at.Add(5 * time.Second) {
+		s = append(s, Sample{At: at, CPU: 0.9, Valid: true})
+	}
+	if d := Decide(a, s, 3, State{}, now); d.Replicas != 6 {
+		t.Fatalf("90%% CPU on 3 replicas at a 50%% target: %d (%s), want 6", d.Replicas, d.Reason)
+	}
 }

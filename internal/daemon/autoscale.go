@@ -33,9 +33,13 @@ func (a autoscaler) Services(ctx context.Context) ([]autoscale.Service, error) {
 	return out, err
 }
 
-func (a autoscaler) Counters(app, env, service string) (autoscale.Counters, bool) {
-	l, ok := a.dep.LoadOf(app, env, service)
-	return autoscale.Counters{Pool: l.Pool, Requests: l.Requests, LatencyBounds: l.LatencyBounds, LatencyCounts: l.LatencyCounts, InFlight: l.InFlight}, ok
+func (a autoscaler) Counters(ctx context.Context, app, env, service string, cpu bool) (autoscale.Counters, bool) {
+	l, ok := a.dep.LoadOf(ctx, app, env, service, cpu)
+	c := autoscale.Counters{Pool: l.Pool, Requests: l.Requests, LatencyBounds: l.LatencyBounds, LatencyCounts: l.LatencyCounts, InFlight: l.InFlight}
+	for _, x := range l.CPU {
+		c.CPU = append(c.CPU, autoscale.ContainerCPU{ID: x.ID, TotalNs: x.Stats.TotalNs, Read: x.Stats.Read, Cores: x.Cores})
+	}
+	return c, ok
 }
 
 func (a autoscaler) Scale(ctx context.Context, app, env, service string, n int, reason string) error {

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 
+	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -56,18 +57,54 @@ type ServiceLoad struct {
 	LatencyCounts []uint64
 	InFlight      int64
 	Healthy       int
+	// CPU is each running container's CPU use so far, when asked for.
+	CPU []ContainerCPU
 }
 
-// LoadOf returns the load counters of a routed service's live pool.
-func (d *Deployer) LoadOf(app, env, service string) (ServiceLoad, bool) {
-	p, _ := d.proxy.Route(routeKey(app, env, service))
-	if p == nil {
-		return ServiceLoad{}, false
+// ContainerCPU is a container's CPU time so far and the cores it may
+// use (its limit, 0 without one).
+type ContainerCPU struct {
+	ID    string
+	Stats engine.CPUStats
+	Cores float64
+}
+
+// LoadOf returns the load counters of a service's live pool (routed
+// services) and, with cpu, the CPU use of the live release's running
+// containers of it; false when there is neither.
+func (d *Deployer) LoadOf(ctx context.Context, app, env, service string, cpu bool) (ServiceLoad, bool) {
+	var out ServiceLoad
+	ok := false
+	if p, _ := d.proxy.Route(routeKey(app, env, service)); p != nil {
+		st := p.Stats()
+		for _, c := range st.Responses {
+			out.Requests += c
+		}
+		out.Pool, out.LatencyBounds, out.LatencyCounts, out.InFlight, out.Healthy = p, st.Latency.Bounds, st.Latency.Counts, p.InFlight(), p.Healthy()
+		ok = true
 	}
-	st := p.Stats()
-	var n uint64
-	for _, c := range st.Responses {
-		n += c
+	if !cpu {
+		return out, ok
 	}
-	return ServiceLoad{Pool: p, Requests: n, LatencyBounds: st.Latency.Bounds, LatencyCounts: st.Latency.Counts, InFlight: p.InFlight(), Healthy: p.Healthy()}, true
+	sr, isReader := d.eng.(engine.StatsReader)
+	live, err := d.store.LiveRelease(app, env)
+	if !isReader || err != nil {
+		return out, false
+	}
+	cs, err := d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: app, engine.LabelEnv: env,
+		engine.LabelService: service, engine.LabelRelease: releaseLabel(live.ID)})
+	if err != nil {
+		return out, false
+	}
+	for _, c := range d.notRetiring(cs) {
+		if !c.Running() || c.Labels[LabelOneOff] == "true" {
+			continue
+		}
+		s, err := sr.CPUStats(ctx, c.ID)
+		if err != nil {
+			continue
+		}
+		out.CPU = append(out.CPU, ContainerCPU{ID: c.ID, Stats: s, Cores: float64(c.NanoCPUs) / 1e9})
+	}
+	return out, len(out.CPU) > 0
 }

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +129,52 @@ func TestAutoscale_ScheduleFiresOnTheRealClock(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no autoscaled event for the schedule: %+v", evs)
+	}
+}
+
+// TestAutoscale_ScalesOnCPU: replicas limited to a quarter of a core,
+// kept busy by requests that spin the CPU, use all of it against a 50%
+// target: the service scales out on the engine's CPU statistics.
+func TestAutoscale_ScalesOnCPU(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	app := loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1, Drain: "2s", StopGrace: "1s", CPUs: "0.25",
+		Autoscale: "{ min: 1, max: 3, target: { cpu: 50% }, scale_out_window: 4s, scale_in_cooldown: 10m }"})
+	if _, err := s.deploy(t, app); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range 2 {
+		go func() {
+			c := &http.Client{Timeout: 10 * time.Second}
+			for ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.addrs.HTTP+"/burn?ms=200", nil)
+				req.Host = host
+				if resp, err := c.Do(req); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	testutil.Eventually(t, 60*time.Second, "scaled out on CPU", func() bool {
+		d, h := replicasOf(t, s, name)
+		return d >= 2 && h >= 2
+	})
+	t.Logf("CPU at the limit (0.25 core): scaled out %s after the load began", time.Since(start).Round(time.Millisecond))
+	evs, err := s.client.Events(context.Background(), name, spec.DefaultEnv, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range evs {
+		found = found || (e.Kind == "autoscaled" && strings.Contains(e.Message, "CPU") && strings.Contains(e.Message, "(target 50%)"))
+	}
+	if !found {
+		t.Errorf("no autoscaled event naming the CPU: %+v", evs)
 	}
 }

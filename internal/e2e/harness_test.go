@@ -222,6 +222,8 @@ type appOpts struct {
 	ReplaceAfter string
 	// Autoscale is x-berth.autoscale as a YAML flow mapping.
 	Autoscale string
+	// CPUs is deploy.resources.limits.cpus ("" for none).
+	CPUs string
 	Restart   string // the service's restart: (default: none, berth's unless-stopped)
 }
 
@@ -250,6 +252,10 @@ func loadApp(t *testing.T, name, host string, o appOpts) *spec.App {
 	if o.ReplaceAfter != "" {
 		replaceAfter = ", replace_after: " + o.ReplaceAfter
 	}
+	cpus := ""
+	if o.CPUs != "" {
+		cpus = "      resources: { limits: { cpus: \"" + o.CPUs + "\" } }\n"
+	}
 	autoscale := ""
 	if o.Autoscale != "" {
 		autoscale = "      autoscale: " + o.Autoscale + "\n"
@@ -271,12 +277,12 @@ services:
 %s%s    stop_grace_period: %s
     deploy:
       replicas: %d
-    x-berth:
+%s    x-berth:
       port: %d
       hosts: [%q]
       drain_timeout: %s
       healthcheck: { path: /up, interval: 200ms, timeout: 1s, deadline: %s%s }
-%s`, name, img, env.String(), restart, o.StopGrace, o.Replicas, o.Port, host, o.Drain, o.Deadline, replaceAfter, autoscale)
+%s`, name, img, env.String(), restart, o.StopGrace, o.Replicas, cpus, o.Port, host, o.Drain, o.Deadline, replaceAfter, autoscale)
 	p := filepath.Join(t.TempDir(), "compose.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 		t.Fatal(err)

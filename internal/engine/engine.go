@@ -437,3 +437,19 @@ type Event struct {
 	ExitCode    int
 	Time        time.Time
 }
+
+// CPUStats is a container's CPU use so far, as the engine counts it:
+// TotalNs of CPU time its processes used since it started, read at Read.
+type CPUStats struct {
+	TotalNs uint64
+	Read    time.Time
+}
+
+// StatsReader is the optional part of an engine that reads a container's
+// resource statistics (the one-host backend; autoscaling on CPU needs
+// it).
+type StatsReader interface {
+	// CPUStats reads container id's CPU use now, without waiting for a
+	// second sample.
+	CPUStats(ctx context.Context, id string) (CPUStats, error)
+}

@@ -20,6 +20,10 @@ type Autoscale struct {
 	TargetRPS      float64  `json:"target_rps,omitempty"`
 	TargetInFlight float64  `json:"target_in_flight,omitempty"`
 	TargetP95      Duration `json:"target_p95,omitempty"`
+	// TargetCPU is the share of a replica's CPU limit
+	// (deploy.resources.limits.cpus), or of one core without one, that
+	// its processes use, averaged over the replicas (0: not a target).
+	TargetCPU float64 `json:"target_cpu,omitempty"`
 	// ScaleOutWindow is how long the load must stay above the target
 	// before replicas are added; ScaleInCooldown how long it must stay
 	// below, and how long after any scale a scale-in waits.
@@ -111,7 +115,7 @@ func parseAutoscale(c *collector, s *Service, field string, raw any) {
 				a.ScaleInCooldown = d
 			}
 		case "scale_in_step":
-			a.ScaleInStep = parseShare(c, s.Name, f, v)
+			a.ScaleInStep = parseShare(c, s.Name, f, v, "of the replicas", "50%")
 		case "target":
 			parseTarget(c, s.Name, f, v, a)
 		case "schedules":
@@ -157,7 +161,7 @@ func parseTarget(c *collector, service, field string, v any, a *Autoscale) {
 				a.TargetP95 = d
 			}
 		case "cpu":
-			c.add(service, f, "not supported yet: berth does not sample the engine's CPU statistics; aim at the load the proxy measures instead (rps, in_flight or p95)")
+			a.TargetCPU = parseShare(c, service, f, v, "of a replica's CPU limit (or of one core)", "70%")
 		default:
 			c.add(service, f, unknownKey(k, targetKeys))
 		}
@@ -214,7 +218,7 @@ func parseSchedule(c *collector, service, field string, v any) Schedule {
 }
 
 // parseShare reads a share such as "50%" or 0.5.
-func parseShare(c *collector, service, field string, v any) float64 {
+func parseShare(c *collector, service, field string, v any, of, example string) float64 {
 	n, ok := parseNumber(v)
 	if str, isStr := v.(string); isStr {
 		if p, cut := strings.CutSuffix(strings.TrimSpace(str), "%"); cut {
@@ -223,7 +227,7 @@ func parseShare(c *collector, service, field string, v any) float64 {
 		}
 	}
 	if !ok || n <= 0 || n > 1 {
-		c.add(service, field, fmt.Sprintf("must be a share of the replicas above 0 and at most 100%%, such as \"50%%\", got %s", describe(v)))
+		c.add(service, field, fmt.Sprintf("must be a share %s above 0 and at most 100%%, such as %q, got %s", of, example, describe(v)))
 		return DefaultScaleInStep
 	}
 	return n
@@ -274,10 +278,10 @@ func validateAutoscale(c *collector, s *Service) {
 	if a.Max < max(a.Min, 1) || a.Max > MaxAutoscale {
 		c.add(s.Name, f+".max", fmt.Sprintf("must be between min (%d) and %d, got %d", a.Min, MaxAutoscale, a.Max))
 	}
-	if a.TargetRPS == 0 && a.TargetInFlight == 0 && a.TargetP95 == 0 {
-		c.add(s.Name, f+".target", "required: the load per replica to aim at, e.g. target: { rps: 50 } (or in_flight, p95)")
-	} else if !s.Routed() {
-		c.add(s.Name, f+".target", "needs x-berth.hosts: the proxy measures the load of routed services only")
+	if a.TargetRPS == 0 && a.TargetInFlight == 0 && a.TargetP95 == 0 && a.TargetCPU == 0 {
+		c.add(s.Name, f+".target", "required: the load per replica to aim at, e.g. target: { rps: 50 } (or in_flight, p95, cpu)")
+	} else if !s.Routed() && (a.TargetRPS != 0 || a.TargetInFlight != 0 || a.TargetP95 != 0) {
+		c.add(s.Name, f+".target", "rps, in_flight and p95 need x-berth.hosts: the proxy measures the load of routed services only (a worker can aim at cpu)")
 	}
 	if a.ScaleOutWindow <= 0 {
 		c.add(s.Name, f+".scale_out_window", "must be above 0, e.g. 15s")

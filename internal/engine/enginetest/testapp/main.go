@@ -109,6 +109,17 @@ func main() {
 		fmt.Fprint(w, "ok")
 	})
 	mux.HandleFunc("/ws", upgradedEcho)
+	mux.HandleFunc("/burn", func(w http.ResponseWriter, r *http.Request) {
+		// Spins a CPU for ms milliseconds of wall time (CPU load).
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		x := uint64(1)
+		for end := time.Now().Add(time.Duration(ms) * time.Millisecond); time.Now().Before(end) && r.Context().Err() == nil; {
+			for range 1000 {
+				x = x*6364136223846793005 + 1442695040888963407
+			}
+		}
+		fmt.Fprint(w, version, x%2)
+	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
 		select {
