@@ -223,8 +223,8 @@ type appOpts struct {
 	// Autoscale is x-berth.autoscale as a YAML flow mapping.
 	Autoscale string
 	// CPUs is deploy.resources.limits.cpus ("" for none).
-	CPUs string
-	Restart   string // the service's restart: (default: none, berth's unless-stopped)
+	CPUs    string
+	Restart string // the service's restart: (default: none, berth's unless-stopped)
 }
 
 func loadApp(t *testing.T, name, host string, o appOpts) *spec.App {
