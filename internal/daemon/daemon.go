@@ -343,7 +343,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if handedOff.Load() {
 			// The successor serves: this process only finishes what it
 			// has, long connections up to the longest drain.
-			timeout = proxy.DefaultDrainTimeout
+			timeout = longestDrain(px, 10*time.Second) + 5*time.Second
 		}
 		sctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()

@@ -250,14 +250,17 @@ func reopenCore(ctx context.Context, s handoffState, log *slog.Logger) *core {
 }
 
 // drainRoutes waits until the requests, streams and upgraded connections
-// of every route end, at most until ctx's deadline, then cuts them.
+// of every route end, each at most its own drain timeout (and until
+// ctx's deadline), then cuts them: WebSockets with close frames, event
+// streams between two events.
 func drainRoutes(ctx context.Context, px *proxy.Proxy) {
-	timeout := proxy.DefaultDrainTimeout
+	left := proxy.DefaultDrainTimeout
 	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
+		left = time.Until(d)
 	}
 	var wg sync.WaitGroup
 	for _, r := range px.Routes() {
+		timeout := min(px.DrainTimeoutOf(r.Key), left) // each route's own drain_timeout
 		for _, p := range []*proxy.Pool{r.Pool, r.Canary} {
 			if p == nil || p.InFlight() == 0 {
 				continue
@@ -267,4 +270,14 @@ func drainRoutes(ctx context.Context, px *proxy.Proxy) {
 		}
 	}
 	wg.Wait()
+}
+
+// longestDrain is the longest drain timeout of px's routes (at least
+// minimum): how long a process that handed off waits for them.
+func longestDrain(px *proxy.Proxy, minimum time.Duration) time.Duration {
+	out := minimum
+	for _, r := range px.Routes() {
+		out = max(out, px.DrainTimeoutOf(r.Key))
+	}
+	return out
 }

@@ -87,6 +87,9 @@ type Proxy struct {
 
 	mu       sync.Mutex // serialises table writers and guards counters
 	counters map[appEnv]*counters
+	// drainTimeouts are the routes' drain timeouts as their last Switch
+	// gave them (DrainTimeoutOf), under mu.
+	drainTimeouts map[RouteKey]time.Duration
 
 	unrouted atomic.Uint64
 

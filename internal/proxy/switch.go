@@ -133,6 +133,7 @@ func (p *Proxy) Switch(ctx context.Context, req SwitchRequest) (*Drain, error) {
 	if timeout <= 0 {
 		timeout = DefaultDrainTimeout
 	}
+	p.noteDrainTimeout(req)
 	var first *Drain
 	for i, old := range olds {
 		if old == nil {
@@ -149,6 +150,35 @@ func (p *Proxy) Switch(ctx context.Context, req SwitchRequest) (*Drain, error) {
 		}
 	}
 	return first, nil
+}
+
+// noteDrainTimeout keeps the drain timeout a switch gave its route
+// (forgotten with the route; a switch that names none keeps the last).
+func (p *Proxy) noteDrainTimeout(req SwitchRequest) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drainTimeouts == nil {
+		p.drainTimeouts = map[RouteKey]time.Duration{}
+	}
+	switch {
+	case req.Pool == nil && req.Slot != SlotCanary:
+		delete(p.drainTimeouts, req.Key)
+	case req.DrainTimeout > 0:
+		p.drainTimeouts[req.Key] = req.DrainTimeout
+	}
+}
+
+// DrainTimeoutOf is how long the route's requests, WebSockets and
+// streams may take to finish when it is drained without a switch (berth
+// handing off to its successor): the timeout its last switch named, or
+// DefaultDrainTimeout.
+func (p *Proxy) DrainTimeoutOf(key RouteKey) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if d, ok := p.drainTimeouts[key]; ok {
+		return d
+	}
+	return DefaultDrainTimeout
 }
 
 // drainLater starts the background drain of old, owned by p.

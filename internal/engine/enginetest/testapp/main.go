@@ -19,6 +19,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net/http"
@@ -109,6 +112,7 @@ func main() {
 		fmt.Fprint(w, "ok")
 	})
 	mux.HandleFunc("/ws", upgradedEcho)
+	mux.HandleFunc("/wsframes", frameEcho)
 	mux.HandleFunc("/burn", func(w http.ResponseWriter, r *http.Request) {
 		// Spins a CPU for ms milliseconds of wall time (CPU load).
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
@@ -219,6 +223,82 @@ func upgradedEcho(w http.ResponseWriter, r *http.Request) {
 		}
 		if _, err := brw.WriteString(line); err != nil || brw.Flush() != nil {
 			return
+		}
+	}
+}
+
+// frameEcho is a WebSocket endpoint that speaks frames (RFC 6455): it
+// echoes each data frame unmasked and answers a close frame with a close
+// of its own, then ends.
+func frameEcho(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || key == "" {
+		http.Error(w, "want a WebSocket upgrade", http.StatusBadRequest)
+		return
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n")
+	if brw.Flush() != nil {
+		return
+	}
+	for {
+		var h [2]byte
+		if _, err := io.ReadFull(brw, h[:]); err != nil {
+			return
+		}
+		op, masked, n := h[0]&0x0f, h[1]&0x80 != 0, uint64(h[1]&0x7f)
+		switch n {
+		case 126:
+			var b [2]byte
+			if _, err := io.ReadFull(brw, b[:]); err != nil {
+				return
+			}
+			n = uint64(binary.BigEndian.Uint16(b[:]))
+		case 127:
+			var b [8]byte
+			if _, err := io.ReadFull(brw, b[:]); err != nil {
+				return
+			}
+			n = binary.BigEndian.Uint64(b[:])
+		}
+		if n > 1<<20 {
+			return
+		}
+		var mask [4]byte
+		if masked {
+			if _, err := io.ReadFull(brw, mask[:]); err != nil {
+				return
+			}
+		}
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(brw, payload); err != nil {
+			return
+		}
+		if masked {
+			for i := range payload {
+				payload[i] ^= mask[i%4]
+			}
+		}
+		out := []byte{0x80 | op}
+		switch {
+		case n < 126:
+			out = append(out, byte(n))
+		case n <= 0xffff:
+			out = append(out, 126, byte(n>>8), byte(n))
+		default:
+			out = binary.BigEndian.AppendUint64(append(out, 127), n)
+		}
+		if _, err := brw.Write(append(out, payload...)); err != nil || brw.Flush() != nil {
+			return
+		}
+		if op == 0x8 {
+			return // closed: our close answered theirs
 		}
 	}
 }
