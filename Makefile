@@ -43,6 +43,8 @@ test:
 # the restarted containers by itself without it.
 test-engine-restart:
 	@scripts/bench-dockerd-restart
+	@echo "kill -9 at random instants of deploy, rollback, canary, promote, scale, config and secret set (make bench-crash for the details):"
+	@BERTH_BENCH_CRASH=1 BERTH_CRASH_TRIALS=$${BERTH_CRASH_TRIALS:-30} $(GO) test -count=1 -run '^TestBenchCrash$$' -v -timeout 30m ./internal/e2e/ 2>&1 | grep -E '^trials |^(--- )?FAIL|^ok'
 
 # The Swarm backend against a 3-node swarm built on this machine
 # (scripts/swarm-lab; root): built when not up, torn down after.
@@ -66,7 +68,8 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 # Failed requests and the longest wait across restarts of berth itself:
-# hand-offs (SIGHUP), kill -9 with socket activation and without.
+# hand-offs (SIGHUP), kill -9 with socket activation and without, a
+# dockerd restart; then the kill -9 trials' consistency count.
 bench-restart:
 	@scripts/ensure-docker
 	BERTH_BENCH=1 $(GO) test -count=1 -run '^TestBenchRestart$$' -v -timeout 15m ./internal/e2e/ 2>&1 | grep -E '^bench-restart:|^(--- )?FAIL|^ok' | sed 's/^bench-restart: //'
