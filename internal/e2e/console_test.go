@@ -148,6 +148,14 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	}
 	br.check(t, "scale")
 
+	// The app's page shows the replicas now and the activity: the scale,
+	// and the drain of the releases that left.
+	br.run(t, "back to the app's page after the scale", 30*time.Second,
+		chromedp.Click(chromedp.CSS("#app-link")),
+		chromedp.WaitVisible(chromedp.CSS("#activity")))
+	br.waitFor(t, "3/3 healthy and the scale in the activity", `document.querySelector('#replicas li[data-service="web"]') !== null && document.querySelector('#replicas li[data-service="web"]').textContent.startsWith("web 3/3 healthy") && [...document.querySelectorAll('#activity tr[data-kind="scaled"]')].some((tr) => tr.textContent.includes("from 2 to 3"))`, 30*time.Second)
+	br.check(t, "activity")
+
 	// The audit log: the session's changes, who made them and what they
 	// started, newest first; a filter on another actor shows none.
 	br.run(t, "open the audit log", 30*time.Second,

@@ -84,6 +84,12 @@ document.addEventListener("DOMContentLoaded", () => {
     if (st.deploying) parts.push("a deployment is running");
     if (st.maintenance) parts.push("in maintenance (503)");
     document.getElementById("summary").textContent = parts.join("; ") + ".";
+    // Each service's replicas: healthy of desired, replacing, and what
+    // self-healing says.
+    const reps = (st.services || []).filter((s) => s.replicas > 0).map((s) =>
+      el("li", { "data-service": s.name }, s.name + " " + (s.healthy || 0) + "/" + s.replicas + " healthy" +
+        (s.replacing ? ", " + s.replacing + " replacing" : "") + (s.healing ? " (" + s.healing + ")" : "")));
+    document.getElementById("replicas").replaceChildren(...reps);
     const rows = [];
     for (const s of st.services || []) {
       if (!(s.containers || []).length) rows.push(el("tr", {}, el("th", { scope: "row" }, s.name), el("td", { colspan: 6 }, "no containers")));
@@ -167,6 +173,25 @@ document.addEventListener("DOMContentLoaded", () => {
         d.error ? el("div", { class: "why" }, d.error) : null),
       el("td", { class: "num" }, d.counted ? berth.thousands(d.served) + " served, " + berth.thousands(d.failed) + " failed" : "–")));
     document.querySelector("#deployments tbody").replaceChildren(...rows);
+  }
+
+  // renderActivity lists the app environment's events, newest first:
+  // crashes, OOM kills, restarts, replacements, scaling, drains.
+  const kinds = { died: "bad", oom: "bad", replace_failed: "bad", all_failing: "bad", restarted: "warn", replaced: "warn" };
+  function renderActivity(evs) {
+    document.getElementById("activity-empty").hidden = evs.length > 0;
+    document.querySelector("#activity tbody").replaceChildren(...evs.map((e) => el("tr", { "data-kind": e.kind },
+      el("td", {}, el("time", { datetime: e.time, title: berth.when(e.time) }, berth.ago(e.time))),
+      el("td", {}, el("span", { class: "badge " + (kinds[e.kind] || "") }, e.kind)),
+      el("td", {}, e.service || ""),
+      el("td", { class: "why" }, e.message.split("\n")[0]))));
+  }
+  async function loadActivity() {
+    try {
+      renderActivity(await berth.json("GET", base + "/events?limit=30"));
+    } catch (e) {
+      berth.flash("Could not load the activity of " + app + "/" + env + ": " + e.message);
+    }
   }
 
   async function load() {
@@ -255,6 +280,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 
   load();
+  let lastHappened = "";
   const es = berth.stream("/api/v1/status/events");
   es.addEventListener("status", (e) => {
     const st = JSON.parse(e.data).find((s) => s.app === app && s.env === env);
@@ -262,6 +288,13 @@ document.addEventListener("DOMContentLoaded", () => {
     status = st;
     renderStatus();
     renderScale();
+    // The containers' set and states changed: something happened to
+    // them (a crash, a replacement, a scale): the activity again.
+    const happened = JSON.stringify((st.services || []).map((s) => [s.name, s.replicas, s.healthy, s.replacing, (s.containers || []).map((c) => [c.id, c.state, c.health, c.restart_count])]));
+    if (happened !== lastHappened) {
+      lastHappened = happened;
+      loadActivity();
+    }
     const seen = JSON.stringify([st.last_deployment && st.last_deployment.id, st.last_deployment && st.last_deployment.status, st.live && st.live.id]);
     if (seen !== lastSeen) {
       lastSeen = seen;
