@@ -63,7 +63,7 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	srv.deployOrFail(t, loadApp(t, name, host, appOpts{Version: "v1"}))
 	br.waitFor(t, "the overview to list the app, release 1 live", row+` && `+row+`.querySelector(".live-release").textContent === "release 1"`, 10*time.Second)
 	ld := startLoad(srv.addrs.HTTP, host, 4)
-	defer ld.stop()
+	defer func() { ld.stop() }()
 	srv.deployOrFail(t, loadApp(t, name, host, appOpts{Version: "v2"}))
 	pushed := time.Now()
 	br.waitFor(t, "the overview to show release 2 live", row+`.querySelector(".live-release").textContent === "release 2"`, 10*time.Second)
@@ -156,6 +156,36 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	br.waitFor(t, "3/3 healthy and the scale in the activity", `document.querySelector('#replicas li[data-service="web"]') !== null && document.querySelector('#replicas li[data-service="web"]').textContent.startsWith("web 3/3 healthy") && [...document.querySelectorAll('#activity tr[data-kind="scaled"]')].some((tr) => tr.textContent.includes("from 2 to 3"))`, 30*time.Second)
 	br.check(t, "activity")
 
+	// Maintenance on from the page, after a confirmation: the app
+	// answers 503 through the proxy; off again, it serves. (The load
+	// pauses meanwhile: those 503s are asked for.)
+	ld.stop()
+	if ld.failed.Load() != 0 {
+		t.Errorf("load through the proxy before maintenance: %s", ld.summary())
+	}
+	br.waitFor(t, "the maintenance button", `!document.getElementById("maintenance").disabled && document.getElementById("maintenance").textContent === "Maintenance on"`, 10*time.Second)
+	br.run(t, "maintenance on", 10*time.Second,
+		chromedp.Click(chromedp.CSS("#maintenance")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm")))
+	if what := br.text(t, "#confirm"); !strings.Contains(what, "answers 503") {
+		t.Errorf("the maintenance confirmation says %q", what)
+	}
+	br.run(t, "confirm maintenance on", 10*time.Second, chromedp.Click(chromedp.CSS("#confirm-ok")))
+	br.waitFor(t, "the page in maintenance", `document.getElementById("summary").textContent.includes("in maintenance (503)") && document.getElementById("maintenance").textContent === "Maintenance off"`, 10*time.Second)
+	if code, _ := get(t, srv.addrs.HTTP, host, "/"); code != 503 {
+		t.Errorf("in maintenance the app answers %d, want 503", code)
+	}
+	br.run(t, "maintenance off", 10*time.Second,
+		chromedp.Click(chromedp.CSS("#maintenance")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		chromedp.Click(chromedp.CSS("#confirm-ok")))
+	br.waitFor(t, "the page out of maintenance", `!document.getElementById("summary").textContent.includes("maintenance") && document.getElementById("maintenance").textContent === "Maintenance on"`, 10*time.Second)
+	if code, _ := get(t, srv.addrs.HTTP, host, "/"); code != 200 {
+		t.Errorf("out of maintenance the app answers %d, want 200", code)
+	}
+	br.check(t, "maintenance")
+	ld = startLoad(srv.addrs.HTTP, host, 4)
+
 	// The audit log: the session's changes, who made them and what they
 	// started, newest first; a filter on another actor shows none.
 	br.run(t, "open the audit log", 30*time.Second,
@@ -166,8 +196,8 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	}
 	br.waitFor(t, "the rollback, redeploy and scale in the audit log", auditRow("rollback")+" && "+auditRow("redeploy")+" && "+auditRow("scale")+
 		` && document.querySelector('#audit-rows tr[data-action="sign_in"]') !== null`, 30*time.Second)
-	if first := br.text(t, "#audit-rows tr:first-child"); !strings.Contains(first, "scale") {
-		t.Errorf("the newest audit entry is %q, want the scale", first)
+	if first := br.text(t, "#audit-rows tr:first-child"); !strings.Contains(first, "maintenance") || !strings.Contains(first, "on=false") {
+		t.Errorf("the newest audit entry is %q, want maintenance off", first)
 	}
 	br.screenshot(t, "audit")
 	br.run(t, "filter the audit log by another actor", 10*time.Second,

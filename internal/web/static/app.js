@@ -15,7 +15,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const mayOperate = role === "admin" || role === "deployer";
   if (!mayOperate) {
     const note = document.getElementById("cannot");
-    note.textContent = "Your role (" + role + ") may not roll back, redeploy or scale: that needs the deployer or admin role.";
+    note.textContent = "Your role (" + role + ") may not roll back, redeploy, scale or turn maintenance on: that needs the deployer or admin role.";
     note.hidden = false;
   }
   let releases = [];
@@ -84,6 +84,10 @@ document.addEventListener("DOMContentLoaded", () => {
     if (st.deploying) parts.push("a deployment is running");
     if (st.maintenance) parts.push("in maintenance (503)");
     document.getElementById("summary").textContent = parts.join("; ") + ".";
+    const mb = document.getElementById("maintenance");
+    mb.textContent = st.maintenance ? "Maintenance off" : "Maintenance on";
+    mb.dataset.on = st.maintenance ? "true" : "false";
+    mb.disabled = !mayOperate || mb.dataset.busy === "true";
     // Each service's replicas: healthy of desired, replacing, and what
     // self-healing says.
     const reps = (st.services || []).filter((s) => s.replicas > 0).map((s) =>
@@ -264,6 +268,28 @@ document.addEventListener("DOMContentLoaded", () => {
       act(base + "/rollback", { to: target.id }, document.getElementById("rollback"));
     }
   }
+
+  // Maintenance: every route of the environment answers 503 (with
+  // Retry-After and berth's page) until it is turned off; nothing stops.
+  document.getElementById("maintenance").addEventListener("click", async (ev) => {
+    const b = ev.currentTarget;
+    const on = b.dataset.on !== "true";
+    const lines = on
+      ? ["Every route of " + app + "/" + env + " answers 503 (Retry-After, berth's maintenance page) until you turn it off.", "The containers keep running; nothing is deployed or stopped."]
+      : ["The routes of " + app + "/" + env + " serve the live release again."];
+    if (!(await ask(on ? "Turn maintenance on" : "Turn maintenance off", lines, on ? "Turn it on" : "Turn it off"))) return;
+    berth.flash("");
+    b.dataset.busy = "true";
+    b.disabled = true;
+    try {
+      await berth.json("PUT", base + "/maintenance", { on });
+    } catch (e) {
+      berth.flash("Maintenance " + (on ? "on" : "off") + ": " + e.message);
+    } finally {
+      b.dataset.busy = "false";
+      b.disabled = !mayOperate;
+    }
+  });
 
   document.getElementById("rollback").addEventListener("click", () => {
     const t = defaultTarget();
