@@ -309,7 +309,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fw := &flushWriter{w: w, rc: http.NewResponseController(w)}
-	return s.dep.Logs(r.Context(), app, env, q.Get("service"), opts, fw)
+	return s.dep.LogsNamed(r.Context(), app, env, q.Get("service"), opts, q.Get("names") == "1", fw)
 }
 
 // flushWriter flushes after each write so followed logs arrive at once.

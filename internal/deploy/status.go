@@ -194,6 +194,13 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 // service is not empty) to w, each line prefixed with the container name.
 // With opts.Follow it streams until ctx ends.
 func (d *Deployer) Logs(ctx context.Context, app, env, service string, opts engine.LogOptions, w io.Writer) error {
+	return d.LogsNamed(ctx, app, env, service, opts, false, w)
+}
+
+// LogsNamed is Logs; with named every line is prefixed with its
+// container's name, even when there is one container (the console
+// shows the container and release of each line).
+func (d *Deployer) LogsNamed(ctx context.Context, app, env, service string, opts engine.LogOptions, named bool, w io.Writer) error {
 	labels := map[string]string{engine.LabelApp: app, engine.LabelEnv: env}
 	if service != "" {
 		labels[engine.LabelService] = service
@@ -237,7 +244,7 @@ func (d *Deployer) Logs(ctx context.Context, app, env, service string, opts engi
 			sc := bufio.NewScanner(rc)
 			sc.Buffer(make([]byte, 64<<10), 1<<20)
 			prefix := c.Name
-			if len(cs) == 1 {
+			if len(cs) == 1 && !named {
 				prefix = ""
 			}
 			for sc.Scan() {

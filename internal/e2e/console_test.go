@@ -186,6 +186,21 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	br.check(t, "maintenance")
 	ld = startLoad(srv.addrs.HTTP, host, 4)
 
+	// The logs: each container's lines with its release, filtered.
+	br.run(t, "open the logs", 30*time.Second,
+		chromedp.Click(chromedp.CSS("#logs-link")),
+		chromedp.WaitVisible(chromedp.CSS("#logs")))
+	lineOf := `[...document.querySelectorAll("#log-lines tr")].some((tr) => tr.cells[1].textContent === "3" && tr.cells[0].textContent.startsWith(` + jsString(name+"-production-web-r3-") + `) && tr.cells[2].textContent.includes("listening on :8080"))`
+	br.waitFor(t, "the live release's lines, with container and release", `document.getElementById("logs-state").textContent === "live" && `+lineOf, 30*time.Second)
+	br.run(t, "filter the lines", 10*time.Second, chromedp.SendKeys(chromedp.CSS("#logs-filter"), "starting"))
+	br.waitFor(t, "only the matching lines", `document.querySelectorAll("#log-lines tr").length > 0 && [...document.querySelectorAll("#log-lines tr")].every((tr) => tr.textContent.includes("starting"))`, 10*time.Second)
+	br.run(t, "pause", 10*time.Second, chromedp.Click(chromedp.CSS("#logs-pause")))
+	br.waitFor(t, "paused", `document.getElementById("logs-pause").textContent === "Follow"`, 5*time.Second)
+	br.check(t, "logs")
+	br.run(t, "back to the app's page from the logs", 30*time.Second,
+		chromedp.Click(chromedp.CSS("#app-link")),
+		chromedp.WaitVisible(chromedp.CSS("#activity")))
+
 	// The audit log: the session's changes, who made them and what they
 	// started, newest first; a filter on another actor shows none.
 	br.run(t, "open the audit log", 30*time.Second,

@@ -66,6 +66,7 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("GET /apps/{app}/envs/{env}", secure(c.signedIn(c.app)))
 	mux.Handle("GET /deployments/{id}", secure(c.signedIn(c.deployment)))
 	mux.Handle("GET /audit", secure(c.signedIn(c.audit)))
+	mux.Handle("GET /apps/{app}/envs/{env}/logs", secure(c.signedIn(c.logs)))
 	mux.Handle("/", c.api)
 	return mux
 }
@@ -158,6 +159,17 @@ func (c *Console) deployment(w http.ResponseWriter, r *http.Request, who *signed
 		return
 	}
 	c.render(w, "deployment", pageData{Title: "Deployment " + strconv.FormatInt(id, 10), Who: who, Script: "deployment.js", Deployment: id})
+}
+
+// logs serves the live tail of an app environment's logs, when the API
+// lets the person read them.
+func (c *Console) logs(w http.ResponseWriter, r *http.Request, who *signedIn) {
+	app, env := r.PathValue("app"), r.PathValue("env")
+	if code, body := c.apiGet(r, "/api/v1/apps/"+url.PathEscape(app)+"/envs/"+url.PathEscape(env)+"/releases"); code != http.StatusOK {
+		c.refused(w, who, code, apiError(code, body))
+		return
+	}
+	c.render(w, "logs", pageData{Title: "Logs of " + app + "/" + env, Who: who, Script: "logs.js", App: app, Env: env})
 }
 
 // audit serves the audit log's page, when the API lets the person read

@@ -144,7 +144,7 @@ func TestConsole_SignedInPages(t *testing.T) {
 	t.Parallel()
 	h := newTestConsole(t)
 	cookie, csrf := signIn(t, h)
-	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/1", "/audit"} {
+	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/1", "/audit", "/apps/shop/envs/production/logs"} {
 		w := get(t, h, p, cookie)
 		body := w.Body.String()
 		if w.Code != http.StatusOK || !strings.Contains(body, `<meta name="berth-csrf" content="`+csrf+`">`) || !strings.Contains(body, "admin-token") {
