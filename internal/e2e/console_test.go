@@ -201,6 +201,44 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#app-link")),
 		chromedp.WaitVisible(chromedp.CSS("#activity")))
 
+	// Configuration and a secret from the page: each a new release,
+	// rolled out; the value reaches the containers, the secret's never
+	// shows.
+	br.waitFor(t, "the configuration section", `!document.getElementById("config-section").hidden`, 10*time.Second)
+	br.run(t, "set GREETING", 10*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#config-key"), "GREETING"),
+		chromedp.SendKeys(chromedp.CSS("#config-value"), "hello from the console"),
+		chromedp.Click(chromedp.CSS("#config-form button")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm")))
+	if what := br.text(t, "#confirm"); !strings.Contains(what, "GREETING is set") || !strings.Contains(what, "new release") {
+		t.Errorf("the config confirmation says %q", what)
+	}
+	br.run(t, "confirm the config change", 10*time.Second, chromedp.Click(chromedp.CSS("#confirm-ok")))
+	br.waitFor(t, "the config rollout to reach live", `location.pathname.startsWith("/deployments/") && document.getElementById("state").textContent === "live"`, 90*time.Second)
+	if code, body := get(t, srv.addrs.HTTP, host, "/env?name=GREETING"); code != 200 || body != "hello from the console" {
+		t.Errorf("GREETING in the container: %d %q", code, body)
+	}
+	const secretValue = "console-secret-MARKER-51c3"
+	br.run(t, "back to the app's page for a secret", 30*time.Second,
+		chromedp.Click(chromedp.CSS("#app-link")),
+		chromedp.WaitVisible(chromedp.CSS("#secret-form")))
+	br.waitFor(t, "GREETING listed", `document.querySelector('#config tr[data-key="GREETING"]') !== null`, 10*time.Second)
+	br.run(t, "set the secret API_TOKEN", 10*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#secret-name"), "API_TOKEN"),
+		chromedp.SendKeys(chromedp.CSS("#secret-value"), secretValue),
+		chromedp.Click(chromedp.CSS("#secret-form button")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		chromedp.Click(chromedp.CSS("#confirm-ok")))
+	br.waitFor(t, "the secret's rollout to reach live", `location.pathname.startsWith("/deployments/") && document.getElementById("state").textContent === "live"`, 90*time.Second)
+	if code, body := get(t, srv.addrs.HTTP, host, "/env?name=API_TOKEN"); code != 200 || body != secretValue {
+		t.Errorf("API_TOKEN in the container: %d %q", code, body)
+	}
+	br.run(t, "back to the app's page after the secret", 30*time.Second,
+		chromedp.Click(chromedp.CSS("#app-link")),
+		chromedp.WaitVisible(chromedp.CSS("#secret-form")))
+	br.waitFor(t, "API_TOKEN listed, its value hidden", `document.querySelector('#secrets tr[data-secret="API_TOKEN"]') !== null && !document.body.innerHTML.includes(`+jsString(secretValue)+`)`, 10*time.Second)
+	br.check(t, "config and secrets")
+
 	// The audit log: the session's changes, who made them and what they
 	// started, newest first; a filter on another actor shows none.
 	br.run(t, "open the audit log", 30*time.Second,
@@ -211,9 +249,10 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	}
 	br.waitFor(t, "the rollback, redeploy and scale in the audit log", auditRow("rollback")+" && "+auditRow("redeploy")+" && "+auditRow("scale")+
 		` && document.querySelector('#audit-rows tr[data-action="sign_in"]') !== null`, 30*time.Second)
-	if first := br.text(t, "#audit-rows tr:first-child"); !strings.Contains(first, "maintenance") || !strings.Contains(first, "on=false") {
-		t.Errorf("the newest audit entry is %q, want maintenance off", first)
+	if first := br.text(t, "#audit-rows tr:first-child"); !strings.Contains(first, "secret_set") || !strings.Contains(first, "name=API_TOKEN") || strings.Contains(first, secretValue) {
+		t.Errorf("the newest audit entry is %q, want the secret set, without its value", first)
 	}
+	br.waitFor(t, "maintenance and the config change in the audit log", auditRow("config_change")+` && [...document.querySelectorAll('#audit-rows tr[data-action="maintenance"]')].some((tr) => tr.textContent.includes("on=false")) && !document.body.innerHTML.includes(`+jsString(secretValue)+`)`, 10*time.Second)
 	br.screenshot(t, "audit")
 	br.run(t, "filter the audit log by another actor", 10*time.Second,
 		chromedp.SetValue(chromedp.CSS("#f-actor"), "nobody"),
@@ -261,7 +300,7 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 		t.Errorf("signed in as %q", who)
 	}
 	br.run(t, "vera opens the app's page", 30*time.Second, chromedp.Click(chromedp.CSS(`tr[data-app="`+name+`"] th a`)))
-	br.waitFor(t, "the app's page, with no rollback offered and no audit log", `document.querySelectorAll("#releases tbody tr").length === 3 && document.getElementById("rollback").disabled && !document.getElementById("cannot").hidden && document.getElementById("nav-audit") === null`, 30*time.Second)
+	br.waitFor(t, "the app's page, with no rollback offered and no audit log", `document.querySelectorAll("#releases tbody tr").length === 5 && document.getElementById("rollback").disabled && !document.getElementById("cannot").hidden && document.getElementById("nav-audit") === null`, 30*time.Second)
 	br.check(t, "viewer")
 	br.expect("/api/v1/apps/" + name + "/envs/production/rollback") // refused on purpose below
 	var status int64

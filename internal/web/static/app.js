@@ -198,6 +198,47 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 
+  // The configuration and the secrets' names (a deployer's or an
+  // admin's to read); each change rolls out a release.
+  let config = null;
+  async function loadConfig() {
+    if (!mayOperate) return;
+    try {
+      config = await berth.json("GET", base + "/config");
+    } catch (e) {
+      return; // not theirs to read: the section stays hidden
+    }
+    const unset = (what, key, path, method, body) => el("button", { type: "button", class: "quiet", "data-unset": key, onclick: async (ev) => {
+      if (!(await ask("Unset " + key, ["A new release of the live one without " + what + " " + key + ", rolled out through the zero-downtime switch."], "Unset and roll out"))) return;
+      act(path, body, ev.currentTarget, method);
+    } }, "Unset");
+    document.querySelector("#config tbody").replaceChildren(...Object.keys(config.config || {}).sort().map((k) =>
+      el("tr", { "data-key": k }, el("th", { scope: "row" }, k), el("td", { class: "line" }, config.config[k]),
+        el("td", {}, unset("the variable", k, base + "/config", "POST", { unset: [k] })))));
+    document.querySelector("#secrets tbody").replaceChildren(...(config.secrets || []).map((k) =>
+      el("tr", { "data-secret": k }, el("th", { scope: "row" }, k), el("td", {}, "(hidden)"),
+        el("td", {}, unset("the secret", k, base + "/secrets/" + encodeURIComponent(k), "DELETE")))));
+    document.getElementById("config-section").hidden = false;
+  }
+  document.getElementById("config-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const key = document.getElementById("config-key").value.trim(), value = document.getElementById("config-value").value;
+    const before = config && config.config ? config.config[key] : undefined;
+    const lines = [before === undefined ? key + " is set (it is not set now)." : key + " changes from " + JSON.stringify(before) + ".",
+      "A new release of the live one with it, rolled out through the zero-downtime switch."];
+    if (!(await ask("Set " + key, lines, "Set and roll out"))) return;
+    act(base + "/config", { set: { [key]: value } }, ev.submitter);
+  });
+  document.getElementById("secret-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const name = document.getElementById("secret-name").value.trim(), value = document.getElementById("secret-value").value;
+    const had = config && (config.secrets || []).includes(name);
+    if (!(await ask("Set secret " + name, [(had ? "The secret " + name + " gets a new value" : "The secret " + name + " is added") + " (the value is not shown).",
+      "A new release of the live one with it, rolled out through the zero-downtime switch."], "Set and roll out"))) return;
+    document.getElementById("secret-value").value = "";
+    act(base + "/secrets/" + encodeURIComponent(name), new Blob([value], { type: "text/plain" }), ev.submitter, "PUT");
+  });
+
   async function load() {
     try {
       const [rels, deps] = await Promise.all([berth.json("GET", base + "/releases"), berth.json("GET", base + "/deployments?limit=20")]);
@@ -249,11 +290,11 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
-  async function act(path, body, button) {
+  async function act(path, body, button, method) {
     berth.flash("");
     button.disabled = true;
     try {
-      await berth.startAndFollow(path, body);
+      await berth.startAndFollow(path, body, method);
     } catch (e) {
       berth.flash(e.message.endsWith(".") ? e.message : e.message + ".");
       button.disabled = false;
@@ -306,6 +347,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 
   load();
+  loadConfig();
   let lastHappened = "";
   const es = berth.stream("/api/v1/status/events");
   es.addEventListener("status", (e) => {

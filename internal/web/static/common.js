@@ -31,7 +31,10 @@ const berth = (() => {
     if (method !== "GET" && method !== "HEAD") {
       opts.headers["X-Berth-CSRF"] = csrf;
     }
-    if (body !== undefined) {
+    if (body instanceof Blob) { // a secret's value: sent as it is
+      opts.headers["Content-Type"] = "text/plain";
+      opts.body = body;
+    } else if (body !== undefined) {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);
     }
@@ -163,8 +166,8 @@ const berth = (() => {
   // followStream reads a deploy or rollback answer (newline-delimited
   // JSON) until it names its deployment, then opens that deployment's
   // page, which follows it to the end.
-  async function startAndFollow(path, body) {
-    const res = await request("POST", path, body);
+  async function startAndFollow(path, body, method) {
+    const res = await request(method || "POST", path, body);
     const reader = res.body.getReader();
     const dec = new TextDecoder();
     let buf = "";
