@@ -141,10 +141,11 @@ func ReadResponseHead(br *bufio.Reader, scratch *[]byte, w http.ResponseWriter, 
 // next boundary between two events, at most StreamGrace later, with
 // ErrStreamEnded: what reached the client is whole events.
 func (c *Conn) CopyBody(w http.ResponseWriter, h http.Header, rh wire.ResponseHead, n *int64) (clientErr bool, err error) {
-	if !EventStream(h, rh) {
+	kind := eventKindOf(h, rh)
+	if kind == notStream {
 		return CopyBody(w, c.br, &c.scratch, h, rh, MaxHeaderLen, n)
 	}
-	s := &streamCopy{st: &c.stream, dead: &c.dead, edge: newEventEdge(streamKind(h))}
+	s := &streamCopy{st: &c.stream, dead: &c.dead, edge: newEventEdge(kind)}
 	c.stream.between.Store(true)
 	c.stream.on.Store(true)
 	defer func() {

@@ -34,30 +34,50 @@ const (
 )
 
 // streamKind returns the kind of event stream a response with header h
-// carries (notStream for any other body).
+// carries (notStream for any other body, or a malformed Content-Type).
+// It runs for every chunked answer, so the allocating
+// mime.ParseMediaType only checks a header whose type is a stream's.
 func streamKind(h http.Header) eventKind {
 	ct := h["Content-Type"]
 	if len(ct) == 0 {
 		return notStream
 	}
-	mt, _, err := mime.ParseMediaType(ct[0])
-	if err != nil {
-		return notStream
+	mt, _, _ := strings.Cut(ct[0], ";")
+	mt = strings.TrimSpace(mt)
+	kind := notStream
+	if strings.EqualFold(mt, "text/event-stream") {
+		kind = sseStream
 	}
-	switch strings.ToLower(mt) {
-	case "text/event-stream":
-		return sseStream
-	case "application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines", "application/stream+json":
-		return lineStream
+	for _, l := range lineTypes {
+		if strings.EqualFold(mt, l) {
+			kind = lineStream
+		}
 	}
-	return notStream
+	if kind != notStream {
+		if _, _, err := mime.ParseMediaType(ct[0]); err != nil {
+			return notStream
+		}
+	}
+	return kind
 }
+
+// lineTypes are the media types of JSON-lines streams.
+var lineTypes = [...]string{"application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines", "application/stream+json"}
 
 // EventStream reports whether a response with header h, framed as rh,
 // is an event stream, which CopyBody ends between two events when the
 // client is cut.
 func EventStream(h http.Header, rh wire.ResponseHead) bool {
-	return (rh.Kind == wire.BodyChunked || rh.Kind == wire.BodyClose) && streamKind(h) != notStream
+	return eventKindOf(h, rh) != notStream
+}
+
+// eventKindOf is the kind of event stream of a response framed as rh
+// (notStream unless its body runs until a last chunk or the close).
+func eventKindOf(h http.Header, rh wire.ResponseHead) eventKind {
+	if rh.Kind != wire.BodyChunked && rh.Kind != wire.BodyClose {
+		return notStream
+	}
+	return streamKind(h)
 }
 
 // eventEdge follows where the bytes of an event stream written so far
