@@ -247,17 +247,20 @@ func (d *Deployer) observeHeal(app, env string, eff *spec.App, live store.Releas
 	scaled := live
 	scaled.Spec = *eff
 	surplus := surplusReplicas(&scaled, observed)
-	inRotation := d.inRotation(app, env)
-	healthErr := map[string]string{}
+	// One look at the proxy: which targets are in rotation, and why the
+	// others failed their check.
+	healthy, healthErr := map[string]bool{}, map[string]string{}
 	for _, r := range d.proxy.Routes() {
 		if r.Key.App == app && r.Key.Env == env {
 			if p, _ := d.proxy.Route(r.Key); p != nil {
 				for _, s := range p.Status() {
+					healthy[s.Target.ID] = healthy[s.Target.ID] || s.Healthy
 					healthErr[s.Target.ID] = s.LastError
 				}
 			}
 		}
 	}
+	inRotation := func(id string) bool { return healthy[id] }
 	d.heal.mu.Lock()
 	defer d.heal.mu.Unlock()
 	before := d.heal.failing[lockKey(app, env)]
