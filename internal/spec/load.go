@@ -109,10 +109,13 @@ func Load(ctx context.Context, opts LoadOptions) (*App, error) {
 		convertSecrets(c, &s, sc.Secrets, project.Secrets, wd, env)
 		convertBuild(c, &s, sc.Build, project.Secrets, wd, env)
 		convertServiceNetworks(&s, sc)
+		app.Jobs = append(app.Jobs, s.jobs...)
+		s.jobs = nil
 		app.Services = append(app.Services, s)
 	}
 	sort.Slice(app.Services, func(i, j int) bool { return app.Services[i].Name < app.Services[j].Name })
 	parseEnvironments(c, app, project.Extensions[ExtensionKey], wd)
+	sortJobs(app)
 	app.Warnings = append(app.Warnings, decideRoutes(c, app, project.Services)...)
 
 	validateApp(c, app)

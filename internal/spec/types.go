@@ -26,6 +26,9 @@ type App struct {
 	// answers, by status ("404", "502", "503", "504"): the files' contents, read
 	// when the Compose file is, so the server needs no access to them.
 	ErrorPages map[string]string `json:"error_pages,omitempty"`
+	// Jobs are the app's scheduled jobs (x-berth.jobs, of its services
+	// and of the top level), sorted by name.
+	Jobs []Job `json:"jobs,omitempty"`
 	// Warnings name the keys of the files that berth does not apply, for
 	// the user to read before the deploy; they are not stored.
 	Warnings []string `json:"-"`
@@ -165,6 +168,10 @@ type Service struct {
 	// berth's listener forwards them to the live release.
 	Ports   []Port `json:"ports,omitempty"`
 	Publish string `json:"publish,omitempty"`
+
+	// jobs are the service's x-berth.jobs while the file is read; Load
+	// moves them to App.Jobs.
+	jobs []Job
 }
 
 // TLSFiles are a certificate (PEM, chain included) and its key, as
