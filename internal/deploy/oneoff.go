@@ -169,6 +169,13 @@ func (d *Deployer) oneOffSpec(ctx context.Context, app, env, service string, cmd
 	if err != nil {
 		return engine.ContainerSpec{}, fmt.Errorf("%s/%s has no live release to run %s from (deploy it first): %w", app, env, service, err)
 	}
+	return d.oneOffSpecOf(ctx, live, service, cmd)
+}
+
+// oneOffSpecOf is oneOffSpec for a release already read (a job's run
+// records the release it read).
+func (d *Deployer) oneOffSpecOf(ctx context.Context, live store.Release, service string, cmd []string) (engine.ContainerSpec, error) {
+	app, env := live.App, live.Env
 	svc, ok := live.Spec.Service(service)
 	if !ok {
 		names := make([]string, 0, len(live.Spec.Services))

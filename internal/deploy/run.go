@@ -29,6 +29,9 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	if err := d.checkBinds(app, env); err != nil {
 		return store.Deployment{}, err
 	}
+	if d.cluster != nil && len(app.Jobs) > 0 {
+		return store.Deployment{}, fmt.Errorf("%w: x-berth.jobs: scheduled jobs run on one host only for now: berth server --engine swarm does not run them (job %s); remove x-berth.jobs, or deploy the app to a berth server on one host", ErrInvalid, app.Jobs[0].Name)
+	}
 	for _, svc := range app.Services {
 		if d.cluster == nil && svc.Container != nil && svc.Container.ReadOnly && (len(svc.Secrets) > 0 || len(svc.Configs) > 0) {
 			return store.Deployment{}, fmt.Errorf("%w: service %q: read_only: true with secrets: or configs: cannot run on one host: berth writes their files into the container before it starts, which a read-only root file system refuses; remove read_only, or mount the files from a volume", ErrInvalid, svc.Name)
