@@ -30,7 +30,7 @@ func statusOf(err error) int {
 	switch {
 	case errors.As(err, &ae):
 		return ae.Status
-	case errors.Is(err, deploy.ErrBusy), errors.Is(err, deploy.ErrCanary):
+	case errors.Is(err, deploy.ErrBusy), errors.Is(err, deploy.ErrCanary), errors.Is(err, deploy.ErrJobRunning):
 		return http.StatusConflict
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, deploy.ErrNoRelease):
 		return http.StatusNotFound

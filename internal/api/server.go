@@ -26,6 +26,8 @@ import (
 // Options configures the API server.
 type Options struct {
 	Deployer *deploy.Deployer
+	// Jobs runs the scheduled jobs (nil on a cluster, which refuses them).
+	Jobs     *deploy.Scheduler
 	Builder  *build.Builder
 	Pipeline *build.Pipeline
 	Notifier *notify.Notifier
@@ -67,6 +69,7 @@ type Options struct {
 // Server serves the API.
 type Server struct {
 	dep      *deploy.Deployer
+	jobs     *deploy.Scheduler
 	bld      *build.Builder
 	pipe     *build.Pipeline
 	notifier *notify.Notifier
@@ -108,7 +111,7 @@ func New(o Options) *Server {
 	if sess.max <= 0 {
 		sess.max = DefaultSessionMax
 	}
-	s := &Server{dep: o.Deployer, sess: sess, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, metrics: o.Metrics, store: o.Store,
+	s := &Server{dep: o.Deployer, jobs: o.Jobs, sess: sess, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, metrics: o.Metrics, store: o.Store,
 		token: newBearer(o.Token), metricsAllow: o.MetricsAllow, now: o.Now, used: &lastUse{},
 		log: o.Logger.With("component", "api"), ctx: o.Context, version: o.Version, restart: o.Restart, handoffErr: o.HandoffError,
 		audit: &auditor{store: o.Store, file: o.AuditLog, log: o.Logger.With("component", "audit")}}

@@ -117,7 +117,8 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 	c.pipe = api.NewPipeline(st, builder, c.dep, notifier, filepath.Join(cfg.DataDir, "builds"), fr.apiURL)
 	c.pipe.Logger = log
 	c.pipe.Start(lctx)
-	apiH := api.New(api.Options{Deployer: c.dep, Builder: builder, Pipeline: c.pipe, Notifier: notifier,
+	jobs := c.dep.NewScheduler(deploy.SchedulerOptions{Logger: log, OnFailure: api.NotifyJobFailure(notifier)})
+	apiH := api.New(api.Options{Deployer: c.dep, Jobs: jobs, Builder: builder, Pipeline: c.pipe, Notifier: notifier,
 		Metrics: metrics.Handler(c.dep.MetricsSources()), Store: st, Token: fr.token, MetricsAllow: fr.metricsNet,
 		AuditLog: fr.auditLog, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Restart: fr.restart, HandoffError: fr.handoffErr, Version: cfg.Version,
 		Logger: log, Context: lctx}).Handler()
@@ -135,6 +136,9 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 		autoscale.Run(gctx, autoscale.Options{Source: autoscaler{dep: c.dep, st: st}, Scaler: autoscaler{dep: c.dep, st: st}, Logger: log})
 		return nil
 	})
+	if cluster == nil { // Deploy refuses x-berth.jobs on a cluster
+		g.Go(func() error { jobs.Run(gctx); return nil })
+	}
 	if cluster != nil {
 		g.Go(func() error {
 			reconcile.FollowCluster(gctx, reconcile.FollowOptions{Routes: c.dep, Logger: log})

@@ -22,6 +22,8 @@ const (
 	// of a service works.
 	ReplaceFailed = "replace_failed"
 	AllFailing    = "all_failing"
+	// A scheduled job's run failed or timed out (x-berth.jobs).
+	JobFailed = "job_failed"
 )
 
 // Event is one notification. A generic webhook receives it as JSON.
@@ -122,6 +124,8 @@ func Label(kind string) string {
 		return "Replacement failed"
 	case AllFailing:
 		return "Every replica failing"
+	case JobFailed:
+		return "Job failed"
 	}
 	return kind
 }
