@@ -68,6 +68,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newVolumesCmd(),
 		newEnvCmd(),
 		newEventsCmd(),
+		newJobsCmd(),
 		newPruneCmd(),
 		newRegistryCmd(),
 		newAppsCmd(),
