@@ -99,10 +99,10 @@ func (h *jobHarness) release(n int, jobs ...spec.Job) store.Release {
 	return rel
 }
 
-// waitFor polls cond until it holds, failing the test after 5s.
+// waitFor polls cond until it holds, failing the test after 15s.
 func (h *jobHarness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			h.t.Fatalf("timed out waiting for %s", what)

@@ -76,9 +76,9 @@ type JobDecision struct {
 	// them (or Slot when Missed is 0).
 	Missed int
 	First  time.Time
-	// Late says the run starts more than the grace after its slot (or
-	// after the first of the slots it stands for): a catch-up run once
-	// for the slots missed while berth was down, not one per slot.
+	// Late says the run stands for more than one slot, or starts more
+	// than the grace after its slot: a catch-up run, once for the slots
+	// missed while berth was down, not one per slot.
 	Late bool
 }
 
@@ -121,7 +121,7 @@ func PlanJobs(jobs []JobState, now time.Time, grace time.Duration) (out []JobDec
 				break
 			}
 		}
-		d := JobDecision{Key: j.Key, Action: JobStart, Slot: latest, First: first, Missed: count - 1, Late: now.Sub(first) > grace}
+		d := JobDecision{Key: j.Key, Action: JobStart, Slot: latest, First: first, Missed: count - 1, Late: count > 1 || now.Sub(first) > grace}
 		if j.Running > 0 {
 			switch j.Concurrency {
 			case spec.ConcurrencyAllow:
