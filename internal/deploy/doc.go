@@ -62,4 +62,13 @@
 //     container's configuration or label, a log line or an API answer:
 //     it is sealed into its release by the store and written into the
 //     containers as files (secrets.go).
+//   - Scheduled jobs (jobs_*.go): PlanJobs is pure (injected now, no
+//     I/O); the Scheduler's Run owns its loop and every run's goroutine
+//     and waits for them. A run is built by oneOffSpecOf, as berth run's,
+//     from the live release read when it starts, and records that
+//     release. A slot is recorded before its run starts (no double run
+//     after a crash); however many slots passed while berth was down, a
+//     job runs once. Every run ends recorded: succeeded, failed,
+//     timed_out (stopped at its timeout), replaced, or interrupted (berth
+//     stopped, or found it left at start), and its container is removed.
 package deploy

@@ -169,6 +169,9 @@ func (s *Scheduler) tick() {
 			if err != nil {
 				continue // changed since: the next tick reads it
 			}
+			if ok {
+				s.rearmChanged(k, lj.rel.Spec, rel.Spec)
+			}
 			lj = liveJobs{rel: rel, scheds: s.schedules(rel)}
 			s.rels[k] = lj
 		}
@@ -212,6 +215,26 @@ func (s *Scheduler) tick() {
 		if _, err := s.startLocked(dec.Key, lj.rel, *job, run, dec.Action == JobReplace); err != nil {
 			s.log.Warn("start job run", "app", dec.Key.App, "env", dec.Key.Env, "job", dec.Key.Name, "error", err)
 		}
+	}
+}
+
+// rearmChanged forgets the last slot of each job that a deploy or
+// rollback, seen while berth runs, adds to the environment or gives
+// another schedule: it waits for its first slot under the new release,
+// as a new job does, rather than catch up on slots counted from a
+// schedule it did not have then.
+func (s *Scheduler) rearmChanged(k [2]string, old, cur spec.App) {
+	for _, j := range cur.Jobs {
+		if o, ok := old.Job(j.Name); ok && o.Schedule == j.Schedule && o.Timezone == j.Timezone {
+			continue
+		}
+		key := JobKey{App: k[0], Env: k[1], Name: j.Name}
+		st, err := s.stateOf(key)
+		if err != nil || st.Last.IsZero() {
+			continue
+		}
+		st.Last = time.Time{}
+		s.state[key] = st // PlanJobs arms it, and the store gets the new slot then
 	}
 }
 

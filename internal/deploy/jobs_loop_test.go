@@ -34,6 +34,7 @@ func newJobHarness(t *testing.T, jobs ...spec.Job) *jobHarness {
 	h.d = fakeDeployer(t, h.f)
 	h.f.AddImage("shop:1", "sha256:1")
 	h.f.AddImage("shop:2", "sha256:2")
+	h.f.AddImage("shop:3", "sha256:3")
 	if err := h.d.store.EnsureEnv("shop", "production"); err != nil {
 		t.Fatal(err)
 	}
@@ -379,5 +380,48 @@ func TestDeployer_ClusterRefusesJobs(t *testing.T) {
 	}
 	if _, err := cf.d.store.LiveRelease("shop", "production"); err == nil {
 		t.Errorf("the refused deploy made a release live")
+	}
+}
+
+func TestScheduler_AJobADeployAddsOrReschedulesWaitsForItsFirstSlot(t *testing.T) {
+	t.Parallel()
+	h := newJobHarness(t, minutely("report"))
+	h.start()
+	// Two hours pass with a release that has no job sync and report on
+	// another schedule (release 2); then release 3 brings sync back and
+	// report to every minute. Neither catches up on slots counted under
+	// a schedule it did not have.
+	if err := h.d.store.SetJobState("shop", "production", "sync", store.JobState{Last: h.clock().Add(-2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	hourly := minutely("report")
+	hourly.Schedule = "@yearly"
+	h.release(2, hourly)
+	h.waitFor("the scheduler to see release 2", func() bool {
+		h.s.mu.Lock()
+		defer h.s.mu.Unlock()
+		return h.s.rels[[2]string{"shop", "production"}].rel.ID == 2
+	})
+	h.advance(2 * time.Hour)
+	h.release(3, minutely("report"), minutely("sync"))
+	for _, job := range []string{"report", "sync"} {
+		h.waitFor(job+" re-armed at now", func() bool {
+			st, _ := h.d.store.GetJobState("shop", "production", job)
+			return st.Last.Equal(h.clock())
+		})
+	}
+	for range 5 {
+		h.s.tick()
+	}
+	if n := len(h.runs("report")) + len(h.runs("sync")); n != 0 {
+		t.Errorf("%d runs caught up after the deploy, want none", n)
+	}
+	h.advance(30 * time.Second) // the first slot after the deploy
+	for _, job := range []string{"sync", "report"} {
+		c := h.container(job, 1)
+		_ = h.f.SetState(c.ID, engine.StateExited, 0)
+		if r := h.ended(job, 1); r.Release != 3 || r.Note != "" {
+			t.Errorf("first run of %s after the deploy %+v", job, r)
+		}
 	}
 }

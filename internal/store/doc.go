@@ -82,6 +82,9 @@
 //     token itself. Like registries and notifications, the token
 //     buckets are created by their first write, so they need no
 //     migration.
+//   - Scheduled jobs keep, per app environment and job, their schedule
+//     state and their newest MaxJobRuns runs (jobs.go), in buckets made
+//     by their first write: no migration.
 //   - meta/schema_version records the layout version (1). Open runs the
 //     migrations from the file's version up to the current one in a
 //     single transaction, and refuses a file written by a newer berth.
