@@ -16,9 +16,10 @@ import (
 	"github.com/berth-dev/berth/internal/testutil"
 )
 
-// jobsCompose is an app whose web service carries three jobs: one every
+// jobsCompose is an app whose web service carries four jobs: one every
 // two seconds that prints the release's VERSION, one that fails, one
-// that outlives its timeout.
+// that outlives its timeout, and one every second that takes three
+// (concurrency forbid: its slots overlap a run and are skipped).
 func jobsCompose(t *testing.T, name, host, version string) string {
 	t.Helper()
 	return writeFile(t, "compose.yaml", `name: `+name+`
@@ -41,6 +42,10 @@ services:
           schedule: "@yearly"
           command: ["sleep", "60"]
           timeout: 1s
+        - name: overlap
+          schedule: "@every 1s"
+          command: ["sleep", "3"]
+          concurrency: forbid
 `)
 }
 
@@ -131,10 +136,37 @@ func TestJobs_ScheduleRunByHandFailureTimeoutAndDowntime(t *testing.T) {
 		return n == 2
 	})
 
+	// concurrency forbid: the slots that come while a run of overlap
+	// goes are skipped and counted, never a second run beside it.
+	testutil.Eventually(t, 20*time.Second, "overlap's slots skipped while its run goes", func() bool {
+		jobs, err := s.client.Jobs(context.Background(), name, "production")
+		if err != nil {
+			return false
+		}
+		for _, j := range jobs {
+			if j.Name == "overlap" && j.Running > 1 {
+				t.Fatalf("overlap (concurrency forbid) has %d runs going", j.Running)
+			}
+			if j.Name == "overlap" && j.Skipped >= 2 && j.SkippedAt != nil {
+				return true
+			}
+		}
+		return false
+	})
+	overlaps, err := s.client.JobRuns(context.Background(), name, "production", "overlap", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(overlaps); i++ { // newest first: each run starts after the one before ended
+		if prev := overlaps[i]; prev.EndedAt != nil && overlaps[i-1].StartedAt.Before(*prev.EndedAt) {
+			t.Errorf("overlap run %d started at %s, before run %d ended at %s", overlaps[i-1].ID, overlaps[i-1].StartedAt, prev.ID, *prev.EndedAt)
+		}
+	}
+
 	// The listing: next and last runs, as JSON too.
 	code, out, _ = s.berth(t, "jobs", name, "--output", "json")
 	var jobs []dto.Job
-	if err := json.Unmarshal([]byte(out), &jobs); code != 0 || err != nil || len(jobs) != 3 {
+	if err := json.Unmarshal([]byte(out), &jobs); code != 0 || err != nil || len(jobs) != 4 {
 		t.Fatalf("jobs --output json: exit %d %v\n%s", code, err, out)
 	}
 	for _, j := range jobs {
