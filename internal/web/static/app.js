@@ -238,8 +238,61 @@ document.addEventListener("DOMContentLoaded", () => {
     document.getElementById("secret-value").value = "";
     act(base + "/secrets/" + encodeURIComponent(name), new Blob([value], { type: "text/plain" }), ev.submitter, "PUT");
   });
+  // renderJobs lists the live release's scheduled jobs with their next
+  // and last runs (the last run's final output lines under it), with a
+  // Run now button, as berth jobs and berth jobs run do.
+  function renderJobs(jobs) {
+    const section = document.getElementById("jobs-section");
+    section.hidden = !jobs.length;
+    const rows = jobs.map((j) => {
+      const l = j.last;
+      const badge = l ? el("span", { class: "badge " + ({ succeeded: "ok", failed: "bad", timed_out: "bad", interrupted: "warn", replaced: "warn" }[l.status] || "busy") },
+        l.status.replace("_", " ") + (l.status === "failed" && l.exit_code >= 0 ? " (exit " + l.exit_code + ")" : "")) : null;
+      const why = l ? [l.error, l.note].filter(Boolean).join("; ") : "";
+      const tail = l && l.log && l.log.length ? el("pre", { class: "why" }, l.log.slice(-5).join("\n")) : null;
+      const running = j.running ? " (" + j.running + " running)" : "";
+      const skipped = j.skipped ? el("div", { class: "why" }, j.skipped + " run(s) skipped while one was going (concurrency: forbid)") : null;
+      return el("tr", { "data-job": j.name },
+        el("th", { scope: "row" }, j.name),
+        el("td", {}, j.service),
+        el("td", {}, el("code", {}, j.schedule), j.timezone ? " (" + j.timezone + ")" : ""),
+        el("td", {}, j.next ? el("time", { datetime: j.next }, berth.when(j.next)) : "never"),
+        el("td", {}, l ? el("span", {}, "#" + l.id + " " + l.trigger + " ", el("time", { datetime: l.started_at }, berth.when(l.started_at))) : "never"),
+        el("td", {}, badge || "–", running, why ? el("div", { class: "why" }, why) : null, skipped, tail),
+        el("td", {}, mayOperate ? el("button", { type: "button", class: "quiet run-job", onclick: (e) => confirmRunJob(j, e.target) }, "Run now") : null));
+    });
+    document.querySelector("#jobs tbody").replaceChildren(...rows);
+  }
+
+  let jobsAt = 0;
+  async function loadJobs() {
+    jobsAt = Date.now();
+    try {
+      renderJobs(await berth.json("GET", base + "/jobs"));
+    } catch (e) {
+      renderJobs([]); // nothing live, or a server that runs no jobs
+    }
+  }
+
+  async function confirmRunJob(j, button) {
+    const lines = ["A run of job " + j.name + " starts now in a one-off container of release " + j.release + " (service " + j.service + (j.command ? ", command " + j.command.join(" ") : "") + ").",
+      "It is stopped after its timeout of " + j.timeout + "; concurrency " + j.concurrency + "."];
+    if (!(await ask("Run " + j.name + " now?", lines, "Run " + j.name))) return;
+    berth.flash("");
+    button.disabled = true;
+    try {
+      const r = await berth.json("POST", base + "/jobs/" + encodeURIComponent(j.name) + "/runs");
+      berth.flash("Run " + r.id + " of " + j.name + " started.");
+      await loadJobs();
+    } catch (e) {
+      berth.flash(e.message.endsWith(".") ? e.message : e.message + ".");
+    } finally {
+      button.disabled = false;
+    }
+  }
 
   async function load() {
+    loadJobs();
     try {
       const [rels, deps] = await Promise.all([berth.json("GET", base + "/releases"), berth.json("GET", base + "/deployments?limit=20")]);
       releases = rels.slice().sort((a, b) => b.id - a.id);
@@ -363,6 +416,7 @@ document.addEventListener("DOMContentLoaded", () => {
       lastHappened = happened;
       loadActivity();
     }
+    if (Date.now() - jobsAt > 2000) loadJobs(); // runs start and end between deployments
     const seen = JSON.stringify([st.last_deployment && st.last_deployment.id, st.last_deployment && st.last_deployment.status, st.live && st.live.id]);
     if (seen !== lastSeen) {
       lastSeen = seen;
