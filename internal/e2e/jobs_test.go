@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/testutil"
 )
 
@@ -232,4 +233,52 @@ func TestJobs_ScheduleRunByHandFailureTimeoutAndDowntime(t *testing.T) {
 			t.Errorf("job container %s left behind", c.Name)
 		}
 	}
+}
+
+// TestJobs_RunsOnTheMinute: a standard five-field schedule on the real
+// clock, every minute: the run starts at the minute it is due, on time,
+// from the live release.
+func TestJobs_RunsOnTheMinute(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	s := startServer(t, t.TempDir())
+	name, host := newApp(t, eng)
+	file := writeFile(t, "compose.yaml", `name: `+name+`
+services:
+  web:
+    image: `+image(t).Ref+`
+    environment: { VERSION: minutely }
+    x-berth:
+      port: 8080
+      hosts: [`+host+`]
+      healthcheck: { path: /up, deadline: 10s }
+      jobs:
+        - name: minutely
+          schedule: "* * * * *"
+          command: ["env", "VERSION"]
+`)
+	app, err := spec.Load(context.Background(), spec.LoadOptions{Files: []string{file}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.deployOrFail(t, app) // through the client: s.berth sets the environment, which a parallel test may not
+	var run dto.JobRun
+	testutil.Eventually(t, 90*time.Second, "a run of minutely on the minute", func() bool {
+		runs, err := s.client.JobRuns(context.Background(), name, "production", "minutely", 5)
+		if err != nil || len(runs) == 0 || runs[0].Status == "running" {
+			return false
+		}
+		run = runs[0]
+		return true
+	})
+	if run.Trigger != "schedule" || run.Status != "succeeded" || strings.Join(run.Log, "") != "minutely" || run.Note != "" {
+		t.Errorf("the first run: %+v", run)
+	}
+	if run.Slot == nil || !run.Slot.Equal(run.Slot.Truncate(time.Minute)) {
+		t.Fatalf("the run's slot %v is not a whole minute", run.Slot)
+	}
+	if late := run.StartedAt.Sub(*run.Slot); late < 0 || late > 5*time.Second {
+		t.Errorf("the run started %s after its slot %s", late, run.Slot)
+	}
+	t.Logf("due at %s, started %s after it", run.Slot.Format(time.TimeOnly), run.StartedAt.Sub(*run.Slot).Round(time.Millisecond))
 }
