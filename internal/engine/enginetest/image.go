@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 
 // TestImage is an image built for tests.
 type TestImage struct {
-	Ref string // the tag it was built with
+	Ref string // a tag of its own binary (repository:t-HASH)
 	ID  string // its image ID
 }
 
@@ -53,8 +54,17 @@ func BuildTestImage(t testing.TB, tag string) TestImage {
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if ii, err := cli.ImageInspect(ctx, tag); err == nil && ii.Config != nil && ii.Config.Labels["berth.test.binary"] == hash {
-		return TestImage{Ref: tag, ID: ii.ID}
+	// The image is referred to by a tag of its own binary: two checkouts
+	// whose testapp differ (engineers' worktrees sharing one engine) each
+	// keep theirs, and tag, which the last build takes, is never what a
+	// test deploys by, so it cannot change under a running test.
+	own := tag
+	if i := strings.LastIndexByte(tag, ':'); i > strings.LastIndexByte(tag, '/') {
+		own = tag[:i]
+	}
+	own += ":t-" + hash[:16]
+	if ii, err := cli.ImageInspect(ctx, own); err == nil && ii.Config != nil && ii.Config.Labels["berth.test.binary"] == hash {
+		return TestImage{Ref: own, ID: ii.ID}
 	}
 	dockerfile := fmt.Sprintf("FROM scratch\nCOPY testapp /testapp\nLABEL berth.test.binary=%s\nEXPOSE 8080\nENTRYPOINT [\"/testapp\"]\n", hash)
 	var buf bytes.Buffer
@@ -74,15 +84,15 @@ func BuildTestImage(t testing.TB, tag string) TestImage {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := cli.ImageBuild(ctx, &buf, build.ImageBuildOptions{Tags: []string{tag}, Remove: true, ForceRemove: true})
+	resp, err := cli.ImageBuild(ctx, &buf, build.ImageBuildOptions{Tags: []string{own, tag}, Remove: true, ForceRemove: true})
 	if err != nil {
-		t.Fatalf("build test image %s: %v", tag, err)
+		t.Fatalf("build test image %s: %v", own, err)
 	}
 	out, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	ii, err := cli.ImageInspect(ctx, tag)
+	ii, err := cli.ImageInspect(ctx, own)
 	if err != nil {
-		t.Fatalf("build test image %s: %v\n%s", tag, err, out)
+		t.Fatalf("build test image %s: %v\n%s", own, err, out)
 	}
-	return TestImage{Ref: tag, ID: ii.ID}
+	return TestImage{Ref: own, ID: ii.ID}
 }
