@@ -12,7 +12,8 @@ import (
 // LoadImage makes sure the engine at every host (a lab node's socket) has
 // img, built on the host's engine (DOCKER_HOST): the lab has no registry,
 // so the image is saved from there and loaded into each node that lacks
-// it. It fails the test when a node still lacks it.
+// it, and tagged img.Ref there. It fails the test when a node still lacks
+// it.
 func LoadImage(t testing.TB, hosts []string, img enginetest.TestImage) {
 	t.Helper()
 	ctx := context.Background()
@@ -41,6 +42,12 @@ func LoadImage(t testing.TB, hosts []string, img enginetest.TestImage) {
 		}
 		if _, err := nc.ImageInspect(ctx, img.ID); err != nil {
 			t.Fatalf("%s on %s: %v", img.Ref, h, err)
+		}
+		// A node that had the image under another tag gets img.Ref too.
+		if ii, err := nc.ImageInspect(ctx, img.Ref); err != nil || ii.ID != img.ID {
+			if err := nc.ImageTag(ctx, img.ID, img.Ref); err != nil {
+				t.Fatalf("tag %s as %s on %s: %v", img.ID, img.Ref, h, err)
+			}
 		}
 	}
 }
