@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,13 +24,19 @@ import (
 // Option adjusts Run.
 type Option func(*runConfig)
 
-type runConfig struct{ runtime bool }
+type runConfig struct{ runtime, commands bool }
 
 // WithoutRuntime runs only the parts of the contract that need no real
 // processes or networking: no HTTP to the containers, no log contents,
 // no signal handling, no process exits, no Dockerfile semantics. The Fake
 // passes the contract with it.
 func WithoutRuntime() Option { return func(c *runConfig) { c.runtime = false } }
+
+// WithCommands, after WithoutRuntime, still runs the parts that run the
+// test image's one-off commands to their end and read their output and
+// exit code (a Swarm cluster runs them as tasks). The Fake runs no
+// commands.
+func WithCommands() Option { return func(c *runConfig) { c.commands = true } }
 
 // Run runs the engine contract against the engine newEngine returns, using
 // img (from BuildTestImage; for the Fake, register img.Ref → img.ID with
@@ -40,6 +47,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage
 	for _, o := range opts {
 		o(&cfg)
 	}
+	cfg.commands = cfg.commands || cfg.runtime
 	needsRuntime := func(t *testing.T) {
 		t.Helper()
 		if !cfg.runtime {
@@ -335,6 +343,27 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine, img TestImage
 		rc.Close()
 		if !strings.Contains(string(b), "crashing on purpose") {
 			t.Fatalf("logs: %q", b)
+		}
+	})
+	// A one-off command (restart policy no: berth run, release commands,
+	// scheduled jobs) that ends at once runs to its end: its output and
+	// exit code are the command's, whether or not the engine saw it
+	// running before it ended.
+	t.Run("OneOffRunsToItsEnd", func(t *testing.T) {
+		if !cfg.commands {
+			t.Skip("runs no commands (WithoutRuntime without WithCommands)")
+		}
+		for _, want := range []int{0, 3} {
+			s := spec(fmt.Sprintf("oneoff-%d", want))
+			s.Cmd, s.RestartPolicy, s.Aliases = []string{"exit", strconv.Itoa(want)}, "no", nil
+			var lines []string
+			code, err := engine.RunOnce(ctx, e, s, func(l string) { lines = append(lines, l) })
+			if err != nil || code != want {
+				t.Fatalf("RunOnce of exit %d: code %d, err %v", want, code, err)
+			}
+			if got := strings.Join(lines, "\n"); got != fmt.Sprintf("exiting with %d", want) {
+				t.Errorf("RunOnce of exit %d printed %q", want, got)
+			}
 		}
 	})
 	t.Run("Volumes", func(t *testing.T) {

@@ -52,12 +52,18 @@ func (b *Backend) CreateContainer(ctx context.Context, s engine.ContainerSpec) (
 	if s.NoStart {
 		return b.InspectContainer(ctx, resp.ID)
 	}
-	c, err := b.waitRunning(ctx, resp.ID)
+	c, err := b.waitRunning(ctx, resp.ID, s.RestartPolicy == "no")
 	if err != nil && imageMissing(c.Error) {
 		_ = b.removeService(context.WithoutCancel(ctx), resp.ID)
 		return engine.Container{}, fmt.Errorf("swarm: create service %s: image %s: %w: %s", s.Name, s.Image, engine.ErrImageNotFound, c.Error)
 	}
 	return c, err
+}
+
+// ranToItsEnd reports whether an ended task's error (its status's Err)
+// says its command ran and exited, rather than that it never started.
+func ranToItsEnd(taskErr string) bool {
+	return taskErr == "" || strings.HasPrefix(taskErr, "task: non-zero exit")
 }
 
 func imageMissing(taskErr string) bool {
@@ -66,12 +72,19 @@ func imageMissing(taskErr string) bool {
 }
 
 // waitRunning polls until the service's newest task runs, or has ended.
-func (b *Backend) waitRunning(ctx context.Context, id string) (engine.Container, error) {
+// With oneOff (a command that is not restarted: berth run, a release
+// command, a job's run) a task that ran its command and exited, with any
+// exit code, is not an error: the command may end before a poll sees it
+// run, as a container's may end right after docker start returns.
+func (b *Backend) waitRunning(ctx context.Context, id string, oneOff bool) (engine.Container, error) {
 	var c engine.Container
 	err := b.every(ctx, startTimeout, "task of "+id+" running", func() (bool, error) {
 		var err error
 		if c, err = b.InspectContainer(ctx, id); err != nil {
 			return false, err
+		}
+		if c.State == engine.StateExited && oneOff && ranToItsEnd(c.Error) {
+			return true, nil
 		}
 		if c.State == engine.StateExited {
 			msg := c.Error
@@ -96,7 +109,7 @@ func (b *Backend) StartContainer(ctx context.Context, id string) error {
 	}); err != nil {
 		return err
 	}
-	_, err := b.waitRunning(ctx, id)
+	_, err := b.waitRunning(ctx, id, false)
 	return err
 }
 

@@ -64,7 +64,7 @@ func newBackend(t *testing.T) (*swarm.Backend, enginetest.TestImage) {
 // nodes' namespaces) or need per-container runtime control Swarm lacks.
 func TestBackend_Contract(t *testing.T) {
 	b, img := newBackend(t)
-	enginetest.Run(t, func(*testing.T) engine.Engine { return b }, img, enginetest.WithoutRuntime())
+	enginetest.Run(t, func(*testing.T) engine.Engine { return b }, img, enginetest.WithoutRuntime(), enginetest.WithCommands())
 }
 
 // The engine.Workloads contract, on the lab's overlay.
