@@ -136,9 +136,7 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 		autoscale.Run(gctx, autoscale.Options{Source: autoscaler{dep: c.dep, st: st}, Scaler: autoscaler{dep: c.dep, st: st}, Logger: log})
 		return nil
 	})
-	if cluster == nil { // Deploy refuses x-berth.jobs on a cluster
-		g.Go(func() error { jobs.Run(gctx); return nil })
-	}
+	g.Go(func() error { jobs.Run(gctx); return nil }) // on a cluster, each run is a one-off Swarm task
 	if cluster != nil {
 		g.Go(func() error {
 			reconcile.FollowCluster(gctx, reconcile.FollowOptions{Routes: c.dep, Logger: log})

@@ -370,16 +370,29 @@ func TestScheduler_StoppingInterruptsRunsAndStartingRecordsLeftOnes(t *testing.T
 	}
 }
 
-func TestDeployer_ClusterRefusesJobs(t *testing.T) {
+// On a cluster a job's run is a one-off Swarm task: a deploy with jobs
+// goes live, except a job whose service mounts Compose secrets or
+// configs, which such a task does not mount yet: refused, nothing live.
+func TestDeployer_ClusterTakesJobsButNotWithSecrets(t *testing.T) {
 	cf := newClusterFixture(t)
 	app := clusterApp("v1")
 	app.Jobs = []spec.Job{minutely("report")}
-	_, err := cf.deploy(t, app, DeployOptions{})
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "scheduled jobs run on one host only for now: ") {
-		t.Fatalf("deploy with jobs on a cluster: %v", err)
+	if _, err := cf.deploy(t, app, DeployOptions{}); err != nil {
+		t.Fatalf("deploy with a job on a cluster: %v", err)
 	}
-	if _, err := cf.d.store.LiveRelease("shop", "production"); err == nil {
-		t.Errorf("the refused deploy made a release live")
+	live, err := cf.d.store.LiveRelease("shop", "production")
+	if err != nil || len(live.Spec.Jobs) != 1 {
+		t.Fatalf("live release %+v, %v: want one with the job", live, err)
+	}
+	secret := clusterApp("v2")
+	secret.Services[0].Secrets = []spec.SecretFile{{Name: "db", Target: "/run/secrets/db"}}
+	secret.Jobs = []spec.Job{minutely("report")}
+	_, err = cf.deploy(t, secret, DeployOptions{})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `job report runs as service "web", which mounts Compose secrets or configs`) {
+		t.Fatalf("deploy of a job whose service has secrets on a cluster: %v", err)
+	}
+	if again, _ := cf.d.store.LiveRelease("shop", "production"); again.ID != live.ID {
+		t.Errorf("the refused deploy made release %d live", again.ID)
 	}
 }
 

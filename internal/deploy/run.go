@@ -29,8 +29,12 @@ func (d *Deployer) Deploy(ctx context.Context, app *spec.App, env string, opts D
 	if err := d.checkBinds(app, env); err != nil {
 		return store.Deployment{}, err
 	}
-	if d.cluster != nil && len(app.Jobs) > 0 {
-		return store.Deployment{}, fmt.Errorf("%w: x-berth.jobs: scheduled jobs run on one host only for now: berth server --engine swarm does not run them (job %s); remove x-berth.jobs, or deploy the app to a berth server on one host", ErrInvalid, app.Jobs[0].Name)
+	if d.cluster != nil {
+		for _, j := range app.Jobs {
+			if svc, ok := app.Service(j.Service); ok && (len(svc.Secrets) > 0 || len(svc.Configs) > 0) {
+				return store.Deployment{}, fmt.Errorf("%w: x-berth.jobs: job %s runs as service %q, which mounts Compose secrets or configs, and a job's run on a Swarm cluster is a one-off task that does not mount them yet; give the job a service without secrets: or configs:, or deploy the app to a berth server on one host", ErrInvalid, j.Name, j.Service)
+			}
+		}
 	}
 	for _, svc := range app.Services {
 		if d.cluster == nil && svc.Container != nil && svc.Container.ReadOnly && (len(svc.Secrets) > 0 || len(svc.Configs) > 0) {
