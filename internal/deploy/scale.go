@@ -29,6 +29,9 @@ import (
 // stopped and removed after it, as an old release's are (retire.go).
 // The scale is recorded (a deployment of kind scale with who, when and
 // each from → to; the count per service in the store; an event).
+//
+// On a cluster engine it scales each service's workload instead, with
+// the same gates and drain (scale_cluster.go).
 func (d *Deployer) Scale(ctx context.Context, app, env string, targets []ScaleTarget, progress ProgressFunc) (store.Deployment, error) {
 	if env == "" {
 		env = spec.DefaultEnv
@@ -38,9 +41,6 @@ func (d *Deployer) Scale(ctx context.Context, app, env string, targets []ScaleTa
 	}
 	if _, err := d.store.GetApp(app); err != nil {
 		return store.Deployment{}, fmt.Errorf("app %q: %w", app, err)
-	}
-	if d.cluster != nil {
-		return store.Deployment{}, fmt.Errorf("%w: berth scale does not run on a Swarm cluster yet (berth server --engine swarm): set deploy.replicas in the Compose file and deploy it, which Swarm rolls out", ErrInvalid)
 	}
 	unlock, err := d.tryLock(app, env, store.KindScale)
 	if err != nil {
@@ -62,21 +62,12 @@ func (d *Deployer) Scale(ctx context.Context, app, env string, targets []ScaleTa
 		return store.Deployment{}, err
 	}
 	eff, _ := ScaledApp(live.Spec, scales)
-	if err := d.checkRestoredBinds(&eff, env); err != nil {
-		return store.Deployment{}, fmt.Errorf("cannot scale release %d: %w", live.ID, err)
+	var steps []scaleStep
+	if d.cluster != nil {
+		steps, err = d.planClusterSteps(ctx, &eff, env, live.ID, targets)
+	} else {
+		steps, err = d.planHostSteps(ctx, &eff, env, live.ID, targets)
 	}
-
-	observed, err := d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: app, engine.LabelEnv: env, engine.LabelRelease: releaseLabel(live.ID)})
-	if err != nil {
-		return store.Deployment{}, fmt.Errorf("list containers: %w", err)
-	}
-	var running []engine.Container
-	for _, c := range d.notRetiring(observed) {
-		if c.Running() && c.Labels[LabelOneOff] != "true" {
-			running = append(running, c)
-		}
-	}
-	steps, err := planScale(&eff, live.ID, targets, running, d.inRotation(app, env))
 	if err == nil {
 		err = scaleDependents(&eff, steps)
 	}
@@ -117,13 +108,54 @@ func (d *Deployer) Scale(ctx context.Context, app, env string, targets []ScaleTa
 	d.startCounting(x)
 	x.recorded = make(chan struct{})
 	defer close(x.recorded)
-	done, err := d.scaleHost(ctx, x, steps)
+	var done []scaleStep
+	if d.cluster != nil {
+		done, err = d.scaleCluster(ctx, x, d.cluster, steps)
+	} else {
+		done, err = d.scaleHost(ctx, x, steps)
+	}
 	d.recordScale(x, &live, done)
 	if err != nil {
 		return d.finish(x.dep, x.rel, x.t, d.counted(x), fmt.Errorf("scale refused: %w; %s", err, scaledSoFar(live.ID, done)))
 	}
 	x.t.say("done in %s", x.t.elapsed().Round(time.Millisecond))
 	return d.finish(x.dep, x.rel, x.t, d.counted(x), nil)
+}
+
+// planHostSteps is planScale of app/env's running containers of
+// release rel on one host.
+func (d *Deployer) planHostSteps(ctx context.Context, eff *spec.App, env string, rel int64, targets []ScaleTarget) ([]scaleStep, error) {
+	if err := d.checkRestoredBinds(eff, env); err != nil {
+		return nil, fmt.Errorf("cannot scale release %d: %w", rel, err)
+	}
+	observed, err := d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: eff.Name, engine.LabelEnv: env, engine.LabelRelease: releaseLabel(rel)})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	var running []engine.Container
+	for _, c := range d.notRetiring(observed) {
+		if c.Running() && c.Labels[LabelOneOff] != "true" {
+			running = append(running, c)
+		}
+	}
+	return planScale(eff, rel, targets, running, d.inRotation(eff.Name, env))
+}
+
+// planClusterSteps is planClusterScale, each step from the count its
+// workload has now.
+func (d *Deployer) planClusterSteps(ctx context.Context, eff *spec.App, env string, rel int64, targets []ScaleTarget) ([]scaleStep, error) {
+	steps, err := planClusterScale(eff, rel, targets)
+	if err != nil {
+		return nil, err
+	}
+	for i := range steps {
+		st, err := d.cluster.InspectWorkload(ctx, WorkloadName(eff.Name, env, steps[i].svc.Name))
+		if err != nil {
+			return nil, fmt.Errorf("service %q: %w", steps[i].svc.Name, err)
+		}
+		steps[i].from = int(st.Replicas)
+	}
+	return steps, nil
 }
 
 // scaleDependents refuses to scale to 0 a service another one waits
