@@ -18,11 +18,10 @@ type AutoscaledService struct {
 	Settings          spec.Autoscale
 }
 
-// Autoscaled lists the live services that autoscale, on one host.
+// Autoscaled lists the live services that autoscale. On a cluster a
+// service aiming at CPU is left out (a deploy refuses it there:
+// clusterRefusals).
 func (d *Deployer) Autoscaled(ctx context.Context) ([]AutoscaledService, error) {
-	if d.cluster != nil {
-		return nil, nil // berth scale does not run on a cluster yet
-	}
 	apps, err := d.store.ListApps()
 	if err != nil {
 		return nil, err
@@ -36,7 +35,7 @@ func (d *Deployer) Autoscaled(ctx context.Context) ([]AutoscaledService, error) 
 			}
 			eff := d.scaledSpec(live.Spec, env)
 			for _, svc := range eff.Services {
-				if svc.Autoscale != nil {
+				if svc.Autoscale != nil && (d.cluster == nil || svc.Autoscale.TargetCPU == 0) {
 					out = append(out, AutoscaledService{App: a.Name, Env: env, Service: svc.Name, Replicas: svc.Replicas, Settings: *svc.Autoscale})
 				}
 			}
@@ -85,6 +84,9 @@ func (d *Deployer) LoadOf(ctx context.Context, app, env, service string, cpu boo
 	}
 	if !cpu {
 		return out, ok
+	}
+	if d.cluster != nil {
+		return out, false // no task statistics across nodes (clusterRefusals)
 	}
 	sr, isReader := d.eng.(engine.StatsReader)
 	live, err := d.store.LiveRelease(app, env)

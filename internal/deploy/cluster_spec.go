@@ -27,8 +27,8 @@ func clusterRefusals(app *spec.App) []string {
 		if svc.Stateful {
 			out = append(out, fmt.Sprintf("service %q: x-berth.stateful services are not run on a Swarm cluster yet; pin the database to a node with deploy.placement.constraints and run it outside berth", svc.Name))
 		}
-		if svc.Autoscale != nil {
-			out = append(out, fmt.Sprintf("service %q: x-berth.autoscale runs on one host only for now (berth scale does not run on a Swarm cluster yet): remove it and set deploy.replicas", svc.Name))
+		if svc.Autoscale != nil && svc.Autoscale.TargetCPU > 0 {
+			out = append(out, fmt.Sprintf("service %q: x-berth.autoscale.target.cpu is not available on a Swarm cluster: berth reads CPU from the Docker engine it talks to, and Swarm's manager API gives no statistics of tasks on other nodes; aim at what the proxy measures for every task instead (target.rps, target.in_flight or target.p95)", svc.Name))
 		}
 		out = append(out, clusterPortRefusals(svc)...)
 	}
