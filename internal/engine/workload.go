@@ -276,8 +276,13 @@ type Instance struct {
 	// Addresses maps overlay network name to the instance's address there.
 	Addresses map[string]string
 	// Labels are those of the spec it was started from.
-	Labels   map[string]string
-	Error    string // why it failed, when it did
+	Labels map[string]string
+	Error  string // why it failed, when it did
+	// Ended is how it ended, once it has: "shutdown" when the cluster
+	// stopped it (scaled in, replaced by an update, drained off its
+	// node), else "complete", "failed", "rejected" or "orphaned" (it
+	// ended by itself, or its node was lost). "" while it runs.
+	Ended    string
 	ExitCode int
 	Since    time.Time // when it reached State
 }

@@ -81,6 +81,12 @@ func instanceOf(s swarm.Service, t swarm.Task, n swarm.Node) engine.Instance {
 	if cst := t.Status.ContainerStatus; cst != nil {
 		in.ExitCode = cst.ExitCode
 	}
+	if terminal(t.Status.State) {
+		in.Ended = string(t.Status.State)
+		if t.Status.State == swarm.TaskStateRemove {
+			in.Ended = string(swarm.TaskStateShutdown)
+		}
+	}
 	if t.Status.State == swarm.TaskStateRunning {
 		if host := nodeAddr(n); host != "" {
 			if p := proxyPort(s, t, in.Labels[engine.LabelProxyPort]); p != 0 {
@@ -89,6 +95,27 @@ func instanceOf(s swarm.Service, t swarm.Task, n swarm.Node) engine.Instance {
 		}
 	}
 	return in
+}
+
+// InspectInstance returns one task, running or ended, by ID: how a task
+// that left ListInstances ended (Instance.Ended). engine.ErrNotFound,
+// wrapped, once Swarm has deleted it (its task reaper deletes a task
+// scaled away once it has shut down, and old tasks past the history
+// limit).
+func (b *Backend) InspectInstance(ctx context.Context, id string) (engine.Instance, error) {
+	t, _, err := b.cli.TaskInspectWithRaw(ctx, id)
+	if err != nil {
+		return engine.Instance{}, wrap("inspect task "+id, err)
+	}
+	svc, err := b.inspectOwn(ctx, t.ServiceID)
+	if err != nil {
+		return engine.Instance{}, err
+	}
+	var n swarm.Node
+	if t.NodeID != "" {
+		n, _, _ = b.cli.NodeInspectWithRaw(ctx, t.NodeID) // without it: no hostname
+	}
+	return instanceOf(svc, t, n), nil
 }
 
 func desired(st swarm.TaskState) engine.DesiredState {
