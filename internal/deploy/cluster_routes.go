@@ -138,6 +138,7 @@ func (d *Deployer) clusterSyncOnce(ctx context.Context, w engine.Workloads, page
 					pages[k] = live.ID
 				}
 				d.syncClusterRoutes(ctx, &live.Spec, env, releaseLabel(live.ID), byEnv[[2]string{a.Name, env}])
+				d.recordTaskEnds(ctx, a.Name, env, byEnv[[2]string{a.Name, env}])
 			}
 			unlock()
 		}

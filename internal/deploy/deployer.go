@@ -88,6 +88,10 @@ type Deployer struct {
 	// proxy has, per app environment, for SyncClusterRoutes.
 	clusterPagesMu sync.Mutex
 	clusterPages   map[[2]string]int64
+	// clusterTasks are the tasks each app environment's last sync saw
+	// desired running, to tell which ended and how (cluster_events.go);
+	// guarded by clusterPagesMu too.
+	clusterTasks map[[2]string]map[string]engine.Instance
 	// drains owns the Deployer's background goroutines: retirements of
 	// old releases and drains of published ports' old pools (retire.go);
 	// bg is their context, cancelled by Close, which waits for them.

@@ -17,6 +17,12 @@ func (d *Deployer) RecordEvent(ctx context.Context, ev engine.Event) {
 	if app == "" || env == "" || ev.Labels[LabelOneOff] == "true" {
 		return
 	}
+	if d.cluster != nil && (ev.Type == engine.EventDie || ev.Type == engine.EventStart) {
+		// A cluster engine's events are per service (its newest task),
+		// which says nothing of which of its tasks ended or why: task
+		// ends are recorded from the tasks themselves (cluster_events.go).
+		return
+	}
 	if d.retiringOwns(ev.ContainerID) {
 		return // an old release's container its retirement stops (after a rollback, its release may be live again)
 	}

@@ -166,6 +166,9 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 			ss := ServiceStatus{Name: svc.Name, Hosts: svc.Hosts, Replicas: svc.Replicas, Containers: bySvc[svc.Name], Healthy: healthy[svc.Name]}
 			hn := d.healNoteOf(app, env, svc.Name)
 			ss.Replacing, ss.Healing = hn.Replacing, hn.Note
+			if d.cluster != nil { // Swarm's own healing (cluster_events.go)
+				ss.Replacing = clusterReplacing(cs, svc.Name, liveLabel, svc.Replicas, ss.Healthy)
+			}
 			if sc, ok := scales[svc.Name]; ok && !slices.Contains(stale, svc.Name) {
 				ss.Scale = &sc
 			}
