@@ -140,6 +140,24 @@ func TestSwarm_ScaleUnderLoad(t *testing.T) {
 		return served == 5
 	})
 
+	// Requests in flight on the tasks that go: each outlasts the 2 s
+	// Docker waits before it stops a task and its stop_grace_period (2s),
+	// so it succeeds only if berth drained it before Swarm was told.
+	slow := make(chan string, 10)
+	for range cap(slow) {
+		go func() {
+			c, b := getPath(t, s.addrs.HTTP, host, "/slow?ms=4500")
+			slow <- fmt.Sprintf("%d %s", c, b)
+		}()
+	}
+	testutil.Eventually(t, 10*time.Second, "10 slow requests in flight", func() bool {
+		svc, _ := webStatus(t, s, name)
+		var n int64
+		for _, c := range svc.Containers {
+			n += c.InFlight
+		}
+		return n >= 10
+	})
 	start = time.Now()
 	_, lines = scale(t, s, name, 1)
 	bench(t, "berth scale web=5→1 on the swarm lab: %s", time.Since(start).Round(time.Millisecond))
@@ -150,6 +168,11 @@ func TestSwarm_ScaleUnderLoad(t *testing.T) {
 	}
 	if slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "berth had not drained") }) {
 		t.Errorf("Swarm removed a task berth had not drained: %q", lines)
+	}
+	for range cap(slow) {
+		if r := <-slow; r != "200 v1" {
+			t.Errorf("a request in flight on a task the scale-in removed: %s", r)
+		}
 	}
 	testutil.Eventually(t, 30*time.Second, "status shows web 1/1 healthy and no task left running", func() bool {
 		svc, nodes := webStatus(t, s, name)
