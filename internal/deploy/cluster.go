@@ -101,7 +101,11 @@ func (d *Deployer) applyWorkloads(ctx context.Context, x *execution, w engine.Wo
 		if err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return applied, fmt.Errorf("service %q: %w", svc.Name, err)
 		}
-		if exists && x.dep.Kind == store.KindRollback && st.HasPrevious && st.PreviousLabels[engine.LabelRelease] == releaseLabel(x.rel.ID) {
+		// Swarm's previous spec may hold another count than the replicas
+		// rule gives (a berth scale the target's file has since changed):
+		// then the release's spec is applied instead.
+		if exists && x.dep.Kind == store.KindRollback && st.HasPrevious && st.PreviousLabels[engine.LabelRelease] == releaseLabel(x.rel.ID) &&
+			st.PreviousReplicas == ws.Replicas {
 			err := w.RollbackWorkload(ctx, ws.Name)
 			if err == nil {
 				x.t.say("%s: Swarm rolls back to its previous spec (release %d)", svc.Name, x.rel.ID)

@@ -133,3 +133,31 @@ func TestDeployer_ClusterScaleOutThatNeverGetsHealthyGoesBack(t *testing.T) {
 		t.Errorf("a failed scale is recorded: %+v", sc)
 	}
 }
+
+// Swarm's previous spec keeps the count a scale set; a rollback to a
+// release whose scale its successor's file overrode runs the file's
+// count, as on one host, so it does not use that spec.
+func TestDeployer_ClusterRollbackFollowsTheReplicasRule(t *testing.T) {
+	cf := newClusterFixture(t)
+	if _, err := cf.deploy(t, clusterApp("v1"), DeployOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if lines, err := cf.scale(t, 4); err != nil {
+		t.Fatalf("scale: %v\n%s", err, strings.Join(lines, "\n"))
+	}
+	app := clusterApp("v2")
+	app.Services[0].Replicas = 3 // the file speaks: the scale is forgotten
+	if _, err := cf.deploy(t, app, DeployOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := cf.d.Rollback(ctx, "shop", "production", 0, DeployOptions{}, func(p Progress) { lines = append(lines, p.Message) }); err != nil {
+		t.Fatalf("rollback: %v\n%s", err, strings.Join(lines, "\n"))
+	}
+	ws, _ := cf.f.InspectWorkload(context.Background(), "shop-production-web")
+	if ws.Replicas != 2 || cf.get(t) != "v1" {
+		t.Errorf("after the rollback: %d replicas, GET %q; want release 1's file's 2 and v1\n%s", ws.Replicas, cf.get(t), strings.Join(lines, "\n"))
+	}
+}

@@ -324,8 +324,10 @@ type WorkloadStatus struct {
 	UpdateCompleted time.Time
 	// HasPrevious reports whether RollbackWorkload has a spec to go back to.
 	HasPrevious bool
-	// PreviousLabels are the labels of that spec (which release it runs).
-	PreviousLabels map[string]string
+	// PreviousLabels are the labels of that spec (which release it runs)
+	// and PreviousReplicas its replica count.
+	PreviousLabels   map[string]string
+	PreviousReplicas uint64
 }
 
 // Availability is whether a node takes instances.

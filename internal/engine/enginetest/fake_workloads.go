@@ -133,9 +133,9 @@ func (f *Fake) placeLocked(wl *fakeWorkload, keepTemplate bool) {
 	}
 	slices.SortFunc(wl.instances, func(a, b engine.Instance) int { return cmp.Compare(a.Slot, b.Slot) })
 	wl.status.Replicas, wl.status.Running = wl.spec.Replicas, len(wl.instances)
-	wl.status.Labels, wl.status.HasPrevious, wl.status.PreviousLabels = wl.spec.Labels, wl.previous != nil, nil
+	wl.status.Labels, wl.status.HasPrevious, wl.status.PreviousLabels, wl.status.PreviousReplicas = wl.spec.Labels, wl.previous != nil, nil, 0
 	if wl.previous != nil {
-		wl.status.PreviousLabels = wl.previous.Labels
+		wl.status.PreviousLabels, wl.status.PreviousReplicas = wl.previous.Labels, wl.previous.Replicas
 	}
 }
 

@@ -226,6 +226,9 @@ func statusOf(svc swarm.Service, tasks []swarm.Task) engine.WorkloadStatus {
 	st := engine.WorkloadStatus{ID: svc.ID, Name: svc.Spec.Name, Labels: svc.Spec.Labels, HasPrevious: svc.PreviousSpec != nil}
 	if svc.PreviousSpec != nil {
 		st.PreviousLabels = svc.PreviousSpec.Labels
+		if r := svc.PreviousSpec.Mode.Replicated; r != nil && r.Replicas != nil {
+			st.PreviousReplicas = *r.Replicas
+		}
 	}
 	if r := svc.Spec.Mode.Replicated; r != nil && r.Replicas != nil {
 		st.Replicas = *r.Replicas
