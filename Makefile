@@ -107,6 +107,7 @@ bench-crash:
 bench-autoscale:
 	@scripts/ensure-docker
 	BERTH_BENCH=1 $(GO) test -count=1 -run '^TestBenchAutoscale$$' -v -timeout 10m ./internal/e2e/ 2>&1 | grep -E '^bench-autoscale:|^(--- )?FAIL|^ok' | sed 's/^bench-autoscale: //'
+	@if [ "$$(id -u)" = 0 ]; then GO=$(GO) scripts/swarm-test bench-autoscale; else echo "swarm lab part skipped: it needs root (scripts/swarm-lab)"; fi
 
 # git push -> webhook -> fetch, build, test, deploy of examples/hello, cold
 # and warm, with the split of the steps; prints figures.
