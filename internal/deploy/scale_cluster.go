@@ -173,6 +173,12 @@ func (d *Deployer) clusterScaleIn(ctx context.Context, x *execution, w engine.Wo
 	for _, v := range victims {
 		gone[v.ID] = true
 	}
+	wanted := map[string]bool{} // desired running before the scale
+	for _, in := range insts {
+		if in.Desired == engine.DesiredRunning {
+			wanted[in.ID] = true
+		}
+	}
 	if st.svc.Routed() && len(victims) > 0 {
 		if err := d.drainVictims(ctx, x, st, insts, victims); err != nil {
 			return err
@@ -184,7 +190,7 @@ func (d *Deployer) clusterScaleIn(ctx context.Context, x *execution, w engine.Wo
 		// the cluster) health-checks them back into rotation.
 		return fmt.Errorf("service %q: %w", st.svc.Name, err)
 	}
-	return d.checkSwarmChoice(ctx, x, w, st, labels, gone)
+	return d.checkSwarmChoice(ctx, x, w, st, labels, wanted, gone)
 }
 
 // drainVictims switches st's route to a pool of its serving tasks but
@@ -221,10 +227,11 @@ func (d *Deployer) drainVictims(ctx context.Context, x *execution, st scaleStep,
 }
 
 // checkSwarmChoice waits until st's service has st.to tasks desired
-// running and compares the tasks Swarm marked for removal with those
-// berth drained (gone): any other leaves rotation at once and is named;
-// drained ones Swarm kept go back into rotation once healthy.
-func (d *Deployer) checkSwarmChoice(ctx context.Context, x *execution, w engine.Workloads, st scaleStep, labels map[string]string, gone map[string]bool) error {
+// running and compares the tasks Swarm marked for removal among those
+// wanted before the scale with those berth drained (gone): any other
+// leaves rotation at once and is named; drained ones Swarm kept go back
+// into rotation once healthy.
+func (d *Deployer) checkSwarmChoice(ctx context.Context, x *execution, w engine.Workloads, st scaleStep, labels map[string]string, wanted, gone map[string]bool) error {
 	want := releaseLabel(x.rel.ID)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -244,7 +251,7 @@ func (d *Deployer) checkSwarmChoice(ctx context.Context, x *execution, w engine.
 				if gone[in.ID] {
 					kept++
 				}
-			case !gone[in.ID] && in.State == engine.StateRunning:
+			case wanted[in.ID] && !gone[in.ID] && in.State == engine.StateRunning:
 				other = append(other, in)
 			}
 		}

@@ -2,14 +2,17 @@ package deploy
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/berth-dev/berth/internal/store"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 func (cf *clusterFixture) scale(t *testing.T, n int) ([]string, error) {
@@ -160,4 +163,52 @@ func TestDeployer_ClusterRollbackFollowsTheReplicasRule(t *testing.T) {
 	if ws.Replicas != 2 || cf.get(t) != "v1" {
 		t.Errorf("after the rollback: %d replicas, GET %q; want release 1's file's 2 and v1\n%s", ws.Replicas, cf.get(t), strings.Join(lines, "\n"))
 	}
+}
+
+// skewedCluster reports web.1 and web.2 on node1 and web.3 on node2,
+// where the Fake places them round robin and removes the highest slots:
+// Swarm's rule predicts web.2 goes on a scale to 2, the Fake takes web.3.
+type skewedCluster struct{ *enginetest.Fake }
+
+func (s skewedCluster) ListInstances(ctx context.Context, labels map[string]string) ([]engine.Instance, error) {
+	insts, err := s.Fake.ListInstances(ctx, labels)
+	for i := range insts {
+		insts[i].NodeID, insts[i].Node = "n1", "node1"
+		if insts[i].Slot == 3 {
+			insts[i].NodeID, insts[i].Node = "n2", "node2"
+		}
+	}
+	return insts, err
+}
+
+func TestDeployer_ClusterScaleInRoutesByWhatSwarmChose(t *testing.T) {
+	cf := newClusterFixture(t)
+	cf.d = New(Options{Engine: cf.f, Cluster: skewedCluster{cf.f}, Store: cf.st, Proxy: cf.px, Logger: cf.d.log})
+	app := clusterApp("v1")
+	app.Services[0].Replicas = 3
+	if _, err := cf.deploy(t, app, DeployOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := cf.scale(t, 2)
+	if err != nil {
+		t.Fatalf("scale web=2: %v\n%s", err, strings.Join(lines, "\n"))
+	}
+	joined := strings.Join(lines, "\n")
+	if !strings.Contains(joined, "took web.2@node1 out of rotation") || !strings.Contains(joined, "Swarm kept 1 drained task(s)") {
+		t.Errorf("progress does not say berth drained web.2 and Swarm kept it:\n%s", joined)
+	}
+	// web.3 is gone; web.2, which Swarm kept, is back once healthy.
+	var names []string
+	defer func() { t.Logf("in rotation: %v", names) }()
+	testutil.Eventually(t, 5*time.Second, "web.1 and web.2 in rotation", func() bool {
+		names = nil
+		pool, _ := cf.px.Route(proxy.RouteKey{App: "shop", Env: "production", Service: "web"})
+		for _, s := range pool.Status() {
+			if s.Healthy {
+				names = append(names, s.Name)
+			}
+		}
+		slices.Sort(names)
+		return strings.Join(names, ",") == "web.1@node1,web.2@node1"
+	})
 }
