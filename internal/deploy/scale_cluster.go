@@ -135,7 +135,11 @@ func (d *Deployer) followClusterScale(ctx context.Context, x *execution, w engin
 			return nil
 		}
 		if since := d.now().Sub(lastProgress); since > deadline {
-			return fmt.Errorf("the scale made no progress for %s: %s", since.Round(time.Second), pendingTasks(insts, want))
+			pending := pendingTasks(insts, want)
+			if strings.Contains(pending, "no suitable node") {
+				pending += "; no node has room for another task of " + st.svc.Name + " (deploy.resources.reservations, deploy.placement): add a node, lower the reservations, or scale to fewer"
+			}
+			return fmt.Errorf("the scale made no progress for %s: %s", since.Round(time.Second), pending)
 		}
 		select {
 		case <-ctx.Done():

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	dswarm "github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+
 	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/testutil"
@@ -20,6 +23,13 @@ import (
 // six spaces).
 func scaleCompose(t *testing.T, name, host, image string, replicas int, xberth string) *spec.App {
 	t.Helper()
+	return scaleComposeReserving(t, name, host, image, replicas, xberth, "8M")
+}
+
+// scaleComposeReserving is scaleCompose with each task reserving memory
+// (deploy.resources.reservations.memory).
+func scaleComposeReserving(t *testing.T, name, host, image string, replicas int, xberth, memory string) *spec.App {
+	t.Helper()
 	y := fmt.Sprintf(`name: %s
 services:
   web:
@@ -28,14 +38,14 @@ services:
     stop_grace_period: 2s
     deploy:
       replicas: %d
-      resources: { reservations: { memory: 8M } }
+      resources: { reservations: { memory: %s } }
       update_config: { parallelism: 2, order: start-first, failure_action: rollback, monitor: 1s }
     x-berth:
       port: 8080
       hosts: [%q]
       drain_timeout: 5s
       healthcheck: { path: /up, interval: 200ms, timeout: 1s, deadline: 20s }
-%s`, name, image, replicas, host, xberth)
+%s`, name, image, replicas, memory, host, xberth)
 	p := filepath.Join(t.TempDir(), "compose.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
@@ -208,4 +218,62 @@ func TestSwarm_ScaleUnderLoad(t *testing.T) {
 			t.Errorf("no event %q in %q", want, scaled)
 		}
 	}
+}
+
+// Swarm places a scale-out's tasks by deploy.resources.reservations: with
+// room for two tasks per node, a scale to 7 places 6 over the 3 nodes and
+// leaves one pending (no node has room). berth refuses the scale, saying
+// why, and goes back to the count it had, draining first: no request
+// fails.
+func TestSwarm_ScaleOutBeyondRoomGoesBack(t *testing.T) {
+	l, img := lab(t)
+	dc, err := client.NewClientWithOpts(client.WithHost(l.Hosts[0]), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	nodes, err := dc.NodeList(context.Background(), dswarm.NodeListOptions{})
+	if err != nil || len(nodes) == 0 {
+		t.Fatalf("nodes: %v", err)
+	}
+	least := nodes[0].Description.Resources.MemoryBytes
+	for _, n := range nodes {
+		least = min(least, n.Description.Resources.MemoryBytes)
+	}
+	reserve := fmt.Sprintf("%dM", least*2/5>>20) // two fit on a node, three do not
+	s := startServer(t, l)
+	name, host := newName(t)
+	removeApp(t, l, name)
+	activateAll(t, s)
+	if _, _, err := deploy(t, s, scaleComposeReserving(t, name, host, img.Ref, 2, "", reserve)); err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	testutil.Eventually(t, 10*time.Second, "v1 answers", func() bool { c, b := get(t, s.addrs.HTTP, host); return c == 200 && b == "v1" })
+	ld := startLoad(t, s.addrs.HTTP, host)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var lines []string
+	start := time.Now()
+	_, err = s.client.Scale(ctx, name, spec.DefaultEnv, []dto.ScaleTarget{{Service: "web", Replicas: 7}}, func(p dto.Progress) {
+		t.Logf("scale web=7: %6.3fs %s", p.Elapsed.Seconds(), p.Message)
+		lines = append(lines, p.Message)
+	})
+	if err == nil {
+		t.Fatalf("a scale to 7 tasks with room for 6 went through:\n%s", strings.Join(lines, "\n"))
+	}
+	t.Logf("refused in %s: %v", time.Since(start).Round(time.Millisecond), err)
+	if !strings.Contains(err.Error(), "insufficient resources") || !strings.Contains(err.Error(), "add a node, lower the reservations, or scale to fewer") {
+		t.Errorf("the refusal does not say no node has room: %v", err)
+	}
+	if !slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "healthy web 6/7") }) {
+		t.Errorf("6 of the 7 tasks were not placed and healthy: %q", lines)
+	}
+	if !slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "web: drained in") }) {
+		t.Errorf("going back to 2 did not drain first: %q", lines)
+	}
+	testutil.Eventually(t, 30*time.Second, "web back at 2/2 healthy, 2 tasks running", func() bool {
+		svc, nodes := webStatus(t, s, name)
+		return svc.Replicas == 2 && svc.Healthy == 2 && total(nodes) == 2
+	})
+	ld.check(t, "scale to 7 refused, back to 2")
 }
