@@ -56,6 +56,12 @@ func TestSwarm_KilledTaskIsReplacedAndReported(t *testing.T) {
 		t.Fatal("no task container found on any node")
 	}
 	t.Logf("killed the container of task %s", killed)
+	// Swarm starts the new task after its restart delay: status counts
+	// it as replacing meanwhile.
+	testutil.Eventually(t, 30*time.Second, "status shows web 2/3 healthy, 1 replacing", func() bool {
+		svc, _ := webStatus(t, s, name)
+		return svc.Replicas == 3 && svc.Healthy == 2 && svc.Replacing == 1
+	})
 	var msg string
 	testutil.Eventually(t, 60*time.Second, "an event reporting the replaced task", func() bool {
 		evs, err := s.client.Events(context.Background(), name, spec.DefaultEnv, 20)
