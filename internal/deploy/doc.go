@@ -42,7 +42,11 @@
 //     scale-in through a switch to a pool without the replicas that go,
 //     which a retirement then drains and stops. Its count holds for
 //     later releases while their file keeps the deploy.replicas it was
-//     made over (scale_plan.go); a file that changes it wins.
+//     made over (scale_plan.go); a file that changes it wins. On a
+//     cluster it changes the workload's replica count instead: the tasks
+//     Swarm will remove are out of rotation and drained before it is told
+//     (scale_cluster.go), and only tasks that ended by themselves are
+//     reported as failures (cluster_events.go).
 //   - berth never changes a volume, never creates an external one, and
 //     removes one only when the user confirmed it by name in a removal
 //     (never an external one): a release that mounts a missing external
