@@ -24,9 +24,15 @@ func newScaleCmd() *cobra.Command {
 it passes its health check; scale-in takes replicas out of rotation at
 once, lets their requests finish (up to drain_timeout) and stops them.
 
+On a Swarm cluster (berth server --engine swarm) it changes the Swarm
+service's replica count: Swarm places the new tasks by the service's
+reservations and placement, and on a scale-in berth drains the tasks
+Swarm will remove before it lowers the count.
+
 A scaled count holds across deploys and rollbacks for as long as the
 Compose file's deploy.replicas stays what it was when you scaled; a file
-that changes deploy.replicas wins, and the scale is forgotten.`,
+that changes deploy.replicas wins, and the scale is forgotten. The rule
+is the same on both engines.`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
