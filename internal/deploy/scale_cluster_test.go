@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,4 +212,51 @@ func TestDeployer_ClusterScaleInRoutesByWhatSwarmChose(t *testing.T) {
 		slices.Sort(names)
 		return strings.Join(names, ",") == "web.1@node1,web.2@node1"
 	})
+}
+
+// startingCluster reports the tasks of slots above 2 as starting (not
+// running, no address yet) until ready, as Swarm does while a node pulls
+// and starts them.
+type startingCluster struct {
+	*enginetest.Fake
+	ready *atomic.Bool
+}
+
+func (s startingCluster) ListInstances(ctx context.Context, labels map[string]string) ([]engine.Instance, error) {
+	insts, err := s.Fake.ListInstances(ctx, labels)
+	for i := range insts {
+		if insts[i].Slot > 2 && !s.ready.Load() {
+			insts[i].State, insts[i].Addr = engine.StateCreated, ""
+		}
+	}
+	return insts, err
+}
+
+// While a scale runs, status shows the count it goes to, and the tasks
+// it starts are not replacements.
+func TestDeployer_ClusterStatusDuringAScale(t *testing.T) {
+	cf := newClusterFixture(t)
+	var ready atomic.Bool
+	cf.d = New(Options{Engine: cf.f, Cluster: startingCluster{cf.f, &ready}, Store: cf.st, Proxy: cf.px, Logger: cf.d.log})
+	if _, err := cf.deploy(t, clusterApp("v1"), DeployOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := cf.scale(t, 4); done <- err }()
+	testutil.Eventually(t, 10*time.Second, "status shows 2/4 healthy, nothing replacing, during the scale", func() bool {
+		st, err := cf.d.Status(context.Background(), "shop", "production")
+		if err != nil || len(st.Services) == 0 {
+			return false
+		}
+		s := st.Services[0]
+		return st.Deploying && s.Replicas == 4 && s.Healthy == 2 && s.Replacing == 0 && len(s.Containers) == 4
+	})
+	ready.Store(true)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st, _ := cf.d.Status(context.Background(), "shop", "production")
+	if s := st.Services[0]; s.Replicas != 4 || s.Healthy != 4 {
+		t.Errorf("after the scale: %d/%d healthy, want 4/4", s.Healthy, s.Replicas)
+	}
 }

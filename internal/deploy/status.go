@@ -159,6 +159,13 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 				Since: dr.Started, Deadline: dr.Deadline, InFlight: dr.InFlight})
 		}
 	}
+	// A scale under way: its services are on their way to the new counts.
+	scaling := map[string]int{}
+	if st.Deploying && st.Last != nil && st.Last.Kind == store.KindScale && st.Last.EndedAt.IsZero() {
+		for _, c := range st.Last.Scaled {
+			scaling[c.Service] = c.To
+		}
+	}
 	if st.Live != nil {
 		scales, _ := d.store.Scales(app, env)
 		scaled, stale := ScaledApp(st.Live.Spec, scales)
@@ -168,6 +175,11 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 			ss.Replacing, ss.Healing = hn.Replacing, hn.Note
 			if d.cluster != nil { // Swarm's own healing (cluster_events.go)
 				ss.Replacing = clusterReplacing(cs, svc.Name, liveLabel, svc.Replicas, ss.Healthy)
+			}
+			if to, ok := scaling[svc.Name]; ok {
+				// After Replacing, which counts against the count before
+				// the scale: the tasks a scale starts replace nothing.
+				ss.Replicas = to
 			}
 			if sc, ok := scales[svc.Name]; ok && !slices.Contains(stale, svc.Name) {
 				ss.Scale = &sc
