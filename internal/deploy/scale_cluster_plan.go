@@ -28,8 +28,10 @@ import (
 // scaled to 2, loses web.2). Go's sort.Sort is an insertion sort up to 12
 // elements, so up to 12 tasks the choice is exact; past that it follows
 // Go's pdqsort, as Docker's does when both are built by a Go of 1.19 or
-// later. Scale verifies what Swarm chose (scale_cluster.go) and takes any
-// other task out of rotation the moment Swarm marks it.
+// later (on the lab's Engine 20.10, 20 → 7 matches with sort.Sort and
+// not with a stable sort: TestSwarm_ScaleInPredictsSwarmPast12Tasks).
+// Scale verifies what Swarm chose (scale_cluster.go) and takes any other
+// task out of rotation the moment Swarm marks it.
 
 // swarmScaleInVictims returns the tasks of one service that Swarm
 // removes when its replicas go down to n, in the order above, from the

@@ -277,3 +277,28 @@ func TestSwarm_ScaleOutBeyondRoomGoesBack(t *testing.T) {
 	})
 	ld.check(t, "scale to 7 refused, back to 2")
 }
+
+// Past 12 tasks Swarm's scale-in choice depends on Go's pdqsort among
+// tasks of equal rank: berth's prediction follows it (scale 20 → 7 → 3
+// drains exactly the tasks Swarm removes, each time).
+func TestSwarm_ScaleInPredictsSwarmPast12Tasks(t *testing.T) {
+	l, img := lab(t)
+	s := startServer(t, l)
+	name, host := newName(t)
+	removeApp(t, l, name)
+	activateAll(t, s)
+	if _, _, err := deploy(t, s, scaleCompose(t, name, host, img.Ref, 2, "")); err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	ld := startLoad(t, s.addrs.HTTP, host)
+	scale(t, s, name, 20)
+	for _, n := range []int{7, 3} {
+		_, lines := scale(t, s, name, n)
+		if slices.ContainsFunc(lines, func(l string) bool {
+			return strings.Contains(l, "berth had not drained") || strings.Contains(l, "Swarm kept")
+		}) {
+			t.Errorf("web=%d: berth's prediction of Swarm's choice was wrong: %q", n, lines)
+		}
+	}
+	ld.check(t, "scale 2 → 20 → 7 → 3")
+}
