@@ -3,8 +3,11 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/berth-dev/berth/internal/api/dto"
+	"github.com/berth-dev/berth/internal/daemon"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/testutil"
 )
@@ -189,6 +193,25 @@ func TestSwarm_ScaleUnderLoad(t *testing.T) {
 		return svc.Replicas == 1 && svc.Healthy == 1 && total(nodes) == 1
 	})
 	ld.check(t, "scale 2 → 5 → 1")
+
+	// The tasks the scale removed leave the metrics: one healthy target,
+	// no series of a target down.
+	tok, err := os.ReadFile(filepath.Join(s.dataDir, daemon.TokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.addrs.API+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	series := regexp.MustCompile(`(?m)^berth_target_healthy\{app="`+name+`",[^}]*\} ([0-9]+)$`).FindAllStringSubmatch(string(b), -1)
+	if len(series) != 1 || series[0][1] != "1" {
+		t.Errorf("target health series after the scale to 1: %q; want one, healthy (HTTP %d)", series, resp.StatusCode)
+	}
 	bench(t, "  requests during 2→5→1: %d, failed: %d", ld.ok.Load()+ld.failed.Load(), ld.failed.Load())
 
 	// Recorded: who, from → to; not a release; no failure reported.
