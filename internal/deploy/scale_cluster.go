@@ -136,10 +136,7 @@ func (d *Deployer) followClusterScale(ctx context.Context, x *execution, w engin
 		}
 		if since := d.now().Sub(lastProgress); since > deadline {
 			pending := pendingTasks(insts, want)
-			if strings.Contains(pending, "no suitable node") {
-				pending += "; no node has room for another task of " + st.svc.Name + " (deploy.resources.reservations, deploy.placement): add a node, lower the reservations, or scale to fewer"
-			}
-			return fmt.Errorf("the scale made no progress for %s: %s", since.Round(time.Second), pending)
+			return fmt.Errorf("the scale made no progress for %s: %s%s", since.Round(time.Second), pending, noRoomAdvice(pending, st.svc.Name))
 		}
 		select {
 		case <-ctx.Done():
@@ -147,6 +144,18 @@ func (d *Deployer) followClusterScale(ctx context.Context, x *execution, w engin
 		case <-tick.C:
 		}
 	}
+}
+
+// noRoomAdvice says what to do when Swarm cannot place a task of
+// service (its pending tasks' errors, pending), or "".
+func noRoomAdvice(pending, service string) string {
+	switch {
+	case strings.Contains(pending, "host-mode port"):
+		return "; a fixed published port (ports: in mode host) lets one task of " + service + " run per node: scale to at most the nodes it may run on, or drop the published port and let Swarm pick one"
+	case strings.Contains(pending, "no suitable node"):
+		return "; no node has room for another task of " + service + " (deploy.resources.reservations, deploy.placement): add a node, lower the reservations, or scale to fewer"
+	}
+	return ""
 }
 
 // healthyTargets are the targets of service's route the proxy has in

@@ -147,3 +147,17 @@ func TestPlanClusterScale_Refusals(t *testing.T) {
 		}
 	}
 }
+
+func TestNoRoomAdvice_SaysWhatToChange(t *testing.T) {
+	for _, tc := range []struct{ pending, want string }{
+		// Swarm's errors, as seen on the lab (Engine 20.10).
+		{"waiting on web.7 created (no suitable node (insufficient resources on 3 nodes))", "lower the reservations"},
+		{"waiting on web.4 created (no suitable node (host-mode port already in use on 3 nodes))", "one task of web run per node"},
+		{"waiting on web.4 created", ""},
+	} {
+		got := noRoomAdvice(tc.pending, "web")
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%q: advice %q, want it to say %q", tc.pending, got, tc.want)
+		}
+	}
+}
