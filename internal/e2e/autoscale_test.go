@@ -119,17 +119,26 @@ func TestAutoscale_ScheduleFiresOnTheRealClock(t *testing.T) {
 		return d == 3 && h == 3
 	})
 	t.Logf("the schedule of %s: 3 replicas healthy %s after it fired", next.Format(time.TimeOnly), time.Since(next).Round(time.Millisecond))
-	evs, err := s.client.Events(context.Background(), name, spec.DefaultEnv, 20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, e := range evs {
-		found = found || (e.Kind == "autoscaled" && strings.Contains(e.Message, "the schedule of"))
-	}
-	if !found {
-		t.Errorf("no autoscaled event for the schedule: %+v", evs)
-	}
+	waitAutoscaledEvent(t, s, name, "for the schedule", func(msg string) bool { return strings.Contains(msg, "the schedule of") })
+}
+
+// waitAutoscaledEvent waits for app's autoscaled event whose message
+// matches: the loop records it once its scale returned, which may be a
+// moment after status shows the new replicas healthy.
+func waitAutoscaledEvent(t *testing.T, s *server, app, what string, match func(string) bool) {
+	t.Helper()
+	testutil.Eventually(t, 10*time.Second, "an autoscaled event "+what, func() bool {
+		evs, err := s.client.Events(context.Background(), app, spec.DefaultEnv, 20)
+		if err != nil {
+			return false
+		}
+		for _, e := range evs {
+			if e.Kind == "autoscaled" && match(e.Message) {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // TestAutoscale_ScalesOnCPU: replicas limited to a quarter of a core,
@@ -166,15 +175,7 @@ func TestAutoscale_ScalesOnCPU(t *testing.T) {
 		return d >= 2 && h >= 2
 	})
 	t.Logf("CPU at the limit (0.25 core): scaled out %s after the load began", time.Since(start).Round(time.Millisecond))
-	evs, err := s.client.Events(context.Background(), name, spec.DefaultEnv, 20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, e := range evs {
-		found = found || (e.Kind == "autoscaled" && strings.Contains(e.Message, "CPU") && strings.Contains(e.Message, "(target 50%)"))
-	}
-	if !found {
-		t.Errorf("no autoscaled event naming the CPU: %+v", evs)
-	}
+	waitAutoscaledEvent(t, s, name, "naming the CPU", func(msg string) bool {
+		return strings.Contains(msg, "CPU") && strings.Contains(msg, "(target 50%)")
+	})
 }
