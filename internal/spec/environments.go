@@ -67,7 +67,7 @@ func parseEnvironments(c *collector, app *App, raw any, wd string) {
 	if raw == nil {
 		return
 	}
-	keys := []string{"environments", "error_pages", "jobs"}
+	keys := []string{"backups", "environments", "error_pages", "jobs"}
 	m, ok := parseMapping(c, "", ExtensionKey, raw, keys)
 	if !ok {
 		return
@@ -75,6 +75,10 @@ func parseEnvironments(c *collector, app *App, raw any, wd string) {
 	for _, k := range sortedKeys(m) {
 		if k == "error_pages" {
 			parseErrorPages(c, app, m[k], wd)
+			continue
+		}
+		if k == "backups" {
+			parseBackupPolicy(c, app, m[k])
 			continue
 		}
 		if k == "jobs" {

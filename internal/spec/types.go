@@ -29,6 +29,10 @@ type App struct {
 	// Jobs are the app's scheduled jobs (x-berth.jobs, of its services
 	// and of the top level), sorted by name.
 	Jobs []Job `json:"jobs,omitempty"`
+	// Backups is the top-level x-berth.backups: when backups of the
+	// app's volumes are made, where, and how many are kept (nil: by hand
+	// only, see BackupPolicyOrDefault).
+	Backups *BackupPolicy `json:"backups,omitempty"`
 	// Warnings name the keys of the files that berth does not apply, for
 	// the user to read before the deploy; they are not stored.
 	Warnings []string `json:"-"`
@@ -168,6 +172,11 @@ type Service struct {
 	// berth's listener forwards them to the live release.
 	Ports   []Port `json:"ports,omitempty"`
 	Publish string `json:"publish,omitempty"`
+
+	// Backup is x-berth.backup: how the service's data is backed up (a
+	// dump hook, or a snapshot with the service paused); nil: a snapshot
+	// of its volumes as they are.
+	Backup *BackupHook `json:"backup,omitempty"`
 
 	// jobs are the service's x-berth.jobs while the file is read; Load
 	// moves them to App.Jobs.

@@ -101,6 +101,7 @@ func validateApp(c *collector, a *App) {
 	validateDependencies(c, a, seen)
 	validatePorts(c, a)
 	validateJobs(c, a)
+	validateBackups(c, a)
 }
 
 // validateDependencies checks depends_on: known services, known

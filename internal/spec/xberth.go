@@ -16,7 +16,7 @@ import (
 const ExtensionKey = "x-berth"
 
 var (
-	xberthKeys      = []string{"autoscale", "body_timeout", "drain_timeout", "healthcheck", "hosts", "jobs", "max_body_size", "paths", "port", "publish", "redirect_https", "release_command", "response_timeout", "stateful", "strip_prefix", "test", "tls", "write_timeout"}
+	xberthKeys      = []string{"autoscale", "backup", "body_timeout", "drain_timeout", "healthcheck", "hosts", "jobs", "max_body_size", "paths", "port", "publish", "redirect_https", "release_command", "response_timeout", "stateful", "strip_prefix", "test", "tls", "write_timeout"}
 	tlsKeys         = []string{"cert", "key"}
 	healthcheckKeys = []string{"deadline", "healthy_threshold", "interval", "path", "replace_after", "timeout", "unhealthy_threshold"}
 )
@@ -95,6 +95,8 @@ func parseXBerth(c *collector, s *Service, raw any) {
 			parseAutoscale(c, s, field, v)
 		case "jobs":
 			s.jobs = parseJobs(c, s.Name, field, v)
+		case "backup":
+			parseBackupHook(c, s, field, v)
 		default:
 			c.add(s.Name, field, unknownKey(k, xberthKeys))
 		}
