@@ -240,6 +240,10 @@ type Volume struct {
 	Size int64
 	// RefCount is how many containers use it, -1 when unknown.
 	RefCount int64
+	// Mountpoint is where the engine keeps its files on the host, when
+	// it says (a backup directory must not be inside a volume it backs
+	// up).
+	Mountpoint string
 }
 
 // Mount is a volume or bind mount.

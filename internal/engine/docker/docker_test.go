@@ -124,3 +124,9 @@ func TestBackend_CreateLatency(t *testing.T) {
 		t.Errorf("median create+start %s: the engine is far slower than expected", took[len(took)/2])
 	}
 }
+
+func TestBackend_ArchiveContract(t *testing.T) {
+	b := newBackend(t)
+	img := enginetest.BuildTestImage(t, "berth-e2e-app:latest")
+	enginetest.RunArchive(t, b, img)
+}

@@ -46,7 +46,7 @@ func (b *Backend) InspectVolume(ctx context.Context, name string) (engine.Volume
 // fromVolume converts the engine's view of a volume, with its usage when
 // the engine reported it.
 func fromVolume(v *volume.Volume) engine.Volume {
-	ev := engine.Volume{Name: v.Name, Driver: v.Driver, Options: v.Options, Labels: v.Labels, Created: parseTime(v.CreatedAt), Size: -1, RefCount: -1}
+	ev := engine.Volume{Name: v.Name, Driver: v.Driver, Options: v.Options, Labels: v.Labels, Created: parseTime(v.CreatedAt), Size: -1, RefCount: -1, Mountpoint: v.Mountpoint}
 	if u := v.UsageData; u != nil {
 		ev.Size, ev.RefCount = u.Size, u.RefCount
 	}

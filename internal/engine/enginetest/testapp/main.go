@@ -9,7 +9,8 @@
 // body cannot be read). CRASH=1 makes it exit 1 at
 // once, for refused-release tests. As a one-off command: `print WORDS…`
 // prints them, `env NAME` prints a variable, `stubborn N` ignores SIGTERM
-// for N seconds, `exit N` exits with N, `ask` reads a line and
+// for N seconds, `exit N` exits with N, `write PATH DATA` writes a file, `copy SRC DST`
+// copies one, `ask` reads a line and
 // exits 5, `get URL` exits 0 when URL answers 200 (a health check),
 // `echo` serves TCP and UDP line echo (echo.go). GET /ws with
 // Upgrade: websocket answers 101 and then echoes every line it reads
@@ -189,6 +190,24 @@ func command(args []string) int {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			fmt.Println(resp.Status)
+			return 1
+		}
+		return 0
+	case "write":
+		// write PATH DATA: a file written by a command (a dump hook's).
+		if err := os.WriteFile(args[1], []byte(strings.Join(args[2:], " ")), 0o644); err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		return 0
+	case "copy":
+		// copy SRC DST: a dump of a data file, as a dump hook makes one.
+		b, err := os.ReadFile(args[1])
+		if err == nil {
+			err = os.WriteFile(args[2], b, 0o644)
+		}
+		if err != nil {
+			fmt.Println(err)
 			return 1
 		}
 		return 0
