@@ -56,6 +56,7 @@ var rules = map[string]rule{
 	"autoscale": {may: []string{"spec", "store", "metrics"}},
 	"webhook":   {may: []string{"spec"}},
 	"notify":    {},
+	"volhelper": {}, // runs inside berth's helper container (berth volume-helper)
 
 	// The API's wire types are its own; a client links none of the server.
 	"api/dto":   {may: []string{"spec"}},
@@ -69,7 +70,7 @@ var rules = map[string]rule{
 		"deploy", "reconcile", "build", "autoscale", "webhook", "notify", "api", "api/dto", "web"}},
 	// build: contexts are packed and hashed on the client; proxy,
 	// proxy/certs, engine/docker: defaults of berth server's flags.
-	"cli": {may: []string{"daemon", "apiclient", "api/dto", "spec", "build", "proxy", "proxy/certs", "engine/docker"}},
+	"cli": {may: []string{"daemon", "apiclient", "api/dto", "spec", "build", "proxy", "proxy/certs", "engine/docker", "volhelper"}},
 
 	// Packages for tests.
 	"arch":                      {tests: true},

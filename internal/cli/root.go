@@ -80,6 +80,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newUsersCmd(),
 		newSessionsCmd(),
 		newAuditCmd(),
+		newVolumeHelperCmd(),
 	)
 	return root
 }
