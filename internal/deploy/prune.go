@@ -22,6 +22,9 @@ type PruneReport struct {
 	// BuildCacheBytes is what pruning the build cache mounts freed
 	// (berth prune --build-cache); FreedBytes does not count it.
 	BuildCacheBytes int64 `json:"build_cache_bytes,omitempty"`
+	// Backups are the keys of backup files retention removed
+	// (Backups.Prune).
+	Backups []string `json:"backups,omitempty"`
 }
 
 // Prune removes what berth no longer needs, of berth's apps only: images
