@@ -135,7 +135,7 @@ func eventDTO(e store.Event) dto.Event {
 func pruneReportDTO(r deploy.PruneReport) dto.PruneReport {
 	return dto.PruneReport{
 		Images: r.Images, Containers: r.Containers, FreedBytes: r.FreedBytes, Binds: r.Binds,
-		FailedReleases: r.FailedReleases, BuildCacheBytes: r.BuildCacheBytes,
+		FailedReleases: r.FailedReleases, BuildCacheBytes: r.BuildCacheBytes, Backups: r.Backups,
 	}
 }
 

@@ -42,6 +42,7 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/apps/{app}/envs/{env}/jobs", permRead, s.listJobs, reads},                // jobs.go
 		{"GET /api/v1/apps/{app}/envs/{env}/jobs/{job}/runs", permRead, s.jobRuns, reads},      // jobs.go
 		{"GET /api/v1/apps/{app}/envs/{env}/jobs/{job}/runs/{run}", permRead, s.jobRun, reads}, // jobs.go
+		{"GET /api/v1/apps/{app}/envs/{env}/backups", permRead, s.listBackups, reads},          // backups.go
 		{"GET /api/v1/apps/{app}/builds", permRead, s.listBuilds, reads},
 		{"GET /api/v1/builds/{id}", permReadBuild, s.getBuild, reads},
 		{"GET /api/v1/builds/{id}/logs", permReadBuild, s.buildLogs, reads},
@@ -62,8 +63,10 @@ func (s *Server) routes() []route {
 		{"PUT /api/v1/apps/{app}/envs/{env}/secrets/{name}", permOperate, s.setSecret, act("secret_set")},
 		{"DELETE /api/v1/apps/{app}/envs/{env}/secrets/{name}", permOperate, s.unsetSecret, act("secret_unset")},
 		{"POST /api/v1/apps/{app}/envs/{env}/run", permOperate, s.run, act("run", "service", "command")},
-		{"POST /api/v1/apps/{app}/envs/{env}/jobs/{job}/runs", permOperate, s.runJob, act("job_run")},                  // jobs.go
-		{"POST /api/v1/apps/{app}/envs/{env}/clone", permOperate, s.clone, act("env_clone", "to", "hosts", "volumes")}, // and the target env: clone
+		{"POST /api/v1/apps/{app}/envs/{env}/jobs/{job}/runs", permOperate, s.runJob, act("job_run")},                        // jobs.go
+		{"POST /api/v1/apps/{app}/envs/{env}/backups", permOperate, s.makeBackup, act("backup", "volume")},                   // backups.go
+		{"POST /api/v1/apps/{app}/envs/{env}/restore", permOperate, s.restore, act("restore", "backup", "volume", "to_env")}, // and the target env: restore
+		{"POST /api/v1/apps/{app}/envs/{env}/clone", permOperate, s.clone, act("env_clone", "to", "hosts", "volumes")},       // and the target env: clone
 		{"PUT /api/v1/apps/{app}/envs/{env}/maintenance", permOperate, s.maintenance, act("maintenance", "on")},
 		{"POST /api/v1/builds/{id}/cancel", permCancelBuild, s.cancelBuild, act("build_cancel")},
 

@@ -27,7 +27,9 @@ import (
 type Options struct {
 	Deployer *deploy.Deployer
 	// Jobs runs the scheduled jobs (nil on a cluster, which refuses them).
-	Jobs     *deploy.Scheduler
+	Jobs *deploy.Scheduler
+	// Backups makes and restores backups of volumes (nil: none).
+	Backups  *deploy.Backups
 	Builder  *build.Builder
 	Pipeline *build.Pipeline
 	Notifier *notify.Notifier
@@ -70,6 +72,7 @@ type Options struct {
 type Server struct {
 	dep      *deploy.Deployer
 	jobs     *deploy.Scheduler
+	backups  *deploy.Backups
 	bld      *build.Builder
 	pipe     *build.Pipeline
 	notifier *notify.Notifier
@@ -111,7 +114,7 @@ func New(o Options) *Server {
 	if sess.max <= 0 {
 		sess.max = DefaultSessionMax
 	}
-	s := &Server{dep: o.Deployer, jobs: o.Jobs, sess: sess, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, metrics: o.Metrics, store: o.Store,
+	s := &Server{dep: o.Deployer, jobs: o.Jobs, backups: o.Backups, sess: sess, bld: o.Builder, pipe: o.Pipeline, notifier: o.Notifier, metrics: o.Metrics, store: o.Store,
 		token: newBearer(o.Token), metricsAllow: o.MetricsAllow, now: o.Now, used: &lastUse{},
 		log: o.Logger.With("component", "api"), ctx: o.Context, version: o.Version, restart: o.Restart, handoffErr: o.HandoffError,
 		audit: &auditor{store: o.Store, file: o.AuditLog, log: o.Logger.With("component", "audit")}}
@@ -369,6 +372,13 @@ func (s *Server) prune(w http.ResponseWriter, r *http.Request) error {
 	rep, err := s.dep.Prune(r.Context())
 	if err != nil && len(rep.Images)+len(rep.Containers) == 0 {
 		return err
+	}
+	if s.backups != nil {
+		removed, berr := s.backups.Prune()
+		rep.Backups = removed
+		if berr != nil && err == nil {
+			err = berr
+		}
 	}
 	if r.URL.Query().Get("build_cache") == "true" {
 		if rep.BuildCacheBytes, err = s.dep.PruneBuildCache(r.Context()); err != nil {

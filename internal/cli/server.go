@@ -94,6 +94,7 @@ func newServerCmd() *cobra.Command {
 	f.StringVar(&cfg.NetworkPool, "network-pool", docker.DefaultNetworkPool, "IPv4 range that each app environment's network gets a subnet of, one not overlapping the host's networks and routes; docker: the engine's default-address-pools (about 30 networks)")
 	f.IntVar(&cfg.NetworkSize, "network-size", docker.DefaultNetworkSize, "prefix length of each app environment's subnet (24: 253 containers; a /16 pool holds 256 such networks, 1024 of 26)")
 	f.IntVar(&cfg.KeepReleases, "keep-releases", 10, "releases per app environment whose images are kept for rollback (and failed releases kept in the history)")
+	f.StringVar(&cfg.BackupDir, "backup-dir", "", "directory backups of volumes are written to (x-berth.backups.destination: local; default DATA-DIR/backups)")
 	f.StringArrayVar(&cfg.BindRoots, "bind-root", nil, "host directory that bind mounts of host paths may be under (repeat for several; default: host paths are refused; paths relative to the Compose file are sent with the deploy)")
 	f.BoolVar(&cfg.AllowDockerSocket, "allow-docker-socket", false, "let apps mount the Docker engine's socket (such an app is root on the host)")
 	f.StringArrayVar(&cfg.MetricsAllow, "metrics-allow", nil, "network (CIDR) or address whose clients read /metrics without a token, e.g. a Prometheus host (repeat for several; otherwise /metrics needs a viewer token)")

@@ -118,7 +118,11 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 	c.pipe.Logger = log
 	c.pipe.Start(lctx)
 	jobs := c.dep.NewScheduler(deploy.SchedulerOptions{Logger: log, OnFailure: api.NotifyJobFailure(notifier)})
-	apiH := api.New(api.Options{Deployer: c.dep, Jobs: jobs, Builder: builder, Pipeline: c.pipe, Notifier: notifier,
+	var backups *deploy.Backups
+	if cluster == nil { // a Swarm cluster's volumes are on its nodes
+		backups = c.dep.NewBackups(deploy.BackupOptions{Dir: backupDir(cfg), HelperBinary: helperBinary(cfg), StageHook: cfg.BackupStageHook, Logger: log, OnFailure: api.NotifyBackupFailure(notifier)})
+	}
+	apiH := api.New(api.Options{Deployer: c.dep, Jobs: jobs, Backups: backups, Builder: builder, Pipeline: c.pipe, Notifier: notifier,
 		Metrics: metrics.Handler(c.dep.MetricsSources()), Store: st, Token: fr.token, MetricsAllow: fr.metricsNet,
 		AuditLog: fr.auditLog, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Restart: fr.restart, HandoffError: fr.handoffErr, Version: cfg.Version,
 		Logger: log, Context: lctx}).Handler()

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -52,6 +53,15 @@ type Config struct {
 	// files that deploys send are kept under DataDir/binds.
 	BindRoots         []string
 	AllowDockerSocket bool
+	// Backups of volumes (deploy/backup.go): BackupDir is the local
+	// destination (empty: DataDir/backups); HelperBinary is the
+	// statically linked berth binary the helper image is built from
+	// (empty: this process's own executable).
+	BackupDir    string
+	HelperBinary string
+	// BackupStageHook is a test hook, nil in use: it wraps the stream a
+	// restore stages (deploy.BackupOptions.StageHook).
+	BackupStageHook func(io.Reader) io.Reader
 	// KeepReleases is how many releases per app environment keep their
 	// images for rollback (default 10).
 	KeepReleases int
@@ -467,6 +477,30 @@ func engineSocket(host string) string {
 		host = os.Getenv("DOCKER_HOST")
 	}
 	return deploy.EngineSocketPath(host)
+}
+
+// backupDir is the local backup destination: cfg's, else an absolute
+// DataDir/backups.
+func backupDir(cfg Config) string {
+	if cfg.BackupDir != "" {
+		if abs, err := filepath.Abs(cfg.BackupDir); err == nil {
+			return abs
+		}
+		return cfg.BackupDir
+	}
+	return filepath.Join(filepath.Dir(bindsDir(cfg.DataDir)), "backups")
+}
+
+// helperBinary is the binary berth's helper image is built from.
+func helperBinary(cfg Config) string {
+	if cfg.HelperBinary != "" {
+		return cfg.HelperBinary
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	return self
 }
 
 // bindsDir is where the copies of project files are kept: an absolute

@@ -24,6 +24,8 @@ const (
 	AllFailing    = "all_failing"
 	// A scheduled job's run failed or timed out (x-berth.jobs).
 	JobFailed = "job_failed"
+	// A backup of a volume failed (berth backup, x-berth.backups).
+	BackupFailed = "backup_failed"
 )
 
 // Event is one notification. A generic webhook receives it as JSON.
@@ -126,6 +128,8 @@ func Label(kind string) string {
 		return "Every replica failing"
 	case JobFailed:
 		return "Job failed"
+	case BackupFailed:
+		return "Backup failed"
 	}
 	return kind
 }

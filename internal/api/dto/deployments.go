@@ -162,6 +162,10 @@ type Result struct {
 	ExitCode *int `json:"exit_code,omitempty"`
 	// ImageID is a build's image.
 	ImageID string `json:"image_id,omitempty"`
+	// Backups are the backups a backup made (failed ones included).
+	Backups []Backup `json:"backups,omitempty"`
+	// Restore is what a restore did.
+	Restore *Restore `json:"restore,omitempty"`
 }
 
 // ErrorBody is every error response's body.

@@ -14,6 +14,10 @@ type PruneReport struct {
 	// BuildCacheBytes is what pruning the build cache freed; FreedBytes
 	// does not count it.
 	BuildCacheBytes int64 `json:"build_cache_bytes,omitempty"`
+	// Backups are the files of backups removed because their app's
+	// retention (x-berth.backups.keep) no longer keeps them; the newest
+	// backup of each volume is never removed.
+	Backups []string `json:"backups,omitempty"`
 }
 
 // Registry is a registry berth has credentials for (never the password).
