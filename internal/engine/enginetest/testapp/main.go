@@ -9,7 +9,7 @@
 // body cannot be read). CRASH=1 makes it exit 1 at
 // once, for refused-release tests. As a one-off command: `print WORDS…`
 // prints them, `env NAME` prints a variable, `stubborn N` ignores SIGTERM
-// for N seconds, `exit N` exits with N, `write PATH DATA` writes a file, `copy SRC DST`
+// for N seconds, `exit N` exits with N, `write PATH DATA` writes a file (`fill PATH N`: N bytes), `copy SRC DST`
 // copies one, `ask` reads a line and
 // exits 5, `get URL` exits 0 when URL answers 200 (a health check),
 // `echo` serves TCP and UDP line echo (echo.go). GET /ws with
@@ -196,6 +196,14 @@ func command(args []string) int {
 	case "write":
 		// write PATH DATA: a file written by a command (a dump hook's).
 		if err := os.WriteFile(args[1], []byte(strings.Join(args[2:], " ")), 0o644); err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		return 0
+	case "fill":
+		// fill PATH N: a file of N bytes, data too big for a URL.
+		n, _ := strconv.Atoi(args[2])
+		if err := os.WriteFile(args[1], []byte(strings.Repeat("x", n)), 0o644); err != nil {
 			fmt.Println(err)
 			return 1
 		}

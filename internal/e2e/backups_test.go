@@ -1,0 +1,261 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/internal/api/dto"
+	"github.com/berth-dev/berth/internal/daemon"
+	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/testutil"
+)
+
+// helperBinary is a statically linked berth, built once, that backups
+// build their helper image from (the test binary runs the server, and
+// is not berth).
+var helperBinary = struct {
+	once sync.Once
+	path string
+}{}
+
+func staticBerth(t *testing.T) string {
+	t.Helper()
+	helperBinary.once.Do(func() {
+		helperBinary.path = buildBinary(t, "./cmd/berth", "berth")
+	})
+	if helperBinary.path == "" {
+		t.Fatal("no berth binary for the helper image")
+	}
+	return helperBinary.path
+}
+
+// readsEventually polls path on host until it answers want.
+func readsEventually(t *testing.T, s *server, host, path, want string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		code, body := get(t, s.addrs.HTTP, host, path)
+		if code == 200 && body == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s%s reads %d %q, want %q", host, path, code, body, want)
+		}
+		time.Sleep(100 * time.Millisecond) // a poll with a deadline
+	}
+}
+
+func (s *server) deployEnv(t *testing.T, app *spec.App, env string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := s.client.Deploy(ctx, app, env, dto.DeployOptions{}, func(p dto.Progress) {
+		t.Logf("deploy %s/%s: %s", app.Name, env, p.Message)
+	}); err != nil {
+		t.Fatalf("deploy %s/%s: %v", app.Name, env, err)
+	}
+}
+
+func (s *server) mustBerth(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errb := s.berth(t, args...)
+	t.Logf("berth %s:\n%s%s", strings.Join(args, " "), out, errb)
+	if code != 0 {
+		t.Fatalf("berth %s exited %d: %s", strings.Join(args, " "), code, errb)
+	}
+	return out
+}
+
+func (s *server) backupsOf(t *testing.T, app, env string) []dto.Backup {
+	t.Helper()
+	out := s.mustBerth(t, "backups", app, "--env", env, "--output", "json")
+	var bs []dto.Backup
+	if err := json.Unmarshal([]byte(out), &bs); err != nil {
+		t.Fatalf("berth backups --output json: %v\n%s", err, out)
+	}
+	return bs
+}
+
+// A stateful service writes data; a backup; more writes; the backup
+// restored into staging shows the first data (production untouched);
+// restored in place, it brings it back; the state it replaced was
+// backed up first.
+func TestBackups_RestoreToStagingThenInPlace(t *testing.T) {
+	eng := requireDocker(t)
+	bin := staticBerth(t)
+	s := startServerWith(t, t.TempDir(), func(c *daemon.Config) { c.HelperBinary = bin })
+	name, host := newApp(t, eng)
+	staging := "staging-" + host
+	s.removeVolumesAtEnd(t, eng, name, name+"-production-data", name+"-staging-data")
+	s.deployEnv(t, volumeApp(t, name, host, "v1", ""), spec.DefaultEnv)
+	readsEventually(t, s, host, "/write?path=/data/notes.txt&data=first", "")
+	readsEventually(t, s, host, "/write?path=/data/deep.txt&data=nested", "")
+
+	out := s.mustBerth(t, "backup", name)
+	if !strings.Contains(out, "backup 1: volume data") || !strings.Contains(out, "sha256") {
+		t.Fatalf("backup output lacks its progress:\n%s", out)
+	}
+	bs := s.backupsOf(t, name, spec.DefaultEnv)
+	if len(bs) != 1 || bs[0].Status != "ok" || bs[0].Kind != "snapshot" || bs[0].Size <= 0 || len(bs[0].SHA256) != 64 ||
+		!strings.HasPrefix(bs[0].Key, name+"/production/"+name+"-production-data-r1-") || !strings.HasSuffix(bs[0].Key, "-1.tar.gz") {
+		t.Fatalf("backups: %+v", bs)
+	}
+	text := s.mustBerth(t, "backups", name)
+	if !strings.Contains(text, "AGE") || !strings.Contains(text, "snapshot") {
+		t.Fatalf("berth backups:\n%s", text)
+	}
+
+	readsEventually(t, s, host, "/write?path=/data/notes.txt&data=second", "")
+	readsEventually(t, s, host, "/write?path=/data/later.txt&data=after-the-backup", "")
+
+	// Into staging: deployed (empty), then restored.
+	s.deployEnv(t, volumeApp(t, name, staging, "v1", ""), "staging")
+	if code, _ := get(t, s.addrs.HTTP, staging, "/read?path=/data/notes.txt"); code == 200 {
+		t.Fatal("staging reads notes.txt before the restore")
+	}
+	if code, _, errb := s.berth(t, "restore", name, "1", "--to-env", "staging"); code == 0 || !strings.Contains(errb, "--yes") {
+		t.Fatalf("restore without a terminal or --yes: exit %d, %s", code, errb)
+	}
+	out = s.mustBerth(t, "restore", name, "1", "--to-env", "staging", "--yes")
+	for _, want := range []string{"staging backup 1", "stopping web", "started web again", "restored into " + name + "-staging-data"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("restore output lacks %q:\n%s", want, out)
+		}
+	}
+	readsEventually(t, s, staging, "/read?path=/data/notes.txt", "first")
+	readsEventually(t, s, staging, "/read?path=/data/deep.txt", "nested")
+	if code, _ := get(t, s.addrs.HTTP, staging, "/read?path=/data/later.txt"); code == 200 {
+		t.Error("staging has a file written after the backup")
+	}
+	readsEventually(t, s, host, "/read?path=/data/notes.txt", "second") // production untouched
+	sb := s.backupsOf(t, name, "staging")
+	if len(sb) != 1 || sb[0].Trigger != "restore" || sb[0].Status != "ok" {
+		t.Fatalf("staging's state before the restore was not backed up first: %+v", sb)
+	}
+
+	// In place.
+	out = s.mustBerth(t, "restore", name, "latest", "--yes")
+	if !strings.Contains(out, "backup 1") || !strings.Contains(out, "to undo: berth restore "+name+" 2") {
+		t.Errorf("in-place restore output:\n%s", out)
+	}
+	readsEventually(t, s, host, "/read?path=/data/notes.txt", "first")
+	if code, _ := get(t, s.addrs.HTTP, host, "/read?path=/data/later.txt"); code == 200 {
+		t.Error("production still has the file written after the backup")
+	}
+	pb := s.backupsOf(t, name, spec.DefaultEnv)
+	if len(pb) != 2 || pb[0].ID != 2 || pb[0].Trigger != "restore" {
+		t.Fatalf("production's state before the restore: %+v", pb)
+	}
+	// The undo brings the later writes back.
+	s.mustBerth(t, "restore", name, "2", "--yes")
+	readsEventually(t, s, host, "/read?path=/data/later.txt", "after-the-backup")
+	readsEventually(t, s, host, "/read?path=/data/notes.txt", "second")
+	waitNoHelpers(t, eng, name)
+}
+
+// waitNoHelpers checks that no helper container or staging volume of
+// app is left.
+func waitNoHelpers(t *testing.T, eng interface {
+	ListContainers(context.Context, map[string]string) ([]engine.Container, error)
+	ListVolumes(context.Context, map[string]string) ([]engine.Volume, error)
+}, app string) {
+	t.Helper()
+	testutil.Eventually(t, 30*time.Second, "helper containers and staging volumes of "+app+" removed", func() bool {
+		cs, err := eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: app, "berth.backup.helper": "true"})
+		if err != nil || len(cs) > 0 {
+			return false
+		}
+		vs, err := eng.ListVolumes(context.Background(), map[string]string{engine.LabelApp: app})
+		if err != nil {
+			return false
+		}
+		for _, v := range vs {
+			if v.Labels["berth.restore.of"] != "" {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// errKilled is the staging stream dying half-way.
+var errKilled = errors.New("killed half-way (test)")
+
+type cutReader struct {
+	r     io.Reader
+	left  int
+	armed *atomic.Bool
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if !c.armed.Load() {
+		return c.r.Read(p)
+	}
+	if c.left <= 0 {
+		return 0, errKilled
+	}
+	if len(p) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= n
+	return n, err
+}
+
+// A restore whose staging dies half-way leaves the volume as it was,
+// with its service never stopped, and nothing of the staging behind.
+func TestBackups_RestoreKilledHalfWayLeavesTheVolume(t *testing.T) {
+	eng := requireDocker(t)
+	bin := staticBerth(t)
+	armed := new(atomic.Bool)
+	s := startServerWith(t, t.TempDir(), func(c *daemon.Config) {
+		c.HelperBinary = bin
+		c.BackupStageHook = func(r io.Reader) io.Reader { return &cutReader{r: r, left: 3000, armed: armed} }
+	})
+	name, host := newApp(t, eng)
+	s.removeVolumesAtEnd(t, eng, name, name+"-production-data")
+	s.deployEnv(t, volumeApp(t, name, host, "v1", ""), spec.DefaultEnv)
+	readsEventually(t, s, host, "/write?path=/data/a.txt&data=backed-up", "")
+	s.mustBerth(t, "run", name, "web", "--", "fill", "/data/big.txt", "65536")
+	s.mustBerth(t, "backup", name)
+	readsEventually(t, s, host, "/write?path=/data/a.txt&data=current", "")
+	before, err := eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: name, engine.LabelService: "web"})
+	if err != nil || len(before) == 0 {
+		t.Fatalf("containers: %v %v", before, err)
+	}
+
+	armed.Store(true)
+	code, out, errb := s.berth(t, "restore", name, "1", "--yes")
+	t.Logf("restore:\n%s%s", out, errb)
+	if code == 0 || !strings.Contains(errb, "staging failed, so volume "+name+"-production-data was not touched") {
+		t.Fatalf("a restore killed half-way: exit %d, %s", code, errb)
+	}
+	if strings.Contains(out, "stopping web") {
+		t.Error("the service was stopped for a restore that never staged")
+	}
+	readsEventually(t, s, host, "/read?path=/data/a.txt", "current")
+	if code, body := get(t, s.addrs.HTTP, host, "/read?path=/data/big.txt"); code != 200 || len(body) != 64<<10 {
+		t.Errorf("big.txt after the failed restore: %d, %d bytes", code, len(body))
+	}
+	after, _ := eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: name, engine.LabelService: "web"})
+	for _, c := range after {
+		for _, b := range before {
+			if c.ID == b.ID && b.Running() && !c.StartedAt.Equal(b.StartedAt) {
+				t.Errorf("container %s restarted", c.Name)
+			}
+		}
+	}
+	waitNoHelpers(t, eng, name)
+
+	armed.Store(false) // the same backup restores whole
+	s.mustBerth(t, "restore", name, "1", "--yes")
+	readsEventually(t, s, host, "/read?path=/data/a.txt", "backed-up")
+}
