@@ -15,8 +15,10 @@ API_ADDR  ?= 127.0.0.1:7070
 
 all: build
 
+# CGO_ENABLED=0: a static binary, which berth's helper image (backups
+# of volumes) is built from, FROM scratch.
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/berth
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/berth
 
 # Builds berth and the example app, starts `berth server` (data in
 # /var/lib/berth as root, or $$BERTH_DATA_DIR) and deploys examples/hello.
