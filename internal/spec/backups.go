@@ -226,6 +226,9 @@ func validateBackups(c *collector, a *App) {
 		if h.File != "" && (!path.IsAbs(h.File) || path.Clean(h.File) != h.File || h.File == "/") {
 			c.add(s.Name, f+".file", fmt.Sprintf("must be an absolute, clean path of a file in the container, got %s", quote(h.File)))
 		}
+		if dir := tmpfsHolding(s, h.File); dir != "" {
+			c.add(s.Name, f+".file", fmt.Sprintf("%s is on the tmpfs mount %s, which the engine cannot copy files out of: write the dump into the container's own file system (e.g. /%s) or a volume", quote(h.File), dir, path.Base(h.File)))
+		}
 		if len(h.Restore) > 0 && len(h.Command) == 0 {
 			c.add(s.Name, f+".restore", "loads a dump back: give the dump's command and file too")
 		}
@@ -283,6 +286,32 @@ func validateBackups(c *collector, a *App) {
 	case !path.IsAbs(d) || path.Clean(d) != d || d == "/":
 		c.add("", f+".destination", fmt.Sprintf("must be local (the server's backup directory) or an absolute, clean directory on the server, got %s", quote(d)))
 	}
+}
+
+// tmpfsHolding is the tmpfs mount of s that p is on, or "".
+func tmpfsHolding(s *Service, p string) string {
+	if p == "" {
+		return ""
+	}
+	var dirs []string
+	for _, m := range s.Volumes {
+		if m.Type == "tmpfs" {
+			dirs = append(dirs, m.Target)
+		}
+	}
+	if s.Container != nil {
+		for _, t := range s.Container.Tmpfs {
+			d, _, _ := strings.Cut(t, ":")
+			dirs = append(dirs, d)
+		}
+	}
+	for _, d := range dirs {
+		d = path.Clean(d)
+		if p == d || strings.HasPrefix(p, strings.TrimSuffix(d, "/")+"/") {
+			return d
+		}
+	}
+	return ""
 }
 
 func listOrNone(l []string) string {
