@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -258,4 +259,63 @@ func TestBackups_RestoreKilledHalfWayLeavesTheVolume(t *testing.T) {
 	armed.Store(false) // the same backup restores whole
 	s.mustBerth(t, "restore", name, "1", "--yes")
 	readsEventually(t, s, host, "/read?path=/data/a.txt", "backed-up")
+}
+
+// A service's dump hook backs its volume up: run in its running
+// container, its file copied out; its restore command loads it back,
+// the state it replaced dumped first. (The test image's copy command
+// stands in for a database's dump and load.)
+func TestBackups_DumpHook(t *testing.T) {
+	eng := requireDocker(t)
+	bin := staticBerth(t)
+	s := startServerWith(t, t.TempDir(), func(c *daemon.Config) { c.HelperBinary = bin })
+	name, host := newApp(t, eng)
+	s.removeVolumesAtEnd(t, eng, name, name+"-production-data")
+	p := writeFile(t, "compose.yaml", fmt.Sprintf(`name: %s
+services:
+  db:
+    image: %s
+    volumes: ["data:/data"]
+    x-berth:
+      port: 8080
+      hosts: [%s]
+      healthcheck: { path: /up, interval: 200ms }
+      backup:
+        command: ["/testapp", "copy", "/data/db", "/db.dump"]
+        file: /db.dump
+        restore: ["/testapp", "copy", "/db.dump", "/data/db"]
+volumes:
+  data: {}
+`, name, image(t).Ref, host))
+	app, err := spec.Load(context.Background(), spec.LoadOptions{Files: []string{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.deployEnv(t, app, spec.DefaultEnv)
+	readsEventually(t, s, host, "/write?path=/data/db&data=rows-1", "")
+	out := s.mustBerth(t, "backup", name)
+	if !strings.Contains(out, "by the dump hook of db") {
+		t.Fatalf("backup output:\n%s", out)
+	}
+	bs := s.backupsOf(t, name, spec.DefaultEnv)
+	if len(bs) != 1 || bs[0].Kind != "dump" || bs[0].Service != "db" || bs[0].Status != "ok" || !strings.HasSuffix(bs[0].Key, ".dump.gz") {
+		t.Fatalf("backups: %+v", bs)
+	}
+	readsEventually(t, s, host, "/write?path=/data/db&data=rows-2", "")
+	out = s.mustBerth(t, "restore", name, "1", "--yes")
+	if !strings.Contains(out, "loading the dump in") || strings.Contains(out, "stopping db") {
+		t.Errorf("restore output:\n%s", out)
+	}
+	readsEventually(t, s, host, "/read?path=/data/db", "rows-1")
+	bs = s.backupsOf(t, name, spec.DefaultEnv)
+	if len(bs) != 2 || bs[0].Trigger != "restore" || bs[0].Kind != "dump" {
+		t.Fatalf("the state before was not dumped first: %+v", bs)
+	}
+	s.mustBerth(t, "restore", name, "2", "--yes")
+	readsEventually(t, s, host, "/read?path=/data/db", "rows-2")
+
+	code, _, errb := s.berth(t, "backup", name, "--volume", "nosuch")
+	if code == 0 || !strings.Contains(errb, `no named volume "nosuch"`) {
+		t.Errorf("backup of a missing volume: %d %s", code, errb)
+	}
 }
