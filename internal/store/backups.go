@@ -192,3 +192,31 @@ func (s *Store) RunningBackups() ([]Backup, error) {
 	})
 	return out, err
 }
+
+var keyBackupState = []byte("backup_state")
+
+// GetBackupState returns the schedule state of app/env's backups
+// (x-berth.backups.schedule), as jobs keep theirs; the zero state when
+// the schedule was never armed.
+func (s *Store) GetBackupState(app, env string) (JobState, error) {
+	var st JobState
+	err := s.db.View(func(tx *bolt.Tx) error {
+		eb, err := envBucket(tx, app, env)
+		if err != nil || eb.Get(keyBackupState) == nil {
+			return err
+		}
+		return getJSON(eb, keyBackupState, &st)
+	})
+	return st, err
+}
+
+// SetBackupState records the schedule state of app/env's backups.
+func (s *Store) SetBackupState(app, env string, st JobState) error {
+	return s.update(func(tx *bolt.Tx) error {
+		eb, err := envBucket(tx, app, env)
+		if err != nil {
+			return err
+		}
+		return putJSON(eb, keyBackupState, st)
+	})
+}

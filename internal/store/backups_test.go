@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestStore_BackupsAreNumberedPerEnvironment(t *testing.T) {
@@ -46,5 +47,18 @@ func TestStore_BackupsAreNumberedPerEnvironment(t *testing.T) {
 	}
 	if l, err := s.ListBackups("shop", "nowhere"); !errors.Is(err, ErrNotFound) || len(l) != 0 {
 		t.Fatalf("list of a missing env: %v %v", l, err)
+	}
+	if st, err := s.GetBackupState("shop", "production"); err != nil || !st.Last.IsZero() {
+		t.Fatalf("state before any: %+v %v", st, err)
+	}
+	at := time.Date(2026, 5, 1, 2, 30, 0, 0, time.UTC)
+	if err := s.SetBackupState("shop", "production", JobState{Last: at, Skipped: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.GetBackupState("shop", "production"); err != nil || !st.Last.Equal(at) || st.Skipped != 2 {
+		t.Fatalf("state: %+v %v", st, err)
+	}
+	if st, _ := s.GetBackupState("shop", "staging"); !st.Last.IsZero() {
+		t.Fatalf("staging shares production's state: %+v", st)
 	}
 }
