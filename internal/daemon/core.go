@@ -141,6 +141,9 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 		return nil
 	})
 	g.Go(func() error { jobs.Run(gctx); return nil }) // on a cluster, each run is a one-off Swarm task
+	if cluster == nil { // backups are of one host's volumes
+		g.Go(func() error { backups.Run(gctx, 0); return nil }) // x-berth.backups.schedule
+	}
 	if cluster != nil {
 		g.Go(func() error {
 			reconcile.FollowCluster(gctx, reconcile.FollowOptions{Routes: c.dep, Logger: log})

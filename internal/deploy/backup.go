@@ -90,6 +90,7 @@ type Backups struct {
 	log       *slog.Logger
 	onFailure func(store.Backup)
 	stageHook func(io.Reader) io.Reader
+	sched     backupSchedule // backup_schedule.go
 }
 
 // NewBackups returns the Deployer's backups.
@@ -97,7 +98,8 @@ func (d *Deployer) NewBackups(o BackupOptions) *Backups {
 	if o.Logger == nil {
 		o.Logger = d.log
 	}
-	return &Backups{d: d, dir: o.Dir, helper: helperImage{binary: o.HelperBinary}, log: o.Logger.With("component", "backups"), onFailure: o.OnFailure, stageHook: o.StageHook}
+	return &Backups{d: d, dir: o.Dir, helper: helperImage{binary: o.HelperBinary}, log: o.Logger.With("component", "backups"), onFailure: o.OnFailure, stageHook: o.StageHook,
+		sched: backupSchedule{running: map[[2]string]bool{}}}
 }
 
 // BackupRequest says what to back up.
@@ -213,27 +215,38 @@ func (b *Backups) backupVolume(ctx context.Context, live store.Release, env, key
 	app := &live.Spec
 	name := EngineVolumeName(app, env, key)
 	policy := app.BackupPolicyOrDefault()
-	vol, err := b.d.eng.InspectVolume(ctx, name)
-	if err != nil {
-		if errors.Is(err, engine.ErrNotFound) {
-			return store.Backup{}, fmt.Errorf("volume %s does not exist on the engine yet: nothing was ever written to it", name)
-		}
-		return store.Backup{}, err
-	}
-	if err := b.checkDestination(policy, vol.Mountpoint); err != nil {
-		return store.Backup{}, err
-	}
 	rec := store.Backup{App: app.Name, Env: env, Volume: key, EngineName: name, Kind: store.BackupSnapshot, Release: live.ID,
 		Trigger: trigger, CreatedBy: ActorOf(ctx), Destination: policy.Destination, StartedAt: b.d.now().UTC()}
 	hook, hooked := hookOf(app, key)
 	if hooked {
 		rec.Kind, rec.Service = store.BackupDump, hook.Name
 	}
-	rec, err = b.d.store.CreateBackup(rec)
+	rec, err := b.d.store.CreateBackup(rec)
 	if err != nil {
 		return store.Backup{}, err
 	}
+	fail := func(err error) (store.Backup, error) {
+		rec.Status, rec.Error, rec.Key, rec.EndedAt = store.BackupFailed, err.Error(), "", b.d.now().UTC()
+		b.failed(rec)
+		if uerr := b.d.store.UpdateBackup(rec); uerr != nil {
+			b.log.Error("record failed backup", "app", rec.App, "env", rec.Env, "backup", rec.ID, "error", uerr)
+		}
+		return rec, err
+	}
+	vol, err := b.d.eng.InspectVolume(ctx, name)
+	if errors.Is(err, engine.ErrNotFound) {
+		return fail(fmt.Errorf("volume %s does not exist on the engine yet: nothing was ever written to it", name))
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if err := b.checkDestination(policy, vol.Mountpoint); err != nil {
+		return fail(err)
+	}
 	rec.Key = backupKey(rec)
+	if err := b.d.store.UpdateBackup(rec); err != nil { // its key, for a berth that restarts to clean up
+		return rec, err
+	}
 	dir := b.destinationDir(policy)
 	if hooked {
 		say("backup %d: volume %s by the dump hook of %s: %s", rec.ID, key, hook.Name, strings.Join(hook.Backup.Command, " "))
@@ -242,18 +255,13 @@ func (b *Backups) backupVolume(ctx context.Context, live store.Release, env, key
 		say("backup %d: volume %s (%s), a snapshot of its files", rec.ID, key, name)
 		err = b.snapshot(ctx, live, env, key, name, dir, &rec, say)
 	}
-	rec.EndedAt = b.d.now().UTC()
 	if err != nil {
-		rec.Status, rec.Error, rec.Key = store.BackupFailed, err.Error(), ""
-		b.failed(rec)
-	} else {
-		rec.Status = store.BackupOK
-		say("backup %d: %s, sha256 %s, in %s (%s)", rec.ID, humanBytes(rec.Size), short(rec.SHA256), rec.EndedAt.Sub(rec.StartedAt).Round(time.Millisecond), rec.Key)
+		return fail(err)
 	}
-	if uerr := b.d.store.UpdateBackup(rec); uerr != nil && err == nil {
-		err = uerr
-	}
-	return rec, err
+	rec.EndedAt = b.d.now().UTC()
+	rec.Status = store.BackupOK
+	say("backup %d: %s, sha256 %s, in %s (%s)", rec.ID, humanBytes(rec.Size), short(rec.SHA256), rec.EndedAt.Sub(rec.StartedAt).Round(time.Millisecond), rec.Key)
+	return rec, b.d.store.UpdateBackup(rec)
 }
 
 // failed records a failed backup as an event and tells OnFailure.
