@@ -220,3 +220,77 @@ func (s *Store) SetBackupState(app, env string, st JobState) error {
 		return putJSON(eb, keyBackupState, st)
 	})
 }
+
+var bucketRestoring = []byte("restoring")
+
+// Restore phases of a RestoreJournal.
+const (
+	// RestoreStaging: the backup is being extracted into the staging
+	// volume; the target volume is untouched.
+	RestoreStaging = "staging"
+	// RestoreCopying: the target volume is being made a copy of the
+	// staged one, its services stopped.
+	RestoreCopying = "copying"
+)
+
+// RestoreJournal is a restore in progress, kept so that a berth that
+// starts after one was killed finishes it (copying) or clears it away
+// (staging).
+type RestoreJournal struct {
+	App string `json:"app"`
+	// Env is where it restores; BackupEnv and Backup name the backup.
+	Env       string `json:"env"`
+	BackupEnv string `json:"backup_env"`
+	Backup    int64  `json:"backup"`
+	// Volume is the target's engine name; Staged the staging volume's.
+	Volume string `json:"volume"`
+	Staged string `json:"staged"`
+	Phase  string `json:"phase"`
+	// Stopped are the containers stopped for the copy, to start again.
+	Stopped []string `json:"stopped,omitempty"`
+	// Previous is the backup of the state it replaces (0: none).
+	Previous  int64     `json:"previous,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// SetRestoring records (or updates) a restore in progress, one per
+// target volume.
+func (s *Store) SetRestoring(j RestoreJournal) error {
+	return s.update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketRestoring)
+		if err != nil {
+			return err
+		}
+		return putJSON(b, []byte(j.Volume), j)
+	})
+}
+
+// ClearRestoring forgets the restore into volume.
+func (s *Store) ClearRestoring(volume string) error {
+	return s.update(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketRestoring); b != nil {
+			return b.Delete([]byte(volume))
+		}
+		return nil
+	})
+}
+
+// Restorings lists the restores in progress.
+func (s *Store) Restorings() ([]RestoreJournal, error) {
+	var out []RestoreJournal
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRestoring)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var j RestoreJournal
+			if err := json.Unmarshal(v, &j); err != nil {
+				return fmt.Errorf("restore into %s: %w", k, err)
+			}
+			out = append(out, j)
+			return nil
+		})
+	})
+	return out, err
+}

@@ -62,3 +62,29 @@ func TestStore_BackupsAreNumberedPerEnvironment(t *testing.T) {
 		t.Fatalf("staging shares production's state: %+v", st)
 	}
 }
+
+func TestStore_RestoreJournal(t *testing.T) {
+	t.Parallel()
+	s, _ := openTest(t)
+	j := RestoreJournal{App: "shop", Env: "production", BackupEnv: "production", Backup: 3, Volume: "shop-production-data", Staged: "shop-production-data-restore-1", Phase: RestoreStaging}
+	if err := s.SetRestoring(j); err != nil {
+		t.Fatal(err)
+	}
+	j.Phase, j.Stopped = RestoreCopying, []string{"c1"}
+	if err := s.SetRestoring(j); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetRestoring(RestoreJournal{Volume: "other", Phase: RestoreStaging}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Restorings()
+	if err != nil || len(all) != 2 || all[1].Phase != RestoreCopying || all[1].Stopped[0] != "c1" {
+		t.Fatalf("restorings: %+v %v", all, err)
+	}
+	if err := s.ClearRestoring("shop-production-data"); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := s.Restorings(); len(all) != 1 || all[0].Volume != "other" {
+		t.Fatalf("after clear: %+v", all)
+	}
+}
