@@ -121,6 +121,7 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 	var backups *deploy.Backups
 	if cluster == nil { // a Swarm cluster's volumes are on its nodes
 		backups = c.dep.NewBackups(deploy.BackupOptions{Dir: backupDir(cfg), HelperBinary: helperBinary(cfg), StageHook: cfg.BackupStageHook, Logger: log, OnFailure: api.NotifyBackupFailure(notifier)})
+		backups.FinishRestores(ctx) // a restore killed half-way, before self-healing looks
 	}
 	apiH := api.New(api.Options{Deployer: c.dep, Jobs: jobs, Backups: backups, Builder: builder, Pipeline: c.pipe, Notifier: notifier,
 		Metrics: metrics.Handler(c.dep.MetricsSources()), Store: st, Token: fr.token, MetricsAllow: fr.metricsNet,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -238,11 +239,24 @@ func (b *Backups) restoreSnapshot(ctx context.Context, bk store.Backup, target *
 	if _, err := b.d.eng.EnsureVolume(ctx, engine.VolumeSpec{Name: staged, Labels: map[string]string{engine.LabelManaged: "true", engine.LabelApp: bk.App, engine.LabelEnv: env, LabelRestoreOf: name}}); err != nil {
 		return fmt.Errorf("create the staging volume: %w", err)
 	}
+	j := store.RestoreJournal{App: bk.App, Env: env, BackupEnv: bk.Env, Backup: bk.ID, Volume: name, Staged: staged, Phase: store.RestoreStaging, StartedAt: b.d.now().UTC()}
+	if res.Previous != nil {
+		j.Previous = res.Previous.ID
+	}
+	if err := b.d.store.SetRestoring(j); err != nil {
+		_ = vio.RemoveVolume(context.WithoutCancel(ctx), staged)
+		return err
+	}
+	// Whatever ends the restore here clears the journal and the staged
+	// copy; only a berth that dies leaves them, for its next start.
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopWait)
 		defer cancel()
 		if err := vio.RemoveVolume(rctx, staged); err != nil {
 			b.log.Warn("remove staging volume", "volume", staged, "error", err)
+		}
+		if err := b.d.store.ClearRestoring(name); err != nil {
+			b.log.Error("clear restore journal", "volume", name, "error", err)
 		}
 	}()
 	say("staging backup %d in a fresh volume %s", bk.ID, staged)
@@ -251,18 +265,43 @@ func (b *Backups) restoreSnapshot(ctx context.Context, bk store.Backup, target *
 	}
 	// From here on the copy is finished whatever happens to the request:
 	// a restore that stopped half-way would leave the volume half
-	// copied.
+	// copied. Should berth itself die, the journal has it finish the copy
+	// at its next start (finishRestores).
 	ctx = context.WithoutCancel(ctx)
-	down, err := b.stopFor(ctx, live, env, bk.Volume, say)
+	targets, err := b.stopTargets(ctx, live, env, bk.Volume)
+	if err != nil {
+		return err
+	}
+	j.Phase = store.RestoreCopying
+	for _, t := range targets {
+		j.Stopped = append(j.Stopped, t.c.ID)
+	}
+	if err := b.d.store.SetRestoring(j); err != nil {
+		return err
+	}
+	down, err := b.stopFor(ctx, targets, say)
 	defer b.startAgain(ctx, down, res, say)
 	if err != nil {
 		return err
 	}
-	hs := b.helperSpec(bk.App, env, "restore-"+bk.Volume, img, []string{"replace", "/src", "/dst"},
-		engine.Mount{Type: "volume", Source: staged, Target: "/src", ReadOnly: true},
-		engine.Mount{Type: "volume", Source: name, Target: "/dst"})
+	if err := b.replace(ctx, bk.App, env, bk.Volume, img, staged, name, say); err != nil {
+		prev := ""
+		if res.Previous != nil {
+			prev = fmt.Sprintf("; its state before is backup %d: berth restore %s %d --env %s", res.Previous.ID, bk.App, res.Previous.ID, env)
+		}
+		return fmt.Errorf("copying the staged backup into volume %s failed, and the volume may be partly copied: %w%s", name, err, prev)
+	}
+	return nil
+}
+
+// replace has the helper make volume name a copy of staged (tried
+// twice).
+func (b *Backups) replace(ctx context.Context, app, env, key, img, staged, name string, say func(string, ...any)) error {
 	var last error
 	for attempt := 1; attempt <= 2; attempt++ {
+		hs := b.helperSpec(app, env, "restore-"+key, img, []string{"replace", "/src", "/dst"},
+			engine.Mount{Type: "volume", Source: staged, Target: "/src", ReadOnly: true},
+			engine.Mount{Type: "volume", Source: name, Target: "/dst"})
 		code, err := engine.RunOnce(ctx, b.d.eng, hs, func(line string) { say("  helper | %s", line) })
 		if err == nil && code == 0 {
 			return nil
@@ -271,14 +310,11 @@ func (b *Backups) restoreSnapshot(ctx context.Context, bk store.Backup, target *
 			err = fmt.Errorf("the helper exited with code %d", code)
 		}
 		last = err
-		hs.Name = fmt.Sprintf("%s-%s-restore-%s-%s", bk.App, env, bk.Volume, randomSuffix())
-		say("copying into %s failed (%v); trying once more", name, err)
+		if attempt == 1 {
+			say("copying into %s failed (%v); trying once more", name, err)
+		}
 	}
-	prev := ""
-	if res.Previous != nil {
-		prev = fmt.Sprintf("; its state before is backup %d: berth restore %s %d --env %s", res.Previous.ID, bk.App, res.Previous.ID, env)
-	}
-	return fmt.Errorf("copying the staged backup into volume %s failed: %w%s", name, last, prev)
+	return last
 }
 
 // stage extracts a backup into the staging volume through a helper
@@ -317,11 +353,12 @@ func noHooks(live store.Release) store.Release {
 type stopped struct {
 	service string
 	c       engine.Container
+	grace   time.Duration
 }
 
-// stopFor stops the running containers of the services of live that
-// mount volume key.
-func (b *Backups) stopFor(ctx context.Context, live store.Release, env, key string, say func(string, ...any)) ([]stopped, error) {
+// stopTargets are the running containers of the services of live that
+// mount volume key: what a restore into it stops.
+func (b *Backups) stopTargets(ctx context.Context, live store.Release, env, key string) ([]stopped, error) {
 	var out []stopped
 	if live.ID == 0 {
 		return nil, nil
@@ -332,18 +369,35 @@ func (b *Backups) stopFor(ctx context.Context, live store.Release, env, key stri
 		}
 		cs, err := b.serviceContainers(ctx, live, env, s.Name)
 		if err != nil {
-			return out, err
+			return nil, err
 		}
-		if len(cs) == 0 {
-			continue
-		}
-		say("stopping %s (%d container(s)) for the restore; it starts again after", s.Name, len(cs))
 		for _, c := range cs {
-			if err := b.d.eng.StopContainer(ctx, c.ID, s.StopGracePeriod.D()+time.Second); err != nil {
-				return out, fmt.Errorf("stop %s: %w", c.Name, err)
-			}
-			out = append(out, stopped{service: s.Name, c: c})
+			out = append(out, stopped{service: s.Name, c: c, grace: s.StopGracePeriod.D() + time.Second})
 		}
+	}
+	return out, nil
+}
+
+// stopFor stops targets, saying which services; it returns the ones it
+// stopped.
+func (b *Backups) stopFor(ctx context.Context, targets []stopped, say func(string, ...any)) ([]stopped, error) {
+	counts := map[string]int{}
+	var order []string
+	for _, t := range targets {
+		if counts[t.service] == 0 {
+			order = append(order, t.service)
+		}
+		counts[t.service]++
+	}
+	for _, svc := range order {
+		say("stopping %s (%d container(s)) for the restore; it starts again after", svc, counts[svc])
+	}
+	var out []stopped
+	for _, t := range targets {
+		if err := b.d.eng.StopContainer(ctx, t.c.ID, t.grace); err != nil {
+			return out, fmt.Errorf("stop %s: %w", t.c.Name, err)
+		}
+		out = append(out, t)
 	}
 	return out, nil
 }
@@ -424,4 +478,107 @@ func (b *Backups) restoreDump(ctx context.Context, bk store.Backup, target *spec
 		return fmt.Errorf("the restore command %q failed: %w; the data is as the command left it: the state before is backup %d (berth restore %s %d --env %s)", strings.Join(svc.Backup.Restore, " "), err, res.Previous.ID, bk.App, res.Previous.ID, env)
 	}
 	return nil
+}
+
+// FinishRestores settles the restores a previous berth was killed in
+// the middle of: one killed while staging is cleared away (its volume
+// was never touched); one killed while copying is finished from its
+// staged copy, which the copy step can run again to the same end, and
+// its services are started again. Each is an event. The daemon calls it
+// at start, before self-healing runs.
+func (b *Backups) FinishRestores(ctx context.Context) {
+	js, err := b.d.store.Restorings()
+	if err != nil {
+		b.log.Error("list restores left in progress", "error", err)
+		return
+	}
+	vio, ok := b.d.eng.(volumeIO)
+	if !ok {
+		return
+	}
+	for _, j := range js {
+		log := b.log.With("app", j.App, "env", j.Env, "volume", j.Volume, "backup", j.Backup)
+		var msg string
+		switch j.Phase {
+		case store.RestoreCopying:
+			err := b.resumeCopy(ctx, j)
+			if err != nil {
+				log.Error("finish an interrupted restore", "error", err)
+				msg = fmt.Sprintf("berth stopped while it restored backup %d of %s into %s, and could not finish the copy when it started again: %v; the volume may be partly copied: restore it again, or its state before (backup %d)", j.Backup, j.BackupEnv, j.Volume, err, j.Previous)
+				if err := b.d.store.AppendEvent(j.App, j.Env, store.Event{Kind: EventRestored, Message: msg}); err != nil {
+					log.Warn("record event", "error", err)
+				}
+				continue // the journal stays: the next start tries again
+			}
+			msg = fmt.Sprintf("berth stopped while it restored backup %d of %s into %s; it finished the restore when it started again", j.Backup, j.BackupEnv, j.Volume)
+		default:
+			msg = fmt.Sprintf("berth stopped while it staged backup %d of %s for a restore into %s; the volume was not touched: restore it again", j.Backup, j.BackupEnv, j.Volume)
+		}
+		if err := vio.RemoveVolume(ctx, j.Staged); err != nil {
+			log.Warn("remove staging volume", "volume", j.Staged, "error", err)
+		}
+		if err := b.d.store.ClearRestoring(j.Volume); err != nil {
+			log.Error("clear restore journal", "error", err)
+		}
+		if err := b.d.store.AppendEvent(j.App, j.Env, store.Event{Kind: EventRestored, Message: msg}); err != nil {
+			log.Warn("record event", "error", err)
+		}
+		log.Info(msg)
+	}
+}
+
+// resumeCopy finishes journal j's copy and starts its stopped
+// containers again.
+func (b *Backups) resumeCopy(ctx context.Context, j store.RestoreJournal) error {
+	if _, err := b.d.eng.InspectVolume(ctx, j.Staged); err != nil {
+		return fmt.Errorf("its staged copy %s: %w", j.Staged, err)
+	}
+	img, err := b.helper.image(ctx, b.d.eng, func(string, ...any) {})
+	if err != nil {
+		return err
+	}
+	unlock, err := b.d.tryLock(j.App, j.Env, kindRestore)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// What it stopped, and what runs now on the volume (a restart policy
+	// may have started them with the engine).
+	ids := append([]string(nil), j.Stopped...)
+	if live, err := b.d.store.LiveRelease(j.App, j.Env); err == nil {
+		for key := range mountedKeys(&live.Spec, j.Env, j.Volume) {
+			ts, _ := b.stopTargets(ctx, live, j.Env, key)
+			for _, t := range ts {
+				if !slices.Contains(ids, t.c.ID) {
+					ids = append(ids, t.c.ID)
+				}
+			}
+		}
+	}
+	for _, id := range ids {
+		_ = b.d.eng.StopContainer(ctx, id, 10*time.Second)
+	}
+	key := strings.TrimPrefix(j.Volume, j.App+"-"+j.Env+"-")
+	if err := b.replace(ctx, j.App, j.Env, key, img, j.Staged, j.Volume, func(string, ...any) {}); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := b.d.eng.StartContainer(ctx, id); err != nil {
+			b.log.Warn("start a container again after a restore", "app", j.App, "env", j.Env, "container", id, "error", err)
+		}
+	}
+	return nil
+}
+
+// mountedKeys are the keys of app's volumes whose engine name in env is
+// name.
+func mountedKeys(app *spec.App, env, name string) map[string]bool {
+	out := map[string]bool{}
+	keys, _ := volumeKeys(app, "")
+	for _, k := range keys {
+		if EngineVolumeName(app, env, k) == name {
+			out[k] = true
+		}
+	}
+	return out
 }
