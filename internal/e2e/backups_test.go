@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,27 +17,54 @@ import (
 	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/daemon"
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/store"
 	"github.com/berth-dev/berth/internal/testutil"
 )
 
-// helperBinary is a statically linked berth, built once, that backups
-// build their helper image from (the test binary runs the server, and
-// is not berth).
-var helperBinary = struct {
-	once sync.Once
-	path string
-}{}
-
+// staticBerth builds a statically linked berth that backups build
+// their helper image from (the test binary runs the server, and is not
+// berth); go build's cache makes it quick after the first test.
 func staticBerth(t *testing.T) string {
 	t.Helper()
-	helperBinary.once.Do(func() {
-		helperBinary.path = buildBinary(t, "./cmd/berth", "berth")
-	})
-	if helperBinary.path == "" {
-		t.Fatal("no berth binary for the helper image")
+	return buildBinary(t, "./cmd/berth", "berth")
+}
+
+// backupImage is the test image with the commands these tests use
+// (fill, copy), under a tag of its own: other branches' tests rebuild
+// berth-e2e-app:latest from their own test app.
+func backupImage(t *testing.T) string {
+	t.Helper()
+	backupImg.once.Do(func() { backupImg.ref = enginetest.BuildTestImage(t, "berth-e2e-app:backups").Ref })
+	if backupImg.ref == "" {
+		t.Fatal("test image was not built")
 	}
-	return helperBinary.path
+	return backupImg.ref
+}
+
+var backupImg struct {
+	once sync.Once
+	ref  string
+}
+
+// backupApp is volumeApp on backupImage.
+func backupApp(t *testing.T, name, host string) *spec.App {
+	t.Helper()
+	p := writeFile(t, "compose.yaml", fmt.Sprintf(`name: %s
+services:
+  web:
+    image: %s
+    volumes: ["data:/data"]
+    x-berth: { port: 8080, hosts: [%s], healthcheck: { path: /up, interval: 200ms } }
+volumes:
+  data: {}
+`, name, backupImage(t), host))
+	app, err := spec.Load(context.Background(), spec.LoadOptions{Files: []string{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
 }
 
 // readsEventually polls path on host until it answers want.
@@ -96,7 +125,7 @@ func TestBackups_RestoreToStagingThenInPlace(t *testing.T) {
 	name, host := newApp(t, eng)
 	staging := "staging-" + host
 	s.removeVolumesAtEnd(t, eng, name, name+"-production-data", name+"-staging-data")
-	s.deployEnv(t, volumeApp(t, name, host, "v1", ""), spec.DefaultEnv)
+	s.deployEnv(t, backupApp(t, name, host), spec.DefaultEnv)
 	readsEventually(t, s, host, "/write?path=/data/notes.txt&data=first", "")
 	readsEventually(t, s, host, "/write?path=/data/deep.txt&data=nested", "")
 
@@ -118,7 +147,7 @@ func TestBackups_RestoreToStagingThenInPlace(t *testing.T) {
 	readsEventually(t, s, host, "/write?path=/data/later.txt&data=after-the-backup", "")
 
 	// Into staging: deployed (empty), then restored.
-	s.deployEnv(t, volumeApp(t, name, staging, "v1", ""), "staging")
+	s.deployEnv(t, backupApp(t, name, staging), "staging")
 	if code, _ := get(t, s.addrs.HTTP, staging, "/read?path=/data/notes.txt"); code == 200 {
 		t.Fatal("staging reads notes.txt before the restore")
 	}
@@ -223,7 +252,7 @@ func TestBackups_RestoreKilledHalfWayLeavesTheVolume(t *testing.T) {
 	})
 	name, host := newApp(t, eng)
 	s.removeVolumesAtEnd(t, eng, name, name+"-production-data")
-	s.deployEnv(t, volumeApp(t, name, host, "v1", ""), spec.DefaultEnv)
+	s.deployEnv(t, backupApp(t, name, host), spec.DefaultEnv)
 	readsEventually(t, s, host, "/write?path=/data/a.txt&data=backed-up", "")
 	s.mustBerth(t, "run", name, "web", "--", "fill", "/data/big.txt", "65536")
 	s.mustBerth(t, "backup", name)
@@ -286,7 +315,7 @@ services:
         restore: ["/testapp", "copy", "/db.dump", "/data/db"]
 volumes:
   data: {}
-`, name, image(t).Ref, host))
+`, name, backupImage(t), host))
 	app, err := spec.Load(context.Background(), spec.LoadOptions{Files: []string{p}})
 	if err != nil {
 		t.Fatal(err)
@@ -317,5 +346,103 @@ volumes:
 	code, _, errb := s.berth(t, "backup", name, "--volume", "nosuch")
 	if code == 0 || !strings.Contains(errb, `no named volume "nosuch"`) {
 		t.Errorf("backup of a missing volume: %d %s", code, errb)
+	}
+}
+
+// tarOf is a tar stream of files (name → content).
+func tarOfFiles(t *testing.T, files map[string]string) io.Reader {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
+}
+
+// berth killed while a restore copied the staged backup into the volume
+// (the volume half copied, its service stopped): the next berth
+// finishes the copy from the staged volume and starts the service.
+func TestBackups_RestoreKilledDuringTheCopyIsFinishedAtStart(t *testing.T) {
+	eng := requireDocker(t)
+	bin := staticBerth(t)
+	dir := t.TempDir()
+	tune := func(c *daemon.Config) { c.HelperBinary = bin }
+	s := startServerWith(t, dir, tune)
+	name, host := newApp(t, eng)
+	vol := name + "-production-data"
+	staged := vol + "-restore-e2e"
+	s.removeVolumesAtEnd(t, eng, name, vol)
+	s.deployEnv(t, backupApp(t, name, host), spec.DefaultEnv)
+	readsEventually(t, s, host, "/write?path=/data/notes.txt&data=current", "")
+	web, err := eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: name, engine.LabelService: "web"})
+	if err != nil || len(web) != 1 {
+		t.Fatalf("web containers: %v %v", web, err)
+	}
+	s.stop()
+
+	// What berth left when it was killed mid-copy: the backup staged,
+	// the volume half replaced, the service stopped, the journal.
+	ctx := context.Background()
+	if _, err := eng.EnsureVolume(ctx, engine.VolumeSpec{Name: staged, Labels: map[string]string{engine.LabelApp: name, "berth.restore.of": vol}}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(volume string, files map[string]string) {
+		c, err := eng.CreateContainer(ctx, engine.ContainerSpec{Name: name + "-put-" + volume[len(volume)-6:], Image: backupImage(t), NoStart: true,
+			Labels: map[string]string{engine.LabelApp: name}, Mounts: []engine.Mount{{Type: "volume", Source: volume, Target: "/v"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer eng.RemoveContainer(ctx, c.ID)
+		if err := eng.CopyTo(ctx, c.ID, "/v", tarOfFiles(t, files)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(staged, map[string]string{"notes.txt": "restored", "more.txt": "also restored"})
+	put(vol, map[string]string{"half.txt": "a half copy"})
+	if err := eng.StopContainer(ctx, web[0].ID, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.SetRestoring(store.RestoreJournal{App: name, Env: spec.DefaultEnv, BackupEnv: spec.DefaultEnv, Backup: 1, Volume: vol, Staged: staged,
+		Phase: store.RestoreCopying, Stopped: []string{web[0].ID}, StartedAt: time.Now()})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s = startServerWith(t, dir, tune)
+	readsEventually(t, s, host, "/read?path=/data/notes.txt", "restored")
+	readsEventually(t, s, host, "/read?path=/data/more.txt", "also restored")
+	if code, _ := get(t, s.addrs.HTTP, host, "/read?path=/data/half.txt"); code == 200 {
+		t.Error("the half copy is still in the volume")
+	}
+	if c, err := eng.InspectContainer(ctx, web[0].ID); err != nil || !c.Running() {
+		t.Errorf("the stopped container was not started again: %+v %v", c.State, err)
+	}
+	if _, err := eng.InspectVolume(ctx, staged); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("staged volume left: %v", err)
+	}
+	evs, err := s.client.Events(ctx, name, spec.DefaultEnv, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range evs {
+		found = found || strings.Contains(e.Message, "it finished the restore when it started again")
+	}
+	if !found {
+		t.Errorf("no event says the restore was finished: %+v", evs)
 	}
 }

@@ -78,8 +78,13 @@ func RunArchive(t *testing.T, e engine.Engine, img TestImage) {
 	})
 
 	t.Run("CopyFromReadsAVolume", func(t *testing.T) {
-		if code, err := a.Exec(ctx, run.ID, []string{"/testapp", "write", "/data/note", "first", "words"}, nil); err != nil || code != 0 {
-			t.Fatalf("write: %d %v", code, err)
+		var buf bytes.Buffer // written through the running container
+		tw := tar.NewWriter(&buf)
+		_ = tw.WriteHeader(&tar.Header{Name: "note", Mode: 0o644, Size: 11})
+		_, _ = tw.Write([]byte("first words"))
+		_ = tw.Close()
+		if err := a.CopyTo(ctx, run.ID, "/data", &buf); err != nil {
+			t.Fatal(err)
 		}
 		// From a container that never started, as a backup's helper.
 		idle, err := e.CreateContainer(ctx, spec("idle", true))
