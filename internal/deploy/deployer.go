@@ -212,8 +212,12 @@ func (d *Deployer) tryLockOnce(app, env string, kind store.DeploymentKind) (func
 			return nil, fmt.Errorf("%w for %s: berth is replacing failed containers (started %s ago); try again once berth events shows the replacement",
 				ErrBusy, k, d.now().Sub(r.started).Round(100*time.Millisecond)), r.done
 		}
-		return nil, fmt.Errorf("%w for %s (%s %d, started %s ago): wait for it to finish, then try again",
-			ErrBusy, k, r.kind, r.id, d.now().Sub(r.started).Round(100*time.Millisecond)), nil
+		what := string(r.kind)
+		if r.id != 0 {
+			what += fmt.Sprintf(" %d", r.id)
+		}
+		return nil, fmt.Errorf("%w for %s (%s, started %s ago): wait for it to finish, then try again",
+			ErrBusy, k, what, d.now().Sub(r.started).Round(100*time.Millisecond)), nil
 	}
 	done := make(chan struct{})
 	d.running[k] = runningDeploy{kind: kind, started: d.now(), done: done}
