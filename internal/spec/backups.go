@@ -18,6 +18,9 @@ const (
 	// DestinationLocal is the server's backup directory (berth server
 	// --backup-dir, by default under its data dir): the default.
 	DestinationLocal = "local"
+	// S3Prefix starts a destination that is an S3-compatible bucket the
+	// server knows by name (berth backup-destination add): s3:NAME.
+	S3Prefix = "s3:"
 )
 
 var (
@@ -63,7 +66,7 @@ type BackupPolicy struct {
 	// Keep is the retention of the app environment's backups.
 	Keep Keep `json:"keep"`
 	// Destination is where backups are written: DestinationLocal (the
-	// default) or an absolute directory on the server.
+	// default), an absolute directory on the server, or s3:NAME.
 	Destination string `json:"destination,omitempty"`
 }
 
@@ -282,9 +285,13 @@ func validateBackups(c *collector, a *App) {
 	switch d := p.Destination; {
 	case d == "" || d == DestinationLocal:
 	case strings.HasPrefix(d, "s3://"):
-		c.add("", f+".destination", fmt.Sprintf("%s: S3 destinations are not supported by this berth yet; use local (the server's backup directory) or an absolute directory on the server", quote(d)))
+		c.add("", f+".destination", fmt.Sprintf("%s: an S3 bucket is named by the destination the server knows it as, with its credentials: berth backup-destination add NAME --endpoint HOST --bucket BUCKET --access-key KEY --secret-key-stdin, then destination: s3:NAME", quote(d)))
+	case strings.HasPrefix(d, S3Prefix):
+		if msg := checkAppName(strings.TrimPrefix(d, S3Prefix)); msg != "" {
+			c.add("", f+".destination", fmt.Sprintf("%s: the destination's name: %s", quote(d), msg))
+		}
 	case !path.IsAbs(d) || path.Clean(d) != d || d == "/":
-		c.add("", f+".destination", fmt.Sprintf("must be local (the server's backup directory) or an absolute, clean directory on the server, got %s", quote(d)))
+		c.add("", f+".destination", fmt.Sprintf("must be local (the server's backup directory), s3:NAME (an S3-compatible bucket the server knows) or an absolute, clean directory on the server, got %s", quote(d)))
 	}
 }
 
