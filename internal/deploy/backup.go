@@ -243,6 +243,9 @@ func (b *Backups) backupVolume(ctx context.Context, live store.Release, env, key
 	if err := b.checkDestination(policy, vol.Mountpoint); err != nil {
 		return fail(err)
 	}
+	if err := b.checkS3(ctx, policy.Destination); err != nil {
+		return fail(err)
+	}
 	rec.Key = backupKey(rec)
 	if err := b.d.store.UpdateBackup(rec); err != nil { // its key, for a berth that restarts to clean up
 		return rec, err
@@ -254,6 +257,15 @@ func (b *Backups) backupVolume(ctx context.Context, live store.Release, env, key
 	} else {
 		say("backup %d: volume %s (%s), a snapshot of its files", rec.ID, key, name)
 		err = b.snapshot(ctx, live, env, key, name, dir, &rec, say)
+	}
+	if err == nil && s3Name(policy.Destination) != "" {
+		var s *s3Bucket
+		if s, err = b.s3Of(s3Name(policy.Destination)); err == nil {
+			say("backup %d: uploading to %s", rec.ID, policy.Destination)
+			if err = s.upload(ctx, dir, rec.Key); err != nil {
+				_ = removeBackupFile(dir, rec)
+			}
+		}
 	}
 	if err != nil {
 		return fail(err)

@@ -231,8 +231,8 @@ func tarOfFile(name string, f *os.File, now time.Time) (io.Reader, error) {
 // destinationDir is where a policy's backups are written: the server's
 // directory for local.
 func (b *Backups) destinationDir(p spec.BackupPolicy) string {
-	if p.Destination == "" || p.Destination == spec.DestinationLocal {
-		return b.dir
+	if p.Destination == "" || p.Destination == spec.DestinationLocal || s3Name(p.Destination) != "" {
+		return b.dir // a bucket's backups are made here, then uploaded
 	}
 	return p.Destination
 }
@@ -244,7 +244,7 @@ func (b *Backups) checkDestination(p spec.BackupPolicy, mountpoint string) error
 	if dir == "" {
 		return errors.New("this berth server has no backup directory (berth server --backup-dir)")
 	}
-	if dir != b.dir {
+	if dir != b.dir && s3Name(p.Destination) == "" {
 		ok := false
 		for _, r := range b.d.binds.roots {
 			if _, in := within(r, dir); in {

@@ -207,7 +207,12 @@ func (b *Backups) backupFirst(ctx context.Context, live store.Release, env, key 
 
 func (b *Backups) restoreSnapshot(ctx context.Context, bk store.Backup, target *spec.App, live store.Release, env, name string, res *RestoreResult, say func(string, ...any)) error {
 	vio := b.d.eng.(volumeIO)
-	data, err := openBackup(b.dirOf(bk), bk)
+	dir, done, err := b.fetched(ctx, bk)
+	if err != nil {
+		return err
+	}
+	defer done()
+	data, err := openBackup(dir, bk)
 	if err != nil {
 		return err
 	}
@@ -432,7 +437,12 @@ func (b *Backups) restoreDump(ctx context.Context, bk store.Backup, target *spec
 	if live.ID == 0 {
 		return fmt.Errorf("%w: %s/%s has nothing live: a dump is loaded back by its service's running container; deploy it first", ErrInvalid, bk.App, env)
 	}
-	data, err := openBackup(b.dirOf(bk), bk)
+	dir, done, err := b.fetched(ctx, bk)
+	if err != nil {
+		return err
+	}
+	defer done()
+	data, err := openBackup(dir, bk)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -87,7 +88,7 @@ func (b *Backups) applyRetention(app, env string, a *spec.App, say func(string, 
 	}
 	for _, vol := range slices.Sorted(mapsKeys(byVolume)) {
 		for _, bk := range Retain(byVolume[vol], p.Keep, loc) {
-			if err := removeBackupFile(b.dirOf(bk), bk); err != nil {
+			if err := b.removeFile(bk); err != nil {
 				return fmt.Errorf("remove backup %d: %w", bk.ID, err)
 			}
 			bk.Status = store.BackupDeleted
@@ -142,4 +143,18 @@ func (b *Backups) Prune() ([]string, error) {
 	}
 	slices.Sort(removed)
 	return removed, errors.Join(errs...)
+}
+
+// removeFile removes a backup's file where it is.
+func (b *Backups) removeFile(bk store.Backup) error {
+	if n := s3Name(bk.Destination); n != "" {
+		s, err := b.s3Of(n)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return s.remove(ctx, bk.Key)
+	}
+	return removeBackupFile(b.dirOf(bk), bk)
 }
