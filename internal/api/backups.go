@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/notify"
+	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -138,4 +140,34 @@ func NotifyBackupFailure(n *notify.Notifier) func(b store.Backup) {
 		msg := fmt.Sprintf("backup %d of volume %s (release %d, %s) failed: %s", b.ID, b.Volume, b.Release, b.Trigger, b.Error)
 		n.Send(notify.Event{Kind: notify.BackupFailed, App: b.App, Env: b.Env, Duration: b.EndedAt.Sub(b.StartedAt), Message: msg, Time: b.EndedAt})
 	}
+}
+
+func (s *Server) listBackupDestinations(w http.ResponseWriter, r *http.Request) error {
+	ds, err := s.store.ListS3Destinations()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, each(ds, backupDestinationDTO))
+	return nil
+}
+
+func (s *Server) addBackupDestination(w http.ResponseWriter, r *http.Request) error {
+	var req dto.BackupDestinationRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		return badRequest(fmt.Errorf("read backup destination: %w", err))
+	}
+	d := req.BackupDestination
+	d.Endpoint = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(d.Endpoint, "https://"), "http://"), "/")
+	if err := spec.CheckAppName(d.Name); err != nil {
+		return badRequest(fmt.Errorf("destination name: %w", err))
+	}
+	if err := s.store.SetS3Destination(store.S3Destination{Name: d.Name, Endpoint: d.Endpoint, Insecure: d.Insecure, Bucket: d.Bucket,
+		Prefix: d.Prefix, Region: d.Region, AccessKey: d.AccessKey}, req.SecretKey); err != nil {
+		return badRequest(err)
+	}
+	return s.listBackupDestinations(w, r)
+}
+
+func backupDestinationDTO(d store.S3Destination) dto.BackupDestination {
+	return dto.BackupDestination{Name: d.Name, Endpoint: d.Endpoint, Insecure: d.Insecure, Bucket: d.Bucket, Prefix: d.Prefix, Region: d.Region, AccessKey: d.AccessKey}
 }

@@ -76,6 +76,8 @@ var who = map[string]struct{ roles, kind string }{
 	"POST /api/v1/prune":                   {"admin", "server"},
 	"GET /api/v1/registries":               {"admin", "server"},
 	"POST /api/v1/registries":              {"admin", "server"},
+	"GET /api/v1/backup-destinations":      {"admin", "server"},
+	"POST /api/v1/backup-destinations":     {"admin", "server"},
 	"GET /api/v1/nodes":                    {"admin", "server"},
 	"PUT /api/v1/nodes/{node}":             {"admin", "server"},
 	"GET /api/v1/tokens":                   {"admin", "server"},

@@ -77,6 +77,8 @@ func (s *Server) routes() []route {
 		{"PUT /api/v1/apps/{app}/notifications", permAdminApp, s.setNotifications, act("notify_set")},
 		{"POST /api/v1/prune", permAdmin, s.prune, act("prune")},
 		{"GET /api/v1/registries", permAdmin, s.listRegistries, reads},
+		{"GET /api/v1/backup-destinations", permAdmin, s.listBackupDestinations, reads},                                                                              // backups.go
+		{"POST /api/v1/backup-destinations", permAdmin, s.addBackupDestination, act("backup_destination_add", "name", "endpoint", "bucket", "prefix", "access_key")}, // never the secret key
 		{"POST /api/v1/registries", permAdmin, s.addRegistry, act("registry_add", "server", "username")},
 		{"GET /api/v1/nodes", permAdmin, s.nodes, reads},
 		{"PUT /api/v1/nodes/{node}", permAdmin, s.setNode, act("node_set", "availability")},

@@ -66,3 +66,17 @@ func (c *Client) streamResult(ctx context.Context, path string, body any, say fu
 	}
 	return res, nil
 }
+
+// BackupDestinations lists the server's S3-compatible backup
+// destinations (never their secret keys).
+func (c *Client) BackupDestinations(ctx context.Context) ([]dto.BackupDestination, error) {
+	var out []dto.BackupDestination
+	return out, c.getJSON(ctx, "/api/v1/backup-destinations", &out)
+}
+
+// AddBackupDestination stores (or replaces) a destination and returns
+// them all.
+func (c *Client) AddBackupDestination(ctx context.Context, req dto.BackupDestinationRequest) ([]dto.BackupDestination, error) {
+	var out []dto.BackupDestination
+	return out, c.sendJSON(ctx, http.MethodPost, "/api/v1/backup-destinations", req, &out)
+}

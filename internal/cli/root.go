@@ -72,6 +72,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newBackupCmd(),
 		newBackupsCmd(),
 		newRestoreCmd(),
+		newBackupDestinationCmd(),
 		newPruneCmd(),
 		newRegistryCmd(),
 		newAppsCmd(),

@@ -60,3 +60,21 @@ type Restore struct {
 	// Restarted are the services stopped and started again.
 	Restarted []string `json:"restarted,omitempty"`
 }
+
+// BackupDestination is an S3-compatible destination as listed: never
+// its secret key.
+type BackupDestination struct {
+	Name      string `json:"name"`
+	Endpoint  string `json:"endpoint"`
+	Insecure  bool   `json:"insecure,omitempty"`
+	Bucket    string `json:"bucket"`
+	Prefix    string `json:"prefix,omitempty"`
+	Region    string `json:"region,omitempty"`
+	AccessKey string `json:"access_key"`
+}
+
+// BackupDestinationRequest adds (or replaces) one, with its secret key.
+type BackupDestinationRequest struct {
+	BackupDestination
+	SecretKey string `json:"secret_key"`
+}
