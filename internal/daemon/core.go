@@ -160,6 +160,13 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 				} else {
 					log.Info("daily prune", "images", len(rep.Images), "containers", len(rep.Containers), "freed_bytes", rep.FreedBytes)
 				}
+				if backups != nil { // retention, as berth prune applies it: never a volume's newest backup
+					if removed, err := backups.Prune(); err != nil {
+						log.Warn("daily prune of backups", "error", err)
+					} else if len(removed) > 0 {
+						log.Info("daily prune of backups", "removed", len(removed))
+					}
+				}
 			}})
 	})
 	return c, nil
