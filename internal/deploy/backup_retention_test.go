@@ -1,10 +1,15 @@
 package deploy
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/engine/enginetest"
+	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -87,5 +92,62 @@ func TestRetain_DaysAreReadInTheTimezone(t *testing.T) {
 	}
 	if drop := Retain(bs, spec.Keep{Daily: 2}, tokyo); len(drop) != 0 {
 		t.Errorf("Tokyo: dropped %+v, want none", drop)
+	}
+}
+
+// berth prune removes the files retention no longer keeps, and never a
+// volume's newest backup, even with a policy that keeps nothing more.
+func TestBackups_PruneKeepsTheNewest(t *testing.T) {
+	t.Parallel()
+	d := New(Options{Engine: enginetest.NewFake(), Store: newTestStore(t), Proxy: proxy.New(proxy.Options{})})
+	t.Cleanup(d.Close)
+	dir := t.TempDir()
+	b := d.NewBackups(BackupOptions{Dir: dir})
+	app := spec.App{Name: "shop", Services: []spec.Service{{Name: "db", Image: "db:1", Replicas: 1}},
+		Backups: &spec.BackupPolicy{Keep: spec.Keep{Daily: 1}}}
+	rel, err := d.store.CreateRelease(store.Release{App: "shop", Env: "production", Spec: app, Services: map[string]store.ServiceImage{"db": {Image: "db:1", ImageID: "sha256:1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.store.Activate("shop", "production", rel.ID, store.StatusSuperseded); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC)
+	var made []store.Backup
+	for i, at := range []time.Duration{0, time.Hour, 48 * time.Hour} { // two on day 1, one on day 3
+		bk, err := d.store.CreateBackup(store.Backup{App: "shop", Env: "production", Volume: "data", Kind: store.BackupSnapshot, StartedAt: t0.Add(at), Status: store.BackupOK, Destination: spec.DestinationLocal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bk.Key = backupKey(bk)
+		if _, _, err := writeBackup(dir, bk.Key, strings.NewReader(strings.Repeat("x", i+1))); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.store.UpdateBackup(bk); err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, bk)
+	}
+	removed, err := b.Prune()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{made[0].Key, made[1].Key}
+	slices.Sort(want)
+	if !slices.Equal(removed, want) {
+		t.Fatalf("removed %v, want the two older backups", removed)
+	}
+	for i, bk := range made {
+		_, err := os.Stat(filepath.Join(dir, filepath.FromSlash(bk.Key)))
+		got, _ := d.store.GetBackup("shop", "production", bk.ID)
+		if i == 2 && (err != nil || got.Status != store.BackupOK) {
+			t.Errorf("the newest backup went: %v %s", err, got.Status)
+		}
+		if i < 2 && (!os.IsNotExist(err) || got.Status != store.BackupDeleted) {
+			t.Errorf("backup %d stayed: %v %s", bk.ID, err, got.Status)
+		}
+	}
+	if again, _ := b.Prune(); len(again) != 0 {
+		t.Fatalf("a second prune removed %v", again)
 	}
 }
