@@ -379,15 +379,17 @@ func mounts(s spec.Service, key string) bool {
 }
 
 // serviceContainers are the running containers of service in live's
-// release (not one-off ones).
+// release (not one-off ones): its own, or a stateful service's one
+// container, which keeps running across releases.
 func (b *Backups) serviceContainers(ctx context.Context, live store.Release, env, service string) ([]engine.Container, error) {
-	cs, err := b.d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: live.App, engine.LabelEnv: env, engine.LabelService: service, engine.LabelRelease: releaseLabel(live.ID)})
+	cs, err := b.d.eng.ListContainers(ctx, map[string]string{engine.LabelApp: live.App, engine.LabelEnv: env, engine.LabelService: service})
 	if err != nil {
 		return nil, err
 	}
 	var out []engine.Container
 	for _, c := range cs {
-		if c.Running() && c.Labels[LabelOneOff] == "" {
+		ours := c.Labels[engine.LabelRelease] == releaseLabel(live.ID) || c.Labels[LabelStateful] == "true"
+		if ours && c.Running() && c.Labels[LabelOneOff] == "" {
 			out = append(out, c)
 		}
 	}

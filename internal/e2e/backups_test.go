@@ -651,3 +651,80 @@ x-berth:
 		t.Errorf("the download stayed on the server: %v", err)
 	}
 }
+
+// readFile reads one file out of container id.
+func readFile(t *testing.T, eng *docker.Backend, id, path string) string {
+	t.Helper()
+	rc, err := eng.CopyFrom(context.Background(), id, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	if _, err := tr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// A stateful service's one container keeps running across releases,
+// still labelled with the release that started it: its dump hook runs
+// in it after a later deploy, and the restore loads into it.
+func TestBackups_StatefulServiceAfterALaterDeploy(t *testing.T) {
+	eng := requireDocker(t)
+	bin := staticBerth(t)
+	s := startServerWith(t, t.TempDir(), func(c *daemon.Config) { c.HelperBinary = bin })
+	name, host := newApp(t, eng)
+	s.removeVolumesAtEnd(t, eng, name, name+"-production-data")
+	load := func(version string) *spec.App {
+		p := writeFile(t, "compose.yaml", fmt.Sprintf(`name: %s
+services:
+  web:
+    image: %s
+    environment: { VERSION: %s }
+    x-berth: { port: 8080, hosts: [%s], healthcheck: { path: /up, interval: 200ms } }
+  db:
+    image: %s
+    volumes: ["data:/data"]
+    x-berth:
+      stateful: true
+      backup:
+        command: ["/testapp", "copy", "/data/db", "/db.dump"]
+        file: /db.dump
+        restore: ["/testapp", "copy", "/db.dump", "/data/db"]
+volumes:
+  data: {}
+`, name, backupImage(t), version, host, backupImage(t)))
+		app, err := spec.Load(context.Background(), spec.LoadOptions{Files: []string{p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return app
+	}
+	s.deployEnv(t, load("v1"), spec.DefaultEnv)
+	s.deployEnv(t, load("v2"), spec.DefaultEnv) // release 2; db's container stays release 1's
+	db := dbContainers(t, eng, name)
+	if len(db) != 1 || db[0].Labels[engine.LabelRelease] != "1" {
+		t.Fatalf("db containers: %+v", db)
+	}
+	ctx := context.Background()
+	if err := eng.CopyTo(ctx, db[0].ID, "/data", tarOfFiles(t, map[string]string{"db": "rows of release 1"})); err != nil {
+		t.Fatal(err)
+	}
+	s.mustBerth(t, "backup", name)
+	bs := s.backupsOf(t, name, spec.DefaultEnv)
+	if len(bs) != 1 || bs[0].Status != "ok" || bs[0].Release != 2 {
+		t.Fatalf("backups: %+v", bs)
+	}
+	if err := eng.CopyTo(ctx, db[0].ID, "/data", tarOfFiles(t, map[string]string{"db": "later rows"})); err != nil {
+		t.Fatal(err)
+	}
+	s.mustBerth(t, "restore", name, "1", "--yes")
+	if got := readFile(t, eng, db[0].ID, "/data/db"); got != "rows of release 1" {
+		t.Fatalf("after the restore the db holds %q", got)
+	}
+}
