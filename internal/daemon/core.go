@@ -107,6 +107,13 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 	if err := c.dep.Recover(); err != nil {
 		return nil, err
 	}
+	var backups *deploy.Backups
+	if cluster == nil { // a Swarm cluster's volumes are on its nodes
+		backups = c.dep.NewBackups(deploy.BackupOptions{Dir: backupDir(cfg), HelperBinary: helperBinary(cfg), StageHook: cfg.BackupStageHook, Logger: log, OnFailure: api.NotifyBackupFailure(notifier)})
+		// A restore killed half-way, before converging or self-healing
+		// replaces the containers it stopped.
+		backups.FinishRestores(ctx)
+	}
 	if err := c.dep.ConvergeAll(ctx); err != nil {
 		log.Warn("restore routes", "error", err)
 	}
@@ -118,11 +125,6 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 	c.pipe.Logger = log
 	c.pipe.Start(lctx)
 	jobs := c.dep.NewScheduler(deploy.SchedulerOptions{Logger: log, OnFailure: api.NotifyJobFailure(notifier)})
-	var backups *deploy.Backups
-	if cluster == nil { // a Swarm cluster's volumes are on its nodes
-		backups = c.dep.NewBackups(deploy.BackupOptions{Dir: backupDir(cfg), HelperBinary: helperBinary(cfg), StageHook: cfg.BackupStageHook, Logger: log, OnFailure: api.NotifyBackupFailure(notifier)})
-		backups.FinishRestores(ctx) // a restore killed half-way, before self-healing looks
-	}
 	apiH := api.New(api.Options{Deployer: c.dep, Jobs: jobs, Backups: backups, Builder: builder, Pipeline: c.pipe, Notifier: notifier,
 		Metrics: metrics.Handler(c.dep.MetricsSources()), Store: st, Token: fr.token, MetricsAllow: fr.metricsNet,
 		AuditLog: fr.auditLog, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, Restart: fr.restart, HandoffError: fr.handoffErr, Version: cfg.Version,

@@ -495,7 +495,7 @@ func (b *Backups) restoreDump(ctx context.Context, bk store.Backup, target *spec
 // was never touched); one killed while copying is finished from its
 // staged copy, which the copy step can run again to the same end, and
 // its services are started again. Each is an event. The daemon calls it
-// at start, before self-healing runs.
+// at start, before it converges the apps and before self-healing runs.
 func (b *Backups) FinishRestores(ctx context.Context) {
 	js, err := b.d.store.Restorings()
 	if err != nil {
