@@ -728,3 +728,43 @@ volumes:
 		t.Fatalf("after the restore the db holds %q", got)
 	}
 }
+
+// x-berth.backup.pause: the service's containers are paused for the
+// snapshot, said so, and running again after it.
+func TestBackups_SnapshotPausesTheService(t *testing.T) {
+	eng := requireDocker(t)
+	bin := staticBerth(t)
+	s := startServerWith(t, t.TempDir(), func(c *daemon.Config) { c.HelperBinary = bin })
+	name, host := newApp(t, eng)
+	s.removeVolumesAtEnd(t, eng, name, name+"-production-data")
+	p := writeFile(t, "compose.yaml", fmt.Sprintf(`name: %s
+services:
+  web:
+    image: %s
+    volumes: ["data:/data"]
+    x-berth: { port: 8080, hosts: [%s], healthcheck: { path: /up, interval: 200ms }, backup: { pause: true } }
+volumes:
+  data: {}
+`, name, backupImage(t), host))
+	app, err := spec.Load(context.Background(), spec.LoadOptions{Files: []string{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.deployEnv(t, app, spec.DefaultEnv)
+	readsEventually(t, s, host, "/write?path=/data/a.txt&data=paused-copy", "")
+	out := s.mustBerth(t, "backup", name)
+	if !strings.Contains(out, "paused web (1 container(s)) for the copy") || !strings.Contains(out, "resumed web") {
+		t.Fatalf("backup output:\n%s", out)
+	}
+	bs := s.backupsOf(t, name, spec.DefaultEnv)
+	if len(bs) != 1 || !bs[0].Paused || bs[0].Service != "web" || bs[0].Status != "ok" {
+		t.Fatalf("backups: %+v", bs)
+	}
+	cs, _ := eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: name, engine.LabelService: "web"})
+	for _, c := range cs {
+		if c.State != engine.StateRunning {
+			t.Errorf("%s is %s after the backup", c.Name, c.State)
+		}
+	}
+	readsEventually(t, s, host, "/read?path=/data/a.txt", "paused-copy")
+}
