@@ -119,6 +119,28 @@ func (s *Store) SetCanaryHealth(app, env string, id int64, unhealthy string) err
 	})
 }
 
+// SetCanaryWeight moves canary release id of app/env to weight percent
+// of clients (1-99) and returns what it was. It wraps ErrNotFound when id
+// is not the running canary.
+func (s *Store) SetCanaryWeight(app, env string, id int64, weight int) (was int, err error) {
+	if weight < 1 || weight > 99 {
+		return 0, fmt.Errorf("canary of %s/%s: weight %d: give a percentage from 1 to 99 (promote it for 100, roll it back for 0)", app, env, weight)
+	}
+	err = s.update(func(tx *bolt.Tx) error {
+		eb, err := envBucket(tx, app, env)
+		if err != nil {
+			return err
+		}
+		c, err := canaryOf(eb, app, env, id)
+		if err != nil {
+			return err
+		}
+		was, c.Weight = c.Weight, weight
+		return putJSON(eb, keyCanary, c)
+	})
+	return was, err
+}
+
 // EndCanary ends canary release id of app/env without promoting it: the
 // release becomes rolled_back with reason (EndedAt = now) and the
 // environment has no canary, in one transaction. It wraps ErrNotFound

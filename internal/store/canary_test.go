@@ -86,3 +86,31 @@ func TestCanary_EndRecordsItRolledBack(t *testing.T) {
 		t.Fatalf("canary left: %v", err)
 	}
 }
+
+func TestCanary_SetWeightMovesTheRunningCanaryOnly(t *testing.T) {
+	s, _ := openTest(t)
+	live := must[Release](t)(s.CreateRelease(testRelease("shop", "production", "a1")))
+	must[int64](t)(s.Activate("shop", "production", live.ID, StatusSuperseded))
+	can := must[Release](t)(s.CreateRelease(testRelease("shop", "production", "a2")))
+	if _, err := s.SetCanaryWeight("shop", "production", can.ID, 30); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("weight of no canary: %v", err)
+	}
+	if err := s.StartCanary(Canary{App: "shop", Env: "production", ReleaseID: can.ID, Weight: 20}); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []int{0, 100, -5} {
+		if _, err := s.SetCanaryWeight("shop", "production", can.ID, w); err == nil {
+			t.Errorf("weight %d accepted", w)
+		}
+	}
+	if _, err := s.SetCanaryWeight("shop", "production", live.ID, 30); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("weight of a release that is not the canary: %v", err)
+	}
+	was, err := s.SetCanaryWeight("shop", "production", can.ID, 50)
+	if err != nil || was != 20 {
+		t.Fatalf("set weight: was %d, %v", was, err)
+	}
+	if c := must[Canary](t)(s.GetCanary("shop", "production")); c.Weight != 50 || c.ReleaseID != can.ID {
+		t.Fatalf("canary after the move = %+v", c)
+	}
+}
