@@ -43,7 +43,6 @@ type canaryRun struct {
 	app, env string
 	rel      int64 // the canary release
 	live     int64 // the live release it splits with
-	weight   int
 	// pools holds a pool for every routed service of the canary release;
 	// those whose service the live release routes are the routes' canary
 	// slots, the others wait for Promote.
@@ -168,7 +167,10 @@ func (d *Deployer) reportCanaryHealth(run *canaryRun, why string) {
 	e := store.Event{Time: d.now(), Kind: "canary_unhealthy", Release: releaseLabel(run.rel), Message: why}
 	if why == "" {
 		e.Kind = "canary_healthy"
-		e.Message = fmt.Sprintf("canary release %d is healthy again: it takes %d%% of clients", run.rel, run.weight)
+		e.Message = fmt.Sprintf("canary release %d is healthy again", run.rel)
+		if c, err := d.store.GetCanary(run.app, run.env); err == nil && c.ReleaseID == run.rel {
+			e.Message += fmt.Sprintf(": it takes %d%% of clients", c.Weight) // the store's: the weight may have moved
+		}
 		d.log.Info("canary healthy", "app", run.app, "env", run.env, "release", run.rel)
 	} else {
 		d.log.Warn("canary unhealthy", "app", run.app, "env", run.env, "release", run.rel, "error", why)
@@ -210,7 +212,7 @@ func (d *Deployer) startCanary(ctx context.Context, x *execution) (store.Deploym
 		d.abandon(x)
 		return d.finish(x.dep, x.rel, x.t, d.counted(x), fmt.Errorf("release %d: record it as the canary: %w", x.rel.ID, err))
 	}
-	run := &canaryRun{app: x.app.Name, env: x.env, rel: x.rel.ID, live: x.dep.FromReleaseID, weight: x.canary, pools: x.pools}
+	run := &canaryRun{app: x.app.Name, env: x.env, rel: x.rel.ID, live: x.dep.FromReleaseID, pools: x.pools}
 	for _, svc := range x.app.Services {
 		pool, ok := x.pools[svc.Name]
 		if !ok {

@@ -300,7 +300,7 @@ func (d *Deployer) convergeCanary(ctx context.Context, app, env string, observed
 		d.log.Info("canary restored", "app", app, "env", env, "service", svc.Name, "release", rel.ID, "weight", c.Weight, "targets", len(targets), "healthy", pool.Healthy())
 	}
 	if changed {
-		d.setCanaryRun(ctx, &canaryRun{app: app, env: env, rel: rel.ID, live: live.ID, weight: c.Weight, pools: pools}, c.Unhealthy)
+		d.setCanaryRun(ctx, &canaryRun{app: app, env: env, rel: rel.ID, live: live.ID, pools: pools}, c.Unhealthy)
 	}
 	return label, nil
 }
