@@ -55,6 +55,7 @@ var who = map[string]struct{ roles, kind string }{
 
 	"POST /api/v1/apps/{app}/envs/{env}/rollback":         {"admin deployer", "app"},
 	"POST /api/v1/apps/{app}/envs/{env}/promote":          {"admin deployer", "app"},
+	"PUT /api/v1/apps/{app}/envs/{env}/canary":            {"admin deployer", "app"},
 	"POST /api/v1/apps/{app}/envs/{env}/scale":            {"admin deployer", "app"},
 	"POST /api/v1/apps/{app}/envs/{env}/redeploy":         {"admin deployer", "app"},
 	"POST /api/v1/apps/{app}/envs/{env}/config":           {"admin deployer", "app"},

@@ -57,6 +57,7 @@ func (s *Server) routes() []route {
 
 		{"POST /api/v1/apps/{app}/envs/{env}/rollback", permOperate, s.rollback, act("rollback", "to", "replace_stateful")},
 		{"POST /api/v1/apps/{app}/envs/{env}/promote", permOperate, s.promote, act("promote")},
+		{"PUT /api/v1/apps/{app}/envs/{env}/canary", permOperate, s.canaryWeight, act("canary_weight", "weight")}, // canary.go
 		{"POST /api/v1/apps/{app}/envs/{env}/scale", permOperate, s.scale, act("scale", "services")},
 		{"POST /api/v1/apps/{app}/envs/{env}/redeploy", permOperate, s.redeploy, act("redeploy")}, // live.go
 		{"POST /api/v1/apps/{app}/envs/{env}/config", permOperate, s.changeConfig, act("config_change", "set", "unset")},

@@ -207,6 +207,21 @@ func (c *Client) Promote(ctx context.Context, app, env string, onProgress func(d
 	return c.readStream(ctx, app, env, since, resp, onProgress)
 }
 
+// SetCanaryWeight moves app/env's running canary to weight percent of
+// clients (1-99); nothing is deployed.
+func (c *Client) SetCanaryWeight(ctx context.Context, app, env string, weight int) (*dto.CanaryWeight, error) {
+	resp, err := c.do(ctx, http.MethodPut, envPath(app, env)+"/canary", dto.CanaryWeightRequest{Weight: weight})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out dto.CanaryWeight
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("read the canary's answer: %w", err)
+	}
+	return &out, nil
+}
+
 // DeployError is a deployment that ran and failed.
 type DeployError struct {
 	Message    string

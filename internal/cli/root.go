@@ -58,6 +58,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newRedeployCmd(),
 		newWatchCmd(),
 		newPromoteCmd(),
+		newCanaryCmd(),
 		newScaleCmd(),
 		newStatusCmd(),
 		newReleasesCmd(),

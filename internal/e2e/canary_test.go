@@ -229,8 +229,16 @@ func TestCanary_SurvivesRestartAndAnUnhealthyCanaryGetsNoTraffic(t *testing.T) {
 	if _, err := s.deploy(t, loadApp(t, name, host, appOpts{Version: "v1"})); err != nil {
 		t.Fatalf("deploy v1: %v", err)
 	}
-	if _, err := s.deployCanary(t, loadApp(t, name, host, appOpts{Version: "v2"}), 50); err != nil {
+	if _, err := s.deployCanary(t, loadApp(t, name, host, appOpts{Version: "v2"}), 20); err != nil {
 		t.Fatalf("deploy v2 as a canary: %v", err)
+	}
+	// Moved from 20% to 50% with berth canary: the store keeps the new
+	// split, so the restart below restores it.
+	if code, out, errOut := s.berth(t, "canary", name, "50"); code != 0 || !strings.Contains(out, "takes 50% of clients (was 20%)") {
+		t.Fatalf("berth canary %s 50: exit %d\n%s\n%s", name, code, out, errOut)
+	}
+	if st, err := s.client.Status(context.Background(), name, spec.DefaultEnv); err != nil || fmt.Sprint(st.Shares) != "[{1 live 50} {2 canary 50}]" {
+		t.Fatalf("shares after berth canary: %+v (%v)", st.Shares, err)
 	}
 	bodies, ids := splitRound(t, s.addrs.HTTP, host, make([]string, 400))
 

@@ -107,3 +107,16 @@ type CheckResponse struct {
 type BindsResponse struct {
 	Stored []string `json:"stored"`
 }
+
+// CanaryWeightRequest moves a running canary's share of clients.
+type CanaryWeightRequest struct {
+	Weight int `json:"weight"` // percent, 1-99
+}
+
+// CanaryWeight is a move of a canary's share of clients.
+type CanaryWeight struct {
+	Release int64 `json:"release"` // the canary release
+	Live    int64 `json:"live"`    // the live release it splits with
+	From    int   `json:"from"`    // the percentage it had
+	Weight  int   `json:"weight"`  // the percentage it has now
+}
