@@ -47,11 +47,13 @@ var who = map[string]struct{ roles, kind string }{
 	"GET /api/v1/builds/{id}":                                 {"admin deployer viewer", "app"},
 	"GET /api/v1/builds/{id}/logs":                            {"admin deployer viewer", "app"},
 
-	"GET /api/v1/apps/{app}/envs/{env}/config":  {"admin deployer ci", "app"},
-	"POST /api/v1/apps/{app}/envs/{env}/check":  {"admin deployer ci", "app"},
-	"PUT /api/v1/apps/{app}/envs/{env}/binds":   {"admin deployer ci", "app"},
-	"POST /api/v1/apps/{app}/builds":            {"admin deployer ci", "app"},
-	"POST /api/v1/apps/{app}/envs/{env}/deploy": {"admin deployer ci", "app"},
+	"GET /api/v1/apps/{app}/envs/{env}/config":         {"admin deployer ci", "app"},
+	"POST /api/v1/apps/{app}/envs/{env}/check":         {"admin deployer ci", "app"},
+	"PUT /api/v1/apps/{app}/envs/{env}/binds":          {"admin deployer ci", "app"},
+	"POST /api/v1/apps/{app}/builds":                   {"admin deployer ci", "app"},
+	"POST /api/v1/apps/{app}/envs/{env}/deploy":        {"admin deployer ci", "app"},
+	"POST /api/v1/apps/{app}/envs/{env}/compose/check": {"admin deployer ci", "app"},
+	"POST /api/v1/apps/{app}/envs/{env}/compose":       {"admin deployer ci", "app"},
 
 	"POST /api/v1/apps/{app}/envs/{env}/rollback":         {"admin deployer", "app"},
 	"POST /api/v1/apps/{app}/envs/{env}/promote":          {"admin deployer", "app"},

@@ -54,6 +54,8 @@ func (s *Server) routes() []route {
 		{"PUT /api/v1/apps/{app}/envs/{env}/binds", permDeploy, s.putBinds, act("binds_upload")}, // binds.go
 		{"POST /api/v1/apps/{app}/builds", permBuild, s.build, act("build_start")},
 		{"POST /api/v1/apps/{app}/envs/{env}/deploy", permDeploy, s.deploy, act("deploy")},
+		{"POST /api/v1/apps/{app}/envs/{env}/compose/check", permDeploy, s.checkCompose, act("compose_check")}, // compose.go: an uploaded file
+		{"POST /api/v1/apps/{app}/envs/{env}/compose", permDeploy, s.deployCompose, act("deploy_upload")},
 
 		{"POST /api/v1/apps/{app}/envs/{env}/rollback", permOperate, s.rollback, act("rollback", "to", "replace_stateful")},
 		{"POST /api/v1/apps/{app}/envs/{env}/promote", permOperate, s.promote, act("promote")},

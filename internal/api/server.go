@@ -239,13 +239,9 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	env := r.PathValue("env")
-	opts := dto.DeployOptions{ReplaceStateful: r.URL.Query().Get("replace_stateful") == "true"}
-	if v := r.URL.Query().Get("canary"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 99 {
-			return badRequest(fmt.Errorf("canary=%q: give the percentage of clients the new release gets, from 1 to 99", v))
-		}
-		opts.Canary = n
+	opts, err := deployQuery(r)
+	if err != nil {
+		return err
 	}
 	return s.stream(w, r, func(ctx context.Context, p deploy.ProgressFunc) (store.Deployment, error) {
 		return s.dep.Deploy(ctx, app, env, deployOptions(opts), p)

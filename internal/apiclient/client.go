@@ -78,7 +78,7 @@ func (c *Client) doRawWith(ctx context.Context, method, path string, body io.Rea
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	if body != nil {
+	if body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)

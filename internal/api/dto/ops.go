@@ -1,6 +1,10 @@
 package dto
 
-import "time"
+import (
+	"time"
+
+	"github.com/berth-dev/berth/internal/spec"
+)
 
 // PruneReport says what a prune removed.
 type PruneReport struct {
@@ -119,4 +123,12 @@ type CanaryWeight struct {
 	Live    int64 `json:"live"`    // the live release it splits with
 	From    int   `json:"from"`    // the percentage it had
 	Weight  int   `json:"weight"`  // the percentage it has now
+}
+
+// ComposeCheck is what an uploaded Compose file would deploy: the app as
+// berth read it, and what berth said about it.
+type ComposeCheck struct {
+	App      spec.App `json:"app"`
+	Warnings []string `json:"warnings"`
+	Notes    []string `json:"notes"`
 }
