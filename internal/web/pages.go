@@ -12,8 +12,8 @@ type pageData struct {
 	Title string
 	// Who is the signed-in person (nil on the sign-in page).
 	Who *signedIn
-	// Script is the page's own script under /static/.
-	Script string
+	// Scripts are the page's own scripts under /static/, in order.
+	Scripts []string
 	// App, Env and Deployment are what the page is about, for its
 	// script (as data- attributes of the body).
 	App, Env   string

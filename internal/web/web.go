@@ -132,7 +132,7 @@ func favicon(w http.ResponseWriter, r *http.Request) {
 type pageHandler func(w http.ResponseWriter, r *http.Request, who *signedIn)
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, who *signedIn) {
-	c.render(w, "overview", pageData{Title: "Overview", Who: who, Script: "overview.js"})
+	c.render(w, "overview", pageData{Title: "Overview", Who: who, Scripts: []string{"overview.js"}})
 }
 
 // app serves an app environment's page, when the API lets the person
@@ -143,7 +143,7 @@ func (c *Console) app(w http.ResponseWriter, r *http.Request, who *signedIn) {
 		c.refused(w, who, code, apiError(code, body))
 		return
 	}
-	c.render(w, "app", pageData{Title: app + "/" + env, Who: who, Script: "app.js", App: app, Env: env})
+	c.render(w, "app", pageData{Title: app + "/" + env, Who: who, Scripts: []string{"app.js", "canary.js"}, App: app, Env: env})
 }
 
 // deployment serves a deployment's page, when the API lets the person
@@ -158,7 +158,7 @@ func (c *Console) deployment(w http.ResponseWriter, r *http.Request, who *signed
 		c.refused(w, who, code, apiError(code, body))
 		return
 	}
-	c.render(w, "deployment", pageData{Title: "Deployment " + strconv.FormatInt(id, 10), Who: who, Script: "deployment.js", Deployment: id})
+	c.render(w, "deployment", pageData{Title: "Deployment " + strconv.FormatInt(id, 10), Who: who, Scripts: []string{"deployment.js"}, Deployment: id})
 }
 
 // logs serves the live tail of an app environment's logs, when the API
@@ -169,7 +169,7 @@ func (c *Console) logs(w http.ResponseWriter, r *http.Request, who *signedIn) {
 		c.refused(w, who, code, apiError(code, body))
 		return
 	}
-	c.render(w, "logs", pageData{Title: "Logs of " + app + "/" + env, Who: who, Script: "logs.js", App: app, Env: env})
+	c.render(w, "logs", pageData{Title: "Logs of " + app + "/" + env, Who: who, Scripts: []string{"logs.js"}, App: app, Env: env})
 }
 
 // audit serves the audit log's page, when the API lets the person read
@@ -179,7 +179,7 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request, who *signedIn) {
 		c.refused(w, who, code, apiError(code, body))
 		return
 	}
-	c.render(w, "audit", pageData{Title: "Audit log", Who: who, Script: "audit.js"})
+	c.render(w, "audit", pageData{Title: "Audit log", Who: who, Scripts: []string{"audit.js"}})
 }
 
 // refused answers a page the API refused or does not have, with its
@@ -192,7 +192,7 @@ func (c *Console) refused(w http.ResponseWriter, who *signedIn, code int, msg st
 // login serves the sign-in page. why says why the person is here: a
 // session that ended ("expired") or a sign-out ("out").
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
-	d := pageData{Title: "Sign in", Script: "login.js", Next: safeNext(r.URL.Query().Get("next"))}
+	d := pageData{Title: "Sign in", Scripts: []string{"login.js"}, Next: safeNext(r.URL.Query().Get("next"))}
 	if _, err := r.Cookie(api.SessionCookie); err == nil {
 		if code, who := c.whoAmI(r); code == http.StatusOK && who.Session != "" {
 			http.Redirect(w, r, d.Next, http.StatusSeeOther) // signed in already

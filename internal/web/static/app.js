@@ -5,7 +5,7 @@
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
-  const { el } = berth;
+  const { el, ask, act, changes } = berth;
   const app = document.body.dataset.app;
   const env = document.body.dataset.env;
   const base = "/api/v1/apps/" + encodeURIComponent(app) + "/envs/" + encodeURIComponent(env);
@@ -15,7 +15,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const mayOperate = role === "admin" || role === "deployer";
   if (!mayOperate) {
     const note = document.getElementById("cannot");
-    note.textContent = "Your role (" + role + ") may not roll back, redeploy, scale or turn maintenance on: that needs the deployer or admin role.";
+    note.textContent = "Your role (" + role + ") may not roll back, redeploy, scale, run a canary or turn maintenance on: that needs the deployer or admin role.";
     note.hidden = false;
   }
   let releases = [];
@@ -56,6 +56,12 @@ document.addEventListener("DOMContentLoaded", () => {
     return best;
   }
 
+  // canaryRuns: while a canary runs, the server refuses another
+  // deployment; the canary's own buttons promote or abort it.
+  function canaryRuns() {
+    return !!(status && status.canary);
+  }
+
   function live() {
     return releases.find((r) => r.status === "live") || null;
   }
@@ -68,13 +74,15 @@ document.addEventListener("DOMContentLoaded", () => {
       el("td", {}, r.created_by || "–"),
       el("td", {}, el("time", { datetime: r.created_at }, berth.when(r.created_at))),
       el("td", {}, outcome(r)),
-      el("td", {}, mayOperate && restorable(r) ? el("button", { type: "button", class: "quiet rollback-to", "data-to": r.id, onclick: () => confirmRollback(r) }, "Roll back to " + r.id) : null)));
+      el("td", {}, mayOperate && restorable(r) && !canaryRuns() ? el("button", { type: "button", class: "quiet rollback-to", "data-to": r.id, onclick: () => confirmRollback(r) }, "Roll back to " + r.id) : null)));
     document.querySelector("#releases tbody").replaceChildren(...rows);
     const target = defaultTarget();
     const rb = document.getElementById("rollback");
-    rb.disabled = !mayOperate || !target || !live();
+    const canary = canaryRuns();
+    rb.disabled = !mayOperate || !target || !live() || canary;
     rb.textContent = target ? "Roll back to release " + target.id : "Roll back (no earlier good release)";
-    document.getElementById("redeploy").disabled = !mayOperate || !live();
+    document.getElementById("redeploy").disabled = !mayOperate || !live() || canary;
+    rb.title = canary ? "A canary runs: promote or abort it first (Canary, below)" : "";
   }
 
   function renderStatus() {
@@ -83,6 +91,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const parts = [lr ? "Release " + lr.id + " is live" + (lr.live_at ? " since " + berth.when(lr.live_at) : "") : "Nothing is live"];
     if (st.deploying) parts.push("a deployment is running");
     if (st.maintenance) parts.push("in maintenance (503)");
+    if (st.canary) parts.push("release " + st.canary.release.id + " is a canary at " + st.canary.weight + "%");
     document.getElementById("summary").textContent = parts.join("; ") + ".";
     const mb = document.getElementById("maintenance");
     mb.textContent = st.maintenance ? "Maintenance off" : "Maintenance on";
@@ -209,8 +218,9 @@ document.addEventListener("DOMContentLoaded", () => {
       return; // not theirs to read: the section stays hidden
     }
     const unset = (what, key, path, method, body) => el("button", { type: "button", class: "quiet", "data-unset": key, onclick: async (ev) => {
+      const button = ev.currentTarget; // null once the event is dispatched
       if (!(await ask("Unset " + key, ["A new release of the live one without " + what + " " + key + ", rolled out through the zero-downtime switch."], "Unset and roll out"))) return;
-      act(path, body, ev.currentTarget, method);
+      act(path, body, button, method);
     } }, "Unset");
     document.querySelector("#config tbody").replaceChildren(...Object.keys(config.config || {}).sort().map((k) =>
       el("tr", { "data-key": k }, el("th", { scope: "row" }, k), el("td", { class: "line" }, config.config[k]),
@@ -304,56 +314,6 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 
-  // changes lists what a switch from release a to release b changes:
-  // images, replicas, configuration keys.
-  function changes(a, b) {
-    const out = [];
-    const svcs = new Set([...Object.keys(a.services || {}), ...Object.keys(b.services || {})]);
-    for (const s of [...svcs].sort()) {
-      const x = (a.services || {})[s], y = (b.services || {})[s];
-      if (!x) out.push("service " + s + " starts: " + y.image);
-      else if (!y) out.push("service " + s + " stops (not in release " + b.id + ")");
-      else if (x.image_id !== y.image_id) out.push("image of " + s + ": " + x.image + " (" + berth.shortDigest(x.image_id) + ") → " + y.image + " (" + berth.shortDigest(y.image_id) + ")");
-    }
-    const svcOf = (r) => Object.fromEntries(((r.spec && r.spec.services) || []).map((s) => [s.name, s]));
-    const sa = svcOf(a), sb = svcOf(b);
-    for (const s of Object.keys(sb).sort()) {
-      if (!sa[s]) continue;
-      if (sa[s].replicas !== sb[s].replicas) out.push("replicas of " + s + ": " + sa[s].replicas + " → " + sb[s].replicas);
-      const ea = sa[s].environment || {}, eb = sb[s].environment || {};
-      const changed = [...new Set([...Object.keys(ea), ...Object.keys(eb)])].sort().filter((k) => ea[k] !== eb[k]);
-      if (changed.length) out.push("environment of " + s + ": " + changed.join(", "));
-    }
-    const ca = a.config || {}, cb = b.config || {};
-    const keys = [...new Set([...Object.keys(ca), ...Object.keys(cb)])].sort().filter((k) => ca[k] !== cb[k]);
-    if (keys.length) out.push("configuration keys: " + keys.join(", "));
-    if (!out.length) out.push("the same images, replicas and configuration as now");
-    return out;
-  }
-
-  // ask shows the confirmation dialog; it resolves true on Confirm.
-  function ask(title, lines, okText) {
-    const dlg = document.getElementById("confirm");
-    document.getElementById("confirm-title").textContent = title;
-    document.getElementById("confirm-body").replaceChildren(el("ul", { id: "confirm-changes" }, ...lines.map((l) => el("li", {}, l))));
-    document.getElementById("confirm-ok").textContent = okText;
-    return new Promise((resolve) => {
-      dlg.addEventListener("close", () => resolve(dlg.returnValue === "ok"), { once: true });
-      dlg.showModal();
-    });
-  }
-
-  async function act(path, body, button, method) {
-    berth.flash("");
-    button.disabled = true;
-    try {
-      await berth.startAndFollow(path, body, method);
-    } catch (e) {
-      berth.flash(e.message.endsWith(".") ? e.message : e.message + ".");
-      button.disabled = false;
-    }
-  }
-
   async function confirmRollback(target) {
     const from = live();
     if (!from) return;
@@ -409,6 +369,7 @@ document.addEventListener("DOMContentLoaded", () => {
     status = st;
     renderStatus();
     renderScale();
+    document.dispatchEvent(new CustomEvent("berth:status", { detail: { status: st } })); // canary.js
     // The containers' set and states changed: something happened to
     // them (a crash, a replacement, a scale): the activity again.
     const happened = JSON.stringify((st.services || []).map((s) => [s.name, s.replicas, s.healthy, s.replacing, (s.containers || []).map((c) => [c.id, c.state, c.health, c.restart_count])]));
@@ -417,7 +378,7 @@ document.addEventListener("DOMContentLoaded", () => {
       loadActivity();
     }
     if (Date.now() - jobsAt > 2000) loadJobs(); // runs start and end between deployments
-    const seen = JSON.stringify([st.last_deployment && st.last_deployment.id, st.last_deployment && st.last_deployment.status, st.live && st.live.id]);
+    const seen = JSON.stringify([st.last_deployment && st.last_deployment.id, st.last_deployment && st.last_deployment.status, st.live && st.live.id, !!st.canary]);
     if (seen !== lastSeen) {
       lastSeen = seen;
       load();

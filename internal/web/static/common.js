@@ -31,8 +31,8 @@ const berth = (() => {
     if (method !== "GET" && method !== "HEAD") {
       opts.headers["X-Berth-CSRF"] = csrf;
     }
-    if (body instanceof Blob) { // a secret's value: sent as it is
-      opts.headers["Content-Type"] = "text/plain";
+    if (body instanceof Blob) { // a secret's value, a Compose file: sent as it is
+      opts.headers["Content-Type"] = body.type || "text/plain";
       opts.body = body;
     } else if (body !== undefined) {
       opts.headers["Content-Type"] = "application/json";
@@ -209,6 +209,62 @@ const berth = (() => {
     return es;
   }
 
+  // changes lists what a switch from release a to release b changes:
+  // images, replicas, configuration keys.
+  function changes(a, b) {
+    const out = [];
+    const svcs = new Set([...Object.keys(a.services || {}), ...Object.keys(b.services || {})]);
+    for (const s of [...svcs].sort()) {
+      const x = (a.services || {})[s], y = (b.services || {})[s];
+      if (!x) out.push("service " + s + " starts: " + y.image);
+      else if (!y) out.push("service " + s + " stops (not in " + (b.id ? "release " + b.id : "the new file") + ")");
+      else if (!y.image_id) { // an uploaded file: its images are pulled when it deploys
+        if (x.image !== y.image) out.push("image of " + s + ": " + x.image + " (" + shortDigest(x.image_id) + ") → " + y.image);
+      } else if (x.image_id !== y.image_id) out.push("image of " + s + ": " + x.image + " (" + shortDigest(x.image_id) + ") → " + y.image + " (" + shortDigest(y.image_id) + ")");
+    }
+    const svcOf = (r) => Object.fromEntries(((r.spec && r.spec.services) || []).map((s) => [s.name, s]));
+    const sa = svcOf(a), sb = svcOf(b);
+    for (const s of Object.keys(sb).sort()) {
+      if (!sa[s]) continue;
+      if (sa[s].replicas !== sb[s].replicas) out.push("replicas of " + s + ": " + sa[s].replicas + " → " + sb[s].replicas);
+      const ea = sa[s].environment || {}, eb = sb[s].environment || {};
+      const changed = [...new Set([...Object.keys(ea), ...Object.keys(eb)])].sort().filter((k) => ea[k] !== eb[k]);
+      if (changed.length) out.push("environment of " + s + ": " + changed.join(", "));
+    }
+    const ca = a.config || {}, cb = b.config || {};
+    const keys = [...new Set([...Object.keys(ca), ...Object.keys(cb)])].sort().filter((k) => ca[k] !== cb[k]);
+    if (keys.length) out.push("configuration keys: " + keys.join(", "));
+    if (!out.length) out.push("the same images, replicas and configuration as now");
+    return out;
+  }
+
+  // ask shows the confirmation dialog (the layout's) with what will
+  // change; it resolves true on Confirm.
+  function ask(title, lines, okText) {
+    const dlg = document.getElementById("confirm");
+    document.getElementById("confirm-title").textContent = title;
+    document.getElementById("confirm-body").replaceChildren(el("ul", { id: "confirm-changes" }, ...lines.map((l) => el("li", {}, l))));
+    document.getElementById("confirm-ok").textContent = okText;
+    return new Promise((resolve) => {
+      dlg.addEventListener("close", () => resolve(dlg.returnValue === "ok"), { once: true });
+      dlg.showModal();
+    });
+  }
+
+  // act starts a streamed change (a deploy, a rollback) and opens its
+  // deployment's page; a refusal is shown above the page.
+  async function act(path, body, button, method) {
+    berth.flash("");
+    button.disabled = true;
+    try {
+      await startAndFollow(path, body, method);
+    } catch (e) {
+      berth.flash(e.message.endsWith(".") ? e.message : e.message + ".");
+      button.disabled = false;
+    }
+  }
+
+
   function signOut() {
     request("DELETE", "/api/v1/session")
       .catch(() => {})
@@ -220,5 +276,5 @@ const berth = (() => {
     if (b) b.addEventListener("click", signOut);
   });
 
-  return { request, json, stream, expired, el, when, ago, seconds, thousands, flash, checkSession, shortDigest, commitOf, outcomeLines, startAndFollow, ApiError };
+  return { request, json, stream, expired, el, when, ago, seconds, thousands, flash, checkSession, shortDigest, commitOf, outcomeLines, startAndFollow, ask, act, changes, ApiError };
 })();
