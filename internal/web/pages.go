@@ -29,7 +29,7 @@ type pages struct {
 	sets map[string]*template.Template
 }
 
-var pageNames = []string{"login", "overview", "app", "deployment", "audit", "logs", "error"}
+var pageNames = []string{"login", "overview", "app", "deployment", "audit", "logs", "deploy", "error"}
 
 func parsePages() (*pages, error) {
 	p := &pages{sets: map[string]*template.Template{}}

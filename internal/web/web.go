@@ -66,6 +66,7 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("GET /apps/{app}/envs/{env}", secure(c.signedIn(c.app)))
 	mux.Handle("GET /deployments/{id}", secure(c.signedIn(c.deployment)))
 	mux.Handle("GET /audit", secure(c.signedIn(c.audit)))
+	mux.Handle("GET /deploy", secure(c.signedIn(c.deployPage)))
 	mux.Handle("GET /apps/{app}/envs/{env}/logs", secure(c.signedIn(c.logs)))
 	mux.Handle("/", c.api)
 	return mux
@@ -180,6 +181,14 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request, who *signedIn) {
 		return
 	}
 	c.render(w, "audit", pageData{Title: "Audit log", Who: who, Scripts: []string{"audit.js"}})
+}
+
+// deployPage serves the form that deploys an uploaded Compose file, for
+// the app and environment its query names (if any); the API decides
+// when it is sent.
+func (c *Console) deployPage(w http.ResponseWriter, r *http.Request, who *signedIn) {
+	q := r.URL.Query()
+	c.render(w, "deploy", pageData{Title: "Deploy", Who: who, Scripts: []string{"deploy.js"}, App: q.Get("app"), Env: q.Get("env")})
 }
 
 // refused answers a page the API refused or does not have, with its

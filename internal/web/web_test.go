@@ -100,7 +100,7 @@ func TestConsole_PagesNeedASession(t *testing.T) {
 			t.Errorf("GET %s without a session: %d", p, w.Code)
 		}
 	}
-	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/1"} {
+	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/1", "/deploy?app=shop&env=production"} {
 		w := get(t, h, p, "")
 		loc, _ := url.Parse(w.Header().Get("Location"))
 		if w.Code != http.StatusSeeOther || loc.Path != "/login" || loc.Query().Get("next") != p || loc.Query().Get("why") != "" {
@@ -144,7 +144,7 @@ func TestConsole_SignedInPages(t *testing.T) {
 	t.Parallel()
 	h := newTestConsole(t)
 	cookie, csrf := signIn(t, h)
-	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/1", "/audit", "/apps/shop/envs/production/logs"} {
+	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/1", "/audit", "/apps/shop/envs/production/logs", "/deploy", "/deploy?app=shop&env=production"} {
 		w := get(t, h, p, cookie)
 		body := w.Body.String()
 		if w.Code != http.StatusOK || !strings.Contains(body, `<meta name="berth-csrf" content="`+csrf+`">`) || !strings.Contains(body, "admin-token") {
@@ -156,6 +156,9 @@ func TestConsole_SignedInPages(t *testing.T) {
 	}
 	if w := get(t, h, "/apps/shop/envs/production", cookie); !strings.Contains(w.Body.String(), `data-app="shop" data-env="production"`) {
 		t.Errorf("the app page does not name its app:\n%s", w.Body)
+	}
+	if w := get(t, h, "/deploy?app=shop&env=staging", cookie); !strings.Contains(w.Body.String(), `id="deploy-app" value="shop"`) || !strings.Contains(w.Body.String(), `id="deploy-env" value="staging"`) {
+		t.Errorf("the deploy page does not start from its app and environment:\n%s", w.Body)
 	}
 	if w := get(t, h, "/login?next=/deployments/4", cookie); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/deployments/4" {
 		t.Errorf("the sign-in page when signed in: %d %s", w.Code, w.Header().Get("Location"))
@@ -222,7 +225,7 @@ func TestConsole_PagesLoadOnlyBerthsOwnAssets(t *testing.T) {
 	t.Parallel()
 	h := newTestConsole(t)
 	cookie, _ := signIn(t, h)
-	for _, p := range []string{"/login", "/", "/apps/shop/envs/production", "/deployments/1", "/deployments/x"} {
+	for _, p := range []string{"/login", "/", "/apps/shop/envs/production", "/deployments/1", "/deployments/x", "/deploy?app=shop&env=production"} {
 		body := get(t, h, p, cookie).Body.String()
 		for _, m := range scriptTag.FindAllStringSubmatch(body, -1) {
 			if strings.TrimSpace(m[2]) != "" || !strings.Contains(m[1], `src="/static/`) {
