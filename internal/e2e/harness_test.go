@@ -229,6 +229,19 @@ type appOpts struct {
 
 func loadApp(t *testing.T, name, host string, o appOpts) *spec.App {
 	t.Helper()
+	p := appFile(t, name, host, o)
+	app, err := spec.Load(context.Background(), spec.LoadOptions{Files: []string{p}})
+	if err != nil {
+		b, _ := os.ReadFile(p)
+		t.Fatalf("load compose file: %v\n%s", err, b)
+	}
+	return app
+}
+
+// appFile writes the test app's Compose file (see loadApp) and returns
+// its path.
+func appFile(t *testing.T, name, host string, o appOpts) string {
+	t.Helper()
 	img := o.ExtraImage
 	if img == "" {
 		img = image(t).Ref
@@ -287,11 +300,7 @@ services:
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	app, err := spec.Load(context.Background(), spec.LoadOptions{Files: []string{p}})
-	if err != nil {
-		t.Fatalf("load compose file: %v\n%s", err, y)
-	}
-	return app
+	return p
 }
 
 func (s *server) deploy(t *testing.T, app *spec.App) (*dto.Deployment, error) {
