@@ -51,6 +51,8 @@ var who = map[string]struct{ roles, kind string }{
 	"POST /api/v1/apps/{app}/envs/{env}/check":         {"admin deployer ci", "app"},
 	"PUT /api/v1/apps/{app}/envs/{env}/binds":          {"admin deployer ci", "app"},
 	"POST /api/v1/apps/{app}/builds":                   {"admin deployer ci", "app"},
+	"GET /api/v1/apps/{app}/connection":                {"admin deployer ci", "app"},
+	"POST /api/v1/apps/{app}/envs/{env}/deploy-branch": {"admin deployer ci", "app"},
 	"POST /api/v1/apps/{app}/envs/{env}/deploy":        {"admin deployer ci", "app"},
 	"POST /api/v1/apps/{app}/envs/{env}/compose/check": {"admin deployer ci", "app"},
 	"POST /api/v1/apps/{app}/envs/{env}/compose":       {"admin deployer ci", "app"},

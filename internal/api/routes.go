@@ -53,6 +53,8 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/apps/{app}/envs/{env}/check", permDeploy, s.check, act("deploy_check")},   // binds.go
 		{"PUT /api/v1/apps/{app}/envs/{env}/binds", permDeploy, s.putBinds, act("binds_upload")}, // binds.go
 		{"POST /api/v1/apps/{app}/builds", permBuild, s.build, act("build_start")},
+		{"GET /api/v1/apps/{app}/connection", permReadConfig, s.connection, reads},                                       // branch.go
+		{"POST /api/v1/apps/{app}/envs/{env}/deploy-branch", permDeploy, s.deployBranch, act("branch_deploy", "branch")}, // branch.go
 		{"POST /api/v1/apps/{app}/envs/{env}/deploy", permDeploy, s.deploy, act("deploy")},
 		{"POST /api/v1/apps/{app}/envs/{env}/compose/check", permDeploy, s.checkCompose, act("compose_check")}, // compose.go: an uploaded file
 		{"POST /api/v1/apps/{app}/envs/{env}/compose", permDeploy, s.deployCompose, act("deploy_upload")},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
+	"github.com/berth-dev/berth/internal/spec"
 )
 
 func newAppsCmd() *cobra.Command {
@@ -134,8 +135,49 @@ func newBuildsCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(logs, cancel)
+	var env, branch string
+	var wait bool
+	deployHead := &cobra.Command{
+		Use:   "deploy APP [--env ENV] [--branch BRANCH] [-f]",
+		Short: "Build and deploy the head of a connected branch (the console's deploy button), as a push would",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient()
+			if err != nil {
+				return err
+			}
+			b, err := c.DeployBranch(cmd.Context(), args[0], env, branch)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "build %d queued: the head of %s (%s) of %s, deploying to %s\n", b.ID, b.Branch, shortCommit(b.Commit), args[0], b.Env)
+			if !wait {
+				fmt.Fprintf(out, "follow it with berth builds logs %d -f\n", b.ID)
+				return nil
+			}
+			if err := c.BuildLogs(cmd.Context(), b.ID, true, out); err != nil {
+				return err
+			}
+			if done, err := c.GetBuild(cmd.Context(), b.ID); err == nil && done.Status != dto.BuildSucceeded {
+				return exitError{error: fmt.Errorf("build %d %s: %s", b.ID, done.Status, done.Error), code: 1}
+			}
+			return nil
+		},
+	}
+	deployHead.Flags().StringVar(&env, "env", spec.DefaultEnv, "environment to deploy to")
+	deployHead.Flags().StringVar(&branch, "branch", "", "branch to deploy (default: the one mapped to the environment)")
+	deployHead.Flags().BoolVarP(&wait, "follow", "f", false, "follow the build's log until it ends; exit non-zero unless it succeeded")
+	cmd.AddCommand(logs, cancel, deployHead)
 	return cmd
+}
+
+// shortCommit is a commit's first 12 hex digits.
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
 }
 
 // buildClient parses a build ID argument and returns an API client.

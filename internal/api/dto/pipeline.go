@@ -110,3 +110,22 @@ type NotifyTarget struct {
 	Kind string `json:"kind"`
 	URL  string `json:"url"`
 }
+
+// Connection is an app's link to its git repository, as the console and
+// berth builds deploy read it (never its secret or credentials).
+type Connection struct {
+	// Connected is false for an app that is not connected (berth apps
+	// connect); the rest is then empty.
+	Connected bool   `json:"connected"`
+	Repo      string `json:"repo,omitempty"` // a password in it is redacted
+	File      string `json:"file,omitempty"`
+	// Branches maps a branch to the environment its pushes deploy to.
+	Branches map[string]string `json:"branches,omitempty"`
+}
+
+// BranchDeployRequest builds and deploys the head of a branch of the
+// connected repository to an environment.
+type BranchDeployRequest struct {
+	// Branch is the branch; empty: the one mapped to the environment.
+	Branch string `json:"branch,omitempty"`
+}

@@ -1,0 +1,29 @@
+package apiclient
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"github.com/berth-dev/berth/internal/api/dto"
+)
+
+// Connection returns app's link to its repository (Connected false when
+// there is none).
+func (c *Client) Connection(ctx context.Context, app string) (dto.Connection, error) {
+	var out dto.Connection
+	return out, c.getJSON(ctx, "/api/v1/apps/"+url.PathEscape(app)+"/connection", &out)
+}
+
+// DeployBranch queues a pipeline build of the head of branch (empty: the
+// one mapped to env) that deploys to app/env, and returns the build.
+func (c *Client) DeployBranch(ctx context.Context, app, env, branch string) (dto.Build, error) {
+	var out dto.Build
+	resp, err := c.do(ctx, http.MethodPost, envPath(app, env)+"/deploy-branch", dto.BranchDeployRequest{Branch: branch})
+	if err != nil {
+		return out, err
+	}
+	defer resp.Body.Close()
+	return out, json.NewDecoder(resp.Body).Decode(&out)
+}
