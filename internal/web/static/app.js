@@ -277,6 +277,10 @@ document.addEventListener("DOMContentLoaded", () => {
   let jobsAt = 0;
   async function loadJobs() {
     jobsAt = Date.now();
+    if (!live()) { // the jobs are the live release's: none to ask for
+      renderJobs([]);
+      return;
+    }
     try {
       renderJobs(await berth.json("GET", base + "/jobs"));
     } catch (e) {
@@ -302,10 +306,10 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   async function load() {
-    loadJobs();
     try {
       const [rels, deps] = await Promise.all([berth.json("GET", base + "/releases"), berth.json("GET", base + "/deployments?limit=20")]);
       releases = rels.slice().sort((a, b) => b.id - a.id);
+      loadJobs();
       renderReleases();
       renderDeployments(deps);
       if (status) renderStatus();
