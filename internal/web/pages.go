@@ -18,6 +18,7 @@ type pageData struct {
 	// script (as data- attributes of the body).
 	App, Env   string
 	Deployment int64
+	Build      int64
 	// Next is where the sign-in page goes after signing in; Notice
 	// tells why the person is there; Error is an error page's text.
 	Next, Notice, Error string
@@ -29,7 +30,7 @@ type pages struct {
 	sets map[string]*template.Template
 }
 
-var pageNames = []string{"login", "overview", "app", "deployment", "audit", "logs", "deploy", "error"}
+var pageNames = []string{"login", "overview", "app", "deployment", "audit", "logs", "deploy", "builds", "build", "error"}
 
 func parsePages() (*pages, error) {
 	p := &pages{sets: map[string]*template.Template{}}

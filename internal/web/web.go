@@ -67,6 +67,8 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("GET /deployments/{id}", secure(c.signedIn(c.deployment)))
 	mux.Handle("GET /audit", secure(c.signedIn(c.audit)))
 	mux.Handle("GET /deploy", secure(c.signedIn(c.deployPage)))
+	mux.Handle("GET /apps/{app}/builds", secure(c.signedIn(c.builds)))
+	mux.Handle("GET /builds/{id}", secure(c.signedIn(c.build)))
 	mux.Handle("GET /apps/{app}/envs/{env}/logs", secure(c.signedIn(c.logs)))
 	mux.Handle("/", c.api)
 	return mux
@@ -144,7 +146,7 @@ func (c *Console) app(w http.ResponseWriter, r *http.Request, who *signedIn) {
 		c.refused(w, who, code, apiError(code, body))
 		return
 	}
-	c.render(w, "app", pageData{Title: app + "/" + env, Who: who, Scripts: []string{"app.js", "canary.js"}, App: app, Env: env})
+	c.render(w, "app", pageData{Title: app + "/" + env, Who: who, Scripts: []string{"app.js", "canary.js", "branch.js"}, App: app, Env: env})
 }
 
 // deployment serves a deployment's page, when the API lets the person
@@ -189,6 +191,31 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request, who *signedIn) {
 func (c *Console) deployPage(w http.ResponseWriter, r *http.Request, who *signedIn) {
 	q := r.URL.Query()
 	c.render(w, "deploy", pageData{Title: "Deploy", Who: who, Scripts: []string{"deploy.js"}, App: q.Get("app"), Env: q.Get("env")})
+}
+
+// builds serves the git pipeline's builds of an app, when the API lets
+// the person read them.
+func (c *Console) builds(w http.ResponseWriter, r *http.Request, who *signedIn) {
+	app := r.PathValue("app")
+	if code, body := c.apiGet(r, "/api/v1/apps/"+url.PathEscape(app)+"/builds?limit=1"); code != http.StatusOK {
+		c.refused(w, who, code, apiError(code, body))
+		return
+	}
+	c.render(w, "builds", pageData{Title: "Builds of " + app, Who: who, Scripts: []string{"builds.js"}, App: app})
+}
+
+// build serves one build's page, when the API lets the person read it.
+func (c *Console) build(w http.ResponseWriter, r *http.Request, who *signedIn) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		c.refused(w, who, http.StatusNotFound, "There is no build "+r.PathValue("id")+": build numbers are whole numbers from 1.")
+		return
+	}
+	if code, body := c.apiGet(r, "/api/v1/builds/"+strconv.FormatInt(id, 10)); code != http.StatusOK {
+		c.refused(w, who, code, apiError(code, body))
+		return
+	}
+	c.render(w, "build", pageData{Title: "Build " + strconv.FormatInt(id, 10), Who: who, Scripts: []string{"build.js"}, Build: id})
 }
 
 // refused answers a page the API refused or does not have, with its

@@ -100,7 +100,7 @@ func TestConsole_PagesNeedASession(t *testing.T) {
 			t.Errorf("GET %s without a session: %d", p, w.Code)
 		}
 	}
-	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/1", "/deploy?app=shop&env=production"} {
+	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/1", "/deploy?app=shop&env=production", "/apps/shop/builds", "/builds/1"} {
 		w := get(t, h, p, "")
 		loc, _ := url.Parse(w.Header().Get("Location"))
 		if w.Code != http.StatusSeeOther || loc.Path != "/login" || loc.Query().Get("next") != p || loc.Query().Get("why") != "" {
@@ -144,7 +144,7 @@ func TestConsole_SignedInPages(t *testing.T) {
 	t.Parallel()
 	h := newTestConsole(t)
 	cookie, csrf := signIn(t, h)
-	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/1", "/audit", "/apps/shop/envs/production/logs", "/deploy", "/deploy?app=shop&env=production"} {
+	for _, p := range []string{"/", "/apps/shop/envs/production", "/deployments/1", "/audit", "/apps/shop/envs/production/logs", "/deploy", "/deploy?app=shop&env=production", "/apps/shop/builds"} {
 		w := get(t, h, p, cookie)
 		body := w.Body.String()
 		if w.Code != http.StatusOK || !strings.Contains(body, `<meta name="berth-csrf" content="`+csrf+`">`) || !strings.Contains(body, "admin-token") {
@@ -162,6 +162,12 @@ func TestConsole_SignedInPages(t *testing.T) {
 	}
 	if w := get(t, h, "/login?next=/deployments/4", cookie); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/deployments/4" {
 		t.Errorf("the sign-in page when signed in: %d %s", w.Code, w.Header().Get("Location"))
+	}
+	if w := get(t, h, "/builds/x", cookie); w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), "no build x") {
+		t.Errorf("a bad build number: %d %s", w.Code, w.Body)
+	}
+	if w := get(t, h, "/builds/7", cookie); w.Code != http.StatusNotFound || strings.Contains(w.Body.String(), "build.js") {
+		t.Errorf("a build that does not exist: %d %s", w.Code, w.Body)
 	}
 	if w := get(t, h, "/deployments/x", cookie); w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), "no deployment x") {
 		t.Errorf("a bad deployment number: %d %s", w.Code, w.Body)

@@ -265,6 +265,12 @@ const berth = (() => {
   }
 
 
+  // buildBadge is a pipeline build's status as a badge.
+  function buildBadge(status) {
+    const cls = { succeeded: "ok", failed: "bad", cancelled: "warn", superseded: "warn", running: "busy", queued: "busy" }[status] || "";
+    return el("span", { class: "badge " + cls }, status);
+  }
+
   function signOut() {
     request("DELETE", "/api/v1/session")
       .catch(() => {})
@@ -276,5 +282,5 @@ const berth = (() => {
     if (b) b.addEventListener("click", signOut);
   });
 
-  return { request, json, stream, expired, el, when, ago, seconds, thousands, flash, checkSession, shortDigest, commitOf, outcomeLines, startAndFollow, ask, act, changes, ApiError };
+  return { request, json, stream, expired, el, when, ago, seconds, thousands, flash, checkSession, shortDigest, commitOf, outcomeLines, startAndFollow, ask, act, changes, buildBadge, ApiError };
 })();
