@@ -135,7 +135,7 @@ func favicon(w http.ResponseWriter, r *http.Request) {
 type pageHandler func(w http.ResponseWriter, r *http.Request, who *signedIn)
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, who *signedIn) {
-	c.render(w, "overview", pageData{Title: "Overview", Who: who, Scripts: []string{"overview.js"}})
+	c.render(w, "overview", pageData{Title: "Overview", Who: who, Scripts: []string{"overview.js", "prune.js"}})
 }
 
 // app serves an app environment's page, when the API lets the person
@@ -146,7 +146,7 @@ func (c *Console) app(w http.ResponseWriter, r *http.Request, who *signedIn) {
 		c.refused(w, who, code, apiError(code, body))
 		return
 	}
-	c.render(w, "app", pageData{Title: app + "/" + env, Who: who, Scripts: []string{"app.js", "canary.js", "branch.js"}, App: app, Env: env})
+	c.render(w, "app", pageData{Title: app + "/" + env, Who: who, Scripts: []string{"app.js", "canary.js", "branch.js", "env.js"}, App: app, Env: env})
 }
 
 // deployment serves a deployment's page, when the API lets the person
