@@ -139,6 +139,7 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 	c.loops = g
 	g.Go(func() error { notifier.Run(gctx); return nil })
 	g.Go(func() error { c.dep.RunHealer(gctx); return nil })
+	g.Go(func() error { c.dep.RunTraffic(gctx); return nil }) // the console's charts and p99
 	g.Go(func() error {
 		autoscale.Run(gctx, autoscale.Options{Source: autoscaler{dep: c.dep, st: st}, Scaler: autoscaler{dep: c.dep, st: st}, Logger: log})
 		return nil

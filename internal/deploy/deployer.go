@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/metrics"
 	"github.com/berth-dev/berth/internal/proxy"
 	"github.com/berth-dev/berth/internal/proxy/l4"
 	"github.com/berth-dev/berth/internal/store"
@@ -112,6 +113,8 @@ type Deployer struct {
 	proxyAt  []string   // Options.ProxyAddrs
 	// afterCommit: Options.AfterLiveCommit (a test hook; nil in use).
 	afterCommit func()
+	// traffic is each app environment's recent traffic (traffic.go).
+	traffic *metrics.History
 
 	mu      sync.Mutex
 	running map[string]runningDeploy // key app/env
@@ -162,6 +165,7 @@ func New(o Options) *Deployer {
 		canaries: map[string]*canaryRun{},
 		heal:     newHealer(),
 		alertFn:  o.Alert,
+		traffic:  metrics.NewHistory(int(TrafficSpan / TrafficStep)),
 	}
 }
 

@@ -37,6 +37,9 @@ type EnvStatus struct {
 	// Draining are old releases' pools still draining in the background
 	// after a switch (retire.go); their containers stop after.
 	Draining []DrainStatus `json:"draining,omitempty"`
+	// P99 is the 99th percentile of the time the proxy took to answer
+	// its requests over the last minute, in seconds (0: none served).
+	P99 float64 `json:"p99_seconds,omitempty"`
 }
 
 // DrainStatus is a pool swapped out by a deployment, draining.
@@ -153,6 +156,7 @@ func (d *Deployer) Status(ctx context.Context, app, env string) (EnvStatus, erro
 		}
 	}
 	d.canaryStatus(&st)
+	st.P99 = d.recentP99(st.App, st.Env)
 	for _, dr := range d.proxy.Draining() {
 		if dr.Key.App == app && dr.Key.Env == env {
 			st.Draining = append(st.Draining, DrainStatus{Service: dr.Key.Service, Release: dr.Release, Canary: dr.Canary,
