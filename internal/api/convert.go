@@ -81,7 +81,7 @@ func envStatusDTO(st deploy.EnvStatus) dto.EnvStatus {
 		Services: each(st.Services, serviceStatusDTO), Last: ptr(st.Last, deploymentDTO),
 		ImageBytes: st.ImageBytes, Maintenance: st.Maintenance,
 		Canary: ptr(st.Canary, canaryStatusDTO), Shares: each(st.Shares, shareDTO),
-		RemovedAt: st.RemovedAt, Draining: each(st.Draining, drainStatusDTO),
+		RemovedAt: st.RemovedAt, Draining: each(st.Draining, drainStatusDTO), P99: st.P99,
 	}
 }
 

@@ -39,6 +39,7 @@ var who = map[string]struct{ roles, kind string }{
 	"GET /api/v1/apps/{app}/envs/{env}/logs":                  {"admin deployer viewer", "app"},
 	"GET /api/v1/apps/{app}/envs/{env}/volumes":               {"admin deployer viewer", "app"},
 	"GET /api/v1/apps/{app}/envs/{env}/events":                {"admin deployer viewer", "app"},
+	"GET /api/v1/apps/{app}/envs/{env}/traffic":               {"admin deployer viewer", "app"},
 	"GET /api/v1/apps/{app}/envs/{env}/jobs":                  {"admin deployer viewer", "app"},
 	"GET /api/v1/apps/{app}/envs/{env}/jobs/{job}/runs":       {"admin deployer viewer", "app"},
 	"GET /api/v1/apps/{app}/envs/{env}/jobs/{job}/runs/{run}": {"admin deployer viewer", "app"},

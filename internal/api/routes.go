@@ -39,6 +39,7 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/apps/{app}/envs/{env}/logs", permRead, s.logs, reads},
 		{"GET /api/v1/apps/{app}/envs/{env}/volumes", permRead, s.volumes, reads},
 		{"GET /api/v1/apps/{app}/envs/{env}/events", permRead, s.events, reads},
+		{"GET /api/v1/apps/{app}/envs/{env}/traffic", permRead, s.traffic, reads},              // traffic.go: the console's charts
 		{"GET /api/v1/apps/{app}/envs/{env}/jobs", permRead, s.listJobs, reads},                // jobs.go
 		{"GET /api/v1/apps/{app}/envs/{env}/jobs/{job}/runs", permRead, s.jobRuns, reads},      // jobs.go
 		{"GET /api/v1/apps/{app}/envs/{env}/jobs/{job}/runs/{run}", permRead, s.jobRun, reads}, // jobs.go

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/berth-dev/berth/internal/api/dto"
 )
@@ -26,4 +27,15 @@ func (c *Client) DeployBranch(ctx context.Context, app, env, branch string) (dto
 	}
 	defer resp.Body.Close()
 	return out, json.NewDecoder(resp.Body).Decode(&out)
+}
+
+// Traffic returns app/env's traffic over the last span (0: all berth
+// keeps), with its deployments marked.
+func (c *Client) Traffic(ctx context.Context, app, env string, span time.Duration) (dto.Traffic, error) {
+	var out dto.Traffic
+	path := envPath(app, env) + "/traffic"
+	if span > 0 {
+		path += "?range=" + url.QueryEscape(span.String())
+	}
+	return out, c.getJSON(ctx, path, &out)
 }

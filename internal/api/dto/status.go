@@ -29,6 +29,9 @@ type EnvStatus struct {
 	// Draining are old releases' pools still draining in the background
 	// after a switch; their containers stop after.
 	Draining []DrainStatus `json:"draining,omitempty"`
+	// P99 is the 99th percentile of the proxy's answer times over the
+	// last minute, in seconds (0: none served).
+	P99 float64 `json:"p99_seconds,omitempty"`
 }
 
 // DrainStatus is a pool swapped out by a deployment, draining.
@@ -151,4 +154,38 @@ type Event struct {
 	Container string    `json:"container,omitempty"`
 	Release   string    `json:"release,omitempty"`
 	Message   string    `json:"message"`
+}
+
+// Traffic is an app environment's recent traffic through the proxy, in
+// steps, with what happened to it marked (the console's charts).
+type Traffic struct {
+	App  string `json:"app"`
+	Env  string `json:"env"`
+	Step int    `json:"step_seconds"`
+	// From and To bound the range asked for.
+	From   time.Time      `json:"from"`
+	To     time.Time      `json:"to"`
+	Points []TrafficPoint `json:"points"`
+	Marks  []TrafficMark  `json:"marks"`
+}
+
+// TrafficPoint is one step, ending at At. The latency quantiles are
+// absent for a step without requests.
+type TrafficPoint struct {
+	At        time.Time `json:"at"`
+	Requests  uint64    `json:"requests"`
+	RPS       float64   `json:"rps"`
+	ErrorRate float64   `json:"error_rate"` // the share of 5xx answers
+	P50       *float64  `json:"p50_seconds,omitempty"`
+	P95       *float64  `json:"p95_seconds,omitempty"`
+	P99       *float64  `json:"p99_seconds,omitempty"`
+}
+
+// TrafficMark is a deployment (deploy, rollback, scale, canary,
+// promote…) or a scaling decision at a point of the time axis.
+type TrafficMark struct {
+	At         time.Time `json:"at"`
+	Kind       string    `json:"kind"`
+	Text       string    `json:"text"`
+	Deployment int64     `json:"deployment,omitempty"`
 }

@@ -1,0 +1,81 @@
+package api
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/berth-dev/berth/internal/api/dto"
+	"github.com/berth-dev/berth/internal/deploy"
+)
+
+// traffic answers an app environment's traffic over the last range
+// (?range=DURATION, at most the history's span; default all of it):
+// requests/s, the 5xx share and latency quantiles per step, with its
+// deployments (scaling included) and canary moves marked.
+func (s *Server) traffic(w http.ResponseWriter, r *http.Request) error {
+	app, env := r.PathValue("app"), r.PathValue("env")
+	if _, err := s.store.GetApp(app); err != nil {
+		return fmt.Errorf("app %q: %w", app, err)
+	}
+	span := deploy.TrafficSpan
+	if v := r.URL.Query().Get("range"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return badRequest(fmt.Errorf("range=%q: give a duration such as 15m or 1h", v))
+		}
+		if d > deploy.TrafficSpan {
+			return badRequest(fmt.Errorf("range=%s: berth keeps %s of traffic; ask for %s or less", v, deploy.TrafficSpan, deploy.TrafficSpan))
+		}
+		span = d
+	}
+	now := time.Now()
+	from := now.Add(-span)
+	ps := s.dep.Traffic(app, env, from)
+	out := dto.Traffic{App: app, Env: env, Step: int(deploy.TrafficStep / time.Second), From: from, To: now,
+		Points: make([]dto.TrafficPoint, 0, len(ps)), Marks: []dto.TrafficMark{}}
+	for _, p := range ps {
+		tp := dto.TrafficPoint{At: p.At, Requests: p.Requests, RPS: float64(p.Requests) / deploy.TrafficStep.Seconds()}
+		if p.Requests > 0 {
+			tp.ErrorRate = float64(p.Errors) / float64(p.Requests)
+			tp.P50, tp.P95, tp.P99 = seconds(p.P50), seconds(p.P95), seconds(p.P99)
+		}
+		out.Points = append(out.Points, tp)
+	}
+	deps, err := s.store.ListDeployments(app, env, 200)
+	if err != nil {
+		return err
+	}
+	for _, d := range deps {
+		if d.StartedAt.Before(from) {
+			continue
+		}
+		text := fmt.Sprintf("%s %d: release %d, %s", d.Kind, d.ID, d.ReleaseID, d.Status)
+		if d.CreatedBy != "" {
+			text += ", by " + d.CreatedBy
+		}
+		out.Marks = append(out.Marks, dto.TrafficMark{At: d.StartedAt, Kind: string(d.Kind), Text: text, Deployment: d.ID})
+	}
+	evs, err := s.dep.Events(app, env, 200)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		// A scale (berth scale or the autoscaler) is a deployment, marked
+		// above; a canary's move is not.
+		if e.Kind == "canary_weight" && !e.Time.Before(from) {
+			out.Marks = append(out.Marks, dto.TrafficMark{At: e.Time, Kind: e.Kind, Text: e.Message})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// seconds is a quantile for the wire: absent when there is none.
+func seconds(v float64) *float64 {
+	if math.IsNaN(v) {
+		return nil
+	}
+	return &v
+}
