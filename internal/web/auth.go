@@ -20,6 +20,11 @@ type signedIn struct {
 // and permission check decide. It answers the status and the body (at
 // most 64 KiB).
 func (c *Console) apiGet(r *http.Request, path string) (int, []byte) {
+	return c.apiGetMax(r, path, 64<<10)
+}
+
+// apiGetMax is apiGet keeping at most limit bytes of the body.
+func (c *Console) apiGetMax(r *http.Request, path string, limit int) (int, []byte) {
 	q, err := http.NewRequestWithContext(r.Context(), http.MethodGet, path, nil)
 	if err != nil {
 		return http.StatusInternalServerError, nil
@@ -28,7 +33,7 @@ func (c *Console) apiGet(r *http.Request, path string) (int, []byte) {
 	if ck := r.Header.Values("Cookie"); len(ck) > 0 {
 		q.Header["Cookie"] = ck
 	}
-	rec := &answer{header: http.Header{}, code: http.StatusOK}
+	rec := &answer{header: http.Header{}, code: http.StatusOK, limit: limit}
 	c.api.ServeHTTP(rec, q)
 	return rec.code, rec.body.Bytes()
 }
@@ -84,12 +89,13 @@ func (c *Console) signedIn(h pageHandler) http.Handler {
 	})
 }
 
-// answer keeps an in-process API answer (at most 64 KiB of body: who
-// am I is a few hundred bytes).
+// answer keeps an in-process API answer (at most limit bytes of body: who
+// am I is a few hundred bytes; a chart's traffic more).
 type answer struct {
 	header http.Header
 	code   int
 	wrote  bool
+	limit  int
 	body   bytes.Buffer
 }
 
@@ -103,7 +109,7 @@ func (a *answer) WriteHeader(code int) {
 
 func (a *answer) Write(p []byte) (int, error) {
 	a.WriteHeader(http.StatusOK)
-	if room := 64<<10 - a.body.Len(); len(p) > room {
+	if room := a.limit - a.body.Len(); len(p) > room {
 		a.body.Write(p[:max(room, 0)])
 		return len(p), nil
 	}

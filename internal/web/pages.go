@@ -30,7 +30,7 @@ type pages struct {
 	sets map[string]*template.Template
 }
 
-var pageNames = []string{"login", "overview", "app", "deployment", "audit", "logs", "deploy", "builds", "build", "error"}
+var pageNames = []string{"login", "overview", "app", "deployment", "audit", "logs", "deploy", "builds", "build", "charts", "error"}
 
 func parsePages() (*pages, error) {
 	p := &pages{sets: map[string]*template.Template{}}

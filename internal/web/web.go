@@ -68,6 +68,8 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("GET /audit", secure(c.signedIn(c.audit)))
 	mux.Handle("GET /deploy", secure(c.signedIn(c.deployPage)))
 	mux.Handle("GET /apps/{app}/builds", secure(c.signedIn(c.builds)))
+	mux.Handle("GET /apps/{app}/envs/{env}/charts", secure(c.signedIn(c.charts)))
+	mux.Handle("GET /apps/{app}/envs/{env}/charts/{chart}", secure(c.signedIn(c.chart)))
 	mux.Handle("GET /builds/{id}", secure(c.signedIn(c.build)))
 	mux.Handle("GET /apps/{app}/envs/{env}/logs", secure(c.signedIn(c.logs)))
 	mux.Handle("/", c.api)

@@ -35,6 +35,13 @@ document.addEventListener("DOMContentLoaded", () => {
     return { rps: rps.toFixed(1), share: rps > 0 ? (100 * errs / rps).toFixed(1) + "%" : "0.0%" };
   }
 
+  // latency is the p99 of the last minute, as the API reports it.
+  function latency(st) {
+    const s = st.p99_seconds;
+    if (!s) return "–";
+    return s < 1 ? (s * 1000).toFixed(s < 0.01 ? 1 : 0) + " ms" : s.toFixed(2) + " s";
+  }
+
   function lastDeployment(d) {
     if (!d) return "none yet";
     const who = d.created_by ? " by " + d.created_by : "";
@@ -77,6 +84,7 @@ document.addEventListener("DOMContentLoaded", () => {
         el("td", { class: "live-release", "data-label": "Live release" }),
         el("td", { class: "containers", title: "healthy / desired", "data-label": "Containers" }),
         el("td", { class: "num rps", "data-label": "Requests/s" }), el("td", { class: "num errors", "data-label": "5xx" }),
+        el("td", { class: "num p99", "data-label": "p99" }),
         el("td", { class: "last", "data-label": "Last deployment" }), el("td", { class: "state", "data-label": "State" }));
       rows.set(key, tr);
     }
@@ -90,7 +98,7 @@ document.addEventListener("DOMContentLoaded", () => {
     for (const st of list) {
       const tr = rowOf(st);
       seen.add(st.app + "/" + st.env);
-      const [, , live, cont, rps, errs, last, state] = tr.children;
+      const [, , live, cont, rps, errs, p99, last, state] = tr.children;
       const c = containers(st);
       const t = traffic(st);
       const lr = st.live ? "release " + st.live.id : "none";
@@ -99,6 +107,8 @@ document.addEventListener("DOMContentLoaded", () => {
       cell(cont, c.healthy + "/" + c.desired, c.healthy + "/" + c.desired);
       cell(rps, t.rps, t.rps);
       cell(errs, t.share, t.share);
+      const q = latency(st);
+      cell(p99, q, q);
       const d = st.last_deployment;
       cell(last, d ? JSON.stringify([d.id, d.status, d.error, d.served, d.failed, berth.ago(d.started_at)]) : "none", lastDeployment(d));
       cell(state, JSON.stringify([st.deploying, st.maintenance, !!st.canary]), ...stateBadges(st));
