@@ -115,6 +115,7 @@ type Deployer struct {
 	afterCommit func()
 	// traffic is each app environment's recent traffic (traffic.go).
 	traffic *metrics.History
+	images  imageList // the engine's images, for ImageBytes (prune.go)
 
 	mu      sync.Mutex
 	running map[string]runningDeploy // key app/env

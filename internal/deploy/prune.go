@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/internal/engine"
@@ -126,7 +127,7 @@ func (d *Deployer) ImageBytes(ctx context.Context, app, env string) (int64, erro
 	for _, r := range rels {
 		markImages(ids, r)
 	}
-	imgs, err := d.eng.ListImages(ctx)
+	imgs, err := d.images.list(ctx, d.eng, d.now())
 	if err != nil {
 		return 0, err
 	}
@@ -182,4 +183,31 @@ func markImages(set map[string]bool, r store.Release) {
 			set[si.ImageID] = true
 		}
 	}
+}
+
+// imageListTTL is how long ImageBytes reuses the engine's image list: a
+// status look of every app environment asks for it once per environment,
+// and on a host with hundreds of images that list is the look's cost.
+const imageListTTL = 5 * time.Second
+
+// imageList is the engine's image list, kept for imageListTTL (for
+// ImageBytes only: prune reads its own).
+type imageList struct {
+	mu   sync.Mutex
+	at   time.Time
+	imgs []engine.Image
+}
+
+func (l *imageList) list(ctx context.Context, eng engine.Engine, now time.Time) ([]engine.Image, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.imgs != nil && now.Sub(l.at) < imageListTTL && !now.Before(l.at) {
+		return l.imgs, nil
+	}
+	imgs, err := eng.ListImages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.imgs, l.at = imgs, now
+	return imgs, nil
 }
