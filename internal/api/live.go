@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -154,7 +155,10 @@ func (s *Server) statusEvents(w http.ResponseWriter, r *http.Request) error {
 	defer s.hub.subscribe()()
 	keepalive := time.NewTicker(keepaliveEvery)
 	defer keepalive.Stop()
-	var last []byte
+	// last is the hash of what the stream sent last, not its bytes: a
+	// hundred open pages of fifty apps would hold a hundred copies of
+	// the list (100 KiB each) only to compare them.
+	var last [sha256.Size]byte
 	for {
 		look, ready := s.hub.current()
 		if look != nil {
@@ -164,14 +168,16 @@ func (s *Server) statusEvents(w http.ResponseWriter, r *http.Request) error {
 			}
 			var err error
 			if look.err != nil {
-				msg := []byte("problem\x00" + look.err.Error())
-				if !bytes.Equal(msg, last) {
+				msg := sha256.Sum256([]byte("problem\x00" + look.err.Error()))
+				if msg != last {
 					err = ev.send("problem", "", dto.ErrorBody{Error: "read status: " + look.err.Error()})
 					last = msg
 				}
-			} else if b, jerr := json.Marshal(look.visibleTo(r, all)); jerr == nil && !bytes.Equal(b, last) {
-				err = ev.sendRaw("status", "", b)
-				last = b
+			} else if b, jerr := json.Marshal(look.visibleTo(r, all)); jerr == nil {
+				if sum := sha256.Sum256(b); sum != last {
+					err = ev.sendRaw("status", "", b)
+					last = sum
+				}
 			}
 			if err != nil {
 				return nil
