@@ -145,6 +145,14 @@ screenshots:
 	BERTH_SCREENSHOTS=$(SHOTS) $(GO) test -count=1 -run '^TestConsole_SignInDeployRollBackInABrowser$$' -timeout 10m ./internal/e2e/
 	@ls $(SHOTS)/*.png
 
+# The console with 50 apps on the real engine: the overview's server time
+# (its page, the status it renders, its live stream's first event) and
+# the memory the server holds for 100 open live pages.
+.PHONY: bench-console
+bench-console:
+	@scripts/ensure-docker
+	BERTH_BENCH=1 $(GO) test -count=1 -run '^TestBenchConsole$$' -v -timeout 15m ./internal/e2e/ 2>&1 | grep -E '^bench-console:|^(--- )?FAIL|^ok|_test.go:[0-9]+: ' | grep -v 'harness_test.go' | sed 's/^bench-console: //'
+
 .PHONY: bench-idle
 bench-idle:
 	@scripts/bench-idle
