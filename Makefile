@@ -135,14 +135,15 @@ bench-compose:
 	@echo "(per op: loading the largest file of internal/spec/testdata/corpus; accepted/refused count the whole corpus, see its corpus.golden)"
 
 # PNGs of the console's pages (sign-in, overview, app, rollback
-# confirmation, deployment) into $(SHOTS), from its browser test against
+# confirmation, deployment, deploy, a canary, builds, a build, charts,
+# jobs) into $(SHOTS), from its browser tests against
 # the real engine (needs chromium: scripts/ensure-test-deps).
 SHOTS ?= $(CURDIR)/.berth/screenshots
 .PHONY: screenshots
 screenshots:
 	@scripts/ensure-docker
 	@scripts/ensure-test-deps
-	BERTH_SCREENSHOTS=$(SHOTS) $(GO) test -count=1 -run '^TestConsole_SignInDeployRollBackInABrowser$$' -timeout 10m ./internal/e2e/
+	BERTH_SCREENSHOTS=$(SHOTS) $(GO) test -count=1 -run '^TestConsole_(SignInDeployRollBackInABrowser|DeployButtonAndCanaryInABrowser|DeployTheHeadOfABranchAndItsBuilds|ChartsAndP99|JobsOnAnAppsPage)$$' -timeout 20m ./internal/e2e/
 	@ls $(SHOTS)/*.png
 
 # The console with 50 apps on the real engine: the overview's server time
