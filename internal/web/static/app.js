@@ -80,9 +80,8 @@ document.addEventListener("DOMContentLoaded", () => {
     const rb = document.getElementById("rollback");
     const canary = canaryRuns();
     rb.disabled = !mayOperate || !target || !live() || canary;
-    rb.textContent = target ? "Roll back to release " + target.id : "Roll back (no earlier good release)";
+    rb.textContent = canary ? "Roll back (a canary runs: promote or abort it first)" : target ? "Roll back to release " + target.id : "Roll back (no earlier good release)";
     document.getElementById("redeploy").disabled = !mayOperate || !live() || canary;
-    rb.title = canary ? "A canary runs: promote or abort it first (Canary, below)" : "";
   }
 
   function renderStatus() {
