@@ -11,7 +11,8 @@ import (
 )
 
 // traffic answers an app environment's traffic over the last range
-// (?range=DURATION, at most the history's span; default all of it):
+// (?range=DURATION: within an hour in 10 s steps, up to a day in 5 min
+// steps; default the last hour):
 // requests/s, the 5xx share and latency quantiles per step, with its
 // deployments (scaling included) and canary moves marked.
 func (s *Server) traffic(w http.ResponseWriter, r *http.Request) error {
@@ -23,20 +24,20 @@ func (s *Server) traffic(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("range"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return badRequest(fmt.Errorf("range=%q: give a duration such as 15m or 1h", v))
+			return badRequest(fmt.Errorf("range=%q: give a duration such as 15m, 1h or 24h", v))
 		}
-		if d > deploy.TrafficSpan {
-			return badRequest(fmt.Errorf("range=%s: berth keeps %s of traffic; ask for %s or less", v, deploy.TrafficSpan, deploy.TrafficSpan))
+		if d > deploy.TrafficDaySpan {
+			return badRequest(fmt.Errorf("range=%s: berth keeps %s of traffic; ask for 24h or less", v, deploy.TrafficDaySpan))
 		}
 		span = d
 	}
 	now := time.Now()
 	from := now.Add(-span)
-	ps := s.dep.Traffic(app, env, from)
-	out := dto.Traffic{App: app, Env: env, Step: int(deploy.TrafficStep / time.Second), From: from, To: now,
+	ps, step := s.dep.Traffic(app, env, from)
+	out := dto.Traffic{App: app, Env: env, Step: int(step / time.Second), From: from, To: now,
 		Points: make([]dto.TrafficPoint, 0, len(ps)), Marks: []dto.TrafficMark{}}
 	for _, p := range ps {
-		tp := dto.TrafficPoint{At: p.At, Requests: p.Requests, RPS: float64(p.Requests) / deploy.TrafficStep.Seconds()}
+		tp := dto.TrafficPoint{At: p.At, Requests: p.Requests, RPS: float64(p.Requests) / step.Seconds()}
 		if p.Requests > 0 {
 			tp.ErrorRate = float64(p.Errors) / float64(p.Requests)
 			tp.P50, tp.P95, tp.P99 = seconds(p.P50), seconds(p.P95), seconds(p.P99)

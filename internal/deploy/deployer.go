@@ -114,8 +114,10 @@ type Deployer struct {
 	// afterCommit: Options.AfterLiveCommit (a test hook; nil in use).
 	afterCommit func()
 	// traffic is each app environment's recent traffic (traffic.go).
-	traffic *metrics.History
-	images  imageList // the engine's images, for ImageBytes (prune.go)
+	traffic    *metrics.History
+	trafficDay *metrics.History // the day's, merged (traffic.go)
+	dayAt      time.Time        // the day step boundary last merged; the sampler's
+	images     imageList        // the engine's images, for ImageBytes (prune.go)
 
 	mu      sync.Mutex
 	running map[string]runningDeploy // key app/env
@@ -156,17 +158,18 @@ func New(o Options) *Deployer {
 	return &Deployer{
 		bg: bg, stopBg: stopBg, afterCommit: o.AfterLiveCommit,
 		eng: o.Engine, cluster: o.Cluster, store: o.Store, proxy: o.Proxy,
-		log:      o.Logger.With("component", "deploy"),
-		keep:     o.KeepReleases,
-		binds:    newBindPolicy(o),
-		ports:    o.Ports,
-		now:      o.Now,
-		running:  map[string]runningDeploy{},
-		proxyAt:  o.ProxyAddrs,
-		canaries: map[string]*canaryRun{},
-		heal:     newHealer(),
-		alertFn:  o.Alert,
-		traffic:  metrics.NewHistory(int(TrafficSpan / TrafficStep)),
+		log:        o.Logger.With("component", "deploy"),
+		keep:       o.KeepReleases,
+		binds:      newBindPolicy(o),
+		ports:      o.Ports,
+		now:        o.Now,
+		running:    map[string]runningDeploy{},
+		proxyAt:    o.ProxyAddrs,
+		canaries:   map[string]*canaryRun{},
+		heal:       newHealer(),
+		alertFn:    o.Alert,
+		traffic:    metrics.NewHistory(int(TrafficSpan / TrafficStep)),
+		trafficDay: metrics.NewHistory(int(TrafficDaySpan / TrafficDayStep)),
 	}
 }
 

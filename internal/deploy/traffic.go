@@ -19,10 +19,13 @@ import (
 // it was swapped out (its drain) is not counted.
 
 // TrafficStep is the history's resolution; TrafficSpan how far back it
-// goes.
+// goes. The day's history (TrafficDayStep over TrafficDaySpan) is the
+// steps merged each TrafficDayStep.
 const (
-	TrafficStep = 10 * time.Second
-	TrafficSpan = time.Hour
+	TrafficStep    = 10 * time.Second
+	TrafficSpan    = time.Hour
+	TrafficDayStep = 5 * time.Minute
+	TrafficDaySpan = 24 * time.Hour
 )
 
 // RunTraffic samples the traffic every TrafficStep until ctx ends.
@@ -72,7 +75,35 @@ func (d *Deployer) sampleTraffic(now time.Time, last map[*proxy.Pool]proxy.PoolS
 		d.traffic.Add(key, *p)
 	}
 	d.traffic.Forget(func(key string) bool { _, ok := points[key]; return ok })
+	d.rollDay(now, points)
 	return next
+}
+
+// rollDay adds to the day's history, once now crosses a TrafficDayStep
+// boundary, each app environment's steps since the previous boundary,
+// merged into one point ending at the boundary.
+func (d *Deployer) rollDay(now time.Time, points map[string]*metrics.Point) {
+	b := now.Truncate(TrafficDayStep)
+	if d.dayAt.IsZero() {
+		d.dayAt = b // the first boundary: the steps before it are a part of a day step
+		return
+	}
+	if !b.After(d.dayAt) {
+		return
+	}
+	for key := range points {
+		var in []metrics.Point
+		for _, p := range d.traffic.Since(key, d.dayAt) {
+			if !p.At.After(b) {
+				in = append(in, p)
+			}
+		}
+		m := metrics.Merge(in)
+		m.At = b
+		d.trafficDay.Add(key, m)
+	}
+	d.trafficDay.Forget(func(key string) bool { _, ok := points[key]; return ok })
+	d.dayAt = b
 }
 
 // addDelta adds to p what a pool served between prev and st (its
@@ -104,15 +135,20 @@ type TrafficPoint struct {
 }
 
 // Traffic returns app/env's traffic steps that end after since, oldest
-// first.
-func (d *Deployer) Traffic(app, env string, since time.Time) []TrafficPoint {
-	ps, bounds := d.traffic.Since(lockKey(app, env), since), d.traffic.Bounds()
+// first, and their length: TrafficStep when since is within
+// TrafficSpan, else the day's TrafficDayStep.
+func (d *Deployer) Traffic(app, env string, since time.Time) ([]TrafficPoint, time.Duration) {
+	h, step := d.traffic, TrafficStep
+	if d.now().Sub(since) > TrafficSpan+TrafficStep { // a range of an hour, asked a moment ago, is the hour's
+		h, step = d.trafficDay, TrafficDayStep
+	}
+	ps, bounds := h.Since(lockKey(app, env), since), d.traffic.Bounds()
 	out := make([]TrafficPoint, len(ps))
 	for i, p := range ps {
 		out[i] = TrafficPoint{At: p.At, Requests: p.Requests, Errors: p.Errors,
 			P50: metrics.Quantile(bounds, p.Latency, 0.5), P95: metrics.Quantile(bounds, p.Latency, 0.95), P99: metrics.Quantile(bounds, p.Latency, 0.99)}
 	}
-	return out
+	return out, step
 }
 
 // recentP99 is app/env's 99th percentile latency over the last minute
