@@ -76,6 +76,17 @@ func TestConsole_ChartsAndP99(t *testing.T) {
 		t.Errorf("the latency chart (%v):\n%.2000s", err, svg)
 	}
 	br.screenshot(t, "charts")
+	// The day's range: 5-minute steps (none merged yet in a fresh server).
+	ctxd, canceld := context.WithTimeout(br.ctx, 10*time.Second)
+	_, err = chromedp.Run(ctxd, chromedp.Evaluate[bool](`(() => { const s = document.getElementById("charts-range"); s.value = "24h"; s.dispatchEvent(new Event("change")); return true; })()`))
+	canceld()
+	if err != nil {
+		br.fail(t, "choose the last day", err)
+	}
+	br.waitFor(t, "the day's charts drawn", `[...document.querySelectorAll("img[data-chart]")].every((i) => i.src.includes("range=24h") && i.complete && i.naturalWidth > 0)`, 30*time.Second)
+	if day, err := srv.client.Traffic(ctx, name, spec.DefaultEnv, 24*time.Hour); err != nil || day.Step != 300 || len(day.Marks) < 2 {
+		t.Errorf("the day's traffic: step %d, %d marks (%v)", day.Step, len(day.Marks), err)
+	}
 	br.check(t, "charts")
 
 	br.run(t, "the overview", 30*time.Second, chromedp.Navigate(base+"/"))

@@ -41,8 +41,9 @@ func trafficPath(app, env string) string {
 	return "/api/v1/apps/" + url.PathEscape(app) + "/envs/" + url.PathEscape(env) + "/traffic"
 }
 
-// chart serves one chart as SVG; ?tz=MINUTES is the viewer's offset
-// from UTC (JavaScript's getTimezoneOffset, negated), for the time axis.
+// chart serves one chart as SVG, of the last hour (?range=24h: day);
+// ?tz=MINUTES is the viewer's offset from UTC (JavaScript's
+// getTimezoneOffset, negated), for the time axis.
 func (c *Console) chart(w http.ResponseWriter, r *http.Request, who *signedIn) {
 	app, env, kind := r.PathValue("app"), r.PathValue("env"), strings.TrimSuffix(r.PathValue("chart"), ".svg")
 	title, ok := chartKinds[kind]
@@ -50,7 +51,11 @@ func (c *Console) chart(w http.ResponseWriter, r *http.Request, who *signedIn) {
 		http.Error(w, "no such chart: rps, errors or latency", http.StatusNotFound)
 		return
 	}
-	code, body := c.apiGetMax(r, trafficPath(app, env), 4<<20)
+	rng := "1h"
+	if r.URL.Query().Get("range") == "24h" {
+		rng = "24h"
+	}
+	code, body := c.apiGetMax(r, trafficPath(app, env)+"?range="+rng, 4<<20)
 	if code != http.StatusOK {
 		http.Error(w, apiError(code, body), code)
 		return
@@ -160,10 +165,14 @@ func drawChart(title, kind string, tr dto.Traffic, tz *time.Location) []byte {
 		fmt.Fprintf(&b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#e5e7eb"/>`, left, y(v), W-right, y(v))
 		fmt.Fprintf(&b, `<text x="%g" y="%.1f" font-size="11" text-anchor="end" fill="#4b5563" font-family="sans-serif">%s</text>`, left-6, y(v)+4, strconv.FormatFloat(v, 'g', 4, 64))
 	}
-	// The time axis: a tick every 10 minutes (every 2 for a short range).
+	// The time axis: a tick every 10 minutes (every 2 for a short range,
+	// every 2 hours for a day).
 	every := 10 * time.Minute
-	if span < 1200 {
+	switch {
+	case span < 1200:
 		every = 2 * time.Minute
+	case span > 4*3600:
+		every = 2 * time.Hour
 	}
 	for t := tr.From.In(tz).Truncate(every).Add(every); t.Before(tr.To); t = t.Add(every) {
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#9ca3af"/>`, x(t), H-bottom, x(t), H-bottom+4)

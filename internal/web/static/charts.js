@@ -1,7 +1,7 @@
 // charts.js: the charts of an app environment are SVG images the server
 // draws (GET /apps/APP/envs/ENV/charts/KIND.svg, from the API's
 // .../traffic); this reloads them every 10 seconds with the viewer's
-// time zone, and lists the marks (the same API answer) below them,
+// time zone and range (the last hour or day), and lists the marks (the same API answer) below them,
 // newest first.
 "use strict";
 
@@ -12,9 +12,11 @@ document.addEventListener("DOMContentLoaded", () => {
   const page = "/apps/" + encodeURIComponent(app) + "/envs/" + encodeURIComponent(env);
   const tz = -new Date().getTimezoneOffset();
   const state = document.getElementById("charts-state");
+  const range = () => document.getElementById("charts-range").value;
+  document.getElementById("charts-range").addEventListener("change", () => draw());
 
   async function marks() {
-    const tr = await berth.json("GET", "/api/v1" + page + "/traffic");
+    const tr = await berth.json("GET", "/api/v1" + page + "/traffic?range=" + range());
     document.getElementById("marks-empty").hidden = tr.marks.length > 0;
     document.getElementById("mark-rows").replaceChildren(...tr.marks.slice().sort((a, b) => new Date(b.at) - new Date(a.at)).map((m) => el("tr", { "data-kind": m.kind },
       el("td", {}, el("time", { datetime: m.at }, berth.when(m.at))),
@@ -25,7 +27,7 @@ document.addEventListener("DOMContentLoaded", () => {
   async function draw() {
     const at = Date.now();
     for (const img of document.querySelectorAll("img[data-chart]")) {
-      img.src = page + "/charts/" + img.dataset.chart + ".svg?tz=" + tz + "&at=" + at;
+      img.src = page + "/charts/" + img.dataset.chart + ".svg?tz=" + tz + "&range=" + range() + "&at=" + at;
     }
     try {
       const tr = await marks();
