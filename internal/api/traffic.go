@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/berth-dev/berth/internal/api/dto"
@@ -12,7 +13,7 @@ import (
 
 // traffic answers an app environment's traffic over the last range
 // (?range=DURATION: within an hour in 10 s steps, up to a day in 5 min
-// steps; default the last hour):
+// steps; default the last hour), of every release or of ?release=N:
 // requests/s, the 5xx share and latency quantiles per step, with its
 // deployments (scaling included) and canary moves marked.
 func (s *Server) traffic(w http.ResponseWriter, r *http.Request) error {
@@ -33,8 +34,14 @@ func (s *Server) traffic(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := time.Now()
 	from := now.Add(-span)
-	ps, step := s.dep.Traffic(app, env, from)
-	out := dto.Traffic{App: app, Env: env, Step: int(step / time.Second), From: from, To: now,
+	release := r.URL.Query().Get("release")
+	if release != "" {
+		if _, err := strconv.ParseInt(release, 10, 64); err != nil {
+			return badRequest(fmt.Errorf("release=%q: give a release number (berth releases %s)", release, app))
+		}
+	}
+	ps, step := s.dep.Traffic(app, env, release, from)
+	out := dto.Traffic{App: app, Env: env, Release: release, Step: int(step / time.Second), From: from, To: now,
 		Points: make([]dto.TrafficPoint, 0, len(ps)), Marks: []dto.TrafficMark{}}
 	for _, p := range ps {
 		tp := dto.TrafficPoint{At: p.At, Requests: p.Requests, RPS: float64(p.Requests) / step.Seconds()}

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/berth-dev/berth/internal/metrics"
@@ -49,13 +50,16 @@ func (d *Deployer) RunTraffic(ctx context.Context) {
 func (d *Deployer) sampleTraffic(now time.Time, last map[*proxy.Pool]proxy.PoolStats) map[*proxy.Pool]proxy.PoolStats {
 	next := make(map[*proxy.Pool]proxy.PoolStats, len(last))
 	points := map[string]*metrics.Point{}
-	for _, r := range d.proxy.Routes() {
-		key := lockKey(r.Key.App, r.Key.Env)
+	point := func(key string) *metrics.Point {
 		p := points[key]
 		if p == nil {
 			p = &metrics.Point{At: now}
 			points[key] = p
 		}
+		return p
+	}
+	for _, r := range d.proxy.Routes() {
+		env := point(lockKey(r.Key.App, r.Key.Env))
 		for _, pool := range []*proxy.Pool{r.Pool, r.Canary} {
 			if pool == nil {
 				continue
@@ -68,16 +72,25 @@ func (d *Deployer) sampleTraffic(now time.Time, last map[*proxy.Pool]proxy.PoolS
 			if d.traffic.Bounds() == nil {
 				d.traffic.SetBounds(st.Latency.Bounds)
 			}
-			addDelta(p, st, last[pool])
+			addDelta(env, st, last[pool])
+			addDelta(point(releaseKey(r.Key.App, r.Key.Env, pool.Release())), st, last[pool])
 		}
 	}
 	for key, p := range points {
 		d.traffic.Add(key, *p)
 	}
-	d.traffic.Forget(func(key string) bool { _, ok := points[key]; return ok })
+	// An environment's history goes with its routes; a release's stays
+	// for the span after its last step (a release rolled back is charted).
+	d.traffic.Forget(func(key string, newest time.Time) bool {
+		_, ok := points[key]
+		return ok || (strings.Contains(key, "@") && now.Sub(newest) < TrafficSpan)
+	})
 	d.rollDay(now, points)
 	return next
 }
+
+// releaseKey is the history's key of one release of app/env.
+func releaseKey(app, env, release string) string { return lockKey(app, env) + "@" + release }
 
 // rollDay adds to the day's history, once now crosses a TrafficDayStep
 // boundary, each app environment's steps since the previous boundary,
@@ -102,7 +115,10 @@ func (d *Deployer) rollDay(now time.Time, points map[string]*metrics.Point) {
 		m.At = b
 		d.trafficDay.Add(key, m)
 	}
-	d.trafficDay.Forget(func(key string) bool { _, ok := points[key]; return ok })
+	d.trafficDay.Forget(func(key string, newest time.Time) bool {
+		_, ok := points[key]
+		return ok || (strings.Contains(key, "@") && now.Sub(newest) < TrafficDaySpan)
+	})
 	d.dayAt = b
 }
 
@@ -134,15 +150,20 @@ type TrafficPoint struct {
 	P50, P95, P99    float64
 }
 
-// Traffic returns app/env's traffic steps that end after since, oldest
-// first, and their length: TrafficStep when since is within
-// TrafficSpan, else the day's TrafficDayStep.
-func (d *Deployer) Traffic(app, env string, since time.Time) ([]TrafficPoint, time.Duration) {
+// Traffic returns app/env's traffic steps (release's only, when not
+// empty) that end after since, oldest first, and their length:
+// TrafficStep when since is within TrafficSpan, else the day's
+// TrafficDayStep.
+func (d *Deployer) Traffic(app, env, release string, since time.Time) ([]TrafficPoint, time.Duration) {
 	h, step := d.traffic, TrafficStep
 	if d.now().Sub(since) > TrafficSpan+TrafficStep { // a range of an hour, asked a moment ago, is the hour's
 		h, step = d.trafficDay, TrafficDayStep
 	}
-	ps, bounds := h.Since(lockKey(app, env), since), d.traffic.Bounds()
+	key := lockKey(app, env)
+	if release != "" {
+		key = releaseKey(app, env, release)
+	}
+	ps, bounds := h.Since(key, since), d.traffic.Bounds()
 	out := make([]TrafficPoint, len(ps))
 	for i, p := range ps {
 		out[i] = TrafficPoint{At: p.At, Requests: p.Requests, Errors: p.Errors,

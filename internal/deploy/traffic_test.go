@@ -52,18 +52,23 @@ func TestDeployer_TrafficCountsEachStepAcrossASwitch(t *testing.T) {
 	if n != 20 {
 		t.Errorf("the step's latency histogram counts %d answers, want 20", n)
 	}
-	if _, step := h.d.Traffic("shop", "production", time.Now().Add(-TrafficSpan)); step != TrafficStep {
+	if _, step := h.d.Traffic("shop", "production", "", time.Now().Add(-TrafficSpan)); step != TrafficStep {
 		t.Fatalf("the last hour, asked a moment ago, reads %s steps", step) // as the API asks
 	}
-	ps, step := h.d.Traffic("shop", "production", time.Now().Add(-time.Minute))
+	ps, step := h.d.Traffic("shop", "production", "", time.Now().Add(-time.Minute))
 	if step != TrafficStep || len(ps) != 3 {
 		t.Fatalf("the last minute: %d points of %s", len(ps), step)
 	}
 	if !math.IsNaN(ps[0].P99) || !(ps[1].P50 > 0 && ps[1].P50 <= ps[1].P95 && ps[1].P95 <= ps[1].P99) {
 		t.Errorf("quantiles: %+v", ps)
 	}
-	if got, _ := h.d.Traffic("shop", "production", t0.Add(TrafficStep)); len(got) != 1 {
+	if got, _ := h.d.Traffic("shop", "production", "", t0.Add(TrafficStep)); len(got) != 1 {
 		t.Errorf("points after the second: %d, want 1", len(got))
+	}
+	r1, _ := h.d.Traffic("shop", "production", "1", time.Now().Add(-time.Minute))
+	r2, _ := h.d.Traffic("shop", "production", "2", time.Now().Add(-time.Minute))
+	if len(r1) != 2 || r1[1].Requests != 50 || len(r2) != 1 || r2[0].Requests != 20 {
+		t.Errorf("per release: 1 %+v, 2 %+v; want 50 requests on release 1, then 20 on release 2", r1, r2)
 	}
 	st, err := h.d.Status(ctx, "shop", "production")
 	if err != nil || st.P99 <= 0 || st.P99 > 10 {
@@ -96,7 +101,7 @@ func TestDeployer_TrafficDayMergesTheSteps(t *testing.T) {
 	if len(day) != 1 || !day[0].At.Equal(b0) || day[0].Requests != 3*uint64(TrafficDayStep/TrafficStep) {
 		t.Fatalf("day points %+v, want one at %s with %d requests", day, b0, 3*int(TrafficDayStep/TrafficStep))
 	}
-	if _, step := h.d.Traffic("shop", "production", time.Now().Add(-2*time.Hour)); step != TrafficDayStep {
+	if _, step := h.d.Traffic("shop", "production", "", time.Now().Add(-2*time.Hour)); step != TrafficDayStep {
 		t.Errorf("a 2h range reads %s steps, want the day's", step)
 	}
 }

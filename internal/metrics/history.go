@@ -60,15 +60,31 @@ func (h *History) Add(key string, p Point) {
 	h.series[key] = s
 }
 
-// Forget drops what is kept of the keys not in keep.
-func (h *History) Forget(keep func(key string) bool) {
+// Forget drops what is kept of the keys keep refuses, given each key
+// and when its newest point ends. keep must not call h.
+func (h *History) Forget(keep func(key string, newest time.Time) bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for k := range h.series {
-		if !keep(k) {
+	for k, s := range h.series {
+		var newest time.Time
+		if len(s) > 0 {
+			newest = s[len(s)-1].At
+		}
+		if !keep(k, newest) {
 			delete(h.series, k)
 		}
 	}
+}
+
+// Newest is when key's newest point ends (zero when it has none).
+func (h *History) Newest(key string) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.series[key]
+	if len(s) == 0 {
+		return time.Time{}
+	}
+	return s[len(s)-1].At
 }
 
 // Since returns a copy of key's points that end after since, oldest

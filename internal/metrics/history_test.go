@@ -53,8 +53,11 @@ func TestHistory_KeepsTheLastPointsOfEachKey(t *testing.T) {
 	if m.Requests != 9 || m.Latency[0] != 99+3+4 || m.Latency[1] != 3 || !m.At.Equal(t0.Add(40*time.Second)) {
 		t.Fatalf("merged %+v", m)
 	}
-	h.Forget(func(k string) bool { return k == "blog/production" })
-	if len(h.Since("shop/production", time.Time{})) != 0 || len(h.Since("blog/production", time.Time{})) != 1 {
+	if n := h.Newest("shop/production"); !n.Equal(t0.Add(40 * time.Second)) {
+		t.Errorf("newest %s", n)
+	}
+	h.Forget(func(k string, newest time.Time) bool { return k == "blog/production" && newest.Equal(t0) })
+	if len(h.Since("shop/production", time.Time{})) != 0 || len(h.Since("blog/production", time.Time{})) != 1 || !h.Newest("shop/production").IsZero() {
 		t.Fatal("Forget kept the wrong keys")
 	}
 }

@@ -159,9 +159,11 @@ type Event struct {
 // Traffic is an app environment's recent traffic through the proxy, in
 // steps, with what happened to it marked (the console's charts).
 type Traffic struct {
-	App  string `json:"app"`
-	Env  string `json:"env"`
-	Step int    `json:"step_seconds"`
+	App string `json:"app"`
+	Env string `json:"env"`
+	// Release, when set, is the one release the points are of.
+	Release string `json:"release,omitempty"`
+	Step    int    `json:"step_seconds"`
 	// From and To bound the range asked for.
 	From   time.Time      `json:"from"`
 	To     time.Time      `json:"to"`
