@@ -84,6 +84,21 @@ func TestConsole_ChartsAndP99(t *testing.T) {
 		br.fail(t, "choose the last day", err)
 	}
 	br.waitFor(t, "the day's charts drawn", `[...document.querySelectorAll("img[data-chart]")].every((i) => i.src.includes("range=24h") && i.complete && i.naturalWidth > 0)`, 30*time.Second)
+	// One release's charts: the live one's requests.
+	br.waitFor(t, "the releases to choose from", `document.querySelector('#charts-release option[value="1"]') !== null`, 10*time.Second)
+	ctxr, cancelr := context.WithTimeout(br.ctx, 10*time.Second)
+	_, err = chromedp.Run(ctxr, chromedp.Evaluate[bool](`(() => { const r = document.getElementById("charts-range"); r.value = "1h"; const s = document.getElementById("charts-release"); s.value = "1"; s.dispatchEvent(new Event("change")); return true; })()`))
+	cancelr()
+	if err != nil {
+		br.fail(t, "choose release 1", err)
+	}
+	br.waitFor(t, "release 1's charts drawn", `[...document.querySelectorAll("img[data-chart]")].every((i) => i.src.includes("release=1") && i.complete && i.naturalWidth > 0)`, 30*time.Second)
+	ctxs, cancels := context.WithTimeout(br.ctx, 10*time.Second)
+	relSVG, err := chromedp.Run(ctxs, chromedp.Evaluate[string](`fetch(document.getElementById("chart-rps").src).then((r) => r.text())`, chromedp.EvalAwaitPromise))
+	cancels()
+	if err != nil || !strings.Contains(relSVG, "release 1") || !strings.Contains(relSVG, `data-series="requests/s"`) {
+		t.Errorf("release 1's requests chart (%v):\n%.1500s", err, relSVG)
+	}
 	if day, err := srv.client.Traffic(ctx, name, spec.DefaultEnv, 24*time.Hour); err != nil || day.Step != 300 || len(day.Marks) < 2 {
 		t.Errorf("the day's traffic: step %d, %d marks (%v)", day.Step, len(day.Marks), err)
 	}

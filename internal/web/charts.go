@@ -41,7 +41,8 @@ func trafficPath(app, env string) string {
 	return "/api/v1/apps/" + url.PathEscape(app) + "/envs/" + url.PathEscape(env) + "/traffic"
 }
 
-// chart serves one chart as SVG, of the last hour (?range=24h: day);
+// chart serves one chart as SVG, of the last hour (?range=24h: day),
+// of every release or of ?release=N;
 // ?tz=MINUTES is the viewer's offset from UTC (JavaScript's
 // getTimezoneOffset, negated), for the time axis.
 func (c *Console) chart(w http.ResponseWriter, r *http.Request, who *signedIn) {
@@ -55,7 +56,16 @@ func (c *Console) chart(w http.ResponseWriter, r *http.Request, who *signedIn) {
 	if r.URL.Query().Get("range") == "24h" {
 		rng = "24h"
 	}
-	code, body := c.apiGetMax(r, trafficPath(app, env)+"?range="+rng, 4<<20)
+	q := url.Values{"range": {rng}}
+	if rel := r.URL.Query().Get("release"); rel != "" {
+		if _, err := strconv.ParseInt(rel, 10, 64); err != nil {
+			http.Error(w, "release: a release number", http.StatusBadRequest)
+			return
+		}
+		q.Set("release", rel)
+		title += ", release " + rel
+	}
+	code, body := c.apiGetMax(r, trafficPath(app, env)+"?"+q.Encode(), 4<<20)
 	if code != http.StatusOK {
 		http.Error(w, apiError(code, body), code)
 		return

@@ -13,10 +13,17 @@ document.addEventListener("DOMContentLoaded", () => {
   const tz = -new Date().getTimezoneOffset();
   const state = document.getElementById("charts-state");
   const range = () => document.getElementById("charts-range").value;
-  document.getElementById("charts-range").addEventListener("change", () => draw());
+  const release = () => document.getElementById("charts-release").value;
+  const query = () => "range=" + range() + (release() ? "&release=" + encodeURIComponent(release()) : "");
+  for (const id of ["charts-range", "charts-release"]) document.getElementById(id).addEventListener("change", () => draw());
+  // The releases to chart one by one, newest first.
+  berth.json("GET", "/api/v1" + page + "/releases").then((rels) => {
+    const sel = document.getElementById("charts-release");
+    sel.append(...rels.slice().sort((a, b) => b.id - a.id).map((r) => el("option", { value: String(r.id) }, "release " + r.id + " (" + r.status.replace("_", " ") + ")")));
+  }).catch((e) => berth.flash("Could not list the releases of " + app + "/" + env + ": " + e.message));
 
   async function marks() {
-    const tr = await berth.json("GET", "/api/v1" + page + "/traffic?range=" + range());
+    const tr = await berth.json("GET", "/api/v1" + page + "/traffic?" + query());
     document.getElementById("marks-empty").hidden = tr.marks.length > 0;
     document.getElementById("mark-rows").replaceChildren(...tr.marks.slice().sort((a, b) => new Date(b.at) - new Date(a.at)).map((m) => el("tr", { "data-kind": m.kind },
       el("td", {}, el("time", { datetime: m.at }, berth.when(m.at))),
@@ -27,7 +34,7 @@ document.addEventListener("DOMContentLoaded", () => {
   async function draw() {
     const at = Date.now();
     for (const img of document.querySelectorAll("img[data-chart]")) {
-      img.src = page + "/charts/" + img.dataset.chart + ".svg?tz=" + tz + "&range=" + range() + "&at=" + at;
+      img.src = page + "/charts/" + img.dataset.chart + ".svg?tz=" + tz + "&" + query() + "&at=" + at;
     }
     try {
       const tr = await marks();
