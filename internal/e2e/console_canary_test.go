@@ -50,7 +50,7 @@ func TestConsole_DeployButtonAndCanaryInABrowser(t *testing.T) {
 		chromedp.SetUploadFiles(chromedp.CSS("#deploy-file"), []string{appFile(t, name, host, appOpts{Version: "v1"})}))
 	br.waitFor(t, "the app's name from the file's name:", `document.getElementById("deploy-app").value === `+jsString(name), 10*time.Second)
 	br.screenshot(t, "deploy")
-	br.run(t, "check and deploy", 30*time.Second,
+	br.run(t, "check and deploy", 90*time.Second, // the server reads the file first
 		chromedp.Click(chromedp.CSS("#deploy-submit")),
 		chromedp.WaitVisible(chromedp.CSS("#confirm")))
 	if what := br.text(t, "#confirm"); !strings.Contains(what, "has no live release: this is its first") || !strings.Contains(what, "web: "+image(t).Ref+", 2 replica(s), for "+host) {
@@ -78,7 +78,7 @@ func TestConsole_DeployButtonAndCanaryInABrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#deploy-link")),
 		chromedp.WaitVisible(chromedp.CSS("#deploy-form")))
 	br.waitFor(t, "the form for the app", `document.getElementById("deploy-app").value === `+jsString(name)+` && document.getElementById("deploy-env").value === "production"`, 10*time.Second)
-	br.run(t, "a canary at 20%", 30*time.Second,
+	br.run(t, "a canary at 20%", 90*time.Second, // the server reads the file first
 		chromedp.SetUploadFiles(chromedp.CSS("#deploy-file"), []string{appFile(t, name, host, appOpts{Version: "v2"})}),
 		chromedp.Click(chromedp.CSS("#deploy-canary")),
 		chromedp.SetValue(chromedp.CSS("#deploy-percent"), "20"),
