@@ -144,8 +144,10 @@ func openCore(ctx context.Context, cfg Config, fr front, log *slog.Logger) (_ *c
 		autoscale.Run(gctx, autoscale.Options{Source: autoscaler{dep: c.dep, st: st}, Scaler: autoscaler{dep: c.dep, st: st}, Logger: log})
 		return nil
 	})
-	g.Go(func() error { jobs.Run(gctx); return nil }) // on a cluster, each run is a one-off Swarm task
-	if cluster == nil { // backups are of one host's volumes
+	// On a cluster each job run is a one-off Swarm task; backups are of
+	// one host's volumes.
+	g.Go(func() error { jobs.Run(gctx); return nil })
+	if cluster == nil {
 		g.Go(func() error { backups.Run(gctx, 0); return nil }) // x-berth.backups.schedule
 	}
 	if cluster != nil {
