@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -25,7 +24,7 @@ func newBackupDestinationCmd() *cobra.Command {
 			if !secretStdin {
 				return errors.New("pass the secret key on standard input with --secret-key-stdin (it never belongs on a command line)")
 			}
-			b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 64<<10))
+			secret, err := readStdinSecret(cmd)
 			if err != nil {
 				return err
 			}
@@ -34,7 +33,7 @@ func newBackupDestinationCmd() *cobra.Command {
 				return err
 			}
 			d.Name = args[0]
-			ds, err := c.AddBackupDestination(cmd.Context(), dto.BackupDestinationRequest{BackupDestination: d, SecretKey: strings.TrimRight(string(b), "\r\n")})
+			ds, err := c.AddBackupDestination(cmd.Context(), dto.BackupDestinationRequest{BackupDestination: d, SecretKey: secret})
 			if err != nil {
 				return err
 			}

@@ -25,7 +25,7 @@ func newRegistryCmd() *cobra.Command {
 			if !passwordStdin {
 				return errors.New("pass the token on standard input with --password-stdin (it never belongs on a command line)")
 			}
-			b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 64<<10))
+			password, err := readStdinSecret(cmd)
 			if err != nil {
 				return err
 			}
@@ -33,7 +33,7 @@ func newRegistryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			regs, err := c.AddRegistry(cmd.Context(), args[0], username, strings.TrimRight(string(b), "\r\n"))
+			regs, err := c.AddRegistry(cmd.Context(), args[0], username, password)
 			if err != nil {
 				return err
 			}
@@ -64,4 +64,14 @@ func newRegistryCmd() *cobra.Command {
 	outputFlag(list, &output)
 	cmd.AddCommand(add, list)
 	return cmd
+}
+
+// readStdinSecret reads a secret (a registry token, a secret key) piped
+// to the command, without its line ending, at most 64 KiB.
+func readStdinSecret(cmd *cobra.Command) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 64<<10))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
