@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/berth-dev/berth/internal/api/dto"
 	"github.com/berth-dev/berth/internal/apiclient"
-	"github.com/berth-dev/berth/internal/daemon"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -29,10 +26,7 @@ func TestConsole_DeployTheHeadOfABranchAndItsBuilds(t *testing.T) {
 	br := newBrowser(t)
 	dataDir := t.TempDir()
 	srv := startServer(t, dataDir)
-	tok, err := os.ReadFile(filepath.Join(dataDir, daemon.TokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := adminToken(t, dataDir)
 	base := "http://" + srv.addrs.API
 	name, host := newApp(t, eng)
 	repo := newGitRepo(t)
@@ -55,7 +49,7 @@ func TestConsole_DeployTheHeadOfABranchAndItsBuilds(t *testing.T) {
 	br.run(t, "open the console", 30*time.Second,
 		chromedp.Navigate(base+"/apps/"+name+"/envs/production"),
 		chromedp.WaitVisible(chromedp.CSS("#token-form")))
-	br.signIn(t, strings.TrimSpace(string(tok)))
+	br.signIn(t, tok)
 	br.waitFor(t, "the deploy button of main", `location.pathname.startsWith("/apps/") && document.querySelector('button.deploy-branch[data-branch="main"]') !== null`, 30*time.Second)
 	br.run(t, "ask to deploy the head of main", 10*time.Second,
 		chromedp.Click(chromedp.CSS(`button.deploy-branch[data-branch="main"]`)),
@@ -115,7 +109,7 @@ func TestConsole_DeployTheHeadOfABranchAndItsBuilds(t *testing.T) {
 	if code, body := get(t, srv.addrs.HTTP, host, "/"); code != 200 || body != "v3" {
 		t.Errorf("after berth builds deploy the app answers %d %q", code, body)
 	}
-	_, err = srv.client.DeployBranch(ctx, name, spec.DefaultEnv, "nope")
+	_, err := srv.client.DeployBranch(ctx, name, spec.DefaultEnv, "nope")
 	if !apiclient.IsStatus(err, http.StatusNotFound) || !strings.Contains(err.Error(), "has no branch nope") {
 		t.Errorf("a branch the repository lacks: %v", err)
 	}

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +9,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/berth-dev/berth/internal/api/dto"
-	"github.com/berth-dev/berth/internal/daemon"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/testutil"
 )
@@ -26,10 +23,7 @@ func TestConsole_ChartsAndP99(t *testing.T) {
 	br := newBrowser(t)
 	dataDir := t.TempDir()
 	srv := startServer(t, dataDir)
-	tok, err := os.ReadFile(filepath.Join(dataDir, daemon.TokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := adminToken(t, dataDir)
 	base := "http://" + srv.addrs.API
 	name, host := newApp(t, eng)
 	srv.deployOrFail(t, loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1}))
@@ -40,6 +34,7 @@ func TestConsole_ChartsAndP99(t *testing.T) {
 	}
 	ctx := context.Background()
 	var tr dto.Traffic
+	var err error
 	testutil.Eventually(t, 60*time.Second, "two steps with traffic", func() bool {
 		tr, err = srv.client.Traffic(ctx, name, spec.DefaultEnv, 0)
 		n := 0
@@ -67,7 +62,7 @@ func TestConsole_ChartsAndP99(t *testing.T) {
 	br.run(t, "open the charts", 30*time.Second,
 		chromedp.Navigate(base+"/apps/"+name+"/envs/production/charts"),
 		chromedp.WaitVisible(chromedp.CSS("#token-form")))
-	br.signIn(t, strings.TrimSpace(string(tok)))
+	br.signIn(t, tok)
 	br.waitFor(t, "three charts drawn and the scale listed", `location.pathname.endsWith("/charts") && [...document.querySelectorAll("img[data-chart]")].every((i) => i.complete && i.naturalWidth > 0) && document.querySelector('#mark-rows tr[data-kind="scale"]') !== null`, 30*time.Second)
 	ctxb, cancel := context.WithTimeout(br.ctx, 10*time.Second)
 	svg, err := chromedp.Run(ctxb, chromedp.Evaluate[string](`fetch(document.getElementById("chart-latency").src).then((r) => r.text())`, chromedp.EvalAwaitPromise))

@@ -1,15 +1,11 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/berth-dev/berth/internal/daemon"
 )
 
 // Environment clone and prune from the console, in a real browser: the
@@ -23,10 +19,7 @@ func TestConsole_CloneAnEnvironmentAndPrune(t *testing.T) {
 	br := newBrowser(t)
 	dataDir := t.TempDir()
 	srv := startServer(t, dataDir)
-	tok, err := os.ReadFile(filepath.Join(dataDir, daemon.TokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := adminToken(t, dataDir)
 	base := "http://" + srv.addrs.API
 	name, host := newApp(t, eng)
 	srv.deployOrFail(t, loadApp(t, name, host, appOpts{Version: "v1", Replicas: 1}))
@@ -36,7 +29,7 @@ func TestConsole_CloneAnEnvironmentAndPrune(t *testing.T) {
 	br.run(t, "open the app's page", 30*time.Second,
 		chromedp.Navigate(base+"/apps/"+name+"/envs/production"),
 		chromedp.WaitVisible(chromedp.CSS("#token-form")))
-	br.signIn(t, strings.TrimSpace(string(tok)))
+	br.signIn(t, tok)
 	br.waitFor(t, "the clone form", `location.pathname.startsWith("/apps/") && !document.getElementById("clone-section").hidden && document.getElementById("clone-host-web") !== null`, 30*time.Second)
 	br.run(t, "clone into staging", 10*time.Second,
 		chromedp.SendKeys(chromedp.CSS("#clone-to"), "staging"))

@@ -1,15 +1,11 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/berth-dev/berth/internal/daemon"
 )
 
 // TestConsole_JobsOnAnAppsPage: the app's page lists the live release's
@@ -21,10 +17,7 @@ func TestConsole_JobsOnAnAppsPage(t *testing.T) {
 	br := newBrowser(t)
 	dataDir := t.TempDir()
 	srv := startServer(t, dataDir)
-	tok, err := os.ReadFile(filepath.Join(dataDir, daemon.TokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := adminToken(t, dataDir)
 	base := "http://" + srv.addrs.API
 	name, host := newApp(t, eng)
 	if code, out, errOut := srv.berth(t, "deploy", "-f", jobsCompose(t, name, host, "v1")); code != 0 {
@@ -34,7 +27,7 @@ func TestConsole_JobsOnAnAppsPage(t *testing.T) {
 	br.run(t, "open the console", 30*time.Second,
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#token-form")))
-	br.signIn(t, strings.TrimSpace(string(tok)))
+	br.signIn(t, tok)
 	br.waitFor(t, "the overview", `location.pathname === "/" && document.getElementById("feed").textContent === "live"`, 30*time.Second)
 	br.run(t, "open the app's page", 30*time.Second,
 		chromedp.Navigate(base+"/apps/"+name+"/envs/production"),

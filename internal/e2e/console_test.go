@@ -37,10 +37,7 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	br := newBrowser(t)
 	dataDir := t.TempDir()
 	srv := startServer(t, dataDir)
-	tok, err := os.ReadFile(filepath.Join(dataDir, daemon.TokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := adminToken(t, dataDir)
 	base := "http://" + srv.addrs.API
 	name, host := newApp(t, eng)
 
@@ -50,7 +47,7 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#token-form")))
 	br.waitFor(t, "the sign-in page", `location.pathname === "/login"`, 10*time.Second)
 	br.screenshot(t, "sign-in")
-	br.signIn(t, strings.TrimSpace(string(tok)))
+	br.signIn(t, tok)
 	br.waitFor(t, "the overview, connected", `location.pathname === "/" && document.getElementById("feed").textContent === "live"`, 30*time.Second)
 	if who := br.text(t, "#who"); !strings.Contains(who, "admin-token") {
 		t.Errorf("signed in as %q", who)
@@ -276,7 +273,7 @@ func TestConsole_SignInDeployRollBackInABrowser(t *testing.T) {
 	br.check(t, "session revoked")
 
 	// Sign in again, then out: the overview is the sign-in page's again.
-	br.signIn(t, strings.TrimSpace(string(tok)))
+	br.signIn(t, tok)
 	br.waitFor(t, "the overview", `location.pathname === "/" && document.getElementById("feed").textContent === "live"`, 30*time.Second)
 	br.run(t, "sign out", 30*time.Second, chromedp.Click(chromedp.CSS("#sign-out")))
 	br.waitFor(t, "the signed-out page", `location.pathname === "/login" && document.getElementById("notice") !== null && document.getElementById("notice").textContent.includes("signed out")`, 30*time.Second)
@@ -327,4 +324,14 @@ func (s *server) deployOrFail(t *testing.T, app *spec.App) {
 	if _, err := s.deploy(t, app); err != nil {
 		t.Fatalf("deploy %s: %v", app.Name, err)
 	}
+}
+
+// adminToken is the admin token berth server wrote into dataDir.
+func adminToken(t *testing.T, dataDir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, daemon.TokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
