@@ -13,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/internal/engine/enginetest"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
+	"github.com/berth-dev/berth/internal/testutil"
 )
 
 // jobHarness runs a Scheduler over the fake engine with a clock the test
@@ -103,13 +104,7 @@ func (h *jobHarness) release(n int, jobs ...spec.Job) store.Release {
 // waitFor polls cond until it holds, failing the test after 15s.
 func (h *jobHarness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.Eventually(h.t, 15*time.Second, what, cond)
 }
 
 // container waits for the running container of run id of job.
